@@ -1,0 +1,40 @@
+"""Shared pydantic configuration and validators for descriptors."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+from rooflinekit.units import Dimension, parse_quantity
+
+
+class Frozen(BaseModel):
+    """Immutable descriptor that rejects unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _positive_finite(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"must be a positive finite number, got {value!r}")
+    return value
+
+
+def _quantity(dimension: Dimension):
+    def parse(value: Any) -> Any:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return parse_quantity(value, dimension)
+        return value
+
+    return BeforeValidator(parse)
+
+
+PositiveFinite = Annotated[float, AfterValidator(_positive_finite)]
+Bytes = Annotated[float, _quantity("bytes"), AfterValidator(_positive_finite)]
+BytesPerS = Annotated[float, _quantity("bytes_per_s"), AfterValidator(_positive_finite)]
+OpsPerS = Annotated[float, _quantity("ops_per_s"), AfterValidator(_positive_finite)]
+Ops = Annotated[float, _quantity("ops"), AfterValidator(_positive_finite)]
+Hertz = Annotated[float, _quantity("hz"), AfterValidator(_positive_finite)]
+Watts = Annotated[float, _quantity("w"), AfterValidator(_positive_finite)]

@@ -1,0 +1,172 @@
+"""Network descriptors: layer-level specs and aggregate (totals-only) specs.
+
+Shapes are channels-first, batch dimension first: ``(N, C, *spatial)`` for feature maps. ``batch`` on a layer
+network is the N those shapes describe; per-frame costs divide by it. Convolution weights are
+``(C_out, C_in / groups, *kernel)``; fully-connected weights ``(out_features, in_features)``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from rooflinekit.descriptors._base import Frozen, Ops, PositiveFinite
+from rooflinekit.descriptors.dtypes import DType
+from rooflinekit.errors import PrecisionError
+
+Shape = tuple[int, ...]
+
+
+def _check_shape(shape: Shape) -> Shape:
+    if any(d <= 0 for d in shape):
+        raise ValueError(f"shape dimensions must be positive integers, got {list(shape)}")
+    return shape
+
+
+class TensorSpec(Frozen):
+    """A constant tensor (weight or bias). ``dtype`` None means the layer's weight precision."""
+
+    shape: Shape
+    dtype: DType | None = None
+    nbytes: int | None = Field(default=None, ge=0, description="exact stored size when known (e.g. a real buffer)")
+
+    @field_validator("shape")
+    @classmethod
+    def _positive(cls, shape: Shape) -> Shape:
+        return _check_shape(shape)
+
+    @property
+    def elements(self) -> int:
+        return math.prod(self.shape)
+
+
+def _tensor_shorthand(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [{"shape": v} if isinstance(v, (list, tuple)) else v for v in value]
+    return value
+
+
+class Precision(Frozen):
+    """Weight and activation precision. Parses ``int8``, ``W-int8_A-float32``, ``w4a8``, ``INT8``."""
+
+    weights: DType
+    activations: DType
+
+    @classmethod
+    def parse(cls, value: "str | DType | Precision") -> "Precision":
+        if isinstance(value, Precision):
+            return value
+        if isinstance(value, DType):
+            return cls(weights=value, activations=value)
+        text = str(value).strip()
+        hybrid = re.fullmatch(r"(?i)w[-_]?([a-z0-9]+?)[-_ ]?a[-_]?([a-z0-9]+)", text)
+        if hybrid:
+            return cls(weights=DType.parse(hybrid.group(1)), activations=DType.parse(hybrid.group(2)))
+        try:
+            dtype = DType.parse(text)
+        except PrecisionError:
+            raise PrecisionError(
+                f"unknown precision {value!r}; write a data type (int8, fp16, ...) or weights/activations "
+                "as 'W-int8_A-float32'"
+            ) from None
+        return cls(weights=dtype, activations=dtype)
+
+    @property
+    def compute(self) -> DType:
+        """Data type of the arithmetic: the wider of the two; a float wins a tie of widths."""
+        w, a = self.weights, self.activations
+        if w.bits != a.bits:
+            return w if w.bits > a.bits else a
+        return a if a.is_float else w
+
+    @property
+    def label(self) -> str:
+        if self.weights == self.activations:
+            return self.weights.value
+        return f"W-{self.weights.value}_A-{self.activations.value}"
+
+
+def _precision_input(value: Any) -> Any:
+    if isinstance(value, (str, DType)):
+        return Precision.parse(value)
+    return value
+
+
+PrecisionField = Annotated[Precision, BeforeValidator(_precision_input)]
+
+
+class Layer(Frozen):
+    """One operator instance with its canonical kind, shapes and attributes."""
+
+    name: str = Field(min_length=1)
+    op: str = Field(min_length=1, description="canonical op kind, a key of the counter registry")
+    source_op: str | None = Field(default=None, description="the op's name in its source format (Conv, CONV_2D)")
+    inputs: tuple[Shape, ...] = ()
+    outputs: tuple[Shape, ...] = ()
+    weights: Annotated[tuple[TensorSpec, ...], BeforeValidator(_tensor_shorthand)] = ()
+    attrs: dict[str, Any] = Field(default_factory=dict)
+    precision: PrecisionField | None = Field(default=None, description="None: the network's precision")
+
+    @field_validator("inputs", "outputs")
+    @classmethod
+    def _positive(cls, shapes: tuple[Shape, ...]) -> tuple[Shape, ...]:
+        return tuple(_check_shape(s) for s in shapes)
+
+    @property
+    def params(self) -> int:
+        return sum(t.elements for t in self.weights)
+
+
+class _NetworkBase(Frozen):
+    name: str = Field(min_length=1)
+    aliases: tuple[str, ...] = ()
+    task: str | None = None
+    precision: PrecisionField = Field(default_factory=lambda: Precision(weights=DType.FP32, activations=DType.FP32))
+    pruning_pct: float = Field(default=100.0, gt=0, le=100, description="share of channels kept, percent")
+    accuracy_top1_pct: dict[DType, float] = Field(default_factory=dict)
+    source: str = Field(min_length=1)
+
+    @field_validator("accuracy_top1_pct", mode="before")
+    @classmethod
+    def _parse_dtypes(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {DType.parse(k): v for k, v in value.items()}
+        return value
+
+
+class LayerNetwork(_NetworkBase):
+    """A network described layer by layer."""
+
+    kind: Literal["layers"] = "layers"
+    batch: int = Field(default=1, ge=1, description="the batch size N that the layer shapes describe")
+    layers: tuple[Layer, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "LayerNetwork":
+        seen: set[str] = set()
+        for layer in self.layers:
+            if layer.name in seen:
+                raise ValueError(f"duplicate layer name {layer.name!r}; layer names must be unique")
+            seen.add(layer.name)
+        return self
+
+
+class AggregateNetwork(_NetworkBase):
+    """A network known only by totals, as in QuTiBench's tables (its "level 0").
+
+    Weight bytes at precision P are ``params * bits(P) / 8``, unless the published weights-only operational
+    intensity at 8-bit weights is given: then ``ops_per_frame / operational_intensity_int8_ops_per_byte * bits/8``,
+    which is how QuTiBench's own predictions were made.
+    """
+
+    kind: Literal["aggregate"] = "aggregate"
+    ops_per_frame: Ops = Field(description="ops per frame, 1 MAC = 2 ops")
+    params: PositiveFinite = Field(description="number of weights")
+    activation_elements_per_frame: PositiveFinite | None = None
+    operational_intensity_int8_ops_per_byte: PositiveFinite | None = None
+
+
+NetworkSpec = Annotated[Union[LayerNetwork, AggregateNetwork], Field(discriminator="kind")]
