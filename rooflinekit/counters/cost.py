@@ -1,0 +1,173 @@
+"""Cost of layers and networks at a precision: ops, parameters and bytes.
+
+Per layer (shapes as given, i.e. for the network's ``batch``):
+
+- ``ops = 2 * macs + other_ops`` where ``other_ops`` includes bias adds unless ``include_bias_ops`` is False
+  and every non-MAC op unless ``include_other_ops`` is False (the MAC-only convention of many FLOP counters).
+- ``params``: elements of the layer's constant tensors (weights and biases).
+- ``weight_bytes``: per constant tensor ``ceil(elements * bits / 8)`` at its own dtype (or its real stored size
+  when known), else at the layer's weight precision; a precision override re-types every tensor.
+- ``input_bytes`` / ``output_bytes``: activations read and written, ``ceil(elements * bits / 8)`` per tensor at
+  the activation precision; 0 for views (reshape, flatten, ...).
+
+An op kind without a counter is kept as a row with ``supported`` False and 0 ops, tallied in
+``unsupported_ops`` and warned about once per network; ``strict=True`` raises :class:`UnsupportedOpError`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter as Tally
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from rooflinekit.counters._registry import OpCount, get_counter, supported_kinds, total_ops
+from rooflinekit.descriptors import AggregateNetwork, Layer, LayerNetwork, NetworkSpec, Precision, tensor_bytes
+from rooflinekit.errors import UnsupportedOpError
+
+
+class UnsupportedOpWarning(UserWarning):
+    """Some layers have no counter; their arithmetic is missing from the totals."""
+
+
+@dataclass(frozen=True)
+class CountingConventions:
+    """Which non-MAC operations enter ``ops``."""
+
+    include_bias_ops: bool = True
+    include_other_ops: bool = True
+
+
+LAYER_COLUMNS = ["name", "op", "source_op", "supported", "weight_dtype", "activation_dtype", "compute_dtype",
+                 "macs", "other_ops", "ops", "params", "weight_bytes", "input_bytes", "output_bytes"]
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    """Counted network: one row per layer (``layers``) and the ops the counters could not cost."""
+
+    network: str
+    precision: Precision
+    batch: int
+    layers: pd.DataFrame
+    unsupported_ops: dict[str, int] = field(default_factory=dict)
+    ops_total: float | None = None  # set for aggregate networks, which have no layers
+    params_total: float | None = None
+    weight_bytes_total: float | None = None
+    activation_bytes_total: float | None = None
+
+    @property
+    def totals(self) -> dict[str, float | int | None]:
+        """macs, ops, params, weight_bytes and activation_bytes (inputs read + outputs written)."""
+        if self.layers.empty:
+            return {"macs": None, "ops": self.ops_total, "params": self.params_total,
+                    "weight_bytes": self.weight_bytes_total, "activation_bytes": self.activation_bytes_total}
+        sums = self.layers[["macs", "ops", "params", "weight_bytes", "input_bytes", "output_bytes"]].sum()
+        return {"macs": int(sums.macs), "ops": int(sums.ops), "params": int(sums.params),
+                "weight_bytes": int(sums.weight_bytes),
+                "activation_bytes": int(sums.input_bytes + sums.output_bytes)}
+
+
+def layer_precision(layer: Layer, network_precision: Precision, override: Precision | None) -> Precision:
+    """Override if given, else the layer's own precision, else the network's."""
+    return override or layer.precision or network_precision
+
+
+def _weight_bytes(layer: Layer, precision: Precision, override: bool) -> int:
+    total = 0
+    for tensor in layer.weights:
+        if override:
+            total += tensor_bytes(tensor.elements, precision.weights)
+        elif tensor.nbytes is not None:
+            total += tensor.nbytes
+        else:
+            total += tensor_bytes(tensor.elements, tensor.dtype or precision.weights)
+    return total
+
+
+def count_layer(layer: Layer, precision: Precision, conventions: CountingConventions = CountingConventions(),
+                precision_overridden: bool = False) -> tuple[dict, bool]:
+    """One layer's cost row at ``precision``; the flag says whether a counter exists for its op."""
+    counter = get_counter(layer.op)
+    count = counter(layer) if counter else OpCount()
+    other = (count.bias_ops if conventions.include_bias_ops else 0) + (
+        count.other_ops if conventions.include_other_ops else 0)
+    act = precision.activations
+    moves = count.moves_data
+    row = {
+        "name": layer.name, "op": layer.op, "source_op": layer.source_op or layer.op,
+        "supported": counter is not None,
+        "weight_dtype": precision.weights.value, "activation_dtype": act.value,
+        "compute_dtype": precision.compute.value,
+        "macs": count.macs, "other_ops": other, "ops": total_ops(count.macs, other),
+        "params": layer.params,
+        "weight_bytes": _weight_bytes(layer, precision, precision_overridden),
+        "input_bytes": sum(tensor_bytes(_prod(s), act) for s in layer.inputs) if moves else 0,
+        "output_bytes": sum(tensor_bytes(_prod(s), act) for s in layer.outputs) if moves else 0,
+    }
+    return row, counter is not None
+
+
+def _prod(shape: tuple[int, ...]) -> int:
+    result = 1
+    for dim in shape:
+        result *= dim
+    return result
+
+
+def count_network(network: NetworkSpec, precision: Precision | str | None = None, batch: int | None = None,
+                  strict: bool = False, conventions: CountingConventions = CountingConventions()) -> NetworkCost:
+    """Count every layer of ``network``.
+
+    ``precision`` (e.g. ``"int8"`` or ``"W-int8_A-fp32"``) re-types all tensors; None keeps each layer's own.
+    ``batch`` scales arithmetic and activation bytes from the network's batch to ``batch`` frames; weights are
+    read once per batch and do not scale.
+    """
+    override = Precision.parse(precision) if precision is not None else None
+    if isinstance(network, AggregateNetwork):
+        return _count_aggregate(network, override, batch or 1)
+    frames = batch or network.batch
+    rows, unsupported = [], Tally()
+    for layer in network.layers:
+        row, ok = count_layer(layer, layer_precision(layer, network.precision, override), conventions,
+                              precision_overridden=override is not None)
+        if not ok:
+            unsupported[layer.op] += 1
+        rows.append(row)
+    if unsupported and strict:
+        raise UnsupportedOpError(
+            f"{network.name}: no counter for op kinds {dict(unsupported)}; supported kinds are: "
+            f"{', '.join(supported_kinds())}"
+        )
+    if unsupported:
+        warnings.warn(
+            f"{network.name}: {sum(unsupported.values())} layers have op kinds without a counter "
+            f"({dict(unsupported)}); their arithmetic is not in the totals", UnsupportedOpWarning, stacklevel=2)
+    layers = pd.DataFrame(rows, columns=LAYER_COLUMNS)
+    if frames != network.batch:
+        scale = frames / network.batch
+        for column in ("macs", "other_ops", "ops", "input_bytes", "output_bytes"):
+            layers[column] = (layers[column] * scale).round().astype("int64")
+    return NetworkCost(network=network.name, precision=override or network.precision, batch=frames,
+                       layers=layers, unsupported_ops=dict(unsupported))
+
+
+def aggregate_weight_bytes(network: AggregateNetwork, precision: Precision) -> float:
+    """Weight bytes of an aggregate network: params * bits / 8, or from its published int8 OI (see its doc)."""
+    bits = precision.weights.bits
+    if network.operational_intensity_int8_ops_per_byte is not None:
+        return network.ops_per_frame / network.operational_intensity_int8_ops_per_byte * bits / 8
+    return network.params * bits / 8
+
+
+def _count_aggregate(network: AggregateNetwork, override: Precision | None, frames: int) -> NetworkCost:
+    precision = override or network.precision
+    activations = network.activation_elements_per_frame
+    return NetworkCost(
+        network=network.name, precision=precision, batch=frames, layers=pd.DataFrame(columns=LAYER_COLUMNS),
+        ops_total=network.ops_per_frame * frames, params_total=network.params,
+        weight_bytes_total=aggregate_weight_bytes(network, precision),
+        activation_bytes_total=(activations * precision.activations.bits / 8 * frames
+                                if activations is not None else None),
+    )

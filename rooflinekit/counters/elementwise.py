@@ -1,0 +1,40 @@
+"""Elementwise arithmetic, activations and reductions.
+
+- binary elementwise (add, sub, mul, div, max, min, pow, ...): ``other_ops = prod(output) * (inputs - 1)``
+  (a 3-input Sum does two adds per element).
+- activations (relu, sigmoid, tanh, gelu, ...): one op per output element, whatever the function's cost in
+  instructions; ``clip`` and ``relu6`` likewise.
+- reduce (reduce_mean, reduce_sum, reduce_max, ...): one op per input element.
+- cast, quantize, dequantize, requantize: one op per output element (a scale and round).
+"""
+
+from __future__ import annotations
+
+from rooflinekit.counters._registry import OpCount, register
+from rooflinekit.counters._shapes import elements, first_input, output_elements
+from rooflinekit.descriptors import Layer
+
+BINARY_KINDS = ("add", "sub", "mul", "div", "max", "min", "pow", "mod", "sum", "mean", "squared_difference",
+                "where", "equal", "less", "greater", "and", "or", "xor")
+ACTIVATION_KINDS = ("relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh",
+                    "gelu", "erf", "swish", "hard_swish", "softplus", "softsign", "clip", "exp", "log", "sqrt",
+                    "reciprocal", "neg", "abs", "floor", "ceil", "round", "sin", "cos", "not", "sign",
+                    "mish", "celu")
+REDUCE_KINDS = ("reduce_mean", "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_l2",
+                "reduce_l1", "reduce_log_sum_exp", "reduce_sum_square", "arg_max", "arg_min")
+CONVERT_KINDS = ("cast", "quantize", "dequantize", "requantize")
+
+
+@register(*BINARY_KINDS)
+def count_binary(layer: Layer) -> OpCount:
+    return OpCount(other_ops=output_elements(layer) * max(len(layer.inputs) - 1, 1))
+
+
+@register(*ACTIVATION_KINDS, *CONVERT_KINDS)
+def count_unary(layer: Layer) -> OpCount:
+    return OpCount(other_ops=output_elements(layer))
+
+
+@register(*REDUCE_KINDS)
+def count_reduce(layer: Layer) -> OpCount:
+    return OpCount(other_ops=elements(first_input(layer)))

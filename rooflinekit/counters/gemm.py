@@ -1,0 +1,67 @@
+"""Matrix products.
+
+- fully_connected (Gemm, Dense, FULLY_CONNECTED, MatMul with a constant operand): weight ``(M, K)``
+  (out, in), output ``(..., M)``: ``macs = prod(output) * K``, ``bias_ops = prod(output)`` when there is a bias.
+  K comes from the weight (the input may be unflattened, as in TFLite), else from the input's last dim.
+- matmul (both operands are activations, e.g. attention ``Q K^T`` and ``A V``): inputs ``(..., M, K)`` and
+  ``(..., K, N)`` with numpy broadcasting of the leading dims, output ``(..., M, N)``:
+  ``macs = prod(output) * K``. A 1-D operand is promoted as in numpy.
+- einsum: attrs ``macs`` computed by the importer from the equation (a contraction); other_ops 0.
+- rnn kinds (lstm, gru, rnn): attrs ``seq_len``, ``batch``, ``input_size``, ``hidden_size``, ``directions``;
+  per step and direction ``gates * hidden * (input + hidden)`` MACs with 4 gates (LSTM), 3 (GRU), 1 (RNN);
+  elementwise gate math ``other_ops = seq * batch * dirs * hidden * e`` with e = 8 (LSTM), 6 (GRU), 1 (RNN).
+"""
+
+from __future__ import annotations
+
+from rooflinekit.counters._registry import OpCount, register
+from rooflinekit.counters._shapes import elements, first_input, first_output, has_bias
+from rooflinekit.descriptors import Layer
+from rooflinekit.errors import ShapeError
+
+
+@register("fully_connected")
+def count_fully_connected(layer: Layer) -> OpCount:
+    y = first_output(layer)
+    k = layer.weights[0].shape[-1] if layer.weights else first_input(layer)[-1]
+    outputs = elements(y)
+    return OpCount(macs=outputs * k, bias_ops=outputs if has_bias(layer) else 0)
+
+
+@register("matmul")
+def count_matmul(layer: Layer) -> OpCount:
+    if len(layer.inputs) < 2:
+        raise ShapeError(f"matmul layer {layer.name!r} needs two input shapes, got {len(layer.inputs)}")
+    a = first_input(layer)
+    y = first_output(layer)
+    return OpCount(macs=elements(y) * a[-1])
+
+
+@register("einsum")
+def count_einsum(layer: Layer) -> OpCount:
+    if "macs" not in layer.attrs:
+        raise ShapeError(f"einsum layer {layer.name!r} lacks the 'macs' attribute its importer must set")
+    return OpCount(macs=int(layer.attrs["macs"]))
+
+
+_RNN = {"lstm": (4, 8), "gru": (3, 6), "rnn": (1, 1)}
+
+
+def _count_rnn(layer: Layer) -> OpCount:
+    gates, elementwise = _RNN[layer.op]
+    a = layer.attrs
+    try:
+        seq, batch, dirs = int(a["seq_len"]), int(a["batch"]), int(a.get("directions", 1))
+        inp, hid = int(a["input_size"]), int(a["hidden_size"])
+    except KeyError as missing:
+        raise ShapeError(f"{layer.op} layer {layer.name!r} lacks attribute {missing}") from None
+    steps = seq * batch * dirs
+    return OpCount(
+        macs=steps * gates * hid * (inp + hid),
+        bias_ops=steps * gates * hid if has_bias(layer) else 0,
+        other_ops=steps * hid * elementwise,
+    )
+
+
+for _kind in _RNN:
+    register(_kind)(_count_rnn)

@@ -1,0 +1,27 @@
+"""Normalizations and softmax, in ops per element of the input ``x``.
+
+- batch_norm (inference, not folded): ``y = x * scale' + shift'``: 2 ops per element.
+- layer_norm, instance_norm, group_norm: mean (1 add), subtract (1), square and accumulate (2), normalize
+  (1 multiply by the reciprocal std), scale and shift (2): 7 ops per element.
+- softmax, log_softmax: exp (1), sum (1), divide (1): 3 ops per element (the max subtraction is not counted).
+- lrn: ``size`` multiply-adds per element for the window sum plus 3 for the scaling: ``size + 3``.
+"""
+
+from __future__ import annotations
+
+from rooflinekit.counters._registry import OpCount, register
+from rooflinekit.counters._shapes import elements, first_input
+from rooflinekit.descriptors import Layer
+
+OPS_PER_ELEMENT = {"batch_norm": 2, "layer_norm": 7, "instance_norm": 7, "group_norm": 7, "softmax": 3,
+                   "log_softmax": 3}
+
+
+@register(*OPS_PER_ELEMENT)
+def count_norm(layer: Layer) -> OpCount:
+    return OpCount(other_ops=elements(first_input(layer)) * OPS_PER_ELEMENT[layer.op])
+
+
+@register("lrn")
+def count_lrn(layer: Layer) -> OpCount:
+    return OpCount(other_ops=elements(first_input(layer)) * (int(layer.attrs.get("size", 5)) + 3))
