@@ -82,10 +82,10 @@ def _index(specs: Iterable, keys_of) -> dict[str, object]:
     return index
 
 
-def _not_found(kind: str, query: str, names: list[str]) -> UnknownNameError:
+def _not_found(kind: str, command: str, query: str, names: list[str]) -> UnknownNameError:
     close = difflib.get_close_matches(query, names, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return UnknownNameError(f"unknown {kind} {query!r}{hint} (list them with 'rooflinekit {kind} list')")
+    return UnknownNameError(f"unknown {kind} {query!r}{hint} (list them with 'rooflinekit {command} list')")
 
 
 class HardwareCatalog:
@@ -102,7 +102,7 @@ class HardwareCatalog:
     def get(self, name: str) -> HardwareSpec:
         spec = self._index.get(normalize_name(name))
         if spec is None:
-            raise _not_found("hardware", name, [s.name for s in self.specs])
+            raise _not_found("hardware", "hardware", name, [s.name for s in self.specs])
         return spec  # type: ignore[return-value]
 
     def names(self) -> list[str]:
@@ -135,7 +135,7 @@ class NetworkCatalog:
             pct = float(pruning_pct)
         spec = self._index.get((family, pct))
         if spec is None:
-            raise _not_found("models", name, [self.label(s) for s in self.specs])
+            raise _not_found("model", "models", name, [self.label(s) for s in self.specs])
         return spec  # type: ignore[return-value]
 
     @staticmethod

@@ -24,9 +24,7 @@ def _positive_finite(value: float) -> float:
 
 def _quantity(dimension: Dimension):
     def parse(value: Any) -> Any:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return parse_quantity(value, dimension)
-        return value
+        return parse_quantity(value, dimension) if isinstance(value, str) else value
 
     return BeforeValidator(parse)
 

@@ -1,0 +1,211 @@
+"""Command-line interface: parse, call the public API, print.
+
+    rooflinekit count MODEL [--precision P] [--batch N]
+    rooflinekit predict MODEL --hardware NAME [--precision P] [--batch N] [--mode network|layer]
+    rooflinekit sweep --models A,B --hardware X,Y [--precisions P,Q] [--batches 1,8]
+    rooflinekit hardware list|show NAME
+    rooflinekit models list|show NAME
+
+MODEL is a catalog name (``ResNet-50 80%``) or a model file (``.onnx``, ``.tflite``). Every command takes
+``--format table|csv|json``. Errors print one line on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+
+import pandas as pd
+
+from rooflinekit.catalog import hardware_catalog, network_catalog
+from rooflinekit.counters import NetworkCost, count_network
+from rooflinekit.descriptors import NetworkSpec
+from rooflinekit.errors import RooflineError, SpecError
+from rooflinekit.importers import MODEL_SUFFIXES, load_model
+from rooflinekit.roofline import MODES, Traffic, predict, sweep
+
+FORMATS = ("table", "csv", "json")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"rooflinekit: error: {message} (see 'rooflinekit --help')\n")
+
+
+def _input_shapes(values: Sequence[str]) -> dict[str, list[int | str]]:
+    shapes: dict[str, list[int | str]] = {}
+    for value in values:
+        name, sep, dims = value.partition("=")
+        if not sep or not name or not dims:
+            raise SpecError(f"--input-shape {value!r}: write NAME=D1,D2,... e.g. input=1,3,224,224")
+        shapes[name] = [int(d) if d.strip().isdigit() else d.strip() for d in dims.replace("x", ",").split(",")]
+    return shapes
+
+
+def resolve_model(model: str, batch: int = 1, input_shapes: Sequence[str] = ()) -> NetworkSpec:
+    """A model file (by suffix or existence) or a catalog name."""
+    path = Path(model)
+    if path.suffix.lower() in MODEL_SUFFIXES or path.is_file():
+        return load_model(path, batch=batch, input_shapes=_input_shapes(input_shapes) or None)
+    return network_catalog().get(model)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return _jsonable(value.item())
+    return value
+
+
+def _emit(fmt: str, payload: dict | list, table: pd.DataFrame) -> None:
+    if fmt == "json":
+        print(json.dumps(payload, indent=2, default=_jsonable))
+    elif fmt == "csv":
+        print(table.to_csv(index=False), end="")
+    else:
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
+            print(table.to_string(index=False))
+
+
+def _count_payload(cost: NetworkCost) -> dict:
+    columns = ["name", "op", "source_op", "macs", "ops", "params", "weight_bytes", "input_bytes", "output_bytes"]
+    return {
+        "network": cost.network, "precision": cost.precision.label, "batch": cost.batch,
+        "totals": {k: _jsonable(v) for k, v in cost.totals.items()},
+        "layers": [{k: _jsonable(v) for k, v in row.items()} for row in cost.layers[columns].to_dict("records")],
+        "unsupported_ops": cost.unsupported_ops,
+    }
+
+
+def cmd_count(args: argparse.Namespace) -> None:
+    network = resolve_model(args.model, args.batch, args.input_shape)
+    cost = count_network(network, args.precision, batch=args.batch, strict=args.strict)
+    payload = _count_payload(cost)
+    if args.format == "table" and not cost.layers.empty:
+        table = cost.layers[["name", "op", "source_op", "macs", "ops", "params", "weight_bytes", "input_bytes",
+                             "output_bytes"]]
+        print(f"{cost.network} at {cost.precision.label}, batch {cost.batch}: {cost.totals}")
+        if cost.unsupported_ops:
+            print(f"unsupported ops: {cost.unsupported_ops}")
+    else:
+        table = pd.DataFrame([{"network": cost.network, "precision": cost.precision.label, "batch": cost.batch,
+                               **cost.totals}])
+        if args.format == "csv" and not cost.layers.empty:
+            table = cost.layers
+    _emit(args.format, payload, table)
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    network = resolve_model(args.model, 1, args.input_shape)
+    prediction = predict(network, hardware_catalog().get(args.hardware), args.precision, args.batch, args.mode,
+                         args.traffic)
+    payload = prediction.to_dict()
+    if args.mode == "layer" and args.format == "json" and prediction.layers is not None:
+        payload["layers"] = prediction.layers[["name", "op", "ops", "time_s", "bound"]].to_dict("records")
+    _emit(args.format, payload, pd.DataFrame([prediction.to_dict()]))
+    if args.mode == "layer" and args.format == "table" and prediction.layers is not None:
+        print()
+        print(prediction.layers[["name", "op", "ops", "weight_bytes", "time_s", "bound"]].to_string(index=False))
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    networks = [resolve_model(m) for m in _split(args.models)] or network_catalog().specs
+    hardware = [hardware_catalog().get(h) for h in _split(args.hardware)] or hardware_catalog().specs
+    precisions = _split(args.precisions) or [None]
+    try:
+        batches = [int(b) for b in _split(args.batches)] or [1]
+    except ValueError:
+        raise SpecError(f"--batches {args.batches!r}: write whole numbers separated by commas, e.g. 1,8,64") from None
+    table = sweep(networks, hardware, precisions, batches, args.mode, args.traffic)
+    _emit(args.format, table.to_dict("records"), table)
+
+
+def cmd_hardware(args: argparse.Namespace) -> None:
+    catalog = hardware_catalog()
+    if args.action == "list":
+        table = pd.DataFrame([{"name": s.name, "kind": s.kind.value, "core_type": s.core_type,
+                               "peak_ops_per_s": {d.value: p for d, p in s.peak_ops_per_s.items()},
+                               "aliases": ", ".join(s.aliases)} for s in catalog.specs])
+        _emit(args.format, table.to_dict("records"), table)
+        return
+    spec = catalog.get(_require_name(args))
+    data = spec.model_dump(mode="json")
+    _emit(args.format, data, pd.json_normalize(data))
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    catalog = network_catalog()
+    if args.action == "list":
+        table = pd.DataFrame([{"name": catalog.label(s), "kind": s.kind, "task": s.task,
+                               "precision": s.precision.label, "source": s.source} for s in catalog.specs])
+        _emit(args.format, table.to_dict("records"), table)
+        return
+    spec = catalog.get(_require_name(args))
+    data = spec.model_dump(mode="json")
+    cost = count_network(spec)
+    _emit(args.format, data, pd.DataFrame([{"name": catalog.label(spec), "kind": spec.kind, **cost.totals}]))
+
+
+def _require_name(args: argparse.Namespace) -> str:
+    if not args.name:
+        raise SpecError(f"'{args.command} show' needs a NAME; list them with 'rooflinekit {args.command} list'")
+    return args.name
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rooflinekit", description="Roofline predictions of neural networks on hardware.")
+    common = _Parser(add_help=False)
+    common.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    model = _Parser(add_help=False)
+    model.add_argument("model", help="catalog name (e.g. 'ResNet-50 80%%') or model file (.onnx, .tflite)")
+    model.add_argument("--precision", help="re-type all tensors, e.g. int8, fp16, W-int8_A-fp32")
+    model.add_argument("--batch", type=int, default=1, help="frames per batch (default 1)")
+    model.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
+                       help="bind a model input's shape, e.g. input=1,3,224,224 (repeatable)")
+    roofline = _Parser(add_help=False)
+    roofline.add_argument("--mode", choices=MODES, default="network", help="whole network or per layer")
+    roofline.add_argument("--traffic", choices=[t.value for t in Traffic], default=Traffic.WEIGHTS_ONLY.value,
+                          help="memory-traffic assumption (default weights_only, as QuTiBench)")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    count = commands.add_parser("count", parents=[model, common], help="ops, params and bytes per layer")
+    count.add_argument("--strict", action="store_true", help="fail on ops without a counter")
+    count.set_defaults(run=cmd_count)
+    pred = commands.add_parser("predict", parents=[model, roofline, common], help="fps and latency on hardware")
+    pred.add_argument("--hardware", required=True, help="catalog hardware name")
+    pred.set_defaults(run=cmd_predict)
+    swp = commands.add_parser("sweep", parents=[roofline, common], help="networks x hardware x precisions x batches")
+    swp.add_argument("--models", help="comma-separated model names or files (default: whole catalog)")
+    swp.add_argument("--hardware", help="comma-separated hardware names (default: whole catalog)")
+    swp.add_argument("--precisions", help="comma-separated precisions (default: each network's own)")
+    swp.add_argument("--batches", help="comma-separated batch sizes (default: 1)")
+    swp.set_defaults(run=cmd_sweep)
+    for name, run in (("hardware", cmd_hardware), ("models", cmd_models)):
+        sub = commands.add_parser(name, parents=[common], help=f"list or show {name}")
+        sub.add_argument("action", choices=("list", "show"))
+        sub.add_argument("name", nargs="?", help="name to show")
+        sub.set_defaults(run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except RooflineError as exc:
+        print(f"rooflinekit: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

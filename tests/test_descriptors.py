@@ -1,0 +1,118 @@
+import json
+import math
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+
+from rooflinekit.descriptors import AggregateNetwork, DType, HardwareSpec, Layer, LayerNetwork, NetworkSpec, Precision
+from rooflinekit.errors import PrecisionError
+from strategies import aggregate_networks, hardware_specs, layer_networks
+
+MEMORY = {"name": "DRAM", "capacity_bytes": "4 GB", "bandwidth_bytes_per_s": "19.2 GB/s", "source": "datasheet"}
+
+
+def hardware(**overrides) -> HardwareSpec:
+    fields = {"name": "board", "kind": "FPGA", "peak_ops_per_s": {"INT8": "4.6 TOPS"}, "memories": [MEMORY],
+              "source": "datasheet"} | overrides
+    return HardwareSpec.model_validate(fields)
+
+
+def test_hardware_parses_units_and_dtypes():
+    spec = hardware()
+    assert spec.peak(DType.INT8) == 4.6e12
+    assert spec.memories[0].bandwidth_bytes_per_s == 19.2e9
+    assert spec.peak("int8") == spec.peak("INT8")
+
+
+bad_numbers = st.one_of(st.floats(max_value=0.0), st.just(math.inf), st.just(-math.inf), st.just(math.nan))
+
+
+@given(bad_numbers)
+def test_peak_rejects_non_positive_or_non_finite(value):
+    with pytest.raises(ValidationError, match="must be a positive finite number"):
+        hardware(peak_ops_per_s={"int8": value})
+
+
+@given(bad_numbers)
+def test_memory_rejects_non_positive_or_non_finite(value):
+    with pytest.raises(ValidationError, match="must be a positive finite number"):
+        hardware(memories=[MEMORY | {"bandwidth_bytes_per_s": value}])
+
+
+@given(bad_numbers)
+def test_aggregate_network_rejects_bad_totals(value):
+    with pytest.raises(ValidationError, match="must be a positive finite number"):
+        AggregateNetwork(name="n", ops_per_frame=value, params=1, source="s")
+
+
+def test_missing_dtype_is_precision_error():
+    with pytest.raises(PrecisionError, match="board has no native fp16 peak; it supports int8"):
+        hardware().peak("fp16")
+
+
+def test_memory_must_hold_weights_and_activations():
+    with pytest.raises(ValidationError, match="no memory level stores activations"):
+        hardware(memories=[MEMORY | {"stores": ["weights"]}])
+
+
+def test_unknown_field_rejected():
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        hardware(flops=3)
+
+
+def test_idle_power_above_tdp_rejected():
+    with pytest.raises(ValidationError, match="idle_power_w 20.0 exceeds tdp_w 15.0"):
+        hardware(tdp_w="15 W", idle_power_w=20)
+
+
+def test_duplicate_layer_names_rejected():
+    layer = Layer(name="a", op="relu", inputs=((1, 4),), outputs=((1, 4),))
+    with pytest.raises(ValidationError, match="duplicate layer name 'a'"):
+        LayerNetwork(name="n", layers=(layer, layer), source="s")
+
+
+def test_shape_dims_positive():
+    with pytest.raises(ValidationError, match=r"shape dimensions must be positive integers, got \[1, 0\]"):
+        Layer(name="a", op="relu", inputs=((1, 0),))
+
+
+@pytest.mark.parametrize(
+    ("text", "weights", "activations", "compute"),
+    [("int8", "int8", "int8", "int8"), ("W-int8_A-float32", "int8", "fp32", "fp32"), ("w4a8", "int4", "int8", "int8"),
+     ("INT2", "int2", "int2", "int2"), ("w16a16", "int16", "int16", "int16")],
+)
+def test_precision_parse(text, weights, activations, compute):
+    precision = Precision.parse(text)
+    assert (precision.weights.value, precision.activations.value, precision.compute.value) == (
+        weights, activations, compute)
+
+
+def test_precision_tie_prefers_float():
+    assert Precision(weights="int16", activations="fp16").compute is DType.FP16
+
+
+def test_unknown_precision_message():
+    with pytest.raises(PrecisionError, match=r"unknown precision 'int3'; write a data type"):
+        Precision.parse("int3")
+
+
+def test_unknown_dtype_message():
+    with pytest.raises(PrecisionError, match=r"unknown data type 'int3'; use one of int1, int2"):
+        DType.parse("int3")
+
+
+@given(hardware_specs())
+def test_hardware_round_trips_json_and_yaml(spec):
+    assert HardwareSpec.model_validate_json(spec.model_dump_json()) == spec
+    assert HardwareSpec.model_validate(yaml.safe_load(yaml.safe_dump(spec.model_dump(mode="json")))) == spec
+
+
+@given(st.one_of(layer_networks(), aggregate_networks()))
+def test_network_round_trips_json_and_yaml(network):
+    adapter = TypeAdapter(NetworkSpec)
+    assert adapter.validate_json(adapter.dump_json(network)) == network
+    as_yaml = yaml.safe_dump(json.loads(adapter.dump_json(network)))
+    assert adapter.validate_python(yaml.safe_load(as_yaml)) == network
