@@ -1,0 +1,99 @@
+"""The command line: output contracts and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rooflinekit.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_count_json_contract(capsys):
+    code, out, _ = run(capsys, "count", "LeNet-MNIST", "--format", "json")
+    data = json.loads(out)
+    assert code == 0
+    assert set(data) == {"network", "precision", "batch", "totals", "layers", "unsupported_ops"}
+    assert set(data["totals"]) == {"macs", "ops", "params", "weight_bytes", "activation_bytes"}
+    assert set(data["layers"][0]) == {"name", "op", "source_op", "macs", "ops", "params", "weight_bytes",
+                                      "input_bytes", "output_bytes"}
+    assert data["totals"]["macs"] == 274_656
+
+
+def test_count_batch_scales(capsys):
+    _, out, _ = run(capsys, "count", "LeNet-MNIST", "--batch", "4", "--format", "json")
+    assert json.loads(out)["totals"]["macs"] == 4 * 274_656
+
+
+def test_predict_json_contract(capsys):
+    code, out, _ = run(capsys, "predict", "ResNet-50 80%", "--hardware", "ZCU102-DPU", "--format", "json")
+    data = json.loads(out)
+    assert code == 0
+    assert {"network", "hardware", "precision", "batch", "mode", "fps", "latency_s", "bound", "ops", "bytes",
+            "operational_intensity", "attainable_ops_per_s"} <= set(data)
+    assert data["fps"] == pytest.approx(797.5045872, rel=1e-6)
+    assert data["bound"] == "memory:DRAM" or data["bound"].startswith("memory:")
+
+
+def test_predict_layer_mode_csv(capsys):
+    code, out, _ = run(capsys, "predict", "ResNet-20-CIFAR-10", "--hardware", "NUCLEO-F767ZI", "--mode", "layer",
+                       "--traffic", "weights_and_activations", "--format", "csv")
+    assert code == 0
+    assert out.splitlines()[0].startswith("network,hardware,precision,batch,mode")
+
+
+def test_sweep_table(capsys):
+    code, out, _ = run(capsys, "sweep", "--models", "CNV,MLP", "--hardware", "ZCU104-FINN", "--precisions",
+                       "int2,int4", "--format", "csv")
+    assert code == 0
+    assert len(out.strip().splitlines()) == 1 + 2 * 2
+
+
+def test_hardware_and_models_listing(capsys):
+    assert run(capsys, "hardware", "list")[0] == 0
+    code, out, _ = run(capsys, "hardware", "show", "tx2 - maxn", "--format", "json")
+    assert json.loads(out)["name"] == "TX2-maxn"
+    code, out, _ = run(capsys, "models", "show", "CNV_12.5", "--format", "json")
+    assert json.loads(out)["pruning_pct"] == 12.5
+    code, out, _ = run(capsys, "models", "list", "--format", "csv")
+    assert "ResNet-50 80%" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["predict", "NoSuchNet", "--hardware", "ZCU104-DPU"], "unknown model 'NoSuchNet'"),
+        (["predict", "ResNet-50", "--hardware", "Nope"], "unknown hardware 'Nope'"),
+        (["predict", "ResNet-50", "--hardware", "ZCU104-DPU", "--precision", "int3"], "unknown precision 'int3'"),
+        (["count", "missing.onnx"], "missing.onnx: no such model file"),
+        (["count", "model.pb"], None),
+        (["models", "show"], "'models show' needs a NAME"),
+        (["count", "LeNet-MNIST", "--input-shape", "x"], "--input-shape 'x': write NAME=D1,D2"),
+        (["sweep", "--models", "CNV", "--batches", "one"], "--batches 'one': write whole numbers"),
+    ],
+)
+def test_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    if argv[-1] == "model.pb":
+        (tmp_path / "model.pb").write_bytes(b"\x00")
+        message = "model.pb: unknown model format '.pb'"
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert err.startswith("rooflinekit: error: ")
+    assert message in err
+
+
+def test_usage_error_is_one_line_without_traceback():
+    result = subprocess.run([sys.executable, "-m", "rooflinekit.cli", "predict", "ResNet-50"], capture_output=True,
+                            text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "the following arguments are required: --hardware" in result.stderr
+    assert "Traceback" not in result.stderr
