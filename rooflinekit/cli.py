@@ -48,9 +48,12 @@ def _input_shapes(values: Sequence[str]) -> dict[str, list[int | str]]:
 
 def resolve_model(model: str, batch: int = 1, input_shapes: Sequence[str] = ()) -> NetworkSpec:
     """A model file (by suffix or existence) or a catalog name."""
+    shapes = _input_shapes(input_shapes)
     path = Path(model)
     if path.suffix.lower() in MODEL_SUFFIXES or path.is_file():
-        return load_model(path, batch=batch, input_shapes=_input_shapes(input_shapes) or None)
+        return load_model(path, batch=batch, input_shapes=shapes or None)
+    if shapes:
+        raise SpecError(f"--input-shape applies to model files; {model!r} is a catalog network with fixed shapes")
     return network_catalog().get(model)
 
 

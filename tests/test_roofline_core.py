@@ -6,7 +6,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from rooflinekit.roofline import roofline_time_scalar, roofline_times, traffic_bytes, traffic_bytes_scalar
+from rooflinekit.roofline import (
+    batch_sweep_times,
+    roofline_time_scalar,
+    roofline_times,
+    traffic_bytes,
+    traffic_bytes_scalar,
+)
 
 amounts = st.floats(min_value=0, max_value=1e15, allow_nan=False, allow_infinity=False)
 rates = st.floats(min_value=1e-3, max_value=1e16, allow_nan=False, allow_infinity=False)
@@ -48,8 +54,8 @@ def test_more_bandwidth_or_peak_never_slower(problem, factor):
 
 @given(st.integers(1, 20), st.integers(1, 64), st.booleans(), st.booleans(), st.data())
 def test_traffic_vectorized_equals_scalar(n, batch, activations, on_chip, data):
-    weights = data.draw(hnp.arrays(np.float64, n, elements=st.floats(0, 1e9)))
-    acts = data.draw(hnp.arrays(np.float64, n, elements=st.floats(0, 1e9)))
+    weights = data.draw(hnp.arrays(np.float64, n, elements=st.floats(0, 1e9, allow_subnormal=False)))
+    acts = data.draw(hnp.arrays(np.float64, n, elements=st.floats(0, 1e9, allow_subnormal=False)))
     capacity = data.draw(st.floats(1, 1e10))
     moved = traffic_bytes(weights, acts, batch, 3, 0, 1, activations, np.int64(2) if on_chip else None, capacity)
     for i in range(n):
@@ -70,3 +76,27 @@ def test_qutibench_memory_bound_cell():
 def test_compute_bound_ties_go_to_compute():
     result = roofline_times(np.array([10.0]), np.array([[5.0]]), np.array([10.0]), np.array([5.0]))
     assert result.bound[0] == -1
+
+
+@given(st.integers(1, 5), st.integers(1, 6), st.lists(st.integers(1, 512), min_size=1, max_size=5), st.data())
+def test_batch_sweep_kernel_equals_scalar_reference(n_hw, n_rows, batches, data):
+    ops = data.draw(hnp.arrays(np.float64, n_rows, elements=st.floats(0, 1e12, allow_subnormal=False)))
+    weights = data.draw(hnp.arrays(np.float64, n_rows, elements=st.floats(0, 1e9, allow_subnormal=False)))
+    acts = data.draw(hnp.arrays(np.float64, n_rows, elements=st.floats(0, 1e9, allow_subnormal=False)))
+    peak = data.draw(hnp.arrays(np.float64, (n_hw, n_rows), elements=rates))
+    bw_w = data.draw(hnp.arrays(np.float64, n_hw, elements=rates))
+    bw_a = data.draw(hnp.arrays(np.float64, n_hw, elements=rates))
+    shared = data.draw(hnp.arrays(bool, n_hw))
+    bw_a = np.where(shared, bw_w, bw_a)  # a shared level has one bandwidth
+    time_s, bound = batch_sweep_times(ops, weights, acts, peak, bw_w, bw_a, shared, np.array(batches))
+    for h in range(n_hw):
+        # level 0 holds weights; activations go to level 1 unless the hardware has one shared level
+        levels, act_level = ((bw_w[h],), 0) if shared[h] else ((bw_w[h], bw_a[h]), 1)
+        for r in range(n_rows):
+            for i, b in enumerate(batches):
+                moved = traffic_bytes_scalar(weights[r], acts[r], b, len(levels), 0, act_level, True)
+                expected_s, expected_bound = roofline_time_scalar(ops[r] * b, moved, peak[h, r], levels)
+                assert time_s[h, r, i] == pytest.approx(expected_s, rel=1e-12, abs=0)
+                terms = sorted([ops[r] * b / peak[h, r]] + [m / bw for m, bw in zip(moved, levels)])
+                if terms[-1] != pytest.approx(terms[-2], rel=1e-9):  # bounds agree wherever there is no tie
+                    assert bound[h, r, i] == expected_bound
