@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from rooflinekit.counters._registry import OpCount, get_counter, supported_kinds, total_ops
-from rooflinekit.descriptors import AggregateNetwork, Layer, LayerNetwork, NetworkSpec, Precision, tensor_bytes
+from rooflinekit.descriptors import AggregateNetwork, Layer, NetworkSpec, Precision, tensor_bytes
 from rooflinekit.errors import UnsupportedOpError
 
 

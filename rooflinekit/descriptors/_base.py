@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
+from rooflinekit.descriptors.dtypes import DType
 from rooflinekit.units import Dimension, parse_quantity
 
 
@@ -36,3 +37,12 @@ OpsPerS = Annotated[float, _quantity("ops_per_s"), AfterValidator(_positive_fini
 Ops = Annotated[float, _quantity("ops"), AfterValidator(_positive_finite)]
 Hertz = Annotated[float, _quantity("hz"), AfterValidator(_positive_finite)]
 Watts = Annotated[float, _quantity("w"), AfterValidator(_positive_finite)]
+
+
+def _dtype_keys(value: Any) -> Any:
+    """Parse the keys of a per-data-type mapping (``{"INT8": ...}`` -> ``{DType.INT8: ...}``)."""
+    return {DType.parse(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
+PeakTable = Annotated[dict[DType, OpsPerS], BeforeValidator(_dtype_keys)]
+AccuracyTable = Annotated[dict[DType, float], BeforeValidator(_dtype_keys)]

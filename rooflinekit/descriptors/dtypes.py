@@ -68,3 +68,4 @@ _ALIASES.update({
 def tensor_bytes(elements: int | float, dtype: DType) -> int:
     """Bytes of one tensor of ``elements`` elements: ceil(elements * bits / 8)."""
     return -(-int(elements) * dtype.bits // 8)
+

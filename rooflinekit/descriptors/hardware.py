@@ -9,9 +9,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from rooflinekit.descriptors._base import Bytes, BytesPerS, Frozen, Hertz, OpsPerS, Watts
+from rooflinekit.descriptors._base import Bytes, BytesPerS, Frozen, Hertz, PeakTable, Watts
 from rooflinekit.descriptors.dtypes import DType
 from rooflinekit.errors import PrecisionError
 
@@ -48,7 +48,7 @@ class HardwareSpec(Frozen):
 
     name: str = Field(min_length=1)
     kind: HardwareKind
-    peak_ops_per_s: dict[DType, OpsPerS] = Field(min_length=1)
+    peak_ops_per_s: PeakTable = Field(min_length=1)
     memories: tuple[MemoryLevel, ...] = Field(min_length=1)
     clock_hz: Hertz | None = None
     tdp_w: Watts | None = None
@@ -60,12 +60,6 @@ class HardwareSpec(Frozen):
     source: str = Field(min_length=1)
     notes: str | None = None
 
-    @field_validator("peak_ops_per_s", mode="before")
-    @classmethod
-    def _parse_dtypes(cls, value: object) -> object:
-        if isinstance(value, dict):
-            return {DType.parse(k): v for k, v in value.items()}
-        return value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> "HardwareSpec":

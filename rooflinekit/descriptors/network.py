@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from rooflinekit.descriptors._base import Frozen, Ops, PositiveFinite
+from rooflinekit.descriptors._base import AccuracyTable, Frozen, Ops, PositiveFinite
 from rooflinekit.descriptors.dtypes import DType
 from rooflinekit.errors import PrecisionError
 
@@ -126,15 +126,9 @@ class _NetworkBase(Frozen):
     task: str | None = None
     precision: PrecisionField = Field(default_factory=lambda: Precision(weights=DType.FP32, activations=DType.FP32))
     pruning_pct: float = Field(default=100.0, gt=0, le=100, description="share of channels kept, percent")
-    accuracy_top1_pct: dict[DType, float] = Field(default_factory=dict)
+    accuracy_top1_pct: AccuracyTable = Field(default_factory=dict)
     source: str = Field(min_length=1)
 
-    @field_validator("accuracy_top1_pct", mode="before")
-    @classmethod
-    def _parse_dtypes(cls, value: object) -> object:
-        if isinstance(value, dict):
-            return {DType.parse(k): v for k, v in value.items()}
-        return value
 
 
 class LayerNetwork(_NetworkBase):
