@@ -1,0 +1,394 @@
+"""Measured benchmark records: the typed row model, the DataFrame contract, validation and load reports.
+
+One record is one measurement. The record DataFrame (``RECORD_COLUMNS``, in this order; a loader may append
+columns of its own after them, see its ``*Record`` model) is the contract between loaders, the comparator
+(:mod:`rooflinekit.compare.align`) and calibration:
+
+=====================  ========  =================================================================================
+column                 dtype     meaning and unit
+=====================  ========  =================================================================================
+``hardware``           str       device as the source spells it; an operating mode is part of the name
+                                 (``TX2-maxn``, ``EdgeTPU-fast``). Resolved against the catalog only when aligning.
+``network``            str       network as the source spells it, without pruning suffix
+``precision``          str       canonical :class:`~rooflinekit.descriptors.Precision` label (``int8``, ``fp16``,
+                                 ``W-int8_A-fp32``); NaN = not stated by the source
+``pruning_pct``        float     share of channels kept, percent, in (0, 100]; 100 = unpruned
+``batch``              int       frames per inference call (DPU threads, streams), >= 1
+``framework``          str       software-stack family from :func:`normalize_framework` (``TFLite Micro``,
+                                 ``X-CUBE-AI``, ``Plumerai``, ``microTVM``, ``ONNC``, ``Bosch HALE``, ...);
+                                 NaN = unknown
+``framework_version``  str       version of the stack (``7.3.0``, ``2023.05``, ``commit a30942eb03ef``); NaN = unknown
+``task``               str       data set or benchmark task (``imagenet``, ``keyword spotting``, ...)
+``latency_s``          float     s, wall time of one inference call on ``batch`` frames
+``throughput_fps``     float     frames per second
+``energy_j``           float     J per frame
+``power_w``            float     W, average power drawn while inferring
+``accuracy_top1_pct``  float     top-1 accuracy, percent
+``source``             str       where the values were read: ``file:line`` or ``file row N``
+``notes``              str       assumptions the loader made for this row (e.g. an assumed precision)
+=====================  ========  =================================================================================
+
+Every record has at least one of ``latency_s``, ``throughput_fps``, ``energy_j``. Numbers may be given as strings
+with a unit (``"12 ms"``, ``"7.4 mJ"``, ``"40 mW"``, ``"5.5 fps"``); they are stored in SI base units.
+
+A record that fails validation is not dropped: :func:`records_frame` returns it in ``rejected`` (the fields as given,
+object dtype) with a ``reason``. Two records with the same key (:attr:`Record.KEY_FIELDS`) are duplicates: identical
+measured values keep the first and reject the rest as exact duplicates; different values reject all of them as
+conflicting.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import typing
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Iterable, Mapping
+
+import pandas as pd
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+
+from rooflinekit.descriptors import Precision
+from rooflinekit.errors import PrecisionError, RecordError, UnitError
+from rooflinekit.units import Dimension, parse_quantity
+
+FILE_COLUMNS = ["path", "status", "reason"]
+FILE_STATUSES = ("read", "unreadable", "skipped")
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, NaN, pandas NA and blank strings."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists, dicts: present
+        return False
+
+
+# --- framework names ------------------------------------------------------------------------------------------
+
+_FRAMEWORKS: list[tuple[str, str]] = [
+    (r"tensorflow\s*lite\s*(for\s*)?micro|tf\s*lite\s*micro|tflite[-_\s]*micro|\btflm\b", "TFLite Micro"),
+    (r"x[-_\s]*cube[-_\s]*ai", "X-CUBE-AI"),
+    (r"plumerai", "Plumerai"),
+    (r"micro\s*tvm|\btvm\b", "microTVM"),
+    (r"\bonnc\b", "ONNC"),
+    (r"\bhale\b|hardware[-\s]aware\s+lowering\s+engine", "Bosch HALE"),
+    (r"\bleip\b", "Latent AI LEIP"),
+    (r"hls4ml", "hls4ml"),
+    (r"fpga\s*conv\s*net", "fpgaConvNet"),
+    (r"\bfinn\b", "FINN"),
+    (r"csi[-_\s]*nn", "CSI-NN2"),
+    (r"syntiant", "Syntiant"),
+    (r"gap\s*flow|gap\s*sdk|nntool", "GAPflow"),
+    (r"qualcomm\s+ai", "Qualcomm AI Stack"),
+    (r"tensor\s*rt", "TensorRT"),
+    (r"open\s*vino", "OpenVINO"),
+    (r"vitis[-_\s]*ai|dnndk", "Vitis AI"),
+    (r"tensorflow\s*lite|\btflite\b|\btfl\b", "TFLite"),
+]
+_NONE_WORDS = {"", "n/a", "na", "none", "-", "unknown"}
+_COMMIT = re.compile(r"(?:commit[_\s-]*(?:id)?\s*[:=]?\s*|/tree/|/commit/)([0-9a-f]{7,40})\b", re.I)
+_URL = re.compile(r"https?://\S+|'[^']*'|\"[^\"]*\"")
+_VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+){1,3})(?![\w.])", re.I)
+
+
+def normalize_framework(raw: str | None) -> tuple[str | None, str | None]:
+    """``(family, version)`` of a raw software-stack name.
+
+    ``'TensorFlow Lite for Microcontrollers v2.3.1'`` -> ``('TFLite Micro', '2.3.1')``,
+    ``'X-CUBE-AI v7.3.0'`` -> ``('X-CUBE-AI', '7.3.0')``, ``'Bosch Hardware-Aware Lowering Engine (HALE) version 1.0'``
+    -> ``('Bosch HALE', '1.0')``, ``'tflite-micro, https://..., commit_id:a30942eb...'`` -> ``('TFLite Micro',
+    'commit a30942eb03ef')``. An unrecognized name is kept as its own family; ``''``/``'N/A'`` give ``(None, None)``.
+    """
+    if raw is None or str(raw).strip().casefold() in _NONE_WORDS:
+        return None, None
+    text = " ".join(str(raw).split())
+    family = next((name for pattern, name in _FRAMEWORKS if re.search(pattern, text, re.I)), text)
+    commit = _COMMIT.search(text)
+    version = _VERSION.search(_URL.sub(" ", text))
+    if version:
+        return family, version.group(1)
+    return family, f"commit {commit.group(1)[:12]}" if commit else None
+
+
+# --- field validators -------------------------------------------------------------------------------------------
+
+def _required_text(value: Any) -> str:
+    if is_missing(value):
+        raise ValueError(f"is required, got {value!r}")
+    return " ".join(str(value).split())
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if is_missing(value) else " ".join(str(value).split())
+
+
+def _precision_label(value: Any) -> str | None:
+    if is_missing(value):
+        return None
+    try:
+        return Precision.parse(str(value)).label
+    except PrecisionError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    return value
+
+
+_EXAMPLES: dict[Dimension, str] = {"s": "'12 ms' or 0.012", "j": "'7.4 mJ' or 0.0074", "w": "'40 mW' or 0.04",
+                                   "hz": "'120 MHz' or 1.2e8"}
+
+
+def _quantity(dimension: Dimension):
+    def parse(value: Any) -> Any:
+        if is_missing(value):
+            return None
+        if isinstance(value, str):
+            try:
+                return parse_quantity(value, dimension)
+            except UnitError:
+                raise ValueError(f"cannot read {value!r}: unknown number or unit; write e.g. "
+                                 f"{_EXAMPLES[dimension]}") from None
+        return _number(value)
+
+    return BeforeValidator(parse)
+
+
+_FPS = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([kM]?)"
+                  r"(fps|inf\.?/s(?:ec\.?)?|inferences/s|frames/s|/s|1/s|hz)?\s*$", re.I)
+
+
+def _throughput(value: Any) -> Any:
+    """Frames per second from a number or a string such as ``'5.5 fps'``, ``'5.5 inf./sec.'``, ``'2 kfps'``."""
+    if is_missing(value):
+        return None
+    if not isinstance(value, str):
+        return _number(value)
+    match = _FPS.match(value)
+    if not match or (match.group(2) and not match.group(3)):
+        raise ValueError(f"unknown throughput unit in {value!r}; write e.g. '5.5 fps', '5.5 inf./sec.' or '2 kfps'")
+    return float(match.group(1)) * {"": 1.0, "k": 1e3, "M": 1e6}[match.group(2)]
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and (not math.isfinite(value) or value <= 0):
+        raise ValueError(f"must be a positive finite number, got {value!r}")
+    return value
+
+
+def _percent(value: float | None) -> float | None:
+    if value is not None and (not math.isfinite(value) or not 0 <= value <= 100):
+        raise ValueError(f"must be a percentage in [0, 100], got {value!r}")
+    return value
+
+
+def _pruning(value: Any) -> Any:
+    if is_missing(value):
+        raise ValueError(f"is required (share of channels kept, percent; 100 = unpruned), got {value!r}")
+    if isinstance(value, str):
+        text = value.strip().rstrip("%").strip()
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"cannot read {value!r} as a percentage such as '80%' or 12.5") from None
+    return _number(value)
+
+
+def _pruning_range(value: float) -> float:
+    if not math.isfinite(value) or not 0 < value <= 100:
+        raise ValueError(f"must be in (0, 100] percent of channels kept, got {value!r}")
+    return value
+
+
+def _batch(value: Any) -> Any:
+    if is_missing(value):
+        raise ValueError(f"is required (frames per inference call, 1 if unbatched), got {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return _number(value)
+
+
+def _at_least_one(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"must be a positive integer, got {value!r}")
+    return value
+
+
+RequiredText = Annotated[str, BeforeValidator(_required_text)]
+OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
+Seconds = Annotated[float | None, _quantity("s"), AfterValidator(_positive)]
+Joules = Annotated[float | None, _quantity("j"), AfterValidator(_positive)]
+Watts = Annotated[float | None, _quantity("w"), AfterValidator(_positive)]
+Hertz = Annotated[float | None, _quantity("hz"), AfterValidator(_positive)]
+FramesPerS = Annotated[float | None, BeforeValidator(_throughput), AfterValidator(_positive)]
+Percent = Annotated[float | None, BeforeValidator(lambda v: None if is_missing(v) else _number(v)),
+                    AfterValidator(_percent)]
+PruningPct = Annotated[float, BeforeValidator(_pruning), AfterValidator(_pruning_range)]
+Batch = Annotated[int, BeforeValidator(_batch), AfterValidator(_at_least_one)]
+PrecisionLabel = Annotated[str | None, BeforeValidator(_precision_label)]
+
+
+class Record(BaseModel):
+    """One measured record; the columns are documented in the module docstring."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    KEY_FIELDS: ClassVar[tuple[str, ...]] = (
+        "hardware", "network", "precision", "pruning_pct", "batch", "framework", "framework_version")
+    VALUE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "latency_s", "throughput_fps", "energy_j", "power_w", "accuracy_top1_pct")
+
+    hardware: RequiredText
+    network: RequiredText
+    precision: PrecisionLabel = None
+    pruning_pct: PruningPct = 100.0
+    batch: Batch = 1
+    framework: OptionalText = None
+    framework_version: OptionalText = None
+    task: OptionalText = None
+    latency_s: Seconds = None
+    throughput_fps: FramesPerS = None
+    energy_j: Joules = None
+    power_w: Watts = None
+    accuracy_top1_pct: Percent = None
+    source: RequiredText
+    notes: OptionalText = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalize_framework(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or is_missing(data.get("framework")):
+            return data
+        family, version = normalize_framework(str(data["framework"]))
+        data = {**data, "framework": family}
+        if is_missing(data.get("framework_version")):
+            data["framework_version"] = version
+        return data
+
+    @model_validator(mode="after")
+    def _has_measurement(self) -> "Record":
+        if self.latency_s is None and self.throughput_fps is None and self.energy_j is None:
+            raise ValueError("no measurement: give at least one of latency_s, throughput_fps, energy_j")
+        return self
+
+
+RECORD_COLUMNS: list[str] = list(Record.model_fields)
+
+
+# --- frames and reports -----------------------------------------------------------------------------------------
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "record"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] not in ("value_error", "extra_forbidden", "missing"):
+            message = f"{message} (got {error['input']!r})"
+        if error["type"] == "extra_forbidden":
+            message = "unknown column; map it to a record column or leave it out"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return (is_missing(a) and is_missing(b)) or a == b
+
+
+def _describe_key(row: Mapping[str, Any], key_fields: tuple[str, ...]) -> str:
+    return ", ".join(f"{name}={row[name]!r}" for name in key_fields if not is_missing(row[name]))
+
+
+def _split_duplicates(rows: list[dict[str, Any]], model: type[Record]) -> tuple[list[dict], list[dict]]:
+    """Keep unique keys; keep the first of exact duplicates; reject every member of a conflicting group."""
+    groups: dict[tuple, list[int]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(tuple(row[name] for name in model.KEY_FIELDS), []).append(index)
+    kept, rejected = [], []
+    for members in groups.values():
+        first = rows[members[0]]
+        differing = [name for name in model.VALUE_FIELDS
+                     if not all(_same(rows[i][name], first[name]) for i in members)]
+        key = _describe_key(first, model.KEY_FIELDS)
+        if not differing:
+            kept.append(members[0])
+            rejected += [{**rows[i], "reason": f"exact duplicate of {first['source']} (key {key})"}
+                         for i in members[1:]]
+            continue
+        detail = "; ".join(f"{name} " + " vs ".join(repr(rows[i][name]) for i in members) for name in differing)
+        sources = ", ".join(rows[i]["source"] for i in members)
+        rejected += [{**rows[i], "reason": f"conflicting duplicates of key ({key}): {detail} (sources {sources})"}
+                     for i in members]
+    return [rows[i] for i in sorted(kept)], rejected
+
+
+def _dtype(annotation: Any) -> str:
+    if typing.get_origin(annotation) is typing.Literal:
+        return "str"
+    args = {a for a in typing.get_args(annotation) if a is not type(None)} or {annotation}
+    base = args.pop() if len(args) == 1 else str
+    return {float: "float64", int: "int64", bool: "boolean"}.get(base, "str")
+
+
+def typed_frame(rows: list[dict[str, Any]], model: type[Record]) -> pd.DataFrame:
+    """Valid records as a DataFrame with the model's columns and dtypes (str, float64, int64, boolean)."""
+    frame = pd.DataFrame(rows, columns=list(model.model_fields))
+    return frame.astype({name: _dtype(info.annotation) for name, info in model.model_fields.items()})
+
+
+def rejected_frame(rows: list[dict[str, Any]], model: type[Record] = Record) -> pd.DataFrame:
+    """Rejected rows (object dtype): the model's columns, any other columns given, then ``reason``."""
+    extra = [name for row in rows for name in row if name not in model.model_fields and name != "reason"]
+    columns = list(model.model_fields) + list(dict.fromkeys(extra)) + ["reason"]
+    return pd.DataFrame(rows, columns=columns, dtype=object)
+
+
+def files_frame(entries: Iterable[tuple[str, str, str]]) -> pd.DataFrame:
+    """Inventory of the files a loader looked at: ``path``, ``status`` (read, unreadable, skipped), ``reason``."""
+    frame = pd.DataFrame(list(entries), columns=FILE_COLUMNS)
+    unknown = set(frame.status) - set(FILE_STATUSES)
+    if unknown:
+        raise RecordError(f"file status must be one of {FILE_STATUSES}, got {sorted(unknown)}")
+    return frame.astype(str)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a loader produced: valid ``records``, ``rejected`` rows with a ``reason`` and the ``files`` inventory."""
+
+    records: pd.DataFrame
+    rejected: pd.DataFrame
+    files: pd.DataFrame = field(default_factory=lambda: files_frame([]))
+
+    @property
+    def unreadable_files(self) -> pd.DataFrame:
+        """Files that could not be read, with the reason."""
+        return self.files[self.files.status == "unreadable"]
+
+    def summary(self) -> str:
+        counts = self.files.status.value_counts()
+        return (f"{len(self.records)} records, {len(self.rejected)} rejected; files: "
+                + ", ".join(f"{int(counts.get(s, 0))} {s}" for s in FILE_STATUSES))
+
+
+def records_frame(rows: Iterable[Mapping[str, Any]], model: type[Record] = Record,
+                  files: pd.DataFrame | None = None, rejected: Iterable[Mapping[str, Any]] = ()) -> LoadResult:
+    """Validate ``rows`` against ``model``; invalid and duplicate rows go to ``rejected`` with a ``reason``.
+
+    ``rejected`` takes rows a loader already refused (each with its ``reason``), so that one report holds them all.
+    """
+    valid: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = [dict(row) for row in rejected]
+    for row in rows:
+        try:
+            valid.append(model.model_validate(dict(row)).model_dump())
+        except ValidationError as exc:
+            refused.append({**row, "reason": _reason(exc)})
+    kept, duplicates = _split_duplicates(valid, model)
+    return LoadResult(typed_frame(kept, model), rejected_frame(refused + duplicates, model),
+                      files if files is not None else files_frame([]))
+
