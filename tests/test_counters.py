@@ -221,3 +221,16 @@ def test_builder_rejects_oversized_kernel():
     builder = NetworkBuilder("n", (1, 4, 4))
     with pytest.raises(ShapeError, match="conv 5x5 stride 1 does not fit input"):
         builder.conv(4, 5)
+
+
+def test_constant_operands_count_in_elementwise():
+    # Sum(a, b, const) over 10 elements: 3 operands -> 2 adds per element = 20
+    layer = Layer(name="s", op="add", inputs=((1, 10), (1, 10)), outputs=((1, 10),), weights=[(1, 10)])
+    assert count(layer).other_ops == 20
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("nearest", 0), ("linear", 4 * 2 * 64), ("cubic", 8 * 2 * 64)])
+def test_resize_interpolation_ops(mode, expected):
+    # output (1, 1, 8, 8) = 64 elements, 2 spatial dims
+    layer = Layer(name="r", op="resize", inputs=((1, 1, 4, 4),), outputs=((1, 1, 8, 8),), attrs={"mode": mode})
+    assert count(layer).other_ops == expected

@@ -1,7 +1,7 @@
 """Elementwise arithmetic, activations and reductions.
 
-- binary elementwise (add, sub, mul, div, max, min, pow, ...): ``other_ops = prod(output) * (inputs - 1)``
-  (a 3-input Sum does two adds per element).
+- binary elementwise (add, sub, mul, div, max, min, pow, ...): ``other_ops = prod(output) * (operands - 1)``
+  where operands counts activation inputs and constant tensors (a 3-operand Sum does two adds per element).
 - activations (relu, sigmoid, tanh, gelu, ...): one op per output element, whatever the function's cost in
   instructions; ``clip`` and ``relu6`` likewise.
 - reduce (reduce_mean, reduce_sum, reduce_max, ...): one op per input element.
@@ -27,7 +27,7 @@ CONVERT_KINDS = ("cast", "quantize", "dequantize", "requantize")
 
 @register(*BINARY_KINDS)
 def count_binary(layer: Layer) -> OpCount:
-    return OpCount(other_ops=output_elements(layer) * max(len(layer.inputs) - 1, 1))
+    return OpCount(other_ops=output_elements(layer) * max(len(layer.inputs) + len(layer.weights) - 1, 1))
 
 
 @register(*ACTIVATION_KINDS, *CONVERT_KINDS)

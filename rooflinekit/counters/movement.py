@@ -4,8 +4,8 @@
   reordering): 0 ops; they read their inputs and write their outputs.
 - views (reshape, flatten, squeeze, unsqueeze, identity, dropout at inference, shape): zero cost: 0 ops and
   no bytes moved.
-- resize with linear interpolation (``mode: linear``): 4 ops per output element per spatial dim (two weights,
-  two multiply-adds).
+- resize with interpolation: per output element and spatial dim, 4 ops for ``mode: linear`` (two weights,
+  two multiply-adds) and 8 for ``mode: cubic`` (four taps); nearest costs nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from rooflinekit.descriptors import Layer
 COPY_KINDS = ("concat", "transpose", "pad", "slice", "split", "gather", "tile", "expand", "depth_to_space",
               "space_to_depth", "pack", "unpack", "gather_nd", "scatter", "one_hot", "mirror_pad", "reverse",
               "constant", "range", "non_zero", "top_k")
+RESIZE_OPS_PER_DIM = {"linear": 4, "cubic": 8}
 VIEW_KINDS = ("reshape", "flatten", "squeeze", "unsqueeze", "identity", "dropout", "shape", "size")
 
 
@@ -32,7 +33,6 @@ def count_view(layer: Layer) -> OpCount:
 
 @register("resize")
 def count_resize(layer: Layer) -> OpCount:
-    if str(layer.attrs.get("mode", "nearest")).lower() == "linear":
-        spatial_dims = max(len(layer.outputs[0]) - 2, 1) if layer.outputs else 1
-        return OpCount(other_ops=output_elements(layer) * 4 * spatial_dims)
-    return OpCount()
+    ops_per_dim = RESIZE_OPS_PER_DIM.get(str(layer.attrs.get("mode", "nearest")).lower(), 0)
+    spatial_dims = max(len(layer.outputs[0]) - 2, 1) if layer.outputs else 1
+    return OpCount(other_ops=output_elements(layer) * ops_per_dim * spatial_dims)
