@@ -5,6 +5,7 @@
     rooflinekit sweep --models A,B --hardware X,Y [--precisions P,Q] [--batches 1,8]
     rooflinekit hardware list|show NAME
     rooflinekit models list|show NAME
+    rooflinekit plot roofline|efficiency|heatmap|pareto|layers ... --out FILE.png|svg|pdf
 
 MODEL is a catalog name (``ResNet-50 80%``) or a model file (``.onnx``, ``.tflite``). Every command takes
 ``--format table|csv|json``. Errors print one line on stderr and exit with status 2.
@@ -26,6 +27,7 @@ from rooflinekit.counters import NetworkCost, count_network
 from rooflinekit.descriptors import NetworkSpec
 from rooflinekit.errors import RooflineError, SpecError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
+from rooflinekit.plots_cli import add_plot_commands
 from rooflinekit.roofline import MODES, Traffic, predict, sweep
 
 FORMATS = ("table", "csv", "json")
@@ -197,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("action", choices=("list", "show"))
         sub.add_argument("name", nargs="?", help="name to show")
         sub.set_defaults(run=run)
+    add_plot_commands(commands, common)
     return parser
 
 

@@ -234,3 +234,16 @@ def test_resize_interpolation_ops(mode, expected):
     # output (1, 1, 8, 8) = 64 elements, 2 spatial dims
     layer = Layer(name="r", op="resize", inputs=((1, 1, 4, 4),), outputs=((1, 1, 8, 8),), attrs={"mode": mode})
     assert count(layer).other_ops == expected
+
+
+def test_low_rank_shapes_are_shape_errors():
+    with pytest.raises(ShapeError, match=r"layer 'l' \(conv\): input shape \[4\] has rank 1, the counter needs at least 3"):
+        count(Layer(name="l", op="conv", inputs=((4,),), outputs=((1, 4, 2, 2),), attrs={"kernel_shape": [1, 1]}))
+
+
+def test_fused_activation_counts_one_op_per_output():
+    # TFLite keeps a fused ReLU as an attribute: 16 * 32 * 32 outputs -> 16,384 ops, as a separate relu layer
+    plain = conv(3, 16, 3, 32, 32)
+    fused = plain.model_copy(update={"attrs": plain.attrs | {"fused_activation": "relu"}})
+    ops = [count_network(LayerNetwork(name="n", source="s", layers=(layer,))).totals["ops"] for layer in (fused, plain)]
+    assert ops[0] - ops[1] == 16_384

@@ -12,16 +12,21 @@ def elements(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 
 
-def first_input(layer: Layer) -> tuple[int, ...]:
-    if not layer.inputs:
-        raise ShapeError(f"layer {layer.name!r} ({layer.op}) has no input shape; the counter needs one")
-    return layer.inputs[0]
+def _first(layer: Layer, shapes: tuple[tuple[int, ...], ...], role: str, min_rank: int) -> tuple[int, ...]:
+    if not shapes:
+        raise ShapeError(f"layer {layer.name!r} ({layer.op}) has no {role} shape; the counter needs one")
+    if len(shapes[0]) < min_rank:
+        raise ShapeError(f"layer {layer.name!r} ({layer.op}): {role} shape {list(shapes[0])} has rank "
+                         f"{len(shapes[0])}, the counter needs at least {min_rank}")
+    return shapes[0]
 
 
-def first_output(layer: Layer) -> tuple[int, ...]:
-    if not layer.outputs:
-        raise ShapeError(f"layer {layer.name!r} ({layer.op}) has no output shape; the counter needs one")
-    return layer.outputs[0]
+def first_input(layer: Layer, min_rank: int = 0) -> tuple[int, ...]:
+    return _first(layer, layer.inputs, "input", min_rank)
+
+
+def first_output(layer: Layer, min_rank: int = 0) -> tuple[int, ...]:
+    return _first(layer, layer.outputs, "output", min_rank)
 
 
 def output_elements(layer: Layer) -> int:

@@ -35,7 +35,7 @@ def _kernel_and_groups(layer: Layer, channels_in: int, channels_out: int) -> tup
 
 @register("conv")
 def count_conv(layer: Layer) -> OpCount:
-    x, y = first_input(layer), first_output(layer)
+    x, y = first_input(layer, 3), first_output(layer, 3)
     kernel, groups = _kernel_and_groups(layer, x[1], y[1])
     outputs = elements(y)
     return OpCount(
@@ -46,7 +46,7 @@ def count_conv(layer: Layer) -> OpCount:
 
 @register("conv_transpose")
 def count_conv_transpose(layer: Layer) -> OpCount:
-    x, y = first_input(layer), first_output(layer)
+    x, y = first_input(layer, 3), first_output(layer, 3)
     kernel, groups = _kernel_and_groups(layer, x[1], y[1])
     return OpCount(
         macs=elements(x) * (y[1] // groups) * kernel,

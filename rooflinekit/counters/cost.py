@@ -4,6 +4,8 @@ Per layer (shapes as given, i.e. for the network's ``batch``):
 
 - ``ops = 2 * macs + other_ops`` where ``other_ops`` includes bias adds unless ``include_bias_ops`` is False
   and every non-MAC op unless ``include_other_ops`` is False (the MAC-only convention of many FLOP counters).
+  A fused activation (attribute ``fused_activation``, as TFLite stores it) adds one op per output element,
+  as the separate activation layer of an ONNX graph does.
 - ``params``: elements of the layer's constant tensors (weights and biases).
 - ``weight_bytes``: per constant tensor ``ceil(elements * bits / 8)`` at its own dtype (or its real stored size
   when known), else at the layer's weight precision; a precision override re-types every tensor.
@@ -91,8 +93,9 @@ def count_layer(layer: Layer, precision: Precision, conventions: CountingConvent
     """One layer's cost row at ``precision``; the flag says whether a counter exists for its op."""
     counter = get_counter(layer.op)
     count = counter(layer) if counter else OpCount()
+    fused = sum(_prod(s) for s in layer.outputs) if layer.attrs.get("fused_activation") else 0
     other = (count.bias_ops if conventions.include_bias_ops else 0) + (
-        count.other_ops if conventions.include_other_ops else 0)
+        count.other_ops + fused if conventions.include_other_ops else 0)
     act = precision.activations
     moves = count.moves_data
     row = {

@@ -23,7 +23,7 @@ from rooflinekit.errors import ShapeError
 @register("fully_connected")
 def count_fully_connected(layer: Layer) -> OpCount:
     y = first_output(layer)
-    k = layer.weights[0].shape[-1] if layer.weights else first_input(layer)[-1]
+    k = layer.weights[0].shape[-1] if layer.weights and layer.weights[0].shape else first_input(layer, 1)[-1]
     outputs = elements(y)
     return OpCount(macs=outputs * k, bias_ops=outputs if has_bias(layer) else 0)
 
@@ -32,7 +32,7 @@ def count_fully_connected(layer: Layer) -> OpCount:
 def count_matmul(layer: Layer) -> OpCount:
     if len(layer.inputs) < 2:
         raise ShapeError(f"matmul layer {layer.name!r} needs two input shapes, got {len(layer.inputs)}")
-    a = first_input(layer)
+    a = first_input(layer, 1)
     y = first_output(layer)
     return OpCount(macs=elements(y) * a[-1])
 

@@ -1,0 +1,89 @@
+"""Shared plumbing of the chart modules: the lazy matplotlib import, errors, axes set-up and tick formatting.
+
+matplotlib is the optional ``plot`` extra. Nothing here imports it at module level: each chart calls
+:func:`import_matplotlib` first, which raises :class:`PlotDependencyError` when it is missing. Figures are built
+with :class:`matplotlib.figure.Figure` directly, without pyplot, so no GUI backend is ever selected.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import pandas as pd
+
+from rooflinekit.errors import RooflineError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+INSTALL_HINT = 'pip install "rooflinekit[plot]"'
+OUTPUT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+class PlotDependencyError(RooflineError, ImportError):
+    """matplotlib, the optional ``plot`` extra, is not installed."""
+
+
+class PlotError(RooflineError, ValueError):
+    """A chart's input lacks columns it needs, has nothing to draw, or the output file type is unsupported."""
+
+
+def import_matplotlib() -> Any:
+    """Import matplotlib and the submodules the charts use; :class:`PlotDependencyError` when it is missing."""
+    try:
+        import matplotlib
+        import matplotlib.colors
+        import matplotlib.figure
+        import matplotlib.lines
+        import matplotlib.patches
+        import matplotlib.ticker
+    except ImportError as exc:
+        raise PlotDependencyError(f"plotting needs matplotlib, which is not installed; run: {INSTALL_HINT}") from exc
+    return matplotlib
+
+
+def figure_and_axes(ax: "Axes | None", figsize: tuple[float, float]) -> tuple["Figure", "Axes"]:
+    """``ax`` and its figure, or a new constrained-layout figure of ``figsize`` inches with one axes."""
+    mpl = import_matplotlib()
+    if ax is not None:
+        return ax.figure, ax
+    fig = mpl.figure.Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def require_columns(df: pd.DataFrame, columns: Iterable[str], chart: str) -> None:
+    """:class:`PlotError` naming the missing columns of ``df`` and the ones it has."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise PlotError(f"{chart} needs columns {missing}, which are missing; the DataFrame has {list(df.columns)}")
+
+
+def decade_limits(low: float, high: float) -> tuple[float, float]:
+    """Powers of ten enclosing ``[low, high]`` (both > 0), at least one decade apart."""
+    lo = 10.0 ** math.floor(math.log10(low))
+    hi = 10.0 ** math.ceil(math.log10(high))
+    return (lo, hi * 10) if hi <= lo else (lo, hi)
+
+
+def log_axis(ax: "Axes", which: str, unit: str | None) -> None:
+    """Log scale on ``which`` (``"x"`` or ``"y"``) with one label per decade: SI prefixes plus ``unit``
+    (``"1 GOP/s"``, ``unit=""`` gives ``"10 k"``), or plain numbers (``0.1``, ``100``) when ``unit`` is None."""
+    ticker = import_matplotlib().ticker
+    ax.set(**{f"{which}scale": "log"})
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(ticker.LogLocator(base=10, numticks=30))
+    axis.set_major_formatter(ticker.EngFormatter(unit=unit, sep=" ") if unit is not None
+                             else ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def save_figure(fig: "Figure", path: str | Path, dpi: int = 100) -> Path:
+    """Write ``fig`` to ``path`` (``.png``, ``.svg`` or ``.pdf``, by suffix) at ``dpi``; returns the path."""
+    path = Path(path)
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise PlotError(f"cannot write {str(path)!r}: use a file name ending in {', '.join(OUTPUT_SUFFIXES)}")
+    fig.savefig(path, dpi=dpi)
+    return path

@@ -1,0 +1,78 @@
+"""Efficiency chart (QuTiBench's efficiency plot): predicted, peak-compute and measured throughput per configuration.
+
+One group of horizontal bars per row of the input, on a log throughput axis: the roofline prediction (red), the
+peak-compute bound (blue, when given) and the measurement (orange), the measured bar annotated with the efficiency
+= measured / predicted in percent (> 100 % means the prediction was pessimistic).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from rooflinekit.plots._common import PlotError, decade_limits, figure_and_axes, import_matplotlib, log_axis, \
+    require_columns
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+REQUIRED = ["hardware", "network", "precision", "predicted_fps", "measured_fps"]
+SERIES = [("peak_fps", "peak compute", "tab:blue"), ("predicted_fps", "predicted (roofline)", "tab:red"),
+          ("measured_fps", "measured", "tab:orange")]
+
+
+def _efficiency_label(percent: float) -> str:
+    return f"{percent:.0f} %" if percent >= 10 else f"{percent:.2g} %"
+
+
+def plot_efficiency(df: pd.DataFrame, *, label: str | None = None,
+                    title: str | None = "Measured vs predicted throughput", ax: "Axes | None" = None) -> "Figure":
+    """Bars of ``predicted_fps``, ``peak_fps`` (optional) and ``measured_fps`` [frames/s] per row of ``df``.
+
+    ``df`` needs columns ``hardware``, ``network``, ``precision``, ``predicted_fps``, ``measured_fps``; optional
+    ``efficiency_pct`` (computed as 100 x measured / predicted when absent) and ``peak_fps`` (throughput at the
+    peak compute of the data type, ignoring memory). Rows are drawn top to bottom in the order given, labelled
+    ``hardware  network precision`` or by the column ``label`` (e.g. one naming the software stack too); a missing
+    (NaN) value draws no bar. Returns the matplotlib Figure.
+    """
+    import_matplotlib()
+    require_columns(df, REQUIRED + ([label] if label else []), "plot_efficiency")
+    if df.empty:
+        raise PlotError("plot_efficiency got an empty DataFrame; nothing to draw")
+    data = df.reset_index(drop=True)
+    if "efficiency_pct" not in data.columns:
+        data["efficiency_pct"] = 100 * data["measured_fps"] / data["predicted_fps"]
+    series = [s for s in SERIES if s[0] in data.columns and data[s[0]].notna().any()]
+    values = data[[column for column, _, _ in series]].to_numpy(dtype=float)
+    finite = values[np.isfinite(values) & (values > 0)]
+    if finite.size == 0:
+        raise PlotError("plot_efficiency: no positive, finite throughput in predicted_fps/measured_fps/peak_fps")
+    rows = len(data)
+    fig, ax = figure_and_axes(ax, (9, 1.2 + 0.12 * rows * len(series)))
+    height = 0.8 / len(series)
+    base = np.arange(rows, dtype=float)
+    for k, (column, series_label, color) in enumerate(series):
+        ax.barh(base + (k - (len(series) - 1) / 2) * height, data[column].to_numpy(dtype=float), height=height,
+                color=color, label=series_label, gid=f"bars|{column}")
+    offset = (len(series) - 1) / 2 * height
+    for i, (measured, percent) in enumerate(zip(data["measured_fps"], data["efficiency_pct"])):
+        if pd.notna(measured) and pd.notna(percent):
+            ax.annotate(_efficiency_label(percent), (measured, i + offset), xytext=(3, 0),
+                        textcoords="offset points", va="center", fontsize="x-small")
+    labels = (data[label].astype(str) if label else
+              data["hardware"].astype(str) + "  " + data["network"].astype(str) + " " + data["precision"].astype(str))
+    ax.set_yticks(base, labels, fontsize="small")
+    ax.set_ylim(rows - 0.5, -0.5)
+    log_axis(ax, "x", "")
+    low, high = decade_limits(finite.min(), finite.max())
+    ax.set_xlim(low, high * 3)  # room for the percent labels
+    ax.set_xlabel("Throughput [frames/s]")
+    ax.grid(True, axis="x", which="major", color="0.9", lw=0.6)
+    ax.set_axisbelow(True)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
+    if title:
+        ax.set_title(title)
+    return fig

@@ -1,0 +1,118 @@
+"""Per-layer view: predicted latency of each layer, coloured by what bounds it, with optional measurements."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from rooflinekit.plots._common import PlotError, figure_and_axes, import_matplotlib, log_axis, require_columns
+from rooflinekit.roofline import Prediction
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+MEMORY_COLORS = ["tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:pink"]
+MAX_TICK_LABELS = 60
+LABEL_CHARS = 28
+
+
+def _layers(prediction: Prediction | pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """The layers DataFrame and a default title."""
+    if isinstance(prediction, Prediction):
+        if prediction.layers is None:
+            raise PlotError(f"{prediction.network} is an aggregate spec without layers; plot_layers needs a "
+                            "network described layer by layer")
+        title = (f"{prediction.network} on {prediction.hardware}: latency per layer\n"
+                 f"{prediction.precision}, batch {prediction.batch}, traffic {prediction.traffic}")
+        return prediction.layers.reset_index(drop=True), title
+    require_columns(prediction, ["name", "time_s", "bound"], "plot_layers")
+    return prediction.reset_index(drop=True), None
+
+
+def _measured(layers: pd.DataFrame, measured: str | pd.DataFrame | None) -> np.ndarray | None:
+    """Measured seconds aligned to ``layers`` (NaN where a layer has no measurement)."""
+    if measured is None:
+        return None
+    if isinstance(measured, str):
+        require_columns(layers, [measured], "plot_layers(measured=COLUMN)")
+        return pd.to_numeric(layers[measured], errors="coerce").to_numpy(dtype=float)
+    require_columns(measured, ["name", "latency_s"], "plot_layers(measured=DataFrame)")
+    unknown = sorted(set(measured["name"].astype(str)) - set(layers["name"].astype(str)))
+    if unknown:
+        raise PlotError(f"plot_layers: measured layers {unknown[:5]}{' ...' if len(unknown) > 5 else ''} are not "
+                        f"in the prediction; its layers are named like {list(layers['name'][:3])}")
+    if measured["name"].duplicated().any():
+        repeated = sorted(measured["name"][measured["name"].duplicated()].astype(str))
+        raise PlotError(f"plot_layers: measured layer names repeat: {repeated}; give one latency per layer")
+    by_name = measured.set_index(measured["name"].astype(str))["latency_s"]
+    return layers["name"].astype(str).map(by_name).to_numpy(dtype=float)
+
+
+def short_names(names: pd.Series) -> list[str]:
+    """Tick labels from layer names that are paths (``functional_1/conv2d_1/Conv2D``).
+
+    Leading path segments shared by every name that has several are dropped; if the first remaining segment tells
+    the layers apart (the Keras layer name: ``conv2d_1``) it is the label, else the remaining path, its tail kept
+    within ``LABEL_CHARS``.
+    """
+    parts = [str(n).strip("/").split("/") for n in names]
+    while True:
+        heads = {p[0] for p in parts if len(p) > 1}
+        if len(heads) != 1:
+            break
+        parts = [p[1:] if len(p) > 1 else p for p in parts]
+    first = [p[0] for p in parts]
+    labels = first if len(set(first)) == len(first) else ["/".join(p) for p in parts]
+    return [label if len(label) <= LABEL_CHARS else "…" + label[1 - LABEL_CHARS:] for label in labels]
+
+
+def plot_layers(prediction: Prediction | pd.DataFrame, measured: str | pd.DataFrame | None = None, *,
+                log: bool = False, title: str | None = None, ax: "Axes | None" = None) -> "Figure":
+    """Bar per layer of the predicted latency ``time_s`` [s], coloured by ``bound`` (compute or memory level).
+
+    ``prediction`` is a layer-mode :class:`~rooflinekit.Prediction` or its ``layers`` DataFrame (columns
+    ``name``, ``time_s``, ``bound``). ``measured`` adds measured latency per layer as black diamonds: the name of a
+    column of the layers DataFrame in seconds, or a DataFrame with ``name`` and ``latency_s`` (a name that is not
+    a layer of the prediction is a :class:`PlotError`). ``log`` puts latency on a log axis. ``title`` defaults to
+    network, hardware and precision of a Prediction. Returns the matplotlib Figure.
+    """
+    import_matplotlib()
+    layers, default_title = _layers(prediction)
+    if layers.empty:
+        raise PlotError("plot_layers: the prediction has no layers; nothing to draw")
+    seconds = _measured(layers, measured)
+    n = len(layers)
+    fig, ax = figure_and_axes(ax, (min(max(7.0, 2.5 + 0.16 * n), 18), 5.5))
+    bounds = list(dict.fromkeys(layers["bound"].astype(str)))
+    memory = [b for b in bounds if b != "compute"]
+    colors = {"compute": "tab:blue", **{b: MEMORY_COLORS[i % len(MEMORY_COLORS)] for i, b in enumerate(memory)}}
+    positions = np.arange(n)
+    for bound in bounds:
+        rows = (layers["bound"].astype(str) == bound).to_numpy()
+        label = "compute-bound" if bound == "compute" else f"memory-bound ({bound.split(':', 1)[-1]})"
+        ax.bar(positions[rows], layers["time_s"].to_numpy(dtype=float)[rows], width=0.8, color=colors[bound],
+               label=f"predicted, {label}", gid=f"bars|{bound}")
+    if seconds is not None:
+        ax.plot(positions, seconds, ls="none", marker="D", ms=4, color="black", label="measured", gid="measured")
+    step = math.ceil(n / MAX_TICK_LABELS)
+    ax.set_xticks(positions[::step], short_names(layers["name"])[::step], rotation=90, fontsize="x-small")
+    ax.set_xlim(-0.6, n - 0.4)
+    highest = np.nanmax(np.concatenate([layers["time_s"].to_numpy(dtype=float),
+                                        seconds if seconds is not None else []]))
+    if log:
+        log_axis(ax, "y", "s")
+        ax.set_ylim(top=highest * 10)  # headroom for the legend
+    else:
+        ax.yaxis.set_major_formatter(import_matplotlib().ticker.EngFormatter(unit="s", sep=" "))
+        ax.set_ylim(0, highest * 1.3)
+    ax.set(xlabel="Layer", ylabel="Latency per layer [s]")
+    ax.grid(True, axis="y", color="0.9", lw=0.6)
+    ax.set_axisbelow(True)
+    ax.legend(loc="upper right", fontsize="small")
+    if title or default_title:
+        ax.set_title(title or default_title, fontsize="medium")
+    return fig

@@ -1,0 +1,213 @@
+"""Roofline chart: compute ceilings and bandwidth slopes of one or more devices, with networks placed on them.
+
+Attainable performance is ``min(peak(dtype), bandwidth x operational intensity)``. Per device the chart draws
+one horizontal ceiling per data type (line style = data type), one slope per memory level (the level that holds
+the weights drawn full, the others faint), and marks each ridge point where a ceiling meets a slope.
+
+Every line carries a ``gid``: ``ceiling|<hardware>|<dtype>``, ``bandwidth|<hardware>|<level>``,
+``ridge|<hardware>|<dtype>|<level>``, ``network|<label>`` (vertical line at a network's operational intensity),
+``predicted|<label>`` and ``measured|<label>`` (points). SVG output keeps them as element ids.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import pandas as pd
+
+from rooflinekit.catalog import get_hardware
+from rooflinekit.descriptors import DType, HardwareSpec
+from rooflinekit.plots._common import PlotError, decade_limits, figure_and_axes, import_matplotlib, log_axis, \
+    require_columns
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+DTYPE_STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3))]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
+OTHER_LEVEL_ALPHA = 0.45  # slopes of memory levels that do not hold the weights are drawn faint
+LEGEND_ROWS = 26  # entries per legend column
+LABEL_GAP = 0.02  # vertical-line labels closer than this share of the log-x span are staggered...
+LABEL_DROP = 0.3  # ...this share of the axes height lower
+
+
+def _hardware_list(hardware: Sequence[HardwareSpec | str] | HardwareSpec | str) -> list[HardwareSpec]:
+    items = [hardware] if isinstance(hardware, (HardwareSpec, str)) else list(hardware)
+    if not items:
+        raise PlotError("plot_roofline needs at least one hardware spec or catalog name")
+    return [get_hardware(h) if isinstance(h, str) else h for h in items]
+
+
+def _ceilings(hw: HardwareSpec, dtypes: set[DType] | None) -> dict[DType, float]:
+    peaks = {d: p for d, p in hw.peak_ops_per_s.items() if dtypes is None or d in dtypes}
+    if not peaks:
+        native = ", ".join(d.value for d in hw.peak_ops_per_s)
+        wanted = ", ".join(sorted(d.value for d in dtypes or ()))
+        raise PlotError(f"{hw.name} has none of the data types {wanted}; it supports {native}")
+    return peaks
+
+
+def _points(networks: pd.DataFrame | None) -> pd.DataFrame:
+    """Rows of ``networks`` with a finite, positive operational intensity, with a ``label`` column."""
+    if networks is None:
+        return pd.DataFrame(columns=["operational_intensity", "label"])
+    require_columns(networks, ["operational_intensity"], "plot_roofline(networks=...)")
+    oi = pd.to_numeric(networks["operational_intensity"], errors="coerce")
+    points = networks[np.isfinite(oi) & (oi > 0)].copy()
+    if "network" in points.columns:
+        label = points["network"].astype(str)
+        if "precision" in points.columns:
+            label = label + " " + points["precision"].astype(str)
+    else:
+        label = pd.Series([f"point {i}" for i in range(len(points))], index=points.index)
+    points["label"] = label
+    return points
+
+
+def _limits(specs: dict[str, dict[DType, float]], hardware: list[HardwareSpec],
+            points: pd.DataFrame) -> tuple[tuple[float, float], tuple[float, float]]:
+    ridges = [p / m.bandwidth_bytes_per_s for hw in hardware for p in specs[hw.name].values() for m in hw.memories]
+    x_low, x_high = min(ridges) / 4, max(ridges) * 4
+    if len(points):
+        x_low = min(x_low, points["operational_intensity"].min() / 2)
+        x_high = max(x_high, points["operational_intensity"].max() * 2)
+    xlim = decade_limits(x_low, x_high)
+    y_high = max(p for peaks in specs.values() for p in peaks.values()) * 2
+    y_low = min(m.bandwidth_bytes_per_s for hw in hardware for m in hw.memories) * xlim[0]
+    for column in ("attainable_ops_per_s", "measured_ops_per_s"):
+        if column in points.columns:
+            values = pd.to_numeric(points[column], errors="coerce")
+            if (values > 0).any():
+                y_low = min(y_low, values[values > 0].min() / 2)
+    return xlim, decade_limits(y_low, y_high)
+
+
+def _draw_device(ax: "Axes", hw: HardwareSpec, peaks: dict[DType, float], color: str,
+                 styles: dict[DType, object], xlim: tuple[float, float]) -> None:
+    weights_level = hw.memory_for("weights")
+    top = max(peaks.values())
+    fastest = max(m.bandwidth_bytes_per_s for m in hw.memories)
+    for level in hw.memories:
+        bw = level.bandwidth_bytes_per_s
+        alpha = 1.0 if level is weights_level else OTHER_LEVEL_ALPHA
+        ax.plot([xlim[0], top / bw], [bw * xlim[0], top], color=color, alpha=alpha, lw=1.6,
+                gid=f"bandwidth|{hw.name}|{level.name}")
+        for dtype, peak in peaks.items():
+            ax.plot([peak / bw], [peak], marker="o", ms=4, color=color, ls="none",
+                    gid=f"ridge|{hw.name}|{dtype.value}|{level.name}")
+    for dtype, peak in peaks.items():
+        ax.plot([peak / fastest, xlim[1]], [peak, peak], color=color, ls=styles[dtype], lw=1.6,
+                gid=f"ceiling|{hw.name}|{dtype.value}")
+
+
+def _label_levels(oi: pd.Series, xlim: tuple[float, float]) -> dict[object, int]:
+    """Per row, how far down to write its vertical label so that labels of close lines do not overlap: a line
+    closer than ``LABEL_GAP`` of the log-x span to the previous label of a level goes one level lower."""
+    gap = LABEL_GAP * math.log10(xlim[1] / xlim[0])
+    last: list[float] = []  # log10 x of the last label per level
+    levels = {}
+    for index, x in np.log10(oi.astype(float)).sort_values().items():
+        level = next((k for k, at in enumerate(last) if x - at > gap), len(last))
+        last[level:level + 1] = [x]
+        levels[index] = level
+    return levels
+
+
+def _draw_points(ax: "Axes", points: pd.DataFrame, colors: dict[str, str],
+                 xlim: tuple[float, float]) -> dict[str, str]:
+    """Networks as points (predicted filled, measured hollow) or, without performance, as vertical lines."""
+    markers = {label: MARKERS[i % len(MARKERS)] for i, label in enumerate(dict.fromkeys(points["label"]))}
+    has_perf = any(c in points.columns for c in ("attainable_ops_per_s", "measured_ops_per_s"))
+    if not has_perf:
+        levels = _label_levels(points["operational_intensity"], xlim)
+        for index, oi, label in zip(points.index, points["operational_intensity"], points["label"]):
+            ax.axvline(oi, color="0.4", ls=":", lw=1, gid=f"network|{label}")
+            ax.annotate(label, (oi, 1 - LABEL_DROP * (levels[index] % 3)), xycoords=("data", "axes fraction"),
+                        xytext=(2, -4), textcoords="offset points", rotation=90, va="top", fontsize="x-small")
+        return {}
+    for row in points.itertuples(index=False):
+        oi, label = row.operational_intensity, row.label
+        color = colors.get(str(getattr(row, "hardware", "")), "black")
+        predicted = getattr(row, "attainable_ops_per_s", np.nan)
+        measured = getattr(row, "measured_ops_per_s", np.nan)
+        if pd.notna(predicted):
+            ax.plot([oi], [predicted], marker=markers[label], ms=7, color=color, mec="black", mew=0.6,
+                    ls="none", gid=f"predicted|{label}")
+        if pd.notna(measured):
+            ax.plot([oi], [measured], marker=markers[label], ms=7, mfc="none", mec=color, mew=1.4,
+                    ls="none", gid=f"measured|{label}")
+    return markers
+
+
+def _legend(ax: "Axes", hardware: list[HardwareSpec], colors: dict[str, str], styles: dict[DType, object],
+            markers: dict[str, str], points: pd.DataFrame) -> int:
+    """One legend outside the axes, in sections with bold headings: hardware, ceilings, slopes, networks.
+    Returns its number of columns."""
+    Line2D = import_matplotlib().lines.Line2D
+    sections = {"Hardware": [Line2D([], [], color=colors[hw.name], lw=2, label=hw.name) for hw in hardware],
+                "Compute ceilings": [Line2D([], [], color="black", ls=style, lw=1.4, label=f"{dtype.value} peak")
+                                     for dtype, style in styles.items()]}
+    slopes = [Line2D([], [], color="black", marker="o", ms=4, ls="none", label="ridge point")]
+    if any(len(hw.memories) > 1 for hw in hardware):
+        slopes[:0] = [Line2D([], [], color="0.2", label="weights memory"),
+                      Line2D([], [], color="0.2", alpha=OTHER_LEVEL_ALPHA, label="other memory level")]
+    sections["Memory slopes"] = slopes
+    if markers:
+        sections["Networks"] = [Line2D([], [], color="0.6", mec="black", marker=m, ls="none", label=label)
+                                for label, m in markers.items()]
+        if "measured_ops_per_s" in points.columns and points["measured_ops_per_s"].notna().any():
+            sections["Networks"] += [
+                Line2D([], [], color="0.6", mec="black", marker="o", ls="none", label="predicted (filled)"),
+                Line2D([], [], mfc="none", mec="black", marker="o", ls="none", label="measured (hollow)")]
+    handles = []
+    for heading, entries in sections.items():
+        handles += [Line2D([], [], ls="none", label=heading), *entries]
+    columns = math.ceil(len(handles) / LEGEND_ROWS)
+    legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
+                       frameon=False, ncols=columns)
+    for text in legend.get_texts():
+        if text.get_text() in sections:
+            text.set_fontweight("bold")
+    return columns
+
+
+def plot_roofline(hardware: Sequence[HardwareSpec | str] | HardwareSpec | str, networks: pd.DataFrame | None = None,
+                  dtypes: Sequence[DType | str] | None = None, *, title: str | None = "Roofline",
+                  ax: "Axes | None" = None) -> "Figure":
+    """Log-log roofline of ``hardware`` (specs or catalog names) with optional network points.
+
+    ``dtypes`` limits the ceilings to these data types (None: every native type of each device; a device with
+    none of them is a :class:`PlotError`). ``networks`` is a DataFrame with ``operational_intensity`` [ops/byte]
+    and optionally ``attainable_ops_per_s`` (predicted, drawn filled on the roof), ``measured_ops_per_s`` (drawn
+    hollow), ``network``/``precision`` (label, one marker shape per label) and ``hardware`` (point colour);
+    :func:`rooflinekit.sweep` output fits as is. Rows without a finite positive operational intensity (sweep rows
+    whose status is not ``ok``) are not drawn. With neither performance column each row is a vertical line.
+    Returns the matplotlib Figure (the one holding ``ax`` when given).
+    """
+    import_matplotlib()
+    own_figure = ax is None
+    devices = _hardware_list(hardware)
+    wanted = None if dtypes is None else {DType.parse(d) for d in dtypes}
+    specs = {hw.name: _ceilings(hw, wanted) for hw in devices}
+    used = sorted({d for peaks in specs.values() for d in peaks}, key=list(DType).index)
+    styles = {d: DTYPE_STYLES[i % len(DTYPE_STYLES)] for i, d in enumerate(used)}
+    points = _points(networks)
+    palette = [f"C{i}" for i in range(10)] + ["#b8860b", "#000000", "#1a1a6e", "#8dd3c7"]
+    colors = {hw.name: palette[i % len(palette)] for i, hw in enumerate(devices)}
+    fig, ax = figure_and_axes(ax, (10, 6))
+    xlim, ylim = _limits(specs, devices, points)
+    for hw in devices:
+        _draw_device(ax, hw, specs[hw.name], colors[hw.name], styles, xlim)
+    markers = _draw_points(ax, points, colors, xlim)
+    log_axis(ax, "x", None)
+    log_axis(ax, "y", "OP/s")
+    ax.set(xlim=xlim, ylim=ylim, xlabel="Operational intensity [ops/byte]", ylabel="Performance [ops/s]")
+    ax.grid(True, which="major", color="0.9", lw=0.6)
+    if title:
+        ax.set_title(title)
+    if _legend(ax, devices, colors, styles, markers, points) > 1 and own_figure:
+        fig.set_figwidth(fig.get_figwidth() + 2)
+    return fig

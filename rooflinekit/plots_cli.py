@@ -1,0 +1,187 @@
+"""The ``plot`` command: draw a chart into a file (needs the ``plot`` extra, ``pip install "rooflinekit[plot]"``).
+
+    rooflinekit plot roofline --hardware A,B [--models X,Y] [--precisions P,Q] [--dtypes int8,fp16] --out F
+    rooflinekit plot heatmap [--models X,Y] [--hardware A,B] [--precisions P,Q] [--batch N] --out F
+    rooflinekit plot layers MODEL --hardware NAME [--precision P] [--batch N] [--measured CSV] --out F
+    rooflinekit plot efficiency --records CSV --out F
+    rooflinekit plot pareto --records CSV --x COL --y COL [--maximize x,y] [--hue COL] [--label COL] --out F
+
+``F`` ends in ``.png``, ``.svg`` or ``.pdf``. The chart commands that predict take ``--mode`` and ``--traffic`` as
+``predict`` does. ``--records`` CSV columns: efficiency needs ``hardware, network, precision, predicted_fps,
+measured_fps`` (optional ``efficiency_pct``, ``peak_fps``); pareto needs the ``--x``/``--y`` columns.
+:func:`add_plot_commands` adds the command to the main parser of :mod:`rooflinekit.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from rooflinekit.catalog import hardware_catalog, network_catalog
+from rooflinekit.errors import SpecError
+from rooflinekit.plots import PlotError, plot_efficiency, plot_heatmap, plot_layers, plot_pareto, plot_roofline, \
+    save_figure
+from rooflinekit.roofline import MODES, Traffic, predict, sweep
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+def _names(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def _axes_option(value: str | None, option: str) -> set[str]:
+    axes = set(_names(value))
+    if not axes <= {"x", "y"}:
+        raise SpecError(f"{option} {value!r}: write x, y or x,y")
+    return axes
+
+
+def _models(value: str | None) -> list[Any]:
+    from rooflinekit.cli import resolve_model  # cli imports this module: resolve at call time
+
+    return [resolve_model(m) for m in _names(value)]
+
+
+def _read_records(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise PlotError(f"--records {str(path)!r}: no such file; give a CSV file with the documented columns")
+    try:
+        return pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PlotError(f"--records {str(path)!r} is not a readable CSV: {exc}") from None
+
+
+def _finish(args: argparse.Namespace, fig: "Figure") -> None:
+    out = save_figure(fig, args.out, dpi=args.dpi)
+    if args.format == "json":
+        print(json.dumps({"chart": args.chart, "out": str(out)}))
+    else:
+        print(f"wrote {out}")
+
+
+def _title(args: argparse.Namespace, default: str | None) -> str | None:
+    return default if args.title is None else (args.title or None)
+
+
+def cmd_roofline(args: argparse.Namespace) -> None:
+    hardware = [hardware_catalog().get(h) for h in _names(args.hardware)]
+    if not hardware:
+        raise SpecError("plot roofline needs --hardware NAME[,NAME...]; list them with 'rooflinekit hardware list'")
+    models = _models(args.models)
+    points = sweep(models, hardware, _names(args.precisions) or [None], [args.batch], args.mode,
+                   args.traffic) if models else None
+    _finish(args, plot_roofline(hardware, points, _names(args.dtypes) or None, title=_title(args, "Roofline")))
+
+
+def cmd_heatmap(args: argparse.Namespace) -> None:
+    networks = _models(args.models) or network_catalog().specs
+    hardware = [hardware_catalog().get(h) for h in _names(args.hardware)] or hardware_catalog().specs
+    table = sweep(networks, hardware, _names(args.precisions) or [None], [args.batch], args.mode, args.traffic)
+    _finish(args, plot_heatmap(table, title=_title(args, f"Performance prediction (batch {args.batch})")))
+
+
+def cmd_layers(args: argparse.Namespace) -> None:
+    from rooflinekit.cli import resolve_model  # cli imports this module: resolve at call time
+
+    network = resolve_model(args.model, 1, args.input_shape)
+    prediction = predict(network, hardware_catalog().get(args.hardware), args.precision, args.batch, "layer",
+                         args.traffic)
+    measured = _read_records(args.measured) if args.measured else None
+    _finish(args, plot_layers(prediction, measured, log=args.log, title=_title(args, None)))
+
+
+def cmd_efficiency(args: argparse.Namespace) -> None:
+    fig = plot_efficiency(_read_records(args.records), title=_title(args, "Measured vs predicted throughput"))
+    _finish(args, fig)
+
+
+def cmd_pareto(args: argparse.Namespace) -> None:
+    maximize = _axes_option(args.maximize, "--maximize")
+    log = _axes_option(args.log, "--log")
+    fig = plot_pareto(_read_records(args.records), args.x, args.y, ("x" in maximize, "y" in maximize),
+                      hue=args.hue, label=args.label, front="hue" if args.front_per_hue else "all",
+                      log_x="x" in log, log_y="y" in log, title=_title(args, None))
+    _finish(args, fig)
+
+
+def _output_parent(common_parent: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parent = type(common_parent)(add_help=False)
+    parent.add_argument("--out", required=True, type=Path, metavar="FILE",
+                        help="image file to write: .png, .svg or .pdf")
+    parent.add_argument("--title", help="chart title ('' for none)")
+    parent.add_argument("--dpi", type=int, default=100, help="resolution of .png output (default 100)")
+    return parent
+
+
+def _prediction_parent(common_parent: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parent = type(common_parent)(add_help=False)
+    parent.add_argument("--traffic", choices=[t.value for t in Traffic], default=Traffic.WEIGHTS_ONLY.value,
+                        help="memory-traffic assumption (default weights_only, as QuTiBench)")
+    parent.add_argument("--batch", type=int, default=1, help="frames per batch (default 1)")
+    return parent
+
+
+def add_plot_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -> None:
+    """Add ``plot roofline|efficiency|heatmap|pareto|layers`` to ``subparsers`` (the main parser's sub-commands).
+
+    ``common_parent`` supplies the options every command shares (``--format``: ``json`` prints
+    ``{"chart": ..., "out": ...}``, the others print ``wrote FILE``).
+    """
+    plot = subparsers.add_parser("plot", help="draw a chart into a .png/.svg/.pdf file (needs rooflinekit[plot])",
+                                 description="Draw a chart into an image file; see 'rooflinekit plot CHART -h'.")
+    charts = plot.add_subparsers(dest="chart", required=True, metavar="CHART", parser_class=type(common_parent))
+    output = _output_parent(common_parent)
+    prediction = _prediction_parent(common_parent)
+    mode = type(common_parent)(add_help=False)
+    mode.add_argument("--mode", choices=MODES, default="network", help="whole network or per layer")
+
+    roofline = charts.add_parser("roofline", parents=[prediction, mode, output, common_parent],
+                                 help="ceilings and bandwidth slopes, networks placed on them")
+    roofline.add_argument("--hardware", required=True, help="comma-separated hardware names")
+    roofline.add_argument("--models", help="comma-separated models to place on the roofs (names or files)")
+    roofline.add_argument("--precisions", help="comma-separated precisions of the models (default: their own)")
+    roofline.add_argument("--dtypes", help="comma-separated data types to draw ceilings for (default: all native)")
+    roofline.set_defaults(run=cmd_roofline)
+
+    heatmap = charts.add_parser("heatmap", parents=[prediction, mode, output, common_parent],
+                                help="predicted fps, hardware x network variant")
+    heatmap.add_argument("--models", help="comma-separated model names or files (default: whole catalog)")
+    heatmap.add_argument("--hardware", help="comma-separated hardware names (default: whole catalog)")
+    heatmap.add_argument("--precisions", help="comma-separated precisions (default: each network's own)")
+    heatmap.set_defaults(run=cmd_heatmap)
+
+    layers = charts.add_parser("layers", parents=[prediction, output, common_parent],
+                               help="predicted latency per layer, coloured by bound")
+    layers.add_argument("model", help="catalog name or model file (.onnx, .tflite) of a layer network")
+    layers.add_argument("--hardware", required=True, help="catalog hardware name")
+    layers.add_argument("--precision", help="re-type all tensors, e.g. int8, fp16, W-int8_A-fp32")
+    layers.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
+                        help="bind a model input's shape, e.g. input=1,3,224,224 (repeatable)")
+    layers.add_argument("--measured", type=Path, metavar="CSV",
+                        help="measured latency per layer: CSV with columns name, latency_s")
+    layers.add_argument("--log", action="store_true", help="latency on a log axis")
+    layers.set_defaults(run=cmd_layers)
+
+    efficiency = charts.add_parser("efficiency", parents=[output, common_parent],
+                                   help="predicted, peak and measured fps with efficiency in percent")
+    efficiency.add_argument("--records", required=True, type=Path, metavar="CSV",
+                            help="columns hardware, network, precision, predicted_fps, measured_fps "
+                                 "[, efficiency_pct, peak_fps]")
+    efficiency.set_defaults(run=cmd_efficiency)
+
+    pareto = charts.add_parser("pareto", parents=[output, common_parent],
+                               help="two objectives with their Pareto front")
+    pareto.add_argument("--records", required=True, type=Path, metavar="CSV", help="CSV file with the columns")
+    pareto.add_argument("--x", required=True, help="column on the x axis, e.g. throughput_fps, latency_s")
+    pareto.add_argument("--y", required=True, help="column on the y axis, e.g. accuracy_top1_pct, energy_j")
+    pareto.add_argument("--maximize", help="axes where larger is better: x, y or x,y (default: smaller is better)")
+    pareto.add_argument("--hue", help="column to colour points by")
+    pareto.add_argument("--label", help="column whose values annotate the front points")
+    pareto.add_argument("--front-per-hue", action="store_true", help="one front per --hue group")
+    pareto.add_argument("--log", help="log axes: x, y or x,y")
+    pareto.set_defaults(run=cmd_pareto)
