@@ -10,9 +10,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+def shared_data(name: str) -> Path:
+    """``../shared/data/<name>``, or skip the test when it is absent."""
+    folder = SHARED / "data" / name
+    if not folder.is_dir():
+        pytest.skip(f"../shared/data/{name} is absent")
+    return folder
+
+
 @pytest.fixture
 def qutibench_dir() -> Path:
-    folder = SHARED / "data" / "qutibench"
-    if not folder.is_dir():
-        pytest.skip("../shared/data/qutibench is absent")
-    return folder
+    return shared_data("qutibench")
+
+
+@pytest.fixture
+def mlperf_dir() -> Path:
+    return shared_data("mlperf_tiny")

@@ -6,21 +6,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import SHARED
 from rooflinekit.compare import MLPerfRecord, load_mlperf_tiny, load_qutibench, load_table
 from rooflinekit.compare.loaders.mlperf_tiny import clock_hz, core_type, system_class
 from rooflinekit.errors import RecordError, UnitError
 
 HEADER = ("NN_Topology,HWType,Datatype,Op mode,batch/thread/stream,lat-sys,lat-comp,fps-system,fps-comp,top1,"
           "Full_Pwr_W,PruningFactor")
-
-
-@pytest.fixture
-def mlperf_dir() -> Path:
-    folder = SHARED / "data" / "mlperf_tiny"
-    if not folder.is_dir():
-        pytest.skip("../shared/data/mlperf_tiny is absent")
-    return folder
 
 
 def write(path: Path, text: str) -> Path:
