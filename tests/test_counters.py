@@ -247,3 +247,34 @@ def test_fused_activation_counts_one_op_per_output():
     fused = plain.model_copy(update={"attrs": plain.attrs | {"fused_activation": "relu"}})
     ops = [count_network(LayerNetwork(name="n", source="s", layers=(layer,))).totals["ops"] for layer in (fused, plain)]
     assert ops[0] - ops[1] == 16_384
+
+
+def test_per_tensor_activation_dtypes():
+    # DEQUANTIZE of 10 int8 elements to fp32: reads 10 bytes, writes 40
+    layer = Layer(name="dq", op="dequantize", inputs=((1, 10),), outputs=((1, 10),), input_dtypes=["int8"],
+                  output_dtypes=["fp32"])
+    net = LayerNetwork(name="n", source="s", precision="int8", layers=(layer,))
+    row = count_network(net).layers.iloc[0]
+    assert (row.input_bytes, row.output_bytes) == (10, 40)
+
+
+def test_per_tensor_dtypes_must_match_tensors():
+    with pytest.raises(ValueError, match=r"layer 'dq': 2 output_dtypes for 1 outputs"):
+        Layer(name="dq", op="dequantize", inputs=((1, 10),), outputs=((1, 10),), output_dtypes=["fp32", None])
+
+
+def test_fused_attention():
+    # batch 2, 4 heads, 16 queries x 32 keys, head dim 8: scores 2*4*16*32 = 4,096;
+    # QK^T and AV: 4,096 * (8 + 8) = 65,536 MACs; softmax 3 * 4,096 = 12,288 ops
+    layer = Layer(name="att", op="attention",
+                  attrs={"batch": 2, "heads": 4, "q_len": 16, "kv_len": 32, "head_dim": 8})
+    c = count(layer)
+    assert (c.macs, c.other_ops) == (65_536, 12_288)
+    with pytest.raises(ShapeError, match="attention layer 'att' lacks attribute 'kv_len'"):
+        count(layer.model_copy(update={"attrs": {"batch": 1, "heads": 1, "q_len": 1, "head_dim": 1}}))
+
+
+def test_rms_norm_and_hardmax():
+    x = ((1, 10),)
+    assert count(Layer(name="r", op="rms_norm", inputs=x, outputs=x)).other_ops == 40  # 4 per element
+    assert count(Layer(name="h", op="hardmax", inputs=x, outputs=x)).other_ops == 20  # 2 per element

@@ -10,7 +10,8 @@ Per layer (shapes as given, i.e. for the network's ``batch``):
 - ``weight_bytes``: per constant tensor ``ceil(elements * bits / 8)`` at its own dtype (or its real stored size
   when known), else at the layer's weight precision; a precision override re-types every tensor.
 - ``input_bytes`` / ``output_bytes``: activations read and written, ``ceil(elements * bits / 8)`` per tensor at
-  the activation precision; 0 for views (reshape, flatten, ...).
+  the tensor's own dtype where the layer gives one (``input_dtypes``, ``output_dtypes``: the int32 output of an
+  integer conv, the float side of a (de)quantize), else at the activation precision; 0 for views.
 
 An op kind without a counter is kept as a row with ``supported`` False and 0 ops, tallied in
 ``unsupported_ops`` and warned about once per network; ``strict=True`` raises :class:`UnsupportedOpError`.
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from rooflinekit.counters._registry import OpCount, get_counter, supported_kinds, total_ops
-from rooflinekit.descriptors import AggregateNetwork, Layer, NetworkSpec, Precision, tensor_bytes
+from rooflinekit.descriptors import AggregateNetwork, DType, Layer, NetworkSpec, Precision, tensor_bytes
 from rooflinekit.errors import UnsupportedOpError
 
 
@@ -106,10 +107,16 @@ def count_layer(layer: Layer, precision: Precision, conventions: CountingConvent
         "macs": count.macs, "other_ops": other, "ops": total_ops(count.macs, other),
         "params": layer.params,
         "weight_bytes": _weight_bytes(layer, precision, precision_overridden),
-        "input_bytes": sum(tensor_bytes(_prod(s), act) for s in layer.inputs) if moves else 0,
-        "output_bytes": sum(tensor_bytes(_prod(s), act) for s in layer.outputs) if moves else 0,
+        "input_bytes": _activation_bytes(layer.inputs, layer.input_dtypes, act) if moves else 0,
+        "output_bytes": _activation_bytes(layer.outputs, layer.output_dtypes, act) if moves else 0,
     }
     return row, counter is not None
+
+
+def _activation_bytes(shapes: tuple[tuple[int, ...], ...], dtypes: tuple[DType | None, ...], default: DType) -> int:
+    """Sum of ``ceil(elements * bits / 8)`` over tensors, each at its own dtype when given, else ``default``."""
+    dtypes = dtypes or (None,) * len(shapes)
+    return sum(tensor_bytes(_prod(shape), dtype or default) for shape, dtype in zip(shapes, dtypes))
 
 
 def _prod(shape: tuple[int, ...]) -> int:

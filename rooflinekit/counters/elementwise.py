@@ -2,8 +2,9 @@
 
 - binary elementwise (add, sub, mul, div, max, min, pow, ...): ``other_ops = prod(output) * (operands - 1)``
   where operands counts activation inputs and constant tensors (a 3-operand Sum does two adds per element).
-- activations (relu, sigmoid, tanh, gelu, ...): one op per output element, whatever the function's cost in
-  instructions; ``clip`` and ``relu6`` likewise.
+- activations and other unary functions (relu, sigmoid, tanh, gelu, trigonometry, is_nan, ...): one op per
+  output element, whatever the function's cost in instructions; ``clip``, ``relu6`` and ``cumsum`` (one add per
+  element) likewise.
 - reduce (reduce_mean, reduce_sum, reduce_max, ...): one op per input element.
 - cast, quantize, dequantize, requantize: one op per output element (a scale and round).
 """
@@ -15,11 +16,13 @@ from rooflinekit.counters._shapes import elements, first_input, output_elements
 from rooflinekit.descriptors import Layer
 
 BINARY_KINDS = ("add", "sub", "mul", "div", "max", "min", "pow", "mod", "sum", "mean", "squared_difference",
-                "where", "equal", "less", "greater", "and", "or", "xor")
+                "where", "equal", "less", "greater", "and", "or", "xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+                "bit_shift")
 ACTIVATION_KINDS = ("relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh",
                     "gelu", "erf", "swish", "hard_swish", "softplus", "softsign", "clip", "exp", "log", "sqrt",
                     "reciprocal", "neg", "abs", "floor", "ceil", "round", "sin", "cos", "not", "sign",
-                    "mish", "celu")
+                    "mish", "celu", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+                    "is_nan", "is_inf", "bitwise_not", "thresholded_relu", "shrink", "cumsum")
 REDUCE_KINDS = ("reduce_mean", "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_l2",
                 "reduce_l1", "reduce_log_sum_exp", "reduce_sum_square", "arg_max", "arg_min")
 CONVERT_KINDS = ("cast", "quantize", "dequantize", "requantize")

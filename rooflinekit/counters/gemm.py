@@ -6,6 +6,10 @@
 - matmul (both operands are activations, e.g. attention ``Q K^T`` and ``A V``): inputs ``(..., M, K)`` and
   ``(..., K, N)`` with numpy broadcasting of the leading dims, output ``(..., M, N)``:
   ``macs = prod(output) * K``. A 1-D operand is promoted as in numpy.
+- attention (a fused multi-head attention op, e.g. ONNX Attention): attrs ``batch``, ``heads``, ``q_len``,
+  ``kv_len``, ``head_dim`` and ``v_head_dim`` (default head_dim): ``Q K^T`` and ``A V`` give
+  ``macs = batch * heads * q_len * kv_len * (head_dim + v_head_dim)``; the softmax adds 3 ops per score,
+  ``other_ops = 3 * batch * heads * q_len * kv_len``.
 - einsum: attrs ``macs`` computed by the importer from the equation (a contraction); other_ops 0.
 - rnn kinds (lstm, gru, rnn): attrs ``seq_len``, ``batch``, ``input_size``, ``hidden_size``, ``directions``;
   per step and direction ``gates * hidden * (input + hidden)`` MACs with 4 gates (LSTM), 3 (GRU), 1 (RNN);
@@ -35,6 +39,17 @@ def count_matmul(layer: Layer) -> OpCount:
     a = first_input(layer, 1)
     y = first_output(layer)
     return OpCount(macs=elements(y) * a[-1])
+
+
+@register("attention")
+def count_attention(layer: Layer) -> OpCount:
+    a = layer.attrs
+    try:
+        scores = int(a["batch"]) * int(a["heads"]) * int(a["q_len"]) * int(a["kv_len"])
+        head_dim = int(a["head_dim"])
+    except KeyError as missing:
+        raise ShapeError(f"attention layer {layer.name!r} lacks attribute {missing}") from None
+    return OpCount(macs=scores * (head_dim + int(a.get("v_head_dim", head_dim))), other_ops=3 * scores)
 
 
 @register("einsum")

@@ -16,7 +16,7 @@ from rooflinekit.descriptors import Layer
 
 COPY_KINDS = ("concat", "transpose", "pad", "slice", "split", "gather", "tile", "expand", "depth_to_space",
               "space_to_depth", "pack", "unpack", "gather_nd", "scatter", "one_hot", "mirror_pad", "reverse",
-              "constant", "range", "non_zero", "top_k")
+              "constant", "range", "non_zero", "top_k", "trilu")
 RESIZE_OPS_PER_DIM = {"linear": 4, "cubic": 8}
 VIEW_KINDS = ("reshape", "flatten", "squeeze", "unsqueeze", "identity", "dropout", "shape", "size")
 

@@ -3,7 +3,9 @@
 - batch_norm (inference, not folded): ``y = x * scale' + shift'``: 2 ops per element.
 - layer_norm, instance_norm, group_norm: mean (1 add), subtract (1), square and accumulate (2), normalize
   (1 multiply by the reciprocal std), scale and shift (2): 7 ops per element.
+- rms_norm: square and accumulate (2), scale by the reciprocal root (1), multiply by the weight (1): 4.
 - softmax, log_softmax: exp (1), sum (1), divide (1): 3 ops per element (the max subtraction is not counted).
+- hardmax: compare (1) and write the one-hot value (1): 2 ops per element.
 - lrn: ``size`` multiply-adds per element for the window sum plus 3 for the scaling: ``size + 3``.
 """
 
@@ -13,8 +15,8 @@ from rooflinekit.counters._registry import OpCount, register
 from rooflinekit.counters._shapes import elements, first_input
 from rooflinekit.descriptors import Layer
 
-OPS_PER_ELEMENT = {"batch_norm": 2, "layer_norm": 7, "instance_norm": 7, "group_norm": 7, "softmax": 3,
-                   "log_softmax": 3}
+OPS_PER_ELEMENT = {"batch_norm": 2, "layer_norm": 7, "instance_norm": 7, "group_norm": 7, "rms_norm": 4,
+                   "softmax": 3, "log_softmax": 3, "hardmax": 2}
 
 
 @register(*OPS_PER_ELEMENT)

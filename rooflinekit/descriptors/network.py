@@ -109,11 +109,31 @@ class Layer(Frozen):
     weights: Annotated[tuple[TensorSpec, ...], BeforeValidator(_tensor_shorthand)] = ()
     attrs: dict[str, Any] = Field(default_factory=dict)
     precision: PrecisionField | None = Field(default=None, description="None: the network's precision")
+    input_dtypes: tuple[DType | None, ...] = Field(
+        default=(), description="per input tensor, where it differs from the activation precision (None: same)")
+    output_dtypes: tuple[DType | None, ...] = Field(
+        default=(), description="per output tensor, e.g. int32 from ConvInteger or fp32 from a DEQUANTIZE")
 
     @field_validator("inputs", "outputs")
     @classmethod
     def _positive(cls, shapes: tuple[Shape, ...]) -> tuple[Shape, ...]:
         return tuple(_check_shape(s) for s in shapes)
+
+    @field_validator("input_dtypes", "output_dtypes", mode="before")
+    @classmethod
+    def _parse_dtypes(cls, dtypes: Any) -> Any:
+        if isinstance(dtypes, (list, tuple)):
+            return tuple(None if d is None else DType.parse(d) for d in dtypes)
+        return dtypes
+
+    @model_validator(mode="after")
+    def _dtypes_match_tensors(self) -> "Layer":
+        for role, dtypes, shapes in (("input", self.input_dtypes, self.inputs),
+                                     ("output", self.output_dtypes, self.outputs)):
+            if dtypes and len(dtypes) != len(shapes):
+                raise ValueError(f"layer {self.name!r}: {len(dtypes)} {role}_dtypes for {len(shapes)} {role}s; "
+                                 f"give one per {role} (None keeps the activation precision)")
+        return self
 
     @property
     def params(self) -> int:
