@@ -115,3 +115,15 @@ def test_sweep_matches_single_predictions():
     assert table.fps.iloc[0] == predict("ResNet-50 80%", "ZCU102-DPU", "int8").fps
     assert math.isclose(table.fps.iloc[0], 797.5045872, rel_tol=1e-6)  # QuTiBench's published cell
     assert np.isfinite(table.operational_intensity).all()
+
+
+def test_sweep_reports_aggregate_specs_under_activation_traffic():
+    table = sweep(["ResNet-50", "LeNet-MNIST"], ["NUCLEO-F767ZI"], ["int8"], [1], traffic="weights_and_activations")
+    assert table.set_index("network").loc["ResNet-50", "status"].startswith(
+        "ResNet-50 is an aggregate spec without activation_elements_per_frame")
+    assert table.set_index("network").loc["LeNet-MNIST", "status"] == "ok"
+
+
+def test_sweep_rejects_bad_batch():
+    with pytest.raises(SpecError, match="batch must be a positive integer, got -1"):
+        sweep(["CNV"], ["ZCU104-FINN"], ["int2"], [-1])

@@ -100,6 +100,13 @@ def _peaks(hardware: HardwareSpec, dtypes: np.ndarray) -> np.ndarray:
     return np.array([peaks[d] for d in dtypes], dtype=np.float64)
 
 
+def _check_arguments(batch: int, mode: str) -> None:
+    if mode not in MODES:
+        raise SpecError(f"unknown mode {mode!r}; use 'network' or 'layer'")
+    if not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise SpecError(f"batch must be a positive integer, got {batch!r}")
+
+
 def predict(network: NetworkSpec | str, hardware: HardwareSpec | str, precision: Precision | str | None = None,
             batch: int = 1, mode: Mode = "network", traffic: Traffic | str = Traffic.WEIGHTS_ONLY,
             conventions: CountingConventions = CountingConventions()) -> Prediction:
@@ -110,17 +117,18 @@ def predict(network: NetworkSpec | str, hardware: HardwareSpec | str, precision:
     """
     net, hw = _resolve_network(network), _resolve_hardware(hardware)
     traffic = Traffic.parse(traffic)
-    if mode not in MODES:
-        raise SpecError(f"unknown mode {mode!r}; use 'network' or 'layer'")
-    if not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise SpecError(f"batch must be a positive integer, got {batch!r}")
+    _check_arguments(batch, mode)
     cost = count_network(net, precision, conventions=conventions)
-    arrays = _cost_arrays(cost, net, traffic)
+    return _evaluate(net, cost, _cost_arrays(cost, net, traffic), hw, batch, mode, traffic, with_layers=True)
+
+
+def _evaluate(net: NetworkSpec, cost: NetworkCost, arrays: dict[str, np.ndarray], hw: HardwareSpec, batch: int,
+              mode: str, traffic: Traffic, with_layers: bool) -> Prediction:
+    """The roofline of one counted network on one hardware at one batch size."""
     layout = MemoryLayout.of(hw)
     peak = _peaks(hw, arrays["compute_dtype"])
-    n_levels = len(layout.names)
     moved = traffic_bytes(
-        arrays["weight_bytes"], arrays["activation_bytes"], batch, n_levels, layout.weights_level,
+        arrays["weight_bytes"], arrays["activation_bytes"], batch, len(layout.names), layout.weights_level,
         layout.activations_level, traffic is not Traffic.WEIGHTS_ONLY,
         np.int64(layout.on_chip_level) if traffic is Traffic.ON_CHIP_IF_FITS else None,
         layout.on_chip_capacity_bytes,
@@ -144,19 +152,17 @@ def predict(network: NetworkSpec | str, hardware: HardwareSpec | str, precision:
     if time_s <= 0:
         raise SpecError(f"{net.name} has no ops and moves no bytes at {cost.precision.label}; nothing to predict")
     layers = None
-    if not isinstance(net, AggregateNetwork):
+    if with_layers and not isinstance(net, AggregateNetwork):
         layers = cost.layers.assign(
-            time_s=layer_t.time_s, compute_s=layer_t.compute_s,
-            memory_s=layer_t.memory_s.max(axis=1),
+            time_s=layer_t.time_s, compute_s=layer_t.compute_s, memory_s=layer_t.memory_s.max(axis=1),
             bound=[_bound_label(b, layout) for b in layer_t.bound],
         )
-    peak_label = float(peak.max())
     return Prediction(
-        network=NetworkCatalog.label(net), hardware=hw.name, precision=cost.precision.label, batch=int(batch), mode=mode, traffic=traffic.value,
-        fps=batch / time_s, latency_s=time_s, bound=_bound_label(bound, layout),
+        network=NetworkCatalog.label(net), hardware=hw.name, precision=cost.precision.label, batch=int(batch),
+        mode=mode, traffic=traffic.value, fps=batch / time_s, latency_s=time_s, bound=_bound_label(bound, layout),
         ops=ops_total / batch, bytes=bytes_total / batch,
         operational_intensity=ops_total / bytes_total if bytes_total > 0 else float("inf"),
-        attainable_ops_per_s=ops_total / time_s, peak_ops_per_s=peak_label,
+        attainable_ops_per_s=ops_total / time_s, peak_ops_per_s=float(peak.max()),
         latency_optimistic_s=optimistic_s, latency_pessimistic_s=pessimistic_s, layers=layers,
     )
 
@@ -178,23 +184,33 @@ def sweep(networks: Iterable[NetworkSpec | str], hardware: Iterable[HardwareSpec
           mode: Mode = "network", traffic: Traffic | str = Traffic.WEIGHTS_ONLY) -> pd.DataFrame:
     """Predict every combination of networks x hardware x precisions x batches as a tidy DataFrame.
 
-    A combination that cannot be predicted (e.g. a data type the hardware lacks) is kept as a row with NaN
-    numbers and the reason in ``status``; predicted rows have status ``ok``.
+    A combination that cannot be predicted (a data type the hardware lacks, an aggregate spec under activation
+    traffic) is kept as a row with NaN numbers and the reason in ``status``; predicted rows have status ``ok``.
+    Each network is counted once per precision, then evaluated on every hardware and batch size.
     """
     rows = []
-    nets = [_resolve_network(n) for n in networks]
+    traffic = Traffic.parse(traffic)
+    for batch in batches:
+        _check_arguments(batch, mode)
     hws = [_resolve_hardware(h) for h in hardware]
-    for net in nets:
+    for net in (_resolve_network(n) for n in networks):
         for precision in precisions:
+            cost = count_network(net, precision)  # once per network and precision
+            try:
+                arrays: dict[str, np.ndarray] | None = _cost_arrays(cost, net, traffic)
+                reason = ""
+            except SpecError as exc:  # e.g. an aggregate spec under activation traffic
+                arrays, reason = None, str(exc)
             for hw in hws:
                 for batch in batches:
                     try:
-                        row = predict(net, hw, precision, batch, mode, traffic).to_dict()
+                        if arrays is None:
+                            raise SpecError(reason)
+                        row = _evaluate(net, cost, arrays, hw, batch, mode, traffic, with_layers=False).to_dict()
                         row["status"] = "ok"
-                    except PrecisionError as exc:
-                        label = Precision.parse(precision).label if precision is not None else net.precision.label
-                        row = {"network": NetworkCatalog.label(net),
-                               "hardware": hw.name, "precision": label, "batch": batch, "mode": mode,
-                               "traffic": Traffic.parse(traffic).value, "status": str(exc)}
+                    except (PrecisionError, SpecError) as exc:
+                        row = {"network": NetworkCatalog.label(net), "hardware": hw.name,
+                               "precision": cost.precision.label, "batch": batch, "mode": mode,
+                               "traffic": traffic.value, "status": str(exc)}
                     rows.append(row)
     return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
