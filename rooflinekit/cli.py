@@ -2,6 +2,8 @@
 
     rooflinekit count MODEL [--precision P] [--batch N]
     rooflinekit predict MODEL --hardware NAME [--precision P] [--batch N] [--mode network|layer]
+                        [--calibration CALIB_JSON [--framework F] [--framework-version V]]
+    rooflinekit calibrate RECORDS... --out CALIB_JSON [--models PATH]... [--shrinkage L] [--system-shrinkage L]
     rooflinekit sweep --models A,B --hardware X,Y [--precisions P,Q] [--batches 1,8]
     rooflinekit hardware list|show NAME
     rooflinekit models list|show NAME
@@ -23,6 +25,7 @@ from typing import Any, NoReturn, Sequence
 import pandas as pd
 
 from rooflinekit.catalog import hardware_catalog, network_catalog
+from rooflinekit.compare.calibrate import calibrate_from_paths, predict_with_calibration
 from rooflinekit.counters import NetworkCost, count_network
 from rooflinekit.descriptors import NetworkSpec
 from rooflinekit.errors import RooflineError, SpecError
@@ -107,6 +110,15 @@ def cmd_count(args: argparse.Namespace) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> None:
     network = resolve_model(args.model, 1, args.input_shape)
+    if args.calibration:
+        result = predict_with_calibration(network, hardware_catalog().get(args.hardware), args.calibration,
+                                          args.framework, args.framework_version, args.precision, args.batch)
+        _emit(args.format, {**result.to_dict(), "classes": result.classes.to_dict("records")},
+              pd.DataFrame([result.to_dict()]))
+        if args.format == "table":
+            print()
+            print(result.classes.to_string(index=False))
+        return
     prediction = predict(network, hardware_catalog().get(args.hardware), args.precision, args.batch, args.mode,
                          args.traffic)
     payload = prediction.to_dict()
@@ -116,6 +128,18 @@ def cmd_predict(args: argparse.Namespace) -> None:
     if args.mode == "layer" and args.format == "table" and prediction.layers is not None:
         print()
         print(prediction.layers[["name", "op", "ops", "weight_bytes", "time_s", "bound"]].to_string(index=False))
+
+
+def cmd_calibrate(args: argparse.Namespace) -> None:
+    predictor = calibrate_from_paths(args.records, models=args.models, shrinkage=args.shrinkage,
+                                     system_shrinkage=args.system_shrinkage)
+    Path(args.out).write_text(predictor.to_json(), encoding="utf-8")
+    table = predictor.factor_table()
+    if args.format == "table":
+        print(f"calibrated on {predictor.n_records_} records, classes {', '.join(predictor.classes_)}; "
+              f"wrote {args.out}")
+    _emit(args.format, {"out": str(args.out), "n_records": predictor.n_records_, "classes": predictor.classes_,
+                        "theta0": predictor.theta0_, "factors": table.to_dict("records")}, table)
 
 
 def _split(value: str | None) -> list[str]:
@@ -187,7 +211,23 @@ def build_parser() -> argparse.ArgumentParser:
     count.set_defaults(run=cmd_count)
     pred = commands.add_parser("predict", parents=[model, roofline, common], help="fps and latency on hardware")
     pred.add_argument("--hardware", required=True, help="catalog hardware name")
+    pred.add_argument("--calibration", metavar="CALIB_JSON",
+                      help="scale the layer roofline by efficiency factors from 'rooflinekit calibrate' "
+                           "(then --mode and --traffic are the calibration's: layer mode, its traffic)")
+    pred.add_argument("--framework", help="software stack for --calibration, e.g. 'X-CUBE-AI 7.3.0', 'Plumerai'")
+    pred.add_argument("--framework-version", help="stack version for --calibration, when not in --framework")
     pred.set_defaults(run=cmd_predict)
+    cal = commands.add_parser("calibrate", parents=[common], help="fit efficiency factors on measured records")
+    cal.add_argument("records", nargs="+", help="MLPerf Tiny results folders or record tables (.csv, .parquet)")
+    cal.add_argument("--models", action="append", default=[], metavar="PATH",
+                     help="model file or folder of the records' networks (repeatable; default: models/ inside or "
+                          "beside each records folder, then the network catalog)")
+    cal.add_argument("--out", required=True, help="calibration JSON to write")
+    cal.add_argument("--shrinkage", type=float, default=0.1,
+                     help="pseudo-records pulling each factor towards its coarser level (default 0.1)")
+    cal.add_argument("--system-shrinkage", type=float, default=3.0,
+                     help="pseudo-records pulling each system towards its stack and core (default 3)")
+    cal.set_defaults(run=cmd_calibrate)
     swp = commands.add_parser("sweep", parents=[roofline, common], help="networks x hardware x precisions x batches")
     swp.add_argument("--models", help="comma-separated model names or files (default: whole catalog)")
     swp.add_argument("--hardware", help="comma-separated hardware names (default: whole catalog)")

@@ -48,4 +48,4 @@ class RecordError(RooflineError, ValueError):
 
 
 class CalibrationError(RooflineError, ValueError):
-    """A calibration cannot be fitted or applied."""
+    """A calibration cannot be fitted, applied or evaluated."""
