@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# tests never fail on timing: no per-example deadline
+settings.register_profile("rooflinekit", deadline=None)
+settings.load_profile("rooflinekit")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -256,6 +256,45 @@ def test_qdq_int8_conv_is_counted_as_int8(tmp_path: Path) -> None:
     row = count(net).layers.set_index("name").loc["conv"]
     assert row.macs == 3888 and row.weight_bytes == 108 + 16 and row.compute_dtype == "int8"
     assert row.input_bytes == 3 * 8 * 8  # one byte per int8 activation
+    assert row.output_bytes == 4 * 6 * 6  # the int8 its absorbed QuantizeLinear makes
+
+
+def test_qdq_boundary_conversions_read_one_type_and_write_the_other(tmp_path: Path) -> None:
+    # the graph of test_qdq_int8_conv_is_counted_as_int8; x (1, 3, 8, 8) = 192 elements, y (1, 4, 6, 6) = 144
+    # q_in: fp32 in 192 * 4 = 768 bytes, int8 out 192; dq_out: int8 in 144, fp32 out 144 * 4 = 576
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "x_s", "x_z"], ["xq"], name="q_in"),
+        helper.make_node("DequantizeLinear", ["xq", "x_s", "x_z"], ["xd"], name="dq_in"),
+        helper.make_node("DequantizeLinear", ["wq", "w_s", "w_z"], ["wd"], name="dq_w"),
+        helper.make_node("Conv", ["xd", "wd"], ["c"], name="conv"),
+        helper.make_node("QuantizeLinear", ["c", "x_s", "x_z"], ["cq"], name="q_out"),
+        helper.make_node("DequantizeLinear", ["cq", "x_s", "x_z"], ["y"], name="dq_out"),
+    ]
+    inits = [*_qparams("x"), *_qparams("w"), tensor("wq", [4, 3, 3, 3], I8)]
+    net = load_onnx(save(tmp_path, nodes, {"x": [1, 3, 8, 8]}, ["y"], inits))
+    quantize, dequantize = only(net, "quantize"), only(net, "dequantize")
+    assert quantize.precision.activations == DType.INT8 and quantize.input_dtypes == (DType.FP32,)
+    assert dequantize.precision.activations == DType.INT8 and dequantize.output_dtypes == (DType.FP32,)
+    rows = count(net).layers.set_index("name")
+    assert (rows.loc["q_in"].input_bytes, rows.loc["q_in"].output_bytes) == (768, 192)
+    assert (rows.loc["dq_out"].input_bytes, rows.loc["dq_out"].output_bytes) == (144, 576)
+    assert rows.loc[["dq_in", "q_out"], ["input_bytes", "output_bytes"]].to_numpy().sum() == 0  # fused: views
+
+
+def test_qdq_fused_op_without_quantize_after_writes_float(tmp_path: Path) -> None:
+    # int8 x (2, 16) -> DQ -> MatMul with DQ(int8 W (16, 5)) -> float y (2, 5), no QuantizeLinear after: the int8
+    # kernel (as onnxruntime's MatMulIntegerToFloat) reads 32 int8 bytes and writes 10 floats = 40 bytes
+    nodes = [helper.make_node("DequantizeLinear", ["x", "x_s", "x_z"], ["xd"], name="dq_x"),
+             helper.make_node("DequantizeLinear", ["wq", "w_s", "w_z"], ["w"]),
+             helper.make_node("MatMul", ["xd", "w"], ["y"], name="fc")]
+    inits = [*_qparams("x"), *_qparams("w"), tensor("wq", [16, 5], I8)]
+    net = load_onnx(save(tmp_path, nodes, {"x": [2, 16]}, ["y"], inits, input_types={"x": I8}))
+    assert net.precision.label == "int8"
+    fc = only(net, "fully_connected")
+    assert fc.precision is None and fc.input_dtypes == () and fc.output_dtypes == (DType.FP32,)
+    rows = count(net).layers.set_index("name")
+    assert rows.loc["dq_x"].op == "identity"
+    assert (rows.loc["fc"].input_bytes, rows.loc["fc"].output_bytes, rows.loc["fc"].weight_bytes) == (32, 40, 80)
 
 
 def test_qlinear_conv_and_matmul_are_int8(tmp_path: Path) -> None:
@@ -287,12 +326,18 @@ def test_conv_integer_and_matmul_integer(tmp_path: Path) -> None:
                 [tensor("w", [3, 2, 3, 3], U8)], input_types={"x": U8}, name="ci.onnx")
     net = load_onnx(conv)
     assert only(net, "conv").precision is None and net.precision.label == "int8"  # int32 out, int8 compute
+    assert only(net, "conv").output_dtypes == (DType.INT32,) and only(net, "conv").input_dtypes == ()
     assert macs_of(net) == 486
+    # bytes: x 50 uint8 = 50 in; y 27 int32 = 108 out
+    row = count(net).layers.iloc[0]
+    assert (row.input_bytes, row.output_bytes) == (50, 108)
     matmul = save(tmp_path, [helper.make_node("MatMulInteger", ["x", "w"], ["y"])], {"x": [4, 6]}, ["y"],
                   [tensor("w", [6, 2], I8)], input_types={"x": U8}, name="mi.onnx")
     net = load_onnx(matmul)
     row = count(net).layers.iloc[0]
     assert row.op == "fully_connected" and row.macs == 48 and row.weight_bytes == 12 and row.compute_dtype == "int8"
+    # bytes: x 24 uint8 = 24 in; y (4, 2) int32 = 32 out
+    assert (row.input_bytes, row.output_bytes) == (24, 32)
 
 
 def test_weight_only_int8_gives_hybrid_precision(tmp_path: Path) -> None:
@@ -353,6 +398,92 @@ def test_attention_macs_grow_quadratically_with_seq_len(tmp_path: Path) -> None:
     assert only(large, "softmax").attrs["axis"] == -1
 
 
+def _fused_attention(tmp_path: Path) -> Path:
+    """ONNX Attention (opset 23) on 4-D Q, K, V of shape (batch, 4 heads, seq_len, head_dim 16)."""
+    dims = ["batch", 4, "seq_len", 16]
+    node = helper.make_node("Attention", ["q", "k", "v"], ["y"])
+    return save(tmp_path, [node], {"q": dims, "k": dims, "v": dims}, ["y"], opset=23)
+
+
+def test_fused_attention_macs_grow_quadratically_with_seq_len(tmp_path: Path) -> None:
+    # macs = B * H * L * L * (D + Dv) = 1 * 4 * L^2 * 32 = 128 L^2: L = 16: 32768; L = 32: 131072 = 4 * 32768
+    # softmax, 3 ops per score: other_ops = 3 * B * H * L^2 = 3 * 4 * 256 = 3072 at L = 16
+    path = _fused_attention(tmp_path)
+    small = load_onnx(path, input_shapes={"q": ["batch", 4, 16, 16]})  # seq_len bound in q binds k and v
+    large = load_onnx(path, input_shapes={"q": [1, 4, 32, 16]})
+    layer = only(small, "attention")
+    assert {k: layer.attrs[k] for k in ("batch", "heads", "q_len", "kv_len", "head_dim", "v_head_dim")} == {
+        "batch": 1, "heads": 4, "q_len": 16, "kv_len": 16, "head_dim": 16, "v_head_dim": 16}
+    assert layer.inputs == ((1, 4, 16, 16),) * 3 and layer.outputs == ((1, 4, 16, 16),) and not layer.weights
+    assert macs_of(small) == 32768 and macs_of(large) == 131072 == 4 * macs_of(small)
+    assert count(small).layers.iloc[0].other_ops == 3072
+
+
+def test_fused_attention_3d_grouped_query_with_kv_cache(tmp_path: Path) -> None:
+    # Q (1, 8, 64), 4 query heads: head_dim 16; K (1, 8, 32) and V (1, 8, 48), 2 kv heads: v_head_dim 24;
+    # past_key (1, 2, 24, 16) + 8 new keys: kv_len 32. macs = 1 * 4 * 8 * 32 * (16 + 24) = 40960
+    # bytes (fp32): in 512 + 256 + 384 + 768 + 1152 = 3072 elements = 12288; out Y (1, 8, 4 * 24) 768,
+    # present_key (1, 2, 32, 16) 1024, present_value (1, 2, 32, 24) 1536: 3328 elements = 13312
+    node = helper.make_node("Attention", ["q", "k", "v", "", "pk", "pv"], ["y", "pk_out", "pv_out"], q_num_heads=4,
+                            kv_num_heads=2)
+    path = save(tmp_path, [node], {"q": [1, 8, 64], "k": [1, 8, 32], "v": [1, 8, 48], "pk": [1, 2, 24, 16],
+                                   "pv": [1, 2, 24, 24]}, ["y", "pk_out", "pv_out"], opset=23)
+    net = load_onnx(path)
+    layer = only(net, "attention")
+    assert (layer.attrs["heads"], layer.attrs["kv_len"], layer.attrs["head_dim"], layer.attrs["v_head_dim"]) == (
+        4, 32, 16, 24)
+    assert layer.outputs == ((1, 8, 96), (1, 2, 32, 16), (1, 2, 32, 24))
+    row = count(net).layers.iloc[0]
+    assert (row.macs, row.input_bytes, row.output_bytes) == (40960, 12288, 13312)
+
+
+def test_com_microsoft_attention_stays_unmapped(tmp_path: Path) -> None:
+    # com.microsoft Attention takes the input and packed QKV weights, not Q, K, V: it is not the ONNX op
+    node = helper.make_node("Attention", ["x", "w", "b"], ["y"], num_heads=2, domain="com.microsoft")
+    net = load_onnx(save(tmp_path, [node], {"x": [1, 8, 16]}, ["y"], [tensor("w", [16, 48]), tensor("b", [48])],
+                         opset=23, extra_opsets=[("com.microsoft", 1)]))
+    assert [layer.op for layer in net.layers] == ["Attention"] and count(net).unsupported_ops == {"Attention": 1}
+
+
+def test_rms_normalization(tmp_path: Path) -> None:
+    # x (2, 10, 64), scale (64,): rms_norm, 4 ops per element = 4 * 1280 = 5120; 64 params, no bias
+    node = helper.make_node("RMSNormalization", ["x", "g"], ["y"], axis=-1)
+    net = load_onnx(save(tmp_path, [node], {"x": [2, 10, 64]}, ["y"], [tensor("g", [64])], opset=23))
+    layer = only(net, "rms_norm")
+    assert layer.inputs == layer.outputs == ((2, 10, 64),) and [w.shape for w in layer.weights] == [(64,)]
+    row = count(net).layers.iloc[0]
+    assert (row.macs, row.ops, row.params, row.weight_bytes) == (0, 5120, 64, 256)
+
+
+def test_newer_elementwise_ops_are_mapped(tmp_path: Path) -> None:
+    # on (2, 3, 4) = 24 elements: 11 unary float ops 1 op each = 264; hardmax 2 per element = 48; cumsum 24;
+    # trilu 0 (a copy); is_nan, is_inf 24 each; bitwise_not 24; bitwise and/or/xor and bit_shift 24 each = 96
+    # total 264 + 48 + 24 + 0 + 48 + 24 + 96 = 504
+    unary = ["Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "ThresholdedRelu", "Shrink"]
+    names = ["x", *(f"f{i}" for i in range(len(unary)))]
+    nodes = [helper.make_node(op, [a], [b]) for op, a, b in zip(unary, names, names[1:])] + [
+        helper.make_node("Hardmax", [names[-1]], ["h"]), helper.make_node("CumSum", ["h", "axis"], ["c"]),
+        helper.make_node("Trilu", ["c", "k"], ["t"]), helper.make_node("IsNaN", ["t"], ["nan"]),
+        helper.make_node("IsInf", ["x"], ["inf"]),
+        helper.make_node("BitwiseNot", ["u"], ["b0"]), helper.make_node("BitwiseAnd", ["b0", "u"], ["b1"]),
+        helper.make_node("BitwiseOr", ["b1", "u"], ["b2"]), helper.make_node("BitwiseXor", ["b2", "u"], ["b3"]),
+        helper.make_node("BitShift", ["b3", "u"], ["b4"], direction="LEFT")]
+    control = [numpy_helper.from_array(np.array(1, np.int64), "axis"),
+               numpy_helper.from_array(np.array(0, np.int64), "k")]
+    net = load_onnx(save(tmp_path, nodes, {"x": [2, 3, 4], "u": [2, 3, 4]}, ["nan", "inf", "b4"], control, opset=23,
+                         input_types={"u": TensorProto.UINT32}))
+    assert [layer.op for layer in net.layers] == [
+        "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "thresholded_relu", "shrink",
+        "hardmax", "cumsum", "trilu", "is_nan", "is_inf", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor",
+        "bit_shift"]
+    assert not any(layer.weights for layer in net.layers)  # CumSum's axis and Trilu's k are control
+    cost = count(net)
+    assert cost.unsupported_ops == {} and cost.totals["ops"] == 504
+    # is_nan reads 24 floats (96 bytes) and writes 24 bools (24 bytes)
+    is_nan = cost.layers.set_index("op").loc["is_nan"]
+    assert (is_nan.input_bytes, is_nan.output_bytes) == (96, 24)
+
+
 def test_unbound_symbolic_dim_names_input_and_dim(tmp_path: Path) -> None:
     with pytest.raises(ShapeError, match=r"input 'x' dim 1 'seq_len' is symbolic and unbound"):
         load_onnx(_attention(tmp_path))
@@ -400,11 +531,11 @@ def test_lstm_over_all_time_steps(tmp_path: Path) -> None:
 def test_layer_norm_gelu_erf_and_unmapped_op(tmp_path: Path) -> None:
     nodes = [helper.make_node("LayerNormalization", ["x", "g", "b"], ["n"], axis=-1),
              helper.make_node("Gelu", ["n"], ["e"]), helper.make_node("Erf", ["e"], ["f"]),
-             helper.make_node("Hardmax", ["f"], ["y"])]
+             helper.make_node("LpNormalization", ["f"], ["y"])]
     net = load_onnx(save(tmp_path, nodes, {"x": [2, 8]}, ["y"], [tensor("g", [8]), tensor("b", [8])], opset=20))
-    assert [layer.op for layer in net.layers] == ["layer_norm", "gelu", "erf", "Hardmax"]
+    assert [layer.op for layer in net.layers] == ["layer_norm", "gelu", "erf", "LpNormalization"]
     assert [w.shape for w in net.layers[0].weights] == [(8,), (8,)]
-    assert count(net).unsupported_ops == {"Hardmax": 1}
+    assert count(net).unsupported_ops == {"LpNormalization": 1}
 
 
 def test_opset_differences_reduce_pad_slice(tmp_path: Path) -> None:

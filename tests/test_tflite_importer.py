@@ -516,6 +516,38 @@ def test_float_model_is_fp32(tmp_path: Path) -> None:
     assert load_tflite(write(tmp_path, GOLDEN["conv_same"].graph())).precision.label == "fp32"
 
 
+def _bytes(net: LayerNetwork) -> tuple[int, int]:
+    """(input_bytes, output_bytes) of a one-layer network."""
+    row = count_network(net).layers.iloc[0]
+    return int(row.input_bytes), int(row.output_bytes)
+
+
+def test_quantize_and_dequantize_read_one_type_and_write_the_other(tmp_path: Path) -> None:
+    # QUANTIZE (1, 10): fp32 in 10 * 4 = 40 bytes, int8 out 10; DEQUANTIZE: int8 in 10, fp32 out 40
+    quantize = load_tflite(write(tmp_path, GOLDEN["quantize"].graph(), name="q.tflite"))
+    (layer,) = quantize.layers
+    assert layer.precision is None and quantize.precision.label == "fp32"
+    assert layer.input_dtypes == () and layer.output_dtypes == (DType.INT8,)
+    assert _bytes(quantize) == (40, 10)
+    dequantize = load_tflite(write(tmp_path, GOLDEN["dequantize"].graph(), name="dq.tflite"))
+    (layer,) = dequantize.layers
+    assert layer.precision is None and dequantize.precision.label == "int8"
+    assert layer.input_dtypes == () and layer.output_dtypes == (DType.FP32,)
+    assert _bytes(dequantize) == (10, 40)
+
+
+def test_input_of_another_type_than_the_activations_counts_at_its_own(tmp_path: Path) -> None:
+    # int8 GATHER on axis 1: params (1, 5, 4) int8 = 20 bytes and indices (3,) int32 = 12 bytes in;
+    # (1, 3, 4) int8 = 12 bytes out
+    graph = single_op([T((1, 5, 4), I8, scales=1), T((3,), I32)], [T((1, 3, 4), I8, scales=1)], "GATHER",
+                      ("GatherOptions", {"Axis": 1}))
+    net = load_tflite(write(tmp_path, graph))
+    (layer,) = net.layers
+    assert net.precision.label == "int8" and layer.precision is None
+    assert layer.input_dtypes == (None, DType.INT32) and layer.output_dtypes == ()
+    assert _bytes(net) == (32, 12)
+
+
 # ----------------------------------------------------------------------- custom ops, subgraphs, batch
 
 

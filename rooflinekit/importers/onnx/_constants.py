@@ -1,0 +1,77 @@
+"""Constant folding: which tensors are constant, their stored types and (when small) their values.
+
+A tensor is constant if it is an initializer, a ``Constant`` output, the ``Shape`` or ``Size`` of a tensor of
+known shape, or an output of a node whose inputs are all constant (ConstantOfShape of a constant shape,
+Identity/Cast/DequantizeLinear of a weight, shape arithmetic). Such nodes become no layer. A constant keeps its
+stored type through DequantizeLinear and views, so an int8 initializer behind a DequantizeLinear is an int8
+weight.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+import onnx
+from onnx import AttributeProto, NodeProto, TensorProto, helper, numpy_helper
+
+from rooflinekit.importers.onnx._shapes import UNKNOWN, Info
+
+_SMALL_VALUE = 64
+"""Constant tensors up to this many elements are read for attribute values (axes, pads, starts...)."""
+_KEEPS_STORAGE = frozenset({"DequantizeLinear", "Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze",
+                            "Flatten"})
+"""Ops whose constant output keeps the stored type of their first input."""
+
+
+class Constants:
+    """The constant tensors of a graph: ``name in constants``, ``stored[name]`` (ONNX element type as stored)."""
+
+    def __init__(self, graph: onnx.GraphProto, nodes: list[NodeProto], infos: Mapping[str, Info],
+                 producer: Mapping[str, NodeProto]) -> None:
+        self._initializers = {t.name: t for t in graph.initializer}
+        self._producer = producer
+        self.stored: dict[str, int] = {name: t.data_type for name, t in self._initializers.items()}
+        for node in nodes:
+            self._fold(node, infos)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.stored
+
+    def _fold(self, node: NodeProto, infos: Mapping[str, Info]) -> None:
+        """Mark the outputs of ``node`` constant when it computes only from constants (see module doc)."""
+        names = [n for n in node.input if n]
+        has_graph = any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute)
+        if node.op_type in ("Shape", "Size") and names and infos.get(names[0], UNKNOWN).known:
+            constant = True
+        else:
+            constant = not has_graph and all(n in self.stored for n in names)
+        if not constant:
+            return
+        keeps_storage = node.op_type in _KEEPS_STORAGE
+        for name in node.output:
+            if name:
+                info = infos.get(name)
+                self.stored[name] = self.stored[names[0]] if keeps_storage and names else (
+                    info.elem_type if info else TensorProto.UNDEFINED)
+
+    def value(self, name: str) -> np.ndarray | None:
+        """Value of a small constant (initializer or Constant output, up to :data:`_SMALL_VALUE` elements)."""
+        tensor = self._initializers.get(name)
+        node = self._producer.get(name)
+        if tensor is None and node is not None and node.op_type == "Constant":
+            attribute = node.attribute[0] if len(node.attribute) == 1 else None
+            if attribute is not None and attribute.type == AttributeProto.TENSOR:
+                tensor = attribute.t
+            elif attribute is not None and attribute.type in (AttributeProto.INT, AttributeProto.INTS,
+                                                               AttributeProto.FLOAT, AttributeProto.FLOATS):
+                return np.asarray(helper.get_attribute_value(attribute))
+        if tensor is None or tensor.data_location == TensorProto.EXTERNAL or math.prod(tensor.dims) > _SMALL_VALUE:
+            return None
+        return numpy_helper.to_array(tensor)
+
+    def ints(self, name: str) -> tuple[int, ...] | None:
+        """A small constant integer tensor as a tuple (axes, pads, starts), None when not readable."""
+        value = self.value(name) if name else None
+        return tuple(int(v) for v in value.reshape(-1)) if value is not None else None

@@ -1,0 +1,62 @@
+"""Handler of matrix products: MatMul, MatMulInteger, QLinearMatMul, Gemm, QGemm."""
+
+from __future__ import annotations
+
+from rooflinekit.errors import ShapeError
+from rooflinekit.importers.onnx._node import Draft, Handler, Node
+from rooflinekit.importers.onnx._shapes import Shape
+
+
+def _weight_matrix(node: Node, name: str, transposed: bool) -> tuple[str, Shape]:
+    """A constant operand as a fully-connected weight ``(out, in)``: ``(..., K, N)`` -> ``(..., N, K)`` unless
+    ``transposed`` says it is stored ``(N, K)`` already; a vector ``(K,)`` -> ``(1, K)``."""
+    dims = node.graph.shape(name, node.proto)
+    if len(dims) == 1:
+        return name, (1, dims[0])
+    return name, dims if transposed else _transposed(node, name)
+
+
+def _transposed(node: Node, name: str) -> Shape:
+    """``(..., a, b)`` -> ``(..., b, a)``: the shape of the transposed matrix operand ``name``."""
+    dims = node.graph.shape(name, node.proto)
+    if len(dims) < 2:
+        raise ShapeError(f"{node.graph.path}: node {node.proto.name!r} ({node.proto.op_type}) transposes "
+                         f"{name!r} of shape {list(dims)}, which is not a matrix")
+    return (*dims[:-2], dims[-1], dims[-2])
+
+
+def product(a: int, b: int, c: int | None = None, integer: bool = False) -> Handler:
+    """MatMul-like products (MatMul, MatMulInteger, QLinearMatMul, Gemm, QGemm); A at ``a``, B at ``b``, C at ``c``.
+
+    A constant operand makes a ``fully_connected`` layer with the weight normalized to ``(out, in)``: B
+    ``(K, N)`` -> ``(N, K)`` (Gemm's transB: stored ``(N, K)``), a constant A ``(M, K)`` as is (A^T with transA).
+    Otherwise ``matmul``: inputs ``A'`` and ``B'`` (transposes applied) so the contraction dim is ``A'[-1]``.
+    Activation operands are given transposed shapes too (``A'`` of Gemm's transA).
+    ``bias`` is whether Gemm's C is present with ``beta`` != 0; Gemm's opset < 7 ``broadcast`` attribute is dropped.
+    """
+
+    def handle(node: Node) -> Draft:
+        attrs = node.attrs
+        trans_a, trans_b = bool(attrs.pop("transA", 0)), bool(attrs.pop("transB", 0))
+        attrs.pop("broadcast", None)
+        name_a, name_b = node.input(a), node.input(b)
+        const_a, const_b = name_a in node.graph.constants, name_b in node.graph.constants
+        integer_input = name_a if integer and not const_a else (name_b if integer else None)
+        bias = [c] if c is not None and node.input(c) and attrs.get("beta", 1.0) != 0 else []
+        attrs["bias"] = bool(bias)
+        if const_b or const_a:
+            weight = _weight_matrix(node, name_b, trans_b) if const_b else _weight_matrix(node, name_a, not trans_a)
+            draft = node.split([a if const_b else b, *bias], attrs, kind="fully_connected",
+                               integer_input=integer_input)
+            draft.weights.insert(0, weight)
+            if trans_a if const_b else trans_b:
+                draft.input_shapes[0] = _transposed(node, draft.inputs[0])
+            return draft
+        draft = node.split(bias, attrs, kind="matmul", integer_input=integer_input)
+        draft.inputs[:0] = [name_a, name_b]
+        for position, (name, transposed) in enumerate(((name_a, trans_a), (name_b, trans_b))):
+            if transposed:
+                draft.input_shapes[position] = _transposed(node, name)
+        return draft
+
+    return handle

@@ -1,0 +1,182 @@
+"""The op table (ONNX op_type -> canonical kind and handler) and its small handlers.
+
+Constant data operands become ``weights``, the others ``inputs``; control operands (target shapes, axes, pads,
+scales and zero points, sequence lengths) are neither. An op without an entry keeps its op_type as kind, so the
+counters report it in ``unsupported_ops``.
+"""
+
+from __future__ import annotations
+
+from onnx import NodeProto
+
+from rooflinekit.importers.onnx._conv import conv, pool
+from rooflinekit.importers.onnx._einsum import einsum
+from rooflinekit.importers.onnx._matmul import product
+from rooflinekit.importers.onnx._node import Draft, Handler, Node
+from rooflinekit.importers.onnx._quant import dequantize, integer_binary, integer_unary, qlinear_concat, quantize
+from rooflinekit.importers.onnx._sequence import attention, rnn
+
+
+def _all_data(node: Node) -> Draft:
+    """Every operand is data (elementwise ops, Concat, PRelu, Where...)."""
+    return node.split(range(len(node.proto.input)))
+
+
+def _first(node: Node) -> Draft:
+    """Operand 0 is data; the rest are control (shapes, axes, repeats, k, scales...)."""
+    return node.split([0])
+
+
+def _no_data(node: Node) -> Draft:
+    """Every operand is control (ConstantOfShape of a computed shape writes its output only)."""
+    return node.split([])
+
+
+def _only_first_output(node: Node) -> Draft:
+    """Operand 0 and output 0 (Dropout's mask, DynamicQuantizeLinear's scale and zero point are left out)."""
+    return node.split([0], outputs=(0,))
+
+
+def _norm(node: Node) -> Draft:
+    """BatchNormalization (its mean and var fold into scale and bias at inference), LayerNormalization,
+    InstanceNormalization, GroupNormalization, RMSNormalization: data 0, weights scale (1) and bias (2, absent
+    for RMS); output 0 only (not the training statistics)."""
+    return node.split([0, 1, 2], outputs=(0,))
+
+
+def _softmax(node: Node) -> Draft:
+    """Softmax, LogSoftmax, Hardmax: ``axis`` defaults to 1 before opset 13 (2-D coercion), -1 from 13 on."""
+    attrs = node.attrs
+    attrs.setdefault("axis", 1 if node.graph.opset < 13 else -1)
+    return node.split([0], attrs)
+
+
+def _reduce(node: Node) -> Draft:
+    """Reduce*: ``axes`` from the attribute (old opsets) or the constant second input (ReduceSum 13+, others 18+);
+    ``keepdims`` a bool, True by default."""
+    attrs = node.attrs
+    axes = attrs.get("axes") or node.graph.constants.ints(node.input(1))
+    if axes is not None:
+        attrs["axes"] = tuple(axes)
+    attrs["keepdims"] = bool(attrs.get("keepdims", 1))
+    return node.split([0], attrs)
+
+
+def _pad(node: Node) -> Draft:
+    """Pad: ``pads`` from the attribute (``paddings`` in opset 1, ``pads`` to 10) or input 1 (11+); ``mode``."""
+    attrs = node.attrs
+    pads = attrs.pop("paddings", None) or attrs.get("pads") or node.graph.constants.ints(node.input(1))
+    if pads is not None:
+        attrs["pads"] = tuple(pads)
+    attrs.setdefault("mode", "constant")
+    return node.split([0], attrs)
+
+
+def _slice(node: Node) -> Draft:
+    """Slice: ``starts``, ``ends``, ``axes``, ``steps`` from attributes (before opset 10) or inputs 1-4."""
+    attrs = node.attrs
+    for index, key in enumerate(("starts", "ends", "axes", "steps"), start=1):
+        value = attrs.get(key) or node.graph.constants.ints(node.input(index))
+        if value is not None:
+            attrs[key] = tuple(value)
+    return node.split([0], attrs)
+
+
+def _clip(node: Node) -> Draft:
+    """Clip: ``min``/``max`` attributes (before opset 11) or scalar inputs 1 and 2 (control, not weights)."""
+    attrs = node.attrs
+    for index, key in ((1, "min"), (2, "max")):
+        value = node.graph.constants.value(node.input(index)) if node.input(index) else None
+        if value is not None and value.size == 1:
+            attrs[key] = float(value.reshape(-1)[0])
+    return node.split([0], attrs)
+
+
+def _resize(node: Node) -> Draft:
+    """Resize, Upsample: ``mode`` nearest (default) or linear (Upsample-1's ``bilinear`` is linear)."""
+    attrs = node.attrs
+    mode = str(attrs.get("mode", "nearest")).lower()
+    attrs["mode"] = "linear" if mode in ("bilinear", "trilinear") else mode
+    return node.split([0], attrs)
+
+
+def _gather(node: Node) -> Draft:
+    """Gather*: the table (operand 0) is a weight when constant (an embedding); constant indices are control."""
+    draft = node.split([0])
+    if node.input(1) not in node.graph.constants:
+        draft.inputs.append(node.input(1))
+    return draft
+
+
+# ---------------------------------------------------------------------------------------------- op table
+
+_ELEMENTWISE = {
+    "Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Max": "max", "Min": "min", "Pow": "pow", "Mod": "mod",
+    "Sum": "sum", "Mean": "mean", "Where": "where", "Equal": "equal", "Less": "less", "LessOrEqual": "less",
+    "Greater": "greater", "GreaterOrEqual": "greater", "And": "and", "Or": "or", "Xor": "xor", "PRelu": "prelu",
+    "BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor": "bitwise_xor", "BitShift": "bit_shift",
+    "Relu": "relu", "LeakyRelu": "leaky_relu", "Elu": "elu", "Selu": "selu", "Celu": "celu", "Sigmoid": "sigmoid",
+    "HardSigmoid": "hard_sigmoid", "Tanh": "tanh", "Gelu": "gelu", "FastGelu": "gelu", "BiasGelu": "gelu",
+    "QuickGelu": "gelu", "Erf": "erf", "HardSwish": "hard_swish", "Swish": "swish", "Mish": "mish",
+    "Softplus": "softplus", "Softsign": "softsign", "ThresholdedRelu": "thresholded_relu", "Shrink": "shrink",
+    "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Reciprocal": "reciprocal", "Neg": "neg", "Abs": "abs",
+    "Floor": "floor", "Ceil": "ceil", "Round": "round", "Sign": "sign", "Not": "not", "BitwiseNot": "bitwise_not",
+    "IsNaN": "is_nan", "IsInf": "is_inf", "Sin": "sin", "Cos": "cos", "Tan": "tan", "Asin": "asin", "Acos": "acos",
+    "Atan": "atan", "Sinh": "sinh", "Cosh": "cosh", "Asinh": "asinh", "Acosh": "acosh", "Atanh": "atanh",
+    "Concat": "concat", "Transpose": "transpose", "GatherND": "gather_nd", "ScatterND": "scatter",
+    "ScatterElements": "scatter", "Scatter": "scatter", "Identity": "identity", "Cast": "cast",
+}
+_FIRST_ONLY = {
+    "Reshape": "reshape", "Flatten": "flatten", "Squeeze": "squeeze", "Unsqueeze": "unsqueeze", "Shape": "shape",
+    "Size": "size", "Expand": "expand", "Tile": "tile", "Split": "split", "DepthToSpace": "depth_to_space",
+    "SpaceToDepth": "space_to_depth", "TopK": "top_k", "ArgMax": "arg_max", "ArgMin": "arg_min", "OneHot": "one_hot",
+    "NonZero": "non_zero", "ReverseSequence": "reverse", "GlobalAveragePool": "global_avg_pool",
+    "GlobalMaxPool": "global_max_pool", "LRN": "lrn", "Range": "range", "CastLike": "cast", "CumSum": "cumsum",
+    "Trilu": "trilu",
+}
+_REDUCE = {"ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max",
+           "ReduceMin": "reduce_min", "ReduceProd": "reduce_prod", "ReduceL1": "reduce_l1", "ReduceL2": "reduce_l2",
+           "ReduceLogSumExp": "reduce_log_sum_exp", "ReduceSumSquare": "reduce_sum_square"}
+
+_OPS: dict[str, tuple[str, Handler]] = {
+    **{op: (kind, _all_data) for op, kind in _ELEMENTWISE.items()},
+    **{op: (kind, _first) for op, kind in _FIRST_ONLY.items()},
+    **{op: (kind, _reduce) for op, kind in _REDUCE.items()},
+    "Conv": ("conv", conv(0, 1, 2)), "ConvInteger": ("conv", conv(0, 1, None, integer=True)),
+    "QLinearConv": ("conv", conv(0, 3, 8, integer=True)), "ConvTranspose": ("conv_transpose", conv(0, 1, 2)),
+    "Gemm": ("fully_connected", product(0, 1, 2)), "MatMul": ("matmul", product(0, 1)),
+    "MatMulInteger": ("matmul", product(0, 1, integer=True)),
+    "QLinearMatMul": ("matmul", product(0, 3, integer=True)), "QGemm": ("fully_connected", product(0, 3, 6, True)),
+    "Einsum": ("einsum", einsum), "Attention": ("attention", attention),
+    "LSTM": ("lstm", rnn(True)), "GRU": ("gru", rnn(False)), "RNN": ("rnn", rnn(False)),
+    "MaxPool": ("max_pool", pool), "AveragePool": ("avg_pool", pool), "LpPool": ("lp_pool", pool),
+    "BatchNormalization": ("batch_norm", _norm), "LayerNormalization": ("layer_norm", _norm),
+    "InstanceNormalization": ("instance_norm", _norm), "GroupNormalization": ("group_norm", _norm),
+    "RMSNormalization": ("rms_norm", _norm),
+    "Softmax": ("softmax", _softmax), "LogSoftmax": ("log_softmax", _softmax), "Hardmax": ("hardmax", _softmax),
+    "Dropout": ("dropout", _only_first_output), "ConstantOfShape": ("constant", _no_data),
+    "Pad": ("pad", _pad), "Slice": ("slice", _slice),
+    "Clip": ("clip", _clip), "Resize": ("resize", _resize), "Upsample": ("resize", _resize),
+    "Gather": ("gather", _gather), "GatherElements": ("gather", _gather),
+    "QuantizeLinear": ("quantize", quantize), "DequantizeLinear": ("dequantize", dequantize),
+    "DynamicQuantizeLinear": ("quantize", _only_first_output),
+    "QLinearSigmoid": ("sigmoid", integer_unary), "QLinearLeakyRelu": ("leaky_relu", integer_unary),
+    "QLinearSoftmax": ("softmax", integer_unary), "QLinearGlobalAveragePool": ("global_avg_pool", integer_unary),
+    "QLinearAdd": ("add", integer_binary), "QLinearMul": ("mul", integer_binary),
+    "QLinearConcat": ("concat", qlinear_concat),
+}
+"""ONNX op_type -> (canonical kind, handler). Keyed by op_type in any domain (com.microsoft ops included),
+except :data:`_DEFAULT_DOMAIN_ONLY`."""
+
+_DEFAULT_DOMAIN_ONLY = frozenset({"Attention"})
+"""op types whose namesake in another domain has another signature (com.microsoft Attention takes the input and
+packed QKV weights): there they stay unmapped."""
+
+
+def lookup(node: NodeProto) -> tuple[str, Handler, bool]:
+    """``(kind, handler, mapped)`` of ``node``; an op without an entry keeps its op_type, every operand data."""
+    entry = _OPS.get(node.op_type)
+    if entry is None or node.op_type in _DEFAULT_DOMAIN_ONLY and node.domain not in ("", "ai.onnx"):
+        return node.op_type, _all_data, False
+    kind, handler = entry
+    return kind, handler, True

@@ -1,0 +1,147 @@
+"""Reading the model file: the protobuf, external-data checks, node order, graph inputs and attributes.
+
+``onnx.load(path, load_external_data=False)``: external-data files must exist and be long enough, their bytes
+are never read (only shapes matter). Every node input must be a graph input, an initializer or a node output;
+nodes are put in topological order. Every failure is a :class:`ModelFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import AttributeProto, NodeProto, TensorProto, helper
+
+from rooflinekit.errors import ModelFileError
+from rooflinekit.importers.onnx._dtypes import FLOATS
+
+MALFORMED = (ValueError, TypeError, IndexError, KeyError, ArithmeticError)
+"""What a malformed protobuf can make onnx, numpy or pydantic raise; reported as :class:`ModelFileError`."""
+
+
+def read_model(path: Path) -> onnx.ModelProto:
+    """Parse the protobuf without external data; every failure names the file."""
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    if path.stat().st_size == 0:
+        raise ModelFileError(f"{path}: the file is empty; export the model again")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, *MALFORMED, OSError) as exc:
+        raise ModelFileError(f"{path}: not a readable ONNX protobuf (truncated or corrupt?): {exc}") from exc
+    if not model.graph.node:
+        raise ModelFileError(f"{path}: the ONNX graph has no nodes (truncated or not an ONNX model?)")
+    return model
+
+
+def check_external_data(model: onnx.ModelProto, path: Path) -> None:
+    """Every tensor stored outside the model file must have its file, long enough for offset + length."""
+    for tensor in _all_tensors(model.graph):
+        if tensor.data_location != TensorProto.EXTERNAL:
+            continue
+        info = {entry.key: entry.value for entry in tensor.external_data}
+        location = info.get("location", "")
+        file = path.parent / location
+        if not location or not file.is_file():
+            raise ModelFileError(
+                f"{path}: external data file {location!r} of tensor {tensor.name!r} not found in {path.parent}; "
+                "keep the data file next to the model")
+        end = int(info.get("offset", 0) or 0) + int(info.get("length", 0) or 0)
+        if end > file.stat().st_size:
+            raise ModelFileError(f"{path}: external data file {location!r} is truncated: tensor {tensor.name!r} "
+                                 f"ends at byte {end}, the file has {file.stat().st_size}")
+
+
+def _all_tensors(graph: onnx.GraphProto) -> list[TensorProto]:
+    tensors = list(graph.initializer)
+    for node in graph.node:
+        tensors.extend(a.t for a in node.attribute if a.type == AttributeProto.TENSOR)
+    return tensors
+
+
+def topological_nodes(graph: onnx.GraphProto, path: Path) -> list[NodeProto]:
+    """Nodes in a dependency order (the file's order when it is one, else the graph is re-stored sorted);
+    dangling inputs and cycles are errors."""
+    available = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    producer: dict[str, int] = {}
+    for index, node in enumerate(graph.node):
+        if not node.op_type:
+            raise ModelFileError(f"{path}: node {index} ({node.name!r}) has no op_type")
+        for name in node.output:
+            if name and name in producer:
+                raise ModelFileError(f"{path}: tensor {name!r} is produced by two nodes; ONNX graphs are SSA")
+            if name:
+                producer[name] = index
+    waiting = [0] * len(graph.node)
+    users: dict[int, list[int]] = defaultdict(list)
+    for index, node in enumerate(graph.node):
+        for name in node.input:
+            if not name or name in available and name not in producer:
+                continue
+            if name not in producer:
+                raise ModelFileError(
+                    f"{path}: node {node.name or index!r} ({node.op_type}) reads {name!r}, which is neither a "
+                    "graph input, an initializer nor a node output (dangling input)")
+            waiting[index] += 1
+            users[producer[name]].append(index)
+    ready = [i for i, count in enumerate(waiting) if count == 0]  # a heap: the lowest ready index goes first,
+    order: list[int] = []                                          # so a valid file order is kept as it is
+    while ready:
+        index = heapq.heappop(ready)
+        order.append(index)
+        for user in users[index]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, user)
+    if len(order) != len(graph.node):
+        raise ModelFileError(f"{path}: the graph has a cycle; ONNX graphs must be acyclic")
+    if order != sorted(order):  # shape inference walks the nodes in file order: store them sorted
+        nodes = [NodeProto.FromString(graph.node[i].SerializeToString()) for i in order]
+        del graph.node[:]
+        graph.node.extend(nodes)
+    return list(graph.node)
+
+
+def opset(model: onnx.ModelProto) -> int:
+    """The default-domain opset; the newest one onnx knows when the model uses other domains only."""
+    versions = [entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")]
+    return int(versions[0]) if versions else onnx.defs.onnx_opset_version()
+
+
+def real_inputs(graph: onnx.GraphProto) -> list[str]:
+    """Graph inputs that are not initializers (before IR 4, every initializer was also listed as an input)."""
+    initializers = {t.name for t in graph.initializer}
+    return [i.name for i in graph.input if i.name not in initializers]
+
+
+def main_input(graph: onnx.GraphProto, inputs: list[str]) -> str | None:
+    """The first float graph input, else the first input."""
+    types = {i.name: i.type.tensor_type.elem_type for i in graph.input}
+    floats = [name for name in inputs if types[name] in FLOATS]
+    return (floats or inputs or [None])[0]
+
+
+def attr(node: NodeProto, name: str, default: Any) -> Any:
+    """The Python value of attribute ``name`` of ``node``, ``default`` when absent."""
+    for attribute in node.attribute:
+        if attribute.name == name:
+            return attr_value(attribute)
+    return default
+
+
+def attr_value(attribute: AttributeProto) -> Any:
+    """Python value of a scalar or list attribute (strings decoded); None for tensors and graphs."""
+    if attribute.type in (AttributeProto.TENSOR, AttributeProto.GRAPH, AttributeProto.TENSORS,
+                          AttributeProto.GRAPHS, AttributeProto.SPARSE_TENSOR, AttributeProto.SPARSE_TENSORS,
+                          AttributeProto.TYPE_PROTO, AttributeProto.TYPE_PROTOS):
+        return None
+    value = helper.get_attribute_value(attribute)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, list):
+        return tuple(v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v for v in value)
+    return value

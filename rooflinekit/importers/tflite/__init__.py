@@ -1,0 +1,75 @@
+"""TFLite importer: a ``.tflite`` flatbuffer -> :class:`~rooflinekit.descriptors.LayerNetwork`.
+
+The file is validated defensively while it is read (:mod:`._reading`): any malformation becomes a
+:class:`~rooflinekit.errors.ModelFileError` naming the file. Conventions (the canonical forms of
+:mod:`rooflinekit.counters`):
+
+- Graph (:mod:`._scope`): only subgraph 0 (the entry point, usually ``main``) is imported. Further subgraphs are
+  bodies of control flow (WHILE, IF, CALL_ONCE) whose cost depends on run-time decisions: loading warns with
+  :class:`TFLiteImportWarning` naming them and :func:`subgraph_summary` lists all subgraphs. The control-flow op
+  keeps its TFLite name as kind, so the counters report it in ``unsupported_ops``, as they do custom ops (kind =
+  the custom code, ``source_op`` = ``CUSTOM``) and builtins missing from :data:`KINDS`.
+- Layout (:mod:`._layout`): TFLite feature maps are NHWC. Every rank-4 activation shape is given channels-first
+  ``(N, C, H, W)`` and axis attributes (``axis``, ``axes``) are renumbered to match; BATCH_MATMUL operands keep
+  TFLite's order with adjoints undone, ``(..., M, K) x (..., K, N)``.
+- Batch (:mod:`._scope`): a leading dim marked dynamic (-1 in ``shape_signature``) is bound to ``batch``. A graph
+  with a fixed batch keeps it (``LayerNetwork.batch`` says which) and warns if asked for another;
+  ``count_network(batch=...)`` and ``predict(batch=...)`` scale per-frame costs. Other dynamic dims keep their
+  stored size, with a warning.
+- Weights (:mod:`._nodes`, :mod:`._conv`, :mod:`._ops`): the constant operands (non-empty buffer) of a layer,
+  except parameter operands that other formats hold as attributes (RESHAPE's shape, MEAN's axes, PAD's
+  paddings, ...: :data:`PARAMETER_OPERANDS`), which are dropped. Conv weights are channels-first; fully connected
+  ``(out, in)`` as stored; a BATCH_MATMUL with a constant operand is a fully_connected whose weight ends in K.
+  ``TensorSpec.nbytes`` is the buffer's byte length and ``dtype`` the tensor type (int8 weights, int32 biases,
+  fp32 tensors of a hybrid model each at their stored size); a buffer shared by tensors counts once per tensor.
+  A DEQUANTIZE of a constant (fp16 or int8 weight storage) is folded into its consumer, whose weight then has the
+  dequantized shape and the stored dtype and bytes.
+- Precision (:mod:`._layers`): per layer from its first weight and first activation, for the network the
+  dominant types (``int8``, ``fp32`` or hybrid ``W-int8_A-fp32``); activation tensors of another type carry it
+  in ``input_dtypes`` / ``output_dtypes``.
+- Fused activations are kept as the attribute ``fused_activation``, not as separate layers; layers with a
+  quantized first weight carry ``weight_quantization`` = ``per_tensor`` or ``per_channel``. TFLite operators have
+  no names: a layer is named ``<builtin or custom code, lower case>_<operator index>`` (``conv_2d_0``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rooflinekit.descriptors import LayerNetwork
+from rooflinekit.errors import ModelFileError, ShapeError
+from rooflinekit.importers.tflite._layers import layer, network_precision
+from rooflinekit.importers.tflite._nodes import PARAMETER_OPERANDS, nodes
+from rooflinekit.importers.tflite._ops import KINDS
+from rooflinekit.importers.tflite._reading import read
+from rooflinekit.importers.tflite._records import SubgraphSummary
+from rooflinekit.importers.tflite._scope import TFLiteImportWarning, bind_batch, warn_other_subgraphs
+
+__all__ = ["KINDS", "PARAMETER_OPERANDS", "SubgraphSummary", "TFLiteImportWarning", "load_tflite",
+           "subgraph_summary"]
+
+
+def load_tflite(path: str | Path, batch: int = 1) -> LayerNetwork:
+    """Import subgraph 0 of the TFLite model at ``path``; ``batch`` binds a dynamic batch dim (see module doc).
+
+    Raises :class:`ModelFileError` for a missing, empty, truncated or malformed file and :class:`ShapeError`
+    for shapes rooflinekit cannot cost (zero dims, inconsistent conv operands).
+    """
+    path = Path(path)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ShapeError(f"{path}: batch must be a positive integer, got {batch!r}")
+    model = read(path)
+    warn_other_subgraphs(model.subgraphs, path)
+    graph, network_batch = bind_batch(model.main, batch, path)
+    operators = nodes(graph, path)
+    if not operators:
+        raise ModelFileError(f"{path}: subgraph 0 has no operators; there is nothing to count")
+    precision = network_precision(operators)
+    layers = tuple(layer(node, precision) for node in operators)
+    return LayerNetwork(name=path.stem, batch=network_batch, precision=precision, layers=layers,
+                        source=f"{path.name} (TFLite, subgraph 0 '{graph.name}')")
+
+
+def subgraph_summary(path: str | Path) -> list[SubgraphSummary]:
+    """Every subgraph of the model at ``path``: index, name, operator and tensor counts, whether it is counted."""
+    return list(read(Path(path)).subgraphs)

@@ -1,0 +1,99 @@
+"""Layers and precision: one :class:`Layer` per operator, and the network's dominant precision.
+
+A layer's weight type is that of its first weight, its activation type that of its first activation input (else
+its first output). The network's precision takes the dominant weight type (by elements of the layers' first
+weights) and the dominant activation type (by elements of activation inputs): ``int8``, ``fp32``, or hybrid
+``W-int8_A-fp32`` when int8 weights feed float activations. ``Layer.precision`` is set only where a layer
+differs; a layer without weights takes the network's weight type. An input or output tensor of another type than
+the layer's activations carries it in ``input_dtypes`` / ``output_dtypes`` (the float side of a QUANTIZE or
+DEQUANTIZE, int32 indices), so its bytes are exact.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterable
+
+from rooflinekit.descriptors import DType, Layer, Precision, TensorSpec
+from rooflinekit.importers.tflite._layout import nchw
+from rooflinekit.importers.tflite._nodes import Node
+from rooflinekit.importers.tflite._ops import map_node
+from rooflinekit.importers.tflite._reading import tflite
+from rooflinekit.importers.tflite._records import Tensor
+
+# ActivationFunctionType -> lower-case name (relu6, ...)
+_ACTIVATIONS: dict[int, str] = (
+    {v: k.lower() for k, v in vars(tflite.ActivationFunctionType).items() if isinstance(v, int)} if tflite else {}
+)
+
+
+def layer(node: Node, network: Precision) -> Layer:
+    """The layer of one operator, named ``<op>_<operator index>`` (``conv_2d_0``; TFLite operators are unnamed)."""
+    mapped = map_node(node)
+    layout = nchw if mapped.nhwc else (lambda shape: shape)
+    own = _own_precision(node, network)
+    data = node.data()
+    return Layer(
+        name=f"{node.op.name.lower()}_{node.op.index}", op=mapped.kind,
+        source_op="CUSTOM" if node.op.custom else node.op.name,
+        inputs=tuple(mapped.input_shapes.get(p, layout(t.shape)) for p, t in data),
+        outputs=tuple(layout(t.shape) for t in node.outputs),
+        input_dtypes=_differing((t.dtype for _, t in data), own.activations),
+        output_dtypes=_differing((t.dtype for t in node.outputs), own.activations),
+        weights=tuple(TensorSpec(shape=mapped.weight_shapes.get(p, t.shape), dtype=t.dtype, nbytes=t.nbytes)
+                      for p, t in node.weights()),
+        attrs={**_extra_attrs(node), **mapped.attrs},
+        precision=None if own == network else own,
+    )
+
+
+def _differing(dtypes: Iterable[DType | None], activations: DType) -> tuple[DType | None, ...]:
+    """Each tensor's type where it differs from the layer's activations (None where not); () when none does."""
+    kept = tuple(None if dtype in (None, activations) else dtype for dtype in dtypes)
+    return kept if any(dtype is not None for dtype in kept) else ()
+
+
+def _extra_attrs(node: Node) -> dict[str, Any]:
+    """``fused_activation`` and ``weight_quantization`` where they apply."""
+    attrs: dict[str, Any] = {}
+    fused = node.op.options.get("FusedActivationFunction", 0)
+    if fused:
+        attrs["fused_activation"] = _ACTIVATIONS.get(fused, f"activation_{fused}")
+    weights = node.weights()
+    if weights and weights[0][1].quantization:
+        attrs["weight_quantization"] = weights[0][1].quantization
+    return attrs
+
+
+def _first_weight(node: Node) -> Tensor | None:
+    weights = node.weights()
+    return weights[0][1] if weights else None
+
+
+def _dominant(elements: Counter[DType]) -> DType | None:
+    return elements.most_common(1)[0][0] if elements else None
+
+
+def network_precision(nodes: list[Node]) -> Precision:
+    """Dominant weight type (elements of first weights) and activation type (elements of activation inputs)."""
+    weights: Counter[DType] = Counter()
+    activations: Counter[DType] = Counter()
+    for node in nodes:
+        first = _first_weight(node)
+        if first is not None and first.dtype is not None:
+            weights[first.dtype] += first.elements
+        for _, tensor in node.data():
+            if tensor.dtype is not None:
+                activations[tensor.dtype] += tensor.elements
+    act = _dominant(activations) or _dominant(weights) or DType.FP32
+    return Precision(weights=_dominant(weights) or act, activations=act)
+
+
+def _own_precision(node: Node, network: Precision) -> Precision:
+    """The layer's precision: its first weight's and first activation's types, the network's where unknown."""
+    first = _first_weight(node)
+    data = node.data()
+    activation = data[0][1] if data else (node.outputs[0] if node.outputs else None)
+    return Precision(weights=first.dtype if first is not None and first.dtype else network.weights,
+                     activations=activation.dtype if activation is not None and activation.dtype
+                     else network.activations)
