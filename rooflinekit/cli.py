@@ -175,7 +175,7 @@ def cmd_models(args: argparse.Namespace) -> None:
     catalog = network_catalog()
     if args.action == "list":
         table = pd.DataFrame([{"name": catalog.label(s), "kind": s.kind, "task": s.task,
-                               "precision": s.precision.label, "source": s.source} for s in catalog.specs])
+                               "precision": s.precision.label} for s in catalog.specs])
         _emit(args.format, table.to_dict("records"), table)
         return
     spec = catalog.get(_require_name(args))
