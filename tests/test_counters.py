@@ -10,7 +10,7 @@ from rooflinekit.catalog import get_network
 from rooflinekit.counters import CountingConventions, UnsupportedOpWarning, count_network, get_counter, total_ops
 from rooflinekit.descriptors import Layer, LayerNetwork, TensorSpec
 from rooflinekit.descriptors.builder import NetworkBuilder
-from rooflinekit.errors import ShapeError, UnsupportedOpError
+from rooflinekit.errors import ShapeError, SpecError, UnsupportedOpError
 
 
 def count(layer: Layer):
@@ -278,3 +278,26 @@ def test_rms_norm_and_hardmax():
     x = ((1, 10),)
     assert count(Layer(name="r", op="rms_norm", inputs=x, outputs=x)).other_ops == 40  # 4 per element
     assert count(Layer(name="h", op="hardmax", inputs=x, outputs=x)).other_ops == 20  # 2 per element
+
+
+def test_precision_override_retypes_per_tensor_dtypes():
+    # the int32 output of an integer op: 10 elements -> 40 bytes; overridden to fp16 -> 20 bytes
+    layer = Layer(name="mm", op="relu", inputs=((1, 10),), outputs=((1, 10),), output_dtypes=["int32"])
+    net = LayerNetwork(name="n", source="s", precision="int8", layers=(layer,))
+    assert count_network(net).layers.iloc[0].output_bytes == 40
+    assert count_network(net, "fp16").layers.iloc[0].output_bytes == 20
+
+
+@pytest.mark.parametrize("batch", [0, -2, 1.5])
+def test_count_rejects_bad_batch(batch):
+    net = LayerNetwork(name="n", source="s", layers=(conv(3, 16, 3, 32, 32),))
+    with pytest.raises(SpecError, match=f"batch must be a positive integer, got {batch}"):
+        count_network(net, batch=batch)
+
+
+def test_unknown_resize_mode_and_lrn_without_size():
+    resize = Layer(name="r", op="resize", inputs=((1, 1, 4, 4),), outputs=((1, 1, 8, 8),), attrs={"mode": "bilinear"})
+    with pytest.raises(ShapeError, match="resize layer 'r': unknown mode 'bilinear'; use nearest, linear or cubic"):
+        count(resize)
+    with pytest.raises(ShapeError, match="lrn layer 'n' has no 'size' attribute"):
+        count(Layer(name="n", op="lrn", inputs=((1, 4, 2, 2),), outputs=((1, 4, 2, 2),)))

@@ -127,3 +127,21 @@ def test_sweep_reports_aggregate_specs_under_activation_traffic():
 def test_sweep_rejects_bad_batch():
     with pytest.raises(SpecError, match="batch must be a positive integer, got -1"):
         sweep(["CNV"], ["ZCU104-FINN"], ["int2"], [-1])
+
+
+@pytest.mark.parametrize("mode", ["network", "layer"])
+@pytest.mark.parametrize("traffic", ["weights_only", "weights_and_activations", "on_chip_if_fits"])
+def test_vectorized_sweep_equals_predict(mode, traffic):
+    nets = ["LeNet-MNIST", "ResNet-20-CIFAR-10", "FINN-CNV 50%"]
+    hws = ["NUCLEO-F767ZI", "ZCU104-DPU", "TX2-maxn", "EdgeTPU-fast"]
+    table = sweep(nets, hws, [None, "int8", "fp16"], [1, 3, 16], mode, traffic)
+    checked = 0
+    for row in table[table.status == "ok"].itertuples():
+        p = predict(row.network, row.hardware, row.precision, row.batch, mode, traffic)
+        for field in ("fps", "latency_s", "ops", "bytes", "operational_intensity", "attainable_ops_per_s",
+                      "peak_ops_per_s", "latency_optimistic_s", "latency_pessimistic_s"):
+            assert getattr(row, field) == pytest.approx(getattr(p, field), rel=1e-9), field
+        assert row.bound == p.bound
+        checked += 1
+    assert checked >= 24
+    assert (table.status != "ok").sum() == len(table) - checked

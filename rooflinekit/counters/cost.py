@@ -11,7 +11,8 @@ Per layer (shapes as given, i.e. for the network's ``batch``):
   when known), else at the layer's weight precision; a precision override re-types every tensor.
 - ``input_bytes`` / ``output_bytes``: activations read and written, ``ceil(elements * bits / 8)`` per tensor at
   the tensor's own dtype where the layer gives one (``input_dtypes``, ``output_dtypes``: the int32 output of an
-  integer conv, the float side of a (de)quantize), else at the activation precision; 0 for views.
+  integer conv, the float side of a (de)quantize), else at the activation precision; 0 for views. A precision
+  override re-types every tensor, these included.
 
 An op kind without a counter is kept as a row with ``supported`` False and 0 ops, tallied in
 ``unsupported_ops`` and warned about once per network; ``strict=True`` raises :class:`UnsupportedOpError`.
@@ -23,11 +24,13 @@ import warnings
 from collections import Counter as Tally
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from rooflinekit.counters._registry import OpCount, get_counter, supported_kinds, total_ops
+from rooflinekit.counters._shapes import elements
 from rooflinekit.descriptors import AggregateNetwork, DType, Layer, NetworkSpec, Precision, tensor_bytes
-from rooflinekit.errors import UnsupportedOpError
+from rooflinekit.errors import SpecError, UnsupportedOpError
 
 
 class UnsupportedOpWarning(UserWarning):
@@ -90,16 +93,21 @@ def _weight_bytes(layer: Layer, precision: Precision, override: bool) -> int:
 
 
 def count_layer(layer: Layer, precision: Precision, conventions: CountingConventions = CountingConventions(),
-                precision_overridden: bool = False) -> tuple[dict, bool]:
-    """One layer's cost row at ``precision``; the flag says whether a counter exists for its op."""
+                precision_overridden: bool = False) -> dict[str, object]:
+    """One layer's cost row at ``precision`` (``supported`` False when no counter exists for its op).
+
+    With ``precision_overridden`` every tensor takes ``precision``: per-tensor dtypes are ignored.
+    """
     counter = get_counter(layer.op)
     count = counter(layer) if counter else OpCount()
-    fused = sum(_prod(s) for s in layer.outputs) if layer.attrs.get("fused_activation") else 0
+    fused = sum(elements(s) for s in layer.outputs) if layer.attrs.get("fused_activation") else 0
     other = (count.bias_ops if conventions.include_bias_ops else 0) + (
         count.other_ops + fused if conventions.include_other_ops else 0)
     act = precision.activations
     moves = count.moves_data
-    row = {
+    input_dtypes = () if precision_overridden else layer.input_dtypes
+    output_dtypes = () if precision_overridden else layer.output_dtypes
+    return {
         "name": layer.name, "op": layer.op, "source_op": layer.source_op or layer.op,
         "supported": counter is not None,
         "weight_dtype": precision.weights.value, "activation_dtype": act.value,
@@ -107,23 +115,15 @@ def count_layer(layer: Layer, precision: Precision, conventions: CountingConvent
         "macs": count.macs, "other_ops": other, "ops": total_ops(count.macs, other),
         "params": layer.params,
         "weight_bytes": _weight_bytes(layer, precision, precision_overridden),
-        "input_bytes": _activation_bytes(layer.inputs, layer.input_dtypes, act) if moves else 0,
-        "output_bytes": _activation_bytes(layer.outputs, layer.output_dtypes, act) if moves else 0,
+        "input_bytes": _activation_bytes(layer.inputs, input_dtypes, act) if moves else 0,
+        "output_bytes": _activation_bytes(layer.outputs, output_dtypes, act) if moves else 0,
     }
-    return row, counter is not None
 
 
 def _activation_bytes(shapes: tuple[tuple[int, ...], ...], dtypes: tuple[DType | None, ...], default: DType) -> int:
     """Sum of ``ceil(elements * bits / 8)`` over tensors, each at its own dtype when given, else ``default``."""
     dtypes = dtypes or (None,) * len(shapes)
-    return sum(tensor_bytes(_prod(shape), dtype or default) for shape, dtype in zip(shapes, dtypes))
-
-
-def _prod(shape: tuple[int, ...]) -> int:
-    result = 1
-    for dim in shape:
-        result *= dim
-    return result
+    return sum(tensor_bytes(elements(shape), dtype or default) for shape, dtype in zip(shapes, dtypes))
 
 
 def count_network(network: NetworkSpec, precision: Precision | str | None = None, batch: int | None = None,
@@ -135,14 +135,16 @@ def count_network(network: NetworkSpec, precision: Precision | str | None = None
     read once per batch and do not scale.
     """
     override = Precision.parse(precision) if precision is not None else None
+    if batch is not None and (not isinstance(batch, (int, np.integer)) or batch < 1):
+        raise SpecError(f"batch must be a positive integer, got {batch!r}")
     if isinstance(network, AggregateNetwork):
         return _count_aggregate(network, override, batch or 1)
     frames = batch or network.batch
     rows, unsupported = [], Tally()
     for layer in network.layers:
-        row, ok = count_layer(layer, layer_precision(layer, network.precision, override), conventions,
-                              precision_overridden=override is not None)
-        if not ok:
+        row = count_layer(layer, layer_precision(layer, network.precision, override), conventions,
+                          precision_overridden=override is not None)
+        if not row["supported"]:
             unsupported[layer.op] += 1
         rows.append(row)
     if unsupported and strict:

@@ -1,12 +1,13 @@
 """Elementwise arithmetic, activations and reductions.
 
-- binary elementwise (add, sub, mul, div, max, min, pow, ...): ``other_ops = prod(output) * (operands - 1)``
-  where operands counts activation inputs and constant tensors (a 3-operand Sum does two adds per element).
+- binary elementwise (add, sub, mul, div, max, min, pow, ...): ``other_ops = prod(output) * max(operands - 1, 1)``
+  where operands counts activation inputs and constant tensors (a 3-operand Sum does two adds per element; an
+  operand folded into an attribute still costs one op per element).
 - activations and other unary functions (relu, sigmoid, tanh, gelu, trigonometry, is_nan, ...): one op per
   output element, whatever the function's cost in instructions; ``clip``, ``relu6`` and ``cumsum`` (one add per
   element) likewise.
 - reduce (reduce_mean, reduce_sum, reduce_max, ...): one op per input element.
-- cast, quantize, dequantize, requantize: one op per output element (a scale and round).
+- cast, quantize, dequantize, requantize: one op per output element (the scale-and-round counts as one).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 from rooflinekit.counters._registry import OpCount, register
 from rooflinekit.counters._shapes import output_elements
 from rooflinekit.descriptors import Layer
+from rooflinekit.errors import ShapeError
 
 COPY_KINDS = ("concat", "transpose", "pad", "slice", "split", "gather", "tile", "expand", "depth_to_space",
               "space_to_depth", "pack", "unpack", "gather_nd", "scatter", "one_hot", "mirror_pad", "reverse",
@@ -33,6 +34,11 @@ def count_view(layer: Layer) -> OpCount:
 
 @register("resize")
 def count_resize(layer: Layer) -> OpCount:
-    ops_per_dim = RESIZE_OPS_PER_DIM.get(str(layer.attrs.get("mode", "nearest")).lower(), 0)
+    mode = str(layer.attrs.get("mode", "nearest")).lower()
+    if mode == "nearest":
+        return OpCount()
+    if mode not in RESIZE_OPS_PER_DIM:
+        raise ShapeError(f"resize layer {layer.name!r}: unknown mode {mode!r}; use nearest, linear or cubic")
+    ops_per_dim = RESIZE_OPS_PER_DIM[mode]
     spatial_dims = max(len(layer.outputs[0]) - 2, 1) if layer.outputs else 1
     return OpCount(other_ops=output_elements(layer) * ops_per_dim * spatial_dims)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from rooflinekit.counters._registry import OpCount, register
 from rooflinekit.counters._shapes import elements, first_input
 from rooflinekit.descriptors import Layer
+from rooflinekit.errors import ShapeError
 
 OPS_PER_ELEMENT = {"batch_norm": 2, "layer_norm": 7, "instance_norm": 7, "group_norm": 7, "rms_norm": 4,
                    "softmax": 3, "log_softmax": 3, "hardmax": 2}
@@ -26,4 +27,6 @@ def count_norm(layer: Layer) -> OpCount:
 
 @register("lrn")
 def count_lrn(layer: Layer) -> OpCount:
-    return OpCount(other_ops=elements(first_input(layer)) * (int(layer.attrs.get("size", 5)) + 3))
+    if "size" not in layer.attrs:
+        raise ShapeError(f"lrn layer {layer.name!r} has no 'size' attribute (the window length)")
+    return OpCount(other_ops=elements(first_input(layer)) * (int(layer.attrs["size"]) + 3))

@@ -23,7 +23,7 @@ from rooflinekit.catalog import NetworkCatalog, get_hardware, get_network
 from rooflinekit.counters import CountingConventions, NetworkCost, count_network
 from rooflinekit.descriptors import AggregateNetwork, DType, HardwareSpec, NetworkSpec, Precision
 from rooflinekit.errors import PrecisionError, SpecError
-from rooflinekit.roofline.core import COMPUTE_BOUND, roofline_times, traffic_bytes
+from rooflinekit.roofline.core import COMPUTE_BOUND, batch_sweep_times, roofline_times, traffic_bytes
 from rooflinekit.roofline.traffic import MemoryLayout, Traffic
 
 Mode = Literal["network", "layer"]
@@ -32,7 +32,11 @@ MODES = ("network", "layer")
 
 @dataclass(frozen=True)
 class Prediction:
-    """One prediction. Per-frame quantities: ``ops``, ``bytes``; per-batch: ``latency_s``."""
+    """One prediction. Per-frame quantities: ``ops``, ``bytes``; per-batch: ``latency_s``.
+
+    ``peak_ops_per_s`` is the compute ceiling the roofline used: the hardware's peak for the compute data type,
+    or with mixed precisions the effective ``sum_i ops_i / sum_i (ops_i / peak_i)``.
+    """
 
     network: str
     hardware: str
@@ -118,7 +122,7 @@ def predict(network: NetworkSpec | str, hardware: HardwareSpec | str, precision:
     net, hw = _resolve_network(network), _resolve_hardware(hardware)
     traffic = Traffic.parse(traffic)
     _check_arguments(batch, mode)
-    cost = count_network(net, precision, conventions=conventions)
+    cost = count_network(net, precision, batch=batch, conventions=conventions)  # layer rows for this batch
     return _evaluate(net, cost, _cost_arrays(cost, net, traffic), hw, batch, mode, traffic, with_layers=True)
 
 
@@ -138,10 +142,11 @@ def _evaluate(net: NetworkSpec, cost: NetworkCost, arrays: dict[str, np.ndarray]
     layer_t = roofline_times(ops_batch, moved, peak, bandwidth)
     ops_total = float(ops_batch.sum())
     bytes_total = float(moved.sum())
+    compute_s = float(layer_t.compute_s.sum())
+    effective_peak = ops_total / compute_s if compute_s > 0 else float(peak.max())
     if mode == "network":
-        compute_s = float(layer_t.compute_s.sum())
-        whole = roofline_times(np.array([ops_total]), moved.sum(axis=0)[None, :],
-                               np.array([ops_total / compute_s if compute_s > 0 else 1.0]), bandwidth)
+        whole = roofline_times(np.array([ops_total]), moved.sum(axis=0)[None, :], np.array([effective_peak]),
+                               bandwidth)
         time_s, bound = float(whole.time_s[0]), int(whole.bound[0])
         optimistic_s, pessimistic_s = time_s, float(whole.pessimistic_s[0])
     else:
@@ -162,7 +167,7 @@ def _evaluate(net: NetworkSpec, cost: NetworkCost, arrays: dict[str, np.ndarray]
         mode=mode, traffic=traffic.value, fps=batch / time_s, latency_s=time_s, bound=_bound_label(bound, layout),
         ops=ops_total / batch, bytes=bytes_total / batch,
         operational_intensity=ops_total / bytes_total if bytes_total > 0 else float("inf"),
-        attainable_ops_per_s=ops_total / time_s, peak_ops_per_s=float(peak.max()),
+        attainable_ops_per_s=ops_total / time_s, peak_ops_per_s=effective_peak,
         latency_optimistic_s=optimistic_s, latency_pessimistic_s=pessimistic_s, layers=layers,
     )
 
@@ -181,36 +186,110 @@ SWEEP_COLUMNS = ["network", "hardware", "precision", "batch", "mode", "traffic",
 
 def sweep(networks: Iterable[NetworkSpec | str], hardware: Iterable[HardwareSpec | str],
           precisions: Sequence[Precision | str | None] = (None,), batches: Sequence[int] = (1,),
-          mode: Mode = "network", traffic: Traffic | str = Traffic.WEIGHTS_ONLY) -> pd.DataFrame:
+          mode: Mode = "network", traffic: Traffic | str = Traffic.WEIGHTS_ONLY,
+          conventions: CountingConventions = CountingConventions()) -> pd.DataFrame:
     """Predict every combination of networks x hardware x precisions x batches as a tidy DataFrame.
 
+    Each network is counted once per precision; all hardware and batch sizes then go through the vectorized
+    :func:`~rooflinekit.roofline.core.batch_sweep_times` at once (``on_chip_if_fits`` traffic, whose bytes are
+    not linear in the batch, is evaluated one combination at a time). Results equal :func:`predict`'s.
     A combination that cannot be predicted (a data type the hardware lacks, an aggregate spec under activation
     traffic) is kept as a row with NaN numbers and the reason in ``status``; predicted rows have status ``ok``.
-    Each network is counted once per precision, then evaluated on every hardware and batch size.
     """
-    rows = []
     traffic = Traffic.parse(traffic)
     for batch in batches:
         _check_arguments(batch, mode)
     hws = [_resolve_hardware(h) for h in hardware]
+    rows: list[dict] = []
     for net in (_resolve_network(n) for n in networks):
         for precision in precisions:
-            cost = count_network(net, precision)  # once per network and precision
+            cost = count_network(net, precision, conventions=conventions)
+            base = {"network": NetworkCatalog.label(net), "precision": cost.precision.label, "mode": mode,
+                    "traffic": traffic.value}
             try:
-                arrays: dict[str, np.ndarray] | None = _cost_arrays(cost, net, traffic)
-                reason = ""
+                arrays = _cost_arrays(cost, net, traffic)
             except SpecError as exc:  # e.g. an aggregate spec under activation traffic
-                arrays, reason = None, str(exc)
-            for hw in hws:
-                for batch in batches:
-                    try:
-                        if arrays is None:
-                            raise SpecError(reason)
-                        row = _evaluate(net, cost, arrays, hw, batch, mode, traffic, with_layers=False).to_dict()
-                        row["status"] = "ok"
-                    except (PrecisionError, SpecError) as exc:
-                        row = {"network": NetworkCatalog.label(net), "hardware": hw.name,
-                               "precision": cost.precision.label, "batch": batch, "mode": mode,
-                               "traffic": traffic.value, "status": str(exc)}
-                    rows.append(row)
+                rows += [{**base, "hardware": hw.name, "batch": b, "status": str(exc)} for hw in hws for b in batches]
+                continue
+            if traffic is Traffic.ON_CHIP_IF_FITS:
+                rows += _rows_one_by_one(net, cost, arrays, hws, batches, mode, traffic, base)
+            else:
+                rows += _rows_vectorized(arrays, hws, batches, mode, traffic, base)
     return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
+
+
+def _rows_one_by_one(net: NetworkSpec, cost: NetworkCost, arrays: dict[str, np.ndarray],
+                     hws: list[HardwareSpec], batches: Sequence[int], mode: str, traffic: Traffic,
+                     base: dict) -> list[dict]:
+    rows = []
+    for hw in hws:
+        for batch in batches:
+            try:
+                rows.append({**_evaluate(net, cost, arrays, hw, batch, mode, traffic, False).to_dict(),
+                             "status": "ok"})
+            except (PrecisionError, SpecError) as exc:
+                rows.append({**base, "hardware": hw.name, "batch": batch, "status": str(exc)})
+    return rows
+
+
+def _rows_vectorized(arrays: dict[str, np.ndarray], hws: list[HardwareSpec], batches: Sequence[int], mode: str,
+                     traffic: Traffic, base: dict) -> list[dict]:
+    """Every hardware x batch of one counted network through the batch-sweep kernel.
+
+    Per frame: ``c_h = sum_i ops_i / peak_hi``; the network-mode time is the kernel on the totals at the
+    effective peak ``sum ops / c_h`` (which is also the layer mode's optimistic bound); the pessimistic bound is
+    ``b c_h + W / bw_w + b A / bw_a``.
+    """
+    rows_of: list[list[dict]] = [[] for _ in hws]  # per hardware, to keep the input order
+    usable, peaks = [], []
+    for position, hw in enumerate(hws):
+        try:
+            peaks.append(_peaks(hw, arrays["compute_dtype"]))
+            usable.append(position)
+        except PrecisionError as exc:
+            rows_of[position] = [{**base, "hardware": hw.name, "batch": b, "status": str(exc)} for b in batches]
+    if not usable:
+        return [row for rows in rows_of for row in rows]
+    layouts = [MemoryLayout.of(hws[position]) for position in usable]
+    peak = np.array(peaks)
+    ops, weights = arrays["ops"], arrays["weight_bytes"]
+    acts = arrays["activation_bytes"] if traffic is Traffic.WEIGHTS_AND_ACTIVATIONS else np.zeros_like(weights)
+    bw_w = np.array([lay.bandwidth_bytes_per_s[lay.weights_level] for lay in layouts])
+    bw_a = np.array([lay.bandwidth_bytes_per_s[lay.activations_level] for lay in layouts])
+    shared = np.array([lay.weights_level == lay.activations_level for lay in layouts])
+    b = np.asarray(batches, dtype=np.float64)
+    ops_total, weights_total, acts_total = ops.sum(), weights.sum(), acts.sum()
+    compute_frame_s = (ops / peak).sum(axis=1)
+    effective_peak = np.where(compute_frame_s > 0, ops_total / np.where(compute_frame_s > 0, compute_frame_s, 1),
+                              peak.max(axis=1))
+    whole_s, whole_bound = (x[:, 0, :] for x in batch_sweep_times(
+        np.array([ops_total]), np.array([weights_total]), np.array([acts_total]), effective_peak[:, None], bw_w,
+        bw_a, shared, b))
+    pessimistic_s = compute_frame_s[:, None] * b + (weights_total / bw_w)[:, None] + (acts_total / bw_a)[:, None] * b
+    if mode == "network":
+        time_s, bound = whole_s, whole_bound
+    else:
+        layer_s, layer_bound = batch_sweep_times(ops, weights, acts, peak, bw_w, bw_a, shared, b)
+        time_s = layer_s.sum(axis=1)
+        codes = np.array([COMPUTE_BOUND, 0, 1])
+        shares = np.stack([(layer_s * (layer_bound == code)).sum(axis=1) for code in codes])
+        bound = codes[shares.argmax(axis=0)]
+    bytes_batch = weights_total + acts_total * b
+    for h, (position, layout) in enumerate(zip(usable, layouts)):
+        hw, rows = hws[position], rows_of[position]
+        labels = {COMPUTE_BOUND: "compute", 0: f"memory:{layout.names[layout.weights_level]}",
+                  1: f"memory:{layout.names[layout.activations_level]}"}
+        for i, batch in enumerate(batches):
+            t = float(time_s[h, i])
+            if t <= 0:
+                rows.append({**base, "hardware": hw.name, "batch": batch, "status": "no ops and no bytes moved"})
+                continue
+            rows.append({**base, "hardware": hw.name, "batch": int(batch), "fps": batch / t, "latency_s": t,
+                         "bound": labels[int(bound[h, i])], "ops": float(ops_total),
+                         "bytes": float(bytes_batch[i] / batch),
+                         "operational_intensity": (float(ops_total * batch / bytes_batch[i]) if bytes_batch[i] > 0
+                                                   else float("inf")),
+                         "attainable_ops_per_s": float(ops_total * batch / t),
+                         "peak_ops_per_s": float(effective_peak[h]), "latency_optimistic_s": float(whole_s[h, i]),
+                         "latency_pessimistic_s": float(pessimistic_s[h, i]), "status": "ok"})
+    return [row for rows in rows_of for row in rows]
