@@ -20,47 +20,19 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 
 from rooflinekit.catalog import hardware_catalog, network_catalog
+from rooflinekit.cli_common import (
+    Parser, format_options, model_options, resolve_model, roofline_options, split_list,
+)
 from rooflinekit.compare.calibrate import calibrate_from_paths, predict_with_calibration
 from rooflinekit.counters import NetworkCost, count_network
-from rooflinekit.descriptors import NetworkSpec
 from rooflinekit.errors import RooflineError, SpecError
-from rooflinekit.importers import MODEL_SUFFIXES, load_model
 from rooflinekit.plots_cli import add_plot_commands
-from rooflinekit.roofline import MODES, Traffic, predict, sweep
-
-FORMATS = ("table", "csv", "json")
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"rooflinekit: error: {message} (see 'rooflinekit --help')\n")
-
-
-def _input_shapes(values: Sequence[str]) -> dict[str, list[int | str]]:
-    shapes: dict[str, list[int | str]] = {}
-    for value in values:
-        name, sep, dims = value.partition("=")
-        if not sep or not name or not dims:
-            raise SpecError(f"--input-shape {value!r}: write NAME=D1,D2,... e.g. input=1,3,224,224")
-        shapes[name] = [int(d) if d.strip().isdigit() else d.strip() for d in dims.replace("x", ",").split(",")]
-    return shapes
-
-
-def resolve_model(model: str, batch: int = 1, input_shapes: Sequence[str] = ()) -> NetworkSpec:
-    """A model file (by suffix or existence) or a catalog name."""
-    shapes = _input_shapes(input_shapes)
-    path = Path(model)
-    if path.suffix.lower() in MODEL_SUFFIXES or path.is_file():
-        return load_model(path, batch=batch, input_shapes=shapes or None)
-    if shapes:
-        raise SpecError(f"--input-shape applies to model files; {model!r} is a catalog network with fixed shapes")
-    return network_catalog().get(model)
-
+from rooflinekit.roofline import predict, sweep
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
@@ -142,16 +114,12 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
                         "theta0": predictor.theta0_, "factors": table.to_dict("records")}, table)
 
 
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else []
-
-
 def cmd_sweep(args: argparse.Namespace) -> None:
-    networks = [resolve_model(m) for m in _split(args.models)] or network_catalog().specs
-    hardware = [hardware_catalog().get(h) for h in _split(args.hardware)] or hardware_catalog().specs
-    precisions = _split(args.precisions) or [None]
+    networks = [resolve_model(m) for m in split_list(args.models)] or network_catalog().specs
+    hardware = [hardware_catalog().get(h) for h in split_list(args.hardware)] or hardware_catalog().specs
+    precisions = split_list(args.precisions) or [None]
     try:
-        batches = [int(b) for b in _split(args.batches)] or [1]
+        batches = [int(b) for b in split_list(args.batches)] or [1]
     except ValueError:
         raise SpecError(f"--batches {args.batches!r}: write whole numbers separated by commas, e.g. 1,8,64") from None
     table = sweep(networks, hardware, precisions, batches, args.mode, args.traffic)
@@ -191,20 +159,9 @@ def _require_name(args: argparse.Namespace) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="rooflinekit", description="Roofline predictions of neural networks on hardware.")
-    common = _Parser(add_help=False)
-    common.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    model = _Parser(add_help=False)
-    model.add_argument("model", help="catalog name (e.g. 'ResNet-50 80%%') or model file (.onnx, .tflite)")
-    model.add_argument("--precision", help="re-type all tensors, e.g. int8, fp16, W-int8_A-fp32")
-    model.add_argument("--batch", type=int, default=1, help="frames per batch (default 1)")
-    model.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
-                       help="bind a model input's shape, e.g. input=1,3,224,224 (repeatable)")
-    roofline = _Parser(add_help=False)
-    roofline.add_argument("--mode", choices=MODES, default="network", help="whole network or per layer")
-    roofline.add_argument("--traffic", choices=[t.value for t in Traffic], default=Traffic.WEIGHTS_ONLY.value,
-                          help="memory-traffic assumption (default weights_only, as QuTiBench)")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="rooflinekit", description="Roofline predictions of neural networks on hardware.")
+    common, model, roofline = format_options(), model_options(), roofline_options()
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     count = commands.add_parser("count", parents=[model, common], help="ops, params and bytes per layer")
     count.add_argument("--strict", action="store_true", help="fail on ops without a counter")

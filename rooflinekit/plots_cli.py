@@ -22,29 +22,26 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from rooflinekit.catalog import hardware_catalog, network_catalog
+from rooflinekit.cli_common import (
+    Parser, model_options, resolve_model, roofline_options, split_list, traffic_options,
+)
 from rooflinekit.errors import SpecError
 from rooflinekit.plots import PlotError, plot_efficiency, plot_heatmap, plot_layers, plot_pareto, plot_roofline, \
     save_figure
-from rooflinekit.roofline import MODES, Traffic, predict, sweep
+from rooflinekit.roofline import predict, sweep
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-def _names(value: str | None) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else []
-
-
 def _axes_option(value: str | None, option: str) -> set[str]:
-    axes = set(_names(value))
+    axes = set(split_list(value))
     if not axes <= {"x", "y"}:
         raise SpecError(f"{option} {value!r}: write x, y or x,y")
     return axes
 
 
 def _models(value: str | None) -> list[Any]:
-    from rooflinekit.cli import resolve_model  # cli imports this module: resolve at call time
-
-    return [resolve_model(m) for m in _names(value)]
+    return [resolve_model(m) for m in split_list(value)]
 
 
 def _read_records(path: Path) -> pd.DataFrame:
@@ -69,25 +66,23 @@ def _title(args: argparse.Namespace, default: str | None) -> str | None:
 
 
 def cmd_roofline(args: argparse.Namespace) -> None:
-    hardware = [hardware_catalog().get(h) for h in _names(args.hardware)]
+    hardware = [hardware_catalog().get(h) for h in split_list(args.hardware)]
     if not hardware:
         raise SpecError("plot roofline needs --hardware NAME[,NAME...]; list them with 'rooflinekit hardware list'")
     models = _models(args.models)
-    points = sweep(models, hardware, _names(args.precisions) or [None], [args.batch], args.mode,
+    points = sweep(models, hardware, split_list(args.precisions) or [None], [args.batch], args.mode,
                    args.traffic) if models else None
-    _finish(args, plot_roofline(hardware, points, _names(args.dtypes) or None, title=_title(args, "Roofline")))
+    _finish(args, plot_roofline(hardware, points, split_list(args.dtypes) or None, title=_title(args, "Roofline")))
 
 
 def cmd_heatmap(args: argparse.Namespace) -> None:
     networks = _models(args.models) or network_catalog().specs
-    hardware = [hardware_catalog().get(h) for h in _names(args.hardware)] or hardware_catalog().specs
-    table = sweep(networks, hardware, _names(args.precisions) or [None], [args.batch], args.mode, args.traffic)
+    hardware = [hardware_catalog().get(h) for h in split_list(args.hardware)] or hardware_catalog().specs
+    table = sweep(networks, hardware, split_list(args.precisions) or [None], [args.batch], args.mode, args.traffic)
     _finish(args, plot_heatmap(table, title=_title(args, f"Performance prediction (batch {args.batch})")))
 
 
 def cmd_layers(args: argparse.Namespace) -> None:
-    from rooflinekit.cli import resolve_model  # cli imports this module: resolve at call time
-
     network = resolve_model(args.model, 1, args.input_shape)
     prediction = predict(network, hardware_catalog().get(args.hardware), args.precision, args.batch, "layer",
                          args.traffic)
@@ -109,8 +104,8 @@ def cmd_pareto(args: argparse.Namespace) -> None:
     _finish(args, fig)
 
 
-def _output_parent(common_parent: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parent = type(common_parent)(add_help=False)
+def _output_options() -> Parser:
+    parent = Parser(add_help=False)
     parent.add_argument("--out", required=True, type=Path, metavar="FILE",
                         help="image file to write: .png, .svg or .pdf")
     parent.add_argument("--title", help="chart title ('' for none)")
@@ -118,10 +113,8 @@ def _output_parent(common_parent: argparse.ArgumentParser) -> argparse.ArgumentP
     return parent
 
 
-def _prediction_parent(common_parent: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parent = type(common_parent)(add_help=False)
-    parent.add_argument("--traffic", choices=[t.value for t in Traffic], default=Traffic.WEIGHTS_ONLY.value,
-                        help="memory-traffic assumption (default weights_only, as QuTiBench)")
+def _batch_option() -> Parser:
+    parent = Parser(add_help=False)
     parent.add_argument("--batch", type=int, default=1, help="frames per batch (default 1)")
     return parent
 
@@ -134,13 +127,10 @@ def add_plot_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -
     """
     plot = subparsers.add_parser("plot", help="draw a chart into a .png/.svg/.pdf file (needs rooflinekit[plot])",
                                  description="Draw a chart into an image file; see 'rooflinekit plot CHART -h'.")
-    charts = plot.add_subparsers(dest="chart", required=True, metavar="CHART", parser_class=type(common_parent))
-    output = _output_parent(common_parent)
-    prediction = _prediction_parent(common_parent)
-    mode = type(common_parent)(add_help=False)
-    mode.add_argument("--mode", choices=MODES, default="network", help="whole network or per layer")
+    charts = plot.add_subparsers(dest="chart", required=True, metavar="CHART", parser_class=Parser)
+    output, prediction = _output_options(), [roofline_options(), _batch_option()]
 
-    roofline = charts.add_parser("roofline", parents=[prediction, mode, output, common_parent],
+    roofline = charts.add_parser("roofline", parents=[*prediction, output, common_parent],
                                  help="ceilings and bandwidth slopes, networks placed on them")
     roofline.add_argument("--hardware", required=True, help="comma-separated hardware names")
     roofline.add_argument("--models", help="comma-separated models to place on the roofs (names or files)")
@@ -148,20 +138,16 @@ def add_plot_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -
     roofline.add_argument("--dtypes", help="comma-separated data types to draw ceilings for (default: all native)")
     roofline.set_defaults(run=cmd_roofline)
 
-    heatmap = charts.add_parser("heatmap", parents=[prediction, mode, output, common_parent],
+    heatmap = charts.add_parser("heatmap", parents=[*prediction, output, common_parent],
                                 help="predicted fps, hardware x network variant")
     heatmap.add_argument("--models", help="comma-separated model names or files (default: whole catalog)")
     heatmap.add_argument("--hardware", help="comma-separated hardware names (default: whole catalog)")
     heatmap.add_argument("--precisions", help="comma-separated precisions (default: each network's own)")
     heatmap.set_defaults(run=cmd_heatmap)
 
-    layers = charts.add_parser("layers", parents=[prediction, output, common_parent],
+    layers = charts.add_parser("layers", parents=[model_options(), traffic_options(), output, common_parent],
                                help="predicted latency per layer, coloured by bound")
-    layers.add_argument("model", help="catalog name or model file (.onnx, .tflite) of a layer network")
     layers.add_argument("--hardware", required=True, help="catalog hardware name")
-    layers.add_argument("--precision", help="re-type all tensors, e.g. int8, fp16, W-int8_A-fp32")
-    layers.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
-                        help="bind a model input's shape, e.g. input=1,3,224,224 (repeatable)")
     layers.add_argument("--measured", type=Path, metavar="CSV",
                         help="measured latency per layer: CSV with columns name, latency_s")
     layers.add_argument("--log", action="store_true", help="latency on a log axis")

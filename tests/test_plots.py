@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("matplotlib")
 
 import rooflinekit as rk
-from rooflinekit.cli import FORMATS, _Parser
+from rooflinekit.cli_common import FORMATS, Parser
 from rooflinekit.errors import RooflineError
 from rooflinekit.plots import (PlotDependencyError, PlotError, plot_efficiency, plot_heatmap, plot_layers,
                                plot_pareto, plot_roofline, save_figure)
@@ -298,10 +298,10 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
 
 def run_plot(capsys, *argv):
     """Parse with a parser wired like rooflinekit.cli's, run the chart, return (stdout, error or None)."""
-    parser = _Parser(prog="rooflinekit")
-    common = _Parser(add_help=False)
+    parser = Parser(prog="rooflinekit")
+    common = Parser(add_help=False)
     common.add_argument("--format", choices=FORMATS, default="table")
-    add_plot_commands(parser.add_subparsers(dest="command", required=True, parser_class=_Parser), common)
+    add_plot_commands(parser.add_subparsers(dest="command", required=True, parser_class=Parser), common)
     args = parser.parse_args(["plot", *argv])
     try:
         args.run(args)
