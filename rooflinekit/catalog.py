@@ -160,8 +160,10 @@ def network_catalog() -> NetworkCatalog:
 
 
 def get_hardware(name: str) -> HardwareSpec:
+    """The bundled hardware spec called ``name`` (or one of its aliases)."""
     return hardware_catalog().get(name)
 
 
 def get_network(name: str, pruning_pct: float | None = None) -> NetworkSpec:
+    """The bundled network spec called ``name``, optionally with a pruning suffix (``ResNet-50 80%``)."""
     return network_catalog().get(name, pruning_pct)

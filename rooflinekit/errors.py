@@ -49,3 +49,11 @@ class RecordError(RooflineError, ValueError):
 
 class CalibrationError(RooflineError, ValueError):
     """A calibration cannot be fitted, applied or evaluated."""
+
+
+class PlotDependencyError(RooflineError, ImportError):
+    """matplotlib, the optional ``plot`` extra, is not installed."""
+
+
+class PlotError(RooflineError, ValueError):
+    """A chart's input lacks columns it needs, has nothing to draw, or the output file type is unsupported."""

@@ -301,3 +301,11 @@ def test_unknown_resize_mode_and_lrn_without_size():
         count(resize)
     with pytest.raises(ShapeError, match="lrn layer 'n' has no 'size' attribute"):
         count(Layer(name="n", op="lrn", inputs=((1, 4, 2, 2),), outputs=((1, 4, 2, 2),)))
+
+
+def test_builder_errors_name_the_tensor():
+    builder = NetworkBuilder("n", (1, 4, 4))
+    with pytest.raises(ShapeError, match=r"dense needs a \(batch, features\) input, got \(1, 1, 4, 4\); flatten first"):
+        builder.dense(10)
+    with pytest.raises(ShapeError, match="no tensor 'nope' in n; use a name a builder method returned"):
+        builder.conv(4, 3, src="nope")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from rooflinekit.descriptors import Layer
 
 
@@ -44,6 +46,7 @@ def register(*kinds: str) -> Callable[[Counter], Counter]:
 
 
 def get_counter(kind: str) -> Counter | None:
+    """The counter registered for ``kind``, or None."""
     return _COUNTERS.get(kind)
 
 
@@ -52,6 +55,6 @@ def supported_kinds() -> list[str]:
     return sorted(_COUNTERS)
 
 
-def total_ops(macs, other_ops):
+def total_ops(macs: int | np.ndarray, other_ops: int | np.ndarray) -> int | np.ndarray:
     """ops = 2 * macs + other_ops (1 MAC = 2 ops); works on ints and numpy arrays alike."""
     return 2 * macs + other_ops

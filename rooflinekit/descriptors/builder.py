@@ -18,6 +18,8 @@ from rooflinekit.errors import ShapeError
 
 
 class NetworkBuilder:
+    """A sequential network under construction; each method appends a layer and returns its output tensor."""
+
     def __init__(self, name: str, input_shape: tuple[int, ...], precision: str = "fp32"):
         self.name = name
         self.precision = Precision.parse(precision)
@@ -30,7 +32,7 @@ class NetworkBuilder:
         sources = inputs or (src or self._last,)
         name = name or f"{op}_{len(self._layers)}"
         self._layers.append(Layer(
-            name=name, op=op, inputs=tuple(self._shapes[s] for s in sources), outputs=(out,),
+            name=name, op=op, inputs=tuple(self.shape(s) for s in sources), outputs=(out,),
             weights=tuple(TensorSpec(shape=w) for w in weights), attrs=attrs,
         ))
         self._shapes[name] = out
@@ -38,7 +40,11 @@ class NetworkBuilder:
         return name
 
     def shape(self, tensor: str | None = None) -> Shape:
-        return self._shapes[tensor or self._last]
+        """Shape of ``tensor`` (default: the last one produced)."""
+        name = tensor or self._last
+        if name not in self._shapes:
+            raise ShapeError(f"no tensor {name!r} in {self.name}; use a name a builder method returned")
+        return self._shapes[name]
 
     def conv(self, out_channels: int, kernel: int, stride: int = 1, padding: str | int = "valid",
              groups: int = 1, dilation: int = 1, bias: bool = True, src: str | None = None,
@@ -74,6 +80,8 @@ class NetworkBuilder:
         return self._add("flatten", (n, math.prod(rest)), src)
 
     def dense(self, out_features: int, bias: bool = True, src: str | None = None, name: str | None = None) -> str:
+        if len(self.shape(src)) != 2:
+            raise ShapeError(f"dense needs a (batch, features) input, got {self.shape(src)}; flatten first")
         n, features = self.shape(src)
         weights: tuple[Shape, ...] = ((out_features, features),) + (((out_features,),) if bias else ())
         return self._add("fully_connected", (n, out_features), src, weights, name)

@@ -89,5 +89,6 @@ class HardwareSpec(Frozen):
 
     @property
     def largest_on_chip(self) -> MemoryLevel | None:
+        """The on-chip level with the largest capacity, or None when every level is off chip."""
         on_chip = [m for m in self.memories if m.on_chip]
         return max(on_chip, key=lambda m: m.capacity_bytes) if on_chip else None

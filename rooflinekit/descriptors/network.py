@@ -84,6 +84,7 @@ class Precision(Frozen):
 
     @property
     def label(self) -> str:
+        """``int8`` when both agree, else ``W-int8_A-fp32``."""
         if self.weights == self.activations:
             return self.weights.value
         return f"W-{self.weights.value}_A-{self.activations.value}"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
-from rooflinekit.errors import RooflineError
+from rooflinekit.errors import PlotDependencyError, PlotError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -21,14 +21,6 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = 'pip install "rooflinekit[plot]"'
 OUTPUT_SUFFIXES = (".png", ".svg", ".pdf")
-
-
-class PlotDependencyError(RooflineError, ImportError):
-    """matplotlib, the optional ``plot`` extra, is not installed."""
-
-
-class PlotError(RooflineError, ValueError):
-    """A chart's input lacks columns it needs, has nothing to draw, or the output file type is unsupported."""
 
 
 def import_matplotlib() -> Any:

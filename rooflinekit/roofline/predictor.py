@@ -14,7 +14,7 @@ Per batch of B frames the weights are read once (see :mod:`rooflinekit.roofline.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Literal, Sequence, get_args
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from rooflinekit.roofline.core import COMPUTE_BOUND, batch_sweep_times, roofline
 from rooflinekit.roofline.traffic import MemoryLayout, Traffic
 
 Mode = Literal["network", "layer"]
-MODES = ("network", "layer")
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Prediction:
     network: str
     hardware: str
     precision: str
+    pruning_pct: float
     batch: int
     mode: str
     traffic: str
@@ -163,7 +164,8 @@ def _evaluate(net: NetworkSpec, cost: NetworkCost, arrays: dict[str, np.ndarray]
             bound=[_bound_label(b, layout) for b in layer_t.bound],
         )
     return Prediction(
-        network=NetworkCatalog.label(net), hardware=hw.name, precision=cost.precision.label, batch=int(batch),
+        network=NetworkCatalog.label(net), hardware=hw.name, precision=cost.precision.label,
+        pruning_pct=net.pruning_pct, batch=int(batch),
         mode=mode, traffic=traffic.value, fps=batch / time_s, latency_s=time_s, bound=_bound_label(bound, layout),
         ops=ops_total / batch, bytes=bytes_total / batch,
         operational_intensity=ops_total / bytes_total if bytes_total > 0 else float("inf"),
@@ -179,7 +181,7 @@ def _dominant_bound(time_s: np.ndarray, bound: np.ndarray) -> int:
     return int(labels[int(np.argmax(shares))])
 
 
-SWEEP_COLUMNS = ["network", "hardware", "precision", "batch", "mode", "traffic", "fps", "latency_s", "bound",
+SWEEP_COLUMNS = ["network", "hardware", "precision", "pruning_pct", "batch", "mode", "traffic", "fps", "latency_s", "bound",
                  "ops", "bytes", "operational_intensity", "attainable_ops_per_s", "peak_ops_per_s",
                  "latency_optimistic_s", "latency_pessimistic_s", "status"]
 
@@ -204,8 +206,8 @@ def sweep(networks: Iterable[NetworkSpec | str], hardware: Iterable[HardwareSpec
     for net in (_resolve_network(n) for n in networks):
         for precision in precisions:
             cost = count_network(net, precision, conventions=conventions)
-            base = {"network": NetworkCatalog.label(net), "precision": cost.precision.label, "mode": mode,
-                    "traffic": traffic.value}
+            base = {"network": NetworkCatalog.label(net), "precision": cost.precision.label,
+                    "pruning_pct": net.pruning_pct, "mode": mode, "traffic": traffic.value}
             try:
                 arrays = _cost_arrays(cost, net, traffic)
             except SpecError as exc:  # e.g. an aggregate spec under activation traffic
