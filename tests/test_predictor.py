@@ -143,5 +143,8 @@ def test_vectorized_sweep_equals_predict(mode, traffic):
             assert getattr(row, field) == pytest.approx(getattr(p, field), rel=1e-9), field
         assert row.bound == p.bound
         checked += 1
-    assert checked >= 24
-    assert (table.status != "ok").sum() == len(table) - checked
+    # 3 networks x 3 precisions x 4 hardware x 3 batches = 108 rows. No native type: the fp32 networks on the
+    # int8-only ZCU104-DPU and EdgeTPU (3 x 2 x 3 = 18), int8 on TX2 (3 x 3 = 9), fp16 everywhere but TX2
+    # (3 x 3 x 3 = 27): 54 rows say why, 54 are predicted.
+    assert checked == 54
+    assert table[table.status != "ok"].status.str.contains("has no native").sum() == 54
