@@ -24,17 +24,15 @@ import pandas as pd
 
 import rooflinekit as rk
 from rooflinekit.compare import align, load_mlperf_tiny
-from rooflinekit.compare.loaders.mlperf_tiny import REFERENCE_NETWORKS
+from rooflinekit.compare.loaders import REFERENCE_MODELS
 from rooflinekit.errors import UnknownNameError
 from rooflinekit.importers import load_model
 from rooflinekit.plots import plot_efficiency, plot_layers, plot_pareto, plot_roofline, save_figure
 
 HERE = Path(__file__).resolve().parent
 DATA = Path(__file__).resolve().parents[2] / "shared/data/mlperf_tiny"
-MODELS = {"kws": "kws_ref_model.tflite", "vww": "vww_96_int8.tflite", "ic": "pretrainedResnet_quant.tflite",
-          "ad": "ad01_int8.tflite"}
-BENCHMARK_NAMES = {"kws": "keyword spotting", "vww": "visual wake words", "ic": "image classification",
-                   "ad": "anomaly detection"}
+MODELS = {benchmark: f"{model.int8_file}.tflite" for benchmark, model in REFERENCE_MODELS.items()}
+BENCHMARK_NAMES = {benchmark: model.task for benchmark, model in REFERENCE_MODELS.items()}
 ROOFLINE_BOARDS = ["NUCLEO-L4R5ZI", "NUCLEO-U575ZI-Q", "DISCO-F746NG", "NUCLEO-H7A3ZI-Q"]
 TRAFFIC = "weights_and_activations"
 
@@ -58,7 +56,7 @@ def predictions(models: Path, boards: list[str]) -> pd.DataFrame:
         network = load_model(models / file)
         for board in boards:
             rows.append({**rk.predict(network, board, mode="layer", traffic=TRAFFIC).to_dict(),
-                         "network": REFERENCE_NETWORKS[benchmark]})  # the records' name of the model
+                         "network": REFERENCE_MODELS[benchmark].network})  # the records' name of the model
     return pd.DataFrame(rows)
 
 

@@ -148,6 +148,15 @@ def test_unresolvable_records_are_skipped_with_a_reason():
     assert re.search(r"network 'no-such-net' at precision int8: no model file matches", skipped.reason[1])
 
 
+def test_unresolved_network_keeps_the_catalogs_hint():
+    # a near miss of a catalog name: the catalog's "did you mean" survives in the reason
+    records = pd.DataFrame([{"hardware": "m7", "network": "ResNet-5O", "precision": "int8"}])
+    reason = calibration_features(records, network_index(NETWORKS, {}), BOARDS).skipped.reason[0]
+    assert re.fullmatch(r"network 'ResNet-5O' at precision int8: no model file matches \(model files given: .*\); the "
+                        r"network catalog: unknown model 'ResNet-5O'; did you mean ResNet-50\b.*; pass its model file",
+                        reason), reason
+
+
 # --- recovery of the ground truth ---------------------------------------------------------------------------------
 
 def test_fit_recovers_the_factors(synthetic):

@@ -182,6 +182,26 @@ def test_mlperf_reports_what_it_cannot_use(mlperf_tmp):
     assert ad.startswith("energy_j: cannot read '7373.704 uX': unknown number or unit")
 
 
+def test_mlperf_several_matching_system_descriptions_reject_the_record(mlperf_tmp):
+    # board_c/ matches both board_c.json and Board-C.json exactly (case and punctuation aside): neither is taken
+    systems = mlperf_tmp / "results/v9.9/closed/acme/systems"
+    write(systems / "board_c.json", json.dumps(SYSTEM))
+    write(systems / "extra/Board-C.json", json.dumps({**SYSTEM, "Board Name": "Board C"}))
+    result = load_mlperf_tiny(mlperf_tmp)
+    assert "board_c" not in set(result.records.system)
+    assert result.rejected.set_index("system").reason["board_c"] == (
+        "2 system descriptions match results/board_c: results/v9.9/closed/acme/systems/board_c.json, "
+        "results/v9.9/closed/acme/systems/extra/Board-C.json; keep one or rename the others")
+    # loose matches (a stem that starts the folder name) that tie are named too
+    write(systems / "board_d_x.json", json.dumps(SYSTEM))
+    write(systems / "board_d_y.json", json.dumps(SYSTEM))
+    write(mlperf_tmp / "results/v9.9/closed/acme/results/board_d/kws/performance/results.txt", PERF)
+    reasons = load_mlperf_tiny(mlperf_tmp).rejected.set_index("system").reason
+    assert reasons["board_d"] == (
+        "2 system descriptions match loosely results/board_d: results/v9.9/closed/acme/systems/board_d_x.json, "
+        "results/v9.9/closed/acme/systems/board_d_y.json; keep one or rename the others")
+
+
 def test_mlperf_repairs_a_missing_comma(mlperf_tmp):
     path = mlperf_tmp / "results/v9.9/closed/acme/systems/Board_B.json"
     path.write_text(path.read_text().replace('"Board B",', '"Board B"'))
@@ -246,7 +266,9 @@ def test_mlperf_shared_data(mlperf_dir):
     sources = [s.rsplit(":", 1)[0] for frame in (result.records, result.rejected) for cell in frame.source
                for s in cell.split("; ")]
     assert sorted(sources) == sorted(logs)
-    by = result.records.set_index(["round", "submitter", "system", "benchmark"])
+    # one row per key (the division is part of it: pandas 2 returns a frame for a repeated label)
+    by = result.records[result.records.division == "closed"].set_index(["round", "submitter", "system", "benchmark"])
+    assert by.index.is_unique
     # the README's example rows (latency in ms = 1000 / median throughput)
     assert by.loc[("v0.5", "reference", "Nucleo-L4R5ZI", "kws")].latency_s * 1e3 == pytest.approx(181.92, abs=0.01)
     st_l4 = by.loc[("v0.7", "STMicroelectronics", "NUCLEO_L4R5ZI", "kws")]

@@ -25,7 +25,7 @@ from rooflinekit.counters import UnsupportedOpWarning, count_network  # noqa: E4
 from rooflinekit.descriptors import DType, LayerNetwork  # noqa: E402
 from rooflinekit.errors import ModelFileError, RooflineError, ShapeError  # noqa: E402
 from rooflinekit.importers import load_model  # noqa: E402
-from rooflinekit.importers.onnx import einsum_macs, load_onnx  # noqa: E402
+from rooflinekit.importers.onnx import load_onnx  # noqa: E402
 
 F32, I8, U8, I32 = TensorProto.FLOAT, TensorProto.INT8, TensorProto.UINT8, TensorProto.INT32
 DATA = Path(onnx.__file__).parent / "backend/test/data"
@@ -198,27 +198,47 @@ def test_gemm_of_two_activations_with_trans_a(tmp_path: Path) -> None:
 
 
 def test_einsum_contraction_and_products(tmp_path: Path) -> None:
-    # bij,bjk->bik on (2, 3, 4), (2, 4, 5): every index once: macs = 2 * 3 * 4 * 5 = 120
+    # bij,bjk->bik on (2, 3, 4), (2, 4, 5): every index once: macs = 2 * 3 * 4 * 5 = 120 (the einsum counter's)
     node = helper.make_node("Einsum", ["a", "b"], ["y"], equation="bij,bjk->bik")
     net = load_onnx(save(tmp_path, [node], {"a": [2, 3, 4], "b": [2, 4, 5]}, ["y"], opset=12))
     layer = only(net, "einsum")
-    assert layer.attrs["macs"] == 120 and layer.outputs == ((2, 3, 5),) and macs_of(net) == 120
+    assert layer.attrs == {"equation": "bij,bjk->bik"}  # the importer computes no cost
+    assert layer.outputs == ((2, 3, 5),) and macs_of(net) == 120
     # a Hadamard product sums nothing: it is an elementwise mul, not a contraction
     node = helper.make_node("Einsum", ["a", "b"], ["y"], equation="ij,ij->ij")
     net = load_onnx(save(tmp_path, [node], {"a": [3, 4], "b": [3, 4]}, ["y"], opset=12, name="h.onnx"))
     assert [layer.op for layer in net.layers] == ["mul"]
 
 
-def test_einsum_macs_formula() -> None:
-    # ellipsis broadcast: ...ij,...jk on (7, 2, 3), (3, 4) -> indices 7, i=2, j=3, k=4: 7 * 2 * 3 * 4 = 168
-    assert einsum_macs("...ij,...jk->...ik", [(7, 2, 3), (3, 4)]) == (168, True)
-    # implicit output: ij,jk -> ik (j appears twice, summed)
-    assert einsum_macs("ij,jk", [(2, 3), (3, 4)]) == (24, True)
-    # three operands left to right: (i,j)x(j,k) keeps k (needed by the output): 2*3*4 = 24, then (i,k)x(k,l):
-    # 2*4*5 = 40 -> 64
-    assert einsum_macs("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]) == (64, True)
-    with pytest.raises(ShapeError, match="does not fit"):
-        einsum_macs("ij,jk->ik", [(2, 3)])
+def test_einsum_equation_is_normalized(tmp_path: Path) -> None:
+    # spaces dropped, implicit output '...ij, ...jk' -> '...ik' (letters once, alphabetically, after the broadcast
+    # dims); (7, 2, 3) x (7, 3, 4): 7 * 2 * 3 * 4 = 168 MACs
+    node = helper.make_node("Einsum", ["a", "b"], ["y"], equation="...ij, ...jk")
+    net = load_onnx(save(tmp_path, [node], {"a": [7, 2, 3], "b": [7, 3, 4]}, ["y"], opset=12))
+    assert only(net, "einsum").attrs == {"equation": "...ij,...jk->...ik"} and macs_of(net) == 168
+    # a constant first operand is a weight: the terms follow the layer's operands (inputs, then weights);
+    # (5, 4) x (2, 3, 4) -> (2, 3, 5): 5 * 4 * 2 * 3 = 120 MACs
+    node = helper.make_node("Einsum", ["w", "x"], ["y"], equation="kj,bij->bik")
+    net = load_onnx(save(tmp_path, [node], {"x": [2, 3, 4]}, ["y"], [tensor("w", [5, 4])], opset=12, name="w.onnx"))
+    layer = only(net, "einsum")
+    assert layer.attrs == {"equation": "bij,kj->bik"} and layer.inputs == ((2, 3, 4),)
+    assert [w.shape for w in layer.weights] == [(5, 4)] and macs_of(net) == 120
+    # one operand: a sum (reduce_sum) or a permutation (transpose); broadcast dims the output drops are summed
+    for equation, kind in (("ij->i", "reduce_sum"), ("ij->ji", "transpose"), ("...j->j", "reduce_sum")):
+        node = helper.make_node("Einsum", ["x"], ["y"], equation=equation)
+        net = load_onnx(save(tmp_path, [node], {"x": [3, 4]}, ["y"], opset=12, name="one.onnx"))
+        assert [layer.op for layer in net.layers] == [kind], equation
+    node = helper.make_node("Einsum", ["x"], ["y"], equation="...ij->ji")
+    net = load_onnx(save(tmp_path, [node], {"x": [3, 4]}, ["y"], opset=12, name="rank0.onnx"))
+    assert [layer.op for layer in net.layers] == ["transpose"]  # '...' covers no dim: nothing summed
+
+
+def test_einsum_equation_that_does_not_fit_the_operands(tmp_path: Path) -> None:
+    node = helper.make_node("Einsum", ["a", "b"], ["y"], equation="ij->i", name="e")
+    path = save(tmp_path, [node], {"a": [2, 3], "b": [3, 4]}, ["y"], opset=12)
+    with pytest.raises(ModelFileError, match=r"model\.onnx: node 'e' \(Einsum\): equation 'ij->i' is not an Einsum "
+                                             r"equation over 2 operands \(e\.g\. 'bij,bjk->bik'\); check the model$"):
+        load_onnx(path)
 
 
 # ------------------------------------------------------------------------------------------- quantized

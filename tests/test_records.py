@@ -33,6 +33,20 @@ def test_valid_record_has_the_documented_columns_and_dtypes():
     assert result.rejected.empty and list(result.rejected.columns) == RECORD_COLUMNS + ["reason"]
 
 
+def test_missing_text_stays_missing():
+    # pandas 2's astype(str) wrote the string 'None' here; a missing value must stay missing on pandas 2 and 3
+    rows = [{**GOOD, "precision": None, "framework": None, "notes": math.nan},
+            {**GOOD, "hardware": "EdgeTPU", "framework": "tflite 2.3"}]
+    records = records_frame(rows).records
+    assert records.precision.isna().tolist() == [True, False] and records.precision.iloc[1] == "fp16"
+    assert records.precision.iloc[0] is None and "None" not in records.precision.tolist()
+    assert records.framework.isna().tolist() == [True, False] and records.notes.isna().all()
+    assert records.framework_version.tolist() == [None, "2.3"]
+    assert records.dtypes["precision"] == object and (records.precision == "fp16").tolist() == [False, True]
+    files = files_frame([("a.csv", "read", None)])
+    assert files.reason.isna().all() and files.reason.iloc[0] is None
+
+
 @pytest.mark.parametrize("field, value, expected", [
     ("latency_s", "12 ms", 0.012), ("latency_s", "250 us", 250e-6), ("energy_j", "7.4 mJ", 7.4e-3),
     ("energy_j", "5 uJ", 5e-6), ("power_w", "40 mW", 0.04), ("throughput_fps", "5.5 inf./sec.", 5.5),

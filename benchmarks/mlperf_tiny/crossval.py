@@ -4,8 +4,8 @@
 
 Rows: performance-mode latency (1 / median throughput) of the closed division on systems whose Cortex-M CPU runs
 the network alone (``cpu_only_cortex_m``), benchmarks ad, ic, kws and vww, costed on their int8 reference models
-(``models/ad01_int8.tflite``, ``pretrainedResnet_quant.tflite``, ``kws_ref_model.tflite``, ``vww_96_int8.tflite``)
-and the catalog spec of the board.
+(``models/<int8_file>.tflite`` of :data:`~rooflinekit.compare.loaders.REFERENCE_MODELS`: ``ad01_int8``,
+``pretrainedResnet_quant``, ``kws_ref_model``, ``vww_96_int8``) and the catalog spec of the board.
 
 Schemes (:func:`rooflinekit.compare.evaluate.cross_val_predict`):
 
@@ -33,11 +33,10 @@ from rooflinekit.compare.calibrate import (
     CalibratedPredictor, calibration_features, networks_from_files, select_calibration_records,
 )
 from rooflinekit.compare.evaluate import MedianCyclesPerMac, ape_pct, cross_val_predict, error_metrics
-from rooflinekit.compare.loaders import load_mlperf_tiny
+from rooflinekit.compare.loaders import REFERENCE_MODELS, load_mlperf_tiny
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "mlperf_tiny"
-BENCHMARKS = ("ad", "ic", "kws", "vww")
-REFERENCE_MODELS = ("ad01_int8", "pretrainedResnet_quant", "kws_ref_model", "vww_96_int8")
+BENCHMARKS = tuple(REFERENCE_MODELS)
 SYSTEM_COLUMNS = ("round", "submitter", "system")
 ORDER = {"roofline": 0, "naive": 1, "calibrated": 2, "LOMO": 0, "LOBO": 1}
 
@@ -49,7 +48,7 @@ def load_features(data: Path = DATA) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = records[(records.division == "closed") & records.cpu_only_cortex_m & records.benchmark.isin(BENCHMARKS)
                    & (records.precision == "int8")]
     rows, without_latency = select_calibration_records(rows)
-    networks = networks_from_files(data / "models" / f"{stem}.tflite" for stem in REFERENCE_MODELS)
+    networks = networks_from_files(data / "models" / f"{REFERENCE_MODELS[b].int8_file}.tflite" for b in BENCHMARKS)
     features, unresolved = calibration_features(rows, networks)
     return features, pd.concat([without_latency, unresolved], ignore_index=True)
 

@@ -5,9 +5,10 @@ from rooflinekit.compare.align import AlignResult, align, measured_fps, summariz
 from rooflinekit.compare.calibrate import (
     CalibratedPredictor, calibrate_from_paths, calibration_features, load_calibration, predict_with_calibration,
 )
-from rooflinekit.compare.energy import energy_from_power, energy_latency_fit, pareto_front
+from rooflinekit.compare.energy import energy_from_power, energy_latency_fit
 from rooflinekit.compare.loaders import MLPerfRecord, load_mlperf_tiny, load_qutibench, load_table
 from rooflinekit.compare.evaluate import cross_val_predict, error_metrics
+from rooflinekit.compare.pareto import pareto_front
 from rooflinekit.compare.records import (
     RECORD_COLUMNS, LoadResult, Record, normalize_framework, records_frame,
 )

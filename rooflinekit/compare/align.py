@@ -32,13 +32,13 @@ import numpy as np
 import pandas as pd
 
 from rooflinekit.catalog import HardwareCatalog, NetworkCatalog, hardware_catalog, network_catalog, normalize_name
-from rooflinekit.compare.records import is_missing
+from rooflinekit.compare.records import is_missing, require_columns
 from rooflinekit.descriptors import Precision
 from rooflinekit.errors import PrecisionError, RecordError, UnknownNameError
 
 KEY = ("hardware", "network", "pruning_pct", "precision", "batch")
+"""The columns both sides are keyed on (records must have them all), in the order of a key tuple."""
 PREDICTION_COLUMNS = ("hardware", "network", "precision", "fps")
-RECORD_KEY_COLUMNS = ("hardware", "network", "precision", "pruning_pct", "batch")
 _LABEL = re.compile(r"^(.*\S)\s+(\d+(?:\.\d+)?)\s*%$")
 _KEYS = [f"_key_{name}" for name in KEY]
 
@@ -109,12 +109,6 @@ def _split_label(label: str) -> tuple[str, float]:
     """``'ResNet-50 80%'`` -> ``('ResNet-50', 80.0)``; a label without ``P%`` is unpruned."""
     match = _LABEL.match(label)
     return (match.group(1), float(match.group(2))) if match else (label, 100.0)
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise RecordError(f"{what} lack columns {missing}; they have {list(frame.columns)}")
 
 
 def _keys(frame: pd.DataFrame, names: _Names, pruning: pd.Series, networks: pd.Series,
@@ -205,8 +199,8 @@ def _prediction_names(predictions: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 
 def _check_inputs(predictions: pd.DataFrame, records: pd.DataFrame, best_over_batch: bool) -> None:
-    _require(predictions, PREDICTION_COLUMNS + (() if best_over_batch else ("batch",)), "predictions")
-    _require(records, RECORD_KEY_COLUMNS, "records")
+    require_columns(predictions, PREDICTION_COLUMNS + (() if best_over_batch else ("batch",)), "predictions")
+    require_columns(records, KEY, "records")
     for frame, what in ((predictions, "predictions"), (records, "records")):
         if not frame.index.is_unique:
             raise RecordError(f"{what} have a repeated index label; call .reset_index(drop=True) first")
@@ -260,7 +254,7 @@ def align(predictions: pd.DataFrame, records: pd.DataFrame, *, normalize: bool =
 
 def summarize_efficiency(matched: pd.DataFrame, by: Sequence[str] = ("hardware",)) -> pd.DataFrame:
     """Per group of ``by``: ``n`` matched rows and the median, mean, min and max of ``efficiency_pct`` (percent)."""
-    _require(matched, [*by, "efficiency_pct"], "matched rows")
+    require_columns(matched, [*by, "efficiency_pct"], "matched rows")
     grouped = matched.groupby(list(by), dropna=False)["efficiency_pct"]
     return pd.DataFrame({
         "n": grouped.count(), "efficiency_median_pct": grouped.median(), "efficiency_mean_pct": grouped.mean(),

@@ -63,7 +63,7 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
 def error_metrics(measured: Sequence[float], predicted: Sequence[float]) -> dict[str, float]:
     """:data:`METRICS` of predictions against measurements (formulas in the module docstring)."""
     m, p = _pair(measured, predicted)
-    errors = 100 * np.abs(p / m - 1)
+    errors = ape_pct(m, p)
     return {"n": len(errors), "median_ape_pct": float(np.median(errors)),
             "within_10_pct": float(100 * np.mean(errors <= 10)), "within_25_pct": float(100 * np.mean(errors <= 25)),
             "spearman": spearman(m, p)}

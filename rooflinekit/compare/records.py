@@ -11,13 +11,14 @@ column                 dtype     meaning and unit
                                  (``TX2-maxn``, ``EdgeTPU-fast``). Resolved against the catalog only when aligning.
 ``network``            str       network as the source spells it, without pruning suffix
 ``precision``          str       canonical :class:`~rooflinekit.descriptors.Precision` label (``int8``, ``fp16``,
-                                 ``W-int8_A-fp32``); NaN = not stated by the source
+                                 ``W-int8_A-fp32``); missing = not stated by the source
 ``pruning_pct``        float     share of channels kept, percent, in (0, 100]; 100 = unpruned
 ``batch``              int       frames per inference call (DPU threads, streams), >= 1
 ``framework``          str       software-stack family from :func:`normalize_framework` (``TFLite Micro``,
                                  ``X-CUBE-AI``, ``Plumerai``, ``microTVM``, ``ONNC``, ``Bosch HALE``, ...);
-                                 NaN = unknown
-``framework_version``  str       version of the stack (``7.3.0``, ``2023.05``, ``commit a30942eb03ef``); NaN = unknown
+                                 missing = unknown
+``framework_version``  str       version of the stack (``7.3.0``, ``2023.05``, ``commit a30942eb03ef``); missing =
+                                 unknown
 ``task``               str       data set or benchmark task (``imagenet``, ``keyword spotting``, ...)
 ``latency_s``          float     s, wall time of one inference call on ``batch`` frames
 ``throughput_fps``     float     frames per second
@@ -28,6 +29,7 @@ column                 dtype     meaning and unit
 ``notes``              str       assumptions the loader made for this row (e.g. an assumed precision)
 =====================  ========  =================================================================================
 
+A ``str`` column has object dtype: ``str`` values, None where missing (``isna`` is True there on pandas 2 and 3).
 Every record has at least one of ``latency_s``, ``throughput_fps``, ``energy_j``. Numbers may be given as strings
 with a unit (``"12 ms"``, ``"7.4 mJ"``, ``"40 mW"``, ``"5.5 fps"``); they are stored in SI base units.
 
@@ -88,7 +90,8 @@ _FRAMEWORKS: list[tuple[str, str]] = [
     (r"vitis[-_\s]*ai|dnndk", "Vitis AI"),
     (r"tensorflow\s*lite|\btflite\b|\btfl\b", "TFLite"),
 ]
-_NONE_WORDS = {"", "n/a", "na", "none", "-", "unknown"}
+NONE_WORDS = frozenset({"", "n/a", "na", "none", "-", "unknown"})
+"""Text that states no value (compared case-folded and stripped): a framework, a system field."""
 _COMMIT = re.compile(r"(?:commit[_\s-]*(?:id)?\s*[:=]?\s*|/tree/|/commit/)([0-9a-f]{7,40})\b", re.I)
 _URL = re.compile(r"https?://\S+|'[^']*'|\"[^\"]*\"")
 _VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+){1,3})(?![\w.])", re.I)
@@ -102,7 +105,7 @@ def normalize_framework(raw: str | None) -> tuple[str | None, str | None]:
     -> ``('Bosch HALE', '1.0')``, ``'tflite-micro, https://..., commit_id:a30942eb...'`` -> ``('TFLite Micro',
     'commit a30942eb03ef')``. An unrecognized name is kept as its own family; ``''``/``'N/A'`` give ``(None, None)``.
     """
-    if raw is None or str(raw).strip().casefold() in _NONE_WORDS:
+    if raw is None or str(raw).strip().casefold() in NONE_WORDS:
         return None, None
     text = " ".join(str(raw).split())
     family = next((name for pattern, name in _FRAMEWORKS if re.search(pattern, text, re.I)), text)
@@ -282,6 +285,14 @@ RECORD_COLUMNS: list[str] = list(Record.model_fields)
 
 # --- frames and reports -----------------------------------------------------------------------------------------
 
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """:class:`RecordError` naming the ``columns`` that ``frame`` lacks; ``what`` is a plural noun for its rows
+    (``"records"``, ``"predictions"``)."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise RecordError(f"{what} lack columns {missing}; they have {list(frame.columns)}")
+
+
 def _reason(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
@@ -326,18 +337,37 @@ def _split_duplicates(rows: list[dict[str, Any]], model: type[Record]) -> tuple[
     return [rows[i] for i in sorted(kept)], rejected
 
 
-def _dtype(annotation: Any) -> str:
+def _dtype(annotation: Any) -> str | None:
+    """The column dtype of a field: float64, int64, boolean, or None for text."""
     if typing.get_origin(annotation) is typing.Literal:
-        return "str"
+        return None
     args = {a for a in typing.get_args(annotation) if a is not type(None)} or {annotation}
     base = args.pop() if len(args) == 1 else str
-    return {float: "float64", int: "int64", bool: "boolean"}.get(base, "str")
+    return {float: "float64", int: "int64", bool: "boolean"}.get(base)
+
+
+def text_column(values: Iterable[Any], index: pd.Index | None = None) -> pd.Series:
+    """A text column as object dtype: each value as ``str``, a missing one (None, NaN, pandas NA) as None.
+
+    The same on pandas 2 and 3; ``astype(str)`` would write ``'None'`` and ``'nan'`` on pandas 2, and the nullable
+    ``string`` dtype compares NA to NA, which a boolean mask cannot hold."""
+    return pd.Series([None if _absent(value) else str(value) for value in values], index=index, dtype=object)
+
+
+def _absent(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def typed_frame(rows: list[dict[str, Any]], model: type[Record]) -> pd.DataFrame:
-    """Valid records as a DataFrame with the model's columns and dtypes (str, float64, int64, boolean)."""
-    frame = pd.DataFrame(rows, columns=list(model.model_fields))
-    return frame.astype({name: _dtype(info.annotation) for name, info in model.model_fields.items()})
+    """Valid records as a DataFrame with the model's columns and dtypes: float64, int64, boolean, and object for
+    text (``str`` values, None where missing, see :func:`text_column`)."""
+    frame = pd.DataFrame(rows, columns=list(model.model_fields), dtype=object)
+    dtypes = {name: _dtype(info.annotation) for name, info in model.model_fields.items()}
+    frame = frame.astype({name: dtype for name, dtype in dtypes.items() if dtype is not None})
+    for name, dtype in dtypes.items():
+        if dtype is None:
+            frame[name] = text_column(frame[name], frame.index)
+    return frame
 
 
 def rejected_frame(rows: list[dict[str, Any]], model: type[Record] = Record) -> pd.DataFrame:
@@ -353,7 +383,7 @@ def files_frame(entries: Iterable[tuple[str, str, str]]) -> pd.DataFrame:
     unknown = set(frame.status) - set(FILE_STATUSES)
     if unknown:
         raise RecordError(f"file status must be one of {FILE_STATUSES}, got {sorted(unknown)}")
-    return frame.astype(str)
+    return frame.assign(**{name: text_column(frame[name], frame.index) for name in FILE_COLUMNS})
 
 
 @dataclass(frozen=True)

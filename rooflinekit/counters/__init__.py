@@ -1,6 +1,6 @@
 """Per-layer operation and byte counters, keyed by canonical op kind."""
 
-from rooflinekit.counters import conv, elementwise, gemm, movement, norm, pool  # noqa: F401  (register counters)
+from rooflinekit.counters import conv, einsum, elementwise, gemm, movement, norm, pool  # noqa: F401 (register counters)
 from rooflinekit.counters._registry import OpCount, get_counter, register, supported_kinds, total_ops
 from rooflinekit.counters.cost import (
     CountingConventions,

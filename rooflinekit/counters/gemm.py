@@ -10,7 +10,6 @@
   ``kv_len``, ``head_dim`` and ``v_head_dim`` (default head_dim): ``Q K^T`` and ``A V`` give
   ``macs = batch * heads * q_len * kv_len * (head_dim + v_head_dim)``; the softmax adds 3 ops per score,
   ``other_ops = 3 * batch * heads * q_len * kv_len``.
-- einsum: attrs ``macs`` computed by the importer from the equation (a contraction); other_ops 0.
 - rnn kinds (lstm, gru, rnn): attrs ``seq_len``, ``batch``, ``input_size``, ``hidden_size``, ``directions``;
   per step and direction ``gates * hidden * (input + hidden)`` MACs with 4 gates (LSTM), 3 (GRU), 1 (RNN);
   elementwise gate math ``other_ops = seq * batch * dirs * hidden * e`` with e = 8 (LSTM), 6 (GRU), 1 (RNN).
@@ -50,13 +49,6 @@ def count_attention(layer: Layer) -> OpCount:
     except KeyError as missing:
         raise ShapeError(f"attention layer {layer.name!r} lacks attribute {missing}") from None
     return OpCount(macs=scores * (head_dim + int(a.get("v_head_dim", head_dim))), other_ops=3 * scores)
-
-
-@register("einsum")
-def count_einsum(layer: Layer) -> OpCount:
-    if "macs" not in layer.attrs:
-        raise ShapeError(f"einsum layer {layer.name!r} lacks the 'macs' attribute its importer must set")
-    return OpCount(macs=int(layer.attrs["macs"]))
 
 
 _RNN = {"lstm": (4, 8), "gru": (3, 6), "rnn": (1, 1)}

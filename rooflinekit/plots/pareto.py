@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from rooflinekit.compare.energy import pareto_front
+from rooflinekit.compare.pareto import pareto_front
 from rooflinekit.plots._common import PlotError, figure_and_axes, import_matplotlib, log_axis, require_columns
 
 if TYPE_CHECKING:

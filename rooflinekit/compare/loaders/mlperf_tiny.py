@@ -9,9 +9,10 @@ One record per (round, division, submitter, system, benchmark, model), single st
 - performance log, ``Median throughput is X inf./sec.`` -> ``throughput_fps`` = X and ``latency_s`` = 1 / X
 - energy log (folder ``energy``, ``enegy`` or ``power``), ``Median energy cost is Y uJ/inf.`` -> ``energy_j`` = Y * 1e-6
 
-Benchmarks ``ad``/``ic``/``kws``/``vww`` (or ``anomaly_detection``, ...) map to the reference model file names
-``ad01``, ``pretrainedResnet``, ``kws_ref_model``, ``vww_96``; an open-division ``<model>`` folder names the network.
-:data:`MODEL_FILE_NETWORKS` maps the reference files' stems (``vww_96_int8``) onto these names for alignment.
+Benchmarks ``ad``/``ic``/``kws``/``vww`` (or ``anomaly_detection``, ...) name their reference network
+(:data:`REFERENCE_MODELS`: ``ad01``, ``pretrainedResnet``, ``kws_ref_model``, ``vww_96``); an open-division
+``<model>`` folder names the network. :data:`MODEL_FILE_NETWORKS` maps the reference model files' stems
+(``vww_96_int8``) onto these names for alignment.
 The system JSON gives ``hardware`` (Board Name), the software stack and the columns of :class:`MLPerfRecord`. Field
 names are matched ignoring case, spaces and punctuation; a repeated field keeps its first non-empty value; a missing
 ``,`` between fields is repaired (and said so in ``files``). Every file under the folder is listed in ``files``.
@@ -26,20 +27,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from rooflinekit.catalog import normalize_name
 from rooflinekit.compare.records import (
-    Hertz, LoadResult, OptionalText, Record, RequiredText, files_frame, normalize_framework, records_frame,
+    NONE_WORDS, Hertz, LoadResult, OptionalText, Record, RequiredText, files_frame, normalize_framework, records_frame,
 )
 from rooflinekit.errors import RecordError
 
 BENCHMARKS = {"ad": "ad", "anomaly_detection": "ad", "ic": "ic", "image_classification": "ic", "kws": "kws",
               "keyword_spotting": "kws", "vww": "vww", "visual_wake_words": "vww"}
-REFERENCE_NETWORKS = {"ad": "ad01", "ic": "pretrainedResnet", "kws": "kws_ref_model", "vww": "vww_96"}
-# model file stem -> record network: pass as align(..., network_aliases=MODEL_FILE_NETWORKS) when predicting from the
-# reference .tflite files (each file's precision stays a separate key)
-MODEL_FILE_NETWORKS = {"ad01_int8": "ad01", "ad01_fp32": "ad01", "pretrainedResnet_quant": "pretrainedResnet",
-                       "kws_ref_model_float32": "kws_ref_model", "vww_96_int8": "vww_96", "vww_96_float": "vww_96"}
-TASKS = {"ad": "anomaly detection", "ic": "image classification", "kws": "keyword spotting",
-         "vww": "visual wake words"}
+
+
+@dataclass(frozen=True)
+class ReferenceModel:
+    """A benchmark's reference network: ``task`` (the record's), ``network`` (the record's network name) and the
+    stems of its reference model files (``models/<stem>.tflite``): ``int8_file`` (the quantized model the closed
+    division runs) and ``float_file`` (fp32 activations)."""
+
+    task: str
+    network: str
+    int8_file: str
+    float_file: str
+
+
+REFERENCE_MODELS: dict[str, ReferenceModel] = {
+    "ad": ReferenceModel("anomaly detection", "ad01", int8_file="ad01_int8", float_file="ad01_fp32"),
+    "ic": ReferenceModel("image classification", "pretrainedResnet", int8_file="pretrainedResnet_quant",
+                         float_file="pretrainedResnet"),
+    "kws": ReferenceModel("keyword spotting", "kws_ref_model", int8_file="kws_ref_model",
+                          float_file="kws_ref_model_float32"),
+    "vww": ReferenceModel("visual wake words", "vww_96", int8_file="vww_96_int8", float_file="vww_96_float"),
+}
+"""Benchmark (``ad``, ``ic``, ``kws``, ``vww``) -> its reference network and model files: the one place that says
+which network and files a benchmark means."""
+MODEL_FILE_NETWORKS = {stem: model.network for model in REFERENCE_MODELS.values()
+                       for stem in (model.int8_file, model.float_file)}
+"""Model file stem -> record network: pass as ``align(..., network_aliases=MODEL_FILE_NETWORKS)`` when predicting
+from the reference .tflite files (each file's precision stays a separate key)."""
 MODES = {"performance": "performance", "energy": "energy", "enegy": "energy", "power": "energy"}
 SystemClass = Literal["cortex-m", "accelerator", "fpga", "risc-v", "application-processor", "other"]
 TFLITE_MODEL_STACKS = {"TFLite Micro", "X-CUBE-AI", "Plumerai", "microTVM", "ONNC", "Bosch HALE"}
@@ -85,7 +108,8 @@ class _Unreadable(Exception):
 # --- system descriptions ------------------------------------------------------------------------------------------
 
 def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.casefold())
+    """A field or file name compared ignoring case, spaces and punctuation (the catalog's key, without dots)."""
+    return normalize_name(name).replace(".", "")
 
 
 def _text(value: Any) -> str:
@@ -136,7 +160,7 @@ def read_system_json(path: Path) -> tuple[dict[str, Any], str]:
 def _field(fields: dict[str, Any], *names: str) -> str | None:
     for name in names:
         value = _text(fields.get(_key(name)))
-        if value.casefold() not in ("", "n/a", "na", "none"):
+        if value.strip().casefold() not in NONE_WORDS:
             return value
     return None
 
@@ -240,19 +264,27 @@ class _System:
         }, notes
 
 
-def _match_system(parts: tuple[str, ...], systems: dict[str, _System]) -> _System | None:
-    """The system whose file stem (without 'system_description') equals the folder names in some order, else the
-    unique one whose stem starts the folder name or is started by it (``arty`` ~ ``arty-a7-100t``)."""
+def _match_system(parts: tuple[str, ...], systems: dict[str, _System],
+                  submitter: str) -> tuple[_System | None, str | None]:
+    """``(system, None)``: the system whose file stem (without 'system_description') equals the folder names in some
+    order, else the one whose stem starts the folder name or is started by it (``arty`` ~ ``arty-a7-100t``);
+    ``(None, reason)`` when none matches, or several match equally well (the reason names them all)."""
     def stem(path: str) -> str:
         return _key(Path(path).stem).replace("systemdescription", "")
 
     joined = {"".join(_key(p) for p in order) for order in itertools.permutations(parts)}
     stems = {path: stem(path) for path in systems if stem(path)}
-    exact = [systems[p] for p, s in stems.items() if s in joined]
-    if exact:
-        return exact[0]
-    loose = [systems[p] for p, s in stems.items() if any(j.startswith(s) or s.startswith(j) for j in joined)]
-    return loose[0] if len(loose) == 1 else None
+    exact = [p for p, s in stems.items() if s in joined]
+    loose = [p for p, s in stems.items() if any(j.startswith(s) or s.startswith(j) for j in joined)]
+    where = f"results/{'/'.join(parts)}"
+    for found, how in ((exact, "match"), (loose, "match loosely")):
+        if len(found) == 1:
+            return systems[found[0]], None
+        if found:
+            return None, (f"{len(found)} system descriptions {how} {where}: {', '.join(sorted(found))}; keep one or "
+                          "rename the others")
+    known = ", ".join(sorted(systems)) or "none"
+    return None, f"no system description matches {where} (descriptions of {submitter}: {known})"
 
 
 # --- result logs ---------------------------------------------------------------------------------------------------
@@ -358,7 +390,8 @@ def _record(round_: str, division: str, submitter: str, parts: tuple[str, ...], 
     """One record dict and a refusal reason (None when the record can be validated)."""
     system_name = "/".join(parts)
     row: dict[str, Any] = {
-        "network": model or REFERENCE_NETWORKS[benchmark], "batch": 1, "task": TASKS[benchmark],
+        "network": model or REFERENCE_MODELS[benchmark].network, "batch": 1,
+        "task": REFERENCE_MODELS[benchmark].task,
         "round": round_, "division": division, "submitter": submitter, "system": system_name,
         "benchmark": benchmark, "hardware": system_name,
         "source": "; ".join(source for mode_logs in logs.values() for _, source in mode_logs),
@@ -378,10 +411,9 @@ def _record(round_: str, division: str, submitter: str, parts: tuple[str, ...], 
             pass  # the record's validation reports the unreadable throughput
     if "energy" in logs:
         row["energy_j"] = logs["energy"][0][0]
-    system = _match_system(parts, systems)
+    system, reason = _match_system(parts, systems, submitter)
     if system is None:
-        known = ", ".join(sorted(systems)) or "none"
-        return row, f"no system description matches results/{system_name} (descriptions of {submitter}: {known})"
+        return row, reason
     system.used = True
     columns, system_notes = system.columns(model, division, system_name)
     row.update(columns)

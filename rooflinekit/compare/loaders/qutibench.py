@@ -66,15 +66,7 @@ def _skip_reason(relative: str) -> str:
                 "not a QuTiBench measurement table")
 
 
-def _number(value: Any) -> Any:
-    """Numbers pass; '1,234.82' (thousands separators, as in lat-sys) becomes 1234.82; anything else is kept."""
-    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,3}(,\d{3})+(\.\d+)?\s*", value):
-        return float(value.replace(",", ""))
-    return value
-
-
 def _milliseconds(value: Any) -> Any:
-    value = _number(value)
     if is_missing(value):
         return None
     return value / 1000 if isinstance(value, (int, float)) else f"{value} ms"
@@ -100,8 +92,8 @@ def _row(row: pd.Series, path: Path, relative: str, line: int) -> dict[str, Any]
         "hardware": _hardware(row), "network": row["NN_Topology"], "precision": row["Datatype"],
         "pruning_pct": row["PruningFactor"], "batch": row["batch/thread/stream"],
         "task": _task(path, row["NN_Topology"]), "latency_s": _milliseconds(row["lat-comp"]),
-        "throughput_fps": _number(row["fps-comp"]), "power_w": _number(row.get("Full_Pwr_W")),
-        "accuracy_top1_pct": _number(top1), "source": f"{relative}:{line}",
+        "throughput_fps": row["fps-comp"], "power_w": row.get("Full_Pwr_W"), "accuracy_top1_pct": top1,
+        "source": f"{relative}:{line}",
     }
 
 
@@ -138,7 +130,7 @@ def load_qutibench(folder: str | Path, tables: Tables = "experimental") -> LoadR
             inventory.append((relative, "skipped", _skip_reason(relative)))
             continue
         try:
-            table = pd.read_csv(path, dtype={"lat-sys": str})
+            table = pd.read_csv(path)
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             inventory.append((relative, "unreadable", f"not a readable CSV: {exc}"))
             continue

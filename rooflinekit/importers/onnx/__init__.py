@@ -1,7 +1,7 @@
 """ONNX importer: a ``.onnx`` file -> :class:`~rooflinekit.descriptors.LayerNetwork`.
 
-The importer maps ONNX ops to canonical op kinds and normalizes their attributes; it never computes costs,
-except Einsum's MAC number, which only the equation can give (``attrs["macs"]``). Pipeline, one module a step:
+The importer maps ONNX ops to canonical op kinds and normalizes their attributes; it never computes costs (an
+Einsum keeps its equation, which the ``einsum`` counter reads). Pipeline, one module a step:
 
 1. **read** (:mod:`._reading`) the protobuf without external data (whose files must exist and be long enough);
    check that every node input exists and put the nodes in topological order.
@@ -14,6 +14,10 @@ except Einsum's MAC number, which only the equation can give (``attrs["macs"]``)
 
 Precision: the network's is the type of its main input (the first float graph input, else the first one); a
 layer carries its own where it differs (:mod:`._layers`). QDQ graphs run fused integer kernels (:mod:`._quant`).
+
+Malformed files: what the protobuf and onnx calls raise (reading, external-data entries, shape inference, tensor
+decoding) and what malformed node data makes Python raise (an attribute of the wrong type, an operand of the wrong
+rank) is reported as :class:`ModelFileError` where it happens; any other exception is a bug and propagates as is.
 """
 
 from __future__ import annotations
@@ -26,20 +30,18 @@ try:
 except ImportError as missing:  # an optional dependency: say how to get it
     raise ImportError("the ONNX importer needs the onnx package: pip install 'rooflinekit[onnx]'") from missing
 
-from rooflinekit.counters.movement import VIEW_KINDS
 from rooflinekit.descriptors import DType, Layer, LayerNetwork, Precision
-from rooflinekit.errors import ModelFileError, RooflineError, ShapeError
+from rooflinekit.errors import ModelFileError, ShapeError
 from rooflinekit.importers.onnx._binding import bind_inputs
-from rooflinekit.importers.onnx._einsum import einsum_macs
 from rooflinekit.importers.onnx._graph import Graph
 from rooflinekit.importers.onnx._layers import LayerBuilder
 from rooflinekit.importers.onnx._node import Node
 from rooflinekit.importers.onnx._ops import lookup
-from rooflinekit.importers.onnx._reading import (MALFORMED, check_external_data, main_input, opset, read_model,
-                                                 real_inputs, topological_nodes)
+from rooflinekit.importers.onnx._reading import (check_external_data, main_input, opset, read_model, real_inputs,
+                                                 topological_nodes)
 from rooflinekit.importers.onnx._shapes import Info, infer
 
-__all__ = ["einsum_macs", "load_onnx"]
+__all__ = ["load_onnx"]
 
 
 def load_onnx(path: str | Path, batch: int = 1,
@@ -55,16 +57,7 @@ def load_onnx(path: str | Path, batch: int = 1,
     :class:`ShapeError` (unbound symbolic dim, unknown shape of a costed tensor) or :class:`PrecisionError`.
     """
     path = Path(path)
-    try:
-        return _import(path, batch, input_shapes or {})
-    except RooflineError:
-        raise
-    except MALFORMED as exc:
-        raise ModelFileError(f"{path}: malformed ONNX model ({type(exc).__name__}: {exc}); re-export it or "
-                             "check it with onnx.checker.check_model") from exc
-
-
-def _import(path: Path, batch: int, input_shapes: Mapping[str, Sequence[int | str]]) -> LayerNetwork:
+    input_shapes = input_shapes or {}
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ShapeError(f"{path}: batch must be a positive integer, got {batch!r}")
     model = read_model(path)
@@ -88,15 +81,8 @@ def _convert(node: NodeProto, graph: Graph, builder: LayerBuilder) -> Layer | No
     if all(name in graph.constants for name in node.output if name):
         return None
     kind, handler, mapped = lookup(node)
-    try:
-        draft = handler(Node(node, graph))
-        kind = draft.kind or kind
-        return builder.build(node, kind, draft, lenient=not mapped or kind in VIEW_KINDS)
-    except RooflineError:
-        raise
-    except MALFORMED as exc:
-        raise ModelFileError(f"{graph.path}: node {node.name!r} ({node.op_type}) is malformed: "
-                             f"{type(exc).__name__}: {exc}") from exc
+    draft = handler(Node(node, graph))
+    return builder.build(node, draft.kind or kind, draft, lenient=not mapped or draft.view)
 
 
 def _first_dim(info: Info | None) -> int:

@@ -10,12 +10,14 @@ weight.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 import onnx
 from onnx import AttributeProto, NodeProto, TensorProto, helper, numpy_helper
 
+from rooflinekit.importers.onnx._reading import MALFORMED, malformed_model
 from rooflinekit.importers.onnx._shapes import UNKNOWN, Info
 
 _SMALL_VALUE = 64
@@ -28,8 +30,9 @@ _KEEPS_STORAGE = frozenset({"DequantizeLinear", "Identity", "Reshape", "Transpos
 class Constants:
     """The constant tensors of a graph: ``name in constants``, ``stored[name]`` (ONNX element type as stored)."""
 
-    def __init__(self, graph: onnx.GraphProto, nodes: list[NodeProto], infos: Mapping[str, Info],
+    def __init__(self, path: Path, graph: onnx.GraphProto, nodes: list[NodeProto], infos: Mapping[str, Info],
                  producer: Mapping[str, NodeProto]) -> None:
+        self._path = path
         self._initializers = {t.name: t for t in graph.initializer}
         self._producer = producer
         self.stored: dict[str, int] = {name: t.data_type for name, t in self._initializers.items()}
@@ -57,7 +60,14 @@ class Constants:
                     info.elem_type if info else TensorProto.UNDEFINED)
 
     def value(self, name: str) -> np.ndarray | None:
-        """Value of a small constant (initializer or Constant output, up to :data:`_SMALL_VALUE` elements)."""
+        """Value of a small constant (initializer or Constant output, up to :data:`_SMALL_VALUE` elements);
+        :class:`~rooflinekit.errors.ModelFileError` when its stored data cannot be decoded."""
+        try:
+            return self._value(name)
+        except MALFORMED as exc:  # numpy_helper / helper on data that does not fit the tensor's type and dims
+            raise malformed_model(self._path, exc) from exc
+
+    def _value(self, name: str) -> np.ndarray | None:
         tensor = self._initializers.get(name)
         node = self._producer.get(name)
         if tensor is None and node is not None and node.op_type == "Constant":
@@ -74,4 +84,19 @@ class Constants:
     def ints(self, name: str) -> tuple[int, ...] | None:
         """A small constant integer tensor as a tuple (axes, pads, starts), None when not readable."""
         value = self.value(name) if name else None
-        return tuple(int(v) for v in value.reshape(-1)) if value is not None else None
+        if value is None:
+            return None
+        try:
+            return tuple(int(v) for v in value.reshape(-1))
+        except (TypeError, ValueError, OverflowError) as exc:  # strings, NaN, infinity
+            raise malformed_model(self._path, exc) from exc
+
+    def scalar(self, name: str) -> float | None:
+        """A constant holding one number (Clip's min and max), None when it is not readable or not one value."""
+        value = self.value(name) if name else None
+        if value is None or value.size != 1:
+            return None
+        try:
+            return float(value.reshape(-1)[0])
+        except (TypeError, ValueError) as exc:  # a string tensor
+            raise malformed_model(self._path, exc) from exc

@@ -12,13 +12,15 @@ def _spatial_attrs(node: Node, kernel: Sequence[int], x: int = 0) -> dict[str, A
     """strides, dilations (default 1) and pads (explicit, or derived from auto_pad SAME_*/VALID)."""
     attrs = node.attrs
     rank = len(kernel)
-    strides = tuple(attrs.get("strides") or (1,) * rank)
-    dilations = tuple(attrs.get("dilations") or (1,) * rank)
-    pads = tuple(attrs.get("pads") or (0,) * (2 * rank))
+    strides = node.ints_attr("strides") or (1,) * rank
+    dilations = node.ints_attr("dilations") or (1,) * rank
+    pads = node.ints_attr("pads") or (0,) * (2 * rank)
     auto_pad = str(attrs.pop("auto_pad", "NOTSET"))
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        if min(strides, default=1) < 1 or min(dilations, default=1) < 1:
+            raise node.malformed(f"strides {list(strides)} and dilations {list(dilations)} must be positive")
         pads = _same_pads(node.dims(x)[2:], kernel, strides, dilations, auto_pad == "SAME_UPPER")
-    attrs.update(kernel_shape=tuple(int(k) for k in kernel), strides=strides, dilations=dilations, pads=pads)
+    attrs.update(kernel_shape=tuple(kernel), strides=strides, dilations=dilations, pads=pads)
     return attrs
 
 
@@ -41,12 +43,13 @@ def conv(x: int, w: int, b: int | None, integer: bool = False) -> Handler:
     """
 
     def handle(node: Node) -> Draft:
-        kernel = node.attrs.get("kernel_shape") or node.dims(w)[2:]
+        kernel = node.ints_attr("kernel_shape") or node.dims(w)[2:]
         attrs = _spatial_attrs(node, kernel, x)
-        attrs["groups"] = int(attrs.pop("group", 1))
+        attrs.pop("group", None)
+        attrs["groups"] = node.int_attr("group", 1)
         attrs["bias"] = bool(b is not None and node.input(b))
         if node.proto.op_type == "ConvTranspose":
-            attrs["output_padding"] = tuple(attrs.get("output_padding") or (0,) * len(kernel))
+            attrs["output_padding"] = node.ints_attr("output_padding") or (0,) * len(kernel)
         indices = [x, w] if b is None else [x, w, b]
         return node.split(indices, attrs, integer_input=node.input(x) if integer else None)
 
@@ -55,7 +58,7 @@ def conv(x: int, w: int, b: int | None, integer: bool = False) -> Handler:
 
 def pool(node: Node) -> Draft:
     """MaxPool, AveragePool, LpPool: kernel_shape, strides, pads, dilations; output 0 (not MaxPool's indices)."""
-    kernel = node.attrs.get("kernel_shape")
+    kernel = node.ints_attr("kernel_shape")
     if not kernel:
         raise ModelFileError(f"{node.graph.path}: {node.proto.op_type} node {node.proto.name!r} has no "
                              "kernel_shape attribute, which ONNX requires")

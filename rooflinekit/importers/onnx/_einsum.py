@@ -1,73 +1,59 @@
-"""Einsum: the handler and its MAC number, which only the equation can give (``attrs["macs"]``)."""
+"""Einsum: the handler, which normalizes the equation and maps products that sum nothing to simpler kinds.
+
+The MAC number is the ``einsum`` counter's (:mod:`rooflinekit.counters.einsum`); the importer stores only
+``attrs["equation"]``.
+"""
 
 from __future__ import annotations
 
-import math
 import re
-from typing import Sequence
 
-from rooflinekit.errors import ShapeError
+from rooflinekit.errors import ModelFileError
 from rooflinekit.importers.onnx._node import Draft, Node
-from rooflinekit.importers.onnx._shapes import Shape
+
+_TERM = re.compile(r"[A-Za-z]*(\.\.\.)?[A-Za-z]*")
 
 
 def einsum(node: Node) -> Draft:
-    """Einsum: a contraction of two or more operands is ``einsum`` with ``attrs["macs"]`` (see :func:`einsum_macs`);
-    products with nothing summed (Hadamard, outer) are ``mul``; one operand is ``transpose`` (a permutation)
-    or ``reduce_sum``."""
-    equation = str(node.attrs.get("equation", ""))
-    shapes = [node.dims(i) for i in range(len(node.proto.input))]
-    macs, contracted = einsum_macs(equation, shapes, f"{node.graph.path}: node {node.proto.name!r} (Einsum)")
-    if len(shapes) == 1:
-        kind = "reduce_sum" if contracted else "transpose"
-    else:
-        kind = "einsum" if contracted else "mul"
-    return node.split(range(len(shapes)), {"equation": equation, "macs": macs}, kind=kind)
+    """Einsum: a product of two or more operands that sums some index is ``einsum``; one that sums nothing
+    (Hadamard, outer, broadcast product) is ``mul``; one operand is ``transpose`` (a permutation) or ``reduce_sum``.
 
-
-def einsum_macs(equation: str, shapes: Sequence[Shape], where: str = "einsum") -> tuple[int, bool]:
-    """MACs of evaluating ``equation`` on operands of ``shapes`` left to right, pairwise, and whether any index
-    is summed.
-
-    Each step multiplies the running result (indices I) into the next operand (indices J) and sums the indices
-    needed by neither the output nor a later operand: ``macs += prod(size[i] for i in I | J)``. For two
-    operands that is ``prod`` of all index sizes (``bij,bjk->bik``: B*I*J*K). ``...`` broadcasts as in numpy;
-    without ``->`` the output holds the indices that appear once, in alphabetical order.
+    ``attrs`` = ``{"equation": ...}`` normalized by :func:`normalize_equation` so that its terms follow the layer's
+    operands: activation inputs first, then constant operands (weights), each group in node order.
     """
-    operands, output = _parse_einsum(equation.replace(" ", ""), shapes, where)
-    sizes: dict[str, int] = {}
-    for letters, shape in zip(operands, shapes):
-        for letter, size in zip(letters, shape):
-            if sizes.setdefault(letter, size) != size and 1 not in (size, sizes[letter]):
-                raise ShapeError(f"{where}: index {letter!r} of {equation!r} has sizes {sizes[letter]} and {size}")
-            sizes[letter] = max(sizes[letter], size)
-    current = set(operands[0])
-    macs = 0
-    contracted = len(current - set(output)) > 0 and len(operands) == 1
-    for position, letters in enumerate(operands[1:], start=1):
-        needed = set(output).union(*operands[position + 1:])
-        union = current | set(letters)
-        macs += math.prod(sizes[letter] for letter in union)
-        current = union & needed
-        contracted = contracted or bool(union - needed)
-    return macs, contracted
+    where = f"{node.graph.path}: node {node.proto.name!r} (Einsum)"
+    count = len(node.proto.input)
+    terms, output = normalize_equation(node.attrs.get("equation"), count, where)
+    sums = _sums(terms, output, [len(node.dims(i)) for i in range(count)])
+    kind = ("reduce_sum" if sums else "transpose") if count == 1 else ("einsum" if sums else "mul")
+    constant = [node.input(i) in node.graph.constants for i in range(count)]
+    order = [i for i in range(count) if not constant[i]] + [i for i in range(count) if constant[i]]
+    equation = ",".join(terms[i] for i in order) + "->" + output
+    return node.split(range(count), {"equation": equation}, kind=kind)
 
 
-def _parse_einsum(equation: str, shapes: Sequence[Shape], where: str) -> tuple[list[str], str]:
-    """Operand index strings with ``...`` expanded to one private letter per broadcast dim, and the output."""
-    inputs, arrow, output = equation.partition("->")
+def normalize_equation(equation: object, operands: int, where: str) -> tuple[list[str], str]:
+    """The terms and the explicit output of an ONNX Einsum equation, spaces removed; without ``->`` the output
+    is ``...`` (when a term broadcasts) followed by the letters that appear once, alphabetically (ONNX's rule).
+    :class:`ModelFileError` when it is not an equation over ``operands`` operands."""
+    text = equation.replace(" ", "") if isinstance(equation, str) else ""
+    inputs, arrow, output = text.partition("->")
     terms = inputs.split(",")
-    if len(terms) != len(shapes) or not re.fullmatch(r"[A-Za-z.,]*", inputs) or not re.fullmatch(r"[A-Za-z.]*", output):
-        raise ShapeError(f"{where}: equation {equation!r} does not fit {len(shapes)} operands; check the model")
-    ellipsis_rank = max((len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes) if "..." in t), default=0)
-    broadcast = "".join(chr(0x3B1 + i) for i in range(ellipsis_rank))  # Greek letters: never ONNX indices
-    operands = []
-    for term, shape in zip(terms, shapes):
-        rank = len(shape) - len(term.replace("...", ""))
-        operands.append(term.replace("...", broadcast[ellipsis_rank - rank:] if rank else ""))
-        if len(operands[-1]) != len(shape):
-            raise ShapeError(f"{where}: term {term!r} of {equation!r} does not match operand shape {list(shape)}")
+    if not text or len(terms) != operands or not all(_TERM.fullmatch(t) for t in [*terms, output]):
+        raise ModelFileError(f"{where}: equation {equation!r} is not an Einsum equation over {operands} operands "
+                             "(e.g. 'bij,bjk->bik'); check the model")
     if not arrow:
-        counts = "".join(operands)
-        output = broadcast + "".join(sorted(c for c in set(counts) if counts.count(c) == 1 and c not in broadcast))
-    return operands, output.replace("...", broadcast)
+        letters = "".join(terms).replace(".", "")
+        output = ("..." if any("..." in t for t in terms) else "") + "".join(
+            sorted(c for c in set(letters) if letters.count(c) == 1))
+    return terms, output
+
+
+def _sums(terms: list[str], output: str, ranks: list[int]) -> bool:
+    """Whether evaluating the equation sums over some dim: a letter absent from the output, or broadcast (``...``)
+    dims the output drops."""
+    letters = set("".join(terms).replace(".", ""))
+    if letters - set(output):
+        return True
+    broadcast = max((rank - len(t.replace("...", "")) for t, rank in zip(terms, ranks) if "..." in t), default=0)
+    return broadcast > 0 and "..." not in output

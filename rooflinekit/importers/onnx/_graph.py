@@ -28,7 +28,7 @@ class Graph:
             self.producer.update((name, node) for name in node.output if name)
             for name in node.input:
                 self.consumers[name].append(node)
-        self.constants = Constants(graph, nodes, infos, self.producer)
+        self.constants = Constants(path, graph, nodes, infos, self.producer)
 
     def dtype(self, name: str | None) -> DType | None:
         """Element type of a tensor (None when unknown or without width)."""

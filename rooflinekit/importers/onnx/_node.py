@@ -8,8 +8,9 @@ from typing import Any, Callable, Sequence
 
 from onnx import NodeProto
 
+from rooflinekit.errors import ModelFileError
 from rooflinekit.importers.onnx._graph import Graph
-from rooflinekit.importers.onnx._reading import attr_value
+from rooflinekit.importers.onnx._reading import MALFORMED, attr_value, malformed_node
 from rooflinekit.importers.onnx._shapes import Dim, Shape
 
 
@@ -20,7 +21,9 @@ class Draft:
     ``weights`` pairs a constant's name with its normalized shape (None: as stored); ``input_shapes`` gives
     normalized shapes of ``inputs`` by position (Gemm's transposed operands). ``outputs`` lists the kept
     output indices (None: all). ``integer_input`` names the input whose type is the layer's activation
-    precision (integer ops whose output is a 32-bit accumulator). ``kind`` overrides the table's kind.
+    precision (integer ops whose output is a 32-bit accumulator). ``kind`` overrides the table's kind. ``view``
+    marks a node that only relabels its data (reshape, identity, a fused Q/DQ): no arithmetic and no bytes, so
+    its tensors of unknown shape are left out instead of being an error.
     """
 
     inputs: list[str] = field(default_factory=list)
@@ -30,6 +33,7 @@ class Draft:
     outputs: tuple[int, ...] | None = None
     integer_input: str | None = None
     kind: str | None = None
+    view: bool = False
 
 
 @dataclass
@@ -41,13 +45,41 @@ class Node:
 
     @cached_property
     def _decoded(self) -> dict[str, Any]:
-        values = {a.name: attr_value(a) for a in self.proto.attribute}
+        try:
+            values = {a.name: attr_value(a) for a in self.proto.attribute}
+        except MALFORMED as exc:  # onnx cannot decode an attribute (an unknown attribute type)
+            raise self.malformed(exc) from exc
         return {k: v for k, v in values.items() if v is not None}
 
     @property
     def attrs(self) -> dict[str, Any]:
         """Scalar and list attributes as Python values (a fresh dict for the handler to edit)."""
         return dict(self._decoded)
+
+    def malformed(self, exc: BaseException | str) -> ModelFileError:
+        """The error reporting malformed data of this node: ``exc`` is what reading it raised, or a description."""
+        return malformed_node(self.graph.path, self.proto, exc)
+
+    def int_attr(self, name: str, default: int) -> int:
+        """Attribute ``name`` as an int (``default`` when absent); :meth:`malformed` when it is not one."""
+        value = self._decoded.get(name, default)
+        try:
+            return int(value)
+        except (TypeError, ValueError, OverflowError) as exc:  # 'abc', a list, NaN, infinity
+            raise self.malformed(exc) from exc
+
+    def ints_attr(self, name: str) -> tuple[int, ...] | None:
+        """Attribute ``name`` as a tuple of ints (None when absent or empty); :meth:`malformed` when it is not
+        a list of integers."""
+        value = self._decoded.get(name)
+        if value is None or value == ():
+            return None
+        if not isinstance(value, (tuple, list)):
+            raise self.malformed(f"attribute {name!r} is {value!r}, not a list of integers")
+        try:
+            return tuple(int(v) for v in value)
+        except (TypeError, ValueError, OverflowError) as exc:  # 'abc', a list, NaN, infinity
+            raise self.malformed(exc) from exc
 
     def input(self, index: int) -> str:
         """Name of input ``index``, '' when absent."""
@@ -66,9 +98,13 @@ class Node:
                 draft.inputs.append(name)
         return draft
 
-    def dims(self, index: int) -> tuple[Dim, ...]:
-        """Concrete dims of input ``index``."""
-        return self.graph.shape(self.input(index), self.proto)
+    def dims(self, index: int, rank: int | None = None) -> tuple[Dim, ...]:
+        """Concrete dims of input ``index``; with ``rank``, :meth:`malformed` unless it has that many."""
+        dims = self.graph.shape(self.input(index), self.proto)
+        if rank is not None and len(dims) != rank:
+            raise self.malformed(f"operand {index} ({self.input(index)!r}) has shape {list(dims)}, expected rank "
+                                 f"{rank}")
+        return dims
 
 
 Handler = Callable[[Node], Draft]

@@ -32,8 +32,19 @@ def _no_data(node: Node) -> Draft:
     return node.split([])
 
 
+def _view(node: Node) -> Draft:
+    """Operand 0 is data, relabeled without arithmetic (Reshape, Flatten, Squeeze, Identity, Shape...); the rest
+    are control."""
+    return node.split([0], view=True)
+
+
+def _dropout(node: Node) -> Draft:
+    """Dropout at inference: a view of operand 0; output 0 only (not the mask)."""
+    return node.split([0], outputs=(0,), view=True)
+
+
 def _only_first_output(node: Node) -> Draft:
-    """Operand 0 and output 0 (Dropout's mask, DynamicQuantizeLinear's scale and zero point are left out)."""
+    """Operand 0 and output 0 (DynamicQuantizeLinear's scale and zero point are left out)."""
     return node.split([0], outputs=(0,))
 
 
@@ -55,9 +66,9 @@ def _reduce(node: Node) -> Draft:
     """Reduce*: ``axes`` from the attribute (old opsets) or the constant second input (ReduceSum 13+, others 18+);
     ``keepdims`` a bool, True by default."""
     attrs = node.attrs
-    axes = attrs.get("axes") or node.graph.constants.ints(node.input(1))
+    axes = node.ints_attr("axes") or node.graph.constants.ints(node.input(1))
     if axes is not None:
-        attrs["axes"] = tuple(axes)
+        attrs["axes"] = axes
     attrs["keepdims"] = bool(attrs.get("keepdims", 1))
     return node.split([0], attrs)
 
@@ -65,9 +76,10 @@ def _reduce(node: Node) -> Draft:
 def _pad(node: Node) -> Draft:
     """Pad: ``pads`` from the attribute (``paddings`` in opset 1, ``pads`` to 10) or input 1 (11+); ``mode``."""
     attrs = node.attrs
-    pads = attrs.pop("paddings", None) or attrs.get("pads") or node.graph.constants.ints(node.input(1))
+    pads = node.ints_attr("paddings") or node.ints_attr("pads") or node.graph.constants.ints(node.input(1))
+    attrs.pop("paddings", None)
     if pads is not None:
-        attrs["pads"] = tuple(pads)
+        attrs["pads"] = pads
     attrs.setdefault("mode", "constant")
     return node.split([0], attrs)
 
@@ -76,9 +88,9 @@ def _slice(node: Node) -> Draft:
     """Slice: ``starts``, ``ends``, ``axes``, ``steps`` from attributes (before opset 10) or inputs 1-4."""
     attrs = node.attrs
     for index, key in enumerate(("starts", "ends", "axes", "steps"), start=1):
-        value = attrs.get(key) or node.graph.constants.ints(node.input(index))
+        value = node.ints_attr(key) or node.graph.constants.ints(node.input(index))
         if value is not None:
-            attrs[key] = tuple(value)
+            attrs[key] = value
     return node.split([0], attrs)
 
 
@@ -86,9 +98,9 @@ def _clip(node: Node) -> Draft:
     """Clip: ``min``/``max`` attributes (before opset 11) or scalar inputs 1 and 2 (control, not weights)."""
     attrs = node.attrs
     for index, key in ((1, "min"), (2, "max")):
-        value = node.graph.constants.value(node.input(index)) if node.input(index) else None
-        if value is not None and value.size == 1:
-            attrs[key] = float(value.reshape(-1)[0])
+        value = node.graph.constants.scalar(node.input(index))
+        if value is not None:
+            attrs[key] = value
     return node.split([0], attrs)
 
 
@@ -124,11 +136,12 @@ _ELEMENTWISE = {
     "IsNaN": "is_nan", "IsInf": "is_inf", "Sin": "sin", "Cos": "cos", "Tan": "tan", "Asin": "asin", "Acos": "acos",
     "Atan": "atan", "Sinh": "sinh", "Cosh": "cosh", "Asinh": "asinh", "Acosh": "acosh", "Atanh": "atanh",
     "Concat": "concat", "Transpose": "transpose", "GatherND": "gather_nd", "ScatterND": "scatter",
-    "ScatterElements": "scatter", "Scatter": "scatter", "Identity": "identity", "Cast": "cast",
+    "ScatterElements": "scatter", "Scatter": "scatter", "Cast": "cast",
 }
+_VIEWS = {"Reshape": "reshape", "Flatten": "flatten", "Squeeze": "squeeze", "Unsqueeze": "unsqueeze",
+          "Identity": "identity", "Shape": "shape", "Size": "size"}
 _FIRST_ONLY = {
-    "Reshape": "reshape", "Flatten": "flatten", "Squeeze": "squeeze", "Unsqueeze": "unsqueeze", "Shape": "shape",
-    "Size": "size", "Expand": "expand", "Tile": "tile", "Split": "split", "DepthToSpace": "depth_to_space",
+    "Expand": "expand", "Tile": "tile", "Split": "split", "DepthToSpace": "depth_to_space",
     "SpaceToDepth": "space_to_depth", "TopK": "top_k", "ArgMax": "arg_max", "ArgMin": "arg_min", "OneHot": "one_hot",
     "NonZero": "non_zero", "ReverseSequence": "reverse", "GlobalAveragePool": "global_avg_pool",
     "GlobalMaxPool": "global_max_pool", "LRN": "lrn", "Range": "range", "CastLike": "cast", "CumSum": "cumsum",
@@ -141,6 +154,7 @@ _REDUCE = {"ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": 
 _OPS: dict[str, tuple[str, Handler]] = {
     **{op: (kind, _all_data) for op, kind in _ELEMENTWISE.items()},
     **{op: (kind, _first) for op, kind in _FIRST_ONLY.items()},
+    **{op: (kind, _view) for op, kind in _VIEWS.items()},
     **{op: (kind, _reduce) for op, kind in _REDUCE.items()},
     "Conv": ("conv", conv(0, 1, 2)), "ConvInteger": ("conv", conv(0, 1, None, integer=True)),
     "QLinearConv": ("conv", conv(0, 3, 8, integer=True)), "ConvTranspose": ("conv_transpose", conv(0, 1, 2)),
@@ -154,7 +168,7 @@ _OPS: dict[str, tuple[str, Handler]] = {
     "InstanceNormalization": ("instance_norm", _norm), "GroupNormalization": ("group_norm", _norm),
     "RMSNormalization": ("rms_norm", _norm),
     "Softmax": ("softmax", _softmax), "LogSoftmax": ("log_softmax", _softmax), "Hardmax": ("hardmax", _softmax),
-    "Dropout": ("dropout", _only_first_output), "ConstantOfShape": ("constant", _no_data),
+    "Dropout": ("dropout", _dropout), "ConstantOfShape": ("constant", _no_data),
     "Pad": ("pad", _pad), "Slice": ("slice", _slice),
     "Clip": ("clip", _clip), "Resize": ("resize", _resize), "Upsample": ("resize", _resize),
     "Gather": ("gather", _gather), "GatherElements": ("gather", _gather),

@@ -46,7 +46,7 @@ def quantize(node: Node) -> Draft:
     """QuantizeLinear: ``identity`` when its producer runs quantized (QDQ fusion), else a real ``quantize``."""
     source = node.graph.producer.get(node.input(0))
     fused = source is not None and quantized(node.graph, source) is not None
-    return node.split([0], kind="identity" if fused else "quantize")
+    return node.split([0], kind="identity" if fused else "quantize", view=fused)
 
 
 def dequantize(node: Node) -> Draft:
@@ -55,7 +55,7 @@ def dequantize(node: Node) -> Draft:
     graph, name = node.graph, node.proto.output[0]
     users = graph.consumers.get(name, [])
     fused = bool(users) and name not in graph.graph_outputs and all(quantized(graph, u) for u in users)
-    return node.split([0], kind="identity" if fused else "dequantize", integer_input=node.input(0))
+    return node.split([0], kind="identity" if fused else "dequantize", integer_input=node.input(0), view=fused)
 
 
 def integer_unary(node: Node) -> Draft:

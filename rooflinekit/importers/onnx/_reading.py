@@ -20,7 +20,20 @@ from rooflinekit.errors import ModelFileError
 from rooflinekit.importers.onnx._dtypes import FLOATS
 
 MALFORMED = (ValueError, TypeError, IndexError, KeyError, ArithmeticError)
-"""What a malformed protobuf can make onnx, numpy or pydantic raise; reported as :class:`ModelFileError`."""
+"""What malformed protobuf data can make onnx, numpy or Python raise where the importer reads it; translated into
+:class:`ModelFileError` at those places only (:func:`malformed_model`, :func:`malformed_node`)."""
+
+
+def malformed_model(path: Path, exc: BaseException) -> ModelFileError:
+    """The error reporting ``exc``, raised while reading malformed data of the model at ``path``."""
+    return ModelFileError(f"{path}: malformed ONNX model ({type(exc).__name__}: {exc}); re-export it or check it "
+                          "with onnx.checker.check_model")
+
+
+def malformed_node(path: Path, node: NodeProto, exc: BaseException | str) -> ModelFileError:
+    """The error reporting malformed data of ``node``: ``exc`` is what reading it raised, or a description."""
+    what = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else exc
+    return ModelFileError(f"{path}: node {node.name!r} ({node.op_type}) is malformed: {what}")
 
 
 def read_model(path: Path) -> onnx.ModelProto:
@@ -35,7 +48,24 @@ def read_model(path: Path) -> onnx.ModelProto:
         raise ModelFileError(f"{path}: not a readable ONNX protobuf (truncated or corrupt?): {exc}") from exc
     if not model.graph.node:
         raise ModelFileError(f"{path}: the ONNX graph has no nodes (truncated or not an ONNX model?)")
+    _check_text(model.graph, path)
     return model
+
+
+def _check_text(graph: onnx.GraphProto, path: Path) -> None:
+    """Names that become layer names, kinds and attribute keys must be text: protobuf hands over a string field
+    holding invalid UTF-8 as bytes."""
+    fields: list[tuple[str, Any]] = [("graph name", graph.name)]
+    fields += [(f"name of graph input {index}", value.name) for index, value in enumerate(graph.input)]
+    for index, node in enumerate(graph.node):
+        fields += [(f"{what} of node {index}", value) for what, value in (
+            ("name", node.name), ("op_type", node.op_type), ("domain", node.domain),
+            *(("input name", name) for name in node.input), *(("output name", name) for name in node.output),
+            *(("attribute name", attribute.name) for attribute in node.attribute))]
+    for what, value in fields:
+        if not isinstance(value, str):
+            raise ModelFileError(f"{path}: the {what} is not valid UTF-8 ({value!r}); the file is corrupt, "
+                                 "export it again")
 
 
 def check_external_data(model: onnx.ModelProto, path: Path) -> None:
@@ -45,12 +75,18 @@ def check_external_data(model: onnx.ModelProto, path: Path) -> None:
             continue
         info = {entry.key: entry.value for entry in tensor.external_data}
         location = info.get("location", "")
+        if not isinstance(location, str):  # protobuf hands over invalid UTF-8 as bytes
+            raise ModelFileError(f"{path}: the external data location of tensor {tensor.name!r} is not valid UTF-8 "
+                                 f"({location!r}); the file is corrupt, export it again")
         file = path.parent / location
         if not location or not file.is_file():
             raise ModelFileError(
                 f"{path}: external data file {location!r} of tensor {tensor.name!r} not found in {path.parent}; "
                 "keep the data file next to the model")
-        end = int(info.get("offset", 0) or 0) + int(info.get("length", 0) or 0)
+        try:
+            end = int(info.get("offset", 0) or 0) + int(info.get("length", 0) or 0)
+        except ValueError as exc:
+            raise malformed_model(path, exc) from exc
         if end > file.stat().st_size:
             raise ModelFileError(f"{path}: external data file {location!r} is truncated: tensor {tensor.name!r} "
                                  f"ends at byte {end}, the file has {file.stat().st_size}")

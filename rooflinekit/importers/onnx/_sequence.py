@@ -16,10 +16,10 @@ def rnn(has_cell: bool) -> Handler:
 
     def handle(node: Node) -> Draft:
         attrs = node.attrs
-        x = node.dims(0)
-        layout = int(attrs.get("layout", 0))
+        x = node.dims(0, rank=3)
+        layout = node.int_attr("layout", 0)
         seq, batch = (x[1], x[0]) if layout else (x[0], x[1])
-        hidden = int(attrs.get("hidden_size") or node.dims(2)[-1])
+        hidden = node.int_attr("hidden_size", 0) or node.dims(2, rank=3)[-1]
         directions = 2 if attrs.get("direction") == "bidirectional" else 1
         attrs.update(seq_len=seq, batch=batch, input_size=x[-1], hidden_size=hidden, directions=directions,
                      bias=bool(node.input(3)))
@@ -35,7 +35,7 @@ def _split_heads(node: Node, index: int, heads_attr: str) -> tuple[int, int, int
     dims = node.dims(index)
     if len(dims) == 4:
         return dims
-    heads = int(node.attrs.get(heads_attr, 0))
+    heads = node.int_attr(heads_attr, 0)
     if len(dims) != 3 or heads < 1:
         raise ModelFileError(f"{node.graph.path}: Attention node {node.proto.name!r} operand {index} has shape "
                              f"{list(dims)}; ONNX wants 4-D (batch, heads, seq, head_dim), or 3-D with the "
@@ -51,7 +51,7 @@ def attention(node: Node) -> Draft:
     K's), head_dim (of Q and K) and v_head_dim, for the ``attention`` counter.
     """
     batch, heads, q_len, head_dim = _split_heads(node, 0, "q_num_heads")
-    kv_len = _split_heads(node, 1, "kv_num_heads")[2] + (node.dims(4)[2] if node.input(4) else 0)
+    kv_len = _split_heads(node, 1, "kv_num_heads")[2] + (node.dims(4, rank=4)[2] if node.input(4) else 0)
     v_head_dim = _split_heads(node, 2, "kv_num_heads")[3]
     attrs = node.attrs
     attrs.update(batch=batch, heads=heads, q_len=q_len, kv_len=kv_len, head_dim=head_dim, v_head_dim=v_head_dim)

@@ -15,7 +15,7 @@ import onnx
 from onnx import NodeProto, TensorProto, helper, shape_inference
 
 from rooflinekit.errors import ModelFileError
-from rooflinekit.importers.onnx._reading import attr
+from rooflinekit.importers.onnx._reading import MALFORMED, attr, malformed_node
 
 Dim = int | str | None
 """A tensor dim: a size, a symbolic name (``batch_size``), or None when unknown."""
@@ -54,7 +54,7 @@ def infer(model: onnx.ModelProto, nodes: list[NodeProto], path: Path) -> dict[st
     done: set[str] = set()
     while True:
         infos = _run_inference(model, path)
-        filled = _fill_gaps(nodes, infos, done)
+        filled = _fill_gaps(nodes, infos, done, path)
         if not filled:
             return infos
         model.graph.value_info.extend(filled)
@@ -119,9 +119,11 @@ _GAP_RULES: dict[str, _Rule] = {
 a function op); output 0 only, of input 0's type."""
 
 
-def _fill_gaps(nodes: list[NodeProto], infos: dict[str, Info], done: set[str]) -> list[onnx.ValueInfoProto]:
+def _fill_gaps(nodes: list[NodeProto], infos: dict[str, Info], done: set[str],
+               path: Path) -> list[onnx.ValueInfoProto]:
     """value_info for outputs of :data:`_GAP_RULES` ops that inference left unknown while their inputs are known;
-    each output is filled once (``done``), so the inference loop ends."""
+    each output is filled once (``done``), so the inference loop ends. A rule that fails on the node's operands or
+    attributes (too few inputs, shapes that do not broadcast) reports the node as malformed."""
     filled = []
     for node in nodes:
         rule = _GAP_RULES.get(node.op_type)
@@ -130,5 +132,8 @@ def _fill_gaps(nodes: list[NodeProto], infos: dict[str, Info], done: set[str]) -
         ins = [infos.get(name, UNKNOWN) if name else _ABSENT for name in node.input]
         if ins and all(info.known for info in ins):
             done.add(node.output[0])
-            filled.append(helper.make_tensor_value_info(node.output[0], ins[0].elem_type, rule(node, ins)))
+            try:
+                filled.append(helper.make_tensor_value_info(node.output[0], ins[0].elem_type, rule(node, ins)))
+            except MALFORMED as exc:
+                raise malformed_node(path, node, exc) from exc
     return filled

@@ -1,0 +1,287 @@
+"""The calibrated latency model: :class:`CalibratedPredictor`, its fit, prediction and JSON form.
+
+Model (:class:`CalibratedPredictor`), on the features T_c(r) of :mod:`.features`:
+
+    latency_s(r) = sum_c F_c(r) * T_c(r)
+    log F_c(r)   = theta0 + b[global][c] + b[core_family][c] + b[framework][c] + b[framework_version][c]
+                   + b[system][c]
+
+each b taken at r's key on that level: the core family of H (:func:`~.features.core_family`), the software-stack
+family (:func:`~rooflinekit.compare.records.normalize_framework`), (family, version) and the system
+(``system_columns``). A missing key value is the category ``<unknown>``. F_c is the slowdown over the roofline
+(efficiency = 1 / F_c); on a compute-bound layer it equals cycles per op x the core's peak ops per cycle.
+
+Fit: theta0 = median_r log(latency_r / sum_c T_c(r)); the b minimize
+
+    sum_r (log predicted_r - log measured_r)^2 + sum_b lambda(level of b) * b^2
+
+by Gauss-Newton. lambda weighs like pseudo-records: a factor backed by n records whose time lies in its class moves
+n / (n + lambda) of the way from what the coarser levels say (theta0 for the global level) to what its records say.
+lambda is ``shrinkage`` on the global, core-family, framework and framework-version levels and
+``system_shrinkage`` on systems, whose few records mix network-specific quirks into their factor.
+
+Fallback: a key not seen in fit adds b = 0, so the prediction rests on the coarser levels (system -> framework
+version + framework + core family -> global); a class no record had gets exp(theta0), with a
+:class:`CalibrationWarning`. There is no per-inference overhead term: on the MLPerf Tiny networks it cannot be told
+apart from the fully-connected factor (AD is fully connected only).
+
+JSON: :meth:`CalibratedPredictor.to_json` writes the parameters and learned factors (``format`` =
+:data:`JSON_FORMAT`), :meth:`CalibratedPredictor.from_json` and :func:`load_calibration` read them back.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, UNKNOWN, class_columns
+from rooflinekit.compare.records import is_missing
+from rooflinekit.errors import CalibrationError
+from rooflinekit.roofline import Traffic
+
+LEVELS = ("global", "core_family", "framework", "framework_version", "system")
+REQUIRABLE_LEVELS = LEVELS[1:]
+DEFAULT_SYSTEM_COLUMNS = ("catalog_hardware", "framework", "framework_version")
+KEY_SEPARATOR = " | "
+JSON_FORMAT = "rooflinekit.calibration/1"
+
+
+class CalibrationWarning(UserWarning):
+    """A prediction leans on a fallback the user should know about."""
+
+
+def _key_strings(features: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """One key per row: the columns' values joined by ' | ', a missing value (or absent column) as <unknown>."""
+    if not columns:
+        return np.full(len(features), "*", dtype=object)
+    parts = [features[c].map(lambda v: UNKNOWN if is_missing(v) else str(v)) if c in features.columns
+             else pd.Series(UNKNOWN, index=features.index) for c in columns]
+    return parts[0].str.cat(parts[1:], sep=KEY_SEPARATOR).to_numpy(dtype=object) if len(parts) > 1 \
+        else parts[0].to_numpy(dtype=object)
+
+
+class CalibratedPredictor:
+    """Efficiency factors per core family, software stack, stack version and system, per op class and precision.
+
+    Parameters (stored only; the module docstring gives the model):
+
+    - ``shrinkage``: lambda of the global, core-family, framework and framework-version levels, in pseudo-records
+    - ``system_shrinkage``: lambda of the system level
+    - ``system_columns``: record columns whose values identify a system (a board with one software build)
+    - ``required_levels``: levels whose key must have been calibrated; predicting a row with an unseen key there
+      raises instead of falling back (e.g. ``("core_family",)``)
+    - ``traffic``: the memory-traffic assumption the features were built with (used by :func:`predict_with_calibration`)
+    - ``max_iter``, ``tol``: Gauss-Newton stops after ``max_iter`` steps or once no log-factor moves by more than
+      ``tol`` in a step
+
+    Learned: ``theta0_``, ``classes_`` (class names fitted), ``coef_`` (level -> key -> log-factor per class, in the
+    order of ``classes_``), ``n_records_``, ``n_iter_``, ``objective_``.
+    """
+
+    def __init__(self, shrinkage: float = 0.1, system_shrinkage: float = 3.0,
+                 system_columns: Sequence[str] = DEFAULT_SYSTEM_COLUMNS, required_levels: Sequence[str] = (),
+                 traffic: str = Traffic.WEIGHTS_AND_ACTIVATIONS.value, max_iter: int = 100, tol: float = 1e-6):
+        self.shrinkage = shrinkage
+        self.system_shrinkage = system_shrinkage
+        self.system_columns = tuple(system_columns)
+        self.required_levels = tuple(required_levels)
+        self.traffic = traffic
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def get_params(self) -> dict[str, Any]:
+        return {"shrinkage": self.shrinkage, "system_shrinkage": self.system_shrinkage,
+                "system_columns": list(self.system_columns), "required_levels": list(self.required_levels),
+                "traffic": self.traffic, "max_iter": self.max_iter, "tol": self.tol}
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _check_params(self) -> None:
+        for name in ("shrinkage", "system_shrinkage"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value <= 0:
+                raise CalibrationError(f"{name} must be a positive number of pseudo-records, got {value!r}")
+        unknown = set(self.required_levels) - set(REQUIRABLE_LEVELS)
+        if unknown:
+            raise CalibrationError(f"required_levels {sorted(unknown)} unknown; choose from {list(REQUIRABLE_LEVELS)}")
+        Traffic.parse(self.traffic)
+
+    def _level_columns(self, level: str) -> tuple[str, ...]:
+        return {"global": (), "core_family": ("core_family",), "framework": ("framework",),
+                "framework_version": ("framework", "framework_version"), "system": self.system_columns}[level]
+
+    def _lambda(self, level: str) -> float:
+        return self.system_shrinkage if level == "system" else self.shrinkage
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise CalibrationError("this CalibratedPredictor is not fitted yet; call fit(features) first "
+                                   "or load a fitted one with CalibratedPredictor.from_json")
+
+    # -- fit -------------------------------------------------------------------------------------------------------
+
+    def fit(self, features: pd.DataFrame) -> "CalibratedPredictor":
+        """Fit on :func:`calibration_features` output that carries the measured ``latency_s`` (s) of each row."""
+        self._check_params()
+        if len(features) == 0:
+            raise CalibrationError("no records to fit; give featurized records with latency_s "
+                                   "(see calibration_features)")
+        columns = class_columns(features)
+        if "latency_s" not in features.columns or not columns:
+            raise CalibrationError("fit needs the columns latency_s and roofline_s:<class>; build them with "
+                                   f"calibration_features (got {list(features.columns)})")
+        latency = features["latency_s"].to_numpy(dtype=float)
+        bad = ~(np.isfinite(latency) & (latency > 0))
+        if bad.any():
+            raise CalibrationError(f"{bad.sum()} records lack a positive latency_s (first at index "
+                                   f"{features.index[bad][0]}); select records with a measured latency")
+        times = features[columns].to_numpy(dtype=float)
+        total = times.sum(axis=1)
+        if (total <= 0).any():
+            raise CalibrationError(f"records at index {list(features.index[total <= 0][:5])} have no roofline time "
+                                   "(networks without ops?); leave them out")
+        fitted = times.sum(axis=0) > 0
+        times, self.classes_ = times[:, fitted], [c.removeprefix(ROOFLINE_PREFIX)
+                                                  for c, f in zip(columns, fitted) if f]
+        log_latency = np.log(latency)
+        self.theta0_ = float(np.median(log_latency - np.log(total)))
+        beta, blocks, self.n_iter_, self.objective_ = self._solve(features, times, log_latency)
+        size = len(self.classes_)
+        self.coef_ = {level: {key: beta[offset + i * size: offset + (i + 1) * size] for i, key in enumerate(keys)}
+                      for level, (keys, offset) in blocks.items()}
+        self.n_records_ = len(features)
+        return self
+
+    def _solve(self, features: pd.DataFrame, times: np.ndarray, log_latency: np.ndarray
+               ) -> tuple[np.ndarray, dict[str, tuple[list[str], int]], int, float]:
+        """Gauss-Newton on the penalized least squares of the module docstring, with step halving.
+
+        Returns the coefficients, each level's (keys, offset of its block in the coefficients), the number of
+        steps and the final objective. Block layout: coefficient ``offset + key_index * n_classes + class_index``.
+        """
+        n, n_classes = times.shape
+        blocks, penalty, offset, positions = {}, [], 0, []
+        for level in LEVELS:
+            keys, inverse = np.unique(_key_strings(features, self._level_columns(level)), return_inverse=True)
+            blocks[level] = (list(keys), offset)
+            positions.append(offset + inverse[:, None] * n_classes + np.arange(n_classes)[None, :])
+            penalty += [self._lambda(level)] * (len(keys) * n_classes)
+            offset += len(keys) * n_classes
+        penalty = np.array(penalty)
+        rows = np.arange(n)[:, None]
+
+        def evaluate(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+            parts = np.exp(self.theta0_ + sum(beta[p] for p in positions)) * times
+            predicted = parts.sum(axis=1)
+            residual = np.log(predicted) - log_latency
+            return float(residual @ residual + penalty @ beta**2), residual, parts / predicted[:, None]
+
+        beta = np.zeros(offset)
+        objective, residual, share = evaluate(beta)
+        for iteration in range(1, self.max_iter + 1):
+            jacobian = np.zeros((n, offset))  # d log predicted_r / d beta_j = share of r's time in j's class
+            for p in positions:
+                jacobian[rows, p] = share
+            step = np.linalg.solve(jacobian.T @ jacobian + np.diag(penalty), -(jacobian.T @ residual + penalty * beta))
+            scale = 1.0
+            while True:
+                candidate = evaluate(beta + scale * step)
+                if candidate[0] <= objective or scale < 1e-6:
+                    break
+                scale /= 2
+            beta, (objective, residual, share) = beta + scale * step, candidate
+            if np.abs(scale * step).max() <= self.tol:
+                break
+        return beta, blocks, iteration, objective
+
+    # -- predict ---------------------------------------------------------------------------------------------------
+
+    def class_factors(self, features: pd.DataFrame) -> pd.DataFrame:
+        """F_c per row (index of ``features``) and class (columns named as ``roofline_s:<class>`` without prefix)."""
+        self._check_fitted()
+        names = [c.removeprefix(ROOFLINE_PREFIX) for c in class_columns(features)]
+        if not names:
+            raise CalibrationError("features have no roofline_s:<class> columns; build them with calibration_features")
+        theta = np.full((len(features), len(self.classes_)), self.theta0_)
+        for level in LEVELS:
+            keys = _key_strings(features, self._level_columns(level))
+            known = self.coef_[level]
+            if level in self.required_levels:
+                unseen = sorted({k for k in keys if k not in known})
+                if unseen:
+                    raise CalibrationError(
+                        f"{level.replace('_', ' ')} {', '.join(map(repr, unseen))} was not calibrated and "
+                        f"required_levels forbids a fallback; calibrated: {', '.join(sorted(known))}")
+            zero = np.zeros(len(self.classes_))
+            theta += np.array([known.get(k, zero) for k in keys]).reshape(theta.shape)
+        factors = pd.DataFrame(np.exp(theta), index=features.index, columns=self.classes_)
+        missing = [name for name in names if name not in self.classes_]
+        if missing:
+            warnings.warn(f"no calibration record had {', '.join(missing)} layers; their roofline time is scaled by "
+                          f"the median factor exp(theta0) = {np.exp(self.theta0_):.3g}", CalibrationWarning,
+                          stacklevel=2)
+        return factors.reindex(columns=names, fill_value=float(np.exp(self.theta0_)))
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """Predicted latency_s per row: sum_c F_c * T_c."""
+        factors = self.class_factors(features)
+        return (factors.to_numpy() * features[class_columns(features)].to_numpy(dtype=float)).sum(axis=1)
+
+    def factor_table(self) -> pd.DataFrame:
+        """One row per (level, key, class): ``log_factor`` b and ``multiplier`` exp(b) it applies to F_c."""
+        self._check_fitted()
+        rows = [{"level": level, "key": key, "op_class": name, "log_factor": float(value),
+                 "multiplier": float(np.exp(value))}
+                for level in LEVELS for key, values in self.coef_[level].items()
+                for name, value in zip(self.classes_, values)]
+        return pd.DataFrame(rows, columns=["level", "key", "op_class", "log_factor", "multiplier"])
+
+    # -- serialization ---------------------------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        """The parameters and learned factors as JSON text (``format`` = :data:`JSON_FORMAT`)."""
+        self._check_fitted()
+        return json.dumps({
+            "format": JSON_FORMAT, "params": self.get_params(), "theta0": self.theta0_, "classes": self.classes_,
+            "n_records": self.n_records_, "n_iter": self.n_iter_, "objective": self.objective_,
+            "coefficients": {level: {key: dict(zip(self.classes_, map(float, values)))
+                                     for key, values in self.coef_[level].items()} for level in LEVELS},
+        }, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CalibratedPredictor":
+        """A fitted predictor from :meth:`to_json` output."""
+        hint = "write it with CalibratedPredictor.to_json or 'rooflinekit calibrate'"
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CalibrationError(f"cannot read calibration JSON: {exc}; {hint}") from None
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        if found != JSON_FORMAT:
+            raise CalibrationError(f"not a rooflinekit calibration: format {found!r}, expected {JSON_FORMAT!r}; "
+                                   f"{hint}")
+        try:
+            predictor = cls(**data["params"])
+            predictor.theta0_, predictor.classes_ = float(data["theta0"]), list(data["classes"])
+            predictor.n_records_, predictor.n_iter_ = int(data["n_records"]), int(data["n_iter"])
+            predictor.objective_ = float(data["objective"])
+            predictor.coef_ = {level: {key: np.array([values[c] for c in predictor.classes_], dtype=float)
+                                       for key, values in data["coefficients"][level].items()} for level in LEVELS}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CalibrationError(f"calibration JSON incomplete or malformed ({type(exc).__name__}: {exc}); "
+                                   f"{hint}") from None
+        return predictor
+
+
+def load_calibration(path: str | Path) -> CalibratedPredictor:
+    """A fitted predictor from a JSON file written by :meth:`CalibratedPredictor.to_json`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CalibrationError(f"{path}: no such calibration file; write one with 'rooflinekit calibrate RECORDS... "
+                               "--out FILE'")
+    return CalibratedPredictor.from_json(path.read_text(encoding="utf-8"))

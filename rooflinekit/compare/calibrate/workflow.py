@@ -1,0 +1,130 @@
+"""Paths in, predictions out (the CLI's helpers): records read from folders and tables, selected, featurized and
+fitted (:func:`calibrate_from_paths`); a calibrated latency for one network on one board
+(:func:`predict_with_calibration`)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from rooflinekit.catalog import get_hardware
+from rooflinekit.compare.calibrate.features import (
+    calibration_features, class_columns, network_index, networks_from_files,
+)
+from rooflinekit.compare.calibrate.model import CalibratedPredictor, CalibrationWarning, load_calibration
+from rooflinekit.compare.loaders import load_mlperf_tiny, load_table
+from rooflinekit.compare.records import LoadResult, normalize_framework
+from rooflinekit.descriptors import HardwareSpec, NetworkSpec
+from rooflinekit.errors import CalibrationError
+
+
+def select_calibration_records(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(kept, skipped)``: records with a positive ``latency_s``; where the columns exist, open-division rows
+    (the network may differ from the named one) and rows not flagged ``cpu_only_cortex_m`` (accelerators, FPGAs,
+    RISC-V, ...: a CPU factor must not be fitted on them) are skipped with a ``reason``."""
+    if "latency_s" not in records.columns:
+        raise CalibrationError(f"records have no latency_s column (columns: {list(records.columns)}); calibration "
+                               "fits measured latencies")
+    reasons = pd.Series("", index=records.index)
+    reasons[~(records["latency_s"] > 0)] = "no measured latency_s"
+    if "division" in records.columns:
+        reasons[(reasons == "") & (records["division"] == "open")] = "open division: the network may differ"
+    if "cpu_only_cortex_m" in records.columns:
+        reasons[(reasons == "") & ~records["cpu_only_cortex_m"].astype(bool)] = (
+            "not a CPU-only Cortex-M system (accelerator, FPGA, RISC-V or application processor)")
+    skipped = records[reasons != ""].assign(reason=reasons[reasons != ""])
+    return records[reasons == ""], skipped
+
+
+def _load_records(path: Path) -> LoadResult:
+    return load_mlperf_tiny(path) if path.is_dir() else load_table(path)
+
+
+def _default_models(paths: Sequence[Path]) -> list[Path]:
+    """``models/`` folders inside or beside record folders (the MLPerf Tiny data layout)."""
+    candidates = [folder / "models" for path in paths if path.is_dir() for folder in (path, path.parent)]
+    return [folder for folder in dict.fromkeys(candidates) if folder.is_dir()]
+
+
+def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Path] = (),
+                         **params: Any) -> CalibratedPredictor:
+    """Fit a :class:`CalibratedPredictor` (``params``: its constructor's) on records read from ``paths``.
+
+    A folder is read as an MLPerf Tiny results tree, a ``.csv``/``.parquet`` file as a records table with record
+    column names. Networks resolve through ``models`` (model files or folders; default: ``models/`` inside or beside
+    the record folders), else the network catalog. Records left out (:func:`select_calibration_records`,
+    unresolvable names) and rows the loaders rejected are summarized in a :class:`CalibrationWarning`.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise CalibrationError("no record paths given; pass MLPerf Tiny results folders or record tables")
+    loaded = [_load_records(path) for path in paths]
+    records = pd.concat([result.records for result in loaded], ignore_index=True)
+    kept, skipped = select_calibration_records(records)
+    predictor = CalibratedPredictor(**params)
+    networks = networks_from_files(models or _default_models(paths))
+    features, unresolved = calibration_features(kept, networks, traffic=predictor.traffic)
+    left_out = pd.concat([*(result.rejected for result in loaded), skipped, unresolved], ignore_index=True)
+    if len(left_out):
+        counts = left_out["reason"].value_counts()
+        warnings.warn(f"{len(left_out)} records left out of the calibration ({len(features)} used): "
+                      + "; ".join(f"{n} x {reason}" for reason, n in counts.head(5).items())
+                      + ("; ..." if len(counts) > 5 else ""), CalibrationWarning, stacklevel=2)
+    return predictor.fit(features)
+
+
+@dataclass(frozen=True)
+class CalibratedPrediction:
+    """A calibrated latency (s, per batch) next to the layer-mode roofline it scales; ``classes`` has one row per
+    op class: ``op_class``, ``roofline_s``, ``factor`` and ``latency_s`` = factor x roofline_s."""
+
+    network: str
+    hardware: str
+    precision: str
+    batch: int
+    framework: str | None
+    framework_version: str | None
+    latency_s: float
+    fps: float
+    roofline_latency_s: float
+    efficiency_pct: float
+    classes: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in (
+            "network", "hardware", "precision", "batch", "framework", "framework_version", "latency_s", "fps",
+            "roofline_latency_s", "efficiency_pct")}
+
+
+def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
+                             calibration: CalibratedPredictor | str | Path, framework: str | None = None,
+                             framework_version: str | None = None, precision: str | None = None,
+                             batch: int = 1) -> CalibratedPrediction:
+    """Calibrated latency of ``network`` on ``hardware`` (a spec, possibly absent from the catalog, or a catalog
+    name) under the software stack ``framework`` (any spelling; a version in it is used unless
+    ``framework_version`` is given). ``calibration`` is a fitted predictor or the path of its JSON.
+    ``efficiency_pct`` = 100 x roofline latency / calibrated latency."""
+    if not isinstance(calibration, CalibratedPredictor):
+        calibration = load_calibration(calibration)
+    spec = hardware if isinstance(hardware, HardwareSpec) else get_hardware(hardware)
+    family, version = normalize_framework(framework)
+    query = pd.DataFrame([{"hardware": spec.name, "network": network.name, "batch": batch,
+                           "precision": precision or network.precision.label, "framework": family,
+                           "framework_version": framework_version or version}])
+    features, skipped = calibration_features(query, network_index([network], {}), {spec.name: spec},
+                                             calibration.traffic)
+    if len(skipped):
+        raise CalibrationError(skipped["reason"].iloc[0])
+    factors = calibration.class_factors(features).iloc[0]
+    roofline = features[class_columns(features)].iloc[0].to_numpy(dtype=float)
+    classes = pd.DataFrame({"op_class": factors.index, "roofline_s": roofline, "factor": factors.to_numpy(),
+                            "latency_s": roofline * factors.to_numpy()})
+    latency = float(classes.latency_s.sum())
+    roofline_latency = float(features["roofline_latency_s"].iloc[0])
+    return CalibratedPrediction(network.name, spec.name, query.precision[0], batch, family,
+                                query.framework_version[0], latency, batch / latency, roofline_latency,
+                                100 * roofline_latency / latency, classes)
