@@ -723,3 +723,14 @@ def test_mutated_model_raises_only_rooflinekit_errors(tmp_path: Path, source: Pa
         count(load_onnx(path))
     except RooflineError:
         pass
+
+
+def test_non_ascii_einsum_equation_is_refused_before_shape_inference(tmp_path: Path) -> None:
+    node = helper.make_node("Einsum", ["a", "b"], ["y"], equation="ij,jk->ik\xe9")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 3]),
+                                            helper.make_tensor_value_info("b", TensorProto.FLOAT, [3, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = tmp_path / "einsum.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    with pytest.raises(ModelFileError, match=r"einsum.onnx: Einsum node '' has a non-ASCII equation"):
+        load_onnx(path)

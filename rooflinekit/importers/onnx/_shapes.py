@@ -60,7 +60,19 @@ def infer(model: onnx.ModelProto, nodes: list[NodeProto], path: Path) -> dict[st
         model.graph.value_info.extend(filled)
 
 
+def _check_einsum_equations(model: onnx.ModelProto, path: Path) -> None:
+    """onnx's shape inference never returns on an Einsum equation with a non-ASCII byte: refuse it first."""
+    for node in model.graph.node:
+        if node.op_type != "Einsum":
+            continue
+        for attribute in node.attribute:
+            if attribute.name == "equation" and not attribute.s.isascii():
+                raise ModelFileError(f"{path}: Einsum node {node.name!r} has a non-ASCII equation "
+                                     f"{attribute.s!r}; write it with letters a-z, A-Z, ',', '->' and '...'")
+
+
 def _run_inference(model: onnx.ModelProto, path: Path) -> dict[str, Info]:
+    _check_einsum_equations(model, path)
     try:
         inferred = shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
     except Exception as exc:  # noqa: BLE001 - onnx's C++ errors have no common Python base class
