@@ -55,6 +55,13 @@ def read_model(path: Path) -> onnx.ModelProto:
 def _check_text(graph: onnx.GraphProto, path: Path) -> None:
     """Names that become layer names, kinds and attribute keys must be text: protobuf hands over a string field
     holding invalid UTF-8 as bytes."""
+    try:  # fast path: joining fails on the first bytes value
+        "".join((graph.name, *(value.name for value in graph.input), *(
+            text for node in graph.node for text in (node.name, node.op_type, node.domain, *node.input,
+                                                     *node.output, *(attribute.name for attribute in node.attribute)))))
+        return
+    except TypeError:
+        pass
     fields: list[tuple[str, Any]] = [("graph name", graph.name)]
     fields += [(f"name of graph input {index}", value.name) for index, value in enumerate(graph.input)]
     for index, node in enumerate(graph.node):
