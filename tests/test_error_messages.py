@@ -13,7 +13,6 @@ CalibrationError for an unresolvable network, which ``calibration_features`` cat
 from __future__ import annotations
 
 import importlib.util
-import math
 import re
 import warnings
 from pathlib import Path
@@ -529,8 +528,8 @@ class TestOnnxHandlers:
 
 
 # --- importers/tflite ---------------------------------------------------------------------------------------------
-# A minimal flatbuffer writer with the tflite package's builder functions (tests/test_tflite_importer.py has the
-# full one); tensors are (shape, constant?) pairs, fp32, and constants get a zero-filled buffer of their own.
+# Models come from the shared writer in tests/tflite_builder.py; tensors are (shape, constant?) pairs, fp32, and
+# constants get a zero-filled buffer of their own.
 
 def _tflite():
     return pytest.importorskip("tflite")
@@ -538,89 +537,17 @@ def _tflite():
 
 def build_tflite(tensors: list[tuple[tuple[int, ...], bool]], ops: list[dict[str, Any]], inputs: list[int],
                  n_subgraphs: int = 1, buffers: list[tuple[int, int]] | None = None) -> bytes:
-    """ops: ``{"code": BUILTIN, "inputs": [...], "outputs": [...], "options": (Class, {Field: value}),
-    "opcode": index override}``; ``buffers`` adds (offset, size) buffers stored outside the flatbuffer tables."""
-    import flatbuffers
-    from tflite.utils import BUILTIN_OPCODE2NAME
+    """The shared test writer (tests/tflite_builder.py) on fp32 ``(shape, constant?)`` pairs. ops:
+    ``{"code": BUILTIN, "inputs": [...], "outputs": [...], "options": (Class, {Field: value}), "opcode": index
+    override}``; ``buffers`` adds (offset, size) buffers stored outside the flatbuffer tables."""
+    _tflite()
+    from tflite_builder import Graph, Op, T, const
+    from tflite_builder import build_tflite as write
 
-    tfl = _tflite()
-    numbers = {name: code for code, name in BUILTIN_OPCODE2NAME.items()}
-    b = flatbuffers.Builder(1024)
-
-    def vector(offsets: list[int]) -> int:
-        b.StartVector(4, len(offsets), 4)
-        for offset in reversed(offsets):
-            b.PrependUOffsetTRelative(offset)
-        return b.EndVector()
-
-    def call(name: str, *args: Any) -> Any:
-        return getattr(tfl, name)(*args)
-
-    codes = sorted({op["code"] for op in ops})
-    buffer_tables = []
-    payloads = [b""] + [bytes(4 * math.prod(shape)) for shape, constant in tensors if constant]
-    for data in payloads:
-        data_vec = b.CreateByteVector(data) if data else None
-        tfl.BufferStart(b)
-        if data_vec is not None:
-            tfl.BufferAddData(b, data_vec)
-        buffer_tables.append(tfl.BufferEnd(b))
-    for offset, size in buffers or []:
-        tfl.BufferStart(b)
-        tfl.BufferAddOffset(b, offset)
-        tfl.BufferAddSize(b, size)
-        buffer_tables.append(tfl.BufferEnd(b))
-    subgraphs = []
-    for _ in range(n_subgraphs):
-        tensor_tables, next_buffer = [], 1
-        for shape, constant in tensors:
-            shape_vec = b.CreateNumpyVector(np.asarray(shape, np.int32))
-            tfl.TensorStart(b)
-            tfl.TensorAddShape(b, shape_vec)
-            tfl.TensorAddType(b, tfl.TensorType.FLOAT32)
-            tfl.TensorAddBuffer(b, next_buffer if constant else 0)
-            next_buffer += constant
-            tensor_tables.append(tfl.TensorEnd(b))
-        op_tables = []
-        for op in ops:
-            in_vec = b.CreateNumpyVector(np.asarray(op["inputs"], np.int32))
-            out_vec = b.CreateNumpyVector(np.asarray(op["outputs"], np.int32))
-            options = None
-            if op.get("options"):
-                cls, fields = op["options"]
-                call(f"{cls}Start", b)
-                for key, value in fields.items():
-                    call(f"{cls}Add{key}", b, value)
-                options = call(f"{cls}End", b)
-            tfl.OperatorStart(b)
-            tfl.OperatorAddOpcodeIndex(b, op.get("opcode", codes.index(op["code"])))
-            tfl.OperatorAddInputs(b, in_vec)
-            tfl.OperatorAddOutputs(b, out_vec)
-            if options is not None:
-                tfl.OperatorAddBuiltinOptionsType(b, getattr(tfl.BuiltinOptions, op["options"][0]))
-                tfl.OperatorAddBuiltinOptions(b, options)
-            op_tables.append(tfl.OperatorEnd(b))
-        tensor_vec, op_vec = vector(tensor_tables), vector(op_tables)
-        in_vec = b.CreateNumpyVector(np.asarray(inputs, np.int32))
-        tfl.SubGraphStart(b)
-        tfl.SubGraphAddTensors(b, tensor_vec)
-        tfl.SubGraphAddOperators(b, op_vec)
-        tfl.SubGraphAddInputs(b, in_vec)
-        subgraphs.append(tfl.SubGraphEnd(b))
-    code_tables = []
-    for code in codes:
-        tfl.OperatorCodeStart(b)
-        tfl.OperatorCodeAddDeprecatedBuiltinCode(b, min(numbers[code], 127))
-        tfl.OperatorCodeAddBuiltinCode(b, numbers[code])
-        code_tables.append(tfl.OperatorCodeEnd(b))
-    code_vec, subgraph_vec, buffer_vec = vector(code_tables), vector(subgraphs), vector(buffer_tables)
-    tfl.ModelStart(b)
-    tfl.ModelAddVersion(b, 3)
-    tfl.ModelAddOperatorCodes(b, code_vec)
-    tfl.ModelAddSubgraphs(b, subgraph_vec)
-    tfl.ModelAddBuffers(b, buffer_vec)
-    b.Finish(tfl.ModelEnd(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    graph = Graph([const(shape) if constant else T(shape) for shape, constant in tensors],
+                  [Op(op["code"], op["inputs"], op["outputs"], op.get("options"), op.get("opcode")) for op in ops],
+                  inputs, [])
+    return write(*[graph] * n_subgraphs, external_buffers=tuple(buffers or ()))
 
 
 def one_op(code: str, shapes: list[tuple[tuple[int, ...], bool]], n_inputs: int,
