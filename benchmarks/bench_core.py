@@ -3,67 +3,74 @@
     python benchmarks/bench_core.py
 
 Sweep: every layer of ResNet-20-CIFAR-10 x every catalog hardware with a native int8 peak x batch sizes 1..B,
-weights-and-activations traffic: at least 1e6 layer x configuration predictions. The vectorized core
-(:func:`rooflinekit.roofline.batch_sweep_times`) and the scalar reference (:func:`traffic_bytes_scalar` then
-:func:`roofline_time_scalar`, one prediction at a time) get the same inputs in the same process; the results are
-checked equal and the last line prints the speed-up. Each side is timed as the best of several runs, as
-``timeit`` does.
+weights-and-activations traffic: at least 1e6 layer x configuration predictions. The vectorized core (the
+traffic model's :meth:`~rooflinekit.roofline.TrafficModel.moved_bytes` then
+:func:`~rooflinekit.roofline.roofline_times`, one call each per hardware) and the scalar reference
+(:func:`traffic_bytes_scalar` then :func:`roofline_time_scalar`, one prediction at a time) get the same inputs in
+the same process; the results are checked equal and the last line prints the speed-up. Each side is timed as
+the best of several runs, as ``timeit`` does.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any, Callable
 
 import numpy as np
 
-from rooflinekit import count_network, get_network, hardware_catalog
+from rooflinekit import get_network, hardware_catalog
 from rooflinekit.descriptors import DType
-from rooflinekit.roofline import MemoryLayout, batch_sweep_times, roofline_time_scalar, traffic_bytes_scalar
+from rooflinekit.roofline import (
+    CountedNetwork, MemoryLayout, RowTraffic, WeightsAndActivations, place, residency, roofline_time_scalar,
+    roofline_times, traffic_bytes_scalar,
+)
 
 TARGET_PREDICTIONS = 1_000_000
 VECTORIZED_RUNS, SCALAR_RUNS = 7, 2
 
 
-def sweep_inputs() -> dict:
-    """Per-layer and per-hardware arrays of the sweep."""
-    layers = count_network(get_network("ResNet-20-CIFAR-10"), "int8").layers
-    hardware = [h for h in hardware_catalog().specs if DType.INT8 in h.peak_ops_per_s]
-    layouts = [MemoryLayout.of(h) for h in hardware]
-    n_batches = -(-TARGET_PREDICTIONS // (len(layers) * len(hardware)))
-    return {
-        "ops": layers.ops.to_numpy(np.float64),
-        "weight_bytes": layers.weight_bytes.to_numpy(np.float64),
-        "activation_bytes": (layers.input_bytes + layers.output_bytes).to_numpy(np.float64),
-        "peak": np.array([[h.peak(DType.INT8)] * len(layers) for h in hardware]),
-        "layouts": layouts,
-        "weights_bandwidth": np.array([lay.bandwidth_bytes_per_s[lay.weights_level] for lay in layouts]),
-        "activations_bandwidth": np.array([lay.bandwidth_bytes_per_s[lay.activations_level] for lay in layouts]),
-        "shared_level": np.array([lay.weights_level == lay.activations_level for lay in layouts]),
-        "batches": np.arange(1, n_batches + 1),
-    }
+def sweep_inputs() -> list[dict[str, Any]]:
+    """Per hardware: the rows' traffic inputs, peaks and bandwidths."""
+    counted = CountedNetwork.of(get_network("ResNet-20-CIFAR-10"), "int8")
+    hardware = [h for h in hardware_catalog().specs if DType.INT8 in h.peak_ops_per_s and len(h.compute_engines) == 1]
+    batches = np.arange(1, -(-TARGET_PREDICTIONS // (len(counted.ops) * len(hardware))) + 1, dtype=np.float64)
+    inputs = []
+    for spec in hardware:
+        placement, layout = place(counted, spec), MemoryLayout.of(spec)
+        rows = RowTraffic(residency(counted, placement, layout, batches).weights_by_level, counted.activation_bytes,
+                          placement.activations_level, counted.state_bytes, placement.state_level,
+                          placement.on_chip_level, placement.on_chip_capacity_bytes, batches)
+        inputs.append({"rows": rows, "ops": counted.ops, "peak": placement.peak_ops_per_s,
+                       "bandwidth": layout.bandwidth_bytes_per_s})
+    return inputs
 
 
-def run_vectorized(x: dict) -> tuple[np.ndarray, np.ndarray]:
-    return batch_sweep_times(x["ops"], x["weight_bytes"], x["activation_bytes"], x["peak"], x["weights_bandwidth"],
-                             x["activations_bandwidth"], x["shared_level"], x["batches"])
+def run_vectorized(inputs: list[dict[str, Any]]) -> np.ndarray:
+    model, times = WeightsAndActivations(), []
+    for x in inputs:
+        rows = x["rows"]
+        moved = model.moved_bytes(rows)
+        r, b = len(x["ops"]), len(rows.batches)
+        ops = (x["ops"][:, None] * rows.batches[None, :]).ravel()
+        times.append(roofline_times(ops, moved.reshape(r * b, -1), np.repeat(x["peak"], b), x["bandwidth"]).time_s)
+    return np.concatenate(times)
 
 
-def run_scalar(x: dict) -> list[float]:
+def run_scalar(inputs: list[dict[str, Any]]) -> list[float]:
     """The same sweep, one prediction at a time, in hardware x layer x batch order."""
-    ops, weights, acts = x["ops"].tolist(), x["weight_bytes"].tolist(), x["activation_bytes"].tolist()
-    batches = x["batches"].tolist()
     times = []
-    for h, layout in enumerate(x["layouts"]):
-        peak, bandwidth, n_levels = float(x["peak"][h, 0]), layout.bandwidth_bytes_per_s, len(layout.names)
-        for r in range(len(ops)):
-            for b in batches:
-                moved = traffic_bytes_scalar(weights[r], acts[r], b, n_levels, layout.weights_level,
-                                             layout.activations_level, True)
-                times.append(roofline_time_scalar(ops[r] * b, moved, peak, bandwidth)[0])
+    for x in inputs:
+        rows, bandwidth = x["rows"], x["bandwidth"].tolist()
+        for r in range(len(x["ops"])):
+            for i, b in enumerate(rows.batches.tolist()):
+                moved = traffic_bytes_scalar(rows.weights_by_level[r, i].tolist(), float(rows.activation_bytes[r]),
+                                             float(rows.state_bytes[r]), b, int(rows.activations_level[r]),
+                                             int(rows.state_level[r]), True)
+                times.append(roofline_time_scalar(float(x["ops"][r]) * b, moved, float(x["peak"][r]), bandwidth)[0])
     return times
 
 
-def best_of(runs: int, fn, inputs: dict):
+def best_of(runs: int, fn: Callable[[list[dict[str, Any]]], Any], inputs: list[dict[str, Any]]) -> tuple[Any, float]:
     """(result, fastest wall time in s) over ``runs`` calls."""
     best_s, result = float("inf"), None
     for _ in range(runs):
@@ -75,9 +82,9 @@ def best_of(runs: int, fn, inputs: dict):
 
 def main() -> None:
     inputs = sweep_inputs()
-    (vectorized, _), vectorized_s = best_of(VECTORIZED_RUNS, run_vectorized, inputs)
+    vectorized, vectorized_s = best_of(VECTORIZED_RUNS, run_vectorized, inputs)
     scalar, scalar_s = best_of(SCALAR_RUNS, run_scalar, inputs)
-    if not np.allclose(vectorized.ravel(), scalar, rtol=1e-12, atol=0):
+    if not np.allclose(vectorized, scalar, rtol=1e-12, atol=0):
         raise SystemExit("vectorized and scalar results differ")
     n = vectorized.size
     print(f"predictions={n} vectorized_s={vectorized_s:.4f} scalar_s={scalar_s:.3f}")

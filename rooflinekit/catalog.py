@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import difflib
 import re
+import typing
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
+from rooflinekit.descriptors._base import spec_error, spec_message
 from rooflinekit.errors import SpecError, UnknownNameError
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -31,6 +33,9 @@ def _bundled(folder: str) -> Path:
 HARDWARE_DIR = _bundled("hardware_specs")
 MODEL_DIR = _bundled("model_specs")
 _NETWORK_ADAPTER: TypeAdapter[NetworkSpec] = TypeAdapter(NetworkSpec)
+# the classes of the NetworkSpec union by their 'kind' tag, to report a failed field without pydantic's tag prefix
+_NETWORK_KINDS = {cls.model_fields["kind"].default: cls for cls in typing.get_args(typing.get_args(NetworkSpec)[0])
+                  if isinstance(cls, type) and issubclass(cls, BaseModel) and "kind" in cls.model_fields}
 _PRUNING_SUFFIX = re.compile(r"^(.*?)[\s_\-]*(\d+(?:\.\d+)?)\s*%?$")
 
 
@@ -50,13 +55,20 @@ def _read_entries(path: Path, key: str) -> list[dict]:
 
 
 def _validate(path: Path, entries: list[dict], make) -> list:
+    """Validate each entry with ``make``; a failure is a :class:`SpecError` headed ``file: entry name:`` with one
+    line per failed field (the format of the descriptors' own errors)."""
     specs = []
     for index, entry in enumerate(entries):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        prefix = f"{path.name}: {name if isinstance(name, str) and name else f'entry {index}'}"
         try:
             specs.append(make(entry))
-        except ValidationError as exc:
-            name = entry.get("name", f"entry {index}") if isinstance(entry, dict) else f"entry {index}"
-            raise SpecError(f"{path.name}: {name}: {exc}") from None
+        except ValidationError as exc:  # the NetworkSpec union, validated by a TypeAdapter
+            raise spec_error(exc, prefix, tagged=_NETWORK_KINDS) from None
+        except SpecError as exc:  # a descriptor's own validation (Frozen.model_validate)
+            if not exc.errors:
+                raise SpecError(f"{prefix}: {exc}", field=exc.field) from None
+            raise SpecError(spec_message(prefix, exc.errors), field=exc.field, errors=exc.errors) from None
     return specs
 
 
@@ -85,7 +97,8 @@ def _index(specs: Iterable, keys_of) -> dict[str, object]:
 def _not_found(kind: str, command: str, query: str, names: list[str]) -> UnknownNameError:
     close = difflib.get_close_matches(query, names, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return UnknownNameError(f"unknown {kind} {query!r}{hint} (list them with 'rooflinekit {command} list')")
+    return UnknownNameError(f"unknown {kind} {query!r}{hint} (list them with 'rooflinekit {command} list')",
+                            name=query, kind=kind, suggestions=close)
 
 
 class HardwareCatalog:

@@ -16,8 +16,6 @@ MODEL is a catalog name (``ResNet-50 80%``) or a model file (``.onnx``, ``.tflit
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,30 +24,32 @@ import pandas as pd
 
 from rooflinekit.catalog import hardware_catalog, network_catalog
 from rooflinekit.cli_common import (
-    Parser, format_options, model_options, resolve_model, roofline_options, split_list,
+    Parser, format_options, is_model_file, model_options, resolve_model, roofline_options, split_list,
 )
 from rooflinekit.compare.calibrate import calibrate_from_paths, predict_with_calibration
 from rooflinekit.counters import NetworkCost, count_network
 from rooflinekit.errors import RooflineError, SpecError
+from rooflinekit.output import LIST_SEPARATOR, dumps_json, flatten, tabular, to_json_value
 from rooflinekit.plots_cli import add_plot_commands
-from rooflinekit.roofline import predict, sweep
+from rooflinekit.api import predict, sweep
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return _jsonable(value.item())
-    return value
+    """Strict-JSON data of ``value``: NaN, infinities, ``pd.NA`` -> None (:func:`rooflinekit.output.to_json_value`)."""
+    return to_json_value(value)
 
 
 def _emit(fmt: str, payload: dict | list, table: pd.DataFrame) -> None:
+    """Print ``payload`` as strict JSON (``--format json``), or ``table`` as CSV or a text table.
+
+    Lists in ``table`` cells are joined with ``;`` (CSV) or ``, `` (table); dicts become their JSON.
+    """
     if fmt == "json":
-        print(json.dumps(payload, indent=2, default=_jsonable))
+        print(dumps_json(payload))
     elif fmt == "csv":
-        print(table.to_csv(index=False), end="")
+        print(tabular(table, LIST_SEPARATOR).to_csv(index=False), end="")
     else:
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
-            print(table.to_string(index=False))
+            print(tabular(table, ", ").to_string(index=False))
 
 
 def _count_payload(cost: NetworkCost) -> dict:
@@ -64,7 +64,9 @@ def _count_payload(cost: NetworkCost) -> dict:
 
 def cmd_count(args: argparse.Namespace) -> None:
     network = resolve_model(args.model, args.batch, args.input_shape)
-    cost = count_network(network, args.precision, batch=args.batch, strict=args.strict)
+    # a model file is imported at its batch and counted as imported; a catalog network is counted at --batch
+    batch = None if is_model_file(args.model) else args.batch
+    cost = count_network(network, args.precision, batch=batch, strict=args.strict)
     payload = _count_payload(cost)
     if args.format == "table" and not cost.layers.empty:
         table = cost.layers[["name", "op", "source_op", "macs", "ops", "params", "weight_bytes", "input_bytes",
@@ -81,10 +83,11 @@ def cmd_count(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    network = resolve_model(args.model, 1, args.input_shape)
+    network = resolve_model(args.model, args.batch, args.input_shape)  # None: the model's own batch
     if args.calibration:
         result = predict_with_calibration(network, hardware_catalog().get(args.hardware), args.calibration,
-                                          args.framework, args.framework_version, args.precision, args.batch)
+                                          args.framework, args.framework_version, args.precision,
+                                          args.batch or getattr(network, "batch", 1))
         _emit(args.format, {**result.to_dict(), "classes": result.classes.to_dict("records")},
               pd.DataFrame([result.to_dict()]))
         if args.format == "table":
@@ -92,10 +95,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
             print(result.classes.to_string(index=False))
         return
     prediction = predict(network, hardware_catalog().get(args.hardware), args.precision, args.batch, args.mode,
-                         args.traffic)
+                         args.traffic, fuse=args.fuse)
     payload = prediction.to_dict()
-    if args.mode == "layer" and args.format == "json" and prediction.layers is not None:
-        payload["layers"] = prediction.layers[["name", "op", "ops", "time_s", "bound"]].to_dict("records")
+    if args.mode == "layer" and args.format == "json":  # null for an aggregate network: it has no layers
+        payload["layers"] = (None if prediction.layers is None else
+                             prediction.layers[["name", "op", "ops", "time_s", "bound"]].to_dict("records"))
     _emit(args.format, payload, pd.DataFrame([prediction.to_dict()]))
     if args.mode == "layer" and args.format == "table" and prediction.layers is not None:
         print()
@@ -119,32 +123,32 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     hardware = [hardware_catalog().get(h) for h in split_list(args.hardware)] or hardware_catalog().specs
     precisions = split_list(args.precisions) or [None]
     try:
-        batches = [int(b) for b in split_list(args.batches)] or [1]
+        batches: list[int | None] = [int(b) for b in split_list(args.batches)] or [None]
     except ValueError:
         raise SpecError(f"--batches {args.batches!r}: write whole numbers separated by commas, e.g. 1,8,64") from None
-    table = sweep(networks, hardware, precisions, batches, args.mode, args.traffic)
+    table = sweep(networks, hardware, precisions, batches, args.mode, args.traffic, fuse=args.fuse)
     _emit(args.format, table.to_dict("records"), table)
 
 
 def cmd_hardware(args: argparse.Namespace) -> None:
     catalog = hardware_catalog()
     if args.action == "list":
-        table = pd.DataFrame([{"name": s.name, "kind": s.kind.value, "core_type": s.core_type,
-                               "peak_ops_per_s": {d.value: p for d, p in s.peak_ops_per_s.items()},
-                               "aliases": ", ".join(s.aliases)} for s in catalog.specs])
-        _emit(args.format, table.to_dict("records"), table)
+        rows = [{"name": s.name, "kind": s.kind.value, "core_type": s.core_type,
+                 "peak_ops_per_s": {d.value: p for d, p in s.peak_ops_per_s.items()},
+                 "aliases": list(s.aliases)} for s in catalog.specs]
+        _emit(args.format, rows, pd.DataFrame([flatten(row) for row in rows]))
         return
     spec = catalog.get(_require_name(args))
     data = spec.model_dump(mode="json")
-    _emit(args.format, data, pd.json_normalize(data))
+    _emit(args.format, data, pd.DataFrame([flatten(data)]))
 
 
 def cmd_models(args: argparse.Namespace) -> None:
     catalog = network_catalog()
     if args.action == "list":
-        table = pd.DataFrame([{"name": catalog.label(s), "kind": s.kind, "task": s.task,
-                               "precision": s.precision.label} for s in catalog.specs])
-        _emit(args.format, table.to_dict("records"), table)
+        rows = [{"name": catalog.label(s), "kind": s.kind, "task": s.task, "precision": s.precision.label,
+                 "pruning_pct": s.pruning_pct, "aliases": list(s.aliases)} for s in catalog.specs]
+        _emit(args.format, rows, pd.DataFrame(rows))
         return
     spec = catalog.get(_require_name(args))
     data = spec.model_dump(mode="json")
@@ -189,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--models", help="comma-separated model names or files (default: whole catalog)")
     swp.add_argument("--hardware", help="comma-separated hardware names (default: whole catalog)")
     swp.add_argument("--precisions", help="comma-separated precisions (default: each network's own)")
-    swp.add_argument("--batches", help="comma-separated batch sizes (default: 1)")
+    swp.add_argument("--batches", help="comma-separated batch sizes (default: each model's own batch)")
     swp.set_defaults(run=cmd_sweep)
     for name, run in (("hardware", cmd_hardware), ("models", cmd_models)):
         sub = commands.add_parser(name, parents=[common], help=f"list or show {name}")

@@ -7,13 +7,39 @@ failed, show the offending value and say what to do.
 
 from __future__ import annotations
 
+from os import PathLike
+from typing import Any, Iterable, Mapping
+
 
 class RooflineError(Exception):
     """Base class of all rooflinekit errors."""
 
 
+class RooflineWarning(UserWarning):
+    """Base class of every warning rooflinekit emits; filter them all with
+    ``warnings.simplefilter("ignore", RooflineWarning)``."""
+
+
 class SpecError(RooflineError, ValueError):
-    """A hardware or network description is malformed or inconsistent."""
+    """A hardware or network description is malformed or inconsistent.
+
+    Parameters
+    ----------
+    message
+        What failed, with the offending value and what to do.
+    field
+        Dotted location of the first offending field (``memories.0.bandwidth_bytes_per_s``), when known.
+    errors
+        One entry per failed field, when the error comes from validation: dicts with ``loc`` (tuple of keys and
+        indices), ``field`` (``loc`` dotted), ``message`` (in the user's terms), ``type`` (pydantic's error type)
+        and ``input`` (the rejected value).
+    """
+
+    def __init__(self, message: str = "", *, field: str | None = None,
+                 errors: Iterable[Mapping[str, Any]] = ()) -> None:
+        super().__init__(message)
+        self.field = field
+        self.errors: tuple[dict[str, Any], ...] = tuple(dict(e) for e in errors)
 
 
 class UnitError(RooflineError, ValueError):
@@ -21,7 +47,26 @@ class UnitError(RooflineError, ValueError):
 
 
 class UnknownNameError(RooflineError, KeyError):
-    """A hardware, network or data-type name is not in the catalog."""
+    """A hardware, network or data-type name is not in the catalog.
+
+    Parameters
+    ----------
+    message
+        What failed, with the close matches and where to list the names.
+    name
+        The name that was looked up.
+    kind
+        What was looked up: ``"hardware"``, ``"model"``, ...
+    suggestions
+        Close catalog names, best first (empty when none is close).
+    """
+
+    def __init__(self, message: str = "", *, name: str | None = None, kind: str | None = None,
+                 suggestions: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.name = name
+        self.kind = kind
+        self.suggestions: tuple[str, ...] = tuple(suggestions)
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
@@ -32,11 +77,39 @@ class UnsupportedOpError(RooflineError, NotImplementedError):
 
 
 class ShapeError(RooflineError, ValueError):
-    """A tensor shape is missing, symbolic or inconsistent with the operator."""
+    """A tensor shape is missing, symbolic or inconsistent with the operator.
+
+    Parameters
+    ----------
+    message
+        What failed, with the offending shape and what to do.
+    layer
+        Name of the layer (or node) whose shape is at fault, when known.
+    shape
+        The offending shape, when known.
+    """
+
+    def __init__(self, message: str = "", *, layer: str | None = None,
+                 shape: Iterable[int | str] | None = None) -> None:
+        super().__init__(message)
+        self.layer = layer
+        self.shape: tuple[int | str, ...] | None = None if shape is None else tuple(shape)
 
 
 class ModelFileError(RooflineError, ValueError):
-    """A model file cannot be read: missing, empty, truncated or malformed."""
+    """A model file cannot be read: missing, empty, truncated or malformed.
+
+    Parameters
+    ----------
+    message
+        What failed and what to do, starting with the file's path.
+    path
+        The model file, when known (as given: ``str`` or :class:`os.PathLike`).
+    """
+
+    def __init__(self, message: str = "", *, path: str | PathLike[str] | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class PrecisionError(RooflineError, ValueError):

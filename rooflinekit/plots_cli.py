@@ -15,7 +15,6 @@ measured_fps`` (optional ``efficiency_pct``, ``peak_fps``); pareto needs the ``-
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +25,10 @@ from rooflinekit.cli_common import (
     Parser, model_options, resolve_model, roofline_options, split_list, traffic_options,
 )
 from rooflinekit.errors import SpecError
+from rooflinekit.output import dumps_json
 from rooflinekit.plots import PlotError, plot_efficiency, plot_heatmap, plot_layers, plot_pareto, plot_roofline, \
     save_figure
-from rooflinekit.roofline import predict, sweep
+from rooflinekit.api import predict, sweep
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -56,7 +56,7 @@ def _read_records(path: Path) -> pd.DataFrame:
 def _finish(args: argparse.Namespace, fig: "Figure") -> None:
     out = save_figure(fig, args.out, dpi=args.dpi)
     if args.format == "json":
-        print(json.dumps({"chart": args.chart, "out": str(out)}))
+        print(dumps_json({"chart": args.chart, "out": str(out)}, indent=None))
     else:
         print(f"wrote {out}")
 
@@ -83,7 +83,7 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
 
 
 def cmd_layers(args: argparse.Namespace) -> None:
-    network = resolve_model(args.model, 1, args.input_shape)
+    network = resolve_model(args.model, args.batch, args.input_shape)  # None: the model's own batch
     prediction = predict(network, hardware_catalog().get(args.hardware), args.precision, args.batch, "layer",
                          args.traffic)
     measured = _read_records(args.measured) if args.measured else None

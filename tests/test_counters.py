@@ -7,14 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rooflinekit.catalog import get_network
-from rooflinekit.counters import CountingConventions, UnsupportedOpWarning, count_network, get_counter, total_ops
+from rooflinekit.counters import (DEFAULT_COUNTERS, CountingConventions, UnsupportedOpWarning, count_network,
+                                 total_ops)
 from rooflinekit.descriptors import Layer, LayerNetwork, TensorSpec
 from rooflinekit.descriptors.builder import NetworkBuilder
 from rooflinekit.errors import ShapeError, SpecError, UnsupportedOpError
 
 
 def count(layer: Layer):
-    return get_counter(layer.op)(layer)
+    return DEFAULT_COUNTERS.get(layer.op)(layer)
 
 
 def conv(c_in, c_out, k, s_in, s_out, groups=1, bias=True, op="conv", dims=2):
@@ -296,7 +297,12 @@ def test_count_rejects_bad_batch(batch):
 
 
 def test_unknown_resize_mode_and_lrn_without_size():
-    resize = Layer(name="r", op="resize", inputs=((1, 1, 4, 4),), outputs=((1, 1, 8, 8),), attrs={"mode": "bilinear"})
+    with pytest.raises(SpecError, match=r"^Layer 'r': attrs: resize attrs: mode: must be 'nearest', 'linear' or "
+                                        r"'cubic', got 'bilinear'; fix these values"):
+        Layer(name="r", op="resize", inputs=((1, 1, 4, 4),), outputs=((1, 1, 8, 8),), attrs={"mode": "bilinear"})
+    # a copy is not validated: the counter still refuses the mode
+    resize = Layer(name="r", op="resize", inputs=((1, 1, 4, 4),), outputs=((1, 1, 8, 8),)).model_copy(
+        update={"attrs": {"mode": "bilinear"}})
     with pytest.raises(ShapeError, match="resize layer 'r': unknown mode 'bilinear'; use nearest, linear or cubic"):
         count(resize)
     with pytest.raises(ShapeError, match="lrn layer 'n' has no 'size' attribute"):

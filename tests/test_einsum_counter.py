@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from rooflinekit.counters import count_network, get_counter
+from rooflinekit.counters import DEFAULT_COUNTERS, count_network
 from rooflinekit.counters.einsum import einsum_macs
 from rooflinekit.descriptors import Layer, LayerNetwork
 from rooflinekit.errors import ShapeError
@@ -18,7 +18,7 @@ from rooflinekit.errors import ShapeError
 def einsum(equation: str | None, *inputs: tuple[int, ...], weights: tuple = (), outputs: tuple = ()):
     attrs = {} if equation is None else {"equation": equation}
     layer = Layer(name="e", op="einsum", inputs=inputs, weights=weights, outputs=outputs, attrs=attrs)
-    return get_counter("einsum")(layer)
+    return DEFAULT_COUNTERS.get("einsum")(layer)
 
 
 def test_batched_matrix_product() -> None:

@@ -215,7 +215,7 @@ def test_peaks_are_positive_and_dense(catalog):
 
 
 def test_mcu_memory_placement_and_peaks(catalog):
-    for spec in (s for s in catalog.specs if s.kind is HardwareKind.MCU):
+    for spec in (s for s in catalog.specs if s.kind is HardwareKind.MCU and not s.engines):
         weights, activations = spec.memory_for("weights"), spec.memory_for("activations")
         assert weights.on_chip and activations.on_chip, spec.name
         assert weights.stores == ("weights",) and activations.stores == ("activations",), spec.name
@@ -230,6 +230,18 @@ def test_mcu_memory_placement_and_peaks(catalog):
         sram_bytes_per_cycle = 8 if spec.core_type == "Cortex-M7" else 4
         assert activations.bandwidth_bytes_per_s == pytest.approx(sram_bytes_per_cycle * spec.clock_hz), spec.name
         assert spec.notes, spec.name
+
+
+def test_mcu_with_npu_engines():
+    # STM32N6: Cortex-M55 Helium (dual-beat: 8 int8, 2 fp32 MACs per cycle) at 800 MHz beside a 600 GOPS NPU;
+    # weights in external xSPI flash, activations in the 4.2 MB on-chip SRAM; the device peak is the sum
+    spec = HardwareCatalog.from_dir().get("STM32N6570-DK")
+    npu, cpu = spec.engines
+    assert cpu.peak_ops_per_s[DType.INT8] == pytest.approx(2 * 8 * 800e6)
+    assert cpu.peak_ops_per_s[DType.FP32] == pytest.approx(2 * 2 * 800e6)
+    assert spec.peak("int8") == pytest.approx(600e9 + 2 * 8 * 800e6)
+    assert not spec.memory_for("weights").on_chip and spec.memory_for("activations").on_chip
+    assert "norm" not in npu.op_classes and not cpu.op_classes
 
 
 def test_non_mcu_devices_keep_tensors_off_chip(catalog):

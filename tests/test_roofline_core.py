@@ -7,10 +7,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from rooflinekit.roofline import (
-    batch_sweep_times,
+    TRAFFIC_MODELS,
+    RowTraffic,
     roofline_time_scalar,
     roofline_times,
-    traffic_bytes,
     traffic_bytes_scalar,
 )
 
@@ -52,16 +52,25 @@ def test_more_bandwidth_or_peak_never_slower(problem, factor):
     assert np.all(roofline_times(ops, moved, peak * factor, bandwidth).time_s <= base)
 
 
-@given(st.integers(1, 20), st.integers(1, 64), st.booleans(), st.booleans(), st.data())
-def test_traffic_vectorized_equals_scalar(n, batch, activations, on_chip, data):
-    weights = data.draw(hnp.arrays(np.float64, n, elements=st.just(0.0) | st.floats(1e-6, 1e9)))
-    acts = data.draw(hnp.arrays(np.float64, n, elements=st.just(0.0) | st.floats(1e-6, 1e9)))
-    capacity = data.draw(st.floats(1, 1e10))
-    moved = traffic_bytes(weights, acts, batch, 3, 0, 1, activations, np.int64(2) if on_chip else None, capacity)
-    for i in range(n):
-        expected = traffic_bytes_scalar(weights[i], acts[i], batch, 3, 0, 1, activations, 2 if on_chip else -1,
-                                        capacity)
-        assert moved[i].tolist() == pytest.approx(expected)
+@given(st.integers(1, 12), st.lists(st.integers(1, 64), min_size=1, max_size=4), st.integers(1, 3),
+       st.sampled_from(sorted(TRAFFIC_MODELS)), st.data())
+def test_traffic_models_equal_scalar_reference(n, batches, n_levels, name, data):
+    sizes = st.just(0.0) | st.floats(1e-6, 1e9)
+    weights = data.draw(hnp.arrays(np.float64, (n, len(batches), n_levels), elements=sizes))
+    acts = data.draw(hnp.arrays(np.float64, n, elements=sizes))
+    state = data.draw(hnp.arrays(np.float64, n, elements=sizes))
+    level = st.integers(0, n_levels - 1)
+    act_level, state_level = (data.draw(hnp.arrays(np.int64, n, elements=level)) for _ in range(2))
+    on_chip = data.draw(hnp.arrays(np.int64, n, elements=st.integers(-1, n_levels - 1)))
+    capacity = data.draw(hnp.arrays(np.float64, n, elements=st.floats(1, 1e10)))
+    rows = RowTraffic(weights, acts, act_level, state, state_level, on_chip, capacity, np.array(batches, float))
+    moved = TRAFFIC_MODELS[name].moved_bytes(rows)
+    for r in range(n):
+        for i, b in enumerate(batches):
+            expected = traffic_bytes_scalar(weights[r, i], acts[r], state[r], b, act_level[r], state_level[r],
+                                            name != "weights_only", on_chip[r] if name == "on_chip_if_fits" else -1,
+                                            capacity[r])
+            assert moved[r, i].tolist() == pytest.approx(expected)
 
 
 def test_qutibench_memory_bound_cell():
@@ -76,27 +85,3 @@ def test_qutibench_memory_bound_cell():
 def test_compute_bound_ties_go_to_compute():
     result = roofline_times(np.array([10.0]), np.array([[5.0]]), np.array([10.0]), np.array([5.0]))
     assert result.bound[0] == -1
-
-
-@given(st.integers(1, 5), st.integers(1, 6), st.lists(st.integers(1, 512), min_size=1, max_size=5), st.data())
-def test_batch_sweep_kernel_equals_scalar_reference(n_hw, n_rows, batches, data):
-    ops = data.draw(hnp.arrays(np.float64, n_rows, elements=st.just(0.0) | st.floats(1e-6, 1e12)))
-    weights = data.draw(hnp.arrays(np.float64, n_rows, elements=st.just(0.0) | st.floats(1e-6, 1e9)))
-    acts = data.draw(hnp.arrays(np.float64, n_rows, elements=st.just(0.0) | st.floats(1e-6, 1e9)))
-    peak = data.draw(hnp.arrays(np.float64, (n_hw, n_rows), elements=rates))
-    bw_w = data.draw(hnp.arrays(np.float64, n_hw, elements=rates))
-    bw_a = data.draw(hnp.arrays(np.float64, n_hw, elements=rates))
-    shared = data.draw(hnp.arrays(bool, n_hw))
-    bw_a = np.where(shared, bw_w, bw_a)  # a shared level has one bandwidth
-    time_s, bound = batch_sweep_times(ops, weights, acts, peak, bw_w, bw_a, shared, np.array(batches))
-    for h in range(n_hw):
-        # level 0 holds weights; activations go to level 1 unless the hardware has one shared level
-        levels, act_level = ((bw_w[h],), 0) if shared[h] else ((bw_w[h], bw_a[h]), 1)
-        for r in range(n_rows):
-            for i, b in enumerate(batches):
-                moved = traffic_bytes_scalar(weights[r], acts[r], b, len(levels), 0, act_level, True)
-                expected_s, expected_bound = roofline_time_scalar(ops[r] * b, moved, peak[h, r], levels)
-                assert time_s[h, r, i] == pytest.approx(expected_s, rel=1e-12, abs=0)
-                terms = sorted([ops[r] * b / peak[h, r]] + [m / bw for m, bw in zip(moved, levels)])
-                if terms[-1] != pytest.approx(terms[-2], rel=1e-9):  # bounds agree wherever there is no tie
-                    assert bound[h, r, i] == expected_bound

@@ -96,7 +96,7 @@ GOLDEN: dict[str, Golden] = {
         {"macs": 6912, "ops": 14080, "params": 112, "weight_bytes": 448},
         lambda: _onnx_model([_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
                             {"x": (1, 3, 8, 8)}, {"y": (1, 4, 8, 8)}, {"w": _zeros(4, 3, 3, 3), "b": _zeros(4)}),
-        {"kernel_shape": [3, 3], "groups": 1, "padding": "same", "strides": [1, 1]}),
+        {"kernel_shape": (3, 3), "groups": 1, "pads": (1, 1, 1, 1), "strides": (1, 1)}),  # SAME: (3 - 1) / 2 a side
     # conv 3x3 stride 2 valid, no bias, 9x9x2 -> 4x4x3: macs = 4*4*3 * 2*9 = 864
     "conv_stride2": Golden(
         "conv", lambda: single_op([T((1, 9, 9, 2)), const((3, 3, 3, 2))], [T((1, 4, 4, 3))], "CONV_2D",
@@ -104,7 +104,7 @@ GOLDEN: dict[str, Golden] = {
         {"macs": 864, "ops": 1728, "params": 54, "weight_bytes": 216},
         lambda: _onnx_model([_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], strides=[2, 2])],
                             {"x": (1, 2, 9, 9)}, {"y": (1, 3, 4, 4)}, {"w": _zeros(3, 2, 3, 3)}),
-        {"strides": [2, 2], "padding": "valid"}),
+        {"strides": (2, 2), "pads": (0, 0, 0, 0)}),
     # depthwise 3x3, 3 channels, multiplier 2: macs = 6*6*6 * 1*9 = 1944, bias 216
     "depthwise_x2": Golden(
         "conv", lambda: single_op([T((1, 6, 6, 3)), const((1, 3, 3, 6)), const((6,))], [T((1, 6, 6, 6))],
@@ -116,7 +116,7 @@ GOLDEN: dict[str, Golden] = {
         lambda: _onnx_model([_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1],
                                    group=3)],
                             {"x": (1, 3, 6, 6)}, {"y": (1, 6, 6, 6)}, {"w": _zeros(6, 1, 3, 3), "b": _zeros(6)}),
-        {"groups": 3, "depth_multiplier": 2}),
+        {"groups": 3, "pads": (1, 1, 1, 1)}),  # multiplier 2 = C_out / groups, in the weight shape
     # fully connected 16 -> 10 with bias: macs 160, bias 10
     "fully_connected": Golden(
         "fully_connected", lambda: single_op([T((1, 16)), const((10, 16)), const((10,))], [T((1, 10))],
@@ -136,7 +136,7 @@ GOLDEN: dict[str, Golden] = {
         {"macs": 0, "ops": 256, "params": 0, "weight_bytes": 0},
         lambda: _onnx_model([_node("AveragePool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2])],
                             {"x": (1, 4, 8, 8)}, {"y": (1, 4, 4, 4)}),
-        {"kernel_shape": [2, 2]}),
+        {"kernel_shape": (2, 2)}),
     # max pool 3x3 stride 1 on 5x5x2: 18 outputs * 9 = 162
     "max_pool": Golden(
         "max_pool", lambda: single_op([T((1, 5, 5, 2))], [T((1, 3, 3, 2))], "MAX_POOL_2D", pool_options(3, 1)),
@@ -150,7 +150,7 @@ GOLDEN: dict[str, Golden] = {
         {"macs": 0, "ops": 128, "params": 0, "weight_bytes": 0},
         lambda: _onnx_model([_node("ReduceMean", ["x"], ["y"], axes=[2, 3], keepdims=1)],
                             {"x": (1, 8, 4, 4)}, {"y": (1, 8, 1, 1)}),
-        {"axes": [2, 3], "keepdims": True}),
+        {"axes": (2, 3), "keepdims": True}),
     "add": Golden(
         "add", lambda: single_op([T((1, 4, 4, 8)), T((1, 4, 4, 8))], [T((1, 4, 4, 8))], "ADD"),
         {"macs": 0, "ops": 128, "params": 0, "weight_bytes": 0},
@@ -429,11 +429,14 @@ def test_dynamic_batch_is_bound(tmp_path: Path) -> None:
     assert count_network(net).totals["macs"] == 4 * 6912
 
 
-def test_fixed_batch_is_kept_with_a_warning(tmp_path: Path) -> None:
-    with pytest.warns(TFLiteImportWarning, match="fixed batch of 1"):
-        net = load_tflite(write(tmp_path, GOLDEN["conv_same"].graph()), batch=4)
+def test_fixed_batch_is_kept_and_another_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, GOLDEN["conv_same"].graph())
+    net = load_tflite(path)
     assert net.batch == 1
-    assert count_network(net, batch=4).totals["macs"] == 4 * 6912
+    assert count_network(net, batch=4).totals["macs"] == 4 * 6912  # scaling per-frame costs, asked for explicitly
+    with pytest.raises(ShapeError, match=r"model\.tflite: batch 4 contradicts the graph's fixed batch of 1 \(input "
+                                         r"'tensor_0' is stored as \[1, 8, 8, 3\]"):
+        load_tflite(path, batch=4)
 
 
 def test_load_model_dispatches_tflite(tmp_path: Path) -> None:

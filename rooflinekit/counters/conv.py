@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from rooflinekit.counters._registry import OpCount, register
+from rooflinekit.counters._registry import DEFAULT_COUNTERS, OpCount
 from rooflinekit.counters._shapes import elements, first_input, first_output, has_bias
 from rooflinekit.descriptors import Layer
 from rooflinekit.errors import ShapeError
@@ -33,7 +33,7 @@ def _kernel_and_groups(layer: Layer, channels_in: int, channels_out: int) -> tup
     return math.prod(int(k) for k in kernel), groups
 
 
-@register("conv")
+@DEFAULT_COUNTERS.register("conv")
 def count_conv(layer: Layer) -> OpCount:
     x, y = first_input(layer, 3), first_output(layer, 3)
     kernel, groups = _kernel_and_groups(layer, x[1], y[1])
@@ -44,7 +44,7 @@ def count_conv(layer: Layer) -> OpCount:
     )
 
 
-@register("conv_transpose")
+@DEFAULT_COUNTERS.register("conv_transpose")
 def count_conv_transpose(layer: Layer) -> OpCount:
     x, y = first_input(layer, 3), first_output(layer, 3)
     kernel, groups = _kernel_and_groups(layer, x[1], y[1])

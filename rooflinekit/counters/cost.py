@@ -9,6 +9,8 @@ Per layer (shapes as given, i.e. for the network's ``batch``):
 - ``params``: elements of the layer's constant tensors (weights and biases).
 - ``weight_bytes``: per constant tensor ``ceil(elements * bits / 8)`` at its own dtype (or its real stored size
   when known), else at the layer's weight precision; a precision override re-types every tensor.
+- ``state_bytes``: state tensors (KV cache, RNN state), read once per step: ``ceil(elements * bits / 8)`` per
+  tensor at its own dtype, else the activation precision.
 - ``input_bytes`` / ``output_bytes``: activations read and written, ``ceil(elements * bits / 8)`` per tensor at
   the tensor's own dtype where the layer gives one (``input_dtypes``, ``output_dtypes``: the int32 output of an
   integer conv, the float side of a (de)quantize), else at the activation precision; 0 for views. A precision
@@ -27,13 +29,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rooflinekit.counters._registry import OpCount, get_counter, supported_kinds, total_ops
+from rooflinekit.counters._registry import DEFAULT_COUNTERS, CounterRegistry, OpCount, total_ops
 from rooflinekit.counters._shapes import elements
 from rooflinekit.descriptors import AggregateNetwork, DType, Layer, NetworkSpec, Precision, tensor_bytes
-from rooflinekit.errors import SpecError, UnsupportedOpError
+from rooflinekit.errors import RooflineWarning, SpecError, UnsupportedOpError
 
 
-class UnsupportedOpWarning(UserWarning):
+class UnsupportedOpWarning(RooflineWarning):
     """Some layers have no counter; their arithmetic is missing from the totals."""
 
 
@@ -46,7 +48,8 @@ class CountingConventions:
 
 
 LAYER_COLUMNS = ["name", "op", "source_op", "supported", "weight_dtype", "activation_dtype", "compute_dtype",
-                 "macs", "other_ops", "ops", "params", "weight_bytes", "input_bytes", "output_bytes"]
+                 "macs", "other_ops", "ops", "params", "weight_bytes", "input_bytes", "output_bytes",
+                 "state_bytes"]
 
 
 @dataclass(frozen=True)
@@ -93,12 +96,12 @@ def _weight_bytes(layer: Layer, precision: Precision, override: bool) -> int:
 
 
 def count_layer(layer: Layer, precision: Precision, conventions: CountingConventions = CountingConventions(),
-                precision_overridden: bool = False) -> dict[str, object]:
-    """One layer's cost row at ``precision`` (``supported`` False when no counter exists for its op).
+                precision_overridden: bool = False, counters: CounterRegistry = DEFAULT_COUNTERS) -> dict[str, object]:
+    """One layer's cost row at ``precision`` (``supported`` False when ``counters`` has no counter for its op).
 
     With ``precision_overridden`` every tensor takes ``precision``: per-tensor dtypes are ignored.
     """
-    counter = get_counter(layer.op)
+    counter = counters.get(layer.op)
     count = counter(layer) if counter else OpCount()
     fused = sum(elements(s) for s in layer.outputs) if layer.attrs.get("fused_activation") else 0
     other = (count.bias_ops if conventions.include_bias_ops else 0) + (
@@ -117,6 +120,8 @@ def count_layer(layer: Layer, precision: Precision, conventions: CountingConvent
         "weight_bytes": _weight_bytes(layer, precision, precision_overridden),
         "input_bytes": _activation_bytes(layer.inputs, input_dtypes, act) if moves else 0,
         "output_bytes": _activation_bytes(layer.outputs, output_dtypes, act) if moves else 0,
+        "state_bytes": _activation_bytes(tuple(t.shape for t in layer.state),
+                                         () if precision_overridden else tuple(t.dtype for t in layer.state), act),
     }
 
 
@@ -127,12 +132,14 @@ def _activation_bytes(shapes: tuple[tuple[int, ...], ...], dtypes: tuple[DType |
 
 
 def count_network(network: NetworkSpec, precision: Precision | str | None = None, batch: int | None = None,
-                  strict: bool = False, conventions: CountingConventions = CountingConventions()) -> NetworkCost:
+                  strict: bool = False, conventions: CountingConventions = CountingConventions(),
+                  counters: CounterRegistry = DEFAULT_COUNTERS) -> NetworkCost:
     """Count every layer of ``network``.
 
     ``precision`` (e.g. ``"int8"`` or ``"W-int8_A-fp32"``) re-types all tensors; None keeps each layer's own.
     ``batch`` scales arithmetic and activation bytes from the network's batch to ``batch`` frames; weights are
-    read once per batch and do not scale.
+    read once per batch and do not scale. ``counters`` holds the formulas per op kind (a study changes some with
+    ``DEFAULT_COUNTERS.with_overrides({...})``); ops it has no counter for are the unsupported ones.
     """
     override = Precision.parse(precision) if precision is not None else None
     if batch is not None and (not isinstance(batch, (int, np.integer)) or batch < 1):
@@ -140,17 +147,18 @@ def count_network(network: NetworkSpec, precision: Precision | str | None = None
     if isinstance(network, AggregateNetwork):
         return _count_aggregate(network, override, batch or 1)
     frames = batch or network.batch
-    rows, unsupported = [], Tally()
+    rows: list[dict[str, object]] = []
+    unsupported: Tally[str] = Tally()
     for layer in network.layers:
         row = count_layer(layer, layer_precision(layer, network.precision, override), conventions,
-                          precision_overridden=override is not None)
+                          precision_overridden=override is not None, counters=counters)
         if not row["supported"]:
             unsupported[layer.op] += 1
         rows.append(row)
     if unsupported and strict:
         raise UnsupportedOpError(
             f"{network.name}: no counter for op kinds {dict(unsupported)}; supported kinds are: "
-            f"{', '.join(supported_kinds())}"
+            f"{', '.join(kind.value for kind in counters.supported_kinds())}"
         )
     if unsupported:
         warnings.warn(
@@ -159,7 +167,7 @@ def count_network(network: NetworkSpec, precision: Precision | str | None = None
     layers = pd.DataFrame(rows, columns=LAYER_COLUMNS)
     if frames != network.batch:
         scale = frames / network.batch
-        for column in ("macs", "other_ops", "ops", "input_bytes", "output_bytes"):
+        for column in ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes"):
             layers[column] = (layers[column] * scale).round().astype("int64")
     return NetworkCost(network=network.name, precision=override or network.precision, batch=frames,
                        layers=layers, unsupported_ops=dict(unsupported))

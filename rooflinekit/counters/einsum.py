@@ -21,14 +21,14 @@ import math
 import re
 from typing import Sequence
 
-from rooflinekit.counters._registry import OpCount, register
+from rooflinekit.counters._registry import DEFAULT_COUNTERS, OpCount
 from rooflinekit.descriptors import Layer
 from rooflinekit.errors import ShapeError
 
 Shape = tuple[int, ...]
 
 
-@register("einsum")
+@DEFAULT_COUNTERS.register("einsum")
 def count_einsum(layer: Layer) -> OpCount:
     equation = layer.attrs.get("equation")
     if not isinstance(equation, str) or not equation.strip():

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from rooflinekit.counters._registry import OpCount, register
+from rooflinekit.counters._registry import DEFAULT_COUNTERS, OpCount
 from rooflinekit.counters._shapes import elements, first_input, output_elements
 from rooflinekit.descriptors import Layer
 
@@ -29,16 +29,16 @@ REDUCE_KINDS = ("reduce_mean", "reduce_sum", "reduce_max", "reduce_min", "reduce
 CONVERT_KINDS = ("cast", "quantize", "dequantize", "requantize")
 
 
-@register(*BINARY_KINDS)
+@DEFAULT_COUNTERS.register(*BINARY_KINDS)
 def count_binary(layer: Layer) -> OpCount:
     return OpCount(other_ops=output_elements(layer) * max(len(layer.inputs) + len(layer.weights) - 1, 1))
 
 
-@register(*ACTIVATION_KINDS, *CONVERT_KINDS)
+@DEFAULT_COUNTERS.register(*ACTIVATION_KINDS, *CONVERT_KINDS)
 def count_unary(layer: Layer) -> OpCount:
     return OpCount(other_ops=output_elements(layer))
 
 
-@register(*REDUCE_KINDS)
+@DEFAULT_COUNTERS.register(*REDUCE_KINDS)
 def count_reduce(layer: Layer) -> OpCount:
     return OpCount(other_ops=elements(first_input(layer)))

@@ -17,13 +17,13 @@
 
 from __future__ import annotations
 
-from rooflinekit.counters._registry import OpCount, register
+from rooflinekit.counters._registry import DEFAULT_COUNTERS, OpCount
 from rooflinekit.counters._shapes import elements, first_input, first_output, has_bias
 from rooflinekit.descriptors import Layer
 from rooflinekit.errors import ShapeError
 
 
-@register("fully_connected")
+@DEFAULT_COUNTERS.register("fully_connected")
 def count_fully_connected(layer: Layer) -> OpCount:
     y = first_output(layer)
     k = layer.weights[0].shape[-1] if layer.weights and layer.weights[0].shape else first_input(layer, 1)[-1]
@@ -31,7 +31,7 @@ def count_fully_connected(layer: Layer) -> OpCount:
     return OpCount(macs=outputs * k, bias_ops=outputs if has_bias(layer) else 0)
 
 
-@register("matmul")
+@DEFAULT_COUNTERS.register("matmul")
 def count_matmul(layer: Layer) -> OpCount:
     if len(layer.inputs) < 2:
         raise ShapeError(f"matmul layer {layer.name!r} needs two input shapes, got {len(layer.inputs)}")
@@ -40,7 +40,7 @@ def count_matmul(layer: Layer) -> OpCount:
     return OpCount(macs=elements(y) * a[-1])
 
 
-@register("attention")
+@DEFAULT_COUNTERS.register("attention")
 def count_attention(layer: Layer) -> OpCount:
     a = layer.attrs
     try:
@@ -70,5 +70,4 @@ def _count_rnn(layer: Layer) -> OpCount:
     )
 
 
-for _kind in _RNN:
-    register(_kind)(_count_rnn)
+DEFAULT_COUNTERS.register(*_RNN)(_count_rnn)

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from rooflinekit.counters._registry import OpCount, register
+from rooflinekit.counters._registry import DEFAULT_COUNTERS, OpCount
 from rooflinekit.counters._shapes import output_elements
 from rooflinekit.descriptors import Layer
 from rooflinekit.errors import ShapeError
@@ -22,17 +22,17 @@ RESIZE_OPS_PER_DIM = {"linear": 4, "cubic": 8}
 VIEW_KINDS = ("reshape", "flatten", "squeeze", "unsqueeze", "identity", "dropout", "shape", "size")
 
 
-@register(*COPY_KINDS)
+@DEFAULT_COUNTERS.register(*COPY_KINDS)
 def count_copy(layer: Layer) -> OpCount:
     return OpCount()
 
 
-@register(*VIEW_KINDS)
+@DEFAULT_COUNTERS.register(*VIEW_KINDS)
 def count_view(layer: Layer) -> OpCount:
     return OpCount(moves_data=False)
 
 
-@register("resize")
+@DEFAULT_COUNTERS.register("resize")
 def count_resize(layer: Layer) -> OpCount:
     mode = str(layer.attrs.get("mode", "nearest")).lower()
     if mode == "nearest":

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from rooflinekit.counters._registry import OpCount, register
+from rooflinekit.counters._registry import DEFAULT_COUNTERS, OpCount
 from rooflinekit.counters._shapes import elements, first_input
 from rooflinekit.descriptors import Layer
 from rooflinekit.errors import ShapeError
@@ -20,12 +20,12 @@ OPS_PER_ELEMENT = {"batch_norm": 2, "layer_norm": 7, "instance_norm": 7, "group_
                    "softmax": 3, "log_softmax": 3, "hardmax": 2}
 
 
-@register(*OPS_PER_ELEMENT)
+@DEFAULT_COUNTERS.register(*OPS_PER_ELEMENT)
 def count_norm(layer: Layer) -> OpCount:
     return OpCount(other_ops=elements(first_input(layer)) * OPS_PER_ELEMENT[layer.op])
 
 
-@register("lrn")
+@DEFAULT_COUNTERS.register("lrn")
 def count_lrn(layer: Layer) -> OpCount:
     if "size" not in layer.attrs:
         raise ShapeError(f"lrn layer {layer.name!r} has no 'size' attribute (the window length)")

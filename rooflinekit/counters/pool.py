@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 
-from rooflinekit.counters._registry import OpCount, register
+from rooflinekit.counters._registry import DEFAULT_COUNTERS, OpCount
 from rooflinekit.counters._shapes import elements, first_input, first_output
 from rooflinekit.descriptors import Layer
 from rooflinekit.errors import ShapeError
 
 
-@register("max_pool", "avg_pool", "lp_pool")
+@DEFAULT_COUNTERS.register("max_pool", "avg_pool", "lp_pool")
 def count_pool(layer: Layer) -> OpCount:
     kernel = layer.attrs.get("kernel_shape")
     if kernel is None:
@@ -23,6 +23,6 @@ def count_pool(layer: Layer) -> OpCount:
     return OpCount(other_ops=elements(first_output(layer)) * math.prod(int(k) for k in kernel))
 
 
-@register("global_max_pool", "global_avg_pool")
+@DEFAULT_COUNTERS.register("global_max_pool", "global_avg_pool")
 def count_global_pool(layer: Layer) -> OpCount:
     return OpCount(other_ops=elements(first_input(layer)))

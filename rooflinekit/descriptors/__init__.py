@@ -1,7 +1,13 @@
 """Typed, frozen, validated descriptors of hardware and networks."""
 
+from rooflinekit.descriptors.attrs import (
+    ConcatAttrs, ConvAttrs, ConvTransposeAttrs, LpPoolAttrs, LrnAttrs, MatMulAttrs, OpAttrs, PadAttrs, PoolAttrs,
+    ReduceAttrs, ResizeAttrs, SoftmaxAttrs, attrs_model, parse_attrs, validate_attrs,
+)
 from rooflinekit.descriptors.dtypes import DType, tensor_bytes
-from rooflinekit.descriptors.hardware import HardwareKind, HardwareSpec, MemoryLevel
+from rooflinekit.descriptors.hardware import (
+    TENSOR_ROLES, ComputeEngine, EnginePolicy, HardwareKind, HardwareSpec, MemoryLevel, TensorRole,
+)
 from rooflinekit.descriptors.network import (
     AggregateNetwork,
     Layer,
@@ -10,8 +16,11 @@ from rooflinekit.descriptors.network import (
     Precision,
     TensorSpec,
 )
+from rooflinekit.descriptors.ops import OpClass, OpKind, layer_op_class
 
 __all__ = [
-    "AggregateNetwork", "DType", "HardwareKind", "HardwareSpec", "Layer", "LayerNetwork", "MemoryLevel",
-    "NetworkSpec", "Precision", "TensorSpec", "tensor_bytes",
+    "ConcatAttrs", "ConvAttrs", "ConvTransposeAttrs", "LpPoolAttrs", "LrnAttrs", "MatMulAttrs", "OpAttrs", "PadAttrs",
+    "PoolAttrs", "ReduceAttrs", "ResizeAttrs", "SoftmaxAttrs", "attrs_model", "parse_attrs", "validate_attrs",
+    "AggregateNetwork", "ComputeEngine", "DType", "EnginePolicy", "HardwareKind", "HardwareSpec", "Layer", "LayerNetwork", "MemoryLevel", "TENSOR_ROLES", "TensorRole",
+    "NetworkSpec", "OpClass", "OpKind", "Precision", "TensorSpec", "layer_op_class", "tensor_bytes",
 ]

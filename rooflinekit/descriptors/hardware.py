@@ -1,7 +1,24 @@
-"""Hardware descriptors: peak throughput per data type, memory levels, clock, power.
+"""Hardware descriptors: compute engines, memory levels, clock, power.
 
 Peaks are dense ops/s with 1 MAC = 2 ops, as in datasheets. A data type missing from ``peak_ops_per_s`` is not
 native on the device ('na'), which is different from zero.
+
+A device is one or more **compute engines** (:class:`ComputeEngine`: peaks per data type, the op classes it
+runs, the memory levels it reaches, a fixed overhead per kernel) and **memory levels** (:class:`MemoryLevel`:
+capacity, bandwidth, the tensor roles it stores). A spec with a top-level ``peak_ops_per_s`` and no ``engines``
+is one engine that runs everything and reaches every level. With ``engines``, the device's
+``peak_ops_per_s`` is the sum of its engines' peaks per data type (the datasheet total), and
+``engine_policy`` states how work is split:
+
+- ``op_class``: each layer runs on the first listed engine that runs its op class and has a peak for its data
+  type (an NPU first, its host CPU for the rest); the layers run one after another.
+- ``batch_split``: the frames of a batch are divided among the engines that can run the whole network, in
+  proportion to each engine's throughput on the whole batch (Jetson AGX Orin: GPU + 2 DLAs).
+
+Tensor roles: ``weights`` (constants), ``activations`` (layer inputs and outputs) and ``state`` (tensors kept
+across steps: KV cache, RNN state). Each role lives in the level that stores it; with no level storing ``state``
+it lives with the activations. A level with ``spill_to`` holds what fits of its weights and streams the rest from
+the named level (an Edge TPU's parameter cache backed by its host link).
 """
 
 from __future__ import annotations
@@ -9,13 +26,15 @@ from __future__ import annotations
 from enum import Enum
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, NonNegativeFloat, model_validator
 
 from rooflinekit.descriptors._base import Bytes, BytesPerS, Frozen, Hertz, PeakTable, Watts
 from rooflinekit.descriptors.dtypes import DType
 from rooflinekit.errors import PrecisionError
 
-TensorRole = Literal["weights", "activations"]
+TensorRole = Literal["weights", "activations", "state"]
+TENSOR_ROLES: tuple[TensorRole, ...] = ("weights", "activations", "state")
+EnginePolicy = Literal["op_class", "batch_split"]
 
 
 class HardwareKind(str, Enum):
@@ -32,7 +51,9 @@ class HardwareKind(str, Enum):
 class MemoryLevel(Frozen):
     """One memory level, e.g. DRAM, on-chip SRAM or MCU flash.
 
-    ``stores`` names the tensors that live there by default (MCUs: weights in flash, activations in SRAM).
+    ``stores`` names the tensor roles that live there by default (MCUs: weights in flash, activations in SRAM).
+    ``spill_to`` names the level that holds the weights beyond this level's capacity; they are streamed from
+    there at its bandwidth (an Edge TPU's 8 MB parameter cache backed by its USB or PCIe link).
     """
 
     name: str = Field(min_length=1)
@@ -40,7 +61,30 @@ class MemoryLevel(Frozen):
     bandwidth_bytes_per_s: BytesPerS
     on_chip: bool = False
     stores: tuple[TensorRole, ...] = ("weights", "activations")
+    spill_to: str | None = None
     source: str = Field(min_length=1)
+
+
+class ComputeEngine(Frozen):
+    """One compute engine of a device: a GPU, a DLA, an NPU, a CPU cluster, an Edge TPU.
+
+    ``op_classes`` lists the op classes (:class:`~rooflinekit.descriptors.ops.OpClass` values) it runs; empty
+    means every class. ``memories`` names the levels it reaches; empty means every level.
+    ``kernel_overhead_s`` is a fixed time per kernel (a layer, or a fused chain of layers) in seconds.
+    """
+
+    name: str = Field(min_length=1)
+    peak_ops_per_s: PeakTable = Field(min_length=1)
+    op_classes: tuple[str, ...] = ()
+    memories: tuple[str, ...] = ()
+    kernel_overhead_s: NonNegativeFloat = 0.0
+    source: str = Field(min_length=1)
+
+    def runs(self, op_class: str | None, dtype: DType) -> bool:
+        """Whether this engine runs a layer of ``op_class`` (None: unknown class) computing in ``dtype``."""
+        if dtype not in self.peak_ops_per_s:
+            return False
+        return not self.op_classes or op_class is None or op_class in self.op_classes
 
 
 class HardwareSpec(Frozen):
@@ -48,8 +92,10 @@ class HardwareSpec(Frozen):
 
     name: str = Field(min_length=1)
     kind: HardwareKind
-    peak_ops_per_s: PeakTable = Field(min_length=1)
+    peak_ops_per_s: PeakTable = Field(default_factory=dict)
     memories: tuple[MemoryLevel, ...] = Field(min_length=1)
+    engines: tuple[ComputeEngine, ...] = ()
+    engine_policy: EnginePolicy = "op_class"
     clock_hz: Hertz | None = None
     tdp_w: Watts | None = None
     idle_power_w: Watts | None = None
@@ -60,18 +106,59 @@ class HardwareSpec(Frozen):
     source: str = Field(min_length=1)
     notes: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _total_peak(cls, data: object) -> object:
+        """With ``engines`` and no top-level peak, the device peak is the sum of the engines' peaks."""
+        if not isinstance(data, dict) or not data.get("engines") or data.get("peak_ops_per_s"):
+            return data
+        try:
+            engines = [e if isinstance(e, ComputeEngine) else ComputeEngine.model_validate(e) for e in data["engines"]]
+        except ValueError:  # the field validation reports the bad engine
+            return data
+        total: dict[DType, float] = {}
+        for engine in engines:
+            for dtype, peak in engine.peak_ops_per_s.items():
+                total[dtype] = total.get(dtype, 0.0) + peak
+        return {**data, "engines": engines, "peak_ops_per_s": total}
 
     @model_validator(mode="after")
     def _check_consistency(self) -> "HardwareSpec":
         names = [m.name for m in self.memories]
         if len(set(names)) != len(names):
             raise ValueError(f"memory level names must be unique, got {names}")
+        if not self.peak_ops_per_s:
+            raise ValueError("peak_ops_per_s is empty; give the peak per data type, or 'engines' with theirs")
         for role in ("weights", "activations"):
             if not any(role in m.stores for m in self.memories):
                 raise ValueError(f"no memory level stores {role}; add {role!r} to one level's 'stores'")
+        for level in self.memories:
+            if level.spill_to is not None and level.spill_to not in names or level.spill_to == level.name:
+                raise ValueError(f"memory level {level.name!r}: spill_to {level.spill_to!r} must name another level "
+                                 f"of {names}")
+        engine_names = [e.name for e in self.engines]
+        if len(set(engine_names)) != len(engine_names):
+            raise ValueError(f"engine names must be unique, got {engine_names}")
+        for engine in self.engines:
+            unknown = sorted(set(engine.memories) - set(names))
+            if unknown:
+                raise ValueError(f"engine {engine.name!r} reaches unknown memory levels {unknown}; levels are {names}")
+        if self.engines:
+            total = {d: sum(e.peak_ops_per_s.get(d, 0.0) for e in self.engines)
+                     for e in self.engines for d in e.peak_ops_per_s}
+            if total != dict(self.peak_ops_per_s):
+                raise ValueError("with engines, peak_ops_per_s is the sum of the engines' peaks; omit it or make "
+                                 f"it {{{', '.join(f'{d.value}: {p:g}' for d, p in total.items())}}}")
         if self.idle_power_w is not None and self.tdp_w is not None and self.idle_power_w > self.tdp_w:
             raise ValueError(f"idle_power_w {self.idle_power_w} exceeds tdp_w {self.tdp_w}")
         return self
+
+    @property
+    def compute_engines(self) -> tuple[ComputeEngine, ...]:
+        """The engines; a spec without ``engines`` is one engine named after the device that runs everything."""
+        if self.engines:
+            return self.engines
+        return (ComputeEngine(name=self.name, peak_ops_per_s=self.peak_ops_per_s, source=self.source),)
 
     def peak(self, dtype: DType | str) -> float:
         """Peak ops/s for ``dtype``; :class:`PrecisionError` when the type is not native."""
@@ -81,14 +168,27 @@ class HardwareSpec(Frozen):
             raise PrecisionError(f"{self.name} has no native {dt.value} peak; it supports {native}")
         return self.peak_ops_per_s[dt]
 
-    def memory_for(self, role: TensorRole) -> MemoryLevel:
-        """The level holding ``role`` tensors: the first off-chip one that stores them, else the first one."""
-        holders = [m for m in self.memories if role in m.stores]
-        off_chip = [m for m in holders if not m.on_chip]
-        return (off_chip or holders)[0]
+    def memory_for(self, role: TensorRole, engine: ComputeEngine | None = None) -> MemoryLevel:
+        """The level holding ``role`` tensors for ``engine`` (None: the whole device).
 
-    @property
-    def largest_on_chip(self) -> MemoryLevel | None:
-        """The on-chip level with the largest capacity, or None when every level is off chip."""
-        on_chip = [m for m in self.memories if m.on_chip]
+        Among the levels the engine reaches that store the role: the first off-chip one, else the first one.
+        ``state`` without a level of its own lives with the activations; a role no reachable level stores lives
+        in the engine's first reachable level.
+        """
+        reachable = self.reachable_memories(engine)
+        holders = [m for m in reachable if role in m.stores]
+        if not holders and role == "state":
+            return self.memory_for("activations", engine)
+        off_chip = [m for m in holders if not m.on_chip]
+        return (off_chip or holders or list(reachable))[0]
+
+    def reachable_memories(self, engine: ComputeEngine | None = None) -> tuple[MemoryLevel, ...]:
+        """The memory levels ``engine`` reaches (every level for None or an engine that lists none)."""
+        if engine is None or not engine.memories:
+            return self.memories
+        return tuple(m for m in self.memories if m.name in engine.memories)
+
+    def largest_on_chip(self, engine: ComputeEngine | None = None) -> MemoryLevel | None:
+        """The on-chip level with the largest capacity that ``engine`` reaches, or None when there is none."""
+        on_chip = [m for m in self.reachable_memories(engine) if m.on_chip]
         return max(on_chip, key=lambda m: m.capacity_bytes) if on_chip else None

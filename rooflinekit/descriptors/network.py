@@ -12,8 +12,10 @@ import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import ValidationInfo
 
 from rooflinekit.descriptors._base import AccuracyTable, Frozen, Ops, PositiveFinite
+from rooflinekit.descriptors.attrs import attrs_model, validate_attrs
 from rooflinekit.descriptors.dtypes import DType
 from rooflinekit.errors import PrecisionError
 
@@ -108,12 +110,21 @@ class Layer(Frozen):
     inputs: tuple[Shape, ...] = ()
     outputs: tuple[Shape, ...] = ()
     weights: Annotated[tuple[TensorSpec, ...], BeforeValidator(_tensor_shorthand)] = ()
-    attrs: dict[str, Any] = Field(default_factory=dict)
+    state: Annotated[tuple[TensorSpec, ...], BeforeValidator(_tensor_shorthand)] = Field(
+        default=(), description="tensors kept across steps, read and written every step (KV cache, RNN state, "
+                                "TFLite resource variables), at the network's batch like the activations; dtype "
+                                "None means the activation precision")
+    attrs: dict[str, Any] = Field(default_factory=dict, validate_default=True, description=(
+        "op attributes; a kind with a typed model (rooflinekit.descriptors.attrs) stores them validated, normalized"))
     precision: PrecisionField | None = Field(default=None, description="None: the network's precision")
     input_dtypes: tuple[DType | None, ...] = Field(
         default=(), description="per input tensor, where it differs from the activation precision (None: same)")
     output_dtypes: tuple[DType | None, ...] = Field(
         default=(), description="per output tensor, e.g. int32 from ConvInteger or fp32 from a DEQUANTIZE")
+    input_names: tuple[str, ...] = Field(
+        default=(), description="the graph's tensor name of each input, when imported (() when unknown)")
+    output_names: tuple[str, ...] = Field(
+        default=(), description="the graph's tensor name of each output, when imported (() when unknown)")
 
     @field_validator("inputs", "outputs")
     @classmethod
@@ -127,6 +138,18 @@ class Layer(Frozen):
             return tuple(None if d is None else DType.parse(d) for d in dtypes)
         return dtypes
 
+    @field_validator("attrs")
+    @classmethod
+    def _typed_attrs(cls, attrs: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """A kind with an attribute model (:mod:`rooflinekit.descriptors.attrs`) stores its attrs validated and
+        normalized; an absent ``bias`` is filled from the weights (a second weight tensor is the bias)."""
+        op = info.data.get("op")
+        if not isinstance(op, str) or (model := attrs_model(op)) is None:
+            return attrs
+        if "bias" in model.model_fields and attrs.get("bias") is None:
+            attrs = {**attrs, "bias": len(info.data.get("weights", ())) >= 2}
+        return validate_attrs(op, attrs)
+
     @model_validator(mode="after")
     def _dtypes_match_tensors(self) -> "Layer":
         for role, dtypes, shapes in (("input", self.input_dtypes, self.inputs),
@@ -134,6 +157,11 @@ class Layer(Frozen):
             if dtypes and len(dtypes) != len(shapes):
                 raise ValueError(f"layer {self.name!r}: {len(dtypes)} {role}_dtypes for {len(shapes)} {role}s; "
                                  f"give one per {role} (None keeps the activation precision)")
+        for role, names, shapes in (("input", self.input_names, self.inputs),
+                                    ("output", self.output_names, self.outputs)):
+            if names and len(names) != len(shapes):
+                raise ValueError(f"layer {self.name!r}: {len(names)} {role}_names for {len(shapes)} {role}s; "
+                                 f"give one name per {role}")
         return self
 
     @property

@@ -15,15 +15,36 @@ from rooflinekit.errors import ModelFileError
 MODEL_SUFFIXES = (".onnx", ".tflite")
 
 
-def load_model(path: str | Path, batch: int = 1,
+def load_model(path: str | Path, batch: int | None = None,
                input_shapes: Mapping[str, Sequence[int | str]] | None = None) -> LayerNetwork:
     """Import ``path`` by its suffix (``.onnx`` or ``.tflite``).
 
-    ``batch`` binds a symbolic batch dimension; ``input_shapes`` overrides input shapes by input name.
+    Parameters
+    ----------
+    path : str or Path
+        The model file.
+    batch : int or None, optional
+        The batch, i.e. the leading dim of the model's inputs. None (default): the leading dim ``input_shapes``
+        gives, else the model's own (1 when symbolic). A batch that disagrees with ``input_shapes`` or with a
+        fixed leading dim of the model is a :class:`~rooflinekit.errors.ShapeError`.
+    input_shapes : Mapping of str to sequence of int or str, optional
+        Input shapes by input name, overriding the model's (a TFLite model's only in its leading dim).
+
+    Returns
+    -------
+    LayerNetwork
+        The network at that batch (``LayerNetwork.batch``); costs are counted as imported.
+
+    Raises
+    ------
+    ModelFileError
+        A missing file, an unknown suffix, or what the importer raises for an unreadable file.
+    ShapeError
+        A batch that contradicts ``input_shapes`` or the model, or shapes that cannot be costed.
     """
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
+        raise ModelFileError(f"{path}: no such model file", path=path)
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         from rooflinekit.importers.onnx import load_onnx
@@ -32,5 +53,6 @@ def load_model(path: str | Path, batch: int = 1,
     if suffix == ".tflite":
         from rooflinekit.importers.tflite import load_tflite
 
-        return load_tflite(path, batch=batch)
-    raise ModelFileError(f"{path}: unknown model format {suffix!r}; rooflinekit reads {', '.join(MODEL_SUFFIXES)}")
+        return load_tflite(path, batch=batch, input_shapes=input_shapes)
+    raise ModelFileError(f"{path}: unknown model format {suffix!r}; rooflinekit reads {', '.join(MODEL_SUFFIXES)}",
+                         path=path)

@@ -1,11 +1,23 @@
-"""Roofline model: vectorized core, scalar reference, traffic assumptions and the predictor."""
+"""Roofline model: counted networks, engines and memories, traffic models, the vectorized core, the predictor.
 
-from rooflinekit.roofline.core import COMPUTE_BOUND, RooflineTimes, batch_sweep_times, roofline_times, traffic_bytes
-from rooflinekit.roofline.predictor import MODES, Prediction, predict, sweep
+Everything here takes specs (no catalog lookups); :mod:`rooflinekit.api` resolves names.
+"""
+
+from rooflinekit.roofline.capacity import Residency, residency
+from rooflinekit.roofline.core import COMPUTE_BOUND, RooflineTimes, roofline_times
+from rooflinekit.roofline.engines import MemoryLayout, Placement, place
+from rooflinekit.roofline.predictor import (
+    MODES, RESULT_COLUMNS, SWEEP_COLUMNS, Evaluation, Mode, Prediction, evaluate, predict, sweep,
+)
 from rooflinekit.roofline.reference import roofline_time_scalar, traffic_bytes_scalar
-from rooflinekit.roofline.traffic import MemoryLayout, Traffic
+from rooflinekit.roofline.traffic import (
+    TRAFFIC_MODELS, OnChipIfFits, RowTraffic, TrafficModel, WeightsAndActivations, WeightsOnly, traffic_model,
+)
+from rooflinekit.roofline.workload import CountedNetwork, network_label
 
 __all__ = [
-    "COMPUTE_BOUND", "MODES", "batch_sweep_times", "MemoryLayout", "Prediction", "RooflineTimes", "Traffic", "predict",
-    "roofline_time_scalar", "roofline_times", "sweep", "traffic_bytes", "traffic_bytes_scalar",
+    "COMPUTE_BOUND", "CountedNetwork", "Evaluation", "MODES", "MemoryLayout", "Mode", "OnChipIfFits", "Placement",
+    "Prediction", "RESULT_COLUMNS", "Residency", "RooflineTimes", "RowTraffic", "SWEEP_COLUMNS", "TRAFFIC_MODELS",
+    "TrafficModel", "WeightsAndActivations", "WeightsOnly", "evaluate", "network_label", "place", "predict",
+    "residency", "roofline_time_scalar", "roofline_times", "sweep", "traffic_bytes_scalar", "traffic_model",
 ]

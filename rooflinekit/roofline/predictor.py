@@ -1,14 +1,31 @@
-"""Roofline predictions for a network on a hardware, and sweeps over design spaces.
+"""Roofline predictions of counted networks on hardware specs: one evaluation path for one or many.
 
-Two granularities:
+:func:`predict` is a :func:`sweep` of one; both run :func:`evaluate`, which puts one counted network
+(:class:`~rooflinekit.roofline.workload.CountedNetwork`, per-frame arrays) on one hardware for B batch sizes:
 
-- ``network`` (QuTiBench level 0): the network's total ops and bytes go through one roofline:
-  ``t = max(sum_i ops_i / peak_i, max_l sum_i bytes_il / bw_l)``.
-- ``layer``: each layer through its own roofline, ``t = sum_i max(ops_i / peak_i, max_l bytes_il / bw_l)``;
-  each layer reports its bound.
+1. **place** each row on an engine (:mod:`~rooflinekit.roofline.engines`) and its tensors in memory levels;
+2. **resident bytes** per level, weight spilling and misfits (:mod:`~rooflinekit.roofline.capacity`);
+3. **bytes moved** per batch by the traffic model (:mod:`~rooflinekit.roofline.traffic`), with fused
+   intermediate tensors removed (:mod:`~rooflinekit.roofline.workload`);
+4. the **roofline** (:func:`~rooflinekit.roofline.core.roofline_times`) at the granularity of ``mode``:
 
-Per batch of B frames the weights are read once (see :mod:`rooflinekit.roofline.traffic`), so
-``fps = B / t_batch`` and ``latency_s = t_batch``. ``bound`` is ``compute`` or ``memory:<level>``.
+   - ``network`` (QuTiBench level 0): the totals through one roofline at the effective peak
+     ``sum_i ops_i / sum_i (ops_i / peak_i)``: ``t = max(ops / peak_eff, max_l bytes_l / bw_l)``;
+   - ``layer``: each kernel (a layer, or a producer with the layers fused into it) through its own roofline,
+     ``t = sum_k max(ops_k / peak_k, max_l bytes_kl / bw_l)``; each layer reports its bound.
+
+   Each kernel adds its engine's ``kernel_overhead_s`` (0 unless the spec gives one). A batch of B frames reads
+   the weights once: ``fps = B / t_batch`` and ``latency_s = t_batch``. The optimistic bound is
+   ``max(sum compute, max_l sum bytes_l / bw_l)``, the pessimistic one ``sum_k (compute_k + sum_l memory_kl)``.
+
+**Engines.** Under the ``op_class`` policy rows run on the engine chosen per row, one after another. Under
+``batch_split`` (with two or more engines that each run the whole network) the B frames are divided among those
+engines in proportion to their throughput on the whole batch (largest remainder); each runs its share as above,
+and the batch takes as long as the slowest engine, or as the bytes all engines move through a memory level they
+share divided by its bandwidth, whichever is longer.
+
+Every prediction is a **bound** (``estimate == "bound"``): the datasheet roofline, which real stacks reach only in
+part. ``bound`` is ``compute`` or ``memory:<level>``.
 """
 
 from __future__ import annotations
@@ -19,23 +36,29 @@ from typing import Iterable, Literal, Sequence, get_args
 import numpy as np
 import pandas as pd
 
-from rooflinekit.catalog import NetworkCatalog, get_hardware, get_network
-from rooflinekit.counters import CountingConventions, NetworkCost, count_network
-from rooflinekit.descriptors import AggregateNetwork, DType, HardwareSpec, NetworkSpec, Precision
+from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
+from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
 from rooflinekit.errors import PrecisionError, SpecError
-from rooflinekit.roofline.core import COMPUTE_BOUND, batch_sweep_times, roofline_times, traffic_bytes
-from rooflinekit.roofline.traffic import MemoryLayout, Traffic
+from rooflinekit.roofline.capacity import residency
+from rooflinekit.roofline.core import COMPUTE_BOUND, roofline_times
+from rooflinekit.roofline.engines import MemoryLayout, Placement, engines_running_all, place
+from rooflinekit.roofline.traffic import RowTraffic, TrafficModel, traffic_model
+from rooflinekit.roofline.workload import CountedNetwork
 
 Mode = Literal["network", "layer"]
 MODES: tuple[str, ...] = get_args(Mode)
+BOUND_ESTIMATE = "bound"
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One prediction. Per-frame quantities: ``ops``, ``bytes``; per-batch: ``latency_s``.
+    """One prediction. Per-frame quantities: ``ops``, ``bytes``; per batch: ``latency_s``.
 
-    ``peak_ops_per_s`` is the compute ceiling the roofline used: the hardware's peak for the compute data type,
-    or with mixed precisions the effective ``sum_i ops_i / sum_i (ops_i / peak_i)``.
+    ``peak_ops_per_s`` is the compute ceiling the roofline used: the engine's peak for the compute data type,
+    or with mixed precisions or engines the effective ``sum_i ops_i / sum_i (ops_i / peak_i)`` (the sum over the
+    engines a batch is split across). ``engines`` names the engines used and ``engine_batches`` the frames each
+    ran. ``fits`` is False when a memory level cannot hold what it must; ``notes`` says so with both sizes, and
+    says which weights were streamed from a spill level. ``layers`` has one row per layer in layer mode.
     """
 
     network: str
@@ -55,243 +78,325 @@ class Prediction:
     peak_ops_per_s: float
     latency_optimistic_s: float
     latency_pessimistic_s: float
+    estimate: str = BOUND_ESTIMATE
+    engines: tuple[str, ...] = ()
+    engine_batches: tuple[int, ...] = ()
+    kernels: int = 0
+    fits: bool = True
+    notes: tuple[str, ...] = ()
     layers: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
+        """Every field but ``layers``."""
         out = asdict(self)
         out.pop("layers")
         return out
 
 
-def _resolve_network(network: NetworkSpec | str) -> NetworkSpec:
-    return get_network(network) if isinstance(network, str) else network
+RESULT_COLUMNS = ["fps", "latency_s", "bound", "ops", "bytes", "operational_intensity", "attainable_ops_per_s",
+                  "peak_ops_per_s", "latency_optimistic_s", "latency_pessimistic_s", "estimate", "engines",
+                  "engine_batches", "kernels", "fits", "notes"]
+SWEEP_COLUMNS = ["network", "hardware", "precision", "pruning_pct", "batch", "mode", "traffic", *RESULT_COLUMNS,
+                 "status"]
 
 
-def _resolve_hardware(hardware: HardwareSpec | str) -> HardwareSpec:
-    return get_hardware(hardware) if isinstance(hardware, str) else hardware
+@dataclass(frozen=True, eq=False)
+class _Run:
+    """Results of one placement for B batch sizes (arrays of length B)."""
+
+    time_s: np.ndarray
+    bound: list[str]
+    ops: np.ndarray  # per batch
+    moved: np.ndarray  # (B, L) bytes per batch per level
+    bandwidth: np.ndarray  # (L,)
+    peak: np.ndarray  # effective ops/s
+    optimistic_s: np.ndarray
+    pessimistic_s: np.ndarray
+    fits: np.ndarray
+    notes: tuple[tuple[str, ...], ...]
+    kernels: int
+    engines: tuple[str, ...]
+    layers: pd.DataFrame | None
 
 
-def _bound_label(bound: int, layout: MemoryLayout) -> str:
-    return "compute" if bound == COMPUTE_BOUND else f"memory:{layout.names[bound]}"
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """One counted network on one hardware for B batch sizes: columns of :data:`RESULT_COLUMNS` as lists."""
+
+    batches: tuple[int, ...]
+    columns: dict[str, list[object]]
+    layers: pd.DataFrame | None
 
 
-def _cost_arrays(cost: NetworkCost, network: NetworkSpec, traffic: Traffic) -> dict[str, np.ndarray]:
-    """Per-row arrays for one frame: ops, weight bytes (per batch), activation bytes, compute dtype."""
-    if isinstance(network, AggregateNetwork):
-        if traffic is not Traffic.WEIGHTS_ONLY and cost.activation_bytes_total is None:
-            raise SpecError(
-                f"{network.name} is an aggregate spec without activation_elements_per_frame; "
-                f"use traffic 'weights_only' or add the activation count to its spec"
-            )
-        return {
-            "ops": np.array([cost.ops_total / cost.batch]),
-            "weight_bytes": np.array([cost.weight_bytes_total]),
-            "activation_bytes": np.array([(cost.activation_bytes_total or 0.0) / cost.batch]),
-            "compute_dtype": np.array([cost.precision.compute.value]),
-        }
-    layers = cost.layers
-    return {
-        "ops": layers["ops"].to_numpy(np.float64) / cost.batch,
-        "weight_bytes": layers["weight_bytes"].to_numpy(np.float64),
-        "activation_bytes": (layers["input_bytes"] + layers["output_bytes"]).to_numpy(np.float64) / cost.batch,
-        "compute_dtype": layers["compute_dtype"].to_numpy(),
-    }
-
-
-def _peaks(hardware: HardwareSpec, dtypes: np.ndarray) -> np.ndarray:
-    peaks = {}
-    for name in np.unique(dtypes):
-        peaks[name] = hardware.peak(DType(name))
-    return np.array([peaks[d] for d in dtypes], dtype=np.float64)
-
-
-def _check_arguments(batch: int, mode: str) -> None:
+def check_arguments(batch: object, mode: str) -> None:
+    """Refuse an unknown mode or a batch that is not a positive integer."""
     if mode not in MODES:
         raise SpecError(f"unknown mode {mode!r}; use 'network' or 'layer'")
-    if not isinstance(batch, (int, np.integer)) or batch < 1:
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
         raise SpecError(f"batch must be a positive integer, got {batch!r}")
 
 
-def predict(network: NetworkSpec | str, hardware: HardwareSpec | str, precision: Precision | str | None = None,
-            batch: int = 1, mode: Mode = "network", traffic: Traffic | str = Traffic.WEIGHTS_ONLY,
-            conventions: CountingConventions = CountingConventions()) -> Prediction:
-    """Predict throughput and latency of ``network`` on ``hardware``.
+def evaluate(counted: CountedNetwork, hardware: HardwareSpec, batches: Sequence[int], mode: str,
+             traffic: TrafficModel, fuse: bool = True, with_layers: bool = False) -> Evaluation:
+    """Predict ``counted`` on ``hardware`` at each batch size (see the module docstring).
 
-    ``precision`` None keeps the network's own (per-layer) precision. Raises :class:`PrecisionError` when the
-    hardware has no native peak for a layer's compute data type.
+    Raises :class:`~rooflinekit.errors.PrecisionError` or :class:`~rooflinekit.errors.SpecError` when the
+    hardware cannot run the network, or when a batch has no ops and moves no bytes.
     """
-    net, hw = _resolve_network(network), _resolve_hardware(hardware)
-    traffic = Traffic.parse(traffic)
-    _check_arguments(batch, mode)
-    cost = count_network(net, precision, batch=batch, conventions=conventions)  # layer rows for this batch
-    return _evaluate(net, cost, _cost_arrays(cost, net, traffic), hw, batch, mode, traffic, with_layers=True)
-
-
-def _evaluate(net: NetworkSpec, cost: NetworkCost, arrays: dict[str, np.ndarray], hw: HardwareSpec, batch: int,
-              mode: str, traffic: Traffic, with_layers: bool) -> Prediction:
-    """The roofline of one counted network on one hardware at one batch size."""
-    layout = MemoryLayout.of(hw)
-    peak = _peaks(hw, arrays["compute_dtype"])
-    moved = traffic_bytes(
-        arrays["weight_bytes"], arrays["activation_bytes"], batch, len(layout.names), layout.weights_level,
-        layout.activations_level, traffic is not Traffic.WEIGHTS_ONLY,
-        np.int64(layout.on_chip_level) if traffic is Traffic.ON_CHIP_IF_FITS else None,
-        layout.on_chip_capacity_bytes,
-    )
-    ops_batch = arrays["ops"] * batch
-    bandwidth = np.array(layout.bandwidth_bytes_per_s)
-    layer_t = roofline_times(ops_batch, moved, peak, bandwidth)
-    ops_total = float(ops_batch.sum())
-    bytes_total = float(moved.sum())
-    compute_s = float(layer_t.compute_s.sum())
-    effective_peak = ops_total / compute_s if compute_s > 0 else float(peak.max())
-    if mode == "network":
-        whole = roofline_times(np.array([ops_total]), moved.sum(axis=0)[None, :], np.array([effective_peak]),
-                               bandwidth)
-        time_s, bound = float(whole.time_s[0]), int(whole.bound[0])
-        optimistic_s, pessimistic_s = time_s, float(whole.pessimistic_s[0])
+    if traffic.moves_activations and counted.is_aggregate and np.isnan(counted.activation_bytes).any():
+        raise SpecError(f"{counted.spec.name} is an aggregate spec without activation_elements_per_frame; use "
+                        f"traffic 'weights_only' or add the activation count to its spec")
+    b = np.asarray(batches, dtype=np.int64)
+    layout = MemoryLayout.of(hardware)
+    capable = engines_running_all(counted, hardware)
+    if hardware.engine_policy == "batch_split" and len(capable) > 1:
+        runs = {e: _run(counted, place(counted, hardware, [e]), layout, b, mode, traffic, fuse, with_layers)
+                for e in capable}
+        columns, layers = _split(counted, hardware, runs, layout, b, mode, traffic, fuse, with_layers)
     else:
-        time_s = float(layer_t.time_s.sum())
-        bound = _dominant_bound(layer_t.time_s, layer_t.bound)
-        optimistic_s = float(max(layer_t.compute_s.sum(), layer_t.memory_s.sum(axis=0).max()))
-        pessimistic_s = float(layer_t.pessimistic_s.sum())
-    if time_s <= 0:
-        raise SpecError(f"{net.name} has no ops and moves no bytes at {cost.precision.label}; nothing to predict")
+        run = _run(counted, place(counted, hardware), layout, b, mode, traffic, fuse, with_layers)
+        if (run.time_s <= 0).any():
+            raise SpecError(f"{counted.spec.name} has no ops and moves no bytes at {counted.precision.label}; "
+                            "nothing to predict")
+        columns, layers = _columns(run, b), run.layers
+    return Evaluation(tuple(int(x) for x in b), columns, layers)
+
+
+def _run(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b: np.ndarray, mode: str,
+         traffic: TrafficModel, fuse: bool, with_layers: bool) -> _Run:
+    """The roofline of one placement at each batch size in ``b``."""
+    frames = b.astype(np.float64)
+    resident = residency(counted, placement, layout, frames)
+    link = counted.fuses_into_previous & fuse & (placement.engine == np.roll(placement.engine, 1))
+    link[0] = False
+    link_in = np.where(link, counted.link_bytes, 0.0)
+    activations = np.nan_to_num(counted.activation_bytes) - link_in - np.append(link_in[1:], 0.0)
+    moved = traffic.moved_bytes(RowTraffic(
+        resident.weights_by_level, activations, placement.activations_level, counted.state_bytes,
+        placement.state_level, placement.on_chip_level, placement.on_chip_capacity_bytes, frames))
+    ops = counted.ops[:, None] * frames[None, :]  # (R, B)
+    compute = ops / placement.peak_ops_per_s[:, None]
+    starts = np.flatnonzero(~link)
+    overhead = placement.kernel_overhead_s[starts]  # (K,)
+    ops_total, compute_total, moved_total = ops.sum(axis=0), compute.sum(axis=0), moved.sum(axis=0)
+    peak = np.where(compute_total > 0, ops_total / np.where(compute_total > 0, compute_total, 1.0),
+                    placement.peak_ops_per_s.max())
+    bandwidth = layout.bandwidth_bytes_per_s
+    memory_total = moved_total / bandwidth[None, :]
+    labels = ["compute" if code == COMPUTE_BOUND else f"memory:{name}"
+              for code, name in [(COMPUTE_BOUND, ""), *enumerate(layout.names)]]
     layers = None
-    if with_layers and not isinstance(net, AggregateNetwork):
-        layers = cost.layers.assign(
-            time_s=layer_t.time_s, compute_s=layer_t.compute_s, memory_s=layer_t.memory_s.max(axis=1),
-            bound=[_bound_label(b, layout) for b in layer_t.bound],
-        )
-    return Prediction(
-        network=NetworkCatalog.label(net), hardware=hw.name, precision=cost.precision.label,
-        pruning_pct=net.pruning_pct, batch=int(batch),
-        mode=mode, traffic=traffic.value, fps=batch / time_s, latency_s=time_s, bound=_bound_label(bound, layout),
-        ops=ops_total / batch, bytes=bytes_total / batch,
-        operational_intensity=ops_total / bytes_total if bytes_total > 0 else float("inf"),
-        attainable_ops_per_s=ops_total / time_s, peak_ops_per_s=effective_peak,
-        latency_optimistic_s=optimistic_s, latency_pessimistic_s=pessimistic_s, layers=layers,
-    )
+    if mode == "network":
+        whole = roofline_times(ops_total, moved_total, peak, bandwidth)
+        time_s = whole.time_s + overhead.sum()
+        bound = [labels[int(code) + 1] for code in whole.bound]
+        optimistic_s, pessimistic_s = time_s, whole.pessimistic_s + overhead.sum()
+        kernel_times = None
+    else:
+        ops_k, compute_k = np.add.reduceat(ops, starts, axis=0), np.add.reduceat(compute, starts, axis=0)
+        moved_k = np.add.reduceat(moved, starts, axis=0)  # (K, B, L)
+        peak_k = np.where(compute_k > 0, ops_k / np.where(compute_k > 0, compute_k, 1.0), 1.0)
+        k, n = ops_k.shape
+        times = roofline_times(ops_k.ravel(), moved_k.reshape(k * n, -1), peak_k.ravel(), bandwidth)
+        kernel_times = (times.time_s.reshape(k, n) + overhead[:, None], times.bound.reshape(k, n),
+                        times.compute_s.reshape(k, n), times.memory_s.max(axis=1).reshape(k, n))
+        time_s = kernel_times[0].sum(axis=0)
+        bound = [labels[_dominant(kernel_times[0][:, i], kernel_times[1][:, i]) + 1] for i in range(n)]
+        optimistic_s = np.maximum(compute_total, memory_total.max(axis=1)) + overhead.sum()
+        pessimistic_s = times.pessimistic_s.reshape(k, n).sum(axis=0) + overhead.sum()
+    if with_layers and not counted.is_aggregate and len(b) == 1:
+        layers = _layer_frame(counted, placement, starts, kernel_times, labels, int(b[0]), mode)
+    used = tuple(dict.fromkeys(placement.engine_names[e] for e in placement.engine))
+    return _Run(time_s, bound, ops_total, moved_total, bandwidth, peak, optimistic_s, pessimistic_s, resident.fits,
+                resident.notes, len(starts), used, layers)
 
 
-def _dominant_bound(time_s: np.ndarray, bound: np.ndarray) -> int:
-    """The bound that accounts for most of the summed layer time."""
-    labels = np.unique(bound)
-    shares = [time_s[bound == b].sum() for b in labels]
-    return int(labels[int(np.argmax(shares))])
+def _dominant(time_s: np.ndarray, bound: np.ndarray) -> int:
+    """The bound that accounts for most of the summed kernel time."""
+    codes = np.unique(bound)
+    return int(codes[int(np.argmax([time_s[bound == c].sum() for c in codes]))])
 
 
-SWEEP_COLUMNS = ["network", "hardware", "precision", "pruning_pct", "batch", "mode", "traffic", "fps", "latency_s", "bound",
-                 "ops", "bytes", "operational_intensity", "attainable_ops_per_s", "peak_ops_per_s",
-                 "latency_optimistic_s", "latency_pessimistic_s", "status"]
+def _layer_frame(counted: CountedNetwork, placement: Placement, starts: np.ndarray,
+                 kernel_times: tuple[np.ndarray, ...] | None, labels: list[str], batch: int,
+                 mode: str) -> pd.DataFrame:
+    """The counted layer rows at ``batch`` with engine and kernel; in layer mode each kernel's time on its first
+    layer and ``fused:<first layer>`` as the bound of the layers fused into it."""
+    layers = counted.layers.copy()
+    scale = batch / counted.cost.batch
+    if scale != 1:
+        for column in ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes"):
+            layers[column] = (layers[column] * scale).round().astype("int64")
+    kernel_of = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(layers))))
+    names = layers["name"].to_numpy()
+    layers["engine"] = [placement.engine_names[e] for e in placement.engine]
+    layers["kernel"] = names[starts][kernel_of]
+    if mode == "layer" and kernel_times is not None:
+        time_k, bound_k, compute_k, memory_k = (x[:, 0] for x in kernel_times)
+        first = np.zeros(len(layers), dtype=bool)
+        first[starts] = True
+        layers["time_s"] = np.where(first, time_k[kernel_of], 0.0)
+        layers["compute_s"] = np.where(first, compute_k[kernel_of], 0.0)
+        layers["memory_s"] = np.where(first, memory_k[kernel_of], 0.0)
+        layers["bound"] = [labels[int(bound_k[k]) + 1] if is_first else f"fused:{names[starts[k]]}"
+                           for k, is_first in zip(kernel_of, first)]
+    return layers
 
 
-def sweep(networks: Iterable[NetworkSpec | str], hardware: Iterable[HardwareSpec | str],
-          precisions: Sequence[Precision | str | None] = (None,), batches: Sequence[int] = (1,),
-          mode: Mode = "network", traffic: Traffic | str = Traffic.WEIGHTS_ONLY,
-          conventions: CountingConventions = CountingConventions()) -> pd.DataFrame:
+def _columns(run: _Run, b: np.ndarray) -> dict[str, list[object]]:
+    bytes_batch = run.moved.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        intensity = np.where(bytes_batch > 0, run.ops / bytes_batch, np.inf)
+    return {
+        "fps": (b / run.time_s).tolist(), "latency_s": run.time_s.tolist(), "bound": list(run.bound),
+        "ops": (run.ops / b).tolist(), "bytes": (bytes_batch / b).tolist(), "operational_intensity": intensity.tolist(),
+        "attainable_ops_per_s": (run.ops / run.time_s).tolist(), "peak_ops_per_s": run.peak.tolist(),
+        "latency_optimistic_s": run.optimistic_s.tolist(), "latency_pessimistic_s": run.pessimistic_s.tolist(),
+        "estimate": [BOUND_ESTIMATE] * len(b), "engines": [run.engines] * len(b),
+        "engine_batches": [(int(batch),) * len(run.engines) for batch in b],
+        "kernels": [run.kernels] * len(b), "fits": run.fits.tolist(), "notes": list(run.notes),
+    }
+
+
+def _split(counted: CountedNetwork, hardware: HardwareSpec, runs: dict[int, _Run], layout: MemoryLayout,
+           b: np.ndarray, mode: str, traffic: TrafficModel, fuse: bool,
+           with_layers: bool) -> tuple[dict[str, list[object]], pd.DataFrame | None]:
+    """Batch split across the engines in ``runs`` (each already run on the whole batches ``b``)."""
+    engines = list(runs)
+    names = [hardware.compute_engines[e].name for e in engines]
+    throughput = np.array([b / runs[e].time_s for e in engines])  # (E, B) frames/s on the whole batch
+    shares = _largest_remainder(b, throughput)  # (E, B) ints
+    at_share: dict[tuple[int, int], _Run] = {}
+    for index, e in enumerate(engines):
+        for frames in sorted({int(s) for s in shares[index] if s > 0}):
+            at_share[(e, frames)] = _run(counted, place(counted, hardware, [e]), layout, np.array([frames]), mode,
+                                         traffic, fuse, with_layers)
+    columns: dict[str, list[object]] = {c: [] for c in RESULT_COLUMNS}
+    layers = None
+    for i, batch in enumerate(b):
+        active = [(index, at_share[(e, int(shares[index, i]))]) for index, e in enumerate(engines)
+                  if shares[index, i] > 0]
+        moved = sum(run.moved[0] for _, run in active)
+        slowest = max((run for _, run in active), key=lambda run: run.time_s[0])
+        time_s, bound = float(slowest.time_s[0]), slowest.bound[0]
+        shared_s = moved / layout.bandwidth_bytes_per_s
+        if shared_s.max() > time_s:
+            time_s, bound = float(shared_s.max()), f"memory:{layout.names[int(shared_s.argmax())]}"
+        ops = counted.ops.sum() * batch
+        bytes_batch = float(moved.sum())
+        row = {"fps": batch / time_s, "latency_s": time_s, "bound": bound, "ops": ops / batch,
+               "bytes": bytes_batch / batch,
+               "operational_intensity": ops / bytes_batch if bytes_batch > 0 else float("inf"),
+               "attainable_ops_per_s": ops / time_s, "peak_ops_per_s": float(sum(r.peak[0] for _, r in active)),
+               "latency_optimistic_s": time_s,
+               "latency_pessimistic_s": max(time_s, max(float(r.pessimistic_s[0]) for _, r in active)),
+               "estimate": BOUND_ESTIMATE, "engines": tuple(names[index] for index, _ in active),
+               "engine_batches": tuple(int(shares[index, i]) for index, _ in active),
+               "kernels": int(sum(r.kernels for _, r in active)), "fits": all(bool(r.fits[0]) for _, r in active),
+               "notes": tuple(f"{names[index]}: {note}" for index, r in active for note in r.notes[0])}
+        for key, value in row.items():
+            columns[key].append(value)
+        if with_layers and len(b) == 1:
+            layers = max(active, key=lambda item: shares[item[0], i])[1].layers
+    return columns, layers
+
+
+def _largest_remainder(b: np.ndarray, throughput: np.ndarray) -> np.ndarray:
+    """(E, B) whole frames per engine, proportional to ``throughput`` (E, B), summing to each batch size."""
+    quota = throughput / throughput.sum(axis=0, keepdims=True) * b[None, :]
+    shares: np.ndarray = np.floor(quota).astype(np.int64)
+    for i in range(len(b)):
+        missing = int(b[i] - shares[:, i].sum())
+        order = np.argsort(-(quota[:, i] - shares[:, i]), kind="stable")
+        shares[order[:missing], i] += 1
+    return shares
+
+
+def predict(network: NetworkSpec | CountedNetwork, hardware: HardwareSpec, precision: Precision | str | None = None,
+            batch: int | None = None, mode: Mode = "network", traffic: TrafficModel | str = "weights_only",
+            conventions: CountingConventions = CountingConventions(), counters: CounterRegistry = DEFAULT_COUNTERS,
+            fuse: bool = True) -> Prediction:
+    """Predict throughput and latency of ``network`` on ``hardware`` (a sweep of one).
+
+    Parameters
+    ----------
+    network : a network spec, or a :class:`CountedNetwork` (then ``precision``, ``conventions`` and ``counters``
+        must be left at their defaults: it was counted with its own).
+    hardware : the hardware spec.
+    precision : re-type every tensor (``int8``, ``W-int8_A-fp32``); None keeps the network's own.
+    batch : frames per batch; None means the batch the network's shapes describe (1 for catalog networks).
+    mode : ``network`` (totals through one roofline) or ``layer`` (per kernel).
+    traffic : a traffic model or its name (``weights_only``, ``weights_and_activations``, ``on_chip_if_fits``).
+    fuse : fold elementwise, norm and activation layers into their producer's kernel.
+
+    Raises :class:`~rooflinekit.errors.PrecisionError` when the hardware has no native peak for a layer's compute
+    data type, :class:`~rooflinekit.errors.SpecError` for bad arguments.
+    """
+    counted = _counted(network, precision, conventions, counters)
+    batch = _default_batch(counted) if batch is None else batch
+    check_arguments(batch, mode)
+    model = traffic_model(traffic)
+    result = evaluate(counted, hardware, [int(batch)], mode, model, fuse, with_layers=True)
+    values = {key: column[0] for key, column in result.columns.items()}
+    return Prediction(network=counted.label, hardware=hardware.name, precision=counted.precision.label,
+                      pruning_pct=counted.spec.pruning_pct, batch=int(batch), mode=mode, traffic=model.name,
+                      layers=result.layers, **values)  # type: ignore[arg-type]
+
+
+def _counted(network: NetworkSpec | CountedNetwork, precision: Precision | str | None,
+             conventions: CountingConventions, counters: CounterRegistry) -> CountedNetwork:
+    if isinstance(network, CountedNetwork):
+        if precision is not None or conventions != CountingConventions() or counters is not DEFAULT_COUNTERS:
+            raise SpecError(f"{network.label} is already counted at {network.precision.label}; pass the network "
+                            "spec to count it with another precision, conventions or counters")
+        return network
+    return CountedNetwork.of(network, precision, conventions, counters)
+
+
+def _default_batch(counted: CountedNetwork) -> int:
+    return int(getattr(counted.spec, "batch", 1))
+
+
+def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[HardwareSpec],
+          precisions: Sequence[Precision | str | None] = (None,), batches: Sequence[int | None] = (None,),
+          mode: Mode = "network", traffic: TrafficModel | str = "weights_only",
+          conventions: CountingConventions = CountingConventions(), counters: CounterRegistry = DEFAULT_COUNTERS,
+          fuse: bool = True) -> pd.DataFrame:
     """Predict every combination of networks x hardware x precisions x batches as a tidy DataFrame.
 
-    Each network is counted once per precision; all hardware and batch sizes then go through the vectorized
-    :func:`~rooflinekit.roofline.core.batch_sweep_times` at once (``on_chip_if_fits`` traffic, whose bytes are
-    not linear in the batch, is evaluated one combination at a time). Results equal :func:`predict`'s.
-    A combination that cannot be predicted (a data type the hardware lacks, an aggregate spec under activation
-    traffic) is kept as a row with NaN numbers and the reason in ``status``; predicted rows have status ``ok``.
+    Each network is counted once per precision and evaluated on each hardware for all batch sizes at once
+    (:func:`evaluate`); results equal :func:`predict`'s. A batch size None is each network's own batch (1 for
+    catalog networks). A combination that cannot be predicted (a data type
+    the hardware lacks, an aggregate spec under activation traffic) is kept as a row with NaN numbers and the
+    reason in ``status``; predicted rows have status ``ok``. Columns: :data:`SWEEP_COLUMNS`.
     """
-    traffic = Traffic.parse(traffic)
+    model = traffic_model(traffic)
     for batch in batches:
-        _check_arguments(batch, mode)
-    hws = [_resolve_hardware(h) for h in hardware]
-    rows: list[dict] = []
-    for net in (_resolve_network(n) for n in networks):
+        check_arguments(1 if batch is None else batch, mode)
+    hws = list(hardware)
+    columns: dict[str, list[object]] = {c: [] for c in SWEEP_COLUMNS}
+    for network in networks:
         for precision in precisions:
-            cost = count_network(net, precision, conventions=conventions)
-            base = {"network": NetworkCatalog.label(net), "precision": cost.precision.label,
-                    "pruning_pct": net.pruning_pct, "mode": mode, "traffic": traffic.value}
-            try:
-                arrays = _cost_arrays(cost, net, traffic)
-            except SpecError as exc:  # e.g. an aggregate spec under activation traffic
-                rows += [{**base, "hardware": hw.name, "batch": b, "status": str(exc)} for hw in hws for b in batches]
-                continue
-            if traffic is Traffic.ON_CHIP_IF_FITS:
-                rows += _rows_one_by_one(net, cost, arrays, hws, batches, mode, traffic, base)
-            else:
-                rows += _rows_vectorized(arrays, hws, batches, mode, traffic, base)
-    return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
-
-
-def _rows_one_by_one(net: NetworkSpec, cost: NetworkCost, arrays: dict[str, np.ndarray],
-                     hws: list[HardwareSpec], batches: Sequence[int], mode: str, traffic: Traffic,
-                     base: dict) -> list[dict]:
-    rows = []
-    for hw in hws:
-        for batch in batches:
-            try:
-                rows.append({**_evaluate(net, cost, arrays, hw, batch, mode, traffic, False).to_dict(),
-                             "status": "ok"})
-            except (PrecisionError, SpecError) as exc:
-                rows.append({**base, "hardware": hw.name, "batch": batch, "status": str(exc)})
-    return rows
-
-
-def _rows_vectorized(arrays: dict[str, np.ndarray], hws: list[HardwareSpec], batches: Sequence[int], mode: str,
-                     traffic: Traffic, base: dict) -> list[dict]:
-    """Every hardware x batch of one counted network through the batch-sweep kernel.
-
-    Per frame: ``c_h = sum_i ops_i / peak_hi``; the network-mode time is the kernel on the totals at the
-    effective peak ``sum ops / c_h`` (which is also the layer mode's optimistic bound); the pessimistic bound is
-    ``b c_h + W / bw_w + b A / bw_a``.
-    """
-    rows_of: list[list[dict]] = [[] for _ in hws]  # per hardware, to keep the input order
-    usable, peaks = [], []
-    for position, hw in enumerate(hws):
-        try:
-            peaks.append(_peaks(hw, arrays["compute_dtype"]))
-            usable.append(position)
-        except PrecisionError as exc:
-            rows_of[position] = [{**base, "hardware": hw.name, "batch": b, "status": str(exc)} for b in batches]
-    if not usable:
-        return [row for rows in rows_of for row in rows]
-    layouts = [MemoryLayout.of(hws[position]) for position in usable]
-    peak = np.array(peaks)
-    ops, weights = arrays["ops"], arrays["weight_bytes"]
-    acts = arrays["activation_bytes"] if traffic is Traffic.WEIGHTS_AND_ACTIVATIONS else np.zeros_like(weights)
-    bw_w = np.array([lay.bandwidth_bytes_per_s[lay.weights_level] for lay in layouts])
-    bw_a = np.array([lay.bandwidth_bytes_per_s[lay.activations_level] for lay in layouts])
-    shared = np.array([lay.weights_level == lay.activations_level for lay in layouts])
-    b = np.asarray(batches, dtype=np.float64)
-    ops_total, weights_total, acts_total = ops.sum(), weights.sum(), acts.sum()
-    compute_frame_s = (ops / peak).sum(axis=1)
-    effective_peak = np.where(compute_frame_s > 0, ops_total / np.where(compute_frame_s > 0, compute_frame_s, 1),
-                              peak.max(axis=1))
-    whole_s, whole_bound = (x[:, 0, :] for x in batch_sweep_times(
-        np.array([ops_total]), np.array([weights_total]), np.array([acts_total]), effective_peak[:, None], bw_w,
-        bw_a, shared, b))
-    pessimistic_s = compute_frame_s[:, None] * b + (weights_total / bw_w)[:, None] + (acts_total / bw_a)[:, None] * b
-    if mode == "network":
-        time_s, bound = whole_s, whole_bound
-    else:
-        layer_s, layer_bound = batch_sweep_times(ops, weights, acts, peak, bw_w, bw_a, shared, b)
-        time_s = layer_s.sum(axis=1)
-        codes = np.array([COMPUTE_BOUND, 0, 1])
-        shares = np.stack([(layer_s * (layer_bound == code)).sum(axis=1) for code in codes])
-        bound = codes[shares.argmax(axis=0)]
-    bytes_batch = weights_total + acts_total * b
-    for h, (position, layout) in enumerate(zip(usable, layouts)):
-        hw, rows = hws[position], rows_of[position]
-        labels = {COMPUTE_BOUND: "compute", 0: f"memory:{layout.names[layout.weights_level]}",
-                  1: f"memory:{layout.names[layout.activations_level]}"}
-        for i, batch in enumerate(batches):
-            t = float(time_s[h, i])
-            if t <= 0:
-                rows.append({**base, "hardware": hw.name, "batch": batch, "status": "no ops and no bytes moved"})
-                continue
-            rows.append({**base, "hardware": hw.name, "batch": int(batch), "fps": batch / t, "latency_s": t,
-                         "bound": labels[int(bound[h, i])], "ops": float(ops_total),
-                         "bytes": float(bytes_batch[i] / batch),
-                         "operational_intensity": (float(ops_total * batch / bytes_batch[i]) if bytes_batch[i] > 0
-                                                   else float("inf")),
-                         "attainable_ops_per_s": float(ops_total * batch / t),
-                         "peak_ops_per_s": float(effective_peak[h]), "latency_optimistic_s": float(whole_s[h, i]),
-                         "latency_pessimistic_s": float(pessimistic_s[h, i]), "status": "ok"})
-    return [row for rows in rows_of for row in rows]
+            counted = _counted(network, precision, conventions, counters)
+            sizes = [_default_batch(counted) if batch is None else int(batch) for batch in batches]
+            keys = {"network": counted.label, "precision": counted.precision.label,
+                    "pruning_pct": counted.spec.pruning_pct, "mode": mode, "traffic": model.name}
+            for hw in hws:
+                try:
+                    result = evaluate(counted, hw, sizes, mode, model, fuse).columns
+                    status = ["ok"] * len(batches)
+                except (PrecisionError, SpecError) as exc:
+                    result = {c: [None] * len(batches) for c in RESULT_COLUMNS}
+                    status = [str(exc)] * len(batches)
+                for key, value in keys.items():
+                    columns[key] += [value] * len(batches)
+                columns["hardware"] += [hw.name] * len(batches)
+                columns["batch"] += sizes
+                for key in RESULT_COLUMNS:
+                    columns[key] += result[key]
+                columns["status"] += status
+    table = pd.DataFrame(columns, columns=SWEEP_COLUMNS)
+    numeric = [c for c in RESULT_COLUMNS if c not in ("bound", "estimate", "engines", "engine_batches", "notes",
+                                                      "fits")]
+    table[numeric] = table[numeric].astype(np.float64)
+    return table

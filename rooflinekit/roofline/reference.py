@@ -21,16 +21,16 @@ def roofline_time_scalar(ops: float, bytes_per_level: Sequence[float], peak_ops_
     return time_s, bound
 
 
-def traffic_bytes_scalar(weight_bytes: float, activation_bytes: float, batch: int, n_levels: int,
-                         weights_level: int, activations_level: int, include_activations: bool,
+def traffic_bytes_scalar(weight_bytes_by_level: Sequence[float], activation_bytes: float, state_bytes: float,
+                         batch: int, activations_level: int, state_level: int, include_activations: bool,
                          on_chip_level: int = -1, on_chip_capacity_bytes: float = 0.0) -> list[float]:
-    """Bytes per level for one row and one batch; see :func:`rooflinekit.roofline.core.traffic_bytes`."""
-    moved = [0.0] * n_levels
-    acts = activation_bytes * batch
-    if on_chip_level >= 0 and weight_bytes + acts <= on_chip_capacity_bytes:
-        moved[on_chip_level] = weight_bytes + acts
-        return moved
-    moved[weights_level] += weight_bytes
+    """Bytes per level for one row and one batch; see :mod:`rooflinekit.roofline.traffic`."""
+    moved = [float(w) for w in weight_bytes_by_level]
+    moved[state_level] += state_bytes * batch
     if include_activations:
-        moved[activations_level] += acts
+        moved[activations_level] += activation_bytes * batch
+        working_set = sum(moved)
+        if on_chip_level >= 0 and working_set <= on_chip_capacity_bytes:
+            moved = [0.0] * len(moved)
+            moved[on_chip_level] = working_set
     return moved

@@ -1,57 +1,117 @@
-"""Memory-traffic assumptions: what a layer or network moves, and where.
+"""Memory-traffic models: what each row moves per batch, and from which memory level.
 
-- ``weights_only`` (QuTiBench level 0): weights are read once per batch from the level that stores them;
-  activations stay on chip.
-- ``weights_and_activations``: as above, plus every layer reads its inputs and writes its outputs at the level
-  that stores activations (MCUs: weights from flash, activations in SRAM).
-- ``on_chip_if_fits``: a layer whose working set (weights + activations of the batch) fits the largest on-chip
-  level moves it there and nothing off-chip; other layers as ``weights_and_activations``.
+A traffic model is an object with one method, :meth:`TrafficModel.moved_bytes`, from a row's per-frame costs
+and placement to the bytes it moves at each level for each batch size. Every model moves
+
+- the **weights** once per batch, from the levels that hold them (spilled weights from their spill level, see
+  :mod:`rooflinekit.roofline.capacity`);
+- the **state** (KV cache, RNN state) of every frame, ``b * state_bytes``, at the level that holds state;
+
+and they differ in the activations:
+
+- ``weights_only`` (QuTiBench level 0): activations stay on chip and move nothing.
+- ``weights_and_activations``: every row reads its inputs and writes its outputs, ``b * activation_bytes``, at
+  the level holding its activations (MCUs: weights from flash, activations in SRAM).
+- ``on_chip_if_fits``: as ``weights_and_activations``, except that a row whose working set
+  ``weights + b * (activations + state)`` fits the largest on-chip level its engine reaches moves all of it
+  there and nothing elsewhere.
+
+A new assumption is one subclass registered in :data:`TRAFFIC_MODELS`.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from enum import Enum
 
-from rooflinekit.descriptors import HardwareSpec
+import numpy as np
+
 from rooflinekit.errors import SpecError
+from rooflinekit.roofline.engines import NO_LEVEL
 
 
-class Traffic(str, Enum):
-    WEIGHTS_ONLY = "weights_only"
-    WEIGHTS_AND_ACTIVATIONS = "weights_and_activations"
-    ON_CHIP_IF_FITS = "on_chip_if_fits"
+@dataclass(frozen=True, eq=False)
+class RowTraffic:
+    """What R rows can move, for B batch sizes over L levels (arrays only)."""
 
-    @classmethod
-    def parse(cls, value: "str | Traffic") -> "Traffic":
-        try:
-            return cls(value)
-        except ValueError:
-            raise SpecError(
-                f"unknown traffic assumption {value!r}; use one of {', '.join(t.value for t in cls)}"
-            ) from None
+    weights_by_level: np.ndarray  # (R, B, L) weight bytes per batch
+    activation_bytes: np.ndarray  # (R,) per frame
+    activations_level: np.ndarray  # (R,)
+    state_bytes: np.ndarray  # (R,) per frame
+    state_level: np.ndarray  # (R,)
+    on_chip_level: np.ndarray  # (R,) NO_LEVEL for none
+    on_chip_capacity_bytes: np.ndarray  # (R,)
+    batches: np.ndarray  # (B,) frames per batch
 
 
-@dataclass(frozen=True)
-class MemoryLayout:
-    """Plain-number view of a hardware's memory levels for the numpy core."""
+class TrafficModel(ABC):
+    """A memory-traffic assumption: bytes moved per batch by each row at each memory level."""
 
-    names: tuple[str, ...]
-    bandwidth_bytes_per_s: tuple[float, ...]
-    weights_level: int
-    activations_level: int
-    on_chip_level: int  # -1: none
-    on_chip_capacity_bytes: float
+    name: str = ""
+    moves_activations: bool = False
 
-    @classmethod
-    def of(cls, hardware: HardwareSpec) -> "MemoryLayout":
-        levels = list(hardware.memories)
-        on_chip = hardware.largest_on_chip
-        return cls(
-            names=tuple(m.name for m in levels),
-            bandwidth_bytes_per_s=tuple(m.bandwidth_bytes_per_s for m in levels),
-            weights_level=levels.index(hardware.memory_for("weights")),
-            activations_level=levels.index(hardware.memory_for("activations")),
-            on_chip_level=levels.index(on_chip) if on_chip is not None else -1,
-            on_chip_capacity_bytes=on_chip.capacity_bytes if on_chip is not None else 0.0,
-        )
+    @abstractmethod
+    def moved_bytes(self, rows: RowTraffic) -> np.ndarray:
+        """Bytes moved per batch, shape (R, B, L)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    @staticmethod
+    def _weights_and_state(rows: RowTraffic) -> np.ndarray:
+        moved = rows.weights_by_level.copy()
+        r = np.arange(len(rows.state_bytes))
+        moved[r, :, rows.state_level] += rows.state_bytes[:, None] * rows.batches[None, :]
+        return moved
+
+
+class WeightsOnly(TrafficModel):
+    """Weights once per batch and state per frame; activations stay on chip (QuTiBench level 0)."""
+
+    name = "weights_only"
+
+    def moved_bytes(self, rows: RowTraffic) -> np.ndarray:
+        return self._weights_and_state(rows)
+
+
+class WeightsAndActivations(TrafficModel):
+    """Also every row's inputs and outputs, per frame, at its activation level."""
+
+    name = "weights_and_activations"
+    moves_activations = True
+
+    def moved_bytes(self, rows: RowTraffic) -> np.ndarray:
+        moved = self._weights_and_state(rows)
+        r = np.arange(len(rows.activation_bytes))
+        moved[r, :, rows.activations_level] += rows.activation_bytes[:, None] * rows.batches[None, :]
+        return moved
+
+
+class OnChipIfFits(WeightsAndActivations):
+    """As weights_and_activations, but a row whose working set fits on chip moves it all there."""
+
+    name = "on_chip_if_fits"
+
+    def moved_bytes(self, rows: RowTraffic) -> np.ndarray:
+        moved = super().moved_bytes(rows)
+        working_set = moved.sum(axis=2)  # (R, B)
+        fits = (rows.on_chip_level[:, None] != NO_LEVEL) & (working_set <= rows.on_chip_capacity_bytes[:, None])
+        r, b = np.nonzero(fits)
+        moved[r, b, :] = 0.0
+        moved[r, b, rows.on_chip_level[r]] = working_set[r, b]
+        return moved
+
+
+TRAFFIC_MODELS: dict[str, TrafficModel] = {m.name: m for m in (WeightsOnly(), WeightsAndActivations(),
+                                                                 OnChipIfFits())}
+"""The built-in traffic models by name."""
+
+
+def traffic_model(value: "str | TrafficModel") -> TrafficModel:
+    """The traffic model called ``value`` (or ``value`` itself when it is a model)."""
+    if isinstance(value, TrafficModel):
+        return value
+    model = TRAFFIC_MODELS.get(str(value))
+    if model is None:
+        raise SpecError(f"unknown traffic assumption {value!r}; use one of {', '.join(TRAFFIC_MODELS)}")
+    return model

@@ -21,13 +21,16 @@ import pandas as pd
 from rooflinekit.catalog import get_hardware, get_network
 from rooflinekit.compare.loaders import MODEL_FILE_NETWORKS
 from rooflinekit.compare.records import is_missing
-from rooflinekit.descriptors import HardwareSpec, Layer, LayerNetwork, NetworkSpec
+from rooflinekit.descriptors import HardwareSpec, Layer, LayerNetwork, NetworkSpec, OpClass, OpKind, layer_op_class
 from rooflinekit.errors import CalibrationError, RooflineError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
-from rooflinekit.roofline import Traffic, predict
+from rooflinekit.roofline import TrafficModel, predict, traffic_model
 
-CONV_OPS = frozenset({"conv", "conv_transpose"})
-FULLY_CONNECTED_OPS = frozenset({"fully_connected", "matmul"})
+CONV_OPS = frozenset(kind.value for kind in OpKind if kind.op_class is OpClass.CONV)
+"""The conv-class kinds (conv, conv_transpose): calibration class ``conv`` or ``depthwise_conv``."""
+FULLY_CONNECTED_OPS = frozenset({OpKind.FULLY_CONNECTED.value, OpKind.MATMUL.value})
+"""The kinds of calibration class ``fully_connected``: of the gemm class, einsum stays ``other``."""
+_CONV_CLASSES = {OpClass.CONV: "conv", OpClass.DEPTHWISE: "depthwise_conv"}
 ROOFLINE_PREFIX = "roofline_s:"
 FEATURE_COLUMNS = ("catalog_hardware", "core_family", "spec_clock_hz", "macs", "roofline_latency_s")
 UNKNOWN = "<unknown>"
@@ -37,12 +40,15 @@ NetworkIndex = Mapping[tuple[str, str], NetworkSpec]
 
 
 def op_class(layer: Layer) -> str:
-    """``depthwise_conv`` for a conv whose groups equal its input channels (> 1), ``conv`` for other (transposed)
-    convs, ``fully_connected`` for fully_connected and matmul, ``other`` for the rest (pooling, elementwise, ...)."""
-    if layer.op in CONV_OPS:
-        groups = int(layer.attrs.get("groups", 1))
-        channels = layer.inputs[0][1] if layer.inputs and len(layer.inputs[0]) > 1 else None
-        return "depthwise_conv" if groups > 1 and groups == channels else "conv"
+    """The calibration class of ``layer``, one of four, from :func:`~rooflinekit.descriptors.layer_op_class`.
+
+    ``depthwise_conv`` for a conv whose groups equal its input channels (> 1), ``conv`` for other (transposed)
+    convs, ``fully_connected`` for fully_connected and matmul (:data:`FULLY_CONNECTED_OPS`; einsum is not one),
+    ``other`` for the rest (pooling, elementwise, unsupported ops, ...).
+    """
+    calibration_class = _CONV_CLASSES.get(layer_op_class(layer))
+    if calibration_class is not None:
+        return calibration_class
     return "fully_connected" if layer.op in FULLY_CONNECTED_OPS else "other"
 
 
@@ -99,7 +105,7 @@ def _class_times(network: NetworkSpec, spec: HardwareSpec, precision: str | None
     if not isinstance(network, LayerNetwork):
         raise CalibrationError(f"{network.name} is an aggregate network (totals only); calibration needs per-layer "
                                "costs: give a layer network or a model file")
-    prediction = predict(network, spec, precision, batch, mode="layer", traffic=traffic)
+    prediction = predict(network, spec, precision, batch, mode="layer", traffic=traffic, fuse=False)
     layers = prediction.layers
     classes = layers.name.map({layer.name: op_class(layer) for layer in network.layers}) + "/" + layers.compute_dtype
     times = layers.time_s.groupby(classes).sum()
@@ -111,7 +117,7 @@ def _class_times(network: NetworkSpec, spec: HardwareSpec, precision: str | None
 
 def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
                          hardware: Mapping[str, HardwareSpec] | None = None,
-                         traffic: Traffic | str = Traffic.WEIGHTS_AND_ACTIVATIONS) -> FeatureResult:
+                         traffic: TrafficModel | str = "weights_and_activations") -> FeatureResult:
     """Join each record (``hardware``, ``network``, optional ``precision`` and ``batch``) with its roofline costs.
 
     Hardware resolves through ``hardware`` (name -> spec), else the catalog (aliases included); networks through
@@ -122,7 +128,7 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
     missing = [c for c in ("hardware", "network") if c not in records.columns]
     if missing:
         raise CalibrationError(f"records lack the columns {missing}; each record names its hardware and network")
-    traffic = Traffic.parse(traffic).value
+    traffic = traffic_model(traffic).name
     hardware = hardware or {}
     cache: dict[tuple, dict[str, float]] = {}
     kept, values, skipped = [], [], []

@@ -41,8 +41,8 @@ import pandas as pd
 
 from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, UNKNOWN, class_columns
 from rooflinekit.compare.records import is_missing
-from rooflinekit.errors import CalibrationError
-from rooflinekit.roofline import Traffic
+from rooflinekit.errors import CalibrationError, RooflineWarning
+from rooflinekit.roofline import traffic_model
 
 LEVELS = ("global", "core_family", "framework", "framework_version", "system")
 REQUIRABLE_LEVELS = LEVELS[1:]
@@ -51,7 +51,7 @@ KEY_SEPARATOR = " | "
 JSON_FORMAT = "rooflinekit.calibration/1"
 
 
-class CalibrationWarning(UserWarning):
+class CalibrationWarning(RooflineWarning):
     """A prediction leans on a fallback the user should know about."""
 
 
@@ -85,7 +85,7 @@ class CalibratedPredictor:
 
     def __init__(self, shrinkage: float = 0.1, system_shrinkage: float = 3.0,
                  system_columns: Sequence[str] = DEFAULT_SYSTEM_COLUMNS, required_levels: Sequence[str] = (),
-                 traffic: str = Traffic.WEIGHTS_AND_ACTIVATIONS.value, max_iter: int = 100, tol: float = 1e-6):
+                 traffic: str = "weights_and_activations", max_iter: int = 100, tol: float = 1e-6):
         self.shrinkage = shrinkage
         self.system_shrinkage = system_shrinkage
         self.system_columns = tuple(system_columns)
@@ -109,7 +109,7 @@ class CalibratedPredictor:
         unknown = set(self.required_levels) - set(REQUIRABLE_LEVELS)
         if unknown:
             raise CalibrationError(f"required_levels {sorted(unknown)} unknown; choose from {list(REQUIRABLE_LEVELS)}")
-        Traffic.parse(self.traffic)
+        traffic_model(self.traffic)
 
     def _level_columns(self, level: str) -> tuple[str, ...]:
         return {"global": (), "core_family": ("core_family",), "framework": ("framework",),

@@ -6,14 +6,18 @@ Einsum keeps its equation, which the ``einsum`` counter reads). Pipeline, one mo
 1. **read** (:mod:`._reading`) the protobuf without external data (whose files must exist and be long enough);
    check that every node input exists and put the nodes in topological order.
 2. **bind** (:mod:`._binding`) symbolic or missing input dims from ``batch`` and ``input_shapes``.
-3. **infer** (:mod:`._shapes`) shapes with ONNX shape inference, gap rules filling what it leaves unknown.
+3. **infer** (:mod:`._shapes`) shapes with ONNX shape inference, gap rules filling what it leaves unknown; refuse
+   shapes fixed by constants that contradict the batch (:mod:`._fixed_shapes`).
 4. **fold constants** (:mod:`._constants`): nodes that compute only from constants become no layer.
 5. **map** each remaining node through the op table (:mod:`._ops`; handlers in :mod:`._conv`, :mod:`._matmul`,
    :mod:`._einsum`, :mod:`._sequence`, :mod:`._quant`) to a draft, which :mod:`._layers` resolves into one
    Layer with shapes, per-tensor types and precision.
 
-Precision: the network's is the type of its main input (the first float graph input, else the first one); a
-layer carries its own where it differs (:mod:`._layers`). QDQ graphs run fused integer kernels (:mod:`._quant`).
+Batch: the leading input dimension (:mod:`._binding`); ``LayerNetwork.batch`` is the batch the shapes describe.
+
+Precision: the network's is the compute precision of its MAC-carrying layers (:mod:`rooflinekit.importers._precision`;
+the type of its main input, the first float graph input else the first one, when it has none); a layer carries its
+own where it differs (:mod:`._layers`). QDQ graphs run fused integer kernels (:mod:`._quant`).
 
 Malformed files: what the protobuf and onnx calls raise (reading, external-data entries, shape inference, tensor
 decoding) and what malformed node data makes Python raise (an attribute of the wrong type, an operand of the wrong
@@ -33,47 +37,71 @@ except ImportError as missing:  # an optional dependency: say how to get it
 from rooflinekit.descriptors import DType, Layer, LayerNetwork, Precision
 from rooflinekit.errors import ModelFileError, ShapeError
 from rooflinekit.importers.onnx._binding import bind_inputs
+from rooflinekit.importers.onnx._fixed_shapes import check_fixed_shapes
 from rooflinekit.importers.onnx._graph import Graph
 from rooflinekit.importers.onnx._layers import LayerBuilder
 from rooflinekit.importers.onnx._node import Node
 from rooflinekit.importers.onnx._ops import lookup
 from rooflinekit.importers.onnx._reading import (check_external_data, main_input, opset, read_model, real_inputs,
                                                  topological_nodes)
-from rooflinekit.importers.onnx._shapes import Info, infer
+from rooflinekit.importers.onnx._shapes import infer
 
 __all__ = ["load_onnx"]
 
 
-def load_onnx(path: str | Path, batch: int = 1,
+def load_onnx(path: str | Path, batch: int | None = None,
               input_shapes: Mapping[str, Sequence[int | str]] | None = None) -> LayerNetwork:
     """Import the ONNX model at ``path`` as a layer network of canonical op kinds.
 
-    ``batch`` (>= 1) binds the first dim of every graph input whose first dim is symbolic or missing;
-    ``input_shapes`` maps input names to full dims (ints, or dim names bound elsewhere), overriding the
-    model's. Fixed dims stay as they are (scale a fixed batch with ``count_network(net, batch=...)``).
-    ``LayerNetwork.batch`` is the first dim of the main input.
+    Parameters
+    ----------
+    path : str or Path
+        The ``.onnx`` file.
+    batch : int or None, optional
+        The batch, i.e. the leading dim of the graph inputs: it binds every leading dim the model leaves symbolic
+        or missing. None (default): the leading dim ``input_shapes`` gives, else the model's own (1 when
+        symbolic). A given batch must agree with both: a leading dim of ``input_shapes`` or a fixed leading dim of
+        the main input that differs is a :class:`ShapeError`.
+    input_shapes : Mapping of str to sequence of int or str, optional
+        Full dims by input name (ints, or dim names bound elsewhere), overriding the model's; a leading dim sets
+        the batch.
 
-    Raises :class:`ModelFileError` (unreadable, malformed, dangling input, missing external data),
-    :class:`ShapeError` (unbound symbolic dim, unknown shape of a costed tensor) or :class:`PrecisionError`.
+    Returns
+    -------
+    LayerNetwork
+        Its ``batch`` is the batch the layer shapes describe (costs are never rescaled behind the user's back) and
+        its ``precision`` the compute precision of its MAC-carrying layers.
+
+    Raises
+    ------
+    ModelFileError
+        Unreadable or malformed file, dangling input, missing external data.
+    ShapeError
+        Unbound symbolic dim, a batch that contradicts ``input_shapes`` or the model, a constant shape that
+        contradicts the batch (a Reshape target of another element count), unknown shape of a costed tensor.
+    PrecisionError
+        A tensor type rooflinekit cannot represent.
     """
     path = Path(path)
     input_shapes = input_shapes or {}
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ShapeError(f"{path}: batch must be a positive integer, got {batch!r}")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise ShapeError(f"{path}: batch must be a positive integer or None (the model's own), got {batch!r}")
     model = read_model(path)
     check_external_data(model, path)
     nodes = topological_nodes(model.graph, path)
     inputs = real_inputs(model.graph)
-    bind_inputs(model.graph, inputs, batch, input_shapes, path)
+    main = main_input(model.graph, inputs)
+    batch = bind_inputs(model.graph, inputs, main, batch, input_shapes, path)
     infos = infer(model, nodes, path)
     graph = Graph(path, opset(model), nodes, model.graph, infos)
-    main = main_input(model.graph, inputs)
+    check_fixed_shapes(graph, nodes, batch)
     builder = LayerBuilder(graph, Precision.parse(graph.dtype(main) or DType.FP32))
     layers = tuple(layer for node in nodes if (layer := _convert(node, graph, builder)) is not None)
     if not layers:
         raise ModelFileError(f"{path}: no operator depends on the graph inputs {inputs}; nothing to count")
-    return LayerNetwork(name=model.graph.name or path.stem, precision=builder.network, source=str(path),
-                        batch=_first_dim(infos.get(main)), layers=layers)
+    precision, layers = builder.finish(layers)
+    return LayerNetwork(name=model.graph.name or path.stem, precision=precision, source=str(path), batch=batch,
+                        layers=layers)
 
 
 def _convert(node: NodeProto, graph: Graph, builder: LayerBuilder) -> Layer | None:
@@ -84,6 +112,3 @@ def _convert(node: NodeProto, graph: Graph, builder: LayerBuilder) -> Layer | No
     draft = handler(Node(node, graph))
     return builder.build(node, draft.kind or kind, draft, lenient=not mapped or draft.view)
 
-
-def _first_dim(info: Info | None) -> int:
-    return info.dims[0] if info and info.dims and isinstance(info.dims[0], int) and info.dims[0] > 0 else 1

@@ -1,8 +1,10 @@
 """Binding symbolic or missing graph-input dims to sizes.
 
-The first dim of each graph input comes from ``batch``, any dim from ``input_shapes`` (input name -> dims,
-overriding); a dim name (``seq_len``) bound in one input is bound in all. Graph input shapes are rewritten in
-place, ready for shape inference.
+Any dim comes from ``input_shapes`` (input name -> dims, overriding the model's); a dim name (``seq_len``) bound
+in one input is bound in all. The batch is the leading dim: of the main input (:func:`._reading.main_input`) and
+of every input whose leading dim the model leaves symbolic or missing. ``batch`` (None: the model's own) binds the
+leading dims still unbound, and must agree with every leading dim that ``input_shapes`` or the main input's fixed
+size sets. Graph input shapes are rewritten in place, ready for shape inference.
 """
 
 from __future__ import annotations
@@ -17,12 +19,40 @@ from rooflinekit.errors import ModelFileError, ShapeError
 from rooflinekit.importers.onnx._shapes import Dim, declared_dims
 
 
-def bind_inputs(graph: onnx.GraphProto, inputs: list[str], batch: int,
-                input_shapes: Mapping[str, Sequence[int | str]], path: Path) -> None:
+def bind_inputs(graph: onnx.GraphProto, inputs: list[str], main: str | None, batch: int | None,
+                input_shapes: Mapping[str, Sequence[int | str]], path: Path) -> int:
     """Give every dim of every real graph input a size, rewriting the graph inputs in place.
 
-    Order: ``input_shapes`` entries; dim names bound by them; a first dim still symbolic or missing gets
-    ``batch``; then dim names bound by those. Any dim left unbound is a :class:`ShapeError` naming input and dim.
+    Parameters
+    ----------
+    graph : onnx.GraphProto
+        The graph whose inputs are rewritten.
+    inputs : list of str
+        Its real (non-initializer) inputs.
+    main : str or None
+        The main input, whose leading dim is the batch even when the model fixes it.
+    batch : int or None
+        The batch; None takes it from ``input_shapes``, else the main input's fixed leading dim, else 1.
+    input_shapes : Mapping of str to sequence of int or str
+        Dims by input name, overriding the model's; dim names are bound to sizes given elsewhere.
+    path : Path
+        The model file, named in errors.
+
+    Returns
+    -------
+    int
+        The batch: the leading dim of the main input (or of the batch inputs when it has none).
+
+    Raises
+    ------
+    ShapeError
+        An input is unknown or malformed in ``input_shapes``, ``batch`` disagrees with a leading dim that
+        ``input_shapes`` or the model fixes, or a dim is left unbound.
+
+    Notes
+    -----
+    Order: ``input_shapes`` entries; dim names bound by them; the batch (``batch``, else a leading dim just set);
+    leading dims still symbolic or missing get the batch; then dim names bound by those.
     """
     by_name = {i.name: i for i in graph.input if i.name in set(inputs)}
     unknown = sorted(set(input_shapes) - set(by_name))
@@ -36,6 +66,8 @@ def bind_inputs(graph: onnx.GraphProto, inputs: list[str], batch: int,
     symbols: dict[str, int] = {}
     for name in inputs:
         _learn_symbols(name, declared_dims(by_name[name]), dims[name], symbols, path)
+    batch = _batch(inputs, main, batch, {name: declared_dims(by_name[name]) for name in inputs}, dims,
+                   input_shapes, symbols, path)
     for name in inputs:
         first = dims[name][0] if dims[name] else 0
         if not isinstance(first, int):
@@ -43,6 +75,53 @@ def bind_inputs(graph: onnx.GraphProto, inputs: list[str], batch: int,
     for name in inputs:
         resolved = [_resolve_dim(name, i, d, symbols, path) for i, d in enumerate(dims[name])]
         _write_dims(by_name[name], resolved)
+    return batch
+
+
+def _batch(inputs: list[str], main: str | None, batch: int | None, declared: dict[str, tuple[Dim, ...] | None],
+           dims: dict[str, list[Dim]], input_shapes: Mapping[str, Sequence[int | str]], symbols: dict[str, int],
+           path: Path) -> int:
+    """The batch, checked against the leading dims that set it: of the main input, and of every input whose
+    leading dim the model leaves symbolic or missing (an input with a fixed leading dim besides the main one, such
+    as an LSTM's initial state (directions, N, H), has another leading axis)."""
+    set_by: list[tuple[str, int, str]] = []  # (input, leading size, what sets it)
+    for name in inputs:
+        model_dims = declared[name]
+        model_first = model_dims[0] if model_dims else None
+        if name != main and isinstance(model_first, int) and model_first > 0:
+            continue
+        first = dims[name][0] if dims[name] else None
+        size = symbols.get(first) if isinstance(first, str) else first
+        if not isinstance(size, int) or size < 1:
+            continue
+        if name in input_shapes:
+            source = f"input_shapes[{name!r}] = {_shown(dims[name], symbols)}"
+        elif isinstance(first, str):
+            source = f"input_shapes, which binds dim {first!r} (the leading dim of input {name!r}) to {size},"
+        else:
+            source = ""
+        set_by.append((name, size, source))
+    for name, size, source in set_by:
+        if batch is None or size == batch:
+            continue
+        if source:
+            raise ShapeError(f"{path}: batch {batch} and {source} disagree: the leading dim of input {name!r} is the "
+                             f"batch ({size}); give the same batch in both, or only one of them")
+        shape = _shown(dims[name], symbols)
+        override = [batch, *shape[1:]]
+        raise ShapeError(f"{path}: batch {batch} contradicts input {name!r}, whose leading dim is fixed to {size} in "
+                         f"the model (shape {shape}); import it at its own batch {size} (leave batch unset), override "
+                         f"the model's shape with input_shapes={{{name!r}: {override}}} (--input-shape "
+                         f"{name}={','.join(map(str, override))}), or export the model with a dynamic batch dim")
+    if batch is not None:
+        return batch
+    main_size = next((size for name, size, _ in set_by if name == main), None)
+    return main_size or next((size for _, size, source in set_by if source), 1)
+
+
+def _shown(dims: list[Dim], symbols: dict[str, int]) -> list[Dim]:
+    """Dims with the names bound so far replaced by their sizes, for messages."""
+    return [symbols.get(d, d) if isinstance(d, str) else d for d in dims]
 
 
 def _requested_dims(name: str, declared: tuple[Dim, ...] | None, given: Sequence[int | str] | None,

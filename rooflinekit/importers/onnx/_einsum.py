@@ -19,7 +19,9 @@ def einsum(node: Node) -> Draft:
     (Hadamard, outer, broadcast product) is ``mul``; one operand is ``transpose`` (a permutation) or ``reduce_sum``.
 
     ``attrs`` = ``{"equation": ...}`` normalized by :func:`normalize_equation` so that its terms follow the layer's
-    operands: activation inputs first, then constant operands (weights), each group in node order.
+    operands: activation inputs first, then constant operands (weights), each group in node order. A
+    ``reduce_sum`` takes typed attrs instead (:class:`~rooflinekit.descriptors.attrs.ReduceAttrs`): the summed
+    dims as ``axes``, ``keepdims`` False.
     """
     where = f"{node.graph.path}: node {node.proto.name!r} (Einsum)"
     count = len(node.proto.input)
@@ -29,7 +31,19 @@ def einsum(node: Node) -> Draft:
     constant = [node.input(i) in node.graph.constants for i in range(count)]
     order = [i for i in range(count) if not constant[i]] + [i for i in range(count) if constant[i]]
     equation = ",".join(terms[i] for i in order) + "->" + output
+    if kind == "reduce_sum":
+        return node.split(range(count), {"axes": _summed_axes(terms[0], output, len(node.dims(0))),
+                                         "keepdims": False}, kind=kind)
     return node.split(range(count), {"equation": equation}, kind=kind)
+
+
+def _summed_axes(term: str, output: str, rank: int) -> tuple[int, ...]:
+    """The dims of a single operand ``term`` that the output drops: letters it lacks, and the ``...`` dims when it
+    has no ``...``."""
+    before, _, after = term.partition("...")
+    broadcast = rank - len(before) - len(after)
+    dims = [c in output for c in before] + ["..." in output] * broadcast + [c in output for c in after]
+    return tuple(axis for axis, kept in enumerate(dims) if not kept)
 
 
 def normalize_equation(equation: object, operands: int, where: str) -> tuple[list[str], str]:

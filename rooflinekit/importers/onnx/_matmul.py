@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rooflinekit.errors import ShapeError
+from rooflinekit.importers.onnx._attrs import typed
 from rooflinekit.importers.onnx._node import Draft, Handler, Node
 from rooflinekit.importers.onnx._shapes import Shape
 
@@ -32,27 +33,30 @@ def product(a: int, b: int, c: int | None = None, integer: bool = False) -> Hand
     ``(K, N)`` -> ``(N, K)`` (Gemm's transB: stored ``(N, K)``), a constant A ``(M, K)`` as is (A^T with transA).
     Otherwise ``matmul``: inputs ``A'`` and ``B'`` (transposes applied) so the contraction dim is ``A'[-1]``.
     Activation operands are given transposed shapes too (``A'`` of Gemm's transA).
-    ``bias`` is whether Gemm's C is present with ``beta`` != 0; Gemm's opset < 7 ``broadcast`` attribute is dropped.
+
+    attrs (:class:`~rooflinekit.descriptors.attrs.MatMulAttrs`): ``transpose_a``/``transpose_b`` (Gemm's
+    transA/transB as stored), ``bias`` (Gemm's C present with ``beta`` != 0), ``keep_num_dims`` (the output has rank
+    > 2); alpha, beta and Gemm's opset < 7 ``broadcast`` are not kept.
     """
 
     def handle(node: Node) -> Draft:
-        attrs = node.attrs
-        trans_a, trans_b = bool(attrs.pop("transA", 0)), bool(attrs.pop("transB", 0))
-        attrs.pop("broadcast", None)
+        trans_a, trans_b = bool(node.int_attr("transA", 0)), bool(node.int_attr("transB", 0))
         name_a, name_b = node.input(a), node.input(b)
         const_a, const_b = name_a in node.graph.constants, name_b in node.graph.constants
         integer_input = name_a if integer and not const_a else (name_b if integer else None)
-        bias = [c] if c is not None and node.input(c) and attrs.get("beta", 1.0) != 0 else []
-        attrs["bias"] = bool(bias)
+        bias = [c] if c is not None and node.input(c) and node.attrs.get("beta", 1.0) != 0 else []
+        output = node.graph.dims(node.proto.output[0]) if node.proto.output else None
+        attrs = {"transpose_a": trans_a, "transpose_b": trans_b, "bias": bool(bias),
+                 "keep_num_dims": output is not None and len(output) > 2}
         if const_b or const_a:
             weight = _weight_matrix(node, name_b, trans_b) if const_b else _weight_matrix(node, name_a, not trans_a)
-            draft = node.split([a if const_b else b, *bias], attrs, kind="fully_connected",
-                               integer_input=integer_input)
+            draft = node.split([a if const_b else b, *bias], typed(node, "fully_connected", attrs),
+                               kind="fully_connected", integer_input=integer_input)
             draft.weights.insert(0, weight)
             if trans_a if const_b else trans_b:
                 draft.input_shapes[0] = _transposed(node, draft.inputs[0])
             return draft
-        draft = node.split(bias, attrs, kind="matmul", integer_input=integer_input)
+        draft = node.split(bias, typed(node, "matmul", attrs), kind="matmul", integer_input=integer_input)
         draft.inputs[:0] = [name_a, name_b]
         for position, (name, transposed) in enumerate(((name_a, trans_a), (name_b, trans_b))):
             if transposed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from onnx import NodeProto
 
+from rooflinekit.importers.onnx._attrs import typed
 from rooflinekit.importers.onnx._conv import conv, pool
 from rooflinekit.importers.onnx._einsum import einsum
 from rooflinekit.importers.onnx._matmul import product
@@ -55,33 +56,96 @@ def _norm(node: Node) -> Draft:
     return node.split([0, 1, 2], outputs=(0,))
 
 
+def _rank(node: Node, name: str) -> int | None:
+    """Rank of tensor ``name``, None when unknown."""
+    dims = node.graph.dims(name) if name else None
+    return None if dims is None else len(dims)
+
+
+def _kind(node: Node) -> str:
+    """The canonical kind the op table gives ``node``."""
+    return _OPS[node.proto.op_type][0]
+
+
+def _axis(axis: int, rank: int | None) -> int:
+    """``axis`` made non-negative when the rank is known and the axis in range (else as written)."""
+    return axis % rank if rank and -rank <= axis < rank else axis
+
+
 def _softmax(node: Node) -> Draft:
-    """Softmax, LogSoftmax, Hardmax: ``axis`` defaults to 1 before opset 13 (2-D coercion), -1 from 13 on."""
-    attrs = node.attrs
-    attrs.setdefault("axis", 1 if node.graph.opset < 13 else -1)
-    return node.split([0], attrs)
+    """Softmax, LogSoftmax, Hardmax (:class:`~rooflinekit.descriptors.attrs.SoftmaxAttrs`): ``axis`` defaults to 1
+    before opset 13 (2-D coercion), -1 from 13 on; made non-negative."""
+    axis = node.int_attr("axis", 1 if node.graph.opset < 13 else -1)
+    return node.split([0], typed(node, _kind(node), {"axis": _axis(axis, _rank(node, node.input(0)))}))
+
+
+def _integer_softmax(node: Node) -> Draft:
+    """com.microsoft QLinearSoftmax: as :func:`integer_unary`, with ``axis`` (default -1) made non-negative; its
+    ``opset`` attribute is not kept."""
+    draft = integer_unary(node)
+    draft.attrs = typed(node, _kind(node), {"axis": _axis(node.int_attr("axis", -1), _rank(node, node.input(0)))})
+    return draft
+
+
+def _concat(node: Node) -> Draft:
+    """Concat: every operand is data; ``axis`` made non-negative."""
+    draft = _all_data(node)
+    draft.attrs = typed(node, "concat", {"axis": _axis(node.int_attr("axis", 0), _rank(node, node.proto.output[0]))})
+    return draft
+
+
+def _integer_concat(node: Node) -> Draft:
+    """com.microsoft QLinearConcat: as :func:`qlinear_concat`, with ``axis`` made non-negative."""
+    draft = qlinear_concat(node)
+    draft.attrs = typed(node, "concat", {"axis": _axis(node.int_attr("axis", 0), _rank(node, node.proto.output[0]))})
+    return draft
+
+
+def _lrn(node: Node) -> Draft:
+    """LRN: ``size`` (the channel window); alpha, beta and bias are not kept (they do not change the count)."""
+    size = node.int_attr("size", 0)
+    return node.split([0], typed(node, "lrn", {"size": size} if size else {}))
 
 
 def _reduce(node: Node) -> Draft:
-    """Reduce*: ``axes`` from the attribute (old opsets) or the constant second input (ReduceSum 13+, others 18+);
-    ``keepdims`` a bool, True by default."""
-    attrs = node.attrs
-    axes = node.ints_attr("axes") or node.graph.constants.ints(node.input(1))
+    """Reduce* (:class:`~rooflinekit.descriptors.attrs.ReduceAttrs`): ``axes`` from the attribute (old opsets) or
+    the constant second input (ReduceSum 13+, others 18+), sorted and non-negative; no axes means every dim (none
+    with ``noop_with_empty_axes``); left out when computed at run time. ``keepdims`` a bool, True by default."""
+    rank = _rank(node, node.input(0))
+    attrs: dict[str, object] = {"keepdims": bool(node.int_attr("keepdims", 1))}
+    axes = node.ints_attr("axes")
+    if axes is None and node.input(1):
+        axes = node.graph.constants.ints(node.input(1))
+        if axes is None:  # computed at run time
+            return node.split([0], typed(node, _kind(node), attrs))
+    if not axes:
+        axes = () if node.int_attr("noop_with_empty_axes", 0) else (None if rank is None else tuple(range(rank)))
     if axes is not None:
-        attrs["axes"] = axes
-    attrs["keepdims"] = bool(attrs.get("keepdims", 1))
-    return node.split([0], attrs)
+        attrs["axes"] = tuple(sorted({_axis(a, rank) for a in axes}))
+    return node.split([0], typed(node, _kind(node), attrs))
 
 
 def _pad(node: Node) -> Draft:
-    """Pad: ``pads`` from the attribute (``paddings`` in opset 1, ``pads`` to 10) or input 1 (11+); ``mode``."""
-    attrs = node.attrs
+    """Pad (:class:`~rooflinekit.descriptors.attrs.PadAttrs`): ``pads`` from the attribute (``paddings`` in opset 1,
+    ``pads`` to 10) or input 1 (11+), spread over every dim when input 3 (``axes``, opset 18+) names some, left out
+    when computed at run time; ``mode``. The pad value is not kept."""
     pads = node.ints_attr("paddings") or node.ints_attr("pads") or node.graph.constants.ints(node.input(1))
-    attrs.pop("paddings", None)
+    if pads is not None and node.input(3):
+        pads = _over_every_dim(pads, node.graph.constants.ints(node.input(3)), _rank(node, node.input(0)))
+    attrs: dict[str, object] = {"mode": str(node.attrs.get("mode", "constant"))}
     if pads is not None:
         attrs["pads"] = pads
-    attrs.setdefault("mode", "constant")
-    return node.split([0], attrs)
+    return node.split([0], typed(node, "pad", attrs))
+
+
+def _over_every_dim(pads: tuple[int, ...], axes: tuple[int, ...] | None, rank: int | None) -> tuple[int, ...] | None:
+    """Pad-18's pads for ``axes`` (begins, then ends) as pads of every dim; None when axes or rank are unknown."""
+    if axes is None or rank is None or len(pads) != 2 * len(axes):
+        return None
+    full = [0] * (2 * rank)
+    for position, axis in enumerate(axes):
+        full[axis % rank], full[rank + axis % rank] = pads[position], pads[len(axes) + position]
+    return tuple(full)
 
 
 def _slice(node: Node) -> Draft:
@@ -105,11 +169,10 @@ def _clip(node: Node) -> Draft:
 
 
 def _resize(node: Node) -> Draft:
-    """Resize, Upsample: ``mode`` nearest (default) or linear (Upsample-1's ``bilinear`` is linear)."""
-    attrs = node.attrs
-    mode = str(attrs.get("mode", "nearest")).lower()
-    attrs["mode"] = "linear" if mode in ("bilinear", "trilinear") else mode
-    return node.split([0], attrs)
+    """Resize, Upsample: ``mode`` nearest (default), linear (Upsample-1's ``bilinear`` is linear) or cubic; the
+    coordinate and rounding modes are not kept (:class:`~rooflinekit.descriptors.attrs.ResizeAttrs`)."""
+    mode = str(node.attrs.get("mode", "nearest")).lower()
+    return node.split([0], typed(node, "resize", {"mode": "linear" if mode in ("bilinear", "trilinear") else mode}))
 
 
 def _gather(node: Node) -> Draft:
@@ -135,7 +198,7 @@ _ELEMENTWISE = {
     "Floor": "floor", "Ceil": "ceil", "Round": "round", "Sign": "sign", "Not": "not", "BitwiseNot": "bitwise_not",
     "IsNaN": "is_nan", "IsInf": "is_inf", "Sin": "sin", "Cos": "cos", "Tan": "tan", "Asin": "asin", "Acos": "acos",
     "Atan": "atan", "Sinh": "sinh", "Cosh": "cosh", "Asinh": "asinh", "Acosh": "acosh", "Atanh": "atanh",
-    "Concat": "concat", "Transpose": "transpose", "GatherND": "gather_nd", "ScatterND": "scatter",
+    "Transpose": "transpose", "GatherND": "gather_nd", "ScatterND": "scatter",
     "ScatterElements": "scatter", "Scatter": "scatter", "Cast": "cast",
 }
 _VIEWS = {"Reshape": "reshape", "Flatten": "flatten", "Squeeze": "squeeze", "Unsqueeze": "unsqueeze",
@@ -144,7 +207,7 @@ _FIRST_ONLY = {
     "Expand": "expand", "Tile": "tile", "Split": "split", "DepthToSpace": "depth_to_space",
     "SpaceToDepth": "space_to_depth", "TopK": "top_k", "ArgMax": "arg_max", "ArgMin": "arg_min", "OneHot": "one_hot",
     "NonZero": "non_zero", "ReverseSequence": "reverse", "GlobalAveragePool": "global_avg_pool",
-    "GlobalMaxPool": "global_max_pool", "LRN": "lrn", "Range": "range", "CastLike": "cast", "CumSum": "cumsum",
+    "GlobalMaxPool": "global_max_pool", "Range": "range", "CastLike": "cast", "CumSum": "cumsum",
     "Trilu": "trilu",
 }
 _REDUCE = {"ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max",
@@ -167,6 +230,7 @@ _OPS: dict[str, tuple[str, Handler]] = {
     "BatchNormalization": ("batch_norm", _norm), "LayerNormalization": ("layer_norm", _norm),
     "InstanceNormalization": ("instance_norm", _norm), "GroupNormalization": ("group_norm", _norm),
     "RMSNormalization": ("rms_norm", _norm),
+    "Concat": ("concat", _concat), "LRN": ("lrn", _lrn),
     "Softmax": ("softmax", _softmax), "LogSoftmax": ("log_softmax", _softmax), "Hardmax": ("hardmax", _softmax),
     "Dropout": ("dropout", _dropout), "ConstantOfShape": ("constant", _no_data),
     "Pad": ("pad", _pad), "Slice": ("slice", _slice),
@@ -175,9 +239,9 @@ _OPS: dict[str, tuple[str, Handler]] = {
     "QuantizeLinear": ("quantize", quantize), "DequantizeLinear": ("dequantize", dequantize),
     "DynamicQuantizeLinear": ("quantize", _only_first_output),
     "QLinearSigmoid": ("sigmoid", integer_unary), "QLinearLeakyRelu": ("leaky_relu", integer_unary),
-    "QLinearSoftmax": ("softmax", integer_unary), "QLinearGlobalAveragePool": ("global_avg_pool", integer_unary),
+    "QLinearSoftmax": ("softmax", _integer_softmax), "QLinearGlobalAveragePool": ("global_avg_pool", integer_unary),
     "QLinearAdd": ("add", integer_binary), "QLinearMul": ("mul", integer_binary),
-    "QLinearConcat": ("concat", qlinear_concat),
+    "QLinearConcat": ("concat", _integer_concat),
 }
 """ONNX op_type -> (canonical kind, handler). Keyed by op_type in any domain (com.microsoft ops included),
 except :data:`_DEFAULT_DOMAIN_ONLY`."""

@@ -27,27 +27,27 @@ MALFORMED = (ValueError, TypeError, IndexError, KeyError, ArithmeticError)
 def malformed_model(path: Path, exc: BaseException) -> ModelFileError:
     """The error reporting ``exc``, raised while reading malformed data of the model at ``path``."""
     return ModelFileError(f"{path}: malformed ONNX model ({type(exc).__name__}: {exc}); re-export it or check it "
-                          "with onnx.checker.check_model")
+                          "with onnx.checker.check_model", path=path)
 
 
 def malformed_node(path: Path, node: NodeProto, exc: BaseException | str) -> ModelFileError:
     """The error reporting malformed data of ``node``: ``exc`` is what reading it raised, or a description."""
     what = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else exc
-    return ModelFileError(f"{path}: node {node.name!r} ({node.op_type}) is malformed: {what}")
+    return ModelFileError(f"{path}: node {node.name!r} ({node.op_type}) is malformed: {what}", path=path)
 
 
 def read_model(path: Path) -> onnx.ModelProto:
     """Parse the protobuf without external data; every failure names the file."""
     if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
+        raise ModelFileError(f"{path}: no such model file", path=path)
     if path.stat().st_size == 0:
-        raise ModelFileError(f"{path}: the file is empty; export the model again")
+        raise ModelFileError(f"{path}: the file is empty; export the model again", path=path)
     try:
         model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, *MALFORMED, OSError) as exc:
-        raise ModelFileError(f"{path}: not a readable ONNX protobuf (truncated or corrupt?): {exc}") from exc
+        raise ModelFileError(f"{path}: not a readable ONNX protobuf (truncated or corrupt?): {exc}", path=path) from exc
     if not model.graph.node:
-        raise ModelFileError(f"{path}: the ONNX graph has no nodes (truncated or not an ONNX model?)")
+        raise ModelFileError(f"{path}: the ONNX graph has no nodes (truncated or not an ONNX model?)", path=path)
     _check_text(model.graph, path)
     return model
 
@@ -72,7 +72,7 @@ def _check_text(graph: onnx.GraphProto, path: Path) -> None:
     for what, value in fields:
         if not isinstance(value, str):
             raise ModelFileError(f"{path}: the {what} is not valid UTF-8 ({value!r}); the file is corrupt, "
-                                 "export it again")
+                                 "export it again", path=path)
 
 
 def check_external_data(model: onnx.ModelProto, path: Path) -> None:
@@ -84,19 +84,19 @@ def check_external_data(model: onnx.ModelProto, path: Path) -> None:
         location = info.get("location", "")
         if not isinstance(location, str):  # protobuf hands over invalid UTF-8 as bytes
             raise ModelFileError(f"{path}: the external data location of tensor {tensor.name!r} is not valid UTF-8 "
-                                 f"({location!r}); the file is corrupt, export it again")
+                                 f"({location!r}); the file is corrupt, export it again", path=path)
         file = path.parent / location
         if not location or not file.is_file():
             raise ModelFileError(
                 f"{path}: external data file {location!r} of tensor {tensor.name!r} not found in {path.parent}; "
-                "keep the data file next to the model")
+                "keep the data file next to the model", path=path)
         try:
             end = int(info.get("offset", 0) or 0) + int(info.get("length", 0) or 0)
         except ValueError as exc:
             raise malformed_model(path, exc) from exc
         if end > file.stat().st_size:
             raise ModelFileError(f"{path}: external data file {location!r} is truncated: tensor {tensor.name!r} "
-                                 f"ends at byte {end}, the file has {file.stat().st_size}")
+                                 f"ends at byte {end}, the file has {file.stat().st_size}", path=path)
 
 
 def _all_tensors(graph: onnx.GraphProto) -> list[TensorProto]:
@@ -113,10 +113,11 @@ def topological_nodes(graph: onnx.GraphProto, path: Path) -> list[NodeProto]:
     producer: dict[str, int] = {}
     for index, node in enumerate(graph.node):
         if not node.op_type:
-            raise ModelFileError(f"{path}: node {index} ({node.name!r}) has no op_type")
+            raise ModelFileError(f"{path}: node {index} ({node.name!r}) has no op_type", path=path)
         for name in node.output:
             if name and name in producer:
-                raise ModelFileError(f"{path}: tensor {name!r} is produced by two nodes; ONNX graphs are SSA")
+                raise ModelFileError(f"{path}: tensor {name!r} is produced by two nodes; ONNX graphs are SSA",
+                                     path=path)
             if name:
                 producer[name] = index
     waiting = [0] * len(graph.node)
@@ -128,7 +129,7 @@ def topological_nodes(graph: onnx.GraphProto, path: Path) -> list[NodeProto]:
             if name not in producer:
                 raise ModelFileError(
                     f"{path}: node {node.name or index!r} ({node.op_type}) reads {name!r}, which is neither a "
-                    "graph input, an initializer nor a node output (dangling input)")
+                    "graph input, an initializer nor a node output (dangling input)", path=path)
             waiting[index] += 1
             users[producer[name]].append(index)
     ready = [i for i, count in enumerate(waiting) if count == 0]  # a heap: the lowest ready index goes first,
@@ -141,7 +142,7 @@ def topological_nodes(graph: onnx.GraphProto, path: Path) -> list[NodeProto]:
             if waiting[user] == 0:
                 heapq.heappush(ready, user)
     if len(order) != len(graph.node):
-        raise ModelFileError(f"{path}: the graph has a cycle; ONNX graphs must be acyclic")
+        raise ModelFileError(f"{path}: the graph has a cycle; ONNX graphs must be acyclic", path=path)
     if order != sorted(order):  # shape inference walks the nodes in file order: store them sorted
         nodes = [NodeProto.FromString(graph.node[i].SerializeToString()) for i in order]
         del graph.node[:]

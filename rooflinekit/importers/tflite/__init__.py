@@ -12,10 +12,10 @@ The file is validated defensively while it is read (:mod:`._reading`): any malfo
 - Layout (:mod:`._layout`): TFLite feature maps are NHWC. Every rank-4 activation shape is given channels-first
   ``(N, C, H, W)`` and axis attributes (``axis``, ``axes``) are renumbered to match; BATCH_MATMUL operands keep
   TFLite's order with adjoints undone, ``(..., M, K) x (..., K, N)``.
-- Batch (:mod:`._scope`): a leading dim marked dynamic (-1 in ``shape_signature``) is bound to ``batch``. A graph
-  with a fixed batch keeps it (``LayerNetwork.batch`` says which) and warns if asked for another;
-  ``count_network(batch=...)`` and ``predict(batch=...)`` scale per-frame costs. Other dynamic dims keep their
-  stored size, with a warning.
+- Batch (:mod:`._scope`): the leading input dim. A leading dim marked dynamic (-1 in ``shape_signature``) is bound
+  to ``batch`` (or the leading dim of ``input_shapes``; 1 when neither is given). A graph with a fixed batch keeps
+  it (``LayerNetwork.batch`` says which); asking for another is a :class:`~rooflinekit.errors.ShapeError`. Other
+  dynamic dims keep their stored size, with a warning.
 - Weights (:mod:`._nodes`, :mod:`._conv`, :mod:`._ops`): the constant operands (non-empty buffer) of a layer,
   except parameter operands that other formats hold as attributes (RESHAPE's shape, MEAN's axes, PAD's
   paddings, ...: :data:`PARAMETER_OPERANDS`), which are dropped. Conv weights are channels-first; fully connected
@@ -25,8 +25,9 @@ The file is validated defensively while it is read (:mod:`._reading`): any malfo
   A DEQUANTIZE of a constant (fp16 or int8 weight storage) is folded into its consumer, whose weight then has the
   dequantized shape and the stored dtype and bytes.
 - Precision (:mod:`._layers`): per layer from its first weight and first activation, for the network the
-  dominant types (``int8``, ``fp32`` or hybrid ``W-int8_A-fp32``); activation tensors of another type carry it
-  in ``input_dtypes`` / ``output_dtypes``.
+  dominant types of its MAC-carrying layers (``int8``, ``fp32`` or hybrid ``W-int8_A-fp32``); activation tensors
+  of another type carry it in ``input_dtypes`` / ``output_dtypes``.
+- Tensor names: ``Layer.input_names`` / ``output_names`` are the tensors' names (``tensor_<index>`` when unnamed).
 - Fused activations are kept as the attribute ``fused_activation``, not as separate layers; layers with a
   quantized first weight carry ``weight_quantization`` = ``per_tensor`` or ``per_channel``. TFLite operators have
   no names: a layer is named ``<builtin or custom code, lower case>_<operator index>`` (``conv_2d_0``).
@@ -35,6 +36,7 @@ The file is validated defensively while it is read (:mod:`._reading`): any malfo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping, Sequence
 
 from rooflinekit.descriptors import LayerNetwork
 from rooflinekit.errors import ModelFileError, ShapeError
@@ -43,23 +45,47 @@ from rooflinekit.importers.tflite._nodes import PARAMETER_OPERANDS, nodes
 from rooflinekit.importers.tflite._ops import KINDS
 from rooflinekit.importers.tflite._reading import read
 from rooflinekit.importers.tflite._records import SubgraphSummary
-from rooflinekit.importers.tflite._scope import TFLiteImportWarning, bind_batch, warn_other_subgraphs
+from rooflinekit.importers.tflite._scope import (TFLiteImportWarning, batch_of_input_shapes, bind_batch,
+                                                 warn_other_subgraphs)
 
 __all__ = ["KINDS", "PARAMETER_OPERANDS", "SubgraphSummary", "TFLiteImportWarning", "load_tflite",
            "subgraph_summary"]
 
 
-def load_tflite(path: str | Path, batch: int = 1) -> LayerNetwork:
-    """Import subgraph 0 of the TFLite model at ``path``; ``batch`` binds a dynamic batch dim (see module doc).
+def load_tflite(path: str | Path, batch: int | None = None,
+                input_shapes: Mapping[str, Sequence[int | str]] | None = None) -> LayerNetwork:
+    """Import subgraph 0 of the TFLite model at ``path`` (see module doc).
 
-    Raises :class:`ModelFileError` for a missing, empty, truncated or malformed file and :class:`ShapeError`
-    for shapes rooflinekit cannot cost (zero dims, inconsistent conv operands).
+    Parameters
+    ----------
+    path : str or Path
+        The ``.tflite`` file.
+    batch : int or None, optional
+        The batch, bound to a dynamic leading dim; None (default): the leading dim of ``input_shapes``, else the
+        model's own (1 when dynamic). A batch that contradicts a fixed one is a :class:`ShapeError`.
+    input_shapes : Mapping of str to sequence of int or str, optional
+        Dims by graph input name, in the file's order (NHWC); TFLite shapes are static, so only the leading dim
+        (which sets the batch) may differ from the stored shape.
+
+    Returns
+    -------
+    LayerNetwork
+        Its ``batch`` is the batch the layer shapes describe.
+
+    Raises
+    ------
+    ModelFileError
+        A missing, empty, truncated or malformed file.
+    ShapeError
+        A batch that contradicts ``input_shapes`` or the model's fixed batch, and shapes rooflinekit cannot cost
+        (zero dims, inconsistent conv operands).
     """
     path = Path(path)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ShapeError(f"{path}: batch must be a positive integer, got {batch!r}")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise ShapeError(f"{path}: batch must be a positive integer or None (the model's own), got {batch!r}")
     model = read(path)
     warn_other_subgraphs(model.subgraphs, path)
+    batch = batch_of_input_shapes(model.main, batch, input_shapes or {}, path)
     graph, network_batch = bind_batch(model.main, batch, path)
     operators = nodes(graph, path)
     if not operators:

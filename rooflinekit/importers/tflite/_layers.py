@@ -1,20 +1,22 @@
 """Layers and precision: one :class:`Layer` per operator, and the network's dominant precision.
 
 A layer's weight type is that of its first weight, its activation type that of its first activation input (else
-its first output). The network's precision takes the dominant weight type (by elements of the layers' first
-weights) and the dominant activation type (by elements of activation inputs): ``int8``, ``fp32``, or hybrid
-``W-int8_A-fp32`` when int8 weights feed float activations. ``Layer.precision`` is set only where a layer
-differs; a layer without weights takes the network's weight type. An input or output tensor of another type than
-the layer's activations carries it in ``input_dtypes`` / ``output_dtypes`` (the float side of a QUANTIZE or
-DEQUANTIZE, int32 indices), so its bytes are exact.
+its first output). The network's precision is the compute precision of its MAC-carrying layers
+(:mod:`rooflinekit.importers._precision`; of all layers when none carries MACs): the dominant weight type (by
+elements of the layers' first weights) and the dominant activation type (by elements of activation inputs):
+``int8``, ``fp32``, or hybrid ``W-int8_A-fp32`` when int8 weights feed float activations. ``Layer.precision``
+is set only where a layer differs; a layer without weights takes the network's weight type. An input or output
+tensor of another type than the layer's activations carries it in ``input_dtypes`` / ``output_dtypes`` (the float
+side of a QUANTIZE or DEQUANTIZE, int32 indices), so its bytes are exact. ``input_names`` / ``output_names`` are the tensors' names
+(``tensor_<index>`` for an unnamed one).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, Iterable
 
 from rooflinekit.descriptors import DType, Layer, Precision, TensorSpec
+from rooflinekit.importers._precision import MAC_KINDS, PrecisionVotes
 from rooflinekit.importers.tflite._layout import nchw
 from rooflinekit.importers.tflite._nodes import Node
 from rooflinekit.importers.tflite._ops import map_node
@@ -40,11 +42,17 @@ def layer(node: Node, network: Precision) -> Layer:
         outputs=tuple(layout(t.shape) for t in node.outputs),
         input_dtypes=_differing((t.dtype for _, t in data), own.activations),
         output_dtypes=_differing((t.dtype for t in node.outputs), own.activations),
+        input_names=tuple(_name(t) for _, t in data), output_names=tuple(_name(t) for t in node.outputs),
         weights=tuple(TensorSpec(shape=mapped.weight_shapes.get(p, t.shape), dtype=t.dtype, nbytes=t.nbytes)
                       for p, t in node.weights()),
         attrs={**_extra_attrs(node), **mapped.attrs},
         precision=None if own == network else own,
     )
+
+
+def _name(tensor: Tensor) -> str:
+    """The tensor's name, ``tensor_<index>`` when it has none."""
+    return tensor.name or f"tensor_{tensor.index}"
 
 
 def _differing(dtypes: Iterable[DType | None], activations: DType) -> tuple[DType | None, ...]:
@@ -70,23 +78,35 @@ def _first_weight(node: Node) -> Tensor | None:
     return weights[0][1] if weights else None
 
 
-def _dominant(elements: Counter[DType]) -> DType | None:
-    return elements.most_common(1)[0][0] if elements else None
-
-
 def network_precision(nodes: list[Node]) -> Precision:
-    """Dominant weight type (elements of first weights) and activation type (elements of activation inputs)."""
-    weights: Counter[DType] = Counter()
-    activations: Counter[DType] = Counter()
+    """The compute precision of the MAC-carrying operators (of all operators when none carries MACs).
+
+    Parameters
+    ----------
+    nodes : list of Node
+        The operators of subgraph 0.
+
+    Returns
+    -------
+    Precision
+        The dominant weight type (by elements of first weights) and activation type (by elements of activation
+        inputs); fp32 when no tensor has a type.
+    """
+    macs = [node for node in nodes if map_node(node).kind in MAC_KINDS]
+    votes = _votes(macs or nodes)
+    return votes.winner() or _votes(nodes).winner() or Precision(weights=DType.FP32, activations=DType.FP32)
+
+
+def _votes(nodes: list[Node]) -> PrecisionVotes:
+    votes = PrecisionVotes()
     for node in nodes:
         first = _first_weight(node)
         if first is not None and first.dtype is not None:
-            weights[first.dtype] += first.elements
+            votes.add(first.dtype, first.elements, None, 0)
         for _, tensor in node.data():
             if tensor.dtype is not None:
-                activations[tensor.dtype] += tensor.elements
-    act = _dominant(activations) or _dominant(weights) or DType.FP32
-    return Precision(weights=_dominant(weights) or act, activations=act)
+                votes.add(None, 0, tensor.dtype, tensor.elements)
+    return votes
 
 
 def _own_precision(node: Node, network: Precision) -> Precision:

@@ -8,6 +8,7 @@ import numpy as np
 
 from rooflinekit.descriptors import DType
 from rooflinekit.errors import ShapeError
+from rooflinekit.importers.tflite._attrs import typed
 from rooflinekit.importers.tflite._conv import conv, depthwise, pool, transpose_conv
 from rooflinekit.importers.tflite._layout import nchw_axis, swap_last
 from rooflinekit.importers.tflite._nodes import Mapped, Node
@@ -30,7 +31,7 @@ KINDS: dict[str, str] = {
     "SOFTMAX": "softmax", "LOG_SOFTMAX": "log_softmax", "LOCAL_RESPONSE_NORMALIZATION": "lrn",
     "QUANTIZE": "quantize", "DEQUANTIZE": "dequantize", "CAST": "cast",
     "RESHAPE": "reshape", "SQUEEZE": "squeeze", "EXPAND_DIMS": "unsqueeze",
-    "PAD": "pad", "PADV2": "pad", "MIRROR_PAD": "mirror_pad", "CONCATENATION": "concat", "STRIDED_SLICE": "slice",
+    "PAD": "pad", "PADV2": "pad", "MIRROR_PAD": "pad", "CONCATENATION": "concat", "STRIDED_SLICE": "slice",
     "SLICE": "slice", "TRANSPOSE": "transpose", "GATHER": "gather", "GATHER_ND": "gather_nd", "SPLIT": "split",
     "SPLIT_V": "split", "PACK": "pack", "UNPACK": "unpack", "TILE": "tile", "BROADCAST_TO": "expand",
     "DEPTH_TO_SPACE": "depth_to_space", "SPACE_TO_DEPTH": "space_to_depth", "REVERSE_V2": "reverse",
@@ -39,12 +40,15 @@ KINDS: dict[str, str] = {
 
 
 def _fully_connected(node: Node, kind: str) -> Mapped:
-    """FULLY_CONNECTED: weight ``(out, in)`` as stored; ``keep_num_dims``."""
+    """FULLY_CONNECTED: weight ``(out, in)`` as stored (``transpose_b``), ``bias`` (operand 2 present),
+    ``keep_num_dims`` (the output has rank > 2; the option alone is moot for a rank-2 input)."""
     if len(node.operand(0, activation=True).shape) < 1 or len(node.operand(1).shape) != 2:
         raise ShapeError(f"{node.where}: needs an input of rank >= 1 and a (out, in) weight, got "
                          f"{list(node.operand(0).shape)} and {list(node.operand(1).shape)}")
-    o = node.options("FullyConnectedOptions", required=False)
-    return Mapped(kind, {"keep_num_dims": bool(o.get("KeepNumDims", False))})
+    node.options("FullyConnectedOptions", required=False)  # checks the options' type
+    attrs = {"transpose_b": True, "bias": len(node.inputs) > 2 and node.inputs[2] is not None,
+             "keep_num_dims": len(node.output().shape) > 2}
+    return Mapped(kind, typed(node, kind, attrs))
 
 
 def _batch_matmul(node: Node, kind: str) -> Mapped:
@@ -58,16 +62,19 @@ def _batch_matmul(node: Node, kind: str) -> Mapped:
     o = node.options("BatchMatMulOptions", required=False)
     a_shape = swap_last(a.shape) if o.get("AdjX") else a.shape  # (..., M, K)
     b_shape = swap_last(b.shape) if o.get("AdjY") else b.shape  # (..., K, N)
+    attrs = {"transpose_a": bool(o.get("AdjX")), "transpose_b": bool(o.get("AdjY")), "bias": False,
+             "keep_num_dims": len(node.output().shape) > 2}
     if b.constant:
-        return Mapped("fully_connected", weight_shapes={1: swap_last(b_shape)}, input_shapes={0: a_shape},
-                      nhwc=False)
+        return Mapped("fully_connected", typed(node, "fully_connected", attrs), weight_shapes={1: swap_last(b_shape)},
+                      input_shapes={0: a_shape}, nhwc=False)
     if a.constant:
-        return Mapped("fully_connected", weight_shapes={0: a_shape}, input_shapes={1: b_shape}, nhwc=False)
-    return Mapped(kind, input_shapes={0: a_shape, 1: b_shape}, nhwc=False)
+        return Mapped("fully_connected", typed(node, "fully_connected", attrs), weight_shapes={0: a_shape},
+                      input_shapes={1: b_shape}, nhwc=False)
+    return Mapped(kind, typed(node, kind, attrs), input_shapes={0: a_shape, 1: b_shape}, nhwc=False)
 
 
 def _axes(tensor: Tensor) -> list[int] | None:
-    """The values of a constant int32/int64 axes operand, else None."""
+    """The values of a constant int32/int64 axes (or paddings) operand, flattened, else None."""
     width = {DType.INT32: 4, DType.INT64: 8}.get(tensor.dtype) if tensor.dtype else None
     if not tensor.constant or width is None or tensor.nbytes % width:
         return None
@@ -81,21 +88,55 @@ def _reduce(node: Node, kind: str) -> Mapped:
     attrs: dict[str, Any] = {"keepdims": bool(o.get("KeepDims", False))}
     axes = _axes(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] is not None else None
     if axes is not None:
-        attrs["axes"] = sorted(nchw_axis(a, rank, node.where) for a in axes)
-    return Mapped(kind, attrs)
+        attrs["axes"] = sorted({nchw_axis(a, rank, node.where) for a in axes})
+    return Mapped(kind, typed(node, kind, attrs))
 
 
 def _concat(node: Node, kind: str) -> Mapped:
     o = node.options("ConcatenationOptions", required=False)
-    return Mapped(kind, {"axis": nchw_axis(o.get("Axis", 0), len(node.output().shape), node.where)})
+    axis = nchw_axis(o.get("Axis", 0), len(node.output().shape), node.where)
+    return Mapped(kind, typed(node, kind, {"axis": axis}))
 
 
 def _lrn(node: Node, kind: str) -> Mapped:
-    return Mapped(kind, {"size": 2 * node.options("LocalResponseNormalizationOptions")["Radius"] + 1})
+    """LOCAL_RESPONSE_NORMALIZATION: ``size = 2 * radius + 1``; bias, alpha and beta are not kept."""
+    radius = node.options("LocalResponseNormalizationOptions")["Radius"]
+    return Mapped(kind, typed(node, kind, {"size": 2 * radius + 1}))
 
 
 def _resize(node: Node, kind: str) -> Mapped:
-    return Mapped(kind, {"mode": "linear" if node.op.name == "RESIZE_BILINEAR" else "nearest"})
+    """RESIZE_BILINEAR (``linear``), RESIZE_NEAREST_NEIGHBOR; align_corners and half_pixel_centers are not kept."""
+    return Mapped(kind, typed(node, kind, {"mode": "linear" if node.op.name == "RESIZE_BILINEAR" else "nearest"}))
+
+
+def _softmax(node: Node, kind: str) -> Mapped:
+    """SOFTMAX (``beta``), LOG_SOFTMAX: over the last dim, given channels-first (dim 1 of a 4-D tensor)."""
+    attrs: dict[str, Any] = {"axis": nchw_axis(-1, max(len(node.operand(0).shape), 1), node.where)}
+    if node.op.name == "SOFTMAX":
+        attrs["beta"] = node.options("SoftmaxOptions", required=False).get("Beta", 1.0)
+    return Mapped(kind, typed(node, kind, attrs))
+
+
+_MIRROR_MODES = {0: "reflect", 1: "symmetric"}  # tflite.MirrorPadMode REFLECT, SYMMETRIC
+
+
+def _pad(node: Node, kind: str) -> Mapped:
+    """PAD, PADV2 (``constant``; the pad value is not kept), MIRROR_PAD (``reflect`` or ``symmetric``): ``pads``
+    from the constant (rank, 2) paddings operand as ONNX orders them, begins then ends, channels-first; left out
+    when the operand is computed at run time."""
+    rank = len(node.operand(0).shape)
+    attrs: dict[str, Any] = {"mode": "constant"}
+    if node.op.name == "MIRROR_PAD":
+        mode = node.options("MirrorPadOptions", required=False).get("Mode", 0)
+        attrs["mode"] = _MIRROR_MODES.get(mode, f"mirror mode {mode}")
+    values = _axes(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] is not None else None
+    if values is not None and len(values) == 2 * rank:
+        begins, ends = [0] * rank, [0] * rank
+        for axis in range(rank):  # TFLite (NHWC) axis -> channels-first axis
+            begins[nchw_axis(axis, rank, node.where)] = values[2 * axis]
+            ends[nchw_axis(axis, rank, node.where)] = values[2 * axis + 1]
+        attrs["pads"] = (*begins, *ends)
+    return Mapped(kind, typed(node, kind, attrs))
 
 
 _Handler = Callable[[Node, str], Mapped]
@@ -106,6 +147,7 @@ _HANDLERS: dict[str, _Handler] = {
     "MEAN": _reduce, "SUM": _reduce, "REDUCE_MAX": _reduce, "REDUCE_MIN": _reduce, "REDUCE_PROD": _reduce,
     "CONCATENATION": _concat, "LOCAL_RESPONSE_NORMALIZATION": _lrn,
     "RESIZE_BILINEAR": _resize, "RESIZE_NEAREST_NEIGHBOR": _resize,
+    "SOFTMAX": _softmax, "LOG_SOFTMAX": _softmax, "PAD": _pad, "PADV2": _pad, "MIRROR_PAD": _pad,
 }
 
 

@@ -49,27 +49,29 @@ def read(path: Path) -> Model:
 def _read_bytes(path: Path) -> bytes:
     if tflite is None:
         raise ModelFileError(f"{path}: reading .tflite files needs the 'tflite' package; "
-                             "install it with: pip install 'rooflinekit[tflite]'")
+                             "install it with: pip install 'rooflinekit[tflite]'", path=path)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read the model file ({exc.strerror or exc}); check the path") from None
+        raise ModelFileError(f"{path}: cannot read the model file ({exc.strerror or exc}); check the path",
+                             path=path) from None
     if not data:
-        raise ModelFileError(f"{path}: the file is empty; expected a TFLite flatbuffer")
+        raise ModelFileError(f"{path}: the file is empty; expected a TFLite flatbuffer", path=path)
     return data
 
 
 def _check_header(data: bytes, path: Path) -> None:
     if len(data) < 8:
         raise ModelFileError(f"{path}: {len(data)} bytes is too short for a TFLite flatbuffer (header is 8 bytes); "
-                             "the file is truncated")
+                             "the file is truncated", path=path)
     if data[4:8] != FILE_IDENTIFIER:
         raise ModelFileError(f"{path}: file identifier is {bytes(data[4:8])!r}, expected {FILE_IDENTIFIER!r}; "
-                             "this is not a TFLite model (or is size-prefixed); re-export it with the TFLite converter")
+                             "this is not a TFLite model (or is size-prefixed); re-export it with the TFLite converter",
+                             path=path)
     root = int.from_bytes(data[0:4], "little")
     if root < 8 or root + 4 > len(data):
         raise ModelFileError(f"{path}: root table offset {root} lies outside the {len(data)}-byte file; "
-                             "the file is truncated or corrupt")
+                             "the file is truncated or corrupt", path=path)
 
 
 def _parse(data: bytes, path: Path) -> Model:
@@ -81,14 +83,14 @@ def _parse(data: bytes, path: Path) -> Model:
         raise
     except Exception as exc:  # the generated readers do not bounds-check: any error means a malformed file
         raise ModelFileError(f"{path}: malformed TFLite flatbuffer ({type(exc).__name__}: {exc}); "
-                             "the file is truncated or corrupt, re-export it") from exc
+                             "the file is truncated or corrupt, re-export it", path=path) from exc
 
 
 def _count(n: int, item_bytes: int, data: bytes, path: Path, what: str) -> int:
     """A vector length, checked against the file size so that garbage cannot drive huge loops."""
     if n < 0 or n * item_bytes > len(data):
         raise ModelFileError(f"{path}: {what} count {n} cannot fit in a {len(data)}-byte file; "
-                             "the file is truncated or corrupt")
+                             "the file is truncated or corrupt", path=path)
     return n
 
 
@@ -105,10 +107,10 @@ def _read_model(model: Any, data: bytes, path: Path) -> Model:
     version = model.Version()
     if version != SCHEMA_VERSION:
         raise ModelFileError(f"{path}: TFLite schema version {version}; rooflinekit reads version "
-                             f"{SCHEMA_VERSION}, re-convert the model with a current TFLite converter")
+                             f"{SCHEMA_VERSION}, re-convert the model with a current TFLite converter", path=path)
     n_subgraphs = _count(model.SubgraphsLength(), 4, data, path, "subgraph")
     if n_subgraphs == 0:
-        raise ModelFileError(f"{path}: the model has no subgraph; there is nothing to count")
+        raise ModelFileError(f"{path}: the model has no subgraph; there is nothing to count", path=path)
     codes = _read_opcodes(model, data, path)
     buffers = _read_buffers(model, data, path)
     main = _read_subgraph(model.Subgraphs(0), codes, buffers, data, path)
@@ -143,7 +145,7 @@ def _read_buffers(model: Any, data: bytes, path: Path) -> list[np.ndarray]:
         if offset > 1:
             if offset + size > len(data):
                 raise ModelFileError(f"{path}: buffer {index} spans bytes {offset}..{offset + size} of a "
-                                     f"{len(data)}-byte file; the file is truncated")
+                                     f"{len(data)}-byte file; the file is truncated", path=path)
             buffers.append(np.frombuffer(data, np.uint8, count=size, offset=offset))
         else:
             inline = buffer.DataAsNumpy()
@@ -171,7 +173,7 @@ def _read_tensor(tensor: Any, index: int, buffers: list[np.ndarray], path: Path)
     buffer = tensor.Buffer()
     if not 0 <= buffer < len(buffers):
         raise ModelFileError(f"{path}: tensor {index} '{name}' refers to buffer {buffer}, but the file has "
-                             f"{len(buffers)} buffers; the file is corrupt")
+                             f"{len(buffers)} buffers; the file is corrupt", path=path)
     quant = tensor.Quantization()
     scales = quant.ScaleLength() if quant is not None else 0
     return Tensor(index=index, name=name, shape=shape, signature=_ints(tensor.ShapeSignatureAsNumpy()),
@@ -184,7 +186,7 @@ def _read_operator(op: Any, index: int, codes: list[tuple[str, bool]], n_tensors
     code = op.OpcodeIndex()
     if not 0 <= code < len(codes):
         raise ModelFileError(f"{path}: operator {index} uses opcode {code}, but the file defines {len(codes)} "
-                             "operator codes; the file is corrupt")
+                             "operator codes; the file is corrupt", path=path)
     name, custom = codes[code]
     inputs, outputs = _ints(op.InputsAsNumpy()), _ints(op.OutputsAsNumpy())
     where = f"{path}: operator {index} ({name})"

@@ -5,16 +5,85 @@ from __future__ import annotations
 import warnings
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterable, Mapping, Sequence
 
+from rooflinekit.errors import ShapeError
+
+from rooflinekit.errors import RooflineWarning
 from rooflinekit.importers.tflite._records import Subgraph, SubgraphSummary, Tensor
 
 
-class TFLiteImportWarning(UserWarning):
-    """Part of a TFLite graph is not costed as stored: other subgraphs, a fixed batch, dynamic dims."""
+class TFLiteImportWarning(RooflineWarning):
+    """Part of a TFLite graph is not costed as stored: other subgraphs, dynamic dims besides the batch."""
 
 
-def bind_batch(graph: Subgraph, batch: int, path: Path) -> tuple[Subgraph, int]:
-    """Bind dynamic leading dims to ``batch``; return the graph and the batch its shapes describe."""
+def batch_of_input_shapes(graph: Subgraph, batch: int | None, input_shapes: Mapping[str, Sequence[int | str]],
+                          path: Path) -> int | None:
+    """The batch that ``input_shapes`` sets (None when it sets none), checked against ``batch``.
+
+    Parameters
+    ----------
+    graph : Subgraph
+        Subgraph 0.
+    batch : int or None
+        The batch asked for, None for the model's own.
+    input_shapes : Mapping of str to sequence of int or str
+        Dims by graph input name, in the file's order (NHWC). TFLite shapes are static: only the leading dim, the
+        batch, may differ from the stored shape.
+    path : Path
+        The model file, named in errors.
+
+    Returns
+    -------
+    int or None
+        ``batch``, else the leading dim the shapes give.
+
+    Raises
+    ------
+    ShapeError
+        A name that is no graph input, dims that are not positive integers, a dim besides the leading one that
+        differs from the stored shape, or a leading dim that disagrees with ``batch`` or another input's.
+    """
+    inputs = {graph.tensors[i].name: graph.tensors[i] for i in graph.inputs}
+    unknown = sorted(set(input_shapes) - set(inputs))
+    if unknown:
+        raise ShapeError(f"{path}: input_shapes names {unknown}, which are not graph inputs; inputs are "
+                         f"{list(inputs)}")
+    for name, given in input_shapes.items():
+        stored = inputs[name].shape
+        dims = _sizes(name, given, path)
+        if len(dims) != len(stored) or not dims or tuple(dims[1:]) != tuple(stored[1:]):
+            raise ShapeError(f"{path}: input_shapes[{name!r}] = {list(given)}, but the input is stored as "
+                             f"{list(stored)} (NHWC); TFLite shapes are static, only the leading dim (the batch) can "
+                             f"be set: give {[dims[0] if dims else 'N', *stored[1:]]}")
+        if batch is not None and dims[0] != batch:
+            raise ShapeError(f"{path}: batch {batch} and input_shapes[{name!r}] = {list(dims)} disagree: the leading "
+                             f"dim of input {name!r} is the batch ({dims[0]}); give the same batch in both, or only "
+                             "one of them")
+        batch = dims[0]
+    return batch
+
+
+def _sizes(name: str, given: Iterable[int | str], path: Path) -> list[int]:
+    """``given`` as positive ints (decimal strings accepted); :class:`ShapeError` otherwise."""
+    if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
+        raise ShapeError(f"{path}: input_shapes[{name!r}] must be a list of dims, got {given!r}")
+    sizes = []
+    for dim in given:
+        if isinstance(dim, str) and dim.strip().isdigit():
+            dim = int(dim)
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ShapeError(f"{path}: input_shapes[{name!r}] has dim {dim!r}; TFLite shapes are static, give "
+                             "positive integers")
+        sizes.append(int(dim))
+    return sizes
+
+
+def bind_batch(graph: Subgraph, batch: int | None, path: Path) -> tuple[Subgraph, int]:
+    """Bind dynamic leading dims to ``batch`` (None: 1); return the graph and the batch its shapes describe.
+
+    A graph with a fixed batch keeps it; a ``batch`` that contradicts it is a :class:`ShapeError`.
+    """
     def dynamic_batch(t: Tensor) -> bool:
         return len(t.signature) == len(t.shape) > 0 and t.signature[0] == -1
 
@@ -24,14 +93,16 @@ def bind_batch(graph: Subgraph, batch: int, path: Path) -> tuple[Subgraph, int]:
                       "their stored size (usually 1); re-export the model with static shapes",
                       TFLiteImportWarning, stacklevel=3)
     if any(dynamic_batch(t) for t in graph.tensors):
+        batch = batch or 1
         tensors = tuple(replace(t, shape=(batch, *t.shape[1:])) if dynamic_batch(t) else t for t in graph.tensors)
         return replace(graph, tensors=tensors), batch
-    first = graph.tensors[graph.inputs[0]].shape if graph.inputs else ()
-    fixed = first[0] if first else 1
-    if batch != fixed:
-        warnings.warn(f"{path}: the graph has a fixed batch of {fixed}, so its shapes are kept (LayerNetwork.batch = "
-                      f"{fixed}); count batch {batch} with count_network(..., batch={batch}) or predict(..., "
-                      f"batch={batch})", TFLiteImportWarning, stacklevel=3)
+    first = graph.tensors[graph.inputs[0]] if graph.inputs else None
+    fixed = first.shape[0] if first is not None and first.shape else 1
+    if batch is not None and batch != fixed:
+        stored = f" (input '{first.name or f'tensor_{first.index}'}' is stored as {list(first.shape)}, with no " \
+                 "dynamic leading dim in its shape_signature)" if first is not None else ""
+        raise ShapeError(f"{path}: batch {batch} contradicts the graph's fixed batch of {fixed}{stored}; import it "
+                         f"at its own batch {fixed} (leave batch unset) or export the model with a dynamic batch dim")
     return graph, fixed
 
 

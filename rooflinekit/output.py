@@ -1,0 +1,180 @@
+"""Machine-readable output of the command line: strict JSON and flat CSV cells.
+
+JSON is strict (RFC 8259): a missing or non-finite number is ``null``, never ``NaN`` or ``Infinity``; numpy and
+pandas scalars become Python numbers; enums become their values; tuples and sets become lists.
+:func:`dumps_json` writes with ``allow_nan=False``, so a value that slips past :func:`to_json_value` fails loudly
+instead of writing invalid JSON.
+
+In CSV and table output a list is one cell, its items joined with ``;`` (``A100 40GB;A100-40GB``); a nested
+object becomes dotted columns (``peak_ops_per_s.int8``, ``memories.0.name``) where the command flattens it with
+:func:`flatten`, else one cell holding its JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import math
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+LIST_SEPARATOR = ";"
+"""Joins the items of a list in one CSV cell."""
+
+
+def to_json_value(value: Any) -> Any:
+    """``value`` as plain JSON data: dict (str keys), list, str, int, float (finite), bool or None.
+
+    Parameters
+    ----------
+    value
+        Any mix of dicts, lists, tuples, sets, scalars (Python, numpy, pandas), enums, dates, paths, pydantic
+        models, dataclasses, DataFrames (a list of row dicts) and Series (a dict).
+
+    Returns
+    -------
+    Any
+        The converted value: ``None`` for ``None``, NaN, +-inf, ``pd.NA`` and ``pd.NaT``; enums as their value;
+        dates as ISO 8601 text; paths as text.
+
+    Raises
+    ------
+    TypeError
+        For a type that has no JSON form, naming it; convert the value before it reaches the output.
+    """
+    if value is None or isinstance(value, str) and not isinstance(value, enum.Enum):
+        return value
+    if isinstance(value, enum.Enum):
+        return to_json_value(value.value)
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating, Decimal)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, Mapping):
+        return {_json_key(k): to_json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [to_json_value(v) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            return items
+    if isinstance(value, np.ndarray):
+        return to_json_value(value.tolist())
+    if isinstance(value, np.generic):  # numpy scalars not caught above: datetime64, str_, ...
+        return to_json_value(value.item())
+    if isinstance(value, pd.DataFrame):
+        return [to_json_value(row) for row in value.to_dict("records")]
+    if isinstance(value, pd.Series):
+        return to_json_value(value.to_dict())
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, BaseModel):
+        return to_json_value(value.model_dump(mode="json"))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    raise TypeError(f"cannot write a {type(value).__name__} value as JSON ({value!r:.80}); convert it to numbers, "
+                    "text, lists or dicts first")
+
+
+def _json_key(key: Any) -> str:
+    converted = to_json_value(key)
+    return converted if isinstance(converted, str) else json.dumps(converted)
+
+
+def dumps_json(payload: Any, indent: int | None = 2) -> str:
+    """Strict JSON text of ``payload`` (through :func:`to_json_value`, written with ``allow_nan=False``).
+
+    Parameters
+    ----------
+    payload
+        What to write.
+    indent
+        Indentation of nested levels; None writes one line.
+
+    Returns
+    -------
+    str
+        JSON without ``NaN``/``Infinity``.
+    """
+    return json.dumps(to_json_value(payload), indent=indent, allow_nan=False)
+
+
+def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested objects as dotted keys, for one CSV row.
+
+    ``{"a": {"b": 1}, "m": [{"x": 1}], "l": [1, 2]}`` -> ``{"a.b": 1, "m.0.x": 1, "l": [1, 2]}``: a dict's keys and
+    a list of dicts' indices join with ``.``; other lists stay lists (one cell, see :func:`table_cell`).
+
+    Parameters
+    ----------
+    record
+        One JSON object.
+    prefix
+        Put before every key (used by the recursion).
+
+    Returns
+    -------
+    dict
+        Flat keys to leaf values, in the record's order.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+            for index, item in enumerate(value):
+                flat.update(flatten(item, f"{name}.{index}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def table_cell(value: Any, separator: str = LIST_SEPARATOR) -> Any:
+    """One CSV or table cell: a list joined with ``separator``, an object as JSON (empty: no value), else as is.
+
+    Parameters
+    ----------
+    value
+        The cell's value.
+    separator
+        Joins the items of a list (``;`` in CSV).
+
+    Returns
+    -------
+    Any
+        ``value`` unchanged unless it is a list, tuple, set, array or dict.
+    """
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+        items = to_json_value(list(value) if not isinstance(value, np.ndarray) else value)
+        return separator.join("" if item is None else item if isinstance(item, str) else json.dumps(item)
+                              for item in items)
+    if isinstance(value, Mapping):
+        return dumps_json(value, indent=None) if value else None
+    return value
+
+
+def tabular(frame: pd.DataFrame, separator: str = LIST_SEPARATOR) -> pd.DataFrame:
+    """``frame`` with every list or dict cell made one :func:`table_cell` (numeric columns are left alone)."""
+    frame = frame.copy()
+    for column in frame.columns[frame.dtypes == object]:
+        frame[column] = frame[column].map(lambda v: table_cell(v, separator))
+    return frame

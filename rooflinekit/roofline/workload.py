@@ -1,0 +1,136 @@
+"""A counted network as per-frame numpy arrays, ready for the roofline on any hardware.
+
+:class:`CountedNetwork` counts a network once (at one precision, one counting convention and one counter
+registry) and keeps, per row (a layer; the whole network for an aggregate spec):
+
+- ``ops``: ops per frame (``2 * macs + other_ops``);
+- ``weight_bytes``: bytes of constants, read once per batch (not per frame);
+- ``activation_bytes``: inputs read plus outputs written per frame, at each tensor's precision;
+- ``state_bytes``: state tensors (KV cache, RNN state) read and written per frame;
+- ``compute_dtype`` and ``op_class``: what places the row on an engine and picks its peak.
+
+Batch lives only in the roofline: every array is per frame (weights per batch), whatever batch the network's
+shapes describe (costs counted at the network's batch N are divided by N).
+
+**Fusion.** Runtimes fuse elementwise, normalization and activation layers into the kernel of the layer that
+produces their input. Row ``i`` *can fuse* into row ``i - 1`` when its kind is fusible
+(:attr:`~rooflinekit.descriptors.OpKind.fusible`), row ``i - 1`` is a producer (conv, depthwise, gemm,
+attention) or itself fused, row ``i - 1`` writes one tensor and row ``i`` reads it: by tensor name where both
+layers name their tensors (and then only when no other layer reads that tensor), else when row ``i``'s first
+input has the shape of row ``i - 1``'s output. A fused pair keeps both layers' arithmetic and moves no bytes for
+the tensor between them: ``link_bytes[i]`` (row ``i - 1``'s output bytes) is neither written by row ``i - 1`` nor
+read by row ``i``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions, NetworkCost, count_network
+from rooflinekit.descriptors import AggregateNetwork, Layer, LayerNetwork, NetworkSpec, OpClass, OpKind, Precision
+from rooflinekit.descriptors import layer_op_class
+
+PRODUCER_CLASSES = frozenset({OpClass.CONV, OpClass.DEPTHWISE, OpClass.GEMM, OpClass.ATTENTION})
+
+
+def network_label(network: NetworkSpec) -> str:
+    """Display name: ``ResNet-50`` or ``ResNet-50 80%`` for a pruned variant."""
+    return network.name if network.pruning_pct == 100 else f"{network.name} {network.pruning_pct:g}%"
+
+
+@dataclass(frozen=True, eq=False)
+class CountedNetwork:
+    """A network counted once, as per-frame arrays of R rows (see the module docstring).
+
+    Build it with :meth:`of`; :func:`~rooflinekit.roofline.predict` and :func:`~rooflinekit.roofline.sweep`
+    take it in place of a network to predict it on many hardware specs without counting again.
+    """
+
+    spec: NetworkSpec
+    cost: NetworkCost
+    ops: np.ndarray  # (R,) ops per frame
+    weight_bytes: np.ndarray  # (R,) bytes per batch
+    activation_bytes: np.ndarray  # (R,) bytes per frame; NaN for an aggregate spec without activation counts
+    state_bytes: np.ndarray  # (R,) bytes per frame
+    compute_dtype: np.ndarray  # (R,) data type names
+    op_class: np.ndarray  # (R,) op class names, "" where unknown
+    fuses_into_previous: np.ndarray  # (R,) bool: row i can fuse into row i - 1
+    link_bytes: np.ndarray  # (R,) bytes per frame of the tensor between row i - 1 and row i when they fuse
+
+    @classmethod
+    def of(cls, network: NetworkSpec, precision: Precision | str | None = None,
+           conventions: CountingConventions = CountingConventions(),
+           counters: CounterRegistry = DEFAULT_COUNTERS) -> "CountedNetwork":
+        """Count ``network`` at ``precision`` (None: its own per-layer precision) into per-frame arrays."""
+        cost = count_network(network, precision, conventions=conventions, counters=counters)
+        if isinstance(network, AggregateNetwork):
+            activations = cost.activation_bytes_total
+            return cls(
+                spec=network, cost=cost, ops=np.array([float(cost.ops_total or 0.0)]),
+                weight_bytes=np.array([float(cost.weight_bytes_total or 0.0)]),
+                activation_bytes=np.array([np.nan if activations is None else float(activations)]),
+                state_bytes=np.zeros(1), compute_dtype=np.array([cost.precision.compute.value]),
+                op_class=np.array([""]), fuses_into_previous=np.zeros(1, dtype=bool), link_bytes=np.zeros(1),
+            )
+        frames = float(cost.batch)
+        rows = cost.layers
+        output_bytes = rows["output_bytes"].to_numpy(np.float64) / frames
+        fuses = _fusible_links(network, rows)
+        return cls(
+            spec=network, cost=cost, ops=rows["ops"].to_numpy(np.float64) / frames,
+            weight_bytes=rows["weight_bytes"].to_numpy(np.float64),
+            activation_bytes=(rows["input_bytes"] + rows["output_bytes"]).to_numpy(np.float64) / frames,
+            state_bytes=rows["state_bytes"].to_numpy(np.float64) / frames,
+            compute_dtype=rows["compute_dtype"].to_numpy(dtype=object).astype(str),
+            op_class=np.array([_class_name(layer) for layer in network.layers]),
+            fuses_into_previous=fuses, link_bytes=np.where(fuses, np.roll(output_bytes, 1), 0.0),
+        )
+
+    @property
+    def label(self) -> str:
+        """The network's display name."""
+        return network_label(self.spec)
+
+    @property
+    def precision(self) -> Precision:
+        """The precision the network was counted at."""
+        return self.cost.precision
+
+    @property
+    def is_aggregate(self) -> bool:
+        """True for a network known only by totals (one row)."""
+        return isinstance(self.spec, AggregateNetwork)
+
+    @property
+    def layers(self) -> pd.DataFrame:
+        """The counted layer rows (at the network's own batch)."""
+        return self.cost.layers
+
+
+def _class_name(layer: Layer) -> str:
+    op_class = layer_op_class(layer)
+    return "" if op_class is None else op_class.value
+
+
+def _fusible_links(network: LayerNetwork, rows: pd.DataFrame) -> np.ndarray:
+    """(R,) bool: row i can fuse into row i - 1 (rules in the module docstring)."""
+    layers = network.layers
+    readers = Tally(name for layer in layers for name in layer.input_names)
+    output_bytes = rows["output_bytes"].to_numpy()
+    fuses = np.zeros(len(layers), dtype=bool)
+    for i in range(1, len(layers)):
+        kind, previous, layer = OpKind.parse(layers[i].op), layers[i - 1], layers[i]
+        if kind is None or not kind.fusible or len(previous.outputs) != 1 or output_bytes[i - 1] == 0:
+            continue
+        if not (fuses[i - 1] or layer_op_class(previous) in PRODUCER_CLASSES):
+            continue
+        if previous.output_names and layer.input_names:
+            tensor = previous.output_names[0]
+            fuses[i] = tensor in layer.input_names and readers[tensor] == 1
+        else:
+            fuses[i] = bool(layer.inputs) and layer.inputs[0] == previous.outputs[0]
+    return fuses
