@@ -8,7 +8,9 @@ traffic model's :meth:`~rooflinekit.roofline.TrafficModel.moved_bytes` then
 :func:`~rooflinekit.roofline.roofline_times`, one call each per hardware) and the scalar reference
 (:func:`traffic_bytes_scalar` then :func:`roofline_time_scalar`, one prediction at a time) get the same inputs in
 the same process; the results are checked equal and the last line prints the speed-up. Each side is timed as
-the best of several runs, as ``timeit`` does.
+the best of several runs, as ``timeit`` does. The last line also prints the rate of
+:func:`~rooflinekit.roofline.roofline_times` alone, in bytes it must touch per second, as a fraction of this
+process's memory bandwidth measured with numpy's STREAM triad (acceptance: >= 0.5).
 """
 
 from __future__ import annotations
@@ -80,7 +82,37 @@ def best_of(runs: int, fn: Callable[[list[dict[str, Any]]], Any], inputs: list[d
     return result, best_s
 
 
+def triad_bytes_per_s(n: int = 20_000_000, runs: int = 5) -> float:
+    """Memory bandwidth this process reaches with numpy's STREAM triad ``a = b + s * c`` (in place, preallocated:
+    reads b and c, writes a: 24 bytes per element), best of ``runs``."""
+    b, c, a = np.random.rand(n), np.random.rand(n), np.empty(n)
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        np.multiply(c, 3.0, out=a)
+        np.add(a, b, out=a)  # numpy's triad is two passes: 2 reads + 1 write, then 2 reads + 1 write
+        best = min(best, time.perf_counter() - start)
+    return 6 * 8 * n / best
+
+
+def kernel_bytes_per_s(n: int = 5_000_000, levels: int = 2, runs: int = 5) -> tuple[float, float]:
+    """(bytes/s, predictions/s) of :func:`roofline_times` alone on n rows: the bytes it must touch are its
+    inputs (ops, peak, L bytes) and outputs (compute, time, pessimistic, bound and L memory times), 8 each."""
+    rng = np.random.default_rng(0)
+    ops, peak = rng.uniform(1e3, 1e7, n), np.full(n, 1e9)
+    moved, bandwidth = rng.uniform(1e2, 1e6, (n, levels)), np.linspace(1e8, 4e8, levels)
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        roofline_times(ops, moved, peak, bandwidth)
+        best = min(best, time.perf_counter() - start)
+    touched = 8 * n * (2 + levels + 4 + levels)
+    return touched / best, n / best
+
+
 def main() -> None:
+    triad = triad_bytes_per_s()
+    kernel, kernel_rate = kernel_bytes_per_s()
     inputs = sweep_inputs()
     vectorized, vectorized_s = best_of(VECTORIZED_RUNS, run_vectorized, inputs)
     scalar, scalar_s = best_of(SCALAR_RUNS, run_scalar, inputs)
@@ -89,7 +121,9 @@ def main() -> None:
     n = vectorized.size
     print(f"predictions={n} vectorized_s={vectorized_s:.4f} scalar_s={scalar_s:.3f}")
     print(f"vectorized_predictions_per_s={n / vectorized_s:.3e} scalar_predictions_per_s={n / scalar_s:.3e}")
-    print(f"speedup={scalar_s / vectorized_s:.0f}x")
+    print(f"kernel_predictions_per_s={kernel_rate:.3e} kernel_bytes_per_s={kernel:.3e} "
+          f"triad_bytes_per_s={triad:.3e}")
+    print(f"speedup={scalar_s / vectorized_s:.0f}x kernel_fraction_of_memory_bandwidth={kernel / triad:.2f}")
 
 
 if __name__ == "__main__":

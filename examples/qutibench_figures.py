@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     measured = matched.assign(fps=matched["measured_fps"], type="measured (best over batch)")
     both = pd.concat([predicted[predicted["status"] == "ok"].assign(type="predicted (roofline)"),
                       measured[["fps", "accuracy_top1_pct", "hardware", "network", "precision", "type"]]])
-    both["config"] = both["hardware"] + " " + both["network"] + " " + both["precision"]
+    both["config"] = (both["hardware"].astype(str) + " " + both["network"].astype(str) + " "
+                      + both["precision"].astype(str))
     fig = plot_pareto(both, "fps", "accuracy_top1_pct", maximize=True, hue="type", front="hue", label="config",
                       log_x=True, title="QuTiBench ImageNet design space: accuracy vs throughput")
     save_figure(fig, args.out / "qutibench_pareto.png")

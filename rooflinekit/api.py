@@ -9,22 +9,27 @@ used as it is. A prediction whose memories cannot hold what they must is made an
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from typing import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import pandas as pd
-
-from pathlib import Path
 
 from rooflinekit.catalog import get_hardware, get_network, load_hardware_file
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
-from rooflinekit.errors import RooflineWarning, SpecError
+from rooflinekit.errors import PrecisionError, RooflineWarning, SpecError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
 from rooflinekit.roofline import predictor
+from rooflinekit.roofline.grid import HardwareGrid
 from rooflinekit.roofline.predictor import Mode, Prediction
+from rooflinekit.roofline.reductions import Reduction
 from rooflinekit.roofline.traffic import TrafficModel
 from rooflinekit.roofline.workload import CountedNetwork
+
+if TYPE_CHECKING:
+    from rooflinekit.compare.calibrate import CalibratedPredictor
 
 
 class CapacityWarning(RooflineWarning):
@@ -55,34 +60,103 @@ def resolve_hardware(hardware: HardwareSpec | str | Path) -> HardwareSpec:
 def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: HardwareSpec | str | Path,
             precision: Precision | str | None = None, batch: int | None = None, mode: Mode = "network",
             traffic: TrafficModel | str = "weights_only", conventions: CountingConventions = CountingConventions(),
-            counters: CounterRegistry = DEFAULT_COUNTERS, fuse: bool = True) -> Prediction:
+            counters: CounterRegistry = DEFAULT_COUNTERS, fuse: bool = True, calibrated: bool = False,
+            calibration: CalibratedPredictor | str | Path | None = None, framework: str | None = None,
+            framework_version: str | None = None) -> Prediction:
     """Predict throughput and latency of ``network`` on ``hardware``; see :func:`rooflinekit.roofline.predict`.
 
+    ``calibrated=True`` (or a ``calibration``: a fitted predictor or its JSON file; default the shipped one, see
+    :mod:`rooflinekit.compare.calibrate.defaults`) turns the bound into an estimate for the software stack
+    ``framework`` (and ``framework_version``): the layer-mode roofline of the calibration's traffic model, one
+    kernel per layer, scaled per op class by the fitted factors, with an interval and the calibration levels
+    used (``Prediction.estimate == "calibrated"``). A level that was not calibrated or fell back warns
+    :class:`~rooflinekit.compare.calibrate.CalibrationWarning` naming the fallback.
+
     ``network`` and ``hardware`` may be catalog names or files (see :func:`resolve_network`,
-    :func:`resolve_hardware`). Warns :class:`CapacityWarning` when a memory level
+    :func:`resolve_hardware`). With ``precision=None`` and a network whose own data type has no peak on the
+    hardware, the hardware's ``default_precision`` is used (when it has one) and ``notes`` says so. Warns :class:`CapacityWarning` when a memory level
     cannot hold the weights, activations or state placed in it.
     """
-    result = predictor.predict(resolve_network(network), resolve_hardware(hardware), precision, batch, mode,
-                               traffic, conventions, counters, fuse)
+    network, hardware = resolve_network(network), resolve_hardware(hardware)
+    model = _calibration(calibration) if calibrated or calibration is not None else None
+    if model is not None:
+        mode, traffic, fuse = "layer", model.traffic, False  # the roofline the factors were fitted on
+    try:
+        result = predictor.predict(network, hardware, precision, batch, mode, traffic, conventions, counters, fuse)
+    except PrecisionError as exc:
+        if precision is not None or hardware.default_precision is None:
+            raise
+        default = hardware.default_precision.value
+        result = predictor.predict(network, hardware, default, batch, mode, traffic, conventions, counters, fuse)
+        result = dataclasses.replace(result, notes=(*result.notes, f"precision {default}: {hardware.name}'s "
+                                                    f"default, as the network's own type has no peak there ({exc})"))
     if not result.fits:
         warnings.warn(f"{result.network} on {result.hardware}: {'; '.join(result.notes)}", CapacityWarning,
                       stacklevel=2)
+    if model is not None:
+        result = _calibrated(result, network, hardware, model, framework, framework_version)
     return result
 
 
-def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path], hardware: Iterable[HardwareSpec | str | Path],
+def _calibration(calibration: CalibratedPredictor | str | Path | None) -> CalibratedPredictor:
+    from rooflinekit.compare.calibrate import CalibratedPredictor, default_calibration, load_calibration
+
+    if calibration is None:
+        return default_calibration()
+    return calibration if isinstance(calibration, CalibratedPredictor) else load_calibration(calibration)
+
+
+def _calibrated(bound: Prediction, network: NetworkSpec | CountedNetwork, hardware: HardwareSpec,
+                model: CalibratedPredictor, framework: str | None, framework_version: str | None) -> Prediction:
+    """``bound`` (the layer-mode roofline the calibration scales) turned into the calibrated estimate."""
+    from rooflinekit.compare.calibrate import CalibrationWarning, predict_with_calibration
+
+    spec = network.spec if isinstance(network, CountedNetwork) else network
+    estimate = predict_with_calibration(spec, hardware, model, framework, framework_version, bound.precision,
+                                        bound.batch)
+    fallbacks = [level for level in estimate.levels if "not calibrated" in level]
+    if fallbacks:
+        warnings.warn(f"{bound.network} on {bound.hardware}: {'; '.join(fallbacks)}", CalibrationWarning,
+                      stacklevel=3)
+    return dataclasses.replace(
+        bound, estimate="calibrated", latency_s=estimate.latency_s, fps=estimate.fps,
+        attainable_ops_per_s=bound.ops * bound.batch / estimate.latency_s, bound_latency_s=bound.latency_s,
+        latency_interval_s=estimate.interval_s, calibration_levels=estimate.levels, layers=estimate.layers)
+
+
+def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
+          hardware: Iterable[HardwareSpec | HardwareGrid | str | Path],
           precisions: Sequence[Precision | str | None] = (None,), batches: Sequence[int | None] = (None,),
           mode: Mode = "network", traffic: TrafficModel | str = "weights_only",
           conventions: CountingConventions = CountingConventions(), counters: CounterRegistry = DEFAULT_COUNTERS,
-          fuse: bool = True) -> pd.DataFrame:
+          fuse: bool = True, reduce: Reduction | None = None, chunk_rows: int = predictor.DEFAULT_CHUNK_ROWS,
+          engine: str = "local", scheduler: str | None = None, partitions: int | None = None) -> pd.DataFrame:
     """Predict every combination as a DataFrame; see :func:`rooflinekit.roofline.sweep`.
 
-    Names resolve through the catalogs. Warns :class:`CapacityWarning` once with the number of rows that do not
-    fit (their ``fits`` column is False).
+    Names resolve through the catalogs; a :class:`~rooflinekit.roofline.HardwareGrid` is used as it is.
+    ``reduce`` streams the sweep through a reduction (``Best``, ``Pareto``, ``Histogram``) in chunks of
+    ``chunk_rows`` rows. ``engine="dask"`` runs it on a Dask cluster (``scheduler``: its address, None for a local
+    one; ``partitions``: how many parts the networks are split into), see
+    :func:`rooflinekit.roofline.dask_engine.sweep_dask`. Warns :class:`CapacityWarning` once with the number of
+    rows that do not fit (their ``fits`` column is False).
     """
-    table = predictor.sweep([resolve_network(n) for n in networks], [resolve_hardware(h) for h in hardware],
-                            precisions, batches, mode, traffic, conventions, counters, fuse)
-    misfits = int((table["fits"] == False).sum())  # noqa: E712 (None where the row was not predicted)
+    nets = [resolve_network(n) for n in networks]
+    hws = [h if isinstance(h, HardwareGrid) else resolve_hardware(h) for h in hardware]
+    if engine == "dask":
+        from rooflinekit.roofline.dask_engine import sweep_dask
+
+        table = sweep_dask(nets, hws, precisions, batches, mode, traffic, conventions, counters, fuse, reduce,
+                           chunk_rows, scheduler=scheduler, partitions=partitions)
+        if not isinstance(table, pd.DataFrame):
+            return table  # a lazy Dask DataFrame on the caller's client
+    elif engine == "local":
+        table = predictor.sweep(nets, hws, precisions, batches, mode, traffic, conventions, counters, fuse, reduce,
+                                chunk_rows)
+    else:
+        raise SpecError(f"unknown sweep engine {engine!r}; use 'local' or 'dask'")
+    if "fits" not in table.columns:
+        return table
+    misfits = int((table["fits"] == False).sum())  # noqa: E712 (missing where the row was not predicted)
     if misfits:
         warnings.warn(f"{misfits} of {len(table)} predictions do not fit their memories; see the 'fits' and "
                       "'notes' columns", CapacityWarning, stacklevel=2)

@@ -17,6 +17,7 @@ from typing import Iterable
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from rooflinekit._limits import MAX_YAML_DEPTH, MAX_YAML_NODES, shown
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 from rooflinekit.descriptors._base import spec_error, spec_message
 from rooflinekit.errors import SpecError, UnknownNameError
@@ -44,11 +45,65 @@ def normalize_name(name: str) -> str:
     return re.sub(r"[^0-9a-z.]", "", name.casefold())
 
 
+_YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _bounded_nodes(node: yaml.Node, path: Path) -> None:
+    """Refuse a YAML node graph deeper than :data:`MAX_YAML_DEPTH` or larger than :data:`MAX_YAML_NODES` once
+    aliases are expanded (a "billion laughs" file), before the loader builds a single Python object.
+
+    Aliases point at nodes already seen, so the expanded size is counted with one memoized pass over the graph:
+    linear in the file, whatever it would expand to.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(node, 1, False)]
+    while stack:
+        current, depth, done = stack.pop()
+        if id(current) in sizes:
+            continue
+        if depth > MAX_YAML_DEPTH:
+            raise SpecError(f"{path.name}: YAML nested deeper than {MAX_YAML_DEPTH} levels (line "
+                            f"{current.start_mark.line + 1}); a spec file is a few levels deep, fix the file")
+        children: list[yaml.Node] = []
+        if isinstance(current, yaml.SequenceNode):
+            children = list(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            children = [item for pair in current.value for item in pair]
+        if done:
+            sizes[id(current)] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[id(current)] > MAX_YAML_NODES:
+                raise SpecError(f"{path.name}: YAML expands to more than {MAX_YAML_NODES:,} values through its "
+                                f"aliases (&anchor / *alias, line {current.start_mark.line + 1}); write the specs "
+                                "out or use fewer aliases")
+            continue
+        stack.append((current, depth, True))
+        stack.extend((child, depth + 1, False) for child in children if id(child) not in sizes)
+
+
 def _read_entries(path: Path, key: str) -> list[dict]:
+    """The ``key:`` list of a catalog YAML file, loaded safely (no Python tags, depth and alias expansion
+    bounded, invalid UTF-8 refused), as a :class:`SpecError` naming the file on any failure."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path.name}: not UTF-8 text (byte {exc.start}: {shown(exc.object[exc.start:exc.start + 8])})"
+                        "; save the spec file as UTF-8") from None
+    try:
+        loader = _YAML_LOADER(text)
+        try:
+            root = loader.get_single_node()
+            if root is None:
+                document = None
+            else:
+                _bounded_nodes(root, path)
+                document = loader.construct_document(root)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path.name}: not valid YAML ({exc}); fix the file's syntax") from None
+        message = str(exc) if len(str(exc)) <= 300 else str(exc)[:297] + "..."
+        raise SpecError(f"{path.name}: not valid YAML ({message}); fix the file's syntax") from None
+    except RecursionError:
+        raise SpecError(f"{path.name}: YAML nested too deeply to read; fix the file") from None
     if not isinstance(document, dict) or not isinstance(document.get(key), list):
         raise SpecError(f"{path.name}: expected a top-level '{key}:' list of specs")
     return document[key]
@@ -95,7 +150,11 @@ def _index(specs: Iterable, keys_of) -> dict[str, object]:
 
 
 def _not_found(kind: str, command: str, query: str, names: list[str]) -> UnknownNameError:
-    close = difflib.get_close_matches(query, names, n=3, cutoff=0.5)
+    key = normalize_name(query)
+    # names that start with or contain the query ('A100' -> A100-SXM4-40GB, A100-SXM4-80GB), then spelling neighbours
+    containing = sorted((n for n in names if key and key in normalize_name(n)),
+                        key=lambda n: (not normalize_name(n).startswith(key), len(n)))
+    close = list(dict.fromkeys([*containing[:5], *difflib.get_close_matches(query, names, n=3, cutoff=0.5)]))[:5]
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     return UnknownNameError(f"unknown {kind} {query!r}{hint} (list them with 'rooflinekit {command} list')",
                             name=query, kind=kind, suggestions=close)
@@ -135,7 +194,12 @@ class NetworkCatalog:
 
     @classmethod
     def from_dir(cls, folder: str | Path = MODEL_DIR) -> "NetworkCatalog":
-        return cls([spec for path in sorted(Path(folder).glob("*.yaml")) for spec in load_network_file(path)])
+        """The YAML specs of ``folder`` and the transformer configs of its ``transformers/`` subfolder (each a
+        prefill network at its file's ``seq_len``, see :func:`rooflinekit.networks.transformer.catalog_networks`)."""
+        from rooflinekit.networks.transformer import catalog_networks  # networks import the catalog's helpers
+
+        specs = [spec for path in sorted(Path(folder).glob("*.yaml")) for spec in load_network_file(path)]
+        return cls(specs + catalog_networks(Path(folder) / "transformers"))
 
     def get(self, name: str, pruning_pct: float | None = None) -> NetworkSpec:
         """Look up ``name``; a trailing number is a pruning percentage unless it belongs to the name."""

@@ -3,53 +3,89 @@
     rooflinekit count MODEL [--precision P] [--batch N]
     rooflinekit predict MODEL --hardware NAME [--precision P] [--batch N] [--mode network|layer]
                         [--calibration CALIB_JSON [--framework F] [--framework-version V]]
-    rooflinekit calibrate RECORDS... --out CALIB_JSON [--models PATH]... [--shrinkage L] [--system-shrinkage L]
+    rooflinekit calibrate RECORDS... --out CALIB_JSON [--columns THEIRS=OURS,...] [--units COL=UNIT,...]
+                          [--set COL=VALUE,...] [--models PATH]... [--shrinkage L] [--system-shrinkage L]
+    rooflinekit align|efficiency RECORDS.csv [--columns ...] [--units ...] [--set ...] [--by COLS]
     rooflinekit sweep --models A,B --hardware X,Y [--precisions P,Q] [--batches 1,8]
-    rooflinekit hardware list|show NAME
+    rooflinekit hardware list|show NAME|schema
     rooflinekit models list|show NAME
     rooflinekit plot roofline|efficiency|heatmap|pareto|layers ... --out FILE.png|svg|pdf
 
-MODEL is a catalog name (``ResNet-50 80%``) or a model file (``.onnx``, ``.tflite``). Every command takes
-``--format table|csv|json``. Errors print one line on stderr and exit with status 2.
+MODEL is a catalog name (``ResNet-50 80%``) or a model file (``.onnx``, ``.tflite``); a hardware NAME may be a
+hardware YAML file (``my_npu.yaml``). Every command takes ``--format table|csv|json`` (tables: SI prefixes, at
+most 120 characters wide unless ``--wide``) and ``--quiet``. Errors print one line on stderr (one per failed
+field of a spec) and exit with status 2; warnings print ``warning: ...``; a closed output pipe ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from rooflinekit.catalog import hardware_catalog, network_catalog
 from rooflinekit.cli_common import (
     Parser, format_options, is_model_file, model_options, resolve_model, roofline_options, split_list,
 )
+from rooflinekit.cli_common import output_file, resolve_hardware, traffic_options
 from rooflinekit.compare.calibrate import calibrate_from_paths, predict_with_calibration
 from rooflinekit.counters import NetworkCost, count_network
-from rooflinekit.errors import RooflineError, SpecError
+from rooflinekit.descriptors import DType, HardwareSpec
+from rooflinekit.descriptors.hardware import HardwareKind
+from rooflinekit.display import format_value, one_line, peaks_text, render_fields, render_table, si
+from rooflinekit.errors import RecordError, RooflineError, RooflineWarning, SpecError
+from rooflinekit.progress import progress, set_progress
+from rooflinekit.roofline import MODES
 from rooflinekit.output import LIST_SEPARATOR, dumps_json, flatten, tabular, to_json_value
 from rooflinekit.plots_cli import add_plot_commands
-from rooflinekit.api import predict, sweep
+from rooflinekit.api import CapacityWarning, predict, sweep
+
+COUNT_COLUMNS = ["name", "op", "source_op", "macs", "ops", "params", "weight_bytes", "input_bytes", "output_bytes"]
+"""Columns of ``count``'s per-layer table, in order."""
+PREDICT_FIELDS = ["network", "hardware", "precision", "batch", "mode", "traffic", "fps", "fps_per_w", "latency_s",
+                  "bound", "operational_intensity", "attainable_ops_per_s", "peak_ops_per_s", "ops", "bytes",
+                  "latency_optimistic_s", "latency_pessimistic_s", "engines", "kernels", "fits", "estimate"]
+"""Fields of ``predict``'s text output, in order (JSON and CSV have every field)."""
+LAYER_COLUMNS = ["name", "op", "ops", "weight_bytes", "time_s", "bound"]
+SWEEP_TABLE_COLUMNS = ["network", "hardware", "precision", "batch", "fps", "latency_s", "bound", "fps_per_w",
+                       "operational_intensity", "status", "attainable_ops_per_s", "peak_ops_per_s", "mode", "traffic",
+                       "pruning_pct", "ops", "bytes", "fits", "notes"]
+"""Columns of ``sweep``'s text table, key columns first; the table keeps those that fit in 120 characters."""
+MATCHED_COLUMNS = ["hardware", "network", "precision", "batch", "measured_fps", "predicted_fps", "efficiency_pct",
+                   "predicted_bound", "source"]
+PEAK_ORDER = [DType.INT8, DType.FP16, DType.BF16, DType.TF32, DType.FP32, DType.INT4, DType.FP8, DType.INT2,
+              DType.INT1, DType.INT16, DType.FP64]
+
 
 def _jsonable(value: Any) -> Any:
     """Strict-JSON data of ``value``: NaN, infinities, ``pd.NA`` -> None (:func:`rooflinekit.output.to_json_value`)."""
     return to_json_value(value)
 
 
-def _emit(fmt: str, payload: dict | list, table: pd.DataFrame) -> None:
-    """Print ``payload`` as strict JSON (``--format json``), or ``table`` as CSV or a text table.
-
-    Lists in ``table`` cells are joined with ``;`` (CSV) or ``, `` (table); dicts become their JSON.
+def _emit(args: argparse.Namespace, payload: dict | list, table: pd.DataFrame, *,
+          columns: Sequence[str] | None = None, fields: bool = False) -> None:
+    """Print ``payload`` as strict JSON (``--format json``), ``table`` as CSV (every column, full precision), or
+    ``table`` as a human table: SI-prefixed cells, at most 120 characters wide unless ``--wide``
+    (:mod:`rooflinekit.display`). ``columns`` orders the human table (key columns first); ``fields`` prints its
+    one row as ``field  value`` lines.
     """
-    if fmt == "json":
+    if args.format == "json":
         print(dumps_json(payload))
-    elif fmt == "csv":
+    elif args.format == "csv":
         print(tabular(table, LIST_SEPARATOR).to_csv(index=False), end="")
+    elif fields and len(table) == 1:
+        row = table.iloc[0].to_dict()
+        print(render_fields({c: row[c] for c in (columns or table.columns) if c in row}, wide=args.wide))
     else:
-        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
-            print(tabular(table, ", ").to_string(index=False))
+        print(render_table(table, wide=args.wide, columns=columns))
 
 
 def _count_payload(cost: NetworkCost) -> dict:
@@ -68,79 +104,312 @@ def cmd_count(args: argparse.Namespace) -> None:
     batch = None if is_model_file(args.model) else args.batch
     cost = count_network(network, args.precision, batch=batch, strict=args.strict)
     payload = _count_payload(cost)
-    if args.format == "table" and not cost.layers.empty:
-        table = cost.layers[["name", "op", "source_op", "macs", "ops", "params", "weight_bytes", "input_bytes",
-                             "output_bytes"]]
-        print(f"{cost.network} at {cost.precision.label}, batch {cost.batch}: {cost.totals}")
+    if args.format == "table":
+        totals = ", ".join(f"{key} {format_value(key, value)}" for key, value in cost.totals.items())
+        print(f"{cost.network} at {cost.precision.label}, batch {cost.batch}")
+        print(f"totals: {totals}")
         if cost.unsupported_ops:
-            print(f"unsupported ops: {cost.unsupported_ops}")
-    else:
-        table = pd.DataFrame([{"network": cost.network, "precision": cost.precision.label, "batch": cost.batch,
-                               **cost.totals}])
-        if args.format == "csv" and not cost.layers.empty:
-            table = cost.layers
-    _emit(args.format, payload, table)
+            print("unsupported ops (no counter, counted as 0): "
+                  + ", ".join(f"{op} x{n}" for op, n in cost.unsupported_ops.items()))
+        if not cost.layers.empty:
+            print()
+            _emit(args, payload, cost.layers, columns=COUNT_COLUMNS)
+        return
+    table = pd.DataFrame([{"network": cost.network, "precision": cost.precision.label, "batch": cost.batch,
+                           **cost.totals}])
+    if args.format == "csv" and not cost.layers.empty:
+        table = cost.layers
+    _emit(args, payload, table)
+
+
+def _fps_per_w(fps: Any, tdp_w: float | None) -> float | None:
+    """Frames per second per watt of TDP, None where the spec gives no power or there is no fps."""
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        return None
+    return value / tdp_w if tdp_w and value == value else None
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
     network = resolve_model(args.model, args.batch, args.input_shape)  # None: the model's own batch
+    hardware = resolve_hardware(args.hardware)
     if args.calibration:
-        result = predict_with_calibration(network, hardware_catalog().get(args.hardware), args.calibration,
+        result = predict_with_calibration(network, hardware, args.calibration,
                                           args.framework, args.framework_version, args.precision,
                                           args.batch or getattr(network, "batch", 1))
-        _emit(args.format, {**result.to_dict(), "classes": result.classes.to_dict("records")},
-              pd.DataFrame([result.to_dict()]))
+        _emit(args, {**result.to_dict(), "classes": result.classes.to_dict("records")},
+              pd.DataFrame([result.to_dict()]), fields=True)
         if args.format == "table":
             print()
-            print(result.classes.to_string(index=False))
+            print(render_table(result.classes, wide=args.wide))
         return
-    prediction = predict(network, hardware_catalog().get(args.hardware), args.precision, args.batch, args.mode,
-                         args.traffic, fuse=args.fuse)
-    payload = prediction.to_dict()
+    prediction = predict(network, hardware, args.precision, args.batch, args.mode, args.traffic, fuse=args.fuse)
+    payload = {**prediction.to_dict(), "fps_per_w": _fps_per_w(prediction.fps, hardware.tdp_w)}
     if args.mode == "layer" and args.format == "json":  # null for an aggregate network: it has no layers
         payload["layers"] = (None if prediction.layers is None else
                              prediction.layers[["name", "op", "ops", "time_s", "bound"]].to_dict("records"))
-    _emit(args.format, payload, pd.DataFrame([prediction.to_dict()]))
+    _emit(args, payload, pd.DataFrame([{k: v for k, v in payload.items() if k != "layers"}]),
+          columns=PREDICT_FIELDS, fields=True)
+    if args.format == "table":
+        for note in prediction.notes:
+            print(f"note: {note}")
     if args.mode == "layer" and args.format == "table" and prediction.layers is not None:
         print()
-        print(prediction.layers[["name", "op", "ops", "weight_bytes", "time_s", "bound"]].to_string(index=False))
+        print(render_table(prediction.layers, wide=args.wide, columns=LAYER_COLUMNS))
 
 
 def cmd_calibrate(args: argparse.Namespace) -> None:
+    mapping = _table_mapping(args)
+    for path in args.records:
+        _check_columns(Path(path), mapping, ["hardware", "network", "latency_s"])
+        if not args.models:
+            _refuse_aggregates(Path(path), mapping)
     predictor = calibrate_from_paths(args.records, models=args.models, shrinkage=args.shrinkage,
-                                     system_shrinkage=args.system_shrinkage)
+                                     system_shrinkage=args.system_shrinkage, **mapping)
     Path(args.out).write_text(predictor.to_json(), encoding="utf-8")
-    table = predictor.factor_table()
+    factors = predictor.factor_table()
+    base = pd.DataFrame([{"level": "base", "key": "all records", "op_class": "all", "log_factor": predictor.theta0_,
+                          "multiplier": float(np.exp(predictor.theta0_))}])
+    table = pd.concat([base, factors], ignore_index=True)
+    fit = _in_sample_error(predictor)
     if args.format == "table":
         print(f"calibrated on {predictor.n_records_} records, classes {', '.join(predictor.classes_)}; "
               f"wrote {args.out}")
-    _emit(args.format, {"out": str(args.out), "n_records": predictor.n_records_, "classes": predictor.classes_,
-                        "theta0": predictor.theta0_, "factors": table.to_dict("records")}, table)
+        if fit:
+            print(f"in-sample error: median {fit['median_ape_pct']:.1f} %, within 10 % {fit['within_10_pct']:.0f} %, "
+                  f"within 25 % {fit['within_25_pct']:.0f} % of {fit['n']} records "
+                  "(cross-validate before trusting it on unseen models or boards)")
+        print("latency = roofline time per op class x exp(base + sum of the levels' log-factors); multiplier = "
+              "exp(log_factor)")
+        print()
+    _emit(args, {"out": str(args.out), "n_records": predictor.n_records_, "classes": predictor.classes_,
+                 "theta0": predictor.theta0_, "factors": factors.to_dict("records"), "in_sample": fit},
+          table, columns=["level", "key", "op_class", "multiplier", "log_factor"])
+
+
+def _refuse_aggregates(path: Path, mapping: dict[str, Any]) -> None:
+    """Say before fitting that records of an aggregate (totals-only) catalog network cannot be calibrated: the
+    factors are per op class, which needs the network's layers."""
+    if path.is_dir() or path.suffix.lower() not in (".csv", ".parquet", ".pq") or not path.is_file():
+        return
+    from rooflinekit.compare.loaders import load_table
+
+    records = load_table(path, **mapping).records
+    aggregates = []
+    for name in sorted({str(n) for n in records.get("network", pd.Series(dtype=object)).dropna()}):
+        try:
+            spec = network_catalog().get(name)
+        except RooflineError:
+            continue
+        if spec.kind == "aggregate":
+            aggregates.append(name)
+    if aggregates:
+        warnings.warn(f"{path.name}: {', '.join(aggregates)} {'is' if len(aggregates) == 1 else 'are'} known only by "
+                      "totals in the catalog (no layers), so "
+                      + ("its records cannot be calibrated; give its model file" if len(aggregates) == 1 else
+                         "their records cannot be calibrated; give their model files")
+                      + " with --models PATH", RooflineWarning)
+
+
+def _in_sample_error(predictor: Any) -> dict[str, float] | None:
+    """Median absolute percentage error and shares within 10 / 25 % of the fitted records (None when unknown)."""
+    features = getattr(predictor, "features_", None)
+    if features is None or "latency_s" not in features or not len(features):
+        return None
+    from rooflinekit.compare.evaluate import ape_pct
+
+    errors = ape_pct(features["latency_s"].to_numpy(dtype=float), predictor.predict(features))
+    return {"n": int(len(errors)), "median_ape_pct": float(np.median(errors)),
+            "within_10_pct": float(100 * np.mean(errors <= 10)), "within_25_pct": float(100 * np.mean(errors <= 25))}
+
+
+def _mapping_option(value: str | None, option: str) -> dict[str, str]:
+    """``theirs=ours,...`` as a dict; a malformed entry is a SpecError in the option's own syntax."""
+    mapping: dict[str, str] = {}
+    for item in split_list(value):
+        key, sep, target = item.partition("=")
+        if not sep or not key.strip() or not target.strip():
+            raise SpecError(f"{option} {value!r}: write NAME=VALUE pairs separated by commas, e.g. "
+                            + ("board=hardware,model=network" if option == "--columns" else
+                               "latency_s=ms" if option == "--units" else "framework=TFLite Micro,batch=1"))
+        mapping[key.strip()] = target.strip()
+    return mapping
+
+
+def _check_columns(path: Path, mapping: dict[str, Any], needed: Sequence[str], one_of: Sequence[str] = ()) -> None:
+    """Refuse a records table that lacks ``needed`` columns (or all of ``one_of``) after ``--columns`` and
+    ``--set``, naming its own columns and the options that map them (before any work is done)."""
+    if path.is_dir() or path.suffix.lower() != ".csv" or not path.is_file():
+        return  # folders are MLPerf Tiny trees; other tables are checked by their loader
+    try:
+        header = list(pd.read_csv(path, nrows=0).columns)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return  # the loader reports an unreadable table
+    present = {mapping["columns"].get(c, c) for c in header} | set(mapping["constants"])
+    missing = [c for c in needed if c not in present]
+    if one_of and not present & set(one_of):
+        missing.append(" or ".join(one_of))
+    if missing:
+        raise RecordError(f"{path.name}: no {', '.join(missing)} column after --columns/--set; its columns are "
+                          f"{', '.join(header)}; map them, e.g. --columns {header[0] if header else 'board'}=hardware"
+                          f",...{' --units latency_s=ms' if 'latency_s' in str(missing) else ''}")
+
+
+def _table_mapping(args: argparse.Namespace) -> dict[str, Any]:
+    """``--columns``, ``--units`` and ``--set`` as :func:`~rooflinekit.compare.load_table` keyword arguments."""
+    constants: dict[str, Any] = {}
+    for key, value in _mapping_option(args.set, "--set").items():
+        constants[key] = int(value) if value.isdigit() else float(value) if _is_float(value) else value
+    return {"columns": _mapping_option(args.columns, "--columns"), "units": _mapping_option(args.units, "--units"),
+            "constants": constants}
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
-    networks = [resolve_model(m) for m in split_list(args.models)] or network_catalog().specs
-    hardware = [hardware_catalog().get(h) for h in split_list(args.hardware)] or hardware_catalog().specs
+    networks = [resolve_model(m) for m in progress(split_list(args.models), "models", unit="model")] \
+        or network_catalog().specs
+    hardware = [resolve_hardware(h) for h in split_list(args.hardware)] or hardware_catalog().specs
     precisions = split_list(args.precisions) or [None]
     try:
         batches: list[int | None] = [int(b) for b in split_list(args.batches)] or [None]
     except ValueError:
         raise SpecError(f"--batches {args.batches!r}: write whole numbers separated by commas, e.g. 1,8,64") from None
-    table = sweep(networks, hardware, precisions, batches, args.mode, args.traffic, fuse=args.fuse)
-    _emit(args.format, table.to_dict("records"), table)
+    with warnings.catch_warnings():  # one capacity warning for the whole sweep, not one per network
+        warnings.simplefilter("ignore", CapacityWarning)
+        if getattr(args, "engine", "local") == "dask":
+            table = sweep(networks, hardware, precisions, batches, args.mode, args.traffic, fuse=args.fuse,
+                          engine="dask", scheduler=args.scheduler)
+        else:
+            chunks = [sweep([network], hardware, precisions, batches, args.mode, args.traffic, fuse=args.fuse)
+                      for network in progress(networks, "sweep", unit="network")]
+            table = pd.concat(chunks, ignore_index=True)
+    misfits = int((table["fits"] == False).sum())  # noqa: E712 (None where the row was not predicted)
+    if misfits:
+        warnings.warn(f"{misfits} of {len(table)} predictions do not fit their memories; see the 'fits' and "
+                      "'notes' columns", CapacityWarning)
+    tdp = {spec.name: spec.tdp_w for spec in hardware}
+    table["fps_per_w"] = [_fps_per_w(fps, tdp.get(name)) for fps, name in zip(table["fps"], table["hardware"])]
+    _emit(args, table.to_dict("records"), table, columns=SWEEP_TABLE_COLUMNS)
+
+
+def _hardware_row(spec: HardwareSpec) -> dict[str, Any]:
+    weights = spec.memory_for("weights")
+    return {"name": spec.name, "kind": spec.kind.value, "core_type": spec.core_type,
+            "peak_ops_per_s": {d.value: p for d, p in spec.peak_ops_per_s.items()},
+            "memory": weights.name, "memory_bytes": weights.capacity_bytes,
+            "bandwidth_bytes_per_s": weights.bandwidth_bytes_per_s, "tdp_w": spec.tdp_w,
+            "default_precision": spec.default_precision.value if spec.default_precision else None,
+            "aliases": list(spec.aliases)}
+
+
+def _hardware_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per spec: name, kind, the weights' memory and its bandwidth, TDP, then one column per data type
+    (peak ops/s, compact: ``624T``), most common types first."""
+    dtypes = [d.value for d in PEAK_ORDER if any(d.value in row["peak_ops_per_s"] for row in rows)]
+    table = pd.DataFrame([{"name": row["name"], "kind": row["kind"], "bandwidth_bytes_per_s":
+                           row["bandwidth_bytes_per_s"], "memory_bytes": row["memory_bytes"], "tdp_w": row["tdp_w"],
+                           **{d: si(row["peak_ops_per_s"][d]).replace(" ", "") if d in row["peak_ops_per_s"]
+                              else "-" for d in dtypes}} for row in rows])
+    return table
 
 
 def cmd_hardware(args: argparse.Namespace) -> None:
     catalog = hardware_catalog()
-    if args.action == "list":
-        rows = [{"name": s.name, "kind": s.kind.value, "core_type": s.core_type,
-                 "peak_ops_per_s": {d.value: p for d, p in s.peak_ops_per_s.items()},
-                 "aliases": list(s.aliases)} for s in catalog.specs]
-        _emit(args.format, rows, pd.DataFrame([flatten(row) for row in rows]))
+    if args.action == "schema":
+        print(json.dumps(hardware_schema(), indent=2))
         return
-    spec = catalog.get(_require_name(args))
+    if args.action == "list":
+        rows = [_hardware_row(s) for s in catalog.specs]
+        if args.format == "table":
+            print("peaks in ops/s per data type (1 MAC = 2 ops, dense); memory and bandwidth of the level that "
+                  "holds the weights")
+        _emit(args, rows, _hardware_table(rows) if args.format == "table" else
+              pd.DataFrame([flatten(row) for row in rows]))
+        return
+    spec = resolve_hardware(_require_name(args))
     data = spec.model_dump(mode="json")
-    _emit(args.format, data, pd.DataFrame([flatten(data)]))
+    if args.format == "table":
+        fields = {k: v for k, v in data.items() if k not in ("peak_ops_per_s", "memories", "engines", "source",
+                                                               "notes") and v not in (None, [], ())}
+        print(render_fields({**fields, "peak_ops_per_s": peaks_text(spec.peak_ops_per_s)}, wide=args.wide))
+        print()
+        print(render_table(pd.DataFrame([m.model_dump(mode="json") for m in spec.memories]), wide=args.wide,
+                           columns=["name", "capacity_bytes", "bandwidth_bytes_per_s", "on_chip", "stores",
+                                    "spill_to", "source"]))
+        if spec.engines:
+            print()
+            print(render_table(pd.DataFrame([{**e.model_dump(mode="json"), "peak_ops_per_s":
+                                              peaks_text(e.peak_ops_per_s)} for e in spec.engines]),
+                               wide=args.wide, columns=["name", "peak_ops_per_s", "op_classes", "memories",
+                                                        "kernel_overhead_s"]))
+        print()
+        print(render_fields({"source": spec.source, "notes": spec.notes}, wide=args.wide, wrap=True))
+        return
+    _emit(args, data, pd.DataFrame([flatten(data)]))
+
+
+_QUANTITY = re.compile(r"(_bytes|_bytes_per_s|_ops_per_s|_hz|_w)$")
+
+
+def _allow_unit_strings(node: Any, key: str = "") -> None:
+    """Let every quantity field of the schema (``capacity_bytes``, ``tdp_w``, a peak, ...) be a string with a unit."""
+    if isinstance(node, dict):
+        for name, child in list(node.items()):
+            if isinstance(child, dict) and _QUANTITY.search(name) and "properties" not in child:
+                target = child.get("additionalProperties", child) if name.endswith("_ops_per_s") else child
+                _with_unit(target)
+            _allow_unit_strings(child, name)
+    elif isinstance(node, list):
+        for child in node:
+            _allow_unit_strings(child, key)
+
+
+def _with_unit(schema: dict[str, Any]) -> None:
+    unit = {"type": "string", "description": "a number with a unit, e.g. '19.2 GB/s', '26 TOPS', '512 KiB'"}
+    options = schema.get("anyOf")
+    if options is not None:
+        options.insert(0, unit)
+    elif schema.get("type") == "number":
+        number = {k: schema.pop(k) for k in list(schema) if k not in ("title", "description", "default")}
+        schema["anyOf"] = [number, unit]
+
+
+def hardware_schema() -> dict[str, Any]:
+    """The JSON Schema of a hardware YAML file (a top-level ``hardware:`` list of :class:`HardwareSpec`).
+
+    Quantities may be numbers in SI base units or strings with a unit (``"19.2 GB/s"``, ``"26 TOPS"``,
+    ``"512 KiB"``, ``"216 MHz"``, ``"2 W"``; units in any case where unambiguous).
+
+    Returns
+    -------
+    dict
+        A JSON Schema (draft 2020-12) document.
+    """
+    spec = HardwareSpec.model_json_schema(mode="validation")
+    _allow_unit_strings(spec)
+    defs = spec.pop("$defs", {})
+    defs["HardwareSpec"] = spec
+    kinds = [k.value for k in HardwareKind]
+    defs["HardwareKind"] = {"title": "HardwareKind", "type": "string", "enum": [*kinds, *(k.lower() for k in kinds)],
+                            "description": "device kind, upper or lower case"}
+    defs["DType"] = {"title": "DType", "type": "string", "examples": [d.value for d in DType],
+                     "description": "data type in any common spelling: " + ", ".join(d.value for d in DType)
+                                    + " (also INT8, float32, half, bfloat16, ...)"}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "rooflinekit hardware file",
+            "description": "A YAML file with a top-level 'hardware:' list of specs. Peaks are dense ops/s (1 MAC = "
+                           "2 ops); quantities are SI numbers or strings with a unit ('19.2 GB/s', '26 TOPS').",
+            "type": "object", "required": ["hardware"], "additionalProperties": False,
+            "properties": {"hardware": {"type": "array", "minItems": 1,
+                                        "items": {"$ref": "#/$defs/HardwareSpec"}}},
+            "$defs": defs}
 
 
 def cmd_models(args: argparse.Namespace) -> None:
@@ -148,18 +417,123 @@ def cmd_models(args: argparse.Namespace) -> None:
     if args.action == "list":
         rows = [{"name": catalog.label(s), "kind": s.kind, "task": s.task, "precision": s.precision.label,
                  "pruning_pct": s.pruning_pct, "aliases": list(s.aliases)} for s in catalog.specs]
-        _emit(args.format, rows, pd.DataFrame(rows))
+        _emit(args, rows, pd.DataFrame(rows))
         return
     spec = catalog.get(_require_name(args))
     data = spec.model_dump(mode="json")
     cost = count_network(spec)
-    _emit(args.format, data, pd.DataFrame([{"name": catalog.label(spec), "kind": spec.kind, **cost.totals}]))
+    _emit(args, data, pd.DataFrame([{"name": catalog.label(spec), "kind": spec.kind, **cost.totals}]),
+          fields=args.format == "table")
+
+
+def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
+    """Records of ``args.records`` (mapped), predicted one configuration at a time, aligned with them."""
+    from rooflinekit.compare import align
+    from rooflinekit.compare.loaders import load_table
+
+    mapping = _table_mapping(args)
+    _check_columns(args.records, mapping, ["hardware", "network"], ["latency_s", "throughput_fps"])
+    loaded = load_table(args.records, **mapping)
+    records = loaded.records.reset_index(drop=True)
+    for row in loaded.files.to_dict("records"):
+        if "columns not read" in str(row.get("reason", "")):
+            warnings.warn(f"{row['path']}: {row['reason']} (map them with --columns theirs=ours)", RooflineWarning)
+    rejected = loaded.rejected
+    if len(rejected):
+        reasons = rejected["reason"].astype(str).value_counts()
+        warnings.warn(f"{len(rejected)} record{'s' if len(rejected) > 1 else ''} rejected: "
+                      + "; ".join(f"{n} x {reason}" for reason, n in reasons.head(3).items())
+                      + ("; ..." if len(reasons) > 3 else ""), RooflineWarning)
+    if records.empty:
+        raise RecordError(f"{args.records}: no usable record; columns after mapping must include hardware, network "
+                          "and latency_s or throughput_fps (map yours with --columns theirs=ours,...)")
+    keys = records[["hardware", "network", "pruning_pct", "precision", "batch"]].drop_duplicates()
+    rows, failures = [], {}
+    for key in progress(list(keys.itertuples(index=False, name=None)), "predict", unit="config"):
+        hardware_name, network_name, pruning, precision, batch = key
+        precision = None if precision is None or precision != precision else str(precision)
+        try:
+            network = network_catalog().get(str(network_name), float(pruning))
+            hardware = resolve_hardware(str(hardware_name))
+            result = predict(network, hardware, precision, int(batch), args.mode, args.traffic)
+        except RooflineError as exc:
+            failures[key] = one_line(str(exc))
+            continue
+        rows.append({**result.to_dict(), "hardware": str(hardware_name), "network": str(network_name),
+                     "pruning_pct": float(pruning), "precision": precision, "batch": int(batch), "status": "ok",
+                     "fps_per_w": _fps_per_w(result.fps, hardware.tdp_w)})
+    predictions = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["hardware", "network", "pruning_pct",
+                                                                         "precision", "batch", "fps", "status"])
+    result = align(predictions, records)
+    unmatched = result.unmatched_records.copy()
+    if len(unmatched):
+        unmatched["reason"] = [failures.get(k, r) for k, r in zip(
+            unmatched[["hardware", "network", "pruning_pct", "precision", "batch"]].itertuples(index=False,
+                                                                                              name=None),
+            unmatched["reason"])]
+    return result, unmatched
+
+
+def cmd_align(args: argparse.Namespace) -> None:
+    result, unmatched = _align(args)
+    matched = result.matched
+    summary = None
+    if args.command == "efficiency" and len(matched):
+        from rooflinekit.compare import summarize_efficiency
+
+        summary = summarize_efficiency(matched, by=split_list(args.by) or ["hardware"])
+    payload: dict[str, Any] = {"matched": matched, "unmatched_records": unmatched}
+    if summary is not None:
+        payload["summary"] = summary
+    if args.format == "json":
+        print(dumps_json(payload))
+        return
+    if args.format == "csv":
+        rows = pd.concat([matched.assign(status="matched"), unmatched.assign(status="unmatched")], ignore_index=True)
+        print(tabular(rows, LIST_SEPARATOR).to_csv(index=False), end="")
+        return
+    print(f"{len(matched)} of {len(matched) + len(unmatched)} records matched a prediction "
+          f"(efficiency = measured / predicted fps, in %)")
+    if len(matched):
+        print(render_table(matched, wide=args.wide, columns=MATCHED_COLUMNS))
+    if summary is not None:
+        print()
+        print(render_table(summary, wide=args.wide))
+    if len(unmatched):
+        print()
+        print(f"{len(unmatched)} unmatched record{'s' if len(unmatched) > 1 else ''}:")
+        for row in unmatched.to_dict("records"):
+            precision = row.get("precision") if isinstance(row.get("precision"), str) else "precision not stated"
+            print(f"  {row.get('source', '')}: {row['hardware']} / {row['network']} / {precision} / batch "
+                  f"{row['batch']}: {one_line(row['reason'])}")
 
 
 def _require_name(args: argparse.Namespace) -> str:
     if not args.name:
         raise SpecError(f"'{args.command} show' needs a NAME; list them with 'rooflinekit {args.command} list'")
     return args.name
+
+
+RECORDS_HELP = ("Record columns: hardware, network, precision, pruning_pct, batch, latency_s, throughput_fps, "
+                "energy_j, power_w, framework, ...; map yours with --columns theirs=ours,... and give units with "
+                "--units latency_s=ms,...")
+
+
+def _records_mapping() -> Parser:
+    parent = Parser(add_help=False)
+    parent.add_argument("--columns", metavar="THEIRS=OURS,...",
+                        help="rename the table's columns to record columns, e.g. board=hardware,model=network,ms=latency_s")
+    parent.add_argument("--units", metavar="COLUMN=UNIT,...",
+                        help="units of numeric record columns, e.g. latency_s=ms,energy_j=uJ (default: SI)")
+    parent.add_argument("--set", metavar="COLUMN=VALUE,...",
+                        help="fill record columns the table lacks, e.g. precision=int8,batch=1")
+    return parent
+
+
+def _mode_option() -> Parser:
+    parent = Parser(add_help=False)
+    parent.add_argument("--mode", choices=MODES, default="network", help="whole network or per layer")
+    return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,19 +545,22 @@ def build_parser() -> argparse.ArgumentParser:
     count.add_argument("--strict", action="store_true", help="fail on ops without a counter")
     count.set_defaults(run=cmd_count)
     pred = commands.add_parser("predict", parents=[model, roofline, common], help="fps and latency on hardware")
-    pred.add_argument("--hardware", required=True, help="catalog hardware name")
+    pred.add_argument("--hardware", required=True,
+                      help="catalog hardware name or a hardware YAML file (see 'rooflinekit hardware schema')")
     pred.add_argument("--calibration", metavar="CALIB_JSON",
                       help="scale the layer roofline by efficiency factors from 'rooflinekit calibrate' "
                            "(then --mode and --traffic are the calibration's: layer mode, its traffic)")
     pred.add_argument("--framework", help="software stack for --calibration, e.g. 'X-CUBE-AI 7.3.0', 'Plumerai'")
     pred.add_argument("--framework-version", help="stack version for --calibration, when not in --framework")
     pred.set_defaults(run=cmd_predict)
-    cal = commands.add_parser("calibrate", parents=[common], help="fit efficiency factors on measured records")
+    cal = commands.add_parser("calibrate", parents=[_records_mapping(), common],
+                              help="fit efficiency factors on measured records",
+                              description="Fit efficiency factors on measured records. " + RECORDS_HELP)
     cal.add_argument("records", nargs="+", help="MLPerf Tiny results folders or record tables (.csv, .parquet)")
     cal.add_argument("--models", action="append", default=[], metavar="PATH",
                      help="model file or folder of the records' networks (repeatable; default: models/ inside or "
                           "beside each records folder, then the network catalog)")
-    cal.add_argument("--out", required=True, help="calibration JSON to write")
+    cal.add_argument("--out", required=True, type=output_file, help="calibration JSON to write")
     cal.add_argument("--shrinkage", type=float, default=0.1,
                      help="pseudo-records pulling each factor towards its coarser level (default 0.1)")
     cal.add_argument("--system-shrinkage", type=float, default=3.0,
@@ -191,27 +568,139 @@ def build_parser() -> argparse.ArgumentParser:
     cal.set_defaults(run=cmd_calibrate)
     swp = commands.add_parser("sweep", parents=[roofline, common], help="networks x hardware x precisions x batches")
     swp.add_argument("--models", help="comma-separated model names or files (default: whole catalog)")
-    swp.add_argument("--hardware", help="comma-separated hardware names (default: whole catalog)")
+    swp.add_argument("--hardware", help="comma-separated hardware names or YAML files (default: whole catalog)")
     swp.add_argument("--precisions", help="comma-separated precisions (default: each network's own)")
     swp.add_argument("--batches", help="comma-separated batch sizes (default: each model's own batch)")
+    swp.add_argument("--engine", choices=("local", "dask"), default="local",
+                     help="run in this process (default) or on a Dask cluster (needs rooflinekit[dask])")
+    swp.add_argument("--scheduler", help="with --engine dask: the scheduler address, e.g. tcp://host:8786 "
+                                         "(default: a local cluster of processes)")
     swp.set_defaults(run=cmd_sweep)
     for name, run in (("hardware", cmd_hardware), ("models", cmd_models)):
-        sub = commands.add_parser(name, parents=[common], help=f"list or show {name}")
-        sub.add_argument("action", choices=("list", "show"))
-        sub.add_argument("name", nargs="?", help="name to show")
+        actions = ("list", "show", "schema") if name == "hardware" else ("list", "show")
+        sub = commands.add_parser(name, parents=[common], help=f"{name}: {', '.join(actions)}")
+        sub.add_argument("action", choices=actions)
+        sub.add_argument("name", nargs="?", help="name to show" + (" (or a hardware YAML file)"
+                                                                    if name == "hardware" else ""))
         sub.set_defaults(run=run)
+    for name, text in (("align", "match measured records to predictions: efficiency per record, unmatched with why"),
+                       ("efficiency", "align, then summarize efficiency per hardware (or --by)")):
+        sub = commands.add_parser(name, parents=[traffic_options(), _mode_option(), _records_mapping(), common],
+                                  help=text, description=text + ". " + RECORDS_HELP)
+        sub.add_argument("records", type=Path, help="CSV or Parquet table of measurements")
+        if name == "efficiency":
+            sub.add_argument("--by", help="comma-separated columns to summarize by (default: hardware)")
+        sub.set_defaults(run=cmd_align)
     add_plot_commands(commands, common)
     return parser
 
 
+# missing module -> (what needs it, the pip command)
+EXTRAS = {
+    "onnx": ("reading .onnx files", 'pip install "rooflinekit[onnx]"'),
+    "tflite": ("reading .tflite files", 'pip install "rooflinekit[tflite]"'),
+    "flatbuffers": ("reading .tflite files", 'pip install "rooflinekit[tflite]"'),
+    "matplotlib": ("plotting", 'pip install "rooflinekit[plot]"'),
+    "pyarrow": ("reading .parquet tables", "pip install pyarrow"),
+}
+# Python-syntax hints of the library, as the command line spells them
+_CLI_HINTS = [
+    (re.compile(r"input_shapes=\{'([^']+)': \[?([^\]}]*)\]?\}"), r"--input-shape \1=\2"),
+    (re.compile(r"\(--input-shape ([^)]*)\)"), ""),
+    (re.compile(r"\bbatch=(\d+) in Python, "), ""),
+    (re.compile(r"\bbatch=(\d+)\b"), r"--batch \1"),
+]
+
+
+def cli_message(text: str) -> str:
+    """A library message with its Python-syntax hints in command-line syntax (``input_shapes={'x': [...]}`` ->
+    ``--input-shape x=...``, ``batch=8`` -> ``--batch 8``).
+
+    Examples
+    --------
+    >>> cli_message("dim 'N' is unbound; pass input_shapes={'input': [...]}")
+    "dim 'N' is unbound; pass --input-shape input=..."
+    """
+    for pattern, replacement in _CLI_HINTS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _missing_extra(exc: ImportError) -> str | None:
+    """The one-line message for an optional dependency that is not installed, None for another ImportError."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        name = getattr(cause, "name", None) or ""
+        root = name.split(".")[0]
+        if root in EXTRAS:
+            what, command = EXTRAS[root]
+            return f"{what} needs the optional package {root!r}, which is not installed; install it with: {command}"
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc)
+    for root, (what, command) in EXTRAS.items():
+        if f"rooflinekit[{root}]" in text or f"'{root}'" in text or f" {root} package" in text:
+            return f"{what} needs the optional package {root!r}, which is not installed; install it with: {command}"
+    return None
+
+
+def _print_error(exc: BaseException) -> None:
+    """``rooflinekit: error: ...`` on stderr: one line, or one line per failed field of a spec."""
+    lines = [cli_message(one_line(line)) for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    head, fields = lines[0], lines[1:]
+    if isinstance(exc, SpecError) and fields:
+        where = head.rsplit(":", 1)[0]
+        for line in fields:
+            print(f"rooflinekit: error: {where}: {line}", file=sys.stderr)
+    else:
+        print(f"rooflinekit: error: {' '.join(lines)}", file=sys.stderr)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Warnings as ``warning: ...``, one line each, without Python's source line."""
+    print(f"warning: {cli_message(one_line(str(message)))}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (0 ok, 2 error, including a usage error).
+
+    Errors print ``rooflinekit: error: ...`` on one line; warnings ``warning: ...``; a closed output pipe
+    (``rooflinekit hardware list | head``) ends quietly with status 0.
+    """
     try:
-        args.run(args)
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) and usage errors (2)
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    set_progress(not args.quiet)
+    try:
+        with warnings.catch_warnings():
+            if args.quiet:
+                warnings.simplefilter("ignore", RooflineWarning)
+            warnings.showwarning = _show_warning
+            args.run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
     except RooflineError as exc:
-        print(f"rooflinekit: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        _print_error(exc)
+        return 2
+    except ImportError as exc:
+        message = _missing_extra(exc)
+        if message is None:
+            raise
+        print(f"rooflinekit: error: {message}", file=sys.stderr)
         return 2
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush into a closed pipe stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (captured output)
+        pass
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Callable, NoReturn, Sequence
 
+from rooflinekit._limits import MAX_BATCH, MAX_DIM, shown
 from rooflinekit.catalog import network_catalog
-from rooflinekit.descriptors import NetworkSpec
+from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 from rooflinekit.errors import SpecError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
 from rooflinekit.roofline import MODES, TRAFFIC_MODELS
@@ -25,6 +27,9 @@ class Parser(argparse.ArgumentParser):
 def format_options() -> Parser:
     parent = Parser(add_help=False)
     parent.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    parent.add_argument("--wide", action="store_true",
+                        help="table format: every column and full cells (default: at most 120 characters wide)")
+    parent.add_argument("--quiet", "-q", action="store_true", help="no progress bars and no warnings on stderr")
     return parent
 
 
@@ -33,7 +38,7 @@ def model_options() -> Parser:
     parent = Parser(add_help=False)
     parent.add_argument("model", help="catalog name (e.g. 'ResNet-50 80%%') or model file (.onnx, .tflite)")
     parent.add_argument("--precision", help="re-type all tensors, e.g. int8, fp16, W-int8_A-fp32")
-    parent.add_argument("--batch", type=int, default=None,
+    parent.add_argument("--batch", type=bounded_int("--batch", 1, MAX_BATCH), default=None,
                         help="frames per batch, the leading input dim (default: the model's own, 1 when symbolic; "
                              "a leading dim of --input-shape sets it too)")
     parent.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
@@ -64,15 +69,107 @@ def split_list(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
+_DIGITS = re.compile(r"[0-9]+")
+_DIM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _dim(token: str, value: str) -> int | str:
+    """One dim of ``--input-shape``: ASCII digits (1 to :data:`MAX_DIM`) or a symbolic dim name."""
+    token = token.strip()
+    if _DIGITS.fullmatch(token):
+        number = int(token) if len(token) <= 20 else MAX_DIM + 1
+        if not 1 <= number <= MAX_DIM:
+            raise SpecError(f"--input-shape {shown(value)}: dim {shown(token, 24)} is out of range; a dim is a whole "
+                            f"number from 1 to {MAX_DIM}")
+        return number
+    if _DIM_NAME.fullmatch(token):
+        return token
+    raise SpecError(f"--input-shape {shown(value)}: dim {shown(token, 24)} is neither a positive whole number (ASCII "
+                    "digits) nor a dim name (letters, digits, '_'); write e.g. input=1,3,224,224")
+
+
 def parse_input_shapes(values: Sequence[str]) -> dict[str, list[int | str]]:
-    """``["input=1,3,224,224"]`` -> ``{"input": [1, 3, 224, 224]}``; a non-numeric dim stays a name."""
+    """``["input=1,3,224,224"]`` -> ``{"input": [1, 3, 224, 224]}``; a dim that is a name stays a name.
+
+    Raises
+    ------
+    SpecError
+        A value without ``NAME=``, an empty dim, a dim out of 1 .. ``MAX_DIM``, or a dim that is neither ASCII
+        digits nor a name (``-1``, ``²``, ``2**70``).
+    """
     shapes: dict[str, list[int | str]] = {}
     for value in values:
         name, sep, dims = value.partition("=")
         if not sep or not name or not dims:
-            raise SpecError(f"--input-shape {value!r}: write NAME=D1,D2,... e.g. input=1,3,224,224")
-        shapes[name] = [int(d) if d.strip().isdigit() else d.strip() for d in dims.replace("x", ",").split(",")]
+            raise SpecError(f"--input-shape {shown(value)}: write NAME=D1,D2,... e.g. input=1,3,224,224")
+        shapes[name] = [_dim(d, value) for d in dims.replace("x", ",").split(",")]
     return shapes
+
+
+def bounded_int(option: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type`` reading a whole number from ``low`` to ``high``; anything else is a usage error that
+    names ``option`` and the value.
+
+    Parameters
+    ----------
+    option : str
+        The option's name for the message (``--batch``).
+    low, high : int
+        Inclusive bounds.
+
+    Returns
+    -------
+    Callable
+        The converter.
+    """
+    def convert(text: str) -> int:
+        token = text.strip()
+        if not re.fullmatch(r"[+-]?[0-9]{1,20}", token) or not low <= int(token) <= high:
+            raise argparse.ArgumentTypeError(f"{option} {shown(text, 30)}: give a whole number from {low} to {high}")
+        return int(token)
+
+    return convert
+
+
+def output_file(text: str) -> Path:
+    """An argparse ``type`` for ``--out``: a file whose folder exists, checked before any work is done."""
+    path = Path(text)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not text or not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"--out {shown(text)}: the folder {shown(str(folder))} does not exist; "
+                                         "create it or write elsewhere")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"--out {shown(text)} is a folder; give a file name")
+    return path
+
+
+def resolve_hardware(name: str) -> HardwareSpec:
+    """A hardware YAML file (``.yaml``/``.yml``, one spec) or a catalog hardware name or alias.
+
+    Parameters
+    ----------
+    name : str
+        ``my_npu.yaml`` or ``A100-SXM4-40GB``.
+
+    Returns
+    -------
+    HardwareSpec
+        The spec.
+
+    Raises
+    ------
+    SpecError
+        A YAML path that is not a file, or a file that is not one valid spec (one line per failed field).
+    UnknownNameError
+        A name the catalog lacks, with the close names.
+    """
+    from rooflinekit.api import HARDWARE_SUFFIXES, resolve_hardware as resolve
+
+    path = Path(name)
+    if path.suffix.lower() in HARDWARE_SUFFIXES and not path.is_file():
+        raise SpecError(f"--hardware {name}: no such file; give a hardware YAML file (see 'rooflinekit hardware "
+                        "schema') or a catalog name ('rooflinekit hardware list')")
+    return resolve(path if path.suffix.lower() in HARDWARE_SUFFIXES else name)
 
 
 def is_model_file(model: str) -> bool:

@@ -112,6 +112,25 @@ class ModelFileError(RooflineError, ValueError):
         self.path = path
 
 
+class CountOverflowError(RooflineError, OverflowError):
+    """A count (MACs, ops, bytes) does not fit the exact int64 range of the cost columns.
+
+    Parameters
+    ----------
+    message
+        What overflowed, the layer and the batch, and what to do.
+    layer
+        Name of the layer whose count overflowed, when known.
+    batch
+        The batch the network was counted at.
+    """
+
+    def __init__(self, message: str = "", *, layer: str | None = None, batch: int | None = None) -> None:
+        super().__init__(message)
+        self.layer = layer
+        self.batch = batch
+
+
 class PrecisionError(RooflineError, ValueError):
     """A data type is unknown or not supported by the hardware."""
 

@@ -24,6 +24,7 @@ from rooflinekit.catalog import hardware_catalog, network_catalog
 from rooflinekit.cli_common import (
     Parser, model_options, resolve_model, roofline_options, split_list, traffic_options,
 )
+from rooflinekit.cli_common import MAX_BATCH, bounded_int, output_file, resolve_hardware
 from rooflinekit.errors import SpecError
 from rooflinekit.output import dumps_json
 from rooflinekit.plots import PlotError, plot_efficiency, plot_heatmap, plot_layers, plot_pareto, plot_roofline, \
@@ -66,7 +67,7 @@ def _title(args: argparse.Namespace, default: str | None) -> str | None:
 
 
 def cmd_roofline(args: argparse.Namespace) -> None:
-    hardware = [hardware_catalog().get(h) for h in split_list(args.hardware)]
+    hardware = [resolve_hardware(h) for h in split_list(args.hardware)]
     if not hardware:
         raise SpecError("plot roofline needs --hardware NAME[,NAME...]; list them with 'rooflinekit hardware list'")
     models = _models(args.models)
@@ -77,14 +78,14 @@ def cmd_roofline(args: argparse.Namespace) -> None:
 
 def cmd_heatmap(args: argparse.Namespace) -> None:
     networks = _models(args.models) or network_catalog().specs
-    hardware = [hardware_catalog().get(h) for h in split_list(args.hardware)] or hardware_catalog().specs
+    hardware = [resolve_hardware(h) for h in split_list(args.hardware)] or hardware_catalog().specs
     table = sweep(networks, hardware, split_list(args.precisions) or [None], [args.batch], args.mode, args.traffic)
     _finish(args, plot_heatmap(table, title=_title(args, f"Performance prediction (batch {args.batch})")))
 
 
 def cmd_layers(args: argparse.Namespace) -> None:
     network = resolve_model(args.model, args.batch, args.input_shape)  # None: the model's own batch
-    prediction = predict(network, hardware_catalog().get(args.hardware), args.precision, args.batch, "layer",
+    prediction = predict(network, resolve_hardware(args.hardware), args.precision, args.batch, "layer",
                          args.traffic)
     measured = _read_records(args.measured) if args.measured else None
     _finish(args, plot_layers(prediction, measured, log=args.log, title=_title(args, None)))
@@ -106,16 +107,17 @@ def cmd_pareto(args: argparse.Namespace) -> None:
 
 def _output_options() -> Parser:
     parent = Parser(add_help=False)
-    parent.add_argument("--out", required=True, type=Path, metavar="FILE",
+    parent.add_argument("--out", required=True, type=output_file, metavar="FILE",
                         help="image file to write: .png, .svg or .pdf")
     parent.add_argument("--title", help="chart title ('' for none)")
-    parent.add_argument("--dpi", type=int, default=100, help="resolution of .png output (default 100)")
+    parent.add_argument("--dpi", type=bounded_int("--dpi", 1, 2400), default=100, help="resolution of .png output (default 100)")
     return parent
 
 
 def _batch_option() -> Parser:
     parent = Parser(add_help=False)
-    parent.add_argument("--batch", type=int, default=1, help="frames per batch (default 1)")
+    parent.add_argument("--batch", type=bounded_int("--batch", 1, MAX_BATCH), default=1,
+                        help="frames per batch (default 1)")
     return parent
 
 
@@ -132,7 +134,7 @@ def add_plot_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -
 
     roofline = charts.add_parser("roofline", parents=[*prediction, output, common_parent],
                                  help="ceilings and bandwidth slopes, networks placed on them")
-    roofline.add_argument("--hardware", required=True, help="comma-separated hardware names")
+    roofline.add_argument("--hardware", required=True, help="comma-separated hardware names or YAML files")
     roofline.add_argument("--models", help="comma-separated models to place on the roofs (names or files)")
     roofline.add_argument("--precisions", help="comma-separated precisions of the models (default: their own)")
     roofline.add_argument("--dtypes", help="comma-separated data types to draw ceilings for (default: all native)")
@@ -147,7 +149,7 @@ def add_plot_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -
 
     layers = charts.add_parser("layers", parents=[model_options(), traffic_options(), output, common_parent],
                                help="predicted latency per layer, coloured by bound")
-    layers.add_argument("--hardware", required=True, help="catalog hardware name")
+    layers.add_argument("--hardware", required=True, help="catalog hardware name or hardware YAML file")
     layers.add_argument("--measured", type=Path, metavar="CSV",
                         help="measured latency per layer: CSV with columns name, latency_s")
     layers.add_argument("--log", action="store_true", help="latency on a log axis")

@@ -28,10 +28,57 @@ _BODIES: dict[str, Dimension] = {
     "Hz": "hz", "W": "w", "s": "s", "J": "j",
 }
 _MAC_BODIES = {"MAC/s", "MACS", "MAC", "MACs"}
+_SHOWN_CHARS = 60
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` cut to a readable length for an error message (an int of 400 digits, a long string)."""
+    if isinstance(value, int) and abs(value) >= 10**50:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
 _PATTERN = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-zµ/]+)?\s*$")
 
 
-def _split_prefix(unit: str) -> tuple[float, str]:
+_FOLDED_BODIES: dict[str, list[str]] = {}
+for _body in _BODIES:
+    _FOLDED_BODIES.setdefault(_body.casefold(), []).append(_body)
+_FOLDED_PREFIXES = {"k": 1e3, "g": 1e9, "t": 1e12, "p": 1e15, "ki": 2.0**10, "mi": 2.0**20, "gi": 2.0**30,
+                    "ti": 2.0**40}
+
+
+def _fold(unit: str, dimension: Dimension | None) -> tuple[float, str] | None:
+    """A unit written in another case where that is unambiguous: ``tops``, ``gb/s``, ``ghz``, ``kib``, ``w``.
+
+    ``M`` is mega; a lower-case ``m`` (milli) before a body in another case is refused as ambiguous (``mhz``), and a body ``b`` in lower case is read as bytes only after a
+    prefix (``gb/s``) or spelled out (``bytes``); a bare ``b`` stays unknown. Where the folded body has two
+    meanings (``ops``: ``OPS`` per second or ``ops``), the one of ``dimension`` is taken.
+    """
+
+    def body_of(text: str) -> str | None:
+        bodies = _FOLDED_BODIES.get(text, [])
+        return next((b for b in bodies if _BODIES[b] == dimension), bodies[0] if bodies else None)
+
+    if re.search(r"b(/s|ps)?$", unit) and not unit.endswith(("bytes", "byte", "bytes/s", "byte/s")):
+        raise UnitError(f"unit {unit!r} is ambiguous: a lower-case 'b' reads as bits; write 'B' for bytes, e.g. "
+                        "'19.2 GB/s', '512 KiB'")
+    key = unit.casefold()
+    if body_of(key):
+        return 1.0, body_of(key)  # type: ignore[return-value]
+    for prefix in sorted(_FOLDED_PREFIXES, key=len, reverse=True):
+        body = body_of(key[len(prefix):]) if key.startswith(prefix) else None
+        if body:
+            return _FOLDED_PREFIXES[prefix], body
+    body = body_of(unit[1:].casefold()) if unit[:1] in ("m", "M") else None
+    if body and unit[:1] == "M":  # upper-case M is mega in every convention: 'MHZ', 'Mb/S'
+        return _DECIMAL["M"], body
+    if body:
+        raise UnitError(f"unit {unit!r} is ambiguous: 'm' is milli and 'M' mega, but the rest is not in its usual "
+                        f"case; write e.g. 'MHz', 'mW', 'MB/s'")
+    return None
+
+
+def _split_prefix(unit: str, dimension: Dimension | None = None) -> tuple[float, str]:
     if unit in _BODIES:
         return 1.0, unit
     for prefix, factor in _BINARY.items():
@@ -40,7 +87,10 @@ def _split_prefix(unit: str) -> tuple[float, str]:
     prefix, body = unit[:1], unit[1:]
     if prefix in _DECIMAL and body in _BODIES:
         return _DECIMAL[prefix], body
-    raise UnitError(f"unknown unit {unit!r}; write e.g. '19.2 GB/s', '4.6 TOPS', '512 KiB', '216 MHz', '2 W'")
+    folded = _fold(unit, dimension)
+    if folded is not None:
+        return folded
+    raise UnitError(f"unknown unit {_shown(unit)}; write e.g. '19.2 GB/s', '4.6 TOPS', '512 KiB', '216 MHz', '2 W'")
 
 
 def parse_quantity(value: str | float | int, dimension: Dimension) -> float:
@@ -51,20 +101,24 @@ def parse_quantity(value: str | float | int, dimension: Dimension) -> float:
     ``"512 KiB"`` -> 524288 bytes. A unit of the wrong dimension is a :class:`UnitError`.
     """
     if isinstance(value, bool):
-        raise UnitError(f"expected a number or a string with a unit for {dimension}, got {value!r}")
+        raise UnitError(f"expected a number or a string with a unit for {dimension}, got {_shown(value)}")
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float64's range (10**400)
+            raise UnitError(f"{_shown(value)} is too large for a quantity of {dimension} (the limit is about "
+                            "1.8e308)") from None
     else:
         match = _PATTERN.match(str(value))
         if not match:
-            raise UnitError(f"cannot parse {value!r} as a quantity of {dimension}; write e.g. '19.2 GB/s'")
+            raise UnitError(f"cannot parse {_shown(value)} as a quantity of {dimension}; write e.g. '19.2 GB/s'")
         number = float(match.group(1))
         unit = match.group(2)
         if unit:
-            factor, body = _split_prefix(unit)
+            factor, body = _split_prefix(unit, dimension)
             if _BODIES[body] != dimension:
-                raise UnitError(f"{value!r} is in {_BODIES[body]}, expected {dimension}")
+                raise UnitError(f"{_shown(value)} is in {_BODIES[body]}, expected {dimension}")
             number *= factor * (2.0 if body in _MAC_BODIES else 1.0)
     if not math.isfinite(number):
-        raise UnitError(f"{value!r} is not a finite quantity of {dimension}")
+        raise UnitError(f"{_shown(value)} is not a finite quantity of {dimension}")
     return number

@@ -371,10 +371,11 @@ def test_tflite_batch_and_input_shape_that_disagree(tmp_path: Path) -> None:
                                          r"disagree: the leading dim of input 'x' is the batch \(8\); give the same "
                                          r"batch in both, or only one of them"):
         load_model(path, batch=4, input_shapes={"x": [8, 8, 8, 3]})
-    with pytest.raises(ShapeError, match=r"dynamic\.tflite: input_shapes\['x'\] = \[8, 4, 4, 3\], but the input is "
-                                         r"stored as \[1, 8, 8, 3\] \(NHWC\); TFLite shapes are static, only the "
-                                         r"leading dim \(the batch\) can be set: give \[8, 8, 8, 3\]"):
-        load_model(path, input_shapes={"x": [8, 4, 4, 3]})
+    with pytest.raises(ShapeError, match=r"dynamic\.tflite: input_shapes\['x'\] = \[8, 4, 4\], but the input is "
+                                         r"stored as \[1, 8, 8, 3\] \(NHWC\): give 4 dims in that order"):
+        load_model(path, input_shapes={"x": [8, 4, 4]})
+    resized = load_model(path, input_shapes={"x": [8, 4, 4, 3]})  # other dims resize the input (issue 12)
+    assert resized.batch == 8 and resized.layers[0].inputs[0] == (8, 3, 4, 4)
     with pytest.raises(ShapeError, match=r"input_shapes names \['nope'\], which are not graph inputs; inputs are "
                                          r"\['x'\]"):
         load_model(path, input_shapes={"nope": [1]})

@@ -378,17 +378,19 @@ class TestOnnxImport:
         from onnx import helper
 
         node = helper.make_node("Constant", [], ["y"], value=zeros("c", 3))
-        with pytest.raises(ModelFileError, match=r"m\.onnx: no operator depends on the graph inputs \['x'\]; nothing "
-                                                 r"to count$"):
-            load_onnx_quietly(save_onnx(tmp_path, [node], {"x": [2]}, ["y"]))
+        # issue 12: a graph of constants only imports (the conformance corpus has such models), at zero cost
+        network = load_onnx_quietly(save_onnx(tmp_path, [node], {"x": [2]}, ["y"]))
+        assert [layer.op for layer in network.layers] == ["constant"]
 
     def test_malformed_node_attribute(self, tmp_path):
         from onnx import helper
 
         node = helper.make_node("Conv", ["x", "w"], ["y"], name="c", group="abc")
         path = save_onnx(tmp_path, [node], {"x": [1, 3, 4, 4]}, ["y"], [zeros("w", 2, 3, 1, 1)])
-        with pytest.raises(ModelFileError, match=r"m\.onnx: node 'c' \(Conv\) is malformed: ValueError: invalid "
-                                                 r"literal for int\(\) with base 10: 'abc'$"):
+        # refused before anything reads it (issue 15): the schema says INT, the file holds a STRING
+        with pytest.raises(ModelFileError, match=r"m\.onnx: node 'c' \('Conv'\): attribute 'group' is of type STRING, "
+                                                 r"the operator defines it as INT; the file is corrupt, export the model "
+                                                 r"again$"):
             load_onnx_quietly(path)
 
 
@@ -417,9 +419,9 @@ class TestOnnxTypesAndShapes:
 
         nodes = [helper.make_node("NonZero", ["x"], ["nz"], name="nz"), helper.make_node("Relu", ["nz"], ["y"])]
         with pytest.raises(ShapeError, match=r"m\.onnx: node 'nz' \(NonZero\) reads or writes tensor 'nz', produced by "
-                                             r"node 'nz' \(NonZero\), whose shape has unresolved dims \[2, '.*'\] "
-                                             r"\(data-dependent, .*\); fix the input shapes with input_shapes or "
-                                             r"simplify the model \(onnxsim\)$"):
+                                             r"node 'nz' \(NonZero\), whose shape has unresolved dims \[2, '.*'\]: "
+                                             r"dim 1 \('.*'\) is data-dependent, it depends on the values of the data "
+                                             r"of node 'nz' \(NonZero\), .*cut the graph before the node$"):
             load_onnx_quietly(save_onnx(tmp_path, nodes, {"x": [3, 3]}, ["y"]))
 
     def test_shape_inference_rejects_the_model(self, tmp_path):
@@ -441,9 +443,9 @@ class TestOnnxBinding:
 
         sequence = helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, [2])
         path = save_onnx(tmp_path, [helper.make_node("SequenceLength", ["s"], ["y"])], [sequence], ["y"])
-        with pytest.raises(ModelFileError, match=r"m\.onnx: graph input 's' is not a tensor; rooflinekit imports "
-                                                 r"tensor graphs$"):
-            load_onnx_quietly(path)
+        # issue 12: a sequence input has no dims to bind; its ops import (reported unsupported when uncounted)
+        network = load_onnx_quietly(path)
+        assert [layer.source_op for layer in network.layers] == ["SequenceLength"]
 
     def test_input_without_shape(self, tmp_path):
         from onnx import helper

@@ -63,7 +63,8 @@ def crossval(features: pd.DataFrame, **params: float) -> pd.DataFrame:
     """Predicted latency_s of every row by each predictor under each scheme: columns ``<predictor>_<scheme>``.
     ``params`` go to :class:`CalibratedPredictor` (``shrinkage``, ``system_shrinkage``)."""
     predictors = {"naive": MedianCyclesPerMac,
-                  "calibrated": lambda: CalibratedPredictor(system_columns=SYSTEM_COLUMNS, **params)}
+                  "calibrated": lambda: CalibratedPredictor(system_columns=SYSTEM_COLUMNS, interval_coverage=None,
+                                                            **params)}
     predicted = pd.DataFrame(index=features.index)
     for scheme, groups in scheme_groups(features).items():
         predicted[f"roofline_{scheme}"] = features["roofline_latency_s"]

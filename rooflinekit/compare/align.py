@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from rooflinekit.catalog import HardwareCatalog, NetworkCatalog, hardware_catalog, network_catalog, normalize_name
+from rooflinekit._limits import MAX_BATCH, shown
 from rooflinekit.compare.records import is_missing, require_columns
 from rooflinekit.descriptors import Precision
 from rooflinekit.errors import PrecisionError, RecordError, UnknownNameError
@@ -206,6 +207,46 @@ def _check_inputs(predictions: pd.DataFrame, records: pd.DataFrame, best_over_ba
             raise RecordError(f"{what} have a repeated index label; call .reset_index(drop=True) first")
     if "throughput_fps" not in records and "latency_s" not in records:
         raise RecordError("records need a throughput_fps or a latency_s column to compute efficiency")
+    for frame, what in ((predictions, "predictions"), (records, "records")):
+        _check_values(frame, what, best_over_batch)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (``nan``, not ``np.float64(nan)``), for messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _bad_rows(frame: pd.DataFrame, bad: pd.Series, column: str, what: str, expected: str) -> RecordError:
+    rows = list(frame.index[bad.to_numpy(dtype=bool)])
+    examples = ", ".join(f"row {shown(i, 20)}: {shown(_plain(frame.at[i, column]), 30)}" for i in rows[:3])
+    return RecordError(f"{what}: column {column!r} must hold {expected}; {len(rows)} rows do not ({examples}"
+                       f"{', ...' if len(rows) > 3 else ''}); fix them or build the frame with a loader")
+
+
+def _check_values(frame: pd.DataFrame, what: str, best_over_batch: bool) -> None:
+    """The key and measurement columns of a frame that did not come from a loader: names present, pruning a
+    percentage in (0, 100], batch a whole number from 1 to MAX_BATCH, fps / latency numbers (missing allowed)."""
+    for column in ("hardware", "network"):
+        if column in frame:
+            bad = frame[column].astype(object).map(lambda v: is_missing(v) or not str(v).strip()).astype(bool)
+            if bad.any():
+                raise _bad_rows(frame, bad, column, what, "a name in every row")
+    if "pruning_pct" in frame:
+        values = pd.to_numeric(frame["pruning_pct"], errors="coerce")
+        bad = ~values.between(0, 100, inclusive="right") | values.isna()
+        if bad.any():
+            raise _bad_rows(frame, bad, "pruning_pct", what, "the percentage of channels kept, in (0, 100]")
+    if "batch" in frame and not best_over_batch:
+        values = pd.to_numeric(frame["batch"], errors="coerce").astype("float64")
+        bad = values.isna() | (values < 1) | (values > MAX_BATCH) | (values % 1 != 0)
+        if bad.any():
+            raise _bad_rows(frame, bad, "batch", what, f"a whole number of frames from 1 to {MAX_BATCH}")
+    for column in ("throughput_fps", "latency_s", "fps"):
+        if column in frame:
+            values = pd.to_numeric(frame[column], errors="coerce")
+            bad = values.isna() & ~frame[column].astype(object).map(is_missing).astype(bool)
+            if bad.any():
+                raise _bad_rows(frame, bad, column, what, "numbers (missing allowed)")
 
 
 def align(predictions: pd.DataFrame, records: pd.DataFrame, *, normalize: bool = True,

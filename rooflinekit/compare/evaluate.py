@@ -81,11 +81,15 @@ def leave_one_group_out(groups: Sequence) -> Iterator[tuple[np.ndarray, np.ndarr
 
 def cross_val_predict(features: pd.DataFrame, make_predictor: Callable[[], LatencyPredictor],
                       groups: Sequence) -> np.ndarray:
-    """Out-of-group prediction (s) for every row of ``features``, by a fresh ``make_predictor()`` per group."""
+    """Out-of-group prediction (s) for every row of ``features``, by a fresh ``make_predictor()`` per group (a
+    progress bar per fold on stderr when it is a terminal, see :mod:`rooflinekit.progress`)."""
     if len(groups) != len(features):
         raise CalibrationError(f"{len(groups)} group labels for {len(features)} rows; give one label per row")
     predicted = np.full(len(features), np.nan)
-    for train, test in leave_one_group_out(groups):
+    from rooflinekit.progress import progress  # a bar on stderr when it is a terminal
+
+    folds = list(leave_one_group_out(groups))
+    for train, test in progress(folds, "cross-validation", unit="fold"):
         if len(train) == 0:
             raise CalibrationError("a single group holds every row; cross-validation needs at least two groups")
         predicted[test] = make_predictor().fit(features.iloc[train]).predict(features.iloc[test])

@@ -50,6 +50,7 @@ from typing import Annotated, Any, ClassVar, Iterable, Mapping
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
+from rooflinekit._limits import MAX_BATCH, shown
 from rooflinekit.descriptors import Precision
 from rooflinekit.errors import PrecisionError, RecordError, UnitError
 from rooflinekit.units import Dimension, parse_quantity
@@ -219,6 +220,8 @@ def _batch(value: Any) -> Any:
 def _at_least_one(value: int) -> int:
     if value < 1:
         raise ValueError(f"must be a positive integer, got {value!r}")
+    if value > MAX_BATCH:  # beyond int64 the whole column could not be built: refuse the row, keep the table
+        raise ValueError(f"must be at most {MAX_BATCH}, got {shown(value, 30)}")
     return value
 
 
@@ -413,7 +416,10 @@ def records_frame(rows: Iterable[Mapping[str, Any]], model: type[Record] = Recor
     """
     valid: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = [dict(row) for row in rejected]
-    for row in rows:
+    for number, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise RecordError(f"records_frame: row {number} is a {type(row).__name__} ({shown(row)}), not a mapping "
+                              "of column to value; pass dicts (e.g. frame.to_dict('records'))")
         try:
             valid.append(model.model_validate(dict(row)).model_dump())
         except ValidationError as exc:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter as Tally
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,8 @@ import pandas as pd
 from rooflinekit.counters._registry import DEFAULT_COUNTERS, CounterRegistry, OpCount, total_ops
 from rooflinekit.counters._shapes import elements
 from rooflinekit.descriptors import AggregateNetwork, DType, Layer, NetworkSpec, Precision, tensor_bytes
-from rooflinekit.errors import RooflineWarning, SpecError, UnsupportedOpError
+from rooflinekit._limits import INT64_MAX, MAX_BATCH, shown
+from rooflinekit.errors import CountOverflowError, RooflineWarning, SpecError, UnsupportedOpError
 
 
 class UnsupportedOpWarning(RooflineWarning):
@@ -72,10 +74,12 @@ class NetworkCost:
         if self.layers.empty:
             return {"macs": None, "ops": self.ops_total, "params": self.params_total,
                     "weight_bytes": self.weight_bytes_total, "activation_bytes": self.activation_bytes_total}
-        sums = self.layers[["macs", "ops", "params", "weight_bytes", "input_bytes", "output_bytes"]].sum()
-        return {"macs": int(sums.macs), "ops": int(sums.ops), "params": int(sums.params),
-                "weight_bytes": int(sums.weight_bytes),
-                "activation_bytes": int(sums.input_bytes + sums.output_bytes)}
+        # Python ints: exact whatever the sum (an int64 column sum could wrap)
+        sums = {column: sum(int(v) for v in self.layers[column].tolist())
+                for column in ("macs", "ops", "params", "weight_bytes", "input_bytes", "output_bytes")}
+        return {"macs": sums["macs"], "ops": sums["ops"], "params": sums["params"],
+                "weight_bytes": sums["weight_bytes"],
+                "activation_bytes": sums["input_bytes"] + sums["output_bytes"]}
 
 
 def layer_precision(layer: Layer, network_precision: Precision, override: Precision | None) -> Precision:
@@ -142,8 +146,13 @@ def count_network(network: NetworkSpec, precision: Precision | str | None = None
     ``DEFAULT_COUNTERS.with_overrides({...})``); ops it has no counter for are the unsupported ones.
     """
     override = Precision.parse(precision) if precision is not None else None
-    if batch is not None and (not isinstance(batch, (int, np.integer)) or batch < 1):
-        raise SpecError(f"batch must be a positive integer, got {batch!r}")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, (int, np.integer))
+                              or not 1 <= batch <= MAX_BATCH):
+        if isinstance(batch, (int, np.integer)) and not isinstance(batch, bool) and batch > MAX_BATCH:
+            raise SpecError(f"batch {shown(batch, 30)} is larger than the largest batch, {MAX_BATCH}; use a "
+                            "smaller one")
+        raise SpecError(f"batch must be a positive integer, got {shown(batch)}")
+    batch = None if batch is None else int(batch)
     if isinstance(network, AggregateNetwork):
         return _count_aggregate(network, override, batch or 1)
     frames = batch or network.batch
@@ -152,6 +161,7 @@ def count_network(network: NetworkSpec, precision: Precision | str | None = None
     for layer in network.layers:
         row = count_layer(layer, layer_precision(layer, network.precision, override), conventions,
                           precision_overridden=override is not None, counters=counters)
+        _check_exact(row, layer, network.batch)
         if not row["supported"]:
             unsupported[layer.op] += 1
         rows.append(row)
@@ -164,13 +174,46 @@ def count_network(network: NetworkSpec, precision: Precision | str | None = None
         warnings.warn(
             f"{network.name}: {sum(unsupported.values())} layers have op kinds without a counter "
             f"({dict(unsupported)}); their arithmetic is not in the totals", UnsupportedOpWarning, stacklevel=2)
+    if frames != network.batch:  # exact: Python ints, rounded half up, never through float64
+        for row, layer in zip(rows, network.layers):
+            for column in _PER_FRAME_COLUMNS:
+                value = int(cast(int, row[column]))  # an integer, checked by _check_exact above
+                row[column] = (2 * value * frames + network.batch) // (2 * network.batch)
+            _check_exact(row, layer, frames)
     layers = pd.DataFrame(rows, columns=LAYER_COLUMNS)
-    if frames != network.batch:
-        scale = frames / network.batch
-        for column in ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes"):
-            layers[column] = (layers[column] * scale).round().astype("int64")
+    for column in _COUNT_COLUMNS:
+        layers[column] = layers[column].astype("int64")
     return NetworkCost(network=network.name, precision=override or network.precision, batch=frames,
                        layers=layers, unsupported_ops=dict(unsupported))
+
+
+_PER_FRAME_COLUMNS = ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes")
+_COUNT_COLUMNS = ("macs", "other_ops", "ops", "params", "weight_bytes", "input_bytes", "output_bytes", "state_bytes")
+
+
+def _check_exact(row: dict[str, object], layer: Layer, batch: int) -> None:
+    """Refuse a count that is negative or beyond int64 (the cost columns' exact range).
+
+    Raises
+    ------
+    SpecError
+        A negative count: the layer's shapes or attributes are inconsistent (a negative kernel size).
+    CountOverflowError
+        A count above ``2**63 - 1``, naming the layer and the batch.
+    """
+    for column in _COUNT_COLUMNS:
+        value = row[column]
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise SpecError(f"layer {layer.name!r} ({layer.op}): {column} is {shown(value)}, not an integer count; "
+                            "a custom counter must return ints")
+        if value < 0:
+            raise SpecError(f"layer {layer.name!r} ({layer.op}): {column} = {value} is negative; its shapes or "
+                            f"attributes are inconsistent ({shown(dict(layer.attrs))}), check the model")
+        if value > INT64_MAX:
+            raise CountOverflowError(
+                f"layer {layer.name!r} ({layer.op}): {column} = {shown(value, 30)} at batch {batch} exceeds the "
+                f"int64 range of exact counts (2**63 - 1); use a smaller batch or smaller shapes",
+                layer=layer.name, batch=batch)
 
 
 def aggregate_weight_bytes(network: AggregateNetwork, precision: Precision) -> float:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Mapping, Self, Sequence
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from rooflinekit.descriptors._frozen import deep_freeze
 from rooflinekit.descriptors.dtypes import DType
 from rooflinekit.errors import SpecError
 from rooflinekit.units import Dimension, parse_quantity
@@ -185,14 +186,21 @@ def _positive_finite(value: float) -> float:
     return value
 
 
+def _not_bool(value: Any) -> Any:
+    """Refuse a boolean where a number is expected (pydantic's lax mode would read ``true`` as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
 def _quantity(dimension: Dimension) -> BeforeValidator:
     def parse(value: Any) -> Any:
-        return parse_quantity(value, dimension) if isinstance(value, str) else value
+        return parse_quantity(value, dimension) if isinstance(value, str) else _not_bool(value)
 
     return BeforeValidator(parse)
 
 
-PositiveFinite = Annotated[float, AfterValidator(_positive_finite)]
+PositiveFinite = Annotated[float, BeforeValidator(_not_bool), AfterValidator(_positive_finite)]
 Bytes = Annotated[float, _quantity("bytes"), AfterValidator(_positive_finite)]
 BytesPerS = Annotated[float, _quantity("bytes_per_s"), AfterValidator(_positive_finite)]
 OpsPerS = Annotated[float, _quantity("ops_per_s"), AfterValidator(_positive_finite)]
@@ -206,5 +214,8 @@ def _dtype_keys(value: Any) -> Any:
     return {DType.parse(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
 
-PeakTable = Annotated[dict[DType, OpsPerS], BeforeValidator(_dtype_keys)]
-AccuracyTable = Annotated[dict[DType, float], BeforeValidator(_dtype_keys)]
+PeakTable = Annotated[dict[DType, OpsPerS], BeforeValidator(_dtype_keys), AfterValidator(deep_freeze)]
+"""Peak ops/s per data type, read-only (a :class:`~rooflinekit.descriptors._frozen.FrozenDict`)."""
+AccuracyTable = Annotated[dict[DType, Annotated[float, BeforeValidator(_not_bool)]], BeforeValidator(_dtype_keys),
+                          AfterValidator(deep_freeze)]
+"""Accuracy in % per data type, read-only."""

@@ -8,7 +8,12 @@ from rooflinekit.errors import PrecisionError
 
 
 class DType(str, Enum):
-    """A tensor element type. The value is the canonical lower-case name."""
+    """A tensor element type. The value is the canonical lower-case name.
+
+    ``tf32`` is NVIDIA's TensorFloat-32 Tensor Core mode (Ampere and later): fp32 tensors in memory (32 bits per
+    element), multiplied at 19-bit precision at the Tensor Core rate. ``--precision tf32`` predicts an fp32 model
+    run that way.
+    """
 
     INT1 = "int1"
     INT2 = "int2"
@@ -20,6 +25,7 @@ class DType(str, Enum):
     FP8 = "fp8"
     FP16 = "fp16"
     BF16 = "bf16"
+    TF32 = "tf32"
     FP32 = "fp32"
     FP64 = "fp64"
     BOOL = "bool"
@@ -31,7 +37,7 @@ class DType(str, Enum):
 
     @property
     def is_float(self) -> bool:
-        return self in (DType.FP8, DType.FP16, DType.BF16, DType.FP32, DType.FP64)
+        return self in (DType.FP8, DType.FP16, DType.BF16, DType.TF32, DType.FP32, DType.FP64)
 
     @classmethod
     def parse(cls, value: "str | DType") -> "DType":
@@ -50,7 +56,7 @@ class DType(str, Enum):
 
 _BITS = {
     DType.INT1: 1, DType.INT2: 2, DType.INT4: 4, DType.INT8: 8, DType.INT16: 16, DType.INT32: 32,
-    DType.INT64: 64, DType.FP8: 8, DType.FP16: 16, DType.BF16: 16, DType.FP32: 32, DType.FP64: 64,
+    DType.INT64: 64, DType.FP8: 8, DType.FP16: 16, DType.BF16: 16, DType.TF32: 32, DType.FP32: 32, DType.FP64: 64,
     DType.BOOL: 8,
 }
 
@@ -60,6 +66,7 @@ _ALIASES.update({
     "uint2": DType.INT2, "uint4": DType.INT4, "uint8": DType.INT8, "uint16": DType.INT16,
     "uint32": DType.INT32, "uint64": DType.INT64,
     "float8": DType.FP8, "float16": DType.FP16, "half": DType.FP16, "bfloat16": DType.BF16,
+    "tensorfloat32": DType.TF32,
     "float32": DType.FP32, "float": DType.FP32, "single": DType.FP32, "float64": DType.FP64,
     "double": DType.FP64,
 })

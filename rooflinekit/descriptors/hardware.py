@@ -24,9 +24,9 @@ the named level (an Edge TPU's parameter cache backed by its host link).
 from __future__ import annotations
 
 from enum import Enum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, NonNegativeFloat, model_validator
+from pydantic import BeforeValidator, Field, NonNegativeFloat, model_validator
 
 from rooflinekit.descriptors._base import Bytes, BytesPerS, Frozen, Hertz, PeakTable, Watts
 from rooflinekit.descriptors.dtypes import DType
@@ -35,6 +35,11 @@ from rooflinekit.errors import PrecisionError
 TensorRole = Literal["weights", "activations", "state"]
 TENSOR_ROLES: tuple[TensorRole, ...] = ("weights", "activations", "state")
 EnginePolicy = Literal["op_class", "batch_split"]
+
+
+def _parse_dtype(value: object) -> object:
+    """A data-type name in any spelling (``FP16``, ``half``) as its :class:`DType`."""
+    return DType.parse(value) if isinstance(value, str) else value
 
 
 class HardwareKind(str, Enum):
@@ -46,6 +51,13 @@ class HardwareKind(str, Enum):
     CPU = "CPU"
     MCU = "MCU"
     DSP = "DSP"
+
+    @classmethod
+    def _missing_(cls, value: object) -> "HardwareKind | None":
+        """Any case: ``npu`` and ``Npu`` are ``NPU``."""
+        if isinstance(value, str):
+            return cls.__members__.get(value.strip().upper())
+        return None
 
 
 class MemoryLevel(Frozen):
@@ -88,7 +100,12 @@ class ComputeEngine(Frozen):
 
 
 class HardwareSpec(Frozen):
-    """A device, or one operating mode of a device (TX2 maxn, EdgeTPU fast, ...)."""
+    """A device, or one operating mode of a device (TX2 maxn, EdgeTPU fast, ...).
+
+    ``default_precision`` (optional, one of the device's peak data types) is the type a prediction uses when
+    the caller gives no precision and the network's own type has no peak on the device; the prediction's
+    ``notes`` say so.
+    """
 
     name: str = Field(min_length=1)
     kind: HardwareKind
@@ -100,6 +117,7 @@ class HardwareSpec(Frozen):
     tdp_w: Watts | None = None
     idle_power_w: Watts | None = None
     core_type: str | None = None
+    default_precision: Annotated[DType | None, BeforeValidator(_parse_dtype)] = None
     family: str | None = None
     operating_mode: str | None = None
     aliases: tuple[str, ...] = ()
@@ -149,6 +167,9 @@ class HardwareSpec(Frozen):
             if total != dict(self.peak_ops_per_s):
                 raise ValueError("with engines, peak_ops_per_s is the sum of the engines' peaks; omit it or make "
                                  f"it {{{', '.join(f'{d.value}: {p:g}' for d, p in total.items())}}}")
+        if self.default_precision is not None and self.default_precision not in self.peak_ops_per_s:
+            raise ValueError(f"default_precision {self.default_precision.value!r} has no peak; use one of "
+                             f"{', '.join(d.value for d in self.peak_ops_per_s)}")
         if self.idle_power_w is not None and self.tdp_w is not None and self.idle_power_w > self.tdp_w:
             raise ValueError(f"idle_power_w {self.idle_power_w} exceeds tdp_w {self.tdp_w}")
         return self

@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic import ValidationInfo
 
 from rooflinekit.descriptors._base import AccuracyTable, Frozen, Ops, PositiveFinite
+from rooflinekit.descriptors._frozen import deep_freeze
 from rooflinekit.descriptors.attrs import attrs_model, validate_attrs
 from rooflinekit.descriptors.dtypes import DType
 from rooflinekit.errors import PrecisionError
@@ -145,10 +146,10 @@ class Layer(Frozen):
         normalized; an absent ``bias`` is filled from the weights (a second weight tensor is the bias)."""
         op = info.data.get("op")
         if not isinstance(op, str) or (model := attrs_model(op)) is None:
-            return attrs
+            return deep_freeze(attrs)  # type: ignore[no-any-return]
         if "bias" in model.model_fields and attrs.get("bias") is None:
             attrs = {**attrs, "bias": len(info.data.get("weights", ())) >= 2}
-        return validate_attrs(op, attrs)
+        return deep_freeze(validate_attrs(op, attrs))  # type: ignore[no-any-return]
 
     @model_validator(mode="after")
     def _dtypes_match_tensors(self) -> "Layer":

@@ -16,7 +16,9 @@ MODEL_SUFFIXES = (".onnx", ".tflite")
 
 
 def load_model(path: str | Path, batch: int | None = None,
-               input_shapes: Mapping[str, Sequence[int | str]] | None = None) -> LayerNetwork:
+               input_shapes: Mapping[str, Sequence[int | str]] | None = None,
+               branches: Mapping[str, str] | None = None,
+               loop_counts: Mapping[str, int] | None = None) -> LayerNetwork:
     """Import ``path`` by its suffix (``.onnx`` or ``.tflite``).
 
     Parameters
@@ -28,7 +30,13 @@ def load_model(path: str | Path, batch: int | None = None,
         gives, else the model's own (1 when symbolic). A batch that disagrees with ``input_shapes`` or with a
         fixed leading dim of the model is a :class:`~rooflinekit.errors.ShapeError`.
     input_shapes : Mapping of str to sequence of int or str, optional
-        Input shapes by input name, overriding the model's (a TFLite model's only in its leading dim).
+        Input shapes by input name, overriding the model's (a TFLite model's inputs are resized and its shapes
+        propagated).
+    branches : Mapping of str to str, optional
+        ONNX only: the ``If`` branch (``"then"``/``"else"``) to count by node name (default: a constant
+        condition's, else the more expensive one, with a warning).
+    loop_counts : Mapping of str to int, optional
+        ONNX only: trip counts by ``Loop`` node name, for loops whose count is computed at run time.
 
     Returns
     -------
@@ -49,7 +57,7 @@ def load_model(path: str | Path, batch: int | None = None,
     if suffix == ".onnx":
         from rooflinekit.importers.onnx import load_onnx
 
-        return load_onnx(path, batch=batch, input_shapes=input_shapes)
+        return load_onnx(path, batch=batch, input_shapes=input_shapes, branches=branches, loop_counts=loop_counts)
     if suffix == ".tflite":
         from rooflinekit.importers.tflite import load_tflite
 

@@ -62,13 +62,19 @@ def decade_limits(low: float, high: float) -> tuple[float, float]:
 
 def log_axis(ax: "Axes", which: str, unit: str | None) -> None:
     """Log scale on ``which`` (``"x"`` or ``"y"``) with one label per decade: SI prefixes plus ``unit``
-    (``"1 GOP/s"``, ``unit=""`` gives ``"10 k"``), or plain numbers (``0.1``, ``100``) when ``unit`` is None."""
+    (``"1 GOP/s"``; ``unit=""``, a count, gives ``"10 k"`` above 1000 and ``"0.1"`` below 1, never a milli ``m``),
+    or plain numbers (``0.1``, ``100``) when ``unit`` is None."""
     ticker = import_matplotlib().ticker
     ax.set(**{f"{which}scale": "log"})
     axis = ax.xaxis if which == "x" else ax.yaxis
     axis.set_major_locator(ticker.LogLocator(base=10, numticks=30))
-    axis.set_major_formatter(ticker.EngFormatter(unit=unit, sep=" ") if unit is not None
-                             else ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    if unit == "":  # a count (frames/s): k, M, G above 1000, plain decimals below 1 (a milli 'm' reads as million)
+        engineering = ticker.EngFormatter(unit="", sep=" ")
+        axis.set_major_formatter(ticker.FuncFormatter(
+            lambda value, _: f"{value:g}" if 0 < value < 1000 else engineering.format_eng(value)))
+    else:
+        axis.set_major_formatter(ticker.EngFormatter(unit=unit, sep=" ") if unit is not None
+                                 else ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     axis.set_minor_formatter(ticker.NullFormatter())
 
 

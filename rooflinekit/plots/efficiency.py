@@ -28,6 +28,17 @@ def _efficiency_label(percent: float) -> str:
     return f"{percent:.0f} %" if percent >= 10 else f"{percent:.2g} %"
 
 
+def _labels(data: pd.DataFrame) -> pd.Series:
+    """``hardware  network precision``, plus ``batch N`` (and the stack) where rows differ only in them."""
+    labels = data["hardware"].astype(str) + "  " + data["network"].astype(str) + " " + data["precision"].astype(str)
+    for column, text in (("batch", "batch {}"), ("framework", "{}")):
+        if column in data.columns and labels.duplicated(keep=False).any():
+            shared = labels.duplicated(keep=False)
+            extra = data[column].map(lambda v: "" if pd.isna(v) else " " + text.format(v))
+            labels = labels.where(~shared, labels + extra)
+    return labels
+
+
 def plot_efficiency(df: pd.DataFrame, *, label: str | None = None,
                     title: str | None = "Measured vs predicted throughput", ax: "Axes | None" = None) -> "Figure":
     """Bars of ``predicted_fps``, ``peak_fps`` (optional) and ``measured_fps`` [frames/s] per row of ``df``.
@@ -35,7 +46,8 @@ def plot_efficiency(df: pd.DataFrame, *, label: str | None = None,
     ``df`` needs columns ``hardware``, ``network``, ``precision``, ``predicted_fps``, ``measured_fps``; optional
     ``efficiency_pct`` (computed as 100 x measured / predicted when absent) and ``peak_fps`` (throughput at the
     peak compute of the data type, ignoring memory). Rows are drawn top to bottom in the order given, labelled
-    ``hardware  network precision`` or by the column ``label`` (e.g. one naming the software stack too); a missing
+    ``hardware  network precision`` (plus ``batch N`` and the framework where rows would otherwise share a label)
+    or by the column ``label`` (e.g. one naming the software stack too); a missing
     (NaN) value draws no bar. Returns the matplotlib Figure.
     """
     import_matplotlib()
@@ -62,12 +74,12 @@ def plot_efficiency(df: pd.DataFrame, *, label: str | None = None,
         if pd.notna(measured) and pd.notna(percent):
             ax.annotate(_efficiency_label(percent), (measured, i + offset), xytext=(3, 0),
                         textcoords="offset points", va="center", fontsize="x-small")
-    labels = (data[label].astype(str) if label else
-              data["hardware"].astype(str) + "  " + data["network"].astype(str) + " " + data["precision"].astype(str))
+    labels = data[label].astype(str) if label else _labels(data)
     ax.set_yticks(base, labels, fontsize="small")
     ax.set_ylim(rows - 0.5, -0.5)
     log_axis(ax, "x", "")
-    low, high = decade_limits(finite.min(), finite.max())
+    # a decade below the smallest bar: the shortest bar is at least a factor 1.5 long
+    low, high = decade_limits(finite.min() / 1.5, finite.max())
     ax.set_xlim(low, high * 3)  # room for the percent labels
     ax.set_xlabel("Throughput [frames/s]")
     ax.grid(True, axis="x", which="major", color="0.9", lw=0.6)

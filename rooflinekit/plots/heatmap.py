@@ -37,7 +37,10 @@ def _grid(sweep_df: pd.DataFrame, value: str) -> pd.DataFrame:
 
 
 def _compact(value: float) -> str:
-    """3 significant digits with an SI prefix: 4035 -> '4.04k', 0.5 -> '500m'."""
+    """3 significant digits, with k/M/G above 1000: 4035 -> '4.04k', 12.5 -> '12.5', 0.5 -> '0.5' (never a milli
+    'm', which reads as million in a table of frame rates)."""
+    if abs(value) < 1000:
+        return f"{value:.3g}" if abs(value) >= 1e-3 else f"{value:.1e}"
     return import_matplotlib().ticker.EngFormatter(places=None, sep="").format_eng(float(f"{value:.3g}"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,6 +71,20 @@ def short_names(names: pd.Series) -> list[str]:
     return [label if len(label) <= LABEL_CHARS else "…" + label[1 - LABEL_CHARS:] for label in labels]
 
 
+_AUTO_NAME = re.compile(r"^(n|node|layer|op)?_?\d+$", re.I)
+
+
+def tick_labels(layers: pd.DataFrame) -> list[str]:
+    """One tick label per layer: its short name (:func:`short_names`) and its op kind, ``conv1 · conv``; a
+    generated name (``n0``, ``node_12``) is replaced by the layer's position, ``#12 conv``."""
+    names = short_names(layers["name"])
+    if "op" not in layers.columns:
+        return names
+    ops = layers["op"].astype(str).tolist()
+    return [f"#{i} {op}" if _AUTO_NAME.match(str(raw)) else name if op in name else f"{name} · {op}"
+            for i, (name, op, raw) in enumerate(zip(names, ops, layers["name"]))]
+
+
 def plot_layers(prediction: Prediction | pd.DataFrame, measured: str | pd.DataFrame | None = None, *,
                 log: bool = False, title: str | None = None, ax: "Axes | None" = None) -> "Figure":
     """Bar per layer of the predicted latency ``time_s`` [s], coloured by ``bound`` (compute or memory level).
@@ -88,18 +103,25 @@ def plot_layers(prediction: Prediction | pd.DataFrame, measured: str | pd.DataFr
     n = len(layers)
     fig, ax = figure_and_axes(ax, (min(max(7.0, 2.5 + 0.16 * n), 18), 5.5))
     bounds = list(dict.fromkeys(layers["bound"].astype(str)))
-    memory = [b for b in bounds if b != "compute"]
-    colors = {"compute": "tab:blue", **{b: MEMORY_COLORS[i % len(MEMORY_COLORS)] for i, b in enumerate(memory)}}
+    memory = [b for b in bounds if b != "compute" and not b.startswith("fused:")]
+    colors = {"compute": "tab:blue", **{b: MEMORY_COLORS[i % len(MEMORY_COLORS)] for i, b in enumerate(memory)},
+              **{b: "0.6" for b in bounds if b.startswith("fused:")}}
+    fused = [b for b in bounds if b.startswith("fused:")]
+    bounds = [b for b in bounds if b not in fused] + fused[:1]  # one legend entry for every fused layer
     positions = np.arange(n)
     for bound in bounds:
-        rows = (layers["bound"].astype(str) == bound).to_numpy()
-        label = "compute-bound" if bound == "compute" else f"memory-bound ({bound.split(':', 1)[-1]})"
+        if bound.startswith("fused:"):
+            rows = layers["bound"].astype(str).str.startswith("fused:").to_numpy()
+            label = "fused into its producer's kernel"
+        else:
+            rows = (layers["bound"].astype(str) == bound).to_numpy()
+            label = "compute-bound" if bound == "compute" else f"memory-bound ({bound.split(':', 1)[-1]})"
         ax.bar(positions[rows], layers["time_s"].to_numpy(dtype=float)[rows], width=0.8, color=colors[bound],
                label=f"predicted, {label}", gid=f"bars|{bound}")
     if seconds is not None:
         ax.plot(positions, seconds, ls="none", marker="D", ms=4, color="black", label="measured", gid="measured")
     step = math.ceil(n / MAX_TICK_LABELS)
-    ax.set_xticks(positions[::step], short_names(layers["name"])[::step], rotation=90, fontsize="x-small")
+    ax.set_xticks(positions[::step], tick_labels(layers)[::step], rotation=90, fontsize="x-small")
     ax.set_xlim(-0.6, n - 0.4)
     highest = np.nanmax(np.concatenate([layers["time_s"].to_numpy(dtype=float),
                                         seconds if seconds is not None else []]))

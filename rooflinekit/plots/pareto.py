@@ -34,7 +34,9 @@ def _draw_front(ax: "Axes", points: pd.DataFrame, maximize: tuple[bool, bool], c
     """Step line through the front of ``points`` (columns ``_x``, ``_y``); returns the index of the front rows."""
     front = pareto_front(points, "_x", "_y", maximize).sort_values("_x", kind="stable")
     where = "pre" if maximize[0] else "post"
-    ax.step(front["_x"], front["_y"], where=where, color=color, lw=1.8, label=label, gid=gid, zorder=1)
+    # rings on the front points: a front of one point has no step to draw, and is still seen (and in the legend)
+    ax.step(front["_x"], front["_y"], where=where, color=color, lw=1.8, label=label, gid=gid, zorder=1,
+            marker="o", ms=9, mfc="none", mew=1.4)
     return front.index
 
 

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-DTYPE_STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3))]
+DTYPE_STYLES: list[object] = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2, 1, 2)),
+                              (0, (3, 1, 1, 1)), (0, (10, 3)), (0, (1, 1)), (0, (6, 2, 1, 2, 1, 2)), (0, (2, 4))]
+"""One line style per data type, all distinct (12: every data type of the vocabulary but bool)."""
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
 OTHER_LEVEL_ALPHA = 0.45  # slopes of memory levels that do not hold the weights are drawn faint
 LEGEND_ROWS = 26  # entries per legend column

@@ -6,9 +6,11 @@ Everything here takes specs (no catalog lookups); :mod:`rooflinekit.api` resolve
 from rooflinekit.roofline.capacity import Residency, residency
 from rooflinekit.roofline.core import COMPUTE_BOUND, RooflineTimes, roofline_times
 from rooflinekit.roofline.engines import MemoryLayout, Placement, place
+from rooflinekit.roofline.grid import HardwareGrid, axis_values
 from rooflinekit.roofline.predictor import (
-    MODES, RESULT_COLUMNS, SWEEP_COLUMNS, Evaluation, Mode, Prediction, evaluate, predict, sweep,
+    MODES, RESULT_COLUMNS, SWEEP_COLUMNS, Evaluation, Mode, Prediction, evaluate, evaluate_grid, predict, sweep,
 )
+from rooflinekit.roofline.reductions import Best, Histogram, Pareto, Reduction
 from rooflinekit.roofline.reference import roofline_time_scalar, traffic_bytes_scalar
 from rooflinekit.roofline.traffic import (
     TRAFFIC_MODELS, OnChipIfFits, RowTraffic, TrafficModel, WeightsAndActivations, WeightsOnly, traffic_model,
@@ -16,7 +18,8 @@ from rooflinekit.roofline.traffic import (
 from rooflinekit.roofline.workload import CountedNetwork, network_label
 
 __all__ = [
-    "COMPUTE_BOUND", "CountedNetwork", "Evaluation", "MODES", "MemoryLayout", "Mode", "OnChipIfFits", "Placement",
+    "Best", "COMPUTE_BOUND", "CountedNetwork", "HardwareGrid", "Histogram", "Pareto", "Reduction", "axis_values",
+    "evaluate_grid", "Evaluation", "MODES", "MemoryLayout", "Mode", "OnChipIfFits", "Placement",
     "Prediction", "RESULT_COLUMNS", "Residency", "RooflineTimes", "RowTraffic", "SWEEP_COLUMNS", "TRAFFIC_MODELS",
     "TrafficModel", "WeightsAndActivations", "WeightsOnly", "evaluate", "network_label", "place", "predict",
     "residency", "roofline_time_scalar", "roofline_times", "sweep", "traffic_bytes_scalar", "traffic_model",

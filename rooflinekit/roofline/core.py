@@ -46,7 +46,9 @@ def roofline_times(ops: np.ndarray, bytes_per_level: np.ndarray, peak_ops_per_s:
     compute_s = ops / np.asarray(peak_ops_per_s, dtype=np.float64)
     memory_s = moved / np.asarray(bandwidth_bytes_per_s, dtype=np.float64)
     slowest = memory_s.argmax(axis=1)
-    memory_max_s = np.take_along_axis(memory_s, slowest[:, None], axis=1)[:, 0]
+    memory_max_s = memory_s.max(axis=1)  # the value at ``slowest``, without a gather
     time_s = np.maximum(compute_s, memory_max_s)
     bound = np.where(compute_s >= memory_max_s, COMPUTE_BOUND, slowest)
-    return RooflineTimes(compute_s, memory_s, time_s, compute_s + memory_s.sum(axis=1), bound)
+    pessimistic_s = memory_s.sum(axis=1)
+    pessimistic_s += compute_s
+    return RooflineTimes(compute_s, memory_s, time_s, pessimistic_s, bound)

@@ -66,8 +66,10 @@ class Placement:
 
 def engines_running_all(counted: CountedNetwork, hardware: HardwareSpec) -> list[int]:
     """Indices of the engines of ``hardware`` that can run every row of ``counted`` on their own."""
+    pairs = counted.class_dtype_pairs
     return [i for i, engine in enumerate(hardware.compute_engines)
-            if all(engine.runs(c or None, DType(d)) for c, d in zip(counted.op_class, counted.compute_dtype))]
+            if all(engine.runs(c or None, DType(d)) for c, d in pairs)]
+
 
 
 def place(counted: CountedNetwork, hardware: HardwareSpec, allowed: Sequence[int] | None = None) -> Placement:
@@ -78,19 +80,21 @@ def place(counted: CountedNetwork, hardware: HardwareSpec, allowed: Sequence[int
     """
     engines = hardware.compute_engines
     candidates = list(range(len(engines))) if allowed is None else list(allowed)
-    choice: dict[tuple[str, str], int] = {}
-    for key in dict.fromkeys(zip(counted.op_class.tolist(), counted.compute_dtype.tolist())):
-        choice[key] = _choose(hardware, engines, candidates, *key)
-    engine = np.array([choice[key] for key in zip(counted.op_class.tolist(), counted.compute_dtype.tolist())])
+    pairs = counted.class_dtype_pairs  # few; rows take theirs by index
+    choice = np.array([_choose(hardware, engines, candidates, *key) for key in pairs], dtype=np.int64)
+    pair_peak = np.array([engines[e].peak_ops_per_s[DType(d)] for e, (_, d) in zip(choice, pairs)],
+                         dtype=np.float64)
+    row_pair = counted.row_pair
+    engine = choice[row_pair]
     per_engine = [_EngineLevels.of(hardware, e) for e in engines]
-    peaks = np.array([engines[e].peak_ops_per_s[DType(d)] for e, d in zip(engine, counted.compute_dtype)])
 
     def column(field: str) -> np.ndarray:
-        return np.array([getattr(per_engine[e], field) for e in engine])
+        values: np.ndarray = np.array([getattr(levels, field) for levels in per_engine])[engine]
+        return values
 
     return Placement(
-        engine_names=tuple(e.name for e in engines), engine=engine, peak_ops_per_s=peaks.astype(np.float64),
-        kernel_overhead_s=np.array([engines[e].kernel_overhead_s for e in engine], dtype=np.float64),
+        engine_names=tuple(e.name for e in engines), engine=engine, peak_ops_per_s=pair_peak[row_pair],
+        kernel_overhead_s=np.array([e.kernel_overhead_s for e in engines], dtype=np.float64)[engine],
         weights_level=column("weights"), activations_level=column("activations"), state_level=column("state"),
         on_chip_level=column("on_chip"), on_chip_capacity_bytes=column("on_chip_capacity").astype(np.float64),
     )

@@ -30,18 +30,22 @@ part. ``bound`` is ``compute`` or ``memory:<level>``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Iterable, Literal, Sequence, get_args
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable, Hashable, Iterable, Iterator, Literal, Sequence, get_args
 
 import numpy as np
 import pandas as pd
 
+from rooflinekit._limits import MAX_BATCH, shown
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
 from rooflinekit.errors import PrecisionError, SpecError
-from rooflinekit.roofline.capacity import residency
+from rooflinekit.roofline.capacity import activation_peaks, residency
 from rooflinekit.roofline.core import COMPUTE_BOUND, roofline_times
-from rooflinekit.roofline.engines import MemoryLayout, Placement, engines_running_all, place
+from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement, engines_running_all, place
+from rooflinekit.roofline.columnar import Categories, TableBuilder
+from rooflinekit.roofline.grid import GridColumns, HardwareGrid
+from rooflinekit.roofline.reductions import Reduction
 from rooflinekit.roofline.traffic import RowTraffic, TrafficModel, traffic_model
 from rooflinekit.roofline.workload import CountedNetwork
 
@@ -59,6 +63,12 @@ class Prediction:
     engines a batch is split across). ``engines`` names the engines used and ``engine_batches`` the frames each
     ran. ``fits`` is False when a memory level cannot hold what it must; ``notes`` says so with both sizes, and
     says which weights were streamed from a spill level. ``layers`` has one row per layer in layer mode.
+
+    ``estimate`` is ``bound`` for the plain roofline, ``calibrated`` for a calibrated estimate (see
+    :func:`rooflinekit.api.predict`): then ``latency_s`` and ``fps`` are the estimate, ``bound_latency_s`` the
+    roofline it scales, ``latency_interval_s`` the interval (s) covering the calibration's stated share of
+    measurements, ``calibration_levels`` one phrase per calibration level used, fallen back on or missing, and
+    ``layers`` has each layer's ``calibrated_time_s``.
     """
 
     network: str
@@ -84,6 +94,9 @@ class Prediction:
     kernels: int = 0
     fits: bool = True
     notes: tuple[str, ...] = ()
+    bound_latency_s: float | None = None
+    latency_interval_s: tuple[float, float] | None = None
+    calibration_levels: tuple[str, ...] = ()
     layers: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -91,6 +104,30 @@ class Prediction:
         out = asdict(self)
         out.pop("layers")
         return out
+
+    def __repr__(self) -> str:
+        """One short line: what was predicted and the headline numbers (``to_dict()`` has every field)."""
+        from rooflinekit.display import format_value
+
+        fits = "" if self.fits else ", does not fit"
+        layers = "" if self.layers is None else f", {len(self.layers)} layers"
+        return (f"Prediction({self.network} on {self.hardware}, {self.precision}, batch {self.batch}: "
+                f"{format_value('fps', self.fps)} fps, {format_value('latency_s', self.latency_s)}, "
+                f"{self.bound}-bound, {self.mode} mode{layers}{fits})")
+
+    def _repr_html_(self) -> str:
+        """A two-column HTML table of the headline fields with SI prefixes, for notebooks."""
+        from html import escape
+
+        from rooflinekit.display import format_value
+
+        keys = ["network", "hardware", "precision", "batch", "fps", "latency_s", "bound", "operational_intensity",
+                "attainable_ops_per_s", "peak_ops_per_s", "ops", "bytes", "mode", "traffic", "fits", "notes"]
+        data = self.to_dict()
+        rows = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th><td style='text-align:left'>"
+                       f"{escape(format_value(k, data[k]))}</td></tr>" for k in keys if data[k] not in ((), None))
+        layers = "" if self.layers is None else f"<p>{len(self.layers)} layers in <code>.layers</code></p>"
+        return f"<table><caption>Prediction ({escape(self.estimate)})</caption>{rows}</table>{layers}"
 
 
 RESULT_COLUMNS = ["fps", "latency_s", "bound", "ops", "bytes", "operational_intensity", "attainable_ops_per_s",
@@ -105,7 +142,8 @@ class _Run:
     """Results of one placement for B batch sizes (arrays of length B)."""
 
     time_s: np.ndarray
-    bound: list[str]
+    bound: np.ndarray  # (B,) int code: COMPUTE_BOUND or a memory level index
+    labels: tuple[str, ...]  # label of code c at c + 1: "compute", "memory:<level>", ...
     ops: np.ndarray  # per batch
     moved: np.ndarray  # (B, L) bytes per batch per level
     bandwidth: np.ndarray  # (L,)
@@ -117,26 +155,42 @@ class _Run:
     kernels: int
     engines: tuple[str, ...]
     layers: pd.DataFrame | None
+    notes_array: np.ndarray | None = None  # (B,) object: the notes as an array, when the run made one
 
 
 @dataclass(frozen=True, eq=False)
 class Evaluation:
-    """One counted network on one hardware for B batch sizes: columns of :data:`RESULT_COLUMNS` as lists."""
+    """One counted network on one hardware for B batch sizes.
+
+    ``arrays`` holds every column of :data:`RESULT_COLUMNS` as a numpy array of length B (float64 numbers,
+    ``fits`` bool, ``kernels`` int64, object arrays of ``str`` for ``bound`` and ``estimate`` and of tuples for
+    ``engines``, ``engine_batches`` and ``notes``); :attr:`columns` gives them as lists of Python values.
+    """
 
     batches: tuple[int, ...]
-    columns: dict[str, list[object]]
+    arrays: dict[str, np.ndarray]
     layers: pd.DataFrame | None
+    bound_codes: np.ndarray | None = None  # (B,) index into bound_labels: the ``bound`` column, coded
+    bound_labels: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> dict[str, list[object]]:
+        """Every column of :data:`RESULT_COLUMNS` as a list of Python values (length B)."""
+        return {key: self.arrays[key].tolist() for key in RESULT_COLUMNS}
 
 
 def check_arguments(batch: object, mode: str) -> None:
     """Refuse an unknown mode or a batch that is not a positive integer."""
     if mode not in MODES:
         raise SpecError(f"unknown mode {mode!r}; use 'network' or 'layer'")
-    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise SpecError(f"batch must be a positive integer, got {batch!r}")
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or not 1 <= batch <= MAX_BATCH:
+        if isinstance(batch, (int, np.integer)) and not isinstance(batch, bool) and batch > MAX_BATCH:
+            raise SpecError(f"batch {shown(batch, 30)} is larger than the largest batch, {MAX_BATCH}; use a "
+                            "smaller one")
+        raise SpecError(f"batch must be a positive integer, got {shown(batch)}")
 
 
-def evaluate(counted: CountedNetwork, hardware: HardwareSpec, batches: Sequence[int], mode: str,
+def evaluate(counted: CountedNetwork, hardware: HardwareSpec, batches: Sequence[int] | np.ndarray, mode: str,
              traffic: TrafficModel, fuse: bool = True, with_layers: bool = False) -> Evaluation:
     """Predict ``counted`` on ``hardware`` at each batch size (see the module docstring).
 
@@ -148,73 +202,254 @@ def evaluate(counted: CountedNetwork, hardware: HardwareSpec, batches: Sequence[
                         f"traffic 'weights_only' or add the activation count to its spec")
     b = np.asarray(batches, dtype=np.int64)
     layout = MemoryLayout.of(hardware)
-    capable = engines_running_all(counted, hardware)
-    if hardware.engine_policy == "batch_split" and len(capable) > 1:
+    capable = engines_running_all(counted, hardware) if hardware.engine_policy == "batch_split" else []
+    if len(capable) > 1:
         runs = {e: _run(counted, place(counted, hardware, [e]), layout, b, mode, traffic, fuse, with_layers)
                 for e in capable}
         columns, layers = _split(counted, hardware, runs, layout, b, mode, traffic, fuse, with_layers)
+        arrays = {key: _object_array(values) if key in _OBJECT_COLUMNS else np.asarray(values)
+                  for key, values in columns.items()}
     else:
         run = _run(counted, place(counted, hardware), layout, b, mode, traffic, fuse, with_layers)
         if (run.time_s <= 0).any():
             raise SpecError(f"{counted.spec.name} has no ops and moves no bytes at {counted.precision.label}; "
                             "nothing to predict")
-        columns, layers = _columns(run, b), run.layers
-    return Evaluation(tuple(int(x) for x in b), columns, layers)
+        return Evaluation(tuple(int(x) for x in b), _arrays(run, b), run.layers, run.bound + 1, run.labels)
+    return Evaluation(tuple(int(x) for x in b), arrays, layers)
+
+
+def evaluate_grid(counted: CountedNetwork, grid: HardwareGrid, start: int, stop: int,
+                  batches: Sequence[int] | np.ndarray,
+                  mode: str, traffic: TrafficModel, fuse: bool = True) -> Evaluation:
+    """Predict ``counted`` on grid points ``start .. stop - 1`` of ``grid`` at each batch size: G x B columns,
+    point by point and within a point batch by batch (the order of :func:`evaluate` on each point's explicit
+    spec, :meth:`~rooflinekit.roofline.HardwareGrid.spec`, whose results these equal).
+
+    Raises as :func:`evaluate` does.
+    """
+    template = grid.template
+    if traffic.moves_activations and counted.is_aggregate and np.isnan(counted.activation_bytes).any():
+        raise SpecError(f"{counted.spec.name} is an aggregate spec without activation_elements_per_frame; use "
+                        f"traffic 'weights_only' or add the activation count to its spec")
+    sizes = np.asarray(batches, dtype=np.int64)
+    points = grid.columns(start, stop)
+    n_points, n_batches = stop - start, len(sizes)
+    b = np.tile(sizes, n_points)
+    per_column = GridColumns(points.dtypes, np.repeat(points.peak_ops_per_s, n_batches, axis=0),
+                             np.repeat(points.bandwidth_bytes_per_s, n_batches, axis=0),
+                             np.repeat(points.capacity_bytes, n_batches, axis=0), {})
+    run = _run(counted, place(counted, template), MemoryLayout.of(template), b, mode, traffic, fuse, False,
+               per_column)
+    if (run.time_s <= 0).any():
+        raise SpecError(f"{counted.spec.name} has no ops and moves no bytes at {counted.precision.label}; "
+                        "nothing to predict")
+    return Evaluation(tuple(int(x) for x in b), _arrays(run, b), None, run.bound + 1, run.labels)
+
+
+_OBJECT_COLUMNS = frozenset({"bound", "estimate", "engines", "engine_batches", "notes"})
+
+
+def _object_array(values: Sequence[object]) -> np.ndarray:
+    """A 1-D object array holding ``values`` as they are (tuples stay elements, never become dimensions)."""
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value
+    return out
+
+
+def _filled(n: int, value: object) -> np.ndarray:
+    """A 1-D object array of ``n`` references to ``value``."""
+    out = np.empty(n, dtype=object)
+    out.fill(value)
+    return out
 
 
 def _run(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b: np.ndarray, mode: str,
-         traffic: TrafficModel, fuse: bool, with_layers: bool) -> _Run:
-    """The roofline of one placement at each batch size in ``b``."""
+         traffic: TrafficModel, fuse: bool, with_layers: bool, grid: GridColumns | None = None) -> _Run:
+    """The roofline of one placement at each batch size in ``b`` (N,); with ``grid`` (N points, one per column),
+    each column on its own peaks, bandwidths and capacities (a single-engine placement on the grid's template)."""
+    if grid is not None and mode == "layer" and len(b) > 1:
+        return _run_grid_layer(counted, placement, layout, b, traffic, fuse, grid)
+    single = len(b) == 1
+    if single:  # numpy sums the rows of one column pairwise, of several in order: run two and keep one
+        b = np.repeat(b, 2)
+        if grid is not None:
+            grid = GridColumns(grid.dtypes, np.repeat(grid.peak_ops_per_s, 2, axis=0),
+                               np.repeat(grid.bandwidth_bytes_per_s, 2, axis=0),
+                               np.repeat(grid.capacity_bytes, 2, axis=0), {})
     frames = b.astype(np.float64)
-    resident = residency(counted, placement, layout, frames)
     link = counted.fuses_into_previous & fuse & (placement.engine == np.roll(placement.engine, 1))
     link[0] = False
     link_in = np.where(link, counted.link_bytes, 0.0)
     activations = np.nan_to_num(counted.activation_bytes) - link_in - np.append(link_in[1:], 0.0)
-    moved = traffic.moved_bytes(RowTraffic(
-        resident.weights_by_level, activations, placement.activations_level, counted.state_bytes,
-        placement.state_level, placement.on_chip_level, placement.on_chip_capacity_bytes, frames))
-    ops = counted.ops[:, None] * frames[None, :]  # (R, B)
-    compute = ops / placement.peak_ops_per_s[:, None]
     starts = np.flatnonzero(~link)
     overhead = placement.kernel_overhead_s[starts]  # (K,)
+    rows, rows_placement, act_peak = counted, placement, None
+    if mode == "network" and traffic.row_separable and len(counted.ops) > 1:
+        # network mode sums every row: rows placed alike are summed first (same totals, a few rows instead of R)
+        act_peak = activation_peaks(counted, placement, len(layout.names))
+        rows, rows_placement, activations = _merged(counted, placement, activations)
+    if grid is None:
+        row_peak, on_chip_capacity = rows_placement.peak_ops_per_s[:, None], rows_placement.on_chip_capacity_bytes
+        bandwidth, capacity, peak_max = layout.bandwidth_bytes_per_s, None, placement.peak_ops_per_s.max()
+    else:
+        dtype_index = np.array([grid.dtypes.index(d) for d in rows.compute_dtype.tolist()], dtype=np.int64)
+        # C order, as the (R, 1) arrays of a single spec: sums along rows then round alike
+        row_peak = np.ascontiguousarray(grid.peak_ops_per_s[:, dtype_index].T)  # (R, N)
+        on_chip_capacity = np.ascontiguousarray(np.where(
+            rows_placement.on_chip_level[:, None] == NO_LEVEL, 0.0,
+            grid.capacity_bytes[:, rows_placement.on_chip_level].T))  # (R, N)
+        bandwidth, capacity = grid.bandwidth_bytes_per_s, grid.capacity_bytes
+        peak_max = grid.peak_ops_per_s[:, np.unique(dtype_index)].max(axis=1)
+    resident = residency(rows, rows_placement, layout, frames, act_peak, capacity)
+    moved = traffic.moved_bytes(RowTraffic(
+        resident.weights_by_level, activations, rows_placement.activations_level, rows.state_bytes,
+        rows_placement.state_level, rows_placement.on_chip_level, on_chip_capacity, frames))
+    ops = rows.ops[:, None] * frames[None, :]  # (R, B)
+    compute = ops / row_peak
     ops_total, compute_total, moved_total = ops.sum(axis=0), compute.sum(axis=0), moved.sum(axis=0)
-    peak = np.where(compute_total > 0, ops_total / np.where(compute_total > 0, compute_total, 1.0),
-                    placement.peak_ops_per_s.max())
-    bandwidth = layout.bandwidth_bytes_per_s
-    memory_total = moved_total / bandwidth[None, :]
-    labels = ["compute" if code == COMPUTE_BOUND else f"memory:{name}"
-              for code, name in [(COMPUTE_BOUND, ""), *enumerate(layout.names)]]
+    peak = np.where(compute_total > 0, ops_total / np.where(compute_total > 0, compute_total, 1.0), peak_max)
+    labels = ("compute", *(f"memory:{name}" for name in layout.names))
     layers = None
     if mode == "network":
         whole = roofline_times(ops_total, moved_total, peak, bandwidth)
         time_s = whole.time_s + overhead.sum()
-        bound = [labels[int(code) + 1] for code in whole.bound]
+        bound = whole.bound
         optimistic_s, pessimistic_s = time_s, whole.pessimistic_s + overhead.sum()
         kernel_times = None
     else:
+        memory_total = moved_total / bandwidth
         ops_k, compute_k = np.add.reduceat(ops, starts, axis=0), np.add.reduceat(compute, starts, axis=0)
         moved_k = np.add.reduceat(moved, starts, axis=0)  # (K, B, L)
         peak_k = np.where(compute_k > 0, ops_k / np.where(compute_k > 0, compute_k, 1.0), 1.0)
         k, n = ops_k.shape
-        times = roofline_times(ops_k.ravel(), moved_k.reshape(k * n, -1), peak_k.ravel(), bandwidth)
+        level_bandwidth = bandwidth if bandwidth.ndim == 1 else np.broadcast_to(
+            bandwidth, (k, n, len(layout.names))).reshape(k * n, -1)
+        times = roofline_times(ops_k.ravel(), moved_k.reshape(k * n, -1), peak_k.ravel(), level_bandwidth)
         kernel_times = (times.time_s.reshape(k, n) + overhead[:, None], times.bound.reshape(k, n),
                         times.compute_s.reshape(k, n), times.memory_s.max(axis=1).reshape(k, n))
         time_s = kernel_times[0].sum(axis=0)
-        bound = [labels[_dominant(kernel_times[0][:, i], kernel_times[1][:, i]) + 1] for i in range(n)]
+        bound = _dominant(kernel_times[0], kernel_times[1], len(layout.names))
         optimistic_s = np.maximum(compute_total, memory_total.max(axis=1)) + overhead.sum()
         pessimistic_s = times.pessimistic_s.reshape(k, n).sum(axis=0) + overhead.sum()
-    if with_layers and not counted.is_aggregate and len(b) == 1:
-        layers = _layer_frame(counted, placement, starts, kernel_times, labels, int(b[0]), mode)
-    used = tuple(dict.fromkeys(placement.engine_names[e] for e in placement.engine))
-    return _Run(time_s, bound, ops_total, moved_total, bandwidth, peak, optimistic_s, pessimistic_s, resident.fits,
-                resident.notes, len(starts), used, layers)
+    if with_layers and not counted.is_aggregate and single:
+        layers = _layer_frame(counted, placement, starts, kernel_times, list(labels), int(b[0]), mode)
+    _, first_row = np.unique(placement.engine, return_index=True)
+    used = tuple(placement.engine_names[e] for e in placement.engine[np.sort(first_row)])  # in order of first use
+    keep = slice(0, 1) if single else slice(None)
+    return _Run(time_s[keep], bound[keep], labels, ops_total[keep], moved_total[keep], bandwidth, peak[keep],
+                optimistic_s[keep], pessimistic_s[keep], resident.fits[keep], resident.notes[keep], len(starts), used,
+                layers)
 
 
-def _dominant(time_s: np.ndarray, bound: np.ndarray) -> int:
-    """The bound that accounts for most of the summed kernel time."""
-    codes = np.unique(bound)
-    return int(codes[int(np.argmax([time_s[bound == c].sum() for c in codes]))])
+def _run_grid_layer(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b: np.ndarray,
+                    traffic: TrafficModel, fuse: bool, grid: GridColumns) -> _Run:
+    """Layer mode on N grid columns, factored: bytes moved depend only on a column's batch and capacities (U
+    distinct pairs, usually a few), so residency and traffic run on those U columns; each column then divides its
+    kernels' ops and bytes by its own peaks and bandwidths. Equal to :func:`_run` on each column's explicit spec
+    up to rounding (sums of ops over a kernel's rows are divided by the peak once instead of row by row)."""
+    frames = b.astype(np.float64)
+    link = counted.fuses_into_previous & fuse & (placement.engine == np.roll(placement.engine, 1))
+    link[0] = False
+    link_in = np.where(link, counted.link_bytes, 0.0)
+    activations = np.nan_to_num(counted.activation_bytes) - link_in - np.append(link_in[1:], 0.0)
+    starts = np.flatnonzero(~link)
+    overhead = placement.kernel_overhead_s[starts]  # (K,)
+    n_levels = len(layout.names)
+    _, first, inverse = np.unique(np.column_stack([frames, grid.capacity_bytes]), axis=0, return_index=True,
+                                  return_inverse=True)
+    inverse = inverse.ravel()
+    frames_u, capacity_u = frames[first], grid.capacity_bytes[first]
+    if len(first) == 1:  # two identical columns: numpy then sums rows in order, as for several
+        frames_u, capacity_u = np.repeat(frames_u, 2), np.repeat(capacity_u, 2, axis=0)
+    on_chip_capacity = np.ascontiguousarray(np.where(
+        placement.on_chip_level[:, None] == NO_LEVEL, 0.0, capacity_u[:, placement.on_chip_level].T))
+    resident = residency(counted, placement, layout, frames_u, None, capacity_u)
+    moved_u = traffic.moved_bytes(RowTraffic(
+        resident.weights_by_level, activations, placement.activations_level, counted.state_bytes,
+        placement.state_level, placement.on_chip_level, on_chip_capacity, frames_u))  # (R, U, L)
+    dtype_index = np.array([grid.dtypes.index(d) for d in counted.compute_dtype.tolist()], dtype=np.int64)
+    used_dtypes = np.unique(dtype_index)
+    ops_u = counted.ops[:, None] * frames_u[None, :]  # (R, U)
+    ops_total = ops_u.sum(axis=0)[inverse]
+    moved_total = moved_u.sum(axis=0)[inverse]  # (N, L)
+    compute_k = np.zeros((len(starts), len(b)))
+    for d in used_dtypes:  # compute_k = sum over data types of the kernel's ops in that type / its peak
+        ops_kd = np.add.reduceat(np.where((dtype_index == d)[:, None], ops_u, 0.0), starts, axis=0)  # (K, U)
+        compute_k += ops_kd[:, inverse] / grid.peak_ops_per_s[None, :, d]
+    moved_k = np.add.reduceat(moved_u, starts, axis=0)  # (K, U, L)
+    memory_max = moved_k[:, inverse, 0] / grid.bandwidth_bytes_per_s[None, :, 0]
+    slowest = np.zeros(memory_max.shape, dtype=np.int64)
+    pessimistic_k = compute_k + memory_max
+    for level in range(1, n_levels):
+        memory = moved_k[:, inverse, level] / grid.bandwidth_bytes_per_s[None, :, level]
+        slowest = np.where(memory > memory_max, level, slowest)
+        memory_max = np.maximum(memory_max, memory)
+        pessimistic_k += memory
+    bound_k = np.where(compute_k >= memory_max, COMPUTE_BOUND, slowest)
+    time_k = np.maximum(compute_k, memory_max) + overhead[:, None]
+    time_s = time_k.sum(axis=0)
+    compute_total = compute_k.sum(axis=0)
+    peak = np.where(compute_total > 0, ops_total / np.where(compute_total > 0, compute_total, 1.0),
+                    grid.peak_ops_per_s[:, used_dtypes].max(axis=1))
+    memory_total = moved_total / grid.bandwidth_bytes_per_s
+    optimistic_s = np.maximum(compute_total, memory_total.max(axis=1)) + overhead.sum()
+    pessimistic_s = pessimistic_k.sum(axis=0) + overhead.sum()
+    notes_u = _filled(len(frames_u), ())
+    for i, lines in enumerate(resident.notes):
+        if lines:
+            notes_u[i] = lines
+    _, first_row = np.unique(placement.engine, return_index=True)
+    used = tuple(placement.engine_names[e] for e in placement.engine[np.sort(first_row)])
+    labels = ("compute", *(f"memory:{name}" for name in layout.names))
+    return _Run(time_s, _dominant(time_k, bound_k, n_levels), labels, ops_total, moved_total,
+                grid.bandwidth_bytes_per_s, peak, optimistic_s, pessimistic_s, resident.fits[inverse], (),
+                len(starts), used, None, notes_u[inverse])
+
+
+def _merged(counted: CountedNetwork, placement: Placement,
+            activations: np.ndarray) -> tuple[CountedNetwork, Placement, np.ndarray]:
+    """Rows placed alike (engine, peak, levels of each tensor role) summed into one row each, in order of first
+    appearance: ``(counted, placement, activations)`` of the G <= R summed rows. Only for traffic models that are
+    :attr:`~rooflinekit.roofline.TrafficModel.row_separable`."""
+    _, peak_code = np.unique(placement.peak_ops_per_s, return_inverse=True)
+    key = counted.row_pair.astype(np.int64)  # the data type is part of the pair
+    for column in (placement.engine, placement.weights_level + 1, placement.activations_level + 1,
+                   placement.state_level + 1, peak_code.ravel()):
+        key = key * (int(column.max(initial=0)) + 1) + column
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    group = rank[inverse.ravel()]
+    n = len(order)
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.bincount(group, weights=values, minlength=n)
+
+    head = first[order]
+    merged = replace(counted, ops=total(counted.ops), weight_bytes=total(counted.weight_bytes),
+                     activation_bytes=total(activations), state_bytes=total(counted.state_bytes),
+                     compute_dtype=counted.compute_dtype[head], op_class=counted.op_class[head],
+                     fuses_into_previous=np.zeros(n, dtype=bool), link_bytes=np.zeros(n))
+    where = replace(placement, engine=placement.engine[head], peak_ops_per_s=placement.peak_ops_per_s[head],
+                    kernel_overhead_s=placement.kernel_overhead_s[head], weights_level=placement.weights_level[head],
+                    activations_level=placement.activations_level[head], state_level=placement.state_level[head],
+                    on_chip_level=placement.on_chip_level[head],
+                    on_chip_capacity_bytes=placement.on_chip_capacity_bytes[head])
+    return merged, where, total(activations)
+
+
+def _dominant(time_s: np.ndarray, bound: np.ndarray, n_levels: int) -> np.ndarray:
+    """(B,) the bound code that accounts for most of the summed kernel time (K, B) of each batch; ties go to the
+    lowest code (compute first)."""
+    n_codes, n = n_levels + 1, time_s.shape[1]
+    # one bincount over (code, column): each column's kernels summed in kernel order, per code
+    index = ((bound - COMPUTE_BOUND) * n + np.arange(n)[None, :]).ravel()
+    sums = np.bincount(index, weights=time_s.ravel(), minlength=n_codes * n).reshape(n_codes, n)
+    present = np.bincount(index, minlength=n_codes * n).reshape(n_codes, n) > 0
+    best: np.ndarray = np.argmax(np.where(present, sums, -np.inf), axis=0) + COMPUTE_BOUND
+    return best
 
 
 def _layer_frame(counted: CountedNetwork, placement: Placement, starts: np.ndarray,
@@ -243,18 +478,29 @@ def _layer_frame(counted: CountedNetwork, placement: Placement, starts: np.ndarr
     return layers
 
 
-def _columns(run: _Run, b: np.ndarray) -> dict[str, list[object]]:
+def _arrays(run: _Run, b: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns of :data:`RESULT_COLUMNS` for one run, as arrays of length B (see :class:`Evaluation`)."""
     bytes_batch = run.moved.sum(axis=1)
+    n = len(b)
     with np.errstate(divide="ignore", invalid="ignore"):
         intensity = np.where(bytes_batch > 0, run.ops / bytes_batch, np.inf)
+    if run.notes_array is not None:
+        notes = run.notes_array
+    else:
+        notes = _filled(n, ())
+        for i, lines in enumerate(run.notes):
+            if lines:
+                notes[i] = lines
+    sizes, which = np.unique(b, return_inverse=True)
+    engine_batches = _object_array([(size,) * len(run.engines) for size in sizes.tolist()])[which.ravel()]
     return {
-        "fps": (b / run.time_s).tolist(), "latency_s": run.time_s.tolist(), "bound": list(run.bound),
-        "ops": (run.ops / b).tolist(), "bytes": (bytes_batch / b).tolist(), "operational_intensity": intensity.tolist(),
-        "attainable_ops_per_s": (run.ops / run.time_s).tolist(), "peak_ops_per_s": run.peak.tolist(),
-        "latency_optimistic_s": run.optimistic_s.tolist(), "latency_pessimistic_s": run.pessimistic_s.tolist(),
-        "estimate": [BOUND_ESTIMATE] * len(b), "engines": [run.engines] * len(b),
-        "engine_batches": [(int(batch),) * len(run.engines) for batch in b],
-        "kernels": [run.kernels] * len(b), "fits": run.fits.tolist(), "notes": list(run.notes),
+        "fps": b / run.time_s, "latency_s": run.time_s, "bound": np.array(run.labels, dtype=object)[run.bound + 1],
+        "ops": run.ops / b, "bytes": bytes_batch / b, "operational_intensity": intensity,
+        "attainable_ops_per_s": run.ops / run.time_s, "peak_ops_per_s": run.peak,
+        "latency_optimistic_s": run.optimistic_s, "latency_pessimistic_s": run.pessimistic_s,
+        "estimate": _filled(n, BOUND_ESTIMATE), "engines": _filled(n, run.engines),
+        "engine_batches": engine_batches, "kernels": np.full(n, run.kernels, dtype=np.int64),
+        "fits": np.asarray(run.fits, dtype=bool), "notes": notes,
     }
 
 
@@ -278,7 +524,7 @@ def _split(counted: CountedNetwork, hardware: HardwareSpec, runs: dict[int, _Run
                   if shares[index, i] > 0]
         moved = sum(run.moved[0] for _, run in active)
         slowest = max((run for _, run in active), key=lambda run: run.time_s[0])
-        time_s, bound = float(slowest.time_s[0]), slowest.bound[0]
+        time_s, bound = float(slowest.time_s[0]), slowest.labels[int(slowest.bound[0]) + 1]
         shared_s = moved / layout.bandwidth_bytes_per_s
         if shared_s.max() > time_s:
             time_s, bound = float(shared_s.max()), f"memory:{layout.names[int(shared_s.argmax())]}"
@@ -357,46 +603,194 @@ def _default_batch(counted: CountedNetwork) -> int:
     return int(getattr(counted.spec, "batch", 1))
 
 
-def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[HardwareSpec],
+Block = tuple[int, dict[str, Hashable], dict[str, np.ndarray], dict[str, tuple[np.ndarray, tuple[str, ...]]]]
+"""Rows of a sweep as ``(n, constants, arrays, coded)`` (see :meth:`TableBuilder.add`)."""
+
+DEFAULT_CHUNK_ROWS = 1 << 20
+"""Rows per chunk of a streaming sweep (``reduce``): about 120 MB of columns."""
+
+
+def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[HardwareSpec | HardwareGrid],
           precisions: Sequence[Precision | str | None] = (None,), batches: Sequence[int | None] = (None,),
           mode: Mode = "network", traffic: TrafficModel | str = "weights_only",
           conventions: CountingConventions = CountingConventions(), counters: CounterRegistry = DEFAULT_COUNTERS,
-          fuse: bool = True) -> pd.DataFrame:
+          fuse: bool = True, reduce: Reduction | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> pd.DataFrame:
     """Predict every combination of networks x hardware x precisions x batches as a tidy DataFrame.
 
-    Each network is counted once per precision and evaluated on each hardware for all batch sizes at once
-    (:func:`evaluate`); results equal :func:`predict`'s. A batch size None is each network's own batch (1 for
-    catalog networks). A combination that cannot be predicted (a data type
-    the hardware lacks, an aggregate spec under activation traffic) is kept as a row with NaN numbers and the
-    reason in ``status``; predicted rows have status ``ok``. Columns: :data:`SWEEP_COLUMNS`.
+    Parameters
+    ----------
+    networks : network specs, or :class:`CountedNetwork` (counted once, reused for every hardware).
+    hardware : hardware specs and/or :class:`~rooflinekit.roofline.HardwareGrid` (each grid point is one
+        hardware, evaluated as columns without building a spec per point).
+    precisions, batches : as in :func:`predict`; a batch None is each network's own batch (1 for catalog
+        networks).
+    mode, traffic, conventions, counters, fuse : as in :func:`predict`.
+    reduce : a :class:`~rooflinekit.roofline.reductions.Reduction` (``Best``, ``Pareto``, ``Histogram``): the
+        sweep runs in chunks of ``chunk_rows`` rows and returns only the reduction, never holding every row.
+    chunk_rows : rows per chunk when reducing (and per grid chunk); memory is about 120 bytes per row.
+
+    Returns
+    -------
+    DataFrame
+        One row per combination in the order networks, precisions, hardware (grid points in grid order),
+        batches; columns :data:`SWEEP_COLUMNS`, plus ``grid_point`` (-1 for a plain spec) and one column per grid
+        axis (NaN elsewhere) when ``hardware`` holds a grid. Text columns are categoricals, ``fits`` a nullable
+        boolean. Each network is counted once per precision and evaluated on each hardware for all batch sizes
+        at once (:func:`evaluate`); results equal :func:`predict`'s. A combination that cannot be predicted (a
+        data type the hardware lacks, an aggregate spec under activation traffic) is kept as a row with NaN
+        numbers and the reason in ``status``; predicted rows have status ``ok``. With ``reduce``, the
+        reduction's result instead.
+
+    Raises :class:`~rooflinekit.errors.SpecError` for a bad mode, batch, traffic model or ``chunk_rows``, and
+    when ``reduce`` reads a column the sweep does not have.
     """
-    model = traffic_model(traffic)
-    for batch in batches:
-        check_arguments(1 if batch is None else batch, mode)
-    hws = list(hardware)
-    columns: dict[str, list[object]] = {c: [] for c in SWEEP_COLUMNS}
-    for network in networks:
-        for precision in precisions:
-            counted = _counted(network, precision, conventions, counters)
-            sizes = [_default_batch(counted) if batch is None else int(batch) for batch in batches]
-            keys = {"network": counted.label, "precision": counted.precision.label,
-                    "pruning_pct": counted.spec.pruning_pct, "mode": mode, "traffic": model.name}
-            for hw in hws:
-                try:
-                    result = evaluate(counted, hw, sizes, mode, model, fuse).columns
-                    status = ["ok"] * len(batches)
-                except (PrecisionError, SpecError) as exc:
-                    result = {c: [None] * len(batches) for c in RESULT_COLUMNS}
-                    status = [str(exc)] * len(batches)
-                for key, value in keys.items():
-                    columns[key] += [value] * len(batches)
-                columns["hardware"] += [hw.name] * len(batches)
-                columns["batch"] += sizes
-                for key in RESULT_COLUMNS:
-                    columns[key] += result[key]
-                columns["status"] += status
-    table = pd.DataFrame(columns, columns=SWEEP_COLUMNS)
-    numeric = [c for c in RESULT_COLUMNS if c not in ("bound", "estimate", "engines", "engine_batches", "notes",
-                                                      "fits")]
-    table[numeric] = table[numeric].astype(np.float64)
-    return table
+    plan = SweepPlan.of(networks, hardware, precisions, batches, mode, traffic, conventions, counters, fuse)
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
+        raise SpecError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    if reduce is None:
+        builder = TableBuilder(plan.rows, plan.columns, Categories())
+        for n, constants, arrays, coded in plan.blocks(range(len(plan.networks)), max(int(chunk_rows), 1)):
+            builder.add(n, constants, arrays, coded)
+        return builder.frame()
+    reduce.check(plan.columns)
+    state = stream(plan, range(len(plan.networks)), reduce, int(chunk_rows))
+    return reduce.finalize(state)
+
+
+def stream(plan: "SweepPlan", network_indices: Iterable[int], reduce: Reduction, chunk_rows: int,
+           first_row: int | None = None) -> pd.DataFrame:
+    """The partial state of ``reduce`` over the rows of the networks ``network_indices`` of ``plan``, built in
+    chunks of at most ``chunk_rows`` rows (more only when one block is larger). Rows are indexed by their
+    position in the whole sweep."""
+    indices = list(network_indices)
+    categories = Categories()
+    row = plan.first_row(indices[0]) if indices and first_row is None else (first_row or 0)
+    states: list[pd.DataFrame] = []
+    builder = TableBuilder(chunk_rows, plan.columns, categories)
+    start = row
+    for n, constants, arrays, coded in plan.blocks(indices, chunk_rows):
+        if n > builder.room():
+            if builder.n:
+                states = [reduce.combine([*states, reduce.partial(builder.frame(start))])]
+                start += builder.n
+            builder = TableBuilder(max(chunk_rows, n), plan.columns, categories)
+        builder.add(n, constants, arrays, coded)
+    if builder.n:
+        states = [reduce.combine([*states, reduce.partial(builder.frame(start))])]
+    return states[0] if states else reduce.partial(TableBuilder(0, plan.columns, categories).frame(start))
+
+
+@dataclass(frozen=True, eq=False)
+class SweepPlan:
+    """What a sweep evaluates: networks (counted lazily, once per precision), hardware and grids, batches and
+    options; :meth:`blocks` yields its rows as column blocks in sweep order (also per partition of networks)."""
+
+    networks: tuple[NetworkSpec | CountedNetwork, ...]
+    hardware: tuple[HardwareSpec | HardwareGrid, ...]
+    precisions: tuple[Precision | str | None, ...]
+    batches: tuple[int | None, ...]
+    mode: str
+    traffic: TrafficModel
+    conventions: CountingConventions
+    counters: CounterRegistry
+    fuse: bool
+
+    @classmethod
+    def of(cls, networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[HardwareSpec | HardwareGrid],
+           precisions: Sequence[Precision | str | None], batches: Sequence[int | None], mode: str,
+           traffic: TrafficModel | str, conventions: CountingConventions, counters: CounterRegistry,
+           fuse: bool) -> "SweepPlan":
+        """Check the arguments and fix the sweep's order."""
+        model = traffic_model(traffic)
+        for batch in batches:
+            check_arguments(1 if batch is None else batch, mode)
+        check_arguments(1, mode)
+        return cls(tuple(networks), tuple(hardware), tuple(precisions), tuple(batches), mode, model, conventions,
+                   counters, fuse)
+
+    @property
+    def points(self) -> int:
+        """Hardware configurations: plain specs plus the points of every grid."""
+        return sum(h.size if isinstance(h, HardwareGrid) else 1 for h in self.hardware)
+
+    @property
+    def rows_per_network(self) -> int:
+        """Rows of one network: precisions x hardware configurations x batches."""
+        return len(self.precisions) * self.points * len(self.batches)
+
+    @property
+    def rows(self) -> int:
+        """Rows of the whole sweep."""
+        return len(self.networks) * self.rows_per_network
+
+    def first_row(self, network_index: int) -> int:
+        """Position in the whole sweep of the first row of network ``network_index``."""
+        return network_index * self.rows_per_network
+
+    @property
+    def grid_axes(self) -> list[str]:
+        """Every grid axis name, in order of first appearance."""
+        return list(dict.fromkeys(a for h in self.hardware if isinstance(h, HardwareGrid) for a in h.axes))
+
+    @property
+    def columns(self) -> list[str]:
+        """The table's columns: :data:`SWEEP_COLUMNS`, plus ``grid_point`` and the grid axes with a grid."""
+        if not any(isinstance(h, HardwareGrid) for h in self.hardware):
+            return list(SWEEP_COLUMNS)
+        return [*SWEEP_COLUMNS, "grid_point", *self.grid_axes]
+
+    def blocks(self, network_indices: Iterable[int],
+               chunk_rows: int) -> Iterator[Block]:
+        """``(n, constants, arrays)`` blocks of rows of the networks ``network_indices``, in sweep order: one
+        per network, precision and plain hardware (all batches), or per chunk of grid points (about
+        ``chunk_rows`` rows)."""
+        grid_columns = self.columns[len(SWEEP_COLUMNS):]
+        no_grid = {c: (-1 if c == "grid_point" else None) for c in grid_columns}
+        for index in network_indices:
+            network = self.networks[index]
+            for precision in self.precisions:
+                counted = _counted(network, precision, self.conventions, self.counters)
+                sizes = np.array([_default_batch(counted) if b is None else int(b) for b in self.batches],
+                                 dtype=np.int64)
+                keys: dict[str, Hashable] = {
+                    "network": counted.label, "precision": counted.precision.label,
+                    "pruning_pct": counted.spec.pruning_pct, "mode": self.mode, "traffic": self.traffic.name}
+                for hw in self.hardware:
+                    if isinstance(hw, HardwareGrid):
+                        step = max(1, chunk_rows // len(sizes))
+                        for start in range(0, hw.size, step):
+                            stop = min(hw.size, start + step)
+                            n = (stop - start) * len(sizes)
+                            extra: dict[str, np.ndarray] = {
+                                "grid_point": np.repeat(np.arange(start, stop, dtype=np.int64), len(sizes))}
+                            values = hw.values(start, stop)
+                            for axis in grid_columns[1:]:
+                                extra[axis] = (np.repeat(values[axis], len(sizes)) if axis in values
+                                               else np.full(n, np.nan))
+                            yield self._block(n, {**keys, "hardware": hw.template.name},
+                                              {"batch": np.tile(sizes, stop - start), **extra},
+                                              lambda: evaluate_grid(counted, hw, start, stop, sizes, self.mode,
+                                                                    self.traffic, self.fuse))
+                    else:
+                        yield self._block(len(sizes), {**keys, "hardware": hw.name, **no_grid}, {"batch": sizes},
+                                          lambda: evaluate(counted, hw, sizes, self.mode, self.traffic, self.fuse))
+
+    @staticmethod
+    def _block(n: int, constants: dict[str, Hashable], arrays: dict[str, np.ndarray],
+               run: Callable[[], Evaluation]) -> Block:
+        try:
+            evaluation = run()
+        except (PrecisionError, SpecError) as exc:
+            return n, {**constants, **{c: None for c in RESULT_COLUMNS}, "status": str(exc)}, arrays, {}
+        result, coded = evaluation.arrays, {}
+        numbers = {key: value for key, value in result.items() if key not in ("kernels", "estimate", "engines")}
+        numbers["kernels"] = result["kernels"].astype(np.float64)
+        if evaluation.bound_codes is not None:
+            coded["bound"] = (evaluation.bound_codes, evaluation.bound_labels)
+            del numbers["bound"]
+        engines = result["engines"]
+        if len(engines) and len(set(engines.tolist())) == 1:
+            constants = {**constants, "engines": engines[0]}
+        else:
+            numbers["engines"] = engines
+        return n, {**constants, "status": "ok", "estimate": BOUND_ESTIMATE}, {**arrays, **numbers}, coded

@@ -40,7 +40,7 @@ class RowTraffic:
     state_bytes: np.ndarray  # (R,) per frame
     state_level: np.ndarray  # (R,)
     on_chip_level: np.ndarray  # (R,) NO_LEVEL for none
-    on_chip_capacity_bytes: np.ndarray  # (R,)
+    on_chip_capacity_bytes: np.ndarray  # (R,), or (R, B) when each column has its own (a hardware grid)
     batches: np.ndarray  # (B,) frames per batch
 
 
@@ -49,6 +49,10 @@ class TrafficModel(ABC):
 
     name: str = ""
     moves_activations: bool = False
+    row_separable: bool = False
+    """True when a row's bytes are a fixed function of its own weights, activations and state per level (no
+    per-row threshold), so that rows placed alike can be summed into one before the model runs: network mode then
+    runs on a handful of rows instead of every layer. Leave False for a model with a per-row decision."""
 
     @abstractmethod
     def moved_bytes(self, rows: RowTraffic) -> np.ndarray:
@@ -69,6 +73,7 @@ class WeightsOnly(TrafficModel):
     """Weights once per batch and state per frame; activations stay on chip (QuTiBench level 0)."""
 
     name = "weights_only"
+    row_separable = True
 
     def moved_bytes(self, rows: RowTraffic) -> np.ndarray:
         return self._weights_and_state(rows)
@@ -79,6 +84,7 @@ class WeightsAndActivations(TrafficModel):
 
     name = "weights_and_activations"
     moves_activations = True
+    row_separable = True
 
     def moved_bytes(self, rows: RowTraffic) -> np.ndarray:
         moved = self._weights_and_state(rows)
@@ -91,11 +97,14 @@ class OnChipIfFits(WeightsAndActivations):
     """As weights_and_activations, but a row whose working set fits on chip moves it all there."""
 
     name = "on_chip_if_fits"
+    row_separable = False
 
     def moved_bytes(self, rows: RowTraffic) -> np.ndarray:
         moved = super().moved_bytes(rows)
         working_set = moved.sum(axis=2)  # (R, B)
-        fits = (rows.on_chip_level[:, None] != NO_LEVEL) & (working_set <= rows.on_chip_capacity_bytes[:, None])
+        capacity = rows.on_chip_capacity_bytes
+        capacity = capacity[:, None] if capacity.ndim == 1 else capacity
+        fits = (rows.on_chip_level[:, None] != NO_LEVEL) & (working_set <= capacity)
         r, b = np.nonzero(fits)
         moved[r, b, :] = 0.0
         moved[r, b, rows.on_chip_level[r]] = working_set[r, b]

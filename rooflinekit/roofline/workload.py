@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,20 @@ class CountedNetwork:
             op_class=np.array([_class_name(layer) for layer in network.layers]),
             fuses_into_previous=fuses, link_bytes=np.where(fuses, np.roll(output_bytes, 1), 0.0),
         )
+
+    @cached_property
+    def class_dtype_pairs(self) -> tuple[tuple[str, str], ...]:
+        """The distinct (op class, compute data type) pairs of the rows, in order of first appearance."""
+        return tuple(dict.fromkeys(zip(self.op_class.tolist(), self.compute_dtype.tolist())))
+
+    @cached_property
+    def row_pair(self) -> np.ndarray:
+        """(R,) int: each row's index into :attr:`class_dtype_pairs`."""
+        index = {key: i for i, key in enumerate(self.class_dtype_pairs)}
+        if len(index) == 1:
+            return np.zeros(len(self.ops), dtype=np.int64)
+        return np.array([index[key] for key in zip(self.op_class.tolist(), self.compute_dtype.tolist())],
+                        dtype=np.int64)
 
     @property
     def label(self) -> str:

@@ -20,12 +20,17 @@ from rooflinekit.compare.calibrate.model import (
     DEFAULT_SYSTEM_COLUMNS, JSON_FORMAT, KEY_SEPARATOR, LEVELS, REQUIRABLE_LEVELS, CalibratedPredictor,
     CalibrationWarning, load_calibration,
 )
+from rooflinekit.compare.calibrate.defaults import (
+    default_calibration, default_features, extend_default_calibration,
+)
+from rooflinekit.compare.calibrate.releases import FALLBACK_RULE
 from rooflinekit.compare.calibrate.workflow import (
     CalibratedPrediction, calibrate_from_paths, predict_with_calibration, select_calibration_records,
 )
 
 __all__ = [
-    "CONV_OPS", "DEFAULT_SYSTEM_COLUMNS", "FEATURE_COLUMNS", "FULLY_CONNECTED_OPS", "JSON_FORMAT", "KEY_SEPARATOR",
+    "CONV_OPS", "DEFAULT_SYSTEM_COLUMNS", "FALLBACK_RULE", "default_calibration", "default_features",
+    "extend_default_calibration", "FEATURE_COLUMNS", "FULLY_CONNECTED_OPS", "JSON_FORMAT", "KEY_SEPARATOR",
     "LEVELS", "REQUIRABLE_LEVELS", "ROOFLINE_PREFIX", "UNKNOWN", "CalibratedPrediction", "CalibratedPredictor",
     "CalibrationWarning", "FeatureResult", "NetworkIndex", "calibrate_from_paths", "calibration_features",
     "class_columns", "core_family", "load_calibration", "network_index", "networks_from_files", "op_class",

@@ -32,7 +32,7 @@ FULLY_CONNECTED_OPS = frozenset({OpKind.FULLY_CONNECTED.value, OpKind.MATMUL.val
 """The kinds of calibration class ``fully_connected``: of the gemm class, einsum stays ``other``."""
 _CONV_CLASSES = {OpClass.CONV: "conv", OpClass.DEPTHWISE: "depthwise_conv"}
 ROOFLINE_PREFIX = "roofline_s:"
-FEATURE_COLUMNS = ("catalog_hardware", "core_family", "spec_clock_hz", "macs", "roofline_latency_s")
+FEATURE_COLUMNS = ("catalog_hardware", "hardware_class", "core_family", "spec_clock_hz", "macs", "roofline_latency_s")
 UNKNOWN = "<unknown>"
 """A missing key value (precision, framework, ...) in keys and messages."""
 
@@ -99,19 +99,28 @@ def _resolve_network(name: str, precision: str | None, networks: NetworkIndex) -
                            f"given: {known}){catalog}; pass its model file")
 
 
-def _class_times(network: NetworkSpec, spec: HardwareSpec, precision: str | None, batch: int,
-                 traffic: str) -> dict[str, float]:
-    """Feature values of one (network, hardware, precision, batch): roofline seconds per class, MACs, latency."""
+def class_layers(network: NetworkSpec, spec: HardwareSpec, precision: str | None, batch: int,
+                 traffic: str) -> pd.DataFrame:
+    """The layer-mode roofline rows (one kernel per layer, ``traffic``) of ``network`` on ``spec`` with each
+    layer's ``calibration_class`` (``<op class>/<compute dtype>``, e.g. ``conv/int8``)."""
     if not isinstance(network, LayerNetwork):
         raise CalibrationError(f"{network.name} is an aggregate network (totals only); calibration needs per-layer "
                                "costs: give a layer network or a model file")
-    prediction = predict(network, spec, precision, batch, mode="layer", traffic=traffic, fuse=False)
-    layers = prediction.layers
+    layers = predict(network, spec, precision, batch, mode="layer", traffic=traffic, fuse=False).layers
+    if layers is None:
+        raise CalibrationError(f"{network.name} gave no layer rows in layer mode; calibration needs per-layer costs")
     classes = layers.name.map({layer.name: op_class(layer) for layer in network.layers}) + "/" + layers.compute_dtype
-    times = layers.time_s.groupby(classes).sum()
-    return {"catalog_hardware": spec.name, "core_family": core_family(spec),
+    return layers.assign(calibration_class=classes)
+
+
+def _class_times(network: NetworkSpec, spec: HardwareSpec, precision: str | None, batch: int,
+                 traffic: str) -> dict[str, float]:
+    """Feature values of one (network, hardware, precision, batch): roofline seconds per class, MACs, latency."""
+    layers = class_layers(network, spec, precision, batch, traffic)
+    times = layers.time_s.groupby(layers.calibration_class).sum()
+    return {"catalog_hardware": spec.name, "hardware_class": spec.kind.value, "core_family": core_family(spec),
             "spec_clock_hz": float("nan") if spec.clock_hz is None else spec.clock_hz,
-            "macs": float(layers.macs.sum()), "roofline_latency_s": prediction.latency_s,
+            "macs": float(layers.macs.sum()), "roofline_latency_s": float(layers.time_s.sum()),
             **{ROOFLINE_PREFIX + name: float(time) for name, time in times.items()}}
 
 

@@ -20,9 +20,15 @@ n / (n + lambda) of the way from what the coarser levels say (theta0 for the glo
 lambda is ``shrinkage`` on the global, core-family, framework and framework-version levels and
 ``system_shrinkage`` on systems, whose few records mix network-specific quirks into their factor.
 
-Fallback: a key not seen in fit adds b = 0, so the prediction rests on the coarser levels (system -> framework
-version + framework + core family -> global); a class no record had gets exp(theta0), with a
-:class:`CalibrationWarning`. There is no per-inference overhead term: on the MLPerf Tiny networks it cannot be told
+Releases and fallback (:mod:`.releases`): a record without a version is keyed by its round (``round v1.0``). A
+release never calibrated takes the key of the newest calibrated release of the same stack; any other key not seen
+in fit adds b = 0, so the prediction rests on the coarser levels (system -> framework version + framework + core
+family -> global); a class no record had gets exp(theta0), with a :class:`CalibrationWarning`.
+:meth:`CalibratedPredictor.explain` says, per prediction, which levels were calibrated, which fell back and how
+(``depth`` = their number). A hardware class (MCU, GPU, ...) no record had is refused: factors never cross classes.
+
+Intervals (:mod:`.intervals`): quantiles of held-out log residuals, by depth, give each prediction an interval of
+the stated coverage (``interval_coverage``, default 80 %). There is no per-inference overhead term: on the MLPerf Tiny networks it cannot be told
 apart from the fully-connected factor (AD is fully connected only).
 
 JSON: :meth:`CalibratedPredictor.to_json` writes the parameters and learned factors (``format`` =
@@ -40,6 +46,10 @@ import numpy as np
 import pandas as pd
 
 from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, UNKNOWN, class_columns
+from rooflinekit.compare.calibrate.intervals import held_out_residuals, inner_splits, interval, residual_quantiles
+from rooflinekit.compare.calibrate.releases import FALLBACK_RULE, newest_releases, release_versions
+from rooflinekit._limits import shown
+from rooflinekit.compare.calibrate._checks import check_loaded
 from rooflinekit.compare.records import is_missing
 from rooflinekit.errors import CalibrationError, RooflineWarning
 from rooflinekit.roofline import traffic_model
@@ -48,7 +58,9 @@ LEVELS = ("global", "core_family", "framework", "framework_version", "system")
 REQUIRABLE_LEVELS = LEVELS[1:]
 DEFAULT_SYSTEM_COLUMNS = ("catalog_hardware", "framework", "framework_version")
 KEY_SEPARATOR = " | "
-JSON_FORMAT = "rooflinekit.calibration/1"
+JSON_FORMAT = "rooflinekit.calibration/2"
+READABLE_FORMATS = ("rooflinekit.calibration/1", JSON_FORMAT)
+"""Version 1 lacks releases, hardware classes and intervals: read with none of them."""
 
 
 class CalibrationWarning(RooflineWarning):
@@ -65,6 +77,11 @@ def _key_strings(features: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
         else parts[0].to_numpy(dtype=object)
 
 
+def _with_releases(features: pd.DataFrame) -> pd.DataFrame:
+    """``features`` with ``framework_version`` keyed as :func:`~.releases.release_versions` says."""
+    return features.assign(framework_version=release_versions(features))
+
+
 class CalibratedPredictor:
     """Efficiency factors per core family, software stack, stack version and system, per op class and precision.
 
@@ -78,14 +95,17 @@ class CalibratedPredictor:
     - ``traffic``: the memory-traffic assumption the features were built with (used by :func:`predict_with_calibration`)
     - ``max_iter``, ``tol``: Gauss-Newton stops after ``max_iter`` steps or once no log-factor moves by more than
       ``tol`` in a step
+    - ``interval_coverage``: the share of measurements the prediction intervals should cover (None: no intervals)
 
     Learned: ``theta0_``, ``classes_`` (class names fitted), ``coef_`` (level -> key -> log-factor per class, in the
-    order of ``classes_``), ``n_records_``, ``n_iter_``, ``objective_``.
+    order of ``classes_``), ``n_records_``, ``n_iter_``, ``objective_``, ``newest_releases_`` (stack -> newest
+    calibrated version key), ``hardware_classes_``, ``residual_quantiles_`` (depth -> log-residual quantiles).
     """
 
     def __init__(self, shrinkage: float = 0.1, system_shrinkage: float = 3.0,
                  system_columns: Sequence[str] = DEFAULT_SYSTEM_COLUMNS, required_levels: Sequence[str] = (),
-                 traffic: str = "weights_and_activations", max_iter: int = 100, tol: float = 1e-6):
+                 traffic: str = "weights_and_activations", max_iter: int = 100, tol: float = 1e-6,
+                 interval_coverage: float | None = 0.8):
         self.shrinkage = shrinkage
         self.system_shrinkage = system_shrinkage
         self.system_columns = tuple(system_columns)
@@ -93,11 +113,13 @@ class CalibratedPredictor:
         self.traffic = traffic
         self.max_iter = max_iter
         self.tol = tol
+        self.interval_coverage = interval_coverage
 
     def get_params(self) -> dict[str, Any]:
         return {"shrinkage": self.shrinkage, "system_shrinkage": self.system_shrinkage,
                 "system_columns": list(self.system_columns), "required_levels": list(self.required_levels),
-                "traffic": self.traffic, "max_iter": self.max_iter, "tol": self.tol}
+                "traffic": self.traffic, "max_iter": self.max_iter, "tol": self.tol,
+                "interval_coverage": self.interval_coverage}
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -110,6 +132,9 @@ class CalibratedPredictor:
         if unknown:
             raise CalibrationError(f"required_levels {sorted(unknown)} unknown; choose from {list(REQUIRABLE_LEVELS)}")
         traffic_model(self.traffic)
+        if self.interval_coverage is not None and not 0 < self.interval_coverage < 1:
+            raise CalibrationError(f"interval_coverage must lie between 0 and 1 (e.g. 0.8), or be None; got "
+                                   f"{self.interval_coverage!r}")
 
     def _level_columns(self, level: str) -> tuple[str, ...]:
         return {"global": (), "core_family": ("core_family",), "framework": ("framework",),
@@ -128,6 +153,7 @@ class CalibratedPredictor:
     def fit(self, features: pd.DataFrame) -> "CalibratedPredictor":
         """Fit on :func:`calibration_features` output that carries the measured ``latency_s`` (s) of each row."""
         self._check_params()
+        features = _with_releases(features)
         if len(features) == 0:
             raise CalibrationError("no records to fit; give featurized records with latency_s "
                                    "(see calibration_features)")
@@ -155,7 +181,32 @@ class CalibratedPredictor:
         self.coef_ = {level: {key: beta[offset + i * size: offset + (i + 1) * size] for i, key in enumerate(keys)}
                       for level, (keys, offset) in blocks.items()}
         self.n_records_ = len(features)
+        self.newest_releases_ = newest_releases(features)
+        self.hardware_classes_ = sorted({str(c) for c in features.get("hardware_class", pd.Series(dtype=object))
+                                        if not is_missing(c)})
+        self.residual_quantiles_ = self._interval_table(features) if self.interval_coverage else {}
         return self
+
+    def _interval_table(self, features: pd.DataFrame) -> dict[int, tuple[float, float]]:
+        """Log-residual quantiles by depth from the inner cross-validation of :mod:`.intervals`."""
+        params = {**self.get_params(), "interval_coverage": None, "required_levels": ()}  # held-out keys fall back
+
+        def fit_predict(train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CalibrationWarning)
+                inner = CalibratedPredictor(**params).fit(train)
+                return inner.predict(test), inner.explain(test)["depth"].to_numpy()
+
+        rows = pd.Series(np.arange(len(features)), index=features.index)
+        groupings = [features[column] if column in features.columns else rows
+                     for column in ("network", "catalog_hardware" if "catalog_hardware" in features.columns
+                                    else "hardware")]
+        groupings.append(pd.Series(_key_strings(features, ("framework", "framework_version")), index=features.index))
+        splits = inner_splits(groupings, features.get("round"))
+        residuals, depths = held_out_residuals(features, splits, fit_predict)
+        if not len(residuals):
+            return {}
+        return residual_quantiles(residuals, depths, float(self.interval_coverage))  # type: ignore[arg-type]
 
     def _solve(self, features: pd.DataFrame, times: np.ndarray, log_latency: np.ndarray
                ) -> tuple[np.ndarray, dict[str, tuple[list[str], int]], int, float]:
@@ -201,12 +252,66 @@ class CalibratedPredictor:
 
     # -- predict ---------------------------------------------------------------------------------------------------
 
+    def _resolve(self, features: pd.DataFrame) -> tuple[pd.DataFrame, list[list[str]], np.ndarray]:
+        """Features with unseen releases replaced by their fallback (:data:`FALLBACK_RULE`), and per row the levels
+        used (one phrase each) and the depth: how many levels were not calibrated or fell back."""
+        self._check_fitted()
+        features = _with_releases(features)
+        classes = features.get("hardware_class")
+        if classes is not None and self.hardware_classes_:
+            unseen = sorted({str(c) for c in classes if not is_missing(c) and str(c) not in self.hardware_classes_})
+            if unseen:
+                raise CalibrationError(f"no calibration for hardware class {', '.join(unseen)}: this calibration was "
+                                       f"fitted on {', '.join(self.hardware_classes_)} only and factors never cross "
+                                       "hardware classes; use the roofline bound, or calibrate with records of that "
+                                       "class")
+        versions = features["framework_version"].copy()
+        known_releases = self.coef_["framework_version"]
+        releases = _key_strings(features, ("framework", "framework_version"))
+        fell_back: dict[int, str] = {}
+        frameworks = features["framework"] if "framework" in features.columns else [None] * len(features)
+        for row, (framework, release) in enumerate(zip(frameworks, releases)):
+            newest = self.newest_releases_.get(str(framework)) if not is_missing(framework) else None
+            if release not in known_releases and newest is not None:
+                versions.iloc[row] = newest
+                fell_back[row] = release
+        resolved = features.assign(framework_version=versions)
+        notes: list[list[str]] = [[] for _ in range(len(features))]
+        depth = np.array([int(row in fell_back) for row in range(len(features))])
+        for level in REQUIRABLE_LEVELS:
+            known = self.coef_[level]
+            for row, key in enumerate(_key_strings(resolved, self._level_columns(level))):
+                if level == "framework_version" and row in fell_back:
+                    notes[row].append(f"{level}: {fell_back[row]} not calibrated -> {key} ({FALLBACK_RULE})")
+                elif key in known:
+                    notes[row].append(f"{level}: {key}")
+                else:
+                    notes[row].append(f"{level}: {key} not calibrated (coarser levels used)")
+                    depth[row] += 1
+        return resolved, notes, depth
+
+    def explain(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Per row (index of ``features``): ``levels``, one phrase per calibration level saying which key it used,
+        which it fell back from and to, or that it was not calibrated; ``depth``, how many levels were not
+        calibrated or fell back (0: every level known)."""
+        _, notes, depth = self._resolve(features)
+        return pd.DataFrame({"levels": [tuple(n) for n in notes], "depth": depth}, index=features.index)
+
+    def predict_interval(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper latency_s bounds per row covering ``interval_coverage`` of measurements (:mod:`.intervals`).
+        """
+        if not getattr(self, "residual_quantiles_", None):
+            raise CalibrationError("this calibration has no intervals (fitted with interval_coverage=None or on too "
+                                   "few records); refit with interval_coverage=0.8")
+        _, _, depth = self._resolve(features)
+        return interval(self.predict(features), depth, self.residual_quantiles_)
+
     def class_factors(self, features: pd.DataFrame) -> pd.DataFrame:
         """F_c per row (index of ``features``) and class (columns named as ``roofline_s:<class>`` without prefix)."""
-        self._check_fitted()
         names = [c.removeprefix(ROOFLINE_PREFIX) for c in class_columns(features)]
         if not names:
             raise CalibrationError("features have no roofline_s:<class> columns; build them with calibration_features")
+        features, _, _ = self._resolve(features)
         theta = np.full((len(features), len(self.classes_)), self.theta0_)
         for level in LEVELS:
             keys = _key_strings(features, self._level_columns(level))
@@ -251,6 +356,8 @@ class CalibratedPredictor:
             "n_records": self.n_records_, "n_iter": self.n_iter_, "objective": self.objective_,
             "coefficients": {level: {key: dict(zip(self.classes_, map(float, values)))
                                      for key, values in self.coef_[level].items()} for level in LEVELS},
+            "newest_releases": self.newest_releases_, "hardware_classes": self.hardware_classes_,
+            "residual_quantiles": {str(depth): list(q) for depth, q in self.residual_quantiles_.items()},
         }, indent=1)
 
     @classmethod
@@ -262,7 +369,7 @@ class CalibratedPredictor:
         except json.JSONDecodeError as exc:
             raise CalibrationError(f"cannot read calibration JSON: {exc}; {hint}") from None
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
-        if found != JSON_FORMAT:
+        if found not in READABLE_FORMATS:
             raise CalibrationError(f"not a rooflinekit calibration: format {found!r}, expected {JSON_FORMAT!r}; "
                                    f"{hint}")
         try:
@@ -272,9 +379,14 @@ class CalibratedPredictor:
             predictor.objective_ = float(data["objective"])
             predictor.coef_ = {level: {key: np.array([values[c] for c in predictor.classes_], dtype=float)
                                        for key, values in data["coefficients"][level].items()} for level in LEVELS}
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CalibrationError(f"calibration JSON incomplete or malformed ({type(exc).__name__}: {exc}); "
-                                   f"{hint}") from None
+            predictor.newest_releases_ = {str(k): str(v) for k, v in data.get("newest_releases", {}).items()}
+            predictor.hardware_classes_ = [str(c) for c in data.get("hardware_classes", [])]
+            predictor.residual_quantiles_ = {int(depth): (float(q[0]), float(q[1]))
+                                             for depth, q in data.get("residual_quantiles", {}).items()}
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError, IndexError) as exc:
+            raise CalibrationError(f"calibration JSON incomplete or malformed ({type(exc).__name__}: "
+                                   f"{str(exc)[:120]}); {hint}") from None
+        check_loaded(predictor, hint)
         return predictor
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.features import (
-    calibration_features, class_columns, network_index, networks_from_files,
+    calibration_features, class_columns, class_layers, network_index, networks_from_files,
 )
 from rooflinekit.compare.calibrate.model import CalibratedPredictor, CalibrationWarning, load_calibration
 from rooflinekit.compare.loaders import load_mlperf_tiny, load_table
@@ -40,8 +40,9 @@ def select_calibration_records(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.
     return records[reasons == ""], skipped
 
 
-def _load_records(path: Path) -> LoadResult:
-    return load_mlperf_tiny(path) if path.is_dir() else load_table(path)
+def _load_records(path: Path, columns: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
+                  constants: Mapping[str, Any] | None = None) -> LoadResult:
+    return load_mlperf_tiny(path) if path.is_dir() else load_table(path, columns, units, constants)
 
 
 def _default_models(paths: Sequence[Path]) -> list[Path]:
@@ -51,18 +52,21 @@ def _default_models(paths: Sequence[Path]) -> list[Path]:
 
 
 def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Path] = (),
-                         **params: Any) -> CalibratedPredictor:
+                         columns: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
+                         constants: Mapping[str, Any] | None = None, **params: Any) -> CalibratedPredictor:
     """Fit a :class:`CalibratedPredictor` (``params``: its constructor's) on records read from ``paths``.
 
     A folder is read as an MLPerf Tiny results tree, a ``.csv``/``.parquet`` file as a records table with record
     column names. Networks resolve through ``models`` (model files or folders; default: ``models/`` inside or beside
-    the record folders), else the network catalog. Records left out (:func:`select_calibration_records`,
+    the record folders), else the network catalog. ``columns``, ``units`` and ``constants`` map a table's own
+    column names, units and missing columns (see :func:`~rooflinekit.compare.loaders.load_table`). The records
+    the predictor was fitted on are kept as ``features_`` (to score the fit in sample). Records left out (:func:`select_calibration_records`,
     unresolvable names) and rows the loaders rejected are summarized in a :class:`CalibrationWarning`.
     """
     paths = [Path(p) for p in paths]
     if not paths:
         raise CalibrationError("no record paths given; pass MLPerf Tiny results folders or record tables")
-    loaded = [_load_records(path) for path in paths]
+    loaded = [_load_records(path, columns, units, constants) for path in paths]
     records = pd.concat([result.records for result in loaded], ignore_index=True)
     kept, skipped = select_calibration_records(records)
     predictor = CalibratedPredictor(**params)
@@ -74,13 +78,19 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
         warnings.warn(f"{len(left_out)} records left out of the calibration ({len(features)} used): "
                       + "; ".join(f"{n} x {reason}" for reason, n in counts.head(5).items())
                       + ("; ..." if len(counts) > 5 else ""), CalibrationWarning, stacklevel=2)
-    return predictor.fit(features)
+    fitted = predictor.fit(features)
+    fitted.features_ = features
+    return fitted
 
 
 @dataclass(frozen=True)
 class CalibratedPrediction:
     """A calibrated latency (s, per batch) next to the layer-mode roofline it scales; ``classes`` has one row per
-    op class: ``op_class``, ``roofline_s``, ``factor`` and ``latency_s`` = factor x roofline_s."""
+    op class: ``op_class``, ``roofline_s``, ``factor`` and ``latency_s`` = factor x roofline_s; ``layers`` one row
+    per layer with its roofline ``time_s``, ``calibration_class`` and ``calibrated_time_s`` = factor x time_s (they
+    sum to ``latency_s``). ``interval_s`` covers the calibration's ``interval_coverage`` of measurements (None
+    when it has no intervals); ``levels`` and ``depth`` say which calibration levels were used, fell back or were
+    missing (:meth:`~.model.CalibratedPredictor.explain`)."""
 
     network: str
     hardware: str
@@ -93,11 +103,15 @@ class CalibratedPrediction:
     roofline_latency_s: float
     efficiency_pct: float
     classes: pd.DataFrame
+    layers: pd.DataFrame
+    interval_s: tuple[float, float] | None
+    levels: tuple[str, ...]
+    depth: int
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in (
             "network", "hardware", "precision", "batch", "framework", "framework_version", "latency_s", "fps",
-            "roofline_latency_s", "efficiency_pct")}
+            "roofline_latency_s", "efficiency_pct", "interval_s", "levels", "depth")}
 
 
 def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
@@ -125,6 +139,14 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
                             "latency_s": roofline * factors.to_numpy()})
     latency = float(classes.latency_s.sum())
     roofline_latency = float(features["roofline_latency_s"].iloc[0])
+    layers = class_layers(network, spec, precision, batch, calibration.traffic)
+    layers["calibrated_time_s"] = layers["time_s"] * layers["calibration_class"].map(factors).fillna(0.0)
+    explained = calibration.explain(features).iloc[0]
+    interval = None
+    if getattr(calibration, "residual_quantiles_", None):
+        low, high = calibration.predict_interval(features)
+        interval = (float(low[0]), float(high[0]))
     return CalibratedPrediction(network.name, spec.name, query.precision[0], batch, family,
                                 query.framework_version[0], latency, batch / latency, roofline_latency,
-                                100 * roofline_latency / latency, classes)
+                                100 * roofline_latency / latency, classes, layers, interval,
+                                tuple(explained["levels"]), int(explained["depth"]))

@@ -8,19 +8,27 @@ columns already named like record columns need no entry. ``units`` gives the uni
 its values are converted to SI: ``value_si = value * factor`` where ``factor`` is the unit's size in the base unit
 (``ms`` -> 1e-3 s, ``uJ`` -> 1e-6 J, ``mW`` -> 1e-3 W, ``kfps`` -> 1e3 frames/s). ``constants`` fills columns the table
 lacks. Other columns of the table are not read; ``files`` names them. Each record's ``source`` is ``file:line``
-(CSV, header on line 1) or ``file row N`` (Parquet, 0-based).
+(CSV: the physical line the record starts on, as an editor numbers it, blank lines and newlines inside quoted
+cells counted) or ``file row N`` (Parquet, 0-based). A CSV file is streamed: rows are read and validated one at a
+time, cells that pandas would read as missing (``''``, ``NA``, ``nan``, ...) are missing, numeric record columns
+are read as numbers where a cell is a plain number, and a row with more cells than the header is rejected with its
+reason.
 """
 
 from __future__ import annotations
 
+import csv
 import math
+import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import pandas as pd
 
-from rooflinekit.compare.records import RECORD_COLUMNS, LoadResult, files_frame, records_frame
-from rooflinekit.errors import RecordError, UnitError
+from rooflinekit._limits import shown
+from rooflinekit.compare.records import (RECORD_COLUMNS, LoadResult, Record, _dtype, files_frame, records_frame,
+                                         rejected_frame)
+from rooflinekit.errors import RecordError, RooflineError, UnitError
 from rooflinekit.units import Dimension, parse_quantity
 
 DIMENSIONS: dict[str, Dimension] = {"latency_s": "s", "energy_j": "j", "power_w": "w"}
@@ -55,6 +63,75 @@ def _read(path: Path) -> tuple[pd.DataFrame, str]:
     raise RecordError(f"{path.name}: unsupported table format {suffix!r}; use .csv or .parquet")
 
 
+_NA_TOKENS = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                        "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+"""Cells read as missing: pandas' default ``na_values``, so that CSV and DataFrame input mean the same."""
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+
+
+def _cell(text: str, numeric: bool) -> Any:
+    """A CSV cell: None when missing; for a numeric record column an int or float when it is a plain number (text
+    with a unit, ``'12 ms'``, is left to the record's validation); else the text as written."""
+    if text.strip() in _NA_TOKENS:
+        return None
+    if not numeric:
+        return text
+    token = text.strip()
+    if _INTEGER.fullmatch(token):
+        return int(token)
+    try:
+        return float(token)
+    except ValueError:
+        return text
+
+
+class _CsvRows:
+    """The records of a CSV file, read one at a time (the file is never held whole), each with the physical line
+    it starts on: blank lines and newlines inside quoted cells are counted, as an editor shows them.
+
+    Iterating yields ``(line, row)``; afterwards ``columns`` holds the header (renamed through ``columns``) and
+    ``count`` the number of records.
+    """
+
+    def __init__(self, path: Path, rename: Mapping[str, str], numeric: frozenset[str]) -> None:
+        self.path, self.rename, self.numeric = path, rename, numeric
+        self.columns: list[str] = []
+        self.count = 0
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        with self.path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header: list[str] | None = None
+            last = 0
+            for fields in reader:
+                start, last = last + 1, reader.line_num
+                if not fields or all(not f.strip() for f in fields):
+                    continue  # a blank line
+                if header is None:
+                    header = self._header(fields)
+                    continue
+                self.count += 1
+                if len(fields) > len(header):
+                    yield start, {"__extra__": len(fields) - len(header)}
+                    continue
+                cells = dict(zip(header, fields))
+                yield start, {name: _cell(cells[name], name in self.numeric) if name in cells else None
+                              for name in header}
+            if header is None:
+                raise ValueError("No columns to parse from file (the file has no header line)")
+
+    def _header(self, fields: list[str]) -> list[str]:
+        names: list[str] = []
+        for field in fields:
+            name, n = field, 0
+            while name in names:  # repeated names, as pandas spells them: 'a', 'a.1', ...
+                n += 1
+                name = f"{field}.{n}"
+            names.append(name)
+        self.columns = [self.rename.get(name, name) for name in names]
+        return self.columns
+
+
 def _convert(value: Any, factor: float) -> Any:
     """Scale plain numbers; leave blanks and text to the record's validation (which reports them)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
@@ -74,6 +151,8 @@ def load_table(path: str | Path, columns: Mapping[str, str] | None = None, units
     if wrong:
         raise RecordError(f"{wrong} are not record columns; map onto {', '.join(RECORD_COLUMNS)}")
     factors = {column: unit_factor(column, unit) for column, unit in units.items()}
+    if path.suffix.lower() == ".csv":
+        return _load_csv(path, columns, factors, constants)
     try:
         table, numbering = _read(path)
     except RecordError:
@@ -95,3 +174,46 @@ def load_table(path: str | Path, columns: Mapping[str, str] | None = None, units
         rows.append({**constants, **row, "source": where})
     note = f"{len(table)} rows" + (f"; columns not read: {ignored}" if ignored else "")
     return records_frame(rows, files=files_frame([(path.name, "read", note)]))
+
+
+def _numeric_columns() -> frozenset[str]:
+    return frozenset(name for name, info in Record.model_fields.items()
+                     if _dtype(info.annotation) in ("float64", "int64"))
+
+
+def _load_csv(path: Path, columns: Mapping[str, str], factors: Mapping[str, float],
+              constants: Mapping[str, Any]) -> LoadResult:
+    """:func:`load_table` on a CSV file, streamed: rows are validated as they are read, each ``source`` the exact
+    ``file:line`` the record starts on."""
+    reader = _CsvRows(path, columns, _numeric_columns())
+    refused: list[dict[str, Any]] = []
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for line, row in reader:
+            where = f"{path.name}:{line}"
+            if "__extra__" in row:
+                refused.append({"source": where, "reason": f"{row['__extra__']} more cells than the header has "
+                                                          "columns; quote cells that hold commas"})
+                continue
+            missing_units = sorted(set(factors) - set(reader.columns))
+            if missing_units:
+                raise RecordError(f"units given for {missing_units}, which {path.name} does not have after "
+                                  f"renaming; its columns are {reader.columns}")
+            record = {column: _convert(value, factors[column]) if column in factors else value
+                      for column, value in row.items() if column in RECORD_COLUMNS and column != "source"}
+            yield {**constants, **record, "source": where}
+
+    try:
+        result = records_frame(rows(), files=files_frame([]), rejected=())
+    except (OSError, ValueError, csv.Error) as exc:
+        if isinstance(exc, RooflineError):
+            raise
+        return records_frame([], files=files_frame([(path.name, "unreadable",
+                                                     f"cannot read the table: {str(exc)[:200]}")]))
+    used = [c for c in reader.columns if c in RECORD_COLUMNS and c != "source"]
+    ignored = [c for c in reader.columns if c not in used]
+    note = f"{reader.count} rows" + (f"; columns not read: {ignored}" if ignored else "")
+    rejected = result.rejected
+    if refused:
+        rejected = pd.concat([rejected, rejected_frame(refused)], ignore_index=True)
+    return LoadResult(result.records, rejected, files_frame([(path.name, "read", note)]))

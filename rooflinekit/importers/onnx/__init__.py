@@ -5,9 +5,13 @@ Einsum keeps its equation, which the ``einsum`` counter reads). Pipeline, one mo
 
 1. **read** (:mod:`._reading`) the protobuf without external data (whose files must exist and be long enough);
    check that every node input exists and put the nodes in topological order.
-2. **bind** (:mod:`._binding`) symbolic or missing input dims from ``batch`` and ``input_shapes``.
-3. **infer** (:mod:`._shapes`) shapes with ONNX shape inference, gap rules filling what it leaves unknown; refuse
-   shapes fixed by constants that contradict the batch (:mod:`._fixed_shapes`).
+   ``If`` and static ``Loop`` bodies are inlined into the main graph (:mod:`._control`).
+2. **bind** (:mod:`._binding`) symbolic or missing input dims from ``batch`` and ``input_shapes`` (anonymous dims
+   such as ``?`` are bound one by one, never shared).
+3. **infer** (:mod:`._shapes`) shapes with ONNX shape inference on a weight-stripped copy, then the fallbacks: gap
+   rules for ops it does not know, evaluation of small shape sub-graphs with ``onnx.reference``, conversion to the
+   newest opset; a shape still unknown is a ShapeError that says whether it is data-dependent (:mod:`._graph`).
+   Refuse shapes fixed by constants that contradict the batch (:mod:`._fixed_shapes`).
 4. **fold constants** (:mod:`._constants`): nodes that compute only from constants become no layer.
 5. **map** each remaining node through the op table (:mod:`._ops`; handlers in :mod:`._conv`, :mod:`._matmul`,
    :mod:`._einsum`, :mod:`._sequence`, :mod:`._quant`) to a draft, which :mod:`._layers` resolves into one
@@ -37,6 +41,7 @@ except ImportError as missing:  # an optional dependency: say how to get it
 from rooflinekit.descriptors import DType, Layer, LayerNetwork, Precision
 from rooflinekit.errors import ModelFileError, ShapeError
 from rooflinekit.importers.onnx._binding import bind_inputs
+from rooflinekit.importers.onnx._control import inline_control_flow
 from rooflinekit.importers.onnx._fixed_shapes import check_fixed_shapes
 from rooflinekit.importers.onnx._graph import Graph
 from rooflinekit.importers.onnx._layers import LayerBuilder
@@ -45,12 +50,16 @@ from rooflinekit.importers.onnx._ops import lookup
 from rooflinekit.importers.onnx._reading import (check_external_data, main_input, opset, read_model, real_inputs,
                                                  topological_nodes)
 from rooflinekit.importers.onnx._shapes import infer
+from rooflinekit.importers._semantic import check_layers
+from rooflinekit.importers.onnx._validate import validate_model
 
 __all__ = ["load_onnx"]
 
 
 def load_onnx(path: str | Path, batch: int | None = None,
-              input_shapes: Mapping[str, Sequence[int | str]] | None = None) -> LayerNetwork:
+              input_shapes: Mapping[str, Sequence[int | str]] | None = None,
+              branches: Mapping[str, str] | None = None,
+              loop_counts: Mapping[str, int] | None = None) -> LayerNetwork:
     """Import the ONNX model at ``path`` as a layer network of canonical op kinds.
 
     Parameters
@@ -65,6 +74,12 @@ def load_onnx(path: str | Path, batch: int | None = None,
     input_shapes : Mapping of str to sequence of int or str, optional
         Full dims by input name (ints, or dim names bound elsewhere), overriding the model's; a leading dim sets
         the batch.
+    branches : Mapping of str to str, optional
+        The branch (``"then"`` or ``"else"``) to count by ``If`` node name; by default the branch a constant
+        condition takes, else the more expensive one with a warning (:mod:`._control`).
+    loop_counts : Mapping of str to int, optional
+        Trip counts by ``Loop`` node name for loops whose count is computed at run time; a constant count needs
+        none. The body is counted once per iteration.
 
     Returns
     -------
@@ -87,26 +102,47 @@ def load_onnx(path: str | Path, batch: int | None = None,
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ShapeError(f"{path}: batch must be a positive integer or None (the model's own), got {batch!r}")
     model = read_model(path)
+    validate_model(model, path)
     check_external_data(model, path)
+    inline_control_flow(model, branches, loop_counts)
     nodes = topological_nodes(model.graph, path)
     inputs = real_inputs(model.graph)
     main = main_input(model.graph, inputs)
     batch = bind_inputs(model.graph, inputs, main, batch, input_shapes, path)
-    infos = infer(model, nodes, path)
-    graph = Graph(path, opset(model), nodes, model.graph, infos)
+    infos, values = infer(model, nodes, path)
+    graph = Graph(path, opset(model), nodes, model.graph, infos, values)
     check_fixed_shapes(graph, nodes, batch)
     builder = LayerBuilder(graph, Precision.parse(graph.dtype(main) or DType.FP32))
     layers = tuple(layer for node in nodes if (layer := _convert(node, graph, builder)) is not None)
+    if not layers:  # the graph computes constants only (a Shape of a fixed-shape input): count what a run does
+        layers = tuple(_convert(node, graph, builder, constants_too=True) for node in nodes)  # type: ignore[misc]
     if not layers:
         raise ModelFileError(f"{path}: no operator depends on the graph inputs {inputs}; nothing to count")
     precision, layers = builder.finish(layers)
-    return LayerNetwork(name=model.graph.name or path.stem, precision=precision, source=str(path), batch=batch,
+    check_layers(layers, path)
+    return LayerNetwork(name=network_name(model.graph.name, path), precision=precision, source=str(path), batch=batch,
                         layers=layers)
 
 
-def _convert(node: NodeProto, graph: Graph, builder: LayerBuilder) -> Layer | None:
-    """The Layer of ``node``, or None when it only computes constants."""
-    if all(name in graph.constants for name in node.output if name):
+_GENERIC_NAMES = frozenset({"", "torch_jit", "torch-jit-export", "tf2onnx", "main_graph", "main", "graph", "model",
+                            "onnx_graph", "test_graph", "g", "paddle-onnx", "mxnet_converted_model", "sclbl-onnx-node1",
+                            "tf2onnx_graph", "keras2onnx", "onnxruntime", "default", "network"})
+"""Graph names exporters write whatever the model (``torch_jit`` from PyTorch, ``tf2onnx`` from TensorFlow)."""
+
+
+def network_name(graph_name: str, path: Path) -> str:
+    """The network's name: the graph's when it is meaningful, else the file's stem (``resnet50.onnx`` ->
+    ``resnet50``); a graph name is generic when exporters write it for every model (:data:`_GENERIC_NAMES`, any
+    case)."""
+    name = graph_name.strip()
+    if name.lower() in _GENERIC_NAMES or name.lower().startswith(("torch_jit", "tf2onnx")):
+        return path.stem
+    return name
+
+
+def _convert(node: NodeProto, graph: Graph, builder: LayerBuilder, constants_too: bool = False) -> Layer | None:
+    """The Layer of ``node``, or None when it only computes constants (unless ``constants_too``)."""
+    if not constants_too and all(name in graph.constants for name in node.output if name):
         return None
     kind, handler, mapped = lookup(node)
     draft = handler(Node(node, graph))

@@ -15,7 +15,7 @@ from typing import Iterable, Mapping, Sequence
 
 import onnx
 
-from rooflinekit.errors import ModelFileError, ShapeError
+from rooflinekit.errors import ShapeError
 from rooflinekit.importers.onnx._shapes import Dim, declared_dims
 
 
@@ -60,9 +60,10 @@ def bind_inputs(graph: onnx.GraphProto, inputs: list[str], main: str | None, bat
         raise ShapeError(f"{path}: input_shapes names {unknown}, which are not graph inputs; inputs are {inputs}")
     dims: dict[str, list[Dim]] = {}
     for name in inputs:
-        if not by_name[name].type.HasField("tensor_type"):
-            raise ModelFileError(f"{path}: graph input {name!r} is not a tensor; rooflinekit imports tensor graphs")
+        if not by_name[name].type.HasField("tensor_type"):  # a sequence or optional: no dims to bind
+            continue
         dims[name] = _requested_dims(name, declared_dims(by_name[name]), input_shapes.get(name), path)
+    inputs = [name for name in inputs if name in dims]
     symbols: dict[str, int] = {}
     for name in inputs:
         _learn_symbols(name, declared_dims(by_name[name]), dims[name], symbols, path)

@@ -31,8 +31,9 @@ class Constants:
     """The constant tensors of a graph: ``name in constants``, ``stored[name]`` (ONNX element type as stored)."""
 
     def __init__(self, path: Path, graph: onnx.GraphProto, nodes: list[NodeProto], infos: Mapping[str, Info],
-                 producer: Mapping[str, NodeProto]) -> None:
+                 producer: Mapping[str, NodeProto], values: Mapping[str, np.ndarray] | None = None) -> None:
         self._path = path
+        self._computed = dict(values or {})
         self._initializers = {t.name: t for t in graph.initializer}
         self._producer = producer
         self.stored: dict[str, int] = {name: t.data_type for name, t in self._initializers.items()}
@@ -48,6 +49,8 @@ class Constants:
         has_graph = any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute)
         if node.op_type in ("Shape", "Size") and names and infos.get(names[0], UNKNOWN).known:
             constant = True
+        elif node.output and all(n in self._computed for n in node.output if n):
+            constant = True  # evaluated from small known values (a shape sub-graph)
         else:
             constant = not has_graph and all(n in self.stored for n in names)
         if not constant:
@@ -68,6 +71,8 @@ class Constants:
             raise malformed_model(self._path, exc) from exc
 
     def _value(self, name: str) -> np.ndarray | None:
+        if name in self._computed and self._computed[name].size <= _SMALL_VALUE:
+            return self._computed[name]
         tensor = self._initializers.get(name)
         node = self._producer.get(name)
         if tensor is None and node is not None and node.op_type == "Constant":

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Mapping
+
+import numpy as np
 
 import onnx
 from onnx import NodeProto
@@ -19,16 +22,18 @@ class Graph:
     """What the importer knows of the graph once shapes are inferred; read by handlers and the layer builder."""
 
     def __init__(self, path: Path, opset: int, nodes: list[NodeProto], graph: onnx.GraphProto,
-                 infos: dict[str, Info]) -> None:
+                 infos: dict[str, Info], values: Mapping[str, np.ndarray] | None = None) -> None:
         self.path, self.opset, self.infos = path, opset, infos
         self.graph_outputs = {o.name for o in graph.output}
+        initializers = {t.name for t in graph.initializer}
+        self.graph_inputs = {i.name for i in graph.input if i.name not in initializers}
         self.producer: dict[str, NodeProto] = {}
         self.consumers: dict[str, list[NodeProto]] = defaultdict(list)
         for node in nodes:
             self.producer.update((name, node) for name in node.output if name)
             for name in node.input:
                 self.consumers[name].append(node)
-        self.constants = Constants(path, graph, nodes, infos, self.producer)
+        self.constants = Constants(path, graph, nodes, infos, self.producer, values)
 
     def dtype(self, name: str | None) -> DType | None:
         """Element type of a tensor (None when unknown or without width)."""
@@ -56,8 +61,69 @@ class Graph:
             return dims
         source = self.producer.get(name)
         origin = f", produced by node {source.name!r} ({source.op_type})" if source is not None else ""
+        missing = ("unknown rank" if dims is None else
+                   ", ".join(f"dim {i} ({d!r})" if d else f"dim {i}" for i, d in enumerate(dims)
+                             if not isinstance(d, int)))
         what = "is unknown" if dims is None else f"has unresolved dims {list(dims)}"
+        sources = self.value_sources(name)
+        if sources:
+            raise ShapeError(
+                f"{self.path}: node {node.name!r} ({node.op_type}) reads or writes tensor {name!r}{origin}, whose "
+                f"shape {what}: {missing} is data-dependent, it depends on the values of {', '.join(sources)}; "
+                "rooflinekit knows shapes, not values: make those values constants in the model (onnxsim with "
+                "fixed inputs) or cut the graph before the node", layer=node.name or None)
+        inputs = ", ".join(f"{i}=..." for i in sorted(self.graph_inputs))
         raise ShapeError(
             f"{self.path}: node {node.name!r} ({node.op_type}) reads or writes tensor {name!r}{origin}, whose shape "
-            f"{what} (data-dependent, or an op ONNX shape inference does not know); fix the input shapes with "
-            "input_shapes or simplify the model (onnxsim)")
+            f"{what} ({missing}; an op ONNX shape inference does not know); bind the inputs it comes from with "
+            f"input_shapes (--input-shape {inputs or 'name=d0,d1,...'}) or simplify the model (onnxsim)",
+            layer=node.name or None)
+
+    def value_sources(self, name: str) -> list[str]:
+        """What the shape of ``name`` depends on by value rather than by shape, when it is unresolved: graph
+        inputs read as values by the op that first loses the shape (a Reshape's target, a Resize's scales, a
+        ReduceMean's axes, a TopK's k) and ops whose output size depends on data (NonZero, Unique, a Loop of
+        run-time trip count...). Empty when no such source is found (then it is a gap in shape inference)."""
+        root, seen = name, set()
+        while True:  # walk up to the first node whose operands are resolved but whose output is not
+            node = self.producer.get(root)
+            if node is None or root in seen:
+                break
+            seen.add(root)
+            unresolved = [n for n in node.input if n and not self.known(n) and n in self.producer]
+            if not unresolved:
+                break
+            root = unresolved[0]
+        node = self.producer.get(root)
+        if node is None:
+            return []
+        if node.op_type in DATA_DEPENDENT_OPS:
+            return [f"the data of node {node.name!r} ({node.op_type}), whose output size depends on it"]
+        value_operands = [n for i, n in enumerate(node.input) if n and (i > 0 or node.op_type in _VALUE_FIRST)]
+        found: list[str] = []
+        stack, visited = list(value_operands), set()
+        while stack:
+            tensor = stack.pop()
+            if tensor in visited or (tensor in self.constants and tensor not in self.graph_inputs):
+                continue
+            visited.add(tensor)
+            if tensor in self.graph_inputs:
+                found.append(f"graph input {tensor!r}")
+                continue
+            maker = self.producer.get(tensor)
+            if maker is None or maker.op_type in ("Shape", "Size"):
+                continue
+            if maker.op_type in DATA_DEPENDENT_OPS:
+                found.append(f"the data of node {maker.name!r} ({maker.op_type})")
+                continue
+            stack.extend(n for n in maker.input if n)
+        return sorted(set(found))
+
+
+DATA_DEPENDENT_OPS = frozenset({"NonZero", "Unique", "Compress", "NonMaxSuppression", "StringSplit", "Loop",
+                                "TfIdfVectorizer", "SplitToSequence", "SequenceAt", "ConcatFromSequence",
+                                "OptionalGetElement", "RegexFullMatch"})
+"""Ops whose output shape depends on the values of their operands (or, for Loop, on a run-time condition)."""
+_VALUE_FIRST = frozenset({"ConstantOfShape", "Range", "EyeLike", "MelWeightMatrix", "BlackmanWindow",
+                          "HannWindow", "HammingWindow", "RandomNormal", "RandomUniform"})
+"""Ops whose first operand is read as a value (a shape, a bound, a size)."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import onnx
 from google.protobuf.message import DecodeError
 from onnx import AttributeProto, NodeProto, TensorProto, helper
 
+from rooflinekit._limits import shown
 from rooflinekit.errors import ModelFileError
 from rooflinekit.importers.onnx._dtypes import FLOATS
 
@@ -84,19 +85,79 @@ def check_external_data(model: onnx.ModelProto, path: Path) -> None:
         location = info.get("location", "")
         if not isinstance(location, str):  # protobuf hands over invalid UTF-8 as bytes
             raise ModelFileError(f"{path}: the external data location of tensor {tensor.name!r} is not valid UTF-8 "
-                                 f"({location!r}); the file is corrupt, export it again", path=path)
-        file = path.parent / location
-        if not location or not file.is_file():
+                                 f"({shown(location)}); the file is corrupt, export it again", path=path)
+        file = confined_location(path, location, tensor.name)
+        try:
+            found = file.is_file()
+            size = file.stat().st_size if found else 0
+        except OSError:
+            found = False
+        if not found:
             raise ModelFileError(
-                f"{path}: external data file {location!r} of tensor {tensor.name!r} not found in {path.parent}; "
-                "keep the data file next to the model", path=path)
+                f"{path}: external data file {shown(location)} of tensor {shown(tensor.name)} not found in "
+                f"{path.parent}; keep the data file next to the model", path=path)
         try:
             end = int(info.get("offset", 0) or 0) + int(info.get("length", 0) or 0)
         except ValueError as exc:
             raise malformed_model(path, exc) from exc
-        if end > file.stat().st_size:
-            raise ModelFileError(f"{path}: external data file {location!r} is truncated: tensor {tensor.name!r} "
-                                 f"ends at byte {end}, the file has {file.stat().st_size}", path=path)
+        if end > size:
+            raise ModelFileError(f"{path}: external data file {shown(location)} is truncated: tensor "
+                                 f"{shown(tensor.name)} ends at byte {end}, the file has {size}", path=path)
+
+
+_NAME_MAX = 255
+_PATH_MAX = 4096
+
+
+def confined_location(path: Path, location: str, tensor: str) -> Path:
+    """The external-data file ``location`` of ``tensor``, checked to lie in the model's folder before anything
+    touches the file system (as ``onnx.load`` requires): relative, no ``..``, no NUL, names within the OS limits,
+    and no symbolic link leading out. Messages never say whether a file outside the folder exists.
+
+    Parameters
+    ----------
+    path : Path
+        The model file.
+    location : str
+        The tensor's ``location`` entry.
+    tensor : str
+        The tensor's name, for the message.
+
+    Returns
+    -------
+    Path
+        The data file, inside ``path.parent``.
+
+    Raises
+    ------
+    ModelFileError
+        A location that is empty, absolute, climbs out, is too long or leads out of the folder.
+    """
+    where = f"{path}: external data location {shown(location)} of tensor {shown(tensor)}"
+    if not location:
+        raise ModelFileError(f"{path}: tensor {shown(tensor)} is stored externally but names no data file; "
+                             "export the model again", path=path)
+    parts = location.replace("\\", "/").split("/")
+    if "\0" in location or location.startswith(("/", "\\")) or PureWindowsPath(location).drive:
+        raise ModelFileError(f"{where} is an absolute path; external data must be a relative path inside the "
+                             "model's folder", path=path)
+    if ".." in parts:
+        raise ModelFileError(f"{where} climbs out of the model's folder with '..'; external data must be a "
+                             "relative path inside the model's folder", path=path)
+    if len(location.encode("utf-8", "surrogatepass")) > _PATH_MAX or any(
+            len(part.encode("utf-8", "surrogatepass")) > _NAME_MAX for part in parts):
+        raise ModelFileError(f"{where} is longer than the file system allows ({_NAME_MAX} bytes a name, "
+                             f"{_PATH_MAX} a path); the file is corrupt, export it again", path=path)
+    folder = path.parent
+    file = folder / location
+    try:
+        inside = file.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError, ValueError):
+        inside = False
+    if not inside:
+        raise ModelFileError(f"{where} leads out of the model's folder (a symbolic link?); keep the data file "
+                             "itself next to the model", path=path)
+    return file
 
 
 def _all_tensors(graph: onnx.GraphProto) -> list[TensorProto]:

@@ -8,7 +8,8 @@ from rooflinekit.importers.onnx._node import Draft, Handler, Node
 
 def rnn(has_cell: bool) -> Handler:
     """LSTM (4 gates), GRU (3), RNN (1): X (0), W (1), R (2), B (3), sequence_lens (4, control), initial_h (5),
-    initial_c (6, LSTM), P (7, LSTM peepholes).
+    initial_c (6, LSTM), P (7, LSTM peepholes). The initial states are inputs (activations read once), never
+    weights, even when the exporter stores them as constant zeros: they are no parameters.
 
     attrs: seq_len and batch from X (``layout`` 0: (seq, batch, input); 1: (batch, seq, input)), input_size
     (X's last dim), hidden_size (attribute, else R's last dim), directions (2 for ``bidirectional``), bias.
@@ -23,8 +24,11 @@ def rnn(has_cell: bool) -> Handler:
         directions = 2 if attrs.get("direction") == "bidirectional" else 1
         attrs.update(seq_len=seq, batch=batch, input_size=x[-1], hidden_size=hidden, directions=directions,
                      bias=bool(node.input(3)))
-        indices = [0, 1, 2, 3, 5] + ([6, 7] if has_cell else [])
-        return node.split(indices, attrs)
+        draft = node.split([0, 1, 2, 3] + ([7] if has_cell else []), attrs)
+        for index in (5, 6) if has_cell else (5,):  # initial states are inputs even when stored as constants
+            if node.input(index) and node.input(index) not in draft.inputs:
+                draft.inputs.append(node.input(index))
+        return draft
 
     return handle
 

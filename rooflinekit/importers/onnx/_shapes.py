@@ -8,11 +8,11 @@ re-run; outputs it leaves unknown (custom-domain ops such as ``com.microsoft`` Q
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
 import onnx
-from onnx import NodeProto, TensorProto, helper, shape_inference
+from onnx import NodeProto, TensorProto, helper, numpy_helper, shape_inference
 
 from rooflinekit.errors import ModelFileError
 from rooflinekit.importers.onnx._reading import MALFORMED, attr, malformed_node
@@ -27,7 +27,13 @@ def declared_dims(value_info: onnx.ValueInfoProto) -> tuple[Dim, ...] | None:
     tensor = value_info.type.tensor_type
     if not tensor.HasField("shape"):
         return None
-    return tuple([d.dim_value or (0 if d.HasField("dim_value") else d.dim_param or None) for d in tensor.shape.dim])
+    return tuple([d.dim_value or (0 if d.HasField("dim_value") else _named(d.dim_param)) for d in tensor.shape.dim])
+
+
+def _named(dim_param: str) -> str | None:
+    """A dim name, or None for an anonymous one (``?``, ``-1``, ``''``: exporters write these for "any size", so
+    two such dims need not be equal)."""
+    return dim_param if any(c.isalpha() for c in dim_param) else None
 
 
 class Info(NamedTuple):
@@ -46,18 +52,217 @@ _ABSENT = Info(TensorProto.UNDEFINED, ())
 """An omitted optional input ('' in node.input): nothing to know."""
 
 
-def infer(model: onnx.ModelProto, nodes: list[NodeProto], path: Path) -> dict[str, Info]:
-    """ONNX shape inference on the bound model, with :data:`_GAP_RULES` filling what it cannot infer."""
-    model.graph.ClearField("value_info")
-    for output in model.graph.output:
-        output.ClearField("type")
+def infer(model: onnx.ModelProto, nodes: list[NodeProto], path: Path) -> tuple[dict[str, Info], dict[str, np.ndarray]]:
+    """Shapes (and small computed values) of every tensor, with the fallbacks a user would try by hand.
+
+    Inference runs on a weight-stripped copy (:func:`_stripped`: initializers over :data:`SMALL_VALUE` elements
+    become typed graph inputs), so weights are never serialized again. When it leaves a node output unresolved:
+
+    1. :data:`_GAP_RULES` fill outputs of ops ONNX shape inference does not know (``com.microsoft``);
+    2. small shape sub-graphs (Shape/Gather/Concat/Range/... chains whose operands are known and small) are
+       evaluated with :mod:`onnx.reference` (:func:`_evaluate_small`) and their values fed back as constants;
+    3. the copy is converted to the newest opset (:func:`_converted`): ONNX propagates shape data for new op
+       versions only (an opset-11 ``Unsqueeze`` of a ``Shape``).
+
+    Returns
+    -------
+    tuple of dict and dict
+        ``Info`` by tensor name, and the values computed in step 2 by tensor name.
+    """
+    stripped = _stripped(model)
+    infos = _infer_with_gaps(stripped, nodes, path)
+    values: dict[str, np.ndarray] = {}
+    if not _unresolved(nodes, infos):
+        return _with_big(model, infos), values
+    for _ in range(_MAX_ROUNDS):
+        found = _evaluate_small(stripped, infos, values)
+        if not found:
+            break
+        _inline_values(stripped, found)
+        infos = _infer_with_gaps(stripped, nodes, path)
+        if not _unresolved(nodes, infos):
+            break
+    if _unresolved(nodes, infos):
+        converted = _converted(stripped)
+        if converted is not None:
+            try:
+                more = _infer_with_gaps(converted, nodes, path)
+            except ModelFileError:
+                more = {}
+            infos.update({name: info for name, info in more.items()
+                          if info.known and not infos.get(name, UNKNOWN).known})
+    for name, value in values.items():
+        infos.setdefault(name, Info(helper.np_dtype_to_tensor_dtype(value.dtype), tuple(value.shape)))
+    return _with_big(model, infos), values
+
+
+SMALL_VALUE = 4096
+"""Initializers up to this many elements stay in the shape-inference copy (their values may be shapes, axes,
+pads); larger ones become typed graph inputs. Computed tensors up to this size are evaluated in fallback 2."""
+_MAX_ROUNDS = 8
+_MADE_FROM_VALUES = frozenset({"ConstantOfShape", "Expand", "Tile", "Range", "Resize", "Upsample", "OneHot",
+                               "EyeLike", "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+                               "Multinomial", "Bernoulli", "Pad", "Col2Im", "CenterCropPad"})
+"""Ops whose output size follows from operand values: evaluated only when the output stays small."""
+_NOT_EVALUATED = frozenset({"If", "Loop", "Scan", "RandomNormal", "RandomUniform", "RandomNormalLike",
+                            "RandomUniformLike", "Multinomial", "Bernoulli", "ImageDecoder"})
+
+
+def _stripped(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` for shape inference: nodes and graph inputs as they are (bound), initializers over
+    :data:`SMALL_VALUE` elements (or stored outside the file) as typed graph inputs (dims kept, data dropped),
+    outputs untyped and no stale value_info."""
+    # IR 4+: initializers need not be listed as inputs, so values computed by fallback 2 count as constants
+    copy = onnx.ModelProto(ir_version=max(model.ir_version, 4), producer_name=model.producer_name)
+    copy.opset_import.extend(model.opset_import)
+    copy.functions.extend(model.functions)
+    graph, source = copy.graph, model.graph
+    graph.name = source.name
+    graph.node.extend(source.node)
+    graph.input.extend(source.input)  # before IR 4, initializers are listed as inputs too, and must stay so
+    listed = {i.name for i in source.input}
+    for tensor in source.initializer:
+        if tensor.data_location != TensorProto.EXTERNAL and _elements(tensor.dims) <= SMALL_VALUE:
+            graph.initializer.append(tensor)
+        elif tensor.name not in listed:
+            graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+    graph.sparse_initializer.extend(source.sparse_initializer)
+    for output in source.output:
+        graph.output.add().name = output.name
+    return copy
+
+
+def _elements(dims: Iterable[int]) -> int:
+    total = 1
+    for d in dims:
+        total *= max(int(d), 0)
+    return total
+
+
+def _with_big(model: onnx.ModelProto, infos: dict[str, Info]) -> dict[str, Info]:
+    """``infos`` with every initializer's stored type and dims (the stripped ones came back as graph inputs)."""
+    infos.update({t.name: Info(t.data_type, tuple(t.dims)) for t in model.graph.initializer})
+    return infos
+
+
+def _infer_with_gaps(model: onnx.ModelProto, nodes: list[NodeProto], path: Path) -> dict[str, Info]:
     done: set[str] = set()
     while True:
         infos = _run_inference(model, path)
-        filled = _fill_gaps(nodes, infos, done, path)
+        filled = _fill_gaps(list(model.graph.node), infos, done, path)
         if not filled:
             return infos
         model.graph.value_info.extend(filled)
+
+
+def _unresolved(nodes: list[NodeProto], infos: dict[str, Info]) -> bool:
+    """Whether some node output that is read (by a node, or as the last node's) has an unknown rank or a dim that
+    is not a size; an unread output (a Dropout mask) does not matter."""
+    read = {name for node in nodes for name in node.input}
+    last = set(nodes[-1].output) if nodes else set()
+    return any(name and (name in read or name in last) and not infos.get(name, UNKNOWN).known
+               for node in nodes for name in node.output)
+
+
+def _evaluate_small(model: onnx.ModelProto, infos: dict[str, Info],
+                    values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Values of node outputs computable from small known values (fallback 2), in one pass over the nodes.
+
+    Known: small initializers, ``Constant`` outputs, the ``Shape``/``Size`` of a tensor of known shape, and what
+    this pass computes. A node is evaluated with :class:`onnx.reference.ReferenceEvaluator` when every operand is
+    known and at most :data:`SMALL_VALUE` elements and, for ops that make tensors from values (ConstantOfShape,
+    Expand, Range...), its output stays as small; never for control flow or random ops. Nodes onnx.reference
+    cannot run are left alone."""
+    from onnx.reference import ReferenceEvaluator
+
+    known: dict[str, np.ndarray] = dict(values)
+    for tensor in model.graph.initializer:
+        if _elements(tensor.dims) <= SMALL_VALUE:
+            try:
+                known[tensor.name] = numpy_helper.to_array(tensor)
+            except MALFORMED:
+                continue
+    opsets = {entry.domain or "": entry.version for entry in model.opset_import}
+    found: dict[str, np.ndarray] = {}
+    for node in model.graph.node:
+        if node.op_type in _NOT_EVALUATED or node.domain not in ("", "ai.onnx") or not node.output:
+            continue
+        operands = [name for name in node.input if name]
+        if node.op_type in ("Shape", "Size") and operands and infos.get(operands[0], UNKNOWN).known:
+            dims = np.asarray(infos[operands[0]].dims, dtype=np.int64)
+            if node.op_type == "Size":
+                result = [np.asarray(np.prod(dims), dtype=np.int64)]
+            else:
+                start, end = attr(node, "start", 0), attr(node, "end", None)
+                result = [dims[start:end]]
+        elif all(name in known for name in operands):
+            if any(known[name].size > SMALL_VALUE for name in operands) or _too_big(node, known):
+                continue
+            try:
+                single = helper.make_graph([node], "node", [helper.make_empty_tensor_value_info(n) for n in operands],
+                                           [helper.make_empty_tensor_value_info(n) for n in node.output if n])
+                evaluator = ReferenceEvaluator(helper.make_model(
+                    single, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()]))
+                result = list(evaluator.run(None, {name: known[name] for name in operands}))
+            except Exception:  # noqa: BLE001 - onnx.reference raises anything on ops it cannot run
+                continue
+        else:
+            continue
+        for name, value in zip(node.output, result):
+            if name and isinstance(value, np.ndarray) and value.size <= SMALL_VALUE:
+                known[name] = found[name] = np.asarray(value)
+    values.update(found)
+    return {name: value for name, value in found.items()
+            if not any(name == t.name for t in model.graph.initializer)}
+
+
+def _too_big(node: NodeProto, known: dict[str, np.ndarray]) -> bool:
+    """Whether ``node`` (an op that makes its output from operand values) would write over :data:`SMALL_VALUE`
+    elements; a bound that cannot be told is too big."""
+    if node.op_type not in _MADE_FROM_VALUES:
+        return False
+    try:
+        if node.op_type == "ConstantOfShape":
+            return _elements(known[node.input[0]].reshape(-1)) > SMALL_VALUE
+        if node.op_type in ("Expand", "Tile"):
+            shape = known[node.input[1]].reshape(-1)
+            data = known[node.input[0]]
+            size = data.size * _elements(shape) if node.op_type == "Tile" else _elements(np.maximum(
+                np.broadcast_shapes(data.shape, tuple(int(d) for d in shape)), 1))
+            return size > SMALL_VALUE
+        if node.op_type == "Range":
+            start, limit, delta = (float(known[n].reshape(-1)[0]) for n in node.input[:3])
+            return delta == 0 or (limit - start) / delta > SMALL_VALUE
+    except (ValueError, IndexError, KeyError, TypeError, OverflowError):
+        return True
+    return True
+
+
+def _inline_values(model: onnx.ModelProto, found: dict[str, np.ndarray]) -> None:
+    """Replace the nodes whose every output was computed by initializers holding those values."""
+    keep = [node for node in model.graph.node if not all(n in found for n in node.output if n)]
+    computed = {n for node in model.graph.node for n in node.output if n in found}
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
+    existing = {t.name for t in model.graph.initializer}
+    for name in computed - existing:
+        model.graph.initializer.append(numpy_helper.from_array(found[name], name))
+    model.graph.ClearField("value_info")
+
+
+def _converted(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """``model`` converted to the newest default-domain opset (fallback 3), None when it is already there or
+    onnx cannot convert it."""
+    newest = onnx.defs.onnx_opset_version()
+    current = [entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")]
+    if not current or current[0] >= newest:
+        return None
+    from onnx import version_converter
+
+    try:
+        return version_converter.convert_version(model, newest)
+    except Exception:  # noqa: BLE001 - the converter raises anything (RuntimeError, C++ errors) on ops it lacks
+        return None
 
 
 def _check_einsum_equations(model: onnx.ModelProto, path: Path) -> None:
@@ -121,7 +326,16 @@ def _qlinear_concat_shape(node: NodeProto, ins: list[Info]) -> tuple[Dim, ...]:
     return (*tensors[0][:axis], sum(t[axis] for t in tensors), *tensors[0][axis + 1:])
 
 
+def _dynamic_quantize_lstm_shape(node: NodeProto, ins: list[Info]) -> tuple[Dim, ...]:
+    """com.microsoft DynamicQuantizeLSTM: Y (seq, directions, batch, hidden) from X (seq, batch, input) and W
+    (directions, input, 4 * hidden)."""
+    x, w = ins[0].dims, ins[1].dims
+    hidden = attr(node, "hidden_size", 0) or w[2] // 4
+    return (x[0], w[0], x[1], hidden)
+
+
 _GAP_RULES: dict[str, _Rule] = {
+    "DynamicQuantizeLSTM": _dynamic_quantize_lstm_shape,
     **{op: _same_as(0) for op in ("QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax", "Gelu", "FastGelu",
                                   "BiasGelu", "QuickGelu", "GroupNormalization")},
     "QLinearAdd": _broadcast_of(0, 3), "QLinearMul": _broadcast_of(0, 3),

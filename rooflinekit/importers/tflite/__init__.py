@@ -15,7 +15,8 @@ The file is validated defensively while it is read (:mod:`._reading`): any malfo
 - Batch (:mod:`._scope`): the leading input dim. A leading dim marked dynamic (-1 in ``shape_signature``) is bound
   to ``batch`` (or the leading dim of ``input_shapes``; 1 when neither is given). A graph with a fixed batch keeps
   it (``LayerNetwork.batch`` says which); asking for another is a :class:`~rooflinekit.errors.ShapeError`. Other
-  dynamic dims keep their stored size, with a warning.
+  dynamic dims keep their stored size, with a warning, unless ``input_shapes`` resizes the inputs
+  (:mod:`._resize`: shapes propagated operator by operator, as TFLite's ``ResizeInputTensor`` + prepare).
 - Weights (:mod:`._nodes`, :mod:`._conv`, :mod:`._ops`): the constant operands (non-empty buffer) of a layer,
   except parameter operands that other formats hold as attributes (RESHAPE's shape, MEAN's axes, PAD's
   paddings, ...: :data:`PARAMETER_OPERANDS`), which are dropped. Conv weights are channels-first; fully connected
@@ -40,12 +41,15 @@ from typing import Mapping, Sequence
 
 from rooflinekit.descriptors import LayerNetwork
 from rooflinekit.errors import ModelFileError, ShapeError
+from rooflinekit.importers._semantic import check_layers
+from rooflinekit.importers.tflite._validate import check_operators
 from rooflinekit.importers.tflite._layers import layer, network_precision
 from rooflinekit.importers.tflite._nodes import PARAMETER_OPERANDS, nodes
 from rooflinekit.importers.tflite._ops import KINDS
 from rooflinekit.importers.tflite._reading import read
 from rooflinekit.importers.tflite._records import SubgraphSummary
-from rooflinekit.importers.tflite._scope import (TFLiteImportWarning, batch_of_input_shapes, bind_batch,
+from rooflinekit.importers.tflite._resize import resize_inputs
+from rooflinekit.importers.tflite._scope import (TFLiteImportWarning, batch_of_input_shapes, bind_batch, sizes,
                                                  warn_other_subgraphs)
 
 __all__ = ["KINDS", "PARAMETER_OPERANDS", "SubgraphSummary", "TFLiteImportWarning", "load_tflite",
@@ -64,8 +68,9 @@ def load_tflite(path: str | Path, batch: int | None = None,
         The batch, bound to a dynamic leading dim; None (default): the leading dim of ``input_shapes``, else the
         model's own (1 when dynamic). A batch that contradicts a fixed one is a :class:`ShapeError`.
     input_shapes : Mapping of str to sequence of int or str, optional
-        Dims by graph input name, in the file's order (NHWC); TFLite shapes are static, so only the leading dim
-        (which sets the batch) may differ from the stored shape.
+        Full dims by graph input name, in the file's order (NHWC); the leading dim sets the batch, and other dims
+        resize the input, with shapes propagated as TFLite's ``ResizeInputTensor`` and prepare do
+        (:mod:`._resize`).
 
     Returns
     -------
@@ -87,11 +92,15 @@ def load_tflite(path: str | Path, batch: int | None = None,
     warn_other_subgraphs(model.subgraphs, path)
     batch = batch_of_input_shapes(model.main, batch, input_shapes or {}, path)
     graph, network_batch = bind_batch(model.main, batch, path)
+    if input_shapes:
+        graph = resize_inputs(graph, {name: sizes(name, dims, path) for name, dims in input_shapes.items()}, path)
     operators = nodes(graph, path)
+    check_operators(operators, path)
     if not operators:
         raise ModelFileError(f"{path}: subgraph 0 has no operators; there is nothing to count")
     precision = network_precision(operators)
     layers = tuple(layer(node, precision) for node in operators)
+    check_layers(layers, path)
     return LayerNetwork(name=path.stem, batch=network_batch, precision=precision, layers=layers,
                         source=f"{path.name} (TFLite, subgraph 0 '{graph.name}')")
 

@@ -34,17 +34,19 @@ def layer(node: Node, network: Precision) -> Layer:
     mapped = map_node(node)
     layout = nchw if mapped.nhwc else (lambda shape: shape)
     own = _own_precision(node, network)
-    data = node.data()
+    data = [(p, t) for p, t in node.data() if all(t.shape) or not t.shape]  # empty tensors hold no bytes
+    outputs = [t for t in node.outputs if all(t.shape) or not t.shape]
     return Layer(
         name=f"{node.op.name.lower()}_{node.op.index}", op=mapped.kind,
         source_op="CUSTOM" if node.op.custom else node.op.name,
         inputs=tuple(mapped.input_shapes.get(p, layout(t.shape)) for p, t in data),
-        outputs=tuple(layout(t.shape) for t in node.outputs),
+        outputs=tuple(layout(t.shape) for t in outputs),
         input_dtypes=_differing((t.dtype for _, t in data), own.activations),
-        output_dtypes=_differing((t.dtype for t in node.outputs), own.activations),
-        input_names=tuple(_name(t) for _, t in data), output_names=tuple(_name(t) for t in node.outputs),
+        output_dtypes=_differing((t.dtype for t in outputs), own.activations),
+        input_names=tuple(_name(t) for _, t in data), output_names=tuple(_name(t) for t in outputs),
         weights=tuple(TensorSpec(shape=mapped.weight_shapes.get(p, t.shape), dtype=t.dtype, nbytes=t.nbytes)
-                      for p, t in node.weights()),
+                      for p, t in node.weights() if all(t.shape)),
+        state=tuple(TensorSpec(shape=shape, dtype=dtype) for shape, dtype in mapped.state),
         attrs={**_extra_attrs(node), **mapped.attrs},
         precision=None if own == network else own,
     )

@@ -83,14 +83,17 @@ class Mapped:
     weight_shapes: dict[int, Shape] = field(default_factory=dict)
     input_shapes: dict[int, Shape] = field(default_factory=dict)
     nhwc: bool = True  # False: keep every shape in TFLite order (matmul operands)
+    state: tuple[tuple[Shape, Any], ...] = ()  # (shape, DType) of state the op reads or writes (resource variables)
 
 
 def nodes(graph: Subgraph, path: Path) -> list[Node]:
-    """Operators of ``graph`` with operands resolved; DEQUANTIZE of a constant is folded into its consumers."""
+    """Operators of ``graph`` with operands resolved; DEQUANTIZE and DENSIFY of a constant are folded into its
+    consumers: the weight keeps the dense (output) shape and the stored, sparse bytes (``TensorSpec.nbytes``), so
+    both sizes are reported (a DENSIFY then DEQUANTIZE chain folds too)."""
     folded: dict[int, Tensor] = {}
     for op in graph.operators:
-        if op.name == "DEQUANTIZE" and len(op.inputs) == len(op.outputs) == 1 and op.inputs[0] >= 0:
-            stored = graph.tensors[op.inputs[0]]
+        if op.name in ("DEQUANTIZE", "DENSIFY") and len(op.inputs) == len(op.outputs) == 1 and op.inputs[0] >= 0:
+            stored = folded.get(op.inputs[0], graph.tensors[op.inputs[0]])
             if stored.constant:
                 out = graph.tensors[op.outputs[0]]
                 folded[out.index] = replace(out, dtype=stored.dtype, nbytes=stored.nbytes, data=stored.data,

@@ -15,6 +15,7 @@ from rooflinekit.importers.tflite._nodes import Mapped, Node
 from rooflinekit.importers.tflite._records import Tensor
 
 # TFLite builtin operator -> canonical op kind. Builtins not listed keep their TFLite name as kind (unsupported).
+# RSQRT is a sqrt (one op per element, the unary convention); SQUARE a mul of x by itself (one op per element).
 KINDS: dict[str, str] = {
     "CONV_2D": "conv", "DEPTHWISE_CONV_2D": "conv", "TRANSPOSE_CONV": "conv_transpose",
     "FULLY_CONNECTED": "fully_connected", "BATCH_MATMUL": "matmul",
@@ -36,7 +37,43 @@ KINDS: dict[str, str] = {
     "SPLIT_V": "split", "PACK": "pack", "UNPACK": "unpack", "TILE": "tile", "BROADCAST_TO": "expand",
     "DEPTH_TO_SPACE": "depth_to_space", "SPACE_TO_DEPTH": "space_to_depth", "REVERSE_V2": "reverse",
     "RESIZE_BILINEAR": "resize", "RESIZE_NEAREST_NEIGHBOR": "resize", "TOPK_V2": "top_k",
+    "RSQRT": "sqrt", "SQUARE": "mul", "SHAPE": "shape",
+    "VAR_HANDLE": "constant", "CALL_ONCE": "constant", "READ_VARIABLE": "identity", "ASSIGN_VARIABLE": "identity",
+    "ATAN2": "atan", "BITWISE_XOR": "bitwise_xor", "FLOOR_DIV": "div", "GREATER_EQUAL": "greater",
+    "LESS_EQUAL": "less", "NOT_EQUAL": "equal", "RIGHT_SHIFT": "bit_shift", "SELECT": "where", "CUMSUM": "cumsum",
+    "COMPLEX_ABS": "abs", "FAKE_QUANT": "quantize", "ZEROS_LIKE": "constant", "FILL": "constant", "RANGE": "range",
+    "RANK": "shape", "BROADCAST_ARGS": "shape", "BITCAST": "identity", "ONE_HOT": "one_hot",
+    "REVERSE_SEQUENCE": "reverse", "SCATTER_ND": "scatter", "DYNAMIC_UPDATE_SLICE": "scatter",
+    "MATRIX_SET_DIAG": "scatter", "MATRIX_DIAG": "scatter", "SPARSE_TO_DENSE": "scatter", "WHERE": "non_zero",
+    "EMBEDDING_LOOKUP": "gather", "REDUCE_ALL": "reduce_min", "REDUCE_ANY": "reduce_max",
+    "UNSORTED_SEGMENT_SUM": "reduce_sum", "UNSORTED_SEGMENT_MAX": "reduce_max", "UNSORTED_SEGMENT_MIN": "reduce_min",
+    "UNSORTED_SEGMENT_PROD": "reduce_prod", "SEGMENT_SUM": "reduce_sum", "DENSIFY": "identity",
+    "BATCH_TO_SPACE_ND": "depth_to_space", "SPACE_TO_BATCH_ND": "space_to_depth",
 }
+"""Builtins mapped to canonical kinds (counted, or zero-cost movement and control kinds)."""
+
+UNCOUNTED_BUILTINS: dict[str, str] = {
+    **{name: "control flow: the body is another subgraph, counted only as subgraph 0 (warned about)"
+       for name in ("WHILE", "IF", "CALL", "DELEGATE", "STABLEHLO_WHILE", "STABLEHLO_COMPOSITE",
+                    "STABLEHLO_CUSTOM_CALL")},
+    **{name: "recurrent and sequence kernels whose gates rooflinekit does not read from TFLite yet"
+       for name in ("LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM", "RNN",
+                    "UNIDIRECTIONAL_SEQUENCE_RNN", "BIDIRECTIONAL_SEQUENCE_RNN", "SVDF")},
+    **{name: "3-D convolutions (a layout and attribute mapping still to write)" for name in ("CONV_3D",
+                                                                                            "CONV_3D_TRANSPOSE")},
+    **{name: "lookup tables, hashing, text and sampling ops (no dense arithmetic to count)"
+       for name in ("HASHTABLE", "HASHTABLE_FIND", "HASHTABLE_IMPORT", "HASHTABLE_LOOKUP", "HASHTABLE_SIZE",
+                    "LSH_PROJECTION", "SKIP_GRAM", "CONCAT_EMBEDDINGS", "EMBEDDING_LOOKUP_SPARSE", "BUCKETIZE",
+                    "MULTINOMIAL", "RANDOM_STANDARD_NORMAL", "RANDOM_UNIFORM", "UNIQUE")},
+    **{name: "signal, complex and window ops without a counter yet"
+       for name in ("RFFT2D", "REAL", "IMAG", "REDUCE_WINDOW", "DILATE", "L2_NORMALIZATION",
+                    "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5")},
+    "CUSTOM": "a custom op is reported by its custom code (common MediaPipe ones are counted)",
+    "PLACEHOLDER_FOR_GREATER_OP_CODES": "not an operator (a schema placeholder)",
+}
+"""Builtins of the TFLite schema left uncounted on purpose, with the reason: they keep their name as kind and are
+reported in ``unsupported_ops``. StableHLO builtins (``STABLEHLO_*``, emitted only by the StableHLO path of the
+converter) are uncounted likewise."""
 
 
 def _fully_connected(node: Node, kind: str) -> Mapped:
@@ -151,10 +188,64 @@ _HANDLERS: dict[str, _Handler] = {
 }
 
 
+def _read_variable(node: Node, kind: str) -> Mapped:
+    """READ_VARIABLE: reads the resource variable's value (the output) from state."""
+    out = node.output()
+    return Mapped(kind, state=((out.shape, out.dtype),))
+
+
+def _assign_variable(node: Node, kind: str) -> Mapped:
+    """ASSIGN_VARIABLE (resource, value): writes the value to the variable's state; the value is its input."""
+    value = node.operand(1)
+    return Mapped(kind, state=((value.shape, value.dtype),))
+
+
+def _transpose_conv_bias(node: Node, kind: str) -> Mapped:
+    """MediaPipe's custom ``Convolution2DTransposeBias`` (input, weights ``(C_out, KH, KW, C_in)``, bias): a
+    transposed conv with bias. Its options are not read: the strides are the ratio of output to input size, which
+    with the weights fixes the count (``N * C_in * H_in * W_in * C_out * KH * KW``)."""
+    x, w = node.operand(0, rank=4, activation=True), node.operand(1, rank=4)
+    y = node.output(rank=4)
+    c_out, kh, kw, c_in = w.shape
+    strides = tuple(max(o // i, 1) for o, i in zip(y.shape[1:3], x.shape[1:3]))
+    totals = [(i - 1) * s + k - o for i, s, k, o in zip(x.shape[1:3], strides, (kh, kw), y.shape[1:3])]
+    crop = [max(t, 0) for t in totals]
+    attrs = {"kernel_shape": (kh, kw), "strides": strides, "dilations": (1, 1), "groups": 1,
+             "pads": (*(t // 2 for t in crop), *(t - t // 2 for t in crop)),
+             "output_padding": tuple(max(-t, 0) for t in totals), "bias": len(node.inputs) > 2}
+    return Mapped("conv_transpose", typed(node, "conv_transpose", attrs), weight_shapes={1: (c_in, c_out, kh, kw)})
+
+
+def _max_pool_argmax(node: Node, kind: str) -> Mapped:
+    """MediaPipe's custom ``MaxPoolingWithArgmax2D`` (values and argmax indices): a max pool whose window is its
+    stride (the ratio of input to output size; the options are not read), VALID padding."""
+    x, y = node.operand(0, rank=4), node.output(rank=4)
+    strides = tuple(max(i // o, 1) for i, o in zip(x.shape[1:3], y.shape[1:3]))
+    attrs = {"kernel_shape": strides, "strides": strides, "dilations": (1, 1), "pads": (0, 0, 0, 0),
+             "ceil_mode": False, "count_include_pad": False}
+    return Mapped("max_pool", typed(node, "max_pool", attrs))
+
+
+def _max_unpool(node: Node, kind: str) -> Mapped:
+    """MediaPipe's custom ``MaxUnpooling2D`` (values, argmax indices): a scatter of the values into the larger
+    output, no arithmetic."""
+    return Mapped("scatter")
+
+
+_CUSTOM_HANDLERS: dict[str, _Handler] = {
+    "Convolution2DTransposeBias": _transpose_conv_bias, "MaxPoolingWithArgmax2D": _max_pool_argmax,
+    "MaxUnpooling2D": _max_unpool,
+}
+"""Common custom ops (MediaPipe) counted as the builtins they compute."""
+_HANDLERS.update({"READ_VARIABLE": _read_variable, "ASSIGN_VARIABLE": _assign_variable})
+
+
 def map_node(node: Node) -> Mapped:
-    """Kind, attributes and canonical shapes of one operator; a custom op's kind is its custom code."""
+    """Kind, attributes and canonical shapes of one operator; a custom op's kind is its custom code unless it is
+    one of :data:`_CUSTOM_HANDLERS`."""
     if node.op.custom:
-        return Mapped(node.op.name)
+        custom = _CUSTOM_HANDLERS.get(node.op.name)
+        return custom(node, node.op.name) if custom else Mapped(node.op.name)
     kind = KINDS.get(node.op.name, node.op.name)
     handler = _HANDLERS.get(node.op.name)
     return handler(node, kind) if handler else Mapped(kind)

@@ -167,8 +167,8 @@ def _read_subgraph(sub: Any, codes: list[tuple[str, bool]], buffers: list[np.nda
 def _read_tensor(tensor: Any, index: int, buffers: list[np.ndarray], path: Path) -> Tensor:
     name = _text(tensor.Name())
     shape = _ints(tensor.ShapeAsNumpy())
-    if any(d <= 0 for d in shape):
-        raise ShapeError(f"{path}: tensor {index} '{name}' has shape {list(shape)}; rooflinekit needs positive "
+    if any(d < 0 for d in shape):  # 0 is an empty tensor (a streaming model's empty initial state): it holds no bytes
+        raise ShapeError(f"{path}: tensor {index} '{name}' has shape {list(shape)}; rooflinekit needs non-negative "
                          "static dims (a dynamic dim is stored as 1 with -1 in shape_signature)")
     buffer = tensor.Buffer()
     if not 0 <= buffer < len(buffers):

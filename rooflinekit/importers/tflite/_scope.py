@@ -28,8 +28,8 @@ def batch_of_input_shapes(graph: Subgraph, batch: int | None, input_shapes: Mapp
     batch : int or None
         The batch asked for, None for the model's own.
     input_shapes : Mapping of str to sequence of int or str
-        Dims by graph input name, in the file's order (NHWC). TFLite shapes are static: only the leading dim, the
-        batch, may differ from the stored shape.
+        Dims by graph input name, in the file's order (NHWC); the other dims are resized by
+        :func:`._resize.resize_inputs`.
     path : Path
         The model file, named in errors.
 
@@ -41,8 +41,8 @@ def batch_of_input_shapes(graph: Subgraph, batch: int | None, input_shapes: Mapp
     Raises
     ------
     ShapeError
-        A name that is no graph input, dims that are not positive integers, a dim besides the leading one that
-        differs from the stored shape, or a leading dim that disagrees with ``batch`` or another input's.
+        A name that is no graph input, dims that are not positive integers or not of the stored rank, or a
+        leading dim that disagrees with ``batch`` or another input's.
     """
     inputs = {graph.tensors[i].name: graph.tensors[i] for i in graph.inputs}
     unknown = sorted(set(input_shapes) - set(inputs))
@@ -51,11 +51,10 @@ def batch_of_input_shapes(graph: Subgraph, batch: int | None, input_shapes: Mapp
                          f"{list(inputs)}")
     for name, given in input_shapes.items():
         stored = inputs[name].shape
-        dims = _sizes(name, given, path)
-        if len(dims) != len(stored) or not dims or tuple(dims[1:]) != tuple(stored[1:]):
+        dims = sizes(name, given, path)
+        if len(dims) != len(stored) or not dims:
             raise ShapeError(f"{path}: input_shapes[{name!r}] = {list(given)}, but the input is stored as "
-                             f"{list(stored)} (NHWC); TFLite shapes are static, only the leading dim (the batch) can "
-                             f"be set: give {[dims[0] if dims else 'N', *stored[1:]]}")
+                             f"{list(stored)} (NHWC): give {len(stored)} dims in that order")
         if batch is not None and dims[0] != batch:
             raise ShapeError(f"{path}: batch {batch} and input_shapes[{name!r}] = {list(dims)} disagree: the leading "
                              f"dim of input {name!r} is the batch ({dims[0]}); give the same batch in both, or only "
@@ -64,7 +63,7 @@ def batch_of_input_shapes(graph: Subgraph, batch: int | None, input_shapes: Mapp
     return batch
 
 
-def _sizes(name: str, given: Iterable[int | str], path: Path) -> list[int]:
+def sizes(name: str, given: Iterable[int | str], path: Path) -> list[int]:
     """``given`` as positive ints (decimal strings accepted); :class:`ShapeError` otherwise."""
     if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
         raise ShapeError(f"{path}: input_shapes[{name!r}] must be a list of dims, got {given!r}")

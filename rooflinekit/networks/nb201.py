@@ -1,0 +1,255 @@
+"""NAS-Bench-201 networks from their architecture string.
+
+A NAS-Bench-201 cell is a DAG of 4 nodes; node 0 is the cell's input and node ``j`` (1-3) is the sum of one
+operation per earlier node ``i``. The string lists the edges into nodes 1, 2 and 3:
+``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`` (``op~i``: the edge from node i). Operations:
+
+================  ==================================================================================================
+op                layers (C channels, H x W, batch B; all keep ``(B, C, H, W)``)
+================  ==================================================================================================
+none              nothing: the edge contributes no tensor and costs nothing
+skip_connect      ``identity`` (a view: no ops, no bytes)
+nor_conv_1x1      ``relu`` -> ``conv`` 1x1 (no bias) -> ``batch_norm``: ``B C^2 H W`` MACs
+nor_conv_3x3      ``relu`` -> ``conv`` 3x3, pad 1 (no bias) -> ``batch_norm``: ``9 B C^2 H W`` MACs
+avg_pool_3x3      ``avg_pool`` 3x3, stride 1, pad 1 (padding not counted): ``9 B C H W`` ops
+================  ==================================================================================================
+
+A node with more than one incoming tensor sums them with one ``add`` layer of that many inputs (``n - 1`` ops per
+element); an edge out of a node that received nothing still runs (on zeros), as it does in PyTorch. The cell's
+output is node 3.
+
+The whole CIFAR-10 network (Dong and Yang, ICLR 2020; C = 16, N = 5), input ``(B, 3, 32, 32)``:
+stem ``conv`` 3x3 3->16 + ``batch_norm``; stage 1: 5 cells at 16 channels, 32x32; a ResNet basic block to 32
+channels (``relu-conv3x3/2-bn``, ``relu-conv3x3-bn``; shortcut ``avg_pool`` 2x2/2 -> ``conv`` 1x1; ``add``);
+stage 2: 5 cells at 32 channels, 16x16; a basic block to 64; stage 3: 5 cells at 64 channels, 8x8;
+``batch_norm`` + ``relu``, ``global_avg_pool``, ``fully_connected`` 64->10 with bias.
+
+Layer names: ``stem.conv``, ``cells.{k}.n{j}_from{i}.{relu|conv|bn|pool|skip}``, ``cells.{k}.n{j}.add`` (k = 0-14),
+``reduce{1,2}.{conv_a|conv_b}.{relu|conv|bn}``, ``reduce{r}.shortcut.{pool|conv}``, ``reduce{r}.add``,
+``head.{bn|relu|gap|flatten}``, ``classifier``.
+
+NAS-Bench-201's own FLOPs (its ``get_model_infos``) count convolution and FC MACs, the FC bias and pooling
+window elements, and nothing for BN, ReLU and adds; :func:`nb201_published_flops` restates that convention on a
+counted network.
+
+Networks are cached by (architecture, batch, precision); their layers come from a cache of every edge's layers at
+every cell position (5 ops x 6 edges x 15 cells per batch), since a network depends only on its string.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from rooflinekit.descriptors import Layer, LayerNetwork, Precision, TensorSpec
+from rooflinekit.errors import SpecError
+
+NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+"""The five NAS-Bench-201 edge operations."""
+
+STAGES = ((16, 32), (32, 16), (64, 8))
+"""(channels, feature-map side) of the three stages."""
+CELLS_PER_STAGE = 5
+NUM_CLASSES = 10
+
+Cell = tuple[tuple[tuple[str, int], ...], ...]
+"""Per node 1-3, its incoming edges as ``(op, source node)``."""
+
+
+def parse_nb201_arch(arch: str) -> Cell:
+    """Parse a NAS-Bench-201 architecture string.
+
+    Parameters
+    ----------
+    arch : str
+        ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`` with ops from :data:`NB201_OPS`.
+
+    Returns
+    -------
+    Cell
+        For nodes 1, 2, 3: a tuple of ``(op, source)`` pairs, one per earlier node, in source order.
+
+    Raises
+    ------
+    SpecError
+        The string does not have 3 nodes with 1, 2 and 3 edges from nodes 0..j-1, or names an unknown op.
+    """
+    if not isinstance(arch, str):
+        raise SpecError(f"a NAS-Bench-201 architecture is a string, got {type(arch).__name__}")
+    nodes = arch.strip().split("+")
+    if len(nodes) != 3:
+        raise SpecError(f"NAS-Bench-201 architecture {arch!r} has {len(nodes)} nodes; write 3 groups joined by '+' "
+                        f"as in '|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|'")
+    cell = []
+    for j, node in enumerate(nodes, start=1):
+        edges = [e for e in node.strip().strip("|").split("|") if e]
+        parsed = []
+        for edge in edges:
+            op, sep, src = edge.partition("~")
+            if not sep or not src.isdigit():
+                raise SpecError(f"NAS-Bench-201 architecture {arch!r}: edge {edge!r} is not 'op~source'")
+            if op not in NB201_OPS:
+                raise SpecError(f"NAS-Bench-201 architecture {arch!r}: unknown op {op!r}; the ops are "
+                                f"{', '.join(NB201_OPS)}")
+            parsed.append((op, int(src)))
+        if sorted(src for _, src in parsed) != list(range(j)):
+            raise SpecError(f"NAS-Bench-201 architecture {arch!r}: node {j} needs one edge from each of nodes "
+                            f"0..{j - 1}, got sources {[src for _, src in parsed]}")
+        cell.append(tuple(sorted(parsed, key=lambda e: e[1])))
+    return tuple(cell)
+
+
+def _layer(name: str, op: str, shape: tuple[int, ...], out: tuple[int, ...] | None = None,
+           weights: tuple[tuple[int, ...], ...] = (), n_inputs: int = 1, **attrs: Any) -> Layer:
+    return Layer(name=name, op=op, inputs=(shape,) * n_inputs, outputs=(out or shape,),
+                 weights=tuple(TensorSpec(shape=w) for w in weights), attrs=attrs)
+
+
+def _relu_conv_bn(prefix: str, x: tuple[int, ...], channels: int, kernel: int, stride: int = 1) -> list[Layer]:
+    b, c, h, w = x
+    pad = kernel // 2
+    y = (b, channels, (h + 2 * pad - kernel) // stride + 1, (w + 2 * pad - kernel) // stride + 1)
+    return [
+        _layer(f"{prefix}.relu", "relu", x),
+        _layer(f"{prefix}.conv", "conv", x, y, ((channels, c, kernel, kernel),), kernel_shape=(kernel, kernel),
+               strides=(stride, stride), pads=(pad,) * 4, bias=False),
+        _layer(f"{prefix}.bn", "batch_norm", y, weights=((channels,), (channels,))),
+    ]
+
+
+@lru_cache(maxsize=None)
+def _edge_layers(op: str, node: int, source: int, cell_index: int, batch: int) -> tuple[Layer, ...]:
+    """The layers of one edge of cell ``cell_index`` (0-14): there are only 5 ops x 6 edges x 15 cells of them
+    per batch, so every network is assembled from this cache."""
+    channels, side = STAGES[cell_index // CELLS_PER_STAGE]
+    x = (batch, channels, side, side)
+    prefix = f"cells.{cell_index}.n{node}_from{source}"
+    if op == "none":
+        return ()
+    if op == "skip_connect":
+        return (_layer(f"{prefix}.skip", "identity", x),)
+    if op == "avg_pool_3x3":
+        return (_layer(f"{prefix}.pool", "avg_pool", x, kernel_shape=(3, 3), strides=(1, 1), pads=(1, 1, 1, 1),
+                       count_include_pad=False),)
+    return tuple(_relu_conv_bn(prefix, x, channels, 1 if op == "nor_conv_1x1" else 3))
+
+
+@lru_cache(maxsize=None)
+def _node_add(node: int, incoming: int, cell_index: int, batch: int) -> tuple[Layer, ...]:
+    """The add summing ``incoming`` tensors into ``node`` (none for a single tensor)."""
+    if incoming < 2:
+        return ()
+    channels, side = STAGES[cell_index // CELLS_PER_STAGE]
+    return (_layer(f"cells.{cell_index}.n{node}.add", "add", (batch, channels, side, side), n_inputs=incoming),)
+
+
+def _basic_block(prefix: str, x: tuple[int, ...], channels: int) -> list[Layer]:
+    """NAS-Bench-201's ResNet basic block with stride 2 (reduction between stages)."""
+    b, c, h, w = x
+    y = (b, channels, h // 2, w // 2)
+    pooled = (b, c, h // 2, w // 2)
+    return [
+        *_relu_conv_bn(f"{prefix}.conv_a", x, channels, 3, stride=2),
+        *_relu_conv_bn(f"{prefix}.conv_b", y, channels, 3),
+        _layer(f"{prefix}.shortcut.pool", "avg_pool", x, pooled, kernel_shape=(2, 2), strides=(2, 2)),
+        _layer(f"{prefix}.shortcut.conv", "conv", pooled, y, ((channels, c, 1, 1),), kernel_shape=(1, 1),
+               strides=(1, 1), pads=(0, 0, 0, 0), bias=False),
+        _layer(f"{prefix}.add", "add", y, n_inputs=2),
+    ]
+
+
+def nb201_network(arch: str, batch: int = 1, precision: str = "fp32", name: str | None = None) -> LayerNetwork:
+    """The NAS-Bench-201 CIFAR-10 network of an architecture string.
+
+    Parameters
+    ----------
+    arch : str
+        The architecture (see :func:`parse_nb201_arch`).
+    batch : int
+        Images B; the input is ``(B, 3, 32, 32)``.
+    precision : str
+        Weight and activation precision (``"fp32"``, ``"int8"``, ``"W-int8_A-fp32"``).
+    name : str, optional
+        Network name; default ``"NB201 <arch>"``.
+
+    Returns
+    -------
+    LayerNetwork
+        The whole network (see the module notes); the same object for the same arguments (cached).
+
+    Raises
+    ------
+    SpecError
+        A malformed architecture or a batch that is not a positive integer.
+    """
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise SpecError(f"batch must be a positive integer, got {batch!r}")
+    return _network(parse_nb201_arch(arch), arch.strip(), batch, str(precision), name)
+
+
+@lru_cache(maxsize=None)
+def _fixed_layers(batch: int) -> tuple[tuple[Layer, ...], tuple[Layer, ...], tuple[Layer, ...], tuple[Layer, ...]]:
+    """Stem, the two reduction blocks and the head: the same in every network of a batch."""
+    b = batch
+    c0 = STAGES[0][0]
+    stem = (
+        _layer("stem.conv", "conv", (b, 3, 32, 32), (b, c0, 32, 32), ((c0, 3, 3, 3),), kernel_shape=(3, 3),
+               strides=(1, 1), pads=(1, 1, 1, 1), bias=False),
+        _layer("stem.bn", "batch_norm", (b, c0, 32, 32), weights=((c0,), (c0,))),
+    )
+    reductions = tuple(tuple(_basic_block(f"reduce{stage}", (b, STAGES[stage - 1][0], STAGES[stage - 1][1],
+                                                               STAGES[stage - 1][1]), STAGES[stage][0]))
+                       for stage in (1, 2))
+    c, side = STAGES[-1]
+    x = (b, c, side, side)
+    head = (
+        _layer("head.bn", "batch_norm", x, weights=((c,), (c,))),
+        _layer("head.relu", "relu", x),
+        _layer("head.gap", "global_avg_pool", x, (b, c, 1, 1)),
+        _layer("head.flatten", "flatten", (b, c, 1, 1), (b, c)),
+        _layer("classifier", "fully_connected", (b, c), (b, NUM_CLASSES), ((NUM_CLASSES, c), (NUM_CLASSES,)),
+               bias=True),
+    )
+    return stem, reductions[0], reductions[1], head
+
+
+@lru_cache(maxsize=1024)
+def _network(cell: Cell, arch: str, batch: int, precision: str, name: str | None) -> LayerNetwork:
+    stem, reduce1, reduce2, head = _fixed_layers(batch)
+    layers: list[Layer] = list(stem)
+    for k in range(len(STAGES) * CELLS_PER_STAGE):
+        if k == CELLS_PER_STAGE:
+            layers.extend(reduce1)
+        elif k == 2 * CELLS_PER_STAGE:
+            layers.extend(reduce2)
+        for node, edges in enumerate(cell, start=1):
+            for op, source in edges:
+                layers.extend(_edge_layers(op, node, source, k, batch))
+            layers.extend(_node_add(node, sum(op != "none" for op, _ in edges), k, batch))
+    layers.extend(head)
+    return LayerNetwork(
+        name=name or f"NB201 {arch}", task="CIFAR-10 classification", batch=batch,
+        precision=Precision.parse(precision), layers=tuple(layers),
+        source="NAS-Bench-201 CIFAR-10 network (Dong and Yang, ICLR 2020; C=16, N=5) built from its architecture "
+               "string by rooflinekit.networks.nb201, as described in ../shared/data/nb201/README.md")
+
+
+def nb201_published_flops(layers: Any) -> float:
+    """NAS-Bench-201's FLOPs convention on a counted network's layer table, in operations per batch.
+
+    ``flops = sum(macs of conv and fully_connected) + FC bias adds + pooling window elements``; BN, ReLU and adds
+    are not counted (xautodl's ``get_model_infos``, which NAS-Bench-201 reports in millions as "FLOPs").
+
+    Parameters
+    ----------
+    layers : pandas.DataFrame
+        ``count_network(nb201_network(arch)).layers``.
+
+    Returns
+    -------
+    float
+        The count (divide by 1e6 for NAS-Bench-201's MFLOPs figure).
+    """
+    pooling = layers["op"].isin(["avg_pool", "max_pool"])
+    fc = layers["op"] == "fully_connected"
+    return float(layers["macs"].sum() + layers.loc[pooling, "other_ops"].sum() + layers.loc[fc, "other_ops"].sum())

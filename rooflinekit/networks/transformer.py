@@ -1,0 +1,721 @@
+"""Transformer networks from a Hugging Face style ``config.json`` (the architecture only, never the weights).
+
+:func:`load_transformer_config` reads a config (a dict or a local JSON file) of one of the supported families
+(``model_type``: llama, mistral, mixtral, qwen2, gemma, gpt2, gptj, gpt_neox, opt, bert) into a
+:class:`TransformerConfig`; :func:`transformer_network` turns it into a :class:`~rooflinekit.descriptors.LayerNetwork`
+for ``batch`` sequences of ``seq_len`` new tokens that attend to ``context_len`` keys; :func:`decode_network` is
+one decode step (one new token per sequence, a KV cache of ``context_len`` tokens as layer ``state``).
+
+Layers and names
+----------------
+Tensors are batch first: token activations ``(B, S, H)`` with B = ``batch``, S = ``seq_len``, H = hidden size.
+Layers outside the blocks are ``embed`` (gather from the ``(V, H)`` table), ``pos_embed`` / ``type_embed`` and
+``embed_add`` where the family has learned positions, ``embed_norm`` (BERT), ``final_norm`` and ``lm_head``
+(decoders), ``pooler`` (BERT) or ``qa_head``. Block ``i`` holds layers named ``blocks.{i}.{part}``:
+
+=====================  =================  ==========================================================================
+part                   kind               shapes (``D`` head dim, ``Hq`` / ``Hkv`` query / KV heads, ``g = Hq/Hkv``,
+                                          ``T`` KV length read, ``F`` FFN width, ``E`` experts, ``k`` top-k)
+=====================  =================  ==========================================================================
+attn_norm, mlp_norm    rms_norm /         ``(B, S, H)``, weight ``(H,)`` (+ bias ``(H,)`` for a layer norm)
+                       layer_norm
+q_proj, k_proj,        fully_connected    ``(B, S, H) -> (B, S, Hq D)`` / ``(B, S, Hkv D)``, weight ``(out, H)``
+v_proj                                    (+ bias)
+rope                   mul                ``(B, S, (Hq + Hkv) R)`` with the cos and sin tables ``(S, R)``,
+                                          R = rotary dims: 2 ops per rotated element
+attn_scores            matmul             ``Q (B, Hkv, g S, D) x K^T -> (B, Hkv, g S, T)``
+attn_softmax           softmax            ``(B, Hkv, g S, T)``
+attn_context           matmul             ``P (B, Hkv, g S, T) x V -> (B, Hkv, g S, D)``
+o_proj                 fully_connected    ``(B, S, Hq D) -> (B, S, H)``
+attn_residual,         add                ``(B, S, H)``; a parallel block (GPT-J, GPT-NeoX) has one ``residual``
+mlp_residual                              of three inputs
+gate_proj, up_proj,    fully_connected,   gated MLP (Llama family): ``act(gate) * up``; otherwise ``up_proj``,
+act, gate_mul,         activation, mul    ``act``, ``down_proj``
+down_proj
+router, router_softmax fully_connected,   MoE (Mixtral): router ``(B, S, H) -> (B, S, E)``, top-k; experts
+router_topk, experts.  softmax, top_k     ``(B, k S, H)`` rows (each token once per chosen expert) with
+gate_proj / up_proj /                     weights ``(E, F, H)`` / ``(E, H, F)`` of **all** experts, so MACs are
+down_proj, experts.                       the active experts' ``B S k H F`` per projection and params all
+combine                                   experts'; combine is a reduce_sum over the k expert outputs
+=====================  =================  ==========================================================================
+
+Conventions
+-----------
+- **Attention** computes the full ``S x T`` score matrix (a causal mask does not halve the count, as in eager
+  PyTorch and most roofline tools): per block ``macs = B Hq S T D`` for the scores and again for the context.
+  With a sliding window (Mistral v0.1) T is ``min(context_len, sliding_window)``.
+- **KV cache** (``kv_cache=True``, the default when ``context_len > seq_len``): the score and context matmuls
+  carry the K and V caches of ``T`` tokens as ``state``, ``(B, Hkv, T, D)`` each; their second operand is then
+  only the new tokens' K or V ``(B, Hkv, D, S)``, ``(B, Hkv, S, D)`` (read as an input, written into the cache),
+  while the MACs still cover all T keys. Cache bytes per network:
+  ``B * T * layers * 2 * Hkv * D * bytes(kv dtype)`` (:func:`kv_cache_bytes`).
+  Without a cache (prefill) K and V are ordinary inputs of ``T`` tokens and no state is carried.
+- **Embeddings**: the gather reads ``B S`` rows, but the layer holds the whole ``(V, H)`` table so that
+  parameters are right; a weights-only traffic model therefore reads the table once per batch (``V H`` bytes at
+  the weight precision), an over-estimate by ``(V - B S) H`` elements for an untied table. A tied table
+  (``tie_word_embeddings``: GPT-2, OPT, Gemma) is held by ``lm_head``, which reads all of it; ``embed`` then holds
+  no weight.
+- **LM head** over all ``S`` positions (``logits="all"``, a plain forward pass as in the NeuSight runs) or the
+  last one (``logits="last"``, as a generation step computes).
+- **Precision**: ``weights`` and ``activations`` separately (``Precision(weights, activations)`` on the network);
+  ``kv_dtype`` types the cache state (default: the activation precision).
+- MoE routing is assumed balanced: each token runs ``k`` experts, so a batch of ``B S`` tokens gives ``B S k``
+  expert rows; all experts' weights are held (and read by a weights-only traffic model).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from rooflinekit.descriptors import DType, Layer, LayerNetwork, Precision, TensorSpec, tensor_bytes
+from rooflinekit.errors import ShapeError, SpecError, UnknownNameError
+
+Shape = tuple[int, ...]
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _bundled_dir() -> Path:
+    installed = _PACKAGE / "model_specs" / "transformers"
+    return installed if installed.is_dir() else _PACKAGE.parent / "model_specs" / "transformers"
+
+
+TRANSFORMER_CONFIG_DIR = _bundled_dir()
+"""Folder of the bundled configs (``model_specs/transformers/*.json``)."""
+
+SUPPORTED_MODEL_TYPES = ("llama", "mistral", "mixtral", "qwen2", "gemma", "gpt2", "gptj", "gpt_neox", "opt", "bert")
+
+_ACTIVATIONS = {"silu": "swish", "swish": "swish", "gelu": "gelu", "gelu_new": "gelu", "gelu_fast": "gelu",
+                "gelu_pytorch_tanh": "gelu", "gelu_python": "gelu", "quick_gelu": "gelu", "relu": "relu",
+                "tanh": "tanh"}
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """The architecture figures of a transformer, normalized across families.
+
+    Attributes
+    ----------
+    name, source : str
+        Display name and where the figures come from (the bundled configs say; a user file is named).
+    model_type : str
+        The Hugging Face ``model_type`` (one of :data:`SUPPORTED_MODEL_TYPES`).
+    hidden, layers, heads, kv_heads, head_dim, ffn, vocab : int
+        Hidden size H, blocks, query heads Hq, key/value heads Hkv (GQA when fewer than Hq), head dim D,
+        FFN width F (per expert for MoE), vocabulary V.
+    positions : int
+        Rows of a learned position table (0: none; RoPE families).
+    type_vocab : int
+        Rows of BERT's token-type table (0: none).
+    norm : {"rms_norm", "layer_norm"}
+        Normalization kind (a layer norm has a bias).
+    activation : str
+        MLP activation as a canonical op kind (``swish`` for SiLU, ``gelu``, ``relu``).
+    gated : bool
+        Gated MLP ``down(act(gate(x)) * up(x))`` (Llama family) rather than ``down(act(up(x)))``.
+    qkv_bias, out_bias, mlp_bias, lm_head_bias : bool
+        Biases of the QKV projections, the attention output projection, the MLP projections and the LM head.
+    tied : bool
+        LM head shares the embedding table.
+    parallel : {"none", "shared_norm", "two_norms"}
+        Parallel attention and MLP on the same input (GPT-J: one norm; GPT-NeoX: one per branch).
+    pre_norm : bool
+        Norm before each sub-block (False: after the residual add, as BERT and OPT-350m).
+    rotary_dim : int
+        Dims per head rotated by RoPE (0: no RoPE).
+    experts, top_k : int
+        MoE experts per block and experts per token (0, 0 for a dense MLP).
+    encoder : bool
+        Bidirectional encoder (BERT): no LM head, an embedding norm, a pooler.
+    sliding_window : int or None
+        Keys each query sees at most (Mistral v0.1); None: all.
+    embed_scale : bool
+        Embeddings multiplied by sqrt(H) (Gemma).
+    embed_proj : int or None
+        Width of OPT's word embedding when it differs from H (projected in and out).
+    catalog_seq_len : int
+        Tokens of the catalog entry's prefill (from the bundled file's ``rooflinekit.seq_len``; 128 otherwise).
+    catalog_precision : str
+        Precision of the catalog entry (``rooflinekit.precision``; fp16 otherwise).
+    aliases : tuple of str
+        Other catalog names.
+    task : str or None
+        What the model is used for, for the catalog listing.
+    """
+
+    name: str
+    source: str
+    model_type: str
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    ffn: int
+    vocab: int
+    positions: int = 0
+    type_vocab: int = 0
+    norm: Literal["rms_norm", "layer_norm"] = "rms_norm"
+    activation: str = "swish"
+    gated: bool = True
+    qkv_bias: bool = False
+    out_bias: bool = False
+    mlp_bias: bool = False
+    lm_head_bias: bool = False
+    tied: bool = False
+    parallel: Literal["none", "shared_norm", "two_norms"] = "none"
+    pre_norm: bool = True
+    rotary_dim: int = 0
+    experts: int = 0
+    top_k: int = 0
+    encoder: bool = False
+    sliding_window: int | None = None
+    embed_scale: bool = False
+    embed_proj: int | None = None
+    catalog_seq_len: int = 128
+    catalog_precision: str = "fp16"
+    aliases: tuple[str, ...] = field(default=())
+    task: str | None = None
+
+    def kv_length(self, context_len: int) -> int:
+        """Keys a query reads: ``min(context_len, sliding_window)`` (``context_len`` without a window)."""
+        return context_len if self.sliding_window is None else min(context_len, self.sliding_window)
+
+
+class _Reader:
+    """Typed access to a config mapping; a missing or bad key is a SpecError naming it and the file."""
+
+    def __init__(self, raw: Mapping[str, Any], where: str, family: str) -> None:
+        self.raw, self.where, self.family = raw, where, family
+
+    def get(self, *keys: str, default: Any = _REQUIRED) -> Any:
+        for key in keys:
+            if key in self.raw and self.raw[key] is not None:
+                return self.raw[key]
+        if default is _REQUIRED:
+            names = " or ".join(repr(k) for k in keys)
+            raise SpecError(f"{self.where}: missing key {names} (a {self.family} config needs it); add it to the "
+                            f"config", field=keys[0])
+        return default
+
+    def int(self, *keys: str, default: Any = _REQUIRED) -> int:
+        value = self.get(*keys, default=default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SpecError(f"{self.where}: {keys[0]!r} must be a positive integer, got {value!r}", field=keys[0])
+        return value
+
+    def bool(self, *keys: str, default: bool) -> bool:
+        value = self.get(*keys, default=default)
+        if not isinstance(value, bool):
+            raise SpecError(f"{self.where}: {keys[0]!r} must be true or false, got {value!r}", field=keys[0])
+        return value
+
+    def activation(self, *keys: str, default: str) -> str:
+        value = str(self.get(*keys, default=default))
+        if value not in _ACTIVATIONS:
+            raise SpecError(f"{self.where}: unknown activation {keys[0]!r} = {value!r}; known: "
+                            f"{', '.join(sorted(_ACTIVATIONS))}", field=keys[0])
+        return _ACTIVATIONS[value]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the config ({exc.strerror or exc}); give the path of a config.json")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{path}: not valid JSON ({exc}); fix the file") from None
+    if not isinstance(document, dict):
+        raise SpecError(f"{path}: expected a JSON object (a config.json), got {type(document).__name__}")
+    return document
+
+
+def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | None = None) -> TransformerConfig:
+    """Read a Hugging Face style transformer config.
+
+    Parameters
+    ----------
+    config : mapping, str or Path
+        A ``config.json`` already parsed, the path of one, or the name of a bundled config
+        (:func:`bundled_transformer_configs`: ``"Llama-2-7B"``, ``"Mixtral-8x7B"``, ...). An optional
+        ``"rooflinekit"`` object in it gives ``name``, ``aliases``, ``source``, ``task``, ``seq_len`` and
+        ``precision`` of a catalog entry; Hugging Face ignores it.
+    name : str, optional
+        Display name; default: the ``rooflinekit.name``, else ``_name_or_path``, else the file's folder or stem.
+
+    Returns
+    -------
+    TransformerConfig
+
+    Raises
+    ------
+    SpecError
+        An unreadable file, a key the family needs that is missing (named, with the file), a value of the wrong
+        type, an unsupported ``model_type`` or inconsistent heads.
+    UnknownNameError
+        A string that is neither an existing file nor a bundled config name.
+    """
+    if isinstance(config, (str, Path)):
+        path = Path(config)
+        if path.is_file():
+            raw, where = _read_json(path), str(path)
+            default_name = path.parent.name if path.name == "config.json" else path.stem
+        elif isinstance(config, str) and not str(config).endswith(".json"):
+            return _bundled_config(config, name)
+        else:
+            raise SpecError(f"{path}: no such config file; give the path of a config.json or a bundled name "
+                            f"({', '.join(bundled_transformer_configs())})")
+    elif isinstance(config, Mapping):
+        raw, where, default_name = dict(config), "config", None
+    else:
+        raise SpecError(f"a transformer config must be a mapping or a file path, got {type(config).__name__}")
+    meta = raw.get("rooflinekit") or {}
+    if not isinstance(meta, Mapping):
+        raise SpecError(f"{where}: 'rooflinekit' must be an object (name, aliases, source, seq_len)")
+    model_type = raw.get("model_type")
+    if model_type is None:
+        raise SpecError(f"{where}: missing key 'model_type' (it selects the family: "
+                        f"{', '.join(SUPPORTED_MODEL_TYPES)})", field="model_type")
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise SpecError(f"{where}: unsupported model_type {model_type!r}; supported: "
+                        f"{', '.join(SUPPORTED_MODEL_TYPES)}", field="model_type")
+    r = _Reader(raw, where, model_type)
+    figures = _FAMILIES[model_type](r)
+    heads, kv_heads, hidden = figures["heads"], figures["kv_heads"], figures["hidden"]
+    if heads % kv_heads:
+        raise SpecError(f"{where}: num_attention_heads {heads} is not a multiple of num_key_value_heads "
+                        f"{kv_heads}; GQA needs whole groups", field="num_key_value_heads")
+    if "head_dim" not in figures:
+        if hidden % heads:
+            raise SpecError(f"{where}: hidden size {hidden} is not divisible by {heads} heads; give 'head_dim'",
+                            field="head_dim")
+        figures["head_dim"] = hidden // heads
+    display = name or meta.get("name") or raw.get("_name_or_path") or default_name or model_type
+    source = meta.get("source") or (f"built from the config file {where}" if where != "config"
+                                    else f"built from a {model_type} config mapping")
+    return TransformerConfig(
+        name=str(display), source=str(source), model_type=model_type,
+        aliases=tuple(meta.get("aliases", ())), task=meta.get("task"),
+        catalog_seq_len=int(meta.get("seq_len", 128)), catalog_precision=str(meta.get("precision", "fp16")),
+        **figures)
+
+
+def _llama_like(r: _Reader) -> dict[str, Any]:
+    hidden, heads = r.int("hidden_size"), r.int("num_attention_heads")
+    figures: dict[str, Any] = dict(
+        hidden=hidden, layers=r.int("num_hidden_layers"), heads=heads,
+        kv_heads=r.int("num_key_value_heads", default=heads), ffn=r.int("intermediate_size"),
+        vocab=r.int("vocab_size"), norm="rms_norm", gated=True,
+        activation=r.activation("hidden_activation", "hidden_act", default="silu"),
+        tied=r.bool("tie_word_embeddings", default=r.family == "gemma"),
+        qkv_bias=r.bool("attention_bias", default=r.family == "qwen2"),
+        out_bias=r.bool("attention_bias", default=False), mlp_bias=r.bool("mlp_bias", default=False),
+    )
+    if "head_dim" in r.raw and r.raw["head_dim"] is not None:
+        figures["head_dim"] = r.int("head_dim")
+    figures["rotary_dim"] = figures.get("head_dim", hidden // heads)
+    window = r.raw.get("sliding_window")
+    if window is not None and r.raw.get("use_sliding_window", True) and r.family in ("mistral", "mixtral", "qwen2"):
+        figures["sliding_window"] = r.int("sliding_window")
+    if r.family == "mixtral":
+        figures["experts"] = r.int("num_local_experts")
+        figures["top_k"] = r.int("num_experts_per_tok")
+    if r.family == "gemma":
+        figures["embed_scale"] = True
+    return figures
+
+
+def _gpt2(r: _Reader) -> dict[str, Any]:
+    hidden = r.int("n_embd", "hidden_size")
+    return dict(hidden=hidden, layers=r.int("n_layer", "num_hidden_layers"), heads=r.int("n_head"),
+                kv_heads=r.int("n_head"), ffn=r.int("n_inner", default=4 * hidden), vocab=r.int("vocab_size"),
+                positions=r.int("n_positions", "n_ctx"), norm="layer_norm", gated=False,
+                activation=r.activation("activation_function", default="gelu_new"),
+                qkv_bias=True, out_bias=True, mlp_bias=True, tied=r.bool("tie_word_embeddings", default=True))
+
+
+def _gptj(r: _Reader) -> dict[str, Any]:
+    hidden, heads = r.int("n_embd"), r.int("n_head")
+    return dict(hidden=hidden, layers=r.int("n_layer"), heads=heads, kv_heads=heads,
+                ffn=r.int("n_inner", default=4 * hidden), vocab=r.int("vocab_size"), norm="layer_norm",
+                gated=False, activation=r.activation("activation_function", default="gelu_new"),
+                mlp_bias=True, lm_head_bias=True, tied=r.bool("tie_word_embeddings", default=False),
+                parallel="shared_norm", rotary_dim=r.int("rotary_dim", default=hidden // heads))
+
+
+def _gpt_neox(r: _Reader) -> dict[str, Any]:
+    hidden, heads = r.int("hidden_size"), r.int("num_attention_heads")
+    pct = float(r.get("rotary_pct", default=0.25))
+    bias = r.bool("attention_bias", default=True)
+    return dict(hidden=hidden, layers=r.int("num_hidden_layers"), heads=heads, kv_heads=heads,
+                ffn=r.int("intermediate_size"), vocab=r.int("vocab_size"), norm="layer_norm", gated=False,
+                activation=r.activation("hidden_act", default="gelu"), qkv_bias=bias, out_bias=bias,
+                mlp_bias=True, tied=r.bool("tie_word_embeddings", default=False),
+                parallel="two_norms" if r.bool("use_parallel_residual", default=True) else "none",
+                rotary_dim=int(hidden // heads * pct))
+
+
+def _opt(r: _Reader) -> dict[str, Any]:
+    hidden = r.int("hidden_size")
+    bias = r.bool("enable_bias", default=True)
+    proj = r.int("word_embed_proj_dim", default=hidden)
+    return dict(hidden=hidden, layers=r.int("num_hidden_layers"), heads=r.int("num_attention_heads"),
+                kv_heads=r.int("num_attention_heads"), ffn=r.int("ffn_dim"), vocab=r.int("vocab_size"),
+                positions=r.int("max_position_embeddings") + 2,  # OPT's learned positions are offset by 2
+                norm="layer_norm", gated=False, activation=r.activation("activation_function", default="relu"),
+                qkv_bias=bias, out_bias=bias, mlp_bias=bias, tied=r.bool("tie_word_embeddings", default=True),
+                pre_norm=r.bool("do_layer_norm_before", default=True), embed_proj=None if proj == hidden else proj)
+
+
+def _bert(r: _Reader) -> dict[str, Any]:
+    return dict(hidden=r.int("hidden_size"), layers=r.int("num_hidden_layers"), heads=r.int("num_attention_heads"),
+                kv_heads=r.int("num_attention_heads"), ffn=r.int("intermediate_size"), vocab=r.int("vocab_size"),
+                positions=r.int("max_position_embeddings"), type_vocab=r.int("type_vocab_size", default=2),
+                norm="layer_norm", gated=False, activation=r.activation("hidden_act", default="gelu"),
+                qkv_bias=True, out_bias=True, mlp_bias=True, pre_norm=False, encoder=True)
+
+
+_FAMILIES = {"llama": _llama_like, "mistral": _llama_like, "mixtral": _llama_like, "qwen2": _llama_like,
+             "gemma": _llama_like, "gpt2": _gpt2, "gptj": _gptj, "gpt_neox": _gpt_neox, "opt": _opt, "bert": _bert}
+
+
+@lru_cache(maxsize=1)
+def _bundled_index() -> dict[str, Path]:
+    from rooflinekit.catalog import normalize_name  # the catalog imports this module: resolve at call time
+
+    index: dict[str, Path] = {}
+    for path in sorted(TRANSFORMER_CONFIG_DIR.glob("*.json")):
+        meta = _read_json(path).get("rooflinekit") or {}
+        for key in (meta.get("name", path.stem), *meta.get("aliases", ()), path.stem):
+            index[normalize_name(str(key))] = path
+    return index
+
+
+def bundled_transformer_configs() -> list[str]:
+    """Names of the bundled configs (``model_specs/transformers/*.json``), e.g. ``Llama-2-7B``."""
+    return sorted({str((_read_json(p).get("rooflinekit") or {}).get("name", p.stem))
+                   for p in _bundled_index().values()}, key=str.casefold)
+
+
+def _bundled_config(query: str, name: str | None) -> TransformerConfig:
+    from rooflinekit.catalog import normalize_name
+
+    path = _bundled_index().get(normalize_name(query))
+    if path is None:
+        import difflib
+
+        names = bundled_transformer_configs()
+        close = difflib.get_close_matches(query, names, n=3, cutoff=0.5)
+        raise UnknownNameError(f"unknown transformer config {query!r}: neither a file nor a bundled config"
+                               f"{'; did you mean ' + ', '.join(close) + '?' if close else ''} (bundled: "
+                               f"{', '.join(names)})", name=query, kind="transformer config", suggestions=close)
+    return load_transformer_config(path, name)
+
+
+class _Layers:
+    """Accumulates layers; ``add`` validates through :class:`Layer`."""
+
+    def __init__(self) -> None:
+        self.layers: list[Layer] = []
+
+    def add(self, name: str, op: str, inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+            weights: tuple[Shape, ...] = (), state: tuple[TensorSpec, ...] = (), **attrs: Any) -> None:
+        # token ids (the input of a gather) are int64, as Hugging Face feeds them
+        input_dtypes = (DType.INT64,) if op == "gather" else ()
+        self.layers.append(Layer(name=name, op=op, inputs=inputs, outputs=outputs, input_dtypes=input_dtypes,
+                                 weights=tuple(TensorSpec(shape=w) for w in weights), state=state, attrs=attrs))
+
+    def linear(self, name: str, x: Shape, out: int, bias: bool, experts: int = 0) -> Shape:
+        """A fully-connected layer ``x (..., K) -> (..., out)``, weight ``(out, K)`` or ``(E, out, K)``."""
+        k = x[-1]
+        weight: Shape = (experts, out, k) if experts else (out, k)
+        weights: tuple[Shape, ...] = (weight, ((experts, out) if experts else (out,))) if bias else (weight,)
+        y = (*x[:-1], out)
+        self.add(name, "fully_connected", (x,), (y,), weights, bias=bias)
+        return y
+
+    def norm(self, name: str, kind: str, x: Shape) -> None:
+        h = x[-1]
+        self.add(name, kind, (x,), (x,), ((h,), (h,)) if kind == "layer_norm" else ((h,),))
+
+
+def transformer_network(config: TransformerConfig | Mapping[str, Any] | str | Path, *, batch: int = 1,
+                        seq_len: int | None = None, context_len: int | None = None, kv_cache: bool | None = None,
+                        weights: str | DType | None = None, activations: str | DType | None = None,
+                        kv_dtype: str | DType | None = None, logits: Literal["all", "last"] = "all",
+                        head: Literal["auto", "lm", "pooler", "qa", "none"] = "auto",
+                        name: str | None = None) -> LayerNetwork:
+    """The layers of a transformer forward pass over ``batch`` sequences.
+
+    Parameters
+    ----------
+    config : TransformerConfig, mapping, str or Path
+        A parsed config, a ``config.json`` mapping or path, or a bundled config name (see
+        :func:`load_transformer_config`).
+    batch : int
+        Sequences B; every shape's leading dim.
+    seq_len : int, optional
+        Tokens S processed per sequence (the prompt for a prefill, 1 for a decode step); default: the config's
+        catalog ``seq_len``.
+    context_len : int, optional
+        Tokens per sequence the attention reads, the new ones included (KV length before a sliding window);
+        default ``seq_len`` (a prefill without earlier context). Must be >= ``seq_len``.
+    kv_cache : bool, optional
+        Carry the K and V caches of ``context_len`` tokens as layer ``state`` (see the module notes); default:
+        True when ``context_len > seq_len`` (decode, chunked prefill), else False. Encoders have none.
+    weights, activations : str or DType, optional
+        Weight and activation precision (``"fp16"``, ``"int8"``, ``"int4"``, ...); default the config's catalog
+        precision (fp16 unless its file says otherwise) for weights, and the weight precision for activations.
+    kv_dtype : str or DType, optional
+        Data type of the KV-cache state; default: the activation precision.
+    logits : {"all", "last"}
+        LM head over every position of the sequence or only the last one.
+    head : {"auto", "lm", "pooler", "qa", "none"}
+        Output head: an LM head (decoders' default), BERT's pooler (encoders' default), a SQuAD span head (two
+        logits per token, the MLPerf BERT) or none.
+    name : str, optional
+        Network name; default ``"{config name} b{B} s{S} ctx{T}"``.
+
+    Returns
+    -------
+    LayerNetwork
+        ``batch`` = B, precision ``Precision(weights, activations)``; layers named as in the module notes.
+
+    Raises
+    ------
+    SpecError
+        Non-positive sizes, ``context_len < seq_len``, a sequence longer than a learned position table, or a
+        config error (see :func:`load_transformer_config`).
+    """
+    cfg = config if isinstance(config, TransformerConfig) else load_transformer_config(config)
+    s = cfg.catalog_seq_len if seq_len is None else seq_len
+    ctx = s if context_len is None else context_len
+    for label, value in (("batch", batch), ("seq_len", s), ("context_len", ctx)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SpecError(f"{cfg.name}: {label} must be a positive integer, got {value!r}")
+    if ctx < s:
+        raise SpecError(f"{cfg.name}: context_len {ctx} is shorter than seq_len {s}; the context includes the "
+                        f"tokens being processed")
+    if cfg.positions and ctx > cfg.positions - (2 if cfg.model_type == "opt" else 0):
+        raise SpecError(f"{cfg.name}: context of {ctx} tokens exceeds the {cfg.positions} learned positions; "
+                        f"use at most that many")
+    cache = (ctx > s) if kv_cache is None else kv_cache
+    if cfg.encoder:
+        cache = False
+    weight_type = DType.parse(weights if weights is not None else cfg.catalog_precision)
+    precision = Precision(weights=weight_type,
+                          activations=DType.parse(activations) if activations is not None else weight_type)
+    kv_type = DType.parse(kv_dtype) if kv_dtype is not None else None
+    if logits not in ("all", "last"):
+        raise SpecError(f"{cfg.name}: logits must be 'all' or 'last', got {logits!r}")
+    if head not in ("auto", "lm", "pooler", "qa", "none"):
+        raise SpecError(f"{cfg.name}: head must be one of auto, lm, pooler, qa, none; got {head!r}")
+    if head == "auto":
+        head = "pooler" if cfg.encoder else "lm"
+    b, h, d, hq, hkv = batch, cfg.hidden, cfg.head_dim, cfg.heads, cfg.kv_heads
+    g, t = hq // hkv, cfg.kv_length(ctx)
+    tokens: Shape = (b, s, h)
+    out = _Layers()
+
+    # embeddings
+    width = cfg.embed_proj or h
+    emb: Shape = (b, s, width)
+    out.add("embed", "gather", ((b, s),), (emb,), () if cfg.tied else ((cfg.vocab, width),))
+    if cfg.embed_scale:
+        out.add("embed_scale", "mul", (emb,), (emb,))
+    if cfg.embed_proj:
+        out.linear("embed_proj_in", emb, h, bias=False)
+    if cfg.positions:
+        out.add("pos_embed", "gather", ((b, s),), (tokens,), ((cfg.positions, h),))
+        if cfg.type_vocab:
+            out.add("type_embed", "gather", ((b, s),), (tokens,), ((cfg.type_vocab, h),))
+        n_sum = 3 if cfg.type_vocab else 2
+        out.add("embed_add", "add", (tokens,) * n_sum, (tokens,))
+    if cfg.encoder:
+        out.norm("embed_norm", cfg.norm, tokens)
+
+    q_out, kv_out = hq * d, hkv * d
+    scores: Shape = (b, hkv, g * s, t)
+    first = len(out.layers)
+    for i in range(1):  # block 0 is built and validated; the other blocks are renamed copies (same shapes)
+        p = f"blocks.{i}."
+        if cfg.pre_norm:
+            out.norm(p + "attn_norm", cfg.norm, tokens)
+        out.linear(p + "q_proj", tokens, q_out, cfg.qkv_bias)
+        out.linear(p + "k_proj", tokens, kv_out, cfg.qkv_bias)
+        out.linear(p + "v_proj", tokens, kv_out, cfg.qkv_bias)
+        if cfg.rotary_dim:
+            rotated: Shape = (b, s, (hq + hkv) * cfg.rotary_dim)
+            table: Shape = (s, cfg.rotary_dim)
+            out.add(p + "rope", "mul", (rotated, table, table), (rotated,))
+        k_state: tuple[TensorSpec, ...] = ()
+        v_state: tuple[TensorSpec, ...] = ()
+        new = s if cache else t
+        if cache:
+            k_state = (TensorSpec(shape=(b, hkv, t, d), dtype=kv_type),)
+            v_state = (TensorSpec(shape=(b, hkv, t, d), dtype=kv_type),)
+        out.add(p + "attn_scores", "matmul", ((b, hkv, g * s, d), (b, hkv, d, new)), (scores,), state=k_state)
+        out.add(p + "attn_softmax", "softmax", (scores,), (scores,), axis=-1)
+        out.add(p + "attn_context", "matmul", (scores, (b, hkv, new, d)), ((b, hkv, g * s, d),), state=v_state)
+        out.linear(p + "o_proj", (b, s, q_out), h, cfg.out_bias)
+        if cfg.parallel == "none":
+            out.add(p + "attn_residual", "add", (tokens, tokens), (tokens,))
+            if not cfg.pre_norm:
+                out.norm(p + "attn_norm", cfg.norm, tokens)
+            if cfg.pre_norm:
+                out.norm(p + "mlp_norm", cfg.norm, tokens)
+        elif cfg.parallel == "two_norms":
+            out.norm(p + "mlp_norm", cfg.norm, tokens)
+        _mlp(out, cfg, p, tokens)
+        if cfg.parallel == "none":
+            out.add(p + "mlp_residual", "add", (tokens, tokens), (tokens,))
+            if not cfg.pre_norm:
+                out.norm(p + "mlp_norm", cfg.norm, tokens)
+        else:
+            out.add(p + "residual", "add", (tokens, tokens, tokens), (tokens,))
+    block0 = out.layers[first:]
+    for i in range(1, cfg.layers):
+        out.layers.extend(layer.model_copy(update={"name": f"blocks.{i}." + layer.name[len("blocks.0."):]})
+                          for layer in block0)
+
+    # heads
+    if cfg.pre_norm and not cfg.encoder:
+        out.norm("final_norm", cfg.norm, tokens)
+    if head == "lm":
+        rows = s if logits == "all" else 1
+        x: Shape = (b, rows, h)
+        if cfg.embed_proj:
+            x = out.linear("embed_proj_out", x, cfg.embed_proj, bias=False)
+        out.linear("lm_head", x, cfg.vocab, cfg.lm_head_bias)
+    elif head == "pooler":
+        pooled = out.linear("pooler", (b, 1, h), h, bias=True)
+        out.add("pooler_act", "tanh", (pooled,), (pooled,))
+    elif head == "qa":
+        out.linear("qa_head", tokens, 2, bias=True)
+    label = name or f"{cfg.name} b{b} s{s} ctx{ctx}"
+    return LayerNetwork(name=label, aliases=() if name is None else (), task=cfg.task, precision=precision,
+                        batch=b, layers=tuple(out.layers),
+                        source=f"{cfg.source}; layers built by rooflinekit.networks.transformer "
+                               f"(batch {b}, seq_len {s}, context_len {ctx}, kv_cache {cache})")
+
+
+def _mlp(out: _Layers, cfg: TransformerConfig, p: str, tokens: Shape) -> None:
+    """Dense MLP (gated or not) or a top-k MoE layer at ``tokens`` ``(B, S, H)``."""
+    b, s, h = tokens
+    if cfg.experts:
+        e, k = cfg.experts, cfg.top_k
+        out.linear(p + "router", tokens, e, bias=False)
+        logits: Shape = (b, s, e)
+        out.add(p + "router_softmax", "softmax", (logits,), (logits,), axis=-1)
+        out.add(p + "router_topk", "top_k", (logits,), ((b, s, k),), k=k)
+        rows: Shape = (b, s * k, h)
+        gate = out.linear(p + "experts.gate_proj", rows, cfg.ffn, cfg.mlp_bias, experts=e)
+        out.linear(p + "experts.up_proj", rows, cfg.ffn, cfg.mlp_bias, experts=e)
+        out.add(p + "experts.act", cfg.activation, (gate,), (gate,))
+        out.add(p + "experts.gate_mul", "mul", (gate, gate), (gate,))
+        out.linear(p + "experts.down_proj", gate, h, cfg.mlp_bias, experts=e)
+        out.add(p + "experts.combine", "reduce_sum", ((b, s, k, h),), (tokens,), axes=(2,), keepdims=False)
+        return
+    if cfg.gated:
+        gate = out.linear(p + "gate_proj", tokens, cfg.ffn, cfg.mlp_bias)
+        out.linear(p + "up_proj", tokens, cfg.ffn, cfg.mlp_bias)
+        out.add(p + "act", cfg.activation, (gate,), (gate,))
+        out.add(p + "gate_mul", "mul", (gate, gate), (gate,))
+    else:
+        gate = out.linear(p + "up_proj", tokens, cfg.ffn, cfg.mlp_bias)
+        out.add(p + "act", cfg.activation, (gate,), (gate,))
+    out.linear(p + "down_proj", gate, h, cfg.mlp_bias)
+
+
+def decode_network(config: TransformerConfig | Mapping[str, Any] | str | Path, *, batch: int = 1,
+                   context_len: int, **options: Any) -> LayerNetwork:
+    """One decode step: one new token per sequence reading a KV cache of ``context_len`` tokens.
+
+    Parameters
+    ----------
+    config : TransformerConfig, mapping, str or Path
+        As :func:`transformer_network`.
+    batch : int
+        Sequences decoded together.
+    context_len : int
+        Tokens in each sequence's KV cache, the new one included (prompt + tokens generated so far).
+    **options
+        Other keywords of :func:`transformer_network` (``weights``, ``activations``, ``kv_dtype``, ``name``);
+        ``logits`` is ``"last"`` (one row per sequence, which is S = 1 anyway).
+
+    Returns
+    -------
+    LayerNetwork
+        ``transformer_network(config, batch=batch, seq_len=1, context_len=context_len, kv_cache=True)``; its
+        state bytes are :func:`kv_cache_bytes`.
+    """
+    if "seq_len" in options or "kv_cache" in options:
+        raise SpecError("decode_network sets seq_len=1 and kv_cache=True itself; use transformer_network for "
+                        "other shapes")
+    return transformer_network(config, batch=batch, seq_len=1, context_len=context_len, kv_cache=True, **options)
+
+
+def kv_cache_bytes(config: TransformerConfig | Mapping[str, Any] | str | Path, batch: int, context_len: int,
+                   dtype: str | DType = "fp16") -> int:
+    """Bytes of the KV cache of ``batch`` sequences of ``context_len`` tokens.
+
+    ``bytes = B * T * layers * 2 * Hkv * D * bits / 8`` with ``T = min(context_len, sliding_window)`` (K and V per
+    layer, per KV head, per head dim), rounded up per cache tensor as the counters do.
+
+    Parameters
+    ----------
+    config : TransformerConfig, mapping, str or Path
+        As :func:`transformer_network`.
+    batch, context_len : int
+        Sequences and tokens per sequence.
+    dtype : str or DType
+        Cache data type (fp16: 2 bytes per element).
+
+    Returns
+    -------
+    int
+        Bytes.
+    """
+    cfg = config if isinstance(config, TransformerConfig) else load_transformer_config(config)
+    if batch < 1 or context_len < 1:
+        raise ShapeError(f"batch and context_len must be positive, got {batch} and {context_len}")
+    per_tensor = tensor_bytes(batch * cfg.kv_heads * cfg.kv_length(context_len) * cfg.head_dim, DType.parse(dtype))
+    return 0 if cfg.encoder else cfg.layers * 2 * per_tensor
+
+
+def block_of(layer_name: str) -> int | None:
+    """The block index of a layer named ``blocks.{i}.{part}`` (None for layers outside the blocks)."""
+    if layer_name.startswith("blocks."):
+        head = layer_name.split(".", 2)[1]
+        return int(head) if head.isdigit() else None
+    return None
+
+
+def catalog_networks(folder: str | Path = TRANSFORMER_CONFIG_DIR) -> list[LayerNetwork]:
+    """Transformer configs as catalog entries.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder of ``*.json`` configs (default: the bundled ``model_specs/transformers``); absent: none.
+
+    Returns
+    -------
+    list of LayerNetwork
+        Per config, a prefill of the file's ``rooflinekit.seq_len`` tokens at batch 1 and its precision, named
+        and aliased as the file says.
+    """
+    networks = []
+    for path in sorted(Path(folder).glob("*.json")):
+        cfg = load_transformer_config(path)
+        net = transformer_network(cfg, name=cfg.name)
+        networks.append(net.model_copy(update={"aliases": cfg.aliases}))
+    return networks
+

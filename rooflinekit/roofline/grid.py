@@ -1,0 +1,198 @@
+"""Parametric hardware grids: one spec template and value ranges, expanded lazily inside the roofline kernel.
+
+A :class:`HardwareGrid` is a single-engine :class:`~rooflinekit.descriptors.HardwareSpec` (the template) and
+up to four kinds of axes, each a list of values or a range ``(start, stop, "log" | "lin", n)`` (``n`` points,
+both ends included; ``log`` spaces them evenly in log10):
+
+- ``peak_ops_per_s``: ``{dtype: values}``, ops/s: the peak of that data type (the type must be a template peak);
+- ``bandwidth_bytes_per_s``: ``{level: values}``, bytes/s: the bandwidth of that memory level;
+- ``capacity_bytes``: ``{level: values}``, bytes: the capacity of that memory level;
+- ``clock_scale``: values, dimensionless: every peak (given by an axis or the template's) times this factor
+  (``clock_hz`` too, when the template has one); the per-kernel overhead does not scale.
+
+The grid is the Cartesian product of the axes in that order (peaks by data type in the order given, then
+bandwidths, capacities, clock), the last axis varying fastest: point ``i`` is ``numpy.unravel_index(i,
+shape)``. Nothing is built per point: :func:`~rooflinekit.roofline.sweep` places a network once on the template
+and evaluates a chunk of points as columns of arrays. :meth:`HardwareGrid.spec` builds the explicit spec of one
+point (named ``<template>[i]``), which predicts exactly what the grid does at ``i``.
+
+Placement depends only on which data types an engine has and which levels store which roles, which no axis
+changes; the on-chip level a row may use (``on_chip_if_fits``) is the largest one its engine reaches, so
+capacity axes must keep the template's largest on-chip level the largest at every point (else a
+:class:`~rooflinekit.errors.SpecError`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence, Union
+
+import numpy as np
+
+from rooflinekit.descriptors import DType, HardwareSpec
+from rooflinekit.errors import SpecError
+
+AxisValues = Union[Sequence[float], np.ndarray, tuple[float, float, str, int]]
+"""A list of values, or a range ``(start, stop, "log" | "lin", n)``."""
+
+
+def axis_values(name: str, spec: AxisValues) -> np.ndarray:
+    """The values of one axis (a list, or a range ``(start, stop, "log" | "lin", n)``) as a float64 array.
+
+    Raises :class:`~rooflinekit.errors.SpecError` for an empty axis, a malformed range or a value that is not
+    a finite positive number.
+    """
+    if isinstance(spec, (tuple, list)) and len(spec) == 4 and isinstance(spec[2], str):
+        start, stop, scale, n = spec
+        if scale not in ("log", "lin") or isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise SpecError(f"grid axis {name}: range {list(spec)!r} must be [start, stop, 'log' or 'lin', n] with "
+                            "n a positive integer")
+        if scale == "log":
+            if not (float(start) > 0 and float(stop) > 0):
+                raise SpecError(f"grid axis {name}: a log range needs positive ends, got {start!r} and {stop!r}")
+            values = np.logspace(np.log10(float(start)), np.log10(float(stop)), int(n))
+        else:
+            values = np.linspace(float(start), float(stop), int(n))
+    else:
+        try:
+            values = np.asarray(spec, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise SpecError(f"grid axis {name}: values must be numbers or [start, stop, 'log' or 'lin', n], "
+                            f"got {spec!r}") from None
+    if values.size == 0:
+        raise SpecError(f"grid axis {name} has no values; give at least one")
+    if not (np.isfinite(values).all() and (values > 0).all()):
+        raise SpecError(f"grid axis {name}: values must be finite and positive, got {values[~(values > 0)][:3]!r}"
+                        if not (values > 0).all() else f"grid axis {name}: values must be finite, got "
+                        f"{values[~np.isfinite(values)][:3]!r}")
+    return values
+
+
+@dataclass(frozen=True, eq=False)
+class HardwareGrid:
+    """A hardware template and value axes (see the module docstring); build it with :meth:`of`.
+
+    ``axes`` maps each axis name (``peak_ops_per_s.int8``, ``bandwidth_bytes_per_s.DDR``,
+    ``capacity_bytes.SRAM``, ``clock_scale``) to its values (float64, shape (n,)), in grid order.
+    """
+
+    template: HardwareSpec
+    axes: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, template: HardwareSpec, peak_ops_per_s: Mapping[str, AxisValues] | None = None,
+           bandwidth_bytes_per_s: Mapping[str, AxisValues] | None = None,
+           capacity_bytes: Mapping[str, AxisValues] | None = None,
+           clock_scale: AxisValues | None = None) -> "HardwareGrid":
+        """A grid over ``template`` (a single-engine spec).
+
+        Parameters
+        ----------
+        template : the spec every point starts from.
+        peak_ops_per_s : ``{dtype: values}``, ops/s; each data type must be one of the template's peaks.
+        bandwidth_bytes_per_s : ``{memory level name: values}``, bytes/s.
+        capacity_bytes : ``{memory level name: values}``, bytes.
+        clock_scale : factors on every peak (dimensionless).
+
+        Raises :class:`~rooflinekit.errors.SpecError` for a template with several engines, an unknown data type
+        or level, a capacity axis that could reorder the on-chip levels, or bad values.
+        """
+        if template.engines:
+            raise SpecError(f"{template.name}: a hardware grid needs a single-engine template (top-level "
+                            "peak_ops_per_s, no engines); sweep multi-engine specs one by one")
+        axes: dict[str, np.ndarray] = {}
+        for dtype_name, values in (peak_ops_per_s or {}).items():
+            dtype = DType.parse(dtype_name)
+            if dtype not in template.peak_ops_per_s:
+                native = ", ".join(d.value for d in template.peak_ops_per_s)
+                raise SpecError(f"{template.name}: grid axis peak_ops_per_s.{dtype.value} is not a peak of the "
+                                f"template ({native}); add the type to the template first")
+            axes[f"peak_ops_per_s.{dtype.value}"] = axis_values(f"peak_ops_per_s.{dtype.value}", values)
+        names = [m.name for m in template.memories]
+        for field, given in (("bandwidth_bytes_per_s", bandwidth_bytes_per_s), ("capacity_bytes", capacity_bytes)):
+            for level, values in (given or {}).items():
+                if level not in names:
+                    raise SpecError(f"{template.name}: grid axis {field}.{level} names no memory level; levels are "
+                                    f"{', '.join(names)}")
+                axes[f"{field}.{level}"] = axis_values(f"{field}.{level}", values)
+        largest = template.largest_on_chip(template.compute_engines[0])
+        if largest is not None:
+            reach = [m for m in template.reachable_memories(template.compute_engines[0]) if m.on_chip]
+            span = {m.name: axes.get(f"capacity_bytes.{m.name}", np.array([m.capacity_bytes])) for m in reach}
+            low = span[largest.name].min()
+            for position, m in enumerate(reach):
+                ahead = position < [r.name for r in reach].index(largest.name)
+                if m.name != largest.name and (span[m.name].max() > low or ahead and span[m.name].max() == low):
+                    raise SpecError(
+                        f"{template.name}: grid axis capacity_bytes could change which on-chip level is the largest "
+                        f"({largest.name} down to {low:g} bytes, {m.name} up to {span[m.name].max():g}); keep "
+                        f"{largest.name} the largest on-chip level at every point")
+        if clock_scale is not None:
+            axes["clock_scale"] = axis_values("clock_scale", clock_scale)
+        return cls(template, axes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Number of values of each axis, in grid order."""
+        return tuple(len(v) for v in self.axes.values())
+
+    @property
+    def size(self) -> int:
+        """Number of grid points (the product of :attr:`shape`, 1 with no axes)."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def values(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """The value of every axis at points ``start .. stop - 1``: arrays of shape (stop - start,)."""
+        index = np.arange(start, stop, dtype=np.int64)
+        if not self.axes:
+            return {}
+        coords = np.unravel_index(index, self.shape)
+        return {name: values[c] for (name, values), c in zip(self.axes.items(), coords)}
+
+    def columns(self, start: int, stop: int) -> "GridColumns":
+        """Peaks, bandwidths and capacities of points ``start .. stop - 1`` as arrays (see :class:`GridColumns`)."""
+        values = self.values(start, stop)
+        n = stop - start
+        clock = values.get("clock_scale", np.ones(n))
+        dtypes = tuple(d.value for d in self.template.peak_ops_per_s)
+        peaks = np.empty((n, len(dtypes)))
+        for j, (dtype, peak) in enumerate(self.template.peak_ops_per_s.items()):
+            peaks[:, j] = values.get(f"peak_ops_per_s.{dtype.value}", np.full(n, peak)) * clock
+        memories = self.template.memories
+        bandwidth = np.empty((n, len(memories)))
+        capacity = np.empty((n, len(memories)))
+        for l, memory in enumerate(memories):
+            bandwidth[:, l] = values.get(f"bandwidth_bytes_per_s.{memory.name}", np.full(n, memory.bandwidth_bytes_per_s))
+            capacity[:, l] = values.get(f"capacity_bytes.{memory.name}", np.full(n, memory.capacity_bytes))
+        return GridColumns(dtypes, peaks, bandwidth, capacity, values)
+
+    def spec(self, index: int) -> HardwareSpec:
+        """The explicit spec of point ``index`` (named ``<template>[index]``).
+
+        Raises :class:`~rooflinekit.errors.SpecError` for an index outside ``0 .. size - 1``.
+        """
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.size:
+            raise SpecError(f"grid point {index!r} is outside the grid of {self.size} points; use 0 .. {self.size - 1}")
+        point = self.columns(int(index), int(index) + 1)
+        peaks = {DType(d): float(point.peak_ops_per_s[0, j]) for j, d in enumerate(point.dtypes)}
+        memories = tuple(m.model_copy(update={"bandwidth_bytes_per_s": float(point.bandwidth_bytes_per_s[0, l]),
+                                              "capacity_bytes": float(point.capacity_bytes[0, l])})
+                         for l, m in enumerate(self.template.memories))
+        update: dict[str, object] = {"name": f"{self.template.name}[{int(index)}]", "peak_ops_per_s": peaks,
+                                     "memories": memories}
+        if "clock_scale" in point.axes and self.template.clock_hz is not None:
+            update["clock_hz"] = self.template.clock_hz * float(point.axes["clock_scale"][0])
+        return self.template.model_copy(update=update)
+
+
+@dataclass(frozen=True, eq=False)
+class GridColumns:
+    """Numbers of G grid points: ``peak_ops_per_s`` (G, D) ops/s by data type ``dtypes`` (D,),
+    ``bandwidth_bytes_per_s`` and ``capacity_bytes`` (G, L) by the template's memory levels, and ``axes`` the
+    value of each axis (G,)."""
+
+    dtypes: tuple[str, ...]
+    peak_ops_per_s: np.ndarray
+    bandwidth_bytes_per_s: np.ndarray
+    capacity_bytes: np.ndarray
+    axes: dict[str, np.ndarray]

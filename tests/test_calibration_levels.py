@@ -1,0 +1,153 @@
+"""Calibration levels, the release fallback rule, intervals, the shipped calibration and calibrated predictions."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rooflinekit as rk
+from rooflinekit.compare.calibrate import (
+    FALLBACK_RULE, CalibratedPredictor, CalibrationWarning, default_calibration, default_features,
+    extend_default_calibration,
+)
+from rooflinekit.compare.calibrate.features import class_layers
+from rooflinekit.compare.calibrate.releases import newest_releases, release_versions
+from rooflinekit.errors import CalibrationError
+
+
+def synthetic(n_boards: int = 6, releases: tuple[tuple[str, str, float], ...] = (("1.0", "v1", 4.0),
+              ("2.0", "v2", 2.0)), noise: float = 0.0, seed: int = 0, repeats: int = 3) -> pd.DataFrame:
+    """Records of one stack ``S`` whose release r runs ``factor_r`` x slower than the roofline on every board:
+    latency = factor x (conv time + other time) x lognormal noise of sigma ``noise``."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for board in range(n_boards):
+        for version, round_, factor in releases:
+            for _ in range(repeats):
+                conv, other = rng.uniform(1e-3, 1e-2), rng.uniform(1e-4, 1e-3)
+                rows.append({"hardware": f"B{board}", "catalog_hardware": f"B{board}", "hardware_class": "MCU",
+                             "core_family": "Cortex-M4" if board % 2 else "Cortex-M7", "framework": "S",
+                             "framework_version": version, "round": round_, "roofline_s:conv/int8": conv,
+                             "roofline_s:other/int8": other,
+                             "latency_s": factor * (conv + other) * float(np.exp(rng.normal(0, noise)))})
+    return pd.DataFrame(rows)
+
+
+def test_release_keys_and_newest():
+    records = pd.DataFrame({"framework": ["S", "S", "T"], "framework_version": ["1.0", None, None],
+                            "round": ["v1.0", "v1.1", "v0.7"]})
+    # a record without a version is keyed by its round; the newest release is the one of the latest round
+    assert release_versions(records).tolist() == ["1.0", "round v1.1", "round v0.7"]
+    assert newest_releases(records.assign(framework_version=release_versions(records))) == {
+        "S": "round v1.1", "T": "round v0.7"}
+
+
+def test_unseen_release_falls_back_to_the_newest_release_of_its_stack():
+    # release 1.0 is 4x slower than the roofline, release 2.0 (newer round) 2x: a release 3.0 never calibrated
+    # takes 2.0's factor, not the stack's mean over both (about 2.8x)
+    fit = CalibratedPredictor(interval_coverage=None).fit(synthetic())
+    query = synthetic(n_boards=1, releases=(("3.0", "v3", 2.0),), repeats=1)
+    assert fit.predict(query)[0] == pytest.approx(query.latency_s[0], rel=0.02)
+    explained = fit.explain(query)
+    assert explained.depth[0] == 1
+    assert f"framework_version: S | 3.0 not calibrated -> S | 2.0 ({FALLBACK_RULE})" in explained.levels[0]
+
+
+def test_an_unseen_stack_rests_on_coarser_levels_and_says_so():
+    fit = CalibratedPredictor(interval_coverage=None).fit(synthetic())
+    query = synthetic(n_boards=1, repeats=1).assign(framework="New", catalog_hardware="B9", hardware="B9")
+    levels = fit.explain(query).levels[0]
+    assert "framework: New not calibrated (coarser levels used)" in levels
+    assert any(level.startswith("system: B9 | New") and "not calibrated" in level for level in levels)
+
+
+def test_hardware_classes_never_mix():
+    fit = CalibratedPredictor(interval_coverage=None).fit(synthetic())
+    with pytest.raises(CalibrationError, match="no calibration for hardware class GPU: this calibration was fitted "
+                                               "on MCU only"):
+        fit.predict(synthetic(n_boards=1, repeats=1).assign(hardware_class="GPU"))
+
+
+def test_intervals_cover_what_they_claim_on_synthetic_noise():
+    # sigma 0.2 lognormal noise around a model the predictor can represent: an 80 % interval of new records from
+    # the same boards and releases should hold about 80 % of them
+    fit = CalibratedPredictor(interval_coverage=0.8).fit(synthetic(n_boards=8, noise=0.2, repeats=10, seed=10))
+    fresh = synthetic(n_boards=8, noise=0.2, repeats=20, seed=100)
+    low, high = fit.predict_interval(fresh)
+    inside = ((fresh.latency_s >= low) & (fresh.latency_s <= high)).mean()
+    assert 0.7 <= inside <= 0.9
+    # the noise-free 90 % range of a lognormal(0, 0.2) is exp(+-1.645 * 0.2) = [0.72, 1.39]; the fitted interval
+    # of a well-known record is of that order, not ten times wider
+    assert 1.5 < float(np.median(high / low)) < 3.0
+
+
+def test_json_keeps_releases_classes_and_intervals():
+    fit = CalibratedPredictor().fit(synthetic(noise=0.1))
+    again = CalibratedPredictor.from_json(fit.to_json())
+    query = synthetic(n_boards=1, releases=(("3.0", "v3", 2.0),), repeats=2)
+    assert again.predict(query) == pytest.approx(fit.predict(query))
+    for bounds_again, bounds in zip(again.predict_interval(query), fit.predict_interval(query)):
+        assert bounds_again == pytest.approx(bounds)
+    assert again.hardware_classes_ == ["MCU"] and again.newest_releases_ == {"S": "2.0"}
+
+
+def test_no_intervals_when_not_asked():
+    fit = CalibratedPredictor(interval_coverage=None).fit(synthetic())
+    with pytest.raises(CalibrationError, match="this calibration has no intervals"):
+        fit.predict_interval(synthetic(n_boards=1, repeats=1))
+    with pytest.raises(CalibrationError, match="interval_coverage must lie between 0 and 1"):
+        CalibratedPredictor(interval_coverage=80).fit(synthetic())
+
+
+# ------------------------------------------------------------------------------ shipped calibration and the API
+
+def test_shipped_calibration_covers_mlperf_tiny_cortex_m():
+    shipped = default_calibration()
+    assert shipped.hardware_classes_ == ["MCU"]
+    assert shipped.n_records_ == len(default_features()) == 168
+    assert shipped.residual_quantiles_  # it carries intervals
+
+
+def test_calibrated_prediction_explains_itself_and_its_layers_sum_up():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CalibrationWarning)  # every level of this stack is calibrated
+        p = rk.predict("LeNet-MNIST", "NUCLEO-L4R5ZI", "int8", calibrated=True, framework="X-CUBE-AI 7.3.0")
+    assert p.estimate == "calibrated"
+    assert p.layers.calibrated_time_s.sum() == pytest.approx(p.latency_s)
+    assert p.bound_latency_s == pytest.approx(p.layers.time_s.sum())
+    assert p.latency_s > p.bound_latency_s  # real stacks are slower than the roofline bound
+    low, high = p.latency_interval_s
+    assert low < p.latency_s < high
+    assert "framework_version: X-CUBE-AI | 7.3.0" in p.calibration_levels
+    assert p.fps == pytest.approx(1 / p.latency_s)
+
+
+def test_calibrated_prediction_warns_about_fallbacks():
+    with pytest.warns(CalibrationWarning, match="framework_version: X-CUBE-AI \\| 9.0.0 not calibrated -> "
+                                                "X-CUBE-AI \\| 8.1.0"):
+        p = rk.predict("LeNet-MNIST", "NUCLEO-L4R5ZI", "int8", calibrated=True, framework="X-CUBE-AI 9.0.0")
+    assert p.estimate == "calibrated"
+
+
+def test_plain_predictions_stay_bounds():
+    p = rk.predict("LeNet-MNIST", "NUCLEO-L4R5ZI", "int8")
+    assert p.estimate == "bound" and p.latency_interval_s is None and p.bound_latency_s is None
+
+
+def test_user_records_extend_the_shipped_calibration():
+    # a user measured LeNet-MNIST on a board the shipped records lack, under a stack they know: 3x its roofline
+    shipped = default_calibration()
+    layers = class_layers(rk.get_network("LeNet-MNIST"), rk.get_hardware("NUCLEO-F767ZI"), "int8", 1,
+                          shipped.traffic)
+    user = pd.DataFrame([{
+        "hardware": "NUCLEO-F767ZI", "catalog_hardware": "NUCLEO-F767ZI", "hardware_class": "MCU",
+        "core_family": "Cortex-M7", "network": "LeNet-MNIST", "precision": "int8", "batch": 1,
+        "framework": "MyStack", "framework_version": "1.0", "latency_s": 3 * layers.time_s.sum(),
+        **{f"roofline_s:{c}": t for c, t in layers.groupby("calibration_class").time_s.sum().items()}}] * 4)
+    extended = extend_default_calibration(user)
+    assert extended.n_records_ == 168 + 4
+    assert "MyStack" in extended.coef_["framework"]
+    assert extended.predict(user.iloc[:1])[0] == pytest.approx(user.latency_s[0], rel=0.25)

@@ -1,0 +1,203 @@
+"""Sweeps at scale: columnar tables, parametric hardware grids, streaming reductions."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import rooflinekit as rk
+from rooflinekit import HardwareSpec
+from rooflinekit.errors import SpecError
+from rooflinekit.roofline import CountedNetwork, HardwareGrid, axis_values, predict, sweep
+from rooflinekit.roofline.reductions import Best, Histogram, Pareto
+
+pytestmark = pytest.mark.filterwarnings("ignore::rooflinekit.CapacityWarning")
+
+# an Edge-TPU-like accelerator: weights cached on chip, spilled to DRAM when they do not fit
+SPILL = HardwareSpec(
+    name="cache-npu", kind="NPU", source="test", peak_ops_per_s={"int8": 4e12, "fp32": 1e11},
+    memories=[
+        {"name": "cache", "capacity_bytes": 8e6, "bandwidth_bytes_per_s": 1e11, "on_chip": True,
+         "stores": ["weights", "activations"], "spill_to": "DRAM", "source": "test"},
+        {"name": "DRAM", "capacity_bytes": 4e9, "bandwidth_bytes_per_s": 4e9, "stores": [], "source": "test"},
+    ],
+)
+NUMBERS = ("fps", "latency_s", "ops", "bytes", "operational_intensity", "attainable_ops_per_s", "peak_ops_per_s",
+           "latency_optimistic_s", "latency_pessimistic_s")
+
+
+@pytest.fixture(scope="module")
+def networks():
+    return [CountedNetwork.of(rk.get_network(name), "int8") for name in ("ResNet-20-CIFAR-10", "LeNet-MNIST")]
+
+
+def test_axis_values_hand_derived():
+    assert axis_values("x", (1e12, 1e14, "log", 3)) == pytest.approx([1e12, 1e13, 1e14], rel=1e-12)
+    assert axis_values("x", (1.0, 2.0, "lin", 5)).tolist() == [1.0, 1.25, 1.5, 1.75, 2.0]
+    assert axis_values("x", [3, 1]).tolist() == [3.0, 1.0]
+
+
+def test_grid_order_and_spec():
+    grid = HardwareGrid.of(SPILL, peak_ops_per_s={"int8": [1e12, 2e12]}, bandwidth_bytes_per_s={"DRAM": [1e9, 2e9, 3e9]},
+                           clock_scale=[1.0, 0.5])
+    assert grid.shape == (2, 3, 2) and grid.size == 12
+    # point 7 = (1, 0, 1): int8 peak 2e12 at half clock, DRAM 1e9
+    spec = grid.spec(7)
+    assert spec.name == "cache-npu[7]"
+    assert spec.peak_ops_per_s[rk.descriptors.DType.INT8] == 1e12
+    assert spec.peak_ops_per_s[rk.descriptors.DType.FP32] == 0.5e11
+    assert spec.memories[1].bandwidth_bytes_per_s == 1e9 and spec.memories[0].capacity_bytes == 8e6
+
+
+@pytest.mark.parametrize("mode", ["network", "layer"])
+@pytest.mark.parametrize("traffic", ["weights_only", "weights_and_activations", "on_chip_if_fits"])
+def test_grid_equals_explicit_specs(networks, mode, traffic):
+    grid = HardwareGrid.of(SPILL, peak_ops_per_s={"int8": (1e11, 1e13, "log", 3)},
+                           bandwidth_bytes_per_s={"DRAM": [1e9, 1e10], "cache": [1e10, 1e12]},
+                           capacity_bytes={"cache": [1e4, 1e5, 1e7]}, clock_scale=[1.0, 0.7])
+    table = sweep(networks, [grid], batches=[1, 8], mode=mode, traffic=traffic, chunk_rows=10)
+    assert len(table) == 2 * grid.size * 2
+    assert (table.status == "ok").all()
+    for row in table.itertuples():
+        p = predict(networks[row.Index // (grid.size * 2)], grid.spec(row.grid_point), batch=row.batch, mode=mode,
+                    traffic=traffic)
+        for field in NUMBERS:
+            assert getattr(row, field) == pytest.approx(getattr(p, field), rel=1e-12, abs=0), field
+        assert (row.bound, bool(row.fits), row.notes, row.kernels) == (p.bound, p.fits, p.notes, p.kernels)
+        assert row.engines == ("cache-npu",) and p.engines == (f"cache-npu[{row.grid_point}]",)  # spec names
+    assert table["capacity_bytes.cache"].iloc[0] == 1e4
+    # spilling happens at the smallest caches: ResNet-20's ~0.27 MB of int8 weights exceed 1e5 bytes
+    assert table.notes.map(lambda n: any("streamed from DRAM" in x for x in n)).any()
+
+
+def test_grid_on_mcu_sram_sizes(networks):
+    # flash (2 MB) stays the largest on-chip level while SRAM grows to 1 MB
+    board = rk.get_hardware("NUCLEO-F767ZI")
+    grid = HardwareGrid.of(board, capacity_bytes={"SRAM": [1e4, 1e6]})
+    table = sweep(networks, [grid], batches=[1, 4], traffic="on_chip_if_fits", mode="layer")
+    for row in table.itertuples():
+        p = predict(networks[row.Index // 4], grid.spec(row.grid_point), batch=row.batch, mode="layer",
+                    traffic="on_chip_if_fits")
+        assert row.latency_s == pytest.approx(p.latency_s, rel=1e-12, abs=0)
+        assert (row.bound, bool(row.fits), row.notes) == (p.bound, p.fits, p.notes)
+    assert not table.fits.iloc[0] and table.fits.iloc[2]  # ResNet-20's activations need more than 10 kB
+
+
+def test_grid_beside_plain_specs(networks):
+    grid = HardwareGrid.of(SPILL, clock_scale=[1.0, 2.0])
+    table = sweep(networks[:1], [SPILL, grid], batches=[1])
+    assert table.grid_point.tolist() == [-1, 0, 1]
+    assert np.isnan(table["clock_scale"].iloc[0]) and table["clock_scale"].iloc[1:].tolist() == [1.0, 2.0]
+    assert table.fps.iloc[1] == predict(networks[0], SPILL).fps
+    assert table.hardware.astype(str).tolist() == ["cache-npu"] * 3
+
+
+def test_columnar_types():
+    table = sweep([rk.get_network("LeNet-MNIST"), rk.get_network("CNV")], [rk.get_hardware("ZCU104-DPU")],
+                  ["int8", "fp32"], [1, 2])
+    for column in ("network", "hardware", "precision", "mode", "traffic", "bound", "estimate", "status"):
+        assert isinstance(table[column].dtype, pd.CategoricalDtype), column
+    assert str(table.fits.dtype) == "boolean"
+    failed = table[table.status != "ok"]
+    assert len(failed) == 4 and failed.fits.isna().all() and failed.fps.isna().all() and failed.bound.isna().all()
+    assert table.engines[table.status == "ok"].map(type).eq(tuple).all()
+    # predict is a sweep of one
+    p = predict(rk.get_network("LeNet-MNIST"), rk.get_hardware("ZCU104-DPU"), "int8", 2)
+    row = table.iloc[1]
+    assert [row[f] for f in NUMBERS] == [getattr(p, f) for f in NUMBERS]
+    assert (row.bound, row.engine_batches, row.notes) == (p.bound, p.engine_batches, p.notes)
+
+
+def _normal(table):
+    return table.reset_index().astype({c: object for c in table.columns
+                                       if isinstance(table[c].dtype, pd.CategoricalDtype)})
+
+
+REDUCTIONS = {
+    "best_per_network": lambda: Best("latency_s", by="network"),
+    "best_per_hardware": lambda: Best("fps", "max", by=["hardware", "precision"]),
+    "top3": lambda: Best("latency_s", k=3),
+    "top2_per_batch": lambda: Best("latency_s", by="batch", k=2),
+    "pareto": lambda: Pareto({"latency_s": "min", "peak_ops_per_s": "min"}),
+    "pareto3": lambda: Pareto({"latency_s": "min", "bytes": "min", "fps": "max"}),
+    "histogram": lambda: Histogram("latency_s", np.logspace(-6, 0, 7), by="network"),
+}
+NET_NAMES = ["LeNet-MNIST", "ResNet-20-CIFAR-10", "CNV", "ResNet-50", "MobileNetv1"]
+HW_NAMES = ["ZCU104-DPU", "NUCLEO-F767ZI", "TX2-maxn", "EdgeTPU-fast", "NCS"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(nets=st.lists(st.sampled_from(NET_NAMES), min_size=1, max_size=3, unique=True),
+       hws=st.lists(st.sampled_from(HW_NAMES), min_size=1, max_size=3, unique=True),
+       batches=st.lists(st.integers(1, 64), min_size=1, max_size=3),
+       clocks=st.lists(st.floats(0.1, 10.0), min_size=1, max_size=3),
+       chunk=st.integers(1, 40), name=st.sampled_from(sorted(REDUCTIONS)))
+def test_streaming_reduction_equals_reduction_of_materialized(nets, hws, batches, clocks, chunk, name):
+    networks = [rk.get_network(n) for n in nets]
+    hardware = [rk.get_hardware(h) for h in hws] + [HardwareGrid.of(SPILL, clock_scale=clocks)]
+    args = (networks, hardware, ["int8", None], batches)
+    full = sweep(*args)
+    expected = REDUCTIONS[name]()(full)
+    streamed = sweep(*args, reduce=REDUCTIONS[name](), chunk_rows=chunk)
+    pd.testing.assert_frame_equal(_normal(streamed), _normal(expected), check_dtype=False)
+
+
+def test_best_per_network_hand_checked():
+    table = sweep([rk.get_network("LeNet-MNIST"), rk.get_network("CNV")],
+                  [rk.get_hardware(h) for h in ("ZCU104-DPU", "ZCU102-DPU", "TX2-maxn")], ["int8"], [1, 4])
+    best = sweep([rk.get_network("LeNet-MNIST"), rk.get_network("CNV")],
+                 [rk.get_hardware(h) for h in ("ZCU104-DPU", "ZCU102-DPU", "TX2-maxn")], ["int8"], [1, 4],
+                 reduce=Best("latency_s", by="network"), chunk_rows=3)
+    ok = table[table.status == "ok"]
+    for network, row in zip(best.network, best.itertuples()):
+        mine = ok[ok.network == network]
+        assert row.latency_s == mine.latency_s.min()
+        assert row.Index == mine.latency_s.idxmin()
+    assert sorted(best.network) == ["CNV", "LeNet-MNIST"]
+
+
+def test_histogram_counts_equal_numpy():
+    table = sweep([rk.get_network(n) for n in NET_NAMES], [rk.get_hardware(h) for h in HW_NAMES], ["int8"], [1, 3])
+    edges = np.logspace(-5, 0, 11)
+    result = sweep([rk.get_network(n) for n in NET_NAMES], [rk.get_hardware(h) for h in HW_NAMES], ["int8"], [1, 3],
+                   reduce=Histogram("latency_s", edges), chunk_rows=4)
+    values = table.latency_s[table.status == "ok"].to_numpy()
+    inside = result[np.isfinite(result.bin_low) & np.isfinite(result.bin_high)]
+    counts = dict(zip(inside.bin_low, inside["count"]))
+    expected, _ = np.histogram(values, edges)
+    assert [counts.get(low, 0) for low in edges[:-1]] == expected.tolist()
+    assert result["count"].sum() == len(values)
+
+
+def test_pareto_hand_checked():
+    frame = pd.DataFrame({"a": [1.0, 2.0, 2.0, 3.0, 1.0], "b": [3.0, 2.0, 2.0, 1.0, 4.0], "status": "ok"})
+    front = Pareto({"a": "min", "b": "min"})(frame)
+    assert front.index.tolist() == [0, 1, 2, 3]  # (1, 4) is dominated by (1, 3); the tie (2, 2) stays twice
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: HardwareGrid.of(rk.get_hardware("Jetson AGX Orin 64GB"), clock_scale=[1.0]),
+     "a hardware grid needs a single-engine template"),
+    (lambda: HardwareGrid.of(SPILL, peak_ops_per_s={"fp16": [1e12]}), r"peak_ops_per_s.fp16 is not a peak"),
+    (lambda: HardwareGrid.of(SPILL, bandwidth_bytes_per_s={"HBM": [1e9]}), "bandwidth_bytes_per_s.HBM names no"),
+    (lambda: HardwareGrid.of(rk.get_hardware("NUCLEO-F767ZI"), capacity_bytes={"SRAM": [5e5, 4e6]}),
+     "could change which on-chip level is the largest"),
+    (lambda: HardwareGrid.of(SPILL, clock_scale=[]), "grid axis clock_scale has no values"),
+    (lambda: HardwareGrid.of(SPILL, clock_scale=[1.0, -2.0]), "values must be finite and positive"),
+    (lambda: HardwareGrid.of(SPILL, clock_scale=[1.0, float("inf")]), "values must be finite, got"),
+    (lambda: HardwareGrid.of(SPILL, clock_scale=["fast"]), "values must be numbers"),
+    (lambda: HardwareGrid.of(SPILL, clock_scale=(1.0, 2.0, "cubic", 3)), r"must be \[start, stop, 'log' or 'lin'"),
+    (lambda: HardwareGrid.of(SPILL, clock_scale=(0.0, 2.0, "log", 3)), "a log range needs positive ends"),
+    (lambda: HardwareGrid.of(SPILL, clock_scale=[1.0]).spec(1), "grid point 1 is outside the grid of 1 points"),
+    (lambda: Best(k=0), "Best: k must be a positive integer"),
+    (lambda: Best(direction="up"), "direction 'up' must be 'min' or 'max'"),
+    (lambda: Pareto({"latency_s": "min"}), "Pareto needs at least two objectives"),
+    (lambda: Histogram("fps", [2.0, 1.0]), "Histogram: edges must be at least two increasing numbers"),
+    (lambda: sweep([rk.get_network("CNV")], [SPILL], reduce=Best("energy_j")), "Best reads column"),
+    (lambda: sweep([rk.get_network("CNV")], [SPILL], chunk_rows=0), "chunk_rows must be a positive integer"),
+    (lambda: rk.sweep(["CNV"], [SPILL], engine="spark"), "unknown sweep engine 'spark'; use 'local' or 'dask'"),
+])
+def test_errors(make, message):
+    with pytest.raises(SpecError, match=message):
+        make()
