@@ -109,15 +109,11 @@ def _calibration(calibration: CalibratedPredictor | str | Path | None) -> Calibr
 def _calibrated(bound: Prediction, network: NetworkSpec | CountedNetwork, hardware: HardwareSpec,
                 model: CalibratedPredictor, framework: str | None, framework_version: str | None) -> Prediction:
     """``bound`` (the layer-mode roofline the calibration scales) turned into the calibrated estimate."""
-    from rooflinekit.compare.calibrate import CalibrationWarning, predict_with_calibration
+    from rooflinekit.compare.calibrate import predict_with_calibration
 
     spec = network.spec if isinstance(network, CountedNetwork) else network
     estimate = predict_with_calibration(spec, hardware, model, framework, framework_version, bound.precision,
                                         bound.batch)
-    fallbacks = [level for level in estimate.levels if "not calibrated" in level]
-    if fallbacks:
-        warnings.warn(f"{bound.network} on {bound.hardware}: {'; '.join(fallbacks)}", CalibrationWarning,
-                      stacklevel=3)
     return dataclasses.replace(
         bound, estimate="calibrated", latency_s=estimate.latency_s, fps=estimate.fps,
         attainable_ops_per_s=bound.ops * bound.batch / estimate.latency_s, bound_latency_s=bound.latency_s,

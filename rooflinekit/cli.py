@@ -134,13 +134,17 @@ def _fps_per_w(fps: Any, tdp_w: float | None) -> float | None:
 def cmd_predict(args: argparse.Namespace) -> None:
     network = resolve_model(args.model, args.batch, args.input_shape)  # None: the model's own batch
     hardware = resolve_hardware(args.hardware)
-    if args.calibration:
-        result = predict_with_calibration(network, hardware, args.calibration,
+    if args.calibration or args.calibrated:
+        from rooflinekit.compare.calibrate import default_calibration
+
+        result = predict_with_calibration(network, hardware, args.calibration or default_calibration(),
                                           args.framework, args.framework_version, args.precision,
                                           args.batch or getattr(network, "batch", 1))
-        _emit(args, {**result.to_dict(), "classes": result.classes.to_dict("records")},
-              pd.DataFrame([result.to_dict()]), fields=True)
+        summary = {"estimate": "calibrated", **result.to_dict()}
+        _emit(args, {**summary, "classes": result.classes.to_dict("records")}, pd.DataFrame([summary]), fields=True)
         if args.format == "table":
+            for level in result.levels:
+                print(f"calibration level: {level}")
             print()
             print(render_table(result.classes, wide=args.wide))
         return
@@ -550,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--calibration", metavar="CALIB_JSON",
                       help="scale the layer roofline by efficiency factors from 'rooflinekit calibrate' "
                            "(then --mode and --traffic are the calibration's: layer mode, its traffic)")
+    pred.add_argument("--calibrated", action="store_true",
+                      help="a calibrated estimate with its interval from the calibration shipped with rooflinekit "
+                           "(MLPerf Tiny, Cortex-M MCUs); other hardware classes are refused")
     pred.add_argument("--framework", help="software stack for --calibration, e.g. 'X-CUBE-AI 7.3.0', 'Plumerai'")
     pred.add_argument("--framework-version", help="stack version for --calibration, when not in --framework")
     pred.set_defaults(run=cmd_predict)

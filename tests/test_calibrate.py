@@ -178,7 +178,8 @@ def test_predicts_unseen_hardware_from_its_spec(synthetic):
     # stack C never ran on a Cortex-M33, and never in version 2.0: core family and framework levels carry it
     expected = features_of([{"hardware": "new-m33", "network": "mixnet", "precision": "int8", "framework": "C",
                              "framework_version": "2.0"}], {"new-m33": board})
-    result = predict_with_calibration(NETWORKS[4], board, predictor, framework="C", framework_version="2.0")
+    with pytest.warns(CalibrationWarning, match="framework_version: C \\| 2.0 not calibrated -> C \\| 1.0"):
+        result = predict_with_calibration(NETWORKS[4], board, predictor, framework="C", framework_version="2.0")
     assert result.latency_s == pytest.approx(expected.latency_s.iloc[0], rel=0.01)
     assert result.hardware == "new-m33" and result.framework == "C"
     assert result.classes.latency_s.sum() == pytest.approx(result.latency_s)

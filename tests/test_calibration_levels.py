@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -151,3 +152,18 @@ def test_user_records_extend_the_shipped_calibration():
     assert extended.n_records_ == 168 + 4
     assert "MyStack" in extended.coef_["framework"]
     assert extended.predict(user.iloc[:1])[0] == pytest.approx(user.latency_s[0], rel=0.25)
+
+
+def test_cli_calibrated_gives_estimate_interval_and_levels(capsys):
+    from rooflinekit.cli import main
+
+    assert main(["predict", "LeNet-MNIST", "--hardware", "NUCLEO-L4R5ZI", "--precision", "int8", "--calibrated",
+                 "--framework", "X-CUBE-AI 8.1.0", "--format", "json"]) in (0, None)
+    data = json.loads(capsys.readouterr().out)
+    assert data["estimate"] == "calibrated"
+    low, high = data["interval_s"]
+    assert low < data["latency_s"] < high
+    assert data["latency_s"] > data["roofline_latency_s"]
+    assert "framework_version: X-CUBE-AI | 8.1.0" in data["levels"]
+    assert main(["predict", "LeNet-MNIST", "--hardware", "A100-SXM4-40GB", "--calibrated"]) == 2
+    assert "no calibration for hardware class GPU" in capsys.readouterr().err

@@ -60,7 +60,7 @@ def run_scheme(features: pd.DataFrame, scheme: str,
     parts = []
     all_splits = list(splits(features, scheme))
     for number, (train, test) in enumerate(all_splits, start=1):
-        progress(f"{scheme}: fold {number}/{len(all_splits)}")
+        progress(f"{scheme}: fold {number}/{len(all_splits)}")  # one line per fold: folds take tens of seconds
         fit, held = features[train], features[test]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CalibrationWarning)

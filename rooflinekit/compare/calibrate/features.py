@@ -24,6 +24,7 @@ from rooflinekit.compare.records import is_missing
 from rooflinekit.descriptors import HardwareSpec, Layer, LayerNetwork, NetworkSpec, OpClass, OpKind, layer_op_class
 from rooflinekit.errors import CalibrationError, RooflineError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
+from rooflinekit.progress import progress
 from rooflinekit.roofline import TrafficModel, predict, traffic_model
 
 CONV_OPS = frozenset(kind.value for kind in OpKind if kind.op_class is OpClass.CONV)
@@ -141,7 +142,8 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
     hardware = hardware or {}
     cache: dict[tuple, dict[str, float]] = {}
     kept, values, skipped = [], [], []
-    for position, (_, record) in enumerate(records.iterrows()):
+    rows = progress(records.iterrows(), "calibration features", total=len(records), unit="record")
+    for position, (_, record) in enumerate(rows):
         precision = None if is_missing(record.get("precision")) else str(record["precision"])
         batch = 1 if is_missing(record.get("batch")) else int(record["batch"])
         try:

@@ -120,7 +120,8 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
                              batch: int = 1) -> CalibratedPrediction:
     """Calibrated latency of ``network`` on ``hardware`` (a spec, possibly absent from the catalog, or a catalog
     name) under the software stack ``framework`` (any spelling; a version in it is used unless
-    ``framework_version`` is given). ``calibration`` is a fitted predictor or the path of its JSON.
+    ``framework_version`` is given). ``calibration`` is a fitted predictor or the path of its JSON. Warns
+    :class:`CalibrationWarning` naming every level that was not calibrated or fell back.
     ``efficiency_pct`` = 100 x roofline latency / calibrated latency."""
     if not isinstance(calibration, CalibratedPredictor):
         calibration = load_calibration(calibration)
@@ -142,6 +143,9 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
     layers = class_layers(network, spec, precision, batch, calibration.traffic)
     layers["calibrated_time_s"] = layers["time_s"] * layers["calibration_class"].map(factors).fillna(0.0)
     explained = calibration.explain(features).iloc[0]
+    fallbacks = [level for level in explained["levels"] if "not calibrated" in level]
+    if fallbacks:
+        warnings.warn(f"{network.name} on {spec.name}: {'; '.join(fallbacks)}", CalibrationWarning, stacklevel=2)
     interval = None
     if getattr(calibration, "residual_quantiles_", None):
         low, high = calibration.predict_interval(features)
