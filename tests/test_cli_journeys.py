@@ -4,7 +4,6 @@ notebook reprs, progress bars. Expected numbers are derived by hand in the comme
 from __future__ import annotations
 
 import fcntl
-import io
 import json
 import os
 import pty
@@ -19,7 +18,7 @@ import pandas as pd
 import pytest
 
 import rooflinekit as rk
-from rooflinekit.cli import cli_message, hardware_schema, main
+from rooflinekit.cli import cli_message, main
 from rooflinekit.descriptors import DType, HardwareKind, HardwareSpec
 from rooflinekit.display import format_value, render_table, si
 from rooflinekit.errors import SpecError

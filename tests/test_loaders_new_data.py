@@ -273,7 +273,7 @@ _MLPERF_OK = {"version": "v3.0", "division": "closed", "suite": "datacenter", "s
     ({"n_accelerators": "2.5"}, r"n_accelerators must be a positive integer, got '2.5'"),
 ])
 def test_mlperf_inference_rejects(tmp_path: Path, change: dict[str, str], reason: str):
-    path = _write(tmp_path / "results.csv", MLPERF_COLUMNS, [_MLPERF_OK, {**_MLPERF_OK, **change, "system_id": "t"}])
+    _write(tmp_path / "results.csv", MLPERF_COLUMNS, [_MLPERF_OK, {**_MLPERF_OK, **change, "system_id": "t"}])
     result = load_mlperf_inference(tmp_path)
     assert len(result.records) == 1 and result.records.throughput_fps.iloc[0] == pytest.approx(100.0)
     assert len(result.rejected) == 1

@@ -91,7 +91,6 @@ def _count_and_check(network: Any) -> str | None:
 
 
 def _onnx_seeds(rng: random.Random) -> Any:
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     def zeros(name: str, *dims: int) -> Any:

@@ -48,7 +48,6 @@ import pandas as pd
 from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, UNKNOWN, class_columns
 from rooflinekit.compare.calibrate.intervals import held_out_residuals, inner_splits, interval, residual_quantiles
 from rooflinekit.compare.calibrate.releases import FALLBACK_RULE, newest_releases, release_versions
-from rooflinekit._limits import shown
 from rooflinekit.compare.calibrate._checks import check_loaded
 from rooflinekit.compare.records import is_missing
 from rooflinekit.errors import CalibrationError, RooflineWarning

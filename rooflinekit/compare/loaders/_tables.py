@@ -8,11 +8,12 @@ into a record or a rejection with a reason, and resolves hardware names against 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
 from rooflinekit.catalog import HardwareCatalog, hardware_catalog
+from rooflinekit.compare.records import LoadResult, Record, files_frame, records_frame
 from rooflinekit.errors import RecordError, UnknownNameError
 
 
@@ -27,6 +28,24 @@ def locate_table(path: str | Path, default_name: str, what: str) -> Path:
     if not path.is_file():
         raise RecordError(f"{path} does not exist; point at the {what} folder or its {default_name}")
     return path
+
+
+RowRecords = Callable[[dict[str, Any], str, "HardwareCatalog | None"], Iterable[tuple[dict[str, Any], "str | None"]]]
+"""A row of a table (as text), its ``file:line`` source and the catalog -> (record, reason) pairs, reason None for
+a record kept."""
+
+
+def load_rows(path: str | Path, default_name: str, what: str, required: Iterable[str], records_of: RowRecords,
+              model: type[Record], catalog: HardwareCatalog | None) -> LoadResult:
+    """Read one table (:func:`locate_table`, :func:`read_text_table`) and turn every row into records or
+    rejections with their reason (``records_of``), validated as ``model``; nothing is dropped."""
+    file = locate_table(path, default_name, what)
+    table = read_text_table(file, required)
+    rows, refused = [], []
+    for index, row in enumerate(table.to_dict("records")):
+        for record, reason in records_of(row, line_source(file, index), catalog):
+            (refused if reason else rows).append({**record, "reason": reason} if reason else record)
+    return records_frame(rows, model=model, files=files_frame([(str(file), "read", "")]), rejected=refused)
 
 
 def read_text_table(path: Path, required: Iterable[str]) -> pd.DataFrame:

@@ -25,7 +25,6 @@ from typing import Any, Iterator, Mapping
 
 import pandas as pd
 
-from rooflinekit._limits import shown
 from rooflinekit.compare.records import (RECORD_COLUMNS, LoadResult, Record, _dtype, files_frame, records_frame,
                                          rejected_frame)
 from rooflinekit.errors import RecordError, RooflineError, UnitError

@@ -38,12 +38,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rooflinekit.catalog import HardwareCatalog
-from rooflinekit.compare.loaders._tables import (
-    catalog_name, line_source, locate_table, number, read_text_table,
-)
-from rooflinekit.compare.records import (
-    NONE_WORDS, FramesPerS, LoadResult, OptionalText, Record, RequiredText, files_frame, records_frame,
-)
+from rooflinekit.compare.loaders._tables import catalog_name, load_rows, number
+from rooflinekit.compare.records import NONE_WORDS, FramesPerS, LoadResult, OptionalText, Record, RequiredText
 
 FILE = "results.csv"
 REQUIRED = ("version", "division", "suite", "submitter", "system", "system_id", "accelerator", "n_accelerators",
@@ -281,11 +277,5 @@ def load_mlperf_inference(path: str | Path, catalog: HardwareCatalog | None = No
     RecordError
         When the file is missing, unreadable or lacks a column of :data:`REQUIRED`.
     """
-    file = locate_table(path, FILE, "MLPerf Inference")
-    table = read_text_table(file, REQUIRED)
-    rows, refused = [], []
-    for index, row in enumerate(table.to_dict("records")):
-        record, reason = _row(row, line_source(file, index), catalog)
-        (refused if reason else rows).append({**record, "reason": reason} if reason else record)
-    return records_frame(rows, model=MLPerfInferenceRecord, files=files_frame([(str(file), "read", "")]),
-                         rejected=refused)
+    return load_rows(path, FILE, "MLPerf Inference", REQUIRED, lambda *row: [_row(*row)], MLPerfInferenceRecord,
+                     catalog)

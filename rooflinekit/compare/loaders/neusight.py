@@ -25,12 +25,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rooflinekit.catalog import HardwareCatalog
-from rooflinekit.compare.loaders._tables import (
-    catalog_name, line_source, locate_table, number, read_text_table,
-)
-from rooflinekit.compare.records import (
-    LoadResult, OptionalText, Record, RequiredText, Seconds, files_frame, records_frame,
-)
+from rooflinekit.compare.loaders._tables import catalog_name, load_rows, number
+from rooflinekit.compare.records import LoadResult, OptionalText, Record, RequiredText, Seconds
 
 FILE = "gpu_e2e.csv"
 REQUIRED = ("model_name", "seqlen", "batch", "device", "mode", "option", "measured_ms", "roofline_pred_ms",
@@ -117,10 +113,4 @@ def load_neusight(path: str | Path, catalog: HardwareCatalog | None = None) -> L
     RecordError
         When the file is missing, unreadable or lacks a column of :data:`REQUIRED`.
     """
-    file = locate_table(path, FILE, "NeuSight")
-    table = read_text_table(file, REQUIRED)
-    rows, refused = [], []
-    for index, row in enumerate(table.to_dict("records")):
-        record, reason = _row(row, line_source(file, index), catalog)
-        (refused if reason else rows).append({**record, "reason": reason} if reason else record)
-    return records_frame(rows, model=NeuSightRecord, files=files_frame([(str(file), "read", "")]), rejected=refused)
+    return load_rows(path, FILE, "NeuSight", REQUIRED, lambda *row: [_row(*row)], NeuSightRecord, catalog)

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rooflinekit.catalog import HardwareCatalog
-from rooflinekit.compare.loaders._tables import catalog_name, line_source, locate_table, number, read_text_table
-from rooflinekit.compare.records import LoadResult, Record, RequiredText, files_frame, records_frame
+from rooflinekit.compare.loaders._tables import catalog_name, load_rows, number
+from rooflinekit.compare.records import LoadResult, Record, RequiredText
 
 FILE = "llm_op_profiles.csv.gz"
 OPERATORS: tuple[str, ...] = ("emb", "input_layernorm", "attn_pre_proj", "attn_rope", "attn_post_proj",
@@ -109,10 +109,4 @@ def load_vidur(path: str | Path, catalog: HardwareCatalog | None = None) -> Load
     RecordError
         When the file is missing, unreadable or lacks a column of :data:`REQUIRED`.
     """
-    file = locate_table(path, FILE, "Vidur")
-    table = read_text_table(file, REQUIRED)
-    rows, refused = [], []
-    for index, row in enumerate(table.to_dict("records")):
-        for record, reason in _records(row, line_source(file, index), catalog):
-            (refused if reason else rows).append({**record, "reason": reason} if reason else record)
-    return records_frame(rows, model=VidurRecord, files=files_frame([(str(file), "read", "")]), rejected=refused)
+    return load_rows(path, FILE, "Vidur", REQUIRED, _records, VidurRecord, catalog)
