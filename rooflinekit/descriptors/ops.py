@@ -50,7 +50,17 @@ if TYPE_CHECKING:
     from rooflinekit.descriptors.network import Layer
 
 
-class OpClass(str, Enum):
+class _TextEnum(str, Enum):
+    """A string enum that prints and hashes as its value, so ``"conv" in {OpKind.CONV}`` and ``f"{kind}"`` work."""
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __hash__(self) -> int:  # as its string (Enum hashes the member name), so "conv" in {OpKind.CONV}
+        return str.__hash__(self)
+
+
+class OpClass(_TextEnum):
     """The class of an operator: what kind of work it does (see the table in :mod:`rooflinekit.descriptors.ops`)."""
 
     CONV = "conv"
@@ -65,14 +75,8 @@ class OpClass(str, Enum):
     MOVEMENT = "movement"
     CONTROL = "control"
 
-    def __str__(self) -> str:
-        return self.value
 
-    def __hash__(self) -> int:  # as its string (Enum hashes the member name), so "conv" in {OpKind.CONV}
-        return str.__hash__(self)
-
-
-class OpKind(str, Enum):
+class OpKind(_TextEnum):
     """A canonical op kind; the value is the string stored in ``Layer.op`` (see the table in
     :mod:`rooflinekit.descriptors.ops`)."""
 
@@ -225,12 +229,6 @@ class OpKind(str, Enum):
     RANGE = "range"
     SHAPE = "shape"
     SIZE = "size"
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __hash__(self) -> int:  # as its string (Enum hashes the member name), so "conv" in {OpKind.CONV}
-        return str.__hash__(self)
 
     @property
     def op_class(self) -> OpClass:

@@ -264,6 +264,18 @@ def _filled(n: int, value: object) -> np.ndarray:
     return out
 
 
+def _kernels(counted: CountedNetwork, placement: Placement, fuse: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kernels of one placement: per row the activation bytes per frame once the tensors between fused rows are
+    dropped, (R,); the first row of each kernel, (K,); each kernel's overhead in s, (K,). A row fuses into the row
+    before it when the network allows it, ``fuse`` is on and both run on the same engine."""
+    link = counted.fuses_into_previous & fuse & (placement.engine == np.roll(placement.engine, 1))
+    link[0] = False
+    link_in = np.where(link, counted.link_bytes, 0.0)
+    activations = np.nan_to_num(counted.activation_bytes) - link_in - np.append(link_in[1:], 0.0)
+    starts = np.flatnonzero(~link)
+    return activations, starts, placement.kernel_overhead_s[starts]
+
+
 def _run(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b: np.ndarray, mode: str,
          traffic: TrafficModel, fuse: bool, with_layers: bool, grid: GridColumns | None = None) -> _Run:
     """The roofline of one placement at each batch size in ``b`` (N,); with ``grid`` (N points, one per column),
@@ -278,12 +290,7 @@ def _run(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b:
                                np.repeat(grid.bandwidth_bytes_per_s, 2, axis=0),
                                np.repeat(grid.capacity_bytes, 2, axis=0), {})
     frames = b.astype(np.float64)
-    link = counted.fuses_into_previous & fuse & (placement.engine == np.roll(placement.engine, 1))
-    link[0] = False
-    link_in = np.where(link, counted.link_bytes, 0.0)
-    activations = np.nan_to_num(counted.activation_bytes) - link_in - np.append(link_in[1:], 0.0)
-    starts = np.flatnonzero(~link)
-    overhead = placement.kernel_overhead_s[starts]  # (K,)
+    activations, starts, overhead = _kernels(counted, placement, fuse)
     rows, rows_placement, act_peak = counted, placement, None
     if mode == "network" and traffic.row_separable and len(counted.ops) > 1:
         # network mode sums every row: rows placed alike are summed first (same totals, a few rows instead of R)
@@ -349,12 +356,7 @@ def _run_grid_layer(counted: CountedNetwork, placement: Placement, layout: Memor
     kernels' ops and bytes by its own peaks and bandwidths. Equal to :func:`_run` on each column's explicit spec
     up to rounding (sums of ops over a kernel's rows are divided by the peak once instead of row by row)."""
     frames = b.astype(np.float64)
-    link = counted.fuses_into_previous & fuse & (placement.engine == np.roll(placement.engine, 1))
-    link[0] = False
-    link_in = np.where(link, counted.link_bytes, 0.0)
-    activations = np.nan_to_num(counted.activation_bytes) - link_in - np.append(link_in[1:], 0.0)
-    starts = np.flatnonzero(~link)
-    overhead = placement.kernel_overhead_s[starts]  # (K,)
+    activations, starts, overhead = _kernels(counted, placement, fuse)
     n_levels = len(layout.names)
     _, first, inverse = np.unique(np.column_stack([frames, grid.capacity_bytes]), axis=0, return_index=True,
                                   return_inverse=True)

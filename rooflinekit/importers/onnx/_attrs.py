@@ -1,37 +1,13 @@
-"""Typed attributes of a node: its values checked against the kind's model before they reach the Layer."""
+"""Typed attributes of an ONNX node (:func:`~rooflinekit.importers._typed.typed_attrs`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rooflinekit.descriptors.attrs import validate_attrs
-from rooflinekit.errors import SpecError
+from rooflinekit.importers._typed import typed_attrs
 from rooflinekit.importers.onnx._node import Node
 
 
 def typed(node: Node, kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
-    """``attrs`` validated and normalized by the model of ``kind`` (:mod:`rooflinekit.descriptors.attrs`).
-
-    Parameters
-    ----------
-    node : Node
-        The node the attributes were read from, named in the error.
-    kind : str
-        The canonical kind of the layer the node becomes.
-    attrs : dict
-        The normalized attributes the handler built.
-
-    Returns
-    -------
-    dict
-        As :func:`~rooflinekit.descriptors.attrs.validate_attrs`.
-
-    Raises
-    ------
-    ModelFileError
-        When a value is out of the model's range (a stride of 0, an unknown resize mode): the file is malformed.
-    """
-    try:
-        return validate_attrs(kind, attrs)
-    except SpecError as exc:
-        raise node.malformed(f"{str(exc).removesuffix('; fix these values')}; the file is malformed") from None
+    """``attrs`` of ``node`` validated by the model of ``kind``; a bad value is a ModelFileError naming the node."""
+    return typed_attrs(kind, attrs, node.malformed)
