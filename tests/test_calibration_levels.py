@@ -167,3 +167,13 @@ def test_cli_calibrated_gives_estimate_interval_and_levels(capsys):
     assert "framework_version: X-CUBE-AI | 8.1.0" in data["levels"]
     assert main(["predict", "LeNet-MNIST", "--hardware", "A100-SXM4-40GB", "--calibrated"]) == 2
     assert "no calibration for hardware class GPU" in capsys.readouterr().err
+
+
+def test_reprs_say_bound_or_calibrated_estimate():
+    bound = rk.predict("LeNet-MNIST", "NUCLEO-L4R5ZI", "int8")
+    assert "roofline bound" in repr(bound)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)
+        estimate = rk.predict("LeNet-MNIST", "NUCLEO-L4R5ZI", "int8", calibrated=True, framework="X-CUBE-AI 8.1.0")
+    text = repr(estimate)
+    assert "calibrated estimate, roofline " in text and " in [" in text

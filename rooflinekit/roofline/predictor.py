@@ -111,9 +111,17 @@ class Prediction:
 
         fits = "" if self.fits else ", does not fit"
         layers = "" if self.layers is None else f", {len(self.layers)} layers"
+        latency = format_value("latency_s", self.latency_s)
+        if self.estimate == BOUND_ESTIMATE:
+            what = f"roofline bound, {self.bound}-bound"
+        else:
+            interval = ("" if self.latency_interval_s is None else " in [" + ", ".join(
+                format_value("latency_s", t) for t in self.latency_interval_s) + "]")
+            latency += interval
+            roofline = format_value("latency_s", self.bound_latency_s)
+            what = f"{self.estimate} estimate, roofline {roofline} {self.bound}-bound"
         return (f"Prediction({self.network} on {self.hardware}, {self.precision}, batch {self.batch}: "
-                f"{format_value('fps', self.fps)} fps, {format_value('latency_s', self.latency_s)}, "
-                f"{self.bound}-bound, {self.mode} mode{layers}{fits})")
+                f"{format_value('fps', self.fps)} fps, {latency}, {what}, {self.mode} mode{layers}{fits})")
 
     def _repr_html_(self) -> str:
         """A two-column HTML table of the headline fields with SI prefixes, for notebooks."""
@@ -121,8 +129,9 @@ class Prediction:
 
         from rooflinekit.display import format_value
 
-        keys = ["network", "hardware", "precision", "batch", "fps", "latency_s", "bound", "operational_intensity",
-                "attainable_ops_per_s", "peak_ops_per_s", "ops", "bytes", "mode", "traffic", "fits", "notes"]
+        keys = ["network", "hardware", "precision", "batch", "estimate", "fps", "latency_s", "latency_interval_s",
+                "bound_latency_s", "bound", "operational_intensity", "attainable_ops_per_s", "peak_ops_per_s", "ops",
+                "bytes", "mode", "traffic", "fits", "notes"]
         data = self.to_dict()
         rows = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th><td style='text-align:left'>"
                        f"{escape(format_value(k, data[k]))}</td></tr>" for k in keys if data[k] not in ((), None))
