@@ -26,8 +26,8 @@ from rooflinekit.compare.calibrate.model import CalibratedPredictor
 from rooflinekit.compare.loaders.generic import load_table
 from rooflinekit.compare.records import records_frame
 from rooflinekit.descriptors import HardwareSpec, Layer, LayerNetwork
-from rooflinekit.errors import (CalibrationError, CountOverflowError, ModelFileError, RecordError, ShapeError,
-                                SpecError, UnitError)
+from rooflinekit.errors import (CalibrationError, CountOverflowError, ModelFileError, PrecisionError, RecordError,
+                                ShapeError, SpecError, UnitError)
 from rooflinekit.units import parse_quantity
 
 onnx = pytest.importorskip("onnx")
@@ -494,3 +494,45 @@ def test_external_data_location_of_invalid_utf8_is_truncated_in_the_message(tmp_
     with pytest.raises(ModelFileError, match=r"is not valid UTF-8 \(b'\\xffxxx.*\.\.\.\)") as info:
         rk.importers.load_model(path)
     assert len(str(info.value)) < 400
+
+
+LONG = "d" * 5000
+
+
+@pytest.mark.parametrize("inputs, kwargs, message", [
+    ({"x": ["N", LONG]}, {}, r"input 'x' dim 1 'ddd.*\.\.\. is symbolic and unbound"),
+    ({LONG: [3, 4]}, {"batch": 8}, r"batch 8 contradicts input 'ddd.*\.\.\., whose leading dim is fixed to 3 .*"
+                                   r"\(--input-shape d+\.\.\.\)"),
+    ({"x": ["N", 4]}, {"input_shapes": {"x": [2, LONG]}, "batch": 8},
+     r"batch 8 and input_shapes\['x'\] = \[2, 'ddd.*\.\.\. disagree"),
+    ({"x": [LONG, 4]}, {"input_shapes": {"x": [2, 4]}, "batch": 8},
+     r"batch 8 and input_shapes\['x'\] = \[2, 4\] disagree"),
+    ({"x": [2, 4]}, {"input_shapes": {LONG: [2, 4]}}, r"input_shapes names \['ddd.*\.\.\., which are not graph "
+                                                      r"inputs; inputs are \['x'\]"),
+    ({"x": ["N", 4]}, {"input_shapes": {"x": [1, 2, LONG]}}, r"input_shapes\['x'\] = \[1, 2, 'ddd.*\.\.\. has 3 dims"),
+], ids=["unbound dim", "fixed batch", "input_shapes batch", "dim name batch", "unknown input", "rank"])
+def test_onnx_long_dim_and_input_names_are_truncated_in_messages(tmp_path: Path, inputs: dict, kwargs: dict,
+                                                                  message: str) -> None:
+    (name, dims), = inputs.items()
+    path = _onnx(tmp_path, [helper.make_node("Relu", [name], ["y"])], inputs)
+    with pytest.raises(ShapeError, match=message) as info:
+        rk.importers.load_model(path, **kwargs)
+    assert LONG not in str(info.value) and len(str(info.value)) < 600
+
+
+def test_load_table_with_units_refuses_an_integer_beyond_float_range(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(f"hardware,network,latency_s\nZCU104-DPU,ResNet-50,{10**400}\nZCU104-DPU,ResNet-50,12\n")
+    result = load_table(path, units={"latency_s": "ms"})
+    assert list(result.records.latency_s) == [0.012]
+    assert result.rejected.reason.iloc[0] == "latency_s: Input should be a valid number (got 1" + "0" * 56 + "...)"
+
+
+@pytest.mark.parametrize("parse", [lambda text: rk.descriptors.DType.parse(text),
+                                   lambda text: rk.descriptors.Precision.parse(text)])
+def test_unknown_precision_text_is_truncated_in_the_message(parse) -> None:
+    text = "q" * 5000
+    with pytest.raises(PrecisionError) as info:
+        parse(text)
+    # the message names the value (its start) but not all of it: 60 characters of repr at most, then '...'
+    assert "qqqq" in str(info.value) and "q" * 61 not in str(info.value) and len(str(info.value)) < 300

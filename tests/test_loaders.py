@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rooflinekit.compare import MLPerfRecord, load_mlperf_tiny, load_qutibench, load_table
 from rooflinekit.compare.loaders.mlperf_tiny import clock_hz, core_type, system_class
@@ -339,3 +341,155 @@ def test_load_table_unreadable_file_is_listed(tmp_path):
     result = load_table(path)
     assert result.records.empty
     assert result.unreadable_files.reason.iloc[0].startswith("cannot read the table: No columns to parse")
+
+
+# --- generic tables: the chunked, column-wise validation against the per-row model ---------------------------------
+
+CELLS = {
+    "hardware": ["A", "B", "", "NA", " A ", "x" * 80],
+    "network": ["N", "M", ""],
+    "precision": ["int8", "INT8", "fp16", "", "int99"],
+    "batch": ["1", "2", "0", "1.0", "1.5", str(2**70), "x", ""],
+    "latency_s": ["0.5", "12 ms", "-1", "inf", "nan", "", "abc", "7", "1e400"],
+    "throughput_fps": ["100", "5 kfps", "", "-3"],
+    "pruning_pct": ["100", "80%", "0", "", "eighty"],
+    "framework": ["TFLite Micro 2.3", "X-CUBE-AI v7.3.0", "", "N/A", "tvm", "TFLite\nMicro"],
+    "framework_version": ["", "9.9", "  spaced   out "],
+    "accuracy_top1_pct": ["", "70", "101"],
+    "notes": ["", "x", "a,b"],
+    "other": ["", "1"],
+}
+NA = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA",
+      "NULL", "NaN", "None", "n/a", "nan", "null"}
+NUMERIC = {"batch", "latency_s", "throughput_fps", "pruning_pct", "accuracy_top1_pct"}
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+
+
+def _given(column: str, text: str, factor: float | None):
+    """A cell as the module docstring of load_table defines it: missing, a plain number, or the text."""
+    if text.strip() in NA:
+        return None
+    if column not in NUMERIC:
+        return text
+    try:
+        value = int(text) if text.strip().lstrip("+-").isdigit() else float(text)
+    except ValueError:
+        return text
+    return value * factor if factor and pd.notna(value) and abs(value) != float("inf") else value
+
+
+def _expected(header: list[str], rows: list[tuple[int, list[str]]], name: str, units: dict[str, float],
+              constants: dict):
+    """records_frame (the per-row pydantic model) on the rows written: the oracle of the column-wise path."""
+    from rooflinekit.compare.records import RECORD_COLUMNS, records_frame
+
+    dicts, refused = [], []
+    for line, cells in rows:
+        if len(cells) > len(header):
+            refused.append({"source": f"{name}:{line}", "reason": f"{len(cells) - len(header)} more cells than the "
+                                                                   "header has columns; quote cells that hold commas"})
+            continue
+        row = {column: _given(column, text, units.get(column)) for column, text in zip(header, cells)
+               if column in RECORD_COLUMNS}
+        row.update({column: None for column in header[len(cells):] if column in RECORD_COLUMNS})
+        dicts.append({**constants, **row, "source": f"{name}:{line}"})
+    result = records_frame(dicts)
+    late = pd.DataFrame(refused, columns=list(result.rejected.columns), dtype=object)
+    return result.records, pd.concat([result.rejected, late], ignore_index=True) if refused else result.rejected
+
+
+
+@st.composite
+def tables(draw):
+    """A header (mostly with the required columns) and rows of cell choices (mostly the first, valid one)."""
+    required = ["hardware", "network", "latency_s"] if draw(st.integers(0, 4)) else []
+    extra = draw(st.lists(st.sampled_from(sorted(set(CELLS) - set(required))), max_size=6, unique=True))
+    header = draw(st.permutations(required + extra)) or ["hardware"]
+    choice = st.sampled_from([0] * 8 + list(range(1, 9)))
+    rows = draw(st.lists(st.tuples(st.lists(choice, min_size=len(header), max_size=len(header)),
+                                   st.sampled_from(["full", "full", "full", "short", "extra", "blank"])),
+                         max_size=14))
+    return header, rows
+
+
+@pytest.mark.parametrize("chunk, cache", [(3, 2), (8192, 4096)])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(table=tables(), units=st.sampled_from([{}, {"latency_s": "ms"}]),
+       constants=st.sampled_from([{}, {"hardware": "C", "framework": "TFLite Micro 2.3.1"}, {"batch": 4}]))
+def test_load_table_column_wise_equals_the_per_row_model(tmp_path, monkeypatch, chunk, cache, table, units,
+                                                          constants):
+    from rooflinekit.compare import record_columns
+    from rooflinekit.compare.loaders import generic
+
+    monkeypatch.setattr(generic, "CHUNK_ROWS", chunk)
+    monkeypatch.setattr(record_columns, "CACHE_LIMIT", cache)
+    header, picks = table
+    units = units if set(units) <= set(header) else {}  # units for a column the table lacks: a RecordError
+    lines, rows, line = [",".join(header)], [], 1
+    for choices, shape in picks:
+        if shape == "blank":
+            lines.append("")
+            line += 1
+            continue
+        cells = [CELLS[column][choice % len(CELLS[column])] for column, choice in zip(header, choices)]
+        cells = cells[:-1] if shape == "short" and len(cells) > 1 else cells + ["x"] if shape == "extra" else cells
+        text = ",".join(_quoted(cell) for cell in cells)
+        if not text.replace(",", "").replace('"', "").strip():
+            continue  # an all-blank row is a blank line
+        lines.append(text)
+        rows.append((line + 1, cells))
+        line += 1 + text.count("\n")
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = load_table(path, units=units, constants=constants)
+    records, rejected = _expected(header, rows, "t.csv", {k: 1e-3 for k in units}, constants)
+    pd.testing.assert_frame_equal(result.records, records)
+    assert len(result.records) + len(result.rejected) == len(rows)
+    assert list(result.rejected.columns) == list(rejected.columns)
+    assert list(result.rejected.source) == list(rejected.source)
+    assert list(result.rejected.reason) == list(rejected.reason)
+
+
+def test_load_table_duplicates_across_chunks_and_a_missing_required_column(tmp_path, monkeypatch):
+    from rooflinekit.compare.loaders import generic
+
+    monkeypatch.setattr(generic, "CHUNK_ROWS", 2)
+    path = write(tmp_path / "t.csv", "hardware,network,batch,latency_s,framework\n"
+                                     "A,N,1,0.5,X-CUBE-AI v7.3.0\n"   # line 2: kept, an exact duplicate at 5
+                                     "A,N,2,0.5,\n"                   # line 3: conflicts with line 6
+                                     "A,N,3,,\n"                      # line 4: no measurement
+                                     "A,N,1,0.5,X-CUBE-AI 7.3.0\n"
+                                     "A,N,2,0.6,\n"
+                                     "A,N,4,0.1,TFLite Micro\n")
+    result = load_table(path)
+    assert list(result.records.source) == ["t.csv:2", "t.csv:7"]
+    assert list(result.records.framework_version) == ["7.3.0", None]
+    assert list(result.rejected.source) == ["t.csv:4", "t.csv:5", "t.csv:3", "t.csv:6"]
+    assert list(result.rejected.reason) == [
+        "record: no measurement: give at least one of latency_s, throughput_fps, energy_j",
+        "exact duplicate of t.csv:2 (key hardware='A', network='N', pruning_pct=100.0, batch=1, "
+        "framework='X-CUBE-AI', framework_version='7.3.0')",
+        *["conflicting duplicates of key (hardware='A', network='N', pruning_pct=100.0, batch=2): latency_s 0.5 vs "
+          "0.6 (sources t.csv:3, t.csv:6)"] * 2]
+    no_network = load_table(write(tmp_path / "u.csv", "hardware,latency_s\nA,0.5\n"), constants={"batch": 2})
+    assert list(no_network.rejected.reason) == ["network: Field required"]
+    assert no_network.rejected.batch.iloc[0] == 2 and no_network.rejected.hardware.iloc[0] == "A"
+
+
+def test_load_table_duplicate_check_is_exact_when_every_key_hash_collides(tmp_path, monkeypatch):
+    import numpy as np
+
+    from rooflinekit.compare import record_columns
+
+    path = write(tmp_path / "t.csv", "hardware,network,batch,latency_s\nA,N,1,0.5\nA,N,2,0.5\nA,N,1,0.5\nB,N,1,0.7\n")
+    expected = load_table(path)
+    monkeypatch.setattr(record_columns, "_repeated", lambda hashes: np.arange(len(hashes)))  # all candidates
+    result = load_table(path)
+    pd.testing.assert_frame_equal(result.records, expected.records)
+    pd.testing.assert_frame_equal(result.rejected, expected.rejected)
+    assert list(result.records.source) == ["t.csv:2", "t.csv:3", "t.csv:5"]
+    assert list(result.rejected.reason) == ["exact duplicate of t.csv:2 (key hardware='A', network='N', "
+                                            "pruning_pct=100.0, batch=1)"]

@@ -22,12 +22,7 @@ from rooflinekit.importers.onnx._coverage import run_corpus  # noqa: E402
 
 F32, I64 = TensorProto.FLOAT, TensorProto.INT64
 
-KNOWN_GAPS = frozenset({
-    "test_affine_grid_2d_expanded", "test_affine_grid_2d_align_corners_expanded", "test_affine_grid_3d_expanded",
-    "test_affine_grid_3d_align_corners_expanded",  # an If nested in an expanded function, then a Concat
-    "test_causal_conv_with_state_kernel_size_one_expanded",  # an empty state tensor cast
-    "test_linear_attention_gated_delta_beta_scalar_expanded",  # Scan is not unrolled
-})
+KNOWN_GAPS: frozenset[str] = frozenset()
 """Corpus cases that still raise an unexpected error (open work, listed in the README coverage table)."""
 
 
@@ -268,3 +263,73 @@ def test_contrib_dynamic_quantize_lstm_has_a_shape_rule(tmp_path: Path) -> None:
     assert network.layers[0].op == "lstm"
     # T * N * dirs * 4 * H * (I + H) = 2 * 1 * 1 * 4 * 3 * (4 + 3) = 168
     assert int(count_network(network).totals["macs"] or 0) == 168
+
+
+def _scan_model(tmp_path: Path, steps: int | str, reverse: int = 0) -> Path:
+    """Scan over x [steps, 1, 4] (axis 0) with state h [1, 4]: h = h @ w + x_t (w [4, 4]); scan output each h."""
+    body = helper.make_graph(
+        [helper.make_node("MatMul", ["h_in", "w"], ["m"]), helper.make_node("Add", ["m", "x_t"], ["h_out"]),
+         helper.make_node("Identity", ["h_out"], ["y_t"])], "body",
+        [helper.make_tensor_value_info("h_in", F32, [1, 4]), helper.make_tensor_value_info("x_t", F32, [1, 4])],
+        [helper.make_tensor_value_info("h_out", F32, [1, 4]), helper.make_tensor_value_info("y_t", F32, [1, 4])])
+    nodes = [helper.make_node("Scan", ["h0", "x"], ["h", "ys"], name="rnn", body=body, num_scan_inputs=1,
+                              scan_input_directions=[reverse]),
+             helper.make_node("Relu", ["ys"], ["y"])]
+    inputs = [helper.make_tensor_value_info("h0", F32, [1, 4]), helper.make_tensor_value_info("x", F32, [steps, 1, 4])]
+    return save(tmp_path, nodes, inputs, [weight("w", [4, 4])])
+
+
+def test_scan_with_static_sequence_length(tmp_path: Path) -> None:
+    network = load_onnx(_scan_model(tmp_path, 3))
+    # 3 steps of MatMul [1, 4] x [4, 4] -> [1, 4]: macs = 3 * (4 * 4) = 48
+    assert int(count_network(network).totals["macs"] or 0) == 48
+    stack = [layer for layer in network.layers if layer.source_op == "Concat"]
+    assert stack[0].outputs == ((3, 1, 4),)  # the scan output stacks the 3 steps
+    slices = [layer for layer in network.layers if layer.source_op == "Gather"]
+    assert [layer.outputs for layer in slices] == [((1, 4),)] * 3  # each step reads its [1, 4] slice of x
+
+
+def test_reverse_scan_reads_its_slices_from_the_end(tmp_path: Path) -> None:
+    network = load_onnx(_scan_model(tmp_path, 2, reverse=1))
+    # 2 steps: macs = 2 * 16 = 32
+    assert int(count_network(network).totals["macs"] or 0) == 32
+
+
+def test_scan_length_bound_by_the_user(tmp_path: Path) -> None:
+    path = _scan_model(tmp_path, "seq")
+    with pytest.warns(ControlFlowWarning, match=r"Scan node 'rnn': its sequence length is known only at run time"):
+        network = load_onnx(path)
+    assert [layer.op for layer in network.layers if layer.source_op == "Scan"] == ["Scan"]  # one uncounted node
+    # 5 steps bound by the user (x is then bound to [5, 1, 4]): macs = 5 * 16 = 80
+    assert macs(path, loop_counts={"rnn": 5}, input_shapes={"x": [5, 1, 4]}) == 80
+
+
+def test_node_on_empty_tensors_only_is_no_layer(tmp_path: Path) -> None:
+    """A streaming model's empty initial state s [1, 0] cast and concatenated to x [1, 4]: the Cast moves no data."""
+    nodes = [helper.make_node("Cast", ["s"], ["s32"], to=F32), helper.make_node("Concat", ["s32", "x"], ["y"], axis=1)]
+    path = save(tmp_path, nodes, [helper.make_tensor_value_info("x", F32, [1, 4]),
+                                  helper.make_tensor_value_info("s", TensorProto.FLOAT16, [1, 0])])
+    network = load_onnx(path)
+    assert [layer.source_op for layer in network.layers] == ["Concat"]
+    assert network.layers[0].inputs == ((1, 4),)  # the empty state holds no bytes
+
+
+def test_if_condition_computed_from_a_static_shape_picks_its_branch(tmp_path: Path, recwarn: pytest.WarningsRecorder
+                                                                    ) -> None:
+    """If(Size(s) == 4), s declared [4] (as an expanded AffineGrid branches on its size operand's length): the
+    condition is true before anything runs, so the then branch counts, without a warning."""
+    then_graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["t"])], "then", [],
+                                   [helper.make_tensor_value_info("t", F32, [1, 8])])
+    else_graph = helper.make_graph([helper.make_node("Concat", ["x", "x"], ["e"], axis=1)], "else", [],
+                                   [helper.make_tensor_value_info("e", F32, [1, 8])])
+    nodes = [helper.make_node("Constant", [], ["four"], value_int=4), helper.make_node("Size", ["s"], ["n"]),
+             helper.make_node("Equal", ["n", "four"], ["c"]),
+             helper.make_node("If", ["c"], ["y"], name="gate", then_branch=then_graph, else_branch=else_graph)]
+    path = save(tmp_path, nodes, [helper.make_tensor_value_info("x", F32, [1, 4]),
+                                  helper.make_tensor_value_info("s", I64, [4])], [weight("w", [4, 8])])
+    # then: MatMul [1, 4] x [4, 8]: macs = 8 * 4 = 32
+    assert macs(path) == 32
+    assert not [w for w in recwarn if issubclass(w.category, ControlFlowWarning)]
+    # s rebound by the user: its declared length no longer decides, so the choice by cost is warned about
+    with pytest.warns(ControlFlowWarning, match="known only at run time"):
+        load_onnx(path, input_shapes={"s": [4]})

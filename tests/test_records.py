@@ -175,3 +175,38 @@ def test_every_row_is_a_record_or_rejected(rows):
     assert not result.records.duplicated(list(Record.KEY_FIELDS)).any()
     assert all(math.isfinite(v) and v > 0 for v in result.records.latency_s.dropna())
     assert isinstance(result.records, pd.DataFrame)
+
+
+@pytest.mark.parametrize("value, missing", [
+    (None, True), ("", True), ("  ", True), (math.nan, True), (pd.NA, True), (float("nan"), True), (0, False),
+    (0.0, False), ("0", False), (True, False), ([1], False), (pd.Timestamp("NaT"), True),
+])
+def test_is_missing(value, missing):
+    from rooflinekit.compare.records import is_missing
+
+    assert is_missing(value) is missing
+
+
+def test_repeated_names_give_the_same_results():
+    # the framework and precision readers remember what they read; a second row must not see a different answer
+    rows = [{**GOOD, "framework": "X-CUBE-AI v7.3.0", "precision": "int3", "source": f"t.csv:{i}"} for i in (2, 3)]
+    result = records_frame(rows)
+    assert list(result.rejected.reason) == [reason_of(rows[0])] * 2
+    assert normalize_framework("X-CUBE-AI v7.3.0") == normalize_framework("X-CUBE-AI v7.3.0") == ("X-CUBE-AI", "7.3.0")
+    assert normalize_framework(None) == (None, None) and normalize_framework(" N/A ") == (None, None)
+
+
+def test_long_names_are_read_but_not_remembered():
+    from rooflinekit.compare import records
+
+    before = records._normalize_remembered.cache_info().currsize, records._precision_remembered.cache_info().currsize
+    assert normalize_framework("TFLite Micro " + "x" * 1000) == ("TFLite Micro", None)
+    assert re.search(r"precision: unknown precision 'int3x", reason_of({**GOOD, "precision": "int3" + "x" * 1000}))
+    after = records._normalize_remembered.cache_info().currsize, records._precision_remembered.cache_info().currsize
+    assert after == before
+
+
+def test_rejection_reasons_truncate_what_they_echo():
+    reason = reason_of({**GOOD, "latency_s": "x" * 1000, "throughput_fps": "y" * 1000, "pruning_pct": "z" * 1000})
+    assert reason.startswith("pruning_pct: cannot read 'zzz") and "x" * 100 not in reason and "y" * 100 not in reason
+    assert len(reason) < 500

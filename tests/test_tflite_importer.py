@@ -485,6 +485,24 @@ def test_malformed_file_raises_model_file_error(case: str, tmp_path: Path) -> No
     assert str(path) in str(error.value)
 
 
+def test_table_reader_refuses_positions_outside_the_buffer() -> None:
+    """The flatbuffer reader checks every position and vector length against the buffer (the generated readers of
+    the tflite package check none)."""
+    from rooflinekit.importers.tflite._flatbuffer import Table
+
+    data = _valid_bytes()
+    root = Table.root(data)
+    assert root.scalar(0, "I") == 3  # Model.version
+    with pytest.raises(ValueError, match="outside"):
+        Table(data, len(data) - 2)  # a table whose offset runs past the end
+    with pytest.raises(ValueError, match="outside"):
+        Table.root(data[:3])
+    vector_start = root.vector(2, 4)[0] - 4  # Model.subgraphs: the length word, patched to a huge count
+    patched = data[:vector_start] + (10 ** 9).to_bytes(4, "little") + data[vector_start + 4:]
+    with pytest.raises(ValueError, match="outside"):
+        Table.root(patched).tables(2)
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="cannot read the model file"):
         load_tflite(tmp_path / "absent.tflite")

@@ -41,6 +41,7 @@ conflicting.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import typing
@@ -49,6 +50,7 @@ from typing import Annotated, Any, ClassVar, Iterable, Mapping
 
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from rooflinekit._limits import MAX_BATCH, shown
 from rooflinekit.descriptors import Precision
@@ -61,8 +63,12 @@ FILE_STATUSES = ("read", "unreadable", "skipped")
 
 def is_missing(value: Any) -> bool:
     """True for None, NaN, pandas NA and blank strings."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return True
+    if value is None or isinstance(value, str):
+        return value is None or not value.strip()
+    if type(value) is float:  # the common cases first: this runs for every cell of every record
+        return math.isnan(value)
+    if type(value) is int:
+        return False
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):  # lists, dicts: present
@@ -106,9 +112,22 @@ def normalize_framework(raw: str | None) -> tuple[str | None, str | None]:
     -> ``('Bosch HALE', '1.0')``, ``'tflite-micro, https://..., commit_id:a30942eb...'`` -> ``('TFLite Micro',
     'commit a30942eb03ef')``. An unrecognized name is kept as its own family; ``''``/``'N/A'`` give ``(None, None)``.
     """
-    if raw is None or str(raw).strip().casefold() in NONE_WORDS:
+    if raw is None:
         return None, None
-    text = " ".join(str(raw).split())
+    text = str(raw)
+    return _normalize_remembered(text) if len(text) <= REMEMBERED_CHARS else _normalize_text(text)
+
+
+REMEMBERED_CHARS = 256
+"""Longest text whose reading (framework, precision) is remembered: a table names a few stacks and precisions in
+many rows, and hostile cells of up to the CSV field limit must not stay in memory."""
+
+
+def _normalize_text(raw: str) -> tuple[str | None, str | None]:
+    """:func:`normalize_framework` of a string."""
+    if raw.strip().casefold() in NONE_WORDS:
+        return None, None
+    text = " ".join(raw.split())
     family = next((name for pattern, name in _FRAMEWORKS if re.search(pattern, text, re.I)), text)
     commit = _COMMIT.search(text)
     version = _VERSION.search(_URL.sub(" ", text))
@@ -117,11 +136,15 @@ def normalize_framework(raw: str | None) -> tuple[str | None, str | None]:
     return family, f"commit {commit.group(1)[:12]}" if commit else None
 
 
+_normalize_remembered = functools.lru_cache(maxsize=4096)(_normalize_text)
+"""The eighteen framework patterns cost more than the rest of a row's validation: each short name is read once."""
+
+
 # --- field validators -------------------------------------------------------------------------------------------
 
 def _required_text(value: Any) -> str:
     if is_missing(value):
-        raise ValueError(f"is required, got {value!r}")
+        raise ValueError(f"is required, got {shown(value)}")
     return " ".join(str(value).split())
 
 
@@ -132,15 +155,27 @@ def _optional_text(value: Any) -> str | None:
 def _precision_label(value: Any) -> str | None:
     if is_missing(value):
         return None
+    text = str(value)
+    label, error = _precision_remembered(text) if len(text) <= REMEMBERED_CHARS else _precision_of(text)
+    if error is not None:
+        raise ValueError(error)
+    return label
+
+
+def _precision_of(text: str) -> tuple[str | None, str | None]:
+    """``(label, None)`` of a precision name, or ``(None, why not)``."""
     try:
-        return Precision.parse(str(value)).label
+        return Precision.parse(text).label, None
     except PrecisionError as exc:
-        raise ValueError(str(exc)) from None
+        return None, str(exc)
+
+
+_precision_remembered = functools.lru_cache(maxsize=4096)(_precision_of)
 
 
 def _number(value: Any) -> Any:
     if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {value!r}")
+        raise ValueError(f"expected a number, got {shown(value)}")
     return value
 
 
@@ -156,7 +191,7 @@ def _quantity(dimension: Dimension):
             try:
                 return parse_quantity(value, dimension)
             except UnitError:
-                raise ValueError(f"cannot read {value!r}: unknown number or unit; write e.g. "
+                raise ValueError(f"cannot read {shown(value)}: unknown number or unit; write e.g. "
                                  f"{_EXAMPLES[dimension]}") from None
         return _number(value)
 
@@ -175,43 +210,44 @@ def _throughput(value: Any) -> Any:
         return _number(value)
     match = _FPS.match(value)
     if not match or (match.group(2) and not match.group(3)):
-        raise ValueError(f"unknown throughput unit in {value!r}; write e.g. '5.5 fps', '5.5 inf./sec.' or '2 kfps'")
+        raise ValueError(f"unknown throughput unit in {shown(value)}; write e.g. '5.5 fps', '5.5 inf./sec.' or "
+                         "'2 kfps'")
     return float(match.group(1)) * {"": 1.0, "k": 1e3, "M": 1e6}[match.group(2)]
 
 
 def _positive(value: float | None) -> float | None:
     if value is not None and (not math.isfinite(value) or value <= 0):
-        raise ValueError(f"must be a positive finite number, got {value!r}")
+        raise ValueError(f"must be a positive finite number, got {shown(value)}")
     return value
 
 
 def _percent(value: float | None) -> float | None:
     if value is not None and (not math.isfinite(value) or not 0 <= value <= 100):
-        raise ValueError(f"must be a percentage in [0, 100], got {value!r}")
+        raise ValueError(f"must be a percentage in [0, 100], got {shown(value)}")
     return value
 
 
 def _pruning(value: Any) -> Any:
     if is_missing(value):
-        raise ValueError(f"is required (share of channels kept, percent; 100 = unpruned), got {value!r}")
+        raise ValueError(f"is required (share of channels kept, percent; 100 = unpruned), got {shown(value)}")
     if isinstance(value, str):
         text = value.strip().rstrip("%").strip()
         try:
             return float(text)
         except ValueError:
-            raise ValueError(f"cannot read {value!r} as a percentage such as '80%' or 12.5") from None
+            raise ValueError(f"cannot read {shown(value)} as a percentage such as '80%' or 12.5") from None
     return _number(value)
 
 
 def _pruning_range(value: float) -> float:
     if not math.isfinite(value) or not 0 < value <= 100:
-        raise ValueError(f"must be in (0, 100] percent of channels kept, got {value!r}")
+        raise ValueError(f"must be in (0, 100] percent of channels kept, got {shown(value)}")
     return value
 
 
 def _batch(value: Any) -> Any:
     if is_missing(value):
-        raise ValueError(f"is required (frames per inference call, 1 if unbatched), got {value!r}")
+        raise ValueError(f"is required (frames per inference call, 1 if unbatched), got {shown(value)}")
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return _number(value)
@@ -219,7 +255,7 @@ def _batch(value: Any) -> Any:
 
 def _at_least_one(value: int) -> int:
     if value < 1:
-        raise ValueError(f"must be a positive integer, got {value!r}")
+        raise ValueError(f"must be a positive integer, got {shown(value)}")
     if value > MAX_BATCH:  # beyond int64 the whole column could not be built: refuse the row, keep the table
         raise ValueError(f"must be at most {MAX_BATCH}, got {shown(value, 30)}")
     return value
@@ -237,6 +273,12 @@ Percent = Annotated[float | None, BeforeValidator(lambda v: None if is_missing(v
 PruningPct = Annotated[float, BeforeValidator(_pruning), AfterValidator(_pruning_range)]
 Batch = Annotated[int, BeforeValidator(_batch), AfterValidator(_at_least_one)]
 PrecisionLabel = Annotated[str | None, BeforeValidator(_precision_label)]
+
+
+MEASUREMENT_FIELDS = ("latency_s", "throughput_fps", "energy_j")
+"""Fields of which every record gives at least one."""
+NO_MEASUREMENT = f"no measurement: give at least one of {', '.join(MEASUREMENT_FIELDS)}"
+"""Why a record without any of :data:`MEASUREMENT_FIELDS` is rejected."""
 
 
 class Record(BaseModel):
@@ -278,8 +320,8 @@ class Record(BaseModel):
 
     @model_validator(mode="after")
     def _has_measurement(self) -> "Record":
-        if self.latency_s is None and self.throughput_fps is None and self.energy_j is None:
-            raise ValueError("no measurement: give at least one of latency_s, throughput_fps, energy_j")
+        if all(getattr(self, name) is None for name in MEASUREMENT_FIELDS):
+            raise ValueError(NO_MEASUREMENT)
         return self
 
 
@@ -296,13 +338,17 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> N
         raise RecordError(f"{what} lack columns {missing}; they have {list(frame.columns)}")
 
 
-def _reason(exc: ValidationError) -> str:
+def validation_reason(errors: Iterable[ErrorDetails], field_name: str | None = None) -> str:
+    """The ``reason`` of a rejected row from pydantic's ``errors``: ``'field: message'`` per error, joined by
+    ``'; '``. ``field_name`` replaces the location of errors raised by one field's validator applied to a list of
+    values (whose location is the index in the list)."""
     parts = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "record"
+    for error in errors:
+        loc = (field_name, *error["loc"][1:]) if field_name else error["loc"]
+        where = ".".join(str(part) for part in loc) or "record"
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] not in ("value_error", "extra_forbidden", "missing"):
-            message = f"{message} (got {error['input']!r})"
+            message = f"{message} (got {shown(error['input'])})"
         if error["type"] == "extra_forbidden":
             message = "unknown column; map it to a record column or leave it out"
         parts.append(f"{where}: {message}")
@@ -314,16 +360,22 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _describe_key(row: Mapping[str, Any], key_fields: tuple[str, ...]) -> str:
-    return ", ".join(f"{name}={row[name]!r}" for name in key_fields if not is_missing(row[name]))
+    return ", ".join(f"{name}={shown(row[name])}" for name in key_fields if not is_missing(row[name]))
 
 
-def _split_duplicates(rows: list[dict[str, Any]], model: type[Record]) -> tuple[list[dict], list[dict]]:
-    """Keep unique keys; keep the first of exact duplicates; reject every member of a conflicting group."""
+def split_duplicates(rows: list[dict[str, Any]], model: type[Record]) -> tuple[list[int], list[dict]]:
+    """Indices of the ``rows`` kept (in order) and the rows rejected as duplicates, each with its ``reason``.
+
+    Unique keys are kept; the first of exact duplicates is kept; every member of a conflicting group is rejected.
+    """
     groups: dict[tuple, list[int]] = {}
     for index, row in enumerate(rows):
         groups.setdefault(tuple(row[name] for name in model.KEY_FIELDS), []).append(index)
     kept, rejected = [], []
     for members in groups.values():
+        if len(members) == 1:
+            kept.append(members[0])
+            continue
         first = rows[members[0]]
         differing = [name for name in model.VALUE_FIELDS
                      if not all(_same(rows[i][name], first[name]) for i in members)]
@@ -337,7 +389,7 @@ def _split_duplicates(rows: list[dict[str, Any]], model: type[Record]) -> tuple[
         sources = ", ".join(rows[i]["source"] for i in members)
         rejected += [{**rows[i], "reason": f"conflicting duplicates of key ({key}): {detail} (sources {sources})"}
                      for i in members]
-    return [rows[i] for i in sorted(kept)], rejected
+    return sorted(kept), rejected
 
 
 def _dtype(annotation: Any) -> str | None:
@@ -423,8 +475,8 @@ def records_frame(rows: Iterable[Mapping[str, Any]], model: type[Record] = Recor
         try:
             valid.append(model.model_validate(dict(row)).model_dump())
         except ValidationError as exc:
-            refused.append({**row, "reason": _reason(exc)})
-    kept, duplicates = _split_duplicates(valid, model)
-    return LoadResult(typed_frame(kept, model), rejected_frame(refused + duplicates, model),
+            refused.append({**row, "reason": validation_reason(exc.errors())})
+    kept, duplicates = split_duplicates(valid, model)
+    return LoadResult(typed_frame([valid[i] for i in kept], model), rejected_frame(refused + duplicates, model),
                       files if files is not None else files_frame([]))
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter as Tally
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import cast
 
 import numpy as np
@@ -114,11 +115,11 @@ def count_layer(layer: Layer, precision: Precision, conventions: CountingConvent
     moves = count.moves_data
     input_dtypes = () if precision_overridden else layer.input_dtypes
     output_dtypes = () if precision_overridden else layer.output_dtypes
+    weight_label, activation_label, compute_label = _labels(precision.weights, act)
     return {
         "name": layer.name, "op": layer.op, "source_op": layer.source_op or layer.op,
         "supported": counter is not None,
-        "weight_dtype": precision.weights.value, "activation_dtype": act.value,
-        "compute_dtype": precision.compute.value,
+        "weight_dtype": weight_label, "activation_dtype": activation_label, "compute_dtype": compute_label,
         "macs": count.macs, "other_ops": other, "ops": total_ops(count.macs, other),
         "params": layer.params,
         "weight_bytes": _weight_bytes(layer, precision, precision_overridden),
@@ -127,6 +128,12 @@ def count_layer(layer: Layer, precision: Precision, conventions: CountingConvent
         "state_bytes": _activation_bytes(tuple(t.shape for t in layer.state),
                                          () if precision_overridden else tuple(t.dtype for t in layer.state), act),
     }
+
+
+@lru_cache(maxsize=None)
+def _labels(weights: DType, activations: DType) -> tuple[str, str, str]:
+    """The weight, activation and compute type names of a precision (a few pairs per process: remembered)."""
+    return weights.value, activations.value, Precision(weights=weights, activations=activations).compute.value
 
 
 def _activation_bytes(shapes: tuple[tuple[int, ...], ...], dtypes: tuple[DType | None, ...], default: DType) -> int:
@@ -180,15 +187,27 @@ def count_network(network: NetworkSpec, precision: Precision | str | None = None
                 value = int(cast(int, row[column]))  # an integer, checked by _check_exact above
                 row[column] = (2 * value * frames + network.batch) // (2 * network.batch)
             _check_exact(row, layer, frames)
-    layers = pd.DataFrame(rows, columns=LAYER_COLUMNS)
-    for column in _COUNT_COLUMNS:
-        layers[column] = layers[column].astype("int64")
     return NetworkCost(network=network.name, precision=override or network.precision, batch=frames,
-                       layers=layers, unsupported_ops=dict(unsupported))
+                       layers=_layer_table(rows), unsupported_ops=dict(unsupported))
 
 
 _PER_FRAME_COLUMNS = ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes")
 _COUNT_COLUMNS = ("macs", "other_ops", "ops", "params", "weight_bytes", "input_bytes", "output_bytes", "state_bytes")
+
+
+def _layer_table(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """The per-layer table of ``rows``, built column by column (one array per column, no per-row objects): the
+    count columns as int64 (exact: :func:`_check_exact` bounded every value), ``supported`` as bool."""
+    columns: dict[str, object] = {}
+    for column in LAYER_COLUMNS:
+        values = [row[column] for row in rows]
+        if column in _COUNT_COLUMNS:
+            columns[column] = np.array(values, dtype=np.int64)
+        elif column == "supported":
+            columns[column] = np.array(values, dtype=bool)
+        else:  # text: an object array (pandas infers the same column type as from a list, in half the time)
+            columns[column] = np.array(values, dtype=object)
+    return pd.DataFrame(columns, columns=LAYER_COLUMNS)
 
 
 def _check_exact(row: dict[str, object], layer: Layer, batch: int) -> None:

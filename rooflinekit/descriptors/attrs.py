@@ -46,6 +46,7 @@ from typing import Annotated, Any, ClassVar, Literal, Mapping, Sequence
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from rooflinekit.descriptors._base import Frozen
+from rooflinekit.descriptors._frozen import FrozenDict, deep_freeze
 from rooflinekit.errors import SpecError
 
 
@@ -448,8 +449,73 @@ def validate_attrs(kind: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
     SpecError
         As :func:`parse_attrs`.
     """
+    if attrs_model(kind) is None:
+        return dict(attrs)
+    return dict(frozen_attrs(kind, attrs))
+
+
+def frozen_attrs(kind: str, attrs: Mapping[str, Any]) -> FrozenDict[str, Any]:
+    """:func:`validate_attrs` of a kind with a model, read-only and remembered.
+
+    Layers of one network share few distinct attribute sets (every 3x3 conv of stride 1): each distinct set is
+    validated once and its normalized, read-only result shared. Sets are told apart by value and type at every
+    depth (``1``, ``True`` and ``1.0`` differ; floats by ``repr``), so a value that validation would refuse is
+    never answered from the cache; sets that are not hashable are validated every time.
+
+    Parameters
+    ----------
+    kind : str
+        A canonical op kind with an attribute model.
+    attrs : mapping
+        The layer's attributes.
+
+    Returns
+    -------
+    FrozenDict
+        As :func:`validate_attrs`, read-only.
+
+    Raises
+    ------
+    SpecError
+        As :func:`parse_attrs`.
+    """
+    try:
+        key: tuple[Any, ...] | None = (_kind_key(kind), *((name, _typed_key(value)) for name, value in attrs.items()))
+        cached = _VALIDATED.get(key)  # type: ignore[arg-type]
+    except (TypeError, AttributeError):  # an unhashable value, or attrs that are not a mapping
+        key, cached = None, None
+    if cached is not None:
+        return cached
     typed = parse_attrs(kind, attrs)
-    return dict(attrs) if typed is None else typed.model_dump(exclude_none=True)
+    if typed is None:
+        raise SpecError(f"{_kind_key(kind)!r} has no attribute model")
+    frozen: FrozenDict[str, Any] = deep_freeze(typed.model_dump(exclude_none=True))
+    if key is not None:
+        if len(_VALIDATED) >= _VALIDATED_LIMIT:
+            _VALIDATED.clear()
+        _VALIDATED[key] = frozen
+    return frozen
+
+
+_VALIDATED: dict[tuple[Any, ...], FrozenDict[str, Any]] = {}
+_VALIDATED_LIMIT = 4096
+"""Normalized attribute sets by :func:`_typed_key` (cleared when full)."""
+
+
+def _typed_key(value: Any) -> Any:
+    """``value`` with the type of every item beside it (``True`` and ``1`` differ), floats by ``repr`` (``-0.0``
+    and ``0.0`` differ, NaN equals itself); TypeError when it is not hashable."""
+    kind = type(value)
+    if kind is tuple or kind is list:
+        if all(type(item) is int for item in value):  # the common case (strides, pads), keyed at once
+            return kind, int, tuple(value)
+        return kind, tuple(_typed_key(item) for item in value)
+    if isinstance(value, (tuple, list)):
+        return kind, tuple(_typed_key(item) for item in value)
+    if isinstance(value, float):
+        return kind, repr(value)
+    hash(value)
+    return kind, value
 
 
 def same_pads(spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int],

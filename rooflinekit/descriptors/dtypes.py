@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
+from rooflinekit._limits import shown
 from rooflinekit.errors import PrecisionError
 
 
@@ -50,7 +51,7 @@ class DType(str, Enum):
         if key in _ALIASES:
             return _ALIASES[key]
         raise PrecisionError(
-            f"unknown data type {value!r}; use one of {', '.join(d.value for d in DType)}"
+            f"unknown data type {shown(value)}; use one of {', '.join(d.value for d in DType)}"
         )
 
 

@@ -14,9 +14,10 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic import ValidationInfo
 
+from rooflinekit._limits import shown
 from rooflinekit.descriptors._base import AccuracyTable, Frozen, Ops, PositiveFinite
 from rooflinekit.descriptors._frozen import deep_freeze
-from rooflinekit.descriptors.attrs import attrs_model, validate_attrs
+from rooflinekit.descriptors.attrs import attrs_model, frozen_attrs
 from rooflinekit.descriptors.dtypes import DType
 from rooflinekit.errors import PrecisionError
 
@@ -72,7 +73,7 @@ class Precision(Frozen):
             dtype = DType.parse(text)
         except PrecisionError:
             raise PrecisionError(
-                f"unknown precision {value!r}; write a data type (int8, fp16, ...) or weights/activations "
+                f"unknown precision {shown(value)}; write a data type (int8, fp16, ...) or weights/activations "
                 "as 'W-int8_A-float32'"
             ) from None
         return cls(weights=dtype, activations=dtype)
@@ -135,6 +136,8 @@ class Layer(Frozen):
     @field_validator("input_dtypes", "output_dtypes", mode="before")
     @classmethod
     def _parse_dtypes(cls, dtypes: Any) -> Any:
+        if type(dtypes) is tuple and not dtypes:  # the common case: every tensor at the activation precision
+            return dtypes
         if isinstance(dtypes, (list, tuple)):
             return tuple(None if d is None else DType.parse(d) for d in dtypes)
         return dtypes
@@ -149,7 +152,7 @@ class Layer(Frozen):
             return deep_freeze(attrs)  # type: ignore[no-any-return]
         if "bias" in model.model_fields and attrs.get("bias") is None:
             attrs = {**attrs, "bias": len(info.data.get("weights", ())) >= 2}
-        return deep_freeze(validate_attrs(op, attrs))  # type: ignore[no-any-return]
+        return frozen_attrs(op, attrs)
 
     @model_validator(mode="after")
     def _dtypes_match_tensors(self) -> "Layer":

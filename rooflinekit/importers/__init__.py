@@ -36,7 +36,8 @@ def load_model(path: str | Path, batch: int | None = None,
         ONNX only: the ``If`` branch (``"then"``/``"else"``) to count by node name (default: a constant
         condition's, else the more expensive one, with a warning).
     loop_counts : Mapping of str to int, optional
-        ONNX only: trip counts by ``Loop`` node name, for loops whose count is computed at run time.
+        ONNX only: trip counts by ``Loop`` node name, for loops whose count is computed at run time, and sequence
+        lengths by ``Scan`` node name, for scans whose length is not static.
 
     Returns
     -------

@@ -9,10 +9,11 @@ its values are converted to SI: ``value_si = value * factor`` where ``factor`` i
 (``ms`` -> 1e-3 s, ``uJ`` -> 1e-6 J, ``mW`` -> 1e-3 W, ``kfps`` -> 1e3 frames/s). ``constants`` fills columns the table
 lacks. Other columns of the table are not read; ``files`` names them. Each record's ``source`` is ``file:line``
 (CSV: the physical line the record starts on, as an editor numbers it, blank lines and newlines inside quoted
-cells counted) or ``file row N`` (Parquet, 0-based). A CSV file is streamed: rows are read and validated one at a
-time, cells that pandas would read as missing (``''``, ``NA``, ``nan``, ...) are missing, numeric record columns
-are read as numbers where a cell is a plain number, and a row with more cells than the header is rejected with its
-reason.
+cells counted) or ``file row N`` (Parquet, 0-based). A CSV file is streamed: rows are read and validated a chunk
+at a time, column by column (:mod:`rooflinekit.compare.record_columns`), so that memory stays within a few times the
+file's size; cells that pandas would read as missing (``''``, ``NA``, ``nan``, ...) are missing, numeric record
+columns are read as numbers where a cell is a plain number, and a row with more cells than the header is rejected
+with its reason.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from __future__ import annotations
 import csv
 import math
 import re
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pandas as pd
 
-from rooflinekit.compare.records import (RECORD_COLUMNS, LoadResult, Record, _dtype, files_frame, records_frame,
-                                         rejected_frame)
+from rooflinekit._limits import shown
+from rooflinekit.compare.record_columns import FieldCells, FrameworkCells, RecordColumns
+from rooflinekit.compare.records import RECORD_COLUMNS, LoadResult, Record, _dtype, files_frame, records_frame
 from rooflinekit.errors import RecordError, RooflineError, UnitError
 from rooflinekit.units import Dimension, parse_quantity
 
@@ -39,14 +42,15 @@ def unit_factor(column: str, unit: str) -> float:
     if column == "throughput_fps":
         factor = THROUGHPUT_UNITS.get(unit.strip().casefold())
         if factor is None:
-            raise UnitError(f"unknown unit {unit!r} for throughput_fps; use one of {', '.join(THROUGHPUT_UNITS)}")
+            raise UnitError(f"unknown unit {shown(unit)} for throughput_fps; use one of {', '.join(THROUGHPUT_UNITS)}")
         return factor
     if column not in DIMENSIONS:
-        raise UnitError(f"column {column!r} takes no unit; units apply to {', '.join([*DIMENSIONS, 'throughput_fps'])}")
+        raise UnitError(f"column {shown(column)} takes no unit; units apply to "
+                        f"{', '.join([*DIMENSIONS, 'throughput_fps'])}")
     try:
         return parse_quantity(f"1 {unit.strip()}", DIMENSIONS[column])
     except UnitError as exc:
-        raise UnitError(f"unit {unit!r} for {column}: {exc}") from None
+        raise UnitError(f"unit {shown(unit)} for {column}: {exc}") from None
 
 
 def _read(path: Path) -> tuple[pd.DataFrame, str]:
@@ -59,7 +63,7 @@ def _read(path: Path) -> tuple[pd.DataFrame, str]:
         except ImportError:
             raise RecordError(f"reading {path.name} needs a Parquet engine (pyarrow or fastparquet) and none is "
                               "installed; pip install pyarrow") from None
-    raise RecordError(f"{path.name}: unsupported table format {suffix!r}; use .csv or .parquet")
+    raise RecordError(f"{path.name}: unsupported table format {shown(suffix)}; use .csv or .parquet")
 
 
 _NA_TOKENS = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
@@ -84,42 +88,57 @@ def _cell(text: str, numeric: bool) -> Any:
         return text
 
 
-class _CsvRows:
-    """The records of a CSV file, read one at a time (the file is never held whole), each with the physical line
+CHUNK_ROWS = 8192
+"""Rows of a CSV file validated together: the most raw cells held at once."""
+
+
+class _CsvChunks:
+    """The records of a CSV file, read a chunk at a time (the file is never held whole), each with the physical line
     it starts on: blank lines and newlines inside quoted cells are counted, as an editor shows them.
 
-    Iterating yields ``(line, row)``; afterwards ``columns`` holds the header (renamed through ``columns``) and
-    ``count`` the number of records.
+    Iterating yields ``(lines, columns)`` per chunk: the line each row starts on and, per record column the header
+    names (after renaming), the cell texts (``''`` where a row is short). A row with more cells than the header is
+    not yielded: ``refuse(line, reason)`` is called for it. Once the header is read, ``columns`` holds it (renamed)
+    and ``fields`` the record columns it names; ``count`` is the number of data rows read.
     """
 
-    def __init__(self, path: Path, rename: Mapping[str, str], numeric: frozenset[str]) -> None:
-        self.path, self.rename, self.numeric = path, rename, numeric
+    def __init__(self, path: Path, rename: Mapping[str, str], refuse: Callable[[int, str], None]) -> None:
+        self.path, self.rename, self.refuse = path, rename, refuse
         self.columns: list[str] = []
+        self.fields: list[str] = []
         self.count = 0
 
-    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+    def __iter__(self) -> Iterator[tuple[list[int], dict[str, list[str]]]]:
         with self.path.open(encoding="utf-8", newline="") as handle:
             reader = csv.reader(handle)
-            header: list[str] | None = None
+            positions: dict[str, int] = {}
+            lines: list[int] = []
+            rows: list[list[str]] = []
             last = 0
             for fields in reader:
                 start, last = last + 1, reader.line_num
-                if not fields or all(not f.strip() for f in fields):
-                    continue  # a blank line
-                if header is None:
-                    header = self._header(fields)
+                if not "".join(fields).strip():
+                    continue  # a blank line, or only blank cells
+                if not self.columns:
+                    positions = self._header(fields)
                     continue
                 self.count += 1
-                if len(fields) > len(header):
-                    yield start, {"__extra__": len(fields) - len(header)}
+                if len(fields) > len(self.columns):
+                    self.refuse(start, f"{len(fields) - len(self.columns)} more cells than the header has columns; "
+                                       "quote cells that hold commas")
                     continue
-                cells = dict(zip(header, fields))
-                yield start, {name: _cell(cells[name], name in self.numeric) if name in cells else None
-                              for name in header}
-            if header is None:
+                lines.append(start)
+                rows.append(fields)
+                if len(rows) == CHUNK_ROWS:
+                    yield lines, _cells(rows, positions)
+                    lines, rows = [], []
+            if not self.columns:
                 raise ValueError("No columns to parse from file (the file has no header line)")
+            if rows:
+                yield lines, _cells(rows, positions)
 
-    def _header(self, fields: list[str]) -> list[str]:
+    def _header(self, fields: list[str]) -> dict[str, int]:
+        """Read the header; return the position of each record column (the last one a repeated name has)."""
         names: list[str] = []
         for field in fields:
             name, n = field, 0
@@ -128,13 +147,26 @@ class _CsvRows:
                 name = f"{field}.{n}"
             names.append(name)
         self.columns = [self.rename.get(name, name) for name in names]
-        return self.columns
+        positions = {name: position for position, name in enumerate(self.columns)
+                     if name in RECORD_COLUMNS and name != "source"}
+        self.fields = list(positions)
+        return positions
+
+
+def _cells(rows: list[list[str]], positions: Mapping[str, int]) -> dict[str, list[str]]:
+    """The cell texts of each column of ``rows``, ``''`` for a cell a short row lacks."""
+    return {name: [row[position] if position < len(row) else "" for row in rows]
+            for name, position in positions.items()}
 
 
 def _convert(value: Any, factor: float) -> Any:
-    """Scale plain numbers; leave blanks and text to the record's validation (which reports them)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return value * factor
+    """Scale plain numbers; leave blanks, text and numbers beyond float range to the record's validation (which
+    reports them)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return value * factor if math.isfinite(value) else value
+        except OverflowError:  # an int no float holds: validation refuses it
+            return value
     return value
 
 
@@ -180,39 +212,49 @@ def _numeric_columns() -> frozenset[str]:
                      if _dtype(info.annotation) in ("float64", "int64"))
 
 
+def _preparer(name: str, factors: Mapping[str, float]) -> Callable[[str], Any]:
+    """A cell's text -> the value as given to validation: :func:`_cell`, then the column's unit conversion."""
+    numeric = name in _numeric_columns()
+    if name not in factors:
+        return lambda text: _cell(text, numeric)
+    factor = factors[name]
+    return lambda text: _convert(_cell(text, numeric), factor)
+
+
 def _load_csv(path: Path, columns: Mapping[str, str], factors: Mapping[str, float],
               constants: Mapping[str, Any]) -> LoadResult:
-    """:func:`load_table` on a CSV file, streamed: rows are validated as they are read, each ``source`` the exact
-    ``file:line`` the record starts on."""
-    reader = _CsvRows(path, columns, _numeric_columns())
-    refused: list[dict[str, Any]] = []
-
-    def rows() -> Iterator[dict[str, Any]]:
-        for line, row in reader:
-            where = f"{path.name}:{line}"
-            if "__extra__" in row:
-                refused.append({"source": where, "reason": f"{row['__extra__']} more cells than the header has "
-                                                          "columns; quote cells that hold commas"})
-                continue
-            missing_units = sorted(set(factors) - set(reader.columns))
-            if missing_units:
-                raise RecordError(f"units given for {missing_units}, which {path.name} does not have after "
-                                  f"renaming; its columns are {reader.columns}")
-            record = {column: _convert(value, factors[column]) if column in factors else value
-                      for column, value in row.items() if column in RECORD_COLUMNS and column != "source"}
-            yield {**constants, **record, "source": where}
-
+    """:func:`load_table` on a CSV file, streamed: rows are read and validated a chunk at a time
+    (:class:`~rooflinekit.compare.record_columns.RecordColumns`), each ``source`` the exact ``file:line`` the record
+    starts on."""
+    refused: list[tuple[int, str]] = []
+    reader = _CsvChunks(path, columns, lambda line, reason: refused.append((line, reason)))
+    gathered: RecordColumns | None = None
     try:
-        result = records_frame(rows(), files=files_frame([]), rejected=())
+        for lines, cells in reader:
+            gathered = gathered or _gatherer(path, reader, factors, constants)
+            gathered.add(lines, cells)
     except (OSError, ValueError, csv.Error) as exc:
         if isinstance(exc, RooflineError):
             raise
         return records_frame([], files=files_frame([(path.name, "unreadable",
                                                      f"cannot read the table: {str(exc)[:200]}")]))
-    used = [c for c in reader.columns if c in RECORD_COLUMNS and c != "source"]
-    ignored = [c for c in reader.columns if c not in used]
+    if gathered is None:  # a header and no rows to validate
+        gathered = _gatherer(path, reader, factors, constants)
+    for line, reason in refused:
+        gathered.refuse(line, reason)
+    ignored = [c for c in reader.columns if c not in reader.fields]
     note = f"{reader.count} rows" + (f"; columns not read: {ignored}" if ignored else "")
-    rejected = result.rejected
-    if refused:
-        rejected = pd.concat([rejected, rejected_frame(refused)], ignore_index=True)
-    return LoadResult(result.records, rejected, files_frame([(path.name, "read", note)]))
+    return gathered.result(files_frame([(path.name, "read", note)]))
+
+
+def _gatherer(path: Path, reader: _CsvChunks, factors: Mapping[str, float],
+              constants: Mapping[str, Any]) -> RecordColumns:
+    """The validator of the table's rows, once its header is read; :class:`RecordError` when ``units`` name a
+    column the header lacks. A column of the table overrides a constant of the same name."""
+    missing_units = sorted(set(factors) - set(reader.columns))
+    if missing_units:
+        raise RecordError(f"units given for {missing_units}, which {path.name} does not have after renaming; its "
+                          f"columns are {reader.columns}")
+    validators = {name: (FrameworkCells if name == "framework" else partial(FieldCells, name))(_preparer(name, factors))
+                  for name in reader.fields}
+    return RecordColumns(validators, {k: v for k, v in constants.items() if k not in reader.fields}, path.name)

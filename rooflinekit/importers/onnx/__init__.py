@@ -5,7 +5,7 @@ Einsum keeps its equation, which the ``einsum`` counter reads). Pipeline, one mo
 
 1. **read** (:mod:`._reading`) the protobuf without external data (whose files must exist and be long enough);
    check that every node input exists and put the nodes in topological order.
-   ``If`` and static ``Loop`` bodies are inlined into the main graph (:mod:`._control`).
+   ``If`` bodies and static ``Loop`` and ``Scan`` bodies are inlined into the main graph (:mod:`._control`).
 2. **bind** (:mod:`._binding`) symbolic or missing input dims from ``batch`` and ``input_shapes`` (anonymous dims
    such as ``?`` are bound one by one, never shared).
 3. **infer** (:mod:`._shapes`) shapes with ONNX shape inference on a weight-stripped copy, then the fallbacks: gap
@@ -38,13 +38,13 @@ try:
 except ImportError as missing:  # an optional dependency: say how to get it
     raise ImportError("the ONNX importer needs the onnx package: pip install 'rooflinekit[onnx]'") from missing
 
-from rooflinekit.descriptors import DType, Layer, LayerNetwork, Precision
+from rooflinekit.descriptors import DType, LayerNetwork, Precision
 from rooflinekit.errors import ModelFileError, ShapeError
 from rooflinekit.importers.onnx._binding import bind_inputs
 from rooflinekit.importers.onnx._control import inline_control_flow
 from rooflinekit.importers.onnx._fixed_shapes import check_fixed_shapes
 from rooflinekit.importers.onnx._graph import Graph
-from rooflinekit.importers.onnx._layers import LayerBuilder
+from rooflinekit.importers.onnx._layers import LayerBuilder, Resolved
 from rooflinekit.importers.onnx._node import Node
 from rooflinekit.importers.onnx._ops import lookup
 from rooflinekit.importers.onnx._reading import (check_external_data, main_input, opset, read_model, real_inputs,
@@ -78,8 +78,9 @@ def load_onnx(path: str | Path, batch: int | None = None,
         The branch (``"then"`` or ``"else"``) to count by ``If`` node name; by default the branch a constant
         condition takes, else the more expensive one with a warning (:mod:`._control`).
     loop_counts : Mapping of str to int, optional
-        Trip counts by ``Loop`` node name for loops whose count is computed at run time; a constant count needs
-        none. The body is counted once per iteration.
+        Trip counts by ``Loop`` node name for loops whose count is computed at run time, and sequence lengths by
+        ``Scan`` node name for scans whose length is not static; a constant count or a declared length needs none.
+        The body is counted once per iteration.
 
     Returns
     -------
@@ -104,7 +105,8 @@ def load_onnx(path: str | Path, batch: int | None = None,
     model = read_model(path)
     validate_model(model, path)
     check_external_data(model, path)
-    inline_control_flow(model, branches, loop_counts)
+    rebound = {i.name for i in model.graph.input} if batch is not None else set(input_shapes)
+    inline_control_flow(model, branches, loop_counts, rebound)
     nodes = topological_nodes(model.graph, path)
     inputs = real_inputs(model.graph)
     main = main_input(model.graph, inputs)
@@ -114,8 +116,8 @@ def load_onnx(path: str | Path, batch: int | None = None,
     check_fixed_shapes(graph, nodes, batch)
     builder = LayerBuilder(graph, Precision.parse(graph.dtype(main) or DType.FP32))
     layers = tuple(layer for node in nodes if (layer := _convert(node, graph, builder)) is not None)
-    if not layers:  # the graph computes constants only (a Shape of a fixed-shape input): count what a run does
-        layers = tuple(_convert(node, graph, builder, constants_too=True) for node in nodes)  # type: ignore[misc]
+    if not layers:  # the graph computes constants only (a Shape of a fixed-shape input), or on empty tensors only
+        layers = tuple(layer for node in nodes if (layer := _convert(node, graph, builder, everything=True)))
     if not layers:
         raise ModelFileError(f"{path}: no operator depends on the graph inputs {inputs}; nothing to count")
     precision, layers = builder.finish(layers)
@@ -140,11 +142,26 @@ def network_name(graph_name: str, path: Path) -> str:
     return name
 
 
-def _convert(node: NodeProto, graph: Graph, builder: LayerBuilder, constants_too: bool = False) -> Layer | None:
-    """The Layer of ``node``, or None when it only computes constants (unless ``constants_too``)."""
-    if not constants_too and all(name in graph.constants for name in node.output if name):
+def _convert(node: NodeProto, graph: Graph, builder: LayerBuilder, everything: bool = False) -> Resolved | None:
+    """The resolved layer of ``node``, or None when it only computes constants or moves no data (unless
+    ``everything``: a graph with nothing else counts what a run does)."""
+    if not everything and all(name in graph.constants for name in node.output if name):
         return None
     kind, handler, mapped = lookup(node)
     draft = handler(Node(node, graph))
-    return builder.build(node, draft.kind or kind, draft, lenient=not mapped or draft.view)
+    resolved = builder.build(node, draft.kind or kind, draft, lenient=not mapped or draft.view)
+    if not everything and _empty(node, graph, resolved):
+        builder.discard(resolved)
+        return None
+    return resolved
+
+
+def _empty(node: NodeProto, graph: Graph, resolved: Resolved) -> bool:
+    """Whether ``node`` moves no data at all: every tensor it reads or writes is empty (a zero dim, as the empty
+    initial state of a streaming model), so the layer kept none of them and there is nothing to count."""
+    fields = resolved.fields
+    if fields["inputs"] or fields["outputs"] or resolved.weights:
+        return False
+    outputs = [name for name in node.output if name]
+    return bool(outputs) and all(graph.known(name) and 0 in (graph.dims(name) or ()) for name in outputs)
 

@@ -15,6 +15,7 @@ from typing import Iterable, Mapping, Sequence
 
 import onnx
 
+from rooflinekit._limits import SHOWN_CHARS, shown
 from rooflinekit.errors import ShapeError
 from rooflinekit.importers.onnx._shapes import Dim, declared_dims
 
@@ -57,7 +58,8 @@ def bind_inputs(graph: onnx.GraphProto, inputs: list[str], main: str | None, bat
     by_name = {i.name: i for i in graph.input if i.name in set(inputs)}
     unknown = sorted(set(input_shapes) - set(by_name))
     if unknown:
-        raise ShapeError(f"{path}: input_shapes names {unknown}, which are not graph inputs; inputs are {inputs}")
+        raise ShapeError(f"{path}: input_shapes names {shown(unknown)}, which are not graph inputs; inputs are "
+                         f"{shown(inputs)}")
     dims: dict[str, list[Dim]] = {}
     for name in inputs:
         if not by_name[name].type.HasField("tensor_type"):  # a sequence or optional: no dims to bind
@@ -96,9 +98,10 @@ def _batch(inputs: list[str], main: str | None, batch: int | None, declared: dic
         if not isinstance(size, int) or size < 1:
             continue
         if name in input_shapes:
-            source = f"input_shapes[{name!r}] = {_shown(dims[name], symbols)}"
+            source = f"input_shapes[{shown(name)}] = {shown(_with_sizes(dims[name], symbols))}"
         elif isinstance(first, str):
-            source = f"input_shapes, which binds dim {first!r} (the leading dim of input {name!r}) to {size},"
+            source = (f"input_shapes, which binds dim {shown(first)} (the leading dim of input {shown(name)}) to "
+                      f"{size},")
         else:
             source = ""
         set_by.append((name, size, source))
@@ -106,37 +109,44 @@ def _batch(inputs: list[str], main: str | None, batch: int | None, declared: dic
         if batch is None or size == batch:
             continue
         if source:
-            raise ShapeError(f"{path}: batch {batch} and {source} disagree: the leading dim of input {name!r} is the "
-                             f"batch ({size}); give the same batch in both, or only one of them")
-        shape = _shown(dims[name], symbols)
+            raise ShapeError(f"{path}: batch {batch} and {source} disagree: the leading dim of input {shown(name)} is "
+                             f"the batch ({size}); give the same batch in both, or only one of them")
+        shape = _with_sizes(dims[name], symbols)
         override = [batch, *shape[1:]]
-        raise ShapeError(f"{path}: batch {batch} contradicts input {name!r}, whose leading dim is fixed to {size} in "
-                         f"the model (shape {shape}); import it at its own batch {size} (leave batch unset), override "
-                         f"the model's shape with input_shapes={{{name!r}: {override}}} (--input-shape "
-                         f"{name}={','.join(map(str, override))}), or export the model with a dynamic batch dim")
+        option = _cut(f"{name}={','.join(map(str, override))}")
+        raise ShapeError(f"{path}: batch {batch} contradicts input {shown(name)}, whose leading dim is fixed to {size} "
+                         f"in the model (shape {shown(shape)}); import it at its own batch {size} (leave batch unset), "
+                         f"override the model's shape with input_shapes={{{shown(name)}: {shown(override)}}} "
+                         f"(--input-shape {option}), or export the model with a dynamic batch dim")
     if batch is not None:
         return batch
     main_size = next((size for name, size, _ in set_by if name == main), None)
     return main_size or next((size for _, size, source in set_by if source), 1)
 
 
-def _shown(dims: list[Dim], symbols: dict[str, int]) -> list[Dim]:
+def _with_sizes(dims: list[Dim], symbols: dict[str, int]) -> list[Dim]:
     """Dims with the names bound so far replaced by their sizes, for messages."""
     return [symbols.get(d, d) if isinstance(d, str) else d for d in dims]
+
+
+def _cut(text: str) -> str:
+    """Plain ``text`` (not a repr) cut to :data:`~rooflinekit._limits.SHOWN_CHARS`, ``...`` marking the cut."""
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 3] + "..."
 
 
 def _requested_dims(name: str, declared: tuple[Dim, ...] | None, given: Sequence[int | str] | None,
                     path: Path) -> list[Dim]:
     if given is None:
         if declared is None:
-            raise ShapeError(f"{path}: graph input {name!r} has no shape; pass input_shapes={{{name!r}: [...]}}")
+            raise ShapeError(f"{path}: graph input {shown(name)} has no shape; pass "
+                             f"input_shapes={{{shown(name)}: [...]}}")
         return list(declared)
     if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
-        raise ShapeError(f"{path}: input_shapes[{name!r}] must be a list of dims, got {given!r}")
+        raise ShapeError(f"{path}: input_shapes[{shown(name)}] must be a list of dims, got {shown(given)}")
     given = list(given)
     if declared is not None and len(given) != len(declared):
-        raise ShapeError(f"{path}: input_shapes[{name!r}] = {list(given)} has {len(given)} dims, the model's "
-                         f"input has {len(declared)}: {list(declared)}")
+        raise ShapeError(f"{path}: input_shapes[{shown(name)}] = {shown(given)} has {len(given)} dims, the model's "
+                         f"input has {len(declared)}: {shown(list(declared))}")
     return [_parse_dim(name, d, path) for d in given]
 
 
@@ -147,7 +157,7 @@ def _parse_dim(name: str, dim: int | str, path: Path) -> Dim:
     elif isinstance(dim, Integral) and not isinstance(dim, bool):
         dim = int(dim)
     if not isinstance(dim, (int, str)) or isinstance(dim, bool) or isinstance(dim, int) and dim < 1:
-        raise ShapeError(f"{path}: input_shapes[{name!r}] has dim {dim!r}; use positive ints or dim names")
+        raise ShapeError(f"{path}: input_shapes[{shown(name)}] has dim {shown(dim)}; use positive ints or dim names")
     return dim
 
 
@@ -157,7 +167,7 @@ def _learn_symbols(name: str, declared: tuple[Dim, ...] | None, dims: list[Dim],
     for decl, dim in zip(declared or (), dims):
         if isinstance(decl, str) and isinstance(dim, int):
             if symbols.setdefault(decl, dim) != dim:
-                raise ShapeError(f"{path}: dim {decl!r} of input {name!r} is bound to both {symbols[decl]} "
+                raise ShapeError(f"{path}: dim {shown(decl)} of input {shown(name)} is bound to both {symbols[decl]} "
                                  f"and {dim}; give one size per dim name")
 
 
@@ -165,14 +175,14 @@ def _resolve_dim(name: str, index: int, dim: Dim, symbols: dict[str, int], path:
     """A size (0 is an empty tensor, which ONNX allows), or the size bound to a dim name."""
     if isinstance(dim, int):
         if dim < 0:
-            raise ShapeError(f"{path}: input {name!r} dim {index} is {dim}; sizes cannot be negative, "
-                             f"pass input_shapes={{{name!r}: [...]}}")
+            raise ShapeError(f"{path}: input {shown(name)} dim {index} is {dim}; sizes cannot be negative, "
+                             f"pass input_shapes={{{shown(name)}: [...]}}")
         return dim
     if dim in symbols:
         return symbols[dim]
-    label = f"{dim!r}" if dim else "(no name, size missing)"
-    raise ShapeError(f"{path}: input {name!r} dim {index} {label} is symbolic and unbound; it changes the "
-                     f"counts, so pass input_shapes={{{name!r}: [...]}} with a size for it")
+    label = shown(dim) if dim else "(no name, size missing)"
+    raise ShapeError(f"{path}: input {shown(name)} dim {index} {label} is symbolic and unbound; it changes the "
+                     f"counts, so pass input_shapes={{{shown(name)}: [...]}} with a size for it")
 
 
 def _write_dims(value_info: onnx.ValueInfoProto, dims: list[int]) -> None:

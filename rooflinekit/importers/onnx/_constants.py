@@ -46,13 +46,13 @@ class Constants:
     def _fold(self, node: NodeProto, infos: Mapping[str, Info]) -> None:
         """Mark the outputs of ``node`` constant when it computes only from constants (see module doc)."""
         names = [n for n in node.input if n]
-        has_graph = any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute)
         if node.op_type in ("Shape", "Size") and names and infos.get(names[0], UNKNOWN).known:
             constant = True
-        elif node.output and all(n in self._computed for n in node.output if n):
+        elif self._computed and node.output and all(n in self._computed for n in node.output if n):
             constant = True  # evaluated from small known values (a shape sub-graph)
-        else:
-            constant = not has_graph and all(n in self.stored for n in names)
+        else:  # operands first: most nodes read an activation, and the attribute scan is then skipped
+            constant = all(n in self.stored for n in names) and not any(
+                a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute)
         if not constant:
             return
         keeps_storage = node.op_type in _KEEPS_STORAGE

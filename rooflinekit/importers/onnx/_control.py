@@ -1,4 +1,4 @@
-"""Control flow: ``If`` and ``Loop`` bodies inlined into the main graph before shapes are inferred.
+"""Control flow: ``If``, ``Loop`` and ``Scan`` bodies inlined into the main graph before shapes are inferred.
 
 A network inside an ``If`` branch or a ``Loop`` body is counted, never a silent 0:
 
@@ -11,34 +11,42 @@ A network inside an ``If`` branch or a ``Loop`` body is counted, never a silent 
   are stacked with Unsqueeze + Concat. A Loop whose count is known only at run time stays one node (reported
   unsupported and warned about).
 
-``Scan`` is not unrolled (reported unsupported). Nodes inside nested sub-graphs keep their names.
+- ``Scan`` (opset 9+): with a static sequence length (the scan axis of its first scan input, declared or found by
+  shape inference, or ``loop_counts={"node name": n}``) the body is inlined once per step like a Loop's: each step
+  reads its slice of every scan input (a Gather at the step's index, from the end for a reverse direction), state
+  flows from one copy to the next, and scan outputs are stacked along their axis (Unsqueeze + Concat, in reverse
+  for a reverse direction). A Scan of run-time length stays one node (reported unsupported and warned about).
+
+Nodes inside nested sub-graphs keep their names.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Mapping
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 import onnx
-from onnx import AttributeProto, GraphProto, NodeProto, helper, numpy_helper
+from onnx import AttributeProto, GraphProto, NodeProto, helper, numpy_helper, shape_inference
 
 from rooflinekit.errors import RooflineWarning, ShapeError
 
 _MAC_OPS = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MatMul", "MatMulInteger",
-                      "QLinearMatMul", "Gemm", "QGemm", "Einsum", "LSTM", "GRU", "RNN", "Attention", "If", "Loop"})
+                      "QLinearMatMul", "Gemm", "QGemm", "Einsum", "LSTM", "GRU", "RNN", "Attention", "If", "Loop",
+                      "Scan"})
 MAX_UNROLL = 4096
-"""A Loop whose trip count is above this is not unrolled (its body stays one unsupported node)."""
+"""A Loop or Scan whose trip count is above this is not unrolled (its body stays one unsupported node)."""
+_CONTROL = ("If", "Loop", "Scan")
 
 
 class ControlFlowWarning(RooflineWarning):
-    """An ``If`` counted on one branch chosen by cost, or a ``Loop`` left uncounted."""
+    """An ``If`` counted on one branch chosen by cost, or a ``Loop`` or ``Scan`` left uncounted."""
 
 
 def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | None = None,
-                        loop_counts: Mapping[str, int] | None = None) -> bool:
-    """Inline the top-level ``If`` and static ``Loop`` nodes of ``model`` in place (repeatedly, so nested ones
-    too); True when something was inlined.
+                        loop_counts: Mapping[str, int] | None = None, rebound: Collection[str] = ()) -> bool:
+    """Inline the top-level ``If`` and static ``Loop`` and ``Scan`` nodes of ``model`` in place (repeatedly, so
+    nested ones too); True when something was inlined.
 
     Parameters
     ----------
@@ -47,7 +55,11 @@ def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | No
     branches : Mapping of str to str, optional
         ``"then"`` or ``"else"`` by If node name.
     loop_counts : Mapping of str to int, optional
-        Trip count by Loop node name, for loops whose ``M`` is computed at run time.
+        Trip count by Loop node name, for loops whose ``M`` is computed at run time; sequence length by Scan node
+        name, for scans whose length is not static.
+    rebound : Collection of str, optional
+        Graph inputs whose declared shape the user overrides (``input_shapes``, a ``batch``): their Size and Shape
+        are not taken from the declaration to decide a condition.
 
     Raises
     ------
@@ -61,9 +73,10 @@ def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | No
     changed = False
     for _ in range(16):  # nested control flow: each round inlines one level
         graph = model.graph
-        if not any(node.op_type in ("If", "Loop") and node.domain in ("", "ai.onnx") for node in graph.node):
+        if not any(node.op_type in _CONTROL and node.domain in ("", "ai.onnx") for node in graph.node):
             break
-        constants = _small_constants(graph)
+        constants = _small_constants(graph, rebound)
+        dims = _ScanLengths(model)
         new_nodes: list[NodeProto] = []
         round_changed = False
         for index, node in enumerate(graph.node):
@@ -73,6 +86,8 @@ def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | No
                 inlined = _inline_if(graph, node, label, branches.get(node.name), constants)
             elif node.op_type == "Loop" and node.domain in ("", "ai.onnx"):
                 inlined = _inline_loop(graph, node, label, loop_counts.get(node.name), constants, _opset(model))
+            elif node.op_type == "Scan" and node.domain in ("", "ai.onnx") and _opset(model) >= 9:
+                inlined = _inline_scan(graph, node, label, loop_counts.get(node.name), dims, _opset(model))
             if inlined is None:
                 new_nodes.append(node)
             else:
@@ -91,7 +106,10 @@ def _opset(model: onnx.ModelProto) -> int:
     return int(versions[0]) if versions else onnx.defs.onnx_opset_version()
 
 
-def _small_constants(graph: GraphProto) -> dict[str, np.ndarray]:
+def _small_constants(graph: GraphProto, rebound: Collection[str] = ()) -> dict[str, np.ndarray]:
+    """Values an ``If`` condition or a ``Loop`` count may be computed from before shapes are inferred: scalar
+    initializers and Constants, the Size or Shape of a tensor of static declared shape, and comparisons and logic
+    (:data:`_CONDITION_OPS`) over such values (an expanded AffineGrid branches on ``Size(size) == 4``)."""
     values = {t.name: t for t in graph.initializer if len(t.dims) <= 1 and sum(t.dims) <= 1}
     result: dict[str, np.ndarray] = {}
     for name, tensor in values.items():
@@ -99,13 +117,48 @@ def _small_constants(graph: GraphProto) -> dict[str, np.ndarray]:
             result[name] = numpy_helper.to_array(tensor)
         except (ValueError, TypeError):
             continue
+    static = _static_shapes(graph, rebound)
     for node in graph.node:
         if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].type == AttributeProto.TENSOR:
             try:
                 result[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
             except (ValueError, TypeError, IndexError):
                 continue
+        elif node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name in ("value_int",
+                                                                                                 "value_ints"):
+            attribute = node.attribute[0]
+            result[node.output[0]] = np.asarray(attribute.i if attribute.name == "value_int" else list(attribute.ints),
+                                                dtype=np.int64)
+        elif (node.op_type == "Size" or node.op_type == "Shape" and not node.attribute) and node.input and \
+                node.input[0] in static and node.output:
+            dims = static[node.input[0]]
+            result[node.output[0]] = (np.asarray(int(np.prod(dims)), dtype=np.int64) if node.op_type == "Size" else
+                                      np.asarray(dims, dtype=np.int64))
+        elif node.op_type in _CONDITION_OPS and node.output and node.input and all(
+                name in result and result[name].size <= 1 for name in node.input):
+            try:
+                result[node.output[0]] = np.asarray(_CONDITION_OPS[node.op_type](*(result[n] for n in node.input)))
+            except (ValueError, TypeError):
+                continue
     return result
+
+
+_CONDITION_OPS = {"Equal": np.equal, "Greater": np.greater, "Less": np.less, "GreaterOrEqual": np.greater_equal,
+                  "LessOrEqual": np.less_equal, "Not": np.logical_not, "And": np.logical_and, "Or": np.logical_or,
+                  "Xor": np.logical_xor, "Identity": np.asarray}
+"""Ops over scalars evaluated for an ``If`` condition (Shape with start/end attributes is not evaluated)."""
+
+
+def _static_shapes(graph: GraphProto, rebound: Collection[str]) -> dict[str, tuple[int, ...]]:
+    """Declared shapes of initializers, and of graph inputs whose every dim is a size and that the user does not
+    rebind (``rebound``)."""
+    shapes = {t.name: tuple(int(d) for d in t.dims) for t in graph.initializer}
+    for value in graph.input:
+        tensor = value.type.tensor_type
+        if value.name not in rebound and tensor.HasField("shape") and all(
+                d.HasField("dim_value") for d in tensor.shape.dim):
+            shapes.setdefault(value.name, tuple(int(d.dim_value) for d in tensor.shape.dim))
+    return shapes
 
 
 def _body(node: NodeProto, name: str) -> GraphProto | None:
@@ -237,4 +290,123 @@ def _inline_loop(outer: GraphProto, node: NodeProto, label: str, count: int | No
     for output, parts in zip(outputs[n_carried:], scans):
         if output and parts:
             nodes.append(helper.make_node("Concat", parts, [output], axis=0, name=f"{label}/stack/{output}"))
+    return nodes
+
+
+class _ScanLengths:
+    """Declared dims of the tensors of a model's main graph (inputs, initializers, value_info), completed on first
+    need by ONNX shape inference on a weight-stripped copy (a scan input computed by other nodes)."""
+
+    def __init__(self, model: onnx.ModelProto) -> None:
+        self._model = model
+        graph = model.graph
+        self._dims: dict[str, tuple[int | None, ...]] = {t.name: tuple(int(d) for d in t.dims)
+                                                         for t in graph.initializer}
+        self._add(graph.input, graph.value_info)
+        self._inferred = False
+
+    def _add(self, *values: Sequence[onnx.ValueInfoProto]) -> None:
+        for group in values:
+            for value in group:
+                tensor = value.type.tensor_type
+                if tensor.HasField("shape") and value.name not in self._dims:
+                    self._dims[value.name] = tuple(d.dim_value if d.HasField("dim_value") else None
+                                                   for d in tensor.shape.dim)
+
+    def of(self, name: str) -> tuple[int | None, ...] | None:
+        """The dims of ``name`` (None for a symbolic or unknown dim), None when its rank is unknown."""
+        if name not in self._dims and not self._inferred:
+            self._inferred = True
+            from rooflinekit.importers.onnx._shapes import stripped_copy
+
+            try:
+                inferred = shape_inference.infer_shapes(stripped_copy(self._model), check_type=False,
+                                                        strict_mode=False, data_prop=True)
+            except Exception:  # noqa: BLE001 - onnx's C++ errors have no common Python base class
+                return None  # the importer's own inference reports the model's problems later
+            self._add(inferred.graph.value_info, inferred.graph.output)
+        return self._dims.get(name)
+
+
+def _ints_attr(node: NodeProto, name: str, size: int) -> list[int]:
+    """The INTS attribute ``name`` of ``node``, zeros when absent; ShapeError unless it has ``size`` entries."""
+    for attribute in node.attribute:
+        if attribute.name == name and attribute.type == AttributeProto.INTS:
+            values = [int(v) for v in attribute.ints]
+            if len(values) != size:
+                raise ShapeError(f"Scan node {node.name!r}: {name} has {len(values)} entries for {size} tensors")
+            return values
+    return [0] * size
+
+
+def _inline_scan(outer: GraphProto, node: NodeProto, label: str, count: int | None, dims: _ScanLengths,
+                 opset: int) -> list[NodeProto] | None:
+    """The nodes of a Scan unrolled over its static sequence length (module doc); None when it is not static."""
+    body = _body(node, "body")
+    scans = next((int(a.i) for a in node.attribute if a.name == "num_scan_inputs" and a.type == AttributeProto.INT),
+                 None)
+    if body is None or scans is None or not 0 < scans <= len(node.input):
+        return None
+    n_state = len(node.input) - scans
+    n_outputs = len(body.output) - n_state
+    if len(body.input) != len(node.input) or n_outputs < 0:
+        return None
+    in_axes = _ints_attr(node, "scan_input_axes", scans)
+    in_reverse = _ints_attr(node, "scan_input_directions", scans)
+    out_axes = _ints_attr(node, "scan_output_axes", n_outputs)
+    out_reverse = _ints_attr(node, "scan_output_directions", n_outputs)
+    sources = list(node.input[n_state:])
+    if count is None:
+        first = dims.of(sources[0])
+        if first is not None and first and -len(first) <= in_axes[0] < len(first):
+            count = first[in_axes[0]]
+    if count is None or count > MAX_UNROLL:
+        why = "its sequence length is known only at run time" if count is None else \
+            f"its sequence length {count} is too large"
+        warnings.warn(f"Scan node {label!r}: {why}; its body is not counted (reported unsupported); give it with "
+                      f"loop_counts={{{label!r}: n}}", ControlFlowWarning, stacklevel=4)
+        return None
+    if count < 0:
+        raise ShapeError(f"Scan node {label!r}: sequence length {count} is negative")
+    if count == 0:  # no step runs: nothing to count, and no slice to stack
+        return None
+    formal = [value.name for value in body.input]
+    results = [value.name for value in body.output]
+    nodes: list[NodeProto] = []
+    current = list(node.input[:n_state])
+    stacked: list[list[str]] = [[] for _ in range(n_outputs)]
+    for step in range(count):
+        prefix = f"{label}/{step}/"
+        bound = dict(zip(formal[:n_state], current))
+        for position, (source, axis, reverse) in enumerate(zip(sources, in_axes, in_reverse)):
+            index = f"{prefix}index{position}"
+            outer.initializer.append(numpy_helper.from_array(
+                np.asarray(count - 1 - step if reverse else step, dtype=np.int64), index))
+            sliced = f"{prefix}slice{position}"
+            nodes.append(helper.make_node("Gather", [source, index], [sliced], axis=axis,
+                                          name=f"{prefix}slice{position}"))
+            bound[formal[n_state + position]] = sliced
+        nodes.extend(_copy_body(outer, body, prefix, bound))
+        rename = {name: prefix + name for copy in body.node for name in copy.output if name}
+        rename.update(bound)
+        current = [rename.get(name, name) for name in results[:n_state]]
+        for position, (name, axis) in enumerate(zip(results[n_state:], out_axes)):
+            part = f"{prefix}scan{position}"
+            if opset < 13:
+                nodes.append(helper.make_node("Unsqueeze", [rename.get(name, name)], [part], axes=[axis],
+                                              name=f"{prefix}stack{position}"))
+            else:
+                axes = f"{prefix}axes{position}"
+                outer.initializer.append(numpy_helper.from_array(np.asarray([axis], dtype=np.int64), axes))
+                nodes.append(helper.make_node("Unsqueeze", [rename.get(name, name), axes], [part],
+                                              name=f"{prefix}stack{position}"))
+            stacked[position].append(part)
+    outputs = list(node.output)
+    for output, value in zip(outputs[:n_state], current):
+        if output:
+            nodes.append(helper.make_node("Identity", [value], [output], name=f"{label}/out/{output}"))
+    for output, parts, axis, reverse in zip(outputs[n_state:], stacked, out_axes, out_reverse):
+        if output and parts:
+            nodes.append(helper.make_node("Concat", parts[::-1] if reverse else parts, [output], axis=axis,
+                                          name=f"{label}/stack/{output}"))
     return nodes

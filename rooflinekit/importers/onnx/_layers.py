@@ -1,8 +1,9 @@
 """Building a :class:`Layer` from a handler's draft: shapes, per-tensor types, tensor names, weights and precision.
 
 The network's precision is the compute precision of its MAC-carrying layers (:mod:`rooflinekit.importers._precision`),
-known once every layer is built: :meth:`LayerBuilder.build` gives each layer its full precision and each weight its
-stored type, and :meth:`LayerBuilder.finish` picks the network's and keeps only what differs from it.
+known once every node is resolved: :meth:`LayerBuilder.build` resolves each node to its fields with its full
+precision and each weight's stored type (:class:`Resolved`), and :meth:`LayerBuilder.finish` picks the network's and
+builds every Layer once, keeping only what differs from it.
 
 A layer gets its own :class:`Precision` when it differs from the network's: activations at the type of its first
 output (of its integer input for QLinearConv, ConvInteger, MatMulInteger, ...; of its fused integer kernel in a
@@ -17,7 +18,7 @@ network). ``input_names`` / ``output_names`` are the graph's names of the activa
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 from onnx import NodeProto
 
@@ -28,6 +29,17 @@ from rooflinekit.importers.onnx._graph import Graph
 from rooflinekit.importers.onnx._node import Draft
 from rooflinekit.importers.onnx._quant import dq_source, fused_output_dtype, quantized
 from rooflinekit.importers.onnx._shapes import Shape
+
+
+class Resolved(NamedTuple):
+    """A node resolved to its layer's fields, before the network's precision is known."""
+
+    fields: dict[str, Any]
+    """Every :class:`Layer` field but ``precision`` and ``weights``."""
+    weights: tuple[tuple[Shape, DType | None], ...]
+    """Shape and stored type (None: not representable) of each weight."""
+    precision: Precision
+    """The layer's full precision."""
 
 
 class LayerBuilder:
@@ -42,10 +54,10 @@ class LayerBuilder:
         self._names: set[str] = set()
         self._precisions: dict[tuple[DType, DType], Precision] = {}
 
-    def build(self, node: NodeProto, kind: str, draft: Draft, lenient: bool) -> Layer:
+    def build(self, node: NodeProto, kind: str, draft: Draft, lenient: bool) -> Resolved:
         """Resolve a draft's tensor names to shapes and types. Unknown shapes are dropped only when ``lenient``
         (views and unmapped ops, which cost nothing or are reported unsupported); elsewhere they are a
-        ShapeError. The layer carries its full precision and its weights their stored types until :meth:`finish`."""
+        ShapeError. The layer's full precision and its weights' stored types are kept for :meth:`finish`."""
         graph = self.graph
         kept = draft.outputs if draft.outputs is not None else range(len(node.output))
         outputs = [node.output[i] for i in kept if i < len(node.output) and node.output[i]]
@@ -61,21 +73,23 @@ class LayerBuilder:
         input_shapes, input_dtypes, input_names = self._activations(draft.inputs, draft.input_shapes, read, act, node,
                                                                     lenient)
         output_shapes, output_dtypes, output_names = self._activations(outputs, {}, write, act, node, lenient)
-        return Layer(
-            name=self._unique_name(node), op=kind, source_op=node.op_type,
-            inputs=input_shapes, outputs=output_shapes, input_dtypes=input_dtypes, output_dtypes=output_dtypes,
-            input_names=input_names, output_names=output_names,
-            weights=self._tensors(weights, node, lenient), attrs=draft.attrs,
-            precision=self._pair(w_dtype or act, act),
-        )
+        fields = {"name": self._unique_name(node), "op": kind, "source_op": node.op_type, "inputs": input_shapes,
+                  "outputs": output_shapes, "input_dtypes": input_dtypes, "output_dtypes": output_dtypes,
+                  "input_names": input_names, "output_names": output_names, "attrs": draft.attrs}
+        return Resolved(fields, self._tensors(weights, node, lenient), self._pair(w_dtype or act, act))
 
-    def finish(self, layers: Sequence[Layer]) -> tuple[Precision, tuple[Layer, ...]]:
+    def discard(self, resolved: Resolved) -> None:
+        """Forget the node :meth:`build` just resolved (it becomes no layer): its name is free again, so the
+        names of the layers that follow are as if it had never been built."""
+        self._names.discard(resolved.fields["name"])
+
+    def finish(self, resolved: Sequence[Resolved]) -> tuple[Precision, tuple[Layer, ...]]:
         """The network's precision, and the layers with their precision and weight types relative to it.
 
         Parameters
         ----------
-        layers : sequence of Layer
-            Every layer :meth:`build` made, each with its full precision and stored weight types.
+        resolved : sequence of Resolved
+            Every node :meth:`build` resolved, with its full precision and stored weight types.
 
         Returns
         -------
@@ -85,23 +99,19 @@ class LayerBuilder:
             the network's weight type.
         """
         votes = PrecisionVotes()
-        for layer in layers:
-            if getattr(layer.op, "value", layer.op) in MAC_KINDS and layer.precision is not None:
-                votes.add(layer.precision.weights if layer.weights else None,
-                          layer.weights[0].elements if layer.weights else 0, layer.precision.activations,
-                          sum(math.prod(shape) for shape in layer.inputs))
-        self.network = votes.winner() or self.network
-        return self.network, tuple(self._relative(layer) for layer in layers)
-
-    def _relative(self, layer: Layer) -> Layer:
-        """``layer`` with its precision None where it is the network's, and so the weight types."""
-        network = self.network
-        weights = tuple(spec.model_copy(update={"dtype": None}) if spec.dtype == network.weights else spec
-                        for spec in layer.weights)
-        if layer.precision != network and all(a is b for a, b in zip(weights, layer.weights)):
-            return layer
-        return layer.model_copy(update={"precision": None if layer.precision == network else layer.precision,
-                                        "weights": weights})
+        for item in resolved:
+            if getattr(item.fields["op"], "value", item.fields["op"]) in MAC_KINDS:
+                first = item.weights[0] if item.weights else None
+                votes.add(item.precision.weights if first else None, math.prod(first[0]) if first else 0,
+                          item.precision.activations, sum(math.prod(shape) for shape in item.fields["inputs"]))
+        network = self.network = votes.winner() or self.network
+        return network, tuple(  # model_validate: the constructor's validation, without its slower __init__ path
+            Layer.model_validate({
+                **item.fields, "precision": None if item.precision == network else item.precision,
+                "weights": tuple(TensorSpec.model_validate({"shape": shape,
+                                                            "dtype": None if dtype == network.weights else dtype})
+                                 for shape, dtype in item.weights)})
+            for item in resolved)
 
     def _activations(self, names: Sequence[str], normalized: dict[int, Shape], dtype_of: Callable[[str], DType | None],
                      act: DType, node: NodeProto, lenient: bool
@@ -126,8 +136,8 @@ class LayerBuilder:
         return tuple(shapes), tuple(dtypes) if any(d is not None for d in dtypes) else (), tuple(kept)
 
     def _tensors(self, weights: list[tuple[str, Shape | None]], node: NodeProto,
-                 lenient: bool) -> tuple[TensorSpec, ...]:
-        """TensorSpecs of constants, with their stored type (:meth:`finish` drops the network's weight type)."""
+                 lenient: bool) -> tuple[tuple[Shape, DType | None], ...]:
+        """Shapes and stored types of constants (:meth:`finish` drops the network's weight type)."""
         graph = self.graph
         specs = []
         for name, normalized in weights:
@@ -136,7 +146,7 @@ class LayerBuilder:
             shape = normalized if normalized is not None else graph.shape(name, node)
             stored = to_dtype(graph.constants.stored[name], name, graph.path)
             if all(shape):
-                specs.append(TensorSpec(shape=shape, dtype=stored))
+                specs.append((shape, stored))
         return tuple(specs)
 
     def _pair(self, weights: DType, activations: DType) -> Precision:

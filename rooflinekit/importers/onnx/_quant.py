@@ -30,8 +30,14 @@ def quantized(graph: Graph, node: NodeProto) -> DType | None:
     """Integer type of a QDQ-fused op: every activation input comes through DequantizeLinear."""
     if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
         return None
-    sources = [dq_source(graph, n) for n in node.input if n and n not in graph.constants]
-    return sources[0] if sources and all(sources) else None
+    first = None
+    for name in node.input:
+        if name and name not in graph.constants:
+            source = dq_source(graph, name)
+            if source is None:  # one float activation input: not fused (stop at the first, as most are)
+                return None
+            first = first or source
+    return first
 
 
 def fused_output_dtype(graph: Graph, name: str, fused: DType) -> DType | None:

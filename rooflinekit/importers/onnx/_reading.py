@@ -181,9 +181,11 @@ def topological_nodes(graph: onnx.GraphProto, path: Path) -> list[NodeProto]:
                                      path=path)
             if name:
                 producer[name] = index
-    waiting = [0] * len(graph.node)
+    nodes = list(graph.node)
+    waiting = [0] * len(nodes)
     users: dict[int, list[int]] = defaultdict(list)
-    for index, node in enumerate(graph.node):
+    in_order = True
+    for index, node in enumerate(nodes):
         for name in node.input:
             if not name or name in available and name not in producer:
                 continue
@@ -193,6 +195,9 @@ def topological_nodes(graph: onnx.GraphProto, path: Path) -> list[NodeProto]:
                     "graph input, an initializer nor a node output (dangling input)", path=path)
             waiting[index] += 1
             users[producer[name]].append(index)
+            in_order = in_order and producer[name] < index
+    if in_order:  # the file's order is a dependency order (as exporters write it): keep it
+        return nodes
     ready = [i for i, count in enumerate(waiting) if count == 0]  # a heap: the lowest ready index goes first,
     order: list[int] = []                                          # so a valid file order is kept as it is
     while ready:

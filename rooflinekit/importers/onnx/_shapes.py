@@ -55,7 +55,7 @@ _ABSENT = Info(TensorProto.UNDEFINED, ())
 def infer(model: onnx.ModelProto, nodes: list[NodeProto], path: Path) -> tuple[dict[str, Info], dict[str, np.ndarray]]:
     """Shapes (and small computed values) of every tensor, with the fallbacks a user would try by hand.
 
-    Inference runs on a weight-stripped copy (:func:`_stripped`: initializers over :data:`SMALL_VALUE` elements
+    Inference runs on a weight-stripped copy (:func:`stripped_copy`: initializers over :data:`SMALL_VALUE` elements
     become typed graph inputs), so weights are never serialized again. When it leaves a node output unresolved:
 
     1. :data:`_GAP_RULES` fill outputs of ops ONNX shape inference does not know (``com.microsoft``);
@@ -69,7 +69,7 @@ def infer(model: onnx.ModelProto, nodes: list[NodeProto], path: Path) -> tuple[d
     tuple of dict and dict
         ``Info`` by tensor name, and the values computed in step 2 by tensor name.
     """
-    stripped = _stripped(model)
+    stripped = stripped_copy(model)
     infos = _infer_with_gaps(stripped, nodes, path)
     values: dict[str, np.ndarray] = {}
     if not _unresolved(nodes, infos):
@@ -108,12 +108,12 @@ _NOT_EVALUATED = frozenset({"If", "Loop", "Scan", "RandomNormal", "RandomUniform
                             "RandomUniformLike", "Multinomial", "Bernoulli", "ImageDecoder"})
 
 
-def _stripped(model: onnx.ModelProto) -> onnx.ModelProto:
+def stripped_copy(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of ``model`` for shape inference: nodes and graph inputs as they are (bound), initializers over
     :data:`SMALL_VALUE` elements (or stored outside the file) as typed graph inputs (dims kept, data dropped),
     outputs untyped and no stale value_info."""
     # IR 4+: initializers need not be listed as inputs, so values computed by fallback 2 count as constants
-    copy = onnx.ModelProto(ir_version=max(model.ir_version, 4), producer_name=model.producer_name)
+    copy = onnx.ModelProto(ir_version=max(model.ir_version, 4))
     copy.opset_import.extend(model.opset_import)
     copy.functions.extend(model.functions)
     graph, source = copy.graph, model.graph

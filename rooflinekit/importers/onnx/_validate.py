@@ -81,18 +81,30 @@ def _node_where(path: Path, node: NodeProto) -> str:
     return f"{path}: node {shown(node.name)} ({shown(node.op_type, 40)})"
 
 
-def _check_types(path: Path, node: NodeProto, opset: int) -> None:
+def _attribute_types(op_type: str, domain: str, opset: int) -> dict[str, onnx.defs.OpSchema.AttrType] | None:
+    """The attribute types of the op's schema by name; None for an op or domain onnx does not know."""
     try:
-        schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
+        schema = onnx.defs.get_schema(op_type, opset, domain)
     except Exception:  # noqa: BLE001 - unknown op or domain: nothing to check it against
-        schema = None
+        return None
+    return {name: attribute.type for name, attribute in schema.attributes.items()}
+
+
+def _check_types(path: Path, node: NodeProto, opset: int,
+                 schemas: dict[tuple[str, str], dict[str, onnx.defs.OpSchema.AttrType] | None]) -> None:
+    """Refuse an attribute without a type, or of another type than the schema's; ``schemas`` caches the schema's
+    attribute types by (op_type, domain)."""
+    key = (node.op_type, node.domain)
+    if key not in schemas:
+        schemas[key] = _attribute_types(node.op_type, node.domain, opset)
+    types = schemas[key]
     for attribute in node.attribute:
         if attribute.type == AttributeProto.UNDEFINED:
             raise ModelFileError(f"{_node_where(path, node)}: attribute {shown(attribute.name)} has no type "
                                  "(UNDEFINED); the file is corrupt, export the model again", path=path)
-        if schema is None or attribute.name not in schema.attributes:
+        if types is None or attribute.name not in types:
             continue
-        expected = schema.attributes[attribute.name].type
+        expected = types[attribute.name]
         if int(expected) != int(attribute.type):
             got = AttributeProto.AttributeType.Name(attribute.type) if attribute.type in \
                 AttributeProto.AttributeType.values() else str(attribute.type)
@@ -134,6 +146,7 @@ def validate_model(model: onnx.ModelProto, path: Path) -> None:
     """
     opsets = {entry.domain or "": int(entry.version) for entry in model.opset_import}
     default = opsets.get("", opsets.get("ai.onnx", onnx.defs.onnx_opset_version()))
+    schemas: dict[tuple[str, str], dict[str, onnx.defs.OpSchema.AttrType] | None] = {}
     for graph in _graphs(model.graph):
         for value in (*graph.input, *graph.output, *graph.value_info):
             for dim in value.type.tensor_type.shape.dim:
@@ -143,4 +156,4 @@ def validate_model(model: onnx.ModelProto, path: Path) -> None:
         for node in graph.node:
             _check_values(path, node)
             if node.domain in ("", "ai.onnx"):
-                _check_types(path, node, default)
+                _check_types(path, node, default, schemas)

@@ -45,7 +45,7 @@ from rooflinekit.importers._semantic import check_layers
 from rooflinekit.importers.tflite._validate import check_operators
 from rooflinekit.importers.tflite._layers import layer, network_precision
 from rooflinekit.importers.tflite._nodes import PARAMETER_OPERANDS, nodes
-from rooflinekit.importers.tflite._ops import KINDS
+from rooflinekit.importers.tflite._ops import KINDS, map_node
 from rooflinekit.importers.tflite._reading import read
 from rooflinekit.importers.tflite._records import SubgraphSummary
 from rooflinekit.importers.tflite._resize import resize_inputs
@@ -98,8 +98,9 @@ def load_tflite(path: str | Path, batch: int | None = None,
     check_operators(operators, path)
     if not operators:
         raise ModelFileError(f"{path}: subgraph 0 has no operators; there is nothing to count")
-    precision = network_precision(operators)
-    layers = tuple(layer(node, precision) for node in operators)
+    mapped = [map_node(node) for node in operators]
+    precision = network_precision(operators, mapped)
+    layers = tuple(layer(node, made, precision) for node, made in zip(operators, mapped))
     check_layers(layers, path)
     return LayerNetwork(name=path.stem, batch=network_batch, precision=precision, layers=layers,
                         source=f"{path.name} (TFLite, subgraph 0 '{graph.name}')")

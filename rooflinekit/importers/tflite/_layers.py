@@ -13,13 +13,14 @@ side of a QUANTIZE or DEQUANTIZE, int32 indices), so its bytes are exact. ``inpu
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Iterable
 
 from rooflinekit.descriptors import DType, Layer, Precision, TensorSpec
 from rooflinekit.importers._precision import MAC_KINDS, PrecisionVotes
 from rooflinekit.importers.tflite._layout import nchw
 from rooflinekit.importers.tflite._nodes import Node
-from rooflinekit.importers.tflite._ops import map_node
+from rooflinekit.importers.tflite._nodes import Mapped
 from rooflinekit.importers.tflite._reading import tflite
 from rooflinekit.importers.tflite._records import Tensor
 
@@ -29,27 +30,29 @@ _ACTIVATIONS: dict[int, str] = (
 )
 
 
-def layer(node: Node, network: Precision) -> Layer:
-    """The layer of one operator, named ``<op>_<operator index>`` (``conv_2d_0``; TFLite operators are unnamed)."""
-    mapped = map_node(node)
+def layer(node: Node, mapped: Mapped, network: Precision) -> Layer:
+    """The layer of one operator, named ``<op>_<operator index>`` (``conv_2d_0``; TFLite operators are unnamed),
+    from what :func:`~rooflinekit.importers.tflite._ops.map_node` made of it."""
     layout = nchw if mapped.nhwc else (lambda shape: shape)
     own = _own_precision(node, network)
+    differs = own.weights != network.weights or own.activations != network.activations
     data = [(p, t) for p, t in node.data() if all(t.shape) or not t.shape]  # empty tensors hold no bytes
     outputs = [t for t in node.outputs if all(t.shape) or not t.shape]
-    return Layer(
-        name=f"{node.op.name.lower()}_{node.op.index}", op=mapped.kind,
-        source_op="CUSTOM" if node.op.custom else node.op.name,
-        inputs=tuple(mapped.input_shapes.get(p, layout(t.shape)) for p, t in data),
-        outputs=tuple(layout(t.shape) for t in outputs),
-        input_dtypes=_differing((t.dtype for _, t in data), own.activations),
-        output_dtypes=_differing((t.dtype for t in outputs), own.activations),
-        input_names=tuple(_name(t) for _, t in data), output_names=tuple(_name(t) for t in outputs),
-        weights=tuple(TensorSpec(shape=mapped.weight_shapes.get(p, t.shape), dtype=t.dtype, nbytes=t.nbytes)
-                      for p, t in node.weights() if all(t.shape)),
-        state=tuple(TensorSpec(shape=shape, dtype=dtype) for shape, dtype in mapped.state),
-        attrs={**_extra_attrs(node), **mapped.attrs},
-        precision=None if own == network else own,
-    )
+    return Layer.model_validate({  # the constructor's validation, without its slower __init__ path
+        "name": f"{node.op.name.lower()}_{node.op.index}", "op": mapped.kind,
+        "source_op": "CUSTOM" if node.op.custom else node.op.name,
+        "inputs": tuple(mapped.input_shapes.get(p, layout(t.shape)) for p, t in data),
+        "outputs": tuple(layout(t.shape) for t in outputs),
+        "input_dtypes": _differing((t.dtype for _, t in data), own.activations),
+        "output_dtypes": _differing((t.dtype for t in outputs), own.activations),
+        "input_names": tuple(_name(t) for _, t in data), "output_names": tuple(_name(t) for t in outputs),
+        "weights": tuple(TensorSpec.model_validate({"shape": mapped.weight_shapes.get(p, t.shape), "dtype": t.dtype,
+                                                    "nbytes": t.nbytes})
+                         for p, t in node.weights() if all(t.shape)),
+        "state": tuple(TensorSpec.model_validate({"shape": shape, "dtype": dtype}) for shape, dtype in mapped.state),
+        "attrs": {**_extra_attrs(node), **mapped.attrs},
+        "precision": own if differs else None,
+    })
 
 
 def _name(tensor: Tensor) -> str:
@@ -80,13 +83,15 @@ def _first_weight(node: Node) -> Tensor | None:
     return weights[0][1] if weights else None
 
 
-def network_precision(nodes: list[Node]) -> Precision:
+def network_precision(nodes: list[Node], mapped: list[Mapped]) -> Precision:
     """The compute precision of the MAC-carrying operators (of all operators when none carries MACs).
 
     Parameters
     ----------
     nodes : list of Node
         The operators of subgraph 0.
+    mapped : list of Mapped
+        What :func:`~rooflinekit.importers.tflite._ops.map_node` made of each.
 
     Returns
     -------
@@ -94,7 +99,7 @@ def network_precision(nodes: list[Node]) -> Precision:
         The dominant weight type (by elements of first weights) and activation type (by elements of activation
         inputs); fp32 when no tensor has a type.
     """
-    macs = [node for node in nodes if map_node(node).kind in MAC_KINDS]
+    macs = [node for node, made in zip(nodes, mapped) if made.kind in MAC_KINDS]
     votes = _votes(macs or nodes)
     return votes.winner() or _votes(nodes).winner() or Precision(weights=DType.FP32, activations=DType.FP32)
 
@@ -116,6 +121,11 @@ def _own_precision(node: Node, network: Precision) -> Precision:
     first = _first_weight(node)
     data = node.data()
     activation = data[0][1] if data else (node.outputs[0] if node.outputs else None)
-    return Precision(weights=first.dtype if first is not None and first.dtype else network.weights,
-                     activations=activation.dtype if activation is not None and activation.dtype
-                     else network.activations)
+    return _precision(first.dtype if first is not None and first.dtype else network.weights,
+                      activation.dtype if activation is not None and activation.dtype else network.activations)
+
+
+@lru_cache(maxsize=None)
+def _precision(weights: DType, activations: DType) -> Precision:
+    """One shared (immutable) Precision per pair of types."""
+    return Precision(weights=weights, activations=activations)

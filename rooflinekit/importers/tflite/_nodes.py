@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +30,24 @@ class Node:
     inputs: tuple[Tensor | None, ...]
     outputs: tuple[Tensor, ...]
 
-    def _operands(self, constant: bool) -> list[tuple[int, Tensor]]:
+    @cached_property
+    def _operands(self) -> tuple[list[tuple[int, Tensor]], list[tuple[int, Tensor]]]:
+        """(activation operands, weight operands), split once (the layer builder asks for them several times)."""
         params = PARAMETER_OPERANDS.get(self.op.name, ()) if not self.op.custom else ()
-        return [(p, t) for p, t in enumerate(self.inputs) if t is not None and p not in params
-                and t.constant == constant]
+        data: list[tuple[int, Tensor]] = []
+        weights: list[tuple[int, Tensor]] = []
+        for p, t in enumerate(self.inputs):
+            if t is not None and p not in params:
+                (weights if t.constant else data).append((p, t))
+        return data, weights
 
     def data(self) -> list[tuple[int, Tensor]]:
-        """Activation operands (position, tensor)."""
-        return self._operands(constant=False)
+        """Activation operands (position, tensor); the list is shared, do not change it."""
+        return self._operands[0]
 
     def weights(self) -> list[tuple[int, Tensor]]:
-        """Constant operands that are weights (position, tensor)."""
-        return self._operands(constant=True)
+        """Constant operands that are weights (position, tensor); the list is shared, do not change it."""
+        return self._operands[1]
 
     def operand(self, position: int, rank: int | None = None, activation: bool = False) -> Tensor:
         """The operand at ``position``, checked to have ``rank`` dims and, if ``activation``, not be a constant."""

@@ -93,7 +93,8 @@ def bind_batch(graph: Subgraph, batch: int | None, path: Path) -> tuple[Subgraph
                       TFLiteImportWarning, stacklevel=3)
     if any(dynamic_batch(t) for t in graph.tensors):
         batch = batch or 1
-        tensors = tuple(replace(t, shape=(batch, *t.shape[1:])) if dynamic_batch(t) else t for t in graph.tensors)
+        tensors = tuple(replace(t, shape=(batch, *t.shape[1:])) if dynamic_batch(t) and t.shape[0] != batch else t
+                        for t in graph.tensors)
         return replace(graph, tensors=tensors), batch
     first = graph.tensors[graph.inputs[0]] if graph.inputs else None
     fixed = first.shape[0] if first is not None and first.shape else 1
