@@ -10,7 +10,9 @@ traffic model's :meth:`~rooflinekit.roofline.TrafficModel.moved_bytes` then
 the same process; the results are checked equal and the last line prints the speed-up. Each side is timed as
 the best of several runs, as ``timeit`` does. The last line also prints the rate of
 :func:`~rooflinekit.roofline.roofline_times` alone, in bytes it must touch per second, as a fraction of this
-process's memory bandwidth measured with numpy's STREAM triad (acceptance: >= 0.5).
+process's memory bandwidth measured with numpy's STREAM triad (acceptance: >= 0.5), and whether the optional
+compiled kernel (numba, ``pip install "rooflinekit[fast]"``) ran; ``ROOFLINEKIT_NO_COMPILE=1`` measures the numpy
+kernel alone.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import numpy as np
 
 from rooflinekit import get_network, hardware_catalog
 from rooflinekit.descriptors import DType
+from rooflinekit.roofline import _compiled
 from rooflinekit.roofline import (
-    CountedNetwork, MemoryLayout, RowTraffic, WeightsAndActivations, place, residency, roofline_time_scalar,
-    roofline_times, traffic_bytes_scalar,
+    CountedNetwork, MemoryLayout, RooflineTimes, RowTraffic, WeightsAndActivations, place, residency,
+    roofline_time_scalar, roofline_times, traffic_bytes_scalar,
 )
 
 TARGET_PREDICTIONS = 1_000_000
@@ -96,15 +99,17 @@ def triad_bytes_per_s(n: int = 20_000_000, runs: int = 5) -> float:
 
 
 def kernel_bytes_per_s(n: int = 5_000_000, levels: int = 2, runs: int = 5) -> tuple[float, float]:
-    """(bytes/s, predictions/s) of :func:`roofline_times` alone on n rows: the bytes it must touch are its
-    inputs (ops, peak, L bytes) and outputs (compute, time, pessimistic, bound and L memory times), 8 each."""
+    """(bytes/s, predictions/s) of :func:`roofline_times` alone on n rows, writing into outputs allocated once
+    (``out=``, as a streaming sweep reuses them): the bytes it must touch are its inputs (ops, peak, L bytes) and
+    outputs (compute, time, pessimistic, bound and L memory times), 8 each."""
     rng = np.random.default_rng(0)
     ops, peak = rng.uniform(1e3, 1e7, n), np.full(n, 1e9)
     moved, bandwidth = rng.uniform(1e2, 1e6, (n, levels)), np.linspace(1e8, 4e8, levels)
+    out = RooflineTimes.empty(n, levels)
     best = float("inf")
     for _ in range(runs):
         start = time.perf_counter()
-        roofline_times(ops, moved, peak, bandwidth)
+        roofline_times(ops, moved, peak, bandwidth, out=out)
         best = min(best, time.perf_counter() - start)
     touched = 8 * n * (2 + levels + 4 + levels)
     return touched / best, n / best
@@ -122,7 +127,7 @@ def main() -> None:
     print(f"predictions={n} vectorized_s={vectorized_s:.4f} scalar_s={scalar_s:.3f}")
     print(f"vectorized_predictions_per_s={n / vectorized_s:.3e} scalar_predictions_per_s={n / scalar_s:.3e}")
     print(f"kernel_predictions_per_s={kernel_rate:.3e} kernel_bytes_per_s={kernel:.3e} "
-          f"triad_bytes_per_s={triad:.3e}")
+          f"triad_bytes_per_s={triad:.3e} compiled_kernel={_compiled.available(_compiled.MIN_ELEMENTS)}")
     print(f"speedup={scalar_s / vectorized_s:.0f}x kernel_fraction_of_memory_bandwidth={kernel / triad:.2f}")
 
 

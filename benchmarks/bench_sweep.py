@@ -18,7 +18,7 @@ Three measurements, each in this process, printed as ``name=value`` lines:
 3. **Layer mode**: ``sweep(mode="layer")`` over the catalog's per-layer CNNs x MCU and edge boards x 256 batch
    sizes with weights-and-activations traffic, in layer-configurations per second (rows x layers), against the
    kernel's rate: :func:`~rooflinekit.roofline.roofline_times` alone on inputs of the same number of
-   layer-configurations (as in ``bench_core.py``).
+   layer-configurations (as in ``bench_core.py``; the compiled kernel when numba is installed).
 
 The last line prints the ratios: ``sweep_over_baseline`` (acceptance: <= 3), ``peak_rss_gb`` (<= 2),
 ``qutibench_ms`` (< 50) and ``layer_mode_fraction_of_kernel`` (>= 0.25).
@@ -151,8 +151,9 @@ def check_equal(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
                          f"{list(theirs.columns)} x {len(theirs)}")
     for column in ours.columns:
         a, b = ours[column], theirs[column]
-        if a.dtype == np.float64:
-            if not np.allclose(a.to_numpy(), b.to_numpy(), rtol=1e-12, atol=0, equal_nan=True):
+        if a.dtype == np.float64 or isinstance(a.dtype, pd.SparseDtype):  # grid axes are sparse (NaN off-grid)
+            if not np.allclose(a.to_numpy(dtype=np.float64), b.to_numpy(dtype=np.float64), rtol=1e-12, atol=0,
+                               equal_nan=True):
                 raise SystemExit(f"column {column} differs")
         elif column not in ("engines", "engine_batches", "notes"):
             if not (a.astype(object).to_numpy() == b.astype(object).to_numpy()).all():

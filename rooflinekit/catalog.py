@@ -3,16 +3,28 @@
 Each YAML file holds ``hardware: [...]`` or ``networks: [...]``. Name lookups ignore case, spaces and
 punctuation (``TX2 - maxn`` = ``tx2-maxn``) and accept every alias a spec lists. A network query may end with a
 pruning percentage (``ResNet-50 80%``, ``CNV_12.5``); without one it means the unpruned (100 %) variant.
+
+**One lookup, one spec.** :func:`get_hardware` and :func:`get_network` do not load the whole catalog: a
+:class:`CatalogIndex` maps every name and alias to the file (and position in it) that defines it, and only that
+entry is validated. The index is read from the raw YAML (and the transformer configs' names) without validating
+anything, and kept in the user's cache folder (``$XDG_CACHE_HOME/rooflinekit`` or ``~/.cache/rooflinekit``) keyed
+by each file's size and modification time, so that a later process reads one small JSON file instead of every
+spec. The cache is never required: when it cannot be read or written the index is built in memory. A name the
+index does not know, or a folder it cannot index, goes to the full catalog (:func:`hardware_catalog`,
+:func:`network_catalog`), which validates every file and says what is wrong or what was meant.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
+import os
 import re
 import typing
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -111,11 +123,12 @@ def _read_entries(path: Path, key: str) -> list[dict]:
     return document[key]
 
 
-def _validate(path: Path, entries: list[dict], make) -> list:
+def _validate(path: Path, entries: list[dict], make, first: int = 0) -> list:
     """Validate each entry with ``make``; a failure is a :class:`SpecError` headed ``file: entry name:`` with one
-    line per failed field (the format of the descriptors' own errors)."""
+    line per failed field (the format of the descriptors' own errors). ``first`` is the position of
+    ``entries[0]`` in its file."""
     specs = []
-    for index, entry in enumerate(entries):
+    for index, entry in enumerate(entries, start=first):
         name = entry.get("name") if isinstance(entry, dict) else None
         prefix = f"{path.name}: {name if isinstance(name, str) and name else f'entry {index}'}"
         try:
@@ -163,15 +176,18 @@ def _not_found(kind: str, command: str, query: str, names: list[str]) -> Unknown
 
 
 class HardwareCatalog:
-    """All hardware specs of a folder, looked up by name or alias."""
+    """All hardware specs of a folder, looked up by name or alias; ``specs`` is a tuple sorted by name."""
 
-    def __init__(self, specs: list[HardwareSpec]):
-        self.specs = sorted(specs, key=lambda s: s.name.casefold())
+    def __init__(self, specs: Iterable[HardwareSpec]):
+        self.specs: tuple[HardwareSpec, ...] = tuple(sorted(specs, key=lambda s: s.name.casefold()))
         self._index = _index(self.specs, lambda s: {normalize_name(n) for n in (s.name, *s.aliases)})
 
     @classmethod
     def from_dir(cls, folder: str | Path = HARDWARE_DIR) -> "HardwareCatalog":
-        return cls([spec for path in sorted(Path(folder).glob("*.yaml")) for spec in load_hardware_file(path)])
+        """Every spec of the ``*.yaml`` files of ``folder`` (the same objects :func:`get_hardware` returned)."""
+        memo = _HARDWARE_INDEX.validated if Path(folder) == HARDWARE_DIR else {}
+        return cls([spec for path in sorted(Path(folder).glob("*.yaml"))
+                    for spec in _load_file(path, "hardware", HardwareSpec.model_validate, memo)])
 
     def get(self, name: str) -> HardwareSpec:
         spec = self._index.get(normalize_name(name))
@@ -184,10 +200,11 @@ class HardwareCatalog:
 
 
 class NetworkCatalog:
-    """All network specs of a folder, looked up by name or alias plus an optional pruning suffix."""
+    """All network specs of a folder, looked up by name or alias plus an optional pruning suffix; ``specs`` is a
+    tuple sorted by name, then by pruning percentage from 100 down."""
 
-    def __init__(self, specs: list[NetworkSpec]):
-        self.specs = sorted(specs, key=lambda s: (s.name.casefold(), -s.pruning_pct))
+    def __init__(self, specs: Iterable[NetworkSpec]):
+        self.specs: tuple[NetworkSpec, ...] = tuple(sorted(specs, key=lambda s: (s.name.casefold(), -s.pruning_pct)))
         self._families = {normalize_name(n) for s in self.specs for n in (s.name, *s.aliases)}
         self._index = _index(
             self.specs,
@@ -200,8 +217,18 @@ class NetworkCatalog:
         prefill network at its file's ``seq_len``, see :func:`rooflinekit.networks.transformer.catalog_networks`)."""
         from rooflinekit.networks.transformer import catalog_networks  # networks import the catalog's helpers
 
-        specs = [spec for path in sorted(Path(folder).glob("*.yaml")) for spec in load_network_file(path)]
-        return cls(specs + catalog_networks(Path(folder) / "transformers"))
+        memo = _NETWORK_INDEX.validated if Path(folder) == MODEL_DIR else {}
+        specs = [spec for path in sorted(Path(folder).glob("*.yaml"))
+                 for spec in _load_file(path, "networks", _NETWORK_ADAPTER.validate_python, memo)]
+        transformers = Path(folder) / "transformers"
+        if not memo:
+            return cls(specs + catalog_networks(transformers))
+        for path in sorted(transformers.glob("*.json")):
+            spec = memo.get((str(path), -1))
+            if spec is None:
+                spec = memo[(str(path), -1)] = _transformer_entry(path)
+            specs.append(spec)
+        return cls(specs)
 
     def get(self, name: str, pruning_pct: float | None = None) -> NetworkSpec:
         """Look up ``name``; a trailing number is a pruning percentage unless it belongs to the name."""
@@ -239,10 +266,192 @@ def network_catalog() -> NetworkCatalog:
 
 
 def get_hardware(name: str) -> HardwareSpec:
-    """The bundled hardware spec called ``name`` (or one of its aliases)."""
+    """The bundled hardware spec called ``name`` (or one of its aliases); validates only that spec's entry
+    until the whole catalog is loaded (see the module docstring)."""
+    if hardware_catalog.cache_info().currsize == 0:
+        spec = _HARDWARE_INDEX.find(normalize_name(name))
+        if spec is not None:
+            return spec  # type: ignore[return-value]
     return hardware_catalog().get(name)
 
 
 def get_network(name: str, pruning_pct: float | None = None) -> NetworkSpec:
-    """The bundled network spec called ``name``, optionally with a pruning suffix (``ResNet-50 80%``)."""
+    """The bundled network spec called ``name``, optionally with a pruning suffix (``ResNet-50 80%``); validates
+    only that spec's entry until the whole catalog is loaded (see the module docstring)."""
+    if network_catalog.cache_info().currsize == 0:
+        spec = _NETWORK_INDEX.find_network(name, pruning_pct)
+        if spec is not None:
+            return spec  # type: ignore[return-value]
     return network_catalog().get(name, pruning_pct)
+
+
+def _load_file(path: Path, key: str, make: Callable[[dict], object], memo: dict[tuple[str, int], object]) -> list:
+    """The specs of one catalog file, validated (each entry once: ``memo`` keeps them by (file, position))."""
+    entries = _read_entries(path, key)
+    specs = []
+    for position, entry in enumerate(entries):
+        spec = memo.get((str(path), position))
+        if spec is None:
+            spec = memo[(str(path), position)] = _validate(path, [entry], make, position)[0]
+        specs.append(spec)
+    return specs
+
+
+Location = tuple[str, int]
+"""Where a spec is defined: a file's path and the entry's position in its list (-1: the file is the spec)."""
+
+
+class CatalogIndex:
+    """Where each name and alias of a catalog folder is defined, read without validating anything.
+
+    ``keys`` maps ``(normalized name or alias, pruning_pct)`` to the spec's :data:`Location`; ``families`` holds
+    the normalized names (for the pruning suffix of :meth:`NetworkCatalog.get`). Built from the raw YAML entries
+    (``name``, ``aliases``, ``pruning_pct``) and the transformer configs' names, or read from the user cache (see
+    the module docstring). ``validated`` keeps the specs validated so far by location.
+    """
+
+    VERSION = 1
+
+    def __init__(self, folder: Path, key: str, make: Callable[[dict], object]) -> None:
+        self.folder, self.key, self.make = folder, key, make
+        self.validated: dict[Location, object] = {}
+        self._keys: dict[tuple[str, float], Location] | None = None
+        self._families: set[str] = set()
+        self._usable = True
+
+    def _files(self) -> list[Path]:
+        files = sorted(self.folder.glob("*.yaml"))
+        if self.key == "networks":
+            files += sorted((self.folder / "transformers").glob("*.json"))
+        return files
+
+    def _load(self) -> dict[tuple[str, float], Location] | None:
+        """The index (built, or read from the cache when every file is unchanged); None when unusable."""
+        if self._keys is not None or not self._usable:
+            return self._keys
+        try:
+            files = self._files()
+            stamp = {str(p): [p.stat().st_mtime_ns, p.stat().st_size] for p in files}
+        except OSError:
+            self._usable = False
+            return None
+        folder_id = hashlib.sha1(str(self.folder.resolve()).encode()).hexdigest()[:12]
+        cache = _cache_file(f"{self.key}-index-{folder_id}.json")
+        records = _read_cache(cache, stamp, self.VERSION)
+        if records is None:
+            records = self._scan(files)
+            if records is None:
+                self._usable = False
+                return None
+            _write_cache(cache, {"version": self.VERSION, "files": stamp, "records": records})
+        keys: dict[tuple[str, float], Location] = {}
+        for path, position, names, pct in records:
+            for name in names:
+                family = normalize_name(name)
+                self._families.add(family)
+                where = (str(path), int(position))
+                if keys.setdefault((family, float(pct)), where) != where:
+                    self._usable = False  # claimed twice: the full catalog says so
+                    return None
+        self._keys = keys
+        return keys
+
+    def _scan(self, files: list[Path]) -> list[list] | None:
+        """``[path, position, names, pruning_pct]`` per spec; None when an entry is not plain enough to index
+        (the full catalog then reports it)."""
+        records: list[list] = []
+        for path in files:
+            try:
+                if path.suffix == ".json":
+                    from rooflinekit.networks.transformer import load_transformer_config
+
+                    config = load_transformer_config(path)
+                    records.append([str(path), -1, [config.name, *config.aliases], 100.0])
+                    continue
+                entries = _read_entries(path, self.key)
+            except (SpecError, OSError):
+                return None
+            for position, entry in enumerate(entries):
+                name = entry.get("name") if isinstance(entry, dict) else None
+                aliases = entry.get("aliases", []) if isinstance(entry, dict) else None
+                pct = entry.get("pruning_pct", 100.0) if isinstance(entry, dict) else None
+                if (not isinstance(name, str) or not isinstance(aliases, list)
+                        or not all(isinstance(a, str) for a in aliases)
+                        or isinstance(pct, bool) or not isinstance(pct, (int, float))):
+                    return None
+                records.append([str(path), position, [name, *aliases], float(pct)])
+        return records
+
+    def _spec(self, where: Location) -> object:
+        """The validated spec at ``where`` (validated once)."""
+        spec = self.validated.get(where)
+        if spec is None:
+            path, position = Path(where[0]), where[1]
+            if position < 0:
+                spec = _transformer_entry(path)
+            else:
+                entry = _read_entries(path, self.key)[position]
+                spec = _validate(path, [entry], self.make, position)[0]
+            self.validated[where] = spec
+        return spec
+
+    def find(self, key: str, pruning_pct: float = 100.0) -> object | None:
+        """The spec named ``key`` (normalized) at ``pruning_pct``; None when the index does not know it."""
+        keys = self._load()
+        where = None if keys is None else keys.get((key, float(pruning_pct)))
+        return None if where is None else self._spec(where)
+
+    def find_network(self, name: str, pruning_pct: float | None) -> object | None:
+        """:meth:`NetworkCatalog.get`'s lookup (name, optional pruning suffix) through the index."""
+        if self._load() is None:
+            return None
+        family, pct = normalize_name(name), 100.0
+        if family not in self._families:
+            match = _PRUNING_SUFFIX.match(name.strip())
+            if match and normalize_name(match.group(1)) in self._families:
+                family, pct = normalize_name(match.group(1)), float(match.group(2))
+        return self.find(family, pct if pruning_pct is None else float(pruning_pct))
+
+
+def _transformer_entry(path: Path) -> NetworkSpec:
+    """The catalog network of one transformer config file, as
+    :func:`~rooflinekit.networks.transformer.catalog_networks` builds it."""
+    from rooflinekit.networks.transformer import load_transformer_config, transformer_network
+
+    config = load_transformer_config(path)
+    network: NetworkSpec = transformer_network(config, name=config.name).model_copy(
+        update={"aliases": config.aliases})
+    return network
+
+
+def _cache_file(name: str) -> Path:
+    """``name`` in the user cache folder of rooflinekit (created only when the index is written)."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "rooflinekit" / name
+
+
+def _read_cache(path: Path, stamp: dict[str, list[int]], version: int) -> list[list] | None:
+    """The cached records when the cache is of ``version`` and was made from exactly the files ``stamp``."""
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if cached.get("version") == version and cached.get("files") == stamp:
+            records: list[list] = cached["records"]
+            return records
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _write_cache(path: Path, content: dict) -> None:
+    """Write the index cache atomically; any failure leaves no cache (it is never required)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(content), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
+_HARDWARE_INDEX = CatalogIndex(HARDWARE_DIR, "hardware", HardwareSpec.model_validate)
+_NETWORK_INDEX = CatalogIndex(MODEL_DIR, "networks", _NETWORK_ADAPTER.validate_python)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
 from rooflinekit._limits import MAX_BATCH, MAX_DIM, shown
-from rooflinekit.catalog import network_catalog
+from rooflinekit.catalog import get_network
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 from rooflinekit.errors import SpecError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
@@ -206,4 +206,4 @@ def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[s
         return load_model(Path(model), batch=batch, input_shapes=shapes or None)
     if shapes:
         raise SpecError(f"--input-shape applies to model files; {model!r} is a catalog network with fixed shapes")
-    return network_catalog().get(model)
+    return get_network(model)  # through the catalog index: one entry validated, not the catalog

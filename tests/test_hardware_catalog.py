@@ -337,3 +337,71 @@ def test_mlperf_json_files_parse_or_are_known_broken():
     for name in broken:
         path = next(p for p in _closed_system_files() if p.name == name)
         assert _field(path.read_text(encoding="utf-8", errors="replace"), "Board Name")
+
+
+def _small_catalog(tmp_path, monkeypatch):
+    """Two of the bundled hardware files in a folder of their own, and a user cache folder under tmp_path."""
+    import shutil
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "hardware"
+    folder.mkdir()
+    for name in ("qutibench_fpga.yaml", "jetson_tx2.yaml"):
+        shutil.copy(HARDWARE_DIR / name, folder / name)
+    return folder
+
+
+def test_catalog_index_validates_only_the_spec_asked_for(tmp_path, monkeypatch):
+    from rooflinekit import catalog
+    from rooflinekit.descriptors import HardwareSpec
+
+    folder = _small_catalog(tmp_path, monkeypatch)
+    index = catalog.CatalogIndex(folder, "hardware", HardwareSpec.model_validate)
+    validated = []
+    monkeypatch.setattr(catalog, "_validate", lambda path, entries, make, first=0: validated.append(first) or
+                        [make(e) for e in entries])
+    full = HardwareCatalog.from_dir(folder)
+    validated.clear()
+    for name in ("ZCU104-DPU", "tx2 - maxn", "TX2 maxn"):  # names and aliases, any spelling
+        assert index.find(normalize_name(name)) == full.get(name)
+    assert len(validated) == 2  # ZCU104-DPU once, TX2-maxn once (then kept)
+    assert index.find(normalize_name("no such board")) is None
+    assert list((tmp_path / "cache" / "rooflinekit").glob("hardware-index-*.json"))
+
+
+def test_catalog_index_cache_is_reused_and_refreshed_when_a_file_changes(tmp_path, monkeypatch):
+    from rooflinekit import catalog
+    from rooflinekit.descriptors import HardwareSpec
+
+    folder = _small_catalog(tmp_path, monkeypatch)
+    catalog.CatalogIndex(folder, "hardware", HardwareSpec.model_validate).find("zcu104dpu")
+    scans = []
+    original = catalog.CatalogIndex._scan
+    monkeypatch.setattr(catalog.CatalogIndex, "_scan", lambda self, files: scans.append(1) or original(self, files))
+    assert catalog.CatalogIndex(folder, "hardware", HardwareSpec.model_validate).find("zcu104dpu") is not None
+    assert scans == []  # read from the cache
+    text = (folder / "jetson_tx2.yaml").read_text(encoding="utf-8")
+    (folder / "jetson_tx2.yaml").write_text(text.replace("name: TX2-maxn", "name: TX2-renamed", 1), encoding="utf-8")
+    fresh = catalog.CatalogIndex(folder, "hardware", HardwareSpec.model_validate)
+    assert fresh.find("tx2renamed").name == "TX2-renamed"
+    assert scans == [1]
+
+
+def test_catalog_index_needs_no_cache(tmp_path, monkeypatch):
+    """An unwritable cache folder (here a file) only means the index is rebuilt in memory."""
+    from rooflinekit import catalog
+    from rooflinekit.descriptors import HardwareSpec
+
+    folder = _small_catalog(tmp_path, monkeypatch)
+    (tmp_path / "not-a-folder").write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    assert catalog.CatalogIndex(folder, "hardware", HardwareSpec.model_validate).find("zcu104dpu").name == "ZCU104-DPU"
+
+
+def test_lookups_and_catalog_agree():
+    """A lookup through the index returns the very spec the full catalog holds; the catalog's specs are a tuple."""
+    from rooflinekit.catalog import get_hardware, get_network, hardware_catalog, network_catalog
+
+    assert get_hardware("ZCU104-DPU") is hardware_catalog().get("ZCU104-DPU")
+    assert get_network("ResNet-50 80%") is network_catalog().get("ResNet-50 80%")
+    assert isinstance(hardware_catalog().specs, tuple) and isinstance(network_catalog().specs, tuple)

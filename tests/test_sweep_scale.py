@@ -201,3 +201,83 @@ def test_pareto_hand_checked():
 def test_errors(make, message):
     with pytest.raises(SpecError, match=message):
         make()
+
+
+@pytest.fixture(scope="module")
+def noted_table():
+    """A layer-mode sweep of MCU boards where most rows have a capacity note, plus unpredicted rows."""
+    boards = [h for h in rk.hardware_catalog().specs if h.kind.value == "MCU" and not h.engines][:3]
+    nets = [rk.get_network(n) for n in ("ResNet-20-CIFAR-10", "LeNet-MNIST")]
+    return sweep(nets, [*boards, SPILL], ["int8", "fp32"], [1, 7, 300], mode="layer",
+                 traffic="weights_and_activations")
+
+
+def test_notes_made_when_read_equal_predictions(noted_table):
+    """The notes column keeps numbers, not text, until read; read, it holds what predict says, row by row."""
+    from rooflinekit.roofline.notes import NotesArray
+
+    notes = noted_table["notes"].array
+    assert isinstance(notes, NotesArray) and notes.nbytes == 8 * len(noted_table)
+    assert sum(1 for n in notes if n) > len(noted_table) // 3  # most predicted rows do not fit
+    for row in noted_table.itertuples():
+        if row.status != "ok":
+            assert row.notes is None
+            continue
+        p = predict(rk.get_network(row.network.split(" ")[0]), rk.get_hardware(row.hardware)
+                    if row.hardware != SPILL.name else SPILL, row.precision, row.batch, "layer",
+                    "weights_and_activations")
+        assert row.notes == p.notes
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_notes_array_operations_equal_those_of_its_values(noted_table, data):
+    """Selecting, taking (with fills), concatenating and converting a notes column equal the same operations on
+    its values as plain tuples."""
+    from rooflinekit.roofline.notes import NotesArray
+
+    notes = noted_table["notes"].array
+    plain = notes.astype(object)
+    assert isinstance(plain, np.ndarray) and plain.dtype == object
+    n = len(notes)
+    indices = data.draw(st.lists(st.integers(-1, n - 1), max_size=40))
+    taken = notes.take(indices, allow_fill=True)
+    assert list(taken) == [None if i < 0 else plain[i] for i in indices]
+    start, stop = data.draw(st.integers(0, n)), data.draw(st.integers(0, n))
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    joined = NotesArray._concat_same_type([notes[start:stop], notes[mask], taken])
+    assert joined.tolist() == [*plain[start:stop], *plain[mask], *taken]
+    assert joined.isna().tolist() == [v is None for v in joined]
+    frame = pd.concat([noted_table.iloc[start:stop], noted_table[mask]])
+    assert frame["notes"].tolist() == [*plain[start:stop], *plain[mask]]
+    assert NotesArray._from_sequence(list(plain)).tolist() == list(plain)
+
+
+def test_grid_axes_are_sparse_columns(networks):
+    """Each grid axis is NaN outside its grid's rows; an axis NaN on most rows is stored sparse (only its grid's
+    values kept), the others dense; either way the values are those of the grid points."""
+    zcu, tx2 = rk.get_hardware("ZCU104-DPU"), rk.get_hardware("TX2-maxn")
+    by_bandwidth = HardwareGrid.of(zcu, bandwidth_bytes_per_s={"DRAM": (1e9, 1e11, "log", 3)})
+    by_clock = HardwareGrid.of(zcu, clock_scale=[0.5, 1.0])
+    table = sweep(networks[:1], [tx2, by_bandwidth, by_clock, tx2], [None], [1, 2])
+    dense = sweep(networks[:1], [by_bandwidth], [None], [1, 2])
+    assert dense["bandwidth_bytes_per_s.DRAM"].dtype == np.float64
+    for grid in (by_bandwidth, by_clock):
+        (axis, values), = grid.axes.items()
+        column = table[axis]
+        assert isinstance(column.dtype, pd.SparseDtype) and column.array.sp_values.size == grid.size * 2
+        mine = (table["grid_point"] >= 0).to_numpy() & ~np.isnan(column.to_numpy(dtype=float))
+        assert mine.sum() == grid.size * 2
+        np.testing.assert_array_equal(column.to_numpy(dtype=float)[mine], np.repeat(values, 2))
+
+
+def test_notes_can_be_set(noted_table):
+    """Rows of a notes column can be overwritten, one value for all or one per row, without touching the sweep."""
+    table = noted_table.copy()
+    before = noted_table["notes"].tolist()
+    table.loc[table.index[-1], "notes"] = None
+    notes = table["notes"].array
+    notes[:2] = ("checked",)
+    notes[[2, 3]] = [("a",), ()]
+    assert table["notes"].tolist() == [("checked",), ("checked",), ("a",), (), *before[4:-1], None]
+    assert noted_table["notes"].tolist() == before

@@ -7,6 +7,7 @@ from rooflinekit.roofline.capacity import Residency, residency
 from rooflinekit.roofline.core import COMPUTE_BOUND, RooflineTimes, roofline_times
 from rooflinekit.roofline.engines import MemoryLayout, Placement, place
 from rooflinekit.roofline.grid import HardwareGrid, axis_values
+from rooflinekit.roofline.notes import NotesArray
 from rooflinekit.roofline.predictor import (
     MODES, RESULT_COLUMNS, SWEEP_COLUMNS, Evaluation, Mode, Prediction, evaluate, evaluate_grid, predict, sweep,
 )
@@ -19,7 +20,7 @@ from rooflinekit.roofline.workload import CountedNetwork, network_label
 
 __all__ = [
     "Best", "COMPUTE_BOUND", "CountedNetwork", "HardwareGrid", "Histogram", "Pareto", "Reduction", "axis_values",
-    "evaluate_grid", "Evaluation", "MODES", "MemoryLayout", "Mode", "OnChipIfFits", "Placement",
+    "evaluate_grid", "Evaluation", "MODES", "MemoryLayout", "Mode", "NotesArray", "OnChipIfFits", "Placement",
     "Prediction", "RESULT_COLUMNS", "Residency", "RooflineTimes", "RowTraffic", "SWEEP_COLUMNS", "TRAFFIC_MODELS",
     "TrafficModel", "WeightsAndActivations", "WeightsOnly", "evaluate", "network_label", "place", "predict",
     "residency", "roofline_time_scalar", "roofline_times", "sweep", "traffic_bytes_scalar", "traffic_model",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement
+from rooflinekit.roofline.notes import MISFIT, SPILL, CapacityNotes
 from rooflinekit.roofline.workload import CountedNetwork
 
 
@@ -30,7 +31,12 @@ class Residency:
     weights_by_level: np.ndarray  # (R, B, L) weight bytes read per batch from each level
     spilled_bytes: np.ndarray  # (B,) weight bytes streamed from a spill level
     fits: np.ndarray  # (B,) bool
-    notes: tuple[tuple[str, ...], ...]  # per batch size: misfits and spills, in words
+    capacity_notes: CapacityNotes  # misfits and spills of each batch size, formatted when read
+
+    @property
+    def notes(self) -> tuple[tuple[str, ...], ...]:
+        """Per batch size, the misfits and spills in words."""
+        return tuple(self.capacity_notes.lines(np.arange(len(self.fits))))
 
 
 def residency(counted: CountedNetwork, placement: Placement, layout: MemoryLayout,
@@ -57,7 +63,7 @@ def residency(counted: CountedNetwork, placement: Placement, layout: MemoryLayou
     rows = np.arange(n_rows)
     weights[rows, :, placement.weights_level] = counted.weight_bytes[:, None]
     spilled = np.zeros(len(b))
-    notes: dict[int, list[str]] = {}
+    parts: list[dict[str, np.ndarray]] = []
     for level in np.flatnonzero(layout.spill_to != NO_LEVEL):
         target = layout.spill_to[level]
         mine = placement.weights_level == level
@@ -69,36 +75,33 @@ def residency(counted: CountedNetwork, placement: Placement, layout: MemoryLayou
         weights[:, :, target] += streamed
         total_streamed = streamed.sum(axis=0)
         spilled += total_streamed
-        for i in np.flatnonzero(total_streamed > 0):
-            notes.setdefault(int(i), []).append(
-                f"weights {_size(counted.weight_bytes[mine].sum())} exceed the {_size(budget[i])} of "
-                f"{layout.names[level]} left for them: {_size(total_streamed[i])} streamed from "
-                f"{layout.names[target]} every batch")
+        columns = np.flatnonzero(total_streamed > 0)
+        parts.append(_entries(SPILL, columns, np.full(len(columns), level), np.full(len(columns), target),
+                              np.full(len(columns), counted.weight_bytes[mine].sum()), budget[columns],
+                              total_streamed[columns], np.zeros(len(columns)), np.zeros(len(columns)), b[columns]))
     resident = weights.sum(axis=0) + others  # (B, L)
     over = resident > capacity * (1 + 1e-12)
-    for i, level in zip(*(axis.tolist() for axis in np.nonzero(over))):
-        parts = [f"{role} {_size(amount)}" for role, amount in (
-            ("weights", weights[:, i, level].sum()), ("activations", b[i] * act_peak[level]),
-            ("state", b[i] * state_sum[level])) if amount > 0]
-        notes.setdefault(int(i), []).append(
-            f"does not fit: {layout.names[level]} must hold {_size(resident[i, level])} "
-            f"({' + '.join(parts)} at batch {int(b[i])}) but has {_size(capacity[i, level])}")
-    per_batch: list[tuple[str, ...]] = [()] * len(b)
-    for column, lines in notes.items():
-        per_batch[column] = tuple(lines)
-    return Residency(weights, spilled, ~over.any(axis=1), tuple(per_batch))
+    column, level_of = np.nonzero(over)
+    # each misfit's weights summed over rows as a contiguous row: the pairwise sum numpy gives one column
+    parts.append(_entries(MISFIT, column, level_of, np.full(len(column), NO_LEVEL), resident[column, level_of],
+                          capacity[column, level_of], np.ascontiguousarray(weights[:, column, level_of].T).sum(axis=1),
+                          b[column] * act_peak[level_of], b[column] * state_sum[level_of], b[column]))
+    return Residency(weights, spilled, ~over.any(axis=1), CapacityNotes.concat(layout.names, parts))
+
+
+def _entries(kind: int, column: np.ndarray, level: np.ndarray, target: np.ndarray, held: np.ndarray,
+             capacity: np.ndarray, weights: np.ndarray, activations: np.ndarray, state: np.ndarray,
+             batch: np.ndarray) -> dict[str, np.ndarray]:
+    """One part of :class:`~rooflinekit.roofline.notes.CapacityNotes` (M notes of one kind), bytes as float64."""
+    return {"column": column.astype(np.int64), "kind": np.full(len(column), kind, dtype=np.int8),
+            "level": level.astype(np.int64), "target": target.astype(np.int64), "held": held.astype(np.float64),
+            "capacity": capacity.astype(np.float64), "weights": weights.astype(np.float64),
+            "activations": activations.astype(np.float64), "state": state.astype(np.float64),
+            "batch": batch.astype(np.int64)}
 
 
 def activation_peaks(counted: CountedNetwork, placement: Placement, n_levels: int) -> np.ndarray:
     """(L,) bytes per frame: the largest single row's inputs plus outputs among the rows whose activations live
     in each level (0 where none do)."""
-    activations = np.nan_to_num(counted.activation_bytes)  # an aggregate spec's activations are unknown
+    activations = counted.known_activation_bytes  # an aggregate spec's activations are unknown
     return np.array([activations[placement.activations_level == l].max(initial=0.0) for l in range(n_levels)])
-
-
-def _size(nbytes: float) -> str:
-    """Bytes with a decimal prefix: ``25.6 MB``."""
-    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(nbytes) >= scale:
-            return f"{nbytes / scale:.3g} {prefix}B"
-    return f"{nbytes:.3g} B"

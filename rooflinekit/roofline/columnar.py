@@ -5,19 +5,22 @@ hardware grid, for every batch size) and writes them into preallocated columns; 
 the filled part in a DataFrame without copying. Text columns (``network``, ``hardware``, ``precision``,
 ``mode``, ``traffic``, ``bound``, ``estimate``, ``status``) are categoricals whose categories are shared by every
 builder of one sweep (:class:`Categories`), so the chunks of a streaming sweep concatenate into the same table.
-``fits`` is a nullable boolean (missing where the row was not predicted); ``engines``, ``engine_batches`` and
-``notes`` hold tuples (None where not predicted).
+``fits`` is a nullable boolean (missing where the row was not predicted); ``engines`` and ``engine_batches``
+hold tuples (None where not predicted); ``notes`` is a :class:`~rooflinekit.roofline.notes.NotesArray`, two int32
+codes per row (which note source, which of its columns), whose tuples are formatted only when read.
 """
 
 from __future__ import annotations
 
-from typing import Hashable, Mapping, Sequence
+from typing import Any, Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from rooflinekit.roofline.notes import EMPTY, NoteSource, NotesArray
+
 CATEGORICAL_COLUMNS = ("network", "hardware", "precision", "mode", "traffic", "bound", "estimate", "status")
-OBJECT_COLUMNS = ("engines", "engine_batches", "notes")
+OBJECT_COLUMNS = ("engines", "engine_batches")
 INT_COLUMNS = ("batch",)
 BOOL_COLUMNS = ("fits",)
 
@@ -49,14 +52,27 @@ class Categories:
 
 
 class TableBuilder:
-    """Preallocated columns for up to ``capacity`` rows of the columns ``columns`` (see the module docstring)."""
+    """Preallocated columns for up to ``capacity`` rows of the columns ``columns`` (see the module docstring).
 
-    def __init__(self, capacity: int, columns: Sequence[str], categories: Categories) -> None:
+    Memory per row: categorical codes take the narrowest integer their categories need (widened as categories
+    appear, as pandas stores them, so :meth:`frame` copies none); the ``sparse`` columns (grid axes: NaN outside
+    their grid's rows) keep only their non-NaN values, and become pandas ``Sparse[float64, nan]`` columns; the
+    notes' codes are allocated only once a row has a note or is missing (else ``notes`` is a view of one code).
+    """
+
+    def __init__(self, capacity: int, columns: Sequence[str], categories: Categories,
+                 sparse: Sequence[str] = ()) -> None:
         self.capacity, self.columns, self.categories, self.n = capacity, list(columns), categories, 0
         self.data: dict[str, np.ndarray] = {}
+        self.note_sources: list[NoteSource] = []
+        # sparse column -> (rows, values) segments not yet in ``built``; rows a slice or an index array
+        self.sparse: dict[str, list[tuple[slice | np.ndarray, np.ndarray]]] = {name: [] for name in sparse}
+        self.built: dict[str, pd.arrays.SparseArray] = {}
         for name in self.columns:
+            if name in self.sparse or name == "notes":
+                continue
             if name in CATEGORICAL_COLUMNS:
-                self.data[name] = np.empty(capacity, dtype=np.int32)
+                self.data[name] = np.empty(capacity, dtype=_code_dtype(len(categories.codes[name])))
             elif name in OBJECT_COLUMNS:
                 self.data[name] = np.empty(capacity, dtype=object)
             elif name in INT_COLUMNS or name == "grid_point":
@@ -71,7 +87,7 @@ class TableBuilder:
         """Rows still free."""
         return self.capacity - self.n
 
-    def add(self, n: int, constants: Mapping[str, Hashable], arrays: Mapping[str, np.ndarray],
+    def add(self, n: int, constants: Mapping[str, Hashable], arrays: Mapping[str, np.ndarray | NotesArray],
             coded: Mapping[str, tuple[np.ndarray, Sequence[Hashable]]] | None = None) -> None:
         """Append ``n`` rows: ``constants`` repeat one value, ``arrays`` give one per row, ``coded`` gives a
         categorical column as ``(codes, labels)`` (row i is ``labels[codes[i]]``); every column of the table must
@@ -79,12 +95,21 @@ class TableBuilder:
         rows = slice(self.n, self.n + n)
         for name, (codes, labels) in (coded or {}).items():
             mapping = np.array([self.categories.code(name, label) for label in labels], dtype=np.int32)
-            self.data[name][rows] = mapping[codes]
+            self._codes(name)[rows] = mapping[codes]
         for name, value in constants.items():
-            column = self.data[name]
+            if name == "notes":
+                self._add_notes(rows, NotesArray.filled(n, value))  # type: ignore[arg-type]
+                continue
+            if name in self.sparse:
+                if value is not None and value == value:
+                    self.sparse[name].append((rows, np.full(n, value, np.float64)))
+                continue
             if name in CATEGORICAL_COLUMNS:
-                column[rows] = -1 if value is None else self.categories.code(name, value)
-            elif name in BOOL_COLUMNS:
+                code = -1 if value is None else self.categories.code(name, value)
+                self._codes(name)[rows] = code
+                continue
+            column = self.data[name]
+            if name in BOOL_COLUMNS:
                 column[rows] = bool(value) if value is not None else False
                 self.data[name + "/missing"][rows] = value is None
             elif name in OBJECT_COLUMNS:
@@ -94,21 +119,65 @@ class TableBuilder:
             else:
                 column[rows] = np.nan if value is None else value
         for name, values in arrays.items():
-            column = self.data[name]
+            if name == "notes":
+                self._add_notes(rows, values if isinstance(values, NotesArray) else NotesArray._from_sequence(values))
+                continue
+            if name in self.sparse:
+                values = np.asarray(values, dtype=np.float64)
+                present = ~np.isnan(values)
+                if present.all():
+                    self.sparse[name].append((rows, values))
+                elif present.any():
+                    self.sparse[name].append((np.flatnonzero(present) + rows.start, values[present]))
+                continue
             if name in CATEGORICAL_COLUMNS:
-                column[rows] = self.categories.encode(name, values)
-            elif name in BOOL_COLUMNS:
+                codes = self.categories.encode(name, np.asarray(values))
+                self._codes(name)[rows] = codes
+                continue
+            column = self.data[name]
+            if name in BOOL_COLUMNS:
                 column[rows] = values
                 self.data[name + "/missing"][rows] = False
             else:
                 column[rows] = values
         self.n += n
 
+    def _codes(self, name: str) -> np.ndarray:
+        """The code array of categorical ``name``, widened first when its categories outgrew its integer type."""
+        column = self.data[name]
+        wanted = _code_dtype(len(self.categories.codes[name]))
+        if np.dtype(wanted).itemsize > column.dtype.itemsize:
+            column = self.data[name] = column.astype(wanted)
+        return column
+
+    def _add_notes(self, rows: slice, notes: NotesArray) -> None:
+        """Write ``notes`` into ``rows``, its sources appended to this builder's."""
+        if "notes/source" not in self.data:
+            if (notes.source == EMPTY).all():
+                return
+            self.data["notes/source"] = np.full(self.capacity, EMPTY, dtype=np.int32)
+            self.data["notes/column"] = np.zeros(self.capacity, dtype=np.int32)
+        self.data["notes/source"][rows] = np.where(notes.source >= 0, notes.source + len(self.note_sources),
+                                                   notes.source)
+        self.data["notes/column"][rows] = notes.column
+        self.note_sources.extend(notes.sources)
+
     def frame(self, first_row: int = 0) -> pd.DataFrame:
         """The rows added so far as a DataFrame (index ``first_row ..``), sharing this builder's arrays."""
         n = self.n
         out: dict[str, object] = {}
         for name in self.columns:
+            if name == "notes":
+                if "notes/source" in self.data:
+                    out[name] = NotesArray(self.note_sources, self.data["notes/source"][:n],
+                                           self.data["notes/column"][:n])
+                else:  # no row has a note: one code viewed n times
+                    out[name] = NotesArray((), np.broadcast_to(np.int32(EMPTY), (n,)),
+                                           np.broadcast_to(np.int32(0), (n,)))
+                continue
+            if name in self.sparse:
+                out[name] = self._sparse(name, n)
+                continue
             values = self.data[name][:n]
             if name in CATEGORICAL_COLUMNS:
                 out[name] = pd.Categorical.from_codes(values, categories=self.categories.categories(name))
@@ -117,3 +186,35 @@ class TableBuilder:
             else:
                 out[name] = values
         return pd.DataFrame(out, index=pd.RangeIndex(first_row, first_row + n), copy=False)
+
+    def _sparse(self, name: str, n: int) -> pd.arrays.SparseArray:
+        """Sparse column ``name`` over the first ``n`` rows (NaN where no value was given), built from its
+        segments (then dropped) without a dense copy where pandas has ``SparseArray.from_indices`` (3.0 on)."""
+        built = self.built.get(name)
+        if built is not None and len(built) == n and not self.sparse[name]:
+            return built
+        segments = self.sparse[name]
+        if built is not None:
+            segments = [(np.flatnonzero(~np.isnan(built.to_numpy(dtype=np.float64))), built.sp_values), *segments]
+        self.sparse[name] = []
+        from_indices = getattr(pd.arrays.SparseArray, "from_indices", None)
+        if from_indices is None:  # pandas before 3.0: through one dense column
+            dense = np.full(n, np.nan)
+            for where, values in segments:
+                dense[where] = values
+            array = pd.arrays.SparseArray(dense, fill_value=np.nan)
+        else:
+            indices = [np.arange(r.start, r.stop, dtype=np.int32) if isinstance(r, slice) else r for r, _ in segments]
+            array = from_indices(np.concatenate([v for _, v in segments]) if segments else np.zeros(0),
+                                 np.concatenate(indices).astype(np.int32) if indices else np.zeros(0, np.int32), n,
+                                 fill_value=np.nan)
+        self.built[name] = array
+        return array
+
+
+def _code_dtype(n_categories: int) -> type[np.signedinteger[Any]]:
+    """The integer type pandas stores the codes of ``n_categories`` categories in (-1 for missing)."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return dtype
+    return np.int64

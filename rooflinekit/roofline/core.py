@@ -9,6 +9,13 @@ For one row (a layer, or a whole network, under one configuration):
     bound      = -1 if compute_s is the largest term, else the index l of the slowest memory level
 
 Attainable performance is ``ops / time_s`` = min(peak, bandwidth x operational intensity) for one level.
+
+The kernel runs one numpy pass per term over contiguous columns (level by level, never a reduction along the short
+level axis, which numpy runs element by element), and writes into caller-owned outputs when given
+(:meth:`RooflineTimes.empty`), so that a sweep reuses one set of buffers instead of faulting fresh pages in on
+every chunk. Every value equals the plain formulas above bit for bit (the levels are summed in level order).
+With numba installed (the optional ``fast`` extra) a large call runs one compiled pass over the rows instead,
+with the same operations in the same order (:mod:`rooflinekit.roofline._compiled`): the same bits, faster.
 """
 
 from __future__ import annotations
@@ -17,19 +24,32 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rooflinekit.roofline import _compiled
+
 COMPUTE_BOUND = -1
 
 
 class RooflineTimes(NamedTuple):
+    """Roofline times of N rows over L memory levels, seconds (``bound`` an int code)."""
+
     compute_s: np.ndarray  # (N,)
-    memory_s: np.ndarray  # (N, L)
+    memory_s: np.ndarray  # (N, L), each level's column contiguous when made by :meth:`empty`
     time_s: np.ndarray  # (N,)
     pessimistic_s: np.ndarray  # (N,)
-    bound: np.ndarray  # (N,) int: COMPUTE_BOUND or memory level index
+    bound: np.ndarray  # (N,) int64: COMPUTE_BOUND or memory level index
+
+    @classmethod
+    def empty(cls, n: int, levels: int) -> "RooflineTimes":
+        """Uninitialized outputs for ``n`` rows and ``levels`` levels (``memory_s`` column-major), for ``out=``."""
+        return cls(np.empty(n), np.empty((levels, n)).T, np.empty(n), np.empty(n), np.empty(n, dtype=np.int64))
+
+    def head(self, n: int) -> "RooflineTimes":
+        """The first ``n`` rows (views)."""
+        return RooflineTimes(*(array[:n] for array in self))
 
 
 def roofline_times(ops: np.ndarray, bytes_per_level: np.ndarray, peak_ops_per_s: np.ndarray,
-                   bandwidth_bytes_per_s: np.ndarray) -> RooflineTimes:
+                   bandwidth_bytes_per_s: np.ndarray, out: RooflineTimes | None = None) -> RooflineTimes:
     """Roofline times of N rows over L memory levels.
 
     Parameters
@@ -38,17 +58,38 @@ def roofline_times(ops: np.ndarray, bytes_per_level: np.ndarray, peak_ops_per_s:
     bytes_per_level : (N, L) bytes each row moves at each level.
     peak_ops_per_s : (N,) compute ceiling of each row, ops/s.
     bandwidth_bytes_per_s : (N, L) or (L,) bandwidth of each level, bytes/s.
+    out : outputs to write into (at least N rows, L levels: :meth:`RooflineTimes.empty`); None allocates them.
 
-    All positive except ops and bytes, which may be 0. Returns :class:`RooflineTimes` in seconds.
+    All positive except ops and bytes, which may be 0. Returns :class:`RooflineTimes` in seconds (``out``'s first N
+    rows when given).
     """
     ops = np.asarray(ops, dtype=np.float64)
     moved = np.asarray(bytes_per_level, dtype=np.float64)
-    compute_s = ops / np.asarray(peak_ops_per_s, dtype=np.float64)
-    memory_s = moved / np.asarray(bandwidth_bytes_per_s, dtype=np.float64)
-    slowest = memory_s.argmax(axis=1)
-    memory_max_s = memory_s.max(axis=1)  # the value at ``slowest``, without a gather
-    time_s = np.maximum(compute_s, memory_max_s)
-    bound = np.where(compute_s >= memory_max_s, COMPUTE_BOUND, slowest)
-    pessimistic_s = memory_s.sum(axis=1)
-    pessimistic_s += compute_s
-    return RooflineTimes(compute_s, memory_s, time_s, pessimistic_s, bound)
+    peak = np.asarray(peak_ops_per_s, dtype=np.float64)
+    bandwidth = np.asarray(bandwidth_bytes_per_s, dtype=np.float64)
+    n, levels = moved.shape
+    times = (RooflineTimes.empty(n, levels) if out is None else out).head(n)
+    compute_s, memory_s, time_s, pessimistic_s, bound = times
+    if (ops.shape == peak.shape == (n,) and bandwidth.shape in ((levels,), (n, levels))
+            and _compiled.available(n * levels)):
+        _compiled.roofline_times_compiled(ops, moved, peak, bandwidth, *times)
+        return times
+    np.divide(ops, peak, out=compute_s)
+    for level in range(levels):
+        np.divide(moved[:, level], bandwidth[..., level], out=memory_s[:, level])
+    # time_s holds the running max over levels, then the max with compute; bound the running argmax
+    np.copyto(time_s, memory_s[:, 0])
+    np.copyto(pessimistic_s, memory_s[:, 0])
+    bound.fill(0)
+    mask = np.empty(n, dtype=bool)
+    for level in range(1, levels):
+        column = memory_s[:, level]
+        np.greater(column, time_s, out=mask)  # strictly slower: ties keep the first level, as argmax
+        np.copyto(bound, level, where=mask)
+        np.maximum(time_s, column, out=time_s)
+        np.add(pessimistic_s, column, out=pessimistic_s)
+    np.greater_equal(compute_s, time_s, out=mask)
+    np.copyto(bound, COMPUTE_BOUND, where=mask)
+    np.maximum(compute_s, time_s, out=time_s)
+    np.add(pessimistic_s, compute_s, out=pessimistic_s)
+    return times

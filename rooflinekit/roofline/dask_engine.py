@@ -30,7 +30,7 @@ import pandas as pd
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
 from rooflinekit.errors import SpecError
-from rooflinekit.roofline.columnar import Categories, TableBuilder
+from rooflinekit.roofline.columnar import Categories
 from rooflinekit.roofline.grid import HardwareGrid
 from rooflinekit.roofline.predictor import DEFAULT_CHUNK_ROWS, SweepPlan, stream
 from rooflinekit.roofline.reductions import Reduction, _plain
@@ -78,7 +78,7 @@ def _partial_state(part: _Part, reduce: Reduction, chunk_rows: int, first_row: i
 def _part_table(part: _Part, chunk_rows: int, first_row: int) -> pd.DataFrame:
     """Worker side: every row of one part, indexed by position in the whole sweep."""
     plan = part.local()
-    builder = TableBuilder(plan.rows, plan.columns, Categories())
+    builder = plan.builder(plan.rows, Categories())
     for n, constants, arrays, coded in plan.blocks(range(len(plan.networks)), chunk_rows):
         builder.add(n, constants, arrays, coded)
     frame = builder.frame(first_row)

@@ -24,6 +24,7 @@ capacity axes must keep the template's largest on-chip level the largest at ever
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Mapping, Sequence, Union
 
@@ -78,6 +79,8 @@ class HardwareGrid:
 
     template: HardwareSpec
     axes: dict[str, np.ndarray]
+    _recent: dict[tuple[str, int, int], object] = dataclasses.field(default_factory=dict, init=False, repr=False)
+    """The last :meth:`values` and :meth:`columns` made (a sweep asks for the same chunk for every network)."""
 
     @classmethod
     def of(cls, template: HardwareSpec, peak_ops_per_s: Mapping[str, AxisValues] | None = None,
@@ -142,15 +145,32 @@ class HardwareGrid:
         return int(np.prod(self.shape, dtype=np.int64))
 
     def values(self, start: int, stop: int) -> dict[str, np.ndarray]:
-        """The value of every axis at points ``start .. stop - 1``: arrays of shape (stop - start,)."""
-        index = np.arange(start, stop, dtype=np.int64)
-        if not self.axes:
-            return {}
-        coords = np.unravel_index(index, self.shape)
-        return {name: values[c] for (name, values), c in zip(self.axes.items(), coords)}
+        """The value of every axis at points ``start .. stop - 1``: arrays of shape (stop - start,) (shared with
+        later calls for the same points: read them, do not write them)."""
+        key = ("values", start, stop)
+        if key not in self._recent:
+            index = np.arange(start, stop, dtype=np.int64)
+            coords = np.unravel_index(index, self.shape) if self.axes else ()
+            self._remember(key, {name: values[c] for (name, values), c in zip(self.axes.items(), coords)})
+        made: dict[str, np.ndarray] = self._recent[key]  # type: ignore[assignment]
+        return made
+
+    def _remember(self, key: tuple[str, int, int], made: object) -> None:
+        """Keep ``made`` as the last result of its kind (one chunk of values, one of columns)."""
+        for old in [k for k in self._recent if k[0] == key[0]]:
+            del self._recent[old]
+        self._recent[key] = made
 
     def columns(self, start: int, stop: int) -> "GridColumns":
-        """Peaks, bandwidths and capacities of points ``start .. stop - 1`` as arrays (see :class:`GridColumns`)."""
+        """Peaks, bandwidths and capacities of points ``start .. stop - 1`` as arrays (see :class:`GridColumns`;
+        shared with later calls for the same points: read them, do not write them)."""
+        key = ("columns", start, stop)
+        if key not in self._recent:
+            self._remember(key, self._columns(start, stop))
+        made: GridColumns = self._recent[key]  # type: ignore[assignment]
+        return made
+
+    def _columns(self, start: int, stop: int) -> "GridColumns":
         values = self.values(start, stop)
         n = stop - start
         clock = values.get("clock_scale", np.ones(n))

@@ -40,11 +40,13 @@ from rooflinekit._limits import MAX_BATCH, shown
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
 from rooflinekit.errors import PrecisionError, SpecError
+from rooflinekit.roofline import _compiled
 from rooflinekit.roofline.capacity import activation_peaks, residency
 from rooflinekit.roofline.core import COMPUTE_BOUND, roofline_times
 from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement, engines_running_all, place
 from rooflinekit.roofline.columnar import Categories, TableBuilder
 from rooflinekit.roofline.grid import GridColumns, HardwareGrid
+from rooflinekit.roofline.notes import NotesArray
 from rooflinekit.roofline.reductions import Reduction
 from rooflinekit.roofline.traffic import RowTraffic, TrafficModel, traffic_model
 from rooflinekit.roofline.workload import CountedNetwork
@@ -160,11 +162,10 @@ class _Run:
     optimistic_s: np.ndarray
     pessimistic_s: np.ndarray
     fits: np.ndarray
-    notes: tuple[tuple[str, ...], ...]
+    notes: NotesArray  # (B,) formatted when read
     kernels: int
     engines: tuple[str, ...]
     layers: pd.DataFrame | None
-    notes_array: np.ndarray | None = None  # (B,) object: the notes as an array, when the run made one
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,11 +174,12 @@ class Evaluation:
 
     ``arrays`` holds every column of :data:`RESULT_COLUMNS` as a numpy array of length B (float64 numbers,
     ``fits`` bool, ``kernels`` int64, object arrays of ``str`` for ``bound`` and ``estimate`` and of tuples for
-    ``engines``, ``engine_batches`` and ``notes``); :attr:`columns` gives them as lists of Python values.
+    ``engines`` and ``engine_batches``, and ``notes`` a :class:`~rooflinekit.roofline.notes.NotesArray` of tuples
+    made when read); :attr:`columns` gives them as lists of Python values.
     """
 
     batches: tuple[int, ...]
-    arrays: dict[str, np.ndarray]
+    arrays: dict[str, np.ndarray | NotesArray]
     layers: pd.DataFrame | None
     bound_codes: np.ndarray | None = None  # (B,) index into bound_labels: the ``bound`` column, coded
     bound_labels: tuple[str, ...] = ()
@@ -216,15 +218,16 @@ def evaluate(counted: CountedNetwork, hardware: HardwareSpec, batches: Sequence[
         runs = {e: _run(counted, place(counted, hardware, [e]), layout, b, mode, traffic, fuse, with_layers)
                 for e in capable}
         columns, layers = _split(counted, hardware, runs, layout, b, mode, traffic, fuse, with_layers)
-        arrays = {key: _object_array(values) if key in _OBJECT_COLUMNS else np.asarray(values)
+        arrays = {key: NotesArray._from_sequence(values) if key == "notes" else
+                  _object_array(values) if key in _OBJECT_COLUMNS else np.asarray(values)
                   for key, values in columns.items()}
     else:
         run = _run(counted, place(counted, hardware), layout, b, mode, traffic, fuse, with_layers)
         if (run.time_s <= 0).any():
             raise SpecError(f"{counted.spec.name} has no ops and moves no bytes at {counted.precision.label}; "
                             "nothing to predict")
-        return Evaluation(tuple(int(x) for x in b), _arrays(run, b), run.layers, run.bound + 1, run.labels)
-    return Evaluation(tuple(int(x) for x in b), arrays, layers)
+        return Evaluation(tuple(b.tolist()), _arrays(run, b), run.layers, run.bound + 1, run.labels)
+    return Evaluation(tuple(b.tolist()), arrays, layers)
 
 
 def evaluate_grid(counted: CountedNetwork, grid: HardwareGrid, start: int, stop: int,
@@ -252,10 +255,10 @@ def evaluate_grid(counted: CountedNetwork, grid: HardwareGrid, start: int, stop:
     if (run.time_s <= 0).any():
         raise SpecError(f"{counted.spec.name} has no ops and moves no bytes at {counted.precision.label}; "
                         "nothing to predict")
-    return Evaluation(tuple(int(x) for x in b), _arrays(run, b), None, run.bound + 1, run.labels)
+    return Evaluation(tuple(b.tolist()), _arrays(run, b), None, run.bound + 1, run.labels)
 
 
-_OBJECT_COLUMNS = frozenset({"bound", "estimate", "engines", "engine_batches", "notes"})
+_OBJECT_COLUMNS = frozenset({"bound", "estimate", "engines", "engine_batches"})
 
 
 def _object_array(values: Sequence[object]) -> np.ndarray:
@@ -280,7 +283,7 @@ def _kernels(counted: CountedNetwork, placement: Placement, fuse: bool) -> tuple
     link = counted.fuses_into_previous & fuse & (placement.engine == np.roll(placement.engine, 1))
     link[0] = False
     link_in = np.where(link, counted.link_bytes, 0.0)
-    activations = np.nan_to_num(counted.activation_bytes) - link_in - np.append(link_in[1:], 0.0)
+    activations = counted.known_activation_bytes - link_in - np.append(link_in[1:], 0.0)
     starts = np.flatnonzero(~link)
     return activations, starts, placement.kernel_overhead_s[starts]
 
@@ -354,8 +357,8 @@ def _run(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b:
     used = tuple(placement.engine_names[e] for e in placement.engine[np.sort(first_row)])  # in order of first use
     keep = slice(0, 1) if single else slice(None)
     return _Run(time_s[keep], bound[keep], labels, ops_total[keep], moved_total[keep], bandwidth, peak[keep],
-                optimistic_s[keep], pessimistic_s[keep], resident.fits[keep], resident.notes[keep], len(starts), used,
-                layers)
+                optimistic_s[keep], pessimistic_s[keep], resident.fits[keep],
+                NotesArray.of(resident.capacity_notes, np.arange(len(b)))[keep], len(starts), used, layers)
 
 
 def _run_grid_layer(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b: np.ndarray,
@@ -366,10 +369,7 @@ def _run_grid_layer(counted: CountedNetwork, placement: Placement, layout: Memor
     up to rounding (sums of ops over a kernel's rows are divided by the peak once instead of row by row)."""
     frames = b.astype(np.float64)
     activations, starts, overhead = _kernels(counted, placement, fuse)
-    n_levels = len(layout.names)
-    _, first, inverse = np.unique(np.column_stack([frames, grid.capacity_bytes]), axis=0, return_index=True,
-                                  return_inverse=True)
-    inverse = inverse.ravel()
+    first, inverse = _unique_rows(np.column_stack([frames, grid.capacity_bytes]))
     frames_u, capacity_u = frames[first], grid.capacity_bytes[first]
     if len(first) == 1:  # two identical columns: numpy then sums rows in order, as for several
         frames_u, capacity_u = np.repeat(frames_u, 2), np.repeat(capacity_u, 2, axis=0)
@@ -384,38 +384,79 @@ def _run_grid_layer(counted: CountedNetwork, placement: Placement, layout: Memor
     ops_u = counted.ops[:, None] * frames_u[None, :]  # (R, U)
     ops_total = ops_u.sum(axis=0)[inverse]
     moved_total = moved_u.sum(axis=0)[inverse]  # (N, L)
-    compute_k = np.zeros((len(starts), len(b)))
-    for d in used_dtypes:  # compute_k = sum over data types of the kernel's ops in that type / its peak
-        ops_kd = np.add.reduceat(np.where((dtype_index == d)[:, None], ops_u, 0.0), starts, axis=0)  # (K, U)
-        compute_k += ops_kd[:, inverse] / grid.peak_ops_per_s[None, :, d]
-    moved_k = np.add.reduceat(moved_u, starts, axis=0)  # (K, U, L)
-    memory_max = moved_k[:, inverse, 0] / grid.bandwidth_bytes_per_s[None, :, 0]
-    slowest = np.zeros(memory_max.shape, dtype=np.int64)
-    pessimistic_k = compute_k + memory_max
-    for level in range(1, n_levels):
-        memory = moved_k[:, inverse, level] / grid.bandwidth_bytes_per_s[None, :, level]
-        slowest = np.where(memory > memory_max, level, slowest)
-        memory_max = np.maximum(memory_max, memory)
-        pessimistic_k += memory
-    bound_k = np.where(compute_k >= memory_max, COMPUTE_BOUND, slowest)
-    time_k = np.maximum(compute_k, memory_max) + overhead[:, None]
-    time_s = time_k.sum(axis=0)
-    compute_total = compute_k.sum(axis=0)
+    ops_kd = np.stack([np.add.reduceat(np.where((dtype_index == d)[:, None], ops_u, 0.0), starts, axis=0)
+                       for d in used_dtypes])  # (D, K, U): each kernel's ops in each data type it uses
+    moved_k = np.ascontiguousarray(np.add.reduceat(moved_u, starts, axis=0).transpose(2, 0, 1))  # (L, K, U)
+    kernel_terms = _compiled.grid_kernels if _compiled.available(len(starts) * len(b), "grid") else _grid_kernels
+    time_s, compute_total, pessimistic_s, bound = kernel_terms(
+        ops_kd, np.ascontiguousarray(grid.peak_ops_per_s[:, used_dtypes]), moved_k, grid.bandwidth_bytes_per_s,
+        inverse, overhead)
+    pessimistic_s += overhead.sum()
     peak = np.where(compute_total > 0, ops_total / np.where(compute_total > 0, compute_total, 1.0),
                     grid.peak_ops_per_s[:, used_dtypes].max(axis=1))
     memory_total = moved_total / grid.bandwidth_bytes_per_s
     optimistic_s = np.maximum(compute_total, memory_total.max(axis=1)) + overhead.sum()
-    pessimistic_s = pessimistic_k.sum(axis=0) + overhead.sum()
-    notes_u = _filled(len(frames_u), ())
-    for i, lines in enumerate(resident.notes):
-        if lines:
-            notes_u[i] = lines
     _, first_row = np.unique(placement.engine, return_index=True)
     used = tuple(placement.engine_names[e] for e in placement.engine[np.sort(first_row)])
     labels = ("compute", *(f"memory:{name}" for name in layout.names))
-    return _Run(time_s, _dominant(time_k, bound_k, n_levels), labels, ops_total, moved_total,
-                grid.bandwidth_bytes_per_s, peak, optimistic_s, pessimistic_s, resident.fits[inverse], (),
-                len(starts), used, None, notes_u[inverse])
+    return _Run(time_s, bound, labels, ops_total, moved_total,
+                grid.bandwidth_bytes_per_s, peak, optimistic_s, pessimistic_s, resident.fits[inverse],
+                NotesArray.of(resident.capacity_notes, inverse), len(starts), used, None)
+
+
+def _grid_kernels(ops_kd: np.ndarray, peak: np.ndarray, moved_k: np.ndarray, bandwidth: np.ndarray,
+                  inverse: np.ndarray, overhead_s: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The roofline of K kernels on N grid columns, summed per column.
+
+    Parameters
+    ----------
+    ops_kd : (D, K, U) ops of each kernel in each data type, per distinct (batch, capacities) column u.
+    peak : (N, D) ops/s of each column for each data type.
+    moved_k : (L, K, U) bytes each kernel moves at each level, per distinct column.
+    bandwidth : (N, L) bytes/s of each column's levels.
+    inverse : (N,) the distinct column of each column.
+    overhead_s : (K,) s added to each kernel.
+
+    Returns
+    -------
+    ``(time_s, compute_s, pessimistic_s, bound)``, each (N,): ``sum_k max(c_kj, max_l m_klj) + overhead_k`` with
+    ``c_kj = sum_d ops_dk / peak_jd`` and ``m_klj = bytes_kl / bandwidth_jl``; ``sum_k c_kj``; ``sum_k (c_kj +
+    sum_l m_klj)`` (without the overheads); and the bound code accounting for most of the time (see
+    :func:`_dominant`). Sums run in kernel order, levels in level order: the compiled twin
+    (:func:`rooflinekit.roofline._compiled.grid_kernels`) gives the same bits.
+    """
+    compute_k = np.divide(np.take(ops_kd[0], inverse, axis=1), peak[None, :, 0])  # (K, N)
+    for d in range(1, len(ops_kd)):
+        compute_k = compute_k + np.divide(np.take(ops_kd[d], inverse, axis=1), peak[None, :, d])
+    memory_max = np.divide(np.take(moved_k[0], inverse, axis=1), bandwidth[None, :, 0])
+    slowest = np.zeros(memory_max.shape, dtype=np.int64)
+    pessimistic_k = compute_k + memory_max
+    memory, faster = np.empty_like(memory_max), np.empty(memory_max.shape, dtype=bool)
+    for level in range(1, len(moved_k)):
+        np.divide(np.take(moved_k[level], inverse, axis=1), bandwidth[None, :, level], out=memory)
+        np.greater(memory, memory_max, out=faster)
+        np.copyto(slowest, level, where=faster)
+        np.maximum(memory_max, memory, out=memory_max)
+        pessimistic_k += memory
+    np.greater_equal(compute_k, memory_max, out=faster)
+    np.copyto(slowest, COMPUTE_BOUND, where=faster)
+    time_k = np.maximum(compute_k, memory_max, out=memory_max)
+    time_k += overhead_s[:, None]
+    return (time_k.sum(axis=0), compute_k.sum(axis=0), pessimistic_k.sum(axis=0),
+            _dominant(time_k, slowest, len(moved_k)))
+
+
+def _unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, inverse)`` of the distinct rows of ``keys`` (N, C): the index of each distinct row's first
+    occurrence, in lexicographic order of the rows (U,), and each row's distinct row (N,), as ``numpy.unique(keys,
+    axis=0, return_index=True, return_inverse=True)`` gives them, by one stable lexsort of the columns."""
+    order = np.lexsort(keys.T[::-1])
+    ranked = keys[order]
+    new = np.ones(len(keys), dtype=bool)
+    new[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
 
 
 def _merged(counted: CountedNetwork, placement: Placement,
@@ -454,12 +495,14 @@ def _merged(counted: CountedNetwork, placement: Placement,
 def _dominant(time_s: np.ndarray, bound: np.ndarray, n_levels: int) -> np.ndarray:
     """(B,) the bound code that accounts for most of the summed kernel time (K, B) of each batch; ties go to the
     lowest code (compute first)."""
-    n_codes, n = n_levels + 1, time_s.shape[1]
-    # one bincount over (code, column): each column's kernels summed in kernel order, per code
-    index = ((bound - COMPUTE_BOUND) * n + np.arange(n)[None, :]).ravel()
-    sums = np.bincount(index, weights=time_s.ravel(), minlength=n_codes * n).reshape(n_codes, n)
-    present = np.bincount(index, minlength=n_codes * n).reshape(n_codes, n) > 0
-    best: np.ndarray = np.argmax(np.where(present, sums, -np.inf), axis=0) + COMPUTE_BOUND
+    best = np.full(time_s.shape[1], COMPUTE_BOUND, dtype=np.int64)
+    best_s = np.full(time_s.shape[1], -np.inf)
+    for code in range(COMPUTE_BOUND, n_levels):
+        mine = bound == code
+        # each column's kernels of this code summed in kernel order (adding the others' zeros changes no bit)
+        total_s = np.where(mine.any(axis=0), np.where(mine, time_s, 0.0).sum(axis=0), -np.inf)
+        better = total_s > best_s
+        best[better], best_s[better] = code, total_s[better]
     return best
 
 
@@ -489,19 +532,12 @@ def _layer_frame(counted: CountedNetwork, placement: Placement, starts: np.ndarr
     return layers
 
 
-def _arrays(run: _Run, b: np.ndarray) -> dict[str, np.ndarray]:
+def _arrays(run: _Run, b: np.ndarray) -> dict[str, np.ndarray | NotesArray]:
     """The columns of :data:`RESULT_COLUMNS` for one run, as arrays of length B (see :class:`Evaluation`)."""
     bytes_batch = run.moved.sum(axis=1)
     n = len(b)
     with np.errstate(divide="ignore", invalid="ignore"):
         intensity = np.where(bytes_batch > 0, run.ops / bytes_batch, np.inf)
-    if run.notes_array is not None:
-        notes = run.notes_array
-    else:
-        notes = _filled(n, ())
-        for i, lines in enumerate(run.notes):
-            if lines:
-                notes[i] = lines
     sizes, which = np.unique(b, return_inverse=True)
     engine_batches = _object_array([(size,) * len(run.engines) for size in sizes.tolist()])[which.ravel()]
     return {
@@ -511,7 +547,7 @@ def _arrays(run: _Run, b: np.ndarray) -> dict[str, np.ndarray]:
         "latency_optimistic_s": run.optimistic_s, "latency_pessimistic_s": run.pessimistic_s,
         "estimate": _filled(n, BOUND_ESTIMATE), "engines": _filled(n, run.engines),
         "engine_batches": engine_batches, "kernels": np.full(n, run.kernels, dtype=np.int64),
-        "fits": np.asarray(run.fits, dtype=bool), "notes": notes,
+        "fits": np.asarray(run.fits, dtype=bool), "notes": run.notes,
     }
 
 
@@ -614,7 +650,8 @@ def _default_batch(counted: CountedNetwork) -> int:
     return int(getattr(counted.spec, "batch", 1))
 
 
-Block = tuple[int, dict[str, Hashable], dict[str, np.ndarray], dict[str, tuple[np.ndarray, tuple[str, ...]]]]
+Block = tuple[int, dict[str, Hashable], dict[str, np.ndarray | NotesArray],
+              dict[str, tuple[np.ndarray, tuple[str, ...]]]]
 """Rows of a sweep as ``(n, constants, arrays, coded)`` (see :meth:`TableBuilder.add`)."""
 
 DEFAULT_CHUNK_ROWS = 1 << 20
@@ -645,7 +682,7 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[H
     DataFrame
         One row per combination in the order networks, precisions, hardware (grid points in grid order),
         batches; columns :data:`SWEEP_COLUMNS`, plus ``grid_point`` (-1 for a plain spec) and one column per grid
-        axis (NaN elsewhere) when ``hardware`` holds a grid. Text columns are categoricals, ``fits`` a nullable
+        axis (NaN elsewhere; ``Sparse[float64, nan]`` when NaN on most rows) when ``hardware`` holds a grid. Text columns are categoricals, ``fits`` a nullable
         boolean. Each network is counted once per precision and evaluated on each hardware for all batch sizes
         at once (:func:`evaluate`); results equal :func:`predict`'s. A combination that cannot be predicted (a
         data type the hardware lacks, an aggregate spec under activation traffic) is kept as a row with NaN
@@ -659,7 +696,7 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[H
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
         raise SpecError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     if reduce is None:
-        builder = TableBuilder(plan.rows, plan.columns, Categories())
+        builder = plan.builder(plan.rows, Categories())
         for n, constants, arrays, coded in plan.blocks(range(len(plan.networks)), max(int(chunk_rows), 1)):
             builder.add(n, constants, arrays, coded)
         return builder.frame()
@@ -677,18 +714,18 @@ def stream(plan: "SweepPlan", network_indices: Iterable[int], reduce: Reduction,
     categories = Categories()
     row = plan.first_row(indices[0]) if indices and first_row is None else (first_row or 0)
     states: list[pd.DataFrame] = []
-    builder = TableBuilder(chunk_rows, plan.columns, categories)
+    builder = plan.builder(chunk_rows, categories)
     start = row
     for n, constants, arrays, coded in plan.blocks(indices, chunk_rows):
         if n > builder.room():
             if builder.n:
                 states = [reduce.combine([*states, reduce.partial(builder.frame(start))])]
                 start += builder.n
-            builder = TableBuilder(max(chunk_rows, n), plan.columns, categories)
+            builder = plan.builder(max(chunk_rows, n), categories)
         builder.add(n, constants, arrays, coded)
     if builder.n:
         states = [reduce.combine([*states, reduce.partial(builder.frame(start))])]
-    return states[0] if states else reduce.partial(TableBuilder(0, plan.columns, categories).frame(start))
+    return states[0] if states else reduce.partial(plan.builder(0, categories).frame(start))
 
 
 @dataclass(frozen=True, eq=False)
@@ -750,6 +787,18 @@ class SweepPlan:
             return list(SWEEP_COLUMNS)
         return [*SWEEP_COLUMNS, "grid_point", *self.grid_axes]
 
+    @property
+    def sparse_axes(self) -> list[str]:
+        """The grid axes that are NaN on most rows (their grids hold fewer than half the hardware
+        configurations): kept as sparse columns, the others dense."""
+        points = {a: sum(h.size for h in self.hardware if isinstance(h, HardwareGrid) and a in h.axes)
+                  for a in self.grid_axes}
+        return [a for a, n in points.items() if 2 * n < self.points]
+
+    def builder(self, capacity: int, categories: Categories) -> TableBuilder:
+        """An empty table of :attr:`columns` for ``capacity`` rows (see :attr:`sparse_axes`)."""
+        return TableBuilder(capacity, self.columns, categories, sparse=self.sparse_axes)
+
     def blocks(self, network_indices: Iterable[int],
                chunk_rows: int) -> Iterator[Block]:
         """``(n, constants, arrays)`` blocks of rows of the networks ``network_indices``, in sweep order: one
@@ -787,7 +836,7 @@ class SweepPlan:
                                           lambda: evaluate(counted, hw, sizes, self.mode, self.traffic, self.fuse))
 
     @staticmethod
-    def _block(n: int, constants: dict[str, Hashable], arrays: dict[str, np.ndarray],
+    def _block(n: int, constants: dict[str, Hashable], arrays: dict[str, np.ndarray | NotesArray],
                run: Callable[[], Evaluation]) -> Block:
         try:
             evaluation = run()

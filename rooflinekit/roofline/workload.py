@@ -92,6 +92,12 @@ class CountedNetwork:
         )
 
     @cached_property
+    def known_activation_bytes(self) -> np.ndarray:
+        """(R,) :attr:`activation_bytes` with an unknown (NaN) count as 0, bytes per frame."""
+        known: np.ndarray = np.nan_to_num(self.activation_bytes)
+        return known
+
+    @cached_property
     def class_dtype_pairs(self) -> tuple[tuple[str, str], ...]:
         """The distinct (op class, compute data type) pairs of the rows, in order of first appearance."""
         return tuple(dict.fromkeys(zip(self.op_class.tolist(), self.compute_dtype.tolist())))
