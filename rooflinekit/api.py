@@ -70,7 +70,12 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     ``framework`` (and ``framework_version``): the layer-mode roofline of the calibration's traffic model, one
     kernel per layer, scaled per op class by the fitted factors, with an interval and the calibration levels
     used (``Prediction.estimate == "calibrated"``). A level that was not calibrated or fell back warns
-    :class:`~rooflinekit.compare.calibrate.CalibrationWarning` naming the fallback.
+    :class:`~rooflinekit.compare.calibrate.CalibrationWarning` naming the fallback. The shipped calibration is
+    chosen by the hardware's class (MCU: MLPerf Tiny; GPU, NPU: MLPerf Inference Offline; any other class is
+    refused with a :class:`~rooflinekit.errors.CalibrationError`); one that carries a regime (GPU, NPU: large-batch
+    throughput at 64 samples per accelerator, weights-only traffic) is costed in it, and a smaller ``batch`` warns
+    once and gets that throughput scaled to its samples, said in ``notes``
+    (:mod:`rooflinekit.compare.calibrate.regime`).
 
     ``network`` and ``hardware`` may be catalog names or files (see :func:`resolve_network`,
     :func:`resolve_hardware`). With ``precision=None`` and a network whose own data type has no peak on the
@@ -78,9 +83,11 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     cannot hold the weights, activations or state placed in it.
     """
     network, hardware = resolve_network(network), resolve_hardware(hardware)
-    model = _calibration(calibration) if calibrated or calibration is not None else None
+    model = _calibration(calibration, hardware) if calibrated or calibration is not None else None
+    regime_notes: tuple[str, ...] = ()
     if model is not None:
         mode, traffic, fuse = "layer", model.traffic, False  # the roofline the factors were fitted on
+        network, regime_notes = _regime_network(network, model)
     try:
         result = predictor.predict(network, hardware, precision, batch, mode, traffic, conventions, counters, fuse)
     except PrecisionError as exc:
@@ -95,29 +102,45 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
                       stacklevel=2)
     if model is not None:
         result = _calibrated(result, network, hardware, model, framework, framework_version)
+        result = dataclasses.replace(result, notes=(*regime_notes, *result.notes))
     return result
 
 
-def _calibration(calibration: CalibratedPredictor | str | Path | None) -> CalibratedPredictor:
-    from rooflinekit.compare.calibrate import CalibratedPredictor, default_calibration, load_calibration
+def _calibration(calibration: CalibratedPredictor | str | Path | None, hardware: HardwareSpec
+                 ) -> CalibratedPredictor:
+    """The shipped calibration of ``hardware``'s class (None), ``calibration`` itself, or the file it names."""
+    from rooflinekit.compare.calibrate import CalibratedPredictor, default_calibration
+    from rooflinekit.compare.calibrate.regime import load_regime_calibration
 
     if calibration is None:
-        return default_calibration()
-    return calibration if isinstance(calibration, CalibratedPredictor) else load_calibration(calibration)
+        return default_calibration(hardware)
+    return calibration if isinstance(calibration, CalibratedPredictor) else load_regime_calibration(calibration)
+
+
+def _regime_network(network: NetworkSpec | CountedNetwork, model: CalibratedPredictor
+                    ) -> tuple[NetworkSpec | CountedNetwork, tuple[str, ...]]:
+    """The network the calibration's regime costs (a catalog aggregate it knows becomes its layer network)."""
+    from rooflinekit.compare.calibrate.regime import regime_network
+
+    if isinstance(network, CountedNetwork):
+        return network, ()
+    network, note = regime_network(network, model)
+    return network, (() if note is None else (note,))
 
 
 def _calibrated(bound: Prediction, network: NetworkSpec | CountedNetwork, hardware: HardwareSpec,
                 model: CalibratedPredictor, framework: str | None, framework_version: str | None) -> Prediction:
     """``bound`` (the layer-mode roofline the calibration scales) turned into the calibrated estimate."""
-    from rooflinekit.compare.calibrate import predict_with_calibration
+    from rooflinekit.compare.calibrate.regime import predict_in_regime
 
     spec = network.spec if isinstance(network, CountedNetwork) else network
-    estimate = predict_with_calibration(spec, hardware, model, framework, framework_version, bound.precision,
+    estimate, notes = predict_in_regime(spec, hardware, model, framework, framework_version, bound.precision,
                                         bound.batch)
     return dataclasses.replace(
         bound, estimate="calibrated", latency_s=estimate.latency_s, fps=estimate.fps,
         attainable_ops_per_s=bound.ops * bound.batch / estimate.latency_s, bound_latency_s=bound.latency_s,
-        latency_interval_s=estimate.interval_s, calibration_levels=estimate.levels, layers=estimate.layers)
+        latency_interval_s=estimate.interval_s, calibration_levels=estimate.levels, layers=estimate.layers,
+        notes=(*bound.notes, *notes))
 
 
 def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],

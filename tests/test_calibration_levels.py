@@ -165,8 +165,8 @@ def test_cli_calibrated_gives_estimate_interval_and_levels(capsys):
     assert low < data["latency_s"] < high
     assert data["latency_s"] > data["roofline_latency_s"]
     assert "framework_version: X-CUBE-AI | 8.1.0" in data["levels"]
-    assert main(["predict", "LeNet-MNIST", "--hardware", "A100-SXM4-40GB", "--calibrated"]) == 2
-    assert "no calibration for hardware class GPU" in capsys.readouterr().err
+    assert main(["predict", "LeNet-MNIST", "--hardware", "Ultra96-DPU", "--calibrated"]) == 2  # GPUs have one now
+    assert "no calibration for hardware class FPGA" in capsys.readouterr().err
 
 
 def test_reprs_say_bound_or_calibrated_estimate():

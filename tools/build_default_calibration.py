@@ -36,7 +36,7 @@ def main() -> int:
     (OUT / f"{DEFAULT_NAME}.json").write_text(predictor.to_json() + "\n", encoding="utf-8")
     columns = [c for c in features.columns if c in KEEP or c.startswith("roofline_s:")
                or c in ("catalog_hardware", "hardware_class", "core_family", "spec_clock_hz", "macs",
-                        "roofline_latency_s")]
+                        "roofline_latency_s", "kernels")]
     features[columns].to_csv(OUT / f"{DEFAULT_NAME}_features.csv", index=False)
     print(f"fitted on {predictor.n_records_} records; wrote {OUT / DEFAULT_NAME}.json and _features.csv")
     return 0

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -31,8 +30,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mlperf_tiny"))
 from crossval import DATA, load_features  # noqa: E402
+from lodo import fold_predictions  # noqa: E402
 
-from rooflinekit.compare.calibrate import CalibratedPredictor, CalibrationWarning  # noqa: E402
+from rooflinekit.compare.calibrate import CalibratedPredictor  # noqa: E402
 from rooflinekit.compare.calibrate.intervals import fold_labels  # noqa: E402
 from rooflinekit.compare.evaluate import MedianCyclesPerMac, error_metrics  # noqa: E402
 
@@ -61,15 +61,7 @@ def run_scheme(features: pd.DataFrame, scheme: str,
     all_splits = list(splits(features, scheme))
     for number, (train, test) in enumerate(all_splits, start=1):
         progress(f"{scheme}: fold {number}/{len(all_splits)}")  # one line per fold: folds take tens of seconds
-        fit, held = features[train], features[test]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CalibrationWarning)
-            calibrated = CalibratedPredictor().fit(fit)
-            low, high = calibrated.predict_interval(held)
-            parts.append(pd.DataFrame({
-                "roofline": held["roofline_latency_s"], "naive": MedianCyclesPerMac().fit(fit).predict(held),
-                "calibrated": calibrated.predict(held), "low": low, "high": high,
-                "depth": calibrated.explain(held)["depth"]}, index=held.index))
+        parts.append(fold_predictions(features[train], features[test], CalibratedPredictor(), MedianCyclesPerMac()))
     return pd.concat(parts) if parts else out
 
 

@@ -29,6 +29,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, NonNegativeFloat, model_validator
 
 from rooflinekit.descriptors._base import Bytes, BytesPerS, Frozen, Hertz, PeakTable, Watts
+from rooflinekit.descriptors._base import _quantity
 from rooflinekit.descriptors.dtypes import DType
 from rooflinekit.errors import PrecisionError
 
@@ -99,12 +100,31 @@ class ComputeEngine(Frozen):
         return not self.op_classes or op_class is None or op_class in self.op_classes
 
 
+class Interconnect(Frozen):
+    """The links between the identical devices of a multi-device system (NVLink, PCIe), for tensor and pipeline
+    parallelism (:mod:`rooflinekit.llm`).
+
+    ``bandwidth_bytes_per_s`` is what **one device sends in one direction** at the same time as it receives as
+    much (bytes/s): NVLink 4 on an H100 SXM is 18 links x 25 GB/s = 450 GB/s per direction, the datasheet's
+    "900 GB/s" being both directions added. ``latency_s`` is the fixed cost of one transfer step (s). A ring
+    all-reduce of ``n`` bytes over N devices then takes ``2 (N-1)/N x n / bandwidth + 2 (N-1) x latency``.
+    ``devices`` is how many devices the system holds; the spec's peaks and memories are **one device's**.
+    """
+
+    name: str = Field(min_length=1)
+    devices: int = Field(ge=2)
+    bandwidth_bytes_per_s: BytesPerS
+    latency_s: Annotated[float, _quantity("s"), Field(ge=0, allow_inf_nan=False)]
+    source: str = Field(min_length=1)
+
+
 class HardwareSpec(Frozen):
     """A device, or one operating mode of a device (TX2 maxn, EdgeTPU fast, ...).
 
     ``default_precision`` (optional, one of the device's peak data types) is the type a prediction uses when
     the caller gives no precision and the network's own type has no peak on the device; the prediction's
-    ``notes`` say so.
+    ``notes`` say so. ``compute_units`` (optional) is the number of identical parallel units the peak is spread
+    over (a GPU's streaming multiprocessors); size-dependent utilization models (tile waves, work per unit) use it.
     """
 
     name: str = Field(min_length=1)
@@ -117,12 +137,14 @@ class HardwareSpec(Frozen):
     tdp_w: Watts | None = None
     idle_power_w: Watts | None = None
     core_type: str | None = None
+    compute_units: int | None = Field(default=None, ge=1)
     default_precision: Annotated[DType | None, BeforeValidator(_parse_dtype)] = None
     family: str | None = None
     operating_mode: str | None = None
     aliases: tuple[str, ...] = ()
     source: str = Field(min_length=1)
     notes: str | None = None
+    interconnect: Interconnect | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -11,7 +11,7 @@ Builders only describe layers (shapes, weights, state); counting stays in :mod:`
 
 from rooflinekit.networks.mlperf import MLPERF_BENCHMARKS, mlperf_network, resnet50_v15
 from rooflinekit.networks.neusight import NEUSIGHT_MODELS, neusight_network
-from rooflinekit.networks.nb201 import nb201_network, nb201_published_flops, parse_nb201_arch
+from rooflinekit.networks.nb201 import nb201_layer_union, nb201_network, nb201_published_flops, parse_nb201_arch
 from rooflinekit.networks.transformer import (
     TransformerConfig, bundled_transformer_configs, decode_network, kv_cache_bytes, load_transformer_config,
     transformer_network,
@@ -19,5 +19,5 @@ from rooflinekit.networks.transformer import (
 
 __all__ = [
     "MLPERF_BENCHMARKS", "mlperf_network", "resnet50_v15", "NEUSIGHT_MODELS", "neusight_network", "TransformerConfig", "bundled_transformer_configs", "decode_network", "kv_cache_bytes",
-    "load_transformer_config", "nb201_network", "nb201_published_flops", "parse_nb201_arch", "transformer_network",
+    "load_transformer_config", "nb201_layer_union", "nb201_network", "nb201_published_flops", "parse_nb201_arch", "transformer_network",
 ]

@@ -39,7 +39,9 @@ every cell position (5 ops x 6 edges x 15 cells per batch), since a network depe
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Sequence
+
+import numpy as np
 
 from rooflinekit.descriptors import Layer, LayerNetwork, Precision, TensorSpec
 from rooflinekit.errors import SpecError
@@ -213,8 +215,8 @@ def _fixed_layers(batch: int) -> tuple[tuple[Layer, ...], tuple[Layer, ...], tup
     return stem, reductions[0], reductions[1], head
 
 
-@lru_cache(maxsize=1024)
-def _network(cell: Cell, arch: str, batch: int, precision: str, name: str | None) -> LayerNetwork:
+def _cell_layers(cell: Cell, batch: int) -> list[Layer]:
+    """The layers of the whole network of ``cell``, in order: shared (cached) Layer objects."""
     stem, reduce1, reduce2, head = _fixed_layers(batch)
     layers: list[Layer] = list(stem)
     for k in range(len(STAGES) * CELLS_PER_STAGE):
@@ -227,11 +229,74 @@ def _network(cell: Cell, arch: str, batch: int, precision: str, name: str | None
                 layers.extend(_edge_layers(op, node, source, k, batch))
             layers.extend(_node_add(node, sum(op != "none" for op, _ in edges), k, batch))
     layers.extend(head)
+    return layers
+
+
+SOURCE = ("NAS-Bench-201 CIFAR-10 network (Dong and Yang, ICLR 2020; C=16, N=5) built from its architecture string by "
+          "rooflinekit.networks.nb201, as described in ../shared/data/nb201/README.md")
+
+
+@lru_cache(maxsize=1024)
+def _network(cell: Cell, arch: str, batch: int, precision: str, name: str | None) -> LayerNetwork:
     return LayerNetwork(
         name=name or f"NB201 {arch}", task="CIFAR-10 classification", batch=batch,
-        precision=Precision.parse(precision), layers=tuple(layers),
-        source="NAS-Bench-201 CIFAR-10 network (Dong and Yang, ICLR 2020; C=16, N=5) built from its architecture "
-               "string by rooflinekit.networks.nb201, as described in ../shared/data/nb201/README.md")
+        precision=Precision.parse(precision), layers=tuple(_cell_layers(cell, batch)), source=SOURCE)
+
+
+def nb201_layer_union(archs: Sequence[str], batch: int = 1,
+                      precision: str = "fp32") -> tuple[LayerNetwork, np.ndarray]:
+    """Every distinct layer of many NAS-Bench-201 networks once, and which network holds which.
+
+    A network of this space is assembled from at most 5 ops x 6 edges x 15 cells edge layers, the adds of nodes
+    with 2 or 3 inputs and the fixed stem, reductions and head (about 800 distinct layers for all 15,625
+    networks), so a per-layer quantity of every network (a layer-mode roofline time: each layer's time depends on
+    that layer alone) is one evaluation of this union and one matrix product.
+
+    Parameters
+    ----------
+    archs : sequence of str
+        Architecture strings (:func:`parse_nb201_arch`).
+    batch : int
+        Images per batch B.
+    precision : str
+        Weight and activation precision.
+
+    Returns
+    -------
+    union : LayerNetwork
+        The distinct layers, renamed ``u<i>`` (names repeat across networks: ``cells.0.n2.add`` with 2 or 3
+        inputs); not a runnable graph, a list of layers.
+    incidence : numpy.ndarray
+        Shape (len(archs), len(union.layers)), int16: entry [a, i] = how often network a runs union layer i (0 or
+        1), so
+        ``incidence @ x`` sums a per-layer column x over each network's layers (``nb201_network(arch).layers``
+        are exactly the union layers of its row, in network order).
+
+    Raises
+    ------
+    SpecError
+        A malformed architecture or batch (as :func:`nb201_network`).
+    """
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise SpecError(f"batch must be a positive integer, got {batch!r}")
+    positions: dict[int, int] = {}
+    layers: list[Layer] = []
+    rows: list[list[int]] = []
+    for arch in archs:
+        row = []
+        for layer in _cell_layers(parse_nb201_arch(arch), batch):
+            if id(layer) not in positions:
+                positions[id(layer)] = len(layers)
+                layers.append(layer)
+            row.append(positions[id(layer)])
+        rows.append(row)
+    incidence = np.zeros((len(rows), len(layers)), dtype=np.int16)
+    for a, row in enumerate(rows):
+        np.add.at(incidence[a], row, 1)
+    union = LayerNetwork(name=f"NB201 union of {len(rows)} networks", task="CIFAR-10 classification", batch=batch,
+                         precision=Precision.parse(precision), source=SOURCE,
+                         layers=tuple(layer.model_copy(update={"name": f"u{i}"}) for i, layer in enumerate(layers)))
+    return union, incidence
 
 
 def nb201_published_flops(layers: Any) -> float:

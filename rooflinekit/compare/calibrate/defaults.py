@@ -1,11 +1,21 @@
-"""The calibration shipped with rooflinekit, and extending it with your own records.
+"""The calibrations shipped with rooflinekit, chosen by hardware class, and extending them with your own records.
 
-The shipped calibration (``rooflinekit/calibrations/``, rebuilt by ``python tools/build_default_calibration.py``
-from the public data in ``../shared/data``) holds a fitted :class:`~.model.CalibratedPredictor` as JSON and the
-featurized records it was fitted on as CSV, so that :func:`extend_default_calibration` can refit it with a user's
-records added. It covers: MLPerf Tiny v0.5-v1.1, closed division, CPU-only Arm Cortex-M boards (hardware class
-MCU). Other hardware classes are refused by the predictor (factors never cross classes) until records of them are
-added.
+Each shipped calibration (``rooflinekit/calibrations/``) holds a fitted :class:`~.model.CalibratedPredictor` as
+JSON and the featurized records it was fitted on as CSV (``<name>_features.csv``), so that
+:func:`extend_default_calibration` can refit it with a user's records added. Factors never cross hardware classes,
+so the calibration is chosen by the hardware's class (:data:`SHIPPED`):
+
+- ``MCU``: ``mlperf_tiny_cortex_m``: MLPerf Tiny v0.5-v1.1, closed division, CPU-only Arm Cortex-M boards (each
+  record at its own batch, 1); rebuilt by ``python tools/build_default_calibration.py``;
+- ``GPU`` / ``NPU``: ``mlperf_inference_gpu`` / ``mlperf_inference_npu``: MLPerf Inference v2.1, v3.0 and v4.1
+  closed-division **Offline** results of ResNet-50, RetinaNet and BERT-Large (NPU: Qualcomm Cloud AI 100),
+  fitted with the conventions of :mod:`.inference_offline` and carrying their **regime** (large-batch throughput,
+  costed at 64 samples per accelerator with weights-only traffic; :mod:`.regime` says what a request outside it
+  gets); rebuilt by ``python tools/build_gpu_calibration.py``.
+
+A class with none (CPU, FPGA, TPU, VPU, DSP) is refused with a :class:`~rooflinekit.errors.CalibrationError`
+naming the classes that have one. A calibration read here carries its regime as ``regime_`` (None for the MCU
+one); :func:`~.regime.calibration_json` writes it back with the regime.
 """
 
 from __future__ import annotations
@@ -18,35 +28,82 @@ from typing import Any
 import pandas as pd
 
 from rooflinekit.compare.calibrate.model import CalibratedPredictor
+from rooflinekit.descriptors import HardwareKind, HardwareSpec
+from rooflinekit.errors import CalibrationError
 
 DEFAULT_NAME = "mlperf_tiny_cortex_m"
+"""The MCU calibration (the only one before GPU / NPU ones shipped; the default of :func:`default_calibration`)."""
+SHIPPED = {"MCU": DEFAULT_NAME, "GPU": "mlperf_inference_gpu", "NPU": "mlperf_inference_npu"}
+"""Hardware class -> the shipped calibration's file stem in ``rooflinekit/calibrations/``."""
+DESCRIPTIONS = {"MCU": "MLPerf Tiny, Cortex-M", "GPU": "MLPerf Inference Offline", "NPU": "MLPerf Inference Offline"}
+"""Hardware class -> the records of its shipped calibration, in a few words (for messages)."""
 
 
-def _packaged(suffix: str) -> str:
-    return (resources.files("rooflinekit") / "calibrations" / f"{DEFAULT_NAME}{suffix}").read_text(encoding="utf-8")
+def hardware_class(hardware: HardwareSpec | HardwareKind | str | None) -> str:
+    """The class name (``GPU``) of a spec, a kind or a class name; None means ``MCU`` (the first one shipped)."""
+    if hardware is None:
+        return "MCU"
+    if isinstance(hardware, HardwareSpec):
+        return hardware.kind.value
+    return hardware.value if isinstance(hardware, HardwareKind) else str(hardware).strip().upper()
 
 
-@lru_cache(maxsize=1)
-def _default_json() -> str:
-    return _packaged(".json")
+def shipped_name(hardware: HardwareSpec | HardwareKind | str | None) -> str:
+    """The file stem of the calibration shipped for ``hardware``'s class (:data:`SHIPPED`); a class with none
+    raises :class:`CalibrationError` naming the classes that have one."""
+    kind = hardware_class(hardware)
+    if kind not in SHIPPED:
+        shipped = ", ".join(f"{name} ({DESCRIPTIONS[name]})" for name in SHIPPED)
+        where = f" ({hardware.name})" if isinstance(hardware, HardwareSpec) else ""
+        raise CalibrationError(f"no calibration for hardware class {kind}{where} ships with rooflinekit (shipped: "
+                               f"{shipped}); use the roofline bound, or fit one on your records with 'rooflinekit "
+                               "calibrate' and pass it with --calibration / calibration=")
+    return SHIPPED[kind]
 
 
-def default_calibration() -> CalibratedPredictor:
-    """A fresh copy of the shipped calibration (module docstring)."""
-    return CalibratedPredictor.from_json(_default_json())
+def _packaged(name: str, suffix: str) -> str:
+    return (resources.files("rooflinekit") / "calibrations" / f"{name}{suffix}").read_text(encoding="utf-8")
 
 
-def default_features() -> pd.DataFrame:
-    """The featurized records the shipped calibration was fitted on (one row per record)."""
-    return pd.read_csv(StringIO(_packaged("_features.csv")))
+@lru_cache(maxsize=len(SHIPPED))
+def _default_json(name: str) -> str:
+    return _packaged(name, ".json")
 
 
-def extend_default_calibration(features: pd.DataFrame, **params: Any) -> CalibratedPredictor:
-    """The shipped calibration refitted with ``features`` (from
-    :func:`~.features.calibration_features` on your records) added to its own; ``params`` go to
-    :class:`~.model.CalibratedPredictor` (default: the shipped calibration's)."""
-    shipped = default_calibration()
-    combined = pd.concat([default_features(), features], ignore_index=True)
+def default_calibration(hardware: HardwareSpec | HardwareKind | str | None = None) -> CalibratedPredictor:
+    """A fresh copy of the calibration shipped for ``hardware``'s class (a spec, kind or class name; None: the
+    MCU one), carrying its regime as ``regime_`` (module docstring)."""
+    from rooflinekit.compare.calibrate.regime import read_calibration
+
+    return read_calibration(_default_json(shipped_name(hardware)))
+
+
+def default_features(hardware: HardwareSpec | HardwareKind | str | None = None) -> pd.DataFrame:
+    """The featurized records the calibration shipped for ``hardware``'s class was fitted on (one row per
+    record)."""
+    return pd.read_csv(StringIO(_packaged(shipped_name(hardware), "_features.csv")))
+
+
+def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | HardwareKind | str | None = None,
+                               **params: Any) -> CalibratedPredictor:
+    """The shipped calibration refitted with ``features`` added to its own records.
+
+    ``features``: :func:`~.features.calibration_features` of your records (for a GPU / NPU built as the shipped
+    ones were: :func:`~.inference_offline.featurize`). ``hardware``: the class to extend (default: the one
+    hardware class of ``features``, else MCU). ``params`` go to :class:`~.model.CalibratedPredictor` (default: the
+    shipped calibration's). The result carries the shipped regime.
+    """
+    from rooflinekit.compare.calibrate.regime import regime_of, with_regime
+
+    if hardware is None and "hardware_class" in features.columns:
+        classes = sorted(set(features["hardware_class"].dropna().astype(str)))
+        if len(classes) > 1:
+            raise CalibrationError(f"features hold hardware classes {classes}; extend one class at a time "
+                                   "(factors never cross classes)")
+        hardware = classes[0] if classes else None
+    shipped = default_calibration(hardware)
+    combined = pd.concat([default_features(hardware), features], ignore_index=True)
     times = [c for c in combined.columns if c.startswith("roofline_s:")]
     combined[times] = combined[times].fillna(0.0)
-    return CalibratedPredictor(**{**shipped.get_params(), **params}).fit(combined)
+    fitted = CalibratedPredictor(**{**shipped.get_params(), **params}).fit(combined)
+    return with_regime(fitted, regime_of(shipped))

@@ -6,8 +6,20 @@ Features (:func:`calibration_features`) of a record r (network N on hardware H, 
              (rooflinekit.predict, mode="layer", traffic "weights_and_activations" by default)
     c      = "<op class>/<compute dtype>" (``conv/int8``), op class from :func:`op_class`
 
-next to the catalog hardware, its core family (:func:`core_family`), the spec clock, the network's MACs and its
-layer-mode roofline latency (:data:`FEATURE_COLUMNS`).
+Two class schemes (:data:`OP_CLASS_SCHEMES`, argument ``op_classes``): ``coarse`` (conv, depthwise_conv,
+fully_connected, other; what the MCU calibration was fitted with) and ``fine``, which splits ``other`` by the op's
+:class:`~rooflinekit.descriptors.OpClass` (elementwise, norm, pool, reduce, movement, attention, ...): on GPUs and
+CPUs a ReLU, a batch norm and an average pool reach different fractions of their (memory) roofs, and one factor
+for all of them cannot rank networks that mix them in different proportions (NAS-Bench-201 at batch 256).
+
+next to the catalog hardware, its core family (:func:`core_family`), the spec clock, the network's MACs, its
+layer-mode roofline latency and its kernel count (:data:`FEATURE_COLUMNS`):
+
+    kernels(r) = number of N's layers with t_layer > 0   (dimensionless)
+
+i.e. one kernel launch per layer that computes or moves anything, as an eager framework (PyTorch, a TFLite
+interpreter) runs them; views (``identity``, ``flatten``) launch none. The per-kernel overhead term of the model
+(:mod:`.model`) multiplies it. Each (network, precision) is counted once and reused on every board and batch.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ from rooflinekit.errors import CalibrationError, RooflineError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
 from rooflinekit.progress import progress
 from rooflinekit.roofline import TrafficModel, predict, traffic_model
+from rooflinekit.roofline.workload import CountedNetwork
 
 CONV_OPS = frozenset(kind.value for kind in OpKind if kind.op_class is OpClass.CONV)
 """The conv-class kinds (conv, conv_transpose): calibration class ``conv`` or ``depthwise_conv``."""
@@ -33,24 +46,43 @@ FULLY_CONNECTED_OPS = frozenset({OpKind.FULLY_CONNECTED.value, OpKind.MATMUL.val
 """The kinds of calibration class ``fully_connected``: of the gemm class, einsum stays ``other``."""
 _CONV_CLASSES = {OpClass.CONV: "conv", OpClass.DEPTHWISE: "depthwise_conv"}
 ROOFLINE_PREFIX = "roofline_s:"
-FEATURE_COLUMNS = ("catalog_hardware", "hardware_class", "core_family", "spec_clock_hz", "macs", "roofline_latency_s")
+FEATURE_COLUMNS = ("catalog_hardware", "hardware_class", "core_family", "spec_clock_hz", "macs", "roofline_latency_s",
+                   "kernels")
 UNKNOWN = "<unknown>"
+OP_CLASS_SCHEMES = ("coarse", "grouped", "fine")
+"""Calibration class schemes of :func:`op_class` (module docstring)."""
 """A missing key value (precision, framework, ...) in keys and messages."""
 
 NetworkIndex = Mapping[tuple[str, str], NetworkSpec]
 
 
-def op_class(layer: Layer) -> str:
-    """The calibration class of ``layer``, one of four, from :func:`~rooflinekit.descriptors.layer_op_class`.
+def op_class(layer: Layer, scheme: str = "coarse") -> str:
+    """The calibration class of ``layer`` from :func:`~rooflinekit.descriptors.layer_op_class`.
 
     ``depthwise_conv`` for a conv whose groups equal its input channels (> 1), ``conv`` for other (transposed)
-    convs, ``fully_connected`` for fully_connected and matmul (:data:`FULLY_CONNECTED_OPS`; einsum is not one),
-    ``other`` for the rest (pooling, elementwise, unsupported ops, ...).
+    convs, ``fully_connected`` for fully_connected and matmul (:data:`FULLY_CONNECTED_OPS`; einsum is not one);
+    the rest is ``other`` in the ``coarse`` scheme, and its :class:`~rooflinekit.descriptors.OpClass` value
+    (``elementwise``, ``norm``, ``pool``, ...; ``other`` for unsupported ops) in the ``fine`` scheme. The
+    ``grouped`` scheme is ``coarse`` with ``grouped_conv`` for a conv with 1 < groups < input channels (ResNeXt's
+    3x3 convs fill a tensor-core tile far less than a dense conv of the same MACs; the MLPerf Inference GPU
+    calibration, :mod:`.inference_offline`).
     """
-    calibration_class = _CONV_CLASSES.get(layer_op_class(layer))
+    kind = layer_op_class(layer)
+    calibration_class = _CONV_CLASSES.get(kind)
+    if calibration_class == "conv" and scheme == "grouped" and int(layer.attrs.get("groups", 1)) > 1:
+        return "grouped_conv"
     if calibration_class is not None:
         return calibration_class
-    return "fully_connected" if layer.op in FULLY_CONNECTED_OPS else "other"
+    if layer.op in FULLY_CONNECTED_OPS:
+        return "fully_connected"
+    return kind.value if scheme == "fine" and kind is not None else "other"
+
+
+def check_op_classes(scheme: str) -> str:
+    """``scheme`` if it is one of :data:`OP_CLASS_SCHEMES`, else a :class:`CalibrationError` listing them."""
+    if scheme not in OP_CLASS_SCHEMES:
+        raise CalibrationError(f"op_classes {scheme!r} unknown; choose one of {list(OP_CLASS_SCHEMES)}")
+    return scheme
 
 
 def core_family(spec: HardwareSpec) -> str:
@@ -101,46 +133,59 @@ def _resolve_network(name: str, precision: str | None, networks: NetworkIndex) -
 
 
 def class_layers(network: NetworkSpec, spec: HardwareSpec, precision: str | None, batch: int,
-                 traffic: str) -> pd.DataFrame:
+                 traffic: str, counted: CountedNetwork | None = None, op_classes: str = "coarse") -> pd.DataFrame:
     """The layer-mode roofline rows (one kernel per layer, ``traffic``) of ``network`` on ``spec`` with each
-    layer's ``calibration_class`` (``<op class>/<compute dtype>``, e.g. ``conv/int8``)."""
+    layer's ``calibration_class`` (``<op class>/<compute dtype>``, e.g. ``conv/int8``) and ``kernel`` (1 where the
+    layer launches a kernel: ``time_s`` > 0, else 0). ``counted``: ``network`` already counted at ``precision``
+    (:meth:`CountedNetwork.of`), to skip counting it again; ``op_classes``: the class scheme of :func:`op_class`."""
     if not isinstance(network, LayerNetwork):
         raise CalibrationError(f"{network.name} is an aggregate network (totals only); calibration needs per-layer "
                                "costs: give a layer network or a model file")
-    layers = predict(network, spec, precision, batch, mode="layer", traffic=traffic, fuse=False).layers
+    if counted is None:
+        layers = predict(network, spec, precision, batch, mode="layer", traffic=traffic, fuse=False).layers
+    else:
+        layers = predict(counted, spec, None, batch, mode="layer", traffic=traffic, fuse=False).layers
     if layers is None:
         raise CalibrationError(f"{network.name} gave no layer rows in layer mode; calibration needs per-layer costs")
-    classes = layers.name.map({layer.name: op_class(layer) for layer in network.layers}) + "/" + layers.compute_dtype
-    return layers.assign(calibration_class=classes)
+    check_op_classes(op_classes)
+    classes = layers.name.map({layer.name: op_class(layer, op_classes) for layer in network.layers}) + "/" \
+        + layers.compute_dtype
+    return layers.assign(calibration_class=classes, kernel=(layers.time_s > 0).astype(int))
 
 
 def _class_times(network: NetworkSpec, spec: HardwareSpec, precision: str | None, batch: int,
-                 traffic: str) -> dict[str, float]:
-    """Feature values of one (network, hardware, precision, batch): roofline seconds per class, MACs, latency."""
-    layers = class_layers(network, spec, precision, batch, traffic)
+                 traffic: str, counted: CountedNetwork | None = None, op_classes: str = "coarse") -> dict[str, float]:
+    """Feature values of one (network, hardware, precision, batch): roofline seconds per class, MACs, latency,
+    kernels."""
+    layers = class_layers(network, spec, precision, batch, traffic, counted, op_classes)
     times = layers.time_s.groupby(layers.calibration_class).sum()
     return {"catalog_hardware": spec.name, "hardware_class": spec.kind.value, "core_family": core_family(spec),
             "spec_clock_hz": float("nan") if spec.clock_hz is None else spec.clock_hz,
             "macs": float(layers.macs.sum()), "roofline_latency_s": float(layers.time_s.sum()),
+            "kernels": float(layers.kernel.sum()),
             **{ROOFLINE_PREFIX + name: float(time) for name, time in times.items()}}
 
 
 def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
                          hardware: Mapping[str, HardwareSpec] | None = None,
-                         traffic: TrafficModel | str = "weights_and_activations") -> FeatureResult:
+                         traffic: TrafficModel | str = "weights_and_activations",
+                         op_classes: str = "coarse") -> FeatureResult:
     """Join each record (``hardware``, ``network``, optional ``precision`` and ``batch``) with its roofline costs.
 
     Hardware resolves through ``hardware`` (name -> spec), else the catalog (aliases included); networks through
     ``networks`` (:func:`network_index`: by name and precision, else by name alone), else the network catalog.
     ``roofline_s:<class>`` is 0 where the network has no layer of that class. Records that cannot be resolved
-    are returned in ``skipped`` with the reason, never dropped silently.
+    are returned in ``skipped`` with the reason, never dropped silently. ``op_classes``: the class scheme
+    (:data:`OP_CLASS_SCHEMES`).
     """
+    check_op_classes(op_classes)
     missing = [c for c in ("hardware", "network") if c not in records.columns]
     if missing:
         raise CalibrationError(f"records lack the columns {missing}; each record names its hardware and network")
     traffic = traffic_model(traffic).name
     hardware = hardware or {}
     cache: dict[tuple, dict[str, float]] = {}
+    counted: dict[tuple[int, str | None], CountedNetwork] = {}
     kept, values, skipped = [], [], []
     rows = progress(records.iterrows(), "calibration features", total=len(records), unit="record")
     for position, (_, record) in enumerate(rows):
@@ -151,7 +196,10 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
             network, retype = _resolve_network(record["network"], precision, networks)
             key = (record["network"], precision, spec.name, batch)
             if key not in cache:
-                cache[key] = _class_times(network, spec, retype, batch, traffic)
+                if isinstance(network, LayerNetwork) and (id(network), retype) not in counted:
+                    counted[(id(network), retype)] = CountedNetwork.of(network, retype)
+                cache[key] = _class_times(network, spec, retype, batch, traffic, counted.get((id(network), retype)),
+                                          op_classes)
         except RooflineError as exc:
             skipped.append({**record.to_dict(), "reason": " ".join(str(exc).split())})
             continue

@@ -1,8 +1,11 @@
 """The calibrated latency model: :class:`CalibratedPredictor`, its fit, prediction and JSON form.
 
-Model (:class:`CalibratedPredictor`), on the features T_c(r) of :mod:`.features`:
+Model (:class:`CalibratedPredictor`), on the features T_c(r) (s) and kernels(r) of :mod:`.features`:
 
-    latency_s(r) = sum_c F_c(r) * T_c(r)
+    latency_s(r) = sum_c F_c(r) * T_c(r)                                (no overhead terms: the default)
+    latency_s(r) = t_call(r) + kernels(r) * t0(r) + sum_c F_c(r) * T_c(r)   (both overhead terms)
+    t0(r)        = F_kernel_overhead(r) * kernel_overhead_ref_s         (s per kernel)
+    t_call(r)    = F_call_overhead(r) * call_overhead_ref_s             (s per inference call)
     log F_c(r)   = theta0 + b[global][c] + b[core_family][c] + b[framework][c] + b[framework_version][c]
                    + b[system][c]
 
@@ -27,9 +30,28 @@ family -> global); a class no record had gets exp(theta0), with a :class:`Calibr
 :meth:`CalibratedPredictor.explain` says, per prediction, which levels were calibrated, which fell back and how
 (``depth`` = their number). A hardware class (MCU, GPU, ...) no record had is refused: factors never cross classes.
 
+Per-kernel overhead (Hockney's form t = t0 + work / rate, summed over kernels): GPUs and CPUs running an eager
+framework pay a fixed time per kernel launch (driver, framework dispatch, synchronization), independent of the
+kernel's size; a GPU at batch 1 runs a small CNN hundreds of times slower than its roofline for that reason alone.
+With ``kernel_overhead_ref_s`` set, the model carries it as one more class, ``kernel_overhead``, whose feature is
+``kernels x t_ref``: the multiplicative machinery above then fits t0 per level (hardware class, core family, stack,
+release, system), shrunk toward its parent like every other factor. t_ref only sets the scale the log-factor starts
+from (theta0 x t_ref); choose it near the expected overhead (1e-5 s for eager GPU frameworks). The per-call
+overhead (``call_overhead_ref_s``, class ``call_overhead``, feature ``1 x t_ref``) is the same for the fixed cost of
+one inference call (input copy, graph setup, the final synchronization): milliseconds on a GPU behind PyTorch.
+The per-kernel term is also the size-dependent utilization the data needs: a kernel of roofline time T runs at
+efficiency T / (t0 + F_c T), rising from ~0 for tiny kernels to 1 / F_c for large ones (the half-performance size
+is n_1/2 = t0 / F_c in roofline seconds). Why no further size term (tile or wave quantization): fitted per device
+on NAS-Bench-201 (500 networks, 9 device x batch sets), the log residuals after this model barely trend with the
+roofline time per kernel (|Spearman| <= 0.2 on 8 of 9 sets; 0.59 on the TITAN RTX at batch 256, where a
+log-linear trend would cut the residual sd from 0.073 to 0.063), which is small next to the 14-57 % errors between
+devices; the shape dependence the data does need is by op class (``op_classes="fine"`` in :mod:`.features`). Off
+by default: on the MLPerf Tiny networks (MCUs, 10-40 layers) a per-kernel time is hard to tell apart from the class
+factors (AD is fully connected only), and with ``kernel_overhead_ref_s=1e-4`` the MLPerf Tiny median APEs
+(forward / LOBO / LOMO) were 15.3 / 12.8 / 19.4 % against 14.8 / 11.0 / 19.2 % without it.
+
 Intervals (:mod:`.intervals`): quantiles of held-out log residuals, by depth, give each prediction an interval of
-the stated coverage (``interval_coverage``, default 80 %). There is no per-inference overhead term: on the MLPerf Tiny networks it cannot be told
-apart from the fully-connected factor (AD is fully connected only).
+the stated coverage (``interval_coverage``, default 80 %).
 
 JSON: :meth:`CalibratedPredictor.to_json` writes the parameters and learned factors (``format`` =
 :data:`JSON_FORMAT`), :meth:`CalibratedPredictor.from_json` and :func:`load_calibration` read them back.
@@ -45,7 +67,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, UNKNOWN, class_columns
+from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, UNKNOWN, check_op_classes, class_columns
 from rooflinekit.compare.calibrate.intervals import held_out_residuals, inner_splits, interval, residual_quantiles
 from rooflinekit.compare.calibrate.releases import FALLBACK_RULE, newest_releases, release_versions
 from rooflinekit.compare.calibrate._checks import check_loaded
@@ -57,9 +79,14 @@ LEVELS = ("global", "core_family", "framework", "framework_version", "system")
 REQUIRABLE_LEVELS = LEVELS[1:]
 DEFAULT_SYSTEM_COLUMNS = ("catalog_hardware", "framework", "framework_version")
 KEY_SEPARATOR = " | "
-JSON_FORMAT = "rooflinekit.calibration/2"
-READABLE_FORMATS = ("rooflinekit.calibration/1", JSON_FORMAT)
-"""Version 1 lacks releases, hardware classes and intervals: read with none of them."""
+JSON_FORMAT = "rooflinekit.calibration/3"
+READABLE_FORMATS = ("rooflinekit.calibration/1", "rooflinekit.calibration/2", JSON_FORMAT)
+"""Version 1 lacks releases, hardware classes and intervals: read with none of them. Version 2 lacks the
+per-kernel overhead (``kernel_overhead_ref_s``): read without it, which is what it was fitted as."""
+KERNEL_OVERHEAD = "kernel_overhead"
+"""The class of the per-kernel overhead term: feature ``kernels x kernel_overhead_ref_s``."""
+CALL_OVERHEAD = "call_overhead"
+"""The class of the per-call overhead term: feature ``call_overhead_ref_s`` on every row."""
 
 
 class CalibrationWarning(RooflineWarning):
@@ -95,6 +122,10 @@ class CalibratedPredictor:
     - ``max_iter``, ``tol``: Gauss-Newton stops after ``max_iter`` steps or once no log-factor moves by more than
       ``tol`` in a step
     - ``interval_coverage``: the share of measurements the prediction intervals should cover (None: no intervals)
+    - ``kernel_overhead_ref_s``: t_ref (s) of the per-kernel overhead term (module docstring); None: no such term
+    - ``call_overhead_ref_s``: t_ref (s) of the per-call overhead term; None: no such term
+    - ``op_classes``: the class scheme the features were built with (``coarse`` or ``fine``, see
+      :mod:`.features`; used by :func:`predict_with_calibration`)
 
     Learned: ``theta0_``, ``classes_`` (class names fitted), ``coef_`` (level -> key -> log-factor per class, in the
     order of ``classes_``), ``n_records_``, ``n_iter_``, ``objective_``, ``newest_releases_`` (stack -> newest
@@ -104,7 +135,8 @@ class CalibratedPredictor:
     def __init__(self, shrinkage: float = 0.1, system_shrinkage: float = 3.0,
                  system_columns: Sequence[str] = DEFAULT_SYSTEM_COLUMNS, required_levels: Sequence[str] = (),
                  traffic: str = "weights_and_activations", max_iter: int = 100, tol: float = 1e-6,
-                 interval_coverage: float | None = 0.8):
+                 interval_coverage: float | None = 0.8, kernel_overhead_ref_s: float | None = None,
+                 call_overhead_ref_s: float | None = None, op_classes: str = "coarse"):
         self.shrinkage = shrinkage
         self.system_shrinkage = system_shrinkage
         self.system_columns = tuple(system_columns)
@@ -113,12 +145,16 @@ class CalibratedPredictor:
         self.max_iter = max_iter
         self.tol = tol
         self.interval_coverage = interval_coverage
+        self.kernel_overhead_ref_s = kernel_overhead_ref_s
+        self.call_overhead_ref_s = call_overhead_ref_s
+        self.op_classes = op_classes
 
     def get_params(self) -> dict[str, Any]:
         return {"shrinkage": self.shrinkage, "system_shrinkage": self.system_shrinkage,
                 "system_columns": list(self.system_columns), "required_levels": list(self.required_levels),
                 "traffic": self.traffic, "max_iter": self.max_iter, "tol": self.tol,
-                "interval_coverage": self.interval_coverage}
+                "interval_coverage": self.interval_coverage, "kernel_overhead_ref_s": self.kernel_overhead_ref_s,
+                "call_overhead_ref_s": self.call_overhead_ref_s, "op_classes": self.op_classes}
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -131,6 +167,13 @@ class CalibratedPredictor:
         if unknown:
             raise CalibrationError(f"required_levels {sorted(unknown)} unknown; choose from {list(REQUIRABLE_LEVELS)}")
         traffic_model(self.traffic)
+        check_op_classes(self.op_classes)
+        for name in ("kernel_overhead_ref_s", "call_overhead_ref_s"):
+            ref = getattr(self, name)
+            if ref is not None and (isinstance(ref, bool) or not isinstance(ref, (int, float))
+                                    or not np.isfinite(ref) or ref <= 0):
+                raise CalibrationError(f"{name} must be a positive time in s (e.g. 1e-5), or None for no such "
+                                       f"overhead term; got {ref!r}")
         if self.interval_coverage is not None and not 0 < self.interval_coverage < 1:
             raise CalibrationError(f"interval_coverage must lie between 0 and 1 (e.g. 0.8), or be None; got "
                                    f"{self.interval_coverage!r}")
@@ -146,6 +189,32 @@ class CalibratedPredictor:
         if not hasattr(self, "coef_"):
             raise CalibrationError("this CalibratedPredictor is not fitted yet; call fit(features) first "
                                    "or load a fitted one with CalibratedPredictor.from_json")
+
+    def _overhead_names(self) -> list[str]:
+        """The overhead classes this predictor carries, in design order."""
+        return [name for name, ref in ((CALL_OVERHEAD, self.call_overhead_ref_s),
+                                       (KERNEL_OVERHEAD, self.kernel_overhead_ref_s)) if ref is not None]
+
+    def _design(self, features: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+        """Class names and the (rows, classes) matrix of terms in s: the ``roofline_s:<class>`` columns, then
+        ``call_overhead_ref_s`` (class :data:`CALL_OVERHEAD`) and ``kernels x kernel_overhead_ref_s`` (class
+        :data:`KERNEL_OVERHEAD`) for the overhead terms this predictor carries."""
+        columns = class_columns(features)
+        names = [c.removeprefix(ROOFLINE_PREFIX) for c in columns]
+        times = features[columns].to_numpy(dtype=float)
+        if self.call_overhead_ref_s is not None:
+            names, times = [*names, CALL_OVERHEAD], np.column_stack(
+                [times, np.full(len(features), float(self.call_overhead_ref_s))])
+        if self.kernel_overhead_ref_s is None:
+            return names, times
+        if "kernels" not in features.columns:
+            raise CalibrationError("this calibration has a per-kernel overhead term and needs a kernels column; "
+                                   "build the features with calibration_features")
+        kernels = features["kernels"].to_numpy(dtype=float)
+        if not (np.isfinite(kernels) & (kernels >= 0)).all():
+            raise CalibrationError(f"kernels must be a count >= 0 on every row, got {kernels[~(kernels >= 0)][:3]}; "
+                                   "build the features with calibration_features")
+        return [*names, KERNEL_OVERHEAD], np.column_stack([times, kernels * self.kernel_overhead_ref_s])
 
     # -- fit -------------------------------------------------------------------------------------------------------
 
@@ -165,14 +234,13 @@ class CalibratedPredictor:
         if bad.any():
             raise CalibrationError(f"{bad.sum()} records lack a positive latency_s (first at index "
                                    f"{features.index[bad][0]}); select records with a measured latency")
-        times = features[columns].to_numpy(dtype=float)
+        names, times = self._design(features)
         total = times.sum(axis=1)
         if (total <= 0).any():
             raise CalibrationError(f"records at index {list(features.index[total <= 0][:5])} have no roofline time "
                                    "(networks without ops?); leave them out")
         fitted = times.sum(axis=0) > 0
-        times, self.classes_ = times[:, fitted], [c.removeprefix(ROOFLINE_PREFIX)
-                                                  for c, f in zip(columns, fitted) if f]
+        times, self.classes_ = times[:, fitted], [name for name, f in zip(names, fitted) if f]
         log_latency = np.log(latency)
         self.theta0_ = float(np.median(log_latency - np.log(total)))
         beta, blocks, self.n_iter_, self.objective_ = self._solve(features, times, log_latency)
@@ -306,10 +374,12 @@ class CalibratedPredictor:
         return interval(self.predict(features), depth, self.residual_quantiles_)
 
     def class_factors(self, features: pd.DataFrame) -> pd.DataFrame:
-        """F_c per row (index of ``features``) and class (columns named as ``roofline_s:<class>`` without prefix)."""
+        """F_c per row (index of ``features``) and class (columns named as ``roofline_s:<class>`` without prefix, then
+        :data:`KERNEL_OVERHEAD` with the overhead term: t0 = its factor x ``kernel_overhead_ref_s``)."""
         names = [c.removeprefix(ROOFLINE_PREFIX) for c in class_columns(features)]
         if not names:
             raise CalibrationError("features have no roofline_s:<class> columns; build them with calibration_features")
+        names += self._overhead_names()
         features, _, _ = self._resolve(features)
         theta = np.full((len(features), len(self.classes_)), self.theta0_)
         for level in LEVELS:
@@ -334,7 +404,7 @@ class CalibratedPredictor:
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Predicted latency_s per row: sum_c F_c * T_c."""
         factors = self.class_factors(features)
-        return (factors.to_numpy() * features[class_columns(features)].to_numpy(dtype=float)).sum(axis=1)
+        return (factors.to_numpy() * self._design(features)[1]).sum(axis=1)
 
     def factor_table(self) -> pd.DataFrame:
         """One row per (level, key, class): ``log_factor`` b and ``multiplier`` exp(b) it applies to F_c."""

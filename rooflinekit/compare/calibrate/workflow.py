@@ -13,9 +13,11 @@ import pandas as pd
 
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.features import (
-    calibration_features, class_columns, class_layers, network_index, networks_from_files,
+    calibration_features, class_layers, network_index, networks_from_files,
 )
-from rooflinekit.compare.calibrate.model import CalibratedPredictor, CalibrationWarning, load_calibration
+from rooflinekit.compare.calibrate.model import (
+    CALL_OVERHEAD, KERNEL_OVERHEAD, CalibratedPredictor, CalibrationWarning, load_calibration,
+)
 from rooflinekit.compare.loaders import load_mlperf_tiny, load_table
 from rooflinekit.compare.records import LoadResult, normalize_framework
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
@@ -71,7 +73,8 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     kept, skipped = select_calibration_records(records)
     predictor = CalibratedPredictor(**params)
     networks = networks_from_files(models or _default_models(paths))
-    features, unresolved = calibration_features(kept, networks, traffic=predictor.traffic)
+    features, unresolved = calibration_features(kept, networks, traffic=predictor.traffic,
+                                                op_classes=predictor.op_classes)
     left_out = pd.concat([*(result.rejected for result in loaded), skipped, unresolved], ignore_index=True)
     if len(left_out):
         counts = left_out["reason"].value_counts()
@@ -86,10 +89,12 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
 @dataclass(frozen=True)
 class CalibratedPrediction:
     """A calibrated latency (s, per batch) next to the layer-mode roofline it scales; ``classes`` has one row per
-    op class: ``op_class``, ``roofline_s``, ``factor`` and ``latency_s`` = factor x roofline_s; ``layers`` one row
-    per layer with its roofline ``time_s``, ``calibration_class`` and ``calibrated_time_s`` = factor x time_s (they
-    sum to ``latency_s``). ``interval_s`` covers the calibration's ``interval_coverage`` of measurements (None
-    when it has no intervals); ``levels`` and ``depth`` say which calibration levels were used, fell back or were
+    op class: ``op_class``, ``roofline_s``, ``factor`` and ``latency_s`` = factor x roofline_s (with a per-kernel
+    overhead term, a last row ``kernel_overhead`` whose ``roofline_s`` is kernels x t_ref); ``layers`` one row
+    per layer with its roofline ``time_s``, ``calibration_class``, ``kernel`` (1 if it launches one) and
+    ``calibrated_time_s`` = factor x time_s + kernel x t0 (they sum to ``latency_s`` less ``call_overhead_s``,
+    the per-call overhead of the model, 0 without that term). ``interval_s`` covers the calibration's
+    ``interval_coverage`` of measurements (None when it has no intervals); ``levels`` and ``depth`` say which calibration levels were used, fell back or were
     missing (:meth:`~.model.CalibratedPredictor.explain`)."""
 
     network: str
@@ -107,22 +112,25 @@ class CalibratedPrediction:
     interval_s: tuple[float, float] | None
     levels: tuple[str, ...]
     depth: int
+    call_overhead_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in (
             "network", "hardware", "precision", "batch", "framework", "framework_version", "latency_s", "fps",
-            "roofline_latency_s", "efficiency_pct", "interval_s", "levels", "depth")}
+            "roofline_latency_s", "efficiency_pct", "interval_s", "levels", "depth", "call_overhead_s")}
 
 
 def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
                              calibration: CalibratedPredictor | str | Path, framework: str | None = None,
                              framework_version: str | None = None, precision: str | None = None,
-                             batch: int = 1) -> CalibratedPrediction:
+                             batch: int = 1, keys: Mapping[str, Any] | None = None) -> CalibratedPrediction:
     """Calibrated latency of ``network`` on ``hardware`` (a spec, possibly absent from the catalog, or a catalog
     name) under the software stack ``framework`` (any spelling; a version in it is used unless
     ``framework_version`` is given). ``calibration`` is a fitted predictor or the path of its JSON. Warns
     :class:`CalibrationWarning` naming every level that was not calibrated or fell back.
-    ``efficiency_pct`` = 100 x roofline latency / calibrated latency."""
+    ``efficiency_pct`` = 100 x roofline latency / calibrated latency. ``keys``: feature columns set as given on the
+    query (e.g. the ``core_family`` and ``framework`` of a calibration keyed its own way, see
+    :func:`~.inference_offline.query_keys`)."""
     if not isinstance(calibration, CalibratedPredictor):
         calibration = load_calibration(calibration)
     spec = hardware if isinstance(hardware, HardwareSpec) else get_hardware(hardware)
@@ -131,17 +139,24 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
                            "precision": precision or network.precision.label, "framework": family,
                            "framework_version": framework_version or version}])
     features, skipped = calibration_features(query, network_index([network], {}), {spec.name: spec},
-                                             calibration.traffic)
+                                             calibration.traffic, calibration.op_classes)
     if len(skipped):
         raise CalibrationError(skipped["reason"].iloc[0])
+    if keys:
+        features = features.assign(**keys)
     factors = calibration.class_factors(features).iloc[0]
-    roofline = features[class_columns(features)].iloc[0].to_numpy(dtype=float)
+    roofline = calibration._design(features)[1][0]
     classes = pd.DataFrame({"op_class": factors.index, "roofline_s": roofline, "factor": factors.to_numpy(),
                             "latency_s": roofline * factors.to_numpy()})
     latency = float(classes.latency_s.sum())
     roofline_latency = float(features["roofline_latency_s"].iloc[0])
-    layers = class_layers(network, spec, precision, batch, calibration.traffic)
-    layers["calibrated_time_s"] = layers["time_s"] * layers["calibration_class"].map(factors).fillna(0.0)
+    layers = class_layers(network, spec, precision, batch, calibration.traffic, op_classes=calibration.op_classes)
+    overhead_s = 0.0 if calibration.kernel_overhead_ref_s is None else \
+        float(factors[KERNEL_OVERHEAD]) * calibration.kernel_overhead_ref_s  # t0, s per kernel
+    call_s = 0.0 if calibration.call_overhead_ref_s is None else \
+        float(factors[CALL_OVERHEAD]) * calibration.call_overhead_ref_s  # s per inference call
+    layers["calibrated_time_s"] = (layers["time_s"] * layers["calibration_class"].map(factors).fillna(0.0)
+                                   + layers["kernel"] * overhead_s)
     explained = calibration.explain(features).iloc[0]
     fallbacks = [level for level in explained["levels"] if "not calibrated" in level]
     if fallbacks:
@@ -153,4 +168,4 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
     return CalibratedPrediction(network.name, spec.name, query.precision[0], batch, family,
                                 query.framework_version[0], latency, batch / latency, roofline_latency,
                                 100 * roofline_latency / latency, classes, layers, interval,
-                                tuple(explained["levels"]), int(explained["depth"]))
+                                tuple(explained["levels"]), int(explained["depth"]), call_s)

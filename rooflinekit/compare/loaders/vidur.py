@@ -17,6 +17,9 @@ reason. Row conservation is therefore ``records + rejected = 10 x input rows``.
 - Key: the record key plus ``operator``, ``num_tokens`` and ``tp``. The table repeats some token counts with
   different times; such conflicting duplicates are all rejected (the records schema's rule), naming both sources.
 - ``source``: ``llm_op_profiles.csv.gz:<line> <operator>``.
+
+:func:`vidur_kernels` turns loaded records into the kernel table of
+:mod:`rooflinekit.compare.calibrate.operators` (ops, DRAM bytes, GEMM shape or thread blocks per operator).
 """
 
 from __future__ import annotations
@@ -24,9 +27,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+import pandas as pd
+
 from rooflinekit.catalog import HardwareCatalog
 from rooflinekit.compare.loaders._tables import catalog_name, load_rows, number
 from rooflinekit.compare.records import LoadResult, Record, RequiredText
+from rooflinekit.errors import RecordError
 
 FILE = "llm_op_profiles.csv.gz"
 OPERATORS: tuple[str, ...] = ("emb", "input_layernorm", "attn_pre_proj", "attn_rope", "attn_post_proj",
@@ -110,3 +117,88 @@ def load_vidur(path: str | Path, catalog: HardwareCatalog | None = None) -> Load
         When the file is missing, unreadable or lacks a column of :data:`REQUIRED`.
     """
     return load_rows(path, FILE, "Vidur", REQUIRED, _records, VidurRecord, catalog)
+
+
+BYTES_PER_ELEMENT = 2
+"""fp16 activations and weights."""
+BLOCK_ELEMENTS = 512
+"""Elements per thread block of PyTorch's vectorized elementwise kernels (128 threads x 4), for ``add``."""
+
+
+def vidur_kernels(records: pd.DataFrame) -> pd.DataFrame:
+    """The kernel table of :mod:`rooflinekit.compare.calibrate.operators` for Vidur records (one row each).
+
+    With T = ``num_tokens``, E = ``n_embd``, h = E / ``n_head``, Q = ``n_head`` h / tp, KV = ``n_kv_head`` h / tp,
+    F = ``n_expanded_embd`` / tp, fp16 (2 bytes per element):
+
+    ========================  ======  =====================================  ==========================================
+    operator                  family  ops (1 MAC = 2)                        bytes (DRAM, each tensor once)
+    ========================  ======  =====================================  ==========================================
+    attn_pre_proj             gemm    2 T E (Q + 2 KV)                       2 (T E + E (Q + 2 KV) + T (Q + 2 KV))
+    attn_post_proj            gemm    2 T Q E                                2 (T Q + Q E + T E)
+    mlp_up_proj (gated)       gemm    2 T E (2F) (F without a gate)          2 (T E + E 2F + T 2F)
+    mlp_down_proj             gemm    2 T F E                                2 (T F + F E + T E)
+    emb                       stream  0                                      2 (2 T E) + 8 T (rows read, written; ids)
+    input_layernorm,          stream  4 T E (square, sum, scale, weight)     2 (2 T E + E)
+    post_attention_layernorm
+    attn_rope                 stream  3 T (Q + KV) (6 per rotated pair)      2 (2 T (Q + KV))
+    mlp_act (SiLU and mul)    stream  5 T F                                  2 (T 2F + T F) (F T and F without gate)
+    add                       stream  T E                                    2 (3 T E)
+    ========================  ======  =====================================  ==========================================
+
+    GEMMs are ``m = T`` by ``k`` x ``n`` as in the README. ``parallel_units`` of a stream kernel: one thread block
+    per token row for the gather, the norms, RoPE and the activation (the vLLM-derived kernels of Sarathi, which
+    Vidur profiles, launch a grid of ``num_tokens`` blocks), ``ceil(T E / 512)`` blocks for ``add`` (PyTorch's
+    elementwise kernel); GEMMs take theirs from the tile count. The rotary cos/sin table read is not counted
+    (T h elements, small). ``group`` = ``<model> tp<tp>`` (the interval's folds); ``hardware`` as loaded.
+
+    Raises
+    ------
+    RecordError
+        When a record's ``operator`` is not one of :data:`OPERATORS` or a shape column is missing.
+    """
+    needed = ("hardware", "operator", "num_tokens", "tp", "latency_s", "use_gated_mlp", *SHAPES)
+    missing = [c for c in needed if c not in records.columns]
+    if missing:
+        raise RecordError(f"Vidur records lack columns {missing}; load them with load_vidur")
+    unknown = sorted(set(records["operator"]) - set(OPERATORS))
+    if unknown:
+        raise RecordError(f"unknown Vidur operators {unknown}; known: {list(OPERATORS)}")
+    r = records
+    t = r["num_tokens"].to_numpy(float)
+    e = r["n_embd"].to_numpy(float)
+    tp = r["tp"].to_numpy(float)
+    head = e / r["n_head"].to_numpy(float)
+    q = r["n_head"].to_numpy(float) * head / tp
+    kv = r["n_kv_head"].to_numpy(float) * head / tp
+    f = r["n_expanded_embd"].to_numpy(float) / tp
+    gate = np.where(r["use_gated_mlp"].astype(bool).to_numpy(), 2.0, 1.0)
+    b = BYTES_PER_ELEMENT
+    gemm_shapes = {"attn_pre_proj": (e, q + 2 * kv), "attn_post_proj": (q, e), "mlp_up_proj": (e, gate * f),
+                   "mlp_down_proj": (f, e)}
+    stream = {
+        "emb": (0 * t, b * 2 * t * e + 8 * t, t),
+        "input_layernorm": (4 * t * e, b * (2 * t * e + e), t),
+        "post_attention_layernorm": (4 * t * e, b * (2 * t * e + e), t),
+        "attn_rope": (3 * t * (q + kv), b * 2 * t * (q + kv), t),
+        "mlp_act": (np.where(gate > 1, 5.0, 4.0) * t * f, b * (gate * t * f + t * f), t),
+        "add": (t * e, b * 3 * t * e, np.ceil(t * e / BLOCK_ELEMENTS)),
+    }
+    op = r["operator"].to_numpy()
+    out = pd.DataFrame({"hardware": r["hardware"].to_numpy(), "kind": op, "family": "stream",
+                        "ops": 0.0, "bytes": 0.0, "m": t, "n": 0.0, "k": 0.0, "parallel_units": 0.0,
+                        "num_tokens": r["num_tokens"].to_numpy(), "tp": r["tp"].to_numpy(),
+                        "model": r["model"].to_numpy(), "latency_s": r["latency_s"].to_numpy(float),
+                        "group": (r["model"].astype(str) + " tp" + r["tp"].astype(str)).to_numpy()},
+                       index=r.index)
+    for name, (k, n) in gemm_shapes.items():
+        rows = op == name
+        out.loc[rows, "family"] = "gemm"
+        out.loc[rows, "k"], out.loc[rows, "n"] = k[rows], n[rows]
+        out.loc[rows, "ops"] = 2 * t[rows] * k[rows] * n[rows]
+        out.loc[rows, "bytes"] = b * (t[rows] * k[rows] + k[rows] * n[rows] + t[rows] * n[rows])
+    for name, (ops, moved, units) in stream.items():
+        rows = op == name
+        out.loc[rows, "ops"], out.loc[rows, "bytes"] = ops[rows], moved[rows]
+        out.loc[rows, "parallel_units"] = units[rows]
+    return out

@@ -1,0 +1,199 @@
+"""MLPerf Inference **Offline** records as calibration features: the conventions of the GPU / NPU calibration.
+
+One set of conventions, used three times: by ``benchmarks/fidelity/mlperf_inference.py`` (forward-in-time
+cross-validation), by ``tools/build_gpu_calibration.py`` (the calibrations shipped in ``rooflinekit/calibrations``)
+and by a calibrated prediction on a GPU or NPU (:func:`query_keys`, :func:`regime_network`), so that a prediction
+is keyed and costed exactly as the records its factors were fitted on.
+
+Rows: the closed-division Offline results of ``resnet50``, ``retinanet`` and ``bert-99``/``bert-99.9``, one per
+(round, system, benchmark), as throughput per accelerator (system throughput / accelerators); :func:`select` says
+why every other row is left out.
+
+Costing (the calibration's **regime**): every row is costed at :data:`OFFLINE_BATCH` samples per accelerator with
+:data:`TRAFFIC` = weights only (read once per batch; activations stay on chip, as in fused large-batch engines).
+At 64 samples the weight traffic is well under the compute time of every row (BERT-Large int8 on a Cloud AI 100,
+137 GB/s: 5.3 MB of weights per sample ~ 38 us against ~ 300 us of compute), so the bound is the compute-bound
+steady state that large Offline batches reach. The measured time of a batch is
+
+    latency_s = OFFLINE_BATCH / throughput_per_accelerator      (s per batch of 64 samples)
+
+Networks: ResNet-50 v1.5 and RetinaNet (ResNeXt-50 FPN, 800x800) from :mod:`rooflinekit.networks.mlperf`, and
+BERT-Large costed at :data:`BERT_TOKENS` real tokens per sample (the harnesses drop padding, 54 % of the SQuAD v1.1
+tokens at length 384: 0.46 x 384 = 177). Precision: the row's stated weight type, int8 where none or a mixed one
+is stated. Jetson rows whose notes say the GPU ran alone are costed on a GPU-only copy of the spec.
+
+Keys (the levels of :class:`~rooflinekit.compare.calibrate.CalibratedPredictor`): core family = the
+micro-architecture of the spec's family (:data:`ARCHITECTURES`); framework = the software stack (Jetson's TensorRT
+keyed apart as ``TensorRT (Jetson)``, :func:`stack_key`); framework version = the round (``round v4.1``: the
+stated release stays in ``stack_release``); system = the device (:data:`SYSTEM_COLUMNS`); op classes conv,
+grouped conv, fully connected and other per compute dtype (:data:`OP_CLASSES`). The benchmark's docstring tells
+why each was chosen and what it measured.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from rooflinekit.catalog import get_hardware
+from rooflinekit.compare.calibrate.features import calibration_features
+from rooflinekit.compare.loaders import load_mlperf_inference
+from rooflinekit.descriptors import AggregateNetwork, HardwareSpec, LayerNetwork, NetworkSpec
+from rooflinekit.networks.mlperf import mlperf_network
+
+NETWORKS = ("resnet50", "retinanet", "bert-large")
+"""The loader's network names of the three benchmarks used."""
+OFFLINE_BATCH = 64
+"""Samples per accelerator per batch at which Offline rows are costed (module docstring)."""
+BERT_TOKENS = 177
+"""Real tokens per SQuAD sample after the harness drops padding: 0.46 x 384 (module docstring)."""
+TRAFFIC = "weights_only"
+"""The memory-traffic assumption of the features (module docstring)."""
+OP_CLASSES = "grouped"
+"""The op-class scheme (:func:`~rooflinekit.compare.calibrate.op_class`): conv, grouped conv, fully connected and
+other, per compute dtype."""
+SYSTEM_COLUMNS = ("catalog_hardware",)
+"""The calibrated predictor's system level: the device (and Jetson's engine set), whatever its software release."""
+ARCHITECTURES = {"A100": "Ampere", "H100": "Hopper", "Ada Lovelace": "Ada Lovelace", "Ampere": "Ampere",
+                 "Turing": "Turing", "Jetson": "Jetson (Ampere GPU + DLA)", "Cloud AI 100": "Cloud AI 100"}
+"""Spec ``family`` -> the micro-architecture keyed at the ``core_family`` level (A100 is an Ampere GPU like the
+A2, A10, A30 and A40; Jetson modules are their own family: a power-capped SoC GPU with DLAs on shared LPDDR5)."""
+GPU_ONLY = " [GPU only]"
+"""Suffix of the hardware key of a Jetson row costed on its GPU engine alone."""
+JETSON_STACK = "TensorRT (Jetson)"
+"""The stack key of TensorRT on a Jetson module (it ships with JetPack on another release train)."""
+DEFAULT_STACKS = {"GPU": "TensorRT", "NPU": "Qualcomm Cloud AI SDK"}
+"""The stack a query without a ``framework`` is keyed under, per hardware class: the stack of most records."""
+LAYER_NETWORKS = {"ResNet-50": ("resnet50", {})}
+"""Catalog networks held as totals only whose layer network the records were costed on (name -> MLPerf benchmark
+and options of :func:`~rooflinekit.networks.mlperf.mlperf_network`)."""
+
+
+def networks() -> dict[tuple[str, str], LayerNetwork]:
+    """``{(record network, precision): LayerNetwork}`` for every precision the rows use (int8, fp16, fp32)."""
+    return dict(_networks())
+
+
+@lru_cache(maxsize=1)
+def _networks() -> dict[tuple[str, str], LayerNetwork]:
+    index = {}
+    for precision in ("int8", "fp16", "fp32"):
+        index[("resnet50", precision)] = mlperf_network("resnet50", precision=precision)
+        index[("retinanet", precision)] = mlperf_network("retinanet", precision=precision)
+        index[("bert-large", precision)] = mlperf_network("bert-99", precision=precision, seq_len=BERT_TOKENS)
+    return index
+
+
+def select(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(kept, left_out)``: Offline rows of the three networks at the spec's operating mode; the rest with a
+    ``reason``."""
+    reasons = pd.Series("", index=records.index)
+    reasons[records.network == "3d-unet"] = (
+        "3d-unet: a sample is a CT volume of case-dependent size (a varying number of 128^3 patches), not in the "
+        "table")
+    reasons[records.network.isin(("gptj-6b", "llama2-70b"))] = (
+        "LLM tokens/s: prefill and decode phases, not this per-sample scheme")
+    reasons[(reasons == "") & ~records.network.isin(NETWORKS)] = "benchmark not scored here"
+    reasons[(reasons == "") & (records.scenario != "Offline")] = (
+        "SingleStream: batch-1 latency, a launch-overhead regime this Offline throughput scheme does not model")
+    reasons[(reasons == "") & (records.operating_mode == "MaxQ")] = (
+        "MaxQ: power-capped clocks, not the operating mode the spec describes")
+    return records[reasons == ""], records[reasons != ""].assign(reason=reasons[reasons != ""])
+
+
+def gpu_only(spec: HardwareSpec) -> HardwareSpec:
+    """A copy of a multi-engine spec keeping only its engine named ``GPU``, named ``<name> [GPU only]``."""
+    data = spec.model_dump(exclude_none=True)
+    data["engines"] = [engine for engine in data["engines"] if engine["name"] == "GPU"]
+    data["name"] = spec.name + GPU_ONLY
+    data.pop("aliases", None)
+    data.pop("peak_ops_per_s", None)
+    return HardwareSpec.model_validate(data)
+
+
+def stack_key(framework: str | None, hardware: str) -> str | None:
+    """The software stack key: Jetson's TensorRT apart from the data-center one (module docstring)."""
+    if framework == "TensorRT" and str(hardware).startswith("Jetson"):
+        return JETSON_STACK
+    return framework
+
+
+def architecture(spec: HardwareSpec) -> str:
+    """The ``core_family`` key of ``spec``: :data:`ARCHITECTURES` of its family (its family, else its kind, when
+    not listed)."""
+    family = spec.family or spec.kind.value
+    return ARCHITECTURES.get(family, family)
+
+
+def featurize(records: pd.DataFrame, hardware: Mapping[str, HardwareSpec] | None = None,
+              index: Mapping[tuple[str, str], NetworkSpec] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(features, skipped)``: Offline records costed and keyed as the module docstring says.
+
+    ``records``: one row per (system, benchmark) with ``hardware`` (a catalog name, or a key of ``hardware``),
+    ``network`` (``resnet50``, ``retinanet``, ``bert-large``, or a key of ``index``), ``throughput_fps`` (samples/s
+    **per accelerator**), optional ``precision`` (default int8), ``framework``, ``round`` (the release key) and
+    ``engines_used`` (``GPU``: a Jetson costed on its GPU alone). Adds ``batch`` = :data:`OFFLINE_BATCH`,
+    ``latency_s`` = batch / throughput_fps (s), the class times, ``device``, ``core_family`` (:func:`architecture`)
+    and ``stack_release`` (the stated version; ``framework_version`` is cleared so releases are keyed by round).
+    Rows that cannot be costed are in ``skipped`` with a ``reason``.
+    """
+    rows = records.copy()
+    rows["precision"] = rows["precision"].fillna("int8") if "precision" in rows.columns else "int8"
+    frameworks = rows["framework"] if "framework" in rows.columns else pd.Series(None, index=rows.index)
+    rows["framework"] = [stack_key(f, h) for f, h in zip(frameworks, rows["hardware"])]
+    rows["batch"] = OFFLINE_BATCH
+    rows["latency_s"] = OFFLINE_BATCH / rows["throughput_fps"]
+    specs = dict(hardware or {})
+    if "engines_used" in rows.columns:
+        only = rows["engines_used"].eq("GPU") & rows["hardware"].str.startswith("Jetson")
+        for name in rows.loc[only, "hardware"].unique():
+            specs[name + GPU_ONLY] = gpu_only(specs.get(name) or get_hardware(name))
+        rows.loc[only, "hardware"] = rows.loc[only, "hardware"] + GPU_ONLY
+    features, skipped = calibration_features(rows, {**networks(), **(index or {})}, specs, traffic=TRAFFIC,
+                                             op_classes=OP_CLASSES)
+    features["device"] = features["catalog_hardware"].str.removesuffix(GPU_ONLY)
+    features["core_family"] = [architecture(specs.get(name) or get_hardware(name))
+                               for name in features["catalog_hardware"]]
+    features["stack_release"] = features["framework_version"] if "framework_version" in features.columns else None
+    features["framework_version"] = None  # releases keyed by round (module docstring)
+    return features, skipped
+
+
+def load_features(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(features, left_out)``: the Offline rows of the MLPerf Inference table in ``data`` (the loader's
+    records) featurized by :func:`featurize`, and every table row not used, with a ``reason`` (loader rejections,
+    :func:`select`, rows that could not be costed, rows faster than their bound). Together they hold each input
+    row once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = load_mlperf_inference(data)
+    kept, left_out = select(loaded.records)
+    features, unresolved = featurize(kept)
+    beyond = features["roofline_latency_s"] > features["latency_s"]
+    impossible = features[beyond].assign(reason=(
+        "measured throughput exceeds the compute and weight-traffic bound at the stated precision (e.g. fp32 "
+        "stated for a TensorRT engine that ran int8): the stated precision is not what ran"))
+    left_out = pd.concat([loaded.rejected, left_out, unresolved, impossible], ignore_index=True)
+    return features[~beyond], left_out
+
+
+def query_keys(spec: HardwareSpec, framework: str | None) -> dict[str, Any]:
+    """The calibration keys of a prediction on ``spec`` under the stack family ``framework`` (None: the
+    :data:`DEFAULT_STACKS` of its class): ``core_family`` and ``framework`` as the records were keyed."""
+    stack = framework if framework is not None else DEFAULT_STACKS.get(spec.kind.value)
+    return {"core_family": architecture(spec), "framework": stack_key(stack, spec.name)}
+
+
+def regime_network(network: NetworkSpec) -> tuple[NetworkSpec, str | None]:
+    """``(network, note)``: a catalog network held as totals only (:data:`LAYER_NETWORKS`) replaced by the layer
+    network its records were costed on, with a note saying so; any other network as it is (note None)."""
+    if not isinstance(network, AggregateNetwork) or network.name not in LAYER_NETWORKS:
+        return network, None
+    benchmark, options = LAYER_NETWORKS[network.name]
+    layered = mlperf_network(benchmark, precision=network.precision.label, **options)
+    return layered, (f"{network.name}: the catalog entry holds totals only; costed per layer as the MLPerf "
+                     f"'{benchmark}' reference network the calibration records ran ({layered.name})")

@@ -1,0 +1,236 @@
+"""The regime a shipped calibration was fitted in, and calibrated predictions that stay honest about it.
+
+A calibration's factors hold for the conditions its records were measured and costed in, its **regime**. The
+MLPerf Inference calibrations (GPU, NPU) were fitted on Offline results: sustained large-batch throughput, each
+record costed at ``batch`` = 64 samples per accelerator with weights-only traffic (weights read once per batch,
+activations on chip), so
+
+    latency_s(B) = sum_c F_c * T_c(B)      for B >= batch (B: samples per accelerator per batch)
+
+is the time of a batch of B in a sustained stream, and ``fps = B / latency_s`` the throughput per accelerator.
+
+Outside the regime: warn, do not refuse. A request of B < ``batch`` samples (batch 1, a latency question) is
+governed by what the records never contained: kernel launches, host and framework overhead, and weights streamed
+from DRAM for few samples (GPU batch-1 latencies of small CNNs are hundreds of times the compute bound). Applying
+the factors to a batch-1 roofline would mix a compute-bound fit with a memory-bound feature and name it an
+estimate. Instead the estimate is costed in the regime (at ``batch``) and scaled to B samples,
+
+    latency_s(B) = B / fps(batch),   B < batch
+
+i.e. B samples' share of a sustained stream: the calibrated throughput (which is what the interval's measured
+coverage refers to) and an optimistic (low) figure for the latency of a lone batch of B, which the warning and the
+prediction's notes say. Refusing would hide the one number the calibration does know (the device's sustained rate)
+behind an error on every default call (``batch`` defaults to 1); the warning names the regime instead, once per
+prediction, as a :class:`~.model.CalibrationWarning`.
+
+A calibration carries its regime as the ``regime`` member of its JSON (:meth:`CalibrationRegime.to_dict`; the
+predictor's own fields are unchanged, so :func:`~.model.load_calibration` reads the file as before) and, once read
+(:func:`read_calibration`, :func:`load_regime_calibration`), as the predictor's ``regime_`` attribute.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from rooflinekit.compare.calibrate.model import CalibratedPredictor, CalibrationWarning, load_calibration
+from rooflinekit.compare.calibrate.workflow import CalibratedPrediction, predict_with_calibration
+from rooflinekit.compare.records import normalize_framework
+from rooflinekit.descriptors import HardwareSpec, NetworkSpec
+from rooflinekit.errors import CalibrationError
+
+CONVENTIONS = {"mlperf_inference_offline": "rooflinekit.compare.calibrate.inference_offline"}
+"""Conventions a regime's queries are keyed and costed by (name -> module with ``query_keys`` and
+``regime_network``; imported when first used: it builds the MLPerf networks)."""
+
+
+def conventions_module(name: str) -> ModuleType:
+    """The module of the conventions ``name`` (:data:`CONVENTIONS`)."""
+    if name not in CONVENTIONS:
+        raise CalibrationError(f"calibration regime conventions {name!r} unknown; known: {sorted(CONVENTIONS)}; "
+                               "update rooflinekit or rebuild the calibration")
+    return importlib.import_module(CONVENTIONS[name])
+
+
+@dataclass(frozen=True)
+class CalibrationRegime:
+    """Where a calibration holds.
+
+    Attributes
+    ----------
+    name : str
+        The records' benchmark and scenario (``MLPerf Inference Offline``).
+    description : str
+        What a record measured, in words (``large-batch throughput ...``).
+    batch : int
+        Samples per accelerator each record was costed at; a request with fewer lies outside the regime.
+    traffic : str
+        The memory-traffic assumption of the features (``weights_only``).
+    conventions : str
+        Key of :data:`CONVENTIONS`: how a query is keyed (core family, stack) and which networks it is costed on.
+    records : str
+        The records the calibration was fitted on (benchmark, rounds, divisions, rows).
+    """
+
+    name: str
+    description: str
+    batch: int
+    traffic: str
+    conventions: str
+    records: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The regime as JSON-ready values."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CalibrationRegime":
+        """A regime from :meth:`to_dict` output; :class:`CalibrationError` naming what is missing or unknown."""
+        try:
+            regime = cls(str(data["name"]), str(data["description"]), int(data["batch"]), str(data["traffic"]),
+                         str(data["conventions"]), str(data["records"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CalibrationError(f"calibration regime incomplete or malformed ({type(exc).__name__}: {exc}); "
+                                   "rebuild the calibration with its tools/ script") from None
+        conventions_module(regime.conventions)
+        if regime.batch < 1:
+            raise CalibrationError(f"calibration regime batch must be >= 1 sample, got {regime.batch}")
+        return regime
+
+    def summary(self) -> str:
+        """One line: the regime's name, what it measured and its costing."""
+        return (f"{self.name} ({self.description}; costed at {self.batch} samples per accelerator, "
+                f"{self.traffic.replace('_', ' ')} traffic)")
+
+
+def regime_of(calibration: CalibratedPredictor) -> CalibrationRegime | None:
+    """The regime a calibration carries (``regime_``), None for one without (any user-fitted calibration)."""
+    regime = getattr(calibration, "regime_", None)
+    return regime if isinstance(regime, CalibrationRegime) else None
+
+
+def with_regime(calibration: CalibratedPredictor, regime: CalibrationRegime | None) -> CalibratedPredictor:
+    """``calibration`` carrying ``regime`` as its ``regime_`` attribute (returned for chaining)."""
+    calibration.regime_ = regime  # type: ignore[attr-defined]
+    return calibration
+
+
+def calibration_json(calibration: CalibratedPredictor) -> str:
+    """:meth:`~.model.CalibratedPredictor.to_json` with the regime, when it has one, as the ``regime`` member."""
+    data = json.loads(calibration.to_json())
+    regime = regime_of(calibration)
+    if regime is not None:
+        data["regime"] = regime.to_dict()
+    return json.dumps(data, indent=1, allow_nan=False)
+
+
+def read_calibration(text: str) -> CalibratedPredictor:
+    """A fitted predictor from :func:`calibration_json` (or plain ``to_json``) text, carrying its regime."""
+    predictor = CalibratedPredictor.from_json(text)
+    regime = json.loads(text).get("regime")
+    return with_regime(predictor, None if regime is None else CalibrationRegime.from_dict(regime))
+
+
+def load_regime_calibration(path: str | Path) -> CalibratedPredictor:
+    """:func:`~.model.load_calibration` of ``path``, carrying the regime its JSON names (if any)."""
+    predictor = load_calibration(path)
+    regime = json.loads(Path(path).read_text(encoding="utf-8")).get("regime")
+    return with_regime(predictor, None if regime is None else CalibrationRegime.from_dict(regime))
+
+
+def regime_network(network: NetworkSpec, calibration: CalibratedPredictor) -> tuple[NetworkSpec, str | None]:
+    """``(network, note)``: the network a calibrated prediction is costed on (a catalog network held as totals
+    only becomes the layer network the regime's records ran, see :func:`~.inference_offline.regime_network`)."""
+    regime = regime_of(calibration)
+    if regime is None:
+        return network, None
+    return conventions_module(regime.conventions).regime_network(network)
+
+
+def outside_message(regime: CalibrationRegime, network: str, hardware: str, batch: int) -> str:
+    """The warning of a request of ``batch`` samples below the regime's (module docstring)."""
+    return (f"{network} on {hardware} at batch {batch}: outside the calibration's regime, {regime.summary()}; "
+            f"the calibrated estimate is {batch} sample(s) at the calibrated sustained throughput (costed at batch "
+            f"{regime.batch} and scaled), an optimistic figure for the latency of a lone batch of {batch}, which "
+            "launch, host and weight-streaming overheads the calibration never saw dominate; its interval covers "
+            f"throughput at batch >= {regime.batch}, not that latency")
+
+
+def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration: CalibratedPredictor,
+                      framework: str | None = None, framework_version: str | None = None,
+                      precision: str | None = None, batch: int = 1) -> tuple[CalibratedPrediction, tuple[str, ...]]:
+    """A calibrated prediction keyed, costed and (outside the regime) scaled as the module docstring says.
+
+    Parameters
+    ----------
+    network : NetworkSpec
+        The network (a catalog aggregate the regime knows is replaced by its layer network, with a note).
+    hardware : HardwareSpec
+        The device; one accelerator.
+    calibration : CalibratedPredictor
+        A calibration carrying a :class:`CalibrationRegime` (``regime_``); without one this is
+        :func:`~.workflow.predict_with_calibration` with no notes.
+    framework, framework_version : str, optional
+        The software stack; None: the stack most of the class's records ran (said in a note).
+    precision : str, optional
+        Compute precision; default the network's.
+    batch : int
+        Samples per accelerator per batch, B.
+
+    Returns
+    -------
+    tuple of CalibratedPrediction and tuple of str
+        The prediction (per batch of B: ``latency_s`` in s, ``fps`` = B / latency_s in samples/s) and notes.
+
+    Warns
+    -----
+    CalibrationWarning
+        Once when B is below the regime's batch (:func:`outside_message`), and for every calibration level that
+        was not calibrated or fell back.
+    """
+    regime = regime_of(calibration)
+    if regime is None:
+        return predict_with_calibration(network, hardware, calibration, framework, framework_version, precision,
+                                        batch), ()
+    conventions = conventions_module(regime.conventions)
+    notes: list[str] = []
+    network, note = conventions.regime_network(network)
+    if note:
+        notes.append(note)
+    family, _ = normalize_framework(framework)
+    keys = conventions.query_keys(hardware, family)
+    if family is None and keys["framework"] is not None:
+        notes.append(f"framework: none given; keyed as {keys['framework']}, the stack of most "
+                     f"{hardware.kind.value} records of the calibration (pass framework= / --framework to choose)")
+    costed = max(batch, regime.batch)
+    if batch < regime.batch:
+        warnings.warn(outside_message(regime, network.name, hardware.name, batch), CalibrationWarning, stacklevel=3)
+        notes.append(f"outside the calibration regime (batch {batch} < {regime.batch}): latency_s is {batch} "
+                     f"sample(s) at the calibrated sustained throughput of batch {regime.batch}, an optimistic "
+                     "figure for a lone batch's latency")
+    else:
+        notes.append(f"within the calibration regime: {regime.summary()}")
+    estimate = predict_with_calibration(network, hardware, calibration, framework, framework_version, precision,
+                                        costed, keys=keys)
+    estimate = dataclasses.replace(estimate, framework=keys["framework"])
+    return (estimate if costed == batch else _scaled(estimate, batch / costed, batch)), tuple(notes)
+
+
+def _scaled(estimate: CalibratedPrediction, scale: float, batch: int) -> CalibratedPrediction:
+    """``estimate`` (per batch of ``batch / scale`` samples) with every per-batch time x ``scale`` (s), for
+    ``batch`` samples; rates (``fps``, ``efficiency_pct``) unchanged."""
+    classes = estimate.classes.assign(roofline_s=estimate.classes.roofline_s * scale,
+                                      latency_s=estimate.classes.latency_s * scale)
+    layers = estimate.layers.assign(time_s=estimate.layers.time_s * scale,
+                                    calibrated_time_s=estimate.layers.calibrated_time_s * scale)
+    interval = None if estimate.interval_s is None else (estimate.interval_s[0] * scale,
+                                                         estimate.interval_s[1] * scale)
+    return dataclasses.replace(estimate, batch=batch, latency_s=estimate.latency_s * scale,
+                               roofline_latency_s=estimate.roofline_latency_s * scale, classes=classes,
+                               layers=layers, interval_s=interval, call_overhead_s=estimate.call_overhead_s * scale)
