@@ -36,7 +36,6 @@ from rooflinekit.cli_common import (
     Parser, format_options, is_model_file, model_options, resolve_model, roofline_options, split_list,
 )
 from rooflinekit.cli_common import output_file, resolve_hardware, traffic_options
-from rooflinekit.compare.calibrate import calibrate_from_paths, predict_with_calibration
 from rooflinekit.counters import NetworkCost, count_network
 from rooflinekit.descriptors import DType, HardwareSpec
 from rooflinekit.descriptors.hardware import HardwareKind
@@ -45,7 +44,6 @@ from rooflinekit.errors import RecordError, RooflineError, RooflineWarning, Spec
 from rooflinekit.progress import progress, set_progress
 from rooflinekit.roofline import MODES
 from rooflinekit.output import LIST_SEPARATOR, dumps_json, flatten, tabular, to_json_value
-from rooflinekit.plots_cli import add_plot_commands
 from rooflinekit.api import CapacityWarning, predict, sweep
 
 COUNT_COLUMNS = ["name", "op", "source_op", "macs", "ops", "params", "weight_bytes", "input_bytes", "output_bytes"]
@@ -61,6 +59,8 @@ SWEEP_TABLE_COLUMNS = ["network", "hardware", "precision", "batch", "fps", "late
 """Columns of ``sweep``'s text table, key columns first; the table keeps those that fit in 120 characters."""
 MATCHED_COLUMNS = ["hardware", "network", "precision", "batch", "measured_fps", "predicted_fps", "efficiency_pct",
                    "predicted_bound", "source"]
+PLOT_HELP = "draw a chart into a .png/.svg/.pdf file (needs rooflinekit[plot])"
+"""Help line of ``plot`` in the command list (as :func:`rooflinekit.plots_cli.add_plot_commands` gives it)."""
 PEAK_ORDER = [DType.INT8, DType.FP16, DType.BF16, DType.TF32, DType.FP32, DType.INT4, DType.FP8, DType.INT2,
               DType.INT1, DType.INT16, DType.FP64]
 
@@ -136,15 +136,19 @@ def cmd_predict(args: argparse.Namespace) -> None:
     hardware = resolve_hardware(args.hardware)
     if args.calibration or args.calibrated:
         from rooflinekit.compare.calibrate import default_calibration
+        from rooflinekit.compare.calibrate.regime import load_regime_calibration, predict_in_regime
 
-        result = predict_with_calibration(network, hardware, args.calibration or default_calibration(),
-                                          args.framework, args.framework_version, args.precision,
-                                          args.batch or getattr(network, "batch", 1))
-        summary = {"estimate": "calibrated", **result.to_dict()}
+        calibration = (load_regime_calibration(args.calibration) if args.calibration
+                       else default_calibration(hardware))  # the shipped one of the hardware's class
+        result, notes = predict_in_regime(network, hardware, calibration, args.framework, args.framework_version,
+                                          args.precision, args.batch or getattr(network, "batch", 1))
+        summary = {"estimate": "calibrated", **result.to_dict(), "notes": list(notes)}
         _emit(args, {**summary, "classes": result.classes.to_dict("records")}, pd.DataFrame([summary]), fields=True)
         if args.format == "table":
             for level in result.levels:
                 print(f"calibration level: {level}")
+            for note in notes:
+                print(f"note: {note}")
             print()
             print(render_table(result.classes, wide=args.wide))
         return
@@ -164,6 +168,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> None:
+    from rooflinekit.compare.calibrate import calibrate_from_paths
+
     mapping = _table_mapping(args)
     for path in args.records:
         _check_columns(Path(path), mapping, ["hardware", "network", "latency_s"])
@@ -360,7 +366,7 @@ def cmd_hardware(args: argparse.Namespace) -> None:
     _emit(args, data, pd.DataFrame([flatten(data)]))
 
 
-_QUANTITY = re.compile(r"(_bytes|_bytes_per_s|_ops_per_s|_hz|_w)$")
+_QUANTITY = re.compile(r"(_bytes|_bytes_per_s|_ops_per_s|_hz|_w|^latency_s)$")
 
 
 def _allow_unit_strings(node: Any, key: str = "") -> None:
@@ -540,7 +546,9 @@ def _mode_option() -> Parser:
     return parent
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plots: bool = True) -> argparse.ArgumentParser:
+    """The command-line parser; ``plots=False`` registers ``plot`` by name only (its charts, and the plotting
+    modules they import, are loaded only for a ``plot`` command line, see :func:`main`)."""
     parser = Parser(prog="rooflinekit", description="Roofline predictions of neural networks on hardware.")
     common, model, roofline = format_options(), model_options(), roofline_options()
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -556,7 +564,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "(then --mode and --traffic are the calibration's: layer mode, its traffic)")
     pred.add_argument("--calibrated", action="store_true",
                       help="a calibrated estimate with its interval from the calibration shipped with rooflinekit "
-                           "(MLPerf Tiny, Cortex-M MCUs); other hardware classes are refused")
+                           "for the hardware's class (MCU: MLPerf Tiny; GPU, NPU: MLPerf Inference Offline, "
+                           "large-batch throughput); other hardware classes are refused")
     pred.add_argument("--framework", help="software stack for --calibration, e.g. 'X-CUBE-AI 7.3.0', 'Plumerai'")
     pred.add_argument("--framework-version", help="stack version for --calibration, when not in --framework")
     pred.set_defaults(run=cmd_predict)
@@ -598,8 +607,54 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "efficiency":
             sub.add_argument("--by", help="comma-separated columns to summarize by (default: hardware)")
         sub.set_defaults(run=cmd_align)
-    add_plot_commands(commands, common)
+    _add_llm_command(commands, common)
+    if plots:
+        from rooflinekit.plots_cli import add_plot_commands
+
+        add_plot_commands(commands, common)
+    else:
+        commands.add_parser("plot", help=PLOT_HELP)
     return parser
+
+
+def _cmd_llm(args: argparse.Namespace) -> None:
+    from rooflinekit.cli_llm import cmd_llm  # imported when the command runs
+
+    cmd_llm(args)
+
+
+def _add_llm_command(commands: Any, common: Parser) -> None:
+    """``rooflinekit llm MODEL --hardware H ...`` (handled by :mod:`rooflinekit.cli_llm`)."""
+    from rooflinekit.cli_common import bounded_int, output_file as output_file_type
+
+    text = "LLM inference: time to first token, tokens/s and memory per device (roofline bound)"
+    llm = commands.add_parser("llm", parents=[traffic_options(), common], help=text, description=text + ".")
+    llm.add_argument("model", help="bundled transformer config (e.g. Llama-2-7B) or a config.json file")
+    llm.add_argument("--hardware", required=True,
+                     help="catalog hardware or YAML file; several devices need an interconnect (e.g. 'DGX H100')")
+    llm.add_argument("--batch", type=bounded_int("--batch", 1, 1 << 24), default=1, help="sequences (default 1)")
+    llm.add_argument("--prompt", type=bounded_int("--prompt", 1, 1 << 24), default=512,
+                     help="prompt tokens per sequence (default 512)")
+    llm.add_argument("--generate", type=bounded_int("--generate", 1, 1 << 24), default=128,
+                     help="output tokens per sequence (default 128)")
+    llm.add_argument("--weights", default="fp16",
+                     help="weight format of the linear layers: fp16, bf16, fp8, int8 (W8A8), w8a16, int4 (W4A16)")
+    llm.add_argument("--kv", help="KV-cache type: fp16, bf16, fp8, int8 (default: the base type)")
+    llm.add_argument("--base", help="type of everything else: fp16 or bf16 (default fp16; bf16 with bf16 weights)")
+    llm.add_argument("--group-size", type=bounded_int("--group-size", 1, 1 << 20),
+                     help="weights per scale for int4 (default 128)")
+    llm.add_argument("--tp", type=bounded_int("--tp", 1, 1024), default=1, help="tensor-parallel devices (default 1)")
+    llm.add_argument("--pp", type=bounded_int("--pp", 1, 1024), default=1, help="pipeline stages (default 1)")
+    llm.add_argument("--context", type=bounded_int("--context", 1, 1 << 25),
+                     help="context at which to report one decode step (default prompt + generate)")
+    llm.add_argument("--layers", action="store_true", help="also print one device's layers in both phases")
+    llm.add_argument("--calibrated", action="store_true",
+                     help="also give the calibrated estimate (operator model fitted on Vidur kernels) with its 80 %% "
+                          "interval, next to the bound")
+    llm.add_argument("--plot", type=output_file_type, metavar="FILE",
+                     help="sweep the batch (powers of two past the largest that fits) and chart tokens/s against it "
+                          "with the memory limit marked (.png, .svg, .pdf)")
+    llm.set_defaults(run=_cmd_llm)
 
 
 # missing module -> (what needs it, the pip command)
@@ -675,7 +730,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (``rooflinekit hardware list | head``) ends quietly with status 0.
     """
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(plots="plot" in (sys.argv[1:] if argv is None else argv)).parse_args(argv)
     except SystemExit as exc:  # --help (0) and usage errors (2)
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     set_progress(not args.quiet)

@@ -1,0 +1,89 @@
+"""``rooflinekit llm MODEL --hardware H``: time to first token, tokens/s and memory of a decoder LLM.
+
+    rooflinekit llm Llama-2-7B --hardware H100-SXM5-80GB --batch 32 --prompt 2048 --generate 128
+    rooflinekit llm Llama-2-70B --hardware "DGX H100" --tp 2 --weights int4 --kv fp8 --format json
+
+MODEL is a bundled transformer config name (``rooflinekit models list``) or a ``config.json`` file. The output is
+a roofline bound (:func:`rooflinekit.llm.predict_llm`); with ``--calibrated`` also the calibrated estimate and its
+80 % interval next to it (:mod:`rooflinekit.llm.calibrated`; JSON key ``calibrated``, CSV columns
+``calibrated_*``). The parser is declared in :mod:`rooflinekit.cli`; this
+module is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from rooflinekit.display import render_table
+from rooflinekit.llm import predict_llm
+from rooflinekit.output import dumps_json, to_json_value
+
+LAYER_COLUMNS = ["phase", "stage", "name", "op", "ops", "bytes", "time_s", "bound"]
+CALIBRATED_LAYER_COLUMNS = ["calibrated_time_s", "calibrated_kind"]
+
+
+def cmd_llm(args: argparse.Namespace) -> None:
+    """Run ``rooflinekit llm`` (arguments declared in :func:`rooflinekit.cli.build_parser`)."""
+    from rooflinekit.cli_common import resolve_hardware
+
+    model = args.model
+    if args.plot:
+        _plot(args)
+        return
+    result = predict_llm(model, resolve_hardware(args.hardware), batch=args.batch, prompt=args.prompt,
+                         generate=args.generate, weights=args.weights, kv=args.kv, base=args.base,
+                         group_size=args.group_size, tp=args.tp, pp=args.pp, context=args.context,
+                         traffic=args.traffic, calibrated=args.calibrated)
+    payload = result.to_dict()
+    memory = result.memory
+    flat = {**{k: v for k, v in payload.items() if k not in ("memory", "notes")},
+            "memory_weights_bytes": memory.weights_bytes, "memory_kv_cache_bytes": memory.kv_cache_bytes,
+            "memory_activation_bytes": memory.activation_bytes, "memory_total_bytes": memory.total_bytes,
+            "memory_capacity_bytes": memory.capacity_bytes, "memory_level": memory.level,
+            "max_batch": memory.max_batch, "max_context_tokens": memory.max_context_tokens,
+            "notes": " | ".join(result.notes)}
+    flat.pop("calibrated", None)
+    if result.calibrated is not None:
+        flat.update({f"calibrated_{k}": " | ".join(v) if isinstance(v, list) else v
+                     for k, v in result.calibrated.to_dict().items() if k != "estimate"})
+    columns = LAYER_COLUMNS + (CALIBRATED_LAYER_COLUMNS if result.calibrated is not None else [])
+    if args.format == "json":
+        if args.layers and result.layers is not None:
+            payload["layers"] = [{k: to_json_value(v) for k, v in row.items()}
+                                 for row in result.layers[columns].to_dict("records")]
+        print(dumps_json(payload))
+        return
+    if args.format == "csv":
+        table = result.layers[columns] if args.layers and result.layers is not None else pd.DataFrame([flat])
+        print(table.to_csv(index=False), end="")
+        return
+    print(result.summary())
+    for note in result.notes:
+        if not note.startswith(("roofline bound:", "does not fit:")):  # both said above
+            print(f"note: {note}")
+    for note in result.calibrated.notes if result.calibrated is not None else ():
+        print(f"note: {note}")
+    if args.layers and result.layers is not None:
+        print()
+        print(render_table(result.layers, wide=args.wide, columns=columns))
+
+
+def _plot(args: argparse.Namespace) -> None:
+    """``--plot FILE``: the batch sweep as a chart, and its table."""
+    from rooflinekit.cli_common import resolve_hardware
+    from rooflinekit.llm.sweep import llm_batch_sweep, plot_llm_batches
+    from rooflinekit.plots import save_figure
+
+    table = llm_batch_sweep(args.model, resolve_hardware(args.hardware), prompt=args.prompt,
+                            generate=args.generate, weights=args.weights, kv=args.kv, base=args.base,
+                            group_size=args.group_size, tp=args.tp, pp=args.pp, traffic=args.traffic)
+    path = save_figure(plot_llm_batches(table), args.plot)
+    if args.format == "json":
+        print(dumps_json({**table.attrs, "plot": str(path), "rows": table.to_dict("records")}))
+    elif args.format == "csv":
+        print(table.to_csv(index=False), end="")
+    else:
+        print(render_table(table, wide=args.wide))
+        print(f"largest batch that fits: {table.attrs['max_batch']}; wrote {path}")

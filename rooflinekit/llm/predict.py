@@ -1,0 +1,399 @@
+"""``predict_llm``: time to first token, time per output token, tokens/s and memory of a decoder LLM.
+
+For ``batch`` sequences of ``prompt`` tokens generating ``generate`` tokens each, on ``tp x pp`` devices:
+
+1. the transformer is built from its config (:mod:`rooflinekit.networks.transformer`) as one device's **TP shard**
+   (:func:`~rooflinekit.llm.parallel.shard_config`), its linear layers typed by the **weight format** and the rest
+   at the base float type, the KV cache at its own type (:mod:`rooflinekit.llm.precision`);
+2. the **prefill** is that network over ``(B, P)`` tokens without a cache, the LM head on the last position; each
+   **decode step** is one token per sequence reading a KV cache of its context (``decode_network``), costed at every
+   context ``P + 1 .. P + G - 1`` through the affine form of :mod:`rooflinekit.llm.phases`;
+3. each phase's time is the per-kernel roofline of one device summed over the pipeline stages (which run one
+   after another) plus the **communication** of :mod:`rooflinekit.llm.parallel`::
+
+       t_prefill = sum_k max(ops_k / peak_k, bytes_k / bandwidth) + n_ar x allreduce(B P H) + allgather(B V)
+                   + (PP - 1) x p2p(B P H)
+       t_step(T) = the same for one token per sequence at context T, KV bytes growing with T
+
+   with ``n_ar = (2 or 1) x blocks + 1`` all-reduces (two per block, one for a parallel block, one after the
+   vocabulary-parallel embedding), all at the base type's bytes;
+4. **memory** per device (:mod:`rooflinekit.llm.memory`) at the full context ``P + G``.
+
+The result is a roofline **bound** (``estimate == "bound"``): datasheet peaks and bandwidths, no software
+efficiency; real stacks reach a fraction of it (commonly 50-80 % of the bandwidth bound in decode). With
+``calibrated=True`` the same kernels are also priced by the operator model fitted on measured kernels, with an
+80 % interval (``result.calibrated``, :mod:`rooflinekit.llm.calibrated`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rooflinekit.descriptors import DType, HardwareSpec, LayerNetwork, TensorSpec
+from rooflinekit.errors import SpecError
+from rooflinekit.llm.memory import MemoryBudget, memory_budget
+from rooflinekit.llm.parallel import (
+    Parallelism, allreduces_per_block, check_parallelism, point_to_point_s, ring_allgather_s, ring_allreduce_s,
+    shard_config, stage_blocks,
+)
+from rooflinekit.llm.phases import PhaseTimes, kernel_costs
+from rooflinekit.llm.precision import LINEAR_PARTS, LLMPrecision, WeightFormat, llm_precision
+from rooflinekit.llm.result import LLMResult
+from rooflinekit.networks.transformer import (
+    TransformerConfig, block_of, decode_network, load_transformer_config, transformer_network,
+)
+from rooflinekit.roofline import CountedNetwork, MemoryLayout, TrafficModel, place, traffic_model
+
+ATTENTION_CHAIN = frozenset({"attn_scores", "attn_softmax", "attn_context"})
+"""Layers a fused attention kernel runs without writing the S x T scores to memory."""
+
+MAX_TOKENS = 1 << 24
+"""Largest prompt, generation or context accepted (tokens)."""
+
+
+def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardware: HardwareSpec | str | Path, *,
+                batch: int = 1, prompt: int = 512, generate: int = 128, weights: str | WeightFormat = "fp16",
+                kv: str | DType | None = None, base: str | DType | None = None, group_size: int | None = None,
+                tp: int = 1, pp: int = 1, context: int | None = None,
+                traffic: TrafficModel | str = "weights_only", calibrated: bool = False) -> LLMResult:
+    """Predict LLM inference: time to first token, time per output token, tokens/s, memory per device.
+
+    Parameters
+    ----------
+    model : TransformerConfig, mapping, str or Path
+        A bundled config name (``"Llama-2-7B"``), a ``config.json`` path or mapping, or a parsed config; a decoder
+        (an encoder such as BERT has no generation).
+    hardware : HardwareSpec, str or Path
+        A catalog name or alias, a hardware YAML file or a spec; several devices need its ``interconnect``
+        (``"DGX H100"``).
+    batch : int
+        Sequences B decoded together.
+    prompt, generate : int
+        Prompt tokens P and output tokens G per sequence (G >= 1; the first comes from the prefill).
+    weights : str or WeightFormat
+        Format of the linear layers: fp16, bf16, fp8, int8 (W8A8), w8a16, int4 (W4A16); see
+        :mod:`rooflinekit.llm.precision`.
+    kv : str or DType, optional
+        KV-cache type (fp16, bf16, fp8, int8); default the base type.
+    base : str or DType, optional
+        fp16 or bf16 for everything but the linear weights; default bf16 with bf16 weights, else fp16.
+    group_size : int, optional
+        Weights per scale of int4 (default 128).
+    tp, pp : int
+        Tensor-parallel degree and pipeline stages.
+    context : int, optional
+        Context (tokens per sequence in the cache) at which ``tpot_at_context_s`` is given; default P + G.
+    traffic : TrafficModel or str
+        Memory-traffic model; ``weights_only`` (default: weights once per batch and the KV cache per sequence,
+        activations on chip) or ``weights_and_activations``.
+    calibrated : bool
+        Also price every kernel with the operator model fitted on Vidur's measured kernels and give the
+        calibrated figures with an 80 % interval (``result.calibrated``, :mod:`rooflinekit.llm.calibrated`);
+        the top-level figures stay the bound.
+
+    Returns
+    -------
+    LLMResult
+        Times in s, rates in tokens/s, memory in bytes; ``estimate == "bound"``; ``calibrated`` set when asked.
+
+    Raises
+    ------
+    SpecError
+        An encoder, non-positive or too large sizes, a context beyond a learned position table, a split the model
+        or system cannot take, or a traffic model with a per-layer threshold.
+    CalibrationError
+        With ``calibrated``: a GPU spec without ``compute_units`` (SM count) or clock, or a mixture-of-experts
+        model (not in the fitted kernels).
+    PrecisionError
+        An unknown format or type, or one the device has no peak for.
+    UnknownNameError
+        A model or hardware name not in the catalogs.
+
+    Warns
+    -----
+    CapacityWarning
+        When the memory per device cannot hold the weights, KV cache and activations (the prediction is made
+        anyway; ``result.fits`` is False and ``result.memory.notes`` gives both sizes).
+    CalibrationWarning
+        With ``calibrated`` and a weight format or base type other than fp16 / bf16 (priced by extrapolation).
+    """
+    from rooflinekit.api import CapacityWarning, resolve_hardware  # the api imports the catalogs: resolve late
+
+    cfg = model if isinstance(model, TransformerConfig) else load_transformer_config(model)
+    device = resolve_hardware(hardware)
+    for label, value in (("batch", batch), ("prompt", prompt), ("generate", generate)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS:
+            raise SpecError(f"{label} must be a whole number from 1 to {MAX_TOKENS}, got {value!r}")
+    full = prompt + generate
+    ctx = full if context is None else context
+    if isinstance(ctx, bool) or not isinstance(ctx, int) or not 1 <= ctx <= 2 * MAX_TOKENS:
+        raise SpecError(f"context must be a positive whole number of tokens, got {ctx!r}")
+    if cfg.encoder:
+        raise SpecError(f"{cfg.name} is an encoder ({cfg.model_type}): it generates no tokens; use rk.predict for "
+                        "a forward pass")
+    limit = _position_limit(cfg)
+    if limit is not None and max(full, ctx) > limit:
+        raise SpecError(f"{cfg.name}: a context of {max(full, ctx)} tokens exceeds its {limit} learned positions; "
+                        "use a shorter prompt or generation")
+    precision = llm_precision(weights, kv, base, group_size)
+    parallelism = Parallelism(tp, pp)
+    check_parallelism(cfg, device, parallelism)
+    model_traffic = traffic_model(traffic)
+    shard = shard_config(cfg, tp)
+    stages = stage_blocks(cfg.layers, pp)
+
+    prefill_net = _device_network(shard, precision, batch, prompt, prompt)
+    decode_a, decode_b = (_device_network(shard, precision, batch, 1, t, decode=True) for t in (1, 2))
+    counted_prefill = CountedNetwork.of(prefill_net)
+    counted_a, counted_b = CountedNetwork.of(decode_a), CountedNetwork.of(decode_b)
+    stage_prefill = _stage_of_rows(prefill_net, stages)
+    stage_decode = _stage_of_rows(decode_a, stages)
+    kv_bytes = precision.kv.bits / 8
+    prefill_costs = kernel_costs(counted_prefill, device, model_traffic, batch,
+                                 _kv_writes(prefill_net, shard, prompt, kv_bytes), stage_prefill, t_a=prompt,
+                                 weight_read_fraction=_read_fraction(prefill_net, cfg, batch * prompt))
+    write_decode = _kv_writes(decode_a, shard, 1, kv_bytes)
+    decode_costs = kernel_costs(counted_a, device, model_traffic, batch, write_decode, stage_decode, t_a=1,
+                                counted_b=counted_b, kv_write_bytes_b=write_decode, t_b=2,
+                                weight_read_fraction=_read_fraction(decode_a, cfg, batch))
+
+    comm_prefill = _communication_s(cfg, device, parallelism, batch, prompt, precision.base)
+    comm_step = _communication_s(cfg, device, parallelism, batch, 1, precision.base)
+    prefill = prefill_costs.times([float(cfg.kv_length(prompt))])
+    steps = [cfg.kv_length(t) for t in range(prompt + 1, full)]
+    decode = decode_costs.times(np.array([*steps, cfg.kv_length(ctx)], dtype=np.float64))
+    ttft = float(prefill.time_s[0]) + comm_prefill
+    step_s = decode.time_s[:-1] + comm_step
+    at_context = float(decode.time_s[-1]) + comm_step
+    decode_total = float(step_s.sum())
+    tpot = decode_total / len(step_s) if len(step_s) else None
+    e2e = ttft + decode_total
+    devices = parallelism.devices
+
+    memory = _memory(counted_prefill, counted_a, counted_b, stage_prefill, stage_decode, device, batch, full, cfg,
+                     pp)
+    notes = _notes(precision, parallelism, device, memory, model_traffic, cfg, batch)
+    if not memory.fits:
+        warnings.warn(f"{cfg.name} on {device.name}: {'; '.join(memory.notes)}", CapacityWarning, stacklevel=2)
+    prefill_table = prefill_costs.layer_table(float(cfg.kv_length(prompt)), "prefill", stage_prefill)
+    decode_table = decode_costs.layer_table(float(cfg.kv_length(ctx)), "decode", stage_decode)
+    estimate = None
+    if calibrated:
+        from rooflinekit.llm.calibrated import PhaseInputs, calibrated_estimate
+
+        estimate, cal_prefill, cal_decode = calibrated_estimate(
+            cfg, shard, device, precision, batch, generate, devices,
+            PhaseInputs(prefill_net, counted_prefill, prefill_costs, batch * prompt, batch),
+            PhaseInputs(decode_a, counted_a, decode_costs, batch, batch),
+            float(cfg.kv_length(prompt)), np.array(steps, dtype=np.float64), float(cfg.kv_length(ctx)),
+            comm_prefill, comm_step, ttft, tpot)
+        for table, phase, t in ((prefill_table, cal_prefill, cfg.kv_length(prompt)),
+                                (decode_table, cal_decode, cfg.kv_length(ctx))):
+            table["calibrated_time_s"], table["calibrated_kind"] = phase.layer_columns(float(t))
+    layers = pd.concat([prefill_table, decode_table], ignore_index=True)
+    return LLMResult(
+        model=cfg.name, hardware=device.name, precision=precision.label, batch=batch, prompt_tokens=prompt,
+        generate_tokens=generate, tp=tp, pp=pp, devices=devices, traffic=model_traffic.name,
+        ttft_s=ttft, prefill_bound=_bound(prefill, comm_prefill, slice(0, 1)),
+        tpot_s=tpot,
+        decode_bound=_bound(decode, comm_step, slice(0, len(steps)) if steps else slice(len(steps), None)),
+        tpot_at_context_s=at_context, context_tokens=ctx, e2e_latency_s=e2e,
+        output_tokens_per_s=batch * generate / e2e, output_tokens_per_s_per_sequence=generate / e2e,
+        output_tokens_per_s_per_device=batch * generate / e2e / devices,
+        decode_tokens_per_s=None if tpot is None else batch / tpot,
+        decode_tokens_per_s_per_sequence=None if tpot is None else 1 / tpot,
+        prefill_tokens_per_s=batch * prompt / ttft, prefill_interconnect_s=comm_prefill,
+        decode_interconnect_s=comm_step, memory=memory, notes=notes, layers=layers, calibrated=estimate)
+
+
+def prefill_network(model: TransformerConfig | Mapping[str, Any] | str | Path, *, batch: int = 1, prompt: int = 512,
+                    weights: str | WeightFormat = "fp16", kv: str | DType | None = None, base: str | DType | None = None,
+                    group_size: int | None = None, tp: int = 1) -> LayerNetwork:
+    """The prefill :func:`predict_llm` costs on one device: ``batch`` sequences of ``prompt`` tokens through one TP
+    shard, no KV cache read, the LM head on the last position, linear layers at the weight format.
+
+    Parameters are those of :func:`predict_llm`. Returns a LayerNetwork of batch ``batch`` (layers as in
+    :mod:`rooflinekit.networks.transformer`).
+    """
+    cfg = model if isinstance(model, TransformerConfig) else load_transformer_config(model)
+    return _device_network(shard_config(cfg, tp), llm_precision(weights, kv, base, group_size), batch, prompt, prompt)
+
+
+def decode_step_network(model: TransformerConfig | Mapping[str, Any] | str | Path, *, batch: int = 1,
+                        context: int = 512, weights: str | WeightFormat = "fp16", kv: str | DType | None = None,
+                        base: str | DType | None = None, group_size: int | None = None,
+                        tp: int = 1) -> LayerNetwork:
+    """One decode step :func:`predict_llm` costs on one device: one token per sequence reading a KV cache of
+    ``context`` tokens (the new one included) as layer state, through one TP shard.
+
+    Parameters are those of :func:`predict_llm`. Returns a LayerNetwork of batch ``batch``.
+    """
+    cfg = model if isinstance(model, TransformerConfig) else load_transformer_config(model)
+    return _device_network(shard_config(cfg, tp), llm_precision(weights, kv, base, group_size), batch, 1, context,
+                           decode=True)
+
+
+def _device_network(shard: TransformerConfig, precision: LLMPrecision, batch: int, seq_len: int,
+                    context: int, decode: bool = False) -> LayerNetwork:
+    """A prefill of ``seq_len`` tokens (no cache) or, with ``decode``, a decode step (one token per sequence, a
+    cache of ``context`` tokens) of ``shard`` at ``precision``."""
+    if not decode:
+        network = transformer_network(shard, batch=batch, seq_len=seq_len, context_len=context, kv_cache=False,
+                                      logits="last", weights=precision.base, activations=precision.base,
+                                      kv_dtype=precision.kv)
+    else:
+        network = decode_network(shard, batch=batch, context_len=context, weights=precision.base,
+                                 activations=precision.base, kv_dtype=precision.kv)
+    return _retyped(network, precision)
+
+
+def _position_limit(cfg: TransformerConfig) -> int | None:
+    """Longest context a learned position table allows (OPT's table is offset by 2), None without one."""
+    if not cfg.positions:
+        return None
+    return cfg.positions - (2 if cfg.model_type == "opt" else 0)
+
+
+def _retyped(network: LayerNetwork, precision: LLMPrecision) -> LayerNetwork:
+    """``network`` (built at the base type) with the blocks' linear layers at the weight format: the layer's
+    precision, and its weight matrix stored at ``bytes_per_weight`` (scales included); biases stay at the base."""
+    fmt = precision.weights
+    linear = precision.linear
+    if linear == precision.other and not fmt.group_size:
+        return network
+    layers = []
+    for layer in network.layers:
+        if layer.name.rsplit(".", 1)[-1] not in LINEAR_PARTS:
+            layers.append(layer)
+            continue
+        matrix, *biases = layer.weights
+        stored = TensorSpec(shape=matrix.shape, dtype=fmt.weights,
+                            nbytes=math.ceil(matrix.elements * fmt.bytes_per_weight) if fmt.group_size else None)
+        kept = tuple(TensorSpec(shape=b.shape, dtype=precision.base) for b in biases)
+        layers.append(layer.model_copy(update={"precision": linear, "weights": (stored, *kept)}))
+    return network.model_copy(update={"layers": tuple(layers)})
+
+
+def _stage_of_rows(network: LayerNetwork, stages: list[range]) -> np.ndarray:
+    """(R,) pipeline stage of each layer: its block's stage; layers before the blocks on the first stage, after
+    them on the last."""
+    stage_of_block = {b: s for s, blocks in enumerate(stages) for b in blocks}
+    out = np.zeros(len(network.layers), dtype=np.int64)
+    seen_block = False
+    for i, layer in enumerate(network.layers):
+        block = block_of(layer.name)
+        if block is not None:
+            seen_block = True
+            out[i] = stage_of_block[block]
+        else:
+            out[i] = len(stages) - 1 if seen_block else 0
+    return out
+
+
+def _kv_writes(network: LayerNetwork, shard: TransformerConfig, new_tokens: int, kv_bytes: float) -> np.ndarray:
+    """(R,) bytes per sequence written into the KV cache: ``S x Hkv x D x bytes`` on each attention scores row (K)
+    and context row (V), 0 elsewhere."""
+    per_row = new_tokens * shard.kv_heads * shard.head_dim * kv_bytes
+    return np.array([per_row if layer.name.endswith((".attn_scores", ".attn_context")) else 0.0
+                     for layer in network.layers])
+
+
+def experts_read_fraction(experts: int, top_k: int, tokens: int) -> float:
+    """Expected share of ``experts`` experts that ``tokens`` tokens route to, each to ``top_k`` of them uniformly
+    and independently: ``1 - (1 - k/E)^tokens`` (balanced routing; 1 without experts)."""
+    if not experts:
+        return 1.0
+    return 1.0 - (1.0 - top_k / experts) ** tokens
+
+
+def _read_fraction(network: LayerNetwork, cfg: TransformerConfig, tokens: int) -> np.ndarray:
+    """(R,) share of each layer's weights a pass over ``tokens`` tokens (all sequences) reads: an embedding
+    gather the ``min(1, tokens / V)`` of its table's rows it looks up, the experts' projections
+    :func:`experts_read_fraction` of them, every other layer all of its weights."""
+    experts = experts_read_fraction(cfg.experts, cfg.top_k, tokens)
+    rows = min(1.0, tokens / cfg.vocab)
+    return np.array([experts if ".experts." in layer.name and layer.weights else
+                     rows if layer.op == "gather" and layer.weights else 1.0 for layer in network.layers])
+
+
+def _communication_s(cfg: TransformerConfig, device: HardwareSpec, parallelism: Parallelism, batch: int,
+                     tokens: int, base: DType) -> float:
+    """Link time of one pass over ``tokens`` tokens per sequence (s): TP all-reduces and the logits all-gather,
+    PP point-to-point hand-overs (formulas in :mod:`rooflinekit.llm.parallel`)."""
+    link = device.interconnect
+    if link is None or parallelism.devices == 1:
+        return 0.0
+    activations = batch * tokens * cfg.hidden * base.bits / 8
+    bandwidth, latency = link.bandwidth_bytes_per_s, link.latency_s
+    total = 0.0
+    if parallelism.tp > 1:
+        count = allreduces_per_block(cfg) * cfg.layers + 1
+        total += count * ring_allreduce_s(activations, parallelism.tp, bandwidth, latency)
+        total += ring_allgather_s(batch * cfg.vocab * base.bits / 8, parallelism.tp, bandwidth, latency)
+    total += (parallelism.pp - 1) * point_to_point_s(activations, bandwidth, latency)
+    return total
+
+
+def _bound(phase: PhaseTimes, communication_s: float, columns: slice) -> str:
+    """The label with the largest share of the phase's time over ``columns``: a memory level, compute, or
+    ``interconnect`` (communication per pass times the passes)."""
+    shares = phase.time_by_bound_s[:, columns].sum(axis=1)
+    passes = len(range(*columns.indices(phase.time_s.shape[0])))
+    labels = [*phase.labels, "interconnect"]
+    totals = [*shares.tolist(), communication_s * passes]
+    return labels[int(np.argmax(totals))]
+
+
+def _memory(prefill: CountedNetwork, decode_a: CountedNetwork, decode_b: CountedNetwork, stage_prefill: np.ndarray,
+            stage_decode: np.ndarray, device: HardwareSpec, batch: int, context: int, cfg: TransformerConfig,
+            pp: int) -> MemoryBudget:
+    """Per-stage weights, KV bytes per token and activations per sequence by level, into the budget."""
+    layout = MemoryLayout.of(device)
+    levels = len(layout.names)
+    place_decode, place_prefill = place(decode_a, device), place(prefill, device)
+    weights = np.zeros((pp, levels))
+    kv_per_token = np.zeros((pp, levels))
+    activations = np.zeros((pp, levels))
+    np.add.at(weights, (stage_decode, place_decode.weights_level), decode_a.weight_bytes)
+    np.add.at(kv_per_token, (stage_decode, place_decode.state_level), decode_b.state_bytes - decode_a.state_bytes)
+    parts = np.array([name.rsplit(".", 1)[-1] for name in prefill.layers["name"]])
+    working = np.where(np.isin(parts, list(ATTENTION_CHAIN)), 0.0, np.nan_to_num(prefill.activation_bytes))
+    np.maximum.at(activations, (stage_prefill, place_prefill.activations_level), working)
+    weights_level = int(place_decode.weights_level[0]) if len(place_decode.weights_level) else 0
+    return memory_budget(layout.names, layout.capacity_bytes, weights, kv_per_token, activations, weights_level,
+                         batch, context, cfg.kv_length(context), cfg.sliding_window, _position_limit(cfg))
+
+
+def _notes(precision: LLMPrecision, parallelism: Parallelism, device: HardwareSpec, memory: MemoryBudget,
+           traffic: TrafficModel, cfg: TransformerConfig, batch: int) -> tuple[str, ...]:
+    notes = list(memory.notes)
+    notes.append("roofline bound: datasheet peaks and bandwidths, per-kernel roofline summed; real stacks reach "
+                 "a fraction of it")
+    fmt = precision.weights
+    if fmt.group_size:
+        notes.append(f"{fmt.name} weights: {fmt.weights.bits}/8 + {fmt.scale_bytes:g}/{fmt.group_size} = "
+                     f"{fmt.bytes_per_weight:g} bytes per weight (one {fmt.scale_bytes:g}-byte scale per "
+                     f"{fmt.group_size} weights)")
+    if parallelism.devices > 1 and device.interconnect is not None:
+        link = device.interconnect
+        notes.append(f"TP {parallelism.tp} x PP {parallelism.pp} over {link.name}: "
+                     f"{link.bandwidth_bytes_per_s / 1e9:g} GB/s per direction, {link.latency_s * 1e6:g} us per "
+                     "step; ring all-reduce 2(N-1)/N x bytes / bandwidth + 2(N-1) x latency, not overlapped")
+    if parallelism.pp > 1:
+        notes.append("pipeline stages run one after another for a batch (no micro-batch overlap)")
+    if cfg.experts:
+        notes.append(f"MoE: a decode step reads the weights of the experts its {batch} tokens route to, "
+                     f"1 - (1 - {cfg.top_k}/{cfg.experts})^{batch} = "
+                     f"{experts_read_fraction(cfg.experts, cfg.top_k, batch):.3g} of them on average (balanced "
+                     "routing); memory holds all of them")
+    if traffic.name == "weights_only":
+        notes.append("traffic weights_only: weights once per batch and the KV cache per sequence; activations "
+                     "stay on chip")
+    return tuple(notes)

@@ -1,0 +1,413 @@
+"""LLM inference (rooflinekit.llm): counts, bytes and times checked against hand derivations, and properties.
+
+Hand derivations (architecture figures from the bundled configs; never read from the code's output):
+
+- Llama-2-70B (80 blocks, 8 KV heads of dim 128, GQA): KV cache per sequence per token =
+  ``80 x 2 x 8 x 128 x 2 bytes`` = 327,680 bytes (fp16); at batch 4 and a context of 4,096 tokens
+  ``4 x 4096 x 327,680`` = 5,368,709,120 bytes (5.37 GB). Under TP 8 each device keeps one KV head: / 8.
+- Llama-2-70B parameters (H 8192, KV width 1024, F 28672, V 32000): per block ``2 H^2 + 2 H 1024 + 3 H F + 2 H``
+  = 855,654,400; total ``80 x 855,654,400 + 2 V H + H`` = 68,976,648,192 (the Llama 2 paper's 70 B): 137.95 GB
+  in fp16 -- more than one 80 GB GPU; under TP 2 each device holds half the linear layers, embedding and LM head
+  and all 161 norms: ``80 x (855,654,400 - 2 H) / 2 + V H + 161 H`` = 34,488,983,552 parameters =
+  68,977,967,104 bytes < 80 GB.
+- Llama-2-7B (32 blocks, H 4096, F 11008, V 32000): linear weights per block ``4 H^2 + 3 H F`` = 202,375,168.
+  W4A16 (group 128, fp16 scales): ``0.5 + 2/128`` = 0.515625 bytes per weight, so the blocks' linear layers take
+  ``32 x 202,375,168 x 33/64`` = 3,339,190,272 bytes; embedding and LM head stay fp16 (``2 x 32000 x 4096 x 2`` =
+  524,288,000) and the 65 norms too (``65 x 4096 x 2`` = 532,480): 3,864,010,752 bytes.
+- Llama-2-7B prefill MACs over P tokens: attention scores and context ``2 x 32 blocks x 32 heads x P^2 x 128``
+  = 262,144 P^2 (the full P x P matrix, as the transformer builder counts it); everything else ``32 x 202,375,168``
+  = 6,476,005,376 per token plus the LM head on the last position, ``V H`` = 131,072,000.
+- Llama-2-7B decode step at batch 1 on an H100 SXM (3.35 TB/s, every kernel memory-bound at batch 1): bytes =
+  weights of the linear layers, LM head and norms ``2 x (6,476,005,376 + 131,072,000 + 266,240)`` + one embedding
+  row ``2 x 4096`` + the KV cache read ``T x 32 x 2 x 4096 x 2`` + the new token's K and V written
+  ``32 x 2 x 4096 x 2``; at T = 2176: 14,356,070,400 bytes, / 3.35e12 = 4.2854 ms.
+- Largest batch of Llama-2-7B fp16 on an 80 GB H100 at prompt 2048 + 128 generated: room beside the weights
+  ``80e9 - 2 x 6,738,415,616`` = 66,523,160,576 bytes; per sequence the KV cache ``2176 x 524,288`` =
+  1,140,850,688 plus the largest prefill layer's activations (``gate_mul``: two inputs and one output of
+  ``2048 x 11008`` fp16) 135,266,304: 66,523,160,576 / 1,276,116,992 = 52.1, so 52.
+- Ring all-reduce of 33,554,432 bytes (``2048 x 8192 x 2``) over 8 devices at 450 GB/s per direction and 1 us per
+  step: ``2 x 7/8 x 33,554,432 / 450e9 + 14 x 1e-6`` = 144.489 us.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import rooflinekit as rk
+from rooflinekit.api import CapacityWarning
+from rooflinekit.cli import main
+from rooflinekit.counters import count_network
+from rooflinekit.descriptors import HardwareSpec, MemoryLevel
+from rooflinekit.descriptors.hardware import Interconnect
+from rooflinekit.errors import PrecisionError, SpecError
+from rooflinekit.llm import (
+    LLMResult, decode_step_network, llm_batch_sweep, plot_llm_batches, predict_llm, prefill_network, ring_allgather_s,
+    ring_allreduce_s, weight_format,
+)
+
+H100 = "H100-SXM5-80GB"
+DGX = "DGX H100"
+
+
+def _quiet(**kwargs: object) -> LLMResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CapacityWarning)
+        return predict_llm(**kwargs)  # type: ignore[arg-type]
+
+
+# -- counts and bytes by hand ---------------------------------------------------------------------------------------
+
+def test_llama2_70b_kv_cache_bytes_gqa():
+    per_token = 80 * 2 * 8 * 128 * 2
+    assert per_token == 327_680
+    result = _quiet(model="Llama-2-70B", hardware=DGX, batch=4, prompt=4000, generate=96)
+    assert result.memory.context_tokens == 4096
+    assert result.memory.kv_cache_bytes == 4 * 4096 * per_token == 5_368_709_120
+    fp8 = _quiet(model="Llama-2-70B", hardware=DGX, batch=4, prompt=4000, generate=96, kv="fp8")
+    assert fp8.memory.kv_cache_bytes == 5_368_709_120 // 2
+    tp8 = predict_llm("Llama-2-70B", DGX, batch=4, prompt=4000, generate=96, tp=8)
+    assert tp8.memory.kv_cache_bytes == 5_368_709_120 // 8  # one of the 8 KV heads per device
+
+
+def test_llama2_70b_fits_on_two_gpus_not_one():
+    params = 80 * (2 * 8192**2 + 2 * 8192 * 1024 + 3 * 8192 * 28672 + 2 * 8192) + 2 * 32000 * 8192 + 8192
+    assert params == 68_976_648_192
+    with pytest.warns(CapacityWarning, match="does not fit: HBM3 must hold 139 GB"):
+        one = predict_llm("Llama-2-70B", H100, batch=1, prompt=2048, generate=128)
+    assert not one.fits and one.memory.weights_bytes == 2 * params
+    assert one.memory.max_batch == 0
+    assert any("weights alone exceed" in note for note in one.notes)
+    two = predict_llm("Llama-2-70B", DGX, batch=1, prompt=2048, generate=128, tp=2)
+    per_device = 80 * (855_654_400 - 2 * 8192) // 2 + 32000 * 8192 + (2 * 80 + 1) * 8192
+    assert per_device == 34_488_983_552
+    assert two.fits and two.memory.weights_bytes == 2 * per_device
+    assert two.memory.total_bytes < two.memory.capacity_bytes == 80e9
+
+
+def test_w4a16_weight_bytes_with_group_scales():
+    fmt = weight_format("int4")
+    assert fmt.bytes_per_weight == 4 / 8 + 2 / 128 == 0.515625
+    assert weight_format("w4a16", group_size=64).bytes_per_weight == 0.5 + 2 / 64
+    linear = 32 * (4 * 4096**2 + 3 * 4096 * 11008)
+    assert linear == 6_476_005_376
+    expected = linear * 33 // 64 + 2 * 32000 * 4096 * 2 + 65 * 4096 * 2
+    assert expected == 3_864_010_752
+    result = predict_llm("Llama-2-7B", H100, weights="int4", prompt=128, generate=8)
+    assert result.memory.weights_bytes == expected
+    network = prefill_network("Llama-2-7B", prompt=8, weights="int4")
+    assert int(count_network(network).totals["weight_bytes"]) == expected
+
+
+@pytest.mark.parametrize("prompt", [256, 2048])
+def test_prefill_macs_quadratic_in_attention_linear_elsewhere(prompt):
+    layers = count_network(prefill_network("Llama-2-7B", prompt=prompt)).layers
+    attention = layers["name"].str.endswith((".attn_scores", ".attn_context"))
+    assert int(layers.loc[attention, "macs"].sum()) == 2 * 32 * 32 * prompt**2 * 128 == 262_144 * prompt**2
+    assert int(layers.loc[~attention, "macs"].sum()) == 6_476_005_376 * prompt + 32000 * 4096
+
+
+def test_decode_step_is_bytes_over_bandwidth_at_batch_1():
+    context = 2048 + 128
+    weights = 2 * (6_476_005_376 + 131_072_000 + 65 * 4096) + 2 * 4096
+    kv_read, kv_write = context * 32 * 2 * 4096 * 2, 32 * 2 * 4096 * 2
+    assert weights + kv_read + kv_write == 14_356_070_400
+    result = predict_llm("Llama-2-7B", H100, batch=1, prompt=2048, generate=128)
+    assert result.tpot_at_context_s == pytest.approx(14_356_070_400 / 3.35e12, rel=1e-6)
+    assert result.decode_bound == "memory:HBM3"
+    assert result.estimate == "bound"
+    network = decode_step_network("Llama-2-7B", context=context)
+    assert int(count_network(network).layers["state_bytes"].sum()) == kv_read
+
+
+def test_ring_allreduce_by_hand():
+    nbytes = 2048 * 8192 * 2
+    expected = 2 * 7 / 8 * nbytes / 450e9 + 2 * 7 * 1e-6
+    assert expected == pytest.approx(144.489e-6, rel=1e-5)
+    assert ring_allreduce_s(nbytes, 8, 450e9, 1e-6) == pytest.approx(expected, rel=1e-12)
+    assert ring_allreduce_s(nbytes, 1, 450e9, 1e-6) == 0.0
+    assert ring_allgather_s(64_000, 2, 450e9, 1e-6) == pytest.approx(0.5 * 64_000 / 450e9 + 1e-6, rel=1e-12)
+
+
+def test_tp2_decode_communication_by_hand():
+    # Llama-2-70B TP 2, batch 1, one token: 2 all-reduces per block x 80 + 1 after the embedding, of
+    # 8192 x 2 bytes, and an all-gather of the 32000 fp16 logits
+    allreduce = 2 * 1 / 2 * 8192 * 2 / 450e9 + 2 * 1 * 1e-6
+    gather = 1 / 2 * 32000 * 2 / 450e9 + 1e-6
+    result = predict_llm("Llama-2-70B", DGX, batch=1, prompt=128, generate=8, tp=2)
+    assert result.decode_interconnect_s == pytest.approx(161 * allreduce + gather, rel=1e-12)
+
+
+def test_phases_and_rates_are_consistent():
+    r = predict_llm("Llama-2-7B", H100, batch=4, prompt=256, generate=32)
+    assert r.e2e_latency_s == pytest.approx(r.ttft_s + 31 * r.tpot_s, rel=1e-12)
+    assert r.output_tokens_per_s == pytest.approx(4 * 32 / r.e2e_latency_s)
+    assert r.decode_tokens_per_s == pytest.approx(4 / r.tpot_s)
+    assert r.prefill_bound == "compute"
+    one = predict_llm("Llama-2-7B", H100, prompt=256, generate=1)
+    assert one.tpot_s is None and one.decode_tokens_per_s is None and one.e2e_latency_s == one.ttft_s
+    assert "roofline bound" in repr(r) and "fits" in repr(r)
+    assert set(r.layers["phase"]) == {"prefill", "decode"}
+
+
+def test_moe_decode_reads_only_routed_experts():
+    small = predict_llm("Mixtral-8x7B", DGX, batch=1, prompt=128, generate=8, tp=2, weights="fp8")
+    large = predict_llm("Mixtral-8x7B", DGX, batch=64, prompt=128, generate=8, tp=2, weights="fp8")
+    assert any("1 - (1 - 2/8)^1 = 0.25" in note for note in small.notes)
+    assert small.tpot_s < large.tpot_s
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(SpecError, match="is an encoder"):
+        predict_llm("BERT-Large", H100)
+    with pytest.raises(SpecError, match="has no interconnect"):
+        predict_llm("Llama-2-7B", H100, tp=2)
+    with pytest.raises(SpecError, match="needs 16 devices but DGX H100 has 8"):
+        predict_llm("Llama-2-7B", DGX, tp=8, pp=2)
+    with pytest.raises(SpecError, match="64 query heads cannot be split over TP 3"):
+        predict_llm("Llama-2-70B", "4x H100 PCIe", tp=3)
+    with pytest.raises(SpecError, match="3 KV heads cannot be split over TP 2"):
+        predict_llm(_tiny(12, 3, 8, 64, 2), DGX, tp=2)
+    with pytest.raises(PrecisionError, match="unknown weight format 'int3'"):
+        predict_llm("Llama-2-7B", H100, weights="int3")
+    with pytest.raises(PrecisionError, match="has no native fp8 peak"):
+        predict_llm("Llama-2-7B", "DGX A100 80GB", weights="fp8")
+    with pytest.raises(SpecError, match="prompt must be a whole number"):
+        predict_llm("Llama-2-7B", H100, prompt=0)
+    with pytest.raises(SpecError, match="traffic 'on_chip_if_fits'"):
+        predict_llm("Llama-2-7B", H100, traffic="on_chip_if_fits")
+
+
+# -- properties ------------------------------------------------------------------------------------------------------
+
+def _tiny(heads: int, kv_heads: int, head_dim: int, ffn: int, layers: int) -> dict[str, object]:
+    return {"model_type": "llama", "hidden_size": heads * head_dim, "num_attention_heads": heads,
+            "num_key_value_heads": kv_heads, "intermediate_size": ffn, "num_hidden_layers": layers,
+            "vocab_size": 1000, "head_dim": head_dim}
+
+
+@st.composite
+def tiny_configs(draw):
+    kv_heads = draw(st.sampled_from([1, 2, 4, 8]))
+    heads = kv_heads * draw(st.sampled_from([1, 2, 4]))
+    return _tiny(heads, kv_heads, draw(st.sampled_from([8, 16, 64])), draw(st.integers(16, 512)),
+                 draw(st.integers(1, 4)))
+
+
+def _device(bandwidth: float = 1e12, capacity: float = 80e9, link: float = 100e9) -> HardwareSpec:
+    return HardwareSpec(
+        name="test GPU", kind="GPU", peak_ops_per_s={"fp16": 1e14, "int8": 2e14, "fp8": 2e14},
+        memories=(MemoryLevel(name="HBM", capacity_bytes=capacity, bandwidth_bytes_per_s=bandwidth, source="test"),),
+        interconnect=Interconnect(name="link", devices=8, bandwidth_bytes_per_s=link, latency_s=1e-6, source="test"),
+        source="test")
+
+
+PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTY
+@given(tiny_configs(), st.integers(1, 8), st.integers(1, 8), st.integers(2, 4000), st.integers(0, 4000),
+       st.sampled_from(["fp16", "int4", "int8"]), st.sampled_from(["weights_only", "weights_and_activations"]))
+def test_decode_time_never_decreases_with_context_or_batch(config, b1, db, c1, dc, weights, traffic):
+    device = _device()
+    times = {}
+    for batch in (b1, b1 + db):
+        for context in (c1, c1 + dc):
+            times[batch, context] = _quiet(model=config, hardware=device, batch=batch, prompt=1, generate=1,
+                                           context=context, weights=weights, traffic=traffic).tpot_at_context_s
+    assert times[b1, c1] <= times[b1, c1 + dc] * (1 + 1e-12)
+    assert times[b1, c1] <= times[b1 + db, c1] * (1 + 1e-12)
+    assert times[b1 + db, c1] <= times[b1 + db, c1 + dc] * (1 + 1e-12)
+
+
+@PROPERTY
+@given(tiny_configs(), st.integers(1, 16), st.integers(1, 512), st.integers(1, 64),
+       st.floats(1.0, 100.0), st.floats(1.0, 100.0), st.sampled_from([1, 2]))
+def test_more_bandwidth_never_predicts_slower(config, batch, prompt, generate, memory_factor, link_factor, tp):
+    config = {**config, "num_attention_heads": config["num_attention_heads"] * 2,
+              "num_key_value_heads": config["num_key_value_heads"] * 2,
+              "hidden_size": config["hidden_size"] * 2}
+    slow = _quiet(model=config, hardware=_device(), batch=batch, prompt=prompt, generate=generate, tp=tp)
+    fast = _quiet(model=config, hardware=_device(1e12 * memory_factor, link=100e9 * link_factor), batch=batch,
+                  prompt=prompt, generate=generate, tp=tp)
+    for field in ("ttft_s", "tpot_at_context_s", "e2e_latency_s"):
+        assert getattr(fast, field) <= getattr(slow, field) * (1 + 1e-12), field
+
+
+@PROPERTY
+@given(tiny_configs(), st.sampled_from([1, 2, 4, 8]), st.integers(1, 8), st.integers(1, 256),
+       st.sampled_from(["fp16", "int4", "fp8"]))
+def test_tp_never_reduces_memory_per_device_below_weights_over_n(config, tp, batch, prompt, weights):
+    heads = config["num_attention_heads"]
+    if heads % tp or (config["num_key_value_heads"] % tp and tp % config["num_key_value_heads"]):
+        tp = 1
+    whole = _quiet(model=config, hardware=_device(), batch=batch, prompt=prompt, generate=4, weights=weights)
+    split = _quiet(model=config, hardware=_device(), batch=batch, prompt=prompt, generate=4, weights=weights, tp=tp)
+    assert split.memory.weights_bytes >= whole.memory.weights_bytes / tp
+    assert split.memory.total_bytes >= whole.memory.weights_bytes / tp
+
+
+@PROPERTY
+@given(tiny_configs(), st.floats(1e3, 1e9), st.integers(1, 64), st.integers(1, 2048), st.integers(1, 256))
+def test_memory_misfit_always_reported(config, capacity, batch, prompt, generate):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = predict_llm(config, _device(capacity=capacity), batch=batch, prompt=prompt, generate=generate)
+    memory = result.memory
+    over = memory.total_bytes > memory.capacity_bytes * (1 + 1e-12)
+    assert result.fits == (not over)
+    misfit_warnings = [w for w in caught if issubclass(w.category, CapacityWarning)]
+    if over:
+        assert misfit_warnings and any(note.startswith("does not fit") for note in memory.notes)
+        assert memory.max_batch < batch or (memory.max_context_tokens or 0) < prompt + generate
+    else:
+        assert not misfit_warnings and memory.max_batch >= batch
+
+
+# -- command line ------------------------------------------------------------------------------------------------------
+
+def _strict_json(text: str) -> object:
+    def refuse(token: str) -> object:
+        raise ValueError(f"non-strict JSON constant {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_cli_llm_json_is_strict(capsys):
+    code = main(["llm", "Llama-2-7B", "--hardware", H100, "--batch", "2", "--prompt", "512", "--generate", "1",
+                 "--weights", "int4", "--kv", "fp8", "--format", "json", "--layers"])
+    assert code == 0
+    payload = _strict_json(capsys.readouterr().out)
+    assert payload["estimate"] == "bound" and payload["tpot_s"] is None and payload["fits"] is True
+    assert payload["memory"]["level"] == "HBM3" and payload["batch"] == 2
+    assert {row["phase"] for row in payload["layers"]} == {"prefill", "decode"}
+    assert all(math.isfinite(row["time_s"]) for row in payload["layers"])
+
+
+def test_cli_llm_table_and_errors(capsys):
+    assert main(["llm", "Llama-2-70B", "--hardware", DGX, "--tp", "2"]) == 0
+    out = capsys.readouterr().out
+    assert ": fits" in out and "time to first token" in out and "note: TP 2 x PP 1 over NVLink 4" in out
+    assert main(["llm", "Llama-2-70B", "--hardware", H100, "--tp", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no interconnect" in err
+    assert main(["llm", "Llama-2-70B", "--hardware", H100]) == 0
+    captured = capsys.readouterr()
+    assert "warning: Llama-2-70B on H100-SXM5-80GB: does not fit" in captured.err
+    assert "does NOT fit" in captured.out
+
+
+def test_public_exports():
+    assert rk.predict_llm is predict_llm and rk.LLMResult is LLMResult
+
+
+def test_readme_llm_outputs_are_what_the_cli_prints(capsys):
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## LLM inference")[1].split("\n## ")[0]
+    blocks = [block.split("```")[0] for block in section.split("```console\n")[1:]]
+    commands = [chunk for block in blocks for chunk in block.split("$ rooflinekit ")[1:]]
+    assert len(commands) == 4
+    for chunk in commands:
+        command, *expected = chunk.rstrip("\n").split("\n")
+        assert main(shlex.split(command)) == 0
+        captured = capsys.readouterr()
+        printed = (captured.out + captured.err).splitlines()
+        for line in expected:
+            if line != "...":
+                assert line in printed, (command, line)
+
+
+def test_batch_sweep_and_chart_mark_the_memory_limit(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    table = llm_batch_sweep("Llama-2-7B", H100, prompt=2048, generate=128)
+    assert table.attrs["max_batch"] == 66_523_160_576 // (1_140_850_688 + 135_266_304) == 52
+    assert list(table["batch"]) == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert list(table["fits"]) == [b <= 52 for b in table["batch"]]
+    assert table["output_tokens_per_s"].is_monotonic_increasing
+    figure = plot_llm_batches(table)
+    labels = figure.axes[0].get_legend_handles_labels()[1]
+    assert "largest batch that fits: 52" in labels and "does not fit in memory" in labels
+    out = tmp_path / "batches.png"
+    assert main(["llm", "Llama-2-7B", "--hardware", H100, "--prompt", "2048", "--plot", str(out),
+                 "--format", "json"]) == 0
+    payload = _strict_json(capsys.readouterr().out)
+    assert out.stat().st_size > 0 and payload["max_batch"] > 0 and payload["plot"] == str(out)
+
+
+def _gpt_decode_onnx(path, hidden=64, heads=4, head_dim=16):
+    """One attention block of a GPT decode step taking its KV cache as graph inputs (fp32), as exporters write it:
+    q/k/v projections, heads split, past K and V concatenated with the new token's, scores, softmax, context."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    cache = ["batch", heads, "past_sequence_length", head_dim]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 1, hidden]),
+              helper.make_tensor_value_info("past_key_values.0.key", TensorProto.FLOAT, cache),
+              helper.make_tensor_value_info("past_key_values.0.value", TensorProto.FLOAT, cache)]
+    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", "present.0.key",
+                                                                                   "present.0.value")]
+    inits = [numpy_helper.from_array(np.zeros((hidden, hidden), np.float32), n) for n in ("wq", "wk", "wv", "wo")]
+    inits += [numpy_helper.from_array(np.array([0, 1, heads, head_dim], np.int64), "heads_shape"),
+              numpy_helper.from_array(np.array([0, 1, hidden], np.int64), "out_shape")]
+    nodes = []
+    for n in "qkv":
+        nodes += [helper.make_node("MatMul", ["x", f"w{n}"], [f"{n}_lin"], name=f"{n}_proj"),
+                  helper.make_node("Reshape", [f"{n}_lin", "heads_shape"], [f"{n}_r"], name=f"{n}_reshape"),
+                  helper.make_node("Transpose", [f"{n}_r"], [f"{n}_h"], perm=[0, 2, 1, 3], name=f"{n}_t")]
+    nodes += [
+        helper.make_node("Concat", ["past_key_values.0.key", "k_h"], ["present.0.key"], axis=2, name="k_cat"),
+        helper.make_node("Concat", ["past_key_values.0.value", "v_h"], ["present.0.value"], axis=2, name="v_cat"),
+        helper.make_node("Transpose", ["present.0.key"], ["kt"], perm=[0, 1, 3, 2], name="k_tr"),
+        helper.make_node("MatMul", ["q_h", "kt"], ["scores"], name="scores"),
+        helper.make_node("Softmax", ["scores"], ["probs"], axis=-1, name="softmax"),
+        helper.make_node("MatMul", ["probs", "present.0.value"], ["ctx"], name="context"),
+        helper.make_node("Transpose", ["ctx"], ["ctx_t"], perm=[0, 2, 1, 3], name="ctx_t"),
+        helper.make_node("Reshape", ["ctx_t", "out_shape"], ["ctx_r"], name="ctx_reshape"),
+        helper.make_node("MatMul", ["ctx_r", "wo"], ["y"], name="o_proj")]
+    graph = helper.make_graph(nodes, "gpt_decode", inputs, outputs, inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+@pytest.mark.parametrize("past", [127, 2047])
+def test_onnx_decoder_past_key_values_read_as_kv_cache_state(tmp_path, past):
+    # batch 32, 4 heads of 16, predicted in fp16: the cache read per step is 2 (K, V) x 32 x 4 x past x 16 x 2
+    # bytes and the weights 4 x 64 x 64 x 2 = 32,768 bytes once per batch; with the cache read the step is
+    # memory-bound on an H100 (3.35 TB/s; at most ~0.6 M ops per sequence against 989.5 fp16 TOPS)
+    from rooflinekit.importers import load_model
+    from rooflinekit.llm import kv_cache_inputs, with_kv_cache_state
+
+    path = _gpt_decode_onnx(tmp_path / "gpt_decode.onnx")
+    shape = [32, 4, past, 16]
+    network = load_model(path, batch=32, input_shapes={"past_key_values.0.key": shape,
+                                                       "past_key_values.0.value": shape})
+    assert kv_cache_inputs(network) == ("past_key_values.0.key", "past_key_values.0.value")
+    as_imported = rk.predict(network, H100, "fp16")
+    assert as_imported.bytes * 32 == pytest.approx(32_768)  # as imported the cache moves nothing
+    marked = with_kv_cache_state(network)
+    cache = 2 * 32 * 4 * past * 16 * 2
+    assert int(count_network(marked, "fp16").layers["state_bytes"].sum()) == cache
+    prediction = rk.predict(marked, H100, "fp16")
+    assert prediction.latency_s == pytest.approx((32_768 + cache) / 3.35e12, rel=1e-6)
+    assert prediction.bound == "memory:HBM3"
+
+
+def test_kv_state_refuses_a_graph_without_cache_inputs(tmp_path):
+    from rooflinekit.importers import load_model
+    from rooflinekit.llm import with_kv_cache_state
+
+    network = load_model(_gpt_decode_onnx(tmp_path / "g.onnx"), batch=1, input_shapes={
+        "past_key_values.0.key": [1, 4, 8, 16], "past_key_values.0.value": [1, 4, 8, 16]})
+    with pytest.raises(SpecError, match=r"no layer reads the graph inputs \['cache'\]"):
+        with_kv_cache_state(network, names=["cache"])
+    with pytest.raises(SpecError, match="no past-key/value input found among the graph inputs"):
+        with_kv_cache_state(network, names=[])
