@@ -38,15 +38,16 @@ class Report:
         return "\n".join(lines)
 
 
-def _worker(conn: Connection, seed: int) -> None:
-    """Run the cases the parent sends (``(family, index)``), answering ``(status, detail)`` for each."""
+def _worker(conn: Connection, seed: int, scratch: str) -> None:
+    """Run the cases the parent sends (``(family, index)``), answering ``(status, detail)`` for each; case files
+    go to a folder of its own inside ``scratch`` (the run's folder, removed by the parent)."""
     import warnings
 
     os.environ.setdefault("MPLBACKEND", "Agg")
     warnings.simplefilter("ignore")
     from .generators import execute
 
-    folder = tempfile.mkdtemp(prefix="rk-fuzz-")
+    folder = tempfile.mkdtemp(prefix="worker-", dir=scratch)
     while True:
         try:
             job = conn.recv()
@@ -62,14 +63,14 @@ def _worker(conn: Connection, seed: int) -> None:
         conn.send((status, detail))
 
 
-def _bootstrap(conn: Connection, seed: int) -> None:
-    _worker(conn, seed)
+def _bootstrap(conn: Connection, seed: int, scratch: str) -> None:
+    _worker(conn, seed, scratch)
 
 
 class _Slot:
-    def __init__(self, context: Any, seed: int) -> None:
+    def __init__(self, context: Any, seed: int, scratch: str) -> None:
         self.parent, child = context.Pipe()
-        self.process = context.Process(target=_bootstrap, args=(child, seed), daemon=True)
+        self.process = context.Process(target=_bootstrap, args=(child, seed, scratch), daemon=True)
         self.process.start()
         child.close()
         self.job: tuple[str, int] | None = None
@@ -113,7 +114,8 @@ def run(sizes: dict[str, int], seed: int = 0, time_limit: float = 20.0, workers:
     jobs.reverse()
     report = Report()
     start = time.monotonic()
-    slots = [_Slot(context, seed) for _ in range(max(1, min(workers, len(jobs))))]
+    scratch = tempfile.TemporaryDirectory(prefix="rk-fuzz-")
+    slots = [_Slot(context, seed, scratch.name) for _ in range(max(1, min(workers, len(jobs))))]
     for slot in slots:
         if jobs:
             slot.send(jobs.pop())
@@ -130,10 +132,10 @@ def run(sizes: dict[str, int], seed: int = 0, time_limit: float = 20.0, workers:
                         status, detail = slot.parent.recv()
                     except (EOFError, OSError):  # the worker died (a crash in C code)
                         status, detail = "foreign", "worker process died"
-                        slots[slots.index(slot)] = slot = _replace(slot, context, seed)
+                        slots[slots.index(slot)] = slot = _replace(slot, context, seed, scratch.name)
                 elif time.monotonic() - slot.started > time_limit:
                     status, detail = "hang", f"no answer within {time_limit:g} s"
-                    slots[slots.index(slot)] = slot = _replace(slot, context, seed)
+                    slots[slots.index(slot)] = slot = _replace(slot, context, seed, scratch.name)
                 else:
                     continue
                 report.add(family, index, status, detail)
@@ -152,10 +154,11 @@ def run(sizes: dict[str, int], seed: int = 0, time_limit: float = 20.0, workers:
             slot.process.join(5)
             if slot.process.is_alive():
                 slot.kill()
+        scratch.cleanup()
     report.seconds = time.monotonic() - start
     return report
 
 
-def _replace(slot: _Slot, context: Any, seed: int) -> _Slot:
+def _replace(slot: _Slot, context: Any, seed: int, scratch: str) -> _Slot:
     slot.kill()
-    return _Slot(context, seed)
+    return _Slot(context, seed, scratch)
