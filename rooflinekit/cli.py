@@ -26,7 +26,7 @@ import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -717,10 +717,19 @@ def _print_error(exc: BaseException) -> None:
         print(f"rooflinekit: error: {' '.join(lines)}", file=sys.stderr)
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: Any = None, line: str | None = None) -> None:
-    """Warnings as ``warning: ...``, one line each, without Python's source line."""
-    print(f"warning: {cli_message(one_line(str(message)))}", file=sys.stderr)
+def _warning_printer() -> Callable[..., None]:
+    """A ``warnings.showwarning`` for one command: ``warning: ...``, one line each, without Python's source line,
+    and each distinct text once (a fallback met by both the estimate and its interval is said once)."""
+    said: set[str] = set()
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        text = cli_message(one_line(str(message)))
+        if text not in said:
+            said.add(text)
+            print(f"warning: {text}", file=sys.stderr)
+
+    return show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -738,7 +747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             if args.quiet:
                 warnings.simplefilter("ignore", RooflineWarning)
-            warnings.showwarning = _show_warning
+            warnings.showwarning = _warning_printer()
             args.run(args)
         sys.stdout.flush()
     except BrokenPipeError:

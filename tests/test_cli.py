@@ -107,3 +107,11 @@ def test_usage_error_is_one_line_without_traceback():
     assert result.stderr.strip().count("\n") == 0
     assert "the following arguments are required: --hardware" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_warning_met_twice_in_one_command_is_printed_once(capsys):
+    # LeNet is fp32 and the GPU calibration has no fp32 records: the same "no calibration record had ..." warning
+    # is raised by the estimate and by its interval; the command line says it once
+    assert main(["predict", "LeNet-5", "--hardware", "A100-SXM4-80GB", "--calibrated"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("no calibration record had") == 1
