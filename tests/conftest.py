@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import settings
@@ -13,6 +16,17 @@ settings.load_profile("rooflinekit")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+def benchmark_module(relative: str, name: str) -> ModuleType:
+    """The benchmark script ``benchmarks/<relative>`` imported as module ``name``."""
+    path = REPO / "benchmarks" / relative
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def shared_data(name: str) -> Path:

@@ -7,16 +7,14 @@ come from an independent reading of results.csv with the csv module.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
-import sys
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, shared_data
+from conftest import benchmark_module, shared_data
 from rooflinekit.compare.calibrate.model import CalibrationWarning
 from rooflinekit.errors import CalibrationError
 from rooflinekit.llm.calibration import (
@@ -25,12 +23,7 @@ from rooflinekit.llm.calibration import (
 
 
 def _bench():
-    path = REPO / "benchmarks" / "llm" / "mlperf_llm.py"
-    spec = importlib.util.spec_from_file_location("mlperf_llm_bench", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("llm/mlperf_llm.py", "mlperf_llm_bench")
 
 
 def _two_groups(family_a: str = "H100", family_b: str = "H100") -> LLMCalibration:

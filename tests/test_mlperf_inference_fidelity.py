@@ -6,30 +6,18 @@ Expected values are derived by hand next to each assertion.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, shared_data
+from conftest import benchmark_module, shared_data
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate import calibration_features
 from rooflinekit.compare.calibrate.inference_offline import select
 from rooflinekit.networks.mlperf import retinanet
 
 
-def _module():
-    path = REPO / "benchmarks" / "fidelity" / "mlperf_inference.py"
-    spec = importlib.util.spec_from_file_location("mlperf_inference_fidelity", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _module()
+bench = benchmark_module("fidelity/mlperf_inference.py", "mlperf_inference_fidelity")
 
 
 def test_select_keeps_offline_rows_of_the_three_networks():
