@@ -629,7 +629,8 @@ def _add_llm_command(commands: Any, common: Parser) -> None:
 
     text = "LLM inference: time to first token, tokens/s and memory per device (roofline bound)"
     llm = commands.add_parser("llm", parents=[traffic_options(), common], help=text, description=text + ".")
-    llm.add_argument("model", help="bundled transformer config (e.g. Llama-2-7B) or a config.json file")
+    llm.add_argument("model", help="bundled transformer config (e.g. Llama-2-7B), a config.json file, or an .onnx "
+                                   "decoder export with past-key/value inputs")
     llm.add_argument("--hardware", required=True,
                      help="catalog hardware or YAML file; several devices need an interconnect (e.g. 'DGX H100')")
     llm.add_argument("--batch", type=bounded_int("--batch", 1, 1 << 24), default=1, help="sequences (default 1)")

@@ -3,7 +3,9 @@
     rooflinekit llm Llama-2-7B --hardware H100-SXM5-80GB --batch 32 --prompt 2048 --generate 128
     rooflinekit llm Llama-2-70B --hardware "DGX H100" --tp 2 --weights int4 --kv fp8 --format json
 
-MODEL is a bundled transformer config name (``rooflinekit models list``) or a ``config.json`` file. The output is
+MODEL is a bundled transformer config name (``rooflinekit models list``), a ``config.json`` file, or an ONNX
+decoder export with past-key/value inputs (``rooflinekit llm decoder.onnx --hardware H``: recognized and costed
+per phase, :mod:`rooflinekit.llm.onnx_phases`). The output is
 a roofline bound (:func:`rooflinekit.llm.predict_llm`); with ``--calibrated`` also the calibrated estimate and its
 80 % interval next to it (:mod:`rooflinekit.llm.calibrated`; JSON key ``calibrated``, CSV columns
 ``calibrated_*``). The parser is declared in :mod:`rooflinekit.cli`; this

@@ -411,3 +411,156 @@ def test_kv_state_refuses_a_graph_without_cache_inputs(tmp_path):
         with_kv_cache_state(network, names=["cache"])
     with pytest.raises(SpecError, match="no past-key/value input found among the graph inputs"):
         with_kv_cache_state(network, names=[])
+
+
+# -- ONNX decoder exports with past-key/value inputs through predict_llm -----------------------------------------------
+#
+# Hand derivations for the tiny decoder below (hidden 8, 2 heads of head_dim 4, L blocks, batch B, fp16 via base):
+# - a decode step at context T reads a cache of T - 1 past tokens and attends over T keys (the new one
+#   concatenated): scores MatMul (B, 2, 1, 4) x (B, 2, 4, T) = B x 2 x 4 x T MACs, value MatMul (B, 2, 1, T) x
+#   (B, 2, T, 4) the same, so 16 x B x T attention MACs per block: slope 16 B MACs per past token per block; the
+#   four 8 x 8 projections 4 x 64 x B MACs per block whatever T.
+# - the prefill over P tokens (past 0) attends P x P: 2 x B x 2 x P x P x 4 = 16 B P^2 MACs per block.
+# - per decode step the cache read is 2 (K, V) x L x 2 heads x 4 x (T - 1) x 2 bytes per sequence and the new
+#   token's K and V written 2 x L x 2 x 4 x 1 x 2 bytes: 2 x L x heads x head_dim x T x bytes in all.
+
+def _tiny_decoder_onnx(path, layers=2, with_past=True, hidden=8, heads=2, head_dim=4):
+    """A decoder of ``layers`` attention blocks as an Optimum-style export: hidden states of (batch_size,
+    sequence_length, hidden) in, per block q/k/v/o MatMuls, past K/V of (batch_size, heads, past_sequence_length,
+    head_dim) concatenated with the new tokens', score MatMul, Softmax, value MatMul (fp32)."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    cache = ["batch_size", heads, "past_sequence_length", head_dim]
+    inputs = [helper.make_tensor_value_info("hidden_states", TensorProto.FLOAT,
+                                            ["batch_size", "sequence_length", hidden])]
+    outputs = [helper.make_tensor_value_info(f"h{layers}", TensorProto.FLOAT, None)]
+    inits = [numpy_helper.from_array(np.array([0, -1, heads, head_dim], np.int64), "heads_shape"),
+             numpy_helper.from_array(np.array([0, -1, hidden], np.int64), "out_shape")]
+    nodes = []
+    for i in range(layers):
+        x = "hidden_states" if i == 0 else f"h{i}"
+        inits += [numpy_helper.from_array(np.zeros((hidden, hidden), np.float32), f"w{n}{i}") for n in "qkvo"]
+        for n in "qkv":
+            nodes += [helper.make_node("MatMul", [x, f"w{n}{i}"], [f"{n}_lin{i}"], name=f"{i}.{n}_proj"),
+                      helper.make_node("Reshape", [f"{n}_lin{i}", "heads_shape"], [f"{n}_r{i}"],
+                                       name=f"{i}.{n}_reshape"),
+                      helper.make_node("Transpose", [f"{n}_r{i}"], [f"{n}_h{i}"], perm=[0, 2, 1, 3],
+                                       name=f"{i}.{n}_t")]
+        k, v = f"k_h{i}", f"v_h{i}"
+        if with_past:
+            for n, new in (("key", k), ("value", v)):
+                inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{n}", TensorProto.FLOAT, cache))
+                outputs.append(helper.make_tensor_value_info(f"present.{i}.{n}", TensorProto.FLOAT, None))
+                nodes.append(helper.make_node("Concat", [f"past_key_values.{i}.{n}", new], [f"present.{i}.{n}"],
+                                              axis=2, name=f"{i}.{n}_cat"))
+            k, v = f"present.{i}.key", f"present.{i}.value"
+        nodes += [
+            helper.make_node("Transpose", [k], [f"kt{i}"], perm=[0, 1, 3, 2], name=f"{i}.k_tr"),
+            helper.make_node("MatMul", [f"q_h{i}", f"kt{i}"], [f"scores{i}"], name=f"{i}.scores"),
+            helper.make_node("Softmax", [f"scores{i}"], [f"probs{i}"], axis=-1, name=f"{i}.softmax"),
+            helper.make_node("MatMul", [f"probs{i}", v], [f"ctx{i}"], name=f"{i}.context"),
+            helper.make_node("Transpose", [f"ctx{i}"], [f"ctx_t{i}"], perm=[0, 2, 1, 3], name=f"{i}.ctx_t"),
+            helper.make_node("Reshape", [f"ctx_t{i}", "out_shape"], [f"ctx_r{i}"], name=f"{i}.ctx_reshape"),
+            helper.make_node("MatMul", [f"ctx_r{i}", f"wo{i}"], [f"h{i + 1}"], name=f"{i}.o_proj")]
+    graph = helper.make_graph(nodes, "tiny_decoder", inputs, outputs, inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def _phase_macs(result: LLMResult, phase: str, parts: tuple[str, ...]) -> float:
+    rows = result.layers[(result.layers["phase"] == phase) & result.layers["name"].str.endswith(parts)]
+    return float(rows["ops"].sum()) / 2  # matmul rows carry no other ops: ops = 2 x MACs
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_onnx_decoder_attention_macs_grow_linearly_with_past(tmp_path, batch):
+    path = _tiny_decoder_onnx(tmp_path / "decoder.onnx", layers=2)
+    at = {t: _quiet(model=path, hardware=H100, batch=batch, prompt=6, generate=4, context=t, base="fp16")
+          for t in (10, 50)}
+    attention = (".scores", ".context")
+    # decode step: 16 B T attention MACs per block, 2 blocks -> 32 B T; slope 32 B per past token
+    assert _phase_macs(at[10], "decode", attention) == 32 * batch * 10
+    slope = (_phase_macs(at[50], "decode", attention) - _phase_macs(at[10], "decode", attention)) / 40
+    assert slope == 2 * 16 * batch
+    # projections: 2 blocks x 4 x 64 B MACs, independent of the context
+    assert _phase_macs(at[50], "decode", ("_proj",)) == _phase_macs(at[10], "decode", ("_proj",)) == 512 * batch
+    # prefill of P = 6 at past 0: 2 blocks x 16 B P^2
+    assert _phase_macs(at[10], "prefill", attention) == 2 * 16 * batch * 36
+    assert at[10].model == "decoder.onnx" and at[10].tpot_s is not None and at[10].fits
+
+
+def test_onnx_decoder_kv_bytes_per_decode_step(tmp_path):
+    from rooflinekit.llm.kv_inputs import decoder_inputs, load_decoder
+
+    layers, heads, head_dim, fp16 = 3, 2, 4, 2
+    path = _tiny_decoder_onnx(tmp_path / "decoder.onnx", layers=layers)
+    inputs = decoder_inputs(path)
+    assert inputs.cache == tuple(f"past_key_values.{i}.{n}" for i in range(layers) for n in ("key", "value"))
+    assert set(inputs.past_axis.values()) == {2}
+    # cache read at past 100, batch 2: 2 x 3 x 2 x 4 x 100 x 2 bytes per sequence = 9,600
+    network = load_decoder(inputs, batch=2, sequence=1, past=100)
+    assert int(count_network(network, "fp16").layers["state_bytes"].sum()) == 2 * 9_600
+    result = _quiet(model=path, hardware=H100, batch=2, prompt=64, generate=64, context=101, base="fp16")
+    cache_rows = result.layers[(result.layers["phase"] == "decode") & result.layers["name"].str.endswith("_cat")]
+    # weights_only: the cache rows move the 100 past tokens read + the new one written, per sequence
+    # 2 x layers x heads x head_dim x context x bytes = 2 x 3 x 2 x 4 x 101 x 2 = 9,696; x batch 2
+    assert float(cache_rows["bytes"].sum()) == 2 * 2 * layers * heads * head_dim * 101 * fp16 == 19_392
+    # memory: the cache at the full context P + G = 128: 2 x 128 x 2 x 3 x 2 x 4 x 2
+    assert result.memory.kv_cache_bytes == 2 * 128 * 2 * layers * heads * head_dim * fp16 == 24_576
+    # a step is memory-bound at batch 2 on an H100, so the step time grows with the context
+    assert result.decode_bound == "memory:HBM3" and result.tpot_at_context_s > result.ttft_s / 64
+
+
+def test_onnx_file_without_past_inputs_is_refused(tmp_path):
+    path = _tiny_decoder_onnx(tmp_path / "no_cache.onnx", layers=1, with_past=False)
+    with pytest.raises(SpecError, match=r"no past-key/value input among the graph inputs \['hidden_states'\]; "
+                                        r"predict_llm expects a decoder exported with its KV cache"):
+        predict_llm(path, H100)
+    with pytest.raises(SpecError, match="an ONNX decoder is costed at its file's own types on one device"):
+        predict_llm(_tiny_decoder_onnx(tmp_path / "d.onnx", layers=1), H100, tp=2)
+
+
+def test_cli_llm_on_an_onnx_decoder_is_strict_json(tmp_path, capsys):
+    path = _tiny_decoder_onnx(tmp_path / "decoder.onnx", layers=2)
+    assert main(["llm", str(path), "--hardware", H100, "--batch", "2", "--prompt", "16", "--generate", "8",
+                 "--base", "fp16", "--format", "json", "--layers"]) == 0
+    payload = _strict_json(capsys.readouterr().out)
+    assert payload["model"] == "decoder.onnx" and payload["batch"] == 2 and payload["estimate"] == "bound"
+    assert payload["precision"] == "fp16" and payload["tp"] == 1 and payload["tpot_s"] > 0
+    assert {row["phase"] for row in payload["layers"]} == {"prefill", "decode"}
+    assert main(["llm", str(_tiny_decoder_onnx(tmp_path / "plain.onnx", layers=1, with_past=False)),
+                 "--hardware", H100]) == 2
+    assert "no past-key/value input" in capsys.readouterr().err
+
+
+def test_onnx_decoder_inputs_bound_per_phase_optimum_style(tmp_path):
+    # An Optimum decoder_with_past export of one block (8 KV heads of 64) declares input_ids and position_ids of
+    # (batch_size, sequence_length), attention_mask of (batch_size, past_sequence_length + 1) and the cache of
+    # (batch_size, 8, past_sequence_length, 64). By the rule: decode step at context 100 -> sequence 1, past 99,
+    # mask 99 + 1 = 100; prefill of 16 tokens -> sequence 16, past 0, mask 16.
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from rooflinekit.llm.kv_inputs import decoder_inputs
+
+    cache = ["batch_size", 8, "past_sequence_length", 64]
+    inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
+              helper.make_tensor_value_info("attention_mask", TensorProto.INT64,
+                                            ["batch_size", "past_sequence_length + 1"]),
+              helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
+              helper.make_tensor_value_info("past_key_values.0.key", TensorProto.FLOAT, cache),
+              helper.make_tensor_value_info("past_key_values.0.value", TensorProto.FLOAT, cache)]
+    nodes = [helper.make_node("Identity", [name], [f"{name}_out"]) for name in ("past_key_values.0.key",)]
+    graph = helper.make_graph(nodes, "g", inputs,
+                              [helper.make_tensor_value_info("past_key_values.0.key_out", TensorProto.FLOAT, None)])
+    path = tmp_path / "optimum_like.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    found = decoder_inputs(path)
+    assert found.cache == ("past_key_values.0.key", "past_key_values.0.value")
+    decode = found.input_shapes(batch=4, sequence=1, past=99)
+    assert decode == {"input_ids": [4, 1], "attention_mask": [4, 100], "position_ids": [4, 1],
+                      "past_key_values.0.key": [4, 8, 99, 64], "past_key_values.0.value": [4, 8, 99, 64]}
+    prefill = found.input_shapes(batch=4, sequence=16, past=0)
+    assert prefill["attention_mask"] == [4, 16] and prefill["input_ids"] == [4, 16]

@@ -2,14 +2,15 @@
 parallelism.
 
 :func:`predict_llm` (also ``rooflinekit.llm(...)``) answers "how many tokens per second will model M give on
-hardware H, how long until the first token, and does it fit?" from a Hugging Face style config, as a roofline
-bound. Modules: :mod:`~rooflinekit.llm.precision` (weight formats, KV types), :mod:`~rooflinekit.llm.parallel`
+hardware H, how long until the first token, and does it fit?" from a Hugging Face style config or an ONNX decoder
+export with past-key/value inputs, as a roofline bound. Modules: :mod:`~rooflinekit.llm.precision` (weight formats, KV types), :mod:`~rooflinekit.llm.parallel`
 (TP/PP shards and the ring all-reduce), :mod:`~rooflinekit.llm.phases` (per-kernel roofline of a phase at many
 contexts), :mod:`~rooflinekit.llm.memory` (weights + KV cache + activations per device),
 :mod:`~rooflinekit.llm.predict` (the phases put together), :mod:`~rooflinekit.llm.result`,
 :mod:`~rooflinekit.llm.calibrated` (the calibrated estimate: kernels priced by the operator model fitted on Vidur's
 measured kernels, with an 80 % interval), :mod:`~rooflinekit.llm.sweep` (batch sweeps and their chart), :mod:`~rooflinekit.llm.kv_inputs` (the past-key/value
-inputs of an imported decoder graph as its KV-cache state).
+inputs of an imported decoder graph as its KV-cache state), :mod:`~rooflinekit.llm.onnx_phases` (the phases of an
+ONNX decoder export).
 """
 
 from rooflinekit.llm.kv_inputs import kv_cache_inputs, with_kv_cache_state

@@ -69,7 +69,15 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     ----------
     model : TransformerConfig, mapping, str or Path
         A bundled config name (``"Llama-2-7B"``), a ``config.json`` path or mapping, or a parsed config; a decoder
-        (an encoder such as BERT has no generation).
+        (an encoder such as BERT has no generation). Or the path of an **ONNX decoder export** (``*.onnx``) whose
+        KV cache is taken as graph inputs: its past-key/value inputs are the graph inputs named like
+        ``past_key_values.{i}.key`` / ``.value``, ``past.{i}``, ``key_cache``, ... (:data:`~rooflinekit.llm.
+        kv_inputs.KV_INPUT_PATTERN`), their past axis the symbolic dim naming ``past`` / ``seq`` / ``len`` (else
+        the only symbolic one, else axis -2 of ``(batch, heads, past, head_dim)``); each phase binds batch = B,
+        sequence = P with past = 0 (prefill) or sequence = 1 with past = T - 1 (decode step at context T), an
+        attention mask to past + sequence (:mod:`rooflinekit.llm.kv_inputs` has the full rule), imports the file
+        with the cache as KV-cache state and costs it by the same phase machinery
+        (:mod:`rooflinekit.llm.onnx_phases`); one device, the file's own types (``base`` re-types the graph).
     hardware : HardwareSpec, str or Path
         A catalog name or alias, a hardware YAML file or a spec; several devices need its ``interconnect``
         (``"DGX H100"``).
@@ -106,7 +114,8 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     Raises
     ------
     SpecError
-        An encoder, non-positive or too large sizes, a context beyond a learned position table, a split the model
+        An ONNX file without past-key/value inputs (what was expected is named), or with ``weights``, ``kv``,
+        ``group_size``, ``tp``, ``pp`` or ``calibrated`` set; an encoder, non-positive or too large sizes, a context beyond a learned position table, a split the model
         or system cannot take, or a traffic model with a per-layer threshold.
     CalibrationError
         With ``calibrated``: a GPU spec without ``compute_units`` (SM count) or clock, or a mixture-of-experts
@@ -126,7 +135,8 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     """
     from rooflinekit.api import CapacityWarning, resolve_hardware  # the api imports the catalogs: resolve late
 
-    cfg = model if isinstance(model, TransformerConfig) else load_transformer_config(model)
+    onnx_file = isinstance(model, (str, Path)) and str(model).lower().endswith(".onnx")
+    cfg = model if isinstance(model, TransformerConfig) or onnx_file else load_transformer_config(model)
     device = resolve_hardware(hardware)
     for label, value in (("batch", batch), ("prompt", prompt), ("generate", generate)):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS:
@@ -135,6 +145,19 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     ctx = full if context is None else context
     if isinstance(ctx, bool) or not isinstance(ctx, int) or not 1 <= ctx <= 2 * MAX_TOKENS:
         raise SpecError(f"context must be a positive whole number of tokens, got {ctx!r}")
+    if onnx_file or not isinstance(cfg, TransformerConfig):
+        from rooflinekit.llm.onnx_phases import predict_onnx_decoder
+
+        if weights != "fp16" or kv is not None or group_size is not None or tp != 1 or pp != 1 or calibrated:
+            raise SpecError(f"{model}: an ONNX decoder is costed at its file's own types on one device; weights, "
+                            "kv, group_size, tp, pp and calibrated apply to transformer configs (base='fp16' or "
+                            "'bf16' re-types the whole graph)")
+        result = predict_onnx_decoder(Path(str(model)), device, batch, prompt, generate, ctx, base,
+                                      traffic_model(traffic))
+        if not result.memory.fits:
+            warnings.warn(f"{result.model} on {device.name}: {'; '.join(result.memory.notes)}", CapacityWarning,
+                          stacklevel=2)
+        return result
     if cfg.encoder:
         raise SpecError(f"{cfg.name} is an encoder ({cfg.model_type}): it generates no tokens; use rk.predict for "
                         "a forward pass")
