@@ -13,7 +13,7 @@ import pytest
 from conftest import benchmark_module, shared_data
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate import calibration_features
-from rooflinekit.compare.calibrate.inference_offline import select
+from rooflinekit.compare.calibrate.inference_offline import OFFLINE_BATCH, TRAFFIC, select
 from rooflinekit.networks.mlperf import retinanet
 
 
@@ -52,13 +52,13 @@ def test_grouped_convs_get_their_own_class():
     net = retinanet()
     grouped_ops = 2 * 16 * 184_320_000 + 35_200_000
     records = pd.DataFrame({"hardware": ["A100-SXM4-80GB"], "network": ["retinanet"], "precision": ["int8"],
-                            "batch": [bench.OFFLINE_BATCH]})
+                            "batch": [OFFLINE_BATCH]})
     index = {("retinanet", "int8"): net}
-    features, skipped = calibration_features(records, index, traffic=bench.TRAFFIC)
-    assert skipped.empty
-    split = bench.split_grouped_convs(features, index, {})
+    features, skipped = calibration_features(records, index, traffic=TRAFFIC)
+    split, skipped_split = calibration_features(records, index, traffic=TRAFFIC, op_classes="grouped")
+    assert skipped.empty and skipped_split.empty
     columns = [c for c in split.columns if c.startswith("roofline_s:")]
-    expected = grouped_ops * bench.OFFLINE_BATCH / get_hardware("A100-SXM4-80GB").peak("int8")
+    expected = grouped_ops * OFFLINE_BATCH / get_hardware("A100-SXM4-80GB").peak("int8")
     assert split["roofline_s:grouped_conv/int8"].iloc[0] == pytest.approx(expected, rel=1e-9)
     # the split moves time between classes and keeps the total
     assert split[columns].sum(axis=1).iloc[0] == pytest.approx(features["roofline_latency_s"].iloc[0], rel=1e-12)
@@ -115,4 +115,4 @@ def test_real_table_rows_are_conserved():
     beyond = left_out[left_out.reason.str.startswith("measured throughput exceeds")]
     assert len(beyond) > 0 and set(beyond["precision"]) == {"fp32"}
     # batch time = OFFLINE_BATCH / per-accelerator throughput
-    assert np.allclose(features["latency_s"] * features["throughput_fps"], bench.OFFLINE_BATCH)
+    assert np.allclose(features["latency_s"] * features["throughput_fps"], OFFLINE_BATCH)

@@ -72,8 +72,7 @@ The last line printed is ``forward_median_ape_pct=<x> known=<y> new=<z>`` of the
 
 The row selection, costing and keys live in :mod:`rooflinekit.compare.calibrate.inference_offline`, shared with
 the GPU / NPU calibrations shipped in the package (``tools/build_gpu_calibration.py``); the grouped-conv class is
-its op-class scheme ``grouped`` (:func:`split_grouped_convs` below is the same split done after the fact, kept as a
-check of that scheme).
+its op-class scheme ``grouped``.
 """
 
 from __future__ import annotations
@@ -82,18 +81,15 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from rooflinekit.catalog import get_hardware
-from rooflinekit.compare.calibrate import ROOFLINE_PREFIX, CalibratedPredictor, CalibrationWarning, op_class
+from rooflinekit.compare.calibrate import CalibratedPredictor, CalibrationWarning
 from rooflinekit.compare.calibrate import inference_offline
-from rooflinekit.compare.calibrate.features import class_layers
-from rooflinekit.compare.calibrate.inference_offline import NETWORKS, OFFLINE_BATCH, SYSTEM_COLUMNS, TRAFFIC
+from rooflinekit.compare.calibrate.inference_offline import NETWORKS, OFFLINE_BATCH, SYSTEM_COLUMNS
 from rooflinekit.compare.evaluate import ape_pct, error_metrics
-from rooflinekit.descriptors import HardwareSpec, Layer, LayerNetwork
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "mlperf_inference"
 PREDICTORS = ("roofline", "naive", "calibrated")
@@ -103,38 +99,6 @@ def load_features(data: Path = DATA) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(features, left_out)``: :func:`rooflinekit.compare.calibrate.inference_offline.load_features` (the
     conventions of the module docstring live there, shared with the shipped GPU / NPU calibrations)."""
     return inference_offline.load_features(data)
-
-
-def _is_grouped(layer: Layer) -> bool:
-    """A conv with 1 < groups < input channels (ResNeXt's 3x3 convs): neither dense nor depthwise."""
-    return op_class(layer) == "conv" and 1 < int(layer.attrs.get("groups", 1))
-
-
-def split_grouped_convs(features: pd.DataFrame, index: Mapping[tuple[str, str], LayerNetwork],
-                        hardware: Mapping[str, HardwareSpec]) -> pd.DataFrame:
-    """Move the roofline time of grouped convs out of ``roofline_s:conv/<dtype>`` into
-    ``roofline_s:grouped_conv/<dtype>``, a class of its own.
-
-    A grouped conv with 4-32 channels per group fills a tensor-core tile far less than a dense conv of the same
-    MACs; one factor for both would average ResNet-50's dense convs with ResNeXt's grouped ones. The split uses
-    :func:`~rooflinekit.compare.calibrate.features.class_layers` (the same layer-mode roofline as the features).
-    """
-    features = features.copy()
-    for (network, precision, name), rows in features.groupby(["network", "precision", "hardware"]):
-        net = index[(network, precision)]
-        grouped = {layer.name for layer in net.layers if _is_grouped(layer)}
-        if not grouped:
-            continue
-        spec = hardware.get(name) or get_hardware(name)
-        layers = class_layers(net, spec, None, OFFLINE_BATCH, TRAFFIC)
-        mask = layers["name"].isin(grouped)
-        for dtype, time_s in layers[mask].groupby("compute_dtype")["time_s"].sum().items():
-            column = f"{ROOFLINE_PREFIX}grouped_conv/{dtype}"
-            if column not in features.columns:
-                features[column] = 0.0
-            features.loc[rows.index, column] = time_s
-            features.loc[rows.index, f"{ROOFLINE_PREFIX}conv/{dtype}"] -= time_s
-    return features
 
 
 class MedianEfficiency:
