@@ -272,24 +272,34 @@ def _inline_loop(outer: GraphProto, node: NodeProto, label: str, count: int | No
         rename.update(bound)
         current = [rename.get(name, name) for name in results[1:1 + n_carried]]
         for position, name in enumerate(results[1 + n_carried:]):
-            stacked = f"{prefix}scan{position}"
-            if opset < 13:
-                nodes.append(helper.make_node("Unsqueeze", [rename.get(name, name)], [stacked], axes=[0],
-                                              name=f"{prefix}stack{position}"))
-            else:
-                axes = f"{prefix}axes0"
-                if not any(t.name == axes for t in outer.initializer):
-                    outer.initializer.append(numpy_helper.from_array(np.asarray([0], dtype=np.int64), axes))
-                nodes.append(helper.make_node("Unsqueeze", [rename.get(name, name), axes], [stacked],
-                                              name=f"{prefix}stack{position}"))
-            scans[position].append(stacked)
-    outputs = list(node.output)
-    for output, value in zip(outputs[:n_carried], current):
+            nodes.append(_step_slice(outer, rename.get(name, name), prefix, position, 0, opset))
+            scans[position].append(nodes[-1].output[0])
+    return nodes + _final_outputs(node, label, current, scans, [0] * len(scans), [0] * len(scans))
+
+
+def _step_slice(outer: GraphProto, value: str, prefix: str, position: int, axis: int, opset: int) -> NodeProto:
+    """``Unsqueeze(value, axis)`` named ``prefix + "scan<position>"``: one iteration's scan output with the axis
+    the iterations are stacked along (an attribute before opset 13, an initializer from 13 on)."""
+    part, name = f"{prefix}scan{position}", f"{prefix}stack{position}"
+    if opset < 13:
+        return helper.make_node("Unsqueeze", [value], [part], axes=[axis], name=name)
+    axes = f"{prefix}axes{position}"
+    outer.initializer.append(numpy_helper.from_array(np.asarray([axis], dtype=np.int64), axes))
+    return helper.make_node("Unsqueeze", [value, axes], [part], name=name)
+
+
+def _final_outputs(node: NodeProto, label: str, carried: Sequence[str], stacked: Sequence[Sequence[str]],
+                   axes: Sequence[int], reverse: Sequence[int]) -> list[NodeProto]:
+    """The unrolled node's outputs: its carried values after the last iteration (``Identity``), then each scan
+    output as the iterations' parts concatenated along its axis (in reverse order where ``reverse`` says so)."""
+    outputs, nodes = list(node.output), []
+    for output, value in zip(outputs[:len(carried)], carried):
         if output:
             nodes.append(helper.make_node("Identity", [value], [output], name=f"{label}/out/{output}"))
-    for output, parts in zip(outputs[n_carried:], scans):
+    for output, parts, axis, backwards in zip(outputs[len(carried):], stacked, axes, reverse):
         if output and parts:
-            nodes.append(helper.make_node("Concat", parts, [output], axis=0, name=f"{label}/stack/{output}"))
+            nodes.append(helper.make_node("Concat", list(parts)[::-1] if backwards else list(parts), [output],
+                                          axis=axis, name=f"{label}/stack/{output}"))
     return nodes
 
 
@@ -391,22 +401,6 @@ def _inline_scan(outer: GraphProto, node: NodeProto, label: str, count: int | No
         rename.update(bound)
         current = [rename.get(name, name) for name in results[:n_state]]
         for position, (name, axis) in enumerate(zip(results[n_state:], out_axes)):
-            part = f"{prefix}scan{position}"
-            if opset < 13:
-                nodes.append(helper.make_node("Unsqueeze", [rename.get(name, name)], [part], axes=[axis],
-                                              name=f"{prefix}stack{position}"))
-            else:
-                axes = f"{prefix}axes{position}"
-                outer.initializer.append(numpy_helper.from_array(np.asarray([axis], dtype=np.int64), axes))
-                nodes.append(helper.make_node("Unsqueeze", [rename.get(name, name), axes], [part],
-                                              name=f"{prefix}stack{position}"))
-            stacked[position].append(part)
-    outputs = list(node.output)
-    for output, value in zip(outputs[:n_state], current):
-        if output:
-            nodes.append(helper.make_node("Identity", [value], [output], name=f"{label}/out/{output}"))
-    for output, parts, axis, reverse in zip(outputs[n_state:], stacked, out_axes, out_reverse):
-        if output and parts:
-            nodes.append(helper.make_node("Concat", parts[::-1] if reverse else parts, [output], axis=axis,
-                                          name=f"{label}/stack/{output}"))
-    return nodes
+            nodes.append(_step_slice(outer, rename.get(name, name), prefix, position, axis, opset))
+            stacked[position].append(nodes[-1].output[0])
+    return nodes + _final_outputs(node, label, current, stacked, out_axes, out_reverse)
