@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from onnx_builder import save_onnx, zeros
 from rooflinekit.catalog import HardwareCatalog, load_hardware_file, load_network_file, network_catalog
 from rooflinekit.cli import build_parser, resolve_model
 from rooflinekit.compare.calibrate import CalibratedPredictor, predict_with_calibration
@@ -306,29 +307,6 @@ def test_load_model_unknown_suffix(tmp_path):
 
 onnx_only = pytest.mark.skipif(importlib.util.find_spec("onnx") is None,
                                reason="the ONNX importer needs the optional onnx package")
-
-
-def save_onnx(tmp_path: Path, nodes: list, inputs: dict[str, Any] | list, outputs: list[str], initializers=(),
-              opset: int = 17, types: dict[str, int] | None = None, name: str = "m.onnx") -> Path:
-    """A one-graph model; ``inputs`` maps names to dims (None: no shape) or is a list of value infos."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    if isinstance(inputs, dict):
-        inputs = [helper.make_tensor_value_info(n, (types or {}).get(n, TensorProto.FLOAT), d)
-                  for n, d in inputs.items()]
-    graph = helper.make_graph(nodes, "g", inputs,
-                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outputs],
-                              initializer=list(initializers))
-    path = tmp_path / name
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), path)
-    return path
-
-
-def zeros(name: str, *dims: int):
-    from onnx import numpy_helper
-
-    return numpy_helper.from_array(np.zeros(dims, np.float32), name)
 
 
 def load_onnx_quietly(path: Path, **kwargs: Any):

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 import rooflinekit as rk
+from onnx_builder import save_onnx, zeros
 from rooflinekit.catalog import load_hardware_file, load_network_file
 from rooflinekit.cli import main
 from rooflinekit.cli_common import parse_input_shapes
@@ -31,7 +32,7 @@ from rooflinekit.errors import (CalibrationError, CountOverflowError, ModelFileE
 from rooflinekit.units import parse_quantity
 
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 
@@ -40,20 +41,6 @@ def _quiet_count(network, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return rk.count_network(network, **kwargs)
-
-
-def _onnx(tmp_path: Path, nodes, inputs: dict, initializers=(), opset: int = 17, name: str = "model.onnx") -> Path:
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, d)
-                                           for n, d in inputs.items()],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                              initializer=list(initializers))
-    path = tmp_path / name
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), path)
-    return path
-
-
-def _zeros(name: str, *dims: int):
-    return numpy_helper.from_array(np.zeros(dims, np.float32), name)
 
 
 # ------------------------------------------------------------------------------------------------------- hangs
@@ -196,7 +183,7 @@ def test_calibration_json_bad_params_and_shapes_are_calibration_errors() -> None
 def test_onnx_attribute_of_wrong_type_is_refused(tmp_path: Path) -> None:
     node = helper.make_node("Conv", ["x", "w"], ["y"])
     node.attribute.append(helper.make_attribute("strides", [1.0, 1.0]))  # FLOATS where the schema says INTS
-    path = _onnx(tmp_path, [node], {"x": [1, 3, 8, 8]}, [_zeros("w", 4, 3, 3, 3)])
+    path = save_onnx(tmp_path, [node], {"x": [1, 3, 8, 8]}, ["y"], [zeros("w", 4, 3, 3, 3)], name="model.onnx")
     with pytest.raises(ModelFileError, match=r"model\.onnx: node '' \('Conv'\): attribute 'strides' is of type "
                                              r"FLOATS, the operator defines it as INTS"):
         rk.importers.load_model(path)
@@ -206,14 +193,14 @@ def test_onnx_attribute_of_undefined_type_is_refused(tmp_path: Path) -> None:
     node = helper.make_node("Conv", ["x", "w"], ["y"])
     attribute = node.attribute.add()
     attribute.name, attribute.type = "group", onnx.AttributeProto.UNDEFINED
-    path = _onnx(tmp_path, [node], {"x": [1, 3, 8, 8]}, [_zeros("w", 4, 3, 3, 3)])
+    path = save_onnx(tmp_path, [node], {"x": [1, 3, 8, 8]}, ["y"], [zeros("w", 4, 3, 3, 3)], name="model.onnx")
     with pytest.raises(ModelFileError, match=r"attribute 'group' has no type \(UNDEFINED\)"):
         rk.importers.load_model(path)
 
 
 def test_onnx_conv_weight_contradicting_channels_is_refused(tmp_path: Path) -> None:
-    path = _onnx(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"])], {"x": [1, 3, 8, 8]},
-                 [_zeros("w", 4, 5, 3, 3)])
+    path = save_onnx(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"])], {"x": [1, 3, 8, 8]}, ["y"],
+                     [zeros("w", 4, 5, 3, 3)], name="model.onnx")
     with pytest.raises((ShapeError, ModelFileError), match=r"model\.onnx: .*(weight \[4, 5, 3, 3\] contradicts input "
                                                            r"\[1, 3, 8, 8\]|shape inference rejected)"):
         with warnings.catch_warnings():
@@ -259,8 +246,8 @@ def test_tflite_fully_connected_with_rank_1_input_is_refused(tmp_path: Path) -> 
 
 
 def _external(tmp_path: Path, location: str) -> Path:
-    path = _onnx(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"])], {"x": [1, 3, 8, 8]},
-                 [_zeros("w", 4, 3, 3, 3)])
+    path = save_onnx(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"])], {"x": [1, 3, 8, 8]}, ["y"],
+                     [zeros("w", 4, 3, 3, 3)], name="model.onnx")
     model = onnx.load(path)
     tensor = model.graph.initializer[0]
     tensor.ClearField("raw_data")
@@ -444,7 +431,7 @@ def test_cli_usage_errors_are_one_line(capsys, argv: list[str], message: str) ->
 
 
 def test_cli_bad_input_shape_exits_2_without_traceback(capsys, tmp_path: Path) -> None:
-    path = _onnx(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], {"x": ["N", 3]})
+    path = save_onnx(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], {"x": ["N", 3]}, ["y"], name="model.onnx")
     assert main(["count", str(path), "--input-shape", "x=²,3"]) == 2
     assert "dim '²' is neither" in capsys.readouterr().err
 
@@ -479,7 +466,7 @@ def test_tflite_conv_weight_with_a_zero_dim_is_a_model_file_error(tmp_path: Path
 
 
 def test_onnx_dim_name_of_invalid_utf8_is_a_model_file_error(tmp_path: Path) -> None:
-    path = _onnx(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], {"x": ["N", 3]})
+    path = save_onnx(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], {"x": ["N", 3]}, ["y"], name="model.onnx")
     data = path.read_bytes().replace(b"\x12\x01N", b"\x12\x01\xff")  # dim_param 'N' -> invalid UTF-8 byte
     assert data != path.read_bytes()
     path.write_bytes(data)
@@ -514,7 +501,7 @@ LONG = "d" * 5000
 def test_onnx_long_dim_and_input_names_are_truncated_in_messages(tmp_path: Path, inputs: dict, kwargs: dict,
                                                                   message: str) -> None:
     (name, dims), = inputs.items()
-    path = _onnx(tmp_path, [helper.make_node("Relu", [name], ["y"])], inputs)
+    path = save_onnx(tmp_path, [helper.make_node("Relu", [name], ["y"])], inputs, ["y"], name="model.onnx")
     with pytest.raises(ShapeError, match=message) as info:
         rk.importers.load_model(path, **kwargs)
     assert LONG not in str(info.value) and len(str(info.value)) < 600
