@@ -366,32 +366,6 @@ def cmd_hardware(args: argparse.Namespace) -> None:
     _emit(args, data, pd.DataFrame([flatten(data)]))
 
 
-_QUANTITY = re.compile(r"(_bytes|_bytes_per_s|_ops_per_s|_hz|_w|^latency_s)$")
-
-
-def _allow_unit_strings(node: Any, key: str = "") -> None:
-    """Let every quantity field of the schema (``capacity_bytes``, ``tdp_w``, a peak, ...) be a string with a unit."""
-    if isinstance(node, dict):
-        for name, child in list(node.items()):
-            if isinstance(child, dict) and _QUANTITY.search(name) and "properties" not in child:
-                target = child.get("additionalProperties", child) if name.endswith("_ops_per_s") else child
-                _with_unit(target)
-            _allow_unit_strings(child, name)
-    elif isinstance(node, list):
-        for child in node:
-            _allow_unit_strings(child, key)
-
-
-def _with_unit(schema: dict[str, Any]) -> None:
-    unit = {"type": "string", "description": "a number with a unit, e.g. '19.2 GB/s', '26 TOPS', '512 KiB'"}
-    options = schema.get("anyOf")
-    if options is not None:
-        options.insert(0, unit)
-    elif schema.get("type") == "number":
-        number = {k: schema.pop(k) for k in list(schema) if k not in ("title", "description", "default")}
-        schema["anyOf"] = [number, unit]
-
-
 def hardware_schema() -> dict[str, Any]:
     """The JSON Schema of a hardware YAML file (a top-level ``hardware:`` list of :class:`HardwareSpec`).
 
@@ -403,8 +377,7 @@ def hardware_schema() -> dict[str, Any]:
     dict
         A JSON Schema (draft 2020-12) document.
     """
-    spec = HardwareSpec.model_json_schema(mode="validation")
-    _allow_unit_strings(spec)
+    spec = HardwareSpec.model_json_schema(mode="validation")  # quantities: number or string with a unit
     defs = spec.pop("$defs", {})
     defs["HardwareSpec"] = spec
     kinds = [k.value for k in HardwareKind]

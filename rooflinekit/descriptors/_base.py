@@ -193,11 +193,24 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
+UNIT_STRING_SCHEMA: dict[str, Any] = {"type": "string",
+                                      "description": "a number with a unit, e.g. '19.2 GB/s', '26 TOPS', '512 KiB'"}
+"""JSON Schema of a quantity written as a string with a unit (what :func:`~rooflinekit.units.parse_quantity` reads)."""
+
+
+class _Quantity(BeforeValidator):
+    """A number in SI base units, or a string with a unit parsed into one; booleans refused. Its JSON Schema is
+    ``anyOf: [<the number's schema>, <a string with a unit>]``, so the schema says what validation accepts."""
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"anyOf": [handler(schema), UNIT_STRING_SCHEMA]}
+
+
 def _quantity(dimension: Dimension) -> BeforeValidator:
     def parse(value: Any) -> Any:
         return parse_quantity(value, dimension) if isinstance(value, str) else _not_bool(value)
 
-    return BeforeValidator(parse)
+    return _Quantity(parse)
 
 
 PositiveFinite = Annotated[float, BeforeValidator(_not_bool), AfterValidator(_positive_finite)]
