@@ -26,27 +26,29 @@ from rooflinekit.errors import CalibrationError, RecordError
 
 GPU = {"peak_ops_per_s": 100e12, "bandwidth_bytes_per_s": 1e12, "compute_units": 80.0, "clock_hz": 1.5e9}
 STREAM_PEAK = 20e12
-TRUE = {"gemm": {"overhead_s": 4e-6, "u_compute": 0.7, "p": 4.0, "u_memory": 0.85},
-        "stream": {"overhead_s": 2e-6, "beta": 8.0, "u_memory": 0.9}}
+TRUE = {"gemm": {"overhead_cycles": 6000.0, "u_compute": 0.7, "p": 4.0, "u_memory": 0.85},
+        "stream": {"overhead_cycles": 3000.0, "beta": 8.0, "u_memory": 0.9}}
+"""Fixed costs in cycles: 4 us and 2 us at the synthetic GPU's 1.5 GHz."""
 TILE = (64, 128)
 
 
 def _gemm_time(m: float, n: float, k: float) -> float:
-    """Hand-written model: o + ((t_c/u_c)^p + (t_m/u_m)^p)^(1/p), t_c on 64x128 tiles in waves over 80 SMs."""
+    """Hand-written model: o / f + ((t_c/u_c)^p + (t_m/u_m)^p)^(1/p), t_c on 64x128 tiles in waves over 80 SMs."""
     g, s = TRUE["gemm"], GPU["compute_units"]
     tiles = math.ceil(m / TILE[0]) * math.ceil(n / TILE[1])
     waves = math.ceil(tiles / s)
     useful = m * n / (waves * s * TILE[0] * TILE[1])
     compute = 2 * m * n * k / (GPU["peak_ops_per_s"] * useful) / g["u_compute"]
     memory = 2 * (m * k + k * n + m * n) / GPU["bandwidth_bytes_per_s"] / g["u_memory"]
-    return g["overhead_s"] + (compute ** g["p"] + memory ** g["p"]) ** (1 / g["p"])
+    return g["overhead_cycles"] / GPU["clock_hz"] + (compute ** g["p"] + memory ** g["p"]) ** (1 / g["p"])
 
 
 def _stream_time(ops: float, moved: float, units: float) -> float:
-    """Hand-written model: o + max(ops/P, bytes/(W u_m)) + ceil(U/S) (bytes/U) / (f beta)."""
+    """Hand-written model: o / f + max(ops/P, bytes/(W u_m)) + ceil(U/S) (bytes/U) / (f beta)."""
     t = TRUE["stream"]
     issue = math.ceil(units / GPU["compute_units"]) * (moved / units) / (GPU["clock_hz"] * t["beta"])
-    return t["overhead_s"] + max(ops / STREAM_PEAK, moved / (GPU["bandwidth_bytes_per_s"] * t["u_memory"])) + issue
+    return (t["overhead_cycles"] / GPU["clock_hz"]
+            + max(ops / STREAM_PEAK, moved / (GPU["bandwidth_bytes_per_s"] * t["u_memory"])) + issue)
 
 
 def synthetic(seed: int = 0, noise: float = 0.0, groups: int = 12, per_group: int = 40) -> pd.DataFrame:
@@ -82,13 +84,76 @@ def fitted() -> OperatorPredictor:
 def test_recovers_known_parameters() -> None:
     params = fitted().params_
     gemm, stream = params.loc["proj"], params.loc["norm"]
-    assert gemm.overhead_s == pytest.approx(TRUE["gemm"]["overhead_s"], rel=0.1)
+    assert gemm.overhead_cycles == pytest.approx(TRUE["gemm"]["overhead_cycles"], rel=0.1)
     assert gemm.u_compute == pytest.approx(TRUE["gemm"]["u_compute"], rel=0.03)
     assert gemm.u_memory == pytest.approx(TRUE["gemm"]["u_memory"], rel=0.03)
     assert gemm.p == pytest.approx(TRUE["gemm"]["p"], rel=0.2)
-    assert stream.overhead_s == pytest.approx(TRUE["stream"]["overhead_s"], rel=0.1)
+    assert stream.overhead_cycles == pytest.approx(TRUE["stream"]["overhead_cycles"], rel=0.1)
     assert stream.beta_bytes_per_cycle_per_sm == pytest.approx(TRUE["stream"]["beta"], rel=0.1)
     assert stream.u_memory == pytest.approx(TRUE["stream"]["u_memory"], rel=0.05)
+
+
+def test_overlapped_stream_kind_recovers_its_issue_rate() -> None:
+    # A gather-like kind: t = o / f + max(bytes / (W u_m), ceil(U/S) (bytes/U) / (f beta)), beta = 2 B/cycle/SM,
+    # u_m = 0.9, o = 3000 cycles; U = one block per 128 elements of a 4096-wide fp16 row (T x 32 blocks).
+    rows = []
+    for group in range(6):
+        for t in np.unique(np.round(np.exp(np.linspace(0, np.log(4096), 30)))).astype(int):
+            moved, units = 2.0 * 2 * t * 4096, 32.0 * t
+            issue = math.ceil(units / GPU["compute_units"]) * (moved / units) / (GPU["clock_hz"] * 2.0)
+            time = 3000.0 / GPU["clock_hz"] + max(moved / (GPU["bandwidth_bytes_per_s"] * 0.9), issue)
+            rows.append({"kind": "gather", "family": "stream", "ops": 0.0, "bytes": moved, "m": t, "n": 0.0,
+                         "k": 0.0, "parallel_units": units, "latency_s": time, "group": f"g{group}", **GPU})
+    frame = pd.DataFrame(rows).assign(peak_ops_per_s=STREAM_PEAK)
+    model = OperatorPredictor(tiles=(TILE,), overlapped=("gather",)).fit(frame)
+    params = model.params_.loc["gather"]
+    assert bool(params.overlapped)
+    assert params.beta_bytes_per_cycle_per_sm == pytest.approx(2.0, rel=0.02)
+    assert params.overhead_cycles == pytest.approx(3000.0, rel=0.05)
+    np.testing.assert_allclose(model.predict(frame), frame.latency_s, rtol=0.02)
+    # the additive form cannot fit the max: its error is larger
+    additive = OperatorPredictor(tiles=(TILE,)).fit(frame)
+    assert (np.abs(np.log(additive.predict(frame) / frame.latency_s)).mean()
+            > np.abs(np.log(model.predict(frame) / frame.latency_s)).mean())
+
+
+def test_transfer_range_by_hand() -> None:
+    # fitted on one GPU (S = 80, f = 1.5 GHz, W = 1 TB/s); the same kernels on a GPU with W / 2, S x 0.75,
+    # f x 1.2. A norm row's alternatives: fixed cost o / f (fitted rule) or o / f_ref (seconds), throughput
+    # T_ref (its time on the reference GPU without the fixed cost) x t_m / t_m,ref (= 2) or x t_s / t_s,ref.
+    model = fitted()
+    assert model.reference_ == {"bandwidth_bytes_per_s": 1e12, "compute_units": 80.0, "clock_hz": 1.5e9}
+    here = synthetic(seed=6, groups=1, per_group=8)
+    there = here.assign(bandwidth_bytes_per_s=0.5e12, compute_units=60.0, clock_hz=1.8e9)
+    low, high = model.transfer_range(there)
+    predicted = model.predict(there)
+    assert (low <= predicted * (1 + 1e-12)).all() and (high >= predicted * (1 - 1e-12)).all()
+    norm = (there.family == "stream").to_numpy()
+    params = model.params_.loc["norm"]
+    fixed_ref = params.overhead_cycles / 1.5e9
+    throughput_ref = model.predict(here)[norm] - fixed_ref
+    units = here.parallel_units.to_numpy()[norm]
+    issue_ratio = (np.ceil(units / 60) / 1.8e9) / (np.ceil(units / 80) / 1.5e9)
+    options = np.array([fixed + through for fixed in (params.overhead_cycles / 1.8e9, fixed_ref)
+                        for through in (predicted[norm] - params.overhead_cycles / 1.8e9, throughput_ref * 2.0,
+                                        throughput_ref * issue_ratio)])
+    np.testing.assert_allclose(low[norm], np.maximum(options.min(axis=0), roofline_bound(there)[norm]), rtol=1e-9)
+    np.testing.assert_allclose(high[norm], options.max(axis=0), rtol=1e-9)
+    # the interval is the range times the held-out residual quantiles of a stratum
+    lo_i, hi_i = model.predict_interval(there)
+    factors = np.exp(np.array(list(model.quantiles_.values())))
+    assert all(np.isclose(factors[:, 0], r).any() for r in lo_i / low)
+    assert all(np.isclose(factors[:, 1], r).any() for r in hi_i / high)
+
+
+def test_transfer_range_is_the_prediction_when_two_gpus_were_fitted() -> None:
+    one, two = synthetic(seed=3, groups=4), synthetic(seed=4, groups=4)
+    two = two.assign(hardware="other", clock_hz=1.2e9)
+    model = OperatorPredictor(tiles=(TILE,)).fit(pd.concat([one, two], ignore_index=True))
+    assert model.reference_ is None
+    low, high = model.transfer_range(one)
+    np.testing.assert_array_equal(low, model.predict(one))
+    np.testing.assert_array_equal(high, model.predict(one))
 
 
 def test_tile_chosen_by_training_loss() -> None:
@@ -206,9 +271,10 @@ def _vidur_record(operator: str, tokens: int, tp: int) -> dict:
 
 def test_vidur_kernels_by_hand() -> None:
     records = pd.DataFrame([_vidur_record("attn_pre_proj", 1, 1), _vidur_record("mlp_up_proj", 8, 2),
-                            _vidur_record("input_layernorm", 16, 4), _vidur_record("add", 1000, 1)])
+                            _vidur_record("input_layernorm", 16, 4), _vidur_record("add", 1000, 1),
+                            _vidur_record("emb", 8, 1), _vidur_record("emb", 100, 2)])
     table = vidur_kernels(records)
-    pre, up, norm, add = (table.iloc[i] for i in range(4))
+    pre, up, norm, add, emb_small, emb_large = (table.iloc[i] for i in range(6))
     # QKV: n = (32 + 2 x 32) x 128 = 12288; 2 x 1 x 4096 x 12288 ops; 2 B x (4096 + 4096 x 12288 + 12288)
     assert (pre.family, pre.m, pre.k, pre.n) == ("gemm", 1, 4096, 12288)
     assert pre.ops == 100_663_296 and pre.bytes == 100_696_064
@@ -218,8 +284,16 @@ def test_vidur_kernels_by_hand() -> None:
     assert (norm.family, norm.bytes, norm.parallel_units) == ("stream", 2 * (2 * 16 * 4096 + 4096), 16)
     # add: 3 tensors of 1000 x 4096 fp16; ceil(4,096,000 / 512) = 8000 blocks
     assert (add.bytes, add.parallel_units) == (2 * 3 * 1000 * 4096, 8000)
+    # embedding gather (PyTorch index_select): T rows of the table read and written plus T int64 ids, never the
+    # table: 2 B x 2 x 8 x 4096 + 8 x 8; 8 <= 16 ids -> small-index kernel, ceil(4096 / 128) = 32 blocks
+    assert (emb_small.family, emb_small.ops, emb_small.bytes, emb_small.parallel_units) == (
+        "stream", 0, 2 * 2 * 8 * 4096 + 64, 32)
+    assert (emb_small.kind, emb_small.operator, emb_large.kind) == ("emb_small_index", "emb", "emb")
+    # 100 ids: one element per thread, ceil(100 x 4096 / 128) = 3200 blocks; tp splits the vocabulary, not E
+    assert (emb_large.bytes, emb_large.parallel_units) == (2 * 2 * 100 * 4096 + 800, 3200)
     assert list(table.group) == ["meta-llama/Llama-2-7b-hf tp1", "meta-llama/Llama-2-7b-hf tp2",
-                                 "meta-llama/Llama-2-7b-hf tp4", "meta-llama/Llama-2-7b-hf tp1"]
+                                 "meta-llama/Llama-2-7b-hf tp4", "meta-llama/Llama-2-7b-hf tp1",
+                                 "meta-llama/Llama-2-7b-hf tp1", "meta-llama/Llama-2-7b-hf tp2"]
 
 
 def test_vidur_kernels_refuse_unknown_operator() -> None:

@@ -15,8 +15,11 @@ Steps (deterministic: the same data give the same file):
    ``r = log(measured / predicted)``. Per token regime (``tokens <= 64``: decode-like, ``> 64``: prefill-like) the
    80 % interval is ``[exp(q_lo), exp(q_hi)]`` with q the 10 % / 90 % quantiles moved out by the split-conformal
    factor ``(n + 1) / n``. These are GPU-to-GPU residuals, the situation of a GPU that was not fitted.
-4. The attention overhead: the median fitted overhead over the kinds (s), charged per attention kernel (the
-   attention score/value kernels are not in Vidur; :mod:`rooflinekit.llm.calibrated`).
+4. The attention overhead: the median fitted fixed cost over the kinds (cycles), charged per attention kernel
+   (the attention score/value kernels are not in Vidur; :mod:`rooflinekit.llm.calibrated`).
+
+The stream kinds of :data:`~rooflinekit.compare.loaders.vidur.OVERLAPPED_KINDS` (the embedding gather's two
+kernels) are fitted in the overlapped form (:mod:`rooflinekit.compare.calibrate.operators`).
 
 The file is strict JSON (finite numbers only).
 """
@@ -37,7 +40,7 @@ DATA = ROOT.parent / "shared" / "data" / "vidur"
 OUT = ROOT / "rooflinekit" / "calibrations" / "llm_operators.json"
 SMALL_TOKENS = 64
 COVERAGE = 0.8
-SCHEMA = "rooflinekit.llm_operators/1"
+SCHEMA = "rooflinekit.llm_operators/2"
 
 
 def _kernels(data: Path) -> pd.DataFrame:
@@ -62,12 +65,12 @@ def layer_residuals(table: pd.DataFrame) -> pd.DataFrame:
     """Leave-one-GPU-out whole-layer residuals: per held-out GPU, model, TP and token count (all ten operators
     present), ``log(measured / predicted)`` of the layer sum."""
     from rooflinekit.compare.calibrate.operators import OperatorPredictor
-    from rooflinekit.compare.loaders.vidur import OPERATORS
+    from rooflinekit.compare.loaders.vidur import OPERATORS, OVERLAPPED_KINDS
 
     parts = []
     for held in sorted(table["hardware"].unique()):
         train, test = table[table["hardware"] != held], table[table["hardware"] == held]
-        model = OperatorPredictor(coverage=COVERAGE).fit(train)
+        model = OperatorPredictor(coverage=COVERAGE, overlapped=OVERLAPPED_KINDS).fit(train)
         parts.append(test.assign(predicted=model.predict(test))[
             ["hardware", "model", "tp", "num_tokens", "latency_s", "predicted"]])
     rows = pd.concat(parts)
@@ -79,15 +82,16 @@ def layer_residuals(table: pd.DataFrame) -> pd.DataFrame:
 def build(data: Path = DATA) -> dict[str, Any]:
     """The calibration file's content (module docstring)."""
     from rooflinekit.compare.calibrate.operators import OperatorPredictor
+    from rooflinekit.compare.loaders.vidur import OVERLAPPED_KINDS
 
     table = _kernels(data)
-    model = OperatorPredictor(coverage=COVERAGE).fit(table)
+    model = OperatorPredictor(coverage=COVERAGE, overlapped=OVERLAPPED_KINDS).fit(table)
     residuals = layer_residuals(table)
     small = residuals["num_tokens"] <= SMALL_TOKENS
     strata = {f"tokens<={SMALL_TOKENS}": _quantiles(residuals.loc[small, "residual"].to_numpy()),
               f"tokens>{SMALL_TOKENS}": _quantiles(residuals.loc[~small, "residual"].to_numpy()),
               "all": _quantiles(residuals["residual"].to_numpy())}
-    overheads = model.params_["overhead_s"].to_numpy(float)
+    overheads = model.params_["overhead_cycles"].to_numpy(float)
     return {
         "schema": SCHEMA,
         "built_by": "tools/build_llm_calibration.py",
@@ -98,7 +102,7 @@ def build(data: Path = DATA) -> dict[str, Any]:
         "kernels": int(len(table)),
         "tokens": [int(table["num_tokens"].min()), int(table["num_tokens"].max())],
         "operator_model": model.to_json(),
-        "attention_overhead_s": float(np.median(overheads)),
+        "attention_overhead_cycles": float(np.median(overheads)),
         "layer_interval": {"coverage": COVERAGE, "split_tokens": SMALL_TOKENS,
                            "basis": "leave-one-GPU-out residuals of whole-layer sums (A100 <-> A40, both "
                                     "directions pooled)",

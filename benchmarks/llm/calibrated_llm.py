@@ -93,8 +93,9 @@ def section(progress: Progress = lambda _: None, data: Path = DATA) -> str:
     return (
         "## Calibrated LLM estimate (`predict_llm(..., calibrated=True)`): the shipped calibration\n\n"
         f"Operator model fitted on {', '.join(calibration.hardware)} ({calibration.source}); interval: "
-        f"{calibration.basis}. Attention kernels: roofline + {calibration.attention_overhead_s * 1e6:.2f} us each "
-        "(median fitted overhead). Rebuild: `python tools/build_llm_calibration.py`.\n\n"
+        f"{calibration.basis}. Attention kernels: roofline + {calibration.attention_overhead_cycles:.0f} cycles "
+        "each (median fitted fixed cost; seconds = cycles / the device's clock). Rebuild: "
+        "`python tools/build_llm_calibration.py`.\n\n"
         "Shipped interval strata (log-residual quantiles of whole-layer sums; time x [low_factor, high_factor]):\n\n"
         + markdown(shipped)
         + "\nCheck of the interval method across GPUs: interval built from one direction's layer residuals, "

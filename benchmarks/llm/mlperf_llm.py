@@ -443,9 +443,9 @@ VIDUR_NOTES = """What `calibrated_vidur` is and what its score rests on:
 
 - It is the calibrated estimate `predict_llm(..., calibrated=True)` ships (`rooflinekit.llm.calibrated`): each GEMM,
   norm, activation, RoPE, add and embedding kernel priced by the operator model fitted on Vidur's A100 and A40
-  kernels, attention at its roofline plus the fitted launch overhead, interconnect at its bound; 80 % interval from
-  Vidur leave-one-GPU-out residuals of whole-layer sums. Nothing in it was fitted on MLPerf; the H100s are GPUs it
-  has not seen (priced from their spec: peaks, bandwidth, SM count, clock).
+  kernels, attention at its roofline plus the fitted fixed cost (cycles at the device's clock), interconnect at its
+  bound; 80 % interval from Vidur leave-one-GPU-out residuals of whole-layer sums. Nothing in it was fitted on
+  MLPerf; the H100s are GPUs it has not seen (priced from their spec: peaks, bandwidth, SM count, clock).
 - Choices made before this table was first computed, not changed after: unfused per-operator pricing (Vidur's
   vLLM-style kernels), the LM head priced as `mlp_up_proj`, the median fitted overhead per attention kernel, the
   two interval strata (<= 64 / > 64 tokens) and the low end clipped at the bound; the H100 SM counts (132 SXM5,

@@ -15,6 +15,7 @@ head_dim, KV = kv_heads x head_dim, F the FFN width of the TP shard; b the base 
     down_proj                           mlp_down_proj   (GEMM)    counted              W + b T (F + E)
     lm_head (not in Vidur)              mlp_up_proj as proxy      counted              W + b T_lm (E + V/tp)
     embed                               emb             (stream)  0                    b 2 T E + 8 T
+                                        (emb_small_index at T <= 16: PyTorch's small-index gather kernel)
     attn_norm, final_norm / mlp_norm    input_ / post_attention_layernorm     4 T E    b (2 T E + E)
     rope                                attn_rope       (stream)  3 T (Q + KV)         2 b T (Q + KV)
     act (+ gate_mul)                    mlp_act         (stream)  5 T F (4 ungated)    b T F (2 or 1 + 1)
@@ -23,8 +24,8 @@ head_dim, KV = kv_heads x head_dim, F the FFN width of the TP shard; b the base 
 W is the layer's weight bytes as stored (the weight format's bytes, scales included), n its output width; each
 Vidur kind is one kernel, as in the profiled vLLM-style stack (unfused, unlike the bound's fused chains).
 **Attention** score/softmax/value kernels are not in Vidur: each is its roofline time (the bound's, growing with
-the context) plus the median fitted launch overhead (``attention_overhead_s``). Any other layer (e.g. a learned
-position table) is priced the same way. Then per kernel ``k`` of the bound (:mod:`rooflinekit.llm.phases`)::
+the context) plus the median fitted fixed cost (``attention_overhead_cycles``, in cycles of the device's clock
+like every fitted fixed cost). Any other layer (e.g. a learned position table) is priced the same way. Then per kernel ``k`` of the bound (:mod:`rooflinekit.llm.phases`)::
 
     t_cal,k(t) = max( t_bound,k(t),  sum_{rows r of k in a Vidur kind} t_op,r
                                      + [k has other rows] (t_roof,k(t) + o_attention) )
@@ -76,7 +77,7 @@ from rooflinekit.networks.transformer import TransformerConfig, block_of
 from rooflinekit.roofline import CountedNetwork, place
 
 CALIBRATION_FILE = "llm_operators.json"
-SCHEMA = "rooflinekit.llm_operators/1"
+SCHEMA = "rooflinekit.llm_operators/2"
 CALIBRATED_ESTIMATE = "calibrated"
 FITTED_TYPES = (DType.FP16, DType.BF16)
 """Weight and base types the operator model was fitted at (bf16: same tensor-core peak as fp16)."""
@@ -94,6 +95,14 @@ _STREAM_PARTS = {"attn_norm": "input_layernorm", "mlp_norm": "post_attention_lay
 _TOP_LEVEL = {"embed": "emb", "final_norm": "input_layernorm"}
 ADD_BLOCK_ELEMENTS = 512
 """Elements per thread block of the elementwise add (as in the Vidur kernel table)."""
+GATHER_THREADS = 128
+"""Threads (one element each) per block of the embedding gather, PyTorch's ``index_select`` (as in the Vidur
+kernel table)."""
+GATHER_SMALL_INDEX = 16
+"""Up to this many ids the gather runs ``ceil(E / 128)`` blocks looping over the ids (its own fitted kind,
+:data:`GATHER_SMALL_KIND`), above it ``ceil(T E / 128)``."""
+GATHER_SMALL_KIND = "emb_small_index"
+"""Fitted kind of the small-index gather kernel (as in the Vidur kernel table)."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +113,8 @@ class LLMOperatorCalibration:
     ----------
     model : OperatorPredictor
         Fitted on both Vidur GPUs.
-    attention_overhead_s : float
-        Launch overhead charged per kernel not in Vidur (s).
+    attention_overhead_cycles : float
+        Fixed cost charged per kernel not in Vidur (cycles; seconds on a device: :meth:`attention_overhead_s`).
     strata : dict
         ``{"tokens<=64" | "tokens>64": (q_lo, q_hi, n)}``: log-residual quantiles of whole-layer sums and their
         count.
@@ -122,13 +131,17 @@ class LLMOperatorCalibration:
     """
 
     model: OperatorPredictor
-    attention_overhead_s: float
+    attention_overhead_cycles: float
     strata: dict[str, tuple[float, float, int]]
     split_tokens: int
     coverage: float
     hardware: tuple[str, ...]
     source: str
     basis: str
+
+    def attention_overhead_s(self, clock_hz: float) -> float:
+        """The fixed cost (s) of a kernel not in Vidur on a device clocked at ``clock_hz`` (Hz)."""
+        return self.attention_overhead_cycles / clock_hz
 
     def stratum(self, tokens: int) -> str:
         """The interval stratum of a pass over ``tokens`` tokens (all sequences)."""
@@ -156,7 +169,7 @@ def calibration_from_dict(data: dict[str, Any]) -> LLMOperatorCalibration:
         strata = {str(k): (float(v["q_lo"]), float(v["q_hi"]), int(v["n"])) for k, v in interval["strata"].items()}
         return LLMOperatorCalibration(
             model=OperatorPredictor.from_json(data["operator_model"]),
-            attention_overhead_s=float(data["attention_overhead_s"]), strata=strata,
+            attention_overhead_cycles=float(data["attention_overhead_cycles"]), strata=strata,
             split_tokens=int(interval["split_tokens"]), coverage=float(interval["coverage"]),
             hardware=tuple(str(h) for h in data["hardware"]), source=str(data["source"]),
             basis=str(interval["basis"]))
@@ -310,8 +323,9 @@ def price_rows(network: LayerNetwork, counted: CountedNetwork, shard: Transforme
         groups[(block, kind)] = len(kernels)
         first_row.append(i)
         gate = 2.0 if shard.gated else 1.0
+        small_index = t <= GATHER_SMALL_INDEX
         stream_cost = {
-            "emb": (0.0, b * 2 * t * e + 8 * t, t),
+            "emb": (0.0, b * 2 * t * e + 8 * t, math.ceil((e if small_index else t * e) / GATHER_THREADS)),
             "input_layernorm": (4 * t * e, b * (2 * t * e + e), t),
             "post_attention_layernorm": (4 * t * e, b * (2 * t * e + e), t),
             "attn_rope": (3 * t * (q + kv), b * 2 * t * (q + kv), t),
@@ -319,7 +333,8 @@ def price_rows(network: LayerNetwork, counted: CountedNetwork, shard: Transforme
             "add": (t * e, b * 3 * t * e, math.ceil(t * e / ADD_BLOCK_ELEMENTS)),
         }
         kernel_ops, moved, units = stream_cost[kind]
-        kernels.append({"kind": kind, "family": STREAM, "ops": kernel_ops, "bytes": moved, "m": t, "n": 0.0,
+        priced = GATHER_SMALL_KIND if kind == "emb" and small_index else kind
+        kernels.append({"kind": priced, "family": STREAM, "ops": kernel_ops, "bytes": moved, "m": t, "n": 0.0,
                         "k": 0.0, "parallel_units": float(units),
                         "peak_ops_per_s": stream_hw["peak_ops_per_s"]})
     time_s = np.zeros(n_rows)
@@ -390,8 +405,10 @@ class CalibratedPhase:
         return out, self.pricing.kind
 
 
-def calibrate_phase(costs: KernelCosts, pricing: RowPricing, calibration: LLMOperatorCalibration) -> CalibratedPhase:
-    """Group the rows' operator-model times by calibrated kernel (:class:`CalibratedPhase`)."""
+def calibrate_phase(costs: KernelCosts, pricing: RowPricing, calibration: LLMOperatorCalibration,
+                    clock_hz: float) -> CalibratedPhase:
+    """Group the rows' operator-model times by calibrated kernel (:class:`CalibratedPhase`); ``clock_hz`` (Hz) is
+    the device's clock, which turns the attention kernels' fixed cost into seconds."""
     n = len(pricing.kind)
     kernel_of = np.repeat(np.arange(len(costs.starts)), np.diff(np.append(costs.starts, n)))
     merged = pricing.absorbed[costs.starts].copy()  # the kernel opens with a row priced in the kernel before it
@@ -402,7 +419,7 @@ def calibrate_phase(costs: KernelCosts, pricing: RowPricing, calibration: LLMOpe
     fixed = np.bincount(group_of_row, weights=pricing.time_s, minlength=len(group_starts))
     roofline = np.bincount(group_of_row, weights=pricing.roofline_rows.astype(float),
                            minlength=len(group_starts)) > 0
-    return CalibratedPhase(costs, group_starts, fixed, roofline, calibration.attention_overhead_s, pricing)
+    return CalibratedPhase(costs, group_starts, fixed, roofline, calibration.attention_overhead_s(clock_hz), pricing)
 
 
 @dataclass(frozen=True, eq=False)
@@ -459,7 +476,7 @@ def calibrated_estimate(cfg: TransformerConfig, shard: TransformerConfig, device
     for inputs in (prefill, decode):
         pricing = price_rows(inputs.network, inputs.counted, shard, precision, device, batch, inputs.tokens,
                              inputs.lm_tokens, cal)
-        phases.append(calibrate_phase(inputs.costs, pricing, cal))
+        phases.append(calibrate_phase(inputs.costs, pricing, cal, float(device.clock_hz or 0)))
     prefill_phase, decode_phase = phases
     lo_p, hi_p = cal.interval_factors(prefill.tokens)
     lo_d, hi_d = cal.interval_factors(decode.tokens)
@@ -483,8 +500,9 @@ def calibrated_estimate(cfg: TransformerConfig, shard: TransformerConfig, device
     levels = (
         f"operator model (OperatorPredictor) fitted on {', '.join(cal.hardware)} fp16 kernels ({cal.source})",
         f"hardware: {device.name} " + ("was fitted" if fitted else "not fitted: transferred from its spec"),
-        f"attention score/softmax/value kernels: roofline + {cal.attention_overhead_s * 1e6:.2g} us fitted "
-        "launch overhead each (not in Vidur); LM head priced as mlp_up_proj",
+        f"attention score/softmax/value kernels: roofline + {cal.attention_overhead_cycles:.3g} cycles "
+        f"({cal.attention_overhead_s(float(device.clock_hz or 0)) * 1e6:.2g} us) fitted fixed cost each (not in "
+        "Vidur); LM head priced as mlp_up_proj",
         f"interval: {cal.basis}; prefill stratum {cal.stratum(prefill.tokens)}, decode stratum "
         f"{cal.stratum(decode.tokens)}; low end clipped at the bound",
     )

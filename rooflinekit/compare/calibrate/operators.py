@@ -1,4 +1,4 @@
-"""Operator-level GPU kernel times: launch overhead + a roofline with size-dependent, spec-relative utilization.
+"""Operator-level GPU kernel times: fixed cost + a roofline with size-dependent, spec-relative utilization.
 
 A kernel table (one row per kernel call, :data:`KERNEL_COLUMNS`) says what each kernel does: its ``kind`` (one
 fitted parameter set per kind, e.g. ``mlp_up_proj``), its ``family`` (``"gemm"`` or ``"stream"``), arithmetic
@@ -11,12 +11,16 @@ Model (time in s, per kernel of kind k)
 ---------------------------------------
 ::
 
-    GEMM:    t = o_k + ( (t_c / u_c,k)^p_k + (t_m / u_m,k)^p_k )^(1/p_k)
-    stream:  t = o_k + max(t_c, t_m / u_m,stream) + t_s / beta_k
+    GEMM:               t = o_k / f + ( (t_c / u_c,k)^p_k + (t_m / u_m,k)^p_k )^(1/p_k)
+    stream:             t = o_k / f + max(t_c, t_m / u_m,stream) + t_s / beta_k
+    stream, overlapped: t = o_k / f + max(t_c, t_m / u_m,stream, t_s / beta_k)
 
-- **Overhead** ``o_k`` (s): launch and dispatch cost of one kernel of kind k, the time a kernel takes when it
-  does nothing. Kept in seconds and carried unchanged to another GPU (it is host- and driver-bound; no datasheet
-  number predicts it).
+- **Fixed cost** ``o_k`` (cycles): the device-side time of a kernel of kind k that does nothing (block dispatch,
+  prologue, the end-of-kernel drain), fitted in cycles of the SM clock f and so carried to another GPU as
+  ``o_k / f``. This is the kernel's own duration as a GPU timer (CUPTI, CUDA events) records it, not the host's
+  launch latency (which no datasheet number predicts and which such timers do not include); whether fixed
+  cycles or fixed seconds carry better cannot be told from one GPU, which the interval accounts for
+  (:meth:`OperatorPredictor.transfer_range`).
 - **Compute** ``t_c``: for a GEMM, the tile- and wave-quantized compute time. The output ``m x n`` is cut into
   tiles of ``tm x tn``; ``tiles = ceil(m/tm) ceil(n/tn)`` run in ``waves = ceil(tiles / S)`` over the S SMs, so
   the share of issued tensor work that is useful is ``q = m n / (waves S tm tn)`` (<= 1) and
@@ -32,12 +36,16 @@ Model (time in s, per kernel of kind k)
   each wave of blocks moves ``bytes / U`` bytes per SM at ``beta_k`` bytes per cycle per SM (fitted). It is what
   a kernel with fewer blocks than SMs (one row of a norm at one token) or with latency-bound inner loops (a
   gather, a row reduction) costs beyond DRAM streaming; it scales with the SM count and clock, not with the
-  bandwidth. Added, not maxed: such kernels do not overlap the two.
+  bandwidth. Added by default: a kernel whose blocks alternate a load phase and a barrier-separated compute phase
+  (a row reduction) does not overlap the two. For ``overlapped`` kinds (:class:`OperatorPredictor` parameter:
+  grid-stride loops of independent element operations, e.g. a gather) the issue rate and the DRAM bandwidth are
+  two roofs of the same stream (Little's law: bytes in flight / latency, or the bandwidth, whichever is lower),
+  so the time is their maximum.
 
-Why this form. Every fitted quantity is dimensionless or per SM-cycle (u_c, u_m, p, beta) except the overhead,
-so the fit transfers to a GPU known only by its spec: the tensor peak, bandwidth, SM count and clock enter as
-inputs. Tile/wave quantization over the SM count is what produces the staircases of measured GEMM times over the
-token count (NeuSight's tile-level view); a smooth efficiency-vs-size curve cannot place the steps on another GPU.
+Why this form. Every fitted quantity is dimensionless or per SM-cycle (u_c, u_m, p, beta, o), so the fit
+transfers to a GPU known only by its spec: the tensor peak, bandwidth, SM count and clock enter as inputs.
+Tile/wave quantization over the SM count is what produces the staircases of measured GEMM times over the token
+count (NeuSight's tile-level view); a smooth efficiency-vs-size curve cannot place the steps on another GPU.
 The tile shape ``tm x tn`` is chosen among :data:`TILE_CANDIDATES` by the training loss alone.
 
 Which terms are identifiable from one GPU. On a single GPU, ``t_m / u_m`` and ``t_s / beta_k`` are both
@@ -49,8 +57,9 @@ the DRAM roof (the prediction never does: it stays at or above the bound).
 
 Fit. Least squares of ``log(t_pred / t_measured)`` (so a 2 us and a 2 ms kernel weigh alike) by
 Levenberg-Marquardt in numpy (forward-difference Jacobian, block per kind): each GEMM kind alone, the stream
-kinds jointly (they share ``u_m``); bounded parameters through their transforms (sigmoid for shares, exp for
-positives, 1 + exp for p).
+kinds jointly (they share ``u_m``), each stream kind started from its data (:func:`_stream_start`: a local
+search from the prior's scale can stop at a large overhead with a wrong slope); bounded parameters through their
+transforms (sigmoid for shares, exp for positives, 1 + exp for p).
 
 Interval. Split-conformal from held-out residuals. With two or more GPUs in the training rows the folds are
 leave-one-GPU-out (how a new GPU arrives); with one GPU, :attr:`OperatorPredictor.inner_folds` folds of whole
@@ -60,11 +69,17 @@ fitted overhead is at least half the predicted time, else ``throughput``) give t
 ``[t exp(q_lo), t exp(q_hi)]`` with q the ``(1 - c)/2`` and ``(1 + c)/2`` quantiles moved out by the
 split-conformal factor ``(n + 1)/n``; a stratum with fewer than :data:`MIN_RESIDUALS` residuals uses its kind's,
 then all. Quantiles rather than a normal law: the residuals are skewed (a staircase step is one-sided). Residuals
-from one GPU measure how the fit carries to new shapes, not to a new GPU, so such an interval is too narrow for a
-GPU that was not fitted (:attr:`OperatorPredictor.interval_basis_` says which basis was used).
+from one GPU measure how the fit carries to new shapes, not to a new GPU (:attr:`OperatorPredictor.interval_basis_`
+says which basis was used); a fit on one GPU therefore widens the band to cover every transfer rule that GPU
+cannot rule out, ``[t_low exp(q_lo), t_high exp(q_hi)]`` with ``t_low``, ``t_high`` the extremes of
+:meth:`OperatorPredictor.transfer_range` (fixed cost in cycles or in seconds; a stream kind's throughput time
+carried as DRAM or as per-SM issue).
 
 Bound. :func:`roofline_bound` is ``max(ops / P, bytes / W)``: the plain roofline, an upper bound on speed, never
 above the prediction (``q, u_c, u_m <= 1``, ``o, t_s >= 0``, and the p-norm is at least the max).
+
+Time resolution. A timer that reports whole microseconds (Vidur's profiler traces) rounds a 2 us kernel by up
+to 25 %; no model recovers what the measurement rounded away, and the residual strata carry that noise.
 """
 
 from __future__ import annotations
@@ -85,11 +100,15 @@ FAMILIES = (GEMM, STREAM)
 KERNEL_COLUMNS = ("kind", "family", "ops", "bytes", "m", "n", "k", "parallel_units")
 """Columns describing each kernel: ``m``, ``n``, ``k`` are used by GEMMs, ``parallel_units`` by stream kernels."""
 HARDWARE_COLUMNS = ("peak_ops_per_s", "bandwidth_bytes_per_s", "compute_units", "clock_hz")
+TRANSFER_COLUMNS = ("bandwidth_bytes_per_s", "compute_units", "clock_hz")
+"""The spec quantities whose ratios between GPUs carry the fit (the peaks only bound GEMMs, which see both roofs)."""
 TILE_CANDIDATES: tuple[tuple[int, int], ...] = ((64, 128), (128, 128), (128, 256))
 """GEMM output tiles ``(tm, tn)`` tried; the one with the lowest training loss is kept (cuBLAS Ampere fp16 shapes)."""
-PRIOR: dict[str, float] = {"overhead_s": 5e-6, "u_compute": 0.7, "u_memory": 0.8, "p": 3.0, "beta": 16.0}
-"""Neutral values the weak prior pulls toward: 5 us launch cost, 70 % of the tensor peak, 80 % of the bandwidth,
-knee exponent 3, 16 bytes per cycle per SM."""
+PRIOR: dict[str, float] = {"overhead_cycles": 7000.0, "u_compute": 0.7, "u_memory": 0.8, "p": 3.0, "beta": 16.0}
+"""Neutral values the weak prior pulls toward: 7,000 cycles of fixed cost (5 us at 1.4 GHz), 70 % of the tensor
+peak, 80 % of the bandwidth, knee exponent 3, 16 bytes per cycle per SM."""
+OVERHEAD_CYCLES_LOG_MAX = float(np.log(1e9))
+"""Upper limit of the raw overhead (log cycles): 1e9 cycles, about a second."""
 PRIOR_WEIGHT = 1e-3
 """Weight of ``sum (raw - raw_prior)^2`` against the sum of squared log residuals."""
 MIN_RESIDUALS = 20
@@ -190,10 +209,12 @@ class _Terms:
     compute_s: np.ndarray
     memory_s: np.ndarray
     issue_s: np.ndarray  # seconds x bytes-per-cycle-per-SM: divide by beta
+    cycle_s: np.ndarray  # 1 / clock (s per cycle): the overhead is fitted in cycles
     gemm: bool
+    overlapped: bool
 
 
-def _terms(frame: pd.DataFrame, tile: tuple[int, int]) -> _Terms:
+def _terms(frame: pd.DataFrame, tile: tuple[int, int], overlapped: bool = False) -> _Terms:
     peak = frame["peak_ops_per_s"].to_numpy(float)
     sms = frame["compute_units"].to_numpy(float)
     clock = frame["clock_hz"].to_numpy(float)
@@ -211,11 +232,12 @@ def _terms(frame: pd.DataFrame, tile: tuple[int, int]) -> _Terms:
         units = np.maximum(frame["parallel_units"].to_numpy(float), 1.0)
         compute = ops / peak
     issue = np.ceil(units / sms) * (moved / units) / clock
-    return _Terms(compute, moved / frame["bandwidth_bytes_per_s"].to_numpy(float), issue, gemm)
+    return _Terms(compute, moved / frame["bandwidth_bytes_per_s"].to_numpy(float), issue, 1.0 / clock, gemm,
+                  overlapped and not gemm)
 
 
 # raw parameter layout per kind: [log overhead, logit u_compute, log(p - 1), logit u_memory, log beta]
-_KIND_PRIOR = np.array([np.log(PRIOR["overhead_s"]), _logit(PRIOR["u_compute"]), np.log(PRIOR["p"] - 1),
+_KIND_PRIOR = np.array([np.log(PRIOR["overhead_cycles"]), _logit(PRIOR["u_compute"]), np.log(PRIOR["p"] - 1),
                         _logit(PRIOR["u_memory"]), np.log(PRIOR["beta"])])
 GEMM_FREE = (0, 1, 2, 3)
 """Raw parameters a GEMM kind fits on its own: overhead, u_compute, p, u_memory (no issue term)."""
@@ -225,7 +247,7 @@ P_MAX = 50.0
 
 
 def _kind_time(raw: np.ndarray, terms: _Terms) -> np.ndarray:
-    overhead = np.exp(np.clip(raw[0], -RAW_LIMIT, 0.0))
+    overhead = np.exp(np.clip(raw[0], -RAW_LIMIT, OVERHEAD_CYCLES_LOG_MAX)) * terms.cycle_s
     memory = terms.memory_s / _sigmoid(raw[3])
     if terms.gemm:
         compute = terms.compute_s / _sigmoid(raw[1])
@@ -234,18 +256,37 @@ def _kind_time(raw: np.ndarray, terms: _Terms) -> np.ndarray:
         top_safe = np.where(top > 0, top, 1.0)
         return overhead + top * ((compute / top_safe) ** p + (memory / top_safe) ** p) ** (1 / p)
     beta = np.exp(np.clip(raw[4], -RAW_LIMIT, RAW_LIMIT))
+    if terms.overlapped:
+        return overhead + np.maximum(np.maximum(terms.compute_s, memory), terms.issue_s / beta)
     return overhead + np.maximum(terms.compute_s, memory) + terms.issue_s / beta
 
 
+def _stream_start(terms: _Terms, logs: np.ndarray) -> np.ndarray:
+    """A data-based starting point for a stream kind's fit: overhead = half the fastest measured time (in
+    cycles), ``beta`` as if the issue term took all the time of the quarter of rows with the largest issue term.
+    A start, not an estimate: it keeps the search away from the prior's scale when the kind's is far from it."""
+    measured = np.exp(logs)
+    start = _KIND_PRIOR.copy()
+    start[0] = np.log(0.5 * np.min(measured / terms.cycle_s))
+    heavy = terms.issue_s >= np.quantile(terms.issue_s, 0.75)
+    start[4] = np.log(max(float(np.median(terms.issue_s[heavy] / measured[heavy])), 1e-6))
+    return start
+
+
 def _fit_block(terms: Mapping[str, _Terms], logs: Mapping[str, np.ndarray], free: Sequence[int],
-               shared: Sequence[int]) -> tuple[dict[str, np.ndarray], float]:
+               shared: Sequence[int], starts: Mapping[str, np.ndarray] | None = None
+               ) -> tuple[dict[str, np.ndarray], float]:
     """Fit the raw parameters of ``terms``' kinds: ``free`` indices per kind, ``shared`` indices common to all.
 
-    Returns the raw vector per kind (the others at :data:`_KIND_PRIOR`) and the sum of squared log residuals.
+    ``starts`` (raw vectors per kind, :data:`_KIND_PRIOR` by default) is where the search begins; the weak prior
+    always pulls toward :data:`_KIND_PRIOR`. Returns the raw vector per kind (the others at :data:`_KIND_PRIOR`)
+    and the sum of squared log residuals.
     """
     kinds = list(terms)
     width = len(free)
-    start_x = np.concatenate([_KIND_PRIOR[list(shared)]] + [_KIND_PRIOR[list(free)] for _ in kinds])
+    begin = {k: (starts or {}).get(k, _KIND_PRIOR) for k in kinds}
+    prior_x = np.concatenate([_KIND_PRIOR[list(shared)]] + [_KIND_PRIOR[list(free)] for _ in kinds])
+    start_x = np.concatenate([_KIND_PRIOR[list(shared)]] + [begin[k][list(free)] for k in kinds])
     weight = np.sqrt(PRIOR_WEIGHT)
     sizes = [len(logs[k]) for k in kinds]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
@@ -260,7 +301,7 @@ def _fit_block(terms: Mapping[str, _Terms], logs: Mapping[str, np.ndarray], free
         return np.log(_kind_time(raw_of(x, i), terms[kinds[i]])) - logs[kinds[i]]
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        return np.concatenate([kind_residual(x, i) for i in range(len(kinds))] + [weight * (x - start_x)])
+        return np.concatenate([kind_residual(x, i) for i in range(len(kinds))] + [weight * (x - prior_x)])
 
     def jacobian(x: np.ndarray, r: np.ndarray) -> np.ndarray:
         jac = np.zeros((len(r), len(x)))
@@ -318,12 +359,15 @@ class OperatorPredictor:
         Folds of whole ``group`` values for the held-out residuals of the interval.
     tiles
         GEMM tile shapes ``(tm, tn)`` to choose from by training loss.
+    overlapped
+        Stream kinds whose DRAM and per-SM issue times overlap (``max``) instead of adding (module docstring).
 
     Attributes
     ----------
     params_ : pandas.DataFrame
-        Per kind: ``family``, ``overhead_s`` (s), ``u_compute`` (1 for stream kinds), ``p`` (inf: the max),
-        ``u_memory`` (shared by the stream kinds), ``beta_bytes_per_cycle_per_sm`` (inf for GEMMs: no issue term).
+        Per kind: ``family``, ``overlapped`` (bool), ``overhead_cycles`` (cycles; seconds = cycles / clock),
+        ``u_compute`` (1 for stream kinds), ``p`` (inf: the max), ``u_memory`` (shared by the stream kinds),
+        ``beta_bytes_per_cycle_per_sm`` (inf for GEMMs: no issue term).
     tile_ : tuple of int
         The chosen GEMM tile.
     quantiles_ : dict
@@ -332,18 +376,22 @@ class OperatorPredictor:
     interval_basis_ : str
         Where the held-out residuals come from: ``"leave-one-hardware-out"`` when the training rows hold two or
         more GPUs (the honest basis for a GPU not fitted), else ``"within-hardware group folds"`` (new shapes on
-        the same GPU only: too narrow for another GPU).
+        the same GPU only; the interval then adds :meth:`transfer_range` for another GPU).
+    reference_ : dict or None
+        The :data:`TRANSFER_COLUMNS` of the one GPU the rows came from, None when they hold several.
     """
 
     coverage: float = 0.8
     inner_folds: int = INNER_FOLDS
     tiles: tuple[tuple[int, int], ...] = TILE_CANDIDATES
+    overlapped: tuple[str, ...] = ()
     params_: pd.DataFrame = field(init=False, repr=False)
     tile_: tuple[int, int] = field(init=False, repr=False)
     quantiles_: dict[str | None, tuple[float, float]] = field(init=False, repr=False)
     _raw: dict[str, np.ndarray] = field(init=False, repr=False)
     _gemm_kinds: frozenset[str] = field(init=False, repr=False)
     interval_basis_: str = field(init=False, repr=False)
+    reference_: dict[str, float] | None = field(init=False, repr=False)
 
     def fit(self, frame: pd.DataFrame) -> "OperatorPredictor":
         """Fit on kernels with a measured ``latency_s`` (s, > 0); a ``group`` column (optional) defines the folds
@@ -375,16 +423,19 @@ class OperatorPredictor:
             raise CalibrationError("training kernels need at least one row, every latency_s > 0; got "
                                    f"{len(frame)} rows, minimum {measured.min() if len(frame) else None!r}")
         self._gemm_kinds = frozenset(frame.loc[frame["family"] == GEMM, "kind"])
-        self.tile_, self._raw = self._fit_raw(frame, self.tiles)
+        self.tile_, self._raw = self._fit_raw(frame, self.tiles, frozenset(self.overlapped))
+        spec_rows = frame[list(TRANSFER_COLUMNS)].drop_duplicates()
+        self.reference_ = ({c: float(spec_rows[c].iloc[0]) for c in TRANSFER_COLUMNS} if len(spec_rows) == 1
+                           else None)
         self.params_ = self._table()
         self.quantiles_ = self._held_out_quantiles(frame)
         return self
 
     @staticmethod
-    def _fit_raw(frame: pd.DataFrame, tiles: Sequence[tuple[int, int]]) -> tuple[tuple[int, int],
-                                                                                   dict[str, np.ndarray]]:
+    def _fit_raw(frame: pd.DataFrame, tiles: Sequence[tuple[int, int]], overlapped: frozenset[str] = frozenset()
+                 ) -> tuple[tuple[int, int], dict[str, np.ndarray]]:
         """Raw parameters per kind: each GEMM kind alone (tile chosen by training loss over all GEMM kinds),
-        the stream kinds jointly (they share u_memory)."""
+        the stream kinds jointly (they share u_memory; each starts from :func:`_stream_start`)."""
         logs = {k: np.log(rows["latency_s"].to_numpy(float)) for k, rows in frame.groupby("kind")}
         family = frame.groupby("kind")["family"].first()
         gemm_kinds = [k for k in logs if family[k] == GEMM]
@@ -403,8 +454,9 @@ class OperatorPredictor:
         if gemm_kinds:
             raw.update(gemm_raw)
         if stream_kinds:
-            terms = {k: _terms(frame[frame["kind"] == k], best_tile) for k in stream_kinds}
-            stream_raw, _ = _fit_block(terms, {k: logs[k] for k in stream_kinds}, STREAM_FREE, (3,))
+            terms = {k: _terms(frame[frame["kind"] == k], best_tile, k in overlapped) for k in stream_kinds}
+            starts = {k: _stream_start(terms[k], logs[k]) for k in stream_kinds}
+            stream_raw, _ = _fit_block(terms, {k: logs[k] for k in stream_kinds}, STREAM_FREE, (3,), starts)
             raw.update(stream_raw)
         return best_tile, raw
 
@@ -413,7 +465,8 @@ class OperatorPredictor:
         for kind, raw in self._raw.items():
             gemm = kind in self._gemm_kinds
             rows.append({"kind": kind, "family": GEMM if gemm else STREAM,
-                         "overhead_s": float(np.exp(np.clip(raw[0], -RAW_LIMIT, 0.0))),
+                         "overlapped": (not gemm) and kind in self.overlapped,
+                         "overhead_cycles": float(np.exp(np.clip(raw[0], -RAW_LIMIT, OVERHEAD_CYCLES_LOG_MAX))),
                          "u_compute": float(_sigmoid(raw[1])) if gemm else 1.0,
                          "p": float(1 + np.exp(np.clip(raw[2], -RAW_LIMIT, np.log(P_MAX - 1)))) if gemm else np.inf,
                          "u_memory": float(_sigmoid(raw[3])),
@@ -436,8 +489,9 @@ class OperatorPredictor:
             test = folds == fold
             if test.all():
                 continue
-            inner = OperatorPredictor(coverage=self.coverage, inner_folds=self.inner_folds, tiles=(self.tile_,))
-            inner.tile_, inner._raw = self._fit_raw(frame[~test], (self.tile_,))
+            inner = OperatorPredictor(coverage=self.coverage, inner_folds=self.inner_folds, tiles=(self.tile_,),
+                                      overlapped=self.overlapped)
+            inner.tile_, inner._raw = self._fit_raw(frame[~test], (self.tile_,), frozenset(self.overlapped))
             inner._gemm_kinds = self._gemm_kinds
             inner.params_ = inner._table()
             held = frame[test]
@@ -462,7 +516,8 @@ class OperatorPredictor:
         """``<kind>|overhead`` where the fitted overhead is at least half the predicted time, else
         ``<kind>|throughput``: the interval's residual strata."""
         predicted = self.predict(frame)
-        overhead = frame["kind"].map(self.params_["overhead_s"]).to_numpy(float)
+        overhead = frame["kind"].map(self.params_["overhead_cycles"]).to_numpy(float) / frame["clock_hz"].to_numpy(
+            float)
         regime = np.where(overhead >= 0.5 * predicted, "overhead", "throughput")
         return (frame["kind"].astype(str).to_numpy() + STRATUM_SEPARATOR + regime).astype(str)
 
@@ -483,7 +538,7 @@ class OperatorPredictor:
         kinds = frame["kind"].to_numpy()
         for kind in np.unique(kinds):
             rows = kinds == kind
-            out[rows] = _kind_time(self._raw[str(kind)], _terms(frame[rows], self.tile_))
+            out[rows] = _kind_time(self._raw[str(kind)], _terms(frame[rows], self.tile_, kind in self.overlapped))
         return np.maximum(out, roofline_bound(frame))  # equal in exact arithmetic; guards rounding
 
     def predict_interval(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -494,12 +549,52 @@ class OperatorPredictor:
                  for stratum in self._strata(frame)]
         lo = np.array([p[0] for p in pairs]) if pairs else np.array([])
         hi = np.array([p[1] for p in pairs]) if pairs else np.array([])
-        return predicted * np.exp(lo), predicted * np.exp(hi)
+        low_time, high_time = self.transfer_range(frame)
+        return low_time * np.exp(lo), high_time * np.exp(hi)
+
+    def transfer_range(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Lowest and highest time (s) per row over the transfer rules a one-GPU fit cannot tell apart.
+
+        A fit on one GPU (:attr:`reference_`) fixes each kind's time on that GPU but not how two of its parts
+        scale to another: (1) the fixed cost, fitted in cycles (``o / f``), could as well be fixed seconds
+        (``o / f_ref``); (2) a stream kind's throughput time ``T_ref`` (its time on the reference GPU without the
+        fixed cost) is split between DRAM and per-SM issue by a share the one GPU does not identify (module
+        docstring): carried all as DRAM it scales as ``t_m / t_m,ref`` (bandwidth ratio), all as issue as
+        ``t_s / t_s,ref`` (SM count x clock ratio). The range is the minimum and maximum over the calibrated
+        prediction and these alternatives (each at least the roofline bound). With two or more GPUs in the fit
+        (``reference_`` None) the interval's leave-one-GPU-out residuals hold this spread and the range is the
+        prediction itself.
+        """
+        predicted = self.predict(frame)
+        if self.reference_ is None:
+            return predicted, predicted
+        at_reference = frame.assign(**self.reference_)
+        low, high = predicted.copy(), predicted.copy()
+        kinds = frame["kind"].to_numpy()
+        for kind in np.unique(kinds):
+            rows = kinds == kind
+            raw = self._raw[str(kind)]
+            here = _terms(frame[rows], self.tile_, kind in self.overlapped)
+            there = _terms(at_reference[rows], self.tile_, kind in self.overlapped)
+            cycles = np.exp(np.clip(raw[0], -RAW_LIMIT, OVERHEAD_CYCLES_LOG_MAX))
+            fixed = [cycles * here.cycle_s, cycles * there.cycle_s]
+            throughput = [_kind_time(raw, here) - fixed[0]]
+            if not here.gemm:
+                at_ref = _kind_time(raw, there) - fixed[1]
+                throughput += [at_ref * here.memory_s / np.where(there.memory_s > 0, there.memory_s, 1.0),
+                               at_ref * here.issue_s / np.where(there.issue_s > 0, there.issue_s, 1.0)]
+            options = np.array([o + t for o in fixed for t in throughput])
+            low[rows] = np.minimum(low[rows], options.min(axis=0))
+            high[rows] = np.maximum(high[rows], options.max(axis=0))
+        bound = roofline_bound(frame)
+        return np.maximum(low, bound), np.maximum(high, bound)
 
     def to_json(self) -> dict[str, object]:
         """The fitted state as a strict-JSON dict (finite floats only): ``coverage``, ``tile``, ``gemm_kinds``,
-        ``raw`` (the unconstrained parameters per kind, :func:`_kind_time`'s layout), ``quantiles`` (``"*"`` for
-        the pooled key) and ``interval_basis``; :meth:`from_json` restores a predictor that predicts identically.
+        ``overlapped``, ``raw`` (the unconstrained parameters per kind, :func:`_kind_time`'s layout, overhead in
+        log cycles), ``quantiles`` (``"*"`` for the pooled key), ``interval_basis`` and ``reference`` (the one
+        training GPU's :data:`TRANSFER_COLUMNS`, or null); :meth:`from_json` restores a predictor that predicts
+        identically.
 
         Raises
         ------
@@ -509,10 +604,11 @@ class OperatorPredictor:
         if not hasattr(self, "_raw"):
             raise CalibrationError("OperatorPredictor is not fitted; call fit(kernels) first")
         return {"coverage": self.coverage, "tile": list(self.tile_), "gemm_kinds": sorted(self._gemm_kinds),
+                "overlapped": sorted(self.overlapped),
                 "raw": {k: [float(x) for x in v] for k, v in sorted(self._raw.items())},
                 "quantiles": {("*" if k is None else k): [float(v[0]), float(v[1])]
                               for k, v in sorted(self.quantiles_.items(), key=lambda kv: str(kv[0]))},
-                "interval_basis": self.interval_basis_}
+                "interval_basis": self.interval_basis_, "reference": self.reference_}
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> "OperatorPredictor":
@@ -529,9 +625,14 @@ class OperatorPredictor:
             quantiles = {(None if k == "*" else str(k)): (float(v[0]), float(v[1]))
                          for k, v in dict(data["quantiles"]).items()}  # type: ignore[call-overload]
             tile = tuple(int(x) for x in data["tile"])  # type: ignore[attr-defined]
-            model = cls(coverage=float(data["coverage"]), tiles=(tile,))  # type: ignore[arg-type]
+            overlapped = tuple(str(k) for k in data["overlapped"])  # type: ignore[attr-defined]
+            model = cls(coverage=float(data["coverage"]), tiles=(tile,),  # type: ignore[arg-type]
+                        overlapped=overlapped)
             model._gemm_kinds = frozenset(str(k) for k in data["gemm_kinds"])  # type: ignore[attr-defined]
             model.interval_basis_ = str(data["interval_basis"])
+            reference = data["reference"]
+            model.reference_ = None if reference is None else {
+                c: float(reference[c]) for c in TRANSFER_COLUMNS}  # type: ignore[index]
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise CalibrationError(f"not an OperatorPredictor.to_json dict: {exc!r}") from exc
         if any(v.shape != _KIND_PRIOR.shape or not np.isfinite(v).all() for v in raw.values()) or None not in quantiles:

@@ -123,6 +123,18 @@ BYTES_PER_ELEMENT = 2
 """fp16 activations and weights."""
 BLOCK_ELEMENTS = 512
 """Elements per thread block of PyTorch's vectorized elementwise kernels (128 threads x 4), for ``add``."""
+GATHER_THREADS = 128
+"""Threads per block of PyTorch's ``index_select`` kernels (``F.embedding``'s forward), one element each."""
+GATHER_SMALL_INDEX = 16
+"""At most this many indices, ``index_select`` runs its small-index kernel: one block per 128 elements of a row,
+each looping over the indices (``aten/src/ATen/native/cuda/Indexing.cu``)."""
+GATHER_SMALL_KIND = "emb_small_index"
+"""Kernel kind of ``emb`` at <= :data:`GATHER_SMALL_INDEX` tokens: another kernel, fitted on its own."""
+OVERLAPPED_KINDS: tuple[str, ...] = ("emb", GATHER_SMALL_KIND)
+"""Stream kinds whose DRAM and per-SM issue times overlap
+(:class:`~rooflinekit.compare.calibrate.operators.OperatorPredictor` ``overlapped``): the embedding gather is a loop
+of independent element copies, no block barrier between a load phase and a compute phase (unlike the norms' row
+reductions)."""
 
 
 def vidur_kernels(records: pd.DataFrame) -> pd.DataFrame:
@@ -147,9 +159,13 @@ def vidur_kernels(records: pd.DataFrame) -> pd.DataFrame:
     ========================  ======  =====================================  ==========================================
 
     GEMMs are ``m = T`` by ``k`` x ``n`` as in the README. ``parallel_units`` of a stream kernel: one thread block
-    per token row for the gather, the norms, RoPE and the activation (the vLLM-derived kernels of Sarathi, which
-    Vidur profiles, launch a grid of ``num_tokens`` blocks), ``ceil(T E / 512)`` blocks for ``add`` (PyTorch's
-    elementwise kernel); GEMMs take theirs from the tile count. The rotary cos/sin table read is not counted
+    per token row for the norms, RoPE and the activation (the vLLM-derived kernels of Sarathi, which Vidur
+    profiles, launch a grid of ``num_tokens`` blocks), ``ceil(T E / 512)`` blocks for ``add`` (PyTorch's
+    elementwise kernel), and for ``emb`` the blocks of PyTorch's ``index_select`` (what ``F.embedding`` runs; the
+    profiled ``VocabParallelEmbedding`` has no masking at one process): ``ceil(E / 128)`` for T <= 16 (small-index
+    kernel, each block loops over the T ids) and ``ceil(T E / 128)`` above (one element per thread); GEMMs take
+    theirs from the tile count. ``kind`` is the operator, except ``emb`` at T <= 16, which is the small-index kernel
+    (:data:`GATHER_SMALL_KIND`); ``operator`` keeps the operator. The rotary cos/sin table read is not counted
     (T h elements, small). ``group`` = ``<model> tp<tp>`` (the interval's folds); ``hardware`` as loaded.
 
     Raises
@@ -177,7 +193,8 @@ def vidur_kernels(records: pd.DataFrame) -> pd.DataFrame:
     gemm_shapes = {"attn_pre_proj": (e, q + 2 * kv), "attn_post_proj": (q, e), "mlp_up_proj": (e, gate * f),
                    "mlp_down_proj": (f, e)}
     stream = {
-        "emb": (0 * t, b * 2 * t * e + 8 * t, t),
+        "emb": (0 * t, b * 2 * t * e + 8 * t,
+                np.ceil(np.where(t <= GATHER_SMALL_INDEX, e, t * e) / GATHER_THREADS)),
         "input_layernorm": (4 * t * e, b * (2 * t * e + e), t),
         "post_attention_layernorm": (4 * t * e, b * (2 * t * e + e), t),
         "attn_rope": (3 * t * (q + kv), b * 2 * t * (q + kv), t),
@@ -185,7 +202,8 @@ def vidur_kernels(records: pd.DataFrame) -> pd.DataFrame:
         "add": (t * e, b * 3 * t * e, np.ceil(t * e / BLOCK_ELEMENTS)),
     }
     op = r["operator"].to_numpy()
-    out = pd.DataFrame({"hardware": r["hardware"].to_numpy(), "kind": op, "family": "stream",
+    kind = np.where((op == "emb") & (t <= GATHER_SMALL_INDEX), GATHER_SMALL_KIND, op)
+    out = pd.DataFrame({"hardware": r["hardware"].to_numpy(), "kind": kind, "operator": op, "family": "stream",
                         "ops": 0.0, "bytes": 0.0, "m": t, "n": 0.0, "k": 0.0, "parallel_units": 0.0,
                         "num_tokens": r["num_tokens"].to_numpy(), "tp": r["tp"].to_numpy(),
                         "model": r["model"].to_numpy(), "latency_s": r["latency_s"].to_numpy(float),
