@@ -14,8 +14,6 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-import pandas as pd
-
 from rooflinekit.catalog import get_hardware, get_network, load_hardware_file
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
@@ -29,6 +27,8 @@ from rooflinekit.roofline.traffic import TrafficModel
 from rooflinekit.roofline.workload import CountedNetwork
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from rooflinekit.compare.calibrate import CalibratedPredictor
 
 
@@ -159,6 +159,8 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
     :func:`rooflinekit.roofline.dask_engine.sweep_dask`. Warns :class:`CapacityWarning` once with the number of
     rows that do not fit (their ``fits`` column is False).
     """
+    import pandas as pd
+
     nets = [resolve_network(n) for n in networks]
     hws = [h if isinstance(h, HardwareGrid) else resolve_hardware(h) for h in hardware]
     if engine == "dask":

@@ -8,15 +8,16 @@ pruning percentage (``ResNet-50 80%``, ``CNV_12.5``); without one it means the u
 :class:`CatalogIndex` maps every name and alias to the file (and position in it) that defines it, and only that
 entry is validated. The index is read from the raw YAML (and the transformer configs' names) without validating
 anything, and kept in the user's cache folder (``$XDG_CACHE_HOME/rooflinekit`` or ``~/.cache/rooflinekit``) keyed
-by each file's size and modification time, so that a later process reads one small JSON file instead of every
-spec. The cache is never required: when it cannot be read or written the index is built in memory. A name the
+by each file's size and modification time, so that a later process reads one JSON file instead of every spec.
+The cache also keeps each entry as the YAML file gave it (when JSON holds it exactly), so that a later lookup
+validates that entry without reading YAML at all (PyYAML is imported only when a file must be read). The cache
+is never required: when it cannot be read or written the index is built in memory. A name the
 index does not know, or a folder it cannot index, goes to the full catalog (:func:`hardware_catalog`,
 :func:`network_catalog`), which validates every file and says what is wrong or what was meant.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -24,15 +25,17 @@ import re
 import typing
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from rooflinekit._limits import MAX_YAML_DEPTH, MAX_YAML_NODES, shown
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 from rooflinekit.descriptors._base import spec_error, spec_message
 from rooflinekit.errors import SpecError, UnknownNameError
+
+if TYPE_CHECKING:
+    import yaml
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -52,12 +55,12 @@ _NETWORK_KINDS = {cls.model_fields["kind"].default: cls for cls in typing.get_ar
 _PRUNING_SUFFIX = re.compile(r"^(.*?)[\s_\-]*(\d+(?:\.\d+)?)\s*%?$")
 
 
+_NOT_KEY = re.compile(r"[^0-9a-z.]")
+
+
 def normalize_name(name: str) -> str:
     """Lookup key: lower case, only letters, digits and dots (``'TX2 - maxn'`` -> ``'tx2maxn'``)."""
-    return re.sub(r"[^0-9a-z.]", "", name.casefold())
-
-
-_YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return _NOT_KEY.sub("", name.casefold())
 
 
 def _bounded_nodes(node: yaml.Node, path: Path) -> None:
@@ -67,6 +70,8 @@ def _bounded_nodes(node: yaml.Node, path: Path) -> None:
     Aliases point at nodes already seen, so the expanded size is counted with one memoized pass over the graph:
     linear in the file, whatever it would expand to.
     """
+    import yaml
+
     sizes: dict[int, int] = {}
     stack: list[tuple[yaml.Node, int, bool]] = [(node, 1, False)]
     while stack:
@@ -94,14 +99,17 @@ def _bounded_nodes(node: yaml.Node, path: Path) -> None:
 
 def _read_entries(path: Path, key: str) -> list[dict]:
     """The ``key:`` list of a catalog YAML file, loaded safely (no Python tags, depth and alias expansion
-    bounded, invalid UTF-8 refused), as a :class:`SpecError` naming the file on any failure."""
+    bounded, invalid UTF-8 refused; PyYAML's C loader when it was built with one), as a :class:`SpecError`
+    naming the file on any failure."""
+    import yaml
+
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path.name}: not UTF-8 text (byte {exc.start}: {shown(exc.object[exc.start:exc.start + 8])})"
                         "; save the spec file as UTF-8") from None
     try:
-        loader = _YAML_LOADER(text)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
         try:
             root = loader.get_single_node()
             if root is None:
@@ -165,6 +173,8 @@ def _index(specs: Iterable, keys_of) -> dict[str, object]:
 
 
 def _not_found(kind: str, command: str, query: str, names: list[str]) -> UnknownNameError:
+    import difflib
+
     key = normalize_name(query)
     # names that start with or contain the query ('A100' -> A100-SXM4-40GB, A100-SXM4-80GB), then spelling neighbours
     containing = sorted((n for n in names if key and key in normalize_name(n)),
@@ -307,14 +317,16 @@ class CatalogIndex:
     ``keys`` maps ``(normalized name or alias, pruning_pct)`` to the spec's :data:`Location`; ``families`` holds
     the normalized names (for the pruning suffix of :meth:`NetworkCatalog.get`). Built from the raw YAML entries
     (``name``, ``aliases``, ``pruning_pct``) and the transformer configs' names, or read from the user cache (see
-    the module docstring). ``validated`` keeps the specs validated so far by location.
+    the module docstring). ``validated`` keeps the specs validated so far by location; ``entries`` the raw entries
+    the cache holds, by location (an entry JSON cannot hold exactly, such as a YAML date, is read from its file).
     """
 
-    VERSION = 1
+    VERSION = 2
 
     def __init__(self, folder: Path, key: str, make: Callable[[dict], object]) -> None:
         self.folder, self.key, self.make = folder, key, make
         self.validated: dict[Location, object] = {}
+        self.entries: dict[Location, Any] = {}
         self._keys: dict[tuple[str, float], Location] | None = None
         self._families: set[str] = set()
         self._usable = True
@@ -330,8 +342,7 @@ class CatalogIndex:
         if self._keys is not None or not self._usable:
             return self._keys
         try:
-            files = self._files()
-            stamp = {str(p): [p.stat().st_mtime_ns, p.stat().st_size] for p in files}
+            stamp = {str(p): [status.st_mtime_ns, status.st_size] for p in self._files() for status in [p.stat()]}
         except OSError:
             self._usable = False
             return None
@@ -339,17 +350,19 @@ class CatalogIndex:
         cache = _cache_file(f"{self.key}-index-{folder_id}.json")
         records = _read_cache(cache, stamp, self.VERSION)
         if records is None:
-            records = self._scan(files)
+            records = self._scan([Path(p) for p in stamp])
             if records is None:
                 self._usable = False
                 return None
             _write_cache(cache, {"version": self.VERSION, "files": stamp, "records": records})
         keys: dict[tuple[str, float], Location] = {}
-        for path, position, names, pct in records:
+        for path, position, names, pct, entry in records:
+            where = (str(path), int(position))
+            if entry is not None:
+                self.entries[where] = entry
             for name in names:
                 family = normalize_name(name)
                 self._families.add(family)
-                where = (str(path), int(position))
                 if keys.setdefault((family, float(pct)), where) != where:
                     self._usable = False  # claimed twice: the full catalog says so
                     return None
@@ -357,8 +370,9 @@ class CatalogIndex:
         return keys
 
     def _scan(self, files: list[Path]) -> list[list] | None:
-        """``[path, position, names, pruning_pct]`` per spec; None when an entry is not plain enough to index
-        (the full catalog then reports it)."""
+        """``[path, position, names, pruning_pct, entry]`` per spec (``entry``: the raw YAML entry when JSON holds
+        it exactly, else None); None when an entry is not plain enough to index (the full catalog then reports
+        it)."""
         records: list[list] = []
         for path in files:
             try:
@@ -366,7 +380,7 @@ class CatalogIndex:
                     from rooflinekit.networks.transformer import load_transformer_config
 
                     config = load_transformer_config(path)
-                    records.append([str(path), -1, [config.name, *config.aliases], 100.0])
+                    records.append([str(path), -1, [config.name, *config.aliases], 100.0, None])
                     continue
                 entries = _read_entries(path, self.key)
             except (SpecError, OSError):
@@ -379,7 +393,7 @@ class CatalogIndex:
                         or not all(isinstance(a, str) for a in aliases)
                         or isinstance(pct, bool) or not isinstance(pct, (int, float))):
                     return None
-                records.append([str(path), position, [name, *aliases], float(pct)])
+                records.append([str(path), position, [name, *aliases], float(pct), _json_exact(entry)])
         return records
 
     def _spec(self, where: Location) -> object:
@@ -390,7 +404,7 @@ class CatalogIndex:
             if position < 0:
                 spec = _transformer_entry(path)
             else:
-                entry = _read_entries(path, self.key)[position]
+                entry = self.entries[where] if where in self.entries else _read_entries(path, self.key)[position]
                 spec = _validate(path, [entry], self.make, position)[0]
             self.validated[where] = spec
         return spec
@@ -411,6 +425,15 @@ class CatalogIndex:
             if match and normalize_name(match.group(1)) in self._families:
                 family, pct = normalize_name(match.group(1)), float(match.group(2))
         return self.find(family, pct if pruning_pct is None else float(pruning_pct))
+
+
+def _json_exact(entry: Any) -> Any:
+    """``entry`` when JSON text gives it back equal (plain mappings, lists, text, numbers, booleans), else None
+    (a YAML date or binary value, a non-text key, a NaN)."""
+    try:
+        return entry if json.loads(json.dumps(entry)) == entry else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _transformer_entry(path: Path) -> NetworkSpec:

@@ -26,25 +26,22 @@ import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import numpy as np
-import pandas as pd
-
-from rooflinekit.catalog import hardware_catalog, network_catalog
 from rooflinekit.cli_common import (
     Parser, format_options, is_model_file, model_options, resolve_model, roofline_options, split_list,
 )
 from rooflinekit.cli_common import output_file, resolve_hardware, traffic_options
-from rooflinekit.counters import NetworkCost, count_network
-from rooflinekit.descriptors import DType, HardwareSpec
-from rooflinekit.descriptors.hardware import HardwareKind
 from rooflinekit.display import format_value, one_line, peaks_text, render_fields, render_table, si
 from rooflinekit.errors import RecordError, RooflineError, RooflineWarning, SpecError
 from rooflinekit.progress import progress, set_progress
-from rooflinekit.roofline import MODES
 from rooflinekit.output import LIST_SEPARATOR, dumps_json, flatten, tabular, to_json_value
-from rooflinekit.api import CapacityWarning, predict, sweep
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from rooflinekit.counters import NetworkCost
+    from rooflinekit.descriptors import HardwareSpec
 
 COUNT_COLUMNS = ["name", "op", "source_op", "macs", "ops", "params", "weight_bytes", "input_bytes", "output_bytes"]
 """Columns of ``count``'s per-layer table, in order."""
@@ -61,8 +58,6 @@ MATCHED_COLUMNS = ["hardware", "network", "precision", "batch", "measured_fps", 
                    "predicted_bound", "source"]
 PLOT_HELP = "draw a chart into a .png/.svg/.pdf file (needs rooflinekit[plot])"
 """Help line of ``plot`` in the command list (as :func:`rooflinekit.plots_cli.add_plot_commands` gives it)."""
-PEAK_ORDER = [DType.INT8, DType.FP16, DType.BF16, DType.TF32, DType.FP32, DType.INT4, DType.FP8, DType.INT2,
-              DType.INT1, DType.INT16, DType.FP64]
 
 
 def _jsonable(value: Any) -> Any:
@@ -70,22 +65,31 @@ def _jsonable(value: Any) -> Any:
     return to_json_value(value)
 
 
-def _emit(args: argparse.Namespace, payload: dict | list, table: pd.DataFrame, *,
+def _emit(args: argparse.Namespace, payload: dict | list, table: pd.DataFrame | list[dict[str, Any]], *,
           columns: Sequence[str] | None = None, fields: bool = False) -> None:
     """Print ``payload`` as strict JSON (``--format json``), ``table`` as CSV (every column, full precision), or
     ``table`` as a human table: SI-prefixed cells, at most 120 characters wide unless ``--wide``
-    (:mod:`rooflinekit.display`). ``columns`` orders the human table (key columns first); ``fields`` prints its
-    one row as ``field  value`` lines.
+    (:mod:`rooflinekit.display`). ``table`` is a DataFrame or its rows (made a DataFrame only for CSV or a
+    table). ``columns`` orders the human table (key columns first); ``fields`` prints its one row as
+    ``field  value`` lines.
     """
     if args.format == "json":
         print(dumps_json(payload))
-    elif args.format == "csv":
-        print(tabular(table, LIST_SEPARATOR).to_csv(index=False), end="")
-    elif fields and len(table) == 1:
-        row = table.iloc[0].to_dict()
-        print(render_fields({c: row[c] for c in (columns or table.columns) if c in row}, wide=args.wide))
+        return
+    if fields and args.format == "table" and isinstance(table, list) and len(table) == 1:
+        record = table[0]
+        print(render_fields({c: record[c] for c in (columns or record) if c in record}, wide=args.wide))
+        return
+    import pandas as pd
+
+    frame = pd.DataFrame(table) if isinstance(table, list) else table
+    if args.format == "csv":
+        print(tabular(frame, LIST_SEPARATOR).to_csv(index=False), end="")
+    elif fields and len(frame) == 1:
+        row = frame.iloc[0].to_dict()
+        print(render_fields({c: row[c] for c in (columns or frame.columns) if c in row}, wide=args.wide))
     else:
-        print(render_table(table, wide=args.wide, columns=columns))
+        print(render_table(frame, wide=args.wide, columns=columns))
 
 
 def _count_payload(cost: NetworkCost) -> dict:
@@ -99,6 +103,8 @@ def _count_payload(cost: NetworkCost) -> dict:
 
 
 def cmd_count(args: argparse.Namespace) -> None:
+    from rooflinekit.counters import count_network
+
     network = resolve_model(args.model, args.batch, args.input_shape)
     # a model file is imported at its batch and counted as imported; a catalog network is counted at --batch
     batch = None if is_model_file(args.model) else args.batch
@@ -115,6 +121,8 @@ def cmd_count(args: argparse.Namespace) -> None:
             print()
             _emit(args, payload, cost.layers, columns=COUNT_COLUMNS)
         return
+    import pandas as pd
+
     table = pd.DataFrame([{"network": cost.network, "precision": cost.precision.label, "batch": cost.batch,
                            **cost.totals}])
     if args.format == "csv" and not cost.layers.empty:
@@ -132,9 +140,13 @@ def _fps_per_w(fps: Any, tdp_w: float | None) -> float | None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    from rooflinekit.api import predict
+
     network = resolve_model(args.model, args.batch, args.input_shape)  # None: the model's own batch
     hardware = resolve_hardware(args.hardware)
     if args.calibration or args.calibrated:
+        import pandas as pd
+
         from rooflinekit.compare.calibrate import default_calibration
         from rooflinekit.compare.calibrate.regime import load_regime_calibration, predict_in_regime
 
@@ -157,8 +169,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     if args.mode == "layer" and args.format == "json":  # null for an aggregate network: it has no layers
         payload["layers"] = (None if prediction.layers is None else
                              prediction.layers[["name", "op", "ops", "time_s", "bound"]].to_dict("records"))
-    _emit(args, payload, pd.DataFrame([{k: v for k, v in payload.items() if k != "layers"}]),
-          columns=PREDICT_FIELDS, fields=True)
+    _emit(args, payload, [{k: v for k, v in payload.items() if k != "layers"}], columns=PREDICT_FIELDS, fields=True)
     if args.format == "table":
         for note in prediction.notes:
             print(f"note: {note}")
@@ -168,6 +179,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> None:
+    import numpy as np
+    import pandas as pd
+
     from rooflinekit.compare.calibrate import calibrate_from_paths
 
     mapping = _table_mapping(args)
@@ -203,6 +217,9 @@ def _refuse_aggregates(path: Path, mapping: dict[str, Any]) -> None:
     factors are per op class, which needs the network's layers."""
     if path.is_dir() or path.suffix.lower() not in (".csv", ".parquet", ".pq") or not path.is_file():
         return
+    import pandas as pd
+
+    from rooflinekit.catalog import network_catalog
     from rooflinekit.compare.loaders import load_table
 
     records = load_table(path, **mapping).records
@@ -227,6 +244,8 @@ def _in_sample_error(predictor: Any) -> dict[str, float] | None:
     features = getattr(predictor, "features_", None)
     if features is None or "latency_s" not in features or not len(features):
         return None
+    import numpy as np
+
     from rooflinekit.compare.evaluate import ape_pct
 
     errors = ape_pct(features["latency_s"].to_numpy(dtype=float), predictor.predict(features))
@@ -252,6 +271,8 @@ def _check_columns(path: Path, mapping: dict[str, Any], needed: Sequence[str], o
     ``--set``, naming its own columns and the options that map them (before any work is done)."""
     if path.is_dir() or path.suffix.lower() != ".csv" or not path.is_file():
         return  # folders are MLPerf Tiny trees; other tables are checked by their loader
+    import pandas as pd
+
     try:
         header = list(pd.read_csv(path, nrows=0).columns)
     except (OSError, ValueError, UnicodeDecodeError):
@@ -284,6 +305,11 @@ def _is_float(text: str) -> bool:
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from rooflinekit.api import CapacityWarning, sweep
+    from rooflinekit.catalog import hardware_catalog, network_catalog
+
     networks = [resolve_model(m) for m in progress(split_list(args.models), "models", unit="model")] \
         or network_catalog().specs
     hardware = [resolve_hardware(h) for h in split_list(args.hardware)] or hardware_catalog().specs
@@ -323,7 +349,13 @@ def _hardware_row(spec: HardwareSpec) -> dict[str, Any]:
 def _hardware_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per spec: name, kind, the weights' memory and its bandwidth, TDP, then one column per data type
     (peak ops/s, compact: ``624T``), most common types first."""
-    dtypes = [d.value for d in PEAK_ORDER if any(d.value in row["peak_ops_per_s"] for row in rows)]
+    import pandas as pd
+
+    from rooflinekit.descriptors import DType
+
+    order = [DType.INT8, DType.FP16, DType.BF16, DType.TF32, DType.FP32, DType.INT4, DType.FP8, DType.INT2,
+             DType.INT1, DType.INT16, DType.FP64]
+    dtypes = [d.value for d in order if any(d.value in row["peak_ops_per_s"] for row in rows)]
     table = pd.DataFrame([{"name": row["name"], "kind": row["kind"], "bandwidth_bytes_per_s":
                            row["bandwidth_bytes_per_s"], "memory_bytes": row["memory_bytes"], "tdp_w": row["tdp_w"],
                            **{d: si(row["peak_ops_per_s"][d]).replace(" ", "") if d in row["peak_ops_per_s"]
@@ -332,6 +364,10 @@ def _hardware_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def cmd_hardware(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from rooflinekit.catalog import hardware_catalog
+
     catalog = hardware_catalog()
     if args.action == "schema":
         print(json.dumps(hardware_schema(), indent=2))
@@ -377,6 +413,8 @@ def hardware_schema() -> dict[str, Any]:
     dict
         A JSON Schema (draft 2020-12) document.
     """
+    from rooflinekit.descriptors import DType, HardwareKind, HardwareSpec
+
     spec = HardwareSpec.model_json_schema(mode="validation")  # quantities: number or string with a unit
     defs = spec.pop("$defs", {})
     defs["HardwareSpec"] = spec
@@ -396,6 +434,11 @@ def hardware_schema() -> dict[str, Any]:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from rooflinekit.catalog import network_catalog
+    from rooflinekit.counters import count_network
+
     catalog = network_catalog()
     if args.action == "list":
         rows = [{"name": catalog.label(s), "kind": s.kind, "task": s.task, "precision": s.precision.label,
@@ -411,6 +454,10 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     """Records of ``args.records`` (mapped), predicted one configuration at a time, aligned with them."""
+    import pandas as pd
+
+    from rooflinekit.api import predict
+    from rooflinekit.catalog import network_catalog
     from rooflinekit.compare import align
     from rooflinekit.compare.loaders import load_table
 
@@ -472,6 +519,8 @@ def cmd_align(args: argparse.Namespace) -> None:
         print(dumps_json(payload))
         return
     if args.format == "csv":
+        import pandas as pd
+
         rows = pd.concat([matched.assign(status="matched"), unmatched.assign(status="unmatched")], ignore_index=True)
         print(tabular(rows, LIST_SEPARATOR).to_csv(index=False), end="")
         return
@@ -514,22 +563,53 @@ def _records_mapping() -> Parser:
 
 
 def _mode_option() -> Parser:
+    from rooflinekit.roofline import MODES
+
     parent = Parser(add_help=False)
     parent.add_argument("--mode", choices=MODES, default="network", help="whole network or per layer")
     return parent
 
 
-def build_parser(plots: bool = True) -> argparse.ArgumentParser:
-    """The command-line parser; ``plots=False`` registers ``plot`` by name only (its charts, and the plotting
-    modules they import, are loaded only for a ``plot`` command line, see :func:`main`)."""
-    parser = Parser(prog="rooflinekit", description="Roofline predictions of neural networks on hardware.")
-    common, model, roofline = format_options(), model_options(), roofline_options()
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+def build_parser(plots: bool = True, only: str | None = None) -> argparse.ArgumentParser:
+    """The command-line parser.
 
-    count = commands.add_parser("count", parents=[model, common], help="ops, params and bytes per layer")
+    Parameters
+    ----------
+    plots : bool, optional
+        False registers ``plot`` by name only (its charts, and the plotting modules they import, are loaded only
+        for a ``plot`` command line, see :func:`main`).
+    only : str, optional
+        The one command whose arguments are declared; every other command is registered by its name and help line
+        only, which is all a command line of ``only`` (and the command list of ``--help``) needs. None declares
+        every command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser of ``rooflinekit``.
+    """
+    parser = Parser(prog="rooflinekit", description="Roofline predictions of neural networks on hardware.")
+    common = format_options()
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for name, (text, add) in COMMANDS.items():
+        if only not in (None, name) or name == "plot" and not plots:
+            commands.add_parser(name, help=text)
+        else:
+            add(commands, common, name, text)
+    return parser
+
+
+def _add_count(commands: Any, common: Parser, name: str, text: str) -> None:
+    """``count MODEL ...``: the arguments of a :data:`COMMANDS` entry (``commands``: the main parser's
+    sub-commands; ``common``: the options every command takes; ``name`` and ``text``: its name and help line)."""
+    count = commands.add_parser(name, parents=[model_options(), common], help=text)
     count.add_argument("--strict", action="store_true", help="fail on ops without a counter")
     count.set_defaults(run=cmd_count)
-    pred = commands.add_parser("predict", parents=[model, roofline, common], help="fps and latency on hardware")
+
+
+def _add_predict(commands: Any, common: Parser, name: str, text: str) -> None:
+    """``predict MODEL --hardware NAME ...`` (arguments as :func:`_add_count`)."""
+    pred = commands.add_parser(name, parents=[model_options(), roofline_options(), common], help=text)
     pred.add_argument("--hardware", required=True,
                       help="catalog hardware name or a hardware YAML file (see 'rooflinekit hardware schema')")
     pred.add_argument("--calibration", metavar="CALIB_JSON",
@@ -542,8 +622,11 @@ def build_parser(plots: bool = True) -> argparse.ArgumentParser:
     pred.add_argument("--framework", help="software stack for --calibration, e.g. 'X-CUBE-AI 7.3.0', 'Plumerai'")
     pred.add_argument("--framework-version", help="stack version for --calibration, when not in --framework")
     pred.set_defaults(run=cmd_predict)
-    cal = commands.add_parser("calibrate", parents=[_records_mapping(), common],
-                              help="fit efficiency factors on measured records",
+
+
+def _add_calibrate(commands: Any, common: Parser, name: str, text: str) -> None:
+    """``calibrate RECORDS... --out CALIB_JSON ...`` (arguments as :func:`_add_count`)."""
+    cal = commands.add_parser(name, parents=[_records_mapping(), common], help=text,
                               description="Fit efficiency factors on measured records. " + RECORDS_HELP)
     cal.add_argument("records", nargs="+", help="MLPerf Tiny results folders or record tables (.csv, .parquet)")
     cal.add_argument("--models", action="append", default=[], metavar="PATH",
@@ -555,7 +638,11 @@ def build_parser(plots: bool = True) -> argparse.ArgumentParser:
     cal.add_argument("--system-shrinkage", type=float, default=3.0,
                      help="pseudo-records pulling each system towards its stack and core (default 3)")
     cal.set_defaults(run=cmd_calibrate)
-    swp = commands.add_parser("sweep", parents=[roofline, common], help="networks x hardware x precisions x batches")
+
+
+def _add_sweep(commands: Any, common: Parser, name: str, text: str) -> None:
+    """``sweep --models A,B --hardware X,Y ...`` (arguments as :func:`_add_count`)."""
+    swp = commands.add_parser(name, parents=[roofline_options(), common], help=text)
     swp.add_argument("--models", help="comma-separated model names or files (default: whole catalog)")
     swp.add_argument("--hardware", help="comma-separated hardware names or YAML files (default: whole catalog)")
     swp.add_argument("--precisions", help="comma-separated precisions (default: each network's own)")
@@ -565,29 +652,34 @@ def build_parser(plots: bool = True) -> argparse.ArgumentParser:
     swp.add_argument("--scheduler", help="with --engine dask: the scheduler address, e.g. tcp://host:8786 "
                                          "(default: a local cluster of processes)")
     swp.set_defaults(run=cmd_sweep)
-    for name, run in (("hardware", cmd_hardware), ("models", cmd_models)):
-        actions = ("list", "show", "schema") if name == "hardware" else ("list", "show")
-        sub = commands.add_parser(name, parents=[common], help=f"{name}: {', '.join(actions)}")
-        sub.add_argument("action", choices=actions)
-        sub.add_argument("name", nargs="?", help="name to show" + (" (or a hardware YAML file)"
-                                                                    if name == "hardware" else ""))
-        sub.set_defaults(run=run)
-    for name, text in (("align", "match measured records to predictions: efficiency per record, unmatched with why"),
-                       ("efficiency", "align, then summarize efficiency per hardware (or --by)")):
-        sub = commands.add_parser(name, parents=[traffic_options(), _mode_option(), _records_mapping(), common],
-                                  help=text, description=text + ". " + RECORDS_HELP)
-        sub.add_argument("records", type=Path, help="CSV or Parquet table of measurements")
-        if name == "efficiency":
-            sub.add_argument("--by", help="comma-separated columns to summarize by (default: hardware)")
-        sub.set_defaults(run=cmd_align)
-    _add_llm_command(commands, common)
-    if plots:
-        from rooflinekit.plots_cli import add_plot_commands
 
-        add_plot_commands(commands, common)
-    else:
-        commands.add_parser("plot", help=PLOT_HELP)
-    return parser
+
+def _add_catalog_command(commands: Any, common: Parser, name: str, text: str) -> None:
+    """``hardware list|show|schema`` or ``models list|show`` (arguments as :func:`_add_count`)."""
+    actions = ("list", "show", "schema") if name == "hardware" else ("list", "show")
+    sub = commands.add_parser(name, parents=[common], help=text)
+    sub.add_argument("action", choices=actions)
+    sub.add_argument("name", nargs="?", help="name to show" + (" (or a hardware YAML file)"
+                                                                if name == "hardware" else ""))
+    sub.set_defaults(run=cmd_hardware if name == "hardware" else cmd_models)
+
+
+def _add_align(commands: Any, common: Parser, name: str, text: str) -> None:
+    """``align`` or ``efficiency`` (arguments as :func:`_add_count`)."""
+    sub = commands.add_parser(name, parents=[traffic_options(), _mode_option(), _records_mapping(), common],
+                              help=text, description=text + ". " + RECORDS_HELP)
+    sub.add_argument("records", type=Path, help="CSV or Parquet table of measurements")
+    if name == "efficiency":
+        sub.add_argument("--by", help="comma-separated columns to summarize by (default: hardware)")
+    sub.set_defaults(run=cmd_align)
+
+
+def _add_plot(commands: Any, common: Parser, name: str, text: str) -> None:
+    """``plot CHART ...``, declared by :func:`rooflinekit.plots_cli.add_plot_commands` (which names it and gives
+    its help line itself)."""
+    from rooflinekit.plots_cli import add_plot_commands
+
+    add_plot_commands(commands, common)
 
 
 def _cmd_llm(args: argparse.Namespace) -> None:
@@ -596,12 +688,11 @@ def _cmd_llm(args: argparse.Namespace) -> None:
     cmd_llm(args)
 
 
-def _add_llm_command(commands: Any, common: Parser) -> None:
+def _add_llm_command(commands: Any, common: Parser, name: str, text: str) -> None:
     """``rooflinekit llm MODEL --hardware H ...`` (handled by :mod:`rooflinekit.cli_llm`)."""
     from rooflinekit.cli_common import bounded_int, output_file as output_file_type
 
-    text = "LLM inference: time to first token, tokens/s and memory per device (roofline bound)"
-    llm = commands.add_parser("llm", parents=[traffic_options(), common], help=text, description=text + ".")
+    llm = commands.add_parser(name, parents=[traffic_options(), common], help=text, description=text + ".")
     llm.add_argument("model", help="bundled transformer config (e.g. Llama-2-7B), a config.json file, or an .onnx "
                                    "decoder export with past-key/value inputs")
     llm.add_argument("--hardware", required=True,
@@ -630,6 +721,22 @@ def _add_llm_command(commands: Any, common: Parser) -> None:
                           "with the memory limit marked (.png, .svg, .pdf)")
     llm.set_defaults(run=_cmd_llm)
 
+
+COMMANDS: dict[str, tuple[str, Callable[[Any, Parser, str, str], None]]] = {
+    "count": ("ops, params and bytes per layer", _add_count),
+    "predict": ("fps and latency on hardware", _add_predict),
+    "calibrate": ("fit efficiency factors on measured records", _add_calibrate),
+    "sweep": ("networks x hardware x precisions x batches", _add_sweep),
+    "hardware": ("hardware: list, show, schema", _add_catalog_command),
+    "models": ("models: list, show", _add_catalog_command),
+    "align": ("match measured records to predictions: efficiency per record, unmatched with why", _add_align),
+    "efficiency": ("align, then summarize efficiency per hardware (or --by)", _add_align),
+    "llm": ("LLM inference: time to first token, tokens/s and memory per device (roofline bound)",
+            _add_llm_command),
+    "plot": (PLOT_HELP, _add_plot),
+}
+"""The commands in the order ``--help`` lists them: name -> (help line, the function that declares its
+arguments on the main parser's sub-commands)."""
 
 # missing module -> (what needs it, the pip command)
 EXTRAS = {
@@ -713,7 +820,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     (``rooflinekit hardware list | head``) ends quietly with status 0.
     """
     try:
-        args = build_parser(plots="plot" in (sys.argv[1:] if argv is None else argv)).parse_args(argv)
+        words = sys.argv[1:] if argv is None else list(argv)
+        only = words[0] if words and words[0] in COMMANDS else None  # the command line's command, when it has one
+        args = build_parser(plots="plot" in words, only=only).parse_args(words)
     except SystemExit as exc:  # --help (0) and usage errors (2)
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     set_progress(not args.quiet)

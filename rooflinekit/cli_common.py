@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
-from typing import Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from rooflinekit._limits import MAX_BATCH, MAX_DIM, shown
-from rooflinekit.catalog import get_network
-from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 from rooflinekit.errors import SpecError
-from rooflinekit.importers import MODEL_SUFFIXES, load_model
-from rooflinekit.roofline import MODES, TRAFFIC_MODELS
+
+if TYPE_CHECKING:
+    from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 
 FORMATS = ("table", "csv", "json")
 
@@ -48,6 +47,8 @@ def model_options() -> Parser:
 
 
 def traffic_options() -> Parser:
+    from rooflinekit.roofline import TRAFFIC_MODELS
+
     parent = Parser(add_help=False)
     parent.add_argument("--traffic", choices=list(TRAFFIC_MODELS), default="weights_only",
                         help="memory-traffic assumption (default weights_only, as QuTiBench)")
@@ -56,6 +57,8 @@ def traffic_options() -> Parser:
 
 def roofline_options() -> Parser:
     """--mode and --traffic, as predict takes them."""
+    from rooflinekit.roofline import MODES
+
     parent = Parser(add_help=False, parents=[traffic_options()])
     parent.add_argument("--mode", choices=MODES, default="network", help="whole network or per layer")
     parent.add_argument("--no-fusion", dest="fuse", action="store_false",
@@ -174,6 +177,8 @@ def resolve_hardware(name: str) -> HardwareSpec:
 
 def is_model_file(model: str) -> bool:
     """Whether MODEL names a model file (by suffix or existence) rather than a catalog network."""
+    from rooflinekit.importers import MODEL_SUFFIXES
+
     path = Path(model)
     return path.suffix.lower() in MODEL_SUFFIXES or path.is_file()
 
@@ -201,6 +206,9 @@ def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[s
     SpecError
         A malformed ``--input-shape``, or input shapes for a catalog network.
     """
+    from rooflinekit.catalog import get_network
+    from rooflinekit.importers import load_model
+
     shapes = parse_input_shapes(input_shapes)
     if is_model_file(model):
         return load_model(Path(model), batch=batch, input_shapes=shapes or None)

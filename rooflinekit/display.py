@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import textwrap
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_WIDTH = 120
 """Widest text table the command line prints unless ``--wide`` is given."""
@@ -120,7 +122,7 @@ def format_value(column: str, value: Any) -> str:
     >>> format_value("fps", 595.8537), format_value("efficiency_pct", 38.14), format_value("ops", 7.7e9)
     ('595.9', '38.1 %', '7.7 G')
     """
-    if value is None or value is pd.NA or value is pd.NaT:
+    if _missing(value):
         return "-"
     if isinstance(value, (list, tuple, set, frozenset)):
         return ", ".join(str(v) for v in value)
@@ -144,6 +146,12 @@ def format_value(column: str, value: Any) -> str:
     if column.startswith("fps") or column.endswith("_fps"):
         return f"{number:,.1f}" if abs(number) >= 1000 else f"{number:.4g}"
     return f"{number:.4g}"
+
+
+def _missing(value: Any) -> bool:
+    """None, or pandas' ``NA`` or ``NaT`` (looked up only when pandas is loaded: no value can be them before)."""
+    pd = sys.modules.get("pandas")
+    return value is None or pd is not None and (value is pd.NA or value is pd.NaT)
 
 
 def _is_number(value: Any) -> bool:
@@ -189,6 +197,8 @@ def render_table(frame: pd.DataFrame, *, wide: bool = False, width: int = DEFAUL
     hardware        latency_s
     A100-SXM4-40GB    1.25 ms
     """
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
     names = [c for c in (columns if columns is not None else frame.columns) if c in frame.columns]
     cells: dict[str, list[str]] = {}
     right: dict[str, bool] = {}
@@ -196,7 +206,7 @@ def render_table(frame: pd.DataFrame, *, wide: bool = False, width: int = DEFAUL
         values = frame[name].tolist()
         text = [format_value(name, v) for v in values]
         cells[name] = text if wide else [_cut(t, MAX_CELL) for t in text]
-        right[name] = pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name])
+        right[name] = is_numeric_dtype(frame[name]) and not is_bool_dtype(frame[name])
     shown: list[str] = []
     used = 0
     for name in names:

@@ -8,6 +8,9 @@ instead of writing invalid JSON.
 In CSV and table output a list is one cell, its items joined with ``;`` (``A100 40GB;A100-40GB``); a nested
 object becomes dotted columns (``peak_ops_per_s.int8``, ``memories.0.name``) where the command flattens it with
 :func:`flatten`, else one cell holding its JSON.
+
+numpy, pandas and pydantic are not imported here: a value can only be of their types once they are loaded, so
+their types are looked up in ``sys.modules`` (a command whose output has none of them imports none of them).
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ import datetime as dt
 import enum
 import json
 import math
+import sys
 from decimal import Decimal
 from pathlib import PurePath
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import numpy as np
-import pandas as pd
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    import pandas as pd
 
 LIST_SEPARATOR = ";"
 """Joins the items of a list in one CSV cell."""
@@ -53,15 +56,13 @@ def to_json_value(value: Any) -> Any:
         return value
     if isinstance(value, enum.Enum):
         return to_json_value(value.value)
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
         return int(value)
-    if isinstance(value, (float, np.floating, Decimal)):
+    if isinstance(value, (float, Decimal)):
         number = float(value)
         return number if math.isfinite(number) else None
-    if value is pd.NA or value is pd.NaT:
-        return None
     if isinstance(value, Mapping):
         return {_json_key(k): to_json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -72,13 +73,23 @@ def to_json_value(value: Any) -> Any:
             return sorted(items)
         except TypeError:
             return items
-    if isinstance(value, np.ndarray):
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.bool_):
+        return bool(value)
+    if np is not None and isinstance(value, np.integer):
+        return int(value)
+    if np is not None and isinstance(value, np.floating):  # float64 is a float, caught above
+        return to_json_value(float(value))
+    if np is not None and isinstance(value, np.ndarray):
         return to_json_value(value.tolist())
-    if isinstance(value, np.generic):  # numpy scalars not caught above: datetime64, str_, ...
+    if np is not None and isinstance(value, np.generic):  # numpy scalars not caught above: datetime64, str_, ...
         return to_json_value(value.item())
-    if isinstance(value, pd.DataFrame):
+    pd = sys.modules.get("pandas")
+    if pd is not None and (value is pd.NA or value is pd.NaT):  # before dates: NaT is a datetime
+        return None
+    if pd is not None and isinstance(value, pd.DataFrame):
         return [to_json_value(row) for row in value.to_dict("records")]
-    if isinstance(value, pd.Series):
+    if pd is not None and isinstance(value, pd.Series):
         return to_json_value(value.to_dict())
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
@@ -86,7 +97,8 @@ def to_json_value(value: Any) -> Any:
         return value.total_seconds()
     if isinstance(value, PurePath):
         return str(value)
-    if isinstance(value, BaseModel):
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and isinstance(value, pydantic.BaseModel):
         return to_json_value(value.model_dump(mode="json"))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -163,13 +175,19 @@ def table_cell(value: Any, separator: str = LIST_SEPARATOR) -> Any:
     Any
         ``value`` unchanged unless it is a list, tuple, set, array or dict.
     """
-    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
-        items = to_json_value(list(value) if not isinstance(value, np.ndarray) else value)
+    if isinstance(value, (list, tuple, set, frozenset)) or _is_array(value):
+        items = to_json_value(value if _is_array(value) else list(value))
         return separator.join("" if item is None else item if isinstance(item, str) else json.dumps(item)
                               for item in items)
     if isinstance(value, Mapping):
         return dumps_json(value, indent=None) if value else None
     return value
+
+
+def _is_array(value: Any) -> bool:
+    """Whether ``value`` is a numpy array (looked up only when numpy is loaded: no value can be one before)."""
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(value, np.ndarray)
 
 
 def tabular(frame: pd.DataFrame, separator: str = LIST_SEPARATOR) -> pd.DataFrame:

@@ -398,6 +398,35 @@ def test_catalog_index_needs_no_cache(tmp_path, monkeypatch):
     assert catalog.CatalogIndex(folder, "hardware", HardwareSpec.model_validate).find("zcu104dpu").name == "ZCU104-DPU"
 
 
+def test_a_lookup_through_a_cached_index_reads_no_yaml(tmp_path, monkeypatch):
+    """The index cache keeps each entry as its file gave it: a later process validates it without reading YAML."""
+    from rooflinekit import catalog
+    from rooflinekit.descriptors import HardwareSpec
+
+    folder = _small_catalog(tmp_path, monkeypatch)
+    expected = catalog.CatalogIndex(folder, "hardware", HardwareSpec.model_validate).find("zcu104dpu")  # the cache
+
+    def no_yaml(path: Path, key: str) -> list[dict]:
+        raise AssertionError(f"{path.name} was read")
+
+    monkeypatch.setattr(catalog, "_read_entries", no_yaml)
+    assert catalog.CatalogIndex(folder, "hardware", HardwareSpec.model_validate).find("zcu104dpu") == expected
+
+
+def test_an_entry_json_cannot_hold_exactly_is_not_cached():
+    """Such an entry (a YAML date, a number as a key, a NaN) is read from its file at lookup."""
+    import datetime as dt
+
+    from rooflinekit import catalog
+
+    plain = {"name": "X", "aliases": ["Y"], "tdp_w": 2.5, "peak_ops_per_s": {"int8": 1e12}, "on_chip": True,
+             "notes": None, "count": 3}
+    assert catalog._json_exact(plain) == plain
+    for entry in ({"name": "X", "source": dt.date(2024, 1, 1)}, {"name": "X", "peaks": {8: 1e12}},
+                  {"name": "X", "tdp_w": float("nan")}):
+        assert catalog._json_exact(entry) is None
+
+
 def test_lookups_and_catalog_agree():
     """A lookup through the index returns the very spec the full catalog holds; the catalog's specs are a tuple."""
     from rooflinekit.catalog import get_hardware, get_network, hardware_catalog, network_catalog
