@@ -14,7 +14,9 @@ Three measurements, each in this process, printed as ``name=value`` lines:
    rtol 1e-12, bounds and fits exactly). Peak memory is the process's maximum resident set after the sweep
    (before the baseline runs), imports and catalogs included.
 2. **The QuTiBench space**: its 17 networks x 12 platforms x int2, int4, int8, fp16, fp32 x batches 1..512
-   (powers of two): 10,200 rows from network specs (counting included), best of 5.
+   (powers of two): 10,200 rows from network specs (counting included), best of 5. The library remembers each
+   spec's counts per precision (:func:`~rooflinekit.roofline.workload.count_once`), so the first run counts
+   and the next four reuse its counts: ``qutibench_first_s`` is that first run.
 3. **Layer mode**: ``sweep(mode="layer")`` over the catalog's per-layer CNNs x MCU and edge boards x 256 batch
    sizes with weights-and-activations traffic, in layer-configurations per second (rows x layers), against the
    kernel's rate: :func:`~rooflinekit.roofline.roofline_times` alone on inputs of the same number of
@@ -225,8 +227,12 @@ def main() -> None:
     platforms = [rk.get_hardware(h) for h in QUTIBENCH_PLATFORMS]
     precisions = ["int2", "int4", "int8", "fp16", "fp32"]
     batches = [2 ** i for i in range(10)]
-    qtable, qutibench_s = best_of(5, lambda: rk.sweep(qnets, platforms, precisions, batches))
-    print(f"qutibench_rows={len(qtable)} qutibench_s={qutibench_s:.4f}")
+    start = time.perf_counter()
+    rk.sweep(qnets, platforms, precisions, batches)
+    first_s = time.perf_counter() - start
+    qtable, qutibench_s = best_of(4, lambda: rk.sweep(qnets, platforms, precisions, batches))
+    qutibench_s = min(first_s, qutibench_s)
+    print(f"qutibench_rows={len(qtable)} qutibench_s={qutibench_s:.4f} qutibench_first_s={first_s:.4f}")
 
     sweep_rate, kernel_rate = layer_mode(args.quick)
     print(f"layer_mode_layer_configs_per_s={sweep_rate:.3e} kernel_layer_configs_per_s={kernel_rate:.3e}")

@@ -178,9 +178,7 @@ def count_network(network: NetworkSpec, precision: Precision | str | None = None
             f"{', '.join(kind.value for kind in counters.supported_kinds())}"
         )
     if unsupported:
-        warnings.warn(
-            f"{network.name}: {sum(unsupported.values())} layers have op kinds without a counter "
-            f"({dict(unsupported)}); their arithmetic is not in the totals", UnsupportedOpWarning, stacklevel=2)
+        warn_unsupported(network.name, dict(unsupported), stacklevel=2)
     if frames != network.batch:  # exact: Python ints, rounded half up, never through float64
         for row, layer in zip(rows, network.layers):
             for column in _PER_FRAME_COLUMNS:
@@ -189,6 +187,13 @@ def count_network(network: NetworkSpec, precision: Precision | str | None = None
             _check_exact(row, layer, frames)
     return NetworkCost(network=network.name, precision=override or network.precision, batch=frames,
                        layers=_layer_table(rows), unsupported_ops=dict(unsupported))
+
+
+def warn_unsupported(network: str, unsupported: dict[str, int], stacklevel: int = 2) -> None:
+    """Warn that ``network`` has layers of the op kinds ``unsupported`` (kind -> layers), which have no counter;
+    ``stacklevel`` as :func:`warnings.warn` would take it in the caller."""
+    warnings.warn(f"{network}: {sum(unsupported.values())} layers have op kinds without a counter ({unsupported}); "
+                  "their arithmetic is not in the totals", UnsupportedOpWarning, stacklevel=stacklevel + 1)
 
 
 _PER_FRAME_COLUMNS = ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes")
@@ -243,11 +248,17 @@ def aggregate_weight_bytes(network: AggregateNetwork, precision: Precision) -> f
     return network.params * bits / 8
 
 
+@lru_cache(maxsize=1)
+def _no_layers() -> pd.DataFrame:
+    """The empty layer table of an aggregate network (copied for each: building one costs a millisecond)."""
+    return pd.DataFrame(columns=LAYER_COLUMNS)
+
+
 def _count_aggregate(network: AggregateNetwork, override: Precision | None, frames: int) -> NetworkCost:
     precision = override or network.precision
     activations = network.activation_elements_per_frame
     return NetworkCost(
-        network=network.name, precision=precision, batch=frames, layers=pd.DataFrame(columns=LAYER_COLUMNS),
+        network=network.name, precision=precision, batch=frames, layers=_no_layers().copy(),
         ops_total=network.ops_per_frame * frames, params_total=network.params,
         weight_bytes_total=aggregate_weight_bytes(network, precision),
         activation_bytes_total=(activations * precision.activations.bits / 8 * frames

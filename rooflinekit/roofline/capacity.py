@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rooflinekit.roofline.core import fold
 from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement
 from rooflinekit.roofline.notes import MISFIT, SPILL, CapacityNotes
 from rooflinekit.roofline.workload import CountedNetwork
@@ -50,12 +51,12 @@ def residency(counted: CountedNetwork, placement: Placement, layout: MemoryLayou
     hardware grid); None uses ``layout``'s.
     """
     n_rows, n_levels, b = len(counted.ops), len(layout.names), np.asarray(batches, dtype=np.float64)
-    levels = np.arange(n_levels)
     if activation_peak_bytes is None:
         act_peak = activation_peaks(counted, placement, n_levels)
     else:
         act_peak = np.asarray(activation_peak_bytes, dtype=np.float64)
-    state_sum = np.array([counted.state_bytes[placement.state_level == l].sum() for l in levels])
+    # sums over rows run in row order (as the stacked evaluation of many networks sums them, :mod:`.stacked`)
+    state_sum = fold(counted.state_bytes, placement.state_level, n_levels)
     others = b[:, None] * (act_peak + state_sum)[None, :]  # (B, L)
     capacity = np.broadcast_to(layout.capacity_bytes if capacity_bytes is None else capacity_bytes,
                                (len(b), n_levels))
@@ -74,17 +75,18 @@ def residency(counted: CountedNetwork, placement: Placement, layout: MemoryLayou
         weights[:, :, level] = np.where(mine[:, None], kept, weights[:, :, level])
         weights[:, :, target] += streamed
         total_streamed = streamed.sum(axis=0)
+        held = fold(counted.weight_bytes[mine], np.zeros(int(mine.sum()), np.int64), 1)[0]
         spilled += total_streamed
         columns = np.flatnonzero(total_streamed > 0)
         parts.append(_entries(SPILL, columns, np.full(len(columns), level), np.full(len(columns), target),
-                              np.full(len(columns), counted.weight_bytes[mine].sum()), budget[columns],
+                              np.full(len(columns), held), budget[columns],
                               total_streamed[columns], np.zeros(len(columns)), np.zeros(len(columns)), b[columns]))
     resident = weights.sum(axis=0) + others  # (B, L)
     over = resident > capacity * (1 + 1e-12)
     column, level_of = np.nonzero(over)
-    # each misfit's weights summed over rows as a contiguous row: the pairwise sum numpy gives one column
+    misfit_weights = fold(weights[:, column, level_of], np.zeros(n_rows, np.int64), 1)[0]
     parts.append(_entries(MISFIT, column, level_of, np.full(len(column), NO_LEVEL), resident[column, level_of],
-                          capacity[column, level_of], np.ascontiguousarray(weights[:, column, level_of].T).sum(axis=1),
+                          capacity[column, level_of], misfit_weights,
                           b[column] * act_peak[level_of], b[column] * state_sum[level_of], b[column]))
     return Residency(weights, spilled, ~over.any(axis=1), CapacityNotes.concat(layout.names, parts))
 

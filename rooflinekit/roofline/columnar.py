@@ -90,11 +90,12 @@ class TableBuilder:
     def add(self, n: int, constants: Mapping[str, Hashable], arrays: Mapping[str, np.ndarray | NotesArray],
             coded: Mapping[str, tuple[np.ndarray, Sequence[Hashable]]] | None = None) -> None:
         """Append ``n`` rows: ``constants`` repeat one value, ``arrays`` give one per row, ``coded`` gives a
-        categorical column as ``(codes, labels)`` (row i is ``labels[codes[i]]``); every column of the table must
-        be in one of them, except ``fits``'s missing mask (set from whether ``fits`` is None)."""
+        categorical column as ``(codes, labels)`` (row i is ``labels[codes[i]]``, missing where ``codes[i]`` is
+        -1); every column of the table must be in one of them, except ``fits``'s missing mask (set from whether
+        ``fits`` is None, or given per row as the array ``fits/missing``)."""
         rows = slice(self.n, self.n + n)
         for name, (codes, labels) in (coded or {}).items():
-            mapping = np.array([self.categories.code(name, label) for label in labels], dtype=np.int32)
+            mapping = np.array([*(self.categories.code(name, label) for label in labels), -1], dtype=np.int32)
             self._codes(name)[rows] = mapping[codes]
         for name, value in constants.items():
             if name == "notes":
@@ -134,10 +135,12 @@ class TableBuilder:
                 codes = self.categories.encode(name, np.asarray(values))
                 self._codes(name)[rows] = codes
                 continue
+            if name.endswith("/missing"):
+                continue
             column = self.data[name]
             if name in BOOL_COLUMNS:
                 column[rows] = values
-                self.data[name + "/missing"][rows] = False
+                self.data[name + "/missing"][rows] = arrays.get(name + "/missing", False)
             else:
                 column[rows] = values
         self.n += n

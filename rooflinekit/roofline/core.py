@@ -14,6 +14,8 @@ The kernel runs one numpy pass per term over contiguous columns (level by level,
 level axis, which numpy runs element by element), and writes into caller-owned outputs when given
 (:meth:`RooflineTimes.empty`), so that a sweep reuses one set of buffers instead of faulting fresh pages in on
 every chunk. Every value equals the plain formulas above bit for bit (the levels are summed in level order).
+:func:`fold` and :func:`fold_runs` sum rows per network (or kernel) in row order, for the stacked evaluation of
+many networks (:mod:`rooflinekit.roofline.stacked`).
 With numba installed (the optional ``fast`` extra) a large call runs one compiled pass over the rows instead,
 with the same operations in the same order (:mod:`rooflinekit.roofline._compiled`): the same bits, faster.
 """
@@ -78,11 +80,17 @@ def roofline_times(ops: np.ndarray, bytes_per_level: np.ndarray, peak_ops_per_s:
     for level in range(levels):
         np.divide(moved[:, level], bandwidth[..., level], out=memory_s[:, level])
     # time_s holds the running max over levels, then the max with compute; bound the running argmax
-    np.copyto(time_s, memory_s[:, 0])
-    np.copyto(pessimistic_s, memory_s[:, 0])
-    bound.fill(0)
     mask = np.empty(n, dtype=bool)
-    for level in range(1, levels):
+    if levels > 1:  # the first two levels in one pass each (the same values as starting from level 0 alone)
+        np.maximum(memory_s[:, 0], memory_s[:, 1], out=time_s)
+        np.add(memory_s[:, 0], memory_s[:, 1], out=pessimistic_s)
+        np.greater(memory_s[:, 1], memory_s[:, 0], out=mask)  # strictly slower: ties keep the first level
+        np.copyto(bound, mask)
+    else:
+        np.copyto(time_s, memory_s[:, 0])
+        np.copyto(pessimistic_s, memory_s[:, 0])
+        bound.fill(0)
+    for level in range(2, levels):
         column = memory_s[:, level]
         np.greater(column, time_s, out=mask)  # strictly slower: ties keep the first level, as argmax
         np.copyto(bound, level, where=mask)
@@ -93,3 +101,50 @@ def roofline_times(ops: np.ndarray, bytes_per_level: np.ndarray, peak_ops_per_s:
     np.maximum(compute_s, time_s, out=time_s)
     np.add(pessimistic_s, compute_s, out=pessimistic_s)
     return times
+
+
+def fold(values: np.ndarray, segment: np.ndarray, n_segments: int) -> np.ndarray:
+    """Sum of ``values`` (N, ...) over the rows of each segment, row by row in row order: (S, ...).
+
+    ``segment`` (N,) int is each row's segment (in any order). ``numpy.bincount`` adds its weights in index order,
+    so each sum is ``((0 + v_first) + v_second) + ...``: what ``values[rows].sum(axis=0)`` gives for a 2-D block of
+    rows (numpy adds the rows of a 2-D block one after another; a 1-D array it sums pairwise).
+    """
+    tail = values.shape[1:]
+    width = int(np.prod(tail, dtype=np.int64))
+    index = segment if width == 1 else (segment[:, None] * width + np.arange(width)).ravel()
+    total = np.bincount(index, weights=values.reshape(-1), minlength=n_segments * width)
+    return total.reshape((n_segments, *tail))
+
+
+def fold_runs(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` (N, ...) over runs of consecutive rows, row by row in row order: (K, ...).
+
+    Run k is rows ``starts[k]`` to ``starts[k + 1] - 1`` (the last to N - 1); ``starts`` (K,) nondecreasing. The
+    sums equal :func:`fold`'s (the same additions in the same order), computed by whichever of three ways should
+    take least time (estimated from the numpy calls and the elements each makes): per run (``ndarray.sum(axis=0)``,
+    which adds the rows of a block of two or more columns in order), per position within the runs (the j-th rows
+    of every run added at once), or :func:`fold`.
+    """
+    n, tail = len(values), values.shape[1:]
+    width = int(np.prod(tail, dtype=np.int64))
+    lengths = np.diff(np.append(starts, n))
+    longest = int(lengths.max(initial=0))
+    per_run = 4.0 * len(starts) + 0.001 * n * width if width > 1 else np.inf  # microseconds, roughly
+    per_position = 12.0 * longest + 0.004 * n * width
+    binned = 20.0 + 0.012 * n * width
+    if per_run <= min(per_position, binned):
+        out = np.empty((len(starts), *tail))
+        for k, (a, b) in enumerate(zip(starts.tolist(), (starts + lengths).tolist())):
+            np.sum(values[a:b], axis=0, out=out[k])
+        return out
+    if per_position <= binned:
+        out = np.zeros((len(starts), *tail))
+        for j in range(longest):
+            longer = np.flatnonzero(lengths > j)
+            if len(longer) == len(starts):
+                out += values[starts + j]
+            else:
+                out[longer] += values[starts[longer] + j]
+        return out
+    return fold(values, np.repeat(np.arange(len(starts)), lengths), len(starts))

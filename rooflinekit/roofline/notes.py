@@ -85,6 +85,8 @@ class CapacityNotes:
         """Notes from ``parts`` (each a dict of the fields' arrays), ordered by column, then part, then entry."""
         fields = ("column", "kind", "level", "target", "held", "capacity", "weights", "activations", "state", "batch")
         joined = {f: np.concatenate([p[f] for p in parts]) if parts else np.zeros(0) for f in fields}
+        if len(parts) == 1 and bool((np.diff(joined["column"]) >= 0).all()):  # in order already
+            return cls(names, **joined)
         order = np.argsort(joined["column"], kind="stable")
         return cls(names, **{f: joined[f][order] for f in fields})
 

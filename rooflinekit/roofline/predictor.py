@@ -1,7 +1,9 @@
 """Roofline predictions of counted networks on hardware specs: one evaluation path for one or many.
 
-:func:`predict` is a :func:`sweep` of one; both run :func:`evaluate`, which puts one counted network
-(:class:`~rooflinekit.roofline.workload.CountedNetwork`, per-frame arrays) on one hardware for B batch sizes:
+:func:`predict` is a :func:`sweep` of one: :func:`evaluate` puts one counted network
+(:class:`~rooflinekit.roofline.workload.CountedNetwork`, per-frame arrays) on one hardware for B batch sizes, and a
+sweep puts all its networks on each plain hardware spec at once (:func:`~rooflinekit.roofline.stacked.evaluate_devices`,
+of which :func:`evaluate` is the case of one network and one spec, so the results are the same bits):
 
 1. **place** each row on an engine (:mod:`~rooflinekit.roofline.engines`) and its tensors in memory levels;
 2. **resident bytes** per level, weight spilling and misfits (:mod:`~rooflinekit.roofline.capacity`);
@@ -26,6 +28,10 @@ share divided by its bandwidth, whichever is longer.
 
 Every prediction is a **bound** (``estimate == "bound"``): the datasheet roofline, which real stacks reach only in
 part. ``bound`` is ``compute`` or ``memory:<level>``.
+
+Sums over a network's rows and kernels run in row order (:func:`~rooflinekit.roofline.core.fold_runs`). Hardware
+grids (:func:`evaluate_grid`) sum a kernel's rows with ``numpy.add.reduceat``, which groups the additions
+differently: a grid point and its explicit spec agree to rounding (a few units in the last place) in layer mode.
 """
 
 from __future__ import annotations
@@ -48,8 +54,9 @@ from rooflinekit.roofline.columnar import Categories, TableBuilder
 from rooflinekit.roofline.grid import GridColumns, HardwareGrid
 from rooflinekit.roofline.notes import NotesArray
 from rooflinekit.roofline.reductions import Reduction
+from rooflinekit.roofline.stacked import Device, Stack, StackedEvaluation, evaluate_devices, evaluate_stacked
 from rooflinekit.roofline.traffic import RowTraffic, TrafficModel, traffic_model
-from rooflinekit.roofline.workload import CountedNetwork
+from rooflinekit.roofline.workload import CountedNetwork, count_once
 
 Mode = Literal["network", "layer"]
 MODES: tuple[str, ...] = get_args(Mode)
@@ -212,22 +219,21 @@ def evaluate(counted: CountedNetwork, hardware: HardwareSpec, batches: Sequence[
         raise SpecError(f"{counted.spec.name} is an aggregate spec without activation_elements_per_frame; use "
                         f"traffic 'weights_only' or add the activation count to its spec")
     b = np.asarray(batches, dtype=np.int64)
-    layout = MemoryLayout.of(hardware)
     capable = engines_running_all(counted, hardware) if hardware.engine_policy == "batch_split" else []
     if len(capable) > 1:
+        layout = MemoryLayout.of(hardware)
         runs = {e: _run(counted, place(counted, hardware, [e]), layout, b, mode, traffic, fuse, with_layers)
                 for e in capable}
         columns, layers = _split(counted, hardware, runs, layout, b, mode, traffic, fuse, with_layers)
         arrays = {key: NotesArray._from_sequence(values) if key == "notes" else
                   _object_array(values) if key in _OBJECT_COLUMNS else np.asarray(values)
                   for key, values in columns.items()}
-    else:
-        run = _run(counted, place(counted, hardware), layout, b, mode, traffic, fuse, with_layers)
-        if (run.time_s <= 0).any():
-            raise SpecError(f"{counted.spec.name} has no ops and moves no bytes at {counted.precision.label}; "
-                            "nothing to predict")
-        return Evaluation(tuple(b.tolist()), _arrays(run, b), run.layers, run.bound + 1, run.labels)
-    return Evaluation(tuple(b.tolist()), arrays, layers)
+        return Evaluation(tuple(b.tolist()), arrays, layers)
+    result = evaluate_stacked(Stack.of([counted]), Device.of(hardware), b, mode, traffic, fuse, with_layers)
+    error = result.errors[0]
+    if error is not None:
+        raise error
+    return Evaluation(tuple(b.tolist()), _stacked_arrays(result, 0), result.layers, result.bound[0], result.labels)
 
 
 def evaluate_grid(counted: CountedNetwork, grid: HardwareGrid, start: int, stop: int,
@@ -259,6 +265,16 @@ def evaluate_grid(counted: CountedNetwork, grid: HardwareGrid, start: int, stop:
 
 
 _OBJECT_COLUMNS = frozenset({"bound", "estimate", "engines", "engine_batches"})
+
+
+def _stacked_arrays(result: StackedEvaluation, s: int) -> dict[str, np.ndarray | NotesArray]:
+    """The columns of :data:`RESULT_COLUMNS` of network ``s`` of a stacked evaluation (see :class:`Evaluation`)."""
+    n = result.bound.shape[1]
+    return {**{name: result.numbers[name][s] for name in RESULT_COLUMNS if name in result.numbers},
+            "bound": np.array(result.labels, dtype=object)[result.bound[s]], "estimate": _filled(n, BOUND_ESTIMATE),
+            "engines": result.engines[s], "engine_batches": result.engine_batches[s],
+            "kernels": result.kernels[s].astype(np.int64), "fits": result.fits[s],
+            "notes": result.notes[s * n:(s + 1) * n]}
 
 
 def _object_array(values: Sequence[object]) -> np.ndarray:
@@ -643,7 +659,7 @@ def _counted(network: NetworkSpec | CountedNetwork, precision: Precision | str |
             raise SpecError(f"{network.label} is already counted at {network.precision.label}; pass the network "
                             "spec to count it with another precision, conventions or counters")
         return network
-    return CountedNetwork.of(network, precision, conventions, counters)
+    return count_once(network, precision, conventions, counters)
 
 
 def _default_batch(counted: CountedNetwork) -> int:
@@ -728,6 +744,52 @@ def stream(plan: "SweepPlan", network_indices: Iterable[int], reduce: Reduction,
     return states[0] if states else reduce.partial(plan.builder(0, categories).frame(start))
 
 
+STACK_ELEMENTS = 1 << 19
+"""Layer rows x batch sizes of the networks evaluated together on a plain spec (their arrays are a few times
+this many float64 per memory level)."""
+
+
+def _stacked_results(stacks: dict[tuple[int, ...], tuple[np.ndarray, Stack]], devices: list[Device],
+                     n_networks: int, mode: str, traffic: TrafficModel, fuse: bool,
+                     work: int) -> list[StackedEvaluation]:
+    """All ``n_networks`` counted networks on each of ``devices`` (:func:`~.stacked.evaluate_devices`): one
+    evaluation per set of batch sizes (``stacks``: batch sizes -> (the networks' positions, their stack)), merged
+    in network order; ``work`` as in :func:`~.stacked.evaluate_stacked`."""
+    if len(stacks) == 1:
+        ((key, (_, stack)),) = stacks.items()
+        return evaluate_devices(stack, devices, np.array(key, dtype=np.int64), mode, traffic, fuse, work)
+    parts = [(members, evaluate_devices(stack, devices, np.array(key, dtype=np.int64), mode, traffic, fuse, work))
+             for key, (members, stack) in stacks.items()]
+    return [_joined(n_networks, [(members, results[d]) for members, results in parts]) for d in range(len(devices))]
+
+
+def _joined(n_networks: int, parts: list[tuple[np.ndarray, StackedEvaluation]]) -> StackedEvaluation:
+    """One stacked evaluation of ``n_networks`` networks from ``parts`` (each the networks' positions and their
+    evaluation on one device)."""
+    first = parts[0][1]
+    n_b = first.bound.shape[1]
+    errors: list[Exception | None] = [None] * n_networks
+    merged = {name: np.empty((n_networks, n_b), dtype=getattr(first, name).dtype)
+              for name in ("batches", "bound", "fits", "kernels", "engines", "engine_batches")}
+    numbers = {name: np.empty((n_networks, n_b)) for name in first.numbers}
+    note_rows, note_parts = [], []
+    for members, part in parts:
+        for s, error in zip(members.tolist(), part.errors):
+            errors[s] = error
+        merged["batches"][members] = part.batches
+        for name in ("bound", "fits", "kernels", "engines", "engine_batches"):
+            merged[name][members] = getattr(part, name)
+        for name, values in part.numbers.items():
+            numbers[name][members] = values
+        note_rows.append((members[:, None] * n_b + np.arange(n_b)).reshape(-1))
+        note_parts.append(part.notes)
+    order = np.empty(n_networks * n_b, dtype=np.int64)
+    order[np.concatenate(note_rows)] = np.arange(n_networks * n_b)
+    return StackedEvaluation(merged["batches"], tuple(errors), numbers, merged["bound"], first.labels,
+                             merged["fits"], merged["kernels"], merged["engines"], merged["engine_batches"],
+                             NotesArray._concat_same_type(note_parts).take(order))
+
+
 @dataclass(frozen=True, eq=False)
 class SweepPlan:
     """What a sweep evaluates: networks (counted lazily, once per precision), hardware and grids, batches and
@@ -751,7 +813,8 @@ class SweepPlan:
         """Check the arguments and fix the sweep's order."""
         model = traffic_model(traffic)
         for batch in batches:
-            check_arguments(1 if batch is None else batch, mode)
+            if not (type(batch) is int and 1 <= batch <= MAX_BATCH):  # plain ints in range pass as they are
+                check_arguments(1 if batch is None else batch, mode)
         check_arguments(1, mode)
         return cls(tuple(networks), tuple(hardware), tuple(precisions), tuple(batches), mode, model, conventions,
                    counters, fuse)
@@ -801,39 +864,125 @@ class SweepPlan:
 
     def blocks(self, network_indices: Iterable[int],
                chunk_rows: int) -> Iterator[Block]:
-        """``(n, constants, arrays)`` blocks of rows of the networks ``network_indices``, in sweep order: one
-        per network, precision and plain hardware (all batches), or per chunk of grid points (about
-        ``chunk_rows`` rows)."""
+        """``(n, constants, arrays, coded)`` blocks of rows of the networks ``network_indices``, in sweep order.
+
+        The networks are taken in groups of about ``chunk_rows`` rows (:meth:`groups`), counted once per
+        precision, and evaluated on each plain hardware spec all at once (:func:`~.stacked.evaluate_stacked`);
+        a group's rows on consecutive plain specs make one block per network and precision (one block for the
+        whole group when there is no grid), and a grid one block per chunk of about ``chunk_rows`` rows."""
         grid_columns = self.columns[len(SWEEP_COLUMNS):]
-        no_grid = {c: (-1 if c == "grid_point" else None) for c in grid_columns}
+        devices = {h: Device.of(hw) for h, hw in enumerate(self.hardware) if not isinstance(hw, HardwareGrid)}
+        plain = list(devices)
+        for group in self.groups(network_indices, chunk_rows):
+            counted = [_counted(self.networks[index], precision, self.conventions, self.counters)
+                       for index in group for precision in self.precisions]
+            sizes = np.array([[_default_batch(c) if b is None else int(b) for b in self.batches] for c in counted],
+                             dtype=np.int64).reshape(len(counted), len(self.batches))
+            stacks: dict[tuple[int, ...], tuple[np.ndarray, Stack]] = {}
+            for key in dict.fromkeys(map(tuple, sizes.tolist())) if plain else ():  # networks with equal batches
+                members = np.flatnonzero((sizes == key).all(axis=1))
+                stacks[key] = (members, Stack.of([counted[i] for i in members.tolist()]))
+            work = sum(len(stack.ops) * len(key) * len(devices[h].layout.names) for key, (_, stack) in stacks.items()
+                       for h in plain) if self.mode == "layer" else 0
+            results = dict(zip(plain, _stacked_results(stacks, [devices[h] for h in plain], len(counted), self.mode,
+                                                       self.traffic, self.fuse, work))) if plain else {}
+            if len(plain) == len(self.hardware):
+                if plain:
+                    yield self._plain_block(counted, sizes, results, np.arange(len(counted)), plain, grid_columns)
+                continue
+            for s, c in enumerate(counted):
+                run: list[int] = []
+                for h, hw in enumerate([*self.hardware, None]):
+                    if h in devices:
+                        run.append(h)
+                        continue
+                    if run:
+                        yield self._plain_block(counted, sizes, results, np.array([s]), run, grid_columns)
+                        run = []
+                    if isinstance(hw, HardwareGrid):
+                        yield from self._grid_blocks(c, sizes[s], hw, grid_columns, chunk_rows)
+
+    def groups(self, network_indices: Iterable[int], chunk_rows: int) -> Iterator[list[int]]:
+        """Consecutive runs of ``network_indices`` evaluated together: at most ``chunk_rows`` rows (at least one
+        network) and about :data:`STACK_ELEMENTS` layer rows x batch sizes."""
+        group: list[int] = []
+        rows = elements = 0
         for index in network_indices:
             network = self.networks[index]
-            for precision in self.precisions:
-                counted = _counted(network, precision, self.conventions, self.counters)
-                sizes = np.array([_default_batch(counted) if b is None else int(b) for b in self.batches],
-                                 dtype=np.int64)
-                keys: dict[str, Hashable] = {
-                    "network": counted.label, "precision": counted.precision.label,
-                    "pruning_pct": counted.spec.pruning_pct, "mode": self.mode, "traffic": self.traffic.name}
-                for hw in self.hardware:
-                    if isinstance(hw, HardwareGrid):
-                        step = max(1, chunk_rows // len(sizes))
-                        for start in range(0, hw.size, step):
-                            stop = min(hw.size, start + step)
-                            n = (stop - start) * len(sizes)
-                            extra: dict[str, np.ndarray] = {
-                                "grid_point": np.repeat(np.arange(start, stop, dtype=np.int64), len(sizes))}
-                            values = hw.values(start, stop)
-                            for axis in grid_columns[1:]:
-                                extra[axis] = (np.repeat(values[axis], len(sizes)) if axis in values
-                                               else np.full(n, np.nan))
-                            yield self._block(n, {**keys, "hardware": hw.template.name},
-                                              {"batch": np.tile(sizes, stop - start), **extra},
-                                              lambda: evaluate_grid(counted, hw, start, stop, sizes, self.mode,
-                                                                    self.traffic, self.fuse))
-                    else:
-                        yield self._block(len(sizes), {**keys, "hardware": hw.name, **no_grid}, {"batch": sizes},
-                                          lambda: evaluate(counted, hw, sizes, self.mode, self.traffic, self.fuse))
+            size = (len(network.ops) if isinstance(network, CountedNetwork) else len(getattr(network, "layers", ())) or 1)
+            size *= len(self.precisions) * len(self.batches)
+            if group and (rows + self.rows_per_network > chunk_rows or elements + size > STACK_ELEMENTS):
+                yield group
+                group, rows, elements = [], 0, 0
+            group.append(index)
+            rows, elements = rows + self.rows_per_network, elements + size
+        if group:
+            yield group
+
+    def _grid_blocks(self, counted: CountedNetwork, sizes: np.ndarray, grid: HardwareGrid, grid_columns: list[str],
+                     chunk_rows: int) -> Iterator[Block]:
+        """The rows of ``counted`` on ``grid``, one block per chunk of about ``chunk_rows`` rows."""
+        keys: dict[str, Hashable] = {
+            "network": counted.label, "precision": counted.precision.label, "pruning_pct": counted.spec.pruning_pct,
+            "mode": self.mode, "traffic": self.traffic.name, "hardware": grid.template.name}
+        step = max(1, chunk_rows // len(sizes))
+        for start in range(0, grid.size, step):
+            stop = min(grid.size, start + step)
+            n = (stop - start) * len(sizes)
+            extra: dict[str, np.ndarray] = {"grid_point": np.repeat(np.arange(start, stop, dtype=np.int64), len(sizes))}
+            values = grid.values(start, stop)
+            for axis in grid_columns[1:]:
+                extra[axis] = np.repeat(values[axis], len(sizes)) if axis in values else np.full(n, np.nan)
+            yield self._block(n, keys, {"batch": np.tile(sizes, stop - start), **extra},
+                              lambda: evaluate_grid(counted, grid, start, stop, sizes, self.mode, self.traffic,
+                                                    self.fuse))
+
+    def _plain_block(self, counted: list[CountedNetwork], sizes: np.ndarray, results: dict[int, StackedEvaluation],
+                     segments: np.ndarray, hardware: list[int], grid_columns: list[str]) -> Block:
+        """The rows of the counted networks ``segments`` (S,) on the plain specs ``hardware`` (H,) at every batch
+        size (B), in that order, from their stacked evaluations ``results`` (by hardware index)."""
+        n_s, n_h, n_b = len(segments), len(hardware), sizes.shape[1]
+        picked = [results[h] for h in hardware]
+
+        def cube(values: Callable[[StackedEvaluation], np.ndarray]) -> np.ndarray:
+            return np.stack([values(r)[segments] for r in picked], axis=1).reshape(-1)  # (S, H, B) raveled
+
+        messages: dict[str, int] = {"ok": 0}
+        status = np.array([[0 if r.errors[s] is None else messages.setdefault(str(r.errors[s]), len(messages))
+                            for r in picked] for s in segments.tolist()], dtype=np.int64).reshape(n_s, n_h)
+        failed = np.repeat(status.reshape(-1) > 0, n_b)
+        labels: list[str] = []
+        bound_parts = []
+        for r in picked:
+            codes = r.bound[segments]
+            bound_parts.append(np.where(codes >= 0, codes + len(labels), -1))
+            labels.extend(r.labels)
+        rows = (segments[:, None] * n_b + np.arange(n_b)).reshape(-1)
+        notes = NotesArray._concat_same_type([r.notes.take(rows) for r in picked])  # (H, S, B) order
+        order = (np.arange(n_h)[None, :, None] * (n_s * n_b) + np.arange(n_s)[:, None, None] * n_b
+                 + np.arange(n_b)[None, None, :]).reshape(-1)
+        segment_code = np.repeat(np.arange(n_s), n_h * n_b)
+        chosen = [counted[s] for s in segments.tolist()]
+        coded: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {
+            "network": (segment_code, tuple(c.label for c in chosen)),
+            "precision": (segment_code, tuple(c.precision.label for c in chosen)),
+            "hardware": (np.tile(np.repeat(np.arange(n_h), n_b), n_s),
+                         tuple(hw.name for hw in (self.hardware[h] for h in hardware) if isinstance(hw, HardwareSpec))),
+            "bound": (np.stack(bound_parts, axis=1).reshape(-1), tuple(labels)),
+            "status": (np.repeat(status.reshape(-1), n_b), tuple(messages)),
+            "estimate": (np.where(failed, -1, 0), (BOUND_ESTIMATE,)),
+        }
+        arrays: dict[str, np.ndarray | NotesArray] = {
+            **{name: np.stack([r.numbers[name][segments] for r in picked], axis=1).reshape(-1)
+               for name in RESULT_COLUMNS if name in picked[0].numbers},
+            "pruning_pct": np.repeat(np.array([c.spec.pruning_pct for c in chosen], dtype=np.float64), n_h * n_b),
+            "batch": np.repeat(sizes[segments][:, None, :], n_h, axis=1).reshape(-1),
+            "kernels": cube(lambda r: r.kernels), "fits": cube(lambda r: r.fits), "fits/missing": failed,
+            "engines": cube(lambda r: r.engines), "engine_batches": cube(lambda r: r.engine_batches),
+            "notes": notes.take(order)}
+        constants: dict[str, Hashable] = {"mode": self.mode, "traffic": self.traffic.name,
+                                          **{c: (-1 if c == "grid_point" else None) for c in grid_columns}}
+        return n_s * n_h * n_b, constants, arrays, coded
 
     @staticmethod
     def _block(n: int, constants: dict[str, Hashable], arrays: dict[str, np.ndarray | NotesArray],

@@ -34,7 +34,7 @@ from rooflinekit.roofline.engines import NO_LEVEL
 class RowTraffic:
     """What R rows can move, for B batch sizes over L levels (arrays only)."""
 
-    weights_by_level: np.ndarray  # (R, B, L) weight bytes per batch
+    weights_by_level: np.ndarray  # (R, B, L) weight bytes per batch (may be a read-only view: copy to change it)
     activation_bytes: np.ndarray  # (R,) per frame
     activations_level: np.ndarray  # (R,)
     state_bytes: np.ndarray  # (R,) per frame

@@ -25,6 +25,7 @@ read by row ``i``.
 from __future__ import annotations
 
 from collections import Counter as Tally
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -32,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions, NetworkCost, count_network
+from rooflinekit.counters.cost import warn_unsupported
 from rooflinekit.descriptors import AggregateNetwork, Layer, LayerNetwork, NetworkSpec, OpClass, OpKind, Precision
 from rooflinekit.descriptors import layer_op_class
 
@@ -130,6 +132,42 @@ class CountedNetwork:
     def layers(self) -> pd.DataFrame:
         """The counted layer rows (at the network's own batch)."""
         return self.cost.layers
+
+
+COUNT_CACHE_ROWS = 1 << 18
+"""Layer rows of the counted networks :func:`count_once` keeps (least recently used dropped first)."""
+
+_counts: OrderedDict[tuple[int, str | None, CountingConventions, int], tuple[object, CountedNetwork]] = OrderedDict()
+_count_rows = [0]  # layer rows held in _counts
+
+
+def count_once(network: NetworkSpec, precision: Precision | str | None = None,
+               conventions: CountingConventions = CountingConventions(),
+               counters: CounterRegistry = DEFAULT_COUNTERS) -> CountedNetwork:
+    """:meth:`CountedNetwork.of`, remembered per (network, precision, conventions, counters): a spec counted at a
+    precision is counted once per process, however many sweeps and predictions use it.
+
+    Specs are immutable, so a spec object is its own key (kept alive with its counts); a counter registry too once
+    frozen (:meth:`~rooflinekit.counters.CounterRegistry.freeze`): with one that is not, nothing is remembered.
+    At most :data:`COUNT_CACHE_ROWS` layer rows are kept, the least recently used dropped first.
+    """
+    if not counters.frozen:
+        return CountedNetwork.of(network, precision, conventions, counters)
+    label = None if precision is None else Precision.parse(precision).label
+    key = (id(network), label, conventions, id(counters))
+    hit = _counts.get(key)
+    if hit is not None and hit[0] is network:
+        _counts.move_to_end(key)
+        if hit[1].cost.unsupported_ops:  # warned as counting warns
+            warn_unsupported(network.name, hit[1].cost.unsupported_ops, stacklevel=2)
+        return hit[1]
+    made = CountedNetwork.of(network, precision, conventions, counters)
+    _counts[key] = (network, made)
+    _count_rows[0] += len(made.ops)
+    while _count_rows[0] > COUNT_CACHE_ROWS and len(_counts) > 1:
+        _, (_, dropped) = _counts.popitem(last=False)
+        _count_rows[0] -= len(dropped.ops)
+    return made
 
 
 def _class_name(layer: Layer) -> str:
