@@ -3,8 +3,9 @@
 The importer maps ONNX ops to canonical op kinds and normalizes their attributes; it never computes costs (an
 Einsum keeps its equation, which the ``einsum`` counter reads). Pipeline, one module a step:
 
-1. **read** (:mod:`._reading`) the protobuf without external data (whose files must exist and be long enough);
-   check that every node input exists and put the nodes in topological order.
+1. **read** (:mod:`._reading`) the protobuf without external data (whose files must exist and be long enough),
+   and a large file without the bytes of its large weights (:mod:`._lean`), each node's fields once
+   (:class:`._reading.OnnxNode`); check that every node input exists and put the nodes in topological order.
    ``If`` bodies and static ``Loop`` and ``Scan`` bodies are inlined into the main graph (:mod:`._control`).
 2. **bind** (:mod:`._binding`) symbolic or missing input dims from ``batch`` and ``input_shapes`` (anonymous dims
    such as ``?`` are bound one by one, never shared).
@@ -34,21 +35,21 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 try:
-    from onnx import NodeProto
+    import onnx  # noqa: F401 - the optional dependency, checked before the modules that use it
 except ImportError as missing:  # an optional dependency: say how to get it
     raise ImportError("the ONNX importer needs the onnx package: pip install 'rooflinekit[onnx]'") from missing
 
 from rooflinekit.descriptors import DType, LayerNetwork, Precision
 from rooflinekit.errors import ModelFileError, ShapeError
 from rooflinekit.importers.onnx._binding import bind_inputs
-from rooflinekit.importers.onnx._control import inline_control_flow
+from rooflinekit.importers.onnx._control import CONTROL_OPS, inline_control_flow
 from rooflinekit.importers.onnx._fixed_shapes import check_fixed_shapes
 from rooflinekit.importers.onnx._graph import Graph
-from rooflinekit.importers.onnx._layers import LayerBuilder, Resolved
+from rooflinekit.importers.onnx._layers import LayerBuilder, Resolved, finish
 from rooflinekit.importers.onnx._node import Node
 from rooflinekit.importers.onnx._ops import lookup
-from rooflinekit.importers.onnx._reading import (check_external_data, main_input, opset, read_model, real_inputs,
-                                                 topological_nodes)
+from rooflinekit.importers.onnx._reading import (OnnxNode, check_external_data, main_input, node_records, opset,
+                                                 read_model, real_inputs, topological_nodes)
 from rooflinekit.importers.onnx._shapes import infer
 from rooflinekit.importers._semantic import check_layers
 from rooflinekit.importers.onnx._validate import validate_model
@@ -102,28 +103,39 @@ def load_onnx(path: str | Path, batch: int | None = None,
     input_shapes = input_shapes or {}
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ShapeError(f"{path}: batch must be a positive integer or None (the model's own), got {batch!r}")
-    model = read_model(path)
-    validate_model(model, path)
-    check_external_data(model, path)
-    rebound = {i.name for i in model.graph.input} if batch is not None else set(input_shapes)
-    inline_control_flow(model, branches, loop_counts, rebound)
-    nodes = topological_nodes(model.graph, path)
+    name, batch, fallback, resolved = _resolve(path, batch, input_shapes, branches, loop_counts)
+    precision, layers = finish(resolved, fallback)  # the protobuf and the graph are freed by now
+    check_layers(layers, path)
+    return LayerNetwork(name=name, precision=precision, source=str(path), batch=batch, layers=layers)
+
+
+def _resolve(path: Path, batch: int | None, input_shapes: Mapping[str, Sequence[int | str]],
+             branches: Mapping[str, str] | None, loop_counts: Mapping[str, int] | None
+             ) -> tuple[str, int, Precision, list[Resolved]]:
+    """Steps 1 to 5 of the pipeline (module docstring): the network's name, its batch, the fallback precision (of
+    the main input) and every node resolved to its layer's fields. Parameters and errors as :func:`load_onnx`."""
+    model, nodes = read_model(path)
+    validate_model(model, nodes, path)
+    check_external_data(model, nodes, path)
+    if any(node.op_type in CONTROL_OPS for node in nodes):
+        rebound = {i.name for i in model.graph.input} if batch is not None else set(input_shapes)
+        if inline_control_flow(model, branches, loop_counts, rebound):
+            nodes = node_records(model.graph)
+    nodes = topological_nodes(model.graph, nodes, path)
     inputs = real_inputs(model.graph)
     main = main_input(model.graph, inputs)
     batch = bind_inputs(model.graph, inputs, main, batch, input_shapes, path)
     infos, values = infer(model, nodes, path)
     graph = Graph(path, opset(model), nodes, model.graph, infos, values)
     check_fixed_shapes(graph, nodes, batch)
-    builder = LayerBuilder(graph, Precision.parse(graph.dtype(main) or DType.FP32))
-    layers = tuple(layer for node in nodes if (layer := _convert(node, graph, builder)) is not None)
-    if not layers:  # the graph computes constants only (a Shape of a fixed-shape input), or on empty tensors only
-        layers = tuple(layer for node in nodes if (layer := _convert(node, graph, builder, everything=True)))
-    if not layers:
+    fallback = Precision.parse(graph.dtype(main) or DType.FP32)
+    builder = LayerBuilder(graph, fallback)
+    resolved = [layer for node in nodes if (layer := _convert(node, graph, builder)) is not None]
+    if not resolved:  # the graph computes constants only (a Shape of a fixed-shape input), or on empty tensors only
+        resolved = [layer for node in nodes if (layer := _convert(node, graph, builder, everything=True))]
+    if not resolved:
         raise ModelFileError(f"{path}: no operator depends on the graph inputs {inputs}; nothing to count")
-    precision, layers = builder.finish(layers)
-    check_layers(layers, path)
-    return LayerNetwork(name=network_name(model.graph.name, path), precision=precision, source=str(path), batch=batch,
-                        layers=layers)
+    return network_name(model.graph.name, path), batch, fallback, resolved
 
 
 _GENERIC_NAMES = frozenset({"", "torch_jit", "torch-jit-export", "tf2onnx", "main_graph", "main", "graph", "model",
@@ -142,7 +154,7 @@ def network_name(graph_name: str, path: Path) -> str:
     return name
 
 
-def _convert(node: NodeProto, graph: Graph, builder: LayerBuilder, everything: bool = False) -> Resolved | None:
+def _convert(node: OnnxNode, graph: Graph, builder: LayerBuilder, everything: bool = False) -> Resolved | None:
     """The resolved layer of ``node``, or None when it only computes constants or moves no data (unless
     ``everything``: a graph with nothing else counts what a run does)."""
     if not everything and all(name in graph.constants for name in node.output if name):
@@ -156,7 +168,7 @@ def _convert(node: NodeProto, graph: Graph, builder: LayerBuilder, everything: b
     return resolved
 
 
-def _empty(node: NodeProto, graph: Graph, resolved: Resolved) -> bool:
+def _empty(node: OnnxNode, graph: Graph, resolved: Resolved) -> bool:
     """Whether ``node`` moves no data at all: every tensor it reads or writes is empty (a zero dim, as the empty
     initial state of a streaming model), so the layer kept none of them and there is nothing to count."""
     fields = resolved.fields

@@ -15,9 +15,9 @@ from typing import Mapping
 
 import numpy as np
 import onnx
-from onnx import AttributeProto, NodeProto, TensorProto, helper, numpy_helper
+from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
-from rooflinekit.importers.onnx._reading import MALFORMED, malformed_model
+from rooflinekit.importers.onnx._reading import MALFORMED, OnnxNode, malformed_model
 from rooflinekit.importers.onnx._shapes import UNKNOWN, Info
 
 _SMALL_VALUE = 64
@@ -30,8 +30,8 @@ _KEEPS_STORAGE = frozenset({"DequantizeLinear", "Identity", "Reshape", "Transpos
 class Constants:
     """The constant tensors of a graph: ``name in constants``, ``stored[name]`` (ONNX element type as stored)."""
 
-    def __init__(self, path: Path, graph: onnx.GraphProto, nodes: list[NodeProto], infos: Mapping[str, Info],
-                 producer: Mapping[str, NodeProto], values: Mapping[str, np.ndarray] | None = None) -> None:
+    def __init__(self, path: Path, graph: onnx.GraphProto, nodes: list[OnnxNode], infos: Mapping[str, Info],
+                 producer: Mapping[str, OnnxNode], values: Mapping[str, np.ndarray] | None = None) -> None:
         self._path = path
         self._computed = dict(values or {})
         self._initializers = {t.name: t for t in graph.initializer}
@@ -43,7 +43,7 @@ class Constants:
     def __contains__(self, name: str) -> bool:
         return name in self.stored
 
-    def _fold(self, node: NodeProto, infos: Mapping[str, Info]) -> None:
+    def _fold(self, node: OnnxNode, infos: Mapping[str, Info]) -> None:
         """Mark the outputs of ``node`` constant when it computes only from constants (see module doc)."""
         names = [n for n in node.input if n]
         if node.op_type in ("Shape", "Size") and names and infos.get(names[0], UNKNOWN).known:

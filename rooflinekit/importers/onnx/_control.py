@@ -36,7 +36,8 @@ _MAC_OPS = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "Ma
                       "Scan"})
 MAX_UNROLL = 4096
 """A Loop or Scan whose trip count is above this is not unrolled (its body stays one unsupported node)."""
-_CONTROL = ("If", "Loop", "Scan")
+CONTROL_OPS = ("If", "Loop", "Scan")
+"""The control-flow op types (default domain) whose bodies are inlined."""
 
 
 class ControlFlowWarning(RooflineWarning):
@@ -73,7 +74,7 @@ def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | No
     changed = False
     for _ in range(16):  # nested control flow: each round inlines one level
         graph = model.graph
-        if not any(node.op_type in _CONTROL and node.domain in ("", "ai.onnx") for node in graph.node):
+        if not any(node.op_type in CONTROL_OPS and node.domain in ("", "ai.onnx") for node in graph.node):
             break
         constants = _small_constants(graph, rebound)
         dims = _ScanLengths(model)

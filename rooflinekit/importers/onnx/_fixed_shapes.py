@@ -14,11 +14,10 @@ import math
 from typing import Sequence
 
 import numpy as np
-from onnx import NodeProto
 
 from rooflinekit.errors import ShapeError
 from rooflinekit.importers.onnx._graph import Graph
-from rooflinekit.importers.onnx._reading import attr
+from rooflinekit.importers.onnx._reading import OnnxNode, attr
 
 _BROADCASTING = frozenset({
     "Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum", "Mean", "Where", "Equal", "Less", "LessOrEqual",
@@ -29,14 +28,14 @@ _ADVICE = ("the model fixes its batch in this constant: export it with a dynamic
            "dim) or import it at its own batch")
 
 
-def check_fixed_shapes(graph: Graph, nodes: Sequence[NodeProto], batch: int) -> None:
+def check_fixed_shapes(graph: Graph, nodes: Sequence[OnnxNode], batch: int) -> None:
     """Refuse a node whose constant target shape contradicts the shape of the data flowing in.
 
     Parameters
     ----------
     graph : Graph
         The bound, shape-inferred graph.
-    nodes : sequence of NodeProto
+    nodes : sequence of OnnxNode
         Its nodes.
     batch : int
         The batch the graph inputs are bound to, named in messages.
@@ -61,7 +60,7 @@ def check_fixed_shapes(graph: Graph, nodes: Sequence[NodeProto], batch: int) -> 
             _check_constant_of_shape_operands(graph, node, batch)
 
 
-def _label(node: NodeProto) -> str:
+def _label(node: OnnxNode) -> str:
     """``node 'name' (Op)``, or the output it writes when the node has no name."""
     if node.name:
         return f"node {node.name!r} ({node.op_type})"
@@ -75,7 +74,7 @@ def _known(graph: Graph, name: str) -> tuple[int, ...] | None:
     return tuple(sizes) if dims is not None and len(sizes) == len(dims) else None
 
 
-def _check_reshape(graph: Graph, node: NodeProto, batch: int) -> None:
+def _check_reshape(graph: Graph, node: OnnxNode, batch: int) -> None:
     data = node.input[0] if node.input else ""
     dims = _known(graph, data)
     target = graph.constants.ints(node.input[1]) if len(node.input) > 1 else attr(node, "shape", None)
@@ -107,7 +106,7 @@ def _broadcasts(*shapes: tuple[int, ...]) -> bool:
     return True
 
 
-def _check_expand(graph: Graph, node: NodeProto, batch: int) -> None:
+def _check_expand(graph: Graph, node: OnnxNode, batch: int) -> None:
     data = node.input[0] if node.input else ""
     dims = _known(graph, data)
     target = graph.constants.ints(node.input[1]) if len(node.input) > 1 else None
@@ -117,7 +116,7 @@ def _check_expand(graph: Graph, node: NodeProto, batch: int) -> None:
                      f"{list(target)}, which do not broadcast, at batch {batch}; {_ADVICE}")
 
 
-def _check_constant_of_shape_operands(graph: Graph, node: NodeProto, batch: int) -> None:
+def _check_constant_of_shape_operands(graph: Graph, node: OnnxNode, batch: int) -> None:
     names = [name for name in node.input if name]
     shapes = [_known(graph, name) for name in names]
     operands = [(name, dims) for name, dims in zip(names, shapes) if dims is not None]

@@ -9,31 +9,33 @@ from typing import Mapping
 import numpy as np
 
 import onnx
-from onnx import NodeProto
 
 from rooflinekit.descriptors import DType
 from rooflinekit.errors import ModelFileError, ShapeError
 from rooflinekit.importers.onnx._constants import Constants
 from rooflinekit.importers.onnx._dtypes import to_dtype
+from rooflinekit.importers.onnx._reading import OnnxNode
 from rooflinekit.importers.onnx._shapes import UNKNOWN, Dim, Info, Shape
 
 
 class Graph:
     """What the importer knows of the graph once shapes are inferred; read by handlers and the layer builder."""
 
-    def __init__(self, path: Path, opset: int, nodes: list[NodeProto], graph: onnx.GraphProto,
+    def __init__(self, path: Path, opset: int, nodes: list[OnnxNode], graph: onnx.GraphProto,
                  infos: dict[str, Info], values: Mapping[str, np.ndarray] | None = None) -> None:
         self.path, self.opset, self.infos = path, opset, infos
         self.graph_outputs = {o.name for o in graph.output}
         initializers = {t.name for t in graph.initializer}
         self.graph_inputs = {i.name for i in graph.input if i.name not in initializers}
-        self.producer: dict[str, NodeProto] = {}
-        self.consumers: dict[str, list[NodeProto]] = defaultdict(list)
+        self.producer: dict[str, OnnxNode] = {}
+        self.consumers: dict[str, list[OnnxNode]] = defaultdict(list)
         for node in nodes:
             self.producer.update((name, node) for name in node.output if name)
             for name in node.input:
                 self.consumers[name].append(node)
         self.constants = Constants(path, graph, nodes, infos, self.producer, values)
+        self._shapes: dict[str, Shape] = {}
+        """Concrete shapes :meth:`shape` returned, by tensor name (each tensor is read by several layers)."""
 
     def dtype(self, name: str | None) -> DType | None:
         """Element type of a tensor (None when unknown or without width)."""
@@ -52,12 +54,16 @@ class Graph:
         """Whether ``name`` is read by a node or is a graph output."""
         return name in self.graph_outputs or bool(self.consumers.get(name))
 
-    def shape(self, name: str, node: NodeProto) -> Shape:
+    def shape(self, name: str, node: OnnxNode) -> Shape:
         """Concrete shape of ``name`` (zero dims allowed); :class:`ShapeError` when unknown or symbolic."""
+        known = self._shapes.get(name)
+        if known is not None:
+            return known
         dims = self.dims(name)
         if dims is not None and all(isinstance(d, int) for d in dims):
             if any(d < 0 for d in dims):
                 raise ModelFileError(f"{self.path}: tensor {name!r} has a negative dim: {list(dims)}")
+            self._shapes[name] = dims
             return dims
         source = self.producer.get(name)
         origin = f", produced by node {source.name!r} ({source.op_type})" if source is not None else ""

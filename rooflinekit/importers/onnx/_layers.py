@@ -20,14 +20,13 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, NamedTuple, Sequence
 
-from onnx import NodeProto
-
 from rooflinekit.descriptors import DType, Layer, Precision, TensorSpec
 from rooflinekit.importers._precision import MAC_KINDS, PrecisionVotes
 from rooflinekit.importers.onnx._dtypes import to_dtype
 from rooflinekit.importers.onnx._graph import Graph
 from rooflinekit.importers.onnx._node import Draft
 from rooflinekit.importers.onnx._quant import dq_source, fused_output_dtype, quantized
+from rooflinekit.importers.onnx._reading import OnnxNode
 from rooflinekit.importers.onnx._shapes import Shape
 
 
@@ -46,7 +45,7 @@ class LayerBuilder:
     """Drafts -> Layers of one graph: unique names, one shared Precision instance per (weights, activations).
 
     ``network`` is the fallback precision (of the main input): the activation type of a layer whose tensors have
-    none, and the network's when no layer carries MACs; :meth:`finish` replaces it by the MAC layers' precision.
+    none, and the network's when no layer carries MACs (:func:`finish` replaces it by the MAC layers' precision).
     """
 
     def __init__(self, graph: Graph, network: Precision) -> None:
@@ -54,10 +53,10 @@ class LayerBuilder:
         self._names: set[str] = set()
         self._precisions: dict[tuple[DType, DType], Precision] = {}
 
-    def build(self, node: NodeProto, kind: str, draft: Draft, lenient: bool) -> Resolved:
+    def build(self, node: OnnxNode, kind: str, draft: Draft, lenient: bool) -> Resolved:
         """Resolve a draft's tensor names to shapes and types. Unknown shapes are dropped only when ``lenient``
         (views and unmapped ops, which cost nothing or are reported unsupported); elsewhere they are a
-        ShapeError. The layer's full precision and its weights' stored types are kept for :meth:`finish`."""
+        ShapeError. The layer's full precision and its weights' stored types are kept for :func:`finish`."""
         graph = self.graph
         kept = draft.outputs if draft.outputs is not None else range(len(node.output))
         outputs = [node.output[i] for i in kept if i < len(node.output) and node.output[i]]
@@ -83,38 +82,8 @@ class LayerBuilder:
         names of the layers that follow are as if it had never been built."""
         self._names.discard(resolved.fields["name"])
 
-    def finish(self, resolved: Sequence[Resolved]) -> tuple[Precision, tuple[Layer, ...]]:
-        """The network's precision, and the layers with their precision and weight types relative to it.
-
-        Parameters
-        ----------
-        resolved : sequence of Resolved
-            Every node :meth:`build` resolved, with its full precision and stored weight types.
-
-        Returns
-        -------
-        tuple of Precision and tuple of Layer
-            The compute precision of the MAC-carrying layers (the fallback ``network`` when there is none), and
-            the layers with ``precision`` None where it is the network's and a weight's ``dtype`` None where it is
-            the network's weight type.
-        """
-        votes = PrecisionVotes()
-        for item in resolved:
-            if getattr(item.fields["op"], "value", item.fields["op"]) in MAC_KINDS:
-                first = item.weights[0] if item.weights else None
-                votes.add(item.precision.weights if first else None, math.prod(first[0]) if first else 0,
-                          item.precision.activations, sum(math.prod(shape) for shape in item.fields["inputs"]))
-        network = self.network = votes.winner() or self.network
-        return network, tuple(  # model_validate: the constructor's validation, without its slower __init__ path
-            Layer.model_validate({
-                **item.fields, "precision": None if item.precision == network else item.precision,
-                "weights": tuple(TensorSpec.model_validate({"shape": shape,
-                                                            "dtype": None if dtype == network.weights else dtype})
-                                 for shape, dtype in item.weights)})
-            for item in resolved)
-
     def _activations(self, names: Sequence[str], normalized: dict[int, Shape], dtype_of: Callable[[str], DType | None],
-                     act: DType, node: NodeProto, lenient: bool
+                     act: DType, node: OnnxNode, lenient: bool
                      ) -> tuple[tuple[Shape, ...], tuple[DType | None, ...], tuple[str, ...]]:
         """Shapes of tensors ``names`` (``normalized`` overrides by position), their types where they differ
         from ``act`` (``()`` when none does) and the names kept. Empty tensors (a zero dim) are left out: they hold
@@ -135,7 +104,7 @@ class LayerBuilder:
                 kept.append(name)
         return tuple(shapes), tuple(dtypes) if any(d is not None for d in dtypes) else (), tuple(kept)
 
-    def _tensors(self, weights: list[tuple[str, Shape | None]], node: NodeProto,
+    def _tensors(self, weights: list[tuple[str, Shape | None]], node: OnnxNode,
                  lenient: bool) -> tuple[tuple[Shape, DType | None], ...]:
         """Shapes and stored types of constants (:meth:`finish` drops the network's weight type)."""
         graph = self.graph
@@ -156,7 +125,7 @@ class LayerBuilder:
             self._precisions[key] = Precision(weights=weights, activations=activations)
         return self._precisions[key]
 
-    def _unique_name(self, node: NodeProto) -> str:
+    def _unique_name(self, node: OnnxNode) -> str:
         """The node's name, or ``{op_type}_{n}`` when it has none; ``_2``, ``_3``... appended to repeats."""
         name = node.name or f"{node.op_type}_{len(self._names)}"
         unique, suffix = name, 1
@@ -165,3 +134,47 @@ class LayerBuilder:
             unique = f"{name}_{suffix}"
         self._names.add(unique)
         return unique
+
+
+def finish(resolved: list[Resolved], fallback: Precision) -> tuple[Precision, tuple[Layer, ...]]:
+    """The network's precision, and the layers with their precision and weight types relative to it.
+
+    Parameters
+    ----------
+    resolved : list of Resolved
+        Every node :meth:`LayerBuilder.build` resolved, with its full precision and stored weight types; emptied
+        as its layers are built, so that each draft is freed once its layer exists (peak memory of large graphs).
+    fallback : Precision
+        The network's precision when no layer carries MACs (the builder's ``network``).
+
+    Returns
+    -------
+    tuple of Precision and tuple of Layer
+        The compute precision of the MAC-carrying layers (``fallback`` when there is none), and the layers with
+        ``precision`` None where it is the network's and a weight's ``dtype`` None where it is the network's
+        weight type.
+    """
+    votes = PrecisionVotes()
+    for item in resolved:
+        if getattr(item.fields["op"], "value", item.fields["op"]) in MAC_KINDS:
+            first = item.weights[0] if item.weights else None
+            votes.add(item.precision.weights if first else None, math.prod(first[0]) if first else 0,
+                      item.precision.activations, sum(math.prod(shape) for shape in item.fields["inputs"]))
+    network = votes.winner() or fallback
+    specs: dict[tuple[Shape, DType | None], TensorSpec] = {}  # frozen: layers share equal weight specs
+    layers: list[Layer] = []
+    resolved.reverse()
+    while resolved:
+        item = resolved.pop()
+        same = item.precision is network or item.precision == network
+        weights = []
+        for shape, dtype in item.weights:
+            key = (shape, None if dtype == network.weights else dtype)
+            spec = specs.get(key)
+            if spec is None:
+                spec = specs[key] = TensorSpec.model_validate({"shape": key[0], "dtype": key[1]})
+            weights.append(spec)
+        # model_validate: the constructor's validation, without its slower __init__ path
+        layers.append(Layer.model_validate({**item.fields, "precision": None if same else item.precision,
+                                            "weights": tuple(weights)}))
+    return network, tuple(layers)

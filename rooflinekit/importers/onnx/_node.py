@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Callable, Sequence
-
-from onnx import NodeProto
 
 from rooflinekit.errors import ModelFileError
 from rooflinekit.importers.onnx._graph import Graph
-from rooflinekit.importers.onnx._reading import MALFORMED, attr_value, malformed_node
+from rooflinekit.importers.onnx._reading import MALFORMED, OnnxNode, attr_value, malformed_node
 from rooflinekit.importers.onnx._shapes import Dim, Shape
 
 
@@ -40,16 +37,20 @@ class Draft:
 class Node:
     """A node seen by a handler: attributes and operand names, classified as constant or activation."""
 
-    proto: NodeProto
+    proto: OnnxNode
     graph: Graph
+    _values: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
-    @cached_property
+    @property
     def _decoded(self) -> dict[str, Any]:
-        try:
-            values = {a.name: attr_value(a) for a in self.proto.attribute}
-        except MALFORMED as exc:  # onnx cannot decode an attribute (an unknown attribute type)
-            raise self.malformed(exc) from exc
-        return {k: v for k, v in values.items() if v is not None}
+        """The attributes decoded once (a plain attribute: ``cached_property`` takes a lock on every first read)."""
+        if self._values is None:
+            try:
+                values = {a.name: attr_value(a) for a in self.proto.attribute}
+            except MALFORMED as exc:  # onnx cannot decode an attribute (an unknown attribute type)
+                raise self.malformed(exc) from exc
+            self._values = {k: v for k, v in values.items() if v is not None}
+        return self._values
 
     @property
     def attrs(self) -> dict[str, Any]:

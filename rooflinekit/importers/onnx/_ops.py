@@ -7,14 +7,13 @@ counters report it in ``unsupported_ops``.
 
 from __future__ import annotations
 
-from onnx import NodeProto
-
 from rooflinekit.importers.onnx._attrs import typed
 from rooflinekit.importers.onnx._conv import conv, pool
 from rooflinekit.importers.onnx._einsum import einsum
 from rooflinekit.importers.onnx._matmul import product
 from rooflinekit.importers.onnx._node import Draft, Handler, Node
 from rooflinekit.importers.onnx._quant import dequantize, integer_binary, integer_unary, qlinear_concat, quantize
+from rooflinekit.importers.onnx._reading import OnnxNode
 from rooflinekit.importers.onnx._sequence import attention, rnn
 
 
@@ -252,7 +251,7 @@ _DEFAULT_DOMAIN_ONLY = frozenset({"Attention"})
 packed QKV weights): there they stay unmapped."""
 
 
-def lookup(node: NodeProto) -> tuple[str, Handler, bool]:
+def lookup(node: OnnxNode) -> tuple[str, Handler, bool]:
     """``(kind, handler, mapped)`` of ``node``; an op without an entry keeps its op_type, every operand data."""
     entry = _OPS.get(node.op_type)
     if entry is None or node.op_type in _DEFAULT_DOMAIN_ONLY and node.domain not in ("", "ai.onnx"):

@@ -11,11 +11,10 @@ per-layer rows; a Q/DQ at a float/integer boundary (a float graph input, a float
 
 from __future__ import annotations
 
-from onnx import NodeProto
-
 from rooflinekit.descriptors import DType
 from rooflinekit.importers.onnx._graph import Graph
 from rooflinekit.importers.onnx._node import Draft, Node
+from rooflinekit.importers.onnx._reading import OnnxNode
 
 
 def dq_source(graph: Graph, name: str) -> DType | None:
@@ -26,7 +25,7 @@ def dq_source(graph: Graph, name: str) -> DType | None:
     return graph.dtype(node.input[0])
 
 
-def quantized(graph: Graph, node: NodeProto) -> DType | None:
+def quantized(graph: Graph, node: OnnxNode) -> DType | None:
     """Integer type of a QDQ-fused op: every activation input comes through DequantizeLinear."""
     if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
         return None

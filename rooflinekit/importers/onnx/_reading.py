@@ -1,7 +1,8 @@
 """Reading the model file: the protobuf, external-data checks, node order, graph inputs and attributes.
 
-``onnx.load(path, load_external_data=False)``: external-data files must exist and be long enough, their bytes
-are never read (only shapes matter). Every node input must be a graph input, an initializer or a node output;
+``onnx.load(path, load_external_data=False)``, or for a large file its bytes without those of its large weights
+(:mod:`._lean`): external-data files must exist and be long enough, their bytes are never read (only shapes
+matter). Every node input must be a graph input, an initializer or a node output;
 nodes are put in topological order. Every failure is a :class:`ModelFileError` naming the file.
 """
 
@@ -14,11 +15,12 @@ from typing import Any
 
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import AttributeProto, NodeProto, TensorProto, helper
+from onnx import AttributeProto, NodeProto, TensorProto
 
 from rooflinekit._limits import shown
 from rooflinekit.errors import ModelFileError
 from rooflinekit.importers.onnx._dtypes import FLOATS
+from rooflinekit.importers.onnx._lean import lean_model_bytes
 
 MALFORMED = (ValueError, TypeError, IndexError, KeyError, ArithmeticError)
 """What malformed protobuf data can make onnx, numpy or Python raise where the importer reads it; translated into
@@ -31,41 +33,67 @@ def malformed_model(path: Path, exc: BaseException) -> ModelFileError:
                           "with onnx.checker.check_model", path=path)
 
 
-def malformed_node(path: Path, node: NodeProto, exc: BaseException | str) -> ModelFileError:
+def malformed_node(path: Path, node: NodeProto | OnnxNode, exc: BaseException | str) -> ModelFileError:
     """The error reporting malformed data of ``node``: ``exc`` is what reading it raised, or a description."""
     what = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else exc
     return ModelFileError(f"{path}: node {node.name!r} ({node.op_type}) is malformed: {what}", path=path)
 
 
-def read_model(path: Path) -> onnx.ModelProto:
-    """Parse the protobuf without external data; every failure names the file."""
+class OnnxNode:
+    """A node's fields, read once from its protobuf: each read of a protobuf field builds a new Python object
+    (about a microsecond), and the importer reads every node's names many times. Duck-typed to ``NodeProto`` for
+    reading (``name``, ``op_type``, ``domain``, ``input``, ``output``, ``attribute``). (Repeated fields are read
+    as slices, ``proto.input[:]``: one call copies them, twice as fast as iterating the container.)
+    """
+
+    __slots__ = ("name", "op_type", "domain", "input", "output", "attribute")
+
+    def __init__(self, proto: NodeProto) -> None:
+        self.name: str = proto.name
+        self.op_type: str = proto.op_type
+        self.domain: str = proto.domain
+        self.input: tuple[str, ...] = tuple(proto.input[:])
+        self.output: tuple[str, ...] = tuple(proto.output[:])
+        self.attribute: tuple[AttributeProto, ...] = tuple(proto.attribute[:])
+
+
+def node_records(graph: onnx.GraphProto) -> list[OnnxNode]:
+    """The nodes of ``graph`` as :class:`OnnxNode` records, in file order."""
+    return [OnnxNode(node) for node in graph.node[:]]
+
+
+def read_model(path: Path) -> tuple[onnx.ModelProto, list[OnnxNode]]:
+    """Parse the protobuf without external data; every failure names the file. Returns the model and its main
+    graph's nodes as records."""
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file", path=path)
     if path.stat().st_size == 0:
         raise ModelFileError(f"{path}: the file is empty; export the model again", path=path)
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        lean = lean_model_bytes(path)
+        model = onnx.load(str(path), load_external_data=False) if lean is None else onnx.ModelProto.FromString(lean)
     except (DecodeError, *MALFORMED, OSError) as exc:
         raise ModelFileError(f"{path}: not a readable ONNX protobuf (truncated or corrupt?): {exc}", path=path) from exc
-    if not model.graph.node:
+    nodes = node_records(model.graph)
+    if not nodes:
         raise ModelFileError(f"{path}: the ONNX graph has no nodes (truncated or not an ONNX model?)", path=path)
-    _check_text(model.graph, path)
-    return model
+    _check_text(model.graph, nodes, path)
+    return model, nodes
 
 
-def _check_text(graph: onnx.GraphProto, path: Path) -> None:
+def _check_text(graph: onnx.GraphProto, nodes: list[OnnxNode], path: Path) -> None:
     """Names that become layer names, kinds and attribute keys must be text: protobuf hands over a string field
     holding invalid UTF-8 as bytes."""
     try:  # fast path: joining fails on the first bytes value
         "".join((graph.name, *(value.name for value in graph.input), *(
-            text for node in graph.node for text in (node.name, node.op_type, node.domain, *node.input,
-                                                     *node.output, *(attribute.name for attribute in node.attribute)))))
+            text for node in nodes for text in (node.name, node.op_type, node.domain, *node.input,
+                                                *node.output, *(attribute.name for attribute in node.attribute)))))
         return
     except TypeError:
         pass
     fields: list[tuple[str, Any]] = [("graph name", graph.name)]
     fields += [(f"name of graph input {index}", value.name) for index, value in enumerate(graph.input)]
-    for index, node in enumerate(graph.node):
+    for index, node in enumerate(nodes):
         fields += [(f"{what} of node {index}", value) for what, value in (
             ("name", node.name), ("op_type", node.op_type), ("domain", node.domain),
             *(("input name", name) for name in node.input), *(("output name", name) for name in node.output),
@@ -76,9 +104,10 @@ def _check_text(graph: onnx.GraphProto, path: Path) -> None:
                                  "export it again", path=path)
 
 
-def check_external_data(model: onnx.ModelProto, path: Path) -> None:
-    """Every tensor stored outside the model file must have its file, long enough for offset + length."""
-    for tensor in _all_tensors(model.graph):
+def check_external_data(model: onnx.ModelProto, nodes: list[OnnxNode], path: Path) -> None:
+    """Every tensor stored outside the model file (an initializer, or a tensor attribute of one of the main
+    graph's ``nodes``) must have its file, long enough for offset + length."""
+    for tensor in _all_tensors(model.graph, nodes):
         if tensor.data_location != TensorProto.EXTERNAL:
             continue
         info = {entry.key: entry.value for entry in tensor.external_data}
@@ -160,19 +189,19 @@ def confined_location(path: Path, location: str, tensor: str) -> Path:
     return file
 
 
-def _all_tensors(graph: onnx.GraphProto) -> list[TensorProto]:
+def _all_tensors(graph: onnx.GraphProto, nodes: list[OnnxNode]) -> list[TensorProto]:
     tensors = list(graph.initializer)
-    for node in graph.node:
+    for node in nodes:
         tensors.extend(a.t for a in node.attribute if a.type == AttributeProto.TENSOR)
     return tensors
 
 
-def topological_nodes(graph: onnx.GraphProto, path: Path) -> list[NodeProto]:
-    """Nodes in a dependency order (the file's order when it is one, else the graph is re-stored sorted);
-    dangling inputs and cycles are errors."""
+def topological_nodes(graph: onnx.GraphProto, nodes: list[OnnxNode], path: Path) -> list[OnnxNode]:
+    """``nodes`` (the records of ``graph.node``) in a dependency order (the file's order when it is one, else the
+    graph is re-stored sorted); dangling inputs and cycles are errors."""
     available = {i.name for i in graph.input} | {t.name for t in graph.initializer}
     producer: dict[str, int] = {}
-    for index, node in enumerate(graph.node):
+    for index, node in enumerate(nodes):
         if not node.op_type:
             raise ModelFileError(f"{path}: node {index} ({node.name!r}) has no op_type", path=path)
         for name in node.output:
@@ -181,7 +210,6 @@ def topological_nodes(graph: onnx.GraphProto, path: Path) -> list[NodeProto]:
                                      path=path)
             if name:
                 producer[name] = index
-    nodes = list(graph.node)
     waiting = [0] * len(nodes)
     users: dict[int, list[int]] = defaultdict(list)
     in_order = True
@@ -207,13 +235,14 @@ def topological_nodes(graph: onnx.GraphProto, path: Path) -> list[NodeProto]:
             waiting[user] -= 1
             if waiting[user] == 0:
                 heapq.heappush(ready, user)
-    if len(order) != len(graph.node):
+    if len(order) != len(nodes):
         raise ModelFileError(f"{path}: the graph has a cycle; ONNX graphs must be acyclic", path=path)
     if order != sorted(order):  # shape inference walks the nodes in file order: store them sorted
-        nodes = [NodeProto.FromString(graph.node[i].SerializeToString()) for i in order]
+        protos = [NodeProto.FromString(graph.node[i].SerializeToString()) for i in order]
         del graph.node[:]
-        graph.node.extend(nodes)
-    return list(graph.node)
+        graph.node.extend(protos)
+        return node_records(graph)
+    return nodes
 
 
 def opset(model: onnx.ModelProto) -> int:
@@ -235,7 +264,7 @@ def main_input(graph: onnx.GraphProto, inputs: list[str]) -> str | None:
     return (floats or inputs or [None])[0]
 
 
-def attr(node: NodeProto, name: str, default: Any) -> Any:
+def attr(node: NodeProto | OnnxNode, name: str, default: Any) -> Any:
     """The Python value of attribute ``name`` of ``node``, ``default`` when absent."""
     for attribute in node.attribute:
         if attribute.name == name:
@@ -244,14 +273,31 @@ def attr(node: NodeProto, name: str, default: Any) -> Any:
 
 
 def attr_value(attribute: AttributeProto) -> Any:
-    """Python value of a scalar or list attribute (strings decoded); None for tensors and graphs."""
-    if attribute.type in (AttributeProto.TENSOR, AttributeProto.GRAPH, AttributeProto.TENSORS,
-                          AttributeProto.GRAPHS, AttributeProto.SPARSE_TENSOR, AttributeProto.SPARSE_TENSORS,
-                          AttributeProto.TYPE_PROTO, AttributeProto.TYPE_PROTOS):
+    """Python value of a scalar or list attribute (strings decoded, lists as tuples); None for tensors and graphs.
+    As ``onnx.helper.get_attribute_value``, reading the attribute's type once."""
+    kind = attribute.type
+    if kind in _NOT_VALUES:
         return None
-    value = helper.get_attribute_value(attribute)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, list):
-        return tuple(v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v for v in value)
-    return value
+    if attribute.ref_attr_name:
+        raise ValueError(f"Cannot get value of reference attribute: {attribute}")
+    if kind == AttributeProto.INT:
+        return attribute.i
+    if kind == AttributeProto.INTS:
+        return tuple(attribute.ints[:])
+    if kind == AttributeProto.FLOAT:
+        return attribute.f
+    if kind == AttributeProto.FLOATS:
+        return tuple(attribute.floats[:])
+    if kind == AttributeProto.STRING:
+        return attribute.s.decode("utf-8", errors="replace")
+    if kind == AttributeProto.STRINGS:
+        return tuple(v.decode("utf-8", errors="replace") for v in attribute.strings[:])
+    if kind == AttributeProto.UNDEFINED:
+        return None
+    raise ValueError(f"Unsupported ONNX attribute: {attribute}")
+
+
+_NOT_VALUES = frozenset({AttributeProto.TENSOR, AttributeProto.GRAPH, AttributeProto.TENSORS, AttributeProto.GRAPHS,
+                         AttributeProto.SPARSE_TENSOR, AttributeProto.SPARSE_TENSORS, AttributeProto.TYPE_PROTO,
+                         AttributeProto.TYPE_PROTOS})
+"""Attribute types that hold no scalar or list value."""

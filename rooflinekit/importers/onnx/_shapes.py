@@ -15,7 +15,8 @@ import onnx
 from onnx import NodeProto, TensorProto, helper, numpy_helper, shape_inference
 
 from rooflinekit.errors import ModelFileError
-from rooflinekit.importers.onnx._reading import MALFORMED, attr, malformed_node
+from rooflinekit.importers.onnx._lean import SMALL_VALUE
+from rooflinekit.importers.onnx._reading import MALFORMED, OnnxNode, attr, malformed_node
 
 Dim = int | str | None
 """A tensor dim: a size, a symbolic name (``batch_size``), or None when unknown."""
@@ -24,10 +25,15 @@ Shape = tuple[int, ...]
 
 def declared_dims(value_info: onnx.ValueInfoProto) -> tuple[Dim, ...] | None:
     """Dims of a tensor value: sizes, dim names, None for a dim with neither; None when the rank is unknown."""
-    tensor = value_info.type.tensor_type
-    if not tensor.HasField("shape"):
+    return _tensor_dims(value_info.type.tensor_type)
+
+
+def _tensor_dims(tensor: onnx.TypeProto.Tensor) -> tuple[Dim, ...] | None:
+    """:func:`declared_dims` of a tensor type (each protobuf field read once: every read builds an object)."""
+    dims = tensor.shape.dim[:]
+    if not dims and not tensor.HasField("shape"):
         return None
-    return tuple([d.dim_value or (0 if d.HasField("dim_value") else _named(d.dim_param)) for d in tensor.shape.dim])
+    return tuple([d.dim_value or (0 if d.HasField("dim_value") else _named(d.dim_param)) for d in dims])
 
 
 def _named(dim_param: str) -> str | None:
@@ -52,7 +58,7 @@ _ABSENT = Info(TensorProto.UNDEFINED, ())
 """An omitted optional input ('' in node.input): nothing to know."""
 
 
-def infer(model: onnx.ModelProto, nodes: list[NodeProto], path: Path) -> tuple[dict[str, Info], dict[str, np.ndarray]]:
+def infer(model: onnx.ModelProto, nodes: list[OnnxNode], path: Path) -> tuple[dict[str, Info], dict[str, np.ndarray]]:
     """Shapes (and small computed values) of every tensor, with the fallbacks a user would try by hand.
 
     Inference runs on a weight-stripped copy (:func:`stripped_copy`: initializers over :data:`SMALL_VALUE` elements
@@ -69,36 +75,34 @@ def infer(model: onnx.ModelProto, nodes: list[NodeProto], path: Path) -> tuple[d
     tuple of dict and dict
         ``Info`` by tensor name, and the values computed in step 2 by tensor name.
     """
+    stored = {t.name: Info(t.data_type, tuple(t.dims[:])) for t in model.graph.initializer}
     stripped = stripped_copy(model)
-    infos = _infer_with_gaps(stripped, nodes, path)
+    infos = _infer_with_gaps(stripped, stored, path)
     values: dict[str, np.ndarray] = {}
     if not _unresolved(nodes, infos):
-        return _with_big(model, infos), values
+        return infos, values
     for _ in range(_MAX_ROUNDS):
         found = _evaluate_small(stripped, infos, values)
         if not found:
             break
         _inline_values(stripped, found)
-        infos = _infer_with_gaps(stripped, nodes, path)
+        infos = _infer_with_gaps(stripped, stored, path)
         if not _unresolved(nodes, infos):
             break
     if _unresolved(nodes, infos):
         converted = _converted(stripped)
         if converted is not None:
             try:
-                more = _infer_with_gaps(converted, nodes, path)
+                more = _infer_with_gaps(converted, stored, path)
             except ModelFileError:
                 more = {}
             infos.update({name: info for name, info in more.items()
                           if info.known and not infos.get(name, UNKNOWN).known})
     for name, value in values.items():
         infos.setdefault(name, Info(helper.np_dtype_to_tensor_dtype(value.dtype), tuple(value.shape)))
-    return _with_big(model, infos), values
+    return infos, values
 
 
-SMALL_VALUE = 4096
-"""Initializers up to this many elements stay in the shape-inference copy (their values may be shapes, axes,
-pads); larger ones become typed graph inputs. Computed tensors up to this size are evaluated in fallback 2."""
 _MAX_ROUNDS = 8
 _MADE_FROM_VALUES = frozenset({"ConstantOfShape", "Expand", "Tile", "Range", "Resize", "Upsample", "OneHot",
                                "EyeLike", "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
@@ -111,18 +115,27 @@ _NOT_EVALUATED = frozenset({"If", "Loop", "Scan", "RandomNormal", "RandomUniform
 def stripped_copy(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of ``model`` for shape inference: nodes and graph inputs as they are (bound), initializers over
     :data:`SMALL_VALUE` elements (or stored outside the file) as typed graph inputs (dims kept, data dropped),
-    outputs untyped and no stale value_info."""
+    outputs untyped and no stale value_info. Without such initializers the graph is copied whole (one protobuf
+    copy, ten times faster than copying node by node), then its value_info and output types are cleared."""
     # IR 4+: initializers need not be listed as inputs, so values computed by fallback 2 count as constants
     copy = onnx.ModelProto(ir_version=max(model.ir_version, 4))
     copy.opset_import.extend(model.opset_import)
     copy.functions.extend(model.functions)
     graph, source = copy.graph, model.graph
+    kept = [tensor.data_location != TensorProto.EXTERNAL and _elements(tensor.dims) <= SMALL_VALUE
+            for tensor in source.initializer]
+    if all(kept):
+        graph.CopyFrom(source)
+        graph.ClearField("value_info")
+        for output in graph.output:
+            output.ClearField("type")
+        return copy
     graph.name = source.name
     graph.node.extend(source.node)
     graph.input.extend(source.input)  # before IR 4, initializers are listed as inputs too, and must stay so
     listed = {i.name for i in source.input}
-    for tensor in source.initializer:
-        if tensor.data_location != TensorProto.EXTERNAL and _elements(tensor.dims) <= SMALL_VALUE:
+    for tensor, keep in zip(source.initializer, kept):
+        if keep:
             graph.initializer.append(tensor)
         elif tensor.name not in listed:
             graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
@@ -139,23 +152,19 @@ def _elements(dims: Iterable[int]) -> int:
     return total
 
 
-def _with_big(model: onnx.ModelProto, infos: dict[str, Info]) -> dict[str, Info]:
-    """``infos`` with every initializer's stored type and dims (the stripped ones came back as graph inputs)."""
-    infos.update({t.name: Info(t.data_type, tuple(t.dims)) for t in model.graph.initializer})
-    return infos
-
-
-def _infer_with_gaps(model: onnx.ModelProto, nodes: list[NodeProto], path: Path) -> dict[str, Info]:
+def _infer_with_gaps(model: onnx.ModelProto, stored: dict[str, Info], path: Path) -> dict[str, Info]:
+    """Shape inference on ``model``, rerun while :data:`_GAP_RULES` fill outputs it leaves unknown; ``stored``
+    gives the types and dims of the original model's initializers."""
     done: set[str] = set()
     while True:
-        infos = _run_inference(model, path)
+        infos = _run_inference(model, stored, path)
         filled = _fill_gaps(list(model.graph.node), infos, done, path)
         if not filled:
             return infos
         model.graph.value_info.extend(filled)
 
 
-def _unresolved(nodes: list[NodeProto], infos: dict[str, Info]) -> bool:
+def _unresolved(nodes: list[OnnxNode], infos: dict[str, Info]) -> bool:
     """Whether some node output that is read (by a node, or as the last node's) has an unknown rank or a dim that
     is not a size; an unread output (a Dropout mask) does not matter."""
     read = {name for node in nodes for name in node.input}
@@ -276,7 +285,9 @@ def _check_einsum_equations(model: onnx.ModelProto, path: Path) -> None:
                                      f"{attribute.s!r}; write it with letters a-z, A-Z, ',', '->' and '...'")
 
 
-def _run_inference(model: onnx.ModelProto, path: Path) -> dict[str, Info]:
+def _run_inference(model: onnx.ModelProto, stored: dict[str, Info], path: Path) -> dict[str, Info]:
+    """``Info`` by tensor name after ONNX shape inference on ``model``; an initializer of the original model has
+    its ``stored`` type and dims (the stripped ones came back as graph inputs), without reading it again."""
     _check_einsum_equations(model, path)
     try:
         inferred = shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
@@ -284,10 +295,18 @@ def _run_inference(model: onnx.ModelProto, path: Path) -> dict[str, Info]:
         raise ModelFileError(f"{path}: ONNX shape inference rejected the model: {exc}") from exc
     graph = inferred.graph
     # non-tensors get type 0 and no dims; value_info last, so that a gap filled there beats an untyped output
-    infos = {vi.name: Info(vi.type.tensor_type.elem_type, declared_dims(vi))
-             for vi in (*graph.output, *graph.input, *graph.value_info)}
-    infos.update({t.name: Info(t.data_type, tuple(t.dims)) for t in graph.initializer})
+    infos = {name: _info(vi) for vi in (*graph.output, *graph.input, *graph.value_info)
+             if (name := vi.name) not in stored}
+    infos.update((name, Info(t.data_type, tuple(t.dims[:]))) for t in graph.initializer
+                 if (name := t.name) not in stored)
+    infos.update(stored)
     return infos
+
+
+def _info(value_info: onnx.ValueInfoProto) -> Info:
+    """The element type and :func:`declared_dims` of a tensor value."""
+    tensor = value_info.type.tensor_type
+    return Info(tensor.elem_type, _tensor_dims(tensor))
 
 
 # ------------------------------------------------------------------------- gap rules (custom-domain shapes)

@@ -15,31 +15,34 @@ Every error is a :class:`~rooflinekit.errors.ModelFileError` naming the file, th
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import onnx
-from onnx import AttributeProto, GraphProto, NodeProto
+from onnx import AttributeProto, GraphProto
 
 from rooflinekit._limits import shown
 from rooflinekit.errors import ModelFileError
+from rooflinekit.importers.onnx._reading import OnnxNode, node_records
 
 _TERM = re.compile(r"[A-Za-z]*(?:\.\.\.)?[A-Za-z]*")
 
 
-def _graphs(graph: GraphProto) -> Iterator[GraphProto]:
-    """``graph`` and every subgraph of its nodes (If, Loop, Scan bodies), depth first."""
-    stack = [graph]
+def _graphs(graph: GraphProto, nodes: Sequence[OnnxNode]) -> Iterator[tuple[GraphProto, Sequence[OnnxNode]]]:
+    """``graph`` (whose node records are ``nodes``) and every subgraph of its nodes (If, Loop, Scan bodies), depth
+    first, each with its node records."""
+    stack = [(graph, nodes)]
     while stack:
-        current = stack.pop()
-        yield current
-        for node in current.node:
+        current, records = stack.pop()
+        yield current, records
+        for node in records:
             for attribute in node.attribute:
                 if attribute.type == AttributeProto.GRAPH:
-                    stack.append(attribute.g)
+                    stack.append((attribute.g, node_records(attribute.g)))
                 elif attribute.type == AttributeProto.GRAPHS:
-                    stack.extend(attribute.graphs)
+                    stack.extend((sub, node_records(sub)) for sub in attribute.graphs)
 
 
 def einsum_equation_error(equation: str) -> str | None:
@@ -77,45 +80,44 @@ def einsum_equation_error(equation: str) -> str | None:
     return None
 
 
-def _node_where(path: Path, node: NodeProto) -> str:
+def _node_where(path: Path, node: OnnxNode) -> str:
     return f"{path}: node {shown(node.name)} ({shown(node.op_type, 40)})"
 
 
-def _attribute_types(op_type: str, domain: str, opset: int) -> dict[str, onnx.defs.OpSchema.AttrType] | None:
-    """The attribute types of the op's schema by name; None for an op or domain onnx does not know."""
+@functools.lru_cache(maxsize=1024)
+def _attribute_types(op_type: str, domain: str, opset: int) -> dict[str, int] | None:
+    """The attribute types of the op's schema by name (``AttributeProto`` type numbers); None for an op or domain
+    onnx does not know. Cached: a schema is the same for every model of that opset."""
     try:
         schema = onnx.defs.get_schema(op_type, opset, domain)
     except Exception:  # noqa: BLE001 - unknown op or domain: nothing to check it against
         return None
-    return {name: attribute.type for name, attribute in schema.attributes.items()}
+    return {name: int(attribute.type) for name, attribute in schema.attributes.items()}
 
 
-def _check_types(path: Path, node: NodeProto, opset: int,
-                 schemas: dict[tuple[str, str], dict[str, onnx.defs.OpSchema.AttrType] | None]) -> None:
-    """Refuse an attribute without a type, or of another type than the schema's; ``schemas`` caches the schema's
-    attribute types by (op_type, domain)."""
-    key = (node.op_type, node.domain)
-    if key not in schemas:
-        schemas[key] = _attribute_types(node.op_type, node.domain, opset)
-    types = schemas[key]
+def _check_types(path: Path, node: OnnxNode, opset: int) -> None:
+    """Refuse an attribute without a type, or of another type than the schema's."""
+    types = _attribute_types(node.op_type, node.domain, opset)
     for attribute in node.attribute:
-        if attribute.type == AttributeProto.UNDEFINED:
+        kind = attribute.type
+        if kind == AttributeProto.UNDEFINED:
             raise ModelFileError(f"{_node_where(path, node)}: attribute {shown(attribute.name)} has no type "
                                  "(UNDEFINED); the file is corrupt, export the model again", path=path)
-        if types is None or attribute.name not in types:
+        if types is None:
             continue
-        expected = types[attribute.name]
-        if int(expected) != int(attribute.type):
-            got = AttributeProto.AttributeType.Name(attribute.type) if attribute.type in \
-                AttributeProto.AttributeType.values() else str(attribute.type)
+        expected = types.get(attribute.name)
+        if expected is not None and expected != kind:
+            known = kind in AttributeProto.AttributeType.values()
+            got = AttributeProto.AttributeType.Name(kind) if known else str(kind)
             raise ModelFileError(
                 f"{_node_where(path, node)}: attribute {shown(attribute.name)} is of type {got}, the operator "
-                f"defines it as {expected.name}; the file is corrupt, export the model again", path=path)
+                f"defines it as {onnx.defs.OpSchema.AttrType(expected).name}; the file is corrupt, export the model "
+                "again", path=path)
 
 
-def _check_values(path: Path, node: NodeProto) -> None:
+def _check_einsum(path: Path, node: OnnxNode) -> None:
     for attribute in node.attribute:
-        if attribute.type == AttributeProto.STRING and attribute.name == "equation" and node.op_type == "Einsum":
+        if attribute.type == AttributeProto.STRING and attribute.name == "equation":
             if not attribute.s.isascii():  # the wording of the shape-inference guard in _shapes
                 raise ModelFileError(f"{path}: Einsum node {shown(node.name)} has a non-ASCII equation "
                                      f"{shown(attribute.s)}; write it with letters a-z, A-Z, ',', '->' and '...'",
@@ -129,13 +131,15 @@ def _check_values(path: Path, node: NodeProto) -> None:
                                      path=path)
 
 
-def validate_model(model: onnx.ModelProto, path: Path) -> None:
+def validate_model(model: onnx.ModelProto, nodes: Sequence[OnnxNode], path: Path) -> None:
     """Refuse what :mod:`this module's docstring <rooflinekit.importers.onnx._validate>` lists, in every graph.
 
     Parameters
     ----------
     model : onnx.ModelProto
         The parsed model (external data not loaded).
+    nodes : sequence of OnnxNode
+        The records of its main graph's nodes.
     path : Path
         The model file, for messages.
 
@@ -146,14 +150,14 @@ def validate_model(model: onnx.ModelProto, path: Path) -> None:
     """
     opsets = {entry.domain or "": int(entry.version) for entry in model.opset_import}
     default = opsets.get("", opsets.get("ai.onnx", onnx.defs.onnx_opset_version()))
-    schemas: dict[tuple[str, str], dict[str, onnx.defs.OpSchema.AttrType] | None] = {}
-    for graph in _graphs(model.graph):
+    for graph, records in _graphs(model.graph, nodes):
         for value in (*graph.input, *graph.output, *graph.value_info):
             for dim in value.type.tensor_type.shape.dim:
-                if dim.HasField("dim_param") and not isinstance(dim.dim_param, str):  # invalid UTF-8 comes as bytes
+                if not isinstance(dim.dim_param, str):  # invalid UTF-8 comes as bytes ('' when absent)
                     raise ModelFileError(f"{path}: tensor {shown(value.name)} has a dim name that is not valid UTF-8 "
                                          f"({shown(dim.dim_param)}); the file is corrupt, export it again", path=path)
-        for node in graph.node:
-            _check_values(path, node)
+        for node in records:
+            if node.op_type == "Einsum":
+                _check_einsum(path, node)
             if node.domain in ("", "ai.onnx"):
-                _check_types(path, node, default, schemas)
+                _check_types(path, node, default)
