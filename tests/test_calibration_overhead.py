@@ -111,19 +111,25 @@ def test_overhead_terms_need_a_kernel_count_and_a_positive_reference():
         overhead_predictor(op_classes="medium").fit(records)
 
 
-def test_json_round_trip_keeps_the_overhead_terms_and_version_2_still_reads():
+def test_json_round_trip_keeps_the_overhead_terms_and_versions_2_and_3_still_read():
     records = gpu_records(n=40)
     fit = overhead_predictor(op_classes="fine").fit(records)
     text = fit.to_json()
-    assert json.loads(text)["format"] == JSON_FORMAT == "rooflinekit.calibration/3"
+    assert json.loads(text)["format"] == JSON_FORMAT == "rooflinekit.calibration/4"
     back = CalibratedPredictor.from_json(text)
     assert back.kernel_overhead_ref_s == 1e-5 and back.call_overhead_ref_s == 1e-3 and back.op_classes == "fine"
     assert back.predict(records) == pytest.approx(fit.predict(records), rel=1e-12)
-    # a version-2 file (the shipped MCU calibration) has no overhead terms and keeps loading as it was fitted
+    # the shipped MCU calibration has no overhead terms
     shipped = default_calibration()
     assert shipped.kernel_overhead_ref_s is None and shipped.call_overhead_ref_s is None
     assert shipped.op_classes == "coarse"
+    # a version-3 file has no devices nor unseen-device interval: read with the depth intervals alone
     data = json.loads(fit.to_json())
+    data["format"] = "rooflinekit.calibration/3"
+    del data["params"]["device_offset_prior"], data["devices"], data["novel_device"]
+    three = CalibratedPredictor.from_json(json.dumps(data))
+    assert three.device_offset_prior is None and three.novel_device_ == {} and three.devices_ == []
+    # a version-2 file has no overhead terms either and keeps loading as it was fitted
     data["format"] = "rooflinekit.calibration/2"
     del data["params"]["kernel_overhead_ref_s"], data["params"]["call_overhead_ref_s"], data["params"]["op_classes"]
     data["classes"] = [c for c in data["classes"] if c not in (KERNEL_OVERHEAD, CALL_OVERHEAD)]

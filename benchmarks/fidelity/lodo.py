@@ -12,7 +12,9 @@ Predictors side by side (:data:`PREDICTORS`):
   training rows (one median efficiency for the hardware class, :class:`MedianEfficiency`);
 - ``calibrated``: :class:`~rooflinekit.compare.calibrate.CalibratedPredictor` with the per-kernel and per-call
   overhead terms (t_ref :data:`OVERHEAD_REF_S` and :data:`CALL_REF_S`), on the ``fine`` op classes, and 80 %
-  intervals from its own inner cross-validation.
+  intervals from its own inner cross-validation; the held-out device is one it never saw, so its interval is the
+  unseen-device one (:mod:`rooflinekit.compare.calibrate.intervals`), whose prior the data set modules take from
+  the other data sets (``offset_prior(exclude=...)``).
 
 Metrics per predictor (:func:`metrics`): those of :func:`rooflinekit.compare.evaluate.error_metrics` over all rows,
 where ``spearman`` is the **median over groups** (e.g. device x batch) of the rank correlation inside each group

@@ -11,8 +11,9 @@ computed once per distinct layer through :func:`~rooflinekit.networks.nb201_laye
 
 Scheme ``LODO``: each device predicted from the other devices of its hardware class (:mod:`lodo`): a CPU from the
 two other CPUs, a GPU from the other GPU (all three batches of it). Predictors: roofline, naive (median
-measured / roofline of the class), calibrated (per-kernel overhead + class factors). ``spearman`` is the median
-over (device, batch) of the rank correlation across architectures.
+measured / roofline of the class), calibrated (per-kernel overhead + class factors; the unseen-device interval
+with its prior from the other data sets, :data:`DATASET`). ``spearman`` is the median over (device, batch) of the
+rank correlation across architectures.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import lodo  # noqa: E402
 from rooflinekit.catalog import get_hardware  # noqa: E402
 from rooflinekit.compare.calibrate import FEATURE_COLUMNS, ROOFLINE_PREFIX, core_family  # noqa: E402
 from rooflinekit.compare.calibrate.features import class_layers  # noqa: E402
+from rooflinekit.compare.calibrate.intervals import offset_prior  # noqa: E402
 from rooflinekit.compare.loaders import load_nb201  # noqa: E402
 from rooflinekit.networks import nb201_layer_union  # noqa: E402
 from rooflinekit.progress import progress as progress_bar  # noqa: E402
@@ -39,6 +41,9 @@ DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "nb201"
 STEP = 5
 """Default subsample: every 5th architecture in index order (2,500 of the 12,500)."""
 TRAFFIC = "weights_and_activations"
+DATASET = "nb201"
+"""This data set's key in :data:`~rooflinekit.compare.calibrate.intervals.DEVICE_OFFSETS`: the prior of the
+unseen-device interval is taken from the other data sets."""
 
 
 def subsample(records: pd.DataFrame, step: int) -> pd.DataFrame:
@@ -100,7 +105,9 @@ def results(data: Path = DATA, progress: Callable[[str], None] = lambda _: None,
     """``(table, per_device)``: the metrics of each predictor under LODO, and the calibrated metrics per device and
     batch (:func:`lodo.breakdown`)."""
     features = load_features(data, step, progress) if features is None else features
-    predicted = lodo.leave_one_device_out(features, progress=progress)
+    prior = offset_prior(exclude=DATASET)
+    predicted = lodo.leave_one_device_out(features, make=lambda: lodo.calibrated_predictor(device_offset_prior=prior),
+                                          progress=progress)
     table = pd.DataFrame(lodo.metrics(features, predicted, "LODO", rank_groups=("catalog_hardware", "batch")))
     return table, lodo.breakdown(features, predicted, ("catalog_hardware", "batch"))
 

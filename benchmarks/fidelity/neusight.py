@@ -9,7 +9,8 @@ out (no layer figures for it). ``framework_version`` is ``fusion`` on the A100 r
 kernels (a different build of the stack), missing otherwise.
 
 Scheme ``LOGO``: each GPU predicted from the five others (:mod:`lodo`). Predictors: roofline, naive (median
-measured / roofline of the training GPUs), calibrated (per-kernel and per-call overhead + class factors), and,
+measured / roofline of the training GPUs), calibrated (per-kernel and per-call overhead + class factors; the
+unseen-device interval with its prior from the other data sets, :data:`DATASET`), and,
 on the NVIDIA rows without fusion where the artifact publishes it, ``neusight_roofline``: the artifact's own
 plain-roofline prediction.
 """
@@ -27,12 +28,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lodo  # noqa: E402
 
 from rooflinekit.compare.calibrate import calibration_features  # noqa: E402
+from rooflinekit.compare.calibrate.intervals import offset_prior  # noqa: E402
 from rooflinekit.compare.evaluate import error_metrics  # noqa: E402
 from rooflinekit.compare.loaders import load_neusight  # noqa: E402
 from rooflinekit.errors import RooflineError  # noqa: E402
 from rooflinekit.networks import neusight_network  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "neusight"
+DATASET = "neusight"
+"""This data set's key in :data:`~rooflinekit.compare.calibrate.intervals.DEVICE_OFFSETS`: the prior of the
+unseen-device interval is taken from the other data sets."""
 
 
 def load_features(data: Path = DATA, progress: Callable[[str], None] = lambda _: None
@@ -62,7 +67,9 @@ def results(data: Path = DATA, progress: Callable[[str], None] = lambda _: None
     """``(table, per_gpu, left_out)``: the metrics of each predictor under LOGO (plus the artifact's roofline on the
     rows where it has one), the calibrated metrics per GPU, and the rows left out with their reason."""
     features, left_out = load_features(data, progress)
-    predicted = lodo.leave_one_device_out(features, progress=progress)
+    prior = offset_prior(exclude=DATASET)
+    predicted = lodo.leave_one_device_out(features, make=lambda: lodo.calibrated_predictor(device_offset_prior=prior),
+                                          progress=progress)
     rows = lodo.metrics(features, predicted, "LOGO")
     published = features.loc[predicted.index, "roofline_pred_s"].dropna()
     if len(published):

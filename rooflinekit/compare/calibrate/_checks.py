@@ -68,3 +68,9 @@ def check_loaded(predictor: "CalibratedPredictor", hint: str) -> None:
         if not all(math.isfinite(b) and abs(b) <= MAX_ABS_LOG_FACTOR for b in bounds) or bounds[0] > bounds[1]:
             raise CalibrationError(f"calibration JSON: residual_quantiles.{depth} = {shown(bounds)} must be two "
                                    f"finite log residuals, low <= high; {hint}")
+    novel = getattr(predictor, "novel_device_", {})
+    if novel and (set(novel) != {"low", "high", "scale", "df", "devices"}
+                  or not all(math.isfinite(v) and abs(v) <= MAX_ABS_LOG_FACTOR for v in (novel["low"], novel["high"]))
+                  or novel["low"] > novel["high"] or not novel["scale"] > 0 or not novel["df"] > 0):
+        raise CalibrationError(f"calibration JSON: novel_device = {shown(novel)} must hold low <= high (finite log "
+                               f"residuals), a positive scale and df, and devices; {hint}")

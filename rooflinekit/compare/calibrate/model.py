@@ -51,7 +51,10 @@ factors (AD is fully connected only), and with ``kernel_overhead_ref_s=1e-4`` th
 (forward / LOBO / LOMO) were 15.3 / 12.8 / 19.4 % against 14.8 / 11.0 / 19.2 % without it.
 
 Intervals (:mod:`.intervals`): quantiles of held-out log residuals, by depth, give each prediction an interval of
-the stated coverage (``interval_coverage``, default 80 %).
+the stated coverage (``interval_coverage``, default 80 %); a prediction on a device no record had (its
+``catalog_hardware``, else ``hardware``) adds the between-device spread: a device offset with a t predictive whose
+scale pools the offsets of the devices held out in the inner cross-validation with a prior from other data sets
+(``device_offset_prior``).
 
 JSON: :meth:`CalibratedPredictor.to_json` writes the parameters and learned factors (``format`` =
 :data:`JSON_FORMAT`), :meth:`CalibratedPredictor.from_json` and :func:`load_calibration` read them back.
@@ -68,7 +71,9 @@ import numpy as np
 import pandas as pd
 
 from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, UNKNOWN, check_op_classes, class_columns
-from rooflinekit.compare.calibrate.intervals import held_out_residuals, inner_splits, interval, residual_quantiles
+from rooflinekit.compare.calibrate.intervals import (
+    DEFAULT_OFFSET_PRIOR, held_out_residuals, inner_splits, interval, novel_device_table, residual_quantiles,
+)
 from rooflinekit.compare.calibrate.releases import FALLBACK_RULE, newest_releases, release_versions
 from rooflinekit.compare.calibrate._checks import check_loaded
 from rooflinekit.compare.records import is_missing
@@ -79,10 +84,12 @@ LEVELS = ("global", "core_family", "framework", "framework_version", "system")
 REQUIRABLE_LEVELS = LEVELS[1:]
 DEFAULT_SYSTEM_COLUMNS = ("catalog_hardware", "framework", "framework_version")
 KEY_SEPARATOR = " | "
-JSON_FORMAT = "rooflinekit.calibration/3"
-READABLE_FORMATS = ("rooflinekit.calibration/1", "rooflinekit.calibration/2", JSON_FORMAT)
+JSON_FORMAT = "rooflinekit.calibration/4"
+READABLE_FORMATS = ("rooflinekit.calibration/1", "rooflinekit.calibration/2", "rooflinekit.calibration/3",
+                    JSON_FORMAT)
 """Version 1 lacks releases, hardware classes and intervals: read with none of them. Version 2 lacks the
-per-kernel overhead (``kernel_overhead_ref_s``): read without it, which is what it was fitted as."""
+per-kernel overhead (``kernel_overhead_ref_s``): read without it, which is what it was fitted as. Version 3 lacks
+the devices and the unseen-device interval: read with the depth intervals only (``device_offset_prior`` None)."""
 KERNEL_OVERHEAD = "kernel_overhead"
 """The class of the per-kernel overhead term: feature ``kernels x kernel_overhead_ref_s``."""
 CALL_OVERHEAD = "call_overhead"
@@ -101,6 +108,14 @@ def _key_strings(features: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
              else pd.Series(UNKNOWN, index=features.index) for c in columns]
     return parts[0].str.cat(parts[1:], sep=KEY_SEPARATOR).to_numpy(dtype=object) if len(parts) > 1 \
         else parts[0].to_numpy(dtype=object)
+
+
+def _devices(features: pd.DataFrame) -> pd.Series:
+    """Each row's device: ``catalog_hardware``, else ``hardware``, else one unnamed device for every row."""
+    for column in ("catalog_hardware", "hardware"):
+        if column in features.columns:
+            return features[column].map(lambda v: UNKNOWN if is_missing(v) else str(v))
+    return pd.Series(UNKNOWN, index=features.index)
 
 
 def _with_releases(features: pd.DataFrame) -> pd.DataFrame:
@@ -126,17 +141,24 @@ class CalibratedPredictor:
     - ``call_overhead_ref_s``: t_ref (s) of the per-call overhead term; None: no such term
     - ``op_classes``: the class scheme the features were built with (``coarse`` or ``fine``, see
       :mod:`.features`; used by :func:`predict_with_calibration`)
+    - ``device_offset_prior``: ``(tau0, nu0)``, the prior scale (log) and degrees of freedom of the offset of a
+      device no record had (:func:`~.intervals.offset_prior`; default from every data set the project measured,
+      :data:`~.intervals.DEFAULT_OFFSET_PRIOR`); None: such a device takes the depth intervals like any other
 
     Learned: ``theta0_``, ``classes_`` (class names fitted), ``coef_`` (level -> key -> log-factor per class, in the
     order of ``classes_``), ``n_records_``, ``n_iter_``, ``objective_``, ``newest_releases_`` (stack -> newest
-    calibrated version key), ``hardware_classes_``, ``residual_quantiles_`` (depth -> log-residual quantiles).
+    calibrated version key), ``hardware_classes_``, ``residual_quantiles_`` (depth -> log-residual quantiles),
+    ``devices_`` (the devices of the records), ``novel_device_`` (the log-residual interval of a device not in
+    ``devices_`` and its ``scale``, ``df`` and number of inner ``devices``, :func:`~.intervals.novel_device_table`;
+    empty without intervals or prior).
     """
 
     def __init__(self, shrinkage: float = 0.1, system_shrinkage: float = 3.0,
                  system_columns: Sequence[str] = DEFAULT_SYSTEM_COLUMNS, required_levels: Sequence[str] = (),
                  traffic: str = "weights_and_activations", max_iter: int = 100, tol: float = 1e-6,
                  interval_coverage: float | None = 0.8, kernel_overhead_ref_s: float | None = None,
-                 call_overhead_ref_s: float | None = None, op_classes: str = "coarse"):
+                 call_overhead_ref_s: float | None = None, op_classes: str = "coarse",
+                 device_offset_prior: Sequence[float] | None = DEFAULT_OFFSET_PRIOR):
         self.shrinkage = shrinkage
         self.system_shrinkage = system_shrinkage
         self.system_columns = tuple(system_columns)
@@ -148,13 +170,15 @@ class CalibratedPredictor:
         self.kernel_overhead_ref_s = kernel_overhead_ref_s
         self.call_overhead_ref_s = call_overhead_ref_s
         self.op_classes = op_classes
+        self.device_offset_prior = None if device_offset_prior is None else tuple(device_offset_prior)
 
     def get_params(self) -> dict[str, Any]:
         return {"shrinkage": self.shrinkage, "system_shrinkage": self.system_shrinkage,
                 "system_columns": list(self.system_columns), "required_levels": list(self.required_levels),
                 "traffic": self.traffic, "max_iter": self.max_iter, "tol": self.tol,
                 "interval_coverage": self.interval_coverage, "kernel_overhead_ref_s": self.kernel_overhead_ref_s,
-                "call_overhead_ref_s": self.call_overhead_ref_s, "op_classes": self.op_classes}
+                "call_overhead_ref_s": self.call_overhead_ref_s, "op_classes": self.op_classes,
+                "device_offset_prior": None if self.device_offset_prior is None else list(self.device_offset_prior)}
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -174,6 +198,11 @@ class CalibratedPredictor:
                                     or not np.isfinite(ref) or ref <= 0):
                 raise CalibrationError(f"{name} must be a positive time in s (e.g. 1e-5), or None for no such "
                                        f"overhead term; got {ref!r}")
+        prior = self.device_offset_prior
+        if prior is not None and (len(prior) != 2 or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v > 0 for v in prior)):
+            raise CalibrationError(f"device_offset_prior must be (scale, degrees of freedom), two positive numbers "
+                                   f"(e.g. (0.22, 1.0)), or None; got {prior!r}")
         if self.interval_coverage is not None and not 0 < self.interval_coverage < 1:
             raise CalibrationError(f"interval_coverage must lie between 0 and 1 (e.g. 0.8), or be None; got "
                                    f"{self.interval_coverage!r}")
@@ -251,11 +280,14 @@ class CalibratedPredictor:
         self.newest_releases_ = newest_releases(features)
         self.hardware_classes_ = sorted({str(c) for c in features.get("hardware_class", pd.Series(dtype=object))
                                         if not is_missing(c)})
-        self.residual_quantiles_ = self._interval_table(features) if self.interval_coverage else {}
+        self.devices_ = sorted(set(_devices(features)))
+        self.residual_quantiles_, self.novel_device_ = self._interval_table(features) if self.interval_coverage \
+            else ({}, {})
         return self
 
-    def _interval_table(self, features: pd.DataFrame) -> dict[int, tuple[float, float]]:
-        """Log-residual quantiles by depth from the inner cross-validation of :mod:`.intervals`."""
+    def _interval_table(self, features: pd.DataFrame) -> tuple[dict[int, tuple[float, float]], dict[str, float]]:
+        """Log-residual quantiles by depth, and the unseen-device interval (empty without a prior), from the inner
+        cross-validation of :mod:`.intervals`."""
         params = {**self.get_params(), "interval_coverage": None, "required_levels": ()}  # held-out keys fall back
 
         def fit_predict(train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -265,15 +297,17 @@ class CalibratedPredictor:
                 return inner.predict(test), inner.explain(test)["depth"].to_numpy()
 
         rows = pd.Series(np.arange(len(features)), index=features.index)
-        groupings = [features[column] if column in features.columns else rows
-                     for column in ("network", "catalog_hardware" if "catalog_hardware" in features.columns
-                                    else "hardware")]
-        groupings.append(pd.Series(_key_strings(features, ("framework", "framework_version")), index=features.index))
-        splits = inner_splits(groupings, features.get("round"))
-        residuals, depths = held_out_residuals(features, splits, fit_predict)
-        if not len(residuals):
-            return {}
-        return residual_quantiles(residuals, depths, float(self.interval_coverage))  # type: ignore[arg-type]
+        groupings = [features["network"] if "network" in features.columns else rows,
+                     pd.Series(_key_strings(features, ("framework", "framework_version")), index=features.index)]
+        devices = _devices(features)
+        splits = inner_splits(groupings, features.get("round"), alone=devices)
+        held_out = held_out_residuals(features, splits, fit_predict, devices)
+        if not len(held_out.residuals):
+            return {}, {}
+        coverage = float(self.interval_coverage)  # type: ignore[arg-type]
+        novel = {} if self.device_offset_prior is None else \
+            novel_device_table(held_out, self.device_offset_prior, coverage)  # type: ignore[arg-type]
+        return residual_quantiles(held_out.residuals, held_out.depths, coverage), novel
 
     def _solve(self, features: pd.DataFrame, times: np.ndarray, log_latency: np.ndarray
                ) -> tuple[np.ndarray, dict[str, tuple[list[str], int]], int, float]:
@@ -365,13 +399,19 @@ class CalibratedPredictor:
         return pd.DataFrame({"levels": [tuple(n) for n in notes], "depth": depth}, index=features.index)
 
     def predict_interval(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper latency_s bounds per row covering ``interval_coverage`` of measurements (:mod:`.intervals`).
-        """
+        """Lower and upper latency_s bounds per row covering ``interval_coverage`` of measurements (:mod:`.intervals`):
+        the depth quantiles, or on a device not in ``devices_`` the unseen-device interval."""
         if not getattr(self, "residual_quantiles_", None):
             raise CalibrationError("this calibration has no intervals (fitted with interval_coverage=None or on too "
                                    "few records); refit with interval_coverage=0.8")
         _, _, depth = self._resolve(features)
-        return interval(self.predict(features), depth, self.residual_quantiles_)
+        predicted = self.predict(features)
+        low, high = interval(predicted, depth, self.residual_quantiles_)
+        if getattr(self, "novel_device_", None):
+            unseen = ~_devices(features).isin(self.devices_).to_numpy()
+            low = np.where(unseen, predicted * np.exp(self.novel_device_["low"]), low)
+            high = np.where(unseen, predicted * np.exp(self.novel_device_["high"]), high)
+        return low, high
 
     def class_factors(self, features: pd.DataFrame) -> pd.DataFrame:
         """F_c per row (index of ``features``) and class (columns named as ``roofline_s:<class>`` without prefix, then
@@ -427,6 +467,7 @@ class CalibratedPredictor:
                                      for key, values in self.coef_[level].items()} for level in LEVELS},
             "newest_releases": self.newest_releases_, "hardware_classes": self.hardware_classes_,
             "residual_quantiles": {str(depth): list(q) for depth, q in self.residual_quantiles_.items()},
+            "devices": self.devices_, "novel_device": self.novel_device_,
         }, indent=1)
 
     @classmethod
@@ -452,6 +493,10 @@ class CalibratedPredictor:
             predictor.hardware_classes_ = [str(c) for c in data.get("hardware_classes", [])]
             predictor.residual_quantiles_ = {int(depth): (float(q[0]), float(q[1]))
                                              for depth, q in data.get("residual_quantiles", {}).items()}
+            predictor.devices_ = [str(d) for d in data.get("devices", [])]
+            predictor.novel_device_ = {str(k): float(v) for k, v in data.get("novel_device", {}).items()}
+            if found != JSON_FORMAT:
+                predictor.device_offset_prior = None
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError, IndexError) as exc:
             raise CalibrationError(f"calibration JSON incomplete or malformed ({type(exc).__name__}: "
                                    f"{str(exc)[:120]}); {hint}") from None
