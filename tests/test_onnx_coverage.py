@@ -64,6 +64,9 @@ def test_conformance_corpus_imports() -> None:
     assert unexpected <= KNOWN_GAPS, {name: result.unexpected[name][:300] for name in unexpected - KNOWN_GAPS}
     for name, message in result.expected.items():
         assert "data-dependent" in message or "FLOAT4E2M1" in message, name
+    # every Scan case is unrolled and counted, the opset-8 one (test_scan_sum, batch axis 0) included
+    assert "test_scan_sum" in result.imported
+    assert "Scan" not in result.uncounted
 
 
 # --------------------------------------------------------------------------------- shape resolution
@@ -302,6 +305,60 @@ def test_scan_length_bound_by_the_user(tmp_path: Path) -> None:
     assert [layer.op for layer in network.layers if layer.source_op == "Scan"] == ["Scan"]  # one uncounted node
     # 5 steps bound by the user (x is then bound to [5, 1, 4]): macs = 5 * 16 = 80
     assert macs(path, loop_counts={"rnn": 5}, input_shapes={"x": [5, 1, 4]}) == 80
+
+
+def _scan8_model(tmp_path: Path, batch: int | str, steps: int | str, sequence_lens: bool = False) -> Path:
+    """Opset-8 Scan over x [batch, steps, 1, 4] (batch axis 0, scan axis 1) with state h [batch, 1, 4]: per batch
+    element, h = h @ w + x_t (w [4, 4]); scan output each h. ``sequence_lens`` feeds the optional lengths input."""
+    body = helper.make_graph(
+        [helper.make_node("MatMul", ["h_in", "w"], ["m"]), helper.make_node("Add", ["m", "x_t"], ["h_out"]),
+         helper.make_node("Identity", ["h_out"], ["y_t"])], "body",
+        [helper.make_tensor_value_info("h_in", F32, [1, 4]), helper.make_tensor_value_info("x_t", F32, [1, 4])],
+        [helper.make_tensor_value_info("h_out", F32, [1, 4]), helper.make_tensor_value_info("y_t", F32, [1, 4])])
+    nodes = [helper.make_node("Scan", ["lens" if sequence_lens else "", "h0", "x"], ["h", "ys"], name="rnn",
+                              body=body, num_scan_inputs=1),
+             helper.make_node("Relu", ["ys"], ["y"])]
+    inputs = [helper.make_tensor_value_info("h0", F32, [batch, 1, 4]),
+              helper.make_tensor_value_info("x", F32, [batch, steps, 1, 4])]
+    if sequence_lens:
+        inputs.append(helper.make_tensor_value_info("lens", TensorProto.INT32, [batch]))
+    return save(tmp_path, nodes, inputs, [weight("w", [4, 4])], opset=8)
+
+
+def test_opset8_scan_runs_its_body_per_batch_element_and_step(tmp_path: Path, recwarn: pytest.WarningsRecorder
+                                                               ) -> None:
+    network = load_onnx(_scan8_model(tmp_path, 2, 3))
+    # batch 2 x 3 steps of MatMul [1, 4] x [4, 4] -> [1, 4] (16 MACs): macs = 2 * 3 * 16 = 96
+    assert int(count_network(network).totals["macs"] or 0) == 96
+    assert not [w for w in recwarn if issubclass(w.category, ControlFlowWarning)]
+    stacks = {layer.name: layer.outputs for layer in network.layers if layer.name.startswith("rnn/stack/")}
+    # final state h [batch, 1, 4]; scan output ys [batch, steps, 1, 4]
+    assert stacks == {"rnn/stack/h": ((2, 1, 4),), "rnn/stack/ys": ((2, 3, 1, 4),)}
+    slices = [layer.outputs for layer in network.layers if layer.source_op == "Gather" and "/slice" in layer.name]
+    assert slices == [((1, 4),)] * 6  # each of the 2 x 3 body runs reads its [1, 4] slice of x
+
+
+def test_opset8_scan_length_bound_by_the_user(tmp_path: Path) -> None:
+    path, shapes = _scan8_model(tmp_path, 2, "seq"), {"x": [2, 5, 1, 4]}
+    with pytest.warns(ControlFlowWarning, match=r"Scan node 'rnn': its sequence length is known only at run time"):
+        network = load_onnx(path, input_shapes=shapes)  # bound after control flow is inlined: the Scan stays
+    assert [layer.op for layer in network.layers if layer.source_op == "Scan"] == ["Scan"]  # one uncounted node
+    # 5 steps bound by the user: macs = batch 2 * 5 steps * 16 = 160
+    assert macs(path, loop_counts={"rnn": 5}, input_shapes=shapes) == 160
+
+
+def test_opset8_scan_of_run_time_batch_is_one_uncounted_node(tmp_path: Path) -> None:
+    path = _scan8_model(tmp_path, "n", 3)
+    with pytest.warns(ControlFlowWarning, match=r"Scan node 'rnn': its batch \(axis 0 of its scan inputs\) is known "
+                                                r"only at run time"):
+        network = load_onnx(path)
+    assert [layer.op for layer in network.layers if layer.source_op == "Scan"] == ["Scan"]
+
+
+def test_opset8_scan_with_sequence_lens_counts_the_maximum_length(tmp_path: Path) -> None:
+    with pytest.warns(ControlFlowWarning, match=r"counted at the maximum sequence length 3 \(an upper bound\)"):
+        # every batch element at the full 3 steps: macs = 2 * 3 * 16 = 96
+        assert macs(_scan8_model(tmp_path, 2, 3, sequence_lens=True)) == 96
 
 
 def test_node_on_empty_tensors_only_is_no_layer(tmp_path: Path) -> None:

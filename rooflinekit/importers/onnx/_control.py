@@ -16,6 +16,11 @@ A network inside an ``If`` branch or a ``Loop`` body is counted, never a silent 
   reads its slice of every scan input (a Gather at the step's index, from the end for a reverse direction), state
   flows from one copy to the next, and scan outputs are stacked along their axis (Unsqueeze + Concat, in reverse
   for a reverse direction). A Scan of run-time length stays one node (reported unsupported and warned about).
+- ``Scan`` (opset 8): the same unrolling once per batch element (axis 0 of its scan inputs and initial states; the
+  scan axis is 1), as its body runs once per batch element per step: each element's initial states and scan inputs
+  are taken with a Gather at its index, and its final states and scan outputs are stacked along axis 0. Every batch
+  element is counted at the maximum sequence length (a given ``sequence_lens`` input makes that an upper bound, and
+  is warned about). A batch or sequence length known only at run time leaves it one node, as above.
 
 Nodes inside nested sub-graphs keep their names.
 """
@@ -35,7 +40,8 @@ _MAC_OPS = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "Ma
                       "QLinearMatMul", "Gemm", "QGemm", "Einsum", "LSTM", "GRU", "RNN", "Attention", "If", "Loop",
                       "Scan"})
 MAX_UNROLL = 4096
-"""A Loop or Scan whose trip count is above this is not unrolled (its body stays one unsupported node)."""
+"""A Loop or Scan whose trip count (an opset-8 Scan's batch times its sequence length) is above this is not
+unrolled (its body stays one unsupported node)."""
 CONTROL_OPS = ("If", "Loop", "Scan")
 """The control-flow op types (default domain) whose bodies are inlined."""
 
@@ -65,7 +71,7 @@ def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | No
     Raises
     ------
     ShapeError
-        A branch that is neither ``then`` nor ``else``, a negative trip count.
+        A branch that is neither ``then`` nor ``else``, a negative trip count or (opset-8 Scan) batch.
     """
     branches, loop_counts = dict(branches or {}), dict(loop_counts or {})
     for name, branch in branches.items():
@@ -89,6 +95,8 @@ def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | No
                 inlined = _inline_loop(graph, node, label, loop_counts.get(node.name), constants, _opset(model))
             elif node.op_type == "Scan" and node.domain in ("", "ai.onnx") and _opset(model) >= 9:
                 inlined = _inline_scan(graph, node, label, loop_counts.get(node.name), dims, _opset(model))
+            elif node.op_type == "Scan" and node.domain in ("", "ai.onnx"):
+                inlined = _inline_scan8(graph, node, label, loop_counts.get(node.name), dims)
             if inlined is None:
                 new_nodes.append(node)
             else:
@@ -350,9 +358,84 @@ def _ints_attr(node: NodeProto, name: str, size: int) -> list[int]:
     return [0] * size
 
 
+def _scan_count(label: str, count: int | None, first: tuple[int | None, ...] | None, axis: int) -> int | None:
+    """The sequence length of a Scan: ``count`` (the user's), else the dim ``axis`` of its first scan input, whose
+    dims are ``first``; None with a :class:`ControlFlowWarning` when it is known only at run time or too large."""
+    if count is None and first is not None and first and -len(first) <= axis < len(first):
+        count = first[axis]
+    if count is None or count > MAX_UNROLL:
+        why = "its sequence length is known only at run time" if count is None else \
+            f"its sequence length {count} is too large"
+        warnings.warn(f"Scan node {label!r}: {why}; its body is not counted (reported unsupported); give it with "
+                      f"loop_counts={{{label!r}: n}}", ControlFlowWarning, stacklevel=5)
+        return None
+    if count < 0:
+        raise ShapeError(f"Scan node {label!r}: sequence length {count} is negative")
+    return count
+
+
+def _scan_steps(outer: GraphProto, body: GraphProto, prefix: str, count: int, states: Sequence[str],
+                sources: Sequence[str], in_axes: Sequence[int], in_reverse: Sequence[int], out_axes: Sequence[int],
+                opset: int) -> tuple[list[NodeProto], list[str], list[list[str]]]:
+    """One pass of a Scan body over ``count`` steps, copies named ``{prefix}{step}/``.
+
+    Parameters
+    ----------
+    outer : onnx.GraphProto
+        The graph the copies go to (it receives their initializers and step indices).
+    body : onnx.GraphProto
+        The Scan's body: state inputs, then one input per scan input; state outputs, then scan outputs.
+    prefix : str
+        Prefix of every tensor and node the pass defines.
+    count : int
+        The number of steps.
+    states : Sequence of str
+        The initial state values.
+    sources : Sequence of str
+        The scan inputs; step ``t`` reads index ``t`` of each along its axis (``count - 1 - t`` where reversed).
+    in_axes, in_reverse : Sequence of int
+        The scan axis and direction (1: reverse) of each scan input.
+    out_axes : Sequence of int
+        The axis each scan output's step slices are stacked along.
+    opset : int
+        The model's opset (the form of Unsqueeze).
+
+    Returns
+    -------
+    tuple of (list of onnx.NodeProto, list of str, list of list of str)
+        The nodes, the state values after the last step, and per scan output its steps' slices (each unsqueezed
+        along its axis), in step order.
+    """
+    n_state = len(states)
+    formal = [value.name for value in body.input]
+    results = [value.name for value in body.output]
+    nodes: list[NodeProto] = []
+    current = list(states)
+    stacked: list[list[str]] = [[] for _ in results[n_state:]]
+    for step in range(count):
+        step_prefix = f"{prefix}{step}/"
+        bound = dict(zip(formal[:n_state], current))
+        for position, (source, axis, reverse) in enumerate(zip(sources, in_axes, in_reverse)):
+            index = f"{step_prefix}index{position}"
+            outer.initializer.append(numpy_helper.from_array(
+                np.asarray(count - 1 - step if reverse else step, dtype=np.int64), index))
+            sliced = f"{step_prefix}slice{position}"
+            nodes.append(helper.make_node("Gather", [source, index], [sliced], axis=axis, name=sliced))
+            bound[formal[n_state + position]] = sliced
+        nodes.extend(_copy_body(outer, body, step_prefix, bound))
+        rename = {name: step_prefix + name for copy in body.node for name in copy.output if name}
+        rename.update(bound)
+        current = [rename.get(name, name) for name in results[:n_state]]
+        for position, (name, axis) in enumerate(zip(results[n_state:], out_axes)):
+            nodes.append(_step_slice(outer, rename.get(name, name), step_prefix, position, axis, opset))
+            stacked[position].append(nodes[-1].output[0])
+    return nodes, current, stacked
+
+
 def _inline_scan(outer: GraphProto, node: NodeProto, label: str, count: int | None, dims: _ScanLengths,
                  opset: int) -> list[NodeProto] | None:
-    """The nodes of a Scan unrolled over its static sequence length (module doc); None when it is not static."""
+    """The nodes of a Scan (opset 9+) unrolled over its static sequence length (module doc); None when it is not
+    static."""
     body = _body(node, "body")
     scans = next((int(a.i) for a in node.attribute if a.name == "num_scan_inputs" and a.type == AttributeProto.INT),
                  None)
@@ -367,41 +450,67 @@ def _inline_scan(outer: GraphProto, node: NodeProto, label: str, count: int | No
     out_axes = _ints_attr(node, "scan_output_axes", n_outputs)
     out_reverse = _ints_attr(node, "scan_output_directions", n_outputs)
     sources = list(node.input[n_state:])
-    if count is None:
-        first = dims.of(sources[0])
-        if first is not None and first and -len(first) <= in_axes[0] < len(first):
-            count = first[in_axes[0]]
-    if count is None or count > MAX_UNROLL:
-        why = "its sequence length is known only at run time" if count is None else \
-            f"its sequence length {count} is too large"
-        warnings.warn(f"Scan node {label!r}: {why}; its body is not counted (reported unsupported); give it with "
-                      f"loop_counts={{{label!r}: n}}", ControlFlowWarning, stacklevel=4)
+    count = _scan_count(label, count, dims.of(sources[0]), in_axes[0])
+    if not count:  # run-time length (warned about), or no step runs: nothing to count, and no slice to stack
         return None
-    if count < 0:
-        raise ShapeError(f"Scan node {label!r}: sequence length {count} is negative")
-    if count == 0:  # no step runs: nothing to count, and no slice to stack
-        return None
-    formal = [value.name for value in body.input]
-    results = [value.name for value in body.output]
-    nodes: list[NodeProto] = []
-    current = list(node.input[:n_state])
-    stacked: list[list[str]] = [[] for _ in range(n_outputs)]
-    for step in range(count):
-        prefix = f"{label}/{step}/"
-        bound = dict(zip(formal[:n_state], current))
-        for position, (source, axis, reverse) in enumerate(zip(sources, in_axes, in_reverse)):
-            index = f"{prefix}index{position}"
-            outer.initializer.append(numpy_helper.from_array(
-                np.asarray(count - 1 - step if reverse else step, dtype=np.int64), index))
-            sliced = f"{prefix}slice{position}"
-            nodes.append(helper.make_node("Gather", [source, index], [sliced], axis=axis,
-                                          name=f"{prefix}slice{position}"))
-            bound[formal[n_state + position]] = sliced
-        nodes.extend(_copy_body(outer, body, prefix, bound))
-        rename = {name: prefix + name for copy in body.node for name in copy.output if name}
-        rename.update(bound)
-        current = [rename.get(name, name) for name in results[:n_state]]
-        for position, (name, axis) in enumerate(zip(results[n_state:], out_axes)):
-            nodes.append(_step_slice(outer, rename.get(name, name), prefix, position, axis, opset))
-            stacked[position].append(nodes[-1].output[0])
+    nodes, current, stacked = _scan_steps(outer, body, f"{label}/", count, node.input[:n_state], sources, in_axes,
+                                          in_reverse, out_axes, opset)
     return nodes + _final_outputs(node, label, current, stacked, out_axes, out_reverse)
+
+
+def _inline_scan8(outer: GraphProto, node: NodeProto, label: str, count: int | None, dims: _ScanLengths
+                  ) -> list[NodeProto] | None:
+    """The nodes of an opset-8 Scan unrolled once per batch element over its static sequence length (module doc);
+    None when its batch or length is not static."""
+    body = _body(node, "body")
+    scans = next((int(a.i) for a in node.attribute if a.name == "num_scan_inputs" and a.type == AttributeProto.INT),
+                 None)
+    if body is None or scans is None or not 0 < scans < len(node.input):
+        return None
+    n_state = len(node.input) - 1 - scans  # input 0 is the optional sequence_lens
+    n_outputs = len(body.output) - n_state
+    if len(body.input) != len(node.input) - 1 or n_outputs < 0:
+        return None
+    in_reverse = _ints_attr(node, "directions", scans)
+    states, sources = list(node.input[1:1 + n_state]), list(node.input[1 + n_state:])
+    first = dims.of(sources[0])
+    batch = first[0] if first else None
+    if batch is None:
+        warnings.warn(f"Scan node {label!r}: its batch (axis 0 of its scan inputs) is known only at run time; its "
+                      f"body is not counted (reported unsupported); declare the batch dim of its input "
+                      f"{sources[0]!r} in the model", ControlFlowWarning, stacklevel=4)
+        return None
+    if batch < 0:
+        raise ShapeError(f"Scan node {label!r}: batch {batch} (axis 0 of its input {sources[0]!r}) is negative")
+    count = _scan_count(label, count, first, 1)
+    if count is not None and batch * count > MAX_UNROLL:
+        warnings.warn(f"Scan node {label!r}: its batch {batch} x sequence length {count} is too large to unroll; "
+                      f"its body is not counted (reported unsupported)", ControlFlowWarning, stacklevel=4)
+        return None
+    if not count or not batch:  # run-time length (warned about), or no step runs
+        return None
+    if node.input[0]:
+        warnings.warn(f"Scan node {label!r}: its sequence_lens input is known only at run time; every batch element "
+                      f"is counted at the maximum sequence length {count} (an upper bound)", ControlFlowWarning,
+                      stacklevel=4)
+    nodes: list[NodeProto] = []
+    parts: list[list[str]] = [[] for _ in range(n_state + n_outputs)]  # per output, its batch elements' values
+    for element in range(batch):
+        prefix = f"{label}/{element}/"
+        index = f"{prefix}batch"
+        outer.initializer.append(numpy_helper.from_array(np.asarray(element, dtype=np.int64), index))
+        taken = [f"{prefix}{kind}{position}" for kind, group in (("state", states), ("input", sources))
+                 for position in range(len(group))]
+        nodes.extend(helper.make_node("Gather", [value, index], [name], axis=0, name=name)
+                     for value, name in zip(states + sources, taken))
+        steps, current, stacked = _scan_steps(outer, body, prefix, count, taken[:n_state], taken[n_state:],
+                                              [0] * scans, in_reverse, [0] * n_outputs, 8)
+        nodes.extend(steps)
+        for position, steps_out in enumerate(stacked):  # each scan output: its steps along the sequence axis
+            name = f"{prefix}stacked{position}"
+            nodes.append(helper.make_node("Concat", steps_out, [name], axis=0, name=name))
+            current.append(name)
+        for position, value in enumerate(current):  # each final state and scan output: one batch element of it
+            nodes.append(_step_slice(outer, value, prefix, position, 0, 8))
+            parts[position].append(nodes[-1].output[0])
+    return nodes + _final_outputs(node, label, [], parts, [0] * len(parts), [0] * len(parts))
