@@ -63,11 +63,9 @@ def test_predict_of_a_catalog_network_reads_no_yaml_once_the_index_is_cached(tmp
     assert within(modules, OTHER_COMMANDS) == set()
 
 
-@pytest.mark.xfail(strict=True, reason="the library still needs pandas to predict: rooflinekit.roofline.notes."
-                   "NotesArray is a pandas ExtensionArray made for every prediction, and counters.cost builds "
-                   "NetworkCost.layers as a DataFrame (empty for an aggregate network); the command line's own "
-                   "predict path does not import pandas")
 def test_predict_of_a_catalog_network_imports_no_pandas(tmp_path):
+    """A prediction carries its notes without pandas and counting builds no layer table until one is read: pandas
+    is imported only by what builds a table (a sweep, a layer table, a command that prints one)."""
     loaded_after(run_cli(PREDICT), tmp_path)
     modules, _ = loaded_after(run_cli(PREDICT), tmp_path)
     assert within(modules, ("pandas",)) == set()

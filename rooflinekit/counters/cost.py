@@ -25,17 +25,19 @@ from __future__ import annotations
 import warnings
 from collections import Counter as Tally
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import cast
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
-import pandas as pd
 
 from rooflinekit.counters._registry import DEFAULT_COUNTERS, CounterRegistry, OpCount, total_ops
 from rooflinekit.counters._shapes import elements
 from rooflinekit.descriptors import AggregateNetwork, DType, Layer, NetworkSpec, Precision, tensor_bytes
 from rooflinekit._limits import INT64_MAX, MAX_BATCH, shown
 from rooflinekit.errors import CountOverflowError, RooflineWarning, SpecError, UnsupportedOpError
+
+if TYPE_CHECKING:  # imported when the layer table is first read
+    import pandas as pd
 
 
 class UnsupportedOpWarning(RooflineWarning):
@@ -57,26 +59,39 @@ LAYER_COLUMNS = ["name", "op", "source_op", "supported", "weight_dtype", "activa
 
 @dataclass(frozen=True)
 class NetworkCost:
-    """Counted network: one row per layer (``layers``) and the ops the counters could not cost."""
+    """Counted network: one row per layer (``layers``) and the ops the counters could not cost.
+
+    ``layer_columns`` holds the rows as one numpy array per column of :data:`LAYER_COLUMNS` (the count columns
+    int64, ``supported`` bool, the text columns object arrays of ``str``), and nothing for an aggregate network;
+    :attr:`layers` is the same table as a DataFrame, built when first read (counting does not import pandas).
+    """
 
     network: str
     precision: Precision
     batch: int
-    layers: pd.DataFrame
+    layer_columns: dict[str, np.ndarray] = field(repr=False)
     unsupported_ops: dict[str, int] = field(default_factory=dict)
     ops_total: float | None = None  # set for aggregate networks, which have no layers
     params_total: float | None = None
     weight_bytes_total: float | None = None
     activation_bytes_total: float | None = None
 
+    @cached_property
+    def layers(self) -> pd.DataFrame:
+        """One row per layer, columns :data:`LAYER_COLUMNS` (empty, every column of objects, for an aggregate
+        network); built from :attr:`layer_columns` on first read, then kept."""
+        import pandas as pd
+
+        return pd.DataFrame(self.layer_columns, columns=LAYER_COLUMNS)
+
     @property
     def totals(self) -> dict[str, float | int | None]:
         """macs, ops, params, weight_bytes and activation_bytes (inputs read + outputs written)."""
-        if self.layers.empty:
+        if not self.layer_columns:
             return {"macs": None, "ops": self.ops_total, "params": self.params_total,
                     "weight_bytes": self.weight_bytes_total, "activation_bytes": self.activation_bytes_total}
         # Python ints: exact whatever the sum (an int64 column sum could wrap)
-        sums = {column: sum(int(v) for v in self.layers[column].tolist())
+        sums = {column: sum(self.layer_columns[column].tolist())
                 for column in ("macs", "ops", "params", "weight_bytes", "input_bytes", "output_bytes")}
         return {"macs": sums["macs"], "ops": sums["ops"], "params": sums["params"],
                 "weight_bytes": sums["weight_bytes"],
@@ -186,7 +201,7 @@ def count_network(network: NetworkSpec, precision: Precision | str | None = None
                 row[column] = (2 * value * frames + network.batch) // (2 * network.batch)
             _check_exact(row, layer, frames)
     return NetworkCost(network=network.name, precision=override or network.precision, batch=frames,
-                       layers=_layer_table(rows), unsupported_ops=dict(unsupported))
+                       layer_columns=_layer_columns(rows), unsupported_ops=dict(unsupported))
 
 
 def warn_unsupported(network: str, unsupported: dict[str, int], stacklevel: int = 2) -> None:
@@ -200,19 +215,20 @@ _PER_FRAME_COLUMNS = ("macs", "other_ops", "ops", "input_bytes", "output_bytes",
 _COUNT_COLUMNS = ("macs", "other_ops", "ops", "params", "weight_bytes", "input_bytes", "output_bytes", "state_bytes")
 
 
-def _layer_table(rows: list[dict[str, object]]) -> pd.DataFrame:
-    """The per-layer table of ``rows``, built column by column (one array per column, no per-row objects): the
-    count columns as int64 (exact: :func:`_check_exact` bounded every value), ``supported`` as bool."""
-    columns: dict[str, object] = {}
+def _layer_columns(rows: list[dict[str, object]]) -> dict[str, np.ndarray]:
+    """The per-layer columns of ``rows``, one array per column (no per-row objects): the count columns as int64
+    (exact: :func:`_check_exact` bounded every value), ``supported`` as bool, the text columns as objects (pandas
+    infers the same column type from them as from a list, in half the time)."""
+    columns: dict[str, np.ndarray] = {}
     for column in LAYER_COLUMNS:
         values = [row[column] for row in rows]
         if column in _COUNT_COLUMNS:
             columns[column] = np.array(values, dtype=np.int64)
         elif column == "supported":
             columns[column] = np.array(values, dtype=bool)
-        else:  # text: an object array (pandas infers the same column type as from a list, in half the time)
+        else:
             columns[column] = np.array(values, dtype=object)
-    return pd.DataFrame(columns, columns=LAYER_COLUMNS)
+    return columns
 
 
 def _check_exact(row: dict[str, object], layer: Layer, batch: int) -> None:
@@ -248,17 +264,11 @@ def aggregate_weight_bytes(network: AggregateNetwork, precision: Precision) -> f
     return network.params * bits / 8
 
 
-@lru_cache(maxsize=1)
-def _no_layers() -> pd.DataFrame:
-    """The empty layer table of an aggregate network (copied for each: building one costs a millisecond)."""
-    return pd.DataFrame(columns=LAYER_COLUMNS)
-
-
 def _count_aggregate(network: AggregateNetwork, override: Precision | None, frames: int) -> NetworkCost:
     precision = override or network.precision
     activations = network.activation_elements_per_frame
     return NetworkCost(
-        network=network.name, precision=precision, batch=frames, layers=_no_layers().copy(),
+        network=network.name, precision=precision, batch=frames, layer_columns={},
         ops_total=network.ops_per_frame * frames, params_total=network.params,
         weight_bytes_total=aggregate_weight_bytes(network, precision),
         activation_bytes_total=(activations * precision.activations.bits / 8 * frames

@@ -1,13 +1,17 @@
 """Roofline model: counted networks, engines and memories, traffic models, the vectorized core, the predictor.
 
-Everything here takes specs (no catalog lookups); :mod:`rooflinekit.api` resolves names.
+Everything here takes specs (no catalog lookups); :mod:`rooflinekit.api` resolves names. :class:`NotesArray`, a
+pandas extension array, is imported on first use (PEP 562), so that a prediction does not import pandas.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from rooflinekit.roofline.capacity import Residency, residency
 from rooflinekit.roofline.core import COMPUTE_BOUND, RooflineTimes, roofline_times
 from rooflinekit.roofline.engines import MemoryLayout, Placement, place
 from rooflinekit.roofline.grid import HardwareGrid, axis_values
-from rooflinekit.roofline.notes import NotesArray
 from rooflinekit.roofline.predictor import (
     MODES, RESULT_COLUMNS, SWEEP_COLUMNS, Evaluation, Mode, Prediction, evaluate, evaluate_grid, predict, sweep,
 )
@@ -18,6 +22,9 @@ from rooflinekit.roofline.traffic import (
 )
 from rooflinekit.roofline.workload import CountedNetwork, network_label
 
+if TYPE_CHECKING:
+    from rooflinekit.roofline._notes_array import NotesArray
+
 __all__ = [
     "Best", "COMPUTE_BOUND", "CountedNetwork", "HardwareGrid", "Histogram", "Pareto", "Reduction", "axis_values",
     "evaluate_grid", "Evaluation", "MODES", "MemoryLayout", "Mode", "NotesArray", "OnChipIfFits", "Placement",
@@ -25,3 +32,17 @@ __all__ = [
     "TrafficModel", "WeightsAndActivations", "WeightsOnly", "evaluate", "network_label", "place", "predict",
     "residency", "roofline_time_scalar", "roofline_times", "sweep", "traffic_bytes_scalar", "traffic_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """:class:`NotesArray`, imported on first use (with pandas), then kept in this module."""
+    if name != "NotesArray":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rooflinekit.roofline._notes_array import NotesArray
+
+    globals()[name] = NotesArray
+    return NotesArray
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

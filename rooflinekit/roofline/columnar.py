@@ -7,7 +7,8 @@ the filled part in a DataFrame without copying. Text columns (``network``, ``har
 builder of one sweep (:class:`Categories`), so the chunks of a streaming sweep concatenate into the same table.
 ``fits`` is a nullable boolean (missing where the row was not predicted); ``engines`` and ``engine_batches``
 hold tuples (None where not predicted); ``notes`` is a :class:`~rooflinekit.roofline.notes.NotesArray`, two int32
-codes per row (which note source, which of its columns), whose tuples are formatted only when read.
+codes per row (which note source, which of its columns), whose tuples are formatted only when read (the blocks
+give theirs as :class:`~rooflinekit.roofline.notes.NoteRows`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any, Hashable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from rooflinekit.roofline.notes import EMPTY, NoteSource, NotesArray
+from rooflinekit.roofline._notes_array import NotesArray
+from rooflinekit.roofline.notes import EMPTY, NoteRows, NoteSource
 
 CATEGORICAL_COLUMNS = ("network", "hardware", "precision", "mode", "traffic", "bound", "estimate", "status")
 OBJECT_COLUMNS = ("engines", "engine_batches")
@@ -87,7 +89,7 @@ class TableBuilder:
         """Rows still free."""
         return self.capacity - self.n
 
-    def add(self, n: int, constants: Mapping[str, Hashable], arrays: Mapping[str, np.ndarray | NotesArray],
+    def add(self, n: int, constants: Mapping[str, Hashable], arrays: Mapping[str, np.ndarray | NoteRows],
             coded: Mapping[str, tuple[np.ndarray, Sequence[Hashable]]] | None = None) -> None:
         """Append ``n`` rows: ``constants`` repeat one value, ``arrays`` give one per row, ``coded`` gives a
         categorical column as ``(codes, labels)`` (row i is ``labels[codes[i]]``, missing where ``codes[i]`` is
@@ -99,7 +101,7 @@ class TableBuilder:
             self._codes(name)[rows] = mapping[codes]
         for name, value in constants.items():
             if name == "notes":
-                self._add_notes(rows, NotesArray.filled(n, value))  # type: ignore[arg-type]
+                self._add_notes(rows, NoteRows.filled(n, value))  # type: ignore[arg-type]
                 continue
             if name in self.sparse:
                 if value is not None and value == value:
@@ -121,7 +123,7 @@ class TableBuilder:
                 column[rows] = np.nan if value is None else value
         for name, values in arrays.items():
             if name == "notes":
-                self._add_notes(rows, values if isinstance(values, NotesArray) else NotesArray._from_sequence(values))
+                self._add_notes(rows, values if isinstance(values, NoteRows) else NoteRows.from_values(values))
                 continue
             if name in self.sparse:
                 values = np.asarray(values, dtype=np.float64)
@@ -153,7 +155,7 @@ class TableBuilder:
             column = self.data[name] = column.astype(wanted)
         return column
 
-    def _add_notes(self, rows: slice, notes: NotesArray) -> None:
+    def _add_notes(self, rows: slice, notes: NoteRows) -> None:
         """Write ``notes`` into ``rows``, its sources appended to this builder's."""
         if "notes/source" not in self.data:
             if (notes.source == EMPTY).all():

@@ -6,21 +6,24 @@ such a note on most rows, and formatting a few numbers per row costs far more th
 
 - :class:`CapacityNotes` holds the notes of the B columns (batch sizes or grid points) of one residency as
   numeric arrays, one entry per note, and formats the notes of the columns asked for (:meth:`~CapacityNotes.lines`);
-- :class:`NotesArray` is the ``notes`` column of a sweep table: a pandas extension array whose row ``i`` is
-  ``sources[source[i]].lines([column[i]])[0]``, ``()`` where ``source[i] == EMPTY`` and missing (None) where
-  ``source[i] == MISSING`` (a row that was not predicted). Reading a row, iterating, ``tolist()``,
-  ``astype(object)`` or ``to_numpy()`` give tuples of ``str``, the same text an eager build gave; selecting,
-  taking and concatenating keep it lazy.
+- :class:`NoteRows` holds rows of notes: row ``i`` is ``sources[source[i]].lines([column[i]])[0]``, ``()`` where
+  ``source[i] == EMPTY`` and missing (None) where ``source[i] == MISSING`` (a row that was not predicted). Reading a
+  row, iterating or ``tolist()`` give tuples of ``str``, the same text an eager build gave; selecting, taking and
+  concatenating keep it lazy. Predictions and the blocks of a sweep carry their notes so, without pandas;
+- :class:`NotesArray` is the ``notes`` column of a sweep table: the same rows as a pandas extension array
+  (``astype(object)`` and ``to_numpy()`` give the tuples too), defined in :mod:`rooflinekit.roofline._notes_array`
+  and imported from there on first use, so that a prediction does not import pandas.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, Type
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol, Self, Sequence, overload
 
 import numpy as np
-import pandas as pd
-from pandas.api.extensions import ExtensionArray, ExtensionDtype, register_extension_dtype, take
+
+if TYPE_CHECKING:  # the names __getattr__ (below) gives
+    from rooflinekit.roofline._notes_array import NotesArray, NotesDtype
 
 EMPTY = -1
 """Source code of a row without notes."""
@@ -124,28 +127,14 @@ class CapacityNotes:
         return out
 
 
-@register_extension_dtype
-class NotesDtype(ExtensionDtype):
-    """The dtype of a :class:`NotesArray` (each value a tuple of ``str``, or None)."""
-
-    name = "rooflinekit.notes"
-    type = tuple
-    kind = "O"
-    na_value = None
-
-    @classmethod
-    def construct_array_type(cls) -> Type["NotesArray"]:
-        return NotesArray
-
-
-class NotesArray(ExtensionArray):
-    """A sweep's ``notes`` column, formatted on demand (see the module docstring)."""
+class NoteRows:
+    """Rows of notes formatted when read (see the module docstring): the notes of predictions, without pandas."""
 
     def __init__(self, sources: Sequence[NoteSource], source: np.ndarray, column: np.ndarray) -> None:
         self.sources, self.source, self.column = tuple(sources), np.asarray(source, np.int32), np.asarray(column)
 
     @classmethod
-    def of(cls, notes: CapacityNotes, columns: np.ndarray) -> "NotesArray":
+    def of(cls, notes: CapacityNotes, columns: np.ndarray) -> Self:
         """Rows reading columns ``columns`` (N,) of ``notes``."""
         columns = np.asarray(columns, dtype=np.int64)
         if not notes.any():
@@ -153,105 +142,58 @@ class NotesArray(ExtensionArray):
         return cls((notes,), np.zeros(len(columns), dtype=np.int32), columns)
 
     @classmethod
-    def filled(cls, n: int, value: tuple[str, ...] | None) -> "NotesArray":
+    def filled(cls, n: int, value: tuple[str, ...] | None) -> Self:
         """``n`` rows of one value (``()``, a tuple of notes, or None)."""
         if value is None or value == ():
             return cls((), np.full(n, MISSING if value is None else EMPTY, dtype=np.int32), np.zeros(n, np.int64))
         return cls((FixedNotes((value,)),), np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int64))
 
-    # -- the ExtensionArray interface
     @classmethod
-    def _from_sequence(cls, scalars: Any, *, dtype: Any = None, copy: bool = False) -> "NotesArray":
-        values = [None if v is None else tuple(v) for v in scalars]
-        source = np.array([MISSING if v is None else (EMPTY if v == () else 0) for v in values], dtype=np.int32)
-        return cls((FixedNotes(tuple(() if v is None else v for v in values)),), source, np.arange(len(values)))
-
-    @classmethod
-    def _from_factorized(cls, values: Any, original: "NotesArray") -> "NotesArray":
-        return cls._from_sequence(values)
-
-    @property
-    def dtype(self) -> NotesDtype:
-        return NotesDtype()
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.source.nbytes + self.column.nbytes)
-
-    def __len__(self) -> int:
-        return len(self.source)
-
-    def __getitem__(self, item: Any) -> Any:
-        if isinstance(item, (int, np.integer)):
-            return self._objects(np.array([int(item)]))[0]
-        if isinstance(item, tuple) and len(item) == 1:
-            item = item[0]
-        if not isinstance(item, slice):
-            item = pd.api.indexers.check_array_indexer(self, item)
-        return NotesArray(self.sources, self.source[item], self.column[item])
-
-    def __iter__(self) -> Any:
-        return iter(self._objects())
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        """Set rows to a tuple of notes (or None), or to one per row; the new notes become a source of their own."""
-        rows = np.atleast_1d(np.arange(len(self))[pd.api.indexers.check_array_indexer(self, key)
-                                                  if not isinstance(key, (int, np.integer, slice)) else key])
-        one = value is None or isinstance(value, tuple) and all(isinstance(v, str) for v in value)
-        new = NotesArray._from_sequence([value] * len(rows) if one else list(value))
-        if len(new) != len(rows):
-            raise ValueError(f"cannot set {len(rows)} rows of notes from {len(new)} values")
-        self.source, self.column = np.array(self.source), np.array(self.column)  # writable, this array's own
-        self.source[rows] = np.where(new.source >= 0, new.source + len(self.sources), new.source)
-        self.column[rows] = new.column
-        self.sources = (*self.sources, *new.sources)
-
-    def isna(self) -> np.ndarray:
-        missing: np.ndarray = self.source == MISSING
-        return missing
-
-    def take(self, indices: Any, *, allow_fill: bool = False, fill_value: Any = None) -> "NotesArray":
-        if allow_fill and fill_value not in (None, ()):
-            raise ValueError("NotesArray.take fills with None or () only")
-        fill = EMPTY if fill_value == () else MISSING
-        source = np.asarray(take(self.source, indices, allow_fill=allow_fill, fill_value=fill))
-        column = np.asarray(take(self.column, indices, allow_fill=allow_fill, fill_value=0))
-        return NotesArray(self.sources, source, column)
-
-    def copy(self) -> "NotesArray":
-        return NotesArray(self.sources, self.source.copy(), self.column.copy())
+    def from_values(cls, values: Iterable[Any]) -> Self:
+        """Rows holding ``values``, each a sequence of notes (``str``, kept as a tuple) or None (a missing row)."""
+        notes = [None if v is None else tuple(v) for v in values]
+        source = np.array([MISSING if v is None else (EMPTY if v == () else 0) for v in notes], dtype=np.int32)
+        return cls((FixedNotes(tuple(() if v is None else v for v in notes)),), source, np.arange(len(notes)))
 
     @classmethod
-    def _concat_same_type(cls, to_concat: Sequence["NotesArray"]) -> "NotesArray":
+    def concat(cls, parts: Sequence[NoteRows]) -> Self:
+        """The rows of ``parts``, one after the other."""
         sources: list[NoteSource] = []
         codes, columns = [], []
-        for part in to_concat:
+        for part in parts:
             codes.append(np.where(part.source >= 0, part.source + len(sources), part.source))
             columns.append(part.column)
             sources.extend(part.sources)
         return cls(sources, np.concatenate(codes) if codes else np.zeros(0, np.int32),
                    np.concatenate(columns) if columns else np.zeros(0, np.int64))
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self._objects()
+    def __len__(self) -> int:
+        return len(self.source)
 
-    def astype(self, dtype: Any, copy: bool = True) -> Any:
-        if isinstance(dtype, NotesDtype) or dtype == NotesDtype.name:
-            return self.copy() if copy else self
-        if pd.api.types.is_object_dtype(dtype):
-            return self._objects()
-        return super().astype(dtype, copy=copy)
+    @overload
+    def __getitem__(self, item: int | np.integer[Any]) -> tuple[str, ...] | None: ...
 
-    def _values_for_factorize(self) -> tuple[np.ndarray, Any]:
-        return self._objects(), None
+    @overload
+    def __getitem__(self, item: slice | np.ndarray) -> Self: ...
 
-    def __eq__(self, other: Any) -> Any:
-        values = self._objects()
-        other_values = other._objects() if isinstance(other, NotesArray) else other
-        out = np.empty(len(values), dtype=bool)
-        for i, (a, b) in enumerate(zip(values, other_values)):
-            out[i] = a == b
-        return out
+    def __getitem__(self, item: int | np.integer[Any] | slice | np.ndarray) -> tuple[str, ...] | None | Self:
+        """Row ``item`` (an int), or the rows a slice, an integer array or a boolean mask selects."""
+        if isinstance(item, (int, np.integer)):
+            row: tuple[str, ...] | None = self._objects(np.array([int(item)]))[0]
+            return row
+        return type(self)(self.sources, self.source[item], self.column[item])
+
+    def __iter__(self) -> Iterator[tuple[str, ...] | None]:
+        return iter(self._objects())
+
+    def take(self, indices: Sequence[int] | np.ndarray) -> Self:
+        """The rows at positions ``indices`` (negative ones counted from the end)."""
+        return type(self)(self.sources, self.source[indices], self.column[indices])
+
+    def tolist(self) -> list[Any]:
+        """Every row: a tuple of ``str`` each, None where missing."""
+        rows: list[Any] = self._objects().tolist()
+        return rows
 
     def _objects(self, rows: np.ndarray | None = None) -> np.ndarray:
         """(N,) object array of the rows ``rows`` (all by default): a tuple of str each, None where missing."""
@@ -266,3 +208,12 @@ class NotesArray(ExtensionArray):
             for i, lines in zip(where.tolist(), made):
                 out[i] = lines
         return out
+
+
+def __getattr__(name: str) -> Any:
+    """:class:`NotesArray` and :class:`NotesDtype`, imported on first use (with pandas)."""
+    if name in ("NotesArray", "NotesDtype"):
+        from rooflinekit.roofline import _notes_array
+
+        return getattr(_notes_array, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

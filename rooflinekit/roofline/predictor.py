@@ -37,10 +37,9 @@ differently: a grid point and its explicit spec agree to rounding (a few units i
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Hashable, Iterable, Iterator, Literal, Sequence, get_args
+from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Iterator, Literal, Sequence, get_args
 
 import numpy as np
-import pandas as pd
 
 from rooflinekit._limits import MAX_BATCH, shown
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
@@ -50,13 +49,17 @@ from rooflinekit.roofline import _compiled
 from rooflinekit.roofline.capacity import activation_peaks, residency
 from rooflinekit.roofline.core import COMPUTE_BOUND, roofline_times
 from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement, engines_running_all, place
-from rooflinekit.roofline.columnar import Categories, TableBuilder
 from rooflinekit.roofline.grid import GridColumns, HardwareGrid
-from rooflinekit.roofline.notes import NotesArray
-from rooflinekit.roofline.reductions import Reduction
+from rooflinekit.roofline.notes import NoteRows
 from rooflinekit.roofline.stacked import Device, Stack, StackedEvaluation, evaluate_devices, evaluate_stacked
 from rooflinekit.roofline.traffic import RowTraffic, TrafficModel, traffic_model
 from rooflinekit.roofline.workload import CountedNetwork, count_once
+
+if TYPE_CHECKING:  # pandas is imported where a table is built (a prediction of a layer network, a sweep)
+    import pandas as pd
+
+    from rooflinekit.roofline.columnar import Categories, TableBuilder
+    from rooflinekit.roofline.reductions import Reduction
 
 Mode = Literal["network", "layer"]
 MODES: tuple[str, ...] = get_args(Mode)
@@ -169,7 +172,7 @@ class _Run:
     optimistic_s: np.ndarray
     pessimistic_s: np.ndarray
     fits: np.ndarray
-    notes: NotesArray  # (B,) formatted when read
+    notes: NoteRows  # (B,) formatted when read
     kernels: int
     engines: tuple[str, ...]
     layers: pd.DataFrame | None
@@ -181,12 +184,12 @@ class Evaluation:
 
     ``arrays`` holds every column of :data:`RESULT_COLUMNS` as a numpy array of length B (float64 numbers,
     ``fits`` bool, ``kernels`` int64, object arrays of ``str`` for ``bound`` and ``estimate`` and of tuples for
-    ``engines`` and ``engine_batches``, and ``notes`` a :class:`~rooflinekit.roofline.notes.NotesArray` of tuples
+    ``engines`` and ``engine_batches``, and ``notes`` a :class:`~rooflinekit.roofline.notes.NoteRows` of tuples
     made when read); :attr:`columns` gives them as lists of Python values.
     """
 
     batches: tuple[int, ...]
-    arrays: dict[str, np.ndarray | NotesArray]
+    arrays: dict[str, np.ndarray | NoteRows]
     layers: pd.DataFrame | None
     bound_codes: np.ndarray | None = None  # (B,) index into bound_labels: the ``bound`` column, coded
     bound_labels: tuple[str, ...] = ()
@@ -225,7 +228,7 @@ def evaluate(counted: CountedNetwork, hardware: HardwareSpec, batches: Sequence[
         runs = {e: _run(counted, place(counted, hardware, [e]), layout, b, mode, traffic, fuse, with_layers)
                 for e in capable}
         columns, layers = _split(counted, hardware, runs, layout, b, mode, traffic, fuse, with_layers)
-        arrays = {key: NotesArray._from_sequence(values) if key == "notes" else
+        arrays = {key: NoteRows.from_values(values) if key == "notes" else
                   _object_array(values) if key in _OBJECT_COLUMNS else np.asarray(values)
                   for key, values in columns.items()}
         return Evaluation(tuple(b.tolist()), arrays, layers)
@@ -267,7 +270,7 @@ def evaluate_grid(counted: CountedNetwork, grid: HardwareGrid, start: int, stop:
 _OBJECT_COLUMNS = frozenset({"bound", "estimate", "engines", "engine_batches"})
 
 
-def _stacked_arrays(result: StackedEvaluation, s: int) -> dict[str, np.ndarray | NotesArray]:
+def _stacked_arrays(result: StackedEvaluation, s: int) -> dict[str, np.ndarray | NoteRows]:
     """The columns of :data:`RESULT_COLUMNS` of network ``s`` of a stacked evaluation (see :class:`Evaluation`)."""
     n = result.bound.shape[1]
     return {**{name: result.numbers[name][s] for name in RESULT_COLUMNS if name in result.numbers},
@@ -374,7 +377,7 @@ def _run(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b:
     keep = slice(0, 1) if single else slice(None)
     return _Run(time_s[keep], bound[keep], labels, ops_total[keep], moved_total[keep], bandwidth, peak[keep],
                 optimistic_s[keep], pessimistic_s[keep], resident.fits[keep],
-                NotesArray.of(resident.capacity_notes, np.arange(len(b)))[keep], len(starts), used, layers)
+                NoteRows.of(resident.capacity_notes, np.arange(len(b)))[keep], len(starts), used, layers)
 
 
 def _run_grid_layer(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b: np.ndarray,
@@ -417,7 +420,7 @@ def _run_grid_layer(counted: CountedNetwork, placement: Placement, layout: Memor
     labels = ("compute", *(f"memory:{name}" for name in layout.names))
     return _Run(time_s, bound, labels, ops_total, moved_total,
                 grid.bandwidth_bytes_per_s, peak, optimistic_s, pessimistic_s, resident.fits[inverse],
-                NotesArray.of(resident.capacity_notes, inverse), len(starts), used, None)
+                NoteRows.of(resident.capacity_notes, inverse), len(starts), used, None)
 
 
 def _grid_kernels(ops_kd: np.ndarray, peak: np.ndarray, moved_k: np.ndarray, bandwidth: np.ndarray,
@@ -548,7 +551,7 @@ def _layer_frame(counted: CountedNetwork, placement: Placement, starts: np.ndarr
     return layers
 
 
-def _arrays(run: _Run, b: np.ndarray) -> dict[str, np.ndarray | NotesArray]:
+def _arrays(run: _Run, b: np.ndarray) -> dict[str, np.ndarray | NoteRows]:
     """The columns of :data:`RESULT_COLUMNS` for one run, as arrays of length B (see :class:`Evaluation`)."""
     bytes_batch = run.moved.sum(axis=1)
     n = len(b)
@@ -602,7 +605,7 @@ def _split(counted: CountedNetwork, hardware: HardwareSpec, runs: dict[int, _Run
                "estimate": BOUND_ESTIMATE, "engines": tuple(names[index] for index, _ in active),
                "engine_batches": tuple(int(shares[index, i]) for index, _ in active),
                "kernels": int(sum(r.kernels for _, r in active)), "fits": all(bool(r.fits[0]) for _, r in active),
-               "notes": tuple(f"{names[index]}: {note}" for index, r in active for note in r.notes[0])}
+               "notes": tuple(f"{names[index]}: {note}" for index, r in active for note in r.notes[0] or ())}
         for key, value in row.items():
             columns[key].append(value)
         if with_layers and len(b) == 1:
@@ -666,7 +669,7 @@ def _default_batch(counted: CountedNetwork) -> int:
     return int(getattr(counted.spec, "batch", 1))
 
 
-Block = tuple[int, dict[str, Hashable], dict[str, np.ndarray | NotesArray],
+Block = tuple[int, dict[str, Hashable], dict[str, np.ndarray | NoteRows],
               dict[str, tuple[np.ndarray, tuple[str, ...]]]]
 """Rows of a sweep as ``(n, constants, arrays, coded)`` (see :meth:`TableBuilder.add`)."""
 
@@ -711,6 +714,8 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[H
     plan = SweepPlan.of(networks, hardware, precisions, batches, mode, traffic, conventions, counters, fuse)
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
         raise SpecError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    from rooflinekit.roofline.columnar import Categories
+
     if reduce is None:
         builder = plan.builder(plan.rows, Categories())
         for n, constants, arrays, coded in plan.blocks(range(len(plan.networks)), max(int(chunk_rows), 1)):
@@ -726,6 +731,8 @@ def stream(plan: "SweepPlan", network_indices: Iterable[int], reduce: Reduction,
     """The partial state of ``reduce`` over the rows of the networks ``network_indices`` of ``plan``, built in
     chunks of at most ``chunk_rows`` rows (more only when one block is larger). Rows are indexed by their
     position in the whole sweep."""
+    from rooflinekit.roofline.columnar import Categories
+
     indices = list(network_indices)
     categories = Categories()
     row = plan.first_row(indices[0]) if indices and first_row is None else (first_row or 0)
@@ -787,7 +794,7 @@ def _joined(n_networks: int, parts: list[tuple[np.ndarray, StackedEvaluation]]) 
     order[np.concatenate(note_rows)] = np.arange(n_networks * n_b)
     return StackedEvaluation(merged["batches"], tuple(errors), numbers, merged["bound"], first.labels,
                              merged["fits"], merged["kernels"], merged["engines"], merged["engine_batches"],
-                             NotesArray._concat_same_type(note_parts).take(order))
+                             NoteRows.concat(note_parts).take(order))
 
 
 @dataclass(frozen=True, eq=False)
@@ -860,6 +867,8 @@ class SweepPlan:
 
     def builder(self, capacity: int, categories: Categories) -> TableBuilder:
         """An empty table of :attr:`columns` for ``capacity`` rows (see :attr:`sparse_axes`)."""
+        from rooflinekit.roofline.columnar import TableBuilder
+
         return TableBuilder(capacity, self.columns, categories, sparse=self.sparse_axes)
 
     def blocks(self, network_indices: Iterable[int],
@@ -958,7 +967,7 @@ class SweepPlan:
             bound_parts.append(np.where(codes >= 0, codes + len(labels), -1))
             labels.extend(r.labels)
         rows = (segments[:, None] * n_b + np.arange(n_b)).reshape(-1)
-        notes = NotesArray._concat_same_type([r.notes.take(rows) for r in picked])  # (H, S, B) order
+        notes = NoteRows.concat([r.notes.take(rows) for r in picked])  # (H, S, B) order
         order = (np.arange(n_h)[None, :, None] * (n_s * n_b) + np.arange(n_s)[:, None, None] * n_b
                  + np.arange(n_b)[None, None, :]).reshape(-1)
         segment_code = np.repeat(np.arange(n_s), n_h * n_b)
@@ -972,7 +981,7 @@ class SweepPlan:
             "status": (np.repeat(status.reshape(-1), n_b), tuple(messages)),
             "estimate": (np.where(failed, -1, 0), (BOUND_ESTIMATE,)),
         }
-        arrays: dict[str, np.ndarray | NotesArray] = {
+        arrays: dict[str, np.ndarray | NoteRows] = {
             **{name: np.stack([r.numbers[name][segments] for r in picked], axis=1).reshape(-1)
                for name in RESULT_COLUMNS if name in picked[0].numbers},
             "pruning_pct": np.repeat(np.array([c.spec.pruning_pct for c in chosen], dtype=np.float64), n_h * n_b),
@@ -985,7 +994,7 @@ class SweepPlan:
         return n_s * n_h * n_b, constants, arrays, coded
 
     @staticmethod
-    def _block(n: int, constants: dict[str, Hashable], arrays: dict[str, np.ndarray | NotesArray],
+    def _block(n: int, constants: dict[str, Hashable], arrays: dict[str, np.ndarray | NoteRows],
                run: Callable[[], Evaluation]) -> Block:
         try:
             evaluation = run()
@@ -993,7 +1002,7 @@ class SweepPlan:
             return n, {**constants, **{c: None for c in RESULT_COLUMNS}, "status": str(exc)}, arrays, {}
         result, coded = evaluation.arrays, {}
         numbers = {key: value for key, value in result.items() if key not in ("kernels", "estimate", "engines")}
-        numbers["kernels"] = result["kernels"].astype(np.float64)
+        numbers["kernels"] = np.asarray(result["kernels"], dtype=np.float64)
         if evaluation.bound_codes is not None:
             coded["bound"] = (evaluation.bound_codes, evaluation.bound_labels)
             del numbers["bound"]

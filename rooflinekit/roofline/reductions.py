@@ -8,18 +8,21 @@ previous state by ``r.combine``; at the end it returns ``r.finalize(state)``. A 
 is what the tests check. Partial states are small DataFrames, so the same reduction combines the partitions of a
 distributed sweep (:mod:`rooflinekit.roofline.dask_engine`).
 
-Only predicted rows (``status == "ok"``) take part.
+Only predicted rows (``status == "ok"``) take part. pandas is imported when a reduction runs, not with this module
+(which :mod:`rooflinekit.api` imports for a prediction too).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from rooflinekit.errors import SpecError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Direction = str  # "min" or "max"
 
@@ -35,6 +38,8 @@ class Reduction(ABC):
 
     def combine(self, states: Sequence[pd.DataFrame]) -> pd.DataFrame:
         """One state from several (in sweep order). The default reduces their concatenation again."""
+        import pandas as pd
+
         frames = [s for s in states if len(s)]
         if not frames:
             return states[0] if states else pd.DataFrame()
@@ -98,6 +103,8 @@ class Best(Reduction):
         return best
 
     def finalize(self, state: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+
         if state.empty:
             return _plain(state)
         values = state[self.metric].to_numpy(dtype=np.float64)
@@ -116,6 +123,8 @@ class Best(Reduction):
 def _plain(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with categorical and string columns as plain objects (chunks and partitions may order categories
     apart, and a state sent between processes may come back with inferred string columns)."""
+    import pandas as pd
+
     categorical = [c for c in table.columns
                    if isinstance(table[c].dtype, (pd.CategoricalDtype, pd.StringDtype))]
     return table.astype({c: object for c in categorical}) if categorical else table
@@ -184,6 +193,8 @@ class Histogram(Reduction):
         self.columns = (column, *self.by, "status")
 
     def partial(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+
         if "count" in chunk.columns and "bin_low" in chunk.columns:  # already a state: add counts up
             return chunk.groupby([*self.by, "bin_low", "bin_high"], sort=False, observed=True,
                                  dropna=False)["count"].sum().reset_index()

@@ -34,7 +34,7 @@ from rooflinekit.roofline import _compiled
 from rooflinekit.roofline.capacity import _entries
 from rooflinekit.roofline.core import fold_runs, roofline_times
 from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement, _choose, _EngineLevels
-from rooflinekit.roofline.notes import EMPTY, MISFIT, SPILL, CapacityNotes, NotesArray
+from rooflinekit.roofline.notes import EMPTY, MISFIT, SPILL, CapacityNotes, NoteRows
 from rooflinekit.roofline.traffic import RowTraffic, TrafficModel, WeightsAndActivations, WeightsOnly
 from rooflinekit.roofline.workload import CountedNetwork
 
@@ -185,7 +185,7 @@ class StackedEvaluation:
     ``errors[s]`` is the :class:`~rooflinekit.errors.PrecisionError` or :class:`~rooflinekit.errors.SpecError`
     that predicting network ``s`` raises (its rows then hold NaN, code -1, False, None and missing notes), else
     None. ``bound`` indexes ``labels``; ``engines`` and ``engine_batches`` are object arrays of tuples; ``notes``
-    (S * B,) is lazy (see :class:`~rooflinekit.roofline.notes.NotesArray`); ``layers`` the per-layer table of a
+    (S * B,) is lazy (see :class:`~rooflinekit.roofline.notes.NoteRows`); ``layers`` the per-layer table of a
     single network when asked for.
     """
 
@@ -198,7 +198,7 @@ class StackedEvaluation:
     kernels: np.ndarray
     engines: np.ndarray
     engine_batches: np.ndarray
-    notes: NotesArray
+    notes: NoteRows
     layers: "pd.DataFrame | None" = None
 
 
@@ -330,7 +330,7 @@ class _Outputs:
     kernels: np.ndarray
     engines: np.ndarray
     engine_batches: np.ndarray
-    note_parts: list[tuple[np.ndarray, NotesArray]]
+    note_parts: list[tuple[np.ndarray, NoteRows]]
 
     @classmethod
     def empty(cls, n_seg: int, b: np.ndarray) -> "_Outputs":
@@ -362,16 +362,16 @@ class _Outputs:
         self.engines[rows] = arrays["engines"]
         self.engine_batches[rows] = arrays["engine_batches"]
         notes = arrays["notes"]
-        self.note_parts.append((rows, notes if isinstance(notes, NotesArray) else NotesArray._from_sequence(notes)))
+        self.note_parts.append((rows, notes if isinstance(notes, NoteRows) else NoteRows.from_values(notes)))
 
-    def notes(self, n: int) -> NotesArray:
+    def notes(self, n: int) -> NoteRows:
         """The notes of all rows: those written, missing elsewhere."""
         covered = np.zeros(n, dtype=bool)
         for rows, _ in self.note_parts:
             covered[rows] = True
         missing = np.flatnonzero(~covered)
-        parts = [*self.note_parts, (missing, NotesArray.filled(len(missing), None))]
-        joined = NotesArray._concat_same_type([notes for _, notes in parts])
+        parts = [*self.note_parts, (missing, NoteRows.filled(len(missing), None))]
+        joined = NoteRows.concat([notes for _, notes in parts])
         order = np.empty(n, dtype=np.int64)
         order[np.concatenate([rows for rows, _ in parts])] = np.arange(n)
         return joined.take(order)
@@ -388,7 +388,7 @@ class _Run:
     kernels: np.ndarray
     engines: np.ndarray
     engine_batches: np.ndarray
-    notes: NotesArray
+    notes: NoteRows
     layers: "pd.DataFrame | None"
 
     def rows(self, start: int, stop: int, n_b: int) -> "_Run":
@@ -560,7 +560,7 @@ def _run_stacked(stack: Stack, devices: Sequence[Device], seg_device: np.ndarray
 
 
 def _notes(parts: list[dict[str, np.ndarray]], devices: Sequence[Device], seg_device: np.ndarray, width: int,
-           n_b: int) -> NotesArray:
+           n_b: int) -> NoteRows:
     """The notes of S segments x ``n_b`` batch sizes from residency's note ``parts`` (columns segment x ``width``
     batch sizes, the duplicate of a single batch size dropped), each device's under its level names."""
     n_seg = len(seg_device)
@@ -573,7 +573,7 @@ def _notes(parts: list[dict[str, np.ndarray]], devices: Sequence[Device], seg_de
             renumbered.append({**{name: values[kept] for name, values in part.items()},
                                "column": (s_of * n_b + i_of)[kept]})
     if len(devices) == 1:
-        return NotesArray.of(CapacityNotes.concat(devices[0].layout.names, renumbered), np.arange(n_seg * n_b))
+        return NoteRows.of(CapacityNotes.concat(devices[0].layout.names, renumbered), np.arange(n_seg * n_b))
     every = CapacityNotes.concat((), renumbered)  # by column: device by device (segments are)
     first_column = np.searchsorted(seg_device, np.arange(len(devices) + 1)) * n_b
     bounds = np.searchsorted(every.column, first_column)
@@ -585,7 +585,7 @@ def _notes(parts: list[dict[str, np.ndarray]], devices: Sequence[Device], seg_de
             source[first_column[d]:first_column[d + 1]] = len(sources)
             sources.append(CapacityNotes(device.layout.names, *(getattr(every, f.name)[mine]
                                                                 for f in dataclasses.fields(CapacityNotes)[1:])))
-    return NotesArray(sources, source, np.arange(n_seg * n_b))
+    return NoteRows(sources, source, np.arange(n_seg * n_b))
 
 
 def _effective_peak(ops_total: np.ndarray, compute_total: np.ndarray, peak_row: np.ndarray,

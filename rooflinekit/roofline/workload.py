@@ -28,14 +28,17 @@ from collections import Counter as Tally
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions, NetworkCost, count_network
 from rooflinekit.counters.cost import warn_unsupported
 from rooflinekit.descriptors import AggregateNetwork, Layer, LayerNetwork, NetworkSpec, OpClass, OpKind, Precision
 from rooflinekit.descriptors import layer_op_class
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PRODUCER_CLASSES = frozenset({OpClass.CONV, OpClass.DEPTHWISE, OpClass.GEMM, OpClass.ATTENTION})
 
@@ -80,15 +83,15 @@ class CountedNetwork:
                 op_class=np.array([""]), fuses_into_previous=np.zeros(1, dtype=bool), link_bytes=np.zeros(1),
             )
         frames = float(cost.batch)
-        rows = cost.layers
-        output_bytes = rows["output_bytes"].to_numpy(np.float64) / frames
-        fuses = _fusible_links(network, rows)
+        rows = cost.layer_columns
+        output_bytes = rows["output_bytes"].astype(np.float64) / frames
+        fuses = _fusible_links(network, rows["output_bytes"])
         return cls(
-            spec=network, cost=cost, ops=rows["ops"].to_numpy(np.float64) / frames,
-            weight_bytes=rows["weight_bytes"].to_numpy(np.float64),
-            activation_bytes=(rows["input_bytes"] + rows["output_bytes"]).to_numpy(np.float64) / frames,
-            state_bytes=rows["state_bytes"].to_numpy(np.float64) / frames,
-            compute_dtype=rows["compute_dtype"].to_numpy(dtype=object).astype(str),
+            spec=network, cost=cost, ops=rows["ops"].astype(np.float64) / frames,
+            weight_bytes=rows["weight_bytes"].astype(np.float64),
+            activation_bytes=(rows["input_bytes"] + rows["output_bytes"]).astype(np.float64) / frames,
+            state_bytes=rows["state_bytes"].astype(np.float64) / frames,
+            compute_dtype=rows["compute_dtype"].astype(str),
             op_class=np.array([_class_name(layer) for layer in network.layers]),
             fuses_into_previous=fuses, link_bytes=np.where(fuses, np.roll(output_bytes, 1), 0.0),
         )
@@ -175,11 +178,11 @@ def _class_name(layer: Layer) -> str:
     return "" if op_class is None else op_class.value
 
 
-def _fusible_links(network: LayerNetwork, rows: pd.DataFrame) -> np.ndarray:
-    """(R,) bool: row i can fuse into row i - 1 (rules in the module docstring)."""
+def _fusible_links(network: LayerNetwork, output_bytes: np.ndarray) -> np.ndarray:
+    """(R,) bool: row i can fuse into row i - 1 (rules in the module docstring), ``output_bytes`` (R,) the bytes
+    each row writes."""
     layers = network.layers
     readers = Tally(name for layer in layers for name in layer.input_names)
-    output_bytes = rows["output_bytes"].to_numpy()
     fuses = np.zeros(len(layers), dtype=bool)
     for i in range(1, len(layers)):
         kind, previous, layer = OpKind.parse(layers[i].op), layers[i - 1], layers[i]
