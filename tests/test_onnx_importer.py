@@ -552,11 +552,12 @@ def test_lstm_over_all_time_steps(tmp_path: Path) -> None:
 def test_layer_norm_gelu_erf_and_unmapped_op(tmp_path: Path) -> None:
     nodes = [helper.make_node("LayerNormalization", ["x", "g", "b"], ["n"], axis=-1),
              helper.make_node("Gelu", ["n"], ["e"]), helper.make_node("Erf", ["e"], ["f"]),
-             helper.make_node("LpNormalization", ["f"], ["y"])]
-    net = load_onnx(save(tmp_path, nodes, {"x": [2, 8]}, ["y"], [tensor("g", [8]), tensor("b", [8])], opset=20))
-    assert [layer.op for layer in net.layers] == ["layer_norm", "gelu", "erf", "LpNormalization"]
+             helper.make_node("Frobnicate", ["f"], ["y"], domain="com.example")]
+    net = load_onnx(save(tmp_path, nodes, {"x": [2, 8]}, ["y"], [tensor("g", [8]), tensor("b", [8])], opset=20,
+                         extra_opsets=[("com.example", 1)]))
+    assert [layer.op for layer in net.layers] == ["layer_norm", "gelu", "erf", "Frobnicate"]
     assert [w.shape for w in net.layers[0].weights] == [(8,), (8,)]
-    assert count(net).unsupported_ops == {"LpNormalization": 1}
+    assert count(net).unsupported_ops == {"Frobnicate": 1}
 
 
 def test_opset_differences_reduce_pad_slice(tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def test_values_are_todays_strings() -> None:
 
 @pytest.mark.parametrize("text, expected", [
     ("conv", OpKind.CONV), ("reduce_mean", OpKind.REDUCE_MEAN), (OpKind.ADD, OpKind.ADD),
-    ("NonMaxSuppression", None),  # an unmapped ONNX op keeps its op_type
+    ("TfIdfVectorizer", None),  # an unmapped ONNX op keeps its op_type
     ("CUMSUM", None),  # an unmapped TFLite builtin keeps its name: matching is exact, not case-folded
     ("Conv", None), ("", None),
 ])
@@ -118,7 +118,7 @@ def test_layer_op_class_depthwise_conv() -> None:
 
 def test_layer_op_class_of_other_and_unknown_ops() -> None:
     assert layer_op_class(Layer(name="r", op="relu", inputs=((1, 4),), outputs=((1, 4),))) is OpClass.ELEMENTWISE
-    assert layer_op_class(Layer(name="n", op="NonMaxSuppression", inputs=((1, 4),), outputs=((1, 4),))) is None
+    assert layer_op_class(Layer(name="n", op="TfIdfVectorizer", inputs=((1, 4),), outputs=((1, 4),))) is None
 
 
 def test_calibration_classes_unchanged() -> None:
@@ -126,7 +126,7 @@ def test_calibration_classes_unchanged() -> None:
     matmul = Layer(name="m", op="matmul", inputs=((2, 3), (3, 4)), outputs=((2, 4),))
     fc = Layer(name="f", op="fully_connected", inputs=((1, 3),), outputs=((1, 4),), weights=[(4, 3)])
     einsum = Layer(name="e", op="einsum", inputs=((2, 3), (3, 4)), outputs=((2, 4),), attrs={"equation": "ij,jk->ik"})
-    unknown = Layer(name="n", op="NonMaxSuppression", inputs=((1, 4),), outputs=((1, 4),))
+    unknown = Layer(name="n", op="TfIdfVectorizer", inputs=((1, 4),), outputs=((1, 4),))
     pool = Layer(name="p", op="global_avg_pool", inputs=((1, 8, 4, 4),), outputs=((1, 8, 1, 1),))
     assert [op_class(layer) for layer in (conv(8, 8, 8), conv(8, 8, 2), conv(8, 8, 8, "conv_transpose"), matmul, fc,
                                           einsum, unknown, pool)] == [
@@ -145,9 +145,9 @@ def test_duplicate_registration_refused() -> None:
 
 
 def test_registering_an_unknown_kind_refused() -> None:
-    with pytest.raises(SpecError, match=r"^register: 'NonMaxSuppression' is not a canonical op kind; use one of the "
+    with pytest.raises(SpecError, match=r"^register: 'TfIdfVectorizer' is not a canonical op kind; use one of the "
                                         r"OpKind values"):
-        CounterRegistry().register("NonMaxSuppression")
+        CounterRegistry().register("TfIdfVectorizer")
     with pytest.raises(SpecError, match=r"^with_overrides: 'Relu' is not a canonical op kind"):
         DEFAULT_COUNTERS.with_overrides({"Relu": None})
     with pytest.raises(SpecError, match=r"^a counter registry entry: 'bogus' is not a canonical op kind"):
@@ -181,7 +181,7 @@ def test_no_counter_and_zero_on_purpose_are_distinct() -> None:
     assert counter(Layer(name="r", op="relu", inputs=((1, 4),), outputs=((1, 4),))) == OpCount()
     # no counter: neither a known kind without an entry nor an unknown op
     assert "add" not in registry and registry.get("add") is None
-    assert "NonMaxSuppression" not in registry and registry.get("NonMaxSuppression") is None
+    assert "TfIdfVectorizer" not in registry and registry.get("TfIdfVectorizer") is None
     assert registry.supported_kinds() == [OpKind.RELU]
 
 

@@ -1,6 +1,8 @@
 """Per-layer operation and byte counters, keyed by canonical op kind."""
 
-from rooflinekit.counters import conv, einsum, elementwise, gemm, movement, norm, pool  # noqa: F401 (register counters)
+from rooflinekit.counters import (  # noqa: F401 (register counters)
+    conv, einsum, elementwise, fused, gemm, losses, movement, norm, pool, sampling, transforms,
+)
 from rooflinekit.counters._registry import DEFAULT_COUNTERS, Counter, CounterRegistry, OpCount, total_ops, zero_cost
 from rooflinekit.counters.cost import (
     CountingConventions,

@@ -4,9 +4,11 @@
   where operands counts activation inputs and constant tensors (a 3-operand Sum does two adds per element; an
   operand folded into an attribute still costs one op per element).
 - activations and other unary functions (relu, sigmoid, tanh, gelu, trigonometry, is_nan, ...): one op per
-  output element, whatever the function's cost in instructions; ``clip``, ``relu6`` and ``cumsum`` (one add per
-  element) likewise.
-- reduce (reduce_mean, reduce_sum, reduce_max, ...): one op per input element.
+  output element, whatever the function's cost in instructions; ``clip``, ``relu6``, ``cumsum`` (one add per
+  element), ``cumprod`` (one multiply per element; the exclusive and reverse variants alike) and ``bernoulli``
+  (one random draw compared with the probability) likewise.
+- reduce (reduce_mean, reduce_sum, reduce_max, reduce_log_sum, ...): one op per input element (the final log, mean
+  division or root per output element is not counted).
 - cast, quantize, dequantize, requantize: one op per output element (the scale-and-round counts as one).
 """
 
@@ -23,9 +25,10 @@ ACTIVATION_KINDS = ("relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "sigm
                     "gelu", "erf", "swish", "hard_swish", "softplus", "softsign", "clip", "exp", "log", "sqrt",
                     "reciprocal", "neg", "abs", "floor", "ceil", "round", "sin", "cos", "not", "sign",
                     "mish", "celu", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
-                    "is_nan", "is_inf", "bitwise_not", "thresholded_relu", "shrink", "cumsum")
+                    "is_nan", "is_inf", "bitwise_not", "thresholded_relu", "shrink", "cumsum", "cumprod",
+                    "bernoulli")
 REDUCE_KINDS = ("reduce_mean", "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_l2",
-                "reduce_l1", "reduce_log_sum_exp", "reduce_sum_square", "arg_max", "arg_min")
+                "reduce_l1", "reduce_log_sum", "reduce_log_sum_exp", "reduce_sum_square", "arg_max", "arg_min")
 CONVERT_KINDS = ("cast", "quantize", "dequantize", "requantize")
 
 

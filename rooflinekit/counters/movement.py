@@ -1,9 +1,15 @@
 """Data movement: no arithmetic.
 
 - copies (concat, transpose, pad, slice, split, gather, tile, resize with nearest, expand, depth/space
-  reordering): 0 ops; they read their inputs and write their outputs.
-- views (reshape, flatten, squeeze, unsqueeze, identity, dropout at inference, shape): zero cost: 0 ops and
-  no bytes moved.
+  reordering; center_crop_pad, compress, max_unpool, tensor_scatter): 0 ops; they read their inputs and write
+  their outputs (a max_unpool writes its whole zero-filled output, a tensor_scatter its whole cache).
+- data movement without arithmetic on numbers, also 0 ops with their tensors read and written: sequences
+  (sequence_insert, split_to_sequence), unique (a sort, like top_k) and string processing (string_concat,
+  string_normalizer, string_split, regex_full_match); a string element is booked at the activation precision
+  whatever its length, and a sequence or a tensor sized by the data has no shape and moves no counted bytes.
+- views (reshape, flatten, squeeze, unsqueeze, identity, dropout at inference, shape; bitcast, which
+  reinterprets the bits; optional_get_element; the metadata queries size, sequence_length and
+  optional_has_element): zero cost: 0 ops and no bytes moved.
 - resize with interpolation: per output element and spatial dim, 4 ops for ``mode: linear`` (two weights,
   two multiply-adds) and 8 for ``mode: cubic`` (four taps); nearest costs nothing.
 """
@@ -17,9 +23,12 @@ from rooflinekit.errors import ShapeError
 
 COPY_KINDS = ("concat", "transpose", "pad", "slice", "split", "gather", "tile", "expand", "depth_to_space",
               "space_to_depth", "pack", "unpack", "gather_nd", "scatter", "one_hot", "mirror_pad", "reverse",
-              "constant", "range", "non_zero", "top_k", "trilu")
+              "constant", "range", "non_zero", "top_k", "trilu", "center_crop_pad", "compress", "max_unpool",
+              "tensor_scatter", "sequence_insert", "split_to_sequence", "unique", "string_concat",
+              "string_normalizer", "string_split", "regex_full_match")
 RESIZE_OPS_PER_DIM = {"linear": 4, "cubic": 8}
-VIEW_KINDS = ("reshape", "flatten", "squeeze", "unsqueeze", "identity", "dropout", "shape", "size")
+VIEW_KINDS = ("reshape", "flatten", "squeeze", "unsqueeze", "identity", "dropout", "shape", "size", "bitcast",
+              "optional_get_element", "optional_has_element", "sequence_length")
 
 
 @DEFAULT_COUNTERS.register(*COPY_KINDS)

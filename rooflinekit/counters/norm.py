@@ -4,6 +4,10 @@
 - layer_norm, instance_norm, group_norm: mean (1 add), subtract (1), square and accumulate (2), normalize
   (1 multiply by the reciprocal std), scale and shift (2): 7 ops per element.
 - rms_norm: square and accumulate (2), scale by the reciprocal root (1), multiply by the weight (1): 4.
+- lp_norm (ONNX LpNormalization, ``p`` 1 or 2): absolute value or square, and accumulate (2), divide by the norm
+  (1): 3 ops per element (the root per normalized row is not counted, as for rms_norm).
+- mean_variance_norm (ONNX MeanVarianceNormalization): layer_norm without its scale and shift: mean (1),
+  subtract (1), square and accumulate (2), normalize (1): 5 ops per element.
 - softmax, log_softmax: exp (1), sum (1), divide (1): 3 ops per element (the max subtraction is not counted).
 - hardmax: compare (1) and write the one-hot value (1): 2 ops per element.
 - lrn: ``size`` multiply-adds per element for the window sum plus 3 for the scaling: ``size + 3``.
@@ -17,7 +21,7 @@ from rooflinekit.descriptors import Layer
 from rooflinekit.errors import ShapeError
 
 OPS_PER_ELEMENT = {"batch_norm": 2, "layer_norm": 7, "instance_norm": 7, "group_norm": 7, "rms_norm": 4,
-                   "softmax": 3, "log_softmax": 3, "hardmax": 2}
+                   "lp_norm": 3, "mean_variance_norm": 5, "softmax": 3, "log_softmax": 3, "hardmax": 2}
 
 
 @DEFAULT_COUNTERS.register(*OPS_PER_ELEMENT)

@@ -342,7 +342,7 @@ class PadAttrs(OpAttrs):
 
 
 REDUCE_KINDS = ("reduce_mean", "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_l1", "reduce_l2",
-                "reduce_log_sum_exp", "reduce_sum_square")
+                "reduce_log_sum", "reduce_log_sum_exp", "reduce_sum_square")
 
 _MODELS: dict[str, type[OpAttrs]] = {
     "conv": ConvAttrs, "conv_transpose": ConvTransposeAttrs,

@@ -161,7 +161,7 @@ def _convert(node: OnnxNode, graph: Graph, builder: LayerBuilder, everything: bo
         return None
     kind, handler, mapped = lookup(node)
     draft = handler(Node(node, graph))
-    resolved = builder.build(node, draft.kind or kind, draft, lenient=not mapped or draft.view)
+    resolved = builder.build(node, draft.kind or kind, draft, lenient=not mapped or draft.view or draft.lenient)
     if not everything and _empty(node, graph, resolved):
         builder.discard(resolved)
         return None

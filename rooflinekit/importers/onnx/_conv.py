@@ -1,4 +1,4 @@
-"""Handlers of windowed ops: Conv, ConvInteger, QLinearConv, ConvTranspose and pooling."""
+"""Handlers of windowed ops: Conv, ConvInteger, QLinearConv, ConvTranspose, DeformConv and pooling."""
 
 from __future__ import annotations
 
@@ -70,6 +70,17 @@ def conv(x: int, w: int, b: int | None, integer: bool = False) -> Handler:
         return node.split(indices, attrs, integer_input=node.input(x) if integer else None)
 
     return handle
+
+
+def deform_conv(node: Node) -> Draft:
+    """DeformConv (data X 0, weight W 1, offset 2, bias B 3, mask 4): the window attrs of :func:`conv` (kernel_shape
+    from the attribute, else W's dims[2:]), ``groups`` (ONNX ``group``), ``offset_group`` (default 1), and whether
+    a ``bias`` and a ``mask`` are given. Offset and mask are data."""
+    kernel = node.ints_attr("kernel_shape") or node.dims(1)[2:]
+    attrs = _window(node, kernel)
+    attrs.update(groups=node.int_attr("group", 1), offset_group=node.int_attr("offset_group", 1),
+                 bias=bool(node.input(3)), mask=bool(node.input(4)))
+    return node.split([0, 1, 2, 3, 4], attrs)
 
 
 def pool(node: Node) -> Draft:

@@ -20,7 +20,10 @@ class Draft:
     output indices (None: all). ``integer_input`` names the input whose type is the layer's activation
     precision (integer ops whose output is a 32-bit accumulator). ``kind`` overrides the table's kind. ``view``
     marks a node that only relabels its data (reshape, identity, a fused Q/DQ): no arithmetic and no bytes, so
-    its tensors of unknown shape are left out instead of being an error.
+    its tensors of unknown shape are left out instead of being an error. ``lenient`` marks a node whose output
+    size depends on its input values (NonMaxSuppression, Compress, Unique) or whose operands may be sequences
+    without a tensor shape, and whose counter does not read those tensors: its tensors of unknown shape are left
+    out too (their bytes are not counted).
     """
 
     inputs: list[str] = field(default_factory=list)
@@ -31,6 +34,7 @@ class Draft:
     integer_input: str | None = None
     kind: str | None = None
     view: bool = False
+    lenient: bool = False
 
 
 @dataclass

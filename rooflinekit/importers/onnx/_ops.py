@@ -8,7 +8,7 @@ counters report it in ``unsupported_ops``.
 from __future__ import annotations
 
 from rooflinekit.importers.onnx._attrs import typed
-from rooflinekit.importers.onnx._conv import conv, pool
+from rooflinekit.importers.onnx._conv import conv, deform_conv, pool
 from rooflinekit.importers.onnx._einsum import einsum
 from rooflinekit.importers.onnx._matmul import product
 from rooflinekit.importers.onnx._node import Draft, Handler, Node
@@ -182,6 +182,92 @@ def _gather(node: Node) -> Draft:
     return draft
 
 
+def _dft(node: Node) -> Draft:
+    """DFT: operand 0 is data. ``axis`` from the attribute (opset 17-19, default 1) or the constant input 2 (opset
+    20+, default -2), made non-negative; ``dft_length`` from the constant input 1, else the input's length along
+    ``axis``. Either is left out when computed at run time (the counter then calls the cost data-dependent).
+    ``inverse`` and ``onesided`` as ints."""
+    constants = node.graph.constants
+    attrs: dict[str, object] = {"inverse": node.int_attr("inverse", 0), "onesided": node.int_attr("onesided", 0)}
+    dims = node.graph.dims(node.input(0))
+    if node.graph.opset < 20:
+        axis: int | None = node.int_attr("axis", 1)
+    else:
+        given = constants.ints(node.input(2)) if node.input(2) else (-2,)
+        axis = given[0] if given else None
+    if axis is not None:
+        attrs["axis"] = axis = _axis(axis, None if dims is None else len(dims))
+    length = constants.ints(node.input(1)) if node.input(1) else None
+    if length:
+        attrs["dft_length"] = length[0]
+    elif not node.input(1) and axis is not None and dims and 0 <= axis < len(dims) and isinstance(dims[axis], int):
+        attrs["dft_length"] = dims[axis]
+    return node.split([0], attrs)
+
+
+def _stft(node: Node) -> Draft:
+    """STFT: the signal (0) and the window (2) are data. ``frame_step`` from the constant input 1; ``frame_length``
+    from the constant input 3, else the window's length; ``window`` whether one is given; ``onesided`` (default 1).
+    A step or length computed at run time is left out (the counter then calls the cost data-dependent)."""
+    constants = node.graph.constants
+    attrs: dict[str, object] = {"onesided": node.int_attr("onesided", 1), "window": bool(node.input(2))}
+    step = constants.ints(node.input(1))
+    length = constants.ints(node.input(3)) if node.input(3) else None
+    window = node.graph.dims(node.input(2)) if node.input(2) else None
+    if step:
+        attrs["frame_step"] = step[0]
+    if length:
+        attrs["frame_length"] = length[0]
+    elif window and isinstance(window[0], int):  # ONNX requires the two to agree
+        attrs["frame_length"] = window[0]
+    return node.split([0, 2], attrs)
+
+
+def _first_two(node: Node) -> Draft:
+    """Operands 0 and 1 are data (MaxUnpool's values and their indices); the rest are control."""
+    return node.split([0, 1])
+
+
+def _selection(node: Node) -> Draft:
+    """NonMaxSuppression (boxes 0, scores 1; the limits and thresholds are control), Compress (input and
+    condition): the output's size depends on the input values, so tensors of unknown shape are left out."""
+    return node.split([0, 1], lenient=True)
+
+
+def _lenient_first(node: Node) -> Draft:
+    """Operand 0 is data, the rest control; tensors of unknown shape are left out (Unique, SplitToSequence and
+    the string ops, whose outputs are sized by the data or are sequences)."""
+    return node.split([0], lenient=True)
+
+
+def _lenient_all(node: Node) -> Draft:
+    """Every operand is data; tensors of unknown shape (sequences, value-sized strings) are left out
+    (SequenceInsert, StringConcat)."""
+    return node.split(range(len(node.proto.input)), lenient=True)
+
+
+def _loss(node: Node) -> Draft:
+    """NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss: scores (0), labels (1) and class weights (2) are data;
+    ``reduction`` (default mean), ``weighted`` (whether class weights are given), ``ignore_index`` when set."""
+    attrs = node.attrs
+    attrs["reduction"] = str(attrs.get("reduction", "mean"))
+    attrs["weighted"] = bool(node.input(2))
+    return node.split([0, 1, 2], attrs)
+
+
+def _causal_conv(node: Node) -> Draft:
+    """CausalConvWithState: input (0), weight (1), bias (2) and past state (3) are data; ``kernel_size`` (the
+    weight's last dim) and ``groups`` (the channels: the conv is depthwise) when known, ``bias`` whether one is
+    given, ``activation`` (default none)."""
+    attrs: dict[str, object] = {"bias": bool(node.input(2)), "activation": str(node.attrs.get("activation", "none"))}
+    weight, x = node.graph.dims(node.input(1)), node.graph.dims(node.input(0))
+    if weight and isinstance(weight[-1], int):
+        attrs["kernel_size"] = weight[-1]
+    if x and len(x) > 1 and isinstance(x[1], int):
+        attrs["groups"] = x[1]
+    return node.split([0, 1, 2, 3], attrs)
+
+
 # ---------------------------------------------------------------------------------------------- op table
 
 _ELEMENTWISE = {
@@ -198,7 +284,8 @@ _ELEMENTWISE = {
     "IsNaN": "is_nan", "IsInf": "is_inf", "Sin": "sin", "Cos": "cos", "Tan": "tan", "Asin": "asin", "Acos": "acos",
     "Atan": "atan", "Sinh": "sinh", "Cosh": "cosh", "Asinh": "asinh", "Acosh": "acosh", "Atanh": "atanh",
     "Transpose": "transpose", "GatherND": "gather_nd", "ScatterND": "scatter",
-    "ScatterElements": "scatter", "Scatter": "scatter", "Cast": "cast",
+    "ScatterElements": "scatter", "Scatter": "scatter", "Cast": "cast", "SwiGLU": "swiglu",
+    "RotaryEmbedding": "rotary_embedding",
 }
 _VIEWS = {"Reshape": "reshape", "Flatten": "flatten", "Squeeze": "squeeze", "Unsqueeze": "unsqueeze",
           "Identity": "identity", "Shape": "shape", "Size": "size"}
@@ -207,11 +294,13 @@ _FIRST_ONLY = {
     "SpaceToDepth": "space_to_depth", "TopK": "top_k", "ArgMax": "arg_max", "ArgMin": "arg_min", "OneHot": "one_hot",
     "NonZero": "non_zero", "ReverseSequence": "reverse", "GlobalAveragePool": "global_avg_pool",
     "GlobalMaxPool": "global_max_pool", "Range": "range", "CastLike": "cast", "CumSum": "cumsum",
-    "Trilu": "trilu",
+    "Trilu": "trilu", "CumProd": "cumprod", "LpNormalization": "lp_norm",
+    "MeanVarianceNormalization": "mean_variance_norm", "Det": "det",
 }
 _REDUCE = {"ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max",
            "ReduceMin": "reduce_min", "ReduceProd": "reduce_prod", "ReduceL1": "reduce_l1", "ReduceL2": "reduce_l2",
-           "ReduceLogSumExp": "reduce_log_sum_exp", "ReduceSumSquare": "reduce_sum_square"}
+           "ReduceLogSum": "reduce_log_sum", "ReduceLogSumExp": "reduce_log_sum_exp",
+           "ReduceSumSquare": "reduce_sum_square"}
 
 _OPS: dict[str, tuple[str, Handler]] = {
     **{op: (kind, _all_data) for op, kind in _ELEMENTWISE.items()},
@@ -242,6 +331,22 @@ _OPS: dict[str, tuple[str, Handler]] = {
     "QLinearSoftmax": ("softmax", _integer_softmax), "QLinearGlobalAveragePool": ("global_avg_pool", integer_unary),
     "QLinearAdd": ("add", integer_binary), "QLinearMul": ("mul", integer_binary),
     "QLinearConcat": ("concat", _integer_concat),
+    "DFT": ("dft", _dft), "STFT": ("stft", _stft), "HannWindow": ("hann_window", _no_data),
+    "HammingWindow": ("hamming_window", _no_data), "BlackmanWindow": ("blackman_window", _no_data),
+    "MelWeightMatrix": ("mel_weight_matrix", _no_data),
+    "GridSample": ("grid_sample", _all_data), "AffineGrid": ("affine_grid", _first),
+    "RoiAlign": ("roi_align", _all_data), "DeformConv": ("deform_conv", deform_conv), "Col2Im": ("col2im", _first),
+    "NegativeLogLikelihoodLoss": ("nll_loss", _loss), "SoftmaxCrossEntropyLoss": ("softmax_cross_entropy_loss", _loss),
+    "LinearAttention": ("linear_attention", _all_data), "CausalConvWithState": ("causal_conv_with_state", _causal_conv),
+    "TensorScatter": ("tensor_scatter", _all_data), "MaxUnpool": ("max_unpool", _first_two),
+    "CenterCropPad": ("center_crop_pad", _first), "Compress": ("compress", _selection),
+    "NonMaxSuppression": ("non_max_suppression", _selection),
+    "Bernoulli": ("bernoulli", _first), "EyeLike": ("constant", _no_data), "BitCast": ("bitcast", _view),
+    "OptionalGetElement": ("optional_get_element", _view), "OptionalHasElement": ("optional_has_element", _view),
+    "SequenceLength": ("sequence_length", _view), "SequenceInsert": ("sequence_insert", _lenient_all),
+    "SplitToSequence": ("split_to_sequence", _lenient_first), "Unique": ("unique", _lenient_first),
+    "StringConcat": ("string_concat", _lenient_all), "StringNormalizer": ("string_normalizer", _lenient_first),
+    "StringSplit": ("string_split", _lenient_first), "RegexFullMatch": ("regex_full_match", _lenient_first),
 }
 """ONNX op_type -> (canonical kind, handler). Keyed by op_type in any domain (com.microsoft ops included),
 except :data:`_DEFAULT_DOMAIN_ONLY`."""

@@ -356,12 +356,12 @@ def _dynamic_quantize_lstm_shape(node: NodeProto, ins: list[Info]) -> tuple[Dim,
 _GAP_RULES: dict[str, _Rule] = {
     "DynamicQuantizeLSTM": _dynamic_quantize_lstm_shape,
     **{op: _same_as(0) for op in ("QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax", "Gelu", "FastGelu",
-                                  "BiasGelu", "QuickGelu", "GroupNormalization")},
+                                  "BiasGelu", "QuickGelu", "GroupNormalization", "MeanVarianceNormalization")},
     "QLinearAdd": _broadcast_of(0, 3), "QLinearMul": _broadcast_of(0, 3),
     "QLinearGlobalAveragePool": _global_pool_shape, "QGemm": _qgemm_shape, "QLinearConcat": _qlinear_concat_shape,
 }
 """Shape rules for ops ONNX shape inference does not know (``com.microsoft``) or leaves open (GroupNormalization,
-a function op); output 0 only, of input 0's type."""
+a function op, as is MeanVarianceNormalization); output 0 only, of input 0's type."""
 
 
 def _fill_gaps(nodes: list[NodeProto], infos: dict[str, Info], done: set[str],
