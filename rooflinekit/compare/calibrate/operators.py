@@ -543,7 +543,6 @@ class OperatorPredictor:
 
     def predict_interval(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds (s) of the :attr:`coverage` prediction interval per row (module docstring)."""
-        predicted = self.predict(frame)
         pairs = [self.quantiles_.get(stratum, self.quantiles_.get(stratum.split(STRATUM_SEPARATOR)[0],
                                                                   self.quantiles_[None]))
                  for stratum in self._strata(frame)]
