@@ -148,3 +148,19 @@ def fold_runs(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
                 out[longer] += values[starts[longer] + j]
         return out
     return fold(values, np.repeat(np.arange(len(starts)), lengths), len(starts))
+
+
+def dominant_bounds(time_k: np.ndarray, bound_k: np.ndarray, starts: np.ndarray, n_levels: int) -> np.ndarray:
+    """(S, B) the bound code accounting for most of each network's summed kernel time; ties go to the lowest code
+    (compute first). ``time_k`` (s) and ``bound_k`` (codes: :data:`COMPUTE_BOUND` or a level index) are (K, B) over
+    the kernels of S networks laid end to end, network s's from kernel ``starts[s]`` (one network: ``starts`` [0]);
+    each network's kernels of a code are summed in kernel order (:func:`fold_runs`)."""
+    best = np.full((len(starts), time_k.shape[1]), COMPUTE_BOUND, dtype=np.int64)
+    best_s = np.full(best.shape, -np.inf)
+    for code in range(COMPUTE_BOUND, n_levels):
+        mine = bound_k == code
+        present = fold_runs(mine.astype(np.float64), starts) > 0
+        total_s = np.where(present, fold_runs(np.where(mine, time_k, 0.0), starts), -np.inf)
+        better = total_s > best_s
+        best[better], best_s[better] = code, total_s[better]
+    return best

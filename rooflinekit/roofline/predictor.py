@@ -47,7 +47,7 @@ from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
 from rooflinekit.errors import PrecisionError, SpecError
 from rooflinekit.roofline import _compiled
 from rooflinekit.roofline.capacity import activation_peaks, residency
-from rooflinekit.roofline.core import COMPUTE_BOUND, roofline_times
+from rooflinekit.roofline.core import COMPUTE_BOUND, dominant_bounds, roofline_times
 from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement, engines_running_all, place
 from rooflinekit.roofline.grid import GridColumns, HardwareGrid
 from rooflinekit.roofline.notes import NoteRows
@@ -268,6 +268,8 @@ def evaluate_grid(counted: CountedNetwork, grid: HardwareGrid, start: int, stop:
 
 
 _OBJECT_COLUMNS = frozenset({"bound", "estimate", "engines", "engine_batches"})
+ONE_NETWORK = np.zeros(1, dtype=np.int64)
+"""The kernel ``starts`` of :func:`~rooflinekit.roofline.core.dominant_bounds` for one network."""
 
 
 def _stacked_arrays(result: StackedEvaluation, s: int) -> dict[str, np.ndarray | NoteRows]:
@@ -367,7 +369,7 @@ def _run(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b:
         kernel_times = (times.time_s.reshape(k, n) + overhead[:, None], times.bound.reshape(k, n),
                         times.compute_s.reshape(k, n), times.memory_s.max(axis=1).reshape(k, n))
         time_s = kernel_times[0].sum(axis=0)
-        bound = _dominant(kernel_times[0], kernel_times[1], len(layout.names))
+        bound = dominant_bounds(kernel_times[0], kernel_times[1], ONE_NETWORK, len(layout.names))[0]
         optimistic_s = np.maximum(compute_total, memory_total.max(axis=1)) + overhead.sum()
         pessimistic_s = times.pessimistic_s.reshape(k, n).sum(axis=0) + overhead.sum()
     if with_layers and not counted.is_aggregate and single:
@@ -441,7 +443,7 @@ def _grid_kernels(ops_kd: np.ndarray, peak: np.ndarray, moved_k: np.ndarray, ban
     ``(time_s, compute_s, pessimistic_s, bound)``, each (N,): ``sum_k max(c_kj, max_l m_klj) + overhead_k`` with
     ``c_kj = sum_d ops_dk / peak_jd`` and ``m_klj = bytes_kl / bandwidth_jl``; ``sum_k c_kj``; ``sum_k (c_kj +
     sum_l m_klj)`` (without the overheads); and the bound code accounting for most of the time (see
-    :func:`_dominant`). Sums run in kernel order, levels in level order: the compiled twin
+    :func:`~rooflinekit.roofline.core.dominant_bounds`). Sums run in kernel order, levels in level order: the compiled twin
     (:func:`rooflinekit.roofline._compiled.grid_kernels`) gives the same bits.
     """
     compute_k = np.divide(np.take(ops_kd[0], inverse, axis=1), peak[None, :, 0])  # (K, N)
@@ -462,7 +464,7 @@ def _grid_kernels(ops_kd: np.ndarray, peak: np.ndarray, moved_k: np.ndarray, ban
     time_k = np.maximum(compute_k, memory_max, out=memory_max)
     time_k += overhead_s[:, None]
     return (time_k.sum(axis=0), compute_k.sum(axis=0), pessimistic_k.sum(axis=0),
-            _dominant(time_k, slowest, len(moved_k)))
+            dominant_bounds(time_k, slowest, ONE_NETWORK, len(moved_k))[0])
 
 
 def _unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -509,20 +511,6 @@ def _merged(counted: CountedNetwork, placement: Placement,
                     on_chip_level=placement.on_chip_level[head],
                     on_chip_capacity_bytes=placement.on_chip_capacity_bytes[head])
     return merged, where, total(activations)
-
-
-def _dominant(time_s: np.ndarray, bound: np.ndarray, n_levels: int) -> np.ndarray:
-    """(B,) the bound code that accounts for most of the summed kernel time (K, B) of each batch; ties go to the
-    lowest code (compute first)."""
-    best = np.full(time_s.shape[1], COMPUTE_BOUND, dtype=np.int64)
-    best_s = np.full(time_s.shape[1], -np.inf)
-    for code in range(COMPUTE_BOUND, n_levels):
-        mine = bound == code
-        # each column's kernels of this code summed in kernel order (adding the others' zeros changes no bit)
-        total_s = np.where(mine.any(axis=0), np.where(mine, time_s, 0.0).sum(axis=0), -np.inf)
-        better = total_s > best_s
-        best[better], best_s[better] = code, total_s[better]
-    return best
 
 
 def _layer_frame(counted: CountedNetwork, placement: Placement, starts: np.ndarray,

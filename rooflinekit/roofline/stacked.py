@@ -32,7 +32,7 @@ from rooflinekit.descriptors import ComputeEngine, DType, HardwareSpec
 from rooflinekit.errors import PrecisionError, SpecError
 from rooflinekit.roofline import _compiled
 from rooflinekit.roofline.capacity import _entries
-from rooflinekit.roofline.core import fold_runs, roofline_times
+from rooflinekit.roofline.core import dominant_bounds, fold_runs, roofline_times
 from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement, _choose, _EngineLevels
 from rooflinekit.roofline.notes import EMPTY, MISFIT, SPILL, CapacityNotes, NoteRows
 from rooflinekit.roofline.traffic import RowTraffic, TrafficModel, WeightsAndActivations, WeightsOnly
@@ -649,7 +649,7 @@ def layer_totals(ops: np.ndarray, peak: np.ndarray, moved: np.ndarray, frames: n
         kernel_times = (time_k, bound_k, times.compute_s.reshape(k, n), times.memory_s.max(axis=1).reshape(k, n))
     return LayerTotals(ops_total, compute_total, moved_total, fold_runs(time_k, segment_kernels),
                        fold_runs(times.pessimistic_s.reshape(k, n), segment_kernels),
-                       _dominant(time_k, bound_k, segment_kernels, moved.shape[2]), kernel_times)
+                       dominant_bounds(time_k, bound_k, segment_kernels, moved.shape[2]), kernel_times)
 
 
 def _engines_used(seg: np.ndarray, engine: np.ndarray, names: tuple[str, ...],
@@ -735,17 +735,3 @@ def _residency(seg: np.ndarray, starts: np.ndarray, weight_bytes: np.ndarray, st
                           b[column % n_b]))
     return _Residency(weights, ~over.any(axis=2), parts)
 
-
-def _dominant(time_k: np.ndarray, bound_k: np.ndarray, starts: np.ndarray, n_levels: int) -> np.ndarray:
-    """(S, B) the bound code accounting for most of each network's summed kernel time; ties to the lowest code
-    (compute first). ``time_k`` and ``bound_k`` are (K, B) over the kernels of all segments, segment s's from
-    ``starts[s]``."""
-    best = np.full((len(starts), time_k.shape[1]), -1, dtype=np.int64)
-    best_s = np.full(best.shape, -np.inf)
-    for code in range(-1, n_levels):
-        mine = bound_k == code
-        present = fold_runs(mine.astype(np.float64), starts) > 0
-        total_s = np.where(present, fold_runs(np.where(mine, time_k, 0.0), starts), -np.inf)
-        better = total_s > best_s
-        best[better], best_s[better] = code, total_s[better]
-    return best
