@@ -1,7 +1,5 @@
 """The vectorized roofline core against the scalar reference, and its invariants."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -129,7 +127,7 @@ def test_reused_outputs_equal_fresh_ones(problem, spare):
     assert np.shares_memory(reused.time_s, out.time_s)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="the optional fast extra (numba) is absent")
+@pytest.mark.skipif(_compiled._compiled() is None, reason="no compiled kernels: numba absent or ROOFLINEKIT_NO_COMPILE=1")
 @given(wide_problems())
 def test_compiled_kernel_equals_numpy_bit_for_bit(problem):
     """The optional compiled kernel gives the numpy kernel's bits (the problems are below the size from which
@@ -178,7 +176,7 @@ def grid_kernel_problems(draw):
             draw(hnp.arrays(np.float64, k, elements=st.sampled_from([0.0, 1e-6]))))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="the optional fast extra (numba) is absent")
+@pytest.mark.skipif(_compiled._compiled() is None, reason="no compiled kernels: numba absent or ROOFLINEKIT_NO_COMPILE=1")
 @given(grid_kernel_problems())
 def test_compiled_grid_kernels_equal_numpy_bit_for_bit(problem):
     from rooflinekit.roofline.predictor import _grid_kernels

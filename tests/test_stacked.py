@@ -1,7 +1,6 @@
 """Many networks evaluated at once on one device: in-order sums, the compiled layer kernel, counts remembered."""
 
 import functools
-import importlib.util
 import operator
 
 import numpy as np
@@ -22,7 +21,7 @@ from rooflinekit.roofline.traffic import traffic_model
 from rooflinekit.roofline.workload import count_once
 
 pytestmark = pytest.mark.filterwarnings("ignore::rooflinekit.CapacityWarning")
-HAS_NUMBA = importlib.util.find_spec("numba") is not None
+COMPILED = _compiled._compiled() is not None  # numba installed and not turned off (ROOFLINEKIT_NO_COMPILE)
 
 TOY = HardwareSpec(
     name="toy", kind="MCU", source="test", peak_ops_per_s={"int8": 1e9},
@@ -108,7 +107,7 @@ def test_layer_totals_hand_formulas(problem):
             assert totals.ops_total[s, j] == pytest.approx(ops[row_bounds[s]:row_bounds[s + 1]].sum() * f, rel=1e-12)
 
 
-@pytest.mark.skipif(not HAS_NUMBA, reason="the optional fast extra (numba) is absent")
+@pytest.mark.skipif(not COMPILED, reason="no compiled kernels: numba absent or ROOFLINEKIT_NO_COMPILE=1")
 @settings(max_examples=60)
 @given(layer_problems(), st.booleans())
 def test_compiled_layer_totals_equal_numpy_bit_for_bit(problem, add):
