@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from rooflinekit._limits import MAX_YAML_DEPTH, MAX_YAML_NODES, shown
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
@@ -48,7 +48,8 @@ def _bundled(folder: str) -> Path:
 
 HARDWARE_DIR = _bundled("hardware_specs")
 MODEL_DIR = _bundled("model_specs")
-_NETWORK_ADAPTER: TypeAdapter[NetworkSpec] = TypeAdapter(NetworkSpec)
+# built on first validation (``defer_build``): a lookup served by the index cache never pays for the union's schema
+_NETWORK_ADAPTER: TypeAdapter[NetworkSpec] = TypeAdapter(NetworkSpec, config=ConfigDict(defer_build=True))
 # the classes of the NetworkSpec union by their 'kind' tag, to report a failed field without pydantic's tag prefix
 _NETWORK_KINDS = {cls.model_fields["kind"].default: cls for cls in typing.get_args(typing.get_args(NetworkSpec)[0])
                   if isinstance(cls, type) and issubclass(cls, BaseModel) and "kind" in cls.model_fields}

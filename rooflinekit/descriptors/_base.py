@@ -142,7 +142,7 @@ class Frozen(BaseModel):
     :class:`~rooflinekit.errors.SpecError`, one line per failed field.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     if not TYPE_CHECKING:  # type checkers keep pydantic's per-field signature
         def __init__(self, /, **data: Any) -> None:

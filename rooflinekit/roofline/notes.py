@@ -202,7 +202,8 @@ class NoteRows:
         out = np.empty(len(source), dtype=object)
         out.fill(())
         out[source == MISSING] = None
-        for code in np.unique(source[source >= 0]).tolist():
+        # codes present, ascending (``np.bincount``, not ``np.unique``, which imports numpy.ma: 25 ms of a CLI run)
+        for code in np.flatnonzero(np.bincount(source[source >= 0])).tolist():
             where = np.flatnonzero(source == code)
             made = self.sources[code].lines(column[where])
             for i, lines in zip(where.tolist(), made):
