@@ -60,6 +60,15 @@ def test_roofline_draws_one_ceiling_per_dtype_and_one_slope_per_memory_level(tmp
     assert "GOP/s" in " ".join(label.get_text() for label in ax.get_yticklabels())
 
 
+def test_roofline_legend_names_the_slope_of_a_single_memory_device(tmp_path):
+    fig = plot_roofline("ZCU104-DPU")  # one memory level (DRAM): its slope, then the ridge point
+    render(fig, tmp_path)
+    texts = legend_texts(fig.axes[0])
+    assert texts[texts.index("Memory slopes") + 1:texts.index("Memory slopes") + 3] == ["memory bandwidth",
+                                                                                         "ridge point"]
+    assert "other memory level" not in texts
+
+
 def test_roofline_places_sweep_points_on_the_roof_and_measured_points_hollow(tmp_path):
     table = rk.sweep(["ResNet-50", "MobileNetv1"], ["ZCU104-DPU", "TX2-maxn"], ["int8"])
     table["measured_ops_per_s"] = table["attainable_ops_per_s"] / 3

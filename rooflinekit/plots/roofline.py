@@ -152,10 +152,12 @@ def _legend(ax: "Axes", hardware: list[HardwareSpec], colors: dict[str, str], st
     sections = {"Hardware": [Line2D([], [], color=colors[hw.name], lw=2, label=hw.name) for hw in hardware],
                 "Compute ceilings": [Line2D([], [], color="black", ls=style, lw=1.4, label=f"{dtype.value} peak")
                                      for dtype, style in styles.items()]}
-    slopes = [Line2D([], [], color="black", marker="o", ms=4, ls="none", label="ridge point")]
     if any(len(hw.memories) > 1 for hw in hardware):
-        slopes[:0] = [Line2D([], [], color="0.2", label="weights memory"),
-                      Line2D([], [], color="0.2", alpha=OTHER_LEVEL_ALPHA, label="other memory level")]
+        slopes = [Line2D([], [], color="0.2", label="weights memory"),
+                  Line2D([], [], color="0.2", alpha=OTHER_LEVEL_ALPHA, label="other memory level")]
+    else:
+        slopes = [Line2D([], [], color="0.2", label="memory bandwidth")]
+    slopes.append(Line2D([], [], color="black", marker="o", ms=4, ls="none", label="ridge point"))
     sections["Memory slopes"] = slopes
     if markers:
         sections["Networks"] = [Line2D([], [], color="0.6", mec="black", marker=m, ls="none", label=label)
