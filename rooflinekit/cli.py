@@ -848,6 +848,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def run() -> int:
+    """The ``rooflinekit`` console script: :func:`main` in a process of its own.
+
+    A command is one short process whose matrix work is small, so OpenBLAS's thread pool (one thread per core,
+    started when numpy loads) costs more start-up than it saves: the script asks for one thread
+    (``OPENBLAS_NUM_THREADS=1``) unless the user has set it. :func:`main` called from Python changes nothing.
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    return main()
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so that the interpreter's final flush into a closed pipe stays quiet."""
     try:
@@ -858,4 +869,4 @@ def _silence_stdout() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

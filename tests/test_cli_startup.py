@@ -71,6 +71,29 @@ def test_predict_of_a_catalog_network_imports_no_pandas(tmp_path):
     assert within(modules, ("pandas",)) == set()
 
 
+def test_predict_of_a_catalog_network_imports_no_masked_arrays(tmp_path):
+    """numpy.ma (imported by ``np.unique``) is not needed to print one prediction."""
+    loaded_after(run_cli(PREDICT), tmp_path)
+    modules, _ = loaded_after(run_cli(PREDICT), tmp_path)
+    assert "numpy" in modules and within(modules, ("numpy.ma",)) == set()
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "1"), ("3", "3")])
+def test_the_console_script_asks_openblas_for_one_thread_unless_the_user_chose(tmp_path, preset, expected):
+    """``rooflinekit`` (:func:`rooflinekit.cli.run`) sets ``OPENBLAS_NUM_THREADS=1`` before numpy loads, and keeps
+    a value the user set; :func:`rooflinekit.cli.main` leaves the environment alone."""
+    code = ("import os, sys\nfrom rooflinekit.cli import main, run\nsys.argv = ['rooflinekit', 'hardware', 'list']\n"
+            "main(sys.argv[1:])\nprint('after main', os.environ.get('OPENBLAS_NUM_THREADS'))\nrun()\n"
+            "print('after run', os.environ.get('OPENBLAS_NUM_THREADS'))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**env, "XDG_CACHE_HOME": str(tmp_path)})
+    lines = result.stdout.splitlines()
+    assert lines.count(f"after main {preset}") == 1 and lines[-1] == f"after run {expected}"
+
+
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_a_parser_of_one_command_reads_its_command_lines_as_the_full_parser(command, capsys):
     """``build_parser(only=...)`` (what :func:`main` builds) gives the same help, command list and usage errors."""
