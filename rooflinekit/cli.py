@@ -710,6 +710,10 @@ def _add_llm_command(commands: Any, common: Parser, name: str, text: str) -> Non
                      help="weights per scale for int4 (default 128)")
     llm.add_argument("--tp", type=bounded_int("--tp", 1, 1024), default=1, help="tensor-parallel devices (default 1)")
     llm.add_argument("--pp", type=bounded_int("--pp", 1, 1024), default=1, help="pipeline stages (default 1)")
+    llm.add_argument("--heads", type=bounded_int("--heads", 1, 1 << 20),
+                     help="query heads of an .onnx decoder whose graph does not show them (for --tp)")
+    llm.add_argument("--kv-heads", type=bounded_int("--kv-heads", 1, 1 << 20),
+                     help="KV heads of an .onnx decoder whose graph does not show them (for --tp)")
     llm.add_argument("--context", type=bounded_int("--context", 1, 1 << 25),
                      help="context at which to report one decode step (default prompt + generate)")
     llm.add_argument("--layers", action="store_true", help="also print one device's layers in both phases")

@@ -5,7 +5,8 @@
 
 MODEL is a bundled transformer config name (``rooflinekit models list``), a ``config.json`` file, or an ONNX
 decoder export with past-key/value inputs (``rooflinekit llm decoder.onnx --hardware H``: recognized and costed
-per phase, :mod:`rooflinekit.llm.onnx_phases`). The output is
+per phase, ``--tp`` / ``--pp`` split as its graph shows, :mod:`rooflinekit.llm.onnx_parallel`; ``--heads`` /
+``--kv-heads`` where the graph does not show them). The output is
 a roofline bound (:func:`rooflinekit.llm.predict_llm`); with ``--calibrated`` also the calibrated estimate and its
 80 % interval next to it (:mod:`rooflinekit.llm.calibrated`; JSON key ``calibrated``, CSV columns
 ``calibrated_*``). The parser is declared in :mod:`rooflinekit.cli`; this
@@ -37,7 +38,8 @@ def cmd_llm(args: argparse.Namespace) -> None:
     result = predict_llm(model, resolve_hardware(args.hardware), batch=args.batch, prompt=args.prompt,
                          generate=args.generate, weights=args.weights, kv=args.kv, base=args.base,
                          group_size=args.group_size, tp=args.tp, pp=args.pp, context=args.context,
-                         traffic=args.traffic, calibrated=args.calibrated)
+                         traffic=args.traffic, calibrated=args.calibrated, heads=args.heads,
+                         kv_heads=args.kv_heads)
     payload = result.to_dict()
     memory = result.memory
     flat = {**{k: v for k, v in payload.items() if k not in ("memory", "notes")},
@@ -80,7 +82,8 @@ def _plot(args: argparse.Namespace) -> None:
 
     table = llm_batch_sweep(args.model, resolve_hardware(args.hardware), prompt=args.prompt,
                             generate=args.generate, weights=args.weights, kv=args.kv, base=args.base,
-                            group_size=args.group_size, tp=args.tp, pp=args.pp, traffic=args.traffic)
+                            group_size=args.group_size, tp=args.tp, pp=args.pp, traffic=args.traffic,
+                            heads=args.heads, kv_heads=args.kv_heads)
     path = save_figure(plot_llm_batches(table), args.plot)
     if args.format == "json":
         print(dumps_json({**table.attrs, "plot": str(path), "rows": table.to_dict("records")}))

@@ -518,8 +518,9 @@ def test_onnx_file_without_past_inputs_is_refused(tmp_path):
     with pytest.raises(SpecError, match=r"no past-key/value input among the graph inputs \['hidden_states'\]; "
                                         r"predict_llm expects a decoder exported with its KV cache"):
         predict_llm(path, H100)
-    with pytest.raises(SpecError, match="an ONNX decoder is costed at its file's own types on one device"):
-        predict_llm(_tiny_decoder_onnx(tmp_path / "d.onnx", layers=1), H100, tp=2)
+    with pytest.raises(SpecError, match="an ONNX decoder is costed at its file's own types; weights, kv and "
+                                        "group_size apply to transformer configs"):
+        predict_llm(_tiny_decoder_onnx(tmp_path / "d.onnx", layers=1), H100, weights="int4")
 
 
 def test_cli_llm_on_an_onnx_decoder_is_strict_json(tmp_path, capsys):

@@ -10,7 +10,8 @@ contexts), :mod:`~rooflinekit.llm.memory` (weights + KV cache + activations per 
 :mod:`~rooflinekit.llm.calibrated` (the calibrated estimate: kernels priced by the operator model fitted on Vidur's
 measured kernels, with an 80 % interval), :mod:`~rooflinekit.llm.sweep` (batch sweeps and their chart), :mod:`~rooflinekit.llm.kv_inputs` (the past-key/value
 inputs of an imported decoder graph as its KV-cache state), :mod:`~rooflinekit.llm.onnx_phases` (the phases of an
-ONNX decoder export).
+ONNX decoder export), :mod:`~rooflinekit.llm.onnx_parallel` (its TP / PP split read from the graph),
+:mod:`~rooflinekit.llm.onnx_calibrated` (its calibrated estimate).
 """
 
 from rooflinekit.llm.kv_inputs import kv_cache_inputs, with_kv_cache_state

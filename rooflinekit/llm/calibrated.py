@@ -205,21 +205,37 @@ def check_scope(cfg: TransformerConfig, device: HardwareSpec, precision: LLMPrec
     if cfg.experts:
         raise CalibrationError(f"{cfg.name}: routed experts are not in the Vidur kernels the LLM calibration was "
                                "fitted on; use calibrated=False (the bound)")
-    hardware_columns(device, STREAM)  # raises CalibrationError without the SM count or clock
-    notes = []
+    notes = device_notes(device, calibration)
     types = {precision.weights.weights, precision.base}
     if not types <= set(FITTED_TYPES) or (precision.weights.activations is not None
                                           and precision.weights.activations not in FITTED_TYPES):
-        text = (f"calibrated estimate extrapolated: fitted on fp16 kernels ({', '.join(calibration.hardware)}), "
-                f"priced here at {precision.label} with the same shares of peak and bandwidth; its interval was "
-                "not measured at this precision")
-        warnings.warn(text, CalibrationWarning, stacklevel=3)
-        notes.append(text)
-    if device.name not in calibration.hardware:
-        notes.append(f"calibrated estimate: {device.name} was not fitted; the operator model transfers from its "
-                     f"spec (peaks, bandwidth, {device.compute_units} SMs, clock), interval from leave-one-GPU-out "
-                     "residuals")
+        notes.insert(0, extrapolation_note(precision.label, calibration))
     return notes
+
+
+def device_notes(device: HardwareSpec, calibration: LLMOperatorCalibration) -> list[str]:
+    """Refuse a device the operator model cannot price; note one it was not fitted on.
+
+    Raises
+    ------
+    CalibrationError
+        A GPU spec without ``compute_units`` or ``clock_hz``.
+    """
+    hardware_columns(device, STREAM)  # raises CalibrationError without the SM count or clock
+    if device.name in calibration.hardware:
+        return []
+    return [f"calibrated estimate: {device.name} was not fitted; the operator model transfers from its spec (peaks, "
+            f"bandwidth, {device.compute_units} SMs, clock), interval from leave-one-GPU-out residuals"]
+
+
+def extrapolation_note(label: str, calibration: LLMOperatorCalibration) -> str:
+    """Warn (:class:`CalibrationWarning`) that kernels at ``label`` (not fp16 / bf16) are priced by extrapolation,
+    and return the warning's text as a note."""
+    text = (f"calibrated estimate extrapolated: fitted on fp16 kernels ({', '.join(calibration.hardware)}), priced "
+            f"here at {label} with the same shares of peak and bandwidth; its interval was not measured at this "
+            "precision")
+    warnings.warn(text, CalibrationWarning, stacklevel=4)
+    return text
 
 
 @dataclass(frozen=True, eq=False)
@@ -478,8 +494,53 @@ def calibrated_estimate(cfg: TransformerConfig, shard: TransformerConfig, device
                              inputs.lm_tokens, cal)
         phases.append(calibrate_phase(inputs.costs, pricing, cal, float(device.clock_hz or 0)))
     prefill_phase, decode_phase = phases
-    lo_p, hi_p = cal.interval_factors(prefill.tokens)
-    lo_d, hi_d = cal.interval_factors(decode.tokens)
+    kernels = (f"attention score/softmax/value kernels: roofline + {cal.attention_overhead_cycles:.3g} cycles "
+               f"({cal.attention_overhead_s(float(device.clock_hz or 0)) * 1e6:.2g} us) fitted fixed cost each (not "
+               "in Vidur); LM head priced as mlp_up_proj")
+    estimate = phase_estimate(cal, device, batch, generate, devices, (prefill_phase, prefill.tokens, prefill_t),
+                              (decode_phase, decode.tokens, decode_t), context_t, comm_prefill_s, comm_step_s,
+                              bound_ttft_s, bound_tpot_s, kernels, notes)
+    return estimate, prefill_phase, decode_phase
+
+
+def phase_estimate(cal: LLMOperatorCalibration, device: HardwareSpec, batch: int, generate: int, devices: int,
+                   prefill: tuple[CalibratedPhase, int, float], decode: tuple[CalibratedPhase, int, np.ndarray],
+                   context_t: float, comm_prefill_s: float, comm_step_s: float, bound_ttft_s: float,
+                   bound_tpot_s: float | None, kernels: str, notes: list[str]) -> CalibratedEstimate:
+    """The calibrated estimate of a run from its two calibrated phases (module docstring: times and interval).
+
+    Parameters
+    ----------
+    cal : LLMOperatorCalibration
+    device : HardwareSpec
+        One device.
+    batch, generate, devices : int
+        B, G and ``tp x pp``.
+    prefill : (CalibratedPhase, int, float)
+        The prefill, its tokens (all sequences: ``B x P``) and its KV length.
+    decode : (CalibratedPhase, int, (G - 1,) ndarray)
+        A decode step, its tokens (``B``) and the KV lengths of the steps.
+    context_t : float
+        KV length of the step reported as ``tpot_at_context_s``.
+    comm_prefill_s, comm_step_s : float
+        Interconnect time of the prefill and of one step (s), added at their bound.
+    bound_ttft_s, bound_tpot_s : float, float or None
+        The bound's figures, the floor of the intervals.
+    kernels : str
+        How the kernels outside the fitted kinds were priced (a line of ``levels``).
+    notes : list of str
+        Scope notes.
+
+    Returns
+    -------
+    CalibratedEstimate
+        ``ttft = t_prefill(P) + comm``, ``tpot`` the mean step ``+ comm``, each with ``[max(bound, t x
+        exp(q_lo) + comm), t x exp(q_hi) + comm]`` in its stratum.
+    """
+    prefill_phase, prefill_tokens, prefill_t = prefill
+    decode_phase, decode_tokens, decode_t = decode
+    lo_p, hi_p = cal.interval_factors(prefill_tokens)
+    lo_d, hi_d = cal.interval_factors(decode_tokens)
     ttft_core = float(prefill_phase.times([prefill_t])[0])
     ttft = ttft_core + comm_prefill_s
     ttft_low, ttft_high = max(bound_ttft_s, ttft_core * lo_p + comm_prefill_s), ttft_core * hi_p + comm_prefill_s
@@ -500,19 +561,16 @@ def calibrated_estimate(cfg: TransformerConfig, shard: TransformerConfig, device
     levels = (
         f"operator model (OperatorPredictor) fitted on {', '.join(cal.hardware)} fp16 kernels ({cal.source})",
         f"hardware: {device.name} " + ("was fitted" if fitted else "not fitted: transferred from its spec"),
-        f"attention score/softmax/value kernels: roofline + {cal.attention_overhead_cycles:.3g} cycles "
-        f"({cal.attention_overhead_s(float(device.clock_hz or 0)) * 1e6:.2g} us) fitted fixed cost each (not in "
-        "Vidur); LM head priced as mlp_up_proj",
-        f"interval: {cal.basis}; prefill stratum {cal.stratum(prefill.tokens)}, decode stratum "
-        f"{cal.stratum(decode.tokens)}; low end clipped at the bound",
+        kernels,
+        f"interval: {cal.basis}; prefill stratum {cal.stratum(prefill_tokens)}, decode stratum "
+        f"{cal.stratum(decode_tokens)}; low end clipped at the bound",
     )
-    notes += ["calibrated interval does not measure the attention kernels' or the LM head's error; the "
-              "interconnect is added at its bound"]
-    estimate = CalibratedEstimate(
+    notes = [*notes, "calibrated interval does not measure the attention kernels' or the LM head's error; the "
+                     "interconnect is added at its bound"]
+    return CalibratedEstimate(
         ttft_s=ttft, ttft_low_s=ttft_low, ttft_high_s=ttft_high, tpot_s=tpot, tpot_low_s=tpot_low,
         tpot_high_s=tpot_high, tpot_at_context_s=at_context, e2e_latency_s=e2e, e2e_low_s=e2e_low,
         e2e_high_s=e2e_high, output_tokens_per_s=tokens / e2e, output_tokens_per_s_low=tokens / e2e_high,
         output_tokens_per_s_high=tokens / e2e_low, output_tokens_per_s_per_device=tokens / e2e / devices,
         decode_tokens_per_s=None if tpot is None else batch / tpot, coverage=cal.coverage, levels=levels,
         notes=tuple(notes))
-    return estimate, prefill_phase, decode_phase

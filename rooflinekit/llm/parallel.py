@@ -88,14 +88,13 @@ def point_to_point_s(nbytes: float, bandwidth_bytes_per_s: float, latency_s: flo
     return nbytes / bandwidth_bytes_per_s + latency_s
 
 
-def check_parallelism(config: TransformerConfig, hardware: HardwareSpec, parallelism: Parallelism) -> None:
-    """Refuse a split the model or the system cannot take.
+def check_devices(hardware: HardwareSpec, parallelism: Parallelism) -> None:
+    """Refuse a split the system cannot take.
 
     Raises
     ------
     SpecError
-        Several devices on a spec without an interconnect, more devices than the system holds, query heads not
-        divisible by ``tp``, KV heads neither divisible by ``tp`` nor dividing it, or more stages than blocks.
+        Several devices on a spec without an interconnect, or more devices than the system holds.
     """
     tp, pp = parallelism.tp, parallelism.pp
     if parallelism.devices > 1:
@@ -107,6 +106,20 @@ def check_parallelism(config: TransformerConfig, hardware: HardwareSpec, paralle
         if parallelism.devices > link.devices:
             raise SpecError(f"TP {tp} x PP {pp} needs {parallelism.devices} devices but {hardware.name} has "
                             f"{link.devices}; use at most {link.devices}")
+
+
+def check_parallelism(config: TransformerConfig, hardware: HardwareSpec, parallelism: Parallelism) -> None:
+    """Refuse a split the model or the system cannot take.
+
+    Raises
+    ------
+    SpecError
+        Several devices on a spec without an interconnect, more devices than the system holds
+        (:func:`check_devices`), query heads not divisible by ``tp``, KV heads neither divisible by ``tp`` nor
+        dividing it, or more stages than blocks.
+    """
+    tp, pp = parallelism.tp, parallelism.pp
+    check_devices(hardware, parallelism)
     if config.heads % tp:
         raise SpecError(f"{config.name}: {config.heads} query heads cannot be split over TP {tp}; use a TP degree "
                         f"dividing {config.heads}")

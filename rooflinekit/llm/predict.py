@@ -62,7 +62,8 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
                 batch: int = 1, prompt: int = 512, generate: int = 128, weights: str | WeightFormat = "fp16",
                 kv: str | DType | None = None, base: str | DType | None = None, group_size: int | None = None,
                 tp: int = 1, pp: int = 1, context: int | None = None,
-                traffic: TrafficModel | str = "weights_only", calibrated: bool = False) -> LLMResult:
+                traffic: TrafficModel | str = "weights_only", calibrated: bool = False, heads: int | None = None,
+                kv_heads: int | None = None) -> LLMResult:
     """Predict LLM inference: time to first token, time per output token, tokens/s, memory per device.
 
     Parameters
@@ -77,7 +78,8 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
         sequence = P with past = 0 (prefill) or sequence = 1 with past = T - 1 (decode step at context T), an
         attention mask to past + sequence (:mod:`rooflinekit.llm.kv_inputs` has the full rule), imports the file
         with the cache as KV-cache state and costs it by the same phase machinery
-        (:mod:`rooflinekit.llm.onnx_phases`); one device, the file's own types (``base`` re-types the graph).
+        (:mod:`rooflinekit.llm.onnx_phases`) at the file's own types (``base`` re-types the graph), split over
+        ``tp`` x ``pp`` devices as its data flow shows (:mod:`rooflinekit.llm.onnx_parallel`).
     hardware : HardwareSpec, str or Path
         A catalog name or alias, a hardware YAML file or a spec; several devices need its ``interconnect``
         (``"DGX H100"``).
@@ -105,6 +107,9 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
         Also price every kernel with the operator model fitted on Vidur's measured kernels and give the
         calibrated figures with an 80 % interval (``result.calibrated``, :mod:`rooflinekit.llm.calibrated`);
         the top-level figures stay the bound.
+    heads, kv_heads : int, optional
+        Query and KV heads of an ONNX decoder whose graph does not show them (needed for ``tp > 1``; checked
+        against the graph where it does); a config gives its own.
 
     Returns
     -------
@@ -114,9 +119,11 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     Raises
     ------
     SpecError
-        An ONNX file without past-key/value inputs (what was expected is named), or with ``weights``, ``kv``,
-        ``group_size``, ``tp``, ``pp`` or ``calibrated`` set; an encoder, non-positive or too large sizes, a context beyond a learned position table, a split the model
-        or system cannot take, or a traffic model with a per-layer threshold.
+        An ONNX file without past-key/value inputs (what was expected is named), with ``weights``, ``kv`` or
+        ``group_size`` set, or whose graph does not show the split asked for (what is missing and the option
+        supplying it are named); ``heads`` or ``kv_heads`` with a config; an encoder, non-positive or too large
+        sizes, a context beyond a learned position table, a split the model or system cannot take, or a traffic
+        model with a per-layer threshold.
     CalibrationError
         With ``calibrated``: a GPU spec without ``compute_units`` (SM count) or clock, or a mixture-of-experts
         model (not in the fitted kernels).
@@ -146,18 +153,25 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     if isinstance(ctx, bool) or not isinstance(ctx, int) or not 1 <= ctx <= 2 * MAX_TOKENS:
         raise SpecError(f"context must be a positive whole number of tokens, got {ctx!r}")
     if onnx_file or not isinstance(cfg, TransformerConfig):
-        from rooflinekit.llm.onnx_phases import predict_onnx_decoder
+        from rooflinekit.llm.onnx_phases import OnnxOptions, predict_onnx_decoder
 
-        if weights != "fp16" or kv is not None or group_size is not None or tp != 1 or pp != 1 or calibrated:
-            raise SpecError(f"{model}: an ONNX decoder is costed at its file's own types on one device; weights, "
-                            "kv, group_size, tp, pp and calibrated apply to transformer configs (base='fp16' or "
-                            "'bf16' re-types the whole graph)")
-        result = predict_onnx_decoder(Path(str(model)), device, batch, prompt, generate, ctx, base,
-                                      traffic_model(traffic))
+        if weights != "fp16" or kv is not None or group_size is not None:
+            raise SpecError(f"{model}: an ONNX decoder is costed at its file's own types; weights, kv and "
+                            "group_size apply to transformer configs (base='fp16' or 'bf16' re-types the whole "
+                            "graph)")
+        for label, count in (("heads", heads), ("kv_heads", kv_heads)):
+            if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+                raise SpecError(f"{label} must be a positive whole number of heads, got {count!r}")
+        options = OnnxOptions(base, Parallelism(tp, pp), heads, kv_heads, calibrated)
+        result = predict_onnx_decoder(Path(str(model)), device, batch, prompt, generate, ctx, traffic_model(traffic),
+                                      options)
         if not result.memory.fits:
             warnings.warn(f"{result.model} on {device.name}: {'; '.join(result.memory.notes)}", CapacityWarning,
                           stacklevel=2)
         return result
+    if heads is not None or kv_heads is not None:
+        raise SpecError(f"{cfg.name}: heads and kv_heads apply to ONNX decoder exports; a config gives its own "
+                        "(num_attention_heads, num_key_value_heads)")
     if cfg.encoder:
         raise SpecError(f"{cfg.name} is an encoder ({cfg.model_type}): it generates no tokens; use rk.predict for "
                         "a forward pass")
