@@ -111,11 +111,11 @@ def test_overhead_terms_need_a_kernel_count_and_a_positive_reference():
         overhead_predictor(op_classes="medium").fit(records)
 
 
-def test_json_round_trip_keeps_the_overhead_terms_and_versions_2_and_3_still_read():
+def test_json_round_trip_keeps_the_overhead_terms_and_versions_2_3_and_4_still_read():
     records = gpu_records(n=40)
     fit = overhead_predictor(op_classes="fine").fit(records)
     text = fit.to_json()
-    assert json.loads(text)["format"] == JSON_FORMAT == "rooflinekit.calibration/4"
+    assert json.loads(text)["format"] == JSON_FORMAT == "rooflinekit.calibration/5"
     back = CalibratedPredictor.from_json(text)
     assert back.kernel_overhead_ref_s == 1e-5 and back.call_overhead_ref_s == 1e-3 and back.op_classes == "fine"
     assert back.predict(records) == pytest.approx(fit.predict(records), rel=1e-12)
@@ -123,8 +123,15 @@ def test_json_round_trip_keeps_the_overhead_terms_and_versions_2_and_3_still_rea
     shipped = default_calibration()
     assert shipped.kernel_overhead_ref_s is None and shipped.call_overhead_ref_s is None
     assert shipped.op_classes == "coarse"
-    # a version-3 file has no devices nor unseen-device interval: read with the depth intervals alone
+    # a version-4 file has no networks nor new-network interval: read with the unseen-device interval alone
     data = json.loads(fit.to_json())
+    data["format"] = "rooflinekit.calibration/4"
+    del data["params"]["network_offset_prior"], data["networks"], data["novel_network"]
+    four = CalibratedPredictor.from_json(json.dumps(data))
+    assert four.network_offset_prior is None and four.novel_network_ == {} and four.networks_ == []
+    assert four.device_offset_prior == pytest.approx(fit.device_offset_prior)
+    assert four.novel_device_ == pytest.approx(fit.novel_device_)
+    # a version-3 file has no devices nor unseen-device interval: read with the depth intervals alone
     data["format"] = "rooflinekit.calibration/3"
     del data["params"]["device_offset_prior"], data["devices"], data["novel_device"]
     three = CalibratedPredictor.from_json(json.dumps(data))

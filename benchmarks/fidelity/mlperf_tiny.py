@@ -34,14 +34,14 @@ from crossval import DATA, load_features  # noqa: E402
 from lodo import fold_predictions  # noqa: E402
 
 from rooflinekit.compare.calibrate import CalibratedPredictor  # noqa: E402
-from rooflinekit.compare.calibrate.intervals import fold_labels, offset_prior  # noqa: E402
+from rooflinekit.compare.calibrate.intervals import NETWORK_OFFSETS, fold_labels, offset_prior  # noqa: E402
 from rooflinekit.compare.evaluate import MedianCyclesPerMac, error_metrics  # noqa: E402
 
 Split = tuple[np.ndarray, np.ndarray]
 PREDICTORS = ("roofline", "naive", "calibrated")
 DATASET = "mlperf_tiny"
-"""This data set's key in :data:`~rooflinekit.compare.calibrate.intervals.DEVICE_OFFSETS`: the prior of the
-unseen-device interval is taken from the other data sets."""
+"""This data set's key in :data:`~rooflinekit.compare.calibrate.intervals.DEVICE_OFFSETS` and ``NETWORK_OFFSETS``:
+the priors of the unseen-device and new-network intervals are taken from the other data sets."""
 
 
 def splits(features: pd.DataFrame, scheme: str) -> Iterator[Split]:
@@ -66,7 +66,9 @@ def run_scheme(features: pd.DataFrame, scheme: str,
     for number, (train, test) in enumerate(all_splits, start=1):
         progress(f"{scheme}: fold {number}/{len(all_splits)}")  # one line per fold: folds take tens of seconds
         parts.append(fold_predictions(features[train], features[test],
-                                      CalibratedPredictor(device_offset_prior=offset_prior(exclude=DATASET)),
+                                      CalibratedPredictor(device_offset_prior=offset_prior(exclude=DATASET),
+                                                          network_offset_prior=offset_prior(
+                                                              exclude=DATASET, offsets=NETWORK_OFFSETS)),
                                       MedianCyclesPerMac()))
     return pd.concat(parts) if parts else out
 

@@ -32,7 +32,7 @@ import lodo  # noqa: E402
 from rooflinekit.catalog import get_hardware  # noqa: E402
 from rooflinekit.compare.calibrate import FEATURE_COLUMNS, ROOFLINE_PREFIX, core_family  # noqa: E402
 from rooflinekit.compare.calibrate.features import class_layers  # noqa: E402
-from rooflinekit.compare.calibrate.intervals import offset_prior  # noqa: E402
+from rooflinekit.compare.calibrate.intervals import NETWORK_OFFSETS, offset_prior  # noqa: E402
 from rooflinekit.compare.loaders import load_nb201  # noqa: E402
 from rooflinekit.networks import nb201_layer_union  # noqa: E402
 from rooflinekit.progress import progress as progress_bar  # noqa: E402
@@ -42,8 +42,8 @@ STEP = 5
 """Default subsample: every 5th architecture in index order (2,500 of the 12,500)."""
 TRAFFIC = "weights_and_activations"
 DATASET = "nb201"
-"""This data set's key in :data:`~rooflinekit.compare.calibrate.intervals.DEVICE_OFFSETS`: the prior of the
-unseen-device interval is taken from the other data sets."""
+"""This data set's key in :data:`~rooflinekit.compare.calibrate.intervals.DEVICE_OFFSETS` and ``NETWORK_OFFSETS``:
+the priors of the unseen-device and new-network intervals are taken from the other data sets."""
 
 
 def subsample(records: pd.DataFrame, step: int) -> pd.DataFrame:
@@ -105,9 +105,11 @@ def results(data: Path = DATA, progress: Callable[[str], None] = lambda _: None,
     """``(table, per_device)``: the metrics of each predictor under LODO, and the calibrated metrics per device and
     batch (:func:`lodo.breakdown`)."""
     features = load_features(data, step, progress) if features is None else features
-    prior = offset_prior(exclude=DATASET)
-    predicted = lodo.leave_one_device_out(features, make=lambda: lodo.calibrated_predictor(device_offset_prior=prior),
-                                          progress=progress)
+    prior, network_prior = offset_prior(exclude=DATASET), offset_prior(exclude=DATASET, offsets=NETWORK_OFFSETS)
+    predicted = lodo.leave_one_device_out(
+        features, make=lambda: lodo.calibrated_predictor(device_offset_prior=prior,
+                                                         network_offset_prior=network_prior),
+        progress=progress)
     table = pd.DataFrame(lodo.metrics(features, predicted, "LODO", rank_groups=("catalog_hardware", "batch")))
     return table, lodo.breakdown(features, predicted, ("catalog_hardware", "batch"))
 

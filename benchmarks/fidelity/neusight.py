@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lodo  # noqa: E402
 
 from rooflinekit.compare.calibrate import calibration_features  # noqa: E402
-from rooflinekit.compare.calibrate.intervals import offset_prior  # noqa: E402
+from rooflinekit.compare.calibrate.intervals import NETWORK_OFFSETS, offset_prior  # noqa: E402
 from rooflinekit.compare.evaluate import error_metrics  # noqa: E402
 from rooflinekit.compare.loaders import load_neusight  # noqa: E402
 from rooflinekit.errors import RooflineError  # noqa: E402
@@ -36,8 +36,8 @@ from rooflinekit.networks import neusight_network  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "neusight"
 DATASET = "neusight"
-"""This data set's key in :data:`~rooflinekit.compare.calibrate.intervals.DEVICE_OFFSETS`: the prior of the
-unseen-device interval is taken from the other data sets."""
+"""This data set's key in :data:`~rooflinekit.compare.calibrate.intervals.DEVICE_OFFSETS` and ``NETWORK_OFFSETS``:
+the priors of the unseen-device and new-network intervals are taken from the other data sets."""
 
 
 def load_features(data: Path = DATA, progress: Callable[[str], None] = lambda _: None
@@ -67,9 +67,11 @@ def results(data: Path = DATA, progress: Callable[[str], None] = lambda _: None
     """``(table, per_gpu, left_out)``: the metrics of each predictor under LOGO (plus the artifact's roofline on the
     rows where it has one), the calibrated metrics per GPU, and the rows left out with their reason."""
     features, left_out = load_features(data, progress)
-    prior = offset_prior(exclude=DATASET)
-    predicted = lodo.leave_one_device_out(features, make=lambda: lodo.calibrated_predictor(device_offset_prior=prior),
-                                          progress=progress)
+    prior, network_prior = offset_prior(exclude=DATASET), offset_prior(exclude=DATASET, offsets=NETWORK_OFFSETS)
+    predicted = lodo.leave_one_device_out(
+        features, make=lambda: lodo.calibrated_predictor(device_offset_prior=prior,
+                                                         network_offset_prior=network_prior),
+        progress=progress)
     rows = lodo.metrics(features, predicted, "LOGO")
     published = features.loc[predicted.index, "roofline_pred_s"].dropna()
     if len(published):

@@ -74,3 +74,14 @@ def check_loaded(predictor: "CalibratedPredictor", hint: str) -> None:
                   or novel["low"] > novel["high"] or not novel["scale"] > 0 or not novel["df"] > 0):
         raise CalibrationError(f"calibration JSON: novel_device = {shown(novel)} must hold low <= high (finite log "
                                f"residuals), a positive scale and df, and devices; {hint}")
+    network = getattr(predictor, "novel_network_", {})
+    bounds = (("low", "high"), ("low_unseen_device", "high_unseen_device"))
+    if network and (set(network) != {"low", "high", "low_unseen_device", "high_unseen_device", "scale", "df",
+                                     "networks"}
+                    or not all(math.isfinite(network[k]) and abs(network[k]) <= MAX_ABS_LOG_FACTOR
+                               for pair in bounds for k in pair)
+                    or any(network[lo] > network[hi] for lo, hi in bounds)
+                    or not network["scale"] > 0 or not network["df"] > 0):
+        raise CalibrationError(f"calibration JSON: novel_network = {shown(network)} must hold low <= high and "
+                               f"low_unseen_device <= high_unseen_device (finite log residuals), a positive scale "
+                               f"and df, and networks; {hint}")

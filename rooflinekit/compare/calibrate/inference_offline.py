@@ -181,11 +181,23 @@ def load_features(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return features[~beyond], left_out
 
 
-def query_keys(spec: HardwareSpec, framework: str | None) -> dict[str, Any]:
+def record_network(network: NetworkSpec) -> str:
+    """The records' name of ``network`` (``resnet50``, ``retinanet``, ``bert-large``) when it is a network the
+    records were costed on (:func:`networks`, matched by name), else its own name: the key by which a calibration
+    tells a network its records had from a new one (the new-network interval of :mod:`.intervals`)."""
+    for (name, _), costed in _networks().items():
+        if costed.name == network.name:
+            return name
+    return network.name
+
+
+def query_keys(spec: HardwareSpec, framework: str | None, network: NetworkSpec | None = None) -> dict[str, Any]:
     """The calibration keys of a prediction on ``spec`` under the stack family ``framework`` (None: the
-    :data:`DEFAULT_STACKS` of its class): ``core_family`` and ``framework`` as the records were keyed."""
+    :data:`DEFAULT_STACKS` of its class): ``core_family`` and ``framework`` as the records were keyed, and, given
+    the ``network``, its :func:`record_network` as ``network``."""
     stack = framework if framework is not None else DEFAULT_STACKS.get(spec.kind.value)
-    return {"core_family": architecture(spec), "framework": stack_key(stack, spec.name)}
+    keys = {"core_family": architecture(spec), "framework": stack_key(stack, spec.name)}
+    return keys if network is None else {**keys, "network": record_network(network)}
 
 
 def regime_network(network: NetworkSpec) -> tuple[NetworkSpec, str | None]:

@@ -58,13 +58,25 @@ With many devices the data dominate (tau_n -> their robust scale, t -> normal); 
 spread, with the heavy tails of a t of nu0 degrees of freedom. Why parametric here when the depth quantiles are
 not: a handful of device offsets has no usable empirical 10 % and 90 % quantiles; a handful and a prior have a
 posterior.
+
+**A network the calibration never saw on its hardware class** (no record of its hardware class had its name) gets
+the same treatment with a network offset: ``r = delta_net + eps``, the offsets d_k the medians of the held-out
+residuals of each network in the inner splits that held it out, on devices the split had seen
+(:func:`network_offsets`), the prior the spread of the held-out networks of the *other* data sets
+(:data:`NETWORK_OFFSETS`, ``offset_prior(offsets=NETWORK_OFFSETS)``), eps the residuals of those rows less their
+own d_k (:func:`novel_network_table`). Why: the op-class factors are learned on the networks of the records, and a
+new network's layers can run at another efficiency than theirs for reasons no class carries (a class the records
+never had takes the median factor exp(theta0), which can be far off: MLPerf Inference's grouped convolutions run at
+~60x their weights-only roofline on GPUs, against the NPU class's median 3.2x); the held-out networks of the inner
+cross-validation measure how far. A new network on a new device adds both offsets, ``r = delta + delta_net + eps``
+(:func:`novel_device_interval` with ``extra``).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Callable, NamedTuple
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -73,6 +85,9 @@ INNER_FOLDS = 5
 MIN_RESIDUALS = 10
 MIXTURE_POINTS = 1000
 """eps is represented by this many of its quantiles in :func:`novel_device_interval` (error < 1 / this in F)."""
+EXTRA_POINTS = 200
+"""An extra offset in :func:`novel_device_interval` is represented by this many of its quantiles, each added to as
+many quantiles of eps (error < 2 / this in F)."""
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -112,29 +127,41 @@ class HeldOut(NamedTuple):
     """The row's device (str)."""
     novel: np.ndarray
     """True where the row's device had no row in the split's training part."""
+    networks: np.ndarray | None = None
+    """The row's network key (str; None: the records name no network)."""
+    novel_network: np.ndarray | None = None
+    """True where the row's network had no row in the split's training part (None: no networks named)."""
 
 
 def held_out_residuals(features: pd.DataFrame, splits: list[Split],
                        fit_predict: Callable[[pd.DataFrame, pd.DataFrame], tuple[np.ndarray, np.ndarray]],
-                       devices: pd.Series) -> HeldOut:
-    """Log residuals, depths, devices and device novelty of the test rows of every split.
+                       devices: pd.Series, networks: pd.Series | None = None) -> HeldOut:
+    """Log residuals, depths, devices and device novelty of the test rows of every split, and their networks and
+    network novelty where ``networks`` names each row's network (index of ``features``).
 
     ``fit_predict(train, test)`` returns the predicted latency_s and the depth of each test row; ``devices`` names
     each row's device (index of ``features``).
     """
-    residuals, depths, names, novel = [], [], [], []
+    residuals, depths, names, novel, network_names, novel_network = [], [], [], [], [], []
     measured = features["latency_s"].to_numpy(dtype=float)
     device = devices.fillna("<missing>").astype(str).to_numpy()
+    network = None if networks is None else networks.fillna("<missing>").astype(str).to_numpy()
     for train, test in splits:
         predicted, depth = fit_predict(features[train], features[test])
         residuals.append(np.log(measured[test] / predicted))
         depths.append(depth)
         names.append(device[test])
         novel.append(~np.isin(device[test], device[train]))
+        if network is not None:
+            network_names.append(network[test])
+            novel_network.append(~np.isin(network[test], network[train]))
     if not residuals:
-        return HeldOut(np.array([]), np.array([], dtype=int), np.array([], dtype=object), np.array([], dtype=bool))
+        empty = None if network is None else np.array([], dtype=object)
+        return HeldOut(np.array([]), np.array([], dtype=int), np.array([], dtype=object), np.array([], dtype=bool),
+                       empty, None if network is None else np.array([], dtype=bool))
     return HeldOut(np.concatenate(residuals), np.concatenate(depths).astype(int), np.concatenate(names),
-                   np.concatenate(novel))
+                   np.concatenate(novel), np.concatenate(network_names) if network is not None else None,
+                   np.concatenate(novel_network) if network is not None else None)
 
 
 def residual_quantiles(residuals: np.ndarray, depths: np.ndarray, coverage: float) -> dict[int, tuple[float, float]]:
@@ -183,17 +210,31 @@ the devices of the records themselves; one is the least weight that keeps the pr
 held out (a Cauchy, t_1, whose 80 % interval is +-3.08 tau0)."""
 
 
-def offset_prior(exclude: str | None = None) -> tuple[float, float]:
-    """``(tau0, nu0)``: the prior of the between-device spread (module docstring) from :data:`DEVICE_OFFSETS` of
-    every data set but ``exclude`` (a fidelity benchmark passes its own data set, so that its prior never saw it).
+NETWORK_OFFSETS: dict[str, tuple[float, ...]] = {
+    "mlperf_tiny": (0.129, -0.009, -0.361, 0.030),
+    "mlperf_inference": (-0.306, 0.782, -0.312, -0.612, 0.227, 0.596),
+    "neusight": (0.013, -0.006, 0.010, -0.008, -0.051, 0.025, -0.025, -0.113, 0.036, 0.163),
+}
+"""Per data set of ``benchmarks/fidelity`` with several networks on the same devices, the offsets d_k (log
+measured / predicted, median over the network's rows) of every network predicted with no record of it on its
+hardware class: leave one network out (MLPerf Tiny LOMO; MLPerf Inference per hardware class over all rounds;
+NeuSight), point predictions of the calibrated predictor of each data set. NAS-Bench-201 has none (thousands of
+cells of one search space, each measured on every device). Regenerate with ``python tools/network_offsets.py``."""
 
-    tau0 is the :func:`robust_scale` of the offsets of those data sets pooled (each device counts once); nu0 is
-    :data:`PRIOR_DF`.
+
+def offset_prior(exclude: str | None = None,
+                 offsets: Mapping[str, tuple[float, ...]] = DEVICE_OFFSETS) -> tuple[float, float]:
+    """``(tau0, nu0)``: the prior of the between-device (``offsets`` = :data:`DEVICE_OFFSETS`) or between-network
+    (:data:`NETWORK_OFFSETS`) spread (module docstring) from the offsets of every data set but ``exclude`` (a
+    fidelity benchmark passes its own data set, so that its prior never saw it).
+
+    tau0 is the :func:`robust_scale` of the offsets of those data sets pooled (each device or network counts once);
+    nu0 is :data:`PRIOR_DF`.
     """
-    sets = [np.array(offsets) for name, offsets in DEVICE_OFFSETS.items() if name != exclude and len(offsets)]
+    sets = [np.array(values) for name, values in offsets.items() if name != exclude and len(values)]
     if not sets:
-        raise ValueError(f"offset_prior needs the device offsets of a data set besides {exclude!r}; DEVICE_OFFSETS "
-                         f"has {sorted(DEVICE_OFFSETS)}")
+        raise ValueError(f"offset_prior needs the offsets of a data set besides {exclude!r}; the table has "
+                         f"{sorted(offsets)}")
     return robust_scale(np.concatenate(sets)), PRIOR_DF
 
 
@@ -250,10 +291,30 @@ def student_t_cdf(x: np.ndarray, df: float) -> np.ndarray:
     return np.where(x > 0, 1 - tail, tail)
 
 
-def novel_device_interval(within: np.ndarray, scale: float, df: float, coverage: float) -> tuple[float, float]:
-    """``(x_lo, x_hi)``: the (1 -+ coverage) / 2 quantiles of eps + delta, eps drawn from ``within`` (represented by
-    :data:`MIXTURE_POINTS` of its quantiles) and delta ~ t_df(0, scale^2) (module docstring), by bisection."""
-    points = np.quantile(np.asarray(within, dtype=float), (np.arange(MIXTURE_POINTS) + 0.5) / MIXTURE_POINTS)
+def student_t_quantiles(df: float, count: int) -> np.ndarray:
+    """The quantiles of Student's t with ``df`` degrees of freedom at (i + 1/2) / count, i = 0..count-1, by
+    bisection on :func:`student_t_cdf` (shape ``(count,)``)."""
+    targets = (np.arange(count) + 0.5) / count
+    low, high = np.full(count, -1e6), np.full(count, 1e6)
+    for _ in range(100):
+        middle = (low + high) / 2
+        below = student_t_cdf(middle, df) < targets
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+    return (low + high) / 2
+
+
+def novel_device_interval(within: np.ndarray, scale: float, df: float, coverage: float,
+                          extra: Sequence[tuple[float, float]] = ()) -> tuple[float, float]:
+    """``(x_lo, x_hi)``: the (1 -+ coverage) / 2 quantiles of eps + delta (+ one more offset per ``(scale, df)`` of
+    ``extra``, each t_df(0, scale^2)), eps drawn from ``within`` and delta ~ t_df(0, scale^2) (module docstring), by
+    bisection. eps, and eps plus each extra offset, are represented by :data:`MIXTURE_POINTS` of their quantiles
+    (an extra offset by :data:`EXTRA_POINTS` of its quantiles added to as many of eps's)."""
+    quantile_levels = (np.arange(MIXTURE_POINTS) + 0.5) / MIXTURE_POINTS
+    points = np.quantile(np.asarray(within, dtype=float), quantile_levels)
+    for extra_scale, extra_df in extra:
+        thinned = np.quantile(points, (np.arange(EXTRA_POINTS) + 0.5) / EXTRA_POINTS)
+        added = np.add.outer(thinned, extra_scale * student_t_quantiles(extra_df, EXTRA_POINTS))
+        points = np.quantile(added.ravel(), quantile_levels)
     targets = np.array([(1 - coverage) / 2, (1 + coverage) / 2])
     low = np.full(2, points.min() - 1e3 * scale)
     high = np.full(2, points.max() + 1e3 * scale)
@@ -277,5 +338,38 @@ def novel_device_table(held_out: HeldOut, prior: tuple[float, float], coverage: 
     return {"low": low, "high": high, "scale": scale, "df": df, "devices": float(len(offsets))}
 
 
+def network_offsets(held_out: HeldOut) -> pd.Series:
+    """d_k per network held out in some inner split on a device the split had seen: the median of those residuals
+    (empty without networks)."""
+    if held_out.networks is None or held_out.novel_network is None:
+        return pd.Series(dtype=float)
+    rows = held_out.novel_network & ~held_out.novel
+    return pd.Series(held_out.residuals[rows], index=held_out.networks[rows], dtype=float).groupby(level=0).median()
+
+
+def novel_network_table(held_out: HeldOut, prior: tuple[float, float], coverage: float,
+                        device: tuple[float, float] | None) -> dict[str, float]:
+    """The interval of a prediction for a network its hardware class never had (module docstring) and what set it:
+    ``low`` and ``high`` (log residuals) on a device the records had, ``low_unseen_device`` and
+    ``high_unseen_device`` on one they did not (``device`` = its offset's ``(scale, df)``; None: as on a known
+    device), ``scale`` and ``df`` of the network offset, ``networks`` k held out in the inner splits."""
+    offsets = network_offsets(held_out)
+    scale, df = device_spread(offsets.to_numpy(), *prior)
+    rows = np.zeros(len(held_out.residuals), dtype=bool) if held_out.novel_network is None \
+        else held_out.novel_network & ~held_out.novel
+    within = held_out.residuals[rows] - offsets.reindex(
+        held_out.networks[rows] if held_out.networks is not None else []).to_numpy()
+    if len(within) < MIN_RESIDUALS:
+        within = held_out.residuals
+    low, high = novel_device_interval(within, scale, df, coverage)
+    low_unseen, high_unseen = (low, high) if device is None else \
+        novel_device_interval(within, scale, df, coverage, extra=(device,))
+    return {"low": low, "high": high, "low_unseen_device": low_unseen, "high_unseen_device": high_unseen,
+            "scale": scale, "df": df, "networks": float(len(offsets))}
+
+
 DEFAULT_OFFSET_PRIOR = offset_prior()
 """The prior of a calibration fitted outside the fidelity benchmarks: from every data set of :data:`DEVICE_OFFSETS`."""
+DEFAULT_NETWORK_PRIOR = offset_prior(offsets=NETWORK_OFFSETS)
+"""The prior of the network offset of a calibration fitted outside the fidelity benchmarks: from every data set of
+:data:`NETWORK_OFFSETS`."""

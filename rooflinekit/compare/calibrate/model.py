@@ -54,7 +54,9 @@ Intervals (:mod:`.intervals`): quantiles of held-out log residuals, by depth, gi
 the stated coverage (``interval_coverage``, default 80 %); a prediction on a device no record had (its
 ``catalog_hardware``, else ``hardware``) adds the between-device spread: a device offset with a t predictive whose
 scale pools the offsets of the devices held out in the inner cross-validation with a prior from other data sets
-(``device_offset_prior``).
+(``device_offset_prior``); a prediction for a network no record of its hardware class had (its ``network``)
+adds the between-network spread likewise (``network_offset_prior``; both offsets on a new device with a new
+network).
 
 JSON: :meth:`CalibratedPredictor.to_json` writes the parameters and learned factors (``format`` =
 :data:`JSON_FORMAT`), :meth:`CalibratedPredictor.from_json` and :func:`load_calibration` read them back.
@@ -72,7 +74,8 @@ import pandas as pd
 
 from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, UNKNOWN, check_op_classes, class_columns
 from rooflinekit.compare.calibrate.intervals import (
-    DEFAULT_OFFSET_PRIOR, held_out_residuals, inner_splits, interval, novel_device_table, residual_quantiles,
+    DEFAULT_NETWORK_PRIOR, DEFAULT_OFFSET_PRIOR, held_out_residuals, inner_splits, interval, novel_device_table,
+    novel_network_table, residual_quantiles,
 )
 from rooflinekit.compare.calibrate.releases import FALLBACK_RULE, newest_releases, release_versions
 from rooflinekit.compare.calibrate._checks import check_loaded
@@ -84,12 +87,13 @@ LEVELS = ("global", "core_family", "framework", "framework_version", "system")
 REQUIRABLE_LEVELS = LEVELS[1:]
 DEFAULT_SYSTEM_COLUMNS = ("catalog_hardware", "framework", "framework_version")
 KEY_SEPARATOR = " | "
-JSON_FORMAT = "rooflinekit.calibration/4"
+JSON_FORMAT = "rooflinekit.calibration/5"
 READABLE_FORMATS = ("rooflinekit.calibration/1", "rooflinekit.calibration/2", "rooflinekit.calibration/3",
-                    JSON_FORMAT)
+                    "rooflinekit.calibration/4", JSON_FORMAT)
 """Version 1 lacks releases, hardware classes and intervals: read with none of them. Version 2 lacks the
 per-kernel overhead (``kernel_overhead_ref_s``): read without it, which is what it was fitted as. Version 3 lacks
-the devices and the unseen-device interval: read with the depth intervals only (``device_offset_prior`` None)."""
+the devices and the unseen-device interval: read with the depth intervals only (``device_offset_prior`` None).
+Version 4 lacks the networks and the new-network interval: read without it (``network_offset_prior`` None)."""
 KERNEL_OVERHEAD = "kernel_overhead"
 """The class of the per-kernel overhead term: feature ``kernels x kernel_overhead_ref_s``."""
 CALL_OVERHEAD = "call_overhead"
@@ -118,6 +122,15 @@ def _devices(features: pd.DataFrame) -> pd.Series:
     return pd.Series(UNKNOWN, index=features.index)
 
 
+def _networks(features: pd.DataFrame) -> pd.Series | None:
+    """Each row's network on its hardware class: ``<hardware_class> | <network>`` (the network alone without a
+    ``hardware_class`` column); None when the records name no network."""
+    if "network" not in features.columns:
+        return None
+    return pd.Series(_key_strings(features, [c for c in ("hardware_class", "network") if c in features.columns]),
+                     index=features.index)
+
+
 def _with_releases(features: pd.DataFrame) -> pd.DataFrame:
     """``features`` with ``framework_version`` keyed as :func:`~.releases.release_versions` says."""
     return features.assign(framework_version=release_versions(features))
@@ -144,13 +157,19 @@ class CalibratedPredictor:
     - ``device_offset_prior``: ``(tau0, nu0)``, the prior scale (log) and degrees of freedom of the offset of a
       device no record had (:func:`~.intervals.offset_prior`; default from every data set the project measured,
       :data:`~.intervals.DEFAULT_OFFSET_PRIOR`); None: such a device takes the depth intervals like any other
+    - ``network_offset_prior``: ``(tau0, nu0)`` of the offset of a network no record of its hardware class had
+      (``offset_prior(offsets=NETWORK_OFFSETS)``; default :data:`~.intervals.DEFAULT_NETWORK_PRIOR`); None: such a
+      network takes the interval of a known one
 
     Learned: ``theta0_``, ``classes_`` (class names fitted), ``coef_`` (level -> key -> log-factor per class, in the
     order of ``classes_``), ``n_records_``, ``n_iter_``, ``objective_``, ``newest_releases_`` (stack -> newest
     calibrated version key), ``hardware_classes_``, ``residual_quantiles_`` (depth -> log-residual quantiles),
     ``devices_`` (the devices of the records), ``novel_device_`` (the log-residual interval of a device not in
     ``devices_`` and its ``scale``, ``df`` and number of inner ``devices``, :func:`~.intervals.novel_device_table`;
-    empty without intervals or prior).
+    empty without intervals or prior), ``networks_`` (``<hardware_class> | <network>`` of the records; empty when
+    they name none), ``novel_network_`` (the log-residual interval of a network not in ``networks_``, on a known
+    and on an unseen device, and its offset's ``scale``, ``df`` and number of inner ``networks``,
+    :func:`~.intervals.novel_network_table`; empty without intervals, prior or networks).
     """
 
     def __init__(self, shrinkage: float = 0.1, system_shrinkage: float = 3.0,
@@ -158,7 +177,8 @@ class CalibratedPredictor:
                  traffic: str = "weights_and_activations", max_iter: int = 100, tol: float = 1e-6,
                  interval_coverage: float | None = 0.8, kernel_overhead_ref_s: float | None = None,
                  call_overhead_ref_s: float | None = None, op_classes: str = "coarse",
-                 device_offset_prior: Sequence[float] | None = DEFAULT_OFFSET_PRIOR):
+                 device_offset_prior: Sequence[float] | None = DEFAULT_OFFSET_PRIOR,
+                 network_offset_prior: Sequence[float] | None = DEFAULT_NETWORK_PRIOR):
         self.shrinkage = shrinkage
         self.system_shrinkage = system_shrinkage
         self.system_columns = tuple(system_columns)
@@ -171,6 +191,7 @@ class CalibratedPredictor:
         self.call_overhead_ref_s = call_overhead_ref_s
         self.op_classes = op_classes
         self.device_offset_prior = None if device_offset_prior is None else tuple(device_offset_prior)
+        self.network_offset_prior = None if network_offset_prior is None else tuple(network_offset_prior)
 
     def get_params(self) -> dict[str, Any]:
         return {"shrinkage": self.shrinkage, "system_shrinkage": self.system_shrinkage,
@@ -178,7 +199,9 @@ class CalibratedPredictor:
                 "traffic": self.traffic, "max_iter": self.max_iter, "tol": self.tol,
                 "interval_coverage": self.interval_coverage, "kernel_overhead_ref_s": self.kernel_overhead_ref_s,
                 "call_overhead_ref_s": self.call_overhead_ref_s, "op_classes": self.op_classes,
-                "device_offset_prior": None if self.device_offset_prior is None else list(self.device_offset_prior)}
+                "device_offset_prior": None if self.device_offset_prior is None else list(self.device_offset_prior),
+                "network_offset_prior": None if self.network_offset_prior is None
+                else list(self.network_offset_prior)}
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -198,11 +221,13 @@ class CalibratedPredictor:
                                     or not np.isfinite(ref) or ref <= 0):
                 raise CalibrationError(f"{name} must be a positive time in s (e.g. 1e-5), or None for no such "
                                        f"overhead term; got {ref!r}")
-        prior = self.device_offset_prior
-        if prior is not None and (len(prior) != 2 or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v > 0 for v in prior)):
-            raise CalibrationError(f"device_offset_prior must be (scale, degrees of freedom), two positive numbers "
-                                   f"(e.g. (0.22, 1.0)), or None; got {prior!r}")
+        for name in ("device_offset_prior", "network_offset_prior"):
+            prior = getattr(self, name)
+            if prior is not None and (len(prior) != 2 or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v > 0
+                    for v in prior)):
+                raise CalibrationError(f"{name} must be (scale, degrees of freedom), two positive numbers "
+                                       f"(e.g. (0.22, 1.0)), or None; got {prior!r}")
         if self.interval_coverage is not None and not 0 < self.interval_coverage < 1:
             raise CalibrationError(f"interval_coverage must lie between 0 and 1 (e.g. 0.8), or be None; got "
                                    f"{self.interval_coverage!r}")
@@ -281,13 +306,16 @@ class CalibratedPredictor:
         self.hardware_classes_ = sorted({str(c) for c in features.get("hardware_class", pd.Series(dtype=object))
                                         if not is_missing(c)})
         self.devices_ = sorted(set(_devices(features)))
-        self.residual_quantiles_, self.novel_device_ = self._interval_table(features) if self.interval_coverage \
-            else ({}, {})
+        networks = _networks(features)
+        self.networks_ = [] if networks is None else sorted(set(networks))
+        self.residual_quantiles_, self.novel_device_, self.novel_network_ = self._interval_table(features) \
+            if self.interval_coverage else ({}, {}, {})
         return self
 
-    def _interval_table(self, features: pd.DataFrame) -> tuple[dict[int, tuple[float, float]], dict[str, float]]:
-        """Log-residual quantiles by depth, and the unseen-device interval (empty without a prior), from the inner
-        cross-validation of :mod:`.intervals`."""
+    def _interval_table(self, features: pd.DataFrame
+                        ) -> tuple[dict[int, tuple[float, float]], dict[str, float], dict[str, float]]:
+        """Log-residual quantiles by depth, the unseen-device interval (empty without a prior) and the new-network
+        interval (empty without a prior or networks), from the inner cross-validation of :mod:`.intervals`."""
         params = {**self.get_params(), "interval_coverage": None, "required_levels": ()}  # held-out keys fall back
 
         def fit_predict(train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -301,13 +329,17 @@ class CalibratedPredictor:
                      pd.Series(_key_strings(features, ("framework", "framework_version")), index=features.index)]
         devices = _devices(features)
         splits = inner_splits(groupings, features.get("round"), alone=devices)
-        held_out = held_out_residuals(features, splits, fit_predict, devices)
+        networks = _networks(features)
+        held_out = held_out_residuals(features, splits, fit_predict, devices, networks)
         if not len(held_out.residuals):
-            return {}, {}
+            return {}, {}, {}
         coverage = float(self.interval_coverage)  # type: ignore[arg-type]
         novel = {} if self.device_offset_prior is None else \
             novel_device_table(held_out, self.device_offset_prior, coverage)  # type: ignore[arg-type]
-        return residual_quantiles(held_out.residuals, held_out.depths, coverage), novel
+        novel_network = {} if self.network_offset_prior is None or networks is None else novel_network_table(
+            held_out, self.network_offset_prior, coverage,  # type: ignore[arg-type]
+            (novel["scale"], novel["df"]) if novel else None)
+        return residual_quantiles(held_out.residuals, held_out.depths, coverage), novel, novel_network
 
     def _solve(self, features: pd.DataFrame, times: np.ndarray, log_latency: np.ndarray
                ) -> tuple[np.ndarray, dict[str, tuple[list[str], int]], int, float]:
@@ -400,17 +432,25 @@ class CalibratedPredictor:
 
     def predict_interval(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper latency_s bounds per row covering ``interval_coverage`` of measurements (:mod:`.intervals`):
-        the depth quantiles, or on a device not in ``devices_`` the unseen-device interval."""
+        the depth quantiles, or on a device not in ``devices_`` the unseen-device interval, or for a network not in
+        ``networks_`` the new-network interval (on a known or an unseen device)."""
         if not getattr(self, "residual_quantiles_", None):
             raise CalibrationError("this calibration has no intervals (fitted with interval_coverage=None or on too "
                                    "few records); refit with interval_coverage=0.8")
         _, _, depth = self._resolve(features)
         predicted = self.predict(features)
         low, high = interval(predicted, depth, self.residual_quantiles_)
+        unseen = ~_devices(features).isin(getattr(self, "devices_", [])).to_numpy()
         if getattr(self, "novel_device_", None):
-            unseen = ~_devices(features).isin(self.devices_).to_numpy()
             low = np.where(unseen, predicted * np.exp(self.novel_device_["low"]), low)
             high = np.where(unseen, predicted * np.exp(self.novel_device_["high"]), high)
+        networks = _networks(features)
+        if getattr(self, "novel_network_", None) and networks is not None:
+            new = ~networks.isin(self.networks_).to_numpy()
+            table = self.novel_network_
+            low = np.where(new, predicted * np.exp(np.where(unseen, table["low_unseen_device"], table["low"])), low)
+            high = np.where(new, predicted * np.exp(np.where(unseen, table["high_unseen_device"], table["high"])),
+                            high)
         return low, high
 
     def class_factors(self, features: pd.DataFrame) -> pd.DataFrame:
@@ -468,6 +508,7 @@ class CalibratedPredictor:
             "newest_releases": self.newest_releases_, "hardware_classes": self.hardware_classes_,
             "residual_quantiles": {str(depth): list(q) for depth, q in self.residual_quantiles_.items()},
             "devices": self.devices_, "novel_device": self.novel_device_,
+            "networks": self.networks_, "novel_network": self.novel_network_,
         }, indent=1)
 
     @classmethod
@@ -495,8 +536,12 @@ class CalibratedPredictor:
                                              for depth, q in data.get("residual_quantiles", {}).items()}
             predictor.devices_ = [str(d) for d in data.get("devices", [])]
             predictor.novel_device_ = {str(k): float(v) for k, v in data.get("novel_device", {}).items()}
-            if found != JSON_FORMAT:
+            predictor.networks_ = [str(n) for n in data.get("networks", [])]
+            predictor.novel_network_ = {str(k): float(v) for k, v in data.get("novel_network", {}).items()}
+            if found not in ("rooflinekit.calibration/4", JSON_FORMAT):
                 predictor.device_offset_prior = None
+            if found != JSON_FORMAT:
+                predictor.network_offset_prior = None
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError, IndexError) as exc:
             raise CalibrationError(f"calibration JSON incomplete or malformed ({type(exc).__name__}: "
                                    f"{str(exc)[:120]}); {hint}") from None

@@ -204,7 +204,7 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     if note:
         notes.append(note)
     family, _ = normalize_framework(framework)
-    keys = conventions.query_keys(hardware, family)
+    keys = conventions.query_keys(hardware, family, network)
     if family is None and keys["framework"] is not None:
         notes.append(f"framework: none given; keyed as {keys['framework']}, the stack of most "
                      f"{hardware.kind.value} records of the calibration (pass framework= / --framework to choose)")
