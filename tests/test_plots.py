@@ -14,7 +14,7 @@ from rooflinekit.cli_common import FORMATS, Parser
 from rooflinekit.errors import RooflineError
 from rooflinekit.plots import (PlotDependencyError, PlotError, plot_efficiency, plot_heatmap, plot_layers,
                                plot_pareto, plot_roofline, save_figure)
-from rooflinekit.plots.layers import short_names
+from rooflinekit.plots.layers import labelled_positions, short_names
 from rooflinekit.plots_cli import add_plot_commands
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -256,6 +256,23 @@ def test_layers_from_a_dataframe_with_a_measured_column_on_log_axis(tmp_path):
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
     assert ax.get_title() == "LeNet"
+
+
+def test_a_thinned_layer_axis_labels_the_kernels_not_the_fused_layers(tmp_path):
+    # ResNet-20 on the F767ZI: 74 layers (above the 60 labels an axis holds), 24 of them kernels; the 50 batch
+    # norms and activations folded into their producers have no bar height and no label
+    layers = rk.predict("ResNet-20-CIFAR-10", "NUCLEO-F767ZI", mode="layer").layers
+    fig = plot_layers(layers)
+    render(fig, tmp_path)
+    kernels = [i for i, bound in enumerate(layers.bound.astype(str)) if not bound.startswith("fused:")]
+    assert len(layers) == 74 and len(kernels) == 24
+    assert list(fig.axes[0].get_xticks()) == kernels
+
+
+def test_labelled_positions_thin_the_kernels_evenly():
+    fused = np.arange(200) % 2 == 1  # 100 kernels at the even positions: every 2nd kernel, 50 labels
+    assert labelled_positions(fused) == list(range(0, 200, 4))
+    assert labelled_positions(np.ones(60, dtype=bool)) == list(range(60))  # few enough: every layer
 
 
 def test_layer_tick_labels_drop_shared_path_prefixes():

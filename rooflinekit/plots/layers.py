@@ -85,6 +85,17 @@ def tick_labels(layers: pd.DataFrame) -> list[str]:
             for i, (name, op, raw) in enumerate(zip(names, ops, layers["name"]))]
 
 
+def labelled_positions(fused: np.ndarray) -> list[int]:
+    """Positions of the layers whose bars get a tick label: all when there are at most :data:`MAX_TICK_LABELS`;
+    else the kernels (layers not fused into their producer: ``fused`` is False), every one when they are few
+    enough, else every ``ceil(kernels / MAX_TICK_LABELS)``-th, so that a thinned axis names bars that have a
+    height rather than the zero-time fused layers between them."""
+    if len(fused) <= MAX_TICK_LABELS:
+        return list(range(len(fused)))
+    kernels = np.flatnonzero(~fused)
+    return kernels[::math.ceil(len(kernels) / MAX_TICK_LABELS)].tolist()
+
+
 def plot_layers(prediction: Prediction | pd.DataFrame, measured: str | pd.DataFrame | None = None, *,
                 log: bool = False, title: str | None = None, ax: "Axes | None" = None) -> "Figure":
     """Bar per layer of the predicted latency ``time_s`` [s], coloured by ``bound`` (compute or memory level).
@@ -120,8 +131,8 @@ def plot_layers(prediction: Prediction | pd.DataFrame, measured: str | pd.DataFr
                label=f"predicted, {label}", gid=f"bars|{bound}")
     if seconds is not None:
         ax.plot(positions, seconds, ls="none", marker="D", ms=4, color="black", label="measured", gid="measured")
-    step = math.ceil(n / MAX_TICK_LABELS)
-    ax.set_xticks(positions[::step], tick_labels(layers)[::step], rotation=90, fontsize="x-small")
+    labelled = labelled_positions(layers["bound"].astype(str).str.startswith("fused:").to_numpy())
+    ax.set_xticks(labelled, [tick_labels(layers)[i] for i in labelled], rotation=90, fontsize="x-small")
     ax.set_xlim(-0.6, n - 0.4)
     highest = np.nanmax(np.concatenate([layers["time_s"].to_numpy(dtype=float),
                                         seconds if seconds is not None else []]))
