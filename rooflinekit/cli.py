@@ -331,6 +331,11 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     if misfits:
         warnings.warn(f"{misfits} of {len(table)} predictions do not fit their memories; see the 'fits' and "
                       "'notes' columns", CapacityWarning)
+    failed = table["status"] != "ok"
+    if failed.any():
+        first = table.loc[failed, "status"].iloc[0]
+        warnings.warn(f"{int(failed.sum())} of {len(table)} predictions failed (the 'status' column), e.g. "
+                      f"{first}", RooflineWarning)
     tdp = {spec.name: spec.tdp_w for spec in hardware}
     table["fps_per_w"] = [_fps_per_w(fps, tdp.get(name)) for fps, name in zip(table["fps"], table["hardware"])]
     _emit(args, table.to_dict("records"), table, columns=SWEEP_TABLE_COLUMNS)
