@@ -103,20 +103,39 @@ def test_opset11_resolves_by_version_conversion_alone(tmp_path: Path, monkeypatc
     assert macs(_opset11_reshape(tmp_path), batch=2) == 96  # as above
 
 
-def test_pad_from_small_computation(tmp_path: Path) -> None:
+def _pad_model(tmp_path: Path) -> Path:
     """STFT-style Pad whose pads come from a small computation (Shape -> Slice -> Sub -> Concat, Sub is not
-    propagated by ONNX's data propagation), then a Conv."""
+    propagated by ONNX's data propagation), then a Conv: x [1, 1, 10], length = 10, missing = 16 - 10 = 6, pads
+    [0, 0, 0, 0, 0, 6], p [1, 1, 16]."""
     nodes = [helper.make_node("Shape", ["x"], ["s"]),
              helper.make_node("Slice", ["s", "two", "three"], ["length"]),
              helper.make_node("Sub", ["sixteen", "length"], ["missing"]),
              helper.make_node("Concat", ["zeros5", "missing"], ["pads"], axis=0),
              helper.make_node("Pad", ["x", "pads"], ["p"]),
              helper.make_node("Conv", ["p", "w"], ["y"])]
-    path = save(tmp_path, nodes, [helper.make_tensor_value_info("x", F32, [1, 1, 10])],
+    return save(tmp_path, nodes, [helper.make_tensor_value_info("x", F32, [1, 1, 10])],
                 [ints("two", [2]), ints("three", [3]), ints("sixteen", [16]), ints("zeros5", [0, 0, 0, 0, 0]),
                  weight("w", [4, 1, 3])])
+
+
+def test_pad_from_small_computation(tmp_path: Path) -> None:
     # p = [1, 1, 16]; conv k=3 -> [1, 4, 14]: macs = 1 * 4 * 14 * 1 * 3 = 168
-    assert macs(path) == 168
+    assert macs(_pad_model(tmp_path)) == 168
+
+
+def test_small_computation_edits_a_copy_of_the_graph(tmp_path: Path) -> None:
+    """Without large initializers, shape inference runs on the model itself; the small-computation fallback
+    replaces computed nodes by initializers in a copy, never in the model the layers are built from."""
+    from rooflinekit.importers.onnx._reading import read_model
+    from rooflinekit.importers.onnx._shapes import infer
+
+    path = _pad_model(tmp_path)
+    model, nodes = read_model(path)
+    infos, values = infer(model, nodes, path)
+    assert infos["p"].dims == (1, 1, 16)  # resolved by the fallback (see _pad_model)
+    assert values["missing"].tolist() == [6]
+    assert [node.op_type for node in model.graph.node] == ["Shape", "Slice", "Sub", "Concat", "Pad", "Conv"]
+    assert [tensor.name for tensor in model.graph.initializer] == ["two", "three", "sixteen", "zeros5", "w"]
 
 
 def test_anchor_range_chain(tmp_path: Path) -> None:

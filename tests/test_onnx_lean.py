@@ -1,9 +1,12 @@
 """Reading a large ONNX file without the bytes of its large weights (rooflinekit.importers.onnx._lean): the model
 read that way is the model parsed whole, less the data of initializers over SMALL_VALUE elements; the import gives
-the same layers; a file the scan does not understand is parsed whole, with the whole parse's errors."""
+the same layers; a file the scan does not understand is parsed whole, with the whole parse's errors. The C heap
+that shape inference frees is given back on large graphs (rooflinekit.importers.onnx._heap)."""
 
 from __future__ import annotations
 
+import platform
+import sys
 import warnings
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from rooflinekit.counters import count_network  # noqa: E402
 from rooflinekit.errors import ModelFileError  # noqa: E402
-from rooflinekit.importers.onnx import _lean, load_onnx  # noqa: E402
+from rooflinekit.importers.onnx import _heap, _lean, load_onnx  # noqa: E402
 
 _ROWS, _K, _N = 2, 600, 500
 """x (2, 600) @ w (600, 500) + b (500,): w holds 300,000 float32 (1.2 MB, over MIN_FILE_BYTES with the file)."""
@@ -105,3 +108,39 @@ def _varint(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+# ------------------------------------------------------------------ the C heap shape inference frees (_heap)
+
+
+def _relu_chain(tmp_path: Path, count: int) -> Path:
+    """``count`` Relu nodes in a chain on a (1, 4) input."""
+    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name=f"relu{i}") for i in range(count)]
+    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info(f"t{count}", TensorProto.FLOAT, [1, 4])])
+    path = tmp_path / f"chain{count}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_a_large_graph_gives_the_freed_heap_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr(_heap, "_malloc_trim", lambda: trims.append)
+    network = load_onnx(_relu_chain(tmp_path, _heap.MIN_NODES))
+    assert len(network.layers) == _heap.MIN_NODES  # one layer per Relu
+    assert trims == [0, 0]  # pad 0, once after shape inference and once before the layers are built
+
+
+def test_a_small_graph_is_not_trimmed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr(_heap, "_malloc_trim", lambda: trims.append)
+    assert len(load_onnx(_relu_chain(tmp_path, 3)).layers) == 3
+    assert trims == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="malloc_trim is glibc's")
+def test_glibc_malloc_trim_is_found_and_runs() -> None:
+    trim = _heap._malloc_trim()
+    assert trim is not None
+    assert trim(0) in (0, 1)  # 1 when pages were returned, 0 when there were none

@@ -18,6 +18,9 @@ Einsum keeps its equation, which the ``einsum`` counter reads). Pipeline, one mo
    :mod:`._einsum`, :mod:`._sequence`, :mod:`._quant`) to a draft, which :mod:`._layers` resolves into one
    Layer with shapes, per-tensor types and precision.
 
+Memory: the C heap that shape inference frees (its C++ copy of the model), and the protobuf once step 5 is done,
+are returned to the operating system (:mod:`._heap`) before the next step allocates.
+
 Batch: the leading input dimension (:mod:`._binding`); ``LayerNetwork.batch`` is the batch the shapes describe.
 
 Precision: the network's is the compute precision of its MAC-carrying layers (:mod:`rooflinekit.importers._precision`;
@@ -45,6 +48,7 @@ from rooflinekit.importers.onnx._binding import bind_inputs
 from rooflinekit.importers.onnx._control import CONTROL_OPS, inline_control_flow
 from rooflinekit.importers.onnx._fixed_shapes import check_fixed_shapes
 from rooflinekit.importers.onnx._graph import Graph
+from rooflinekit.importers.onnx._heap import release_free_heap
 from rooflinekit.importers.onnx._layers import LayerBuilder, Resolved, finish
 from rooflinekit.importers.onnx._node import Node
 from rooflinekit.importers.onnx._ops import lookup
@@ -104,7 +108,8 @@ def load_onnx(path: str | Path, batch: int | None = None,
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ShapeError(f"{path}: batch must be a positive integer or None (the model's own), got {batch!r}")
     name, batch, fallback, resolved = _resolve(path, batch, input_shapes, branches, loop_counts)
-    precision, layers = finish(resolved, fallback)  # the protobuf and the graph are freed by now
+    release_free_heap(len(resolved))  # the protobuf and the graph are freed by now: their pages go back first
+    precision, layers = finish(resolved, fallback)
     check_layers(layers, path)
     return LayerNetwork(name=name, precision=precision, source=str(path), batch=batch, layers=layers)
 
@@ -127,10 +132,12 @@ def _resolve(path: Path, batch: int | None, input_shapes: Mapping[str, Sequence[
     batch = bind_inputs(model.graph, inputs, main, batch, input_shapes, path)
     infos, values = infer(model, nodes, path)
     graph = Graph(path, opset(model), nodes, model.graph, infos, values)
-    check_fixed_shapes(graph, nodes, batch)
+    # step 4: a node that computes only from constants becomes no layer, and no data flows into it
+    live = [node for node in nodes if not all(name in graph.constants for name in node.output if name)]
+    check_fixed_shapes(graph, live, batch)
     fallback = Precision.parse(graph.dtype(main) or DType.FP32)
     builder = LayerBuilder(graph, fallback)
-    resolved = [layer for node in nodes if (layer := _convert(node, graph, builder)) is not None]
+    resolved = [layer for node in live if (layer := _convert(node, graph, builder)) is not None]
     if not resolved:  # the graph computes constants only (a Shape of a fixed-shape input), or on empty tensors only
         resolved = [layer for node in nodes if (layer := _convert(node, graph, builder, everything=True))]
     if not resolved:
@@ -155,10 +162,9 @@ def network_name(graph_name: str, path: Path) -> str:
 
 
 def _convert(node: OnnxNode, graph: Graph, builder: LayerBuilder, everything: bool = False) -> Resolved | None:
-    """The resolved layer of ``node``, or None when it only computes constants or moves no data (unless
-    ``everything``: a graph with nothing else counts what a run does)."""
-    if not everything and all(name in graph.constants for name in node.output if name):
-        return None
+    """The resolved layer of ``node`` (callers pass only nodes that do not compute constants alone, unless
+    ``everything``), or None when it moves no data (unless ``everything``: a graph with nothing else counts what
+    a run does)."""
     kind, handler, mapped = lookup(node)
     draft = handler(Node(node, graph))
     resolved = builder.build(node, draft.kind or kind, draft, lenient=not mapped or draft.view or draft.lenient)

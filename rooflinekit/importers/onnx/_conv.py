@@ -19,7 +19,7 @@ def _window(node: Node, kernel: Sequence[int], x: int = 0) -> dict[str, Any]:
     strides = node.ints_attr("strides") or (1,) * rank
     dilations = node.ints_attr("dilations") or (1,) * rank
     pads = node.ints_attr("pads") or (0,) * (2 * rank)
-    auto_pad = str(node.attrs.get("auto_pad", "NOTSET"))
+    auto_pad = str(node.attr("auto_pad", "NOTSET"))
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         if min(strides, default=1) < 1 or min(dilations, default=1) < 1:
             raise node.malformed(f"strides {list(strides)} and dilations {list(dilations)} must be positive")
@@ -36,7 +36,7 @@ def _transposed_padding(node: Node, attrs: dict[str, Any], x: int) -> None:
     (an output larger than the window reaches) is output padding."""
     kernel, strides, dilations = attrs["kernel_shape"], attrs["strides"], attrs["dilations"]
     output_padding = node.ints_attr("output_padding") or (0,) * len(kernel)
-    auto_pad = str(node.attrs.get("auto_pad", "NOTSET"))
+    auto_pad = str(node.attr("auto_pad", "NOTSET"))
     if node.ints_attr("output_shape") or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         spatial_in = node.dims(x)[2:]
         spatial_out = node.graph.shape(node.proto.output[0], node.proto)[2:]

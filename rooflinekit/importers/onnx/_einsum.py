@@ -25,7 +25,7 @@ def einsum(node: Node) -> Draft:
     """
     where = f"{node.graph.path}: node {node.proto.name!r} (Einsum)"
     count = len(node.proto.input)
-    terms, output = normalize_equation(node.attrs.get("equation"), count, where)
+    terms, output = normalize_equation(node.attr("equation", None), count, where)
     sums = _sums(terms, output, [len(node.dims(i)) for i in range(count)])
     kind = ("reduce_sum" if sums else "transpose") if count == 1 else ("einsum" if sums else "mul")
     constant = [node.input(i) in node.graph.constants for i in range(count)]

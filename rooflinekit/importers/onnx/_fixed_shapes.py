@@ -36,7 +36,7 @@ def check_fixed_shapes(graph: Graph, nodes: Sequence[OnnxNode], batch: int) -> N
     graph : Graph
         The bound, shape-inferred graph.
     nodes : sequence of OnnxNode
-        Its nodes.
+        Its nodes that data flows through (a node computing only from constants has no data flowing in).
     batch : int
         The batch the graph inputs are bound to, named in messages.
 
@@ -50,8 +50,6 @@ def check_fixed_shapes(graph: Graph, nodes: Sequence[OnnxNode], batch: int) -> N
         dynamic shape or to import it at its own batch.
     """
     for node in nodes:
-        if all(name in graph.constants for name in node.output if name):
-            continue  # computes only from constants: no data flows in
         if node.op_type == "Reshape":
             _check_reshape(graph, node, batch)
         elif node.op_type == "Expand":

@@ -15,7 +15,7 @@ from rooflinekit.errors import ModelFileError, ShapeError
 from rooflinekit.importers.onnx._constants import Constants
 from rooflinekit.importers.onnx._dtypes import to_dtype
 from rooflinekit.importers.onnx._reading import OnnxNode
-from rooflinekit.importers.onnx._shapes import UNKNOWN, Dim, Info, Shape
+from rooflinekit.importers.onnx._shapes import UNKNOWN, Dim, Info, Shape, all_sizes
 
 
 class Graph:
@@ -29,10 +29,15 @@ class Graph:
         self.graph_inputs = {i.name for i in graph.input if i.name not in initializers}
         self.producer: dict[str, OnnxNode] = {}
         self.consumers: dict[str, list[OnnxNode]] = defaultdict(list)
+        producer, consumers = self.producer, self.consumers
         for node in nodes:
-            self.producer.update((name, node) for name in node.output if name)
+            for name in node.output:
+                if name:
+                    producer[name] = node
             for name in node.input:
-                self.consumers[name].append(node)
+                consumers[name].append(node)
+        self.dequantizes = any(node.op_type == "DequantizeLinear" for node in nodes)
+        """Whether a DequantizeLinear node exists: without one, no op runs QDQ-fused (:mod:`._quant`)."""
         self.constants = Constants(path, graph, nodes, infos, self.producer, values)
         self._shapes: dict[str, Shape] = {}
         """Concrete shapes :meth:`shape` returned, by tensor name (each tensor is read by several layers)."""
@@ -60,7 +65,7 @@ class Graph:
         if known is not None:
             return known
         dims = self.dims(name)
-        if dims is not None and all(isinstance(d, int) for d in dims):
+        if dims is not None and all_sizes(dims):
             if any(d < 0 for d in dims):
                 raise ModelFileError(f"{self.path}: tensor {name!r} has a negative dim: {list(dims)}")
             self._shapes[name] = dims

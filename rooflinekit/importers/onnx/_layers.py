@@ -58,11 +58,14 @@ class LayerBuilder:
         (views and unmapped ops, which cost nothing or are reported unsupported); elsewhere they are a
         ShapeError. The layer's full precision and its weights' stored types are kept for :func:`finish`."""
         graph = self.graph
-        kept = draft.outputs if draft.outputs is not None else range(len(node.output))
-        outputs = [node.output[i] for i in kept if i < len(node.output) and node.output[i]]
+        written = node.output
+        if draft.outputs is None:
+            outputs = [name for name in written if name]
+        else:
+            outputs = [written[i] for i in draft.outputs if i < len(written) and written[i]]
         outputs = [n for n in outputs if graph.needed(n) or graph.known(n)]
         weights = [(name, shape) for name, shape in draft.weights if name]
-        fused = quantized(graph, node)
+        fused = quantized(graph, node) if graph.dequantizes else None
         act = (fused or graph.dtype(draft.integer_input) or graph.dtype(outputs[0] if outputs else None)
                or graph.dtype(draft.inputs[0] if draft.inputs else None) or self.network.activations)
         w_dtype = to_dtype(graph.constants.stored[weights[0][0]], weights[0][0], graph.path) if weights else None
@@ -92,7 +95,7 @@ class LayerBuilder:
         dtypes: list[DType | None] = []
         kept: list[str] = []
         for position, name in enumerate(names):
-            shape = normalized.get(position)
+            shape = normalized.get(position) if normalized else None
             if shape is None:
                 if lenient and not self.graph.known(name):
                     continue
@@ -102,7 +105,7 @@ class LayerBuilder:
                 shapes.append(shape)
                 dtypes.append(None if dtype == act else dtype)
                 kept.append(name)
-        return tuple(shapes), tuple(dtypes) if any(d is not None for d in dtypes) else (), tuple(kept)
+        return tuple(shapes), tuple(dtypes) if dtypes.count(None) < len(dtypes) else (), tuple(kept)
 
     def _tensors(self, weights: list[tuple[str, Shape | None]], node: OnnxNode,
                  lenient: bool) -> tuple[tuple[Shape, DType | None], ...]:
@@ -161,12 +164,13 @@ def finish(resolved: list[Resolved], fallback: Precision) -> tuple[Precision, tu
             votes.add(item.precision.weights if first else None, math.prod(first[0]) if first else 0,
                       item.precision.activations, sum(math.prod(shape) for shape in item.fields["inputs"]))
     network = votes.winner() or fallback
+    pair = (network.weights, network.activations)  # compared as a tuple: pydantic's __eq__ is slower
     specs: dict[tuple[Shape, DType | None], TensorSpec] = {}  # frozen: layers share equal weight specs
     layers: list[Layer] = []
     resolved.reverse()
     while resolved:
         item = resolved.pop()
-        same = item.precision is network or item.precision == network
+        same = item.precision is network or (item.precision.weights, item.precision.activations) == pair
         weights = []
         for shape, dtype in item.weights:
             key = (shape, None if dtype == network.weights else dtype)

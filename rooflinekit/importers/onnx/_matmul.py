@@ -44,7 +44,7 @@ def product(a: int, b: int, c: int | None = None, integer: bool = False) -> Hand
         name_a, name_b = node.input(a), node.input(b)
         const_a, const_b = name_a in node.graph.constants, name_b in node.graph.constants
         integer_input = name_a if integer and not const_a else (name_b if integer else None)
-        bias = [c] if c is not None and node.input(c) and node.attrs.get("beta", 1.0) != 0 else []
+        bias = [c] if c is not None and node.input(c) and node.attr("beta", 1.0) != 0 else []
         output = node.graph.dims(node.proto.output[0]) if node.proto.output else None
         attrs = {"transpose_a": trans_a, "transpose_b": trans_b, "bias": bool(bias),
                  "keep_num_dims": output is not None and len(output) > 2}

@@ -61,6 +61,10 @@ class Node:
         """Scalar and list attributes as Python values (a fresh dict for the handler to edit)."""
         return dict(self._decoded)
 
+    def attr(self, name: str, default: Any) -> Any:
+        """The Python value of attribute ``name`` (``default`` when absent), without copying :attr:`attrs`."""
+        return self._decoded.get(name, default)
+
     def malformed(self, exc: BaseException | str) -> ModelFileError:
         """The error reporting malformed data of this node: ``exc`` is what reading it raised, or a description."""
         return malformed_node(self.graph.path, self.proto, exc)

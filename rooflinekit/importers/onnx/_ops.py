@@ -131,7 +131,7 @@ def _pad(node: Node) -> Draft:
     pads = node.ints_attr("paddings") or node.ints_attr("pads") or node.graph.constants.ints(node.input(1))
     if pads is not None and node.input(3):
         pads = _over_every_dim(pads, node.graph.constants.ints(node.input(3)), _rank(node, node.input(0)))
-    attrs: dict[str, object] = {"mode": str(node.attrs.get("mode", "constant"))}
+    attrs: dict[str, object] = {"mode": str(node.attr("mode", "constant"))}
     if pads is not None:
         attrs["pads"] = pads
     return node.split([0], typed(node, "pad", attrs))
@@ -170,7 +170,7 @@ def _clip(node: Node) -> Draft:
 def _resize(node: Node) -> Draft:
     """Resize, Upsample: ``mode`` nearest (default), linear (Upsample-1's ``bilinear`` is linear) or cubic; the
     coordinate and rounding modes are not kept (:class:`~rooflinekit.descriptors.attrs.ResizeAttrs`)."""
-    mode = str(node.attrs.get("mode", "nearest")).lower()
+    mode = str(node.attr("mode", "nearest")).lower()
     return node.split([0], typed(node, "resize", {"mode": "linear" if mode in ("bilinear", "trilinear") else mode}))
 
 
@@ -259,7 +259,7 @@ def _causal_conv(node: Node) -> Draft:
     """CausalConvWithState: input (0), weight (1), bias (2) and past state (3) are data; ``kernel_size`` (the
     weight's last dim) and ``groups`` (the channels: the conv is depthwise) when known, ``bias`` whether one is
     given, ``activation`` (default none)."""
-    attrs: dict[str, object] = {"bias": bool(node.input(2)), "activation": str(node.attrs.get("activation", "none"))}
+    attrs: dict[str, object] = {"bias": bool(node.input(2)), "activation": str(node.attr("activation", "none"))}
     weight, x = node.graph.dims(node.input(1)), node.graph.dims(node.input(0))
     if weight and isinstance(weight[-1], int):
         attrs["kernel_size"] = weight[-1]

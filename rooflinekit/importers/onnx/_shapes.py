@@ -7,14 +7,16 @@ re-run; outputs it leaves unknown (custom-domain ops such as ``com.microsoft`` Q
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
-from typing import Callable, Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import onnx
 from onnx import NodeProto, TensorProto, helper, numpy_helper, shape_inference
 
 from rooflinekit.errors import ModelFileError
+from rooflinekit.importers.onnx._heap import release_free_heap
 from rooflinekit.importers.onnx._lean import SMALL_VALUE
 from rooflinekit.importers.onnx._reading import MALFORMED, OnnxNode, attr, malformed_node
 
@@ -42,6 +44,15 @@ def _named(dim_param: str) -> str | None:
     return dim_param if any(c.isalpha() for c in dim_param) else None
 
 
+_INT = itertools.repeat(int)
+
+
+def all_sizes(dims: Iterable[Dim]) -> bool:
+    """Whether every dim is a size (an int), none a name or unknown (``map`` over ``isinstance``: twice as fast as
+    a generator, and the check runs for every tensor several times)."""
+    return all(map(isinstance, dims, _INT))
+
+
 class Info(NamedTuple):
     """What shape inference knows of one tensor (a NamedTuple: built for every tensor, it must be cheap)."""
 
@@ -50,7 +61,7 @@ class Info(NamedTuple):
 
     @property
     def known(self) -> bool:
-        return self.dims is not None and all(isinstance(d, int) for d in self.dims)
+        return self.dims is not None and all_sizes(self.dims)
 
 
 UNKNOWN = Info(TensorProto.UNDEFINED, None)
@@ -62,7 +73,9 @@ def infer(model: onnx.ModelProto, nodes: list[OnnxNode], path: Path) -> tuple[di
     """Shapes (and small computed values) of every tensor, with the fallbacks a user would try by hand.
 
     Inference runs on a weight-stripped copy (:func:`stripped_copy`: initializers over :data:`SMALL_VALUE` elements
-    become typed graph inputs), so weights are never serialized again. When it leaves a node output unresolved:
+    become typed graph inputs), so weights are never serialized again; a model without such initializers is
+    prepared in place instead (:func:`_prepare_in_place`: no copy alive while ONNX holds its own). When it leaves a
+    node output unresolved:
 
     1. :data:`_GAP_RULES` fill outputs of ops ONNX shape inference does not know (``com.microsoft``);
     2. small shape sub-graphs (Shape/Gather/Concat/Range/... chains whose operands are known and small) are
@@ -70,30 +83,49 @@ def infer(model: onnx.ModelProto, nodes: list[OnnxNode], path: Path) -> tuple[di
     3. the copy is converted to the newest opset (:func:`_converted`): ONNX propagates shape data for new op
        versions only (an opset-11 ``Unsqueeze`` of a ``Shape``).
 
+    Parameters
+    ----------
+    model : onnx.ModelProto
+        The bound model; its value_info and output types are cleared and its IR version raised to 4 when it has no
+        large initializer (nothing after this step reads them).
+    nodes : list of OnnxNode
+        The records of its main graph's nodes, in its order.
+    path : Path
+        The model file, for messages.
+
     Returns
     -------
     tuple of dict and dict
         ``Info`` by tensor name, and the values computed in step 2 by tensor name.
     """
-    stored = {t.name: Info(t.data_type, tuple(t.dims[:])) for t in model.graph.initializer}
-    stripped = stripped_copy(model)
-    infos = _infer_with_gaps(stripped, stored, path)
+    stored: dict[str, Info] = {}
+    kept: list[bool] = []  # _kept of the graph, read in the same pass (each protobuf read builds an object)
+    for tensor in model.graph.initializer:
+        dims = tuple(tensor.dims[:])
+        stored[tensor.name] = Info(tensor.data_type, dims)
+        kept.append(_stays(tensor, dims))
+    stripped = _prepare_in_place(model) if all(kept) else stripped_copy(model, kept)
+    gaps = [node for node in nodes if node.op_type in _GAP_RULES]
+    infos = _infer_with_gaps(stripped, stored, path, gaps)
     values: dict[str, np.ndarray] = {}
     if not _unresolved(nodes, infos):
         return infos, values
+    if stripped is model:  # the fallbacks edit the graph they infer on: a copy, never the model's own
+        stripped = _with_graph_of(model)
     for _ in range(_MAX_ROUNDS):
         found = _evaluate_small(stripped, infos, values)
         if not found:
             break
         _inline_values(stripped, found)
-        infos = _infer_with_gaps(stripped, stored, path)
+        infos = _infer_with_gaps(stripped, stored, path, gaps)
         if not _unresolved(nodes, infos):
             break
     if _unresolved(nodes, infos):
         converted = _converted(stripped)
         if converted is not None:
             try:
-                more = _infer_with_gaps(converted, stored, path)
+                more = _infer_with_gaps(converted, stored, path,
+                                        [node for node in converted.graph.node if node.op_type in _GAP_RULES])
             except ModelFileError:
                 more = {}
             infos.update({name: info for name, info in more.items()
@@ -112,24 +144,19 @@ _NOT_EVALUATED = frozenset({"If", "Loop", "Scan", "RandomNormal", "RandomUniform
                             "RandomUniformLike", "Multinomial", "Bernoulli", "ImageDecoder"})
 
 
-def stripped_copy(model: onnx.ModelProto) -> onnx.ModelProto:
+def stripped_copy(model: onnx.ModelProto, kept: list[bool] | None = None) -> onnx.ModelProto:
     """A copy of ``model`` for shape inference: nodes and graph inputs as they are (bound), initializers over
     :data:`SMALL_VALUE` elements (or stored outside the file) as typed graph inputs (dims kept, data dropped),
     outputs untyped and no stale value_info. Without such initializers the graph is copied whole (one protobuf
-    copy, ten times faster than copying node by node), then its value_info and output types are cleared."""
-    # IR 4+: initializers need not be listed as inputs, so values computed by fallback 2 count as constants
-    copy = onnx.ModelProto(ir_version=max(model.ir_version, 4))
-    copy.opset_import.extend(model.opset_import)
-    copy.functions.extend(model.functions)
-    graph, source = copy.graph, model.graph
-    kept = [tensor.data_location != TensorProto.EXTERNAL and _elements(tensor.dims) <= SMALL_VALUE
-            for tensor in source.initializer]
+    copy, ten times faster than copying node by node), then its value_info and output types are cleared.
+    ``kept``: :func:`_kept` of its graph, when already known."""
+    kept = _kept(model.graph) if kept is None else kept
     if all(kept):
-        graph.CopyFrom(source)
-        graph.ClearField("value_info")
-        for output in graph.output:
-            output.ClearField("type")
+        copy = _with_graph_of(model)
+        _undeclare(copy.graph)
         return copy
+    copy = _with_graph_of(model, graph=False)
+    graph, source = copy.graph, model.graph
     graph.name = source.name
     graph.node.extend(source.node)
     graph.input.extend(source.input)  # before IR 4, initializers are listed as inputs too, and must stay so
@@ -145,6 +172,47 @@ def stripped_copy(model: onnx.ModelProto) -> onnx.ModelProto:
     return copy
 
 
+def _kept(graph: onnx.GraphProto) -> list[bool]:
+    """:func:`_stays` of each initializer of ``graph``."""
+    return [_stays(tensor, tensor.dims) for tensor in graph.initializer]
+
+
+def _stays(tensor: onnx.TensorProto, dims: Iterable[int]) -> bool:
+    """Whether an initializer (of dims ``dims``) stays one for shape inference: at most :data:`SMALL_VALUE`
+    elements and stored in the file (its values may be shapes, axes, pads)."""
+    return tensor.data_location != TensorProto.EXTERNAL and _elements(dims) <= SMALL_VALUE
+
+
+def _with_graph_of(model: onnx.ModelProto, graph: bool = True) -> onnx.ModelProto:
+    """A model of what shape inference reads of ``model``: its IR version (at least 4: initializers need not be
+    listed as inputs, so values computed by fallback 2 count as constants), opsets, local functions and (unless not
+    ``graph``) a copy of its graph."""
+    copy = onnx.ModelProto(ir_version=max(model.ir_version, 4))
+    copy.opset_import.extend(model.opset_import)
+    copy.functions.extend(model.functions)
+    if graph:
+        copy.graph.CopyFrom(model.graph)
+    return copy
+
+
+def _prepare_in_place(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` made ready for shape inference as :func:`stripped_copy` makes its copy (IR version at least 4, no
+    value_info, untyped outputs), for a model without large initializers: no second copy of its graph is alive
+    while ONNX's C++ inference holds its own. Its other fields (producer, metadata, training info) are not read
+    by shape inference. Returns ``model``."""
+    model.ir_version = max(model.ir_version, 4)
+    _undeclare(model.graph)
+    return model
+
+
+def _undeclare(graph: onnx.GraphProto) -> None:
+    """Drop what the file declares of computed tensors (value_info, output types): inference derives them again
+    from the bound inputs, and a declared shape of another batch would stand."""
+    graph.ClearField("value_info")
+    for output in graph.output:
+        output.ClearField("type")
+
+
 def _elements(dims: Iterable[int]) -> int:
     total = 1
     for d in dims:
@@ -152,13 +220,15 @@ def _elements(dims: Iterable[int]) -> int:
     return total
 
 
-def _infer_with_gaps(model: onnx.ModelProto, stored: dict[str, Info], path: Path) -> dict[str, Info]:
+def _infer_with_gaps(model: onnx.ModelProto, stored: dict[str, Info], path: Path,
+                     gaps: Sequence[NodeProto | OnnxNode]) -> dict[str, Info]:
     """Shape inference on ``model``, rerun while :data:`_GAP_RULES` fill outputs it leaves unknown; ``stored``
-    gives the types and dims of the original model's initializers."""
+    gives the types and dims of the original model's initializers, ``gaps`` the nodes of ``model`` whose op has a
+    gap rule (most models have none, and then the nodes are not read again)."""
     done: set[str] = set()
     while True:
         infos = _run_inference(model, stored, path)
-        filled = _fill_gaps(list(model.graph.node), infos, done, path)
+        filled = _fill_gaps(gaps, infos, done, path) if gaps else []
         if not filled:
             return infos
         model.graph.value_info.extend(filled)
@@ -168,9 +238,14 @@ def _unresolved(nodes: list[OnnxNode], infos: dict[str, Info]) -> bool:
     """Whether some node output that is read (by a node, or as the last node's) has an unknown rank or a dim that
     is not a size; an unread output (a Dropout mask) does not matter."""
     read = {name for node in nodes for name in node.input}
-    last = set(nodes[-1].output) if nodes else set()
-    return any(name and (name in read or name in last) and not infos.get(name, UNKNOWN).known
-               for node in nodes for name in node.output)
+    if nodes:
+        read.update(nodes[-1].output)
+    read.discard("")
+    for node in nodes:
+        for name in node.output:
+            if name in read and not infos.get(name, UNKNOWN).known:
+                return True
+    return False
 
 
 def _evaluate_small(model: onnx.ModelProto, infos: dict[str, Info],
@@ -274,39 +349,28 @@ def _converted(model: onnx.ModelProto) -> onnx.ModelProto | None:
         return None
 
 
-def _check_einsum_equations(model: onnx.ModelProto, path: Path) -> None:
-    """onnx's shape inference never returns on an Einsum equation with a non-ASCII byte: refuse it first."""
-    for node in model.graph.node:
-        if node.op_type != "Einsum":
-            continue
-        for attribute in node.attribute:
-            if attribute.name == "equation" and not attribute.s.isascii():
-                raise ModelFileError(f"{path}: Einsum node {node.name!r} has a non-ASCII equation "
-                                     f"{attribute.s!r}; write it with letters a-z, A-Z, ',', '->' and '...'")
-
-
 def _run_inference(model: onnx.ModelProto, stored: dict[str, Info], path: Path) -> dict[str, Info]:
     """``Info`` by tensor name after ONNX shape inference on ``model``; an initializer of the original model has
-    its ``stored`` type and dims (the stripped ones came back as graph inputs), without reading it again."""
-    _check_einsum_equations(model, path)
+    its ``stored`` type and dims (the stripped ones came back as graph inputs), without reading it again. (An
+    Einsum equation shape inference would never return on is refused before, by :mod:`._validate`.)"""
     try:
         inferred = shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
     except Exception as exc:  # noqa: BLE001 - onnx's C++ errors have no common Python base class
         raise ModelFileError(f"{path}: ONNX shape inference rejected the model: {exc}") from exc
     graph = inferred.graph
     # non-tensors get type 0 and no dims; value_info last, so that a gap filled there beats an untyped output
-    infos = {name: _info(vi) for vi in (*graph.output, *graph.input, *graph.value_info)
-             if (name := vi.name) not in stored}
+    infos: dict[str, Info] = {}
+    for value in (*graph.output, *graph.input, *graph.value_info):
+        name = value.name
+        if name not in stored:
+            tensor = value.type.tensor_type
+            infos[name] = Info(tensor.elem_type, _tensor_dims(tensor))
     infos.update((name, Info(t.data_type, tuple(t.dims[:]))) for t in graph.initializer
                  if (name := t.name) not in stored)
     infos.update(stored)
+    del graph, inferred
+    release_free_heap(len(model.graph.node))  # the C++ copy and the inferred model are freed: give their pages back
     return infos
-
-
-def _info(value_info: onnx.ValueInfoProto) -> Info:
-    """The element type and :func:`declared_dims` of a tensor value."""
-    tensor = value_info.type.tensor_type
-    return Info(tensor.elem_type, _tensor_dims(tensor))
 
 
 # ------------------------------------------------------------------------- gap rules (custom-domain shapes)
@@ -364,7 +428,7 @@ _GAP_RULES: dict[str, _Rule] = {
 a function op, as is MeanVarianceNormalization); output 0 only, of input 0's type."""
 
 
-def _fill_gaps(nodes: list[NodeProto], infos: dict[str, Info], done: set[str],
+def _fill_gaps(nodes: Sequence[NodeProto | OnnxNode], infos: dict[str, Info], done: set[str],
                path: Path) -> list[onnx.ValueInfoProto]:
     """value_info for outputs of :data:`_GAP_RULES` ops that inference left unknown while their inputs are known;
     each output is filled once (``done``), so the inference loop ends. A rule that fails on the node's operands or

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import onnx
 from onnx import AttributeProto, GraphProto
@@ -28,21 +28,6 @@ from rooflinekit.errors import ModelFileError
 from rooflinekit.importers.onnx._reading import OnnxNode, node_records
 
 _TERM = re.compile(r"[A-Za-z]*(?:\.\.\.)?[A-Za-z]*")
-
-
-def _graphs(graph: GraphProto, nodes: Sequence[OnnxNode]) -> Iterator[tuple[GraphProto, Sequence[OnnxNode]]]:
-    """``graph`` (whose node records are ``nodes``) and every subgraph of its nodes (If, Loop, Scan bodies), depth
-    first, each with its node records."""
-    stack = [(graph, nodes)]
-    while stack:
-        current, records = stack.pop()
-        yield current, records
-        for node in records:
-            for attribute in node.attribute:
-                if attribute.type == AttributeProto.GRAPH:
-                    stack.append((attribute.g, node_records(attribute.g)))
-                elif attribute.type == AttributeProto.GRAPHS:
-                    stack.extend((sub, node_records(sub)) for sub in attribute.graphs)
 
 
 def einsum_equation_error(equation: str) -> str | None:
@@ -95,30 +80,36 @@ def _attribute_types(op_type: str, domain: str, opset: int) -> dict[str, int] | 
     return {name: int(attribute.type) for name, attribute in schema.attributes.items()}
 
 
-def _check_types(path: Path, node: OnnxNode, opset: int) -> None:
-    """Refuse an attribute without a type, or of another type than the schema's."""
-    types = _attribute_types(node.op_type, node.domain, opset)
-    for attribute in node.attribute:
-        kind = attribute.type
-        if kind == AttributeProto.UNDEFINED:
-            raise ModelFileError(f"{_node_where(path, node)}: attribute {shown(attribute.name)} has no type "
-                                 "(UNDEFINED); the file is corrupt, export the model again", path=path)
-        if types is None:
-            continue
-        expected = types.get(attribute.name)
-        if expected is not None and expected != kind:
-            known = kind in AttributeProto.AttributeType.values()
-            got = AttributeProto.AttributeType.Name(kind) if known else str(kind)
-            raise ModelFileError(
-                f"{_node_where(path, node)}: attribute {shown(attribute.name)} is of type {got}, the operator "
-                f"defines it as {onnx.defs.OpSchema.AttrType(expected).name}; the file is corrupt, export the model "
-                "again", path=path)
+def _type_error(path: Path, node: OnnxNode, attribute: AttributeProto, kind: int,
+                types: dict[str, int] | None) -> ModelFileError | None:
+    """The error for an attribute of type ``kind`` without a type, or of another type than the schema's
+    (``types``: :func:`_attribute_types`, None for an op onnx does not know); None when it is fine."""
+    if kind == AttributeProto.UNDEFINED:
+        return ModelFileError(f"{_node_where(path, node)}: attribute {shown(attribute.name)} has no type "
+                              "(UNDEFINED); the file is corrupt, export the model again", path=path)
+    expected = types.get(attribute.name) if types is not None else None
+    if expected is None or expected == kind:
+        return None
+    known = kind in AttributeProto.AttributeType.values()
+    got = AttributeProto.AttributeType.Name(kind) if known else str(kind)
+    return ModelFileError(
+        f"{_node_where(path, node)}: attribute {shown(attribute.name)} is of type {got}, the operator defines it "
+        f"as {onnx.defs.OpSchema.AttrType(expected).name}; the file is corrupt, export the model again", path=path)
+
+
+def _check_dim_names(graph: GraphProto, path: Path) -> None:
+    """Refuse a dim name of a graph input, output or value_info that is not valid UTF-8."""
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        for dim in value.type.tensor_type.shape.dim:
+            if not isinstance(dim.dim_param, str):  # invalid UTF-8 comes as bytes ('' when absent)
+                raise ModelFileError(f"{path}: tensor {shown(value.name)} has a dim name that is not valid UTF-8 "
+                                     f"({shown(dim.dim_param)}); the file is corrupt, export it again", path=path)
 
 
 def _check_einsum(path: Path, node: OnnxNode) -> None:
     for attribute in node.attribute:
         if attribute.type == AttributeProto.STRING and attribute.name == "equation":
-            if not attribute.s.isascii():  # the wording of the shape-inference guard in _shapes
+            if not attribute.s.isascii():  # shape inference would never return on it (_shapes)
                 raise ModelFileError(f"{path}: Einsum node {shown(node.name)} has a non-ASCII equation "
                                      f"{shown(attribute.s)}; write it with letters a-z, A-Z, ',', '->' and '...'",
                                      path=path)
@@ -150,14 +141,24 @@ def validate_model(model: onnx.ModelProto, nodes: Sequence[OnnxNode], path: Path
     """
     opsets = {entry.domain or "": int(entry.version) for entry in model.opset_import}
     default = opsets.get("", opsets.get("ai.onnx", onnx.defs.onnx_opset_version()))
-    for graph, records in _graphs(model.graph, nodes):
-        for value in (*graph.input, *graph.output, *graph.value_info):
-            for dim in value.type.tensor_type.shape.dim:
-                if not isinstance(dim.dim_param, str):  # invalid UTF-8 comes as bytes ('' when absent)
-                    raise ModelFileError(f"{path}: tensor {shown(value.name)} has a dim name that is not valid UTF-8 "
-                                         f"({shown(dim.dim_param)}); the file is corrupt, export it again", path=path)
+    # every graph depth first (If, Loop, Scan bodies after the graph that holds them), each attribute's type read
+    # once: it both finds the bodies and is checked against the schema
+    stack: list[tuple[GraphProto, Sequence[OnnxNode]]] = [(model.graph, nodes)]
+    while stack:
+        graph, records = stack.pop()
+        _check_dim_names(graph, path)
         for node in records:
             if node.op_type == "Einsum":
                 _check_einsum(path, node)
-            if node.domain in ("", "ai.onnx"):
-                _check_types(path, node, default)
+            checked = node.domain in ("", "ai.onnx")
+            types = _attribute_types(node.op_type, node.domain, default) if checked else None
+            for attribute in node.attribute:
+                kind = attribute.type
+                if kind == AttributeProto.GRAPH:
+                    stack.append((attribute.g, node_records(attribute.g)))
+                elif kind == AttributeProto.GRAPHS:
+                    stack.extend((sub, node_records(sub)) for sub in attribute.graphs)
+                if checked and (kind == AttributeProto.UNDEFINED or types is not None and attribute.name in types):
+                    error = _type_error(path, node, attribute, kind, types)
+                    if error is not None:
+                        raise error
