@@ -412,7 +412,7 @@ def test_prediction_repr_and_html():
 
 def _sweep_stderr(tty: bool) -> str:
     argv = [sys.executable, "-m", "rooflinekit.cli", "sweep", "--models", "LeNet-MNIST,ResNet-20-CIFAR-10,CNV",
-            "--hardware", "ZCU104-DPU", "--format", "csv"]
+            "--hardware", "ZCU104-DPU", "--precisions", "int8", "--format", "csv"]
     if not tty:
         return subprocess.run(argv, capture_output=True, text=True, timeout=120).stderr
     master, slave = pty.openpty()
