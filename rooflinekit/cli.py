@@ -28,6 +28,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from rooflinekit import __version__
 from rooflinekit.cli_common import (
     Parser, format_options, is_model_file, model_options, resolve_model, roofline_options, split_list,
 )
@@ -594,6 +595,7 @@ def build_parser(plots: bool = True, only: str | None = None) -> argparse.Argume
         The parser of ``rooflinekit``.
     """
     parser = Parser(prog="rooflinekit", description="Roofline predictions of neural networks on hardware.")
+    parser.add_argument("--version", action="version", version=f"rooflinekit {__version__}")
     common = format_options()
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, (text, add) in COMMANDS.items():
@@ -696,8 +698,11 @@ def _cmd_llm(args: argparse.Namespace) -> None:
 def _add_llm_command(commands: Any, common: Parser, name: str, text: str) -> None:
     """``rooflinekit llm MODEL --hardware H ...`` (handled by :mod:`rooflinekit.cli_llm`)."""
     from rooflinekit.cli_common import bounded_int, output_file as output_file_type
+    from rooflinekit.roofline import TRAFFIC_MODELS  # the llm phases take the row-separable models only
 
-    llm = commands.add_parser(name, parents=[traffic_options(), common], help=text, description=text + ".")
+    llm = commands.add_parser(name, parents=[common], help=text, description=text + ".")
+    llm.add_argument("--traffic", choices=[n for n, m in TRAFFIC_MODELS.items() if m.row_separable],
+                     default="weights_only", help="memory-traffic assumption (default weights_only)")
     llm.add_argument("model", help="bundled transformer config (e.g. Llama-2-7B), a config.json file, or an .onnx "
                                    "decoder export with past-key/value inputs")
     llm.add_argument("--hardware", required=True,
@@ -707,10 +712,11 @@ def _add_llm_command(commands: Any, common: Parser, name: str, text: str) -> Non
                      help="prompt tokens per sequence (default 512)")
     llm.add_argument("--generate", type=bounded_int("--generate", 1, 1 << 24), default=128,
                      help="output tokens per sequence (default 128)")
-    llm.add_argument("--weights", default="fp16",
-                     help="weight format of the linear layers: fp16, bf16, fp8, int8 (W8A8), w8a16, int4 (W4A16)")
-    llm.add_argument("--kv", help="KV-cache type: fp16, bf16, fp8, int8 (default: the base type)")
-    llm.add_argument("--base", help="type of everything else: fp16 or bf16 (default fp16; bf16 with bf16 weights)")
+    llm.add_argument("--weights", help="weight format of the linear layers: fp16, bf16, fp32, fp8, int8 (W8A8), "
+                                       "w8a16, int4 (W4A16) (default: the model's own type)")
+    llm.add_argument("--kv", help="KV-cache type: fp16, bf16, fp32, fp8, int8 (default: the base type)")
+    llm.add_argument("--base", help="type of everything else: fp16, bf16 or fp32 (default: the float weights' "
+                                    "type, else the model's own 16-bit type, else fp16)")
     llm.add_argument("--group-size", type=bounded_int("--group-size", 1, 1 << 20),
                      help="weights per scale for int4 (default 128)")
     llm.add_argument("--tp", type=bounded_int("--tp", 1, 1024), default=1, help="tensor-parallel devices (default 1)")

@@ -47,6 +47,7 @@ def cmd_llm(args: argparse.Namespace) -> None:
             "memory_activation_bytes": memory.activation_bytes, "memory_total_bytes": memory.total_bytes,
             "memory_capacity_bytes": memory.capacity_bytes, "memory_level": memory.level,
             "max_batch": memory.max_batch, "max_context_tokens": memory.max_context_tokens,
+            "context_window": memory.context_window,
             "notes": " | ".join(result.notes)}
     flat.pop("calibrated", None)
     if result.calibrated is not None:

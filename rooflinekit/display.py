@@ -86,6 +86,36 @@ def si(value: float, unit: str = "", *, small: bool = True) -> str:
     return f"{value:.3g} {unit}".rstrip()  # pragma: no cover - the loop always returns
 
 
+def grouped(value: float | None, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits with thousands separators, never in exponent form.
+
+    Parameters
+    ----------
+    value : float or None
+        A count or rate without a unit (tokens, tokens/s).
+    digits : int, optional
+        Significant digits kept; whole numbers keep every digit of their integer part.
+
+    Returns
+    -------
+    str
+        Trailing zeros of the decimals dropped; ``'n/a'`` for a missing or non-finite value.
+
+    Examples
+    --------
+    >>> grouped(19868.4), grouped(126624), grouped(46.13), grouped(45.40), grouped(0.012345)
+    ('19,870', '126,624', '46.13', '45.4', '0.01235')
+    """
+    if value is None or isinstance(value, bool) or not math.isfinite(value):
+        return "n/a"
+    if value == 0 or float(value).is_integer():
+        return f"{value:,.0f}"
+    exponent = math.floor(math.log10(abs(value)))
+    decimals = digits - 1 - exponent
+    text = f"{round(value, decimals):,.{max(decimals, 0)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def unit_of(column: str) -> str | None:
     """The unit symbol a column name states by its suffix (``latency_s`` -> ``'s'``), None when it states none.
 
@@ -125,7 +155,7 @@ def format_value(column: str, value: Any) -> str:
     if _missing(value):
         return "-"
     if isinstance(value, (list, tuple, set, frozenset)):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(format_value(column, v) for v in value)
     if isinstance(value, Mapping):
         return ", ".join(f"{k}: {format_value(column, v)}" for k, v in value.items())
     if isinstance(value, bool) or not isinstance(value, (int, float)) or hasattr(value, "dtype") and \

@@ -123,3 +123,60 @@ def test_sweep_says_on_stderr_how_many_rows_failed(capsys):
                          "--precisions", "int8", "--format", "csv")
     assert code == 0 and len(out.strip().splitlines()) == 3  # header + both rows, the failed one kept
     assert "warning: 1 of 2 predictions failed (the 'status' column), e.g. Jetson Nano has no native int8 peak" in err
+
+
+def test_llm_on_a_binary_model_file_is_a_one_line_error(capsys, tmp_path):
+    model = tmp_path / "kws_ref_model.tflite"
+    model.write_bytes(b"\x1c\x00\x00\x00TFL3\xff\xfe\x80\x81")  # a .tflite header: not UTF-8 text
+    code, out, err = run(capsys, "llm", str(model), "--hardware", "H100-SXM5-80GB")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "kws_ref_model.tflite: not a config.json" in err
+    assert "bundled config name" in err and "config.json" in err and ".onnx decoder export" in err
+    text = tmp_path / "notes.txt"
+    text.write_text("not json at all\n", encoding="utf-8")
+    code, _, err = run(capsys, "llm", str(text), "--hardware", "H100-SXM5-80GB")
+    assert code == 2 and err.count("\n") == 1 and "not valid JSON" in err and ".onnx decoder export" in err
+
+
+def test_llm_traffic_offers_only_the_accepted_models(capsys):
+    code, out, _ = run(capsys, "llm", "--help")
+    assert code == 0 and "{weights_only,weights_and_activations}" in out and "on_chip_if_fits" not in out
+    code, _, err = run(capsys, "llm", "Llama-2-7B", "--hardware", "H100-SXM5-80GB", "--traffic", "on_chip_if_fits")
+    assert code == 2 and "invalid choice: 'on_chip_if_fits'" in err
+
+
+def test_version_is_the_package_version_without_heavy_imports():
+    import tomllib
+    from pathlib import Path
+
+    expected = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    probe = ("import sys; from rooflinekit.cli import main; code = main(['--version']); "
+             "print(code, sorted(m for m in ('pandas', 'rooflinekit.llm', 'rooflinekit.catalog') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.splitlines() == [f"rooflinekit {expected}", "0 []"]
+
+
+def test_table_lists_of_numbers_get_si_prefixes():
+    from rooflinekit.display import format_value, render_fields
+
+    # 0.024650658 s = 24.65 ms -> three digits 24.7 ms; 0.051140208 s -> 51.1 ms
+    assert format_value("interval_s", (0.024650658418725897, 0.051140208096698996)) == "24.7 ms, 51.1 ms"
+    assert render_fields({"interval_s": [0.0011604, 0.0018336]}) == "interval_s  1.16 ms, 1.83 ms"
+    assert format_value("levels", ["core_family: Ampere", "system: A100"]) == "core_family: Ampere, system: A100"
+
+
+def test_llm_uses_the_models_own_type(capsys):
+    code, out, _ = run(capsys, "llm", "Llama-3.1-8B", "--hardware", "H100-SXM5-80GB", "--prompt", "64",
+                       "--generate", "2")
+    assert code == 0 and "; weights bf16, base bf16, KV bf16" in out
+    code, out, _ = run(capsys, "llm", "Llama-3.1-8B", "--hardware", "H100-SXM5-80GB", "--prompt", "64",
+                       "--generate", "2", "--weights", "fp16")
+    assert code == 0 and "; weights fp16, base fp16, KV fp16" in out
+
+
+def test_llm_warns_beyond_the_context_window(capsys):
+    code, out, err = run(capsys, "llm", "Llama-2-7B", "--hardware", "H100-SXM5-80GB", "--prompt", "100000")
+    assert code == 0 and err.count("\n") == 1
+    assert "warning: Llama-2-7B: prompt 100,000 + generate 128 = 100,128 tokens exceed its context window of 4,096 " \
+           "tokens" in err
+    assert "largest context 4,096 tokens at batch 1 (the model's context window)" in out

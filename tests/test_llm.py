@@ -35,6 +35,7 @@ import json
 import math
 import warnings
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -47,8 +48,8 @@ from rooflinekit.descriptors import HardwareSpec, MemoryLevel
 from rooflinekit.descriptors.hardware import Interconnect
 from rooflinekit.errors import PrecisionError, SpecError
 from rooflinekit.llm import (
-    LLMResult, decode_step_network, llm_batch_sweep, plot_llm_batches, predict_llm, prefill_network, ring_allgather_s,
-    ring_allreduce_s, weight_format,
+    ContextWindowWarning, LLMResult, decode_step_network, llm_batch_sweep, plot_llm_batches, predict_llm,
+    prefill_network, ring_allgather_s, ring_allreduce_s, weight_format,
 )
 
 H100 = "H100-SXM5-80GB"
@@ -565,3 +566,120 @@ def test_onnx_decoder_inputs_bound_per_phase_optimum_style(tmp_path):
                       "past_key_values.0.key": [4, 8, 99, 64], "past_key_values.0.value": [4, 8, 99, 64]}
     prefill = found.input_shapes(batch=4, sequence=16, past=0)
     assert prefill["attention_mask"] == [4, 16] and prefill["input_ids"] == [4, 16]
+
+
+# -- context window, model dtype, notes and number format ----------------------------------------------------------
+
+TINY = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "intermediate_size": 128, "vocab_size": 100}
+"""Parameters by hand: per block ``4 x 64^2`` (attention) + ``3 x 64 x 128`` (gated MLP) + ``2 x 64`` (norms) =
+41,088; two blocks, the embedding and the untied LM head ``2 x 100 x 64``, the final norm 64: 95,040."""
+
+
+def test_context_beyond_the_window_warns_naming_both_numbers():
+    # Llama-2-7B's config: max_position_embeddings 4096; 4000 + 200 = 4200 tokens are beyond it
+    with pytest.warns(ContextWindowWarning, match=r"4,000 \+ generate 200 = 4,200 tokens exceed its context window "
+                                                  r"of 4,096 tokens"):
+        predict_llm("Llama-2-7B", H100, prompt=4000, generate=200)
+    with pytest.warns(ContextWindowWarning, match=r"context 5,000 tokens exceed its context window of 4,096"):
+        predict_llm("Llama-2-7B", H100, prompt=1000, generate=100, context=5000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ContextWindowWarning)
+        predict_llm("Llama-2-7B", H100, prompt=4000, generate=96)  # 4096 tokens: within the window
+
+
+def test_largest_context_is_capped_at_the_window():
+    # Llama-2-7B fp16 on 80 GB at batch 1: memory alone holds ~126 k tokens (66.4 GB of room / 524,288 bytes per
+    # token), far beyond the 4,096-token window, so the window is the largest context
+    result = predict_llm("Llama-2-7B", H100, prompt=2048, generate=128)
+    assert result.memory.context_window == 4096 and result.memory.max_context_tokens == 4096
+    assert "largest context 4,096 tokens at batch 1 (the model's context window)" in result.summary()
+    assert any(note.startswith("the model's context window of 4,096 tokens caps the largest context; memory alone "
+                               "would hold 12") for note in result.notes)
+    # a config without max_position_embeddings has no window: memory alone limits the context
+    free = predict_llm(TINY, H100, prompt=8, generate=2)
+    assert free.memory.context_window is None and free.memory.max_context_tokens > 4096
+    assert "context window" not in free.summary()
+
+
+def test_memory_budget_caps_the_context_at_the_window():
+    from rooflinekit.llm.memory import memory_budget
+
+    # 100 bytes, weights 10, 1 byte per token, no activations: memory holds 90 tokens at batch 1
+    def budget(window):
+        return memory_budget(("HBM",), np.array([100.0]), np.array([[10.0]]), np.array([[1.0]]),
+                             np.array([[0.0]]), 0, 1, 20, 20, None, window)
+
+    assert budget(None).max_context_tokens == 90 and budget(200).max_context_tokens == 90
+    capped = budget(50)
+    assert capped.max_context_tokens == 50 and capped.context_window == 50
+    assert "memory alone would hold 90 tokens at batch 1" in " ".join(capped.notes)
+
+
+def test_default_precision_is_the_models_own_type():
+    # the bundled Llama-3.1-8B and Mistral-7B are bf16 (their "precision", as `models list` shows); Llama-2-7B fp16
+    assert predict_llm("Llama-3.1-8B", H100, prompt=64, generate=2).precision == "weights bf16, base bf16, KV bf16"
+    assert predict_llm("Mistral-7B", H100, prompt=64, generate=2).precision == "weights bf16, base bf16, KV bf16"
+    assert predict_llm("Llama-2-7B", H100, prompt=64, generate=2).precision == "weights fp16, base fp16, KV fp16"
+    bf16 = {**TINY, "torch_dtype": "bfloat16"}
+    assert predict_llm(bf16, H100, prompt=8, generate=2).precision == "weights bf16, base bf16, KV bf16"
+    # explicit options override it
+    assert predict_llm(bf16, H100, prompt=8, generate=2, weights="fp16").precision == \
+        "weights fp16, base fp16, KV fp16"
+    assert predict_llm(bf16, H100, prompt=8, generate=2, base="fp16").precision == "weights fp16, base fp16, KV fp16"
+    assert predict_llm(bf16, H100, prompt=8, generate=2, weights="int4").precision.endswith("base bf16, KV bf16")
+    # a T4 has no bf16 peak: fp16
+    assert predict_llm(bf16, "T4", prompt=8, generate=2).precision == "weights fp16, base fp16, KV fp16"
+
+
+def test_fp32_model_holds_four_bytes_per_weight():
+    fp32 = predict_llm({**TINY, "torch_dtype": "float32"}, H100, prompt=8, generate=2)
+    assert fp32.precision == "weights fp32, base fp32, KV fp32"
+    assert fp32.memory.weights_bytes == 95_040 * 4
+    assert predict_llm(TINY, H100, prompt=8, generate=2).memory.weights_bytes == 95_040 * 2
+
+
+def test_llm_precision_defaults():
+    from rooflinekit.descriptors import DType
+    from rooflinekit.llm import llm_precision
+
+    assert llm_precision(default=DType.BF16).label == "weights bf16, base bf16, KV bf16"
+    assert llm_precision("int4", default=DType.BF16).base == DType.BF16
+    assert llm_precision("int4", default=DType.FP32).base == DType.FP16  # W4A16: 16-bit activations
+    assert llm_precision(base="fp16", default=DType.BF16).label == "weights fp16, base fp16, KV fp16"
+    assert llm_precision("bf16").base == DType.BF16
+
+
+def test_pipeline_only_note_has_no_all_reduce_and_moe_note_grammar():
+    pipeline = predict_llm("Llama-2-7B", DGX, prompt=64, generate=2, pp=2)
+    link = next(note for note in pipeline.notes if note.startswith("TP 1 x PP 2"))
+    assert "all-reduce" not in link and "stage-to-stage hand-over bytes / bandwidth + latency" in link
+    both = predict_llm("Llama-2-7B", DGX, prompt=64, generate=2, tp=2, pp=2)
+    link = next(note for note in both.notes if note.startswith("TP 2 x PP 2"))
+    assert "ring all-reduce" in link and "hand-over" in link
+    one = _quiet(model="Mixtral-8x7B", hardware=DGX, batch=1, prompt=8, generate=2, tp=2)
+    two = _quiet(model="Mixtral-8x7B", hardware=DGX, batch=2, prompt=8, generate=2, tp=2)
+    assert any("the experts its 1 token routes to" in note for note in one.notes)
+    assert any("the experts its 2 tokens route to" in note for note in two.notes)
+
+
+def test_llm_text_numbers_are_grouped_never_exponents():
+    import re
+
+    from rooflinekit.display import grouped
+
+    # four significant digits, thousands separators, no exponent
+    assert [grouped(v) for v in (19868.4, 126624, 1476.3, 223.7, 45.40, 0.012345, 1e-7, None)] == \
+        ["19,870", "126,624", "1,476", "223.7", "45.4", "0.01235", "0.0000001", "n/a"]
+    result = predict_llm("Llama-2-7B", DGX, tp=8, batch=64, prompt=2048, generate=128)
+    text = result.summary() + repr(result)
+    assert not re.search(r"\de[+-]\d", text)
+    assert f"{grouped(result.decode_tokens_per_s)} tokens/s in all" in text and "batch 64, prompt 2,048" in text
+
+
+def test_batch_sweep_warns_once_beyond_the_window():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        llm_batch_sweep("Llama-2-7B", H100, batches=[1, 2], prompt=4000, generate=200)
+    beyond = [w for w in caught if issubclass(w.category, ContextWindowWarning)]
+    assert len(beyond) == 1 and "4,200 tokens exceed its context window of 4,096" in str(beyond[0].message)

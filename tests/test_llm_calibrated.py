@@ -260,3 +260,12 @@ def test_cli_calibrated_json_is_strict_and_text_side_by_side(capsys):
     code = main(["llm", "Llama-2-7B", "--hardware", H100, "--calibrated", "--format", "csv"])
     out, _ = capsys.readouterr()
     assert code == 0 and "calibrated_ttft_s" in out.splitlines()[0]
+
+
+def test_calibrated_text_has_no_exponent_numbers():
+    import re
+
+    result = predict_llm("Llama-2-7B", "H100-SXM5-80GB", batch=32, prompt=2048, generate=8, calibrated=True)
+    text = result.summary() + repr(result)
+    assert "calibrated estimate" in text and not re.search(r"\de[+-]\d", text)
+    assert re.search(r"roofline \+ \d{1,3}(,\d{3})* cycles", text)

@@ -296,3 +296,37 @@ def test_decode_step_attention_and_cache_linear_in_context(context, batch):
     assert _macs(step, ("attn_scores", "attn_context")) == layers * 2 * batch * hq * d * context
     cache = int(count_network(step).layers["state_bytes"].sum())
     assert cache == kv_cache_bytes(TINY_LLAMA, batch, context) == batch * context * layers * 2 * hkv * d * 2
+
+
+def test_a_binary_file_is_not_a_config(tmp_path):
+    model = tmp_path / "ad01_fp32.tflite"
+    model.write_bytes(b"\x1c\x00\x00\x00TFL3\x00\x00\xff\xfe\x80")  # not UTF-8: a flatbuffer, not JSON text
+    with pytest.raises(SpecError, match=r"ad01_fp32\.tflite: not a config\.json .*bundled config name.*config\.json"
+                                        r".*\.onnx decoder export"):
+        load_transformer_config(model)
+    listing = tmp_path / "config.json"
+    listing.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(SpecError, match="expected a JSON object"):
+        load_transformer_config(listing)
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("torch_dtype", "bfloat16", "bf16"), ("torch_dtype", "float32", "fp32"), ("torch_dtype", "float16", "fp16"),
+    ("dtype", "bfloat16", "bf16"), ("torch_dtype", "int8", "fp16"), ("torch_dtype", "auto", "fp16"),
+])
+def test_the_models_own_type_comes_from_torch_dtype(key, value, expected):
+    assert load_transformer_config({**TINY_LLAMA, key: value}).catalog_precision == expected
+    # the catalog's own "rooflinekit.precision" wins
+    meta = {**TINY_LLAMA, key: value, "rooflinekit": {"precision": "int8"}}
+    assert load_transformer_config(meta).catalog_precision == "int8"
+
+
+def test_context_window_from_the_config():
+    assert load_transformer_config(TINY_LLAMA).context_window is None
+    assert load_transformer_config({**TINY_LLAMA, "max_position_embeddings": 4096}).context_window == 4096
+    # the bundled files: Llama-2 4,096, Llama-3.1 131,072 (max_position_embeddings); GPT-J 2,048 (n_positions)
+    assert load_transformer_config("Llama-2-7B").context_window == 4096
+    assert load_transformer_config("Llama-3.1-8B").context_window == 131072
+    assert load_transformer_config("GPT-J-6B").context_window == 2048
+    with pytest.raises(SpecError, match="'max_position_embeddings' must be a positive integer"):
+        load_transformer_config({**TINY_LLAMA, "max_position_embeddings": "long"})

@@ -18,12 +18,12 @@ from rooflinekit.llm.kv_inputs import kv_cache_inputs, with_kv_cache_state
 from rooflinekit.llm.memory import MemoryBudget
 from rooflinekit.llm.parallel import Parallelism, point_to_point_s, ring_allgather_s, ring_allreduce_s, shard_config
 from rooflinekit.llm.precision import WEIGHT_FORMATS, LLMPrecision, WeightFormat, llm_precision, weight_format
-from rooflinekit.llm.predict import decode_step_network, predict_llm, prefill_network
+from rooflinekit.llm.predict import ContextWindowWarning, decode_step_network, predict_llm, prefill_network
 from rooflinekit.llm.result import CalibratedEstimate, LLMResult
 from rooflinekit.llm.sweep import llm_batch_sweep, plot_llm_batches
 
 __all__ = [
-    "CalibratedEstimate", "LLMPrecision", "LLMResult", "MemoryBudget", "Parallelism", "WEIGHT_FORMATS", "WeightFormat",
+    "CalibratedEstimate", "ContextWindowWarning", "LLMPrecision", "LLMResult", "MemoryBudget", "Parallelism", "WEIGHT_FORMATS", "WeightFormat",
     "decode_step_network", "llm_batch_sweep", "llm_precision", "plot_llm_batches", "point_to_point_s", "predict_llm",
     "prefill_network", "ring_allgather_s", "ring_allreduce_s", "shard_config", "weight_format", "kv_cache_inputs",
     "with_kv_cache_state",

@@ -69,6 +69,7 @@ import pandas as pd
 from rooflinekit.compare.calibrate.model import CalibrationWarning
 from rooflinekit.compare.calibrate.operators import GEMM, STREAM, OperatorPredictor, hardware_columns
 from rooflinekit.descriptors import DType, HardwareSpec, LayerNetwork
+from rooflinekit.display import grouped
 from rooflinekit.errors import CalibrationError
 from rooflinekit.llm.phases import KernelCosts
 from rooflinekit.llm.precision import LLMPrecision
@@ -494,7 +495,7 @@ def calibrated_estimate(cfg: TransformerConfig, shard: TransformerConfig, device
                              inputs.lm_tokens, cal)
         phases.append(calibrate_phase(inputs.costs, pricing, cal, float(device.clock_hz or 0)))
     prefill_phase, decode_phase = phases
-    kernels = (f"attention score/softmax/value kernels: roofline + {cal.attention_overhead_cycles:.3g} cycles "
+    kernels = (f"attention score/softmax/value kernels: roofline + {grouped(cal.attention_overhead_cycles, 3)} cycles "
                f"({cal.attention_overhead_s(float(device.clock_hz or 0)) * 1e6:.2g} us) fitted fixed cost each (not "
                "in Vidur); LM head priced as mlp_up_proj")
     estimate = phase_estimate(cal, device, batch, generate, devices, (prefill_phase, prefill.tokens, prefill_t),

@@ -15,7 +15,8 @@ activations), as :meth:`~rooflinekit.descriptors.HardwareSpec.memory_for` says. 
 bound on a runtime's workspace; runtimes also reserve memory of their own (CUDA context, allocator slack), which is
 not counted. Everything but the weights grows linearly with the batch B, so the largest batch is
 ``floor((capacity - weights) / (kv + activations per sequence))`` (the smallest over the levels), and the largest
-context at batch B is ``floor((capacity - weights - B x activations) / (B x kv bytes per token))``.
+context at batch B is ``floor((capacity - weights - B x activations) / (B x kv bytes per token))``, capped at the
+model's context window (``max_position_embeddings``; a note then gives what memory alone would hold).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from rooflinekit.display import grouped
 
 __all__ = ["MemoryBudget", "memory_budget", "size_text"]
 
@@ -53,10 +56,13 @@ class MemoryBudget:
     max_batch : int
         Largest batch that fits at the full context; 0 when the weights alone do not fit.
     max_context_tokens : int or None
-        Largest context (tokens per sequence) that fits at the prediction's batch, activations at its prompt;
-        None when memory never limits it (a sliding window caps the cache first); 0 when not even one token fits.
+        Largest context (tokens per sequence) that fits at the prediction's batch, activations at its prompt, and
+        that the model takes (at most ``context_window``); None when neither memory (a sliding window caps the
+        cache first) nor the model limits it; 0 when not even one token fits.
     context_tokens : int
         The full context the sizes are for.
+    context_window : int or None
+        The model's context window (``max_position_embeddings`` or its learned positions); None when unknown.
     notes : tuple of str
         Misfits with both sizes, and what limits the largest batch and context.
     """
@@ -71,6 +77,7 @@ class MemoryBudget:
     max_batch: int
     max_context_tokens: int | None
     context_tokens: int
+    context_window: int | None = None
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
@@ -89,7 +96,7 @@ class MemoryBudget:
 def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weights_bytes: np.ndarray,
                   kv_bytes_per_token: np.ndarray, activation_bytes_per_sequence: np.ndarray, weights_level: int,
                   batch: int, context_tokens: int, kv_tokens: int, window: int | None,
-                  position_limit: int | None) -> MemoryBudget:
+                  context_window: int | None) -> MemoryBudget:
     """Memory per device of S pipeline stages over L levels.
 
     Parameters
@@ -114,8 +121,9 @@ def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weig
         Tokens cached per sequence at that context (``min(context, sliding window)``).
     window : int or None
         Sliding window (tokens) capping the cache; None: none.
-    position_limit : int or None
-        Longest context a learned position table allows; None: no such limit.
+    context_window : int or None
+        Longest context the model takes (its ``max_position_embeddings`` or learned position table); None: no
+        such limit.
 
     Returns
     -------
@@ -132,8 +140,8 @@ def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weig
         where = f"stage {s} " if resident.shape[0] > 1 else ""
         notes.append(f"does not fit: {where}{level_names[level]} must hold {size_text(resident[s, level])} "
                      f"(weights {size_text(weights_bytes[s, level])} + KV cache {size_text(kv[s, level])} + "
-                     f"activations {size_text(act[s, level])} at batch {batch}, context {context_tokens}) but has "
-                     f"{size_text(capacity[level])}")
+                     f"activations {size_text(act[s, level])} at batch {grouped(batch)}, context "
+                     f"{grouped(context_tokens)}) but has {size_text(capacity[level])}")
     per_sequence = kv_tokens * kv_bytes_per_token + activation_bytes_per_sequence
     room = capacity[None, :] - weights_bytes
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -153,17 +161,17 @@ def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weig
     max_context: int | None
     if kv_limit < 1:
         max_context = 0
-    elif window is not None and kv_limit >= window:
-        max_context = position_limit  # the window caps the cache below what memory allows
-    elif math.isinf(kv_limit):
-        max_context = position_limit
+    elif window is not None and kv_limit >= window or math.isinf(kv_limit):
+        max_context = context_window  # the cache stops growing (a sliding window) before memory runs out
     else:
         max_context = int(kv_limit)
-        if position_limit is not None:
-            max_context = min(max_context, position_limit)
+        if context_window is not None and max_context > context_window:
+            notes.append(f"the model's context window of {grouped(context_window)} tokens caps the largest context; "
+                         f"memory alone would hold {grouped(max_context)} tokens at batch {grouped(batch)}")
+            max_context = context_window
     return MemoryBudget(
         level=level_names[weights_level], capacity_bytes=float(capacity[weights_level]),
         weights_bytes=float(weights_bytes[stage, weights_level]), kv_cache_bytes=float(kv[stage, weights_level]),
         activation_bytes=float(act[stage, weights_level]), total_bytes=float(resident[stage, weights_level]),
         fits=not bool(over.any()), max_batch=max_batch, max_context_tokens=max_context,
-        context_tokens=context_tokens, notes=tuple(notes))
+        context_tokens=context_tokens, context_window=context_window, notes=tuple(notes))

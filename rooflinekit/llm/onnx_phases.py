@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from rooflinekit.descriptors import DType, HardwareSpec, LayerNetwork
+from rooflinekit.display import grouped
 from rooflinekit.llm.kv_inputs import DecoderInputs, decoder_inputs, load_decoder
 from rooflinekit.llm.memory import MemoryBudget, memory_budget
 from rooflinekit.llm.onnx_parallel import (
@@ -240,7 +241,7 @@ def _calibrated(pre: OnnxPhase, dec: OnnxPhase, costs: tuple[KernelCosts, Kernel
     overhead_us = cal.attention_overhead_s(float(device.clock_hz or 0)) * 1e6
     kernels = (f"weighted GEMMs priced as the fitted kind read from the graph's split (QKV, output, gate/up, down "
                f"projection; LM head as mlp_up_proj); every other kernel: roofline + "
-               f"{cal.attention_overhead_cycles:.3g} cycles ({overhead_us:.2g} us) fitted fixed cost")
+               f"{grouped(cal.attention_overhead_cycles, 3)} cycles ({overhead_us:.2g} us) fitted fixed cost")
     return phase_estimate(cal, device, batch, generate, parallelism.devices, (phases[0], batch * prompt, 0.0),
                           (phases[1], batch, pasts), float(context - 1), *communication, *bound, kernels, notes)
 

@@ -3,8 +3,11 @@
 A :class:`WeightFormat` types the **linear layers of the blocks** (``q_proj``, ``k_proj``, ``v_proj``, ``o_proj``,
 ``gate_proj``, ``up_proj``, ``down_proj`` and the MoE experts' projections). Everything else -- embeddings, LM head,
 norms, the attention score and context matmuls, the activations between layers -- stays at the **base** float
-type (fp16 or bf16), as W4A16 (AWQ, GPTQ), W8A8 (SmoothQuant) and FP8 checkpoints of TensorRT-LLM and vLLM keep
-them. The **KV cache** has its own type (fp16, bf16, fp8 or int8).
+type (fp16, bf16 or fp32), as W4A16 (AWQ, GPTQ), W8A8 (SmoothQuant) and FP8 checkpoints of TensorRT-LLM and vLLM keep
+them. The **KV cache** has its own type (fp16, bf16, fp32, fp8 or int8).
+
+Unset, the weights and the base type are the model's own float type (``default`` of :func:`llm_precision`: a
+config's ``torch_dtype``, fp16 when it has none), as its checkpoint stores them.
 
 Bytes per quantized weight::
 
@@ -29,8 +32,9 @@ from rooflinekit.errors import PrecisionError
 LINEAR_PARTS = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"})
 """Last part of the names of the layers a weight format applies to (``blocks.3.experts.up_proj`` included)."""
 
-BASE_TYPES = (DType.FP16, DType.BF16)
-KV_TYPES = (DType.FP16, DType.BF16, DType.FP8, DType.INT8)
+BASE_TYPES = (DType.FP16, DType.BF16, DType.FP32)
+"""Float types a model runs at: the base type, and the unquantized weight formats."""
+KV_TYPES = (DType.FP16, DType.BF16, DType.FP32, DType.FP8, DType.INT8)
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,8 @@ class WeightFormat:
 
     @property
     def label(self) -> str:
-        """``int4 (W4A16, group 128)``; a 16-bit format is its name alone."""
-        if self.weights.bits == 16:
+        """``int4 (W4A16, group 128)``; an unquantized float format is its name alone."""
+        if self.weights in BASE_TYPES:
             return self.name
         groups = f", group {self.group_size}" if self.group_size else ""
         return f"{self.name} ({self.scheme}{groups})"
@@ -83,6 +87,7 @@ class WeightFormat:
 WEIGHT_FORMATS: dict[str, WeightFormat] = {f.name: f for f in (
     WeightFormat("fp16", DType.FP16, None, None, 0.0, "16-bit float weights and activations"),
     WeightFormat("bf16", DType.BF16, None, None, 0.0, "bfloat16 weights and activations"),
+    WeightFormat("fp32", DType.FP32, None, None, 0.0, "32-bit float weights and activations"),
     WeightFormat("fp8", DType.FP8, DType.FP8, None, 0.0, "W8A8 fp8, per-tensor scales"),
     WeightFormat("int8", DType.INT8, DType.INT8, None, 0.0, "W8A8 int8 (SmoothQuant), per-channel scales"),
     WeightFormat("w8a16", DType.INT8, None, None, 0.0, "weight-only int8, per-channel scales"),
@@ -91,7 +96,8 @@ WEIGHT_FORMATS: dict[str, WeightFormat] = {f.name: f for f in (
 """The weight formats by name; ``w4a16`` is another name of ``int4``, ``w8a8`` of ``int8``."""
 
 _FORMAT_ALIASES = {"w4a16": "int4", "w8a8": "int8", "int8wo": "w8a16", "int8weightonly": "w8a16",
-                   "float16": "fp16", "half": "fp16", "bfloat16": "bf16", "w16a16": "fp16"}
+                   "float16": "fp16", "half": "fp16", "bfloat16": "bf16", "w16a16": "fp16",
+                   "float32": "fp32", "float": "fp32"}
 
 
 def weight_format(value: str | WeightFormat, group_size: int | None = None) -> WeightFormat:
@@ -136,9 +142,9 @@ class LLMPrecision:
     weights : WeightFormat
         Format of the blocks' linear layers.
     base : DType
-        fp16 or bf16: every other tensor.
+        fp16, bf16 or fp32: every other tensor.
     kv : DType
-        Type of the KV cache (fp16, bf16, fp8, int8).
+        Type of the KV cache (fp16, bf16, fp32, fp8, int8).
     """
 
     weights: WeightFormat
@@ -161,30 +167,44 @@ class LLMPrecision:
         return f"weights {self.weights.label}, base {self.base.value}, KV {self.kv.value}"
 
 
-def llm_precision(weights: str | WeightFormat = "fp16", kv: str | DType | None = None,
-                  base: str | DType | None = None, group_size: int | None = None) -> LLMPrecision:
+def llm_precision(weights: str | WeightFormat | None = None, kv: str | DType | None = None,
+                  base: str | DType | None = None, group_size: int | None = None,
+                  default: DType = DType.FP16) -> LLMPrecision:
     """Resolve the three precisions of an LLM prediction.
 
     Parameters
     ----------
-    weights : str or WeightFormat
-        Weight format (see :func:`weight_format`).
+    weights : str or WeightFormat, optional
+        Weight format (see :func:`weight_format`); default the base type when given, else ``default``.
     kv : str or DType, optional
-        KV-cache type: fp16, bf16, fp8 or int8; default the base type.
+        KV-cache type: fp16, bf16, fp32, fp8 or int8; default the base type.
     base : str or DType, optional
-        fp16 or bf16; default bf16 for bf16 weights, else fp16.
+        fp16, bf16 or fp32; default the weights' type for an unquantized float format (fp16, bf16, fp32), else
+        ``default`` when it is a 16-bit type, else fp16 (the A16 of a quantized format).
     group_size : int, optional
         Weights per scale of a grouped format.
+    default : DType
+        The model's own float type (fp16, bf16 or fp32), used where ``weights`` and ``base`` are unset.
 
     Raises
     ------
     PrecisionError
-        An unknown name, a base type other than fp16/bf16 or a KV type other than fp16/bf16/fp8/int8.
+        An unknown name, a base type other than fp16/bf16/fp32 or a KV type other than fp16/bf16/fp32/fp8/int8.
     """
-    fmt = weight_format(weights, group_size)
-    base_type = DType.parse(base) if base is not None else (DType.BF16 if fmt.weights == DType.BF16 else DType.FP16)
+    if default not in BASE_TYPES:
+        raise PrecisionError(f"model type {default.value!r} is not a float type; use one of "
+                             f"{', '.join(d.value for d in BASE_TYPES)}")
+    base_given = DType.parse(base) if base is not None else None
+    fmt = weight_format(weights if weights is not None else (base_given or default).value, group_size)
+    if base_given is not None:
+        base_type = base_given
+    elif fmt.weights in BASE_TYPES:
+        base_type = fmt.weights
+    else:
+        base_type = default if default.bits == 16 else DType.FP16
     if base_type not in BASE_TYPES:
-        raise PrecisionError(f"base precision {base_type.value!r} is not a 16-bit float; use fp16 or bf16")
+        raise PrecisionError(f"base precision {base_type.value!r} is not a float type of a model; use one of "
+                             f"{', '.join(d.value for d in BASE_TYPES)}")
     kv_type = DType.parse(kv) if kv is not None else base_type
     if kv_type not in KV_TYPES:
         raise PrecisionError(f"KV-cache type {kv_type.value!r} is not supported; use one of "

@@ -4,7 +4,8 @@ For ``batch`` sequences of ``prompt`` tokens generating ``generate`` tokens each
 
 1. the transformer is built from its config (:mod:`rooflinekit.networks.transformer`) as one device's **TP shard**
    (:func:`~rooflinekit.llm.parallel.shard_config`), its linear layers typed by the **weight format** and the rest
-   at the base float type, the KV cache at its own type (:mod:`rooflinekit.llm.precision`);
+   at the base float type, the KV cache at its own type (:mod:`rooflinekit.llm.precision`), all by default the
+   model's own float type (its config's ``torch_dtype``, when the device has a peak for it; else fp16);
 2. the **prefill** is that network over ``(B, P)`` tokens without a cache, the LM head on the last position; each
    **decode step** is one token per sequence reading a KV cache of its context (``decode_network``), costed at every
    context ``P + 1 .. P + G - 1`` through the affine form of :mod:`rooflinekit.llm.phases`;
@@ -17,7 +18,9 @@ For ``batch`` sequences of ``prompt`` tokens generating ``generate`` tokens each
 
    with ``n_ar = (2 or 1) x blocks + 1`` all-reduces (two per block, one for a parallel block, one after the
    vocabulary-parallel embedding), all at the base type's bytes;
-4. **memory** per device (:mod:`rooflinekit.llm.memory`) at the full context ``P + G``.
+4. **memory** per device (:mod:`rooflinekit.llm.memory`) at the full context ``P + G``; the largest context is
+   capped at the model's context window (``max_position_embeddings``), and a context beyond it is predicted with
+   a :class:`ContextWindowWarning`.
 
 The result is a roofline **bound** (``estimate == "bound"``): datasheet peaks and bandwidths, no software
 efficiency; real stacks reach a fraction of it (commonly 50-80 % of the bandwidth bound in decode). With
@@ -37,14 +40,14 @@ import numpy as np
 import pandas as pd
 
 from rooflinekit.descriptors import DType, HardwareSpec, LayerNetwork, TensorSpec
-from rooflinekit.errors import SpecError
+from rooflinekit.errors import PrecisionError, RooflineWarning, SpecError
 from rooflinekit.llm.memory import MemoryBudget, memory_budget
 from rooflinekit.llm.parallel import (
     Parallelism, allreduces_per_block, check_parallelism, point_to_point_s, ring_allgather_s, ring_allreduce_s,
     shard_config, stage_blocks,
 )
 from rooflinekit.llm.phases import PhaseTimes, kernel_costs
-from rooflinekit.llm.precision import LINEAR_PARTS, LLMPrecision, WeightFormat, llm_precision
+from rooflinekit.llm.precision import BASE_TYPES, LINEAR_PARTS, LLMPrecision, WeightFormat, llm_precision
 from rooflinekit.llm.result import LLMResult
 from rooflinekit.networks.transformer import (
     TransformerConfig, block_of, decode_network, load_transformer_config, transformer_network,
@@ -58,8 +61,12 @@ MAX_TOKENS = 1 << 24
 """Largest prompt, generation or context accepted (tokens)."""
 
 
+class ContextWindowWarning(RooflineWarning):
+    """The context asked for is longer than the model's context window (its ``max_position_embeddings``)."""
+
+
 def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardware: HardwareSpec | str | Path, *,
-                batch: int = 1, prompt: int = 512, generate: int = 128, weights: str | WeightFormat = "fp16",
+                batch: int = 1, prompt: int = 512, generate: int = 128, weights: str | WeightFormat | None = None,
                 kv: str | DType | None = None, base: str | DType | None = None, group_size: int | None = None,
                 tp: int = 1, pp: int = 1, context: int | None = None,
                 traffic: TrafficModel | str = "weights_only", calibrated: bool = False, heads: int | None = None,
@@ -87,13 +94,16 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
         Sequences B decoded together.
     prompt, generate : int
         Prompt tokens P and output tokens G per sequence (G >= 1; the first comes from the prefill).
-    weights : str or WeightFormat
-        Format of the linear layers: fp16, bf16, fp8, int8 (W8A8), w8a16, int4 (W4A16); see
-        :mod:`rooflinekit.llm.precision`.
+    weights : str or WeightFormat, optional
+        Format of the linear layers: fp16, bf16, fp32, fp8, int8 (W8A8), w8a16, int4 (W4A16); see
+        :mod:`rooflinekit.llm.precision`. Default ``base`` when given, else the model's own type: the config's
+        ``torch_dtype`` (``rooflinekit.precision`` of a bundled config) when it is fp16, bf16 or fp32 and the
+        device has a peak for it, else fp16.
     kv : str or DType, optional
-        KV-cache type (fp16, bf16, fp8, int8); default the base type.
+        KV-cache type (fp16, bf16, fp32, fp8, int8); default the base type.
     base : str or DType, optional
-        fp16 or bf16 for everything but the linear weights; default bf16 with bf16 weights, else fp16.
+        fp16, bf16 or fp32 for everything but the linear weights; default the weights' type for an unquantized
+        format, else the model's own 16-bit type, else fp16.
     group_size : int, optional
         Weights per scale of int4 (default 128).
     tp, pp : int
@@ -139,6 +149,9 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
         anyway; ``result.fits`` is False and ``result.memory.notes`` gives both sizes).
     CalibrationWarning
         With ``calibrated`` and a weight format or base type other than fp16 / bf16 (priced by extrapolation).
+    ContextWindowWarning
+        When ``prompt + generate`` (or ``context``) exceeds the model's context window, its
+        ``max_position_embeddings`` (the prediction is made anyway; a learned position table is a SpecError).
     """
     from rooflinekit.api import CapacityWarning, resolve_hardware  # the api imports the catalogs: resolve late
 
@@ -155,7 +168,7 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     if onnx_file or not isinstance(cfg, TransformerConfig):
         from rooflinekit.llm.onnx_phases import OnnxOptions, predict_onnx_decoder
 
-        if weights != "fp16" or kv is not None or group_size is not None:
+        if weights is not None or kv is not None or group_size is not None:
             raise SpecError(f"{model}: an ONNX decoder is costed at its file's own types; weights, kv and "
                             "group_size apply to transformer configs (base='fp16' or 'bf16' re-types the whole "
                             "graph)")
@@ -179,7 +192,13 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     if limit is not None and max(full, ctx) > limit:
         raise SpecError(f"{cfg.name}: a context of {max(full, ctx)} tokens exceeds its {limit} learned positions; "
                         "use a shorter prompt or generation")
-    precision = llm_precision(weights, kv, base, group_size)
+    window = cfg.context_window
+    if window is not None and max(full, ctx) > window:
+        asked = f"prompt {prompt:,} + generate {generate:,} = {full:,}" if full > window else f"context {ctx:,}"
+        warnings.warn(f"{cfg.name}: {asked} tokens exceed its context window of {window:,} tokens; predicted "
+                      "anyway, but the model was not trained for contexts that long", ContextWindowWarning,
+                      stacklevel=2)
+    precision = llm_precision(weights, kv, base, group_size, default=model_dtype(cfg, device))
     parallelism = Parallelism(tp, pp)
     check_parallelism(cfg, device, parallelism)
     model_traffic = traffic_model(traffic)
@@ -251,8 +270,8 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
 
 
 def prefill_network(model: TransformerConfig | Mapping[str, Any] | str | Path, *, batch: int = 1, prompt: int = 512,
-                    weights: str | WeightFormat = "fp16", kv: str | DType | None = None, base: str | DType | None = None,
-                    group_size: int | None = None, tp: int = 1) -> LayerNetwork:
+                    weights: str | WeightFormat | None = None, kv: str | DType | None = None,
+                    base: str | DType | None = None, group_size: int | None = None, tp: int = 1) -> LayerNetwork:
     """The prefill :func:`predict_llm` costs on one device: ``batch`` sequences of ``prompt`` tokens through one TP
     shard, no KV cache read, the LM head on the last position, linear layers at the weight format.
 
@@ -260,11 +279,12 @@ def prefill_network(model: TransformerConfig | Mapping[str, Any] | str | Path, *
     :mod:`rooflinekit.networks.transformer`).
     """
     cfg = model if isinstance(model, TransformerConfig) else load_transformer_config(model)
-    return _device_network(shard_config(cfg, tp), llm_precision(weights, kv, base, group_size), batch, prompt, prompt)
+    precision = llm_precision(weights, kv, base, group_size, default=model_dtype(cfg))
+    return _device_network(shard_config(cfg, tp), precision, batch, prompt, prompt)
 
 
 def decode_step_network(model: TransformerConfig | Mapping[str, Any] | str | Path, *, batch: int = 1,
-                        context: int = 512, weights: str | WeightFormat = "fp16", kv: str | DType | None = None,
+                        context: int = 512, weights: str | WeightFormat | None = None, kv: str | DType | None = None,
                         base: str | DType | None = None, group_size: int | None = None,
                         tp: int = 1) -> LayerNetwork:
     """One decode step :func:`predict_llm` costs on one device: one token per sequence reading a KV cache of
@@ -273,8 +293,8 @@ def decode_step_network(model: TransformerConfig | Mapping[str, Any] | str | Pat
     Parameters are those of :func:`predict_llm`. Returns a LayerNetwork of batch ``batch``.
     """
     cfg = model if isinstance(model, TransformerConfig) else load_transformer_config(model)
-    return _device_network(shard_config(cfg, tp), llm_precision(weights, kv, base, group_size), batch, 1, context,
-                           decode=True)
+    precision = llm_precision(weights, kv, base, group_size, default=model_dtype(cfg))
+    return _device_network(shard_config(cfg, tp), precision, batch, 1, context, decode=True)
 
 
 def _device_network(shard: TransformerConfig, precision: LLMPrecision, batch: int, seq_len: int,
@@ -296,6 +316,25 @@ def _position_limit(cfg: TransformerConfig) -> int | None:
     if not cfg.positions:
         return None
     return cfg.positions - (2 if cfg.model_type == "opt" else 0)
+
+
+def _context_limit(cfg: TransformerConfig) -> int | None:
+    """Longest context the model takes: its context window or learned position table, the shorter; None when the
+    config gives neither."""
+    limits = [n for n in (_position_limit(cfg), cfg.context_window) if n is not None]
+    return min(limits) if limits else None
+
+
+def model_dtype(cfg: TransformerConfig, device: HardwareSpec | None = None) -> DType:
+    """The float type the model runs at unless told otherwise: its own (``catalog_precision``: the config's
+    ``torch_dtype``) when it is fp16, bf16 or fp32 and ``device`` (when given) has a peak for it; else fp16."""
+    try:
+        own = DType.parse(cfg.catalog_precision)
+    except PrecisionError:
+        return DType.FP16
+    if own not in BASE_TYPES or device is not None and own not in device.peak_ops_per_s:
+        return DType.FP16
+    return own
 
 
 def _retyped(network: LayerNetwork, precision: LLMPrecision) -> LayerNetwork:
@@ -405,7 +444,7 @@ def _memory(prefill: CountedNetwork, decode_a: CountedNetwork, decode_b: Counted
     np.maximum.at(activations, (stage_prefill, place_prefill.activations_level), working)
     weights_level = int(place_decode.weights_level[0]) if len(place_decode.weights_level) else 0
     return memory_budget(layout.names, layout.capacity_bytes, weights, kv_per_token, activations, weights_level,
-                         batch, context, cfg.kv_length(context), cfg.sliding_window, _position_limit(cfg))
+                         batch, context, cfg.kv_length(context), cfg.sliding_window, _context_limit(cfg))
 
 
 def _notes(precision: LLMPrecision, parallelism: Parallelism, device: HardwareSpec, memory: MemoryBudget,
@@ -420,13 +459,19 @@ def _notes(precision: LLMPrecision, parallelism: Parallelism, device: HardwareSp
                      f"{fmt.group_size} weights)")
     if parallelism.devices > 1 and device.interconnect is not None:
         link = device.interconnect
+        transfers = []
+        if parallelism.tp > 1:
+            transfers.append("ring all-reduce 2(N-1)/N x bytes / bandwidth + 2(N-1) x latency")
+        if parallelism.pp > 1:
+            transfers.append("stage-to-stage hand-over bytes / bandwidth + latency")
         notes.append(f"TP {parallelism.tp} x PP {parallelism.pp} over {link.name}: "
                      f"{link.bandwidth_bytes_per_s / 1e9:g} GB/s per direction, {link.latency_s * 1e6:g} us per "
-                     "step; ring all-reduce 2(N-1)/N x bytes / bandwidth + 2(N-1) x latency, not overlapped")
+                     f"step; {'; '.join(transfers)}, not overlapped")
     if parallelism.pp > 1:
         notes.append("pipeline stages run one after another for a batch (no micro-batch overlap)")
     if cfg.experts:
-        notes.append(f"MoE: a decode step reads the weights of the experts its {batch} tokens route to, "
+        tokens = "its 1 token routes" if batch == 1 else f"its {batch} tokens route"
+        notes.append(f"MoE: a decode step reads the weights of the experts {tokens} to, "
                      f"1 - (1 - {cfg.top_k}/{cfg.experts})^{batch} = "
                      f"{experts_read_fraction(cfg.experts, cfg.top_k, batch):.3g} of them on average (balanced "
                      "routing); memory holds all of them")

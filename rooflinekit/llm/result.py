@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 
 import pandas as pd
 
+from rooflinekit.display import grouped
 from rooflinekit.llm.memory import MemoryBudget, size_text
 
 BOUND_ESTIMATE = "bound"
@@ -206,25 +207,30 @@ class LLMResult:
         m = self.memory
         par = f" on {self.devices} devices (TP {self.tp} x PP {self.pp})" if self.devices > 1 else ""
         tpot = ("n/a (one output token: no decode step)" if self.tpot_s is None else
-                f"{_time_text(self.tpot_s)}  {self.decode_bound}-bound, mean of {self.generate_tokens - 1} steps")
-        rates = f"{self.output_tokens_per_s:.4g} output tokens/s in all ({self.output_tokens_per_s_per_sequence:.4g} " \
-                f"per sequence, {self.output_tokens_per_s_per_device:.4g} per device)"
+                f"{_time_text(self.tpot_s)}  {self.decode_bound}-bound, mean of "
+                f"{grouped(self.generate_tokens - 1)} steps")
+        rates = f"{grouped(self.output_tokens_per_s)} output tokens/s in all " \
+                f"({grouped(self.output_tokens_per_s_per_sequence)} per sequence, " \
+                f"{grouped(self.output_tokens_per_s_per_device)} per device)"
         decode = "n/a" if self.decode_tokens_per_s is None or self.decode_tokens_per_s_per_sequence is None else (
-            f"{self.decode_tokens_per_s:.4g} tokens/s in all, {self.decode_tokens_per_s_per_sequence:.4g} per sequence")
-        context = "unlimited" if m.max_context_tokens is None else f"{m.max_context_tokens:,}"
+            f"{grouped(self.decode_tokens_per_s)} tokens/s in all, "
+            f"{grouped(self.decode_tokens_per_s_per_sequence)} per sequence")
+        context = "unlimited" if m.max_context_tokens is None else grouped(m.max_context_tokens)
+        window = " (the model's context window)" if m.max_context_tokens and \
+            m.max_context_tokens == m.context_window else ""
         lines = [
-            f"{self.model} on {self.hardware}{par}: batch {self.batch}, prompt {self.prompt_tokens}, "
-            f"generate {self.generate_tokens}; {self.precision}",
+            f"{self.model} on {self.hardware}{par}: batch {grouped(self.batch)}, prompt "
+            f"{grouped(self.prompt_tokens)}, generate {grouped(self.generate_tokens)}; {self.precision}",
             "roofline bound (datasheet peaks and bandwidths; real stacks reach a fraction of it)",
             f"  time to first token  {_time_text(self.ttft_s)}  {self.prefill_bound}-bound",
             f"  time per token       {tpot}",
-            f"  at context {self.context_tokens:<9} {_time_text(self.tpot_at_context_s)} per step",
+            f"  at context {grouped(self.context_tokens):<9} {_time_text(self.tpot_at_context_s)} per step",
             f"  end-to-end           {_time_text(self.e2e_latency_s)}",
             f"  tokens/s             {rates}",
             f"  decode rate          {decode}",
             f"  memory per device    {m}",
-            f"  largest batch        {m.max_batch} at context {m.context_tokens}; largest context {context} "
-            f"tokens at batch {self.batch}",
+            f"  largest batch        {grouped(m.max_batch)} at context {grouped(m.context_tokens)}; largest "
+            f"context {context} tokens at batch {grouped(self.batch)}{window}",
         ]
         return "\n".join(lines + self._calibrated_lines())
 
@@ -237,7 +243,7 @@ class LLMResult:
 
         def row(label: str, bound: float | None, value: float | None, low: float | None, high: float | None,
                 rate: bool = False) -> str:
-            text = (lambda x: "n/a" if x is None else f"{x:.4g}") if rate else _time_text
+            text = grouped if rate else _time_text
             return f"  {label:<20} {text(bound):>12}  {text(value):>12}  [{text(low)}, {text(high)}]"
 
         return [
@@ -256,11 +262,11 @@ class LLMResult:
         par = f"TP {self.tp} x PP {self.pp}, " if self.devices > 1 else ""
         tpot = "" if self.tpot_s is None else f", TPOT {_time_text(self.tpot_s)} ({self.decode_bound})"
         rate = ("" if self.decode_tokens_per_s_per_sequence is None else
-                f", {self.decode_tokens_per_s_per_sequence:.4g} tokens/s per sequence in decode")
-        return (f"LLMResult({self.model} on {self.hardware}, {par}batch {self.batch}, prompt {self.prompt_tokens}, "
-                f"generate {self.generate_tokens}, {self.precision}:\n"
+                f", {grouped(self.decode_tokens_per_s_per_sequence)} tokens/s per sequence in decode")
+        return (f"LLMResult({self.model} on {self.hardware}, {par}batch {grouped(self.batch)}, prompt "
+                f"{grouped(self.prompt_tokens)}, generate {grouped(self.generate_tokens)}, {self.precision}:\n"
                 f"  roofline bound: TTFT {_time_text(self.ttft_s)} ({self.prefill_bound}){tpot}{rate}, "
-                f"end-to-end {_time_text(self.e2e_latency_s)}, {self.output_tokens_per_s:.4g} output tokens/s; "
+                f"end-to-end {_time_text(self.e2e_latency_s)}, {grouped(self.output_tokens_per_s)} output tokens/s; "
                 f"memory {size_text(self.memory.total_bytes)} of {size_text(self.memory.capacity_bytes)} per "
                 f"device, {'fits' if self.fits else 'does NOT fit'}{self._calibrated_repr()})")
 
@@ -272,5 +278,5 @@ class LLMResult:
             f", TPOT {_time_text(c.tpot_s)} [{_time_text(c.tpot_low_s)}, {_time_text(c.tpot_high_s)}]")
         return (f";\n  calibrated ({c.coverage:.0%} interval): TTFT {_time_text(c.ttft_s)} "
                 f"[{_time_text(c.ttft_low_s)}, {_time_text(c.ttft_high_s)}]{tpot}, "
-                f"{c.output_tokens_per_s:.4g} output tokens/s [{c.output_tokens_per_s_low:.4g}, "
-                f"{c.output_tokens_per_s_high:.4g}]")
+                f"{grouped(c.output_tokens_per_s)} output tokens/s [{grouped(c.output_tokens_per_s_low)}, "
+                f"{grouped(c.output_tokens_per_s_high)}]")

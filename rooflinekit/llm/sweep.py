@@ -11,7 +11,7 @@ import pandas as pd
 
 from rooflinekit.descriptors import HardwareSpec
 from rooflinekit.errors import PlotError, SpecError
-from rooflinekit.llm.predict import predict_llm
+from rooflinekit.llm.predict import ContextWindowWarning, predict_llm
 from rooflinekit.networks.transformer import TransformerConfig
 
 SWEEP_COLUMNS = ["batch", "output_tokens_per_s", "output_tokens_per_s_per_sequence", "decode_tokens_per_s",
@@ -52,15 +52,19 @@ def llm_batch_sweep(model: TransformerConfig | Mapping[str, Any] | str | Path, h
     pandas.DataFrame
         One row per batch, columns :data:`SWEEP_COLUMNS` (rates in tokens/s, times in s, bytes); ``attrs`` holds
         ``max_batch`` (the largest batch that fits), ``model``, ``hardware`` and ``precision``. Batches that do
-        not fit are predicted anyway (``fits`` False) and not warned about one by one.
+        not fit are predicted anyway (``fits`` False) and not warned about one by one; a context beyond the
+        model's window is warned about once (:class:`~rooflinekit.llm.predict.ContextWindowWarning`).
     """
     if "batch" in options:
         raise SpecError("llm_batch_sweep takes 'batches', not 'batch'")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         first = predict_llm(model, hardware, batch=1, **options)
         sizes = list(batches) if batches is not None else default_batches(first.memory.max_batch)
         results = [first if b == 1 else predict_llm(model, hardware, batch=b, **options) for b in sizes]
+    beyond_window = [w for w in caught if issubclass(w.category, ContextWindowWarning)]
+    if beyond_window:  # the same for every batch: said once
+        warnings.warn(beyond_window[0].message, ContextWindowWarning, stacklevel=2)
     rows = [{**{c: getattr(r, c) for c in SWEEP_COLUMNS if hasattr(r, c)},
              "memory_total_bytes": r.memory.total_bytes, "memory_capacity_bytes": r.memory.capacity_bytes}
             for r in results]

@@ -94,6 +94,9 @@ _ACTIVATIONS = {"silu": "swish", "swish": "swish", "gelu": "gelu", "gelu_new": "
                 "tanh": "tanh"}
 _REQUIRED = object()
 
+MODEL_DTYPES = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}
+"""A config's ``torch_dtype`` -> the precision a model runs at by default (other values are ignored)."""
+
 
 @dataclass(frozen=True)
 class TransformerConfig:
@@ -141,7 +144,11 @@ class TransformerConfig:
     catalog_seq_len : int
         Tokens of the catalog entry's prefill (from the bundled file's ``rooflinekit.seq_len``; 128 otherwise).
     catalog_precision : str
-        Precision of the catalog entry (``rooflinekit.precision``; fp16 otherwise).
+        The model's own type: ``rooflinekit.precision``, else the config's ``torch_dtype`` (or ``dtype``) when it
+        is float16, bfloat16 or float32 (:data:`MODEL_DTYPES`), else fp16.
+    context_window : int or None
+        Longest context the model was trained for (``max_position_embeddings``, GPT-2's ``n_positions``); None
+        when the config does not say.
     aliases : tuple of str
         Other catalog names.
     task : str or None
@@ -179,6 +186,7 @@ class TransformerConfig:
     embed_proj: int | None = None
     catalog_seq_len: int = 128
     catalog_precision: str = "fp16"
+    context_window: int | None = None
     aliases: tuple[str, ...] = field(default=())
     task: str | None = None
 
@@ -223,15 +231,24 @@ class _Reader:
         return _ACTIVATIONS[value]
 
 
+_CONFIG_KINDS = ("a transformer config is a bundled config name (rooflinekit models list), a Hugging Face "
+                 "config.json, or for an LLM an .onnx decoder export")
+
+
 def _read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; a file that is not UTF-8 JSON text (a binary model file) is a SpecError
+    saying what a config is."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"{path}: cannot read the config ({exc.strerror or exc}); give the path of a config.json")
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not a config.json (binary, not JSON text); {_CONFIG_KINDS}") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SpecError(f"{path}: not valid JSON ({exc}); fix the file") from None
+        raise SpecError(f"{path}: not valid JSON ({exc}); fix the file if it is a config.json, else note that "
+                        f"{_CONFIG_KINDS}") from None
     if not isinstance(document, dict):
         raise SpecError(f"{path}: expected a JSON object (a config.json), got {type(document).__name__}")
     return document
@@ -257,8 +274,9 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
     Raises
     ------
     SpecError
-        An unreadable file, a key the family needs that is missing (named, with the file), a value of the wrong
-        type, an unsupported ``model_type`` or inconsistent heads.
+        An unreadable file or one that is not JSON text (a binary model file), a key the family needs that is
+        missing (named, with the file), a value of the wrong type, an unsupported ``model_type`` or inconsistent
+        heads.
     UnknownNameError
         A string that is neither an existing file nor a bundled config name.
     """
@@ -303,8 +321,25 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
     return TransformerConfig(
         name=str(display), source=str(source), model_type=model_type,
         aliases=tuple(meta.get("aliases", ())), task=meta.get("task"),
-        catalog_seq_len=int(meta.get("seq_len", 128)), catalog_precision=str(meta.get("precision", "fp16")),
-        **figures)
+        catalog_seq_len=int(meta.get("seq_len", 128)), catalog_precision=_model_precision(raw, meta),
+        context_window=_context_window(r), **figures)
+
+
+def _model_precision(raw: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+    """``rooflinekit.precision``, else the ``torch_dtype`` (or ``dtype``) of :data:`MODEL_DTYPES`, else fp16."""
+    if "precision" in meta:
+        return str(meta["precision"])
+    for key in ("torch_dtype", "dtype"):
+        value = raw.get(key)
+        if isinstance(value, str) and value.removeprefix("torch.") in MODEL_DTYPES:
+            return MODEL_DTYPES[value.removeprefix("torch.")]
+    return "fp16"
+
+
+def _context_window(r: _Reader) -> int | None:
+    """``max_position_embeddings`` (GPT-2, GPT-J: ``n_positions``), None when the config has neither."""
+    keys = ("max_position_embeddings", "n_positions", "n_ctx")
+    return r.int(*keys) if any(r.raw.get(k) is not None for k in keys) else None
 
 
 def _llama_like(r: _Reader) -> dict[str, Any]:
@@ -472,7 +507,8 @@ def transformer_network(config: TransformerConfig | Mapping[str, Any] | str | Pa
         True when ``context_len > seq_len`` (decode, chunked prefill), else False. Encoders have none.
     weights, activations : str or DType, optional
         Weight and activation precision (``"fp16"``, ``"int8"``, ``"int4"``, ...); default the config's catalog
-        precision (fp16 unless its file says otherwise) for weights, and the weight precision for activations.
+        precision (its ``rooflinekit.precision`` or ``torch_dtype``, else fp16) for weights, and the weight precision
+        for activations.
     kv_dtype : str or DType, optional
         Data type of the KV-cache state; default: the activation precision.
     logits : {"all", "last"}
