@@ -79,8 +79,12 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
 
     ``network`` and ``hardware`` may be catalog names or files (see :func:`resolve_network`,
     :func:`resolve_hardware`). With ``precision=None`` and a network whose own data type has no peak on the
-    hardware, the hardware's ``default_precision`` is used (when it has one) and ``notes`` says so. Warns :class:`CapacityWarning` when a memory level
-    cannot hold the weights, activations or state placed in it.
+    hardware, the hardware's ``default_precision`` is used (when it has one) and ``notes`` says so; a precision
+    without a peak raises :class:`~rooflinekit.errors.PrecisionError` naming one to pass. ``notes`` also says when
+    layer mode meets a network without layers (it is then network mode) and when ``hardware`` is a system of
+    several devices (costed as one of them). Warns :class:`CapacityWarning` when a memory level cannot hold the
+    weights, activations or state placed in it, and :class:`~rooflinekit.errors.RooflineWarning` when
+    ``framework`` is given without a calibration (it is ignored).
     """
     network, hardware = resolve_network(network), resolve_hardware(hardware)
     model = _calibration(calibration, hardware) if calibrated or calibration is not None else None
@@ -88,15 +92,17 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     if model is not None:
         mode, traffic, fuse = "layer", model.traffic, False  # the roofline the factors were fitted on
         network, regime_notes = _regime_network(network, model)
-    try:
-        result = predictor.predict(network, hardware, precision, batch, mode, traffic, conventions, counters, fuse)
-    except PrecisionError as exc:
-        if precision is not None or hardware.default_precision is None:
-            raise
-        default = hardware.default_precision.value
-        result = predictor.predict(network, hardware, default, batch, mode, traffic, conventions, counters, fuse)
-        result = dataclasses.replace(result, notes=(*result.notes, f"precision {default}: {hardware.name}'s "
-                                                    f"default, as the network's own type has no peak there ({exc})"))
+    elif framework is not None or framework_version is not None:
+        warnings.warn(f"framework {framework or framework_version!r} is ignored: it selects the calibration "
+                      "factors of a software stack; pass calibrated=True or a calibration (--calibrated or "
+                      "--calibration FILE) to use it", RooflineWarning, stacklevel=2)
+    result, _, note = _roofline(network, hardware, precision, batch, mode, traffic, conventions, counters, fuse)
+    extra = [] if note is None else [note]
+    if mode == "layer" and model is None and result.layers is None:
+        extra.append(f"{result.network} has no layers (an aggregate network: totals only), so layer mode "
+                     "is network mode; give its model file for a per-layer prediction")
+    extra.extend(_multi_device_notes(hardware))
+    result = dataclasses.replace(result, notes=(*result.notes, *extra)) if extra else result
     if not result.fits:
         warnings.warn(f"{result.network} on {result.hardware}: {'; '.join(result.notes)}", CapacityWarning,
                       stacklevel=2)
@@ -104,6 +110,80 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
         result = _calibrated(result, network, hardware, model, framework, framework_version)
         result = dataclasses.replace(result, notes=(*regime_notes, *result.notes))
     return result
+
+
+def resolve_precision(network: NetworkSpec | CountedNetwork | str | Path, hardware: HardwareSpec | str | Path,
+                      precision: Precision | str | None = None, batch: int | None = None
+                      ) -> tuple[str | None, str | None]:
+    """The precision :func:`predict` costs ``network`` at on ``hardware``, and the note saying why when it differs.
+
+    Parameters
+    ----------
+    network, hardware
+        As :func:`predict` takes them.
+    precision : Precision or str, optional
+        The precision asked for; None: the network's own.
+    batch : int, optional
+        Samples per batch; None: the network's own.
+
+    Returns
+    -------
+    tuple of (str or None, str or None)
+        ``precision`` (its label, e.g. ``W-int8_A-fp32``) and None, or, when ``precision`` is None and the
+        network's own type has no peak on the hardware, the hardware's ``default_precision`` and the note saying so.
+
+    Raises
+    ------
+    PrecisionError
+        When the precision asked for (or the network's own, on hardware without a default) has no peak there;
+        the message names a type to pass instead.
+    """
+    _, resolved, note = _roofline(resolve_network(network), resolve_hardware(hardware), precision, batch, "network",
+                                  "weights_only", CountingConventions(), DEFAULT_COUNTERS, True)
+    return (resolved.label if isinstance(resolved, Precision) else resolved), note
+
+
+def _roofline(network: NetworkSpec | CountedNetwork, hardware: HardwareSpec, precision: Precision | str | None,
+              batch: int | None, mode: Mode, traffic: TrafficModel | str, conventions: CountingConventions,
+              counters: CounterRegistry, fuse: bool) -> tuple[Prediction, Precision | str | None, str | None]:
+    """The roofline prediction, the precision it was made at and the note of a fallback to the default precision.
+
+    With ``precision`` None and a network whose own type has no peak on ``hardware``, the hardware's
+    ``default_precision`` is used (noted). A precision error otherwise names a type the hardware supports.
+    """
+    if isinstance(precision, str):
+        precision = Precision.parse(precision)  # an unknown precision says so before any hardware is consulted
+    try:
+        return (predictor.predict(network, hardware, precision, batch, mode, traffic, conventions, counters, fuse),
+                precision, None)
+    except PrecisionError as exc:
+        if precision is not None or hardware.default_precision is None:
+            raise PrecisionError(f"{exc}{_precision_hint(hardware)}") from exc
+        default = hardware.default_precision.value
+        result = predictor.predict(network, hardware, default, batch, mode, traffic, conventions, counters, fuse)
+        return result, default, (f"precision {default}: {hardware.name}'s default, as the network's own type has no "
+                                 f"peak there ({exc})")
+
+
+def _precision_hint(hardware: HardwareSpec) -> str:
+    """``"; choose one: pass precision='int4' (--precision int4)"``: the hardware's default data type, else its
+    widest native one of at most 32 bits (fp64 only when nothing narrower is native); empty without peaks."""
+    native = list(hardware.peak_ops_per_s)
+    if not native:
+        return ""
+    default = hardware.default_precision
+    pick = default if default in native else max(native, key=lambda dtype: (dtype.bits <= 32, dtype.bits))
+    return f"; choose one: pass precision='{pick.value}' (--precision {pick.value})"
+
+
+def _multi_device_notes(hardware: HardwareSpec) -> list[str]:
+    """The note that a system of several devices is costed as one of them (empty for a single device)."""
+    link = hardware.interconnect
+    if link is None:
+        return []
+    return [f"{hardware.name} holds {link.devices} devices joined by {link.name}; this prediction costs ONE of them "
+            "(its peaks and memories), not the system; for a model split over several, see rooflinekit.llm "
+            "('rooflinekit llm --tp N --pp M')"]
 
 
 def _calibration(calibration: CalibratedPredictor | str | Path | None, hardware: HardwareSpec

@@ -145,16 +145,22 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
     network = resolve_model(args.model, args.batch, args.input_shape)  # None: the model's own batch
     hardware = resolve_hardware(args.hardware)
+    if args.calibration and args.calibrated:
+        raise SpecError("--calibration FILE and --calibrated both given; pick one: --calibrated for the "
+                        "calibration shipped with rooflinekit, --calibration FILE for your own")
     if args.calibration or args.calibrated:
         import pandas as pd
 
+        from rooflinekit.api import resolve_precision
         from rooflinekit.compare.calibrate import default_calibration
         from rooflinekit.compare.calibrate.regime import load_regime_calibration, predict_in_regime
 
         calibration = (load_regime_calibration(args.calibration) if args.calibration
                        else default_calibration(hardware))  # the shipped one of the hardware's class
+        precision, note = resolve_precision(network, hardware, args.precision, args.batch)
         result, notes = predict_in_regime(network, hardware, calibration, args.framework, args.framework_version,
-                                          args.precision, args.batch or getattr(network, "batch", 1))
+                                          precision, args.batch or getattr(network, "batch", 1))
+        notes = (*notes, *([] if note is None else [note]))
         summary = {"estimate": "calibrated", **result.to_dict(), "notes": list(notes)}
         _emit(args, {**summary, "classes": result.classes.to_dict("records")}, pd.DataFrame([summary]), fields=True)
         if args.format == "table":
@@ -165,7 +171,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
             print()
             print(render_table(result.classes, wide=args.wide))
         return
-    prediction = predict(network, hardware, args.precision, args.batch, args.mode, args.traffic, fuse=args.fuse)
+    prediction = predict(network, hardware, args.precision, args.batch, args.mode, args.traffic, fuse=args.fuse,
+                         framework=args.framework, framework_version=args.framework_version)
     payload = {**prediction.to_dict(), "fps_per_w": _fps_per_w(prediction.fps, hardware.tdp_w)}
     if args.mode == "layer" and args.format == "json":  # null for an aggregate network: it has no layers
         payload["layers"] = (None if prediction.layers is None else
@@ -386,7 +393,7 @@ def cmd_hardware(args: argparse.Namespace) -> None:
         _emit(args, rows, _hardware_table(rows) if args.format == "table" else
               pd.DataFrame([flatten(row) for row in rows]))
         return
-    spec = resolve_hardware(_require_name(args))
+    spec = resolve_hardware(_require_name(args), "hardware show")
     data = spec.model_dump(mode="json")
     if args.format == "table":
         fields = {k: v for k, v in data.items() if k not in ("peak_ops_per_s", "memories", "engines", "source",
@@ -466,8 +473,10 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     from rooflinekit.catalog import network_catalog
     from rooflinekit.compare import align
     from rooflinekit.compare.loaders import load_table
+    from rooflinekit.compare.loaders.generic import check_targets
 
     mapping = _table_mapping(args)
+    check_targets(mapping["columns"], mapping["constants"])
     _check_columns(args.records, mapping, ["hardware", "network"], ["latency_s", "throughput_fps"])
     loaded = load_table(args.records, **mapping)
     records = loaded.records.reset_index(drop=True)

@@ -146,13 +146,15 @@ def output_file(text: str) -> Path:
     return path
 
 
-def resolve_hardware(name: str) -> HardwareSpec:
+def resolve_hardware(name: str, option: str = "--hardware") -> HardwareSpec:
     """A hardware YAML file (``.yaml``/``.yml``, one spec) or a catalog hardware name or alias.
 
     Parameters
     ----------
     name : str
         ``my_npu.yaml`` or ``A100-SXM4-40GB``.
+    option : str
+        How the command line took ``name`` (``--hardware``, ``hardware show``), for the error of a missing file.
 
     Returns
     -------
@@ -170,7 +172,7 @@ def resolve_hardware(name: str) -> HardwareSpec:
 
     path = Path(name)
     if path.suffix.lower() in HARDWARE_SUFFIXES and not path.is_file():
-        raise SpecError(f"--hardware {name}: no such file; give a hardware YAML file (see 'rooflinekit hardware "
+        raise SpecError(f"{option} {name}: no such file; give a hardware YAML file (see 'rooflinekit hardware "
                         "schema') or a catalog name ('rooflinekit hardware list')")
     return resolve(path if path.suffix.lower() in HARDWARE_SUFFIXES else name)
 

@@ -45,13 +45,14 @@ def _models(value: str | None) -> list[Any]:
     return [resolve_model(m) for m in split_list(value)]
 
 
-def _read_records(path: Path) -> pd.DataFrame:
+def _read_records(path: Path, option: str = "--records") -> pd.DataFrame:
+    """The CSV file ``path`` given with ``option``; :class:`PlotError` naming the option when it cannot be read."""
     if not path.is_file():
-        raise PlotError(f"--records {str(path)!r}: no such file; give a CSV file with the documented columns")
+        raise PlotError(f"{option} {str(path)!r}: no such file; give a CSV file with the documented columns")
     try:
         return pd.read_csv(path)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise PlotError(f"--records {str(path)!r} is not a readable CSV: {exc}") from None
+        raise PlotError(f"{option} {str(path)!r} is not a readable CSV: {exc}") from None
 
 
 def _finish(args: argparse.Namespace, fig: "Figure") -> None:
@@ -87,7 +88,7 @@ def cmd_layers(args: argparse.Namespace) -> None:
     network = resolve_model(args.model, args.batch, args.input_shape)  # None: the model's own batch
     prediction = predict(network, resolve_hardware(args.hardware), args.precision, args.batch, "layer",
                          args.traffic)
-    measured = _read_records(args.measured) if args.measured else None
+    measured = _read_records(args.measured, "--measured") if args.measured else None
     _finish(args, plot_layers(prediction, measured, log=args.log, title=_title(args, None)))
 
 

@@ -1,7 +1,9 @@
 """Unit-suffixed quantities and parsing of human-written values such as ``"19.2 GB/s"``.
 
 All internal values are SI base units: bytes, bytes/s, ops/s, Hz, W, s, J. Decimal prefixes (k = 1e3, M = 1e6,
-G = 1e9, T = 1e12, P = 1e15) unless the binary form (KiB, MiB, GiB, TiB) is written.
+G = 1e9, T = 1e12, P = 1e15) unless the binary form (KiB, MiB, GiB, TiB) is written. An op rate is written as
+datasheets do, ``OPS``/``OP/s`` or ``FLOPS``/``FLOP/s`` (``26 TFLOPS`` = 26e12 ops/s; a floating-point op is an
+op), or in ``MAC/s`` (1 MAC = 2 ops); ``FLOPs`` without ``/s`` is a count of ops, as ``OP`` is.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ _BODIES: dict[str, Dimension] = {
     "B": "bytes", "byte": "bytes", "bytes": "bytes",
     "B/s": "bytes_per_s", "Bps": "bytes_per_s", "byte/s": "bytes_per_s", "bytes/s": "bytes_per_s",
     "OPS": "ops_per_s", "OP/s": "ops_per_s", "ops/s": "ops_per_s", "Ops/s": "ops_per_s",
+    "FLOPS": "ops_per_s", "FLOP/s": "ops_per_s", "FLOPs/s": "ops_per_s",
     "MAC/s": "ops_per_s", "MACS": "ops_per_s",
-    "OP": "ops", "ops": "ops", "Ops": "ops", "MAC": "ops", "MACs": "ops",
+    "OP": "ops", "ops": "ops", "Ops": "ops", "FLOP": "ops", "FLOPs": "ops", "MAC": "ops", "MACs": "ops",
     "Hz": "hz", "W": "w", "s": "s", "J": "j",
 }
 _MAC_BODIES = {"MAC/s", "MACS", "MAC", "MACs"}
@@ -97,7 +100,8 @@ def parse_quantity(value: str | float | int, dimension: Dimension) -> float:
     """Parse ``value`` into the SI base unit of ``dimension``.
 
     Numbers pass through unchanged (they are taken to be in the base unit already). Strings carry a unit:
-    ``"19.2 GB/s"`` -> 19.2e9 bytes/s, ``"4 TOPS"`` -> 4e12 ops/s, ``"1 GMAC/s"`` -> 2e9 ops/s (1 MAC = 2 ops),
+    ``"19.2 GB/s"`` -> 19.2e9 bytes/s, ``"4 TOPS"`` or ``"4 TFLOP/s"`` -> 4e12 ops/s, ``"1 GMAC/s"`` -> 2e9 ops/s
+    (1 MAC = 2 ops),
     ``"512 KiB"`` -> 524288 bytes. A unit of the wrong dimension is a :class:`UnitError`.
     """
     if isinstance(value, bool):

@@ -12,6 +12,11 @@ from rooflinekit.units import parse_quantity
         ("4 TOPS", "ops_per_s", 4e12),
         ("0.192 TOP/s", "ops_per_s", 0.192e12),
         ("1 GMAC/s", "ops_per_s", 2e9),  # 1 MAC = 2 ops
+        ("26 TFLOPS", "ops_per_s", 26e12),  # datasheet spellings of an op rate
+        ("26 TFLOP/s", "ops_per_s", 26e12),
+        ("19.5 tflops", "ops_per_s", 19.5e12),
+        ("1.5 PFLOPS", "ops_per_s", 1.5e15),
+        ("4.1 GFLOPs", "ops", 4.1e9),  # a count of ops, as 'OP'
         ("512 KiB", "bytes", 524288),
         ("2 GB", "bytes", 2e9),
         ("216 MHz", "hz", 216e6),
@@ -47,3 +52,8 @@ def test_non_finite_quantity():
 def test_bool_is_not_a_quantity():
     with pytest.raises(UnitError, match=r"expected a number or a string with a unit"):
         parse_quantity(True, "w")
+
+
+def test_flops_count_is_not_a_rate():
+    with pytest.raises(UnitError, match=r"'26 TFLOPs' is in ops, expected ops_per_s"):
+        parse_quantity("26 TFLOPs", "ops_per_s")

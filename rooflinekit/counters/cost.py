@@ -26,13 +26,14 @@ import warnings
 from collections import Counter as Tally
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from rooflinekit.counters._registry import DEFAULT_COUNTERS, CounterRegistry, OpCount, total_ops
 from rooflinekit.counters._shapes import elements
-from rooflinekit.descriptors import AggregateNetwork, DType, Layer, NetworkSpec, Precision, tensor_bytes
+from rooflinekit.descriptors import AggregateNetwork, DType, Layer, LayerNetwork, NetworkSpec, Precision, tensor_bytes
 from rooflinekit._limits import INT64_MAX, MAX_BATCH, shown
 from rooflinekit.errors import CountOverflowError, RooflineWarning, SpecError, UnsupportedOpError
 
@@ -157,16 +158,26 @@ def _activation_bytes(shapes: tuple[tuple[int, ...], ...], dtypes: tuple[DType |
     return sum(tensor_bytes(elements(shape), dtype or default) for shape, dtype in zip(shapes, dtypes))
 
 
-def count_network(network: NetworkSpec, precision: Precision | str | None = None, batch: int | None = None,
-                  strict: bool = False, conventions: CountingConventions = CountingConventions(),
+def count_network(network: NetworkSpec | str | Path, precision: Precision | str | None = None,
+                  batch: int | None = None, strict: bool = False,
+                  conventions: CountingConventions = CountingConventions(),
                   counters: CounterRegistry = DEFAULT_COUNTERS) -> NetworkCost:
     """Count every layer of ``network``.
 
+    ``network`` is a spec, or what :func:`rooflinekit.predict` takes for one: a catalog name (``ResNet-50 80%``)
+    or a model file (``.onnx``, ``.tflite``), see :func:`rooflinekit.api.resolve_network`.
     ``precision`` (e.g. ``"int8"`` or ``"W-int8_A-fp32"``) re-types all tensors; None keeps each layer's own.
     ``batch`` scales arithmetic and activation bytes from the network's batch to ``batch`` frames; weights are
     read once per batch and do not scale. ``counters`` holds the formulas per op kind (a study changes some with
     ``DEFAULT_COUNTERS.with_overrides({...})``); ops it has no counter for are the unsupported ones.
     """
+    if isinstance(network, (str, Path)):
+        from rooflinekit.api import resolve_network  # the API layer imports this module
+
+        network = cast(NetworkSpec, resolve_network(network))  # a name or a file is a spec, never counted
+    if not isinstance(network, (LayerNetwork, AggregateNetwork)):
+        raise SpecError(f"cannot count a {type(network).__name__}; pass a network spec, a catalog network name "
+                        "or a model file path")
     override = Precision.parse(precision) if precision is not None else None
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, (int, np.integer))
                               or not 1 <= batch <= MAX_BATCH):

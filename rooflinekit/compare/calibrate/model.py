@@ -555,4 +555,10 @@ def load_calibration(path: str | Path) -> CalibratedPredictor:
     if not path.is_file():
         raise CalibrationError(f"{path}: no such calibration file; write one with 'rooflinekit calibrate RECORDS... "
                                "--out FILE'")
-    return CalibratedPredictor.from_json(path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CalibrationError(f"cannot read calibration JSON {path}: not UTF-8 text ({exc.reason} at byte "
+                               f"{exc.start}); write it with CalibratedPredictor.to_json or 'rooflinekit calibrate'"
+                               ) from None
+    return CalibratedPredictor.from_json(text)

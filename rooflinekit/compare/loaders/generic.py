@@ -170,6 +170,30 @@ def _convert(value: Any, factor: float) -> Any:
     return value
 
 
+def check_targets(columns: Mapping[str, str], constants: Mapping[str, Any]) -> None:
+    """Refuse a ``columns`` target or ``constants`` key that is not a record column, with the close record columns.
+
+    Raises
+    ------
+    RecordError
+        Naming each such name, where it was given (``columns=`` / ``--columns``, ``constants=`` / ``--set``) and
+        the record columns it may have meant.
+    """
+    import difflib
+
+    given = {**{target: "a columns= / --columns target" for target in columns.values()},
+             **{key: "a constants= / --set key" for key in constants}}
+    wrong = sorted(name for name in given if name not in RECORD_COLUMNS)
+    if not wrong:
+        return
+    said = []
+    for name in wrong:
+        close = difflib.get_close_matches(name, RECORD_COLUMNS, n=2, cutoff=0.6)
+        mean = f", did you mean {' or '.join(map(repr, close))}?" if close else ""
+        said.append(f"{name!r} is {given[name]}{mean}")
+    raise RecordError(f"{wrong} are not record columns; map onto {', '.join(RECORD_COLUMNS)} ({'; '.join(said)})")
+
+
 def load_table(path: str | Path, columns: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
                constants: Mapping[str, Any] | None = None) -> LoadResult:
     """Records from a CSV or Parquet file; see the module docstring. Raises :class:`RecordError` for a missing file,
@@ -178,9 +202,7 @@ def load_table(path: str | Path, columns: Mapping[str, str] | None = None, units
     if not path.is_file():
         raise RecordError(f"{path} does not exist; give the path of a .csv or .parquet table")
     columns, units, constants = dict(columns or {}), dict(units or {}), dict(constants or {})
-    wrong = sorted(c for c in [*columns.values(), *constants] if c not in RECORD_COLUMNS)
-    if wrong:
-        raise RecordError(f"{wrong} are not record columns; map onto {', '.join(RECORD_COLUMNS)}")
+    check_targets(columns, constants)
     factors = {column: unit_factor(column, unit) for column, unit in units.items()}
     if path.suffix.lower() == ".csv":
         return _load_csv(path, columns, factors, constants)
