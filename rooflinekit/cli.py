@@ -772,8 +772,9 @@ EXTRAS = {
 }
 # Python-syntax hints of the library, as the command line spells them
 _CLI_HINTS = [
-    (re.compile(r"input_shapes=\{'([^']+)': \[?([^\]}]*)\]?\}"), r"--input-shape \1=\2"),
-    (re.compile(r"\(--input-shape ([^)]*)\)"), ""),
+    (re.compile(r"input_shapes=\{'([^']+)': \[?([^\]}]*)\]?\}"),
+     lambda match: f"--input-shape {match[1]}={match[2].replace(' ', '')}"),  # one shell word: no spaces
+    (re.compile(r" ?\(--input-shape ([^)]*)\)"), ""),
     (re.compile(r"\bbatch=(\d+) in Python, "), ""),
     (re.compile(r"\bbatch=(\d+)\b"), r"--batch \1"),
 ]

@@ -180,3 +180,12 @@ def test_llm_warns_beyond_the_context_window(capsys):
     assert "warning: Llama-2-7B: prompt 100,000 + generate 128 = 100,128 tokens exceed its context window of 4,096 " \
            "tokens" in err
     assert "largest context 4,096 tokens at batch 1 (the model's context window)" in out
+
+
+def test_input_shape_hints_are_one_shell_word():
+    from rooflinekit.cli import cli_message
+
+    text = ("batch 4 contradicts input 'x'; override the model's shape with input_shapes={'x': [4, 3, 224, 224]} "
+            "(--input-shape x=4,3,224,224), or export the model with a dynamic batch dim")
+    assert cli_message(text) == ("batch 4 contradicts input 'x'; override the model's shape with "
+                                 "--input-shape x=4,3,224,224, or export the model with a dynamic batch dim")
