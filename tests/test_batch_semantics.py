@@ -216,6 +216,15 @@ def test_reshape_to_a_constant_contradicting_the_batch_is_refused(tmp_path: Path
         load_onnx(_reshape_to_constant(tmp_path), **how)
 
 
+def test_reshape_to_a_constant_contradicting_other_input_dims_does_not_blame_the_batch(tmp_path: Path) -> None:
+    # data bound to (1, 3, 5, 5): 75 elements into the constant [1, 48] (exported at 4x4 pixels); no batch b gives
+    # b * 48 = 75, so the message names the exported input shapes, not the batch
+    with pytest.raises(ShapeError, match=r"reshapes 'c' of shape \[1, 3, 5, 5\] \(75 elements\) to the constant "
+                                         r"\[1, 48\] \(48 elements\) at batch 1; no batch makes them agree: the model "
+                                         r"fixes this shape for the input shapes it was exported with"):
+        load_onnx(_reshape_to_constant(tmp_path), input_shapes={"data": [1, 3, 5, 5]})
+
+
 def test_reshape_with_a_dynamic_target_follows_the_batch(tmp_path: Path) -> None:
     # target [-1, 48]: (8, 3, 4, 4) -> (8, 48); gemm macs = 8 * 10 * 48 = 3840, conv 8 * 144 = 1152
     nodes = [helper.make_node("Conv", ["data", "w"], ["c"]), helper.make_node("Reshape", ["c", "target"], ["r"]),

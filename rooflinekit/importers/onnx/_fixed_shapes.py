@@ -26,6 +26,8 @@ _BROADCASTING = frozenset({
 
 _ADVICE = ("the model fixes its batch in this constant: export it with a dynamic shape (e.g. -1 for the leading "
            "dim) or import it at its own batch")
+_SHAPE_ADVICE = ("no batch makes them agree: the model fixes this shape for the input shapes it was exported with; "
+                 "import it at those or export it with a dynamic shape")
 
 
 def check_fixed_shapes(graph: Graph, nodes: Sequence[OnnxNode], batch: int) -> None:
@@ -91,9 +93,10 @@ def _check_reshape(graph: Graph, node: OnnxNode, batch: int) -> None:
             return
         held = f"{math.prod(resolved)} elements"
         own = batch * math.prod(resolved) // elements if batch * math.prod(resolved) % elements == 0 else None
-    suffix = f" {own} (batch={own} in Python, --batch {own} on the command line)" if own else ""
+    advice = f"{_ADVICE} {own} (batch={own} in Python, --batch {own} on the command line)" if own else (
+        _ADVICE if -1 in resolved else _SHAPE_ADVICE)
     raise ShapeError(f"{graph.path}: {_label(node)} reshapes {data!r} of shape {list(dims)} ({elements} elements) to "
-                     f"the constant {list(target)} ({held}) at batch {batch}; {_ADVICE}{suffix}")
+                     f"the constant {list(target)} ({held}) at batch {batch}; {advice}")
 
 
 def _broadcasts(*shapes: tuple[int, ...]) -> bool:
