@@ -458,10 +458,13 @@ def cmd_models(args: argparse.Namespace) -> None:
                  "pruning_pct": s.pruning_pct, "aliases": list(s.aliases)} for s in catalog.specs]
         _emit(args, rows, pd.DataFrame(rows))
         return
-    spec = catalog.get(_require_name(args))
-    data = spec.model_dump(mode="json")
+    name = _require_name(args)
+    spec = resolve_model(name) if is_model_file(name) else catalog.get(name)
+    label = spec.name if is_model_file(name) else catalog.label(spec)  # the catalog's own, 'CNV 50%'
     cost = count_network(spec)
-    _emit(args, data, pd.DataFrame([{"name": catalog.label(spec), "kind": spec.kind, **cost.totals}]),
+    _emit(args, {**spec.model_dump(mode="json"), "label": label},
+          pd.DataFrame([{"name": label, "kind": spec.kind, "task": spec.task, "precision": spec.precision.label,
+                         "aliases": list(spec.aliases), **cost.totals, "source": spec.source}]),
           fields=args.format == "table")
 
 

@@ -189,3 +189,24 @@ def test_input_shape_hints_are_one_shell_word():
             "(--input-shape x=4,3,224,224), or export the model with a dynamic batch dim")
     assert cli_message(text) == ("batch 4 contradicts input 'x'; override the model's shape with "
                                  "--input-shape x=4,3,224,224, or export the model with a dynamic batch dim")
+
+
+def test_models_show_table_matches_json_and_takes_model_files(capsys, tmp_path):
+    code, out, _ = run(capsys, "models", "show", "CNV 50%")
+    assert code == 0 and out.splitlines()[0].split() == ["name", "CNV", "50%"]
+    assert out.splitlines()[2].split() == ["task", "CIFAR-10", "classification"]
+    code, out, _ = run(capsys, "models", "show", "CNV 50%", "--format", "json")
+    data = json.loads(out)
+    assert (data["name"], data["label"], data["pruning_pct"]) == ("CNV", "CNV 50%", 50.0)
+    # a model file, as predict and count take it: one 1x8 @ 8x4 MatMul
+    from onnx import TensorProto, helper, numpy_helper
+    import numpy as np
+
+    weights = numpy_helper.from_array(np.ones((8, 4), dtype=np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "tiny",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [weights])
+    path = tmp_path / "tiny.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    code, out, _ = run(capsys, "models", "show", str(path), "--format", "json")
+    assert code == 0 and json.loads(out)["layers"][0]["op"] == "fully_connected"  # a MatMul by a weight
