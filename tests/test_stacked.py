@@ -1,7 +1,9 @@
 """Many networks evaluated at once on one device: in-order sums, the compiled layer kernel, counts remembered."""
 
+import dataclasses
 import functools
 import operator
+import re
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ import rooflinekit as rk
 from rooflinekit import HardwareSpec, predict, sweep
 from rooflinekit.counters import CounterRegistry, UnsupportedOpWarning
 from rooflinekit.descriptors import Layer, LayerNetwork
-from rooflinekit.roofline import CountedNetwork, _compiled
+from rooflinekit.roofline import CountedNetwork, _compiled, place
 from rooflinekit.roofline.core import fold, fold_runs
 from rooflinekit.roofline.predictor import evaluate
 from rooflinekit.roofline.stacked import Device, Stack, evaluate_devices, evaluate_stacked, layer_totals
@@ -132,6 +134,58 @@ def test_compiled_layer_totals_equal_numpy_bit_for_bit(problem, add):
                                  added)
     for a, b in zip(expected[:6], got):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(not COMPILED, reason="no compiled kernels: numba absent or ROOFLINEKIT_NO_COMPILE=1")
+@pytest.mark.parametrize("same_weights", [True, False])
+def test_compiled_layer_totals_equal_numpy_across_batch_tiles(same_weights):
+    """More batch sizes than the compiled kernel carries at a time (several tiles, the last one partial), with the
+    weights the same at every batch size (a stride-0 view) or not (spilled weights): the numpy path's bits."""
+    rng = np.random.default_rng(7)
+    n_b, levels = 2 * _compiled.COLUMN_TILE + 3, 3
+    lengths = [3, 1, 4, 2, 5]  # rows of five kernels: two networks, of kernels 0-1 and 2-4
+    n_rows = sum(lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    row_bounds, kernel_bounds = np.array([0, 4, n_rows]), np.array([0, 2, 5])
+    ops, peak = rng.uniform(0, 1e7, n_rows), rng.choice([1e9, 4e9], n_rows)
+    frames = rng.integers(1, 1000, n_b).astype(np.float64)
+    weights = rng.uniform(0, 1e6, (n_rows, 1 if same_weights else n_b, levels))
+    moved = np.broadcast_to(weights, (n_rows, n_b, levels))
+    state, activations = rng.uniform(0, 1e4, n_rows), rng.uniform(0, 1e5, n_rows)
+    state_level, activations_level = rng.integers(-1, levels, n_rows), rng.integers(0, levels, n_rows)
+    overhead, bandwidth = rng.choice([0.0, 1e-6], 5), rng.uniform(1e8, 1e10, (2, levels))
+    full = moved.copy()
+    rows = np.arange(n_rows)
+    has_state = state_level >= 0
+    full[rows[has_state], :, state_level[has_state]] += state[has_state, None] * frames[None, :]
+    full[rows, :, activations_level] += activations[:, None] * frames[None, :]
+    expected = layer_totals(ops, peak, full, frames, row_bounds, starts, kernel_bounds, overhead, bandwidth)
+    got = _compiled.layer_totals(ops, peak, moved, frames, row_bounds, starts, kernel_bounds, overhead, bandwidth,
+                                 (state, state_level, activations, activations_level))
+    for a, b in zip(expected[:6], got):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_device_placement_equals_place():
+    """A device's placement from its choices made once per pair is place()'s, errors included."""
+    counted = [CountedNetwork.of(rk.get_network(n), p) for n in ("ResNet-20-CIFAR-10", "LeNet-MNIST")
+               for p in ("int8", "fp16")]
+    for name in HARDWARE:
+        hardware = rk.get_hardware(name)
+        device = Device.of(hardware)
+        for c in counted:
+            try:
+                expected = place(c, hardware)
+            except (rk.errors.PrecisionError, rk.errors.SpecError) as exc:
+                with pytest.raises(type(exc), match=re.escape(str(exc))):
+                    device.placement(c)
+                continue
+            got = device.placement(c)
+            assert got.engine_names == expected.engine_names
+            for field in dataclasses.fields(expected)[1:]:
+                a, b = getattr(got, field.name), getattr(expected, field.name)
+                np.testing.assert_array_equal(a, b, err_msg=f"{name} {field.name}")
+                assert a.dtype == b.dtype, (name, field.name)
 
 
 NETWORKS = [mlp("a", [100, 1000, 10]), mlp("b", [64, 64]), mlp("c", [300, 200, 100, 50])]

@@ -9,10 +9,12 @@ from hypothesis import strategies as st
 import rooflinekit as rk
 from rooflinekit import HardwareSpec
 from rooflinekit.errors import SpecError
-from rooflinekit.roofline import CountedNetwork, HardwareGrid, axis_values, predict, sweep
+from rooflinekit.roofline import CountedNetwork, HardwareGrid, _compiled, axis_values, predict, sweep
+from rooflinekit.roofline.predictor import evaluate_grid
 from rooflinekit.roofline.reductions import Best, Histogram, Pareto
 
 pytestmark = pytest.mark.filterwarnings("ignore::rooflinekit.CapacityWarning")
+compiled_kernels = _compiled.grid_kernels
 
 # an Edge-TPU-like accelerator: weights cached on chip, spilled to DRAM when they do not fit
 SPILL = HardwareSpec(
@@ -69,6 +71,29 @@ def test_grid_equals_explicit_specs(networks, mode, traffic):
     assert table["capacity_bytes.cache"].iloc[0] == 1e4
     # spilling happens at the smallest caches: ResNet-20's ~0.27 MB of int8 weights exceed 1e5 bytes
     assert table.notes.map(lambda n: any("streamed from DRAM" in x for x in n)).any()
+
+
+@pytest.mark.skipif(_compiled._compiled() is None, reason="no compiled kernels: numba absent or ROOFLINEKIT_NO_COMPILE=1")
+def test_grid_chunk_with_a_large_sweeps_work_takes_the_compiled_kernel_with_the_same_bits(networks, monkeypatch):
+    """A chunk too small for the compiled grid kernel on its own takes it when the sweep's work is large, and its
+    results are the numpy kernel's, bit for bit; the grid's chunk (columns, device, distinct columns) is built once
+    for every network."""
+    grid = HardwareGrid.of(SPILL, peak_ops_per_s={"int8": (1e11, 1e13, "log", 3)},
+                           capacity_bytes={"cache": [1e4, 1e5, 1e7]})
+    model = rk.roofline.traffic_model("weights_and_activations")
+    calls = []
+    monkeypatch.setattr(_compiled, "_compiled_kernels", set())  # as in a process that has not compiled it yet
+    monkeypatch.setattr(_compiled, "grid_kernels", lambda *args: calls.append(1) or compiled_kernels(*args))
+    numpy_path = [evaluate_grid(n, grid, 0, grid.size, [1, 8], "layer", model) for n in networks]
+    assert not calls  # 9 points x 2 batches x a few dozen kernels: under MIN_ELEMENTS
+    compiled_path = [evaluate_grid(n, grid, 0, grid.size, [1, 8], "layer", model, work=_compiled.MIN_ELEMENTS)
+                     for n in networks]
+    assert len(calls) == len(networks)
+    for a, b in zip(numpy_path, compiled_path):
+        for key in NUMBERS:
+            np.testing.assert_array_equal(a.arrays[key], b.arrays[key], err_msg=key)
+        np.testing.assert_array_equal(a.bound_codes, b.bound_codes)
+    assert len([key for key in grid._recent if key[0] == "evaluation"]) == 1
 
 
 def test_grid_on_mcu_sram_sizes(networks):

@@ -54,6 +54,11 @@ def _kernel_source(ops: Any, moved: Any, peak: Any, bandwidth: Any, per_row: boo
         pessimistic_s[i] = total_s + compute
 
 
+COLUMN_TILE = 256
+"""Batch sizes the compiled layer kernel carries through a kernel at a time: its innermost loops run over them,
+so that they compile to vector instructions, and their running sums stay in L1 cache."""
+
+
 def _grid_kernels_source(ops_kd: Any, peak: Any, moved_k: Any, bandwidth: Any, inverse: Any, overhead_s: Any,
                          time_s: Any, compute_s: Any, pessimistic_s: Any, bound: Any, by_code: Any) -> None:
     """:func:`rooflinekit.roofline.predictor._grid_kernels` as one loop per column (numba compiles it);
@@ -97,69 +102,97 @@ def _layer_totals_source(ops: Any, peak: Any, moved: Any, state: Any, state_leve
                          overhead_s: Any, bandwidth: Any, ops_total: Any, compute_total: Any, moved_total: Any,
                          time_s: Any, pessimistic_s: Any, bound: Any) -> None:
     """:func:`rooflinekit.roofline.stacked.layer_totals` in one pass over the rows (numba compiles it): each
-    network's kernels in order, each kernel's rows in order, all batch sizes at once. The bytes a row moves at
-    level l are ``(moved[g, j, l] + state[g] * frames[j]) + activations[g] * frames[j]``, each term only at the
-    row's level for it (-1: none): the built-in traffic models' arithmetic (``moved`` then holds the weights, and
-    may be a broadcast view), so that their (G, B, L) array is never made."""
+    network's kernels in order, each kernel's rows in order, for a tile of :data:`COLUMN_TILE` batch sizes at a
+    time, each term one loop over the tile.
+
+    The bytes a row moves at level l are ``(moved[g, j, l] + state[g] * frames[j]) + activations[g] * frames[j]``,
+    each term ``+0.0`` off the row's level for it (-1: none): the built-in traffic models' arithmetic (``moved``
+    then holds the weights, and may be a view with stride 0 over batch sizes), so that their (G, B, L) array is
+    never made. Adding ``+0.0`` changes at most the sign of a zero, and these bytes only enter sums that start at
+    ``+0.0``, whose bits the sign of an added zero never changes; the loop then has no branch, and vectorizes.
+    """
     n_rows, n_b, levels = moved.shape
     n_kernels = starts.shape[0]
-    kernel_ops, kernel_compute = np.empty(n_b), np.empty(n_b)
-    kernel_moved = np.empty((n_b, levels))
-    by_code = np.empty((n_b, levels + 1))
-    present = np.empty((n_b, levels + 1), dtype=np.bool_)
+    tile = max(1, min(n_b, COLUMN_TILE))
+    same_weights = n_b == 1 or moved.strides[1] == 0
+    compute, slowest_s, memory_sum, kernel_s = np.empty(tile), np.empty(tile), np.empty(tile), np.empty(tile)
+    kernel_ops, kernel_compute, kernel_moved = np.empty(tile), np.empty(tile), np.empty((levels, tile))
+    slowest = np.empty(tile, dtype=np.int64)
+    seg_moved = np.empty((levels, tile))
+    by_code = np.empty((levels + 1, tile))
+    present = np.empty((levels + 1, tile), dtype=np.bool_)
     for s in range(row_bounds.shape[0] - 1):
-        ops_total[s, :] = 0.0
-        compute_total[s, :] = 0.0
-        moved_total[s, :, :] = 0.0
-        time_s[s, :] = 0.0
-        pessimistic_s[s, :] = 0.0
-        by_code[:, :] = 0.0
-        present[:, :] = False
-        for k in range(kernel_bounds[s], kernel_bounds[s + 1]):  # a network's kernels cover its rows in order
-            end = starts[k + 1] if k + 1 < n_kernels else n_rows
-            kernel_ops[:] = 0.0
-            kernel_compute[:] = 0.0
-            kernel_moved[:, :] = 0.0
-            for g in range(starts[k], end):
-                row_ops, row_peak = ops[g], peak[g]
-                for j in range(n_b):
-                    o = row_ops * frames[j]
-                    c = o / row_peak
-                    ops_total[s, j] += o
-                    compute_total[s, j] += c
-                    kernel_ops[j] += o
-                    kernel_compute[j] += c
+        for first in range(0, n_b, tile):
+            # views of the tile's batch sizes, indexed by j alone: numba then knows no index is negative (no
+            # wraparound to compute), and the loops over j vectorize
+            width = min(tile, n_b - first)
+            tile_frames, tile_moved = frames[first:first + width], moved[:, first:first + width, :]
+            seg_ops, seg_compute = ops_total[s, first:first + width], compute_total[s, first:first + width]
+            seg_time, seg_pessimistic = time_s[s, first:first + width], pessimistic_s[s, first:first + width]
+            seg_ops[:], seg_compute[:], seg_time[:], seg_pessimistic[:] = 0.0, 0.0, 0.0, 0.0
+            seg_moved[:, :], by_code[:, :], present[:, :] = 0.0, 0.0, False
+            for k in range(kernel_bounds[s], kernel_bounds[s + 1]):  # a network's kernels cover its rows in order
+                end = starts[k + 1] if k + 1 < n_kernels else n_rows
+                kernel_ops[:], kernel_compute[:], kernel_moved[:, :] = 0.0, 0.0, 0.0
+                for g in range(starts[k], end):
+                    row_ops, row_peak = ops[g], peak[g]
+                    for j in range(width):
+                        o = row_ops * tile_frames[j]
+                        c = o / row_peak
+                        seg_ops[j] += o
+                        seg_compute[j] += c
+                        kernel_ops[j] += o
+                        kernel_compute[j] += c
                     for level in range(levels):
-                        m = moved[g, j, level]
-                        if level == state_level[g]:
-                            m += state[g] * frames[j]
-                        if level == activations_level[g]:
-                            m += activations[g] * frames[j]
-                        moved_total[s, j, level] += m
-                        kernel_moved[j, level] += m
-            for j in range(n_b):
-                ops_k, compute_k = kernel_ops[j], kernel_compute[j]
-                compute = ops_k / (ops_k / compute_k if compute_k > 0 else 1.0)
-                slowest_s = kernel_moved[j, 0] / bandwidth[s, 0]
-                slowest, memory_sum = 0, slowest_s
-                for level in range(1, levels):
-                    memory = kernel_moved[j, level] / bandwidth[s, level]
-                    if memory > slowest_s:
-                        slowest_s, slowest = memory, level
-                    memory_sum += memory
-                if compute >= slowest_s:
-                    slowest, slowest_s = -1, compute
-                kernel_s = slowest_s + overhead_s[k]
-                time_s[s, j] += kernel_s
-                pessimistic_s[s, j] += memory_sum + compute
-                by_code[j, slowest + 1] += kernel_s
-                present[j, slowest + 1] = True
-        for j in range(n_b):
-            best, best_s = -1, -np.inf
-            for code in range(levels + 1):  # most time; ties to the lowest code
-                if present[j, code] and by_code[j, code] > best_s:
-                    best, best_s = code - 1, by_code[j, code]
-            bound[s, j] = best
+                        per_frame_state = state[g] if level == state_level[g] else 0.0
+                        per_frame_activations = activations[g] if level == activations_level[g] else 0.0
+                        if same_weights:
+                            weights = moved[g, 0, level]
+                            for j in range(width):
+                                f = tile_frames[j]
+                                m = (weights + per_frame_state * f) + per_frame_activations * f
+                                seg_moved[level, j] += m
+                                kernel_moved[level, j] += m
+                        else:
+                            for j in range(width):
+                                f = tile_frames[j]
+                                m = (tile_moved[g, j, level] + per_frame_state * f) + per_frame_activations * f
+                                seg_moved[level, j] += m
+                                kernel_moved[level, j] += m
+                for j in range(width):
+                    ops_k, compute_k = kernel_ops[j], kernel_compute[j]
+                    compute[j] = ops_k / (ops_k / compute_k if compute_k > 0 else 1.0)
+                for level in range(levels):
+                    bandwidth_l = bandwidth[s, level]
+                    if level == 0:
+                        for j in range(width):
+                            memory = kernel_moved[level, j] / bandwidth_l
+                            slowest_s[j], slowest[j], memory_sum[j] = memory, 0, memory
+                    else:
+                        for j in range(width):
+                            memory = kernel_moved[level, j] / bandwidth_l
+                            slower = memory > slowest_s[j]  # selects, not branches: the loop vectorizes
+                            slowest_s[j] = memory if slower else slowest_s[j]
+                            slowest[j] = level if slower else slowest[j]
+                            memory_sum[j] += memory
+                overhead = overhead_s[k]
+                for j in range(width):
+                    compute_bound = compute[j] >= slowest_s[j]
+                    slowest[j] = -1 if compute_bound else slowest[j]
+                    kernel_s[j] = (compute[j] if compute_bound else slowest_s[j]) + overhead
+                    seg_time[j] += kernel_s[j]
+                    seg_pessimistic[j] += memory_sum[j] + compute[j]
+                for j in range(width):
+                    by_code[slowest[j] + 1, j] += kernel_s[j]
+                    present[slowest[j] + 1, j] = True
+            for j in range(width):
+                for level in range(levels):
+                    moved_total[s, first + j, level] = seg_moved[level, j]
+                best, best_s = -1, -np.inf
+                for code in range(levels + 1):  # most time; ties to the lowest code
+                    if present[code, j] and by_code[code, j] > best_s:
+                        best, best_s = code - 1, by_code[code, j]
+                bound[s, first + j] = best
 
 
 @lru_cache(maxsize=1)
@@ -172,9 +205,11 @@ def _compiled() -> tuple[Callable[..., None], Callable[..., None], Callable[...,
         import numba
     except ImportError:
         return None
-    rows: Callable[..., None] = numba.njit(nogil=True, cache=False)(_kernel_source)
-    grid: Callable[..., None] = numba.njit(nogil=True, cache=False)(_grid_kernels_source)
-    layer: Callable[..., None] = numba.njit(nogil=True, cache=False)(_layer_totals_source)
+    # IEEE division (inf, nan) as numpy's, not Python's ZeroDivisionError: no check per division, loops vectorize
+    jit = numba.njit(nogil=True, cache=False, error_model="numpy")
+    rows: Callable[..., None] = jit(_kernel_source)
+    grid: Callable[..., None] = jit(_grid_kernels_source)
+    layer: Callable[..., None] = jit(_layer_totals_source)
     return rows, grid, layer
 
 

@@ -65,7 +65,7 @@ def residency(counted: CountedNetwork, placement: Placement, layout: MemoryLayou
     weights[rows, :, placement.weights_level] = counted.weight_bytes[:, None]
     spilled = np.zeros(len(b))
     parts: list[dict[str, np.ndarray]] = []
-    for level in np.flatnonzero(layout.spill_to != NO_LEVEL):
+    for level in [l for l, target in enumerate(layout.spill_to.tolist()) if target != NO_LEVEL]:
         target = layout.spill_to[level]
         mine = placement.weights_level == level
         before = np.cumsum(counted.weight_bytes * mine) - counted.weight_bytes * mine  # weights placed earlier
@@ -78,20 +78,24 @@ def residency(counted: CountedNetwork, placement: Placement, layout: MemoryLayou
         held = fold(counted.weight_bytes[mine], np.zeros(int(mine.sum()), np.int64), 1)[0]
         spilled += total_streamed
         columns = np.flatnonzero(total_streamed > 0)
-        parts.append(_entries(SPILL, columns, np.full(len(columns), level), np.full(len(columns), target),
+        parts.append(note_entries(SPILL, columns, np.full(len(columns), level), np.full(len(columns), target),
                               np.full(len(columns), held), budget[columns],
                               total_streamed[columns], np.zeros(len(columns)), np.zeros(len(columns)), b[columns]))
-    resident = weights.sum(axis=0) + others  # (B, L)
+    weights_sum = weights.sum(axis=0)  # (B, L)
+    resident = weights_sum + others
     over = resident > capacity * (1 + 1e-12)
     column, level_of = np.nonzero(over)
-    misfit_weights = fold(weights[:, column, level_of], np.zeros(n_rows, np.int64), 1)[0]
-    parts.append(_entries(MISFIT, column, level_of, np.full(len(column), NO_LEVEL), resident[column, level_of],
+    if weights_sum.size > 1:  # numpy added the rows one after another (an outer axis): fold's sums
+        misfit_weights = weights_sum[column, level_of]
+    else:  # one column of one level, which numpy sums pairwise
+        misfit_weights = fold(weights[:, column, level_of], np.zeros(n_rows, np.int64), 1)[0]
+    parts.append(note_entries(MISFIT, column, level_of, np.full(len(column), NO_LEVEL), resident[column, level_of],
                           capacity[column, level_of], misfit_weights,
                           b[column] * act_peak[level_of], b[column] * state_sum[level_of], b[column]))
     return Residency(weights, spilled, ~over.any(axis=1), CapacityNotes.concat(layout.names, parts))
 
 
-def _entries(kind: int, column: np.ndarray, level: np.ndarray, target: np.ndarray, held: np.ndarray,
+def note_entries(kind: int, column: np.ndarray, level: np.ndarray, target: np.ndarray, held: np.ndarray,
              capacity: np.ndarray, weights: np.ndarray, activations: np.ndarray, state: np.ndarray,
              batch: np.ndarray) -> dict[str, np.ndarray]:
     """One part of :class:`~rooflinekit.roofline.notes.CapacityNotes` (M notes of one kind), bytes as float64."""

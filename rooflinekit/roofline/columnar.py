@@ -13,6 +13,7 @@ give theirs as :class:`~rooflinekit.roofline.notes.NoteRows`).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Hashable, Mapping, Sequence
 
 import numpy as np
@@ -48,9 +49,25 @@ class Categories:
         out: np.ndarray = mapping[inverse]
         return out
 
-    def categories(self, column: str) -> pd.Index:
-        """The categories of ``column`` so far, as an Index in code order."""
-        return pd.Index(list(self.codes[column]))
+    def dtype(self, column: str) -> pd.CategoricalDtype:
+        """The categorical dtype of ``column``'s categories so far, in code order; remembered while they are few
+        (:data:`REMEMBERED_CATEGORIES`: the names, labels and messages of most columns, and the networks of a
+        small sweep), since building one (an Index of strings, its uniqueness checked) costs more than wrapping a
+        column's codes in it."""
+        labels = tuple(self.codes[column])
+        return _categorical_dtype(labels) if len(labels) <= REMEMBERED_CATEGORIES else _made_dtype(labels)
+
+
+REMEMBERED_CATEGORIES = 256
+"""The most categories a remembered categorical dtype holds (at most 256 such dtypes are kept)."""
+
+
+def _made_dtype(labels: tuple[Hashable, ...]) -> pd.CategoricalDtype:
+    """The unordered categorical dtype of the categories ``labels``, in that order."""
+    return pd.CategoricalDtype(pd.Index(list(labels)))
+
+
+_categorical_dtype = lru_cache(maxsize=256)(_made_dtype)
 
 
 class TableBuilder:
@@ -185,7 +202,8 @@ class TableBuilder:
                 continue
             values = self.data[name][:n]
             if name in CATEGORICAL_COLUMNS:
-                out[name] = pd.Categorical.from_codes(values, categories=self.categories.categories(name))
+                # codes made here are valid (-1 or a category's): not checked again
+                out[name] = pd.Categorical.from_codes(values, dtype=self.categories.dtype(name), validate=False)
             elif name in BOOL_COLUMNS:
                 out[name] = pd.arrays.BooleanArray(values, self.data[name + "/missing"][:n])
             else:
@@ -217,9 +235,14 @@ class TableBuilder:
         return array
 
 
+CODE_DTYPES: tuple[tuple[type[np.signedinteger[Any]], int], ...] = tuple(
+    (dtype, int(np.iinfo(dtype).max)) for dtype in (np.int8, np.int16, np.int32))
+"""The integer types pandas stores categorical codes in, narrowest first, with their largest value."""
+
+
 def _code_dtype(n_categories: int) -> type[np.signedinteger[Any]]:
     """The integer type pandas stores the codes of ``n_categories`` categories in (-1 for missing)."""
-    for dtype in (np.int8, np.int16, np.int32):
-        if n_categories < np.iinfo(dtype).max:
+    for dtype, largest in CODE_DTYPES:
+        if n_categories < largest:
             return dtype
     return np.int64

@@ -81,12 +81,12 @@ def place(counted: CountedNetwork, hardware: HardwareSpec, allowed: Sequence[int
     engines = hardware.compute_engines
     candidates = list(range(len(engines))) if allowed is None else list(allowed)
     pairs = counted.class_dtype_pairs  # few; rows take theirs by index
-    choice = np.array([_choose(hardware, engines, candidates, *key) for key in pairs], dtype=np.int64)
+    choice = np.array([choose_engine(hardware, engines, candidates, *key) for key in pairs], dtype=np.int64)
     pair_peak = np.array([engines[e].peak_ops_per_s[DType(d)] for e, (_, d) in zip(choice, pairs)],
                          dtype=np.float64)
     row_pair = counted.row_pair
     engine = choice[row_pair]
-    per_engine = [_EngineLevels.of(hardware, e) for e in engines]
+    per_engine = [EngineLevels.of(hardware, e) for e in engines]
 
     def column(field: str) -> np.ndarray:
         values: np.ndarray = np.array([getattr(levels, field) for levels in per_engine])[engine]
@@ -100,8 +100,13 @@ def place(counted: CountedNetwork, hardware: HardwareSpec, allowed: Sequence[int
     )
 
 
-def _choose(hardware: HardwareSpec, engines: tuple[ComputeEngine, ...], candidates: list[int], op_class: str,
-            dtype_name: str) -> int:
+def choose_engine(hardware: HardwareSpec, engines: tuple[ComputeEngine, ...], candidates: list[int], op_class: str,
+                  dtype_name: str) -> int:
+    """The first of ``candidates`` (indices into ``engines``) that runs ``op_class`` layers in ``dtype_name``.
+
+    Raises :class:`~rooflinekit.errors.PrecisionError` when no candidate has a peak for the data type, and
+    :class:`~rooflinekit.errors.SpecError` when those that have one do not run the op class.
+    """
     dtype = DType(dtype_name)
     for index in candidates:
         if engines[index].runs(op_class or None, dtype):
@@ -117,7 +122,10 @@ def _choose(hardware: HardwareSpec, engines: tuple[ComputeEngine, ...], candidat
 
 
 @dataclass(frozen=True)
-class _EngineLevels:
+class EngineLevels:
+    """The memory levels (indices into the spec's ``memories``) holding one engine's weights, activations and
+    state, the largest on-chip level it reaches (:data:`NO_LEVEL` for none) and that level's capacity in bytes."""
+
     weights: int
     activations: int
     state: int
@@ -125,7 +133,7 @@ class _EngineLevels:
     on_chip_capacity: float
 
     @classmethod
-    def of(cls, hardware: HardwareSpec, engine: ComputeEngine) -> "_EngineLevels":
+    def of(cls, hardware: HardwareSpec, engine: ComputeEngine) -> "EngineLevels":
         levels = list(hardware.memories)
         on_chip = hardware.largest_on_chip(engine)
         return cls(

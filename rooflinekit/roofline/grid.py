@@ -25,13 +25,16 @@ capacity axes must keep the template's largest on-chip level the largest at ever
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence, Union
+from typing import Callable, Hashable, Mapping, Sequence, TypeVar, Union
 
 import numpy as np
 
 from rooflinekit.descriptors import DType, HardwareSpec
 from rooflinekit.errors import SpecError
+
+Made = TypeVar("Made")
 
 AxisValues = Union[Sequence[float], np.ndarray, tuple[float, float, str, int]]
 """A list of values, or a range ``(start, stop, "log" | "lin", n)``."""
@@ -79,8 +82,8 @@ class HardwareGrid:
 
     template: HardwareSpec
     axes: dict[str, np.ndarray]
-    _recent: dict[tuple[str, int, int], object] = dataclasses.field(default_factory=dict, init=False, repr=False)
-    """The last :meth:`values` and :meth:`columns` made (a sweep asks for the same chunk for every network)."""
+    _recent: dict[tuple[Hashable, ...], object] = dataclasses.field(default_factory=dict, init=False, repr=False)
+    """The last result of each kind :meth:`remembered` keeps (values, columns, a sweep's chunk of columns)."""
 
     @classmethod
     def of(cls, template: HardwareSpec, peak_ops_per_s: Mapping[str, AxisValues] | None = None,
@@ -142,33 +145,33 @@ class HardwareGrid:
     @property
     def size(self) -> int:
         """Number of grid points (the product of :attr:`shape`, 1 with no axes)."""
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def values(self, start: int, stop: int) -> dict[str, np.ndarray]:
         """The value of every axis at points ``start .. stop - 1``: arrays of shape (stop - start,) (shared with
         later calls for the same points: read them, do not write them)."""
-        key = ("values", start, stop)
-        if key not in self._recent:
+        def made() -> dict[str, np.ndarray]:
             index = np.arange(start, stop, dtype=np.int64)
             coords = np.unravel_index(index, self.shape) if self.axes else ()
-            self._remember(key, {name: values[c] for (name, values), c in zip(self.axes.items(), coords)})
-        made: dict[str, np.ndarray] = self._recent[key]  # type: ignore[assignment]
-        return made
+            return {name: values[c] for (name, values), c in zip(self.axes.items(), coords)}
 
-    def _remember(self, key: tuple[str, int, int], made: object) -> None:
-        """Keep ``made`` as the last result of its kind (one chunk of values, one of columns)."""
-        for old in [k for k in self._recent if k[0] == key[0]]:
-            del self._recent[old]
-        self._recent[key] = made
+        return self.remembered(("values", start, stop), made)
+
+    def remembered(self, key: tuple[Hashable, ...], make: Callable[[], Made]) -> Made:
+        """``make()``, or what it returned for ``key`` last time: the last result of each kind ``key[0]`` is kept
+        (a sweep asks for the same chunk of points for every network, so its work on them is done once)."""
+        if key not in self._recent:
+            made = make()
+            for old in [k for k in self._recent if k[0] == key[0]]:
+                del self._recent[old]
+            self._recent[key] = made
+        kept: Made = self._recent[key]  # type: ignore[assignment]
+        return kept
 
     def columns(self, start: int, stop: int) -> "GridColumns":
         """Peaks, bandwidths and capacities of points ``start .. stop - 1`` as arrays (see :class:`GridColumns`;
         shared with later calls for the same points: read them, do not write them)."""
-        key = ("columns", start, stop)
-        if key not in self._recent:
-            self._remember(key, self._columns(start, stop))
-        made: GridColumns = self._recent[key]  # type: ignore[assignment]
-        return made
+        return self.remembered(("columns", start, stop), lambda: self._columns(start, stop))
 
     def _columns(self, start: int, stop: int) -> "GridColumns":
         values = self.values(start, stop)

@@ -87,9 +87,12 @@ class CapacityNotes:
     def concat(cls, names: tuple[str, ...], parts: Sequence[dict[str, np.ndarray]]) -> "CapacityNotes":
         """Notes from ``parts`` (each a dict of the fields' arrays), ordered by column, then part, then entry."""
         fields = ("column", "kind", "level", "target", "held", "capacity", "weights", "activations", "state", "batch")
+        if len(parts) == 1:  # one part: its arrays as they are, in column order
+            part = parts[0]
+            column = part["column"]
+            if len(column) < 2 or bool((column[1:] >= column[:-1]).all()):
+                return cls(names, **{f: part[f] for f in fields})
         joined = {f: np.concatenate([p[f] for p in parts]) if parts else np.zeros(0) for f in fields}
-        if len(parts) == 1 and bool((np.diff(joined["column"]) >= 0).all()):  # in order already
-            return cls(names, **joined)
         order = np.argsort(joined["column"], kind="stable")
         return cls(names, **{f: joined[f][order] for f in fields})
 

@@ -232,7 +232,7 @@ def evaluate(counted: CountedNetwork, hardware: HardwareSpec, batches: Sequence[
                   _object_array(values) if key in _OBJECT_COLUMNS else np.asarray(values)
                   for key, values in columns.items()}
         return Evaluation(tuple(b.tolist()), arrays, layers)
-    result = evaluate_stacked(Stack.of([counted]), Device.of(hardware), b, mode, traffic, fuse, with_layers)
+    result = evaluate_stacked(Stack.of([counted]), Device.remembered(hardware), b, mode, traffic, fuse, with_layers)
     error = result.errors[0]
     if error is not None:
         raise error
@@ -241,30 +241,53 @@ def evaluate(counted: CountedNetwork, hardware: HardwareSpec, batches: Sequence[
 
 def evaluate_grid(counted: CountedNetwork, grid: HardwareGrid, start: int, stop: int,
                   batches: Sequence[int] | np.ndarray,
-                  mode: str, traffic: TrafficModel, fuse: bool = True) -> Evaluation:
+                  mode: str, traffic: TrafficModel, fuse: bool = True, work: int = 0) -> Evaluation:
     """Predict ``counted`` on grid points ``start .. stop - 1`` of ``grid`` at each batch size: G x B columns,
     point by point and within a point batch by batch (the order of :func:`evaluate` on each point's explicit
     spec, :meth:`~rooflinekit.roofline.HardwareGrid.spec`, whose results these equal).
 
+    ``work`` is the number of row x column elements the caller runs through layer mode on grids in all (a
+    sweep's): from :data:`~rooflinekit.roofline._compiled.MIN_ELEMENTS` the optional compiled grid kernel is used
+    (and compiled) even when this call alone is smaller.
+
     Raises as :func:`evaluate` does.
     """
-    template = grid.template
     if traffic.moves_activations and counted.is_aggregate and np.isnan(counted.activation_bytes).any():
         raise SpecError(f"{counted.spec.name} is an aggregate spec without activation_elements_per_frame; use "
                         f"traffic 'weights_only' or add the activation count to its spec")
     sizes = np.asarray(batches, dtype=np.int64)
-    points = grid.columns(start, stop)
-    n_points, n_batches = stop - start, len(sizes)
-    b = np.tile(sizes, n_points)
-    per_column = GridColumns(points.dtypes, np.repeat(points.peak_ops_per_s, n_batches, axis=0),
-                             np.repeat(points.bandwidth_bytes_per_s, n_batches, axis=0),
-                             np.repeat(points.capacity_bytes, n_batches, axis=0), {})
-    run = _run(counted, place(counted, template), MemoryLayout.of(template), b, mode, traffic, fuse, False,
-               per_column)
+    chunk = grid.remembered(("evaluation", start, stop, tuple(sizes.tolist())),
+                            lambda: _GridChunk.of(grid, start, stop, sizes))
+    run = _run(counted, chunk.device.placement(counted), chunk.device.layout, chunk.batches, mode, traffic, fuse,
+               False, chunk.columns, chunk.distinct, work)
     if (run.time_s <= 0).any():
         raise SpecError(f"{counted.spec.name} has no ops and moves no bytes at {counted.precision.label}; "
                         "nothing to predict")
-    return Evaluation(tuple(b.tolist()), _arrays(run, b), None, run.bound + 1, run.labels)
+    return Evaluation(tuple(chunk.batches.tolist()), _arrays(run, chunk.batches), None, run.bound + 1, run.labels)
+
+
+@dataclass(frozen=True, eq=False)
+class _GridChunk:
+    """What :func:`evaluate_grid` needs of points ``start .. stop - 1`` of a grid at B batch sizes, whatever the
+    network (a sweep evaluates every network on the same chunk): the N = points x B columns, point by point then
+    batch by batch; the template as a :class:`~.stacked.Device` (placement choices made once per pair); and the
+    distinct (batch, capacities) columns of layer mode (:func:`_unique_rows`)."""
+
+    batches: np.ndarray  # (N,) int
+    columns: GridColumns  # (N,) columns
+    device: Device
+    distinct: tuple[np.ndarray, np.ndarray]  # (first, inverse)
+
+    @classmethod
+    def of(cls, grid: HardwareGrid, start: int, stop: int, sizes: np.ndarray) -> "_GridChunk":
+        points = grid.columns(start, stop)
+        n_batches = len(sizes)
+        b = np.tile(sizes, stop - start)
+        columns = GridColumns(points.dtypes, np.repeat(points.peak_ops_per_s, n_batches, axis=0),
+                              np.repeat(points.bandwidth_bytes_per_s, n_batches, axis=0),
+                              np.repeat(points.capacity_bytes, n_batches, axis=0), {})
+        return cls(b, columns, Device.remembered(grid.template),
+                   _unique_rows(np.column_stack([b.astype(np.float64), columns.capacity_bytes])))
 
 
 _OBJECT_COLUMNS = frozenset({"bound", "estimate", "engines", "engine_batches"})
@@ -301,7 +324,9 @@ def _kernels(counted: CountedNetwork, placement: Placement, fuse: bool) -> tuple
     """Kernels of one placement: per row the activation bytes per frame once the tensors between fused rows are
     dropped, (R,); the first row of each kernel, (K,); each kernel's overhead in s, (K,). A row fuses into the row
     before it when the network allows it, ``fuse`` is on and both run on the same engine."""
-    link = counted.fuses_into_previous & fuse & (placement.engine == np.roll(placement.engine, 1))
+    engine = placement.engine
+    link = counted.fuses_into_previous & fuse
+    link[1:] &= engine[1:] == engine[:-1]
     link[0] = False
     link_in = np.where(link, counted.link_bytes, 0.0)
     activations = counted.known_activation_bytes - link_in - np.append(link_in[1:], 0.0)
@@ -310,11 +335,13 @@ def _kernels(counted: CountedNetwork, placement: Placement, fuse: bool) -> tuple
 
 
 def _run(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b: np.ndarray, mode: str,
-         traffic: TrafficModel, fuse: bool, with_layers: bool, grid: GridColumns | None = None) -> _Run:
+         traffic: TrafficModel, fuse: bool, with_layers: bool, grid: GridColumns | None = None,
+         distinct: tuple[np.ndarray, np.ndarray] | None = None, work: int = 0) -> _Run:
     """The roofline of one placement at each batch size in ``b`` (N,); with ``grid`` (N points, one per column),
-    each column on its own peaks, bandwidths and capacities (a single-engine placement on the grid's template)."""
+    each column on its own peaks, bandwidths and capacities (a single-engine placement on the grid's template;
+    ``distinct`` and ``work`` as :func:`_run_grid_layer` takes them)."""
     if grid is not None and mode == "layer" and len(b) > 1:
-        return _run_grid_layer(counted, placement, layout, b, traffic, fuse, grid)
+        return _run_grid_layer(counted, placement, layout, b, traffic, fuse, grid, distinct, work)
     single = len(b) == 1
     if single:  # numpy sums the rows of one column pairwise, of several in order: run two and keep one
         b = np.repeat(b, 2)
@@ -333,7 +360,7 @@ def _run(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b:
         row_peak, on_chip_capacity = rows_placement.peak_ops_per_s[:, None], rows_placement.on_chip_capacity_bytes
         bandwidth, capacity, peak_max = layout.bandwidth_bytes_per_s, None, placement.peak_ops_per_s.max()
     else:
-        dtype_index = np.array([grid.dtypes.index(d) for d in rows.compute_dtype.tolist()], dtype=np.int64)
+        dtype_index = _dtype_index(rows, grid.dtypes)[0]
         # C order, as the (R, 1) arrays of a single spec: sums along rows then round alike
         row_peak = np.ascontiguousarray(grid.peak_ops_per_s[:, dtype_index].T)  # (R, N)
         on_chip_capacity = np.ascontiguousarray(np.where(
@@ -374,8 +401,7 @@ def _run(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b:
         pessimistic_s = times.pessimistic_s.reshape(k, n).sum(axis=0) + overhead.sum()
     if with_layers and not counted.is_aggregate and single:
         layers = _layer_frame(counted, placement, starts, kernel_times, list(labels), int(b[0]), mode)
-    _, first_row = np.unique(placement.engine, return_index=True)
-    used = tuple(placement.engine_names[e] for e in placement.engine[np.sort(first_row)])  # in order of first use
+    used = _engines_in_order(placement)
     keep = slice(0, 1) if single else slice(None)
     return _Run(time_s[keep], bound[keep], labels, ops_total[keep], moved_total[keep], bandwidth, peak[keep],
                 optimistic_s[keep], pessimistic_s[keep], resident.fits[keep],
@@ -383,14 +409,17 @@ def _run(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b:
 
 
 def _run_grid_layer(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b: np.ndarray,
-                    traffic: TrafficModel, fuse: bool, grid: GridColumns) -> _Run:
+                    traffic: TrafficModel, fuse: bool, grid: GridColumns,
+                    distinct: tuple[np.ndarray, np.ndarray] | None = None, work: int = 0) -> _Run:
     """Layer mode on N grid columns, factored: bytes moved depend only on a column's batch and capacities (U
     distinct pairs, usually a few), so residency and traffic run on those U columns; each column then divides its
     kernels' ops and bytes by its own peaks and bandwidths. Equal to :func:`_run` on each column's explicit spec
-    up to rounding (sums of ops over a kernel's rows are divided by the peak once instead of row by row)."""
+    up to rounding (sums of ops over a kernel's rows are divided by the peak once instead of row by row).
+    ``distinct``: the columns' :func:`_unique_rows` of (batch, capacities) when known; ``work``: as
+    :func:`evaluate_grid` takes it."""
     frames = b.astype(np.float64)
     activations, starts, overhead = _kernels(counted, placement, fuse)
-    first, inverse = _unique_rows(np.column_stack([frames, grid.capacity_bytes]))
+    first, inverse = distinct or _unique_rows(np.column_stack([frames, grid.capacity_bytes]))
     frames_u, capacity_u = frames[first], grid.capacity_bytes[first]
     if len(first) == 1:  # two identical columns: numpy then sums rows in order, as for several
         frames_u, capacity_u = np.repeat(frames_u, 2), np.repeat(capacity_u, 2, axis=0)
@@ -400,15 +429,15 @@ def _run_grid_layer(counted: CountedNetwork, placement: Placement, layout: Memor
     moved_u = traffic.moved_bytes(RowTraffic(
         resident.weights_by_level, activations, placement.activations_level, counted.state_bytes,
         placement.state_level, placement.on_chip_level, on_chip_capacity, frames_u))  # (R, U, L)
-    dtype_index = np.array([grid.dtypes.index(d) for d in counted.compute_dtype.tolist()], dtype=np.int64)
-    used_dtypes = np.unique(dtype_index)
+    dtype_index, used_dtypes = _dtype_index(counted, grid.dtypes)
     ops_u = counted.ops[:, None] * frames_u[None, :]  # (R, U)
     ops_total = ops_u.sum(axis=0)[inverse]
     moved_total = moved_u.sum(axis=0)[inverse]  # (N, L)
     ops_kd = np.stack([np.add.reduceat(np.where((dtype_index == d)[:, None], ops_u, 0.0), starts, axis=0)
                        for d in used_dtypes])  # (D, K, U): each kernel's ops in each data type it uses
     moved_k = np.ascontiguousarray(np.add.reduceat(moved_u, starts, axis=0).transpose(2, 0, 1))  # (L, K, U)
-    kernel_terms = _compiled.grid_kernels if _compiled.available(len(starts) * len(b), "grid") else _grid_kernels
+    compiled = _compiled.available(max(len(starts) * len(b), work), "grid")
+    kernel_terms = _compiled.grid_kernels if compiled else _grid_kernels
     time_s, compute_total, pessimistic_s, bound = kernel_terms(
         ops_kd, np.ascontiguousarray(grid.peak_ops_per_s[:, used_dtypes]), moved_k, grid.bandwidth_bytes_per_s,
         inverse, overhead)
@@ -417,12 +446,10 @@ def _run_grid_layer(counted: CountedNetwork, placement: Placement, layout: Memor
                     grid.peak_ops_per_s[:, used_dtypes].max(axis=1))
     memory_total = moved_total / grid.bandwidth_bytes_per_s
     optimistic_s = np.maximum(compute_total, memory_total.max(axis=1)) + overhead.sum()
-    _, first_row = np.unique(placement.engine, return_index=True)
-    used = tuple(placement.engine_names[e] for e in placement.engine[np.sort(first_row)])
     labels = ("compute", *(f"memory:{name}" for name in layout.names))
     return _Run(time_s, bound, labels, ops_total, moved_total,
                 grid.bandwidth_bytes_per_s, peak, optimistic_s, pessimistic_s, resident.fits[inverse],
-                NoteRows.of(resident.capacity_notes, inverse), len(starts), used, None)
+                NoteRows.of(resident.capacity_notes, inverse), len(starts), _engines_in_order(placement), None)
 
 
 def _grid_kernels(ops_kd: np.ndarray, peak: np.ndarray, moved_k: np.ndarray, bandwidth: np.ndarray,
@@ -465,6 +492,22 @@ def _grid_kernels(ops_kd: np.ndarray, peak: np.ndarray, moved_k: np.ndarray, ban
     time_k += overhead_s[:, None]
     return (time_k.sum(axis=0), compute_k.sum(axis=0), pessimistic_k.sum(axis=0),
             dominant_bounds(time_k, slowest, ONE_NETWORK, len(moved_k))[0])
+
+
+def _engines_in_order(placement: Placement) -> tuple[str, ...]:
+    """The names of the engines the rows of ``placement`` run on, in order of first use."""
+    if len(placement.engine_names) == 1 and len(placement.engine):  # one engine runs every row
+        return placement.engine_names
+    _, first_row = np.unique(placement.engine, return_index=True)
+    return tuple(placement.engine_names[e] for e in placement.engine[np.sort(first_row)])
+
+
+def _dtype_index(counted: CountedNetwork, dtypes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(R,) int: the index in ``dtypes`` of each row's compute data type (looked up once per pair of rows), and
+    the distinct indices, sorted."""
+    per_pair = [dtypes.index(d) for _, d in counted.class_dtype_pairs]
+    index: np.ndarray = np.array(per_pair, dtype=np.int64)[counted.row_pair]
+    return index, np.array(sorted(set(per_pair)), dtype=np.int64)
 
 
 def _unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -545,8 +588,11 @@ def _arrays(run: _Run, b: np.ndarray) -> dict[str, np.ndarray | NoteRows]:
     n = len(b)
     with np.errstate(divide="ignore", invalid="ignore"):
         intensity = np.where(bytes_batch > 0, run.ops / bytes_batch, np.inf)
-    sizes, which = np.unique(b, return_inverse=True)
-    engine_batches = _object_array([(size,) * len(run.engines) for size in sizes.tolist()])[which.ravel()]
+    if n and (b == b[0]).all():  # one batch size (a grid chunk at one batch): one tuple
+        engine_batches = _filled(n, (int(b[0]),) * len(run.engines))
+    else:
+        sizes, which = np.unique(b, return_inverse=True)
+        engine_batches = _object_array([(size,) * len(run.engines) for size in sizes.tolist()])[which.ravel()]
     return {
         "fps": b / run.time_s, "latency_s": run.time_s, "bound": np.array(run.labels, dtype=object)[run.bound + 1],
         "ops": run.ops / b, "bytes": bytes_batch / b, "operational_intensity": intensity,
@@ -868,13 +914,16 @@ class SweepPlan:
         a group's rows on consecutive plain specs make one block per network and precision (one block for the
         whole group when there is no grid), and a grid one block per chunk of about ``chunk_rows`` rows."""
         grid_columns = self.columns[len(SWEEP_COLUMNS):]
-        devices = {h: Device.of(hw) for h, hw in enumerate(self.hardware) if not isinstance(hw, HardwareGrid)}
+        devices = {h: Device.remembered(hw) for h, hw in enumerate(self.hardware) if not isinstance(hw, HardwareGrid)}
         plain = list(devices)
         for group in self.groups(network_indices, chunk_rows):
             counted = [_counted(self.networks[index], precision, self.conventions, self.counters)
                        for index in group for precision in self.precisions]
-            sizes = np.array([[_default_batch(c) if b is None else int(b) for b in self.batches] for c in counted],
-                             dtype=np.int64).reshape(len(counted), len(self.batches))
+            if None in self.batches:  # some batch is each network's own
+                sizes = np.array([[_default_batch(c) if b is None else int(b) for b in self.batches]
+                                  for c in counted], dtype=np.int64).reshape(len(counted), len(self.batches))
+            else:
+                sizes = np.tile(np.array(self.batches, dtype=np.int64), (len(counted), 1))
             stacks: dict[tuple[int, ...], tuple[np.ndarray, Stack]] = {}
             for key in dict.fromkeys(map(tuple, sizes.tolist())) if plain else ():  # networks with equal batches
                 members = np.flatnonzero((sizes == key).all(axis=1))
@@ -922,9 +971,11 @@ class SweepPlan:
         keys: dict[str, Hashable] = {
             "network": counted.label, "precision": counted.precision.label, "pruning_pct": counted.spec.pruning_pct,
             "mode": self.mode, "traffic": self.traffic.name, "hardware": grid.template.name}
-        step = max(1, chunk_rows // len(sizes))
-        for start in range(0, grid.size, step):
-            stop = min(grid.size, start + step)
+        step, size = max(1, chunk_rows // len(sizes)), grid.size
+        # every network of the sweep on the whole grid: what decides for the compiled grid kernel
+        work = len(self.networks) * len(self.precisions) * len(counted.ops) * size * len(sizes)
+        for start in range(0, size, step):
+            stop = min(size, start + step)
             n = (stop - start) * len(sizes)
             extra: dict[str, np.ndarray] = {"grid_point": np.repeat(np.arange(start, stop, dtype=np.int64), len(sizes))}
             values = grid.values(start, stop)
@@ -932,7 +983,7 @@ class SweepPlan:
                 extra[axis] = np.repeat(values[axis], len(sizes)) if axis in values else np.full(n, np.nan)
             yield self._block(n, keys, {"batch": np.tile(sizes, stop - start), **extra},
                               lambda: evaluate_grid(counted, grid, start, stop, sizes, self.mode, self.traffic,
-                                                    self.fuse))
+                                                    self.fuse, work))
 
     def _plain_block(self, counted: list[CountedNetwork], sizes: np.ndarray, results: dict[int, StackedEvaluation],
                      segments: np.ndarray, hardware: list[int], grid_columns: list[str]) -> Block:
@@ -940,9 +991,10 @@ class SweepPlan:
         size (B), in that order, from their stacked evaluations ``results`` (by hardware index)."""
         n_s, n_h, n_b = len(segments), len(hardware), sizes.shape[1]
         picked = [results[h] for h in hardware]
+        rows_of = slice(None) if n_s == len(counted) else segments  # every network: views, not copies
 
         def cube(values: Callable[[StackedEvaluation], np.ndarray]) -> np.ndarray:
-            return np.stack([values(r)[segments] for r in picked], axis=1).reshape(-1)  # (S, H, B) raveled
+            return np.stack([values(r)[rows_of] for r in picked], axis=1).reshape(-1)  # (S, H, B) raveled
 
         messages: dict[str, int] = {"ok": 0}
         status = np.array([[0 if r.errors[s] is None else messages.setdefault(str(r.errors[s]), len(messages))
@@ -970,7 +1022,7 @@ class SweepPlan:
             "estimate": (np.where(failed, -1, 0), (BOUND_ESTIMATE,)),
         }
         arrays: dict[str, np.ndarray | NoteRows] = {
-            **{name: np.stack([r.numbers[name][segments] for r in picked], axis=1).reshape(-1)
+            **{name: np.stack([r.numbers[name][rows_of] for r in picked], axis=1).reshape(-1)
                for name in RESULT_COLUMNS if name in picked[0].numbers},
             "pruning_pct": np.repeat(np.array([c.spec.pruning_pct for c in chosen], dtype=np.float64), n_h * n_b),
             "batch": np.repeat(sizes[segments][:, None, :], n_h, axis=1).reshape(-1),

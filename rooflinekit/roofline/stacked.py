@@ -23,6 +23,7 @@ kernels run in one compiled pass (:func:`rooflinekit.roofline._compiled.layer_to
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Sequence
 
@@ -31,9 +32,9 @@ import numpy as np
 from rooflinekit.descriptors import ComputeEngine, DType, HardwareSpec
 from rooflinekit.errors import PrecisionError, SpecError
 from rooflinekit.roofline import _compiled
-from rooflinekit.roofline.capacity import _entries
+from rooflinekit.roofline.capacity import note_entries
 from rooflinekit.roofline.core import dominant_bounds, fold_runs, roofline_times
-from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement, _choose, _EngineLevels
+from rooflinekit.roofline.engines import NO_LEVEL, EngineLevels, MemoryLayout, Placement, choose_engine
 from rooflinekit.roofline.notes import EMPTY, MISFIT, SPILL, CapacityNotes, NoteRows
 from rooflinekit.roofline.traffic import RowTraffic, TrafficModel, WeightsAndActivations, WeightsOnly
 from rooflinekit.roofline.workload import CountedNetwork
@@ -139,12 +140,27 @@ class Device:
     @classmethod
     def of(cls, spec: HardwareSpec) -> "Device":
         engines = spec.compute_engines
-        per_engine = [_EngineLevels.of(spec, e) for e in engines]
+        per_engine = [EngineLevels.of(spec, e) for e in engines]
         levels = {name: np.array([getattr(e, name) for e in per_engine])
                   for name in ("weights", "activations", "state", "on_chip")}
         levels["on_chip_capacity"] = np.array([e.on_chip_capacity for e in per_engine], dtype=np.float64)
         return cls(spec, MemoryLayout.of(spec), engines, tuple(e.name for e in engines), levels,
                    np.array([e.kernel_overhead_s for e in engines], dtype=np.float64))
+
+    @classmethod
+    def remembered(cls, spec: HardwareSpec) -> "Device":
+        """:meth:`of`, remembered per spec object: specs are immutable, so a spec is its own key (kept alive with
+        its device), and a device's choices, made once per pair, serve every sweep that uses the spec. At most
+        :data:`DEVICE_CACHE_SIZE` are kept, the least recently used dropped first."""
+        hit = _devices.get(id(spec))
+        if hit is not None and hit[0] is spec:
+            _devices.move_to_end(id(spec))
+            return hit[1]
+        made = cls.of(spec)
+        _devices[id(spec)] = (spec, made)
+        while len(_devices) > DEVICE_CACHE_SIZE:
+            _devices.popitem(last=False)
+        return made
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -157,12 +173,27 @@ class Device:
         if made is None:
             engines = self.engines
             try:
-                engine = _choose(self.spec, engines, list(range(len(engines))), *pair)
+                engine = choose_engine(self.spec, engines, list(range(len(engines))), *pair)
                 made = (engine, float(engines[engine].peak_ops_per_s[DType(pair[1])]))
             except (PrecisionError, SpecError) as exc:
                 made = exc
             self._choices[pair] = made
         return made
+
+    def placement(self, counted: CountedNetwork) -> Placement:
+        """:func:`~rooflinekit.roofline.place` of ``counted`` on every engine of this device, from the choices
+        made once per (op class, data type) pair. Raises what ``place`` raises: the error of the first pair, in
+        the network's order, that no engine runs."""
+        made = [self.choice(pair) for pair in counted.class_dtype_pairs]
+        for choice in made:
+            if isinstance(choice, Exception):
+                raise choice.with_traceback(None)
+        chosen = [c for c in made if isinstance(c, tuple)]
+        engine = np.array([e for e, _ in chosen], dtype=np.int64)[counted.row_pair]
+        levels = self.levels
+        return Placement(self.engine_names, engine, np.array([p for _, p in chosen])[counted.row_pair],
+                         self.overhead_s[engine], levels["weights"][engine], levels["activations"][engine],
+                         levels["state"][engine], levels["on_chip"][engine], levels["on_chip_capacity"][engine])
 
     @property
     def combinable(self) -> bool:
@@ -176,6 +207,11 @@ class Device:
         if self.spec.engine_policy != "batch_split" or len(self.engines) < 2:
             return False
         return sum(all(e.runs(c or None, DType(d)) for c, d in pairs) for e in self.engines) > 1
+
+
+DEVICE_CACHE_SIZE = 256
+"""Hardware specs whose :class:`Device` is remembered (:meth:`Device.remembered`)."""
+_devices: OrderedDict[int, tuple[HardwareSpec, Device]] = OrderedDict()
 
 
 @dataclass(frozen=True, eq=False)
@@ -523,8 +559,10 @@ def _run_stacked(stack: Stack, devices: Sequence[Device], seg_device: np.ndarray
             totals = layer_totals(*arguments, with_kernels=with_layers)
             ops_total, compute_total, moved_total, time_s, pessimistic_s, bound, kernel_times = totals
         peak = _effective_peak(ops_total, compute_total, peak_row, first)
-        optimistic_s = (np.maximum(compute_total, (moved_total / bandwidth[:, None, :]).max(axis=2))
-                        + overhead_sum[:, None])
+        slowest_s = moved_total[:, :, 0] / bandwidth[:, None, 0]  # the slowest level, level by level
+        for level in range(1, n_levels):
+            np.maximum(slowest_s, moved_total[:, :, level] / bandwidth[:, None, level], out=slowest_s)
+        optimistic_s = np.maximum(compute_total, slowest_s) + overhead_sum[:, None]
         pessimistic_s = pessimistic_s + overhead_sum[:, None]
     keep = slice(0, 1) if single else slice(None)
     time_s, bound, ops_total, moved_total = time_s[:, keep], bound[:, keep], ops_total[:, keep], moved_total[:, keep]
@@ -657,6 +695,11 @@ def _engines_used(seg: np.ndarray, engine: np.ndarray, names: tuple[str, ...],
     """Per segment, the names of the engines its rows run on, in order of first use."""
     if len(names) == 1:
         return [names] * n_seg
+    heads = np.searchsorted(seg, np.arange(n_seg))  # each segment's first row (rows by segment)
+    if len(seg) and (seg[np.minimum(heads, len(seg) - 1)] == np.arange(n_seg)).all():  # no segment without rows
+        head_engine = engine[heads]
+        if (engine == head_engine[seg]).all():  # each network on one engine (single-engine devices)
+            return [(names[e],) for e in head_engine.tolist()]
     _, first = np.unique(seg * len(names) + engine, return_index=True)
     first = np.sort(first)
     used: list[list[str]] = [[] for _ in range(n_seg)]
@@ -697,10 +740,11 @@ def _residency(seg: np.ndarray, starts: np.ndarray, weight_bytes: np.ndarray, st
     others = b[None, :, None] * (act_peak + state_sum)[:, None, :]  # (S, B, L)
     by_level = np.where(weights_level[:, None] == np.arange(n_levels), weight_bytes[:, None], 0.0)  # (G, L)
     parts: list[dict[str, np.ndarray]] = []
-    spills = np.flatnonzero(spill_to != NO_LEVEL).tolist()
+    spills = [level for level, target in enumerate(spill_to.tolist()) if target != NO_LEVEL]
     if not spills:  # the same weights at every batch size: one view, their sums taken once (the same additions)
         weights = np.broadcast_to(by_level[:, None, :], (n_rows, n_b, n_levels))
-        weights_total = np.broadcast_to(fold_runs(by_level, starts)[:, None, :], (n_seg, n_b, n_levels))
+        segment_weights = fold_runs(by_level, starts)  # (S, L)
+        weights_total = np.broadcast_to(segment_weights[:, None, :], (n_seg, n_b, n_levels))
     else:
         weights = np.repeat(by_level[:, None, :], n_b, axis=1)
     position = np.arange(n_rows) - starts[seg]  # row index within its segment
@@ -719,7 +763,7 @@ def _residency(seg: np.ndarray, starts: np.ndarray, weight_bytes: np.ndarray, st
         total_streamed = fold_runs(streamed, starts).reshape(-1)  # (S * B,)
         held = fold_runs(np.where(mine, weight_bytes, 0.0), starts)
         columns = np.flatnonzero(total_streamed > 0)
-        parts.append(_entries(SPILL, columns, np.full(len(columns), level), np.full(len(columns), target),
+        parts.append(note_entries(SPILL, columns, np.full(len(columns), level), np.full(len(columns), target),
                               held[columns // n_b], budget.reshape(-1)[columns], total_streamed[columns],
                               np.zeros(len(columns)), np.zeros(len(columns)), b[columns % n_b]))
     if spills:
@@ -727,11 +771,12 @@ def _residency(seg: np.ndarray, starts: np.ndarray, weight_bytes: np.ndarray, st
     resident = weights_total + others
     over = resident > capacity[:, None, :] * (1 + 1e-12)
     column, level_of = np.nonzero(over.reshape(-1, n_levels))
-    s_of = column // n_b
-    parts.append(_entries(MISFIT, column, level_of, np.full(len(column), NO_LEVEL),
-                          resident.reshape(-1, n_levels)[column, level_of], capacity[s_of, level_of],
-                          weights_total.reshape(-1, n_levels)[column, level_of],
-                          b[column % n_b] * act_peak[s_of, level_of], b[column % n_b] * state_sum[s_of, level_of],
-                          b[column % n_b]))
+    s_of, i_of = np.divmod(column, n_b)
+    batch = b[i_of]
+    # without spills the weights are the same at every batch size: read per segment (no (S * B, L) copy)
+    misfit_weights = (weights_total[s_of, i_of, level_of] if spills else segment_weights[s_of, level_of])
+    parts.append(note_entries(MISFIT, column, level_of, np.full(len(column), NO_LEVEL),
+                          resident.reshape(-1, n_levels)[column, level_of], capacity[s_of, level_of], misfit_weights,
+                          batch * act_peak[s_of, level_of], batch * state_sum[s_of, level_of], batch))
     return _Residency(weights, ~over.any(axis=2), parts)
 
