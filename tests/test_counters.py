@@ -2,13 +2,15 @@
 
 import warnings
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rooflinekit.catalog import get_network
-from rooflinekit.counters import (DEFAULT_COUNTERS, CountingConventions, UnsupportedOpWarning, count_network,
-                                 total_ops)
+from rooflinekit.counters import (DEFAULT_COUNTERS, CountingConventions, UnsupportedOpWarning, count_layer,
+                                 count_network, total_ops)
+from rooflinekit.counters._registry import OpCount
 from rooflinekit.descriptors import Layer, LayerNetwork, TensorSpec
 from rooflinekit.descriptors.builder import NetworkBuilder
 from rooflinekit.errors import ShapeError, SpecError, UnsupportedOpError
@@ -315,3 +317,33 @@ def test_builder_errors_name_the_tensor():
         builder.dense(10)
     with pytest.raises(ShapeError, match="no tensor 'nope' in n; use a name a builder method returned"):
         builder.conv(4, 3, src="nope")
+
+
+def test_network_rows_are_the_layer_rows():
+    """count_network looks each op kind's counter up once: its rows are count_layer's, a kind without a counter
+    and an overridden one included, in layer order."""
+    x = ((1, 8),)
+    layers = tuple(Layer(name=f"{op}{i}", op=op, inputs=x, outputs=x)
+                   for i, op in enumerate(["relu", "tanh", "relu", "custom_op", "tanh", "custom_op"]))
+    net = LayerNetwork(name="n", source="s", layers=layers)
+    counters = DEFAULT_COUNTERS.with_overrides({"tanh": lambda layer: OpCount(other_ops=7)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnsupportedOpWarning)
+        cost = count_network(net, counters=counters)
+    expected = [count_layer(layer, net.precision, counters=counters) for layer in layers]
+    assert cost.layers.to_dict("records") == expected
+    assert cost.unsupported_ops == {"custom_op": 2}
+
+
+@pytest.mark.parametrize(("value", "error"), [(np.int64(3), None), (True, "macs is True, not an integer count"),
+                                              (2.0, "macs is 2.0, not an integer count"),
+                                              (-1, "macs = -1 is negative")])
+def test_counts_must_be_non_negative_integers(value, error):
+    layer = Layer(name="r", op="relu", inputs=((1, 8),), outputs=((1, 8),))
+    net = LayerNetwork(name="n", source="s", layers=(layer,))
+    counters = DEFAULT_COUNTERS.with_overrides({"relu": lambda layer: OpCount(macs=value)})
+    if error is None:  # a numpy integer is an integer count
+        assert count_network(net, counters=counters).totals["macs"] == 3
+        return
+    with pytest.raises(SpecError, match=error):
+        count_network(net, counters=counters)

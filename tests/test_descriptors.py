@@ -5,9 +5,11 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
-from rooflinekit.descriptors import AggregateNetwork, DType, HardwareSpec, Layer, LayerNetwork, NetworkSpec, Precision
+from rooflinekit.descriptors import (AggregateNetwork, DType, HardwareSpec, Layer, LayerNetwork, NetworkSpec, Precision,
+                                     TensorSpec)
+from rooflinekit.descriptors.attrs import frozen_attrs
 from rooflinekit.errors import PrecisionError, SpecError
 from strategies import aggregate_networks, hardware_specs, layer_networks
 
@@ -117,3 +119,51 @@ def test_network_round_trips_json_and_yaml(network):
     assert adapter.validate_json(adapter.dump_json(network)) == network
     as_yaml = yaml.safe_dump(json.loads(adapter.dump_json(network)))
     assert adapter.validate_python(yaml.safe_load(as_yaml)) == network
+
+
+def _typed_fields(**changes):
+    """Layer fields with the exact types an importer builds (every field but ``state``)."""
+    fields = {"name": "c", "op": "conv", "source_op": "Conv", "inputs": ((1, 3, 8, 8),), "outputs": ((1, 4, 8, 8),),
+              "input_dtypes": (), "output_dtypes": (DType.INT32,), "input_names": ("x",), "output_names": ("y",),
+              "attrs": {"kernel_shape": (3, 3), "pads": (1, 1, 1, 1)},
+              "precision": Precision(weights="int8", activations="int8"),
+              "weights": (TensorSpec(shape=(4, 3, 3, 3)), TensorSpec(shape=(4,), dtype="int32"))}
+    return {**fields, **changes}
+
+
+@pytest.mark.parametrize("changes", [{}, {"op": "relu", "attrs": {"alpha": [1, {"b": [2]}]}, "weights": ()},
+                                     {"op": "fully_connected", "attrs": {}, "precision": None},
+                                     {"op": "max_pool", "attrs": {"kernel_shape": (2, 2)}, "weights": ()}])
+def test_from_typed_equals_validation(changes):
+    fields = _typed_fields(**changes)
+    built, validated = Layer.from_typed(dict(fields)), Layer.model_validate(dict(fields))
+    assert built == validated and repr(built) == repr(validated)
+    assert built.model_fields_set == validated.model_fields_set
+    assert list(built.__dict__) == list(validated.__dict__)
+    assert type(built.attrs) is type(validated.attrs) and built.attrs == validated.attrs
+    assert built.model_dump_json() == validated.model_dump_json()
+    with pytest.raises(TypeError):
+        built.attrs["groups"] = 2  # read-only, as a validated layer's
+    with pytest.raises(ValidationError):
+        built.name = "d"  # frozen
+    with pytest.raises(TypeError):
+        hash(built)  # a dict field: unhashable, as a validated layer
+
+
+def test_from_typed_reports_invalid_attrs_as_validation_does():
+    fields = _typed_fields(attrs={"kernel_shape": (3, 3), "strides": (0, 1)})
+    with pytest.raises(SpecError) as validated:
+        Layer.model_validate(dict(fields))
+    with pytest.raises(SpecError) as built:
+        Layer.from_typed(dict(fields))
+    assert str(built.value) == str(validated.value) and built.value.field == validated.value.field == "attrs"
+
+
+def test_normalized_attrs_are_returned_at_once_for_their_kind():
+    normalized = frozen_attrs("conv", {"kernel_shape": [3, 3], "groups": 2, "bias": False})
+    assert frozen_attrs("conv", normalized) is normalized
+    assert frozen_attrs("conv", dict(normalized)) == normalized  # a copy: validated, same values
+    with pytest.raises(SpecError, match="unknown attribute 'groups'"):  # another kind: validated again
+        frozen_attrs("max_pool", normalized)
+    layer = Layer.from_typed(_typed_fields(attrs=normalized, weights=()))
+    assert layer.attrs is normalized and layer == Layer.model_validate(_typed_fields(attrs=normalized, weights=()))

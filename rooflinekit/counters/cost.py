@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from rooflinekit.counters._registry import DEFAULT_COUNTERS, CounterRegistry, OpCount, total_ops
+from rooflinekit.counters._registry import DEFAULT_COUNTERS, Counter, CounterRegistry, OpCount, total_ops
 from rooflinekit.counters._shapes import elements
 from rooflinekit.descriptors import AggregateNetwork, DType, Layer, LayerNetwork, NetworkSpec, Precision, tensor_bytes
 from rooflinekit._limits import INT64_MAX, MAX_BATCH, shown
@@ -122,8 +122,17 @@ def count_layer(layer: Layer, precision: Precision, conventions: CountingConvent
 
     With ``precision_overridden`` every tensor takes ``precision``: per-tensor dtypes are ignored.
     """
-    counter = counters.get(layer.op)
-    count = counter(layer) if counter else OpCount()
+    return _cost_row(layer, counters.get(layer.op), precision, conventions, precision_overridden)
+
+
+_NO_COUNT = OpCount()
+"""The arithmetic of a layer without a counter."""
+
+
+def _cost_row(layer: Layer, counter: Counter | None, precision: Precision, conventions: CountingConventions,
+              precision_overridden: bool) -> dict[str, object]:
+    """:func:`count_layer` with the layer's ``counter`` already looked up (None: the op has none)."""
+    count = counter(layer) if counter else _NO_COUNT
     fused = sum(elements(s) for s in layer.outputs) if layer.attrs.get("fused_activation") else 0
     other = (count.bias_ops if conventions.include_bias_ops else 0) + (
         count.other_ops + fused if conventions.include_other_ops else 0)
@@ -132,6 +141,7 @@ def count_layer(layer: Layer, precision: Precision, conventions: CountingConvent
     input_dtypes = () if precision_overridden else layer.input_dtypes
     output_dtypes = () if precision_overridden else layer.output_dtypes
     weight_label, activation_label, compute_label = _labels(precision.weights, act)
+    state = layer.state
     return {
         "name": layer.name, "op": layer.op, "source_op": layer.source_op or layer.op,
         "supported": counter is not None,
@@ -141,8 +151,9 @@ def count_layer(layer: Layer, precision: Precision, conventions: CountingConvent
         "weight_bytes": _weight_bytes(layer, precision, precision_overridden),
         "input_bytes": _activation_bytes(layer.inputs, input_dtypes, act) if moves else 0,
         "output_bytes": _activation_bytes(layer.outputs, output_dtypes, act) if moves else 0,
-        "state_bytes": _activation_bytes(tuple(t.shape for t in layer.state),
-                                         () if precision_overridden else tuple(t.dtype for t in layer.state), act),
+        "state_bytes": _activation_bytes(tuple(t.shape for t in state),
+                                         () if precision_overridden else tuple(t.dtype for t in state),
+                                         act) if state else 0,
     }
 
 
@@ -154,8 +165,9 @@ def _labels(weights: DType, activations: DType) -> tuple[str, str, str]:
 
 def _activation_bytes(shapes: tuple[tuple[int, ...], ...], dtypes: tuple[DType | None, ...], default: DType) -> int:
     """Sum of ``ceil(elements * bits / 8)`` over tensors, each at its own dtype when given, else ``default``."""
-    dtypes = dtypes or (None,) * len(shapes)
-    return sum(tensor_bytes(elements(shape), dtype or default) for shape, dtype in zip(shapes, dtypes))
+    if not dtypes:  # the common case: every tensor at ``default``
+        return sum([tensor_bytes(elements(shape), default) for shape in shapes])
+    return sum([tensor_bytes(elements(shape), dtype or default) for shape, dtype in zip(shapes, dtypes)])
 
 
 def count_network(network: NetworkSpec | str | Path, precision: Precision | str | None = None,
@@ -191,9 +203,12 @@ def count_network(network: NetworkSpec | str | Path, precision: Precision | str 
     frames = batch or network.batch
     rows: list[dict[str, object]] = []
     unsupported: Tally[str] = Tally()
+    found: dict[str, Counter | None] = {}  # each op kind's counter, looked up once per network
     for layer in network.layers:
-        row = count_layer(layer, layer_precision(layer, network.precision, override), conventions,
-                          precision_overridden=override is not None, counters=counters)
+        op = layer.op
+        counter = found[op] if op in found else found.setdefault(op, counters.get(op))
+        row = _cost_row(layer, counter, layer_precision(layer, network.precision, override), conventions,
+                        override is not None)
         _check_exact(row, layer, network.batch)
         if not row["supported"]:
             unsupported[layer.op] += 1
@@ -224,6 +239,7 @@ def warn_unsupported(network: str, unsupported: dict[str, int], stacklevel: int 
 
 _PER_FRAME_COLUMNS = ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes")
 _COUNT_COLUMNS = ("macs", "other_ops", "ops", "params", "weight_bytes", "input_bytes", "output_bytes", "state_bytes")
+_INT_TYPE = frozenset({int})
 
 
 def _layer_columns(rows: list[dict[str, object]]) -> dict[str, np.ndarray]:
@@ -252,8 +268,12 @@ def _check_exact(row: dict[str, object], layer: Layer, batch: int) -> None:
     CountOverflowError
         A count above ``2**63 - 1``, naming the layer and the batch.
     """
-    for column in _COUNT_COLUMNS:
-        value = row[column]
+    values = [row[column] for column in _COUNT_COLUMNS]
+    if set(map(type, values)) == _INT_TYPE:  # the common case: Python ints, checked by their range alone
+        counts = cast(list[int], values)
+        if min(counts) >= 0 and max(counts) <= INT64_MAX:
+            return
+    for column, value in zip(_COUNT_COLUMNS, values):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
             raise SpecError(f"layer {layer.name!r} ({layer.op}): {column} is {shown(value)}, not an integer count; "
                             "a custom counter must return ints")

@@ -460,7 +460,9 @@ def frozen_attrs(kind: str, attrs: Mapping[str, Any]) -> FrozenDict[str, Any]:
     Layers of one network share few distinct attribute sets (every 3x3 conv of stride 1): each distinct set is
     validated once and its normalized, read-only result shared. Sets are told apart by value and type at every
     depth (``1``, ``True`` and ``1.0`` differ; floats by ``repr``), so a value that validation would refuse is
-    never answered from the cache; sets that are not hashable are validated every time.
+    never answered from the cache; sets that are not hashable are validated every time. A result of this function
+    given again for its kind (an importer's validated attrs, stored by the layer it builds) is returned at once:
+    validation gives normalized attrs back unchanged.
 
     Parameters
     ----------
@@ -479,8 +481,12 @@ def frozen_attrs(kind: str, attrs: Mapping[str, Any]) -> FrozenDict[str, Any]:
     SpecError
         As :func:`parse_attrs`.
     """
+    name = _kind_key(kind)
+    known = _NORMALIZED.get(id(attrs))
+    if known is not None and known[1] is attrs and known[0] == name:
+        return known[1]
     try:
-        key: tuple[Any, ...] | None = (_kind_key(kind), *((name, _typed_key(value)) for name, value in attrs.items()))
+        key: tuple[Any, ...] | None = (name, *zip(attrs, map(_typed_key, attrs.values())))
         cached = _VALIDATED.get(key)  # type: ignore[arg-type]
     except (TypeError, AttributeError):  # an unhashable value, or attrs that are not a mapping
         key, cached = None, None
@@ -488,34 +494,45 @@ def frozen_attrs(kind: str, attrs: Mapping[str, Any]) -> FrozenDict[str, Any]:
         return cached
     typed = parse_attrs(kind, attrs)
     if typed is None:
-        raise SpecError(f"{_kind_key(kind)!r} has no attribute model")
+        raise SpecError(f"{name!r} has no attribute model")
     frozen: FrozenDict[str, Any] = deep_freeze(typed.model_dump(exclude_none=True))
     if key is not None:
         if len(_VALIDATED) >= _VALIDATED_LIMIT:
             _VALIDATED.clear()
+            _NORMALIZED.clear()
         _VALIDATED[key] = frozen
+        _NORMALIZED[id(frozen)] = (name, frozen)
     return frozen
 
 
 _VALIDATED: dict[tuple[Any, ...], FrozenDict[str, Any]] = {}
 _VALIDATED_LIMIT = 4096
 """Normalized attribute sets by :func:`_typed_key` (cleared when full)."""
+_NORMALIZED: dict[int, tuple[str, FrozenDict[str, Any]]] = {}
+"""The kind and the result of each set in :data:`_VALIDATED`, by the result's ``id`` (held here, so the ``id`` is
+never reused while listed)."""
 
 
 def _typed_key(value: Any) -> Any:
     """``value`` with the type of every item beside it (``True`` and ``1`` differ), floats by ``repr`` (``-0.0``
     and ``0.0`` differ, NaN equals itself); TypeError when it is not hashable."""
     kind = type(value)
+    if kind in _SCALARS:  # the common case (groups, bias, mode), keyed at once
+        return kind, value
     if kind is tuple or kind is list:
-        if all(type(item) is int for item in value):  # the common case (strides, pads), keyed at once
+        if set(map(type, value)) <= _INTS:  # the common case (strides, pads), keyed at once
             return kind, int, tuple(value)
-        return kind, tuple(_typed_key(item) for item in value)
+        return kind, tuple(map(_typed_key, value))
     if isinstance(value, (tuple, list)):
-        return kind, tuple(_typed_key(item) for item in value)
+        return kind, tuple(map(_typed_key, value))
     if isinstance(value, float):
         return kind, repr(value)
     hash(value)
     return kind, value
+
+
+_SCALARS = frozenset({int, bool, str})
+_INTS = frozenset({int})
 
 
 def same_pads(spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int],

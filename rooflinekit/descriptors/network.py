@@ -19,7 +19,7 @@ from rooflinekit.descriptors._base import AccuracyTable, Frozen, Ops, PositiveFi
 from rooflinekit.descriptors._frozen import deep_freeze
 from rooflinekit.descriptors.attrs import attrs_model, frozen_attrs
 from rooflinekit.descriptors.dtypes import DType
-from rooflinekit.errors import PrecisionError
+from rooflinekit.errors import PrecisionError, SpecError
 
 Shape = tuple[int, ...]
 
@@ -145,14 +145,8 @@ class Layer(Frozen):
     @field_validator("attrs")
     @classmethod
     def _typed_attrs(cls, attrs: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        """A kind with an attribute model (:mod:`rooflinekit.descriptors.attrs`) stores its attrs validated and
-        normalized; an absent ``bias`` is filled from the weights (a second weight tensor is the bias)."""
-        op = info.data.get("op")
-        if not isinstance(op, str) or (model := attrs_model(op)) is None:
-            return deep_freeze(attrs)  # type: ignore[no-any-return]
-        if "bias" in model.model_fields and attrs.get("bias") is None:
-            attrs = {**attrs, "bias": len(info.data.get("weights", ())) >= 2}
-        return frozen_attrs(op, attrs)
+        """The stored attrs (:func:`_stored_attrs`)."""
+        return _stored_attrs(info.data.get("op"), attrs, len(info.data.get("weights", ())))
 
     @model_validator(mode="after")
     def _dtypes_match_tensors(self) -> "Layer":
@@ -171,6 +165,63 @@ class Layer(Frozen):
     @property
     def params(self) -> int:
         return sum(t.elements for t in self.weights)
+
+    @classmethod
+    def from_typed(cls, fields: dict[str, Any]) -> "Layer":
+        """A layer of ``fields`` whose values already have the exact types and ranges validation gives them,
+        built without validating them again (what an importer builds): as pydantic's ``model_construct``, without
+        its per-field alias lookups (a layer's fields have no aliases, no private attributes and no extra values).
+
+        The caller guarantees ``str`` names and ops (not empty), tuples of tuples of positive ``int`` shapes,
+        tuples of ``str`` names and of ``DType`` or None types (``()`` or one per tensor), tuples of
+        ``TensorSpec`` weights and state, a ``Precision`` or None, and a ``dict`` of attrs with ``str`` keys (a
+        ``FrozenDict`` holds read-only values already); the attrs are stored as validation stores them
+        (:func:`_stored_attrs`: a typed kind's attrs validated, at once when they are its normalized attrs).
+        The layer equals ``Layer.model_validate(fields)``, with the same fields set.
+
+        Parameters
+        ----------
+        fields : dict
+            Layer fields by name (no other keys), ``name``, ``op`` and ``attrs`` among them.
+
+        Returns
+        -------
+        Layer
+            The layer.
+
+        Raises
+        ------
+        SpecError
+            When the attrs of a kind with an attribute model are invalid: the error of :meth:`model_validate`.
+        """
+        try:
+            stored = _stored_attrs(fields["op"], fields["attrs"], len(fields.get("weights", ())))
+        except SpecError:  # the error validation reports, naming the layer and the field
+            return cls.model_validate(fields)
+        layer = cls.__new__(cls)
+        values = {**_DEFAULTS, **fields, "attrs": stored}  # in field order: the defaults' keys come first
+        object.__setattr__(layer, "__dict__", values)
+        object.__setattr__(layer, "__pydantic_fields_set__", set(fields))
+        object.__setattr__(layer, "__pydantic_extra__", None)
+        object.__setattr__(layer, "__pydantic_private__", None)
+        return layer
+
+
+_DEFAULTS: dict[str, Any] = {name: None if field.is_required() or field.default_factory else field.default
+                             for name, field in Layer.model_fields.items()}
+"""Each :class:`Layer` field's default, in field order (None for the required ones and ``attrs``, which
+:meth:`Layer.from_typed` always sets)."""
+
+
+def _stored_attrs(op: Any, attrs: dict[str, Any], weights: int) -> dict[str, Any]:
+    """What a layer of kind ``op`` with ``weights`` weight tensors stores of ``attrs``: for a kind with an attribute
+    model (:mod:`rooflinekit.descriptors.attrs`) the attrs validated and normalized, an absent ``bias`` filled from
+    the weights (a second weight tensor is the bias); for another kind the attrs read-only."""
+    if not isinstance(op, str) or (model := attrs_model(op)) is None:
+        return deep_freeze(attrs)  # type: ignore[no-any-return]
+    if "bias" in model.model_fields and attrs.get("bias") is None:
+        attrs = {**attrs, "bias": weights >= 2}
+    return frozen_attrs(op, attrs)
 
 
 class _NetworkBase(Frozen):

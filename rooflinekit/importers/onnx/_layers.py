@@ -178,7 +178,8 @@ def finish(resolved: list[Resolved], fallback: Precision) -> tuple[Precision, tu
             if spec is None:
                 spec = specs[key] = TensorSpec.model_validate({"shape": key[0], "dtype": key[1]})
             weights.append(spec)
-        # model_validate: the constructor's validation, without its slower __init__ path
-        layers.append(Layer.model_validate({**item.fields, "precision": None if same else item.precision,
-                                            "weights": tuple(weights)}))
+        # the builder's values have their fields' exact types (graph dims and names, DTypes, the handlers' typed
+        # attrs): stored without validating them again
+        layers.append(Layer.from_typed({**item.fields, "precision": None if same else item.precision,
+                                        "weights": tuple(weights)}))
     return network, tuple(layers)

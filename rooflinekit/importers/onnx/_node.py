@@ -86,7 +86,7 @@ class Node:
         if not isinstance(value, (tuple, list)):
             raise self.malformed(f"attribute {name!r} is {value!r}, not a list of integers")
         try:
-            return tuple(int(v) for v in value)
+            return tuple(map(int, value))
         except (TypeError, ValueError, OverflowError) as exc:  # 'abc', a list, NaN, infinity
             raise self.malformed(exc) from exc
 
