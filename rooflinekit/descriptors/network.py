@@ -74,7 +74,7 @@ class Precision(Frozen):
         except PrecisionError:
             raise PrecisionError(
                 f"unknown precision {shown(value)}; write a data type (int8, fp16, ...) or weights/activations "
-                "as 'W-int8_A-float32'"
+                "as 'W-int8_A-fp32'"
             ) from None
         return cls(weights=dtype, activations=dtype)
 
