@@ -17,7 +17,7 @@ separately, not in the timed sweep).
 bandwidth (log 1e9 .. 1e11) x SRAM capacity (lin 256 kB .. 2 MB), sized so that layers x points >= 1e9.
 
 **Run.** ``sweep(mode="layer", traffic="weights_and_activations", reduce=Best("latency_s", by="network"))``: the
-fastest grid point of every network, streamed in chunks (the rows are never materialized). With ``--dask`` the
+fastest grid point of every network whose memories hold it, streamed in chunks (the rows are never materialized). With ``--dask`` the
 same run on a 2-worker ``LocalCluster`` (processes), checked identical to the in-process result. The last
 line prints the time, the peak resident memory of the process and the layer-configurations per second
 (acceptance: < 60 s, < 1 GB).

@@ -147,6 +147,8 @@ REDUCTIONS = {
     "pareto": lambda: Pareto({"latency_s": "min", "peak_ops_per_s": "min"}),
     "pareto3": lambda: Pareto({"latency_s": "min", "bytes": "min", "fps": "max"}),
     "histogram": lambda: Histogram("latency_s", np.logspace(-6, 0, 7), by="network"),
+    "best_fitting_or_not": lambda: Best("latency_s", by="network", fitting_only=False),
+    "pareto_fitting_or_not": lambda: Pareto({"latency_s": "min", "peak_ops_per_s": "min"}, fitting_only=False),
 }
 NET_NAMES = ["LeNet-MNIST", "ResNet-20-CIFAR-10", "CNV", "ResNet-50", "MobileNetv1"]
 HW_NAMES = ["ZCU104-DPU", "NUCLEO-F767ZI", "TX2-maxn", "EdgeTPU-fast", "NCS"]
@@ -196,9 +198,20 @@ def test_histogram_counts_equal_numpy():
 
 
 def test_pareto_hand_checked():
-    frame = pd.DataFrame({"a": [1.0, 2.0, 2.0, 3.0, 1.0], "b": [3.0, 2.0, 2.0, 1.0, 4.0], "status": "ok"})
+    frame = pd.DataFrame({"a": [1.0, 2.0, 2.0, 3.0, 1.0], "b": [3.0, 2.0, 2.0, 1.0, 4.0], "status": "ok",
+                          "fits": True})
     front = Pareto({"a": "min", "b": "min"})(frame)
     assert front.index.tolist() == [0, 1, 2, 3]  # (1, 4) is dominated by (1, 3); the tie (2, 2) stays twice
+
+
+def test_best_and_pareto_leave_out_rows_that_do_not_fit():
+    # row 0 is best in a but its network does not fit; row 1's fit is unknown (counts as fitting)
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [3.0, 1.0, 0.5], "status": "ok",
+                          "fits": pd.array([False, None, True], dtype="boolean")})
+    assert Best("a")(frame).index.tolist() == [1]
+    assert Best("a", fitting_only=False)(frame).index.tolist() == [0]
+    assert Pareto({"a": "min", "b": "min"})(frame).index.tolist() == [1, 2]
+    assert Pareto({"a": "min", "b": "min"}, fitting_only=False)(frame).index.tolist() == [0, 1, 2]
 
 
 @pytest.mark.parametrize("make, message", [

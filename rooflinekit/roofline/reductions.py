@@ -8,7 +8,9 @@ previous state by ``r.combine``; at the end it returns ``r.finalize(state)``. A 
 is what the tests check. Partial states are small DataFrames, so the same reduction combines the partitions of a
 distributed sweep (:mod:`rooflinekit.roofline.dask_engine`).
 
-Only predicted rows (``status == "ok"``) take part. pandas is imported when a reduction runs, not with this module
+Only predicted rows (``status == "ok"``) take part; :class:`Best` and :class:`Pareto` also leave out, by default,
+the rows whose network does not fit the memories (``fits`` False): a design point that cannot hold its network is
+no candidate (``fitting_only=False`` keeps them, as :class:`Histogram` does). pandas is imported when a reduction runs, not with this module
 (which :mod:`rooflinekit.api` imports for a prediction too).
 """
 
@@ -62,8 +64,17 @@ class Reduction(ABC):
         return self.finalize(self.partial(table))
 
 
-def _ok(chunk: pd.DataFrame) -> pd.DataFrame:
-    return chunk[(chunk["status"] == "ok").to_numpy(dtype=bool)]
+def _candidates(chunk: pd.DataFrame, fitting_only: bool = False) -> np.ndarray:
+    """(N,) bool: the rows of ``chunk`` that were predicted (``status == "ok"``) and, with ``fitting_only``, whose
+    network fits the memories (``fits`` not False; unknown counts as fitting)."""
+    mask = (chunk["status"] == "ok").to_numpy(dtype=bool)
+    if fitting_only:
+        mask = mask & chunk["fits"].to_numpy(dtype=bool, na_value=True)
+    return mask
+
+
+def _ok(chunk: pd.DataFrame, fitting_only: bool = False) -> pd.DataFrame:
+    return chunk[_candidates(chunk, fitting_only)]
 
 
 def _check_direction(name: str, direction: str) -> None:
@@ -75,21 +86,23 @@ class Best(Reduction):
     """The best ``k`` rows (default 1) by ``metric`` within each group of ``by`` (no ``by``: over all rows).
 
     ``Best("latency_s", by="network")`` is the fastest configuration of each network; ``by="hardware"`` the
-    network each hardware runs fastest; ``Best("fps", "max", k=10)`` the top ten overall. Ties go to the row
-    that comes first in the sweep. The result is sorted by the groups' values, then best first.
+    network each hardware runs fastest (a grid's points share their base spec's name: ``by="grid_point"``
+    ranks per point); ``Best("fps", "max", k=10)`` the top ten overall. Rows whose network does not fit the
+    memories (``fits`` False) are no candidates unless ``fitting_only=False``. Ties go to the row that comes first
+    in the sweep. The result is sorted by the groups' values, then best first.
     """
 
     def __init__(self, metric: str = "latency_s", direction: Direction = "min", by: str | Sequence[str] = (),
-                 k: int = 1) -> None:
+                 k: int = 1, fitting_only: bool = True) -> None:
         _check_direction("Best", direction)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise SpecError(f"Best: k must be a positive integer, got {k!r}")
-        self.metric, self.direction, self.k = metric, direction, k
+        self.metric, self.direction, self.k, self.fitting_only = metric, direction, k, fitting_only
         self.by = [by] if isinstance(by, str) else list(by)
-        self.columns = (metric, *self.by, "status")
+        self.columns = (metric, *self.by, "status", *(("fits",) if fitting_only else ()))
 
     def partial(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        positions = np.flatnonzero((chunk["status"] == "ok").to_numpy(dtype=bool))
+        positions = np.flatnonzero(_candidates(chunk, self.fitting_only))
         values = chunk[self.metric].to_numpy(dtype=np.float64)[positions]
         key = values if self.direction == "min" else -values
         ranked = positions[np.lexsort((chunk.index.to_numpy()[positions], key))]  # by value, ties by position
@@ -133,20 +146,21 @@ def _plain(table: pd.DataFrame) -> pd.DataFrame:
 class Pareto(Reduction):
     """The rows no other row dominates over ``objectives`` (``{column: "min" | "max"}``), e.g.
     ``Pareto({"latency_s": "min", "peak_ops_per_s": "min"})``. A row is dominated when another is at least as
-    good in every objective and better in one; rows equal in every objective are all kept. Sorted by the
+    good in every objective and better in one; rows equal in every objective are all kept. Rows whose network
+    does not fit the memories (``fits`` False) are no candidates unless ``fitting_only=False``. Sorted by the
     objectives in the order given, then by sweep position.
     """
 
-    def __init__(self, objectives: Mapping[str, Direction]) -> None:
+    def __init__(self, objectives: Mapping[str, Direction], fitting_only: bool = True) -> None:
         if len(objectives) < 2:
             raise SpecError(f"Pareto needs at least two objectives, got {list(objectives)}")
         for column, direction in objectives.items():
             _check_direction(f"Pareto objective {column}", direction)
-        self.objectives = dict(objectives)
-        self.columns = (*self.objectives, "status")
+        self.objectives, self.fitting_only = dict(objectives), fitting_only
+        self.columns = (*self.objectives, "status", *(("fits",) if fitting_only else ()))
 
     def partial(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        ok = _ok(chunk)
+        ok = _ok(chunk, self.fitting_only)
         points = np.column_stack([ok[c].to_numpy(dtype=np.float64) * (1.0 if d == "min" else -1.0)
                                   for c, d in self.objectives.items()])
         keep = _nondominated(points)
