@@ -99,11 +99,12 @@ def note_entries(kind: int, column: np.ndarray, level: np.ndarray, target: np.nd
              capacity: np.ndarray, weights: np.ndarray, activations: np.ndarray, state: np.ndarray,
              batch: np.ndarray) -> dict[str, np.ndarray]:
     """One part of :class:`~rooflinekit.roofline.notes.CapacityNotes` (M notes of one kind), bytes as float64."""
-    return {"column": column.astype(np.int64), "kind": np.full(len(column), kind, dtype=np.int8),
-            "level": level.astype(np.int64), "target": target.astype(np.int64), "held": held.astype(np.float64),
-            "capacity": capacity.astype(np.float64), "weights": weights.astype(np.float64),
-            "activations": activations.astype(np.float64), "state": state.astype(np.float64),
-            "batch": batch.astype(np.int64)}
+    return {"column": column.astype(np.int64, copy=False), "kind": np.full(len(column), kind, dtype=np.int8),
+            "level": level.astype(np.int64, copy=False), "target": target.astype(np.int64, copy=False),
+            "held": held.astype(np.float64, copy=False), "capacity": capacity.astype(np.float64, copy=False),
+            "weights": weights.astype(np.float64, copy=False),
+            "activations": activations.astype(np.float64, copy=False), "state": state.astype(np.float64, copy=False),
+            "batch": batch.astype(np.int64, copy=False)}
 
 
 def activation_peaks(counted: CountedNetwork, placement: Placement, n_levels: int) -> np.ndarray:

@@ -735,15 +735,21 @@ def _residency(seg: np.ndarray, starts: np.ndarray, weight_bytes: np.ndarray, st
     each network's levels in its layer order, misfits are per network and batch size."""
     n_rows, n_levels, n_b, n_seg = len(weight_bytes), capacity.shape[1], len(b), len(starts)
     weights_level = levels["weights"]
-    state_sum = fold_runs(np.where(levels["state"][:, None] == np.arange(n_levels), state_bytes[:, None], 0.0),
-                          starts)
-    others = b[None, :, None] * (act_peak + state_sum)[:, None, :]  # (S, B, L)
-    by_level = np.where(weights_level[:, None] == np.arange(n_levels), weight_bytes[:, None], 0.0)  # (G, L)
-    parts: list[dict[str, np.ndarray]] = []
+    level_index = np.arange(n_levels)
+    # state (G, L) and weights (G, L) by level side by side: both folded in one pass (each column on its own)
+    by_kind = np.concatenate([np.where(levels["state"][:, None] == level_index, state_bytes[:, None], 0.0),
+                              np.where(weights_level[:, None] == level_index, weight_bytes[:, None], 0.0)], axis=1)
+    by_level = by_kind[:, n_levels:]  # (G, L)
     spills = [level for level, target in enumerate(spill_to.tolist()) if target != NO_LEVEL]
+    folded = fold_runs(by_kind, starts)  # (S, 2L)
+    state_sum = folded[:, :n_levels]
+    # level-major (S, L, B): elementwise steps over the B batch sizes in one run each, not L at a time
+    others_by_level = b[None, None, :] * (act_peak + state_sum)[:, :, None]  # (S, L, B)
+    others = others_by_level.transpose(0, 2, 1)  # (S, B, L) view
+    parts: list[dict[str, np.ndarray]] = []
     if not spills:  # the same weights at every batch size: one view, their sums taken once (the same additions)
         weights = np.broadcast_to(by_level[:, None, :], (n_rows, n_b, n_levels))
-        segment_weights = fold_runs(by_level, starts)  # (S, L)
+        segment_weights = folded[:, n_levels:]  # (S, L)
         weights_total = np.broadcast_to(segment_weights[:, None, :], (n_seg, n_b, n_levels))
     else:
         weights = np.repeat(by_level[:, None, :], n_b, axis=1)
@@ -768,15 +774,15 @@ def _residency(seg: np.ndarray, starts: np.ndarray, weight_bytes: np.ndarray, st
                               np.zeros(len(columns)), np.zeros(len(columns)), b[columns % n_b]))
     if spills:
         weights_total = fold_runs(weights, starts)  # (S, B, L)
-    resident = weights_total + others
-    over = resident > capacity[:, None, :] * (1 + 1e-12)
-    column, level_of = np.nonzero(over.reshape(-1, n_levels))
-    s_of, i_of = np.divmod(column, n_b)
+    resident = weights_total.transpose(0, 2, 1) + others_by_level  # (S, L, B)
+    over = resident > capacity[:, :, None] * (1 + 1e-12)
+    s_of, i_of, level_of = np.nonzero(over.transpose(0, 2, 1))  # in (segment, batch, level) order
+    column = s_of * n_b + i_of
     batch = b[i_of]
     # without spills the weights are the same at every batch size: read per segment (no (S * B, L) copy)
     misfit_weights = (weights_total[s_of, i_of, level_of] if spills else segment_weights[s_of, level_of])
     parts.append(note_entries(MISFIT, column, level_of, np.full(len(column), NO_LEVEL),
-                          resident.reshape(-1, n_levels)[column, level_of], capacity[s_of, level_of], misfit_weights,
+                          resident[s_of, level_of, i_of], capacity[s_of, level_of], misfit_weights,
                           batch * act_peak[s_of, level_of], batch * state_sum[s_of, level_of], batch))
-    return _Residency(weights, ~over.any(axis=2), parts)
+    return _Residency(weights, ~over.any(axis=1), parts)
 
