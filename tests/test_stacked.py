@@ -290,3 +290,19 @@ def test_remembered_counts_warn_as_counting_does():
     for _ in range(2):
         with pytest.warns(UnsupportedOpWarning, match="odd: 1 layers have op kinds without a counter"):
             count_once(spec, "int8")
+
+
+def test_identity_memo_keys_by_the_object_and_drops_the_least_recently_used_by_weight():
+    from rooflinekit.roofline._remembered import IdentityMemo
+
+    memo: IdentityMemo[str] = IdentityMemo(capacity=5, weight=len)
+    a, b, c, twin = [1], [2], [3], [1]  # twin equals a but is another object
+    memo.put(a, "k", "aa")
+    memo.put(b, "k", "bbb")  # total weight 5: both kept
+    assert memo.get(a, "k") == "aa" and memo.get(twin, "k") is None and memo.get(a, "other") is None
+    memo.put(c, "k", "cc")  # 7 > 5: b, now the least recently used (a was read), is dropped
+    assert (memo.get(a, "k"), memo.get(b, "k"), memo.get(c, "k")) == ("aa", None, "cc")
+    memo.put(a, "k", "a")  # replacing a value replaces its weight: 1 + 2, nothing dropped
+    assert (memo.get(a, "k"), memo.get(c, "k")) == ("a", "cc")
+    memo.put(b, "k", "bbbbbbb")  # heavier than the capacity alone: the last one made is still kept
+    assert (memo.get(a, "k"), memo.get(c, "k"), memo.get(b, "k")) == (None, None, "bbbbbbb")

@@ -23,7 +23,6 @@ kernels run in one compiled pass (:func:`rooflinekit.roofline._compiled.layer_to
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Sequence
 
@@ -32,6 +31,7 @@ import numpy as np
 from rooflinekit.descriptors import ComputeEngine, DType, HardwareSpec
 from rooflinekit.errors import PrecisionError, SpecError
 from rooflinekit.roofline import _compiled
+from rooflinekit.roofline._remembered import IdentityMemo
 from rooflinekit.roofline.capacity import note_entries
 from rooflinekit.roofline.core import dominant_bounds, fold_runs, roofline_times
 from rooflinekit.roofline.engines import NO_LEVEL, EngineLevels, MemoryLayout, Placement, choose_engine
@@ -152,15 +152,8 @@ class Device:
         """:meth:`of`, remembered per spec object: specs are immutable, so a spec is its own key (kept alive with
         its device), and a device's choices, made once per pair, serve every sweep that uses the spec. At most
         :data:`DEVICE_CACHE_SIZE` are kept, the least recently used dropped first."""
-        hit = _devices.get(id(spec))
-        if hit is not None and hit[0] is spec:
-            _devices.move_to_end(id(spec))
-            return hit[1]
-        made = cls.of(spec)
-        _devices[id(spec)] = (spec, made)
-        while len(_devices) > DEVICE_CACHE_SIZE:
-            _devices.popitem(last=False)
-        return made
+        hit = _devices.get(spec)
+        return hit if hit is not None else _devices.put(spec, (), cls.of(spec))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -211,7 +204,7 @@ class Device:
 
 DEVICE_CACHE_SIZE = 256
 """Hardware specs whose :class:`Device` is remembered (:meth:`Device.remembered`)."""
-_devices: OrderedDict[int, tuple[HardwareSpec, Device]] = OrderedDict()
+_devices: IdentityMemo[Device] = IdentityMemo(DEVICE_CACHE_SIZE)
 
 
 @dataclass(frozen=True, eq=False)

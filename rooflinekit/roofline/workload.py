@@ -25,7 +25,6 @@ read by row ``i``.
 from __future__ import annotations
 
 from collections import Counter as Tally
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -36,6 +35,7 @@ from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConv
 from rooflinekit.counters.cost import warn_unsupported
 from rooflinekit.descriptors import AggregateNetwork, Layer, LayerNetwork, NetworkSpec, OpClass, OpKind, Precision
 from rooflinekit.descriptors import layer_op_class
+from rooflinekit.roofline._remembered import IdentityMemo
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -140,8 +140,7 @@ class CountedNetwork:
 COUNT_CACHE_ROWS = 1 << 18
 """Layer rows of the counted networks :func:`count_once` keeps (least recently used dropped first)."""
 
-_counts: OrderedDict[tuple[int, str | None, CountingConventions, int], tuple[object, CountedNetwork]] = OrderedDict()
-_count_rows = [0]  # layer rows held in _counts
+_counts: IdentityMemo[CountedNetwork] = IdentityMemo(COUNT_CACHE_ROWS, weight=lambda made: len(made.ops))
 
 
 def count_once(network: NetworkSpec, precision: Precision | str | None = None,
@@ -156,21 +155,13 @@ def count_once(network: NetworkSpec, precision: Precision | str | None = None,
     """
     if not counters.frozen:
         return CountedNetwork.of(network, precision, conventions, counters)
-    label = None if precision is None else Precision.parse(precision).label
-    key = (id(network), label, conventions, id(counters))
-    hit = _counts.get(key)
-    if hit is not None and hit[0] is network:
-        _counts.move_to_end(key)
-        if hit[1].cost.unsupported_ops:  # warned as counting warns
-            warn_unsupported(network.name, hit[1].cost.unsupported_ops, stacklevel=2)
-        return hit[1]
-    made = CountedNetwork.of(network, precision, conventions, counters)
-    _counts[key] = (network, made)
-    _count_rows[0] += len(made.ops)
-    while _count_rows[0] > COUNT_CACHE_ROWS and len(_counts) > 1:
-        _, (_, dropped) = _counts.popitem(last=False)
-        _count_rows[0] -= len(dropped.ops)
-    return made
+    key = (None if precision is None else Precision.parse(precision).label, conventions, id(counters))
+    hit = _counts.get(network, key)
+    if hit is not None:
+        if hit.cost.unsupported_ops:  # warned as counting warns
+            warn_unsupported(network.name, hit.cost.unsupported_ops, stacklevel=2)
+        return hit
+    return _counts.put(network, key, CountedNetwork.of(network, precision, conventions, counters))
 
 
 def _class_name(layer: Layer) -> str:
