@@ -386,10 +386,8 @@ class _Outputs:
         for name in NUMBER_COLUMNS:
             self.numbers[name][s] = arrays[name]
         self.bound[rows] = [labels.index(label) for label in arrays["bound"].tolist()]
-        self.fits[rows] = arrays["fits"]
-        self.kernels[rows] = arrays["kernels"]
-        self.engines[rows] = arrays["engines"]
-        self.engine_batches[rows] = arrays["engine_batches"]
+        for name in ("fits", "kernels", "engines", "engine_batches"):
+            getattr(self, name)[rows] = arrays[name]
         notes = arrays["notes"]
         self.note_parts.append((rows, notes if isinstance(notes, NoteRows) else NoteRows.from_values(notes)))
 
