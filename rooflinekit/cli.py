@@ -383,6 +383,8 @@ def cmd_hardware(args: argparse.Namespace) -> None:
 
     catalog = hardware_catalog()
     if args.action == "schema":
+        if args.format == "csv":
+            raise SpecError("the hardware schema is a JSON Schema document, not a table; use --format json")
         print(json.dumps(hardware_schema(), indent=2))
         return
     if args.action == "list":

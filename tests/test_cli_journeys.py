@@ -105,6 +105,12 @@ def test_hardware_schema_command_and_show_file(capsys, npu):
     assert code == 0 and "My-NPU" in out and "26T" in out
 
 
+def test_hardware_schema_refuses_csv(capsys):
+    code, out, err = run(capsys, "hardware", "schema", "--format", "csv")
+    assert code != 0 and out == ""
+    assert err.strip().count("\n") == 0 and "--format json" in err
+
+
 def test_spec_errors_one_line_per_field(capsys, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(textwrap.dedent("""\
