@@ -161,8 +161,7 @@ def _roofline(network: NetworkSpec | CountedNetwork, hardware: HardwareSpec, pre
             raise PrecisionError(f"{exc}{_precision_hint(hardware)}") from exc
         default = hardware.default_precision.value
         result = predictor.predict(network, hardware, default, batch, mode, traffic, conventions, counters, fuse)
-        return result, default, (f"precision {default}: {hardware.name}'s default, as the network's own type has no "
-                                 f"peak there ({exc})")
+        return result, default, predictor.default_precision_note(hardware.name, default, exc)
 
 
 def _precision_hint(hardware: HardwareSpec) -> str:
@@ -232,7 +231,10 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
           engine: str = "local", scheduler: str | None = None, partitions: int | None = None) -> pd.DataFrame:
     """Predict every combination as a DataFrame; see :func:`rooflinekit.roofline.sweep`.
 
-    Names resolve through the catalogs; a :class:`~rooflinekit.roofline.HardwareGrid` is used as it is.
+    Names resolve through the catalogs; a :class:`~rooflinekit.roofline.HardwareGrid` is used as it is. Each row
+    is :func:`predict`'s for its combination: with precision None and a network whose own type has no peak on the
+    hardware, the hardware's ``default_precision`` (a grid's: its template's) is used, the row's ``precision``
+    says which and its ``notes`` say why; a row that cannot be predicted keeps the reason in ``status``.
     ``reduce`` streams the sweep through a reduction (``Best``, ``Pareto``, ``Histogram``) in chunks of
     ``chunk_rows`` rows. ``engine="dask"`` runs it on a Dask cluster (``scheduler``: its address, None for a local
     one; ``partitions``: how many parts the networks are split into), see

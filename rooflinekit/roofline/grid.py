@@ -14,7 +14,9 @@ The grid is the Cartesian product of the axes in that order (peaks by data type 
 bandwidths, capacities, clock), the last axis varying fastest: point ``i`` is ``numpy.unravel_index(i,
 shape)``. Nothing is built per point: :func:`~rooflinekit.roofline.sweep` places a network once on the template
 and evaluates a chunk of points as columns of arrays. :meth:`HardwareGrid.spec` builds the explicit spec of one
-point (named ``<template>[i]``), which predicts exactly what the grid does at ``i``.
+point (named ``<template>[i]``), which predicts exactly what the grid does at ``i``. A network swept at its own
+precision whose type has no peak on the template is predicted at the template's ``default_precision`` (when it
+has one), as :func:`rooflinekit.api.predict` does on a spec; the note saying so names the template.
 
 Placement depends only on which data types an engine has and which levels store which roles, which no axis
 changes; the on-chip level a row may use (``on_chip_if_fits``) is the largest one its engine reaches, so

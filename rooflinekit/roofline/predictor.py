@@ -37,7 +37,7 @@ differently: a grid point and its explicit spec agree to rounding (a few units i
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Iterator, Literal, Sequence, get_args
+from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Iterator, Literal, Sequence, cast, get_args
 
 import numpy as np
 
@@ -711,6 +711,24 @@ DEFAULT_CHUNK_ROWS = 1 << 20
 """Rows per chunk of a streaming sweep (``reduce``): about 120 MB of columns."""
 
 
+def default_precision_note(hardware: str, precision: str, error: Exception) -> str:
+    """The note of a prediction made at a hardware's default precision because the network's own type has no peak
+    there (:func:`rooflinekit.api.predict`, and the rows of :func:`sweep`).
+
+    Parameters
+    ----------
+    hardware : the hardware's name (a grid's template name).
+    precision : the default precision used (``fp16``).
+    error : the :class:`~rooflinekit.errors.PrecisionError` the network's own type met.
+
+    Returns
+    -------
+    str
+        ``precision fp16: Jetson Nano's default, as the network's own type has no peak there (<error>)``.
+    """
+    return f"precision {precision}: {hardware}'s default, as the network's own type has no peak there ({error})"
+
+
 def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[HardwareSpec | HardwareGrid],
           precisions: Sequence[Precision | str | None] = (None,), batches: Sequence[int | None] = (None,),
           mode: Mode = "network", traffic: TrafficModel | str = "weights_only",
@@ -737,10 +755,13 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[H
         batches; columns :data:`SWEEP_COLUMNS`, plus ``grid_point`` (-1 for a plain spec) and one column per grid
         axis (NaN elsewhere; ``Sparse[float64, nan]`` when NaN on most rows) when ``hardware`` holds a grid. Text columns are categoricals, ``fits`` a nullable
         boolean. Each network is counted once per precision and evaluated on each hardware for all batch sizes
-        at once (:func:`evaluate`); results equal :func:`predict`'s. A combination that cannot be predicted (a
-        data type the hardware lacks, an aggregate spec under activation traffic) is kept as a row with NaN
-        numbers and the reason in ``status``; predicted rows have status ``ok``. With ``reduce``, the
-        reduction's result instead.
+        at once (:func:`evaluate`); results equal :func:`predict`'s. With precision None, a network whose own
+        data type has no peak on a hardware (a grid: on its template) that gives a ``default_precision`` is
+        predicted at that precision, as :func:`rooflinekit.api.predict` does: the row's ``precision`` is the one
+        used and its ``notes`` end with the note saying so (:func:`default_precision_note`). A combination that
+        cannot be predicted (a data type asked for that the hardware lacks, or the network's own without a
+        default, an aggregate spec under activation traffic) is kept as a row with NaN numbers and the reason in
+        ``status``; predicted rows have status ``ok``. With ``reduce``, the reduction's result instead.
 
     Raises :class:`~rooflinekit.errors.SpecError` for a bad mode, batch, traffic model or ``chunk_rows``, and
     when ``reduce`` reads a column the sweep does not have.
@@ -912,10 +933,13 @@ class SweepPlan:
         The networks are taken in groups of about ``chunk_rows`` rows (:meth:`groups`), counted once per
         precision, and evaluated on each plain hardware spec all at once (:func:`~.stacked.evaluate_stacked`);
         a group's rows on consecutive plain specs make one block per network and precision (one block for the
-        whole group when there is no grid), and a grid one block per chunk of about ``chunk_rows`` rows."""
+        whole group when there is no grid), and a grid one block per chunk of about ``chunk_rows`` rows. A
+        network asked for at its own precision (None) whose type has no peak on a spec is predicted at the spec's
+        ``default_precision`` instead, when it has one (:meth:`_with_defaults`, :meth:`_grid_blocks`)."""
         grid_columns = self.columns[len(SWEEP_COLUMNS):]
         devices = {h: Device.remembered(hw) for h, hw in enumerate(self.hardware) if not isinstance(hw, HardwareGrid)}
         plain = list(devices)
+        n_p = len(self.precisions)
         for group in self.groups(network_indices, chunk_rows):
             counted = [_counted(self.networks[index], precision, self.conventions, self.counters)
                        for index in group for precision in self.precisions]
@@ -932,21 +956,24 @@ class SweepPlan:
                        for h in plain) if self.mode == "layer" else 0
             results = dict(zip(plain, _stacked_results(stacks, [devices[h] for h in plain], len(counted), self.mode,
                                                        self.traffic, self.fuse, work))) if plain else {}
+            results, defaults = self._with_defaults(group, counted, sizes, devices, results, work)
             if len(plain) == len(self.hardware):
                 if plain:
-                    yield self._plain_block(counted, sizes, results, np.arange(len(counted)), plain, grid_columns)
+                    yield self._plain_block(counted, sizes, results, np.arange(len(counted)), plain, grid_columns,
+                                            defaults)
                 continue
             for s, c in enumerate(counted):
                 run: list[int] = []
+                own = self.networks[group[s // n_p]] if self.precisions[s % n_p] is None else None
                 for h, hw in enumerate([*self.hardware, None]):
                     if h in devices:
                         run.append(h)
                         continue
                     if run:
-                        yield self._plain_block(counted, sizes, results, np.array([s]), run, grid_columns)
+                        yield self._plain_block(counted, sizes, results, np.array([s]), run, grid_columns, defaults)
                         run = []
                     if isinstance(hw, HardwareGrid):
-                        yield from self._grid_blocks(c, sizes[s], hw, grid_columns, chunk_rows)
+                        yield from self._grid_blocks(c, own, sizes[s], hw, grid_columns, chunk_rows)
 
     def groups(self, network_indices: Iterable[int], chunk_rows: int) -> Iterator[list[int]]:
         """Consecutive runs of ``network_indices`` evaluated together: at most ``chunk_rows`` rows (at least one
@@ -965,15 +992,132 @@ class SweepPlan:
         if group:
             yield group
 
-    def _grid_blocks(self, counted: CountedNetwork, sizes: np.ndarray, grid: HardwareGrid, grid_columns: list[str],
-                     chunk_rows: int) -> Iterator[Block]:
-        """The rows of ``counted`` on ``grid``, one block per chunk of about ``chunk_rows`` rows."""
+    def _with_defaults(self, group: list[int], counted: list[CountedNetwork], sizes: np.ndarray,
+                       devices: dict[int, Device], results: dict[int, StackedEvaluation],
+                       work: int) -> tuple[dict[int, StackedEvaluation], dict[int, dict[int, str]]]:
+        """``results`` (the group's counted networks on each plain spec, by hardware index) with the networks asked
+        for at their own precision (None) whose type has no peak on a spec (a
+        :class:`~rooflinekit.errors.PrecisionError`) predicted at that spec's ``default_precision``, as
+        :func:`rooflinekit.api.predict` does, and the precision used, ``{segment: {hardware index: label}}``.
+
+        Only those networks are counted again (once per default precision, :func:`count_once`) and evaluated, on
+        the specs they failed on (specs failing the same networks at the same default in one pass). A network
+        already counted (:class:`CountedNetwork`) cannot be counted again: its rows fail with the error
+        :func:`predict` raises for it. Sweeps where nothing falls back get ``results`` as they are.
+        """
+        if None not in self.precisions:
+            return results, {}
+        n_p = len(self.precisions)
+        own = [s for s in range(len(counted)) if self.precisions[s % n_p] is None]
+        failing: dict[tuple[str, tuple[int, ...]], list[int]] = {}  # (default, segments) -> hardware indices
+        for h, result in results.items():
+            spec_default = devices[h].spec.default_precision
+            if spec_default is not None:
+                segments = tuple(s for s in own if isinstance(result.errors[s], PrecisionError))
+                if segments:
+                    failing.setdefault((spec_default.value, segments), []).append(h)
+        if not failing:
+            return results, {}
+        results = dict(results)
+        used: dict[int, dict[int, str]] = {}
+        for (default, segments), hardware in failing.items():
+            recounted: dict[int, CountedNetwork] = {}
+            refused: dict[int, Exception] = {}
+            for s in segments:
+                try:
+                    recounted[s] = _counted(self.networks[group[s // n_p]], default, self.conventions, self.counters)
+                except SpecError as exc:
+                    refused[s] = exc
+            members = np.array(list(recounted), dtype=np.int64)
+            stacks: dict[tuple[int, ...], tuple[np.ndarray, Stack]] = {}
+            for key in dict.fromkeys(map(tuple, sizes[members].tolist())):  # networks with equal batches
+                positions = np.flatnonzero((sizes[members] == key).all(axis=1))
+                stacks[key] = (positions, Stack.of([recounted[s] for s in members[positions].tolist()]))
+            evaluated: list[StackedEvaluation | None] = (
+                list(_stacked_results(stacks, [devices[h] for h in hardware], len(members), self.mode, self.traffic,
+                                      self.fuse, work)) if stacks else [None] * len(hardware))
+            for h, fallback in zip(hardware, evaluated):
+                results[h] = self._spliced(results[h], members, fallback, refused, devices[h].spec.name, default)
+                if fallback is not None:
+                    for s, error in zip(members.tolist(), fallback.errors):
+                        if error is None:
+                            used.setdefault(s, {})[h] = recounted[s].precision.label
+        return results, used
+
+    @staticmethod
+    def _spliced(result: StackedEvaluation, members: np.ndarray, fallback: StackedEvaluation | None,
+                 refused: dict[int, Exception], hardware: str, default: str) -> StackedEvaluation:
+        """``result`` with the rows of segments ``members`` (M,) taken from ``fallback`` (those networks on the same
+        device at its default precision ``default``, so with the same bound labels), each predicted row's notes
+        ending in :func:`default_precision_note`, and the segments ``refused`` failing with that error instead."""
+        errors = list(result.errors)
+        for s, exc in refused.items():
+            errors[s] = exc
+        if fallback is None:
+            return replace(result, errors=tuple(errors))
+        n_seg, n_b = result.bound.shape
+        numbers = {name: values.copy() for name, values in result.numbers.items()}
+        for name, values in numbers.items():
+            values[members] = fallback.numbers[name]
+        arrays = {name: getattr(result, name).copy() for name in ("bound", "fits", "kernels", "engines",
+                                                                   "engine_batches")}
+        for name, values in arrays.items():
+            values[members] = getattr(fallback, name)
+        texts = [default_precision_note(hardware, default, errors[s]) for s in members.tolist()]
+        noted = SweepPlan._noted(fallback.notes, texts, np.repeat(np.arange(len(members)), n_b))
+        for s, error in zip(members.tolist(), fallback.errors):
+            errors[s] = error
+        order = np.arange(n_seg * n_b)
+        order[(members[:, None] * n_b + np.arange(n_b)).reshape(-1)] = n_seg * n_b + np.arange(len(members) * n_b)
+        return replace(result, errors=tuple(errors), numbers=numbers,
+                       notes=NoteRows.concat([result.notes, noted]).take(order), **arrays)
+
+    @staticmethod
+    def _noted(notes: NoteRows, texts: Sequence[str], which: np.ndarray) -> NoteRows:
+        """``notes`` (N,) with the note ``texts[which[i]]`` appended to row ``i``: rows without notes read one
+        fixed row per text, rows with notes of their own are read now, missing rows (not predicted) stay
+        missing."""
+        from rooflinekit.roofline.notes import EMPTY, FixedNotes
+
+        n = len(notes)
+        alone = NoteRows((FixedNotes(tuple((text,) for text in texts)),), np.zeros(n, dtype=np.int32), which)
+        kept = np.flatnonzero(notes.source != EMPTY)
+        joined = NoteRows.from_values([None if lines is None else (*lines, texts[k])
+                                       for lines, k in zip(notes.take(kept), which[kept].tolist())])
+        order = np.arange(n)
+        order[kept] = n + np.arange(len(kept))
+        return NoteRows.concat([alone, joined]).take(order)
+
+    def _grid_blocks(self, counted: CountedNetwork, own: NetworkSpec | CountedNetwork | None, sizes: np.ndarray,
+                     grid: HardwareGrid, grid_columns: list[str], chunk_rows: int) -> Iterator[Block]:
+        """The rows of ``counted`` on ``grid``, one block per chunk of about ``chunk_rows`` rows. ``own`` is its
+        network when asked for at its own precision (None): when ``counted``'s type has no peak on the grid's
+        template, it is counted at the template's ``default_precision`` (when it has one) and predicted so, as
+        :func:`rooflinekit.api.predict` does (found on the first chunk, kept for the others)."""
         keys: dict[str, Hashable] = {
             "network": counted.label, "precision": counted.precision.label, "pruning_pct": counted.spec.pruning_pct,
             "mode": self.mode, "traffic": self.traffic.name, "hardware": grid.template.name}
         step, size = max(1, chunk_rows // len(sizes)), grid.size
         # every network of the sweep on the whole grid: what decides for the compiled grid kernel
         work = len(self.networks) * len(self.precisions) * len(counted.ops) * size * len(sizes)
+        used, note = counted, None  # the counted network evaluated, and the note of a fallback
+        default = grid.template.default_precision
+
+        def run(start: int, stop: int) -> tuple[Evaluation, CountedNetwork, str | None]:
+            nonlocal used, note
+
+            def on_grid(c: CountedNetwork) -> Evaluation:
+                return evaluate_grid(c, grid, start, stop, sizes, self.mode, self.traffic, self.fuse, work)
+
+            try:
+                return on_grid(used), used, note
+            except PrecisionError as exc:
+                if note is not None or own is None or default is None:
+                    raise
+                used = _counted(own, default.value, self.conventions, self.counters)
+                note = default_precision_note(grid.template.name, default.value, exc)
+            return on_grid(used), used, note
+
         for start in range(0, size, step):
             stop = min(size, start + step)
             n = (stop - start) * len(sizes)
@@ -982,13 +1126,14 @@ class SweepPlan:
             for axis in grid_columns[1:]:
                 extra[axis] = np.repeat(values[axis], len(sizes)) if axis in values else np.full(n, np.nan)
             yield self._block(n, keys, {"batch": np.tile(sizes, stop - start), **extra},
-                              lambda: evaluate_grid(counted, grid, start, stop, sizes, self.mode, self.traffic,
-                                                    self.fuse, work))
+                              lambda: run(start, stop))
 
     def _plain_block(self, counted: list[CountedNetwork], sizes: np.ndarray, results: dict[int, StackedEvaluation],
-                     segments: np.ndarray, hardware: list[int], grid_columns: list[str]) -> Block:
+                     segments: np.ndarray, hardware: list[int], grid_columns: list[str],
+                     defaults: dict[int, dict[int, str]]) -> Block:
         """The rows of the counted networks ``segments`` (S,) on the plain specs ``hardware`` (H,) at every batch
-        size (B), in that order, from their stacked evaluations ``results`` (by hardware index)."""
+        size (B), in that order, from their stacked evaluations ``results`` (by hardware index); ``defaults`` the
+        precision of the rows predicted at a spec's default precision (see :meth:`_with_defaults`)."""
         n_s, n_h, n_b = len(segments), len(hardware), sizes.shape[1]
         picked = [results[h] for h in hardware]
         rows_of = slice(None) if n_s == len(counted) else segments  # every network: views, not copies
@@ -1012,9 +1157,19 @@ class SweepPlan:
                  + np.arange(n_b)[None, None, :]).reshape(-1)
         segment_code = np.repeat(np.arange(n_s), n_h * n_b)
         chosen = [counted[s] for s in segments.tolist()]
+        precision: tuple[np.ndarray, tuple[str, ...]] = (segment_code, tuple(c.precision.label for c in chosen))
+        if defaults:  # per (network, hardware): codes past the segments' own labels for the defaults used
+            pair_code = np.repeat(np.arange(n_s), n_h).reshape(n_s, n_h)
+            column = {h: j for j, h in enumerate(hardware)}
+            used: dict[str, int] = {}
+            for i, s in enumerate(segments.tolist()):
+                for h, label in defaults.get(s, {}).items():
+                    if h in column:
+                        pair_code[i, column[h]] = n_s + used.setdefault(label, len(used))
+            precision = (np.repeat(pair_code.reshape(-1), n_b), (*precision[1], *used))
         coded: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {
             "network": (segment_code, tuple(c.label for c in chosen)),
-            "precision": (segment_code, tuple(c.precision.label for c in chosen)),
+            "precision": precision,
             "hardware": (np.tile(np.repeat(np.arange(n_h), n_b), n_s),
                          tuple(hw.name for hw in (self.hardware[h] for h in hardware) if isinstance(hw, HardwareSpec))),
             "bound": (np.stack(bound_parts, axis=1).reshape(-1), tuple(labels)),
@@ -1035,13 +1190,20 @@ class SweepPlan:
 
     @staticmethod
     def _block(n: int, constants: dict[str, Hashable], arrays: dict[str, np.ndarray | NoteRows],
-               run: Callable[[], Evaluation]) -> Block:
+               run: Callable[[], tuple[Evaluation, CountedNetwork, str | None]]) -> Block:
+        """The block of ``n`` grid rows ``run`` evaluates (with the network it evaluated and the note of a fallback
+        to a default precision, which then sets the rows' ``precision`` and ends their notes); a failure's reason
+        in ``status``."""
         try:
-            evaluation = run()
+            evaluation, counted, note = run()
         except (PrecisionError, SpecError) as exc:
             return n, {**constants, **{c: None for c in RESULT_COLUMNS}, "status": str(exc)}, arrays, {}
         result, coded = evaluation.arrays, {}
         numbers = {key: value for key, value in result.items() if key not in ("kernels", "estimate", "engines")}
+        if note is not None:
+            constants = {**constants, "precision": counted.precision.label}
+            notes = cast(NoteRows, result["notes"])  # an evaluation's notes are rows of notes
+            numbers["notes"] = SweepPlan._noted(notes, (note,), np.zeros(n, dtype=np.int64))
         numbers["kernels"] = np.asarray(result["kernels"], dtype=np.float64)
         if evaluation.bound_codes is not None:
             coded["bound"] = (evaluation.bound_codes, evaluation.bound_labels)
