@@ -71,3 +71,18 @@ def test_dask_engine_without_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
     with pytest.raises(SpecError, match=r"engine 'dask' needs the dask extra: pip install \"rooflinekit\[dask\]\""):
         sweep_dask(networks, hardware)
+
+
+def test_dask_in_a_script_without_main_guard_says_what_to_do(tmp_path):
+    """The workers of an own LocalCluster import the script again; a sweep at its top level cannot start them."""
+    pytest.importorskip("distributed")
+    import subprocess
+
+    script = tmp_path / "unguarded.py"
+    script.write_text("import rooflinekit as rk\n"
+                      "rk.sweep(['LeNet-MNIST'], ['ZCU104-DPU'], ['int8'], engine='dask')\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode != 0
+    assert last.startswith("rooflinekit.errors.SpecError: engine='dask' could not start a local cluster")
+    assert "if __name__ == \"__main__\":" in last

@@ -102,6 +102,19 @@ def _write_part(plan: _Part, chunk_rows: int, first_row: int, path: str) -> str:
     return path
 
 
+def _local_cluster(distributed: Any) -> Any:
+    """A ``LocalCluster`` of worker processes, one thread each; a :class:`SpecError` saying what to do when its
+    workers cannot start. The usual cause: a script that calls the sweep at its top level. Worker processes are
+    started by importing the script again, so that import calls the sweep again, and Python refuses to start
+    processes from a process that is still starting."""
+    try:
+        return distributed.LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
+    except RuntimeError as exc:
+        raise SpecError(f"engine='dask' could not start a local cluster of worker processes ({exc}); in a script, "
+                        "make the call under 'if __name__ == \"__main__\":' (each worker imports the script again), "
+                        "or pass scheduler=ADDRESS of a running cluster") from exc
+
+
 def sweep_dask(networks: Sequence[NetworkSpec | CountedNetwork], hardware: Sequence[HardwareSpec | HardwareGrid],
                precisions: Sequence[Precision | str | None] = (None,), batches: Sequence[int | None] = (None,),
                mode: str = "network", traffic: TrafficModel | str = "weights_only",
@@ -143,7 +156,7 @@ def sweep_dask(networks: Sequence[NetworkSpec | CountedNetwork], hardware: Seque
     if isinstance(scheduler, distributed.Client):
         client = scheduler
     elif own:
-        cluster = distributed.LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
+        cluster = _local_cluster(distributed)
         client = distributed.Client(cluster)
     else:
         client = distributed.Client(scheduler)
