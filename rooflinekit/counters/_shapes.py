@@ -30,7 +30,7 @@ def first_output(layer: Layer, min_rank: int = 0) -> tuple[int, ...]:
 
 
 def output_elements(layer: Layer) -> int:
-    return sum(elements(s) for s in layer.outputs) if layer.outputs else elements(first_input(layer))
+    return sum(map(math.prod, layer.outputs)) if layer.outputs else elements(first_input(layer))
 
 
 def has_bias(layer: Layer) -> bool:

@@ -22,12 +22,13 @@ An op kind without a counter is kept as a row with ``supported`` False and 0 ops
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import Counter as Tally
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Sequence, cast
 
 import numpy as np
 
@@ -104,16 +105,20 @@ def layer_precision(layer: Layer, network_precision: Precision, override: Precis
     return override or layer.precision or network_precision
 
 
-def _weight_bytes(layer: Layer, precision: Precision, override: bool) -> int:
-    total = 0
+def _params_and_weight_bytes(layer: Layer, default: DType, override: bool) -> tuple[int, int]:
+    """The layer's ``params`` (elements of its weights) and ``weight_bytes`` (each weight at its own stored size,
+    else its dtype, else ``default``; every weight at ``default`` when ``override``), in one pass."""
+    params = total = 0
     for tensor in layer.weights:
+        count = elements(tensor.shape)
+        params += count
         if override:
-            total += tensor_bytes(tensor.elements, precision.weights)
+            total += tensor_bytes(count, default)
         elif tensor.nbytes is not None:
             total += tensor.nbytes
         else:
-            total += tensor_bytes(tensor.elements, tensor.dtype or precision.weights)
-    return total
+            total += tensor_bytes(count, tensor.dtype or default)
+    return params, total
 
 
 def count_layer(layer: Layer, precision: Precision, conventions: CountingConventions = CountingConventions(),
@@ -132,29 +137,32 @@ _NO_COUNT = OpCount()
 def _cost_row(layer: Layer, counter: Counter | None, precision: Precision, conventions: CountingConventions,
               precision_overridden: bool) -> dict[str, object]:
     """:func:`count_layer` with the layer's ``counter`` already looked up (None: the op has none)."""
+    return dict(zip(LAYER_COLUMNS, _cost_values(layer, counter, precision, conventions, precision_overridden)))
+
+
+def _cost_values(layer: Layer, counter: Counter | None, precision: Precision, conventions: CountingConventions,
+                 precision_overridden: bool) -> list[object]:
+    """The values of :func:`_cost_row`, in :data:`LAYER_COLUMNS` order (:func:`count_network` keeps its rows as
+    such lists: no dict per layer)."""
     count = counter(layer) if counter else _NO_COUNT
     fused = sum(elements(s) for s in layer.outputs) if layer.attrs.get("fused_activation") else 0
     other = (count.bias_ops if conventions.include_bias_ops else 0) + (
         count.other_ops + fused if conventions.include_other_ops else 0)
     act = precision.activations
-    moves = count.moves_data
-    input_dtypes = () if precision_overridden else layer.input_dtypes
-    output_dtypes = () if precision_overridden else layer.output_dtypes
-    weight_label, activation_label, compute_label = _labels(precision.weights, act)
+    params, weight_bytes = _params_and_weight_bytes(layer, precision.weights, precision_overridden) if (
+        layer.weights) else (0, 0)
+    if count.moves_data:
+        input_bytes = _activation_bytes(layer.inputs, () if precision_overridden else layer.input_dtypes, act)
+        output_bytes = _activation_bytes(layer.outputs, () if precision_overridden else layer.output_dtypes, act)
+    else:
+        input_bytes = output_bytes = 0
     state = layer.state
-    return {
-        "name": layer.name, "op": layer.op, "source_op": layer.source_op or layer.op,
-        "supported": counter is not None,
-        "weight_dtype": weight_label, "activation_dtype": activation_label, "compute_dtype": compute_label,
-        "macs": count.macs, "other_ops": other, "ops": total_ops(count.macs, other),
-        "params": layer.params,
-        "weight_bytes": _weight_bytes(layer, precision, precision_overridden),
-        "input_bytes": _activation_bytes(layer.inputs, input_dtypes, act) if moves else 0,
-        "output_bytes": _activation_bytes(layer.outputs, output_dtypes, act) if moves else 0,
-        "state_bytes": _activation_bytes(tuple(t.shape for t in state),
-                                         () if precision_overridden else tuple(t.dtype for t in state),
-                                         act) if state else 0,
-    }
+    state_bytes = _activation_bytes(tuple(t.shape for t in state),
+                                    () if precision_overridden else tuple(t.dtype for t in state),
+                                    act) if state else 0
+    macs = count.macs
+    return [layer.name, layer.op, layer.source_op or layer.op, counter is not None, *_labels(precision.weights, act),
+            macs, other, total_ops(macs, other), params, weight_bytes, input_bytes, output_bytes, state_bytes]
 
 
 @lru_cache(maxsize=None)
@@ -165,8 +173,9 @@ def _labels(weights: DType, activations: DType) -> tuple[str, str, str]:
 
 def _activation_bytes(shapes: tuple[tuple[int, ...], ...], dtypes: tuple[DType | None, ...], default: DType) -> int:
     """Sum of ``ceil(elements * bits / 8)`` over tensors, each at its own dtype when given, else ``default``."""
-    if not dtypes:  # the common case: every tensor at ``default``
-        return sum([tensor_bytes(elements(shape), default) for shape in shapes])
+    if not dtypes:  # the common case: every tensor at ``default``, whose width is read once (tensor_bytes inlined)
+        bits = default.bits
+        return sum([-(-int(math.prod(shape)) * bits // 8) for shape in shapes])
     return sum([tensor_bytes(elements(shape), dtype or default) for shape, dtype in zip(shapes, dtypes)])
 
 
@@ -201,18 +210,21 @@ def count_network(network: NetworkSpec | str | Path, precision: Precision | str 
     if isinstance(network, AggregateNetwork):
         return _count_aggregate(network, override, batch or 1)
     frames = batch or network.batch
-    rows: list[dict[str, object]] = []
+    rows: list[list[object]] = []  # each row's values in LAYER_COLUMNS order
     unsupported: Tally[str] = Tally()
     found: dict[str, Counter | None] = {}  # each op kind's counter, looked up once per network
-    for layer in network.layers:
-        op = layer.op
-        counter = found[op] if op in found else found.setdefault(op, counters.get(op))
-        row = _cost_row(layer, counter, layer_precision(layer, network.precision, override), conventions,
-                        override is not None)
-        _check_exact(row, layer, network.batch)
-        if not row["supported"]:
-            unsupported[layer.op] += 1
-        rows.append(row)
+    try:
+        for layer in network.layers:
+            op = layer.op
+            counter = found[op] if op in found else found.setdefault(op, counters.get(op))
+            rows.append(_cost_values(layer, counter, layer_precision(layer, network.precision, override),
+                                     conventions, override is not None))
+            if counter is None:
+                unsupported[op] += 1
+    except Exception:  # a counter failed: a count of an earlier layer that is not exact is reported first
+        _check_rows(rows, network.layers, network.batch)
+        raise
+    _check_rows(rows, network.layers, network.batch)
     if unsupported and strict:
         raise UnsupportedOpError(
             f"{network.name}: no counter for op kinds {dict(unsupported)}; supported kinds are: "
@@ -221,11 +233,11 @@ def count_network(network: NetworkSpec | str | Path, precision: Precision | str 
     if unsupported:
         warn_unsupported(network.name, dict(unsupported), stacklevel=2)
     if frames != network.batch:  # exact: Python ints, rounded half up, never through float64
-        for row, layer in zip(rows, network.layers):
-            for column in _PER_FRAME_COLUMNS:
-                value = int(cast(int, row[column]))  # an integer, checked by _check_exact above
-                row[column] = (2 * value * frames + network.batch) // (2 * network.batch)
-            _check_exact(row, layer, frames)
+        for row in rows:
+            for index in _PER_FRAME_INDICES:
+                value = int(cast(int, row[index]))  # an integer, checked by _check_rows above
+                row[index] = (2 * value * frames + network.batch) // (2 * network.batch)
+        _check_rows(rows, network.layers, frames)
     return NetworkCost(network=network.name, precision=override or network.precision, batch=frames,
                        layer_columns=_layer_columns(rows), unsupported_ops=dict(unsupported))
 
@@ -237,18 +249,22 @@ def warn_unsupported(network: str, unsupported: dict[str, int], stacklevel: int 
                   "their arithmetic is not in the totals", UnsupportedOpWarning, stacklevel=stacklevel + 1)
 
 
-_PER_FRAME_COLUMNS = ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes")
 _COUNT_COLUMNS = ("macs", "other_ops", "ops", "params", "weight_bytes", "input_bytes", "output_bytes", "state_bytes")
+_FIRST_COUNT = LAYER_COLUMNS.index("macs")
+"""Position of the first count column in a row: the count columns are the last ones (:data:`_COUNT_COLUMNS`)."""
+_PER_FRAME_INDICES = tuple(LAYER_COLUMNS.index(column) for column in
+                           ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes"))
+"""Positions of the columns that scale with the batch (weights are read once per batch)."""
 _INT_TYPE = frozenset({int})
 
 
-def _layer_columns(rows: list[dict[str, object]]) -> dict[str, np.ndarray]:
-    """The per-layer columns of ``rows``, one array per column (no per-row objects): the count columns as int64
-    (exact: :func:`_check_exact` bounded every value), ``supported`` as bool, the text columns as objects (pandas
-    infers the same column type from them as from a list, in half the time)."""
+def _layer_columns(rows: list[list[object]]) -> dict[str, np.ndarray]:
+    """The per-layer columns of ``rows`` (values in :data:`LAYER_COLUMNS` order), one array per column (no
+    per-row objects): the count columns as int64 (exact: :func:`_check_rows` bounded every value), ``supported``
+    as bool, the text columns as objects (pandas infers the same column type from them as from a list, in half the
+    time)."""
     columns: dict[str, np.ndarray] = {}
-    for column in LAYER_COLUMNS:
-        values = [row[column] for row in rows]
+    for column, values in zip(LAYER_COLUMNS, zip(*rows)):
         if column in _COUNT_COLUMNS:
             columns[column] = np.array(values, dtype=np.int64)
         elif column == "supported":
@@ -258,8 +274,28 @@ def _layer_columns(rows: list[dict[str, object]]) -> dict[str, np.ndarray]:
     return columns
 
 
-def _check_exact(row: dict[str, object], layer: Layer, batch: int) -> None:
-    """Refuse a count that is negative or beyond int64 (the cost columns' exact range).
+def _check_rows(rows: list[list[object]], layers: Sequence[Layer], batch: int) -> None:
+    """Refuse a count of ``rows`` (values in :data:`LAYER_COLUMNS` order, one row per layer of ``layers``, at
+    ``batch``) that is negative or beyond int64 (the cost columns' exact range): the first such row's error
+    (:func:`_check_exact`), as if each row had been checked as it was counted (raised ``from None``: a caller that
+    is handling another exception, a later layer's, would not have reached it). Column by column first: Python
+    ints in range, the common case, are passed at once."""
+    for column in list(zip(*rows))[_FIRST_COUNT:]:
+        if set(map(type, column)) != _INT_TYPE or min(cast(tuple[int, ...], column)) < 0 or max(
+                cast(tuple[int, ...], column)) > INT64_MAX:
+            break
+    else:
+        return
+    try:
+        for row, layer in zip(rows, layers):
+            _check_exact(row, layer, batch)
+    except (SpecError, CountOverflowError) as error:
+        raise error from None
+
+
+def _check_exact(row: list[object], layer: Layer, batch: int) -> None:
+    """Refuse a count of ``row`` (values in :data:`LAYER_COLUMNS` order) that is negative or beyond int64 (the cost
+    columns' exact range).
 
     Raises
     ------
@@ -268,11 +304,7 @@ def _check_exact(row: dict[str, object], layer: Layer, batch: int) -> None:
     CountOverflowError
         A count above ``2**63 - 1``, naming the layer and the batch.
     """
-    values = [row[column] for column in _COUNT_COLUMNS]
-    if set(map(type, values)) == _INT_TYPE:  # the common case: Python ints, checked by their range alone
-        counts = cast(list[int], values)
-        if min(counts) >= 0 and max(counts) <= INT64_MAX:
-            return
+    values = row[_FIRST_COUNT:]
     for column, value in zip(_COUNT_COLUMNS, values):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
             raise SpecError(f"layer {layer.name!r} ({layer.op}): {column} is {shown(value)}, not an integer count; "

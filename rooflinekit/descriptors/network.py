@@ -7,17 +7,18 @@ network is the N those shapes describe; per-frame costs divide by it. Convolutio
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Callable, Literal, Union, cast
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic import ValidationInfo
 
 from rooflinekit._limits import shown
 from rooflinekit.descriptors._base import AccuracyTable, Frozen, Ops, PositiveFinite
-from rooflinekit.descriptors._frozen import deep_freeze
-from rooflinekit.descriptors.attrs import attrs_model, frozen_attrs
+from rooflinekit.descriptors._frozen import FrozenDict, deep_freeze
+from rooflinekit.descriptors.attrs import OpAttrs, attrs_model, frozen_attrs
 from rooflinekit.descriptors.dtypes import DType
 from rooflinekit.errors import PrecisionError, SpecError
 
@@ -216,12 +217,23 @@ _DEFAULTS: dict[str, Any] = {name: None if field.is_required() or field.default_
 def _stored_attrs(op: Any, attrs: dict[str, Any], weights: int) -> dict[str, Any]:
     """What a layer of kind ``op`` with ``weights`` weight tensors stores of ``attrs``: for a kind with an attribute
     model (:mod:`rooflinekit.descriptors.attrs`) the attrs validated and normalized, an absent ``bias`` filled from
-    the weights (a second weight tensor is the bias); for another kind the attrs read-only."""
+    the weights (a second weight tensor is the bias); for another kind the attrs read-only (no attrs: one shared
+    empty mapping)."""
     if not isinstance(op, str) or (model := attrs_model(op)) is None:
-        return deep_freeze(attrs)  # type: ignore[no-any-return]
-    if "bias" in model.model_fields and attrs.get("bias") is None:
+        return _NO_ATTRS if type(attrs) is dict and not attrs else deep_freeze(attrs)
+    if _takes_bias(model) and attrs.get("bias") is None:
         attrs = {**attrs, "bias": weights >= 2}
     return frozen_attrs(op, attrs)
+
+
+_NO_ATTRS: FrozenDict[str, Any] = FrozenDict()
+"""The attrs of every layer that has none (read-only, so one mapping serves them all)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_bias(model: type[OpAttrs]) -> bool:
+    """Whether the attribute model has a ``bias`` field (one answer per model class)."""
+    return "bias" in model.model_fields
 
 
 class _NetworkBase(Frozen):
@@ -250,6 +262,61 @@ class LayerNetwork(_NetworkBase):
                 raise ValueError(f"duplicate layer name {layer.name!r}; layer names must be unique")
             seen.add(layer.name)
         return self
+
+    @classmethod
+    def from_layers(cls, name: str, precision: Precision, source: str, batch: int,
+                    layers: tuple[Layer, ...]) -> "LayerNetwork":
+        """The network of ``layers``, built without validating each layer again (what an importer builds).
+
+        Validation of a network runs every layer's own after-validator again, though a :class:`Layer` is valid
+        once built and frozen; here only the network's fields are checked (a non-empty ``name`` and ``source``,
+        a positive ``batch``, at least one layer, unique layer names). Arguments that fail a check, or are not of
+        these exact types, are validated as ``LayerNetwork(...)`` would, and raise its error. The network equals
+        ``LayerNetwork(name=name, precision=precision, source=source, batch=batch, layers=layers)``, with the same
+        fields set.
+
+        Parameters
+        ----------
+        name, source : str
+            The network's name and where it comes from (the model file).
+        precision : Precision
+            The network's precision.
+        batch : int
+            The batch N the layer shapes describe.
+        layers : tuple of Layer
+            The layers, in order.
+
+        Returns
+        -------
+        LayerNetwork
+            The network.
+
+        Raises
+        ------
+        SpecError
+            What ``LayerNetwork(...)`` raises for arguments that fail a check.
+        """
+        given = {"name": name, "precision": precision, "source": source, "batch": batch, "layers": layers}
+        if not (type(name) is str and name and type(source) is str and source and type(batch) is int and batch >= 1
+                and type(precision) is Precision and type(layers) is tuple and layers
+                and all(type(layer) is Layer for layer in layers)
+                and len({layer.name for layer in layers}) == len(layers)):
+            return cls(**given)
+        network = cls.__new__(cls)
+        values = {field: given[field] if field in given else factory() if factory else default
+                  for field, default, factory in _NETWORK_DEFAULTS}  # in field order, as validation stores them
+        object.__setattr__(network, "__dict__", values)
+        object.__setattr__(network, "__pydantic_fields_set__", set(given))
+        object.__setattr__(network, "__pydantic_extra__", None)
+        object.__setattr__(network, "__pydantic_private__", None)
+        return network
+
+
+_NETWORK_DEFAULTS: tuple[tuple[str, Any, Callable[[], Any] | None], ...] = tuple(
+    (name, field.default, cast(Callable[[], Any] | None, field.default_factory))
+    for name, field in LayerNetwork.model_fields.items())
+"""Each :class:`LayerNetwork` field's default, or the factory that makes it, in field order (the required fields
+are always given to :meth:`LayerNetwork.from_layers`)."""
 
 
 class AggregateNetwork(_NetworkBase):

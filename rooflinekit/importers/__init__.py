@@ -51,7 +51,7 @@ def load_model(path: str | Path, batch: int | None = None,
     ShapeError
         A batch that contradicts ``input_shapes`` or the model, or shapes that cannot be costed.
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)  # a Path is used as it is (no second parse)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file", path=path)
     suffix = path.suffix.lower()

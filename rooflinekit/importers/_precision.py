@@ -11,6 +11,7 @@ activation elements stand for a layer's share of the work.
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 
 from rooflinekit.descriptors import DType, OpClass, OpKind, Precision
 
@@ -59,4 +60,22 @@ class PrecisionVotes:
         weights = weights if weights is not None else activations
         if weights is None or activations is None:
             return None
-        return Precision(weights=weights, activations=activations)
+        return precision_of(weights, activations)
+
+
+@lru_cache(maxsize=None)
+def precision_of(weights: DType, activations: DType) -> Precision:
+    """The :class:`Precision` of weights at ``weights`` and activations at ``activations``: one shared (frozen)
+    instance per pair in the process, built (validated) once; there are at most ``len(DType) ** 2`` pairs.
+
+    Parameters
+    ----------
+    weights, activations : DType
+        The weight and activation types.
+
+    Returns
+    -------
+    Precision
+        ``Precision(weights=weights, activations=activations)``.
+    """
+    return Precision(weights=weights, activations=activations)

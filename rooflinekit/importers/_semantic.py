@@ -19,6 +19,7 @@ Each failure is a :class:`~rooflinekit.errors.ShapeError` naming the file, the l
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -95,8 +96,15 @@ def _check_fully_connected(path: Path | str, layer: Layer) -> None:
 def _check_dims(path: Path | str, layer: Layer) -> None:
     shapes: Iterable[Sequence[int]] = (*layer.inputs, *layer.outputs, *(t.shape for t in layer.weights))
     for shape in shapes:
-        if any(d > MAX_DIM for d in shape):
+        if max(shape, default=0) > MAX_DIM:
             raise _fail(path, layer, f"shape {shown(list(shape))} has a dim above {MAX_DIM}", shape)
+
+
+def _largest_dim(layers: Sequence[Layer]) -> int:
+    """The largest dim of any tensor of ``layers`` (0 when they have none), in one pass over them all."""
+    shapes = [shape for layer in layers for shape in (*layer.inputs, *layer.outputs)]
+    shapes += [tensor.shape for layer in layers for tensor in layer.weights]
+    return max(itertools.chain.from_iterable(shapes), default=0)
 
 
 def check_layers(layers: Iterable[Layer], path: Path | str) -> None:
@@ -114,8 +122,11 @@ def check_layers(layers: Iterable[Layer], path: Path | str) -> None:
     ShapeError
         The first contradicting layer, with its shapes and attributes.
     """
+    layers = layers if isinstance(layers, (list, tuple)) else list(layers)
+    dims_in_range = _largest_dim(layers) <= MAX_DIM  # the common case: no layer's dims need a look of their own
     for layer in layers:
-        _check_dims(path, layer)
+        if not dims_in_range:
+            _check_dims(path, layer)
         attrs = layer.attrs
         if layer.op == "conv":
             _check_window(path, layer, attrs)

@@ -55,6 +55,7 @@ from rooflinekit.importers.onnx._ops import lookup
 from rooflinekit.importers.onnx._reading import (OnnxNode, check_external_data, main_input, node_records, opset,
                                                  read_model, real_inputs, topological_nodes)
 from rooflinekit.importers.onnx._shapes import infer
+from rooflinekit.importers._precision import precision_of
 from rooflinekit.importers._semantic import check_layers
 from rooflinekit.importers.onnx._validate import validate_model
 
@@ -103,7 +104,7 @@ def load_onnx(path: str | Path, batch: int | None = None,
     PrecisionError
         A tensor type rooflinekit cannot represent.
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)  # a Path is used as it is (no second parse)
     input_shapes = input_shapes or {}
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ShapeError(f"{path}: batch must be a positive integer or None (the model's own), got {batch!r}")
@@ -111,7 +112,7 @@ def load_onnx(path: str | Path, batch: int | None = None,
     release_free_heap(len(resolved))  # the protobuf and the graph are freed by now: their pages go back first
     precision, layers = finish(resolved, fallback)
     check_layers(layers, path)
-    return LayerNetwork(name=name, precision=precision, source=str(path), batch=batch, layers=layers)
+    return LayerNetwork.from_layers(name=name, precision=precision, source=str(path), batch=batch, layers=layers)
 
 
 def _resolve(path: Path, batch: int | None, input_shapes: Mapping[str, Sequence[int | str]],
@@ -133,9 +134,11 @@ def _resolve(path: Path, batch: int | None, input_shapes: Mapping[str, Sequence[
     infos, values = infer(model, nodes, path)
     graph = Graph(path, opset(model), nodes, model.graph, infos, values)
     # step 4: a node that computes only from constants becomes no layer, and no data flows into it
-    live = [node for node in nodes if not all(name in graph.constants for name in node.output if name)]
+    constant = graph.constants.stored  # the constant tensors by name, read as a dict (a lookup per output)
+    live = [node for node in nodes if not all(name in constant for name in node.output if name)]
     check_fixed_shapes(graph, live, batch)
-    fallback = Precision.parse(graph.dtype(main) or DType.FP32)
+    main_dtype = graph.dtype(main) or DType.FP32
+    fallback = precision_of(main_dtype, main_dtype)
     builder = LayerBuilder(graph, fallback)
     resolved = [layer for node in live if (layer := _convert(node, graph, builder)) is not None]
     if not resolved:  # the graph computes constants only (a Shape of a fixed-shape input), or on empty tensors only

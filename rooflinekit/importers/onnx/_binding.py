@@ -55,22 +55,24 @@ def bind_inputs(graph: onnx.GraphProto, inputs: list[str], main: str | None, bat
     Order: ``input_shapes`` entries; dim names bound by them; the batch (``batch``, else a leading dim just set);
     leading dims still symbolic or missing get the batch; then dim names bound by those.
     """
-    by_name = {i.name: i for i in graph.input if i.name in set(inputs)}
+    wanted = set(inputs)
+    by_name = {name: i for i in graph.input if (name := i.name) in wanted}
     unknown = sorted(set(input_shapes) - set(by_name))
     if unknown:
         raise ShapeError(f"{path}: input_shapes names {shown(unknown)}, which are not graph inputs; inputs are "
                          f"{shown(inputs)}")
     dims: dict[str, list[Dim]] = {}
+    declared: dict[str, tuple[Dim, ...] | None] = {}  # each input's dims as the model declares them, read once
     for name in inputs:
         if not by_name[name].type.HasField("tensor_type"):  # a sequence or optional: no dims to bind
             continue
-        dims[name] = _requested_dims(name, declared_dims(by_name[name]), input_shapes.get(name), path)
+        declared[name] = declared_dims(by_name[name])
+        dims[name] = _requested_dims(name, declared[name], input_shapes.get(name), path)
     inputs = [name for name in inputs if name in dims]
     symbols: dict[str, int] = {}
     for name in inputs:
-        _learn_symbols(name, declared_dims(by_name[name]), dims[name], symbols, path)
-    batch = _batch(inputs, main, batch, {name: declared_dims(by_name[name]) for name in inputs}, dims,
-                   input_shapes, symbols, path)
+        _learn_symbols(name, declared[name], dims[name], symbols, path)
+    batch = _batch(inputs, main, batch, declared, dims, input_shapes, symbols, path)
     for name in inputs:
         first = dims[name][0] if dims[name] else 0
         if not isinstance(first, int):

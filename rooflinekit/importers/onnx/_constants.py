@@ -30,11 +30,12 @@ _KEEPS_STORAGE = frozenset({"DequantizeLinear", "Identity", "Reshape", "Transpos
 class Constants:
     """The constant tensors of a graph: ``name in constants``, ``stored[name]`` (ONNX element type as stored)."""
 
-    def __init__(self, path: Path, graph: onnx.GraphProto, nodes: list[OnnxNode], infos: Mapping[str, Info],
-                 producer: Mapping[str, OnnxNode], values: Mapping[str, np.ndarray] | None = None) -> None:
+    def __init__(self, path: Path, initializers: Mapping[str, onnx.TensorProto], nodes: list[OnnxNode],
+                 infos: Mapping[str, Info], producer: Mapping[str, OnnxNode],
+                 values: Mapping[str, np.ndarray] | None = None) -> None:
         self._path = path
         self._computed = dict(values or {})
-        self._initializers = {t.name: t for t in graph.initializer}
+        self._initializers = initializers  # the graph's initializers by name
         self._producer = producer
         self.stored: dict[str, int] = {name: t.data_type for name, t in self._initializers.items()}
         for node in nodes:
@@ -46,14 +47,9 @@ class Constants:
     def _fold(self, node: OnnxNode, infos: Mapping[str, Info]) -> None:
         """Mark the outputs of ``node`` constant when it computes only from constants (see module doc)."""
         names = [n for n in node.input if n]
-        if node.op_type in ("Shape", "Size") and names and infos.get(names[0], UNKNOWN).known:
-            constant = True
-        elif self._computed and node.output and all(n in self._computed for n in node.output if n):
-            constant = True  # evaluated from small known values (a shape sub-graph)
-        else:  # operands first: most nodes read an activation, and the attribute scan is then skipped
-            constant = all(n in self.stored for n in names) and not any(
-                a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute)
-        if not constant:
+        if not (node.op_type in ("Shape", "Size") and names and infos.get(names[0], UNKNOWN).known
+                or self._computed and node.output and all(n in self._computed for n in node.output if n)
+                or self._from_constants(node, names)):  # the second: evaluated from small known values
             return
         keeps_storage = node.op_type in _KEEPS_STORAGE
         for name in node.output:
@@ -61,6 +57,15 @@ class Constants:
                 info = infos.get(name)
                 self.stored[name] = self.stored[names[0]] if keeps_storage and names else (
                     info.elem_type if info else TensorProto.UNDEFINED)
+
+    def _from_constants(self, node: OnnxNode, names: list[str]) -> bool:
+        """Whether every operand (``names``) of ``node`` is constant and it holds no graph; operands first, in a
+        loop that stops at the first activation (most nodes read one), so the attribute scan is then skipped."""
+        stored = self.stored
+        for name in names:
+            if name not in stored:
+                return False
+        return not any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute)
 
     def value(self, name: str) -> np.ndarray | None:
         """Value of a small constant (initializer or Constant output, up to :data:`_SMALL_VALUE` elements);

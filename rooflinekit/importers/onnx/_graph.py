@@ -13,7 +13,7 @@ import onnx
 from rooflinekit.descriptors import DType
 from rooflinekit.errors import ModelFileError, ShapeError
 from rooflinekit.importers.onnx._constants import Constants
-from rooflinekit.importers.onnx._dtypes import to_dtype
+from rooflinekit.importers.onnx._dtypes import DTYPES, to_dtype
 from rooflinekit.importers.onnx._reading import OnnxNode
 from rooflinekit.importers.onnx._shapes import UNKNOWN, Dim, Info, Shape, all_sizes
 
@@ -25,8 +25,8 @@ class Graph:
                  infos: dict[str, Info], values: Mapping[str, np.ndarray] | None = None) -> None:
         self.path, self.opset, self.infos = path, opset, infos
         self.graph_outputs = {o.name for o in graph.output}
-        initializers = {t.name for t in graph.initializer}
-        self.graph_inputs = {i.name for i in graph.input if i.name not in initializers}
+        initializers = {t.name: t for t in graph.initializer}
+        self.graph_inputs = {name for i in graph.input if (name := i.name) not in initializers}
         self.producer: dict[str, OnnxNode] = {}
         self.consumers: dict[str, list[OnnxNode]] = defaultdict(list)
         producer, consumers = self.producer, self.consumers
@@ -38,14 +38,20 @@ class Graph:
                 consumers[name].append(node)
         self.dequantizes = any(node.op_type == "DequantizeLinear" for node in nodes)
         """Whether a DequantizeLinear node exists: without one, no op runs QDQ-fused (:mod:`._quant`)."""
-        self.constants = Constants(path, graph, nodes, infos, self.producer, values)
-        self._shapes: dict[str, Shape] = {}
-        """Concrete shapes :meth:`shape` returned, by tensor name (each tensor is read by several layers)."""
+        self.constants = Constants(path, initializers, nodes, infos, self.producer, values)
+        self._shapes: dict[str, Shape] = {
+            name: dims for name, info in infos.items()
+            if (dims := info.dims) is not None and all_sizes(dims) and min(dims, default=0) >= 0}
+        """The concrete shapes (sizes, none negative) by tensor name, in one pass over ``infos`` (each tensor is
+        read by several layers): what :meth:`shape` returns."""
 
     def dtype(self, name: str | None) -> DType | None:
         """Element type of a tensor (None when unknown or without width)."""
         info = self.infos.get(name) if name else None
-        return to_dtype(info.elem_type, name, self.path) if info else None
+        if info is None:
+            return None
+        dtype = DTYPES.get(info.elem_type, _UNREPRESENTABLE)  # the common case without a call
+        return dtype if dtype is not _UNREPRESENTABLE else to_dtype(info.elem_type, name, self.path)
 
     def dims(self, name: str) -> tuple[Dim, ...] | None:
         info = self.infos.get(name)
@@ -65,11 +71,8 @@ class Graph:
         if known is not None:
             return known
         dims = self.dims(name)
-        if dims is not None and all_sizes(dims):
-            if any(d < 0 for d in dims):
-                raise ModelFileError(f"{self.path}: tensor {name!r} has a negative dim: {list(dims)}")
-            self._shapes[name] = dims
-            return dims
+        if dims is not None and all_sizes(dims):  # sizes left out of _shapes: a negative one
+            raise ModelFileError(f"{self.path}: tensor {name!r} has a negative dim: {list(dims)}")
         source = self.producer.get(name)
         origin = f", produced by node {source.name!r} ({source.op_type})" if source is not None else ""
         missing = ("unknown rank" if dims is None else
@@ -130,6 +133,9 @@ class Graph:
             stack.extend(n for n in maker.input if n)
         return sorted(set(found))
 
+
+_UNREPRESENTABLE = object()
+"""What :data:`DTYPES` answers for an element type without a DType (:func:`to_dtype` raises its error)."""
 
 DATA_DEPENDENT_OPS = frozenset({"NonZero", "Unique", "Compress", "NonMaxSuppression", "StringSplit", "Loop",
                                 "TfIdfVectorizer", "SplitToSequence", "SequenceAt", "ConcatFromSequence",

@@ -21,7 +21,7 @@ import math
 from typing import Any, Callable, NamedTuple, Sequence
 
 from rooflinekit.descriptors import DType, Layer, Precision, TensorSpec
-from rooflinekit.importers._precision import MAC_KINDS, PrecisionVotes
+from rooflinekit.importers._precision import MAC_KINDS, PrecisionVotes, precision_of
 from rooflinekit.importers.onnx._dtypes import to_dtype
 from rooflinekit.importers.onnx._graph import Graph
 from rooflinekit.importers.onnx._node import Draft
@@ -42,7 +42,8 @@ class Resolved(NamedTuple):
 
 
 class LayerBuilder:
-    """Drafts -> Layers of one graph: unique names, one shared Precision instance per (weights, activations).
+    """Drafts -> Layers of one graph: unique names, one shared Precision instance per (weights, activations)
+    (:func:`~rooflinekit.importers._precision.precision_of`).
 
     ``network`` is the fallback precision (of the main input): the activation type of a layer whose tensors have
     none, and the network's when no layer carries MACs (:func:`finish` replaces it by the MAC layers' precision).
@@ -51,7 +52,6 @@ class LayerBuilder:
     def __init__(self, graph: Graph, network: Precision) -> None:
         self.graph, self.network = graph, network
         self._names: set[str] = set()
-        self._precisions: dict[tuple[DType, DType], Precision] = {}
 
     def build(self, node: OnnxNode, kind: str, draft: Draft, lenient: bool) -> Resolved:
         """Resolve a draft's tensor names to shapes and types. Unknown shapes are dropped only when ``lenient``
@@ -78,7 +78,7 @@ class LayerBuilder:
         fields = {"name": self._unique_name(node), "op": kind, "source_op": node.op_type, "inputs": input_shapes,
                   "outputs": output_shapes, "input_dtypes": input_dtypes, "output_dtypes": output_dtypes,
                   "input_names": input_names, "output_names": output_names, "attrs": draft.attrs}
-        return Resolved(fields, self._tensors(weights, node, lenient), self._pair(w_dtype or act, act))
+        return Resolved(fields, self._tensors(weights, node, lenient), precision_of(w_dtype or act, act))
 
     def discard(self, resolved: Resolved) -> None:
         """Forget the node :meth:`build` just resolved (it becomes no layer): its name is free again, so the
@@ -121,13 +121,6 @@ class LayerBuilder:
                 specs.append((shape, stored))
         return tuple(specs)
 
-    def _pair(self, weights: DType, activations: DType) -> Precision:
-        """The layer's Precision (one shared instance per pair)."""
-        key = (weights, activations)
-        if key not in self._precisions:
-            self._precisions[key] = Precision(weights=weights, activations=activations)
-        return self._precisions[key]
-
     def _unique_name(self, node: OnnxNode) -> str:
         """The node's name, or ``{op_type}_{n}`` when it has none; ``_2``, ``_3``... appended to repeats."""
         name = node.name or f"{node.op_type}_{len(self._names)}"
@@ -165,7 +158,6 @@ def finish(resolved: list[Resolved], fallback: Precision) -> tuple[Precision, tu
                       item.precision.activations, sum(math.prod(shape) for shape in item.fields["inputs"]))
     network = votes.winner() or fallback
     pair = (network.weights, network.activations)  # compared as a tuple: pydantic's __eq__ is slower
-    specs: dict[tuple[Shape, DType | None], TensorSpec] = {}  # frozen: layers share equal weight specs
     layers: list[Layer] = []
     resolved.reverse()
     while resolved:
@@ -173,13 +165,27 @@ def finish(resolved: list[Resolved], fallback: Precision) -> tuple[Precision, tu
         same = item.precision is network or (item.precision.weights, item.precision.activations) == pair
         weights = []
         for shape, dtype in item.weights:
-            key = (shape, None if dtype == network.weights else dtype)
-            spec = specs.get(key)
-            if spec is None:
-                spec = specs[key] = TensorSpec.model_validate({"shape": key[0], "dtype": key[1]})
-            weights.append(spec)
+            weights.append(_spec(shape, None if dtype == network.weights else dtype))
         # the builder's values have their fields' exact types (graph dims and names, DTypes, the handlers' typed
         # attrs): stored without validating them again
         layers.append(Layer.from_typed({**item.fields, "precision": None if same else item.precision,
                                         "weights": tuple(weights)}))
     return network, tuple(layers)
+
+
+_SPECS: dict[tuple[Shape, DType | None], TensorSpec] = {}
+_SPECS_LIMIT = 4096
+"""Weight specs by (shape, dtype), shared by the layers of every network imported in the process (frozen; cleared
+when full)."""
+
+
+def _spec(shape: Shape, dtype: DType | None) -> TensorSpec:
+    """The weight spec of ``shape`` (positive graph dims) at ``dtype`` (None: the network's weight type): validated
+    once per distinct pair (:data:`_SPECS`), as networks share most weight shapes (every 3x3 conv of 64 channels)."""
+    key = (shape, dtype)
+    spec = _SPECS.get(key)
+    if spec is None:
+        if len(_SPECS) >= _SPECS_LIMIT:
+            _SPECS.clear()
+        spec = _SPECS[key] = TensorSpec.model_validate({"shape": shape, "dtype": dtype})
+    return spec

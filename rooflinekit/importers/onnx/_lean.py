@@ -40,13 +40,15 @@ class _Unexpected(Exception):
     """The bytes are not what the scan expects: the file is parsed whole instead."""
 
 
-def lean_model_bytes(path: Path) -> bytes | None:
+def lean_model_bytes(path: Path, size: int | None = None) -> bytes | None:
     """The serialized model at ``path`` without the data of its large initializers (see the module docstring).
 
     Parameters
     ----------
     path : Path
         An existing, non-empty ``.onnx`` file.
+    size : int or None, optional
+        Its size in bytes, when the caller has it (None: read from the file system).
 
     Returns
     -------
@@ -60,10 +62,10 @@ def lean_model_bytes(path: Path) -> bytes | None:
     OSError
         When the file cannot be opened.
     """
+    size = path.stat().st_size if size is None else size
+    if size < MIN_FILE_BYTES:  # before opening the file: most models are small
+        return None
     with path.open("rb") as file:
-        size = path.stat().st_size
-        if size < MIN_FILE_BYTES:
-            return None
         try:
             data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError):  # a file system without memory maps: parse the file whole

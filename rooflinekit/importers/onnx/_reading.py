@@ -67,11 +67,15 @@ def read_model(path: Path) -> tuple[onnx.ModelProto, list[OnnxNode]]:
     graph's nodes as records."""
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file", path=path)
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise ModelFileError(f"{path}: the file is empty; export the model again", path=path)
     try:
-        lean = lean_model_bytes(path)
-        model = onnx.load(str(path), load_external_data=False) if lean is None else onnx.ModelProto.FromString(lean)
+        lean = lean_model_bytes(path, size)
+        # a small file whole, in the format onnx.load would read it in (by its suffix; protobuf by default)
+        model = onnx.ModelProto.FromString(lean) if lean is not None else onnx.load_model_from_string(
+            path.read_bytes(),
+            format=onnx.serialization.registry.get_format_from_file_extension(path.suffix) or "protobuf")
     except (DecodeError, *MALFORMED, OSError) as exc:
         raise ModelFileError(f"{path}: not a readable ONNX protobuf (truncated or corrupt?): {exc}", path=path) from exc
     nodes = node_records(model.graph)
@@ -215,8 +219,6 @@ def topological_nodes(graph: onnx.GraphProto, nodes: list[OnnxNode], path: Path)
                                      path=path)
             if name:
                 producer[name] = index
-    waiting = [0] * len(nodes)
-    users: dict[int, list[int]] = defaultdict(list)
     in_order = True
     for index, node in enumerate(nodes):
         for name in node.input:
@@ -226,11 +228,17 @@ def topological_nodes(graph: onnx.GraphProto, nodes: list[OnnxNode], path: Path)
                 raise ModelFileError(
                     f"{path}: node {node.name or index!r} ({node.op_type}) reads {name!r}, which is neither a "
                     "graph input, an initializer nor a node output (dangling input)", path=path)
-            waiting[index] += 1
-            users[producer[name]].append(index)
-            in_order = in_order and producer[name] < index
+            if producer[name] >= index:
+                in_order = False
     if in_order:  # the file's order is a dependency order (as exporters write it): keep it
         return nodes
+    waiting = [0] * len(nodes)  # the edges, counted only for a graph to sort
+    users: dict[int, list[int]] = defaultdict(list)
+    for index, node in enumerate(nodes):
+        for name in node.input:
+            if name and not (name in available and name not in producer):
+                waiting[index] += 1
+                users[producer[name]].append(index)
     ready = [i for i, count in enumerate(waiting) if count == 0]  # a heap: the lowest ready index goes first,
     order: list[int] = []                                          # so a valid file order is kept as it is
     while ready:

@@ -363,14 +363,32 @@ def _run_inference(model: onnx.ModelProto, stored: dict[str, Info], path: Path) 
     for value in (*graph.output, *graph.input, *graph.value_info):
         name = value.name
         if name not in stored:
-            tensor = value.type.tensor_type
-            infos[name] = Info(tensor.elem_type, _tensor_dims(tensor))
+            infos[name] = _type_info(value.type)
     infos.update((name, Info(t.data_type, tuple(t.dims[:]))) for t in graph.initializer
                  if (name := t.name) not in stored)
     infos.update(stored)
     del graph, inferred
     release_free_heap(len(model.graph.node))  # the C++ copy and the inferred model are freed: give their pages back
     return infos
+
+
+def _type_info(value_type: onnx.TypeProto) -> Info:
+    """The ``Info`` of a value's type (non-tensors: type 0, no dims), remembered by the type's serialized bytes
+    (:data:`_TYPE_INFOS`): serializing it is one call, reading its fields one per dim and more, and the tensors of
+    a graph share few distinct types."""
+    key = value_type.SerializeToString()
+    info = _TYPE_INFOS.get(key)
+    if info is None:
+        if len(_TYPE_INFOS) >= _TYPE_INFOS_LIMIT:
+            _TYPE_INFOS.clear()
+        tensor = value_type.tensor_type
+        info = _TYPE_INFOS[key] = Info(tensor.elem_type, _tensor_dims(tensor))
+    return info
+
+
+_TYPE_INFOS: dict[bytes, Info] = {}
+_TYPE_INFOS_LIMIT = 4096
+"""``Info`` by serialized ``TypeProto`` (cleared when full): equal bytes are equal types."""
 
 
 # ------------------------------------------------------------------------- gap rules (custom-domain shapes)

@@ -140,7 +140,8 @@ def validate_model(model: onnx.ModelProto, nodes: Sequence[OnnxNode], path: Path
         The first offending node, its attribute and value.
     """
     opsets = {entry.domain or "": int(entry.version) for entry in model.opset_import}
-    default = opsets.get("", opsets.get("ai.onnx", onnx.defs.onnx_opset_version()))
+    default = opsets[""] if "" in opsets else (  # onnx's newest opset (a C++ call) only when the model has none
+        opsets["ai.onnx"] if "ai.onnx" in opsets else onnx.defs.onnx_opset_version())
     # every graph depth first (If, Loop, Scan bodies after the graph that holds them), each attribute's type read
     # once: it both finds the bodies and is checked against the schema
     stack: list[tuple[GraphProto, Sequence[OnnxNode]]] = [(model.graph, nodes)]
@@ -158,7 +159,8 @@ def validate_model(model: onnx.ModelProto, nodes: Sequence[OnnxNode], path: Path
                     stack.append((attribute.g, node_records(attribute.g)))
                 elif kind == AttributeProto.GRAPHS:
                     stack.extend((sub, node_records(sub)) for sub in attribute.graphs)
-                if checked and (kind == AttributeProto.UNDEFINED or types is not None and attribute.name in types):
+                if checked and (kind == AttributeProto.UNDEFINED or types is not None and types.get(
+                        attribute.name, kind) != kind):  # the common case, a type the schema agrees with, skipped
                     error = _type_error(path, node, attribute, kind, types)
                     if error is not None:
                         raise error
