@@ -93,9 +93,10 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
         mode, traffic, fuse = "layer", model.traffic, False  # the roofline the factors were fitted on
         network, regime_notes = _regime_network(network, model)
     elif framework is not None or framework_version is not None:
-        warnings.warn(f"framework {framework or framework_version!r} is ignored: it selects the calibration "
-                      "factors of a software stack; pass calibrated=True or a calibration (--calibrated or "
-                      "--calibration FILE) to use it", RooflineWarning, stacklevel=2)
+        given = f"framework {framework!r}" if framework is not None else f"framework_version {framework_version!r}"
+        warnings.warn(f"{given} is ignored: it selects the calibration factors of a software stack; pass "
+                      "calibrated=True or a calibration (--calibrated or --calibration FILE) to use it",
+                      RooflineWarning, stacklevel=2)
     result, _, note = _roofline(network, hardware, precision, batch, mode, traffic, conventions, counters, fuse)
     extra = [] if note is None else [note]
     if mode == "layer" and model is None and result.layers is None:

@@ -301,6 +301,11 @@ def test_load_model_unknown_suffix(tmp_path):
     with pytest.raises(ModelFileError, match=rf"^{re.escape(str(path))}: unknown model format '\.pb'; rooflinekit "
                                              r"reads \.onnx, \.tflite$"):
         load_model(path)
+    config = tmp_path / "config.json"
+    config.write_text('{"model_type": "llama"}', encoding="utf-8")
+    with pytest.raises(ModelFileError, match=r"unknown model format '\.json'; rooflinekit reads \.onnx, \.tflite; a "
+                                             r"transformer's config\.json is read by 'rooflinekit llm'"):
+        load_model(config)
 
 
 # --- importers/onnx -----------------------------------------------------------------------------------------------

@@ -200,6 +200,23 @@ def test_config_errors():
         decode_network(TINY_LLAMA, context_len=4, seq_len=2)
 
 
+def test_config_values_that_cannot_be_right_are_refused():
+    mixtral = load_transformer_config("Mixtral-8x7B")
+    assert (mixtral.experts, mixtral.top_k) == (8, 2)
+    moe = {**TINY_LLAMA, "model_type": "mixtral", "num_local_experts": 4}
+    assert load_transformer_config({**moe, "num_experts_per_tok": 4}).top_k == 4  # every expert: allowed
+    with pytest.raises(SpecError, match="num_experts_per_tok 5 exceeds num_local_experts 4"):
+        load_transformer_config({**moe, "num_experts_per_tok": 5})
+    with pytest.raises(SpecError, match=r"'rooflinekit' precision 'int77': unknown precision 'int77'"):
+        load_transformer_config({**TINY_LLAMA, "rooflinekit": {"precision": "int77"}})
+    assert load_transformer_config({**TINY_LLAMA, "rooflinekit": {"precision": "bf16"}}).catalog_precision == "bf16"
+    with pytest.raises(SpecError, match="'seq_len' must be a positive integer, got -1"):
+        load_transformer_config({**TINY_LLAMA, "rooflinekit": {"seq_len": -1}})
+    assert load_transformer_config({**TINY_LLAMA, "num_hidden_layers": 10_000}).layers == 10_000
+    with pytest.raises(SpecError, match=r"10001 blocks \(num_hidden_layers\) is more than the 10,000"):
+        load_transformer_config({**TINY_LLAMA, "num_hidden_layers": 10_001})
+
+
 # Family coverage: configs of small public models written out here, parameters derived by hand.
 # - GPT-NeoX (Pythia-160M: H 768, L 12, F 3072, V 50304, untied, biased): embed + head 2 V H = 77,266,944; per
 #   block two layer norms 4 H = 3,072, QKV 3 (H^2 + H) = 1,771,776, dense H^2 + H = 590,592, MLP

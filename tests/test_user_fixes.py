@@ -227,6 +227,8 @@ def test_hardware_yaml_takes_tflops(tmp_path):
 def test_framework_without_calibration_warns():
     with pytest.warns(RooflineWarning, match=r"framework 'TensorRT' is ignored"):
         rk.predict("ResNet-50", "ZCU104-DPU", framework="TensorRT")
+    with pytest.warns(RooflineWarning, match=r"^framework_version '1\.0' is ignored"):  # the option given is named
+        rk.predict("ResNet-50", "ZCU104-DPU", framework_version="1.0")
 
 
 def test_framework_without_calibration_warns_on_the_command_line(capsys):

@@ -63,5 +63,7 @@ def load_model(path: str | Path, batch: int | None = None,
         from rooflinekit.importers.tflite import load_tflite
 
         return load_tflite(path, batch=batch, input_shapes=input_shapes)
-    raise ModelFileError(f"{path}: unknown model format {suffix!r}; rooflinekit reads {', '.join(MODEL_SUFFIXES)}",
-                         path=path)
+    transformer = ("; a transformer's config.json is read by 'rooflinekit llm' (rooflinekit.llm.predict_llm, "
+                   "rooflinekit.networks.transformer_network in Python)" if suffix == ".json" else "")
+    raise ModelFileError(f"{path}: unknown model format {suffix!r}; rooflinekit reads {', '.join(MODEL_SUFFIXES)}"
+                         + transformer, path=path)

@@ -72,7 +72,8 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from rooflinekit.descriptors import DType, Layer, LayerNetwork, Precision, TensorSpec, tensor_bytes
-from rooflinekit.errors import ShapeError, SpecError, UnknownNameError
+from rooflinekit._limits import shown
+from rooflinekit.errors import PrecisionError, ShapeError, SpecError, UnknownNameError
 
 Shape = tuple[int, ...]
 
@@ -93,6 +94,10 @@ _ACTIVATIONS = {"silu": "swish", "swish": "swish", "gelu": "gelu", "gelu_new": "
                 "gelu_pytorch_tanh": "gelu", "gelu_python": "gelu", "quick_gelu": "gelu", "relu": "relu",
                 "tanh": "tanh"}
 _REQUIRED = object()
+
+MAX_BLOCKS = 10_000
+"""Most transformer blocks a config may declare (published models have up to a few hundred); a network of more
+would be built layer by layer for minutes, so a larger ``num_hidden_layers`` is refused as a likely typo."""
 
 MODEL_DTYPES = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}
 """A config's ``torch_dtype`` -> the precision a model runs at by default (other values are ignored)."""
@@ -307,6 +312,9 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
     r = _Reader(raw, where, model_type)
     figures = _FAMILIES[model_type](r)
     heads, kv_heads, hidden = figures["heads"], figures["kv_heads"], figures["hidden"]
+    if figures["layers"] > MAX_BLOCKS:
+        raise SpecError(f"{where}: {figures['layers']} blocks (num_hidden_layers) is more than the {MAX_BLOCKS:,} "
+                        "rooflinekit builds; check the value", field="num_hidden_layers")
     if heads % kv_heads:
         raise SpecError(f"{where}: num_attention_heads {heads} is not a multiple of num_key_value_heads "
                         f"{kv_heads}; GQA needs whole groups", field="num_key_value_heads")
@@ -321,13 +329,20 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
     return TransformerConfig(
         name=str(display), source=str(source), model_type=model_type,
         aliases=tuple(meta.get("aliases", ())), task=meta.get("task"),
-        catalog_seq_len=int(meta.get("seq_len", 128)), catalog_precision=_model_precision(raw, meta),
+        catalog_seq_len=_Reader(meta, f"{where}: 'rooflinekit'", model_type).int("seq_len", default=128),
+        catalog_precision=_model_precision(raw, meta, where),
         context_window=_context_window(r), **figures)
 
 
-def _model_precision(raw: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
-    """``rooflinekit.precision``, else the ``torch_dtype`` (or ``dtype``) of :data:`MODEL_DTYPES`, else fp16."""
+def _model_precision(raw: Mapping[str, Any], meta: Mapping[str, Any], where: str) -> str:
+    """``rooflinekit.precision`` (a precision :meth:`Precision.parse` reads, else a SpecError naming it), else the
+    ``torch_dtype`` (or ``dtype``) of :data:`MODEL_DTYPES`, else fp16."""
     if "precision" in meta:
+        try:
+            Precision.parse(str(meta["precision"]))
+        except (PrecisionError, SpecError) as exc:
+            raise SpecError(f"{where}: 'rooflinekit' precision {shown(meta['precision'])}: {exc}",
+                            field="precision") from None
         return str(meta["precision"])
     for key in ("torch_dtype", "dtype"):
         value = raw.get(key)
@@ -362,6 +377,10 @@ def _llama_like(r: _Reader) -> dict[str, Any]:
     if r.family == "mixtral":
         figures["experts"] = r.int("num_local_experts")
         figures["top_k"] = r.int("num_experts_per_tok")
+        if figures["top_k"] > figures["experts"]:
+            raise SpecError(f"{r.where}: num_experts_per_tok {figures['top_k']} exceeds num_local_experts "
+                            f"{figures['experts']}; a token goes to at most all of them",
+                            field="num_experts_per_tok")
     if r.family == "gemma":
         figures["embed_scale"] = True
     return figures
