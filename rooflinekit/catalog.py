@@ -123,7 +123,8 @@ def _read_entries(path: Path, key: str) -> list[dict]:
     except yaml.YAMLError as exc:
         if "nesting depth" in str(exc):  # PyYAML 6.0.4 and later bound the nesting themselves
             raise SpecError(f"{path.name}: YAML nested too deeply to read; fix the file") from None
-        message = str(exc) if len(str(exc)) <= 300 else str(exc)[:297] + "..."
+        message = " ".join(str(exc).split())  # PyYAML's message spans lines; the error is one line
+        message = message if len(message) <= 300 else message[:297] + "..."
         raise SpecError(f"{path.name}: not valid YAML ({message}); fix the file's syntax") from None
     except RecursionError:
         raise SpecError(f"{path.name}: YAML nested too deeply to read; fix the file") from None

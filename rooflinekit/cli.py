@@ -32,7 +32,9 @@ from rooflinekit import __version__
 from rooflinekit.cli_common import (
     Parser, format_options, is_model_file, model_options, resolve_model, roofline_options, split_list,
 )
-from rooflinekit.cli_common import output_file, resolve_hardware, traffic_options
+from rooflinekit.cli_common import (
+    MAX_BATCH, output_file, positive_float, resolve_hardware, traffic_options, warn_failed,
+)
 from rooflinekit.display import format_value, one_line, peaks_text, render_fields, render_table, si
 from rooflinekit.errors import RecordError, RooflineError, RooflineWarning, SpecError
 from rooflinekit.progress import progress, set_progress
@@ -270,13 +272,16 @@ def _mapping_option(value: str | None, option: str) -> dict[str, str]:
             raise SpecError(f"{option} {value!r}: write NAME=VALUE pairs separated by commas, e.g. "
                             + ("board=hardware,model=network" if option == "--columns" else
                                "latency_s=ms" if option == "--units" else "framework=TFLite Micro,batch=1"))
+        if key.strip() in mapping:
+            raise SpecError(f"{option} {value!r}: {key.strip()!r} is given twice; give each NAME once")
         mapping[key.strip()] = target.strip()
     return mapping
 
 
 def _check_columns(path: Path, mapping: dict[str, Any], needed: Sequence[str], one_of: Sequence[str] = ()) -> None:
     """Refuse a records table that lacks ``needed`` columns (or all of ``one_of``) after ``--columns`` and
-    ``--set``, naming its own columns and the options that map them (before any work is done)."""
+    ``--set``, naming its own columns and the options that map them (before any work is done); warn of a ``--set``
+    column the table has itself (its own column is read, the constant ignored)."""
     if path.is_dir() or path.suffix.lower() != ".csv" or not path.is_file():
         return  # folders are MLPerf Tiny trees; other tables are checked by their loader
     import pandas as pd
@@ -285,7 +290,13 @@ def _check_columns(path: Path, mapping: dict[str, Any], needed: Sequence[str], o
         header = list(pd.read_csv(path, nrows=0).columns)
     except (OSError, ValueError, UnicodeDecodeError):
         return  # the loader reports an unreadable table
-    present = {mapping["columns"].get(c, c) for c in header} | set(mapping["constants"])
+    own = {mapping["columns"].get(c, c) for c in header}
+    ignored = sorted(own & set(mapping["constants"]))
+    if ignored:
+        warnings.warn(f"{path.name}: --set {', '.join(ignored)} ignored: the table's own column is read (--set "
+                      "fills only the columns a table lacks; drop it from --set or the column from the table)",
+                      RooflineWarning)
+    present = own | set(mapping["constants"])
     missing = [c for c in needed if c not in present]
     if one_of and not present & set(one_of):
         missing.append(" or ".join(one_of))
@@ -297,9 +308,12 @@ def _check_columns(path: Path, mapping: dict[str, Any], needed: Sequence[str], o
 
 def _table_mapping(args: argparse.Namespace) -> dict[str, Any]:
     """``--columns``, ``--units`` and ``--set`` as :func:`~rooflinekit.compare.load_table` keyword arguments."""
+    from rooflinekit.compare.records import TEXT_COLUMNS
+
     constants: dict[str, Any] = {}
-    for key, value in _mapping_option(args.set, "--set").items():
-        constants[key] = int(value) if value.isdigit() else float(value) if _is_float(value) else value
+    for key, value in _mapping_option(args.set, "--set").items():  # text as written: framework_version=2.10
+        constants[key] = value if key in TEXT_COLUMNS else int(value) if value.isdigit() else \
+            float(value) if _is_float(value) else value
     return {"columns": _mapping_option(args.columns, "--columns"), "units": _mapping_option(args.units, "--units"),
             "constants": constants}
 
@@ -318,14 +332,20 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from rooflinekit.api import CapacityWarning, sweep
     from rooflinekit.catalog import hardware_catalog, network_catalog
 
+    if args.scheduler is not None and args.engine != "dask":
+        raise SpecError(f"--scheduler {args.scheduler!r} applies to --engine dask; add --engine dask, or drop it")
+    try:  # checked before any model is read
+        batches: list[int | None] = [int(b) for b in split_list(args.batches)] or [None]
+    except ValueError:
+        raise SpecError(f"--batches {args.batches!r}: write whole numbers separated by commas, e.g. 1,8,64") from None
+    for batch in batches:
+        if batch is not None and not 1 <= batch <= MAX_BATCH:
+            raise SpecError(f"--batches {args.batches!r}: batch {batch} is out of range; give whole numbers from 1 to "
+                            f"{MAX_BATCH}, e.g. 1,8,64")
     networks = [resolve_model(m) for m in progress(split_list(args.models), "models", unit="model")] \
         or network_catalog().specs
     hardware = [resolve_hardware(h) for h in split_list(args.hardware)] or hardware_catalog().specs
     precisions = split_list(args.precisions) or [None]
-    try:
-        batches: list[int | None] = [int(b) for b in split_list(args.batches)] or [None]
-    except ValueError:
-        raise SpecError(f"--batches {args.batches!r}: write whole numbers separated by commas, e.g. 1,8,64") from None
     with warnings.catch_warnings():  # one capacity warning for the whole sweep, not one per network
         warnings.simplefilter("ignore", CapacityWarning)
         if getattr(args, "engine", "local") == "dask":
@@ -339,11 +359,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     if misfits:
         warnings.warn(f"{misfits} of {len(table)} predictions do not fit their memories; see the 'fits' and "
                       "'notes' columns", CapacityWarning)
-    failed = table["status"] != "ok"
-    if failed.any():
-        first = table.loc[failed, "status"].iloc[0]
-        warnings.warn(f"{int(failed.sum())} of {len(table)} predictions failed (the 'status' column), e.g. "
-                      f"{first}", RooflineWarning)
+    warn_failed(table)
     tdp = {spec.name: spec.tdp_w for spec in hardware}
     table["fps_per_w"] = [_fps_per_w(fps, tdp.get(name)) for fps, name in zip(table["fps"], table["hardware"])]
     _emit(args, table.to_dict("records"), table, columns=SWEEP_TABLE_COLUMNS)
@@ -381,6 +397,7 @@ def cmd_hardware(args: argparse.Namespace) -> None:
 
     from rooflinekit.catalog import hardware_catalog
 
+    _refuse_name(args)
     catalog = hardware_catalog()
     if args.action == "schema":
         if args.format == "csv":
@@ -454,6 +471,7 @@ def cmd_models(args: argparse.Namespace) -> None:
     from rooflinekit.catalog import network_catalog
     from rooflinekit.counters import count_network
 
+    _refuse_name(args)
     catalog = network_catalog()
     if args.action == "list":
         rows = [{"name": catalog.label(s), "kind": s.kind, "task": s.task, "precision": s.precision.label,
@@ -495,8 +513,7 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
                       + "; ".join(f"{n} x {reason}" for reason, n in reasons.head(3).items())
                       + ("; ..." if len(reasons) > 3 else ""), RooflineWarning)
     if records.empty:
-        raise RecordError(f"{args.records}: no usable record; columns after mapping must include hardware, network "
-                          "and latency_s or throughput_fps (map yours with --columns theirs=ours,...)")
+        raise RecordError(_no_usable_record(args.records, loaded))
     keys = records[["hardware", "network", "pruning_pct", "precision", "batch"]].drop_duplicates()
     rows, failures = [], {}
     for key in progress(list(keys.itertuples(index=False, name=None)), "predict", unit="config"):
@@ -524,6 +541,17 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     return result, unmatched
 
 
+def _no_usable_record(path: Path, loaded: Any) -> str:
+    """Why the table ``path`` (read into ``loaded``, a :class:`~rooflinekit.compare.records.LoadResult`) gave no
+    record, and what to do: it cannot be read, every row was rejected, or it has no rows."""
+    for row in loaded.unreadable_files.to_dict("records"):
+        return f"{path}: {row['reason']}; give a UTF-8 CSV table with a header line, or a .parquet table"
+    if len(loaded.rejected):
+        return (f"{path}: no usable record, all {len(loaded.rejected)} rows were rejected (reasons in the warning); "
+                "fix those rows, or their units with --units")
+    return f"{path}: the table has a header but no rows; give one measured record per row"
+
+
 def cmd_align(args: argparse.Namespace) -> None:
     result, unmatched = _align(args)
     matched = result.matched
@@ -537,6 +565,9 @@ def cmd_align(args: argparse.Namespace) -> None:
         payload["summary"] = summary
     if args.format == "json":
         print(dumps_json(payload))
+        return
+    if args.format == "csv" and summary is not None:  # efficiency's result; the records are 'align --format csv'
+        print(tabular(summary, LIST_SEPARATOR).to_csv(index=False), end="")
         return
     if args.format == "csv":
         import pandas as pd
@@ -558,6 +589,13 @@ def cmd_align(args: argparse.Namespace) -> None:
             precision = row.get("precision") if isinstance(row.get("precision"), str) else "precision not stated"
             print(f"  {row.get('source', '')}: {row['hardware']} / {row['network']} / {precision} / batch "
                   f"{row['batch']}: {one_line(row['reason'])}")
+
+
+def _refuse_name(args: argparse.Namespace) -> None:
+    """Refuse a NAME after ``list`` or ``schema``, which take none (it would be ignored)."""
+    if args.action != "show" and args.name is not None:
+        raise SpecError(f"'{args.command} {args.action}' takes no NAME, got {args.name!r}; to see one, use "
+                        f"'rooflinekit {args.command} show {args.name}'")
 
 
 def _require_name(args: argparse.Namespace) -> str:
@@ -654,9 +692,9 @@ def _add_calibrate(commands: Any, common: Parser, name: str, text: str) -> None:
                      help="model file or folder of the records' networks (repeatable; default: models/ inside or "
                           "beside each records folder, then the network catalog)")
     cal.add_argument("--out", required=True, type=output_file, help="calibration JSON to write")
-    cal.add_argument("--shrinkage", type=float, default=0.1,
+    cal.add_argument("--shrinkage", type=positive_float("--shrinkage"), default=0.1,
                      help="pseudo-records pulling each factor towards its coarser level (default 0.1)")
-    cal.add_argument("--system-shrinkage", type=float, default=3.0,
+    cal.add_argument("--system-shrinkage", type=positive_float("--system-shrinkage"), default=3.0,
                      help="pseudo-records pulling each system towards its stack and core (default 3)")
     cal.set_defaults(run=cmd_calibrate)
 
@@ -721,7 +759,8 @@ def _add_llm_command(commands: Any, common: Parser, name: str, text: str) -> Non
                                    "decoder export with past-key/value inputs")
     llm.add_argument("--hardware", required=True,
                      help="catalog hardware or YAML file; several devices need an interconnect (e.g. 'DGX H100')")
-    llm.add_argument("--batch", type=bounded_int("--batch", 1, 1 << 24), default=1, help="sequences (default 1)")
+    llm.add_argument("--batch", type=bounded_int("--batch", 1, 1 << 24),
+                     help="sequences (default 1; --plot sweeps it)")
     llm.add_argument("--prompt", type=bounded_int("--prompt", 1, 1 << 24), default=512,
                      help="prompt tokens per sequence (default 512)")
     llm.add_argument("--generate", type=bounded_int("--generate", 1, 1 << 24), default=128,
@@ -781,7 +820,7 @@ _CLI_HINTS = [
      lambda match: f"--input-shape {match[1]}={match[2].replace(' ', '')}"),  # one shell word: no spaces
     (re.compile(r" ?\(--input-shape ([^)]*)\)"), ""),
     (re.compile(r"\bbatch=(\d+) in Python, "), ""),
-    (re.compile(r"\bbatch=(\d+)\b"), r"--batch \1"),
+    (re.compile(r"(?<!['\",])\bbatch=(\d+)\b"), r"--batch \1"),  # not in a quoted option value: --set 'batch=1'
 ]
 
 
@@ -874,6 +913,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if message is None:
             raise
         print(f"rooflinekit: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system refused a file or the output (no such folder, permission, disk full)
+        where = f"{exc.filename}: " if exc.filename is not None else "writing the output: "
+        print(f"rooflinekit: error: {where}{exc.strerror or exc}; check the path, its permissions and the free "
+              "space", file=sys.stderr)
+        if exc.filename is None:
+            _silence_stdout()  # the interpreter's last flush would fail the same way
         return 2
     return 0
 

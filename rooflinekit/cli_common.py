@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from rooflinekit._limits import MAX_BATCH, MAX_DIM, shown
-from rooflinekit.errors import SpecError
+from rooflinekit.errors import RooflineWarning, SpecError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 
 FORMATS = ("table", "csv", "json")
@@ -67,6 +71,23 @@ def roofline_options() -> Parser:
     return parent
 
 
+def warn_failed(table: pd.DataFrame, note: str = "the 'status' column") -> None:
+    """Warn, once, of the rows of a sweep ``table`` whose ``status`` is not ``ok``: how many, and the first reason.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`~rooflinekit.sweep` table (column ``status``: ``ok`` or why the row was not predicted).
+    note : str, optional
+        Where the failed rows are, or what became of them (``not drawn``).
+    """
+    failed = table["status"] != "ok"
+    if failed.any():
+        first = table.loc[failed, "status"].iloc[0]
+        warnings.warn(f"{int(failed.sum())} of {len(table)} predictions failed ({note}), e.g. {first}",
+                      RooflineWarning, stacklevel=2)
+
+
 def split_list(value: str | None) -> list[str]:
     """``"a, b,,c"`` -> ``["a", "b", "c"]``; None -> ``[]``."""
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
@@ -97,14 +118,17 @@ def parse_input_shapes(values: Sequence[str]) -> dict[str, list[int | str]]:
     Raises
     ------
     SpecError
-        A value without ``NAME=``, an empty dim, a dim out of 1 .. ``MAX_DIM``, or a dim that is neither ASCII
-        digits nor a name (``-1``, ``²``, ``2**70``).
+        A value without ``NAME=``, an input named twice, an empty dim, a dim out of 1 .. ``MAX_DIM``, or a dim
+        that is neither ASCII digits nor a name (``-1``, ``²``, ``2**70``).
     """
     shapes: dict[str, list[int | str]] = {}
     for value in values:
         name, sep, dims = value.partition("=")
         if not sep or not name or not dims:
             raise SpecError(f"--input-shape {shown(value)}: write NAME=D1,D2,... e.g. input=1,3,224,224")
+        if name in shapes:
+            raise SpecError(f"--input-shape {shown(value)}: input {shown(name)} is given twice; give each input "
+                            "once")
         shapes[name] = [_dim(d, value) for d in dims.replace("x", ",").split(",")]
     return shapes
 
@@ -130,6 +154,32 @@ def bounded_int(option: str, low: int, high: int) -> Callable[[str], int]:
         if not re.fullmatch(r"[+-]?[0-9]{1,20}", token) or not low <= int(token) <= high:
             raise argparse.ArgumentTypeError(f"{option} {shown(text, 30)}: give a whole number from {low} to {high}")
         return int(token)
+
+    return convert
+
+
+def positive_float(option: str) -> Callable[[str], float]:
+    """An argparse ``type`` reading a positive, finite number; anything else (``0``, ``-1``, ``nan``, ``inf``,
+    ``abc``) is a usage error that names ``option`` and the value.
+
+    Parameters
+    ----------
+    option : str
+        The option's name for the message (``--shrinkage``).
+
+    Returns
+    -------
+    Callable
+        The converter.
+    """
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"{option} {shown(text, 30)}: give a positive number, e.g. 0.5")
+        return value
 
     return convert
 

@@ -20,6 +20,7 @@ import argparse
 import pandas as pd
 
 from rooflinekit.display import render_table
+from rooflinekit.errors import SpecError
 from rooflinekit.llm import predict_llm
 from rooflinekit.output import dumps_json, to_json_value
 
@@ -35,7 +36,7 @@ def cmd_llm(args: argparse.Namespace) -> None:
     if args.plot:
         _plot(args)
         return
-    result = predict_llm(model, resolve_hardware(args.hardware), batch=args.batch, prompt=args.prompt,
+    result = predict_llm(model, resolve_hardware(args.hardware), batch=args.batch or 1, prompt=args.prompt,
                          generate=args.generate, weights=args.weights, kv=args.kv, base=args.base,
                          group_size=args.group_size, tp=args.tp, pp=args.pp, context=args.context,
                          traffic=args.traffic, calibrated=args.calibrated, heads=args.heads,
@@ -76,8 +77,16 @@ def cmd_llm(args: argparse.Namespace) -> None:
 
 
 def _plot(args: argparse.Namespace) -> None:
-    """``--plot FILE``: the batch sweep as a chart, and its table."""
+    """``--plot FILE``: the batch sweep as a chart, and its table; the options of one prediction are refused."""
     from rooflinekit.cli_common import resolve_hardware
+
+    given = [option for option, value in (("--batch", args.batch is not None), ("--context", args.context is not None),
+                                          ("--layers", args.layers), ("--calibrated", args.calibrated)) if value]
+    if given:
+        one = len(given) == 1
+        raise SpecError(f"--plot sweeps the batch and charts the roofline bound; {', '.join(given)} "
+                        f"{'does' if one else 'do'} not apply to it: drop {'it' if one else 'them'}, or leave out "
+                        "--plot")
     from rooflinekit.llm.sweep import llm_batch_sweep, plot_llm_batches
     from rooflinekit.plots import save_figure
 

@@ -24,7 +24,7 @@ from rooflinekit.catalog import hardware_catalog, network_catalog
 from rooflinekit.cli_common import (
     Parser, model_options, resolve_model, roofline_options, split_list, traffic_options,
 )
-from rooflinekit.cli_common import MAX_BATCH, bounded_int, output_file, resolve_hardware
+from rooflinekit.cli_common import MAX_BATCH, bounded_int, output_file, resolve_hardware, warn_failed
 from rooflinekit.errors import SpecError
 from rooflinekit.output import dumps_json
 from rooflinekit.plots import PlotError, plot_efficiency, plot_heatmap, plot_layers, plot_pareto, plot_roofline, \
@@ -73,14 +73,18 @@ def cmd_roofline(args: argparse.Namespace) -> None:
         raise SpecError("plot roofline needs --hardware NAME[,NAME...]; list them with 'rooflinekit hardware list'")
     models = _models(args.models)
     points = sweep(models, hardware, split_list(args.precisions) or [None], [args.batch], args.mode,
-                   args.traffic) if models else None
+                   args.traffic, fuse=args.fuse) if models else None
+    if points is not None:
+        warn_failed(points, "not drawn")
     _finish(args, plot_roofline(hardware, points, split_list(args.dtypes) or None, title=_title(args, "Roofline")))
 
 
 def cmd_heatmap(args: argparse.Namespace) -> None:
     networks = _models(args.models) or network_catalog().specs
     hardware = [resolve_hardware(h) for h in split_list(args.hardware)] or hardware_catalog().specs
-    table = sweep(networks, hardware, split_list(args.precisions) or [None], [args.batch], args.mode, args.traffic)
+    table = sweep(networks, hardware, split_list(args.precisions) or [None], [args.batch], args.mode, args.traffic,
+                  fuse=args.fuse)
+    warn_failed(table, "their cells are empty")
     _finish(args, plot_heatmap(table, title=_title(args, f"Performance prediction (batch {args.batch})")))
 
 
@@ -100,6 +104,8 @@ def cmd_efficiency(args: argparse.Namespace) -> None:
 def cmd_pareto(args: argparse.Namespace) -> None:
     maximize = _axes_option(args.maximize, "--maximize")
     log = _axes_option(args.log, "--log")
+    if args.front_per_hue and args.hue is None:
+        raise SpecError("--front-per-hue draws one front per --hue group; give --hue COLUMN too")
     fig = plot_pareto(_read_records(args.records), args.x, args.y, ("x" in maximize, "y" in maximize),
                       hue=args.hue, label=args.label, front="hue" if args.front_per_hue else "all",
                       log_x="x" in log, log_y="y" in log, title=_title(args, None))

@@ -401,6 +401,11 @@ def _dtype(annotation: Any) -> str | None:
     return {float: "float64", int: "int64", bool: "boolean"}.get(base)
 
 
+TEXT_COLUMNS: frozenset[str] = frozenset(name for name, info in Record.model_fields.items()
+                                         if _dtype(info.annotation) is None)
+"""Record columns that hold text: a value given as text (``framework_version=2.10``) is kept as written."""
+
+
 def text_column(values: Iterable[Any], index: pd.Index | None = None) -> pd.Series:
     """A text column as object dtype: each value as ``str``, a missing one (None, NaN, pandas NA) as None.
 

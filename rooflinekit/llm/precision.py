@@ -195,16 +195,16 @@ def llm_precision(weights: str | WeightFormat | None = None, kv: str | DType | N
         raise PrecisionError(f"model type {default.value!r} is not a float type; use one of "
                              f"{', '.join(d.value for d in BASE_TYPES)}")
     base_given = DType.parse(base) if base is not None else None
+    if base_given is not None and base_given not in BASE_TYPES:  # before it is read as a weight format
+        raise PrecisionError(f"base precision {base_given.value!r} is not a float type of a model; use one of "
+                             f"{', '.join(d.value for d in BASE_TYPES)}")
     fmt = weight_format(weights if weights is not None else (base_given or default).value, group_size)
     if base_given is not None:
         base_type = base_given
     elif fmt.weights in BASE_TYPES:
         base_type = fmt.weights
-    else:
+    else:  # default is one of BASE_TYPES (checked above), so the base is too
         base_type = default if default.bits == 16 else DType.FP16
-    if base_type not in BASE_TYPES:
-        raise PrecisionError(f"base precision {base_type.value!r} is not a float type of a model; use one of "
-                             f"{', '.join(d.value for d in BASE_TYPES)}")
     kv_type = DType.parse(kv) if kv is not None else base_type
     if kv_type not in KV_TYPES:
         raise PrecisionError(f"KV-cache type {kv_type.value!r} is not supported; use one of "

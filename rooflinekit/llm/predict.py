@@ -212,9 +212,16 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     stage_prefill = _stage_of_rows(prefill_net, stages)
     stage_decode = _stage_of_rows(decode_a, stages)
     kv_bytes = precision.kv.bits / 8
-    prefill_costs = kernel_costs(counted_prefill, device, model_traffic, batch,
-                                 _kv_writes(prefill_net, shard, prompt, kv_bytes), stage_prefill, t_a=prompt,
-                                 weight_read_fraction=_read_fraction(prefill_net, cfg, batch * prompt))
+    try:
+        prefill_costs = kernel_costs(counted_prefill, device, model_traffic, batch,
+                                     _kv_writes(prefill_net, shard, prompt, kv_bytes), stage_prefill, t_a=prompt,
+                                     weight_read_fraction=_read_fraction(prefill_net, cfg, batch * prompt))
+    except PrecisionError as exc:  # say which of the LLM's own options picks a type the device has
+        floats = [d.value for d in BASE_TYPES if d in device.peak_ops_per_s]
+        hint = (f"run it at a type {device.name} has, e.g. --base {floats[0]} (base='{floats[0]}' in Python), and "
+                "--weights to match" if floats else f"{device.name} has no float peak (fp16, bf16, fp32) to run "
+                "an LLM's base type on; pick another device")
+        raise PrecisionError(f"{exc}; {hint}") from None
     write_decode = _kv_writes(decode_a, shard, 1, kv_bytes)
     decode_costs = kernel_costs(counted_a, device, model_traffic, batch, write_decode, stage_decode, t_a=1,
                                 counted_b=counted_b, kv_write_bytes_b=write_decode, t_b=2,

@@ -48,9 +48,21 @@ def figure_and_axes(ax: "Axes | None", figsize: tuple[float, float]) -> tuple["F
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], chart: str) -> None:
     """:class:`PlotError` naming the missing columns of ``df`` and the ones it has."""
-    missing = [c for c in columns if c not in df.columns]
+    missing = list(dict.fromkeys(c for c in columns if c not in df.columns))  # each named once
     if missing:
         raise PlotError(f"{chart} needs columns {missing}, which are missing; the DataFrame has {list(df.columns)}")
+
+
+def numeric_column(df: pd.DataFrame, column: str, chart: str) -> pd.Series:
+    """Column ``column`` of ``df`` as floats: a missing cell (None, NaN, empty) is NaN; a cell that is not a number
+    (``'fast'``) is a :class:`PlotError` naming the column, the row and the value."""
+    values = pd.to_numeric(df[column], errors="coerce").astype(float)
+    bad = values.isna() & df[column].notna() & (df[column].astype(str).str.strip() != "")
+    if bad.any():
+        row = bad.to_numpy().nonzero()[0][0]
+        raise PlotError(f"{chart}: column {column!r} has {df[column].iloc[row]!r} in row {row}, which is not a "
+                        "number; write a plain number there or leave the cell empty")
+    return values
 
 
 def decade_limits(low: float, high: float) -> tuple[float, float]:
@@ -79,9 +91,15 @@ def log_axis(ax: "Axes", which: str, unit: str | None) -> None:
 
 
 def save_figure(fig: "Figure", path: str | Path, dpi: int = 100) -> Path:
-    """Write ``fig`` to ``path`` (``.png``, ``.svg`` or ``.pdf``, by suffix) at ``dpi``; returns the path."""
+    """Write ``fig`` to ``path`` (``.png``, ``.svg`` or ``.pdf``, by suffix) at ``dpi``; returns the path.
+    :class:`PlotError` for another suffix, or when the file system refuses the file (no such folder, no permission,
+    disk full)."""
     path = Path(path)
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
         raise PlotError(f"cannot write {str(path)!r}: use a file name ending in {', '.join(OUTPUT_SUFFIXES)}")
-    fig.savefig(path, dpi=dpi)
+    try:
+        fig.savefig(path, dpi=dpi)
+    except OSError as exc:
+        raise PlotError(f"cannot write {str(path)!r}: {exc.strerror or exc}; write it to a folder that exists, "
+                        "is writable and has space") from None
     return path

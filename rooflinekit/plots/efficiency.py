@@ -7,13 +7,15 @@ peak-compute bound (blue, when given) and the measurement (orange), the measured
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from rooflinekit.errors import RooflineWarning
 from rooflinekit.plots._common import PlotError, decade_limits, figure_and_axes, import_matplotlib, log_axis, \
-    require_columns
+    numeric_column, require_columns
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -48,20 +50,31 @@ def plot_efficiency(df: pd.DataFrame, *, label: str | None = None,
     peak compute of the data type, ignoring memory). Rows are drawn top to bottom in the order given, labelled
     ``hardware  network precision`` (plus ``batch N`` and the framework where rows would otherwise share a label)
     or by the column ``label`` (e.g. one naming the software stack too); a missing
-    (NaN) value draws no bar. Returns the matplotlib Figure.
+    (NaN) value draws no bar, nor does a zero, negative or infinite one (with a warning); a cell that is not a
+    number is a :class:`PlotError`. Returns the matplotlib Figure.
     """
     import_matplotlib()
     require_columns(df, REQUIRED + ([label] if label else []), "plot_efficiency")
     if df.empty:
         raise PlotError("plot_efficiency got an empty DataFrame; nothing to draw")
     data = df.reset_index(drop=True)
+    for column in ("peak_fps", "predicted_fps", "measured_fps", "efficiency_pct"):
+        if column in data.columns:
+            data[column] = numeric_column(data, column, "plot_efficiency")
     if "efficiency_pct" not in data.columns:
         data["efficiency_pct"] = 100 * data["measured_fps"] / data["predicted_fps"]
     series = [s for s in SERIES if s[0] in data.columns and data[s[0]].notna().any()]
     values = data[[column for column, _, _ in series]].to_numpy(dtype=float)
-    finite = values[np.isfinite(values) & (values > 0)]
+    drawable = np.isfinite(values) & (values > 0)
+    finite = values[drawable]
     if finite.size == 0:
         raise PlotError("plot_efficiency: no positive, finite throughput in predicted_fps/measured_fps/peak_fps")
+    undrawn = ~drawable & ~np.isnan(values)  # zero, negative or infinite: no bar on the log axis
+    if undrawn.any():
+        rows, cols = undrawn.nonzero()
+        warnings.warn(f"plot_efficiency: {len(rows)} throughput(s) not positive and finite draw no bar, e.g. "
+                      f"{series[cols[0]][0]} = {values[rows[0], cols[0]]:g} in row {rows[0]}; fix or drop them",
+                      RooflineWarning, stacklevel=2)
     rows = len(data)
     fig, ax = figure_and_axes(ax, (9, 1.2 + 0.12 * rows * len(series)))
     height = 0.8 / len(series)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from rooflinekit.plots._common import PlotError, figure_and_axes, import_matplotlib, log_axis, require_columns
+from rooflinekit.plots._common import PlotError, figure_and_axes, import_matplotlib, log_axis, numeric_column, \
+    require_columns
 from rooflinekit.roofline import Prediction
 
 if TYPE_CHECKING:
@@ -35,12 +36,13 @@ def _layers(prediction: Prediction | pd.DataFrame) -> tuple[pd.DataFrame, str | 
 
 
 def _measured(layers: pd.DataFrame, measured: str | pd.DataFrame | None) -> np.ndarray | None:
-    """Measured seconds aligned to ``layers`` (NaN where a layer has no measurement)."""
+    """Measured seconds aligned to ``layers`` (NaN where a layer has no measurement); :class:`PlotError` for a
+    latency that is not a number, negative or infinite."""
     if measured is None:
         return None
     if isinstance(measured, str):
         require_columns(layers, [measured], "plot_layers(measured=COLUMN)")
-        return pd.to_numeric(layers[measured], errors="coerce").to_numpy(dtype=float)
+        return _positive(layers, numeric_column(layers, measured, "plot_layers").to_numpy())
     require_columns(measured, ["name", "latency_s"], "plot_layers(measured=DataFrame)")
     unknown = sorted(set(measured["name"].astype(str)) - set(layers["name"].astype(str)))
     if unknown:
@@ -49,8 +51,20 @@ def _measured(layers: pd.DataFrame, measured: str | pd.DataFrame | None) -> np.n
     if measured["name"].duplicated().any():
         repeated = sorted(measured["name"][measured["name"].duplicated()].astype(str))
         raise PlotError(f"plot_layers: measured layer names repeat: {repeated}; give one latency per layer")
-    by_name = measured.set_index(measured["name"].astype(str))["latency_s"]
-    return layers["name"].astype(str).map(by_name).to_numpy(dtype=float)
+    by_name = pd.Series(numeric_column(measured, "latency_s", "plot_layers").to_numpy(),
+                        index=measured["name"].astype(str))
+    return _positive(layers, layers["name"].astype(str).map(by_name).to_numpy(dtype=float))
+
+
+def _positive(layers: pd.DataFrame, seconds: np.ndarray) -> np.ndarray:
+    """``seconds`` (aligned to ``layers``), refused with a :class:`PlotError` naming the layer when one is negative
+    or infinite (NaN, no measurement, passes; 0 is a layer fused into another's kernel)."""
+    bad = ~np.isnan(seconds) & ~(np.isfinite(seconds) & (seconds >= 0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise PlotError(f"plot_layers: measured latency of layer {layers['name'].iloc[row]!r} is {seconds[row]:g} s; "
+                        "a latency is a finite number of seconds, 0 or more: fix it or leave the cell empty")
+    return seconds
 
 
 def short_names(names: pd.Series) -> list[str]:
@@ -103,7 +117,8 @@ def plot_layers(prediction: Prediction | pd.DataFrame, measured: str | pd.DataFr
     ``prediction`` is a layer-mode :class:`~rooflinekit.Prediction` or its ``layers`` DataFrame (columns
     ``name``, ``time_s``, ``bound``). ``measured`` adds measured latency per layer as black diamonds: the name of a
     column of the layers DataFrame in seconds, or a DataFrame with ``name`` and ``latency_s`` (a name that is not
-    a layer of the prediction is a :class:`PlotError`). ``log`` puts latency on a log axis. ``title`` defaults to
+    a layer of the prediction, or a latency that is negative or not a number, is a :class:`PlotError`; an empty
+    cell draws no marker). ``log`` puts latency on a log axis. ``title`` defaults to
     network, hardware and precision of a Prediction. Returns the matplotlib Figure.
     """
     import_matplotlib()

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from rooflinekit.compare.pareto import pareto_front
-from rooflinekit.plots._common import PlotError, figure_and_axes, import_matplotlib, log_axis, require_columns
+from rooflinekit.plots._common import PlotError, figure_and_axes, import_matplotlib, log_axis, numeric_column, \
+    require_columns
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -61,9 +62,10 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize: bool | tuple[bool, b
     ``(True, True)``, latency vs energy ``False``. ``hue`` colours points by a column (one marker shape per
     group); ``front="hue"`` draws one front per group (e.g. predicted vs measured) instead of one over all points.
     ``label`` names a column whose values annotate the front points. Rows with a missing ``x`` or ``y`` are not
-    drawn. ``log_x``/``log_y`` put an axis on a log scale. Axis labels default to the column name; the record and
-    sweep columns (``throughput_fps``, ``latency_s``, ``energy_j``, ``accuracy_top1_pct``, ...) get a label with
-    units and SI-prefixed ticks (``200 ms``). Returns the matplotlib Figure.
+    drawn; a cell that is not a number is a :class:`PlotError`. ``log_x``/``log_y`` put an axis on a log scale
+    (a :class:`PlotError` when a drawn value on it is not positive). Axis labels default to the column name; the
+    record and sweep columns (``throughput_fps``, ``latency_s``, ``energy_j``, ``accuracy_top1_pct``, ...) get a
+    label with units and SI-prefixed ticks (``200 ms``). Returns the matplotlib Figure.
     """
     import_matplotlib()
     columns = [x, y] + [c for c in (hue, label) if c is not None]
@@ -71,10 +73,16 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize: bool | tuple[bool, b
     if front not in ("all", "hue") or (front == "hue" and hue is None):
         raise PlotError(f"plot_pareto: front={front!r}; use 'all', or 'hue' together with hue=COLUMN")
     best = (maximize, maximize) if isinstance(maximize, bool) else tuple(maximize)
-    data = df.assign(_x=pd.to_numeric(df[x], errors="coerce"), _y=pd.to_numeric(df[y], errors="coerce"))
+    data = df.assign(_x=numeric_column(df, x, "plot_pareto"), _y=numeric_column(df, y, "plot_pareto"))
     data = data[np.isfinite(data["_x"]) & np.isfinite(data["_y"])].reset_index(drop=True)
     if data.empty:
         raise PlotError(f"plot_pareto: no row has numbers in both {x!r} and {y!r}; nothing to draw")
+    for which, column, log in (("x", x, log_x), ("y", y, log_y)):
+        below = data[f"_{which}"] <= 0
+        if log and below.any():
+            raise PlotError(f"plot_pareto: a log {which} axis (log_{which}=True, --log {which}) needs positive values, "
+                            f"but {column!r} has {data.loc[below, f'_{which}'].iloc[0]:g}; use a linear axis or drop "
+                            "those rows")
     fig, ax = figure_and_axes(ax, (9, 6))
     groups = list(dict.fromkeys(data[hue].astype(str))) if hue else [None]
     on_front = pd.Index([])

@@ -561,4 +561,7 @@ def load_calibration(path: str | Path) -> CalibratedPredictor:
         raise CalibrationError(f"cannot read calibration JSON {path}: not UTF-8 text ({exc.reason} at byte "
                                f"{exc.start}); write it with CalibratedPredictor.to_json or 'rooflinekit calibrate'"
                                ) from None
-    return CalibratedPredictor.from_json(text)
+    try:
+        return CalibratedPredictor.from_json(text)
+    except CalibrationError as exc:  # name the file the message is about
+        raise CalibrationError(f"{path}: {exc}") from None

@@ -47,6 +47,20 @@ def _load_records(path: Path, columns: Mapping[str, str] | None = None, units: M
     return load_mlperf_tiny(path) if path.is_dir() else load_table(path, columns, units, constants)
 
 
+def _nothing_to_fit(paths: Sequence[Path], loaded: Sequence[LoadResult], left_out: int) -> str:
+    """Why no record of ``paths`` can be fitted, and what to do: a table that cannot be read, every record left
+    out (``left_out`` of them, their reasons already warned), or tables without rows."""
+    for result in loaded:
+        for row in result.unreadable_files.to_dict("records"):
+            return f"{row['path']}: {row['reason']}; give a UTF-8 CSV table with a header line, or a .parquet table"
+    names = ", ".join(path.name for path in paths)
+    if left_out:
+        return (f"{names}: no record to fit, all {left_out} were left out (reasons in the warning); fix those rows, or "
+                "give the networks' model files (--models PATH on the command line, models= in Python)")
+    return f"{names}: no record to fit, the tables have no rows; give one measured record (hardware, network, " \
+           "latency_s) per row"
+
+
 def _default_models(paths: Sequence[Path]) -> list[Path]:
     """``models/`` folders inside or beside record folders (the MLPerf Tiny data layout)."""
     candidates = [folder / "models" for path in paths if path.is_dir() for folder in (path, path.parent)]
@@ -81,6 +95,8 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
         warnings.warn(f"{len(left_out)} records left out of the calibration ({len(features)} used): "
                       + "; ".join(f"{n} x {reason}" for reason, n in counts.head(5).items())
                       + ("; ..." if len(counts) > 5 else ""), CalibrationWarning, stacklevel=2)
+    if features.empty:
+        raise CalibrationError(_nothing_to_fit(paths, loaded, len(left_out)))
     fitted = predictor.fit(features)
     fitted.features_ = features
     return fitted

@@ -147,6 +147,15 @@ class _CsvChunks:
                 name = f"{field}.{n}"
             names.append(name)
         self.columns = [self.rename.get(name, name) for name in names]
+        record = [c for c in self.columns if c in RECORD_COLUMNS and c != "source"]
+        # a record column given twice (a repeated header name, or two columns renamed onto it) is ambiguous
+        twice = {c for c in record if record.count(c) > 1} | {
+            self.rename.get(field, field) for field, name in zip(fields, names)
+            if name != field and name not in self.rename and self.rename.get(field, field) in record}
+        if twice:
+            raise RecordError(f"{self.path.name}: record column(s) {sorted(twice)} given twice in the header (after "
+                              "the columns= / --columns renaming); keep one, or rename the copy (a repeated name's "
+                              "copies read as NAME.1, NAME.2, ...)")
         positions = {name: position for position, name in enumerate(self.columns)
                      if name in RECORD_COLUMNS and name != "source"}
         self.fields = list(positions)
