@@ -242,6 +242,7 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
     :func:`rooflinekit.roofline.dask_engine.sweep_dask`. Warns :class:`CapacityWarning` once with the number of
     rows that do not fit (their ``fits`` column is False).
     """
+    import numpy as np
     import pandas as pd
 
     nets = [resolve_network(n) for n in networks]
@@ -260,7 +261,8 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
         raise SpecError(f"unknown sweep engine {engine!r}; use 'local' or 'dask'")
     if "fits" not in table.columns:
         return table
-    misfits = int((table["fits"] == False).sum())  # noqa: E712 (missing where the row was not predicted)
+    fits = table["fits"].array.to_numpy(dtype=bool, na_value=True)  # a row not predicted (missing) is no misfit
+    misfits = len(table) - int(np.count_nonzero(fits))
     if misfits:
         warnings.warn(f"{misfits} of {len(table)} predictions do not fit their memories; see the 'fits' and "
                       "'notes' columns", CapacityWarning, stacklevel=2)

@@ -360,6 +360,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         warnings.warn(f"{misfits} of {len(table)} predictions do not fit their memories; see the 'fits' and "
                       "'notes' columns", CapacityWarning)
     warn_failed(table)
+    table["kernels"] = table["kernels"].astype("Int64")  # a count (the table holds it as float: NaN where failed)
     tdp = {spec.name: spec.tdp_w for spec in hardware}
     table["fps_per_w"] = [_fps_per_w(fps, tdp.get(name)) for fps, name in zip(table["fps"], table["hardware"])]
     _emit(args, table.to_dict("records"), table, columns=SWEEP_TABLE_COLUMNS)

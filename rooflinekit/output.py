@@ -191,8 +191,9 @@ def _is_array(value: Any) -> bool:
 
 
 def tabular(frame: pd.DataFrame, separator: str = LIST_SEPARATOR) -> pd.DataFrame:
-    """``frame`` with every list or dict cell made one :func:`table_cell` (numeric columns are left alone)."""
+    """``frame`` with every list or dict cell made one :func:`table_cell` (numeric columns are left alone; a sweep's
+    ``notes``, of the ``rooflinekit.notes`` dtype, are tuples of lines like an object column's)."""
     frame = frame.copy()
-    for column in frame.columns[frame.dtypes == object]:
-        frame[column] = frame[column].map(lambda v: table_cell(v, separator))
+    for column in frame.columns[(frame.dtypes == object) | (frame.dtypes.astype(str) == "rooflinekit.notes")]:
+        frame[column] = frame[column].astype(object).map(lambda v: table_cell(v, separator))
     return frame

@@ -63,6 +63,23 @@ def test_sweep_table(capsys):
     assert len(out.strip().splitlines()) == 1 + 2 * 2
 
 
+def test_sweep_kernels_are_counts_and_notes_are_text(capsys):
+    # LeNet-MNIST: 13 layers, its four ReLUs and the softmax fused into the layer before them: 8 kernels; ResNet-50
+    # (25.5 MB of int8 weights) cannot fit the 2 MB flash of the NUCLEO-F767ZI; the BISMO overlay has no int8
+    argv = ["sweep", "--models", "LeNet-MNIST,ResNet-50", "--hardware", "ZCU104-DPU,NUCLEO-F767ZI,ZCU104-BISMO",
+            "--precisions", "int8"]
+    code, out, _ = run(capsys, *argv, "--format", "json")
+    rows = {(r["network"], r["hardware"]): r for r in json.loads(out)}
+    assert code == 0 and rows[("LeNet-MNIST", "ZCU104-DPU")]["kernels"] == 8
+    assert isinstance(rows[("LeNet-MNIST", "ZCU104-DPU")]["kernels"], int)
+    assert rows[("LeNet-MNIST", "ZCU104-BISMO")]["kernels"] is None
+    code, out, _ = run(capsys, *argv, "--format", "csv")
+    table = pd.read_csv(io.StringIO(out), keep_default_na=False).set_index(["network", "hardware"])
+    assert table.loc[("LeNet-MNIST", "ZCU104-DPU"), "kernels"] == "8"
+    assert table.loc[("LeNet-MNIST", "ZCU104-DPU"), "notes"] == ""  # no notes: an empty cell, not "()"
+    assert table.loc[("ResNet-50", "NUCLEO-F767ZI"), "notes"].startswith("does not fit: Flash must hold 25.5 MB")
+
+
 def test_hardware_and_models_listing(capsys):
     code, out, _ = run(capsys, "hardware", "list", "--format", "csv")
     assert code == 0

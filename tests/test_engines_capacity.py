@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -257,3 +258,11 @@ def test_more_bandwidth_never_slower_and_never_above_peak(hw_name, net, mode, tr
     assert quicker.latency_s <= base.latency_s * (1 + 1e-12)
     assert base.attainable_ops_per_s <= hw.peak("int8") * (1 + 1e-12)
     assert base.latency_optimistic_s <= base.latency_s * (1 + 1e-12) <= base.latency_pessimistic_s * (1 + 1e-9)
+
+
+def test_sweep_warns_once_with_the_rows_that_do_not_fit():
+    # ResNet-50's 25.5 MB of int8 weights: not on the MCU's 2 MB flash, on the ZCU104's DRAM they fit; the FPGA
+    # overlay without int8 is a failed row (fits missing), which is no misfit
+    with pytest.warns(rk.CapacityWarning, match=r"^1 of 3 predictions do not fit their memories"):
+        table = rk.sweep(["ResNet-50"], ["NUCLEO-F767ZI", "ZCU104-DPU", "ZCU104-BISMO"], ["int8"])
+    assert table["fits"].tolist() == [False, True, pd.NA]

@@ -291,6 +291,17 @@ def test_notes_array_operations_equal_those_of_its_values(noted_table, data):
     assert NotesArray._from_sequence(list(plain)).tolist() == list(plain)
 
 
+def test_notes_mapped_to_text_stay_text(noted_table):
+    """``Series.map`` over the notes gives the mapped values, not notes rows read from them (a str is no row)."""
+    from rooflinekit.roofline.notes import NotesArray
+
+    joined = noted_table["notes"].map(lambda lines: "; ".join(lines) if lines is not None else None)
+    expected = ["; ".join(lines) if lines is not None else None for lines in noted_table["notes"].astype(object)]
+    assert joined.tolist() == expected and any(expected)
+    with pytest.raises(TypeError, match="a notes row is a tuple of str or None, got 'does not fit'"):
+        NotesArray._from_sequence(["does not fit"])
+
+
 def test_grid_axes_are_sparse_columns(networks):
     """Each grid axis is NaN outside its grid's rows; an axis NaN on most rows is stored sparse (only its grid's
     values kept), the others dense; either way the values are those of the grid points."""

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray, ExtensionDtype, register_extension_dtype, take
 
+from rooflinekit._limits import shown
 from rooflinekit.roofline.notes import EMPTY, MISSING, NoteRows
 
 
@@ -35,7 +36,15 @@ class NotesArray(NoteRows, ExtensionArray):
 
     @classmethod
     def _from_sequence(cls, scalars: Any, *, dtype: Any = None, copy: bool = False) -> "NotesArray":
-        return cls.from_values(scalars)
+        """Rows of ``scalars``, each a tuple (or list) of ``str`` or None; a TypeError for anything else (a ``str``
+        is not read as its characters), so pandas keeps values that are not notes (``Series.map`` results) as
+        objects."""
+        values = list(scalars)
+        for value in values:
+            if value is not None and (isinstance(value, str) or not isinstance(value, (tuple, list))
+                                      or not all(isinstance(line, str) for line in value)):
+                raise TypeError(f"a notes row is a tuple of str or None, got {shown(value)}")
+        return cls.from_values(values)
 
     @classmethod
     def _from_factorized(cls, values: Any, original: "NotesArray") -> "NotesArray":
