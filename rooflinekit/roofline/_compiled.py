@@ -115,7 +115,7 @@ def _layer_totals_source(ops: Any, peak: Any, moved: Any, state: Any, state_leve
     n_kernels = starts.shape[0]
     tile = max(1, min(n_b, COLUMN_TILE))
     same_weights = n_b == 1 or moved.strides[1] == 0
-    compute, slowest_s, memory_sum, kernel_s = np.empty(tile), np.empty(tile), np.empty(tile), np.empty(tile)
+    slowest_s, memory_sum, kernel_s = np.empty(tile), np.empty(tile), np.empty(tile)
     kernel_ops, kernel_compute, kernel_moved = np.empty(tile), np.empty(tile), np.empty((levels, tile))
     slowest = np.empty(tile, dtype=np.int64)
     seg_moved = np.empty((levels, tile))
@@ -159,9 +159,6 @@ def _layer_totals_source(ops: Any, peak: Any, moved: Any, state: Any, state_leve
                                 m = (tile_moved[g, j, level] + per_frame_state * f) + per_frame_activations * f
                                 seg_moved[level, j] += m
                                 kernel_moved[level, j] += m
-                for j in range(width):
-                    ops_k, compute_k = kernel_ops[j], kernel_compute[j]
-                    compute[j] = ops_k / (ops_k / compute_k if compute_k > 0 else 1.0)
                 for level in range(levels):
                     bandwidth_l = bandwidth[s, level]
                     if level == 0:
@@ -176,12 +173,14 @@ def _layer_totals_source(ops: Any, peak: Any, moved: Any, state: Any, state_leve
                             slowest[j] = level if slower else slowest[j]
                             memory_sum[j] += memory
                 overhead = overhead_s[k]
-                for j in range(width):
-                    compute_bound = compute[j] >= slowest_s[j]
+                for j in range(width):  # the kernel's compute time (through its peak, as numpy) taken here
+                    ops_k, compute_k = kernel_ops[j], kernel_compute[j]
+                    compute = ops_k / (ops_k / compute_k if compute_k > 0 else 1.0)
+                    compute_bound = compute >= slowest_s[j]
                     slowest[j] = -1 if compute_bound else slowest[j]
-                    kernel_s[j] = (compute[j] if compute_bound else slowest_s[j]) + overhead
+                    kernel_s[j] = (compute if compute_bound else slowest_s[j]) + overhead
                     seg_time[j] += kernel_s[j]
-                    seg_pessimistic[j] += memory_sum[j] + compute[j]
+                    seg_pessimistic[j] += memory_sum[j] + compute
                 for j in range(width):
                     by_code[slowest[j] + 1, j] += kernel_s[j]
                     present[slowest[j] + 1, j] = True
@@ -264,10 +263,12 @@ def layer_totals(ops: np.ndarray, peak: np.ndarray, moved: np.ndarray, frames: n
     moved_total = np.empty((n_seg, n_b, levels))
     time_s, pessimistic_s = np.empty((n_seg, n_b)), np.empty((n_seg, n_b))
     bound = np.empty((n_seg, n_b), dtype=np.int64)
-    none = np.full(len(ops), -1, dtype=np.int64)
-    state, state_level, activations, activations_level = added or (np.zeros(len(ops)), none, np.zeros(len(ops)), none)
-    kernels[2](ops, peak, moved, state, state_level.astype(np.int64), activations, activations_level.astype(np.int64),
-               frames, row_bounds, starts, kernel_bounds, overhead_s, bandwidth, ops_total, compute_total,
-               moved_total, time_s, pessimistic_s, bound)
+    if added is None:
+        none = np.full(len(ops), -1, dtype=np.int64)
+        added = (np.zeros(len(ops)), none, np.zeros(len(ops)), none)
+    state, state_level, activations, activations_level = added
+    kernels[2](ops, peak, moved, state, state_level.astype(np.int64, copy=False), activations,
+               activations_level.astype(np.int64, copy=False), frames, row_bounds, starts, kernel_bounds, overhead_s,
+               bandwidth, ops_total, compute_total, moved_total, time_s, pessimistic_s, bound)
     _compiled_kernels.add("layer")
     return ops_total, compute_total, moved_total, time_s, pessimistic_s, bound

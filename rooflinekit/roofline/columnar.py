@@ -22,6 +22,11 @@ import pandas as pd
 from rooflinekit.roofline._notes_array import NotesArray
 from rooflinekit.roofline.notes import EMPTY, NoteRows, NoteSource
 
+try:  # pandas 3.0 on (not in pandas-stubs)
+    from pandas.api.internals import create_dataframe_from_blocks as _from_blocks  # type: ignore[import-not-found]
+except ImportError:  # pandas before 3.0
+    _from_blocks = None
+
 CATEGORICAL_COLUMNS = ("network", "hardware", "precision", "mode", "traffic", "bound", "estimate", "status")
 OBJECT_COLUMNS = ("engines", "engine_batches")
 INT_COLUMNS = ("batch",)
@@ -70,6 +75,12 @@ def _made_dtype(labels: tuple[Hashable, ...]) -> pd.CategoricalDtype:
 _categorical_dtype = lru_cache(maxsize=256)(_made_dtype)
 
 
+@lru_cache(maxsize=64)
+def _column_index(columns: tuple[str, ...]) -> pd.Index:
+    """The column labels ``columns`` as an Index (a sweep's are few: made once, each table given a copy)."""
+    return pd.Index(list(columns))
+
+
 class TableBuilder:
     """Preallocated columns for up to ``capacity`` rows of the columns ``columns`` (see the module docstring).
 
@@ -77,6 +88,8 @@ class TableBuilder:
     appear, as pandas stores them, so :meth:`frame` copies none); the ``sparse`` columns (grid axes: NaN outside
     their grid's rows) keep only their non-NaN values, and become pandas ``Sparse[float64, nan]`` columns; the
     notes' codes are allocated only once a row has a note or is missing (else ``notes`` is a view of one code).
+    The numeric and object columns of one numpy type are the rows of one 2-D array (``typed``), so that
+    :meth:`frame` gives pandas one block per type rather than one per column.
     """
 
     def __init__(self, capacity: int, columns: Sequence[str], categories: Categories,
@@ -87,20 +100,25 @@ class TableBuilder:
         # sparse column -> (rows, values) segments not yet in ``built``; rows a slice or an index array
         self.sparse: dict[str, list[tuple[slice | np.ndarray, np.ndarray]]] = {name: [] for name in sparse}
         self.built: dict[str, pd.arrays.SparseArray] = {}
+        by_type: dict[str, list[str]] = {}  # numpy type name -> its columns
         for name in self.columns:
             if name in self.sparse or name == "notes":
                 continue
             if name in CATEGORICAL_COLUMNS:
                 self.data[name] = np.empty(capacity, dtype=_code_dtype(len(categories.codes[name])))
-            elif name in OBJECT_COLUMNS:
-                self.data[name] = np.empty(capacity, dtype=object)
-            elif name in INT_COLUMNS or name == "grid_point":
-                self.data[name] = np.empty(capacity, dtype=np.int64)
             elif name in BOOL_COLUMNS:
                 self.data[name] = np.empty(capacity, dtype=bool)
                 self.data[name + "/missing"] = np.empty(capacity, dtype=bool)
             else:
-                self.data[name] = np.empty(capacity, dtype=np.float64)
+                kind = ("object" if name in OBJECT_COLUMNS
+                        else "int64" if name in INT_COLUMNS or name == "grid_point" else "float64")
+                by_type.setdefault(kind, []).append(name)
+        # numpy type -> (its columns, their values as the rows of one array)
+        self.typed: list[tuple[list[str], np.ndarray]] = []
+        for kind, names in by_type.items():
+            values = np.empty((len(names), capacity), dtype=kind)
+            self.typed.append((names, values))
+            self.data.update(zip(names, values))
 
     def room(self) -> int:
         """Rows still free."""
@@ -208,7 +226,18 @@ class TableBuilder:
                 out[name] = pd.arrays.BooleanArray(values, self.data[name + "/missing"][:n])
             else:
                 out[name] = values
-        return pd.DataFrame(out, index=pd.RangeIndex(first_row, first_row + n), copy=False)
+        index = pd.RangeIndex(first_row, first_row + n)
+        if _from_blocks is None:  # pandas before 3.0
+            return pd.DataFrame(out, index=index, copy=False)
+        # the blocks as they are (the columns are of their final types already): without the DataFrame
+        # constructor's checks and inference, the numeric and object columns one block per type
+        position = {name: i for i, name in enumerate(self.columns)}
+        blocks: list[tuple[Any, np.ndarray]] = [
+            (values[:, :n], np.array([position[name] for name in names])) for names, values in self.typed]
+        blocks.extend((values, np.array([position[name]])) for name, values in out.items()
+                      if not isinstance(values, np.ndarray))
+        frame: pd.DataFrame = _from_blocks(blocks, index=index, columns=_column_index(tuple(self.columns)).copy())
+        return frame
 
     def _sparse(self, name: str, n: int) -> pd.arrays.SparseArray:
         """Sparse column ``name`` over the first ``n`` rows (NaN where no value was given), built from its

@@ -6,6 +6,9 @@ such a note on most rows, and formatting a few numbers per row costs far more th
 
 - :class:`CapacityNotes` holds the notes of the B columns (batch sizes or grid points) of one residency as
   numeric arrays, one entry per note, and formats the notes of the columns asked for (:meth:`~CapacityNotes.lines`);
+- :class:`MisfitNotes` holds the misfits of a stacked evaluation (many networks x batch sizes) as the arrays its
+  residency has (which levels are over, and each network's sizes per level) and makes the entries of the columns
+  asked for only then; :class:`JoinedNotes` reads several sources' notes of the same columns one after the other;
 - :class:`NoteRows` holds rows of notes: row ``i`` is ``sources[source[i]].lines([column[i]])[0]``, ``()`` where
   ``source[i] == EMPTY`` and missing (None) where ``source[i] == MISSING`` (a row that was not predicted). Reading a
   row, iterating or ``tolist()`` give tuples of ``str``, the same text an eager build gave; selecting, taking and
@@ -128,6 +131,54 @@ class CapacityNotes:
                 out.append(f"does not fit: {names[level]} must hold {shown['held'][k]} ({parts} at batch {batch}) "
                            f"but has {shown['capacity'][k]}")
         return out
+
+
+@dataclass(frozen=True, eq=False)
+class MisfitNotes:
+    """The misfit notes of S networks x B batch sizes, made only for the columns read: column ``s * B + i`` has a
+    note for each level ``l`` where ``over[s, l, i]``, in level order, saying what :class:`CapacityNotes` says of a
+    misfit (``level`` indexes ``names``): the level must hold ``weights + batch * per_frame`` (computed as
+    residency computed it), of which activations and state are per frame, times the batch. A sweep whose devices
+    are too small has such notes on most rows: kept as the arrays residency has anyway (one byte per network, level
+    and batch size), nothing is made per note until the notes are read."""
+
+    names: tuple[str, ...]
+    over: np.ndarray  # (S, L, B) bool: the level cannot hold what it must
+    capacity: np.ndarray  # (S, L) bytes
+    weights: np.ndarray  # (S, L, B) bytes (a broadcast view when the same at every batch size)
+    activations: np.ndarray  # (S, L) bytes per frame
+    state: np.ndarray  # (S, L) bytes per frame
+    per_frame: np.ndarray  # (S, L) bytes per frame besides weights (activations + state)
+    level: np.ndarray  # (S, L) int: each level's index into ``names``
+    batch: np.ndarray  # (B,) float64 frames per batch
+
+    def any(self) -> bool:
+        """True when some column has a note."""
+        return bool(self.over.any())
+
+    def lines(self, columns: np.ndarray) -> list[tuple[str, ...]]:
+        wanted = np.unique(columns)
+        s_of, i_of = np.divmod(wanted, self.over.shape[2])
+        which, level = np.nonzero(self.over[s_of, :, i_of])  # (W, L): by column, then level
+        s_of, i_of = s_of[which], i_of[which]
+        frames, weights = self.batch[i_of], self.weights[s_of, level, i_of]
+        notes = CapacityNotes(self.names, wanted[which], np.full(len(which), MISFIT, dtype=np.int8),
+                              self.level[s_of, level], np.full(len(which), -1),  # no target: spill notes only
+                              weights + frames * self.per_frame[s_of, level], self.capacity[s_of, level], weights,
+                              frames * self.activations[s_of, level], frames * self.state[s_of, level],
+                              frames.astype(np.int64))
+        return notes.lines(columns)
+
+
+@dataclass(frozen=True, eq=False)
+class JoinedNotes:
+    """The notes of the same columns from several sources: each column's from the first source, then the next."""
+
+    sources: tuple[NoteSource, ...]
+
+    def lines(self, columns: np.ndarray) -> list[tuple[str, ...]]:
+        made = [source.lines(columns) for source in self.sources]
+        return [tuple(line for lines in row for line in lines) for row in zip(*made)]
 
 
 class NoteRows:

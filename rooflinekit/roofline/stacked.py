@@ -19,11 +19,18 @@ device, so a sweep's rows equal :func:`~rooflinekit.roofline.predict`'s bit for 
 
 All segments of one call share the batch sizes ``b`` (B,). In layer mode with numba installed, the sums over
 kernels run in one compiled pass (:func:`rooflinekit.roofline._compiled.layer_totals`), with the same bits.
+
+What a run works out before any batch size (placements, kernels, levels, per-network sums: a :class:`_Layout`) is
+remembered per stack and devices, and :meth:`Stack.of` per sequence of counted networks, so that a sweep run again
+on the same networks and hardware (or :func:`~rooflinekit.roofline.predict` called again) only does the work that
+depends on the batch sizes. Counted networks and hardware specs are not changed once made; the remembered arrays
+are read-only.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import numpy as np
@@ -35,7 +42,7 @@ from rooflinekit.roofline._remembered import IdentityMemo
 from rooflinekit.roofline.capacity import note_entries
 from rooflinekit.roofline.core import dominant_bounds, fold_runs, roofline_times
 from rooflinekit.roofline.engines import NO_LEVEL, EngineLevels, MemoryLayout, Placement, choose_engine
-from rooflinekit.roofline.notes import EMPTY, MISFIT, SPILL, CapacityNotes, NoteRows
+from rooflinekit.roofline.notes import EMPTY, SPILL, CapacityNotes, JoinedNotes, MisfitNotes, NoteRows
 from rooflinekit.roofline.traffic import RowTraffic, TrafficModel, WeightsAndActivations, WeightsOnly
 from rooflinekit.roofline.workload import CountedNetwork
 
@@ -76,8 +83,20 @@ class Stack:
 
     @classmethod
     def of(cls, networks: Sequence[CountedNetwork]) -> "Stack":
-        """The rows of ``networks`` in order."""
+        """The rows of ``networks`` in order, remembered per sequence of network objects (counted networks are
+        not changed once made, so the same objects stack to the same rows): a sweep that runs again on the same
+        networks gets the same stack, and with it the layouts remembered for it (:func:`_layout`). At most
+        :data:`LAYOUT_CACHE_ROWS` rows are kept, the least recently used dropped first."""
         nets = tuple(networks)
+        if not nets:
+            return cls._made(nets)
+        key = tuple(map(id, nets[1:]))  # the stack holds these networks: while it is kept, no other has their ids
+        hit = _stacks.get(nets[0], key)
+        return hit if hit is not None else _stacks.put(nets[0], key, cls._made(nets))
+
+    @classmethod
+    def _made(cls, nets: tuple[CountedNetwork, ...]) -> "Stack":
+        """The rows of ``nets`` in order (:meth:`of` without remembering)."""
         lengths = np.array([len(n.ops) for n in nets], dtype=np.int64)
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         index: dict[tuple[str, str], int] = {}
@@ -91,9 +110,11 @@ class Stack:
             return np.concatenate([getattr(n, name) for n in nets]) if nets else np.zeros(0)
 
         unknown = np.array([n.is_aggregate and bool(np.isnan(n.activation_bytes).any()) for n in nets], dtype=bool)
-        return cls(nets, bounds, segment, tuple(index), flat[offsets[:-1][segment] + local] if nets else local,
+        made = cls(nets, bounds, segment, tuple(index), flat[offsets[:-1][segment] + local] if nets else local,
                    offsets, flat, unknown, joined("ops"), joined("weight_bytes"), np.nan_to_num(joined("activation_bytes")),
                    joined("state_bytes"), joined("fuses_into_previous").astype(bool), joined("link_bytes"))
+        _read_only([getattr(made, f.name) for f in dataclasses.fields(made)])  # shared by every sweep that uses it
+        return made
 
     def take(self, keep: np.ndarray) -> "Stack":
         """The segments where ``keep`` (S,) bool is True, in order."""
@@ -188,10 +209,11 @@ class Device:
                          self.overhead_s[engine], levels["weights"][engine], levels["activations"][engine],
                          levels["state"][engine], levels["on_chip"][engine], levels["on_chip_capacity"][engine])
 
-    @property
+    @cached_property
     def combinable(self) -> bool:
         """True when this device can be evaluated in one pass with others (:func:`evaluate_devices`): no level
-        spills weights, no batch split between engines, fewer than 8 levels (their sums then run in order)."""
+        spills weights, no batch split between engines, fewer than 8 levels (their sums then run in order).
+        Worked out once (the spec does not change)."""
         return (not (self.layout.spill_to != NO_LEVEL).any() and len(self.layout.names) < 8
                 and not (self.spec.engine_policy == "batch_split" and len(self.engines) > 1))
 
@@ -250,8 +272,9 @@ def evaluate_stacked(stack: Stack, device: Device, batches: np.ndarray, mode: st
     out = _Outputs.empty(n_seg, b)
     if stacked.any():
         part = stack.take(stacked) if not stacked.all() else stack
-        run = _run_stacked(part, [device], np.zeros(len(part.networks), dtype=np.int64), b, mode, traffic, fuse,
-                           with_layers, work)
+        layout = _layout(part, (device,), np.zeros(len(part.networks), dtype=np.int64), fuse,
+                         mode == "network" and traffic.row_separable, remember=part is stack)
+        run = _run_stacked(layout, b, mode, traffic, with_layers, work)
         if stacked.all() and all(e is None for e in run.errors):  # every network predicted here: as they are
             return StackedEvaluation(b, run.errors, run.numbers, run.bound, labels, run.fits, run.kernels,
                                      run.engines, run.engine_batches, run.notes, run.layers)
@@ -315,14 +338,12 @@ def evaluate_devices(stack: Stack, devices: Sequence[Device], batches: np.ndarra
     for i, device in enumerate(devices):
         if i not in together:
             results[i] = evaluate_stacked(stack, device, b, mode, traffic, fuse, work=work)
-    checked = [_placement_errors(stack, devices[i], traffic)[0] for i in together]
-    masks = [np.array([e is None for e in errors], dtype=bool) for errors in checked]
-    counts = [int(m.sum()) for m in masks]
-    if sum(counts):
-        combined = Stack.concat([stack if m.all() else stack.take(m) for m in masks])
-        run = _run_stacked(combined, [devices[i] for i in together],
-                           np.repeat(np.arange(len(together), dtype=np.int64), counts), b, mode, traffic, fuse,
-                           False, work)
+    combined = _combined(stack, tuple(devices[i] for i in together), traffic, fuse,
+                         mode == "network" and traffic.row_separable)
+    checked = [list(errors) for errors in combined.errors]  # this call's own: run errors are written in
+    masks, counts = combined.masks, combined.counts
+    if combined.layout is not None:
+        run = _run_stacked(combined.layout, b, mode, traffic, False, work)
     n_seg, n_b = len(stack.networks), len(b)
     start = 0
     for i, errors, mask, count in zip(together, checked, masks, counts):
@@ -460,64 +481,196 @@ class _Fleet:
                    np.concatenate([d.overhead_s for d in devices]), pair_engine, pair_peak, bandwidth, capacity)
 
 
-def _run_stacked(stack: Stack, devices: Sequence[Device], seg_device: np.ndarray, b: np.ndarray, mode: str,
-                 traffic: TrafficModel, fuse: bool, with_layers: bool, work: int) -> _Run:
-    """The roofline of every segment of ``stack`` on its device, ``devices[seg_device[s]]`` (each network
-    placeable there; several devices only when all are :attr:`~Device.combinable`), at each batch size."""
-    n_seg = len(stack.networks)
-    fleet = _Fleet.of(devices, stack.pairs)
-    n_levels = fleet.bandwidth.shape[1]
+LAYOUT_CACHE_ROWS = 1 << 17
+"""Rows of the stacks (:meth:`Stack.of`), and of the layouts (:func:`_layout`, :func:`_combined`), remembered: each
+table keeps at most this many, the least recently used dropped first."""
+
+
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """What a stacked run works out before any batch size: the segments of ``stack`` on their devices
+    (``devices[seg_device[s]]``) as rows with their engine, peak and memory levels, split into kernels, and the
+    per-segment sums residency starts from. The roofline runs over G rows: the stack's N rows, or, when
+    ``grouped`` (network mode with a row-separable traffic model), each network's rows of one (op class, data
+    type) pair summed into one (rows of one pair are placed alike). Made by :meth:`of`; arrays read-only."""
+
+    stack: Stack
+    devices: tuple[Device, ...]
+    fleet: _Fleet
+    seg_device: np.ndarray  # (S,)
+    engine: np.ndarray  # (N,) each row's engine, numbered across the devices (:class:`_Fleet`)
+    peak_row: np.ndarray  # (N,) its peak, ops/s
+    act_level: np.ndarray  # (N,) the level its activations live in
+    peak_max: np.ndarray  # (S,) each segment's largest row peak, ops/s
+    starts: np.ndarray  # (K,) first row of each kernel (a run of fused rows)
+    kernel_bounds: np.ndarray  # (S + 1,) first kernel of each segment, and K
+    overhead: np.ndarray  # (K,) s per kernel
+    overhead_sum: np.ndarray  # (S,) s per segment
+    rows_peak: np.ndarray  # (G,) ops/s
+    ops: np.ndarray  # (G,) per frame
+    weight_bytes: np.ndarray  # (G,) per batch
+    state_bytes: np.ndarray  # (G,) per frame
+    activations: np.ndarray  # (G,) per frame, without the tensors between fused rows
+    levels: dict[str, np.ndarray]  # (G,) each: weights, activations, state, on_chip, on_chip_capacity
+    row_bounds: np.ndarray  # (S + 1,) first of the G rows of each segment, and G
+    bandwidth: np.ndarray  # (S, L) bytes/s
+    capacity: np.ndarray  # (S, L) bytes
+    spill_to: np.ndarray  # (L,) as :class:`MemoryLayout`'s (no spills when several devices run together)
+    weights_by_level: np.ndarray  # (G, L) weight bytes per batch each row reads from each level, before spills
+    segment_weights: np.ndarray  # (S, L) their sums per segment
+    act_peak: np.ndarray  # (S, L) bytes per frame: the largest row's activations in each level
+    state_sum: np.ndarray  # (S, L) state bytes per frame in each level
+    per_frame: np.ndarray  # (S, L) ``act_peak + state_sum``: what a level holds per frame besides weights
+    kernels: np.ndarray  # (S,) kernels per segment
+    note_names: tuple[str, ...]  # every device's level names, device after device
+    note_level: np.ndarray  # (S, L) the index into ``note_names`` of each segment's levels
+    used: list[tuple[str, ...]]  # per segment, the names of the engines its rows run on, in order of first use
+    engines: np.ndarray  # (S,) object: ``used``'s tuples
+
+    @classmethod
+    def of(cls, stack: Stack, devices: tuple[Device, ...], seg_device: np.ndarray, fuse: bool,
+           grouped: bool) -> "_Layout":
+        """The layout of every segment of ``stack`` on its device (each network placeable there; several devices
+        only when all are :attr:`~Device.combinable`)."""
+        n_seg = len(stack.networks)
+        fleet = _Fleet.of(devices, stack.pairs)
+        n_levels = fleet.bandwidth.shape[1]
+        seg = stack.segment
+        engine = fleet.pair_engine[seg_device[seg], stack.pair]
+        peak_row = fleet.pair_peak[seg_device[seg], stack.pair]
+        act_level = fleet.levels["activations"][engine]
+        # kernels: a row fuses into the row before it in its own network (a segment's first row never does)
+        first = stack.bounds[:-1]
+        previous = np.empty_like(engine)
+        previous[1:], previous[:1] = engine[:-1], engine[-1:]
+        link = stack.fuses_into_previous & fuse & (engine == previous)
+        link[first] = False
+        link_in = np.where(link, stack.link_bytes, 0.0)
+        activations = stack.activation_bytes - link_in - np.append(link_in[1:], 0.0)
+        starts = np.flatnonzero(~link)
+        overhead = fleet.overhead_s[engine[starts]]
+        kernel_bounds = np.searchsorted(seg[starts], np.arange(n_seg + 1))
+        if overhead.any():  # each network's overheads summed as numpy sums one network's
+            overhead_sum = np.array([overhead[k0:k1].sum() for k0, k1 in zip(kernel_bounds[:-1], kernel_bounds[1:])])
+        else:
+            overhead_sum = np.zeros(n_seg)
+        act_peak = np.zeros((n_seg, n_levels))
+        np.maximum.at(act_peak, (seg, act_level), stack.activation_bytes)
+        if grouped:
+            # network mode sums every row: rows of one (network, pair) are placed alike, so summed first
+            key = seg * len(stack.pairs) + stack.pair
+            _, head, group = np.unique(key, return_index=True, return_inverse=True)
+            order = np.argsort(head, kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            group, head = rank[group.ravel()], head[order]
+
+            def total(values: np.ndarray) -> np.ndarray:
+                return np.bincount(group, weights=values, minlength=len(head))
+
+            rows_seg, rows_engine, rows_peak = seg[head], engine[head], peak_row[head]
+            ops, weight_bytes, state_bytes = total(stack.ops), total(stack.weight_bytes), total(stack.state_bytes)
+            activations = total(activations)
+        else:
+            rows_seg, rows_engine, rows_peak = seg, engine, peak_row
+            ops, weight_bytes, state_bytes = stack.ops, stack.weight_bytes, stack.state_bytes
+        levels = {name: values[rows_engine] for name, values in fleet.levels.items()}
+        row_starts = np.searchsorted(rows_seg, np.arange(n_seg))  # each segment's first row (rows by segment)
+        # state (G, L) and weights (G, L) by level side by side: both folded in one pass (each column on its own)
+        level_index = np.arange(n_levels)
+        by_kind = np.concatenate([np.where(levels["state"][:, None] == level_index, state_bytes[:, None], 0.0),
+                                  np.where(levels["weights"][:, None] == level_index, weight_bytes[:, None], 0.0)],
+                                 axis=1)
+        folded = fold_runs(by_kind, row_starts)  # (S, 2L)
+        state_sum = folded[:, :n_levels]
+        used = _engines_used(seg, engine, fleet.engine_names, n_seg)
+        first_name = np.cumsum([0] + [len(d.layout.names) for d in devices[:-1]])  # each device's in note_names
+        engines = np.empty(n_seg, dtype=object)
+        engines[:] = used
+        made = cls(stack, devices, fleet, seg_device, engine, peak_row, act_level,
+                   np.maximum.reduceat(peak_row, first), starts, kernel_bounds, overhead, overhead_sum, rows_peak, ops,
+                   weight_bytes, state_bytes, activations, levels, np.append(row_starts, len(ops)),
+                   fleet.bandwidth[seg_device], fleet.capacity[seg_device],
+                   devices[0].layout.spill_to if len(devices) == 1 else np.full(n_levels, NO_LEVEL),
+                   by_kind[:, n_levels:], folded[:, n_levels:], act_peak, state_sum, act_peak + state_sum,
+                   np.diff(kernel_bounds), tuple(name for d in devices for name in d.layout.names),
+                   first_name[seg_device][:, None] + level_index, used, engines)
+        # shared by every run of this layout (and by its stack): none may change them
+        _read_only([getattr(made, f.name) for f in dataclasses.fields(made)] + list(levels.values()))
+        return made
+
+
+def _read_only(values: Sequence[object]) -> None:
+    """Make the numpy arrays among ``values`` read-only (others are left as they are)."""
+    for value in values:
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+
+
+def _layout(stack: Stack, devices: tuple[Device, ...], seg_device: np.ndarray, fuse: bool, grouped: bool,
+            remember: bool = True) -> _Layout:
+    """:meth:`_Layout.of`, remembered (when ``remember``) per stack object and devices (:meth:`Stack.of` gives a
+    sweep that runs again on the same networks the same stack; devices come from :meth:`Device.remembered`)."""
+    if not remember:
+        return _Layout.of(stack, devices, seg_device, fuse, grouped)
+    key = (tuple(map(id, devices)), seg_device.tobytes(), fuse, grouped)  # the layout holds the devices
+    hit = _layouts.get(stack, key)
+    return hit if hit is not None else _layouts.put(stack, key, _Layout.of(stack, devices, seg_device, fuse, grouped))
+
+
+@dataclass(frozen=True, eq=False)
+class _Combined:
+    """The part of :func:`evaluate_devices` before any batch size, for its combinable ``devices``: per device the
+    placement errors of each network (:func:`_placement_errors`), which networks it runs (``masks`` (S,) bool, and
+    their ``counts``), and the layout of those on every device, end to end (None when no device runs any)."""
+
+    devices: tuple[Device, ...]
+    errors: tuple[tuple[Exception | None, ...], ...]
+    masks: tuple[np.ndarray, ...]
+    counts: tuple[int, ...]
+    layout: _Layout | None
+
+    @property
+    def rows(self) -> int:
+        """Rows of its layout."""
+        return 0 if self.layout is None else len(self.layout.engine)
+
+
+def _combined(stack: Stack, devices: tuple[Device, ...], traffic: TrafficModel, fuse: bool,
+              grouped: bool) -> _Combined:
+    """:class:`_Combined` for ``stack`` on ``devices``, remembered per stack object and devices (as
+    :func:`_layout`)."""
+    key = (tuple(map(id, devices)), traffic.moves_activations, fuse, grouped)  # what the errors and layout depend on
+    hit = _combinations.get(stack, key)
+    if hit is not None:
+        return hit
+    errors = tuple(tuple(_placement_errors(stack, device, traffic)[0]) for device in devices)
+    masks = tuple(np.array([e is None for e in errs], dtype=bool) for errs in errors)
+    counts = tuple(int(m.sum()) for m in masks)
+    layout = None
+    if sum(counts):
+        joined = Stack.concat([stack if m.all() else stack.take(m) for m in masks])
+        layout = _Layout.of(joined, devices, np.repeat(np.arange(len(devices), dtype=np.int64), counts), fuse, grouped)
+    return _combinations.put(stack, key, _Combined(devices, errors, masks, counts, layout))
+
+
+_stacks: IdentityMemo[Stack] = IdentityMemo(LAYOUT_CACHE_ROWS, weight=lambda stack: len(stack.ops))
+_layouts: IdentityMemo[_Layout] = IdentityMemo(LAYOUT_CACHE_ROWS, weight=lambda layout: len(layout.engine))
+_combinations: IdentityMemo[_Combined] = IdentityMemo(LAYOUT_CACHE_ROWS, weight=lambda combined: combined.rows)
+
+
+def _run_stacked(layout: _Layout, b: np.ndarray, mode: str, traffic: TrafficModel, with_layers: bool,
+                 work: int) -> _Run:
+    """The roofline of every segment of ``layout`` on its device at each batch size of ``b`` (B,)."""
+    stack, devices = layout.stack, layout.devices
+    n_seg, n_levels = len(stack.networks), layout.bandwidth.shape[1]
     single = len(b) == 1
     sizes = np.repeat(b, 2) if single else b  # as evaluating one network: rows summed in order (kept: column 0)
     frames = sizes.astype(np.float64)
-    seg = stack.segment
-    engine = fleet.pair_engine[seg_device[seg], stack.pair]
-    peak_row = fleet.pair_peak[seg_device[seg], stack.pair]
-    act_level = fleet.levels["activations"][engine]
-    # kernels: a row fuses into the row before it in its own network (a segment's first row never does)
-    first = stack.bounds[:-1]
-    previous = np.empty_like(engine)
-    previous[1:], previous[:1] = engine[:-1], engine[-1:]
-    link = stack.fuses_into_previous & fuse & (engine == previous)
-    link[first] = False
-    link_in = np.where(link, stack.link_bytes, 0.0)
-    activations = stack.activation_bytes - link_in - np.append(link_in[1:], 0.0)
-    starts = np.flatnonzero(~link)
-    kernel_seg = seg[starts]
-    overhead = fleet.overhead_s[engine[starts]]
-    kernel_bounds = np.searchsorted(kernel_seg, np.arange(n_seg + 1))
-    if overhead.any():  # each network's overheads summed as numpy sums one network's
-        overhead_sum = np.array([overhead[k0:k1].sum() for k0, k1 in zip(kernel_bounds[:-1], kernel_bounds[1:])])
-    else:
-        overhead_sum = np.zeros(n_seg)
-    act_peak = np.zeros((n_seg, n_levels))
-    np.maximum.at(act_peak, (seg, act_level), stack.activation_bytes)
-    if mode == "network" and traffic.row_separable:
-        # network mode sums every row: rows of one (network, pair) are placed alike, so summed first
-        key = seg * len(stack.pairs) + stack.pair
-        _, head, group = np.unique(key, return_index=True, return_inverse=True)
-        order = np.argsort(head, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        group, head = rank[group.ravel()], head[order]
-
-        def total(values: np.ndarray) -> np.ndarray:
-            return np.bincount(group, weights=values, minlength=len(head))
-
-        rows_seg, rows_engine, rows_peak = seg[head], engine[head], peak_row[head]
-        ops, weight_bytes, state_bytes = total(stack.ops), total(stack.weight_bytes), total(stack.state_bytes)
-        activations = total(activations)
-    else:
-        rows_seg, rows_engine, rows_peak = seg, engine, peak_row
-        ops, weight_bytes, state_bytes = stack.ops, stack.weight_bytes, stack.state_bytes
-    levels = {name: values[rows_engine] for name, values in fleet.levels.items()}
-    row_starts = np.searchsorted(rows_seg, np.arange(n_seg))  # each segment's first row (rows by segment)
-    bandwidth = fleet.bandwidth[seg_device]  # (S, L)
-    spill_to = devices[0].layout.spill_to if len(devices) == 1 else np.full(n_levels, NO_LEVEL)
-    resident = _residency(rows_seg, row_starts, weight_bytes, state_bytes, levels, fleet.capacity[seg_device],
-                          spill_to, frames, act_peak)
-    row_traffic = RowTraffic(resident.weights, activations, levels["activations"], state_bytes, levels["state"],
-                             levels["on_chip"], levels["on_chip_capacity"], frames)
+    ops, rows_peak, levels = layout.ops, layout.rows_peak, layout.levels
+    state_bytes, activations, bandwidth, overhead_sum = (layout.state_bytes, layout.activations, layout.bandwidth,
+                                                         layout.overhead_sum)
+    resident = _residency(layout, frames)
     compiled = mode == "layer" and not with_layers and _compiled.available(
         max(len(ops) * len(frames) * n_levels, work), "layer")
     if compiled and type(traffic) in (WeightsOnly, WeightsAndActivations):
@@ -526,15 +679,18 @@ def _run_stacked(stack: Stack, devices: Sequence[Device], seg_device: np.ndarray
         added = (state_bytes, levels["state"], activations,
                  levels["activations"] if traffic.moves_activations else np.full(len(ops), -1))
     else:
+        row_traffic = RowTraffic(resident.weights, activations, levels["activations"], state_bytes, levels["state"],
+                                 levels["on_chip"], levels["on_chip_capacity"], frames)
         moved, added = traffic.moved_bytes(row_traffic), None  # (G, B, L)
-    row_bounds = np.append(row_starts, len(ops))
+    row_bounds, starts, kernel_bounds = layout.row_bounds, layout.starts, layout.kernel_bounds
+    row_starts = row_bounds[:-1]
     kernel_times = None
     if mode == "network":
         ops_rows = ops[:, None] * frames[None, :]  # (G, B)
         compute = ops_rows / rows_peak[:, None]
         ops_total, compute_total = fold_runs(ops_rows, row_starts), fold_runs(compute, row_starts)
         moved_total = fold_runs(moved, row_starts)  # (S, B, L)
-        peak = _effective_peak(ops_total, compute_total, peak_row, first)
+        peak = _effective_peak(ops_total, compute_total, layout.peak_max)
         whole = roofline_times(ops_total.reshape(-1), moved_total.reshape(-1, n_levels), peak.reshape(-1),
                                bandwidth[0] if len(devices) == 1 else np.repeat(bandwidth, len(frames), axis=0))
         time_s = whole.time_s.reshape(n_seg, -1) + overhead_sum[:, None]
@@ -542,14 +698,14 @@ def _run_stacked(stack: Stack, devices: Sequence[Device], seg_device: np.ndarray
         optimistic_s = time_s
         pessimistic_s = whole.pessimistic_s.reshape(n_seg, -1) + overhead_sum[:, None]
     else:
-        arguments = (ops, rows_peak, moved, frames, row_bounds, starts, kernel_bounds, overhead, bandwidth)
+        arguments = (ops, rows_peak, moved, frames, row_bounds, starts, kernel_bounds, layout.overhead, bandwidth)
         if compiled:
             ops_total, compute_total, moved_total, time_s, pessimistic_s, bound = _compiled.layer_totals(
                 *arguments, added=added)
         else:
             totals = layer_totals(*arguments, with_kernels=with_layers)
             ops_total, compute_total, moved_total, time_s, pessimistic_s, bound, kernel_times = totals
-        peak = _effective_peak(ops_total, compute_total, peak_row, first)
+        peak = _effective_peak(ops_total, compute_total, layout.peak_max)
         slowest_s = moved_total[:, :, 0] / bandwidth[:, None, 0]  # the slowest level, level by level
         for level in range(1, n_levels):
             np.maximum(slowest_s, moved_total[:, :, level] / bandwidth[:, None, level], out=slowest_s)
@@ -563,66 +719,50 @@ def _run_stacked(stack: Stack, devices: Sequence[Device], seg_device: np.ndarray
     errors = tuple(SpecError(f"{counted.spec.name} has no ops and moves no bytes at {counted.precision.label}; "
                              "nothing to predict") if bad else None
                    for counted, bad in zip(stack.networks, (time_s <= 0).any(axis=1).tolist()))
-    bytes_batch = moved_total.sum(axis=2)
+    # the levels summed in level order: what ndarray.sum over this axis gives for fewer than 9 levels, at a fraction
+    # of its time (its inner loop runs over only L elements)
+    bytes_batch = moved_total[:, :, 0].copy()
+    for level in range(1, n_levels):
+        bytes_batch += moved_total[:, :, level]
     with np.errstate(divide="ignore", invalid="ignore"):  # only where a network has no time (an error, above)
         intensity = np.where(bytes_batch > 0, ops_total / bytes_batch, np.inf)
         numbers = {"fps": b / time_s, "latency_s": time_s, "ops": ops_total / b, "bytes": bytes_batch / b,
                    "operational_intensity": intensity, "attainable_ops_per_s": ops_total / time_s,
                    "peak_ops_per_s": peak, "latency_optimistic_s": optimistic_s,
                    "latency_pessimistic_s": pessimistic_s}
-    used = _engines_used(seg, engine, fleet.engine_names, n_seg)
-    engines = np.empty(n_seg, dtype=object)
-    engines[:] = used
     layers = None
     if with_layers and n_seg == 1 and not stack.networks[0].is_aggregate and single:
         from rooflinekit.roofline.predictor import _layer_frame
 
-        device = devices[0]
-        placement = Placement(device.engine_names, engine, peak_row, device.overhead_s[engine],
-                              device.levels["weights"][engine], act_level, device.levels["state"][engine],
+        device, engine = devices[0], layout.engine
+        placement = Placement(device.engine_names, engine, layout.peak_row, device.overhead_s[engine],
+                              device.levels["weights"][engine], layout.act_level, device.levels["state"][engine],
                               device.levels["on_chip"][engine], device.levels["on_chip_capacity"][engine])
         layers = _layer_frame(stack.networks[0], placement, starts, kernel_times, list(device.labels), int(b[0]),
                               mode)
-    return _Run(errors, numbers, bound + 1, fits, np.repeat(np.diff(kernel_bounds), n_b).reshape(n_seg, n_b),
-                np.repeat(engines, n_b).reshape(n_seg, n_b), _engine_batches(b, used).reshape(n_seg, n_b),
-                _notes(resident.notes_parts, devices, seg_device, len(sizes), n_b), layers)
+    # per segment, the same at every batch size: read-only views
+    return _Run(errors, numbers, bound + 1, fits, np.broadcast_to(layout.kernels[:, None], (n_seg, n_b)),
+                np.broadcast_to(layout.engines[:, None], (n_seg, n_b)), _engine_batches(b, layout.used),
+                _notes(resident, n_seg, len(sizes), n_b), layers)
 
 
-def _notes(parts: list[dict[str, np.ndarray]], devices: Sequence[Device], seg_device: np.ndarray, width: int,
-           n_b: int) -> NoteRows:
-    """The notes of S segments x ``n_b`` batch sizes from residency's note ``parts`` (columns segment x ``width``
-    batch sizes, the duplicate of a single batch size dropped), each device's under its level names."""
-    n_seg = len(seg_device)
-    renumbered = parts
-    if width != n_b:
-        renumbered = []
-        for part in parts:
-            s_of, i_of = np.divmod(part["column"], width)
-            kept = i_of < n_b
-            renumbered.append({**{name: values[kept] for name, values in part.items()},
-                               "column": (s_of * n_b + i_of)[kept]})
-    if len(devices) == 1:
-        return NoteRows.of(CapacityNotes.concat(devices[0].layout.names, renumbered), np.arange(n_seg * n_b))
-    every = CapacityNotes.concat((), renumbered)  # by column: device by device (segments are)
-    first_column = np.searchsorted(seg_device, np.arange(len(devices) + 1)) * n_b
-    bounds = np.searchsorted(every.column, first_column)
-    sources: list[CapacityNotes] = []
-    source = np.full(n_seg * n_b, EMPTY, dtype=np.int32)
-    for d, device in enumerate(devices):
-        if bounds[d + 1] > bounds[d]:
-            mine = slice(bounds[d], bounds[d + 1])
-            source[first_column[d]:first_column[d + 1]] = len(sources)
-            sources.append(CapacityNotes(device.layout.names, *(getattr(every, f.name)[mine]
-                                                                for f in dataclasses.fields(CapacityNotes)[1:])))
-    return NoteRows(sources, source, np.arange(n_seg * n_b))
+def _notes(resident: _Residency, n_seg: int, width: int, n_b: int) -> NoteRows:
+    """The notes of S segments x ``n_b`` batch sizes from residency's (S segments x ``width`` batch sizes: the
+    duplicate of a single batch size left out): spills, then misfits, of each."""
+    n = n_seg * n_b
+    sources = [notes for notes in (resident.spills, resident.misfits) if notes is not None and notes.any()]
+    if not sources:
+        return NoteRows((), np.full(n, EMPTY, dtype=np.int32), np.zeros(n, dtype=np.int64))
+    columns = (np.arange(n_seg)[:, None] * width + np.arange(n_b)).reshape(-1)
+    return NoteRows((sources[0] if len(sources) == 1 else JoinedNotes(tuple(sources)),), np.zeros(n, dtype=np.int32),
+                    columns)
 
 
-def _effective_peak(ops_total: np.ndarray, compute_total: np.ndarray, peak_row: np.ndarray,
-                    first: np.ndarray) -> np.ndarray:
-    """(S, B) ops/s: ``sum ops / sum (ops / peak)``, or the segment's largest row peak where it has no ops."""
-    peak_max = np.maximum.reduceat(peak_row, first)
-    return np.where(compute_total > 0, ops_total / np.where(compute_total > 0, compute_total, 1.0),
-                    peak_max[:, None])
+def _effective_peak(ops_total: np.ndarray, compute_total: np.ndarray, peak_max: np.ndarray) -> np.ndarray:
+    """(S, B) ops/s: ``sum ops / sum (ops / peak)``, or the segment's largest row peak ``peak_max`` (S,) where it
+    has no ops."""
+    computes = compute_total > 0
+    return np.where(computes, ops_total / np.where(computes, compute_total, 1.0), peak_max[:, None])
 
 
 class LayerTotals(NamedTuple):
@@ -700,14 +840,16 @@ def _engines_used(seg: np.ndarray, engine: np.ndarray, names: tuple[str, ...],
 
 
 def _engine_batches(b: np.ndarray, used: list[tuple[str, ...]]) -> np.ndarray:
-    """(S * B,) object: ``(size,) * engines`` for each segment's engines and each batch size."""
-    counts = np.array([len(u) for u in used], dtype=np.int64)
+    """(S, B) object: ``(size,) * engines`` for each segment's engines and each batch size (a read-only view of
+    one row when every segment runs on as many engines)."""
+    counts = [len(u) for u in used]
     sizes = b.tolist()
-    distinct = sorted(set(counts.tolist()))
-    table = np.empty(len(distinct) * len(sizes), dtype=object)
-    table[:] = [(size,) * c for c in distinct for size in sizes]
-    code = np.searchsorted(np.array(distinct), counts)
-    out: np.ndarray = table[(code[:, None] * len(sizes) + np.arange(len(sizes))).ravel()]
+    distinct = sorted(set(counts))
+    table = np.fromiter(((size,) * c for c in distinct for size in sizes), dtype=object,
+                        count=len(distinct) * len(sizes)).reshape(len(distinct), len(sizes))
+    if len(distinct) == 1:
+        return np.broadcast_to(table, (len(counts), len(sizes)))
+    out: np.ndarray = table[np.searchsorted(np.array(distinct), counts)]
     return out
 
 
@@ -715,36 +857,32 @@ def _engine_batches(b: np.ndarray, used: list[tuple[str, ...]]) -> np.ndarray:
 class _Residency:
     weights: np.ndarray  # (G, B, L) weight bytes read per batch from each level (a read-only view without spills)
     fits: np.ndarray  # (S, B)
-    notes_parts: list[dict[str, np.ndarray]]  # CapacityNotes parts, column = segment * B + batch index
+    spills: CapacityNotes | None  # column = segment * B + batch index; None without spill levels
+    misfits: MisfitNotes  # the same columns
 
 
-def _residency(seg: np.ndarray, starts: np.ndarray, weight_bytes: np.ndarray, state_bytes: np.ndarray,
-               levels: dict[str, np.ndarray], capacity: np.ndarray, spill_to: np.ndarray, b: np.ndarray,
-               act_peak: np.ndarray) -> _Residency:
-    """:func:`~rooflinekit.roofline.capacity.residency` of G rows in S segments, each segment its own network with
-    its own level capacities ``capacity`` (S, L) (``spill_to`` (L,) as :class:`MemoryLayout`'s): spills fill
-    each network's levels in its layer order, misfits are per network and batch size."""
+def _residency(layout: _Layout, b: np.ndarray) -> _Residency:
+    """:func:`~rooflinekit.roofline.capacity.residency` of the G rows of ``layout``'s S segments at the frames
+    ``b`` (B,), each segment its own network with its own level capacities: spills fill each network's levels in
+    its layer order, misfits are per network and batch size. The notes name levels by their index into
+    ``layout.note_names`` (spills happen on a device run alone, whose own level indices those are)."""
+    starts, weight_bytes, capacity, spill_to = (layout.row_bounds[:-1], layout.weight_bytes, layout.capacity,
+                                                layout.spill_to)
+    act_peak, state_sum, by_level = layout.act_peak, layout.state_sum, layout.weights_by_level
     n_rows, n_levels, n_b, n_seg = len(weight_bytes), capacity.shape[1], len(b), len(starts)
-    weights_level = levels["weights"]
-    level_index = np.arange(n_levels)
-    # state (G, L) and weights (G, L) by level side by side: both folded in one pass (each column on its own)
-    by_kind = np.concatenate([np.where(levels["state"][:, None] == level_index, state_bytes[:, None], 0.0),
-                              np.where(weights_level[:, None] == level_index, weight_bytes[:, None], 0.0)], axis=1)
-    by_level = by_kind[:, n_levels:]  # (G, L)
+    weights_level = layout.levels["weights"]
     spills = [level for level, target in enumerate(spill_to.tolist()) if target != NO_LEVEL]
-    folded = fold_runs(by_kind, starts)  # (S, 2L)
-    state_sum = folded[:, :n_levels]
     # level-major (S, L, B): elementwise steps over the B batch sizes in one run each, not L at a time
-    others_by_level = b[None, None, :] * (act_peak + state_sum)[:, :, None]  # (S, L, B)
-    others = others_by_level.transpose(0, 2, 1)  # (S, B, L) view
+    others_by_level = b[None, None, :] * layout.per_frame[:, :, None]  # (S, L, B)
     parts: list[dict[str, np.ndarray]] = []
     if not spills:  # the same weights at every batch size: one view, their sums taken once (the same additions)
         weights = np.broadcast_to(by_level[:, None, :], (n_rows, n_b, n_levels))
-        segment_weights = folded[:, n_levels:]  # (S, L)
+        segment_weights = layout.segment_weights  # (S, L)
         weights_total = np.broadcast_to(segment_weights[:, None, :], (n_seg, n_b, n_levels))
     else:
         weights = np.repeat(by_level[:, None, :], n_b, axis=1)
-    position = np.arange(n_rows) - starts[seg]  # row index within its segment
+        seg = np.repeat(np.arange(n_seg), np.diff(layout.row_bounds))  # each row's segment
+        position = np.arange(n_rows) - starts[seg]  # row index within its segment
     for level in spills:
         target = spill_to[level]
         mine = weights_level == level
@@ -752,7 +890,7 @@ def _residency(seg: np.ndarray, starts: np.ndarray, weight_bytes: np.ndarray, st
         padded = np.zeros((n_seg, int(position.max(initial=-1)) + 1))
         padded[seg, position] = placed
         before = np.cumsum(padded, axis=1)[seg, position] - placed  # weights placed earlier in its network
-        budget = np.maximum(capacity[:, level, None] - others[:, :, level], 0.0)  # (S, B)
+        budget = np.maximum(capacity[:, level, None] - others_by_level[:, level, :], 0.0)  # (S, B)
         kept = np.clip(budget[seg] - before[:, None], 0.0, weight_bytes[:, None]) * mine[:, None]
         streamed = weight_bytes[:, None] * mine[:, None] - kept
         weights[:, :, level] = np.where(mine[:, None], kept, weights[:, :, level])
@@ -767,13 +905,11 @@ def _residency(seg: np.ndarray, starts: np.ndarray, weight_bytes: np.ndarray, st
         weights_total = fold_runs(weights, starts)  # (S, B, L)
     resident = weights_total.transpose(0, 2, 1) + others_by_level  # (S, L, B)
     over = resident > capacity[:, :, None] * (1 + 1e-12)
-    s_of, i_of, level_of = np.nonzero(over.transpose(0, 2, 1))  # in (segment, batch, level) order
-    column = s_of * n_b + i_of
-    batch = b[i_of]
-    # without spills the weights are the same at every batch size: read per segment (no (S * B, L) copy)
-    misfit_weights = (weights_total[s_of, i_of, level_of] if spills else segment_weights[s_of, level_of])
-    parts.append(note_entries(MISFIT, column, level_of, np.full(len(column), NO_LEVEL),
-                          resident[s_of, level_of, i_of], capacity[s_of, level_of], misfit_weights,
-                          batch * act_peak[s_of, level_of], batch * state_sum[s_of, level_of], batch))
-    return _Residency(weights, ~over.any(axis=1), parts)
+    # without spills the weights are the same at every batch size: a view (no (S, L, B) copy)
+    weights_read = (weights_total.transpose(0, 2, 1) if spills
+                    else np.broadcast_to(segment_weights[:, :, None], (n_seg, n_levels, n_b)))
+    misfits = MisfitNotes(layout.note_names, over, capacity, weights_read, act_peak, state_sum, layout.per_frame,
+                          layout.note_level, b)
+    return _Residency(weights, ~over.any(axis=1), CapacityNotes.concat(layout.note_names, parts) if parts else None,
+                      misfits)
 
