@@ -51,28 +51,43 @@ def offsets(measured: pd.Series, predicted: pd.Series, device: pd.Series) -> tup
     return tuple(round(float(v), 3) for v in residual.groupby(device, sort=False).median())
 
 
-def leave_one_device_out(features: pd.DataFrame, make: Callable[[], CalibratedPredictor]) -> pd.Series:
-    """Point predictions (s) of every device from the other devices of its hardware class."""
+def leave_one_out(features: pd.DataFrame, make: Callable[[], CalibratedPredictor], held_out: str) -> pd.Series:
+    """Point predictions (s) of the rows of each value of column ``held_out`` (a device, a network) within its
+    hardware class, from the class's rows without that value. Points only: the benchmark's
+    ``lodo.leave_one_device_out`` also fits the naive baseline and the intervals, whose prior these offsets set."""
     parts = []
-    for device in dict.fromkeys(features["catalog_hardware"]):
-        test = (features["catalog_hardware"] == device).to_numpy()
-        train = (features["hardware_class"] == features.loc[test, "hardware_class"].iloc[0]).to_numpy() & ~test
+    for _, test_rows in features.groupby(["hardware_class", held_out], sort=False):
+        test = features.index.isin(test_rows.index)
+        train = (features["hardware_class"] == test_rows["hardware_class"].iloc[0]).to_numpy() & ~test
         if train.any():
             model = make().fit(features[train])
             parts.append(pd.Series(model.predict(features[test]), index=features.index[test]))
     return pd.concat(parts)
 
 
+def mlperf_tiny_offsets(scheme: str, held_out: str) -> tuple[float, ...]:
+    """The MLPerf Tiny offsets per value of ``held_out``, each row predicted by its ``scheme`` split
+    (``benchmarks/fidelity/mlperf_tiny.py``: ``LOBO``, ``LOMO``)."""
+    tiny, _ = mlperf_tiny.load_features()
+    parts = [pd.Series(CalibratedPredictor(interval_coverage=None).fit(tiny[train]).predict(tiny[test]),
+                       index=tiny.index[test]) for train, test in mlperf_tiny.splits(tiny, scheme)]
+    predicted = pd.concat(parts)
+    return offsets(tiny.loc[predicted.index, "latency_s"], predicted, tiny.loc[predicted.index, held_out])
+
+
+def print_table(name: str, table: dict[str, tuple[float, ...]]) -> None:
+    """``table`` as the Python literal of ``intervals.py``'s ``name``."""
+    print(f"{name}: dict[str, tuple[float, ...]] = {{")
+    for key, values in table.items():
+        print(f'    "{key}": ({", ".join(f"{v:.3f}" for v in values)}{"," if len(values) == 1 else ""}),')
+    print("}")
+
+
 def main() -> int:
     warnings.simplefilter("ignore", CalibrationWarning)
     table: dict[str, tuple[float, ...]] = {}
 
-    tiny, _ = mlperf_tiny.load_features()
-    parts = [pd.Series(CalibratedPredictor(interval_coverage=None).fit(tiny[train]).predict(tiny[test]),
-                       index=tiny.index[test]) for train, test in mlperf_tiny.splits(tiny, "LOBO")]
-    predicted = pd.concat(parts)
-    table["mlperf_tiny"] = offsets(tiny.loc[predicted.index, "latency_s"], predicted,
-                                   tiny.loc[predicted.index, "catalog_hardware"])
+    table["mlperf_tiny"] = mlperf_tiny_offsets("LOBO", "catalog_hardware")
 
     inference, _ = mlperf_inference.load_features()
     forward = mlperf_inference.forward(inference)
@@ -84,14 +99,11 @@ def main() -> int:
         return lodo.calibrated_predictor(interval_coverage=None)
 
     for name, features in (("nb201", nb201.load_features()), ("neusight", neusight.load_features()[0])):
-        predicted = leave_one_device_out(features, point)
+        predicted = leave_one_out(features, point, "catalog_hardware")
         table[name] = offsets(features.loc[predicted.index, "latency_s"], predicted,
                               features.loc[predicted.index, "catalog_hardware"])
 
-    print("DEVICE_OFFSETS: dict[str, tuple[float, ...]] = {")
-    for name, values in table.items():
-        print(f'    "{name}": ({", ".join(f"{v:.3f}" for v in values)}{"," if len(values) == 1 else ""}),')
-    print("}")
+    print_table("DEVICE_OFFSETS", table)
     return 0
 
 

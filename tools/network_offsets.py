@@ -33,7 +33,6 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import sys  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
@@ -42,24 +41,11 @@ sys.path.insert(0, str(ROOT / "benchmarks" / "fidelity"))
 sys.path.insert(0, str(ROOT / "tools"))
 import lodo  # noqa: E402
 import mlperf_inference  # noqa: E402
-import mlperf_tiny  # noqa: E402
 import neusight  # noqa: E402
-from device_offsets import offsets  # noqa: E402
+from device_offsets import leave_one_out, mlperf_tiny_offsets, offsets, print_table  # noqa: E402
 
 from rooflinekit.compare.calibrate import CalibratedPredictor, CalibrationWarning  # noqa: E402
 from rooflinekit.compare.calibrate.inference_offline import SYSTEM_COLUMNS  # noqa: E402
-
-
-def leave_one_network_out(features: pd.DataFrame, make: Callable[[], CalibratedPredictor]) -> pd.Series:
-    """Point predictions (s) of every (hardware class, network) from the other networks of its hardware class."""
-    parts = []
-    for (hardware_class, network), test_rows in features.groupby(["hardware_class", "network"], sort=False):
-        test = features.index.isin(test_rows.index)
-        train = (features["hardware_class"] == hardware_class).to_numpy() & ~test
-        if train.any():
-            model = make().fit(features[train])
-            parts.append(pd.Series(model.predict(features[test]), index=features.index[test]))
-    return pd.concat(parts)
 
 
 def class_network(features: pd.DataFrame) -> pd.Series:
@@ -71,28 +57,20 @@ def main() -> int:
     warnings.simplefilter("ignore", CalibrationWarning)
     table: dict[str, tuple[float, ...]] = {}
 
-    tiny, _ = mlperf_tiny.load_features()
-    parts = [pd.Series(CalibratedPredictor(interval_coverage=None).fit(tiny[train]).predict(tiny[test]),
-                       index=tiny.index[test]) for train, test in mlperf_tiny.splits(tiny, "LOMO")]
-    predicted = pd.concat(parts)
-    table["mlperf_tiny"] = offsets(tiny.loc[predicted.index, "latency_s"], predicted,
-                                   tiny.loc[predicted.index, "network"])
+    table["mlperf_tiny"] = mlperf_tiny_offsets("LOMO", "network")
 
     inference, _ = mlperf_inference.load_features()
-    predicted = leave_one_network_out(
-        inference, lambda: CalibratedPredictor(system_columns=SYSTEM_COLUMNS, interval_coverage=None))
+    predicted = leave_one_out(
+        inference, lambda: CalibratedPredictor(system_columns=SYSTEM_COLUMNS, interval_coverage=None), "network")
     table["mlperf_inference"] = offsets(inference.loc[predicted.index, "latency_s"], predicted,
                                         class_network(inference.loc[predicted.index]))
 
     features = neusight.load_features()[0]
-    predicted = leave_one_network_out(features, lambda: lodo.calibrated_predictor(interval_coverage=None))
+    predicted = leave_one_out(features, lambda: lodo.calibrated_predictor(interval_coverage=None), "network")
     table["neusight"] = offsets(features.loc[predicted.index, "latency_s"], predicted,
                                 class_network(features.loc[predicted.index]))
 
-    print("NETWORK_OFFSETS: dict[str, tuple[float, ...]] = {")
-    for name, values in table.items():
-        print(f'    "{name}": ({", ".join(f"{v:.3f}" for v in values)}{"," if len(values) == 1 else ""}),')
-    print("}")
+    print_table("NETWORK_OFFSETS", table)
     return 0
 
 
