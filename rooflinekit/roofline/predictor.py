@@ -50,7 +50,7 @@ from rooflinekit.roofline.capacity import activation_peaks, residency
 from rooflinekit.roofline.core import COMPUTE_BOUND, dominant_bounds, roofline_times
 from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement, engines_running_all, place
 from rooflinekit.roofline.grid import GridColumns, HardwareGrid
-from rooflinekit.roofline.notes import NoteRows
+from rooflinekit.roofline.notes import EMPTY, FixedNotes, NoteRows
 from rooflinekit.roofline.stacked import Device, Stack, StackedEvaluation, evaluate_devices, evaluate_stacked
 from rooflinekit.roofline.traffic import RowTraffic, TrafficModel, traffic_model
 from rooflinekit.roofline.workload import CountedNetwork, count_once
@@ -1077,8 +1077,6 @@ class SweepPlan:
         """``notes`` (N,) with the note ``texts[which[i]]`` appended to row ``i``: rows without notes read one
         fixed row per text, rows with notes of their own are read now, missing rows (not predicted) stay
         missing."""
-        from rooflinekit.roofline.notes import EMPTY, FixedNotes
-
         n = len(notes)
         alone = NoteRows((FixedNotes(tuple((text,) for text in texts)),), np.zeros(n, dtype=np.int32), which)
         kept = np.flatnonzero(notes.source != EMPTY)
