@@ -144,6 +144,17 @@ def test_efficiency_uses_given_percent_and_skips_absent_peak(tmp_path):
     assert ax.get_title() == "Eff"
 
 
+def test_efficiency_labels_leave_out_a_missing_precision(tmp_path):
+    # an align table read back from CSV: records without a stated precision hold NaN there
+    fig = plot_efficiency(efficiency_frame().assign(precision=[np.nan, "int8", np.nan]))
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[:2] == ["ZCU104-DPU  ResNet-50", "EdgeTPU-fast  MobileNetv1 int8"]
+    fig = plot_efficiency(efficiency_frame().assign(precision=np.nan))  # a float column of NaN
+    render(fig, tmp_path)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["ZCU104-DPU  ResNet-50", "EdgeTPU-fast  MobileNetv1", "NCS  GoogLeNetv1"]
+
+
 def test_efficiency_errors():
     with pytest.raises(PlotError, match=r"needs columns \['measured_fps'\]"):
         plot_efficiency(efficiency_frame().drop(columns="measured_fps"))

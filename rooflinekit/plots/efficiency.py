@@ -31,8 +31,12 @@ def _efficiency_label(percent: float) -> str:
 
 
 def _labels(data: pd.DataFrame) -> pd.Series:
-    """``hardware  network precision``, plus ``batch N`` (and the stack) where rows differ only in them."""
-    labels = data["hardware"].astype(str) + "  " + data["network"].astype(str) + " " + data["precision"].astype(str)
+    """``hardware  network precision``, plus ``batch N`` (and the stack) where rows differ only in them; a missing
+    cell (a record without a stated precision) is left out of its label."""
+    def text(column: str) -> pd.Series:
+        return data[column].map(lambda v: "" if pd.isna(v) else str(v))
+
+    labels = (text("hardware") + "  " + text("network") + " " + text("precision")).str.rstrip()
     for column, text in (("batch", "batch {}"), ("framework", "{}")):
         if column in data.columns and labels.duplicated(keep=False).any():
             shared = labels.duplicated(keep=False)
