@@ -157,9 +157,10 @@ def test_precision_error_suggests_the_default_precision():
 
 
 def test_precision_error_suggests_a_32_bit_type_over_fp64():
-    # A100-PCIe-40GB has no default_precision; its peaks run from int4 to fp64: fp32, not fp64, is suggested
+    # a device without default_precision whose peaks run from int4 to fp64: fp32, not fp64, is suggested
+    a100 = rk.get_hardware("A100-PCIe-40GB").model_copy(update={"default_precision": None})
     with pytest.raises(PrecisionError, match=r"pass precision='fp32' \(--precision fp32\)"):
-        rk.predict("ResNet-50", "A100-PCIe-40GB", precision="int2")
+        rk.predict("ResNet-50", a100, precision="int2")
 
 
 def test_unknown_precision_gets_no_hardware_hint():
