@@ -53,6 +53,8 @@ PREDICT_FIELDS = ["network", "hardware", "precision", "batch", "mode", "traffic"
                   "latency_optimistic_s", "latency_pessimistic_s", "engines", "kernels", "fits", "estimate"]
 """Fields of ``predict``'s text output, in order (JSON and CSV have every field)."""
 LAYER_COLUMNS = ["name", "op", "ops", "weight_bytes", "time_s", "bound"]
+CALIBRATED_LAYER_COLUMNS = ["name", "op", "calibration_class", "ops", "time_s", "calibrated_time_s", "bound"]
+"""``predict --calibrated --layers`` columns: ``time_s`` the layer's roofline time, ``calibrated_time_s`` the estimate."""
 SWEEP_TABLE_COLUMNS = ["network", "hardware", "precision", "batch", "fps", "latency_s", "bound", "fps_per_w",
                        "operational_intensity", "status", "attainable_ops_per_s", "peak_ops_per_s", "mode", "traffic",
                        "pruning_pct", "ops", "bytes", "fits", "notes"]
@@ -164,7 +166,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
                                           precision, args.batch or getattr(network, "batch", 1))
         notes = (*notes, *([] if note is None else [note]))
         summary = {"estimate": "calibrated", **result.to_dict(), "notes": list(notes)}
-        _emit(args, {**summary, "classes": result.classes.to_dict("records")}, pd.DataFrame([summary]), fields=True)
+        layers = result.layers[CALIBRATED_LAYER_COLUMNS] if args.layers else None
+        payload = {**summary, "classes": result.classes.to_dict("records")}
+        if layers is not None:
+            payload["layers"] = layers.to_dict("records")
+        _emit(args, payload, pd.DataFrame([summary]) if layers is None else layers, fields=layers is None)
         if args.format == "table":
             for level in result.levels:
                 print(f"calibration level: {level}")
@@ -172,13 +178,25 @@ def cmd_predict(args: argparse.Namespace) -> None:
                 print(f"note: {note}")
             print()
             print(render_table(result.classes, wide=args.wide))
+            if layers is not None:
+                print()
+                print(render_table(layers, wide=args.wide))
         return
+    if args.layers and args.mode != "layer":
+        raise SpecError("--layers prints per-layer times, which --mode network has none of; add --mode layer "
+                        "(the roofline's layers) or --calibrated (the calibrated layers)")
     prediction = predict(network, hardware, args.precision, args.batch, args.mode, args.traffic, fuse=args.fuse,
                          framework=args.framework, framework_version=args.framework_version)
+    if args.layers and prediction.layers is None:
+        raise SpecError(f"--layers: {prediction.network} is an aggregate catalog network (totals only) and has no "
+                        "layers to print; give a model file or a layer-level catalog network")
     payload = {**prediction.to_dict(), "fps_per_w": _fps_per_w(prediction.fps, hardware.tdp_w)}
     if args.mode == "layer" and args.format == "json":  # null for an aggregate network: it has no layers
         payload["layers"] = (None if prediction.layers is None else
                              prediction.layers[["name", "op", "ops", "time_s", "bound"]].to_dict("records"))
+    if args.layers and args.format == "csv":
+        _emit(args, payload, prediction.layers[LAYER_COLUMNS])
+        return
     _emit(args, payload, [{k: v for k, v in payload.items() if k != "layers"}], columns=PREDICT_FIELDS, fields=True)
     if args.format == "table":
         for note in prediction.notes:
@@ -681,6 +699,9 @@ def _add_predict(commands: Any, common: Parser, name: str, text: str) -> None:
                            "large-batch throughput); other hardware classes are refused")
     pred.add_argument("--framework", help="software stack for --calibration, e.g. 'X-CUBE-AI 7.3.0', 'Plumerai'")
     pred.add_argument("--framework-version", help="stack version for --calibration, when not in --framework")
+    pred.add_argument("--layers", action="store_true",
+                      help="per-layer times: the roofline's (--mode layer) or the calibrated ones (--calibrated, "
+                           "--calibration); with --format csv the layer rows instead of the summary row")
     pred.set_defaults(run=cmd_predict)
 
 

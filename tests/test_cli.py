@@ -227,3 +227,74 @@ def test_models_show_table_matches_json_and_takes_model_files(capsys, tmp_path):
     path.write_bytes(helper.make_model(graph).SerializeToString())
     code, out, _ = run(capsys, "models", "show", str(path), "--format", "json")
     assert code == 0 and json.loads(out)["layers"][0]["op"] == "fully_connected"  # a MatMul by a weight
+
+
+# --- predict --layers: per-layer rows in every format -----------------------------------------------------------
+
+_SLOW_MEMORY_DEVICE = """hardware:
+  - name: Slow-Mem
+    kind: NPU
+    peak_ops_per_s:
+      fp32: 1 GOPS
+    memories:
+      - name: SRAM
+        capacity_bytes: 1 MB
+        bandwidth_bytes_per_s: 1 MB/s
+        stores: [weights, activations]
+        source: test
+    source: test
+"""
+
+
+def _matmul_relu(tmp_path):
+    """x (1x8) @ w (8x4), then Relu: 32 MACs = 64 ops and 128 weight bytes (fp32)."""
+    from onnx import helper
+
+    from tests.onnx_builder import save_onnx, zeros
+
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="fc"), helper.make_node("Relu", ["h"], ["y"],
+                                                                                         name="act")]
+    return save_onnx(tmp_path, nodes, {"x": [1, 8]}, ["y"], [zeros("w", 8, 4)])
+
+
+def test_predict_layers_csv_prints_the_layer_rows_hand_checked(capsys, tmp_path):
+    model = _matmul_relu(tmp_path)
+    device = tmp_path / "slow.yaml"
+    device.write_text(_SLOW_MEMORY_DEVICE, encoding="utf-8")
+    code, out, _ = run(capsys, "predict", str(model), "--hardware", str(device), "--mode", "layer", "--layers",
+                       "--format", "csv")
+    assert code == 0
+    rows = pd.read_csv(io.StringIO(out))
+    assert rows.columns.tolist() == ["name", "op", "ops", "weight_bytes", "time_s", "bound"]
+    fc = rows[rows.name == "fc"].iloc[0]
+    # weights-only traffic: 128 B at 1e6 B/s = 128 us against 64 ops at 1e9 ops/s = 64 ns: memory-bound
+    assert (fc.op, fc.ops, fc.weight_bytes, fc.bound) == ("fully_connected", 64, 128, "memory:SRAM")
+    assert fc.time_s == pytest.approx(128 / 1e6, rel=1e-12)
+    assert rows.name.tolist() == ["fc", "act"]  # every layer, the fused Relu included
+    # without --layers the CSV is the one summary row, as before
+    _, out, _ = run(capsys, "predict", str(model), "--hardware", str(device), "--mode", "layer", "--format", "csv")
+    assert len(pd.read_csv(io.StringIO(out))) == 1
+
+
+def test_predict_layers_needs_per_layer_times(capsys):
+    code, _, err = run(capsys, "predict", "LeNet-MNIST", "--hardware", "NUCLEO-F767ZI", "--layers")
+    assert code == 2 and "--mode layer" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "predict", "ResNet-50", "--hardware", "ZCU104-DPU", "--mode", "layer", "--layers")
+    assert code == 2 and "aggregate" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.filterwarnings("ignore::rooflinekit.errors.RooflineWarning")
+def test_predict_calibrated_layers_sum_to_the_estimate(capsys):
+    argv = ["predict", "ResNet-50", "--hardware", "A100-SXM4-80GB", "--calibrated", "--batch", "64"]
+    code, out, _ = run(capsys, *argv, "--layers", "--format", "csv")
+    assert code == 0
+    layers = pd.read_csv(io.StringIO(out))
+    assert {"name", "calibration_class", "time_s", "calibrated_time_s"} <= set(layers.columns)
+    _, out, _ = run(capsys, *argv, "--format", "json")
+    summary = json.loads(out)
+    # the estimate is the sum of the per-layer calibrated times plus the per-call overhead (none on this calibration
+    # unless given): compared with the summary's latency, computed separately from the per-class sums
+    assert layers.calibrated_time_s.sum() + (summary.get("call_overhead_s") or 0.0) == pytest.approx(
+        summary["latency_s"], rel=1e-9)
+    _, out, _ = run(capsys, *argv, "--layers", "--format", "json")
+    assert len(json.loads(out)["layers"]) == len(layers)
