@@ -9,7 +9,9 @@ counted:
 - conv (not transposed) and windowed pooling: ``out = floor((in + pad_begin + pad_end - dilation * (k - 1) - 1) /
   stride) + 1`` per spatial dim (``ceil`` with ``ceil_mode``, less a last window that would start in the end
   padding); for conv also ``weight = (C_out, C_in / groups,
-  *kernel)`` with ``C_out`` the output's channels and ``groups`` dividing both channel counts;
+  *kernel)`` with ``C_out`` the output's channels and ``groups`` dividing both channel counts; an output left
+  empty (a spatial ``out`` below 1) from a non-empty input is an input smaller than the window (input shapes given
+  too small, or in another layout);
 - fully_connected with a weight ``(out, in)``: ``elements(input) * out == elements(output) * in`` (the input
   flattened to rows of ``in`` features);
 - every dim of every tensor at most :data:`~rooflinekit._limits.MAX_DIM`.
@@ -33,7 +35,8 @@ _POOLS = frozenset({"max_pool", "avg_pool", "lp_pool"})
 
 def _fail(path: Path | str, layer: Layer, what: str, shape: Sequence[int] | None = None) -> ShapeError:
     return ShapeError(f"{path}: layer {shown(layer.name)} ({layer.source_op or layer.op}): {what}; the file is "
-                      "malformed or was edited, export the model again", layer=layer.name,
+                      "malformed or was edited (export the model again), or the input shapes given do not fit it "
+                      "(input_shapes, --input-shape: full dims in the model's layout)", layer=layer.name,
                       shape=tuple(shape) if shape is not None else None)
 
 
@@ -47,12 +50,12 @@ def _window_out(size: int, k: int, stride: int, dilation: int, begin: int, end: 
 
 def _check_window(path: Path | str, layer: Layer, attrs: Any) -> None:
     kernel = attrs.get("kernel_shape")
-    if not kernel or not layer.inputs or not layer.outputs:
+    if not kernel or not layer.inputs:
         return
-    x, y = layer.inputs[0], layer.outputs[0]
+    x, y = layer.inputs[0], layer.outputs[0] if layer.outputs else None  # None: an empty output, not kept
     rank = len(kernel)
-    if len(x) != rank + 2 or len(y) != rank + 2:
-        raise _fail(path, layer, f"input {list(x)} and output {list(y)} must have {rank + 2} dims for a "
+    if len(x) != rank + 2 or y is not None and len(y) != rank + 2:
+        raise _fail(path, layer, f"input {list(x)} and output {list(y or ())} must have {rank + 2} dims for a "
                                  f"{rank}-D kernel {list(kernel)}", y)
     strides = attrs.get("strides") or (1,) * rank
     dilations = attrs.get("dilations") or (1,) * rank
@@ -62,6 +65,14 @@ def _check_window(path: Path | str, layer: Layer, attrs: Any) -> None:
     ceil = bool(attrs.get("ceil_mode", False))
     expected = tuple(_window_out(x[2 + i], kernel[i], strides[i], dilations[i], pads[i], pads[rank + i], ceil)
                      for i in range(rank))
+    if y is None:
+        if min(expected) < 1 and min(x) > 0:
+            raise ShapeError(f"{path}: layer {shown(layer.name)} ({layer.source_op or layer.op}): input {list(x)} "
+                             f"is smaller than its window: kernel {list(kernel)}, strides {list(strides)}, dilations "
+                             f"{list(dilations)} and pads {list(pads)} give spatial dims {list(expected)}; import the "
+                             "model at a larger input size, in the model's layout (input_shapes, --input-shape)",
+                             layer=layer.name, shape=x)
+        return
     if tuple(y[2:]) != expected:
         raise _fail(path, layer, f"output {list(y)} contradicts input {list(x)}, kernel {list(kernel)}, strides "
                                  f"{list(strides)}, dilations {list(dilations)} and pads {list(pads)}, which give "

@@ -3,8 +3,9 @@
 The importer maps ONNX ops to canonical op kinds and normalizes their attributes; it never computes costs (an
 Einsum keeps its equation, which the ``einsum`` counter reads). Pipeline, one module a step:
 
-1. **read** (:mod:`._reading`) the protobuf without external data (whose files must exist and be long enough),
-   and a large file without the bytes of its large weights (:mod:`._lean`), each node's fields once
+1. **read** (:mod:`._reading`) the protobuf without external data (whose files must exist and be long enough; the
+   bytes of small external tensors are read in), and a large file without the bytes of its large weights
+   (:mod:`._lean`), each node's fields once
    (:class:`._reading.OnnxNode`); check that every node input exists and put the nodes in topological order.
    ``If`` bodies and static ``Loop`` and ``Scan`` bodies are inlined into the main graph (:mod:`._control`).
 2. **bind** (:mod:`._binding`) symbolic or missing input dims from ``batch`` and ``input_shapes`` (anonymous dims
@@ -52,8 +53,8 @@ from rooflinekit.importers.onnx._heap import release_free_heap
 from rooflinekit.importers.onnx._layers import LayerBuilder, Resolved, finish
 from rooflinekit.importers.onnx._node import Node
 from rooflinekit.importers.onnx._ops import lookup
-from rooflinekit.importers.onnx._reading import (OnnxNode, check_external_data, main_input, node_records, opset,
-                                                 read_model, real_inputs, topological_nodes)
+from rooflinekit.importers.onnx._reading import (OnnxNode, main_input, node_records, opset, read_model, real_inputs,
+                                                 resolve_external_data, topological_nodes)
 from rooflinekit.importers.onnx._shapes import infer
 from rooflinekit.importers._precision import precision_of
 from rooflinekit.importers._semantic import check_layers
@@ -122,7 +123,7 @@ def _resolve(path: Path, batch: int | None, input_shapes: Mapping[str, Sequence[
     the main input) and every node resolved to its layer's fields. Parameters and errors as :func:`load_onnx`."""
     model, nodes = read_model(path)
     validate_model(model, nodes, path)
-    check_external_data(model, nodes, path)
+    resolve_external_data(model, nodes, path)
     if any(node.op_type in CONTROL_OPS for node in nodes):
         rebound = {i.name for i in model.graph.input} if batch is not None else set(input_shapes)
         if inline_control_flow(model, branches, loop_counts, rebound):

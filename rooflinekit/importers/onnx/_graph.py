@@ -71,9 +71,17 @@ class Graph:
         if known is not None:
             return known
         dims = self.dims(name)
-        if dims is not None and all_sizes(dims):  # sizes left out of _shapes: a negative one
-            raise ModelFileError(f"{self.path}: tensor {name!r} has a negative dim: {list(dims)}")
         source = self.producer.get(name)
+        if dims is not None and all_sizes(dims):  # sizes left out of _shapes: a negative one
+            if source is None:  # an initializer or a graph input declared so
+                raise ModelFileError(f"{self.path}: tensor {name!r} has a negative dim: {list(dims)}")
+            inputs = [list(d) if (d := self.dims(n)) is not None else None for n in source.input if n]
+            raise ShapeError(
+                f"{self.path}: node {source.name!r} ({source.op_type}) computes tensor {name!r} of shape "
+                f"{list(dims)}, a negative size, from inputs {inputs}: they are too small for it (a window or crop "
+                "larger than the input); import the model at a larger input size, in the model's layout "
+                "(input_shapes, --input-shape)",
+                layer=source.name or None, shape=dims)
         origin = f", produced by node {source.name!r} ({source.op_type})" if source is not None else ""
         missing = ("unknown rank" if dims is None else
                    ", ".join(f"dim {i} ({d!r})" if d else f"dim {i}" for i, d in enumerate(dims)
@@ -97,7 +105,8 @@ class Graph:
         """What the shape of ``name`` depends on by value rather than by shape, when it is unresolved: graph
         inputs read as values by the op that first loses the shape (a Reshape's target, a Resize's scales, a
         ReduceMean's axes, a TopK's k) and ops whose output size depends on data (NonZero, Unique, a Loop of
-        run-time trip count...). Empty when no such source is found (then it is a gap in shape inference)."""
+        run-time trip count...). Empty when no such source is found, or when that op has no ONNX schema (then it
+        is a gap in shape inference)."""
         root, seen = name, set()
         while True:  # walk up to the first node whose operands are resolved but whose output is not
             node = self.producer.get(root)
@@ -113,6 +122,8 @@ class Graph:
             return []
         if node.op_type in DATA_DEPENDENT_OPS:
             return [f"the data of node {node.name!r} ({node.op_type}), whose output size depends on it"]
+        if not onnx.defs.has(node.op_type, "" if node.domain == "ai.onnx" else node.domain):
+            return []  # an op ONNX has no schema for (a custom domain's): inference skipped it, whatever it reads
         value_operands = [n for i, n in enumerate(node.input) if n and (i > 0 or node.op_type in _VALUE_FIRST)]
         found: list[str] = []
         stack, visited = list(value_operands), set()

@@ -268,6 +268,22 @@ def _causal_conv(node: Node) -> Draft:
     return node.split([0, 1, 2, 3], attrs)
 
 
+def _fused(handler: Handler) -> Handler:
+    """com.microsoft FusedConv and FusedGemm (onnxruntime's optimized graphs): ``handler``'s layer, with the
+    ``activation`` it fuses (``Relu``, ``Sigmoid``, ...) kept as ``fused_activation`` (lower case), one op per
+    output element as TFLite's fused activations."""
+
+    def handle(node: Node) -> Draft:
+        draft = handler(node)
+        activation = node.attr("activation", "")
+        if activation:
+            draft.attrs = typed(node, draft.kind or _kind(node),
+                                {**draft.attrs, "fused_activation": str(activation).lower()})
+        return draft
+
+    return handle
+
+
 # ---------------------------------------------------------------------------------------------- op table
 
 _ELEMENTWISE = {
@@ -310,6 +326,8 @@ _OPS: dict[str, tuple[str, Handler]] = {
     "Conv": ("conv", conv(0, 1, 2)), "ConvInteger": ("conv", conv(0, 1, None, integer=True)),
     "QLinearConv": ("conv", conv(0, 3, 8, integer=True)), "ConvTranspose": ("conv_transpose", conv(0, 1, 2)),
     "Gemm": ("fully_connected", product(0, 1, 2)), "MatMul": ("matmul", product(0, 1)),
+    "FusedConv": ("conv", _fused(conv(0, 1, 2))), "FusedGemm": ("fully_connected", _fused(product(0, 1, 2))),
+    "FusedMatMul": ("matmul", product(0, 1)),
     "MatMulInteger": ("matmul", product(0, 1, integer=True)),
     "QLinearMatMul": ("matmul", product(0, 3, integer=True)), "QGemm": ("fully_connected", product(0, 3, 6, True)),
     "Einsum": ("einsum", einsum), "Attention": ("attention", attention),
@@ -318,7 +336,7 @@ _OPS: dict[str, tuple[str, Handler]] = {
     "MaxPool": ("max_pool", pool), "AveragePool": ("avg_pool", pool), "LpPool": ("lp_pool", pool),
     "BatchNormalization": ("batch_norm", _norm), "LayerNormalization": ("layer_norm", _norm),
     "InstanceNormalization": ("instance_norm", _norm), "GroupNormalization": ("group_norm", _norm),
-    "RMSNormalization": ("rms_norm", _norm),
+    "RMSNormalization": ("rms_norm", _norm), "SimplifiedLayerNormalization": ("rms_norm", _norm),
     "Concat": ("concat", _concat), "LRN": ("lrn", _lrn),
     "Softmax": ("softmax", _softmax), "LogSoftmax": ("log_softmax", _softmax), "Hardmax": ("hardmax", _softmax),
     "Dropout": ("dropout", _dropout), "ConstantOfShape": ("constant", _no_data), "Constant": ("constant", _no_data),

@@ -1,8 +1,9 @@
 """Reading the model file: the protobuf, external-data checks, node order, graph inputs and attributes.
 
 ``onnx.load(path, load_external_data=False)``, or for a large file its bytes without those of its large weights
-(:mod:`._lean`): external-data files must exist and be long enough, their bytes are never read (only shapes
-matter). Every node input must be a graph input, an initializer or a node output;
+(:mod:`._lean`): external-data files must exist and be long enough; only the bytes of small tensors are read from
+them (their values may be shapes, axes, pads), never those of weights (only their shapes matter). Every node input
+must be a graph input, an initializer or a node output;
 nodes are put in topological order. Every failure is a :class:`ModelFileError` naming the file.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from pathlib import Path, PureWindowsPath
-from typing import Any
+from typing import Any, Sequence
 
 import onnx
 from google.protobuf.message import DecodeError
@@ -20,7 +21,7 @@ from onnx import AttributeProto, NodeProto, TensorProto
 from rooflinekit._limits import shown
 from rooflinekit.errors import ModelFileError
 from rooflinekit.importers.onnx._dtypes import FLOATS
-from rooflinekit.importers.onnx._lean import lean_model_bytes
+from rooflinekit.importers.onnx._lean import SMALL_VALUE, lean_model_bytes
 
 MALFORMED = (ValueError, TypeError, IndexError, KeyError, ArithmeticError)
 """What malformed protobuf data can make onnx, numpy or Python raise where the importer reads it; translated into
@@ -113,9 +114,12 @@ def _check_text(graph: onnx.GraphProto, nodes: list[OnnxNode], path: Path) -> No
                                  "export it again", path=path)
 
 
-def check_external_data(model: onnx.ModelProto, nodes: list[OnnxNode], path: Path) -> None:
-    """Every tensor stored outside the model file (an initializer, or a tensor attribute of one of the main
-    graph's ``nodes``) must have its file, long enough for offset + length."""
+def resolve_external_data(model: onnx.ModelProto, nodes: list[OnnxNode], path: Path) -> None:
+    """Check every tensor stored outside the model file (an initializer, or a tensor attribute of one of the main
+    graph's ``nodes``): its file must exist, long enough for offset + length. A small one (at most
+    :data:`~._lean.SMALL_VALUE` elements of a type of whole bytes) is read into the model, as an inline tensor of
+    that size is kept (:func:`_read_small`): exporters that store every initializer outside (``size_threshold=0``,
+    large PyTorch exports) store Reshape targets and Slice bounds there too."""
     for tensor in _all_tensors(model.graph, nodes):
         if tensor.data_location != TensorProto.EXTERNAL:
             continue
@@ -135,12 +139,56 @@ def check_external_data(model: onnx.ModelProto, nodes: list[OnnxNode], path: Pat
                 f"{path}: external data file {shown(location)} of tensor {shown(tensor.name)} not found in "
                 f"{path.parent}; keep the data file next to the model", path=path)
         try:
-            end = int(info.get("offset", 0) or 0) + int(info.get("length", 0) or 0)
+            offset, length = int(info.get("offset", 0) or 0), int(info.get("length", 0) or 0)
         except ValueError as exc:
             raise malformed_model(path, exc) from exc
-        if end > size:
+        if offset + length > size:
             raise ModelFileError(f"{path}: external data file {shown(location)} is truncated: tensor "
-                                 f"{shown(tensor.name)} ends at byte {end}, the file has {size}", path=path)
+                                 f"{shown(tensor.name)} ends at byte {offset + length}, the file has {size}",
+                                 path=path)
+        width = _BYTE_WIDTHS.get(tensor.data_type)
+        if width is not None and _count(tensor.dims) <= SMALL_VALUE:
+            _read_small(tensor, file, offset, length if "length" in info else None, width, size, path)
+
+
+_BYTE_WIDTHS: dict[int, int] = {
+    getattr(TensorProto, name): width for name, width in (
+        ("FLOAT", 4), ("UINT8", 1), ("INT8", 1), ("UINT16", 2), ("INT16", 2), ("INT32", 4), ("INT64", 8),
+        ("BOOL", 1), ("FLOAT16", 2), ("DOUBLE", 8), ("UINT32", 4), ("UINT64", 8), ("BFLOAT16", 2))}
+"""Bytes per element of the types whose external tensors are read when small (packed sub-byte, 8-bit float and
+string tensors never hold shapes, axes or pads)."""
+
+
+def _count(dims: Sequence[int]) -> int:
+    """Elements of a tensor of ``dims`` (a negative dim, which a malformed file may hold, counts as 0)."""
+    total = 1
+    for dim in dims:
+        total *= max(int(dim), 0)
+    return total
+
+
+def _read_small(tensor: TensorProto, file: Path, offset: int, length: int | None, width: int, size: int,
+                path: Path) -> None:
+    """Read the ``width``-byte elements of the small external ``tensor`` from ``file`` (``size`` bytes) at
+    ``offset`` into its ``raw_data``, as ``onnx.load`` would; a declared ``length`` must hold them."""
+    need = _count(tensor.dims) * width
+    if length is not None and length < need:
+        raise ModelFileError(f"{path}: external data of tensor {shown(tensor.name)} holds {length} bytes, but its type "
+                             f"and dims {list(tensor.dims)} need {need}; the file is corrupt, export it again",
+                             path=path)
+    if offset + need > size:
+        raise ModelFileError(f"{path}: external data file {shown(file.name)} is truncated: tensor "
+                             f"{shown(tensor.name)} ends at byte {offset + need}, the file has {size}", path=path)
+    try:
+        with file.open("rb") as stream:
+            stream.seek(offset)
+            data = stream.read(need)
+    except OSError as exc:
+        raise ModelFileError(f"{path}: external data file {shown(file.name)} cannot be read: {exc}",
+                             path=path) from exc
+    tensor.raw_data = data
+    tensor.data_location = TensorProto.DEFAULT
+    del tensor.external_data[:]
 
 
 _NAME_MAX = 255

@@ -393,7 +393,9 @@ _TYPE_INFOS_LIMIT = 4096
 
 # ------------------------------------------------------------------------- gap rules (custom-domain shapes)
 
-_Rule = Callable[[NodeProto, list[Info]], tuple[Dim, ...]]
+_Rule = Callable[[NodeProto, list[Info]], tuple[Dim, ...] | None]
+"""Output 0's dims from the node and its operands' infos; None when the rule does not cover the node's attributes
+(the output stays unknown)."""
 
 
 def _same_as(index: int) -> _Rule:
@@ -414,10 +416,50 @@ def _global_pool_shape(node: NodeProto, ins: list[Info]) -> tuple[Dim, ...]:
     return (dims[0], dims[1], *([1] * (len(dims) - 2)))
 
 
-def _qgemm_shape(node: NodeProto, ins: list[Info]) -> tuple[Dim, ...]:
-    """QGemm (A at 0, B at 3): (M, N) after transA/transB."""
-    a, b = ins[0].dims, ins[3].dims
-    return (a[1] if attr(node, "transA", 0) else a[0], b[0] if attr(node, "transB", 0) else b[1])
+def _gemm_of(a_index: int, b_index: int) -> _Rule:
+    """Gemm-like ops with A at ``a_index`` and B at ``b_index`` (QGemm: 0 and 3; FusedGemm, a Gemm with a fused
+    activation: 0 and 1): (M, N) after transA/transB."""
+
+    def rule(node: NodeProto, ins: list[Info]) -> tuple[Dim, ...]:
+        a, b = ins[a_index].dims, ins[b_index].dims
+        return (a[1] if attr(node, "transA", 0) else a[0], b[0] if attr(node, "transB", 0) else b[1])
+
+    return rule
+
+
+def _fused_matmul_shape(node: NodeProto, ins: list[Info]) -> tuple[Dim, ...] | None:
+    """com.microsoft FusedMatMul, ``alpha * A' @ B'`` with ``A'``/``B'`` the operands with their last two dims
+    swapped when ``transA``/``transB``: numpy matmul shapes (a vector operand promoted, then its dim dropped).
+    None with ``transBatchA``/``transBatchB`` (batch dims moved as well)."""
+    if attr(node, "transBatchA", 0) or attr(node, "transBatchB", 0):
+        return None
+    a, b = list(ins[0].dims), list(ins[1].dims)
+    for dims, transposed in ((a, attr(node, "transA", 0)), (b, attr(node, "transB", 0))):
+        if transposed and len(dims) > 1:
+            dims[-2], dims[-1] = dims[-1], dims[-2]
+    vector_a, vector_b = len(a) == 1, len(b) == 1
+    a, b = [1, *a] if vector_a else a, [*b, 1] if vector_b else b
+    if a[-1] != b[-2]:
+        raise ValueError(f"A' {a} and B' {b} do not contract (last dim of A' against second-to-last of B')")
+    out = [*np.broadcast_shapes(tuple(a[:-2]), tuple(b[:-2])), a[-2], b[-1]]
+    return tuple(out[:-2] + out[-2:][vector_a:2 - vector_b])
+
+
+def _fused_conv_shape(node: NodeProto, ins: list[Info]) -> tuple[Dim, ...]:
+    """com.microsoft FusedConv (a Conv with a fused activation): X (N, C, *S) and W (M, C / group, *k) ->
+    (N, M, *S_out) with ``S_out = floor((S + pad_begin + pad_end - dilation * (k - 1) - 1) / stride) + 1``
+    (``auto_pad`` SAME_*: ``ceil(S / stride)``; VALID: no pads)."""
+    x, w = ins[0].dims, ins[1].dims
+    rank = len(x) - 2
+    kernel = attr(node, "kernel_shape", None) or w[2:]
+    strides = attr(node, "strides", None) or (1,) * rank
+    dilations = attr(node, "dilations", None) or (1,) * rank
+    auto_pad = attr(node, "auto_pad", "NOTSET")
+    pads = (0,) * (2 * rank) if auto_pad == "VALID" else attr(node, "pads", None) or (0,) * (2 * rank)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        return (x[0], w[0], *(-(-x[2 + i] // strides[i]) for i in range(rank)))
+    return (x[0], w[0], *((x[2 + i] + pads[i] + pads[rank + i] - dilations[i] * (kernel[i] - 1) - 1) // strides[i]
+                          + 1 for i in range(rank)))
 
 
 def _qlinear_concat_shape(node: NodeProto, ins: list[Info]) -> tuple[Dim, ...]:
@@ -438,12 +480,18 @@ def _dynamic_quantize_lstm_shape(node: NodeProto, ins: list[Info]) -> tuple[Dim,
 _GAP_RULES: dict[str, _Rule] = {
     "DynamicQuantizeLSTM": _dynamic_quantize_lstm_shape,
     **{op: _same_as(0) for op in ("QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax", "Gelu", "FastGelu",
-                                  "BiasGelu", "QuickGelu", "GroupNormalization", "MeanVarianceNormalization")},
+                                  "BiasGelu", "QuickGelu", "GroupNormalization", "MeanVarianceNormalization",
+                                  "SkipLayerNormalization", "SkipSimplifiedLayerNormalization",
+                                  "SimplifiedLayerNormalization", "BiasAdd")},
     "QLinearAdd": _broadcast_of(0, 3), "QLinearMul": _broadcast_of(0, 3),
-    "QLinearGlobalAveragePool": _global_pool_shape, "QGemm": _qgemm_shape, "QLinearConcat": _qlinear_concat_shape,
+    "QLinearGlobalAveragePool": _global_pool_shape, "QGemm": _gemm_of(0, 3), "QLinearConcat": _qlinear_concat_shape,
+    "FusedConv": _fused_conv_shape, "FusedGemm": _gemm_of(0, 1), "FusedMatMul": _fused_matmul_shape,
 }
-"""Shape rules for ops ONNX shape inference does not know (``com.microsoft``) or leaves open (GroupNormalization,
-a function op, as is MeanVarianceNormalization); output 0 only, of input 0's type."""
+"""Shape rules for ops ONNX shape inference does not know (``com.microsoft``, and the ``SimplifiedLayerNormalization``
+onnxruntime's optimizers write in the default domain) or leaves open (GroupNormalization, a function op, as is
+MeanVarianceNormalization); output 0, of input 0's type, and the outputs of :data:`_SAME_AS_OUTPUT_0`."""
+_SAME_AS_OUTPUT_0: dict[str, int] = {"SkipLayerNormalization": 3, "SkipSimplifiedLayerNormalization": 3}
+"""Another output of the same shape as output 0, by op: the sum ``input + skip (+ bias)`` the residual path reads."""
 
 
 def _fill_gaps(nodes: Sequence[NodeProto | OnnxNode], infos: dict[str, Info], done: set[str],
@@ -460,7 +508,13 @@ def _fill_gaps(nodes: Sequence[NodeProto | OnnxNode], infos: dict[str, Info], do
         if ins and all(info.known for info in ins):
             done.add(node.output[0])
             try:
-                filled.append(helper.make_tensor_value_info(node.output[0], ins[0].elem_type, rule(node, ins)))
+                dims = rule(node, ins)
             except MALFORMED as exc:
                 raise malformed_node(path, node, exc) from exc
+            if dims is None:
+                continue
+            also = _SAME_AS_OUTPUT_0.get(node.op_type)
+            for name in (node.output[0], *(node.output[also:also + 1] if also else ())):
+                if name:
+                    filled.append(helper.make_tensor_value_info(name, ins[0].elem_type, dims))
     return filled

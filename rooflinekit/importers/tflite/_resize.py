@@ -3,7 +3,10 @@ TFLite's ``Interpreter::ResizeInputTensor`` followed by ``AllocateTensors`` (eac
 
 Shapes are TFLite's (NHWC). Each rule below recomputes an operator's output shapes from its input shapes and
 constant operands; an operator whose inputs changed and that has no rule is a :class:`ShapeError` naming it (its
-output would be counted at the stored size). Operators whose inputs keep their stored shapes keep theirs.
+output would be counted at the stored size), as is one whose rule cannot take the new shapes (conv channels that do
+not fit the weight, a fully-connected input that is not whole rows, a Reshape target of another size) or whose
+output the resize empties (a window larger than the new input). Operators whose inputs keep their stored shapes keep
+theirs.
 """
 
 from __future__ import annotations
@@ -69,15 +72,26 @@ def resize_inputs(graph: Subgraph, input_shapes: Mapping[str, Sequence[int]], pa
         try:
             outs = rule(op, in_shapes, operands)
         except (ValueError, IndexError, ZeroDivisionError, KeyError) as exc:
-            raise ShapeError(f"{where}: cannot propagate the resized input shapes "
-                             f"{[list(s) for s in in_shapes]} ({exc}); import the model at its stored input shapes "
-                             "or re-export it at the wanted size") from None
+            raise _not_propagated(where, in_shapes, str(exc)) from None
+        # an output emptied by the resize (not one stored empty): a window or crop larger than the new input
+        empty = [list(shape) for index, shape in zip(op.outputs, outs)
+                 if min(shape, default=1) < 1 <= min(shapes[index], default=1)]
+        if empty:
+            raise _not_propagated(where, in_shapes, f"it would output {empty[0]}, a dim below 1: the input is too "
+                                                    "small for it")
         for index, shape in zip(op.outputs, outs):
             if tuple(shape) != shapes[index]:
                 shapes[index] = tuple(int(d) for d in shape)
                 changed.add(index)
     return replace(graph, tensors=tuple(replace(t, shape=shapes[t.index]) if t.index in changed else t
                                         for t in graph.tensors))
+
+
+def _not_propagated(where: str, in_shapes: list[Shape], reason: str) -> ShapeError:
+    """The error of an operator (``where``) whose rule cannot take its resized ``in_shapes``, for ``reason``."""
+    return ShapeError(f"{where}: cannot propagate the resized input shapes {[list(s) for s in in_shapes]} "
+                      f"({reason}); give input_shapes as full dims in the file's NHWC order, import the model at its "
+                      "stored input shapes or re-export it at the wanted size")
 
 
 def _values(tensor: Tensor | None) -> list[int]:
@@ -110,7 +124,16 @@ def _spatial(op: Operator, x: Shape, kernel: tuple[int, int]) -> tuple[int, int]
 
 
 def _conv(op: Operator, ins: list[Shape], operands: list[Tensor | None]) -> list[Shape]:
+    """NHWC input and OHWI weight (depthwise: 1, H, W, C_in * multiplier); the channels must fit as in TFLite's
+    Prepare: a conv's input channels a multiple of the weight's (``groups`` of them, dividing its filters), a
+    depthwise weight's a multiple of the input's."""
     w = ins[1]
+    c_in = ins[0][3]
+    if op.name == "CONV_2D" and (c_in % w[3] or w[0] % (c_in // w[3])):
+        raise ValueError(f"the input has {c_in} channels, the weight {list(w)} (OHWI) takes {w[3]} (or a multiple "
+                         f"dividing its {w[0]} filters into groups)")
+    if op.name == "DEPTHWISE_CONV_2D" and w[3] % c_in:
+        raise ValueError(f"the depthwise weight {list(w)} has {w[3]} channels, not a multiple of the input's {c_in}")
     h, wd = _spatial(op, ins[0], (w[1], w[2]))
     c_out = w[3] if op.name == "DEPTHWISE_CONV_2D" else w[0]
     return [(ins[0][0], h, wd, c_out)]
@@ -131,7 +154,10 @@ def _transpose_conv(op: Operator, ins: list[Shape], operands: list[Tensor | None
 
 
 def _fully_connected(op: Operator, ins: list[Shape], operands: list[Tensor | None]) -> list[Shape]:
+    """Rows of ``w[1]`` features: the input must hold whole rows (its last dim, with ``keep_num_dims``)."""
     x, w = ins[0], ins[1]
+    if op.options.get("KeepNumDims") and x[-1] != w[1] or math.prod(x) % w[1]:
+        raise ValueError(f"the input {list(x)} does not hold whole rows of the weight's {w[1]} features")
     if op.options.get("KeepNumDims"):
         return [(*x[:-1], w[0])]
     return [(math.prod(x) // w[1], w[0])]
