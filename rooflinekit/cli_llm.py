@@ -3,7 +3,8 @@
     rooflinekit llm Llama-2-7B --hardware H100-SXM5-80GB --batch 32 --prompt 2048 --generate 128
     rooflinekit llm Llama-2-70B --hardware "DGX H100" --tp 2 --weights int4 --kv fp8 --format json
 
-MODEL is a bundled transformer config name (``rooflinekit models list``), a ``config.json`` file, or an ONNX
+MODEL is a bundled transformer config name (``rooflinekit models list``), a ``config.json`` file (or a Hugging
+Face model folder holding one), or an ONNX
 decoder export with past-key/value inputs (``rooflinekit llm decoder.onnx --hardware H``: recognized and costed
 per phase, ``--tp`` / ``--pp`` split as its graph shows, :mod:`rooflinekit.llm.onnx_parallel`; ``--heads`` /
 ``--kv-heads`` where the graph does not show them). The output is

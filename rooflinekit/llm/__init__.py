@@ -1,9 +1,9 @@
 """LLM inference: prefill and decode with a KV cache, memory per device, weight formats, tensor and pipeline
 parallelism.
 
-:func:`predict_llm` (also ``rooflinekit.llm(...)``) answers "how many tokens per second will model M give on
-hardware H, how long until the first token, and does it fit?" from a Hugging Face style config or an ONNX decoder
-export with past-key/value inputs, as a roofline bound. Modules: :mod:`~rooflinekit.llm.precision` (weight formats, KV types), :mod:`~rooflinekit.llm.parallel`
+:func:`predict_llm` (also ``rooflinekit.predict_llm``; ``rooflinekit.llm`` is this package) answers "how many
+tokens per second will model M give on hardware H, how long until the first token, and does it fit?" from a
+Hugging Face style config or an ONNX decoder export with past-key/value inputs, as a roofline bound. Modules: :mod:`~rooflinekit.llm.precision` (weight formats, KV types), :mod:`~rooflinekit.llm.parallel`
 (TP/PP shards and the ring all-reduce), :mod:`~rooflinekit.llm.phases` (per-kernel roofline of a phase at many
 contexts), :mod:`~rooflinekit.llm.memory` (weights + KV cache + activations per device),
 :mod:`~rooflinekit.llm.predict` (the phases put together), :mod:`~rooflinekit.llm.result`,

@@ -205,7 +205,7 @@ def check_scope(cfg: TransformerConfig, device: HardwareSpec, precision: LLMPrec
     """
     if cfg.experts:
         raise CalibrationError(f"{cfg.name}: routed experts are not in the Vidur kernels the LLM calibration was "
-                               "fitted on; use calibrated=False (the bound)")
+                               "fitted on; use the bound: drop --calibrated (calibrated=False in Python)")
     notes = device_notes(device, calibration)
     types = {precision.weights.weights, precision.base}
     if not types <= set(FITTED_TYPES) or (precision.weights.activations is not None

@@ -64,7 +64,8 @@ class MemoryBudget:
     context_window : int or None
         The model's context window (``max_position_embeddings`` or its learned positions); None when unknown.
     notes : tuple of str
-        Misfits with both sizes, and what limits the largest batch and context.
+        Misfits with both sizes and what to do (the largest batch that fits, or a shorter context), and what
+        limits the largest batch and context.
     """
 
     level: str
@@ -153,6 +154,12 @@ def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weig
                      "smaller weight format (int4, fp8)")
     else:
         max_batch = int(max_batch_f) if math.isfinite(max_batch_f) else batch
+        if over.any():
+            remedy = "more devices (--tp/--pp), or smaller weight or KV-cache types (int4 weights, an fp8 cache)"
+            at = f"at context {grouped(context_tokens)}"
+            notes.append(f"the largest batch that fits {at} is {grouped(max_batch)}: use at most that, {remedy}"
+                         if max_batch else
+                         f"not even one sequence fits {at}: use a shorter prompt or generation, {remedy}")
     context_room = capacity[None, :] - weights_bytes - act
     with np.errstate(divide="ignore", invalid="ignore"):
         tokens = np.where(kv_bytes_per_token > 0,

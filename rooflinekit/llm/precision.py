@@ -127,7 +127,8 @@ def weight_format(value: str | WeightFormat, group_size: int | None = None) -> W
     if group_size is None:
         return fmt
     if fmt.group_size is None:
-        raise PrecisionError(f"weight format {fmt.name!r} has no scale groups; a group size applies to int4 (W4A16)")
+        raise PrecisionError(f"weight format {fmt.name!r} has no scale groups; a group size applies to int4 (W4A16): "
+                             "add --weights int4 (weights='int4' in Python) or drop the group size")
     if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
         raise PrecisionError(f"group size must be a positive integer, got {group_size!r}; 128 is the usual one")
     return replace(fmt, group_size=group_size)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +77,10 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     Parameters
     ----------
     model : TransformerConfig, mapping, str or Path
-        A bundled config name (``"Llama-2-7B"``), a ``config.json`` path or mapping, or a parsed config; a decoder
-        (an encoder such as BERT has no generation). Or the path of an **ONNX decoder export** (``*.onnx``) whose
-        KV cache is taken as graph inputs: its past-key/value inputs are the graph inputs named like
+        A bundled config name (``"Llama-2-7B"``), a ``config.json`` path (or its Hugging Face model folder) or
+        mapping, or a parsed config; a decoder (an encoder such as BERT has no generation). Or the path of an
+        **ONNX decoder export** (``*.onnx``) whose KV cache is taken as graph inputs: its past-key/value inputs
+        are the graph inputs named like
         ``past_key_values.{i}.key`` / ``.value``, ``past.{i}``, ``key_cache``, ... (:data:`~rooflinekit.llm.
         kv_inputs.KV_INPUT_PATTERN`), their past axis the symbolic dim naming ``past`` / ``seq`` / ``len`` (else
         the only symbolic one, else axis -2 of ``(batch, heads, past, head_dim)``); each phase binds batch = B,
@@ -91,7 +93,8 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
         A catalog name or alias, a hardware YAML file or a spec; several devices need its ``interconnect``
         (``"DGX H100"``).
     batch : int
-        Sequences B decoded together.
+        Sequences B decoded together. This and the other counts (``prompt``, ``generate``, ``context``, ``tp``,
+        ``pp``, ``heads``, ``kv_heads``) take any integer type (NumPy's too, as ``np.arange`` gives).
     prompt, generate : int
         Prompt tokens P and output tokens G per sequence (G >= 1; the first comes from the prefill).
     weights : str or WeightFormat, optional
@@ -158,6 +161,8 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     onnx_file = isinstance(model, (str, Path)) and str(model).lower().endswith(".onnx")
     cfg = model if isinstance(model, TransformerConfig) or onnx_file else load_transformer_config(model)
     device = resolve_hardware(hardware)
+    batch, prompt, generate, tp, pp, context, heads, kv_heads = (
+        _plain_int(v) for v in (batch, prompt, generate, tp, pp, context, heads, kv_heads))
     for label, value in (("batch", batch), ("prompt", prompt), ("generate", generate)):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS:
             raise SpecError(f"{label} must be a whole number from 1 to {MAX_TOKENS}, got {value!r}")
@@ -274,6 +279,14 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
         decode_tokens_per_s_per_sequence=None if tpot is None else 1 / tpot,
         prefill_tokens_per_s=batch * prompt / ttft, prefill_interconnect_s=comm_prefill,
         decode_interconnect_s=comm_step, memory=memory, notes=notes, layers=layers, calibrated=estimate)
+
+
+def _plain_int(value: Any) -> Any:
+    """``value`` as a Python int when it is a whole number of another integer type (NumPy's ``int64`` from
+    ``np.arange`` or a DataFrame), else unchanged for the checks to accept or refuse."""
+    if isinstance(value, Integral) and not isinstance(value, (bool, int)):
+        return int(value)
+    return value
 
 
 def prefill_network(model: TransformerConfig | Mapping[str, Any] | str | Path, *, batch: int = 1, prompt: int = 512,

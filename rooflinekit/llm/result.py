@@ -215,9 +215,11 @@ class LLMResult:
         decode = "n/a" if self.decode_tokens_per_s is None or self.decode_tokens_per_s_per_sequence is None else (
             f"{grouped(self.decode_tokens_per_s)} tokens/s in all, "
             f"{grouped(self.decode_tokens_per_s_per_sequence)} per sequence")
-        context = "unlimited" if m.max_context_tokens is None else grouped(m.max_context_tokens)
+        context = "unlimited" if m.max_context_tokens is None else f"{grouped(m.max_context_tokens)} tokens"
         window = " (the model's context window)" if m.max_context_tokens and \
             m.max_context_tokens == m.context_window else ""
+        if m.max_context_tokens is None:
+            window = " (the KV cache stops growing at the sliding window; the config gives no context window)"
         lines = [
             f"{self.model} on {self.hardware}{par}: batch {grouped(self.batch)}, prompt "
             f"{grouped(self.prompt_tokens)}, generate {grouped(self.generate_tokens)}; {self.precision}",
@@ -230,7 +232,7 @@ class LLMResult:
             f"  decode rate          {decode}",
             f"  memory per device    {m}",
             f"  largest batch        {grouped(m.max_batch)} at context {grouped(m.context_tokens)}; largest "
-            f"context {context} tokens at batch {grouped(self.batch)}{window}",
+            f"context {context} at batch {grouped(self.batch)}{window}",
         ]
         return "\n".join(lines + self._calibrated_lines())
 

@@ -114,8 +114,9 @@ class TransformerConfig:
     model_type : str
         The Hugging Face ``model_type`` (one of :data:`SUPPORTED_MODEL_TYPES`).
     hidden, layers, heads, kv_heads, head_dim, ffn, vocab : int
-        Hidden size H, blocks, query heads Hq, key/value heads Hkv (GQA when fewer than Hq), head dim D,
-        FFN width F (per expert for MoE), vocabulary V.
+        Hidden size H, blocks, query heads Hq, key/value heads Hkv (GQA when fewer than Hq), head dim D (the
+        config's ``head_dim``, else H / Hq; Gemma's defaults to 256 as in Hugging Face), FFN width F (per expert
+        for MoE), vocabulary V.
     positions : int
         Rows of a learned position table (0: none; RoPE families).
     type_vocab : int
@@ -141,7 +142,8 @@ class TransformerConfig:
     encoder : bool
         Bidirectional encoder (BERT): no LM head, an embedding norm, a pooler.
     sliding_window : int or None
-        Keys each query sees at most (Mistral v0.1); None: all.
+        Keys each query sees at most (Mistral v0.1's ``sliding_window``; Qwen2's only with
+        ``use_sliding_window: true``); None: all.
     embed_scale : bool
         Embeddings multiplied by sqrt(H) (Gemma).
     embed_proj : int or None
@@ -216,23 +218,39 @@ class _Reader:
                             f"config", field=keys[0])
         return default
 
+    def key(self, *keys: str) -> str:
+        """The first of ``keys`` the config sets (not null), else the first: the key an error about the value
+        names (GPT-2's ``n_embd`` or ``hidden_size``, whichever the file has)."""
+        return next((key for key in keys if self.raw.get(key) is not None), keys[0])
+
     def int(self, *keys: str, default: Any = _REQUIRED) -> int:
         value = self.get(*keys, default=default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise SpecError(f"{self.where}: {keys[0]!r} must be a positive integer, got {value!r}", field=keys[0])
+            key = self.key(*keys)
+            raise SpecError(f"{self.where}: {key!r} must be a positive integer, got {value!r}", field=key)
         return value
 
     def bool(self, *keys: str, default: bool) -> bool:
         value = self.get(*keys, default=default)
         if not isinstance(value, bool):
-            raise SpecError(f"{self.where}: {keys[0]!r} must be true or false, got {value!r}", field=keys[0])
+            key = self.key(*keys)
+            raise SpecError(f"{self.where}: {key!r} must be true or false, got {value!r}", field=key)
         return value
+
+    def fraction(self, *keys: str, default: float) -> float:
+        """A number from 0 to 1 (a share, such as GPT-NeoX's ``rotary_pct``)."""
+        value = self.get(*keys, default=default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            key = self.key(*keys)
+            raise SpecError(f"{self.where}: {key!r} must be a number from 0 to 1, got {value!r}", field=key)
+        return float(value)
 
     def activation(self, *keys: str, default: str) -> str:
         value = str(self.get(*keys, default=default))
         if value not in _ACTIVATIONS:
-            raise SpecError(f"{self.where}: unknown activation {keys[0]!r} = {value!r}; known: "
-                            f"{', '.join(sorted(_ACTIVATIONS))}", field=keys[0])
+            key = self.key(*keys)
+            raise SpecError(f"{self.where}: unknown activation {key!r} = {value!r}; known: "
+                            f"{', '.join(sorted(_ACTIVATIONS))}", field=key)
         return _ACTIVATIONS[value]
 
 
@@ -265,7 +283,8 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
     Parameters
     ----------
     config : mapping, str or Path
-        A ``config.json`` already parsed, the path of one, or the name of a bundled config
+        A ``config.json`` already parsed, the path of one (or of the folder holding it, as a Hugging Face
+        download does), or the name of a bundled config
         (:func:`bundled_transformer_configs`: ``"Llama-2-7B"``, ``"Mixtral-8x7B"``, ...). An optional
         ``"rooflinekit"`` object in it gives ``name``, ``aliases``, ``source``, ``task``, ``seq_len`` and
         ``precision`` of a catalog entry; Hugging Face ignores it.
@@ -287,6 +306,8 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
     """
     if isinstance(config, (str, Path)):
         path = Path(config)
+        if path.is_dir() and (path / "config.json").is_file():  # a Hugging Face model folder
+            path = path / "config.json"
         if path.is_file():
             raw, where = _read_json(path), str(path)
             default_name = path.parent.name if path.name == "config.json" else path.stem
@@ -320,7 +341,9 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
                         f"{kv_heads}; GQA needs whole groups", field="num_key_value_heads")
     if "head_dim" not in figures:
         if hidden % heads:
-            raise SpecError(f"{where}: hidden size {hidden} is not divisible by {heads} heads; give 'head_dim'",
+            fix = ("give 'head_dim'" if _FAMILIES[model_type] is _llama_like else
+                   f"a {model_type} head is hidden size / heads wide (no 'head_dim'): check the two values")
+            raise SpecError(f"{where}: hidden size {hidden} is not divisible by {heads} heads; {fix}",
                             field="head_dim")
         figures["head_dim"] = hidden // heads
     display = name or meta.get("name") or raw.get("_name_or_path") or default_name or model_type
@@ -368,11 +391,16 @@ def _llama_like(r: _Reader) -> dict[str, Any]:
         qkv_bias=r.bool("attention_bias", default=r.family == "qwen2"),
         out_bias=r.bool("attention_bias", default=False), mlp_bias=r.bool("mlp_bias", default=False),
     )
-    if "head_dim" in r.raw and r.raw["head_dim"] is not None:
+    if r.family == "gemma":  # Hugging Face's GemmaConfig defaults head_dim to 256, not hidden / heads
+        figures["head_dim"] = r.int("head_dim", default=256)
+    elif r.raw.get("head_dim") is not None:
         figures["head_dim"] = r.int("head_dim")
     figures["rotary_dim"] = figures.get("head_dim", hidden // heads)
-    window = r.raw.get("sliding_window")
-    if window is not None and r.raw.get("use_sliding_window", True) and r.family in ("mistral", "mixtral", "qwen2"):
+    # Mistral and Mixtral use a sliding window whenever they give one; Qwen2 only with use_sliding_window (its
+    # Hugging Face default is false)
+    windowed = (r.family in ("mistral", "mixtral", "qwen2")
+                and r.bool("use_sliding_window", default=r.family != "qwen2"))
+    if windowed and r.raw.get("sliding_window") is not None:
         figures["sliding_window"] = r.int("sliding_window")
     if r.family == "mixtral":
         figures["experts"] = r.int("num_local_experts")
@@ -406,7 +434,7 @@ def _gptj(r: _Reader) -> dict[str, Any]:
 
 def _gpt_neox(r: _Reader) -> dict[str, Any]:
     hidden, heads = r.int("hidden_size"), r.int("num_attention_heads")
-    pct = float(r.get("rotary_pct", default=0.25))
+    pct = r.fraction("rotary_pct", "partial_rotary_factor", default=0.25)
     bias = r.bool("attention_bias", default=True)
     return dict(hidden=hidden, layers=r.int("num_hidden_layers"), heads=heads, kv_heads=heads,
                 ffn=r.int("intermediate_size"), vocab=r.int("vocab_size"), norm="layer_norm", gated=False,
