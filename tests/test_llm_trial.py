@@ -195,3 +195,36 @@ def test_moe_calibrated_refusal_names_the_cli_option(capsys: pytest.CaptureFixtu
         warnings.simplefilter("ignore")
         assert main(["llm", "Mixtral-8x7B", "--hardware", "A100-SXM4-80GB", "--calibrated"]) == 2
     assert "drop --calibrated" in capsys.readouterr().err
+
+
+# --- RoPE scaling that states the length it extends --------------------------------------------------------------
+
+_QWEN25_7B = {"model_type": "qwen2", "hidden_size": 3584, "num_attention_heads": 28, "num_key_value_heads": 4,
+              "intermediate_size": 18944, "num_hidden_layers": 28, "vocab_size": 152064,
+              "max_position_embeddings": 32768}
+
+
+def test_yarn_scaling_extends_the_context_window():
+    from rooflinekit.networks.transformer import load_transformer_config
+
+    # Qwen2.5's model card: add YaRN factor 4 over the original 32,768 positions for 4 x 32,768 = 131,072 tokens
+    yarn = {**_QWEN25_7B, "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}}
+    assert load_transformer_config(yarn).context_window == 131_072
+    # Llama 3.1 already states the extended window (131,072 > 8 x 8,192 = 65,536): unchanged
+    llama31 = {**_QWEN25_7B, "model_type": "llama", "max_position_embeddings": 131072,
+               "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 8192}}
+    assert load_transformer_config(llama31).context_window == 131_072
+    # a scaling without the original length leaves max_position_embeddings as the window
+    linear = {**_QWEN25_7B, "rope_scaling": {"type": "linear", "factor": 2.0}}
+    assert load_transformer_config(linear).context_window == 32_768
+
+
+@pytest.mark.parametrize("scaling,key", [({"factor": "4", "original_max_position_embeddings": 32768}, "factor"),
+                                         ({"factor": 0.5, "original_max_position_embeddings": 32768}, "factor"),
+                                         ({"factor": 4.0, "original_max_position_embeddings": 0},
+                                          "original_max_position_embeddings")])
+def test_bad_rope_scaling_names_the_key(scaling, key):
+    from rooflinekit.networks.transformer import load_transformer_config
+
+    with pytest.raises(SpecError, match=key):
+        load_transformer_config({**_QWEN25_7B, "rope_scaling": scaling})

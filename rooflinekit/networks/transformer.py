@@ -66,6 +66,7 @@ Conventions
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -375,9 +376,28 @@ def _model_precision(raw: Mapping[str, Any], meta: Mapping[str, Any], where: str
 
 
 def _context_window(r: _Reader) -> int | None:
-    """``max_position_embeddings`` (GPT-2, GPT-J: ``n_positions``), None when the config has neither."""
+    """``max_position_embeddings`` (GPT-2, GPT-J: ``n_positions``), None when the config has neither; with a RoPE
+    scaling that states the length it extends (``rope_scaling`` with ``factor`` and
+    ``original_max_position_embeddings``, as YaRN and Llama 3.1 give it) the longer of the two:
+
+        window = max(max_position_embeddings, floor(factor x original_max_position_embeddings))
+
+    (Qwen2.5 with YaRN factor 4 over 32,768 positions: 131,072; Llama 3.1, whose ``max_position_embeddings`` is
+    already the extended 131,072: unchanged). A scaling that does not state the original length (``linear``,
+    ``dynamic`` without it) leaves ``max_position_embeddings`` as the window: publishers differ on whether that
+    figure is before or after the scaling."""
     keys = ("max_position_embeddings", "n_positions", "n_ctx")
-    return r.int(*keys) if any(r.raw.get(k) is not None for k in keys) else None
+    window = r.int(*keys) if any(r.raw.get(k) is not None for k in keys) else None
+    scaling = r.raw.get("rope_scaling")
+    if not isinstance(scaling, Mapping) or scaling.get("original_max_position_embeddings") is None:
+        return window
+    scaled = _Reader(scaling, f"{r.where}: rope_scaling", r.family)
+    factor = scaled.get("factor")
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor >= 1:
+        raise SpecError(f"{r.where}: 'rope_scaling.factor' must be a number >= 1, got {factor!r}",
+                        field="rope_scaling.factor")
+    extended = math.floor(factor * scaled.int("original_max_position_embeddings"))
+    return extended if window is None else max(window, extended)
 
 
 def _llama_like(r: _Reader) -> dict[str, Any]:
