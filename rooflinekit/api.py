@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from rooflinekit._limits import shown
 from rooflinekit.catalog import get_hardware, get_network, load_hardware_file
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
-from rooflinekit.errors import PrecisionError, RooflineWarning, SpecError
+from rooflinekit.errors import CalibrationError, PrecisionError, RooflineWarning, SpecError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
 from rooflinekit.roofline import predictor
 from rooflinekit.roofline.grid import HardwareGrid
@@ -47,14 +49,18 @@ def resolve_network(network: NetworkSpec | CountedNetwork | str | Path) -> Netwo
 
 
 def resolve_hardware(hardware: HardwareSpec | str | Path) -> HardwareSpec:
-    """A hardware YAML file holding one spec (by suffix), a catalog hardware by name or alias, or ``hardware``."""
+    """A hardware YAML file holding one spec (by suffix), a catalog hardware by name or alias, or ``hardware``
+    (a :class:`SpecError` when it is none of these)."""
     if isinstance(hardware, Path) or isinstance(hardware, str) and Path(hardware).suffix.lower() in HARDWARE_SUFFIXES:
         specs = load_hardware_file(hardware)
         if len(specs) != 1:
             raise SpecError(f"{hardware}: holds {len(specs)} hardware specs; name one from the catalog or keep one "
                             "spec per file")
         return specs[0]
-    return get_hardware(hardware) if isinstance(hardware, str) else hardware
+    if isinstance(hardware, str):
+        return get_hardware(hardware)
+    predictor.check_hardware(hardware)
+    return hardware
 
 
 def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: HardwareSpec | str | Path,
@@ -188,13 +194,20 @@ def _multi_device_notes(hardware: HardwareSpec) -> list[str]:
 
 def _calibration(calibration: CalibratedPredictor | str | Path | None, hardware: HardwareSpec
                  ) -> CalibratedPredictor:
-    """The shipped calibration of ``hardware``'s class (None), ``calibration`` itself, or the file it names."""
+    """The shipped calibration of ``hardware``'s class (None), ``calibration`` itself, or the file it names; a
+    :class:`~rooflinekit.errors.CalibrationError` for anything else."""
     from rooflinekit.compare.calibrate import CalibratedPredictor, default_calibration
     from rooflinekit.compare.calibrate.regime import load_regime_calibration
 
     if calibration is None:
         return default_calibration(hardware)
-    return calibration if isinstance(calibration, CalibratedPredictor) else load_regime_calibration(calibration)
+    if isinstance(calibration, CalibratedPredictor):
+        return calibration
+    if not isinstance(calibration, (str, PathLike)):
+        raise CalibrationError(f"calibration must be a fitted CalibratedPredictor or the path of its JSON file, got "
+                               f"{type(calibration).__name__} {shown(calibration)}; write one with 'rooflinekit "
+                               "calibrate RECORDS... --out FILE', or pass calibrated=True for the shipped one")
+    return load_regime_calibration(calibration)
 
 
 def _regime_network(network: NetworkSpec | CountedNetwork, model: CalibratedPredictor
@@ -240,11 +253,15 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
     ``chunk_rows`` rows. ``engine="dask"`` runs it on a Dask cluster (``scheduler``: its address, None for a local
     one; ``partitions``: how many parts the networks are split into), see
     :func:`rooflinekit.roofline.dask_engine.sweep_dask`. Warns :class:`CapacityWarning` once with the number of
-    rows that do not fit (their ``fits`` column is False).
+    rows that do not fit (their ``fits`` column is False). Each of ``networks``, ``hardware``, ``precisions`` and
+    ``batches`` is a collection: a single name, spec or number is a :class:`~rooflinekit.errors.SpecError` saying
+    to wrap it in a list.
     """
     import numpy as np
     import pandas as pd
 
+    for value, what in ((networks, "networks"), (hardware, "hardware")):
+        predictor.check_listed(value, what)  # before a name is resolved character by character
     nets = [resolve_network(n) for n in networks]
     hws = [h if isinstance(h, HardwareGrid) else resolve_hardware(h) for h in hardware]
     if engine == "dask":

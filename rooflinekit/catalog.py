@@ -24,6 +24,7 @@ import os
 import re
 import typing
 from functools import lru_cache
+from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -106,6 +107,12 @@ def _read_entries(path: Path, key: str) -> list[dict]:
 
     try:
         text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file; give the path of a YAML file with a top-level '{key}:' list") \
+            from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise SpecError(f"{path}: cannot read the file ({exc.strerror or exc}); give the path of a readable YAML "
+                        f"file with a top-level '{key}:' list") from None
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path.name}: not UTF-8 text (byte {exc.start}: {shown(exc.object[exc.start:exc.start + 8])})"
                         "; save the spec file as UTF-8") from None
@@ -277,9 +284,18 @@ def network_catalog() -> NetworkCatalog:
     return NetworkCatalog.from_dir()
 
 
+def _check_name(name: object, kind: str, listing: str) -> None:
+    """Refuse a catalog ``name`` that is not a string (it would fail inside the name normalization)."""
+    if not isinstance(name, str):
+        raise SpecError(f"a {kind} name must be a string, got {type(name).__name__} {shown(name)}; list the names "
+                        f"with '{listing}'")
+
+
 def get_hardware(name: str) -> HardwareSpec:
     """The bundled hardware spec called ``name`` (or one of its aliases); validates only that spec's entry
-    until the whole catalog is loaded (see the module docstring)."""
+    until the whole catalog is loaded (see the module docstring). A ``name`` that is not a string is a
+    :class:`SpecError`."""
+    _check_name(name, "hardware", "rooflinekit hardware list")
     if hardware_catalog.cache_info().currsize == 0:
         spec = _HARDWARE_INDEX.find(normalize_name(name))
         if spec is not None:
@@ -289,7 +305,13 @@ def get_hardware(name: str) -> HardwareSpec:
 
 def get_network(name: str, pruning_pct: float | None = None) -> NetworkSpec:
     """The bundled network spec called ``name``, optionally with a pruning suffix (``ResNet-50 80%``); validates
-    only that spec's entry until the whole catalog is loaded (see the module docstring)."""
+    only that spec's entry until the whole catalog is loaded (see the module docstring). A ``name`` that is not a
+    string, or a ``pruning_pct`` that is not a number in (0, 100], is a :class:`SpecError`."""
+    _check_name(name, "network", "rooflinekit models list")
+    if pruning_pct is not None and (isinstance(pruning_pct, bool) or not isinstance(pruning_pct, Real)
+                                    or not 0 < pruning_pct <= 100):
+        raise SpecError(f"pruning_pct must be the percentage of channels kept, a number in (0, 100], got "
+                        f"{shown(pruning_pct)}; leave it None for the unpruned network")
     if network_catalog.cache_info().currsize == 0:
         spec = _NETWORK_INDEX.find_network(name, pruning_pct)
         if spec is not None:

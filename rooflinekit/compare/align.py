@@ -9,7 +9,9 @@ Both sides are keyed on (hardware, network, pruning_pct, precision, batch):
   meets ``NCS2``).
 
 Predictions may come from :func:`rooflinekit.sweep` or from :meth:`Prediction.to_dict` rows: their ``network`` is a
-catalog label (``ResNet-50 80%``) unless a ``pruning_pct`` column is given. Precisions are compared as canonical
+catalog label (``ResNet-50 80%``) unless a ``pruning_pct`` column is given. On either side a network written as
+such a label with a ``pruning_pct`` of 100 (what a record without a pruning column gets) is the pruned network the
+label names (``ResNet-50 80%`` -> ResNet-50 at 80 %). Precisions are compared as canonical
 labels (``INT8`` = ``int8``). With ``best_over_batch=True`` the batch is left out of the key, every batch size of a
 configuration is compared with the same prediction (QuTiBench's predictions do not depend on the batch), and the
 column ``best_over_batch`` marks the record of highest ``measured_fps`` per configuration (QuTiBench's rule).
@@ -89,11 +91,13 @@ class _Names:
             if not self.normalize:
                 return name.strip().casefold(), round(pruning_pct, 6)
             name_ = self.network_aliases.get(normalize_name(name), name)
+            base, labelled = _split_label(name_)
+            pct = labelled if pruning_pct == 100 else pruning_pct  # 100: a record's default, the label says more
             try:
-                spec = self.networks.get(name_, pruning_pct)
+                spec = self.networks.get(name_, pct)
                 return normalize_name(spec.name), round(spec.pruning_pct, 6)
             except UnknownNameError:
-                return normalize_name(name_), round(pruning_pct, 6)
+                return normalize_name(base if labelled == pct else name_), round(pct, 6)
         return self._cached(("net", name, pruning_pct), compute)
 
 
@@ -200,6 +204,12 @@ def _prediction_names(predictions: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 
 def _check_inputs(predictions: pd.DataFrame, records: pd.DataFrame, best_over_batch: bool) -> None:
+    for frame, what, how in ((predictions, "predictions", "rooflinekit.sweep(...), or "
+                              "pd.DataFrame([p.to_dict() for p in predictions])"),
+                             (records, "records", "a loader's .records, or pd.DataFrame(rows)")):
+        if not isinstance(frame, pd.DataFrame):
+            raise RecordError(f"{what} must be a pandas DataFrame, got {type(frame).__name__} {shown(frame, 60)}; "
+                              f"pass {how}")
     require_columns(predictions, PREDICTION_COLUMNS + (() if best_over_batch else ("batch",)), "predictions")
     require_columns(records, KEY, "records")
     for frame, what in ((predictions, "predictions"), (records, "records")):

@@ -33,6 +33,7 @@ from typing import Callable, Hashable, Mapping, Sequence, TypeVar, Union
 
 import numpy as np
 
+from rooflinekit._limits import shown
 from rooflinekit.descriptors import DType, HardwareSpec
 from rooflinekit.errors import SpecError
 
@@ -53,12 +54,19 @@ def axis_values(name: str, spec: AxisValues) -> np.ndarray:
         if scale not in ("log", "lin") or isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise SpecError(f"grid axis {name}: range {list(spec)!r} must be [start, stop, 'log' or 'lin', n] with "
                             "n a positive integer")
+        try:
+            low, high = float(start), float(stop)
+        except (TypeError, ValueError):
+            raise SpecError(f"grid axis {name}: range ends must be plain numbers in SI units (ops/s, bytes/s, bytes), "
+                            f"got {start!r} and {stop!r}") from None
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise SpecError(f"grid axis {name}: range ends must be finite, got {start!r} and {stop!r}")
         if scale == "log":
-            if not (float(start) > 0 and float(stop) > 0):
+            if not (low > 0 and high > 0):
                 raise SpecError(f"grid axis {name}: a log range needs positive ends, got {start!r} and {stop!r}")
-            values = np.logspace(np.log10(float(start)), np.log10(float(stop)), int(n))
+            values = np.logspace(np.log10(low), np.log10(high), int(n))
         else:
-            values = np.linspace(float(start), float(stop), int(n))
+            values = np.linspace(low, high, int(n))
     else:
         try:
             values = np.asarray(spec, dtype=np.float64).ravel()
@@ -103,8 +111,12 @@ class HardwareGrid:
         clock_scale : factors on every peak (dimensionless).
 
         Raises :class:`~rooflinekit.errors.SpecError` for a template with several engines, an unknown data type
-        or level, a capacity axis that could reorder the on-chip levels, or bad values.
+        or level, a capacity axis that could reorder the on-chip levels, or bad values, and for a ``template`` that
+        is not a spec.
         """
+        if not isinstance(template, HardwareSpec):
+            raise SpecError(f"a hardware grid's template must be a HardwareSpec, got {type(template).__name__} "
+                            f"{shown(template)}; pass rooflinekit.get_hardware(name)")
         if template.engines:
             raise SpecError(f"{template.name}: a hardware grid needs a single-engine template (top-level "
                             "peak_ops_per_s, no engines); sweep multi-engine specs one by one")

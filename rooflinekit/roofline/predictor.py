@@ -37,9 +37,11 @@ differently: a grid point and its explicit spec agree to rounding (a few units i
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from os import PathLike
 from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Iterator, Literal, Sequence, cast, get_args
 
 import numpy as np
+from pydantic import BaseModel
 
 from rooflinekit._limits import MAX_BATCH, shown
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
@@ -51,7 +53,9 @@ from rooflinekit.roofline.core import COMPUTE_BOUND, dominant_bounds, roofline_t
 from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement, engines_running_all, place
 from rooflinekit.roofline.grid import GridColumns, HardwareGrid
 from rooflinekit.roofline.notes import EMPTY, FixedNotes, NoteRows
-from rooflinekit.roofline.stacked import Device, Stack, StackedEvaluation, evaluate_devices, evaluate_stacked
+from rooflinekit.roofline.stacked import (
+    Device, Stack, StackedEvaluation, evaluate_devices, evaluate_stacked, out_of_range,
+)
 from rooflinekit.roofline.traffic import RowTraffic, TrafficModel, traffic_model
 from rooflinekit.roofline.workload import CountedNetwork, count_once
 
@@ -211,6 +215,36 @@ def check_arguments(batch: object, mode: str) -> None:
         raise SpecError(f"batch must be a positive integer, got {shown(batch)}")
 
 
+def check_hardware(hardware: object) -> None:
+    """Refuse a ``hardware`` that is not a :class:`HardwareSpec` (a name is resolved by :mod:`rooflinekit.api`)."""
+    if not isinstance(hardware, HardwareSpec):
+        raise SpecError(f"hardware must be a HardwareSpec, got {type(hardware).__name__} {shown(hardware)}; pass "
+                        "a catalog spec (rooflinekit.get_hardware('ZCU104-DPU')) or build one "
+                        "(HardwareSpec.model_validate({...}))")
+
+
+def check_fuse(fuse: object) -> None:
+    """Refuse a ``fuse`` that is not a bool (``'no'`` would fail inside numpy)."""
+    if not isinstance(fuse, (bool, np.bool_)):
+        raise SpecError(f"fuse must be True or False, got {type(fuse).__name__} {shown(fuse)}")
+
+
+def check_listed(value: object, what: str) -> None:
+    """Refuse a sweep argument that is a single value instead of a collection of them: a name or a path would be
+    taken character by character (``'ResNet-50'`` as the networks ``R``, ``e``, ...), a number or a spec not at
+    all.
+
+    Raises
+    ------
+    SpecError
+        Naming the argument (``what``) and how to wrap the value in a list.
+    """
+    if isinstance(value, (str, bytes, PathLike, BaseModel, CountedNetwork, HardwareGrid)) or not isinstance(
+            value, Iterable):
+        raise SpecError(f"{what} must be a list (or other collection), got the single value {shown(value)}; "
+                        f"wrap it in a list: [{shown(value)}]")
+
+
 def evaluate(counted: CountedNetwork, hardware: HardwareSpec, batches: Sequence[int] | np.ndarray, mode: str,
              traffic: TrafficModel, fuse: bool = True, with_layers: bool = False) -> Evaluation:
     """Predict ``counted`` on ``hardware`` at each batch size (see the module docstring).
@@ -263,6 +297,8 @@ def evaluate_grid(counted: CountedNetwork, grid: HardwareGrid, start: int, stop:
     if (run.time_s <= 0).any():
         raise SpecError(f"{counted.spec.name} has no ops and moves no bytes at {counted.precision.label}; "
                         "nothing to predict")
+    if not np.isfinite(run.time_s).all():
+        raise out_of_range(counted, chunk.batches)
     return Evaluation(tuple(chunk.batches.tolist()), _arrays(run, chunk.batches), None, run.bound + 1, run.labels)
 
 
@@ -678,6 +714,8 @@ def predict(network: NetworkSpec | CountedNetwork, hardware: HardwareSpec, preci
     Raises :class:`~rooflinekit.errors.PrecisionError` when the hardware has no native peak for a layer's compute
     data type, :class:`~rooflinekit.errors.SpecError` for bad arguments.
     """
+    check_hardware(hardware)
+    check_fuse(fuse)
     counted = _counted(network, precision, conventions, counters)
     batch = _default_batch(counted) if batch is None else batch
     check_arguments(batch, mode)
@@ -763,8 +801,9 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[H
         default, an aggregate spec under activation traffic) is kept as a row with NaN numbers and the reason in
         ``status``; predicted rows have status ``ok``. With ``reduce``, the reduction's result instead.
 
-    Raises :class:`~rooflinekit.errors.SpecError` for a bad mode, batch, traffic model or ``chunk_rows``, and
-    when ``reduce`` reads a column the sweep does not have.
+    Raises :class:`~rooflinekit.errors.SpecError` for a bad mode, batch, traffic model, ``fuse`` or
+    ``chunk_rows``, a hardware that is neither a spec nor a grid, a single value given where a collection goes
+    (:func:`check_listed`), and when ``reduce`` reads a column the sweep does not have.
     """
     plan = SweepPlan.of(networks, hardware, precisions, batches, mode, traffic, conventions, counters, fuse)
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
@@ -873,6 +912,14 @@ class SweepPlan:
            traffic: TrafficModel | str, conventions: CountingConventions, counters: CounterRegistry,
            fuse: bool) -> "SweepPlan":
         """Check the arguments and fix the sweep's order."""
+        for value, what in ((networks, "networks"), (hardware, "hardware"), (precisions, "precisions"),
+                            (batches, "batches")):
+            check_listed(value, what)
+        networks, hardware = tuple(networks), tuple(hardware)
+        for hw in hardware:
+            if not isinstance(hw, HardwareGrid):
+                check_hardware(hw)
+        check_fuse(fuse)
         model = traffic_model(traffic)
         for batch in batches:
             if not (type(batch) is int and 1 <= batch <= MAX_BATCH):  # plain ints in range pass as they are
@@ -935,7 +982,10 @@ class SweepPlan:
         a group's rows on consecutive plain specs make one block per network and precision (one block for the
         whole group when there is no grid), and a grid one block per chunk of about ``chunk_rows`` rows. A
         network asked for at its own precision (None) whose type has no peak on a spec is predicted at the spec's
-        ``default_precision`` instead, when it has one (:meth:`_with_defaults`, :meth:`_grid_blocks`)."""
+        ``default_precision`` instead, when it has one (:meth:`_with_defaults`, :meth:`_grid_blocks`). A sweep
+        without rows (no precision, hardware or batch) yields no block."""
+        if not self.rows_per_network:
+            return
         grid_columns = self.columns[len(SWEEP_COLUMNS):]
         devices = {h: Device.remembered(hw) for h, hw in enumerate(self.hardware) if not isinstance(hw, HardwareGrid)}
         plain = list(devices)

@@ -716,9 +716,10 @@ def _run_stacked(layout: _Layout, b: np.ndarray, mode: str, traffic: TrafficMode
     peak, optimistic_s, pessimistic_s = peak[:, keep], optimistic_s[:, keep], pessimistic_s[:, keep]
     fits = resident.fits[:, keep]
     n_b = len(b)
+    empty, beyond = (time_s <= 0).any(axis=1).tolist(), (~np.isfinite(time_s)).any(axis=1).tolist()
     errors = tuple(SpecError(f"{counted.spec.name} has no ops and moves no bytes at {counted.precision.label}; "
-                             "nothing to predict") if bad else None
-                   for counted, bad in zip(stack.networks, (time_s <= 0).any(axis=1).tolist()))
+                             "nothing to predict") if no_time else out_of_range(counted, b) if overflow else None
+                   for counted, no_time, overflow in zip(stack.networks, empty, beyond))
     # the levels summed in level order: what ndarray.sum over this axis gives for fewer than 9 levels, at a fraction
     # of its time (its inner loop runs over only L elements)
     bytes_batch = moved_total[:, :, 0].copy()
@@ -744,6 +745,14 @@ def _run_stacked(layout: _Layout, b: np.ndarray, mode: str, traffic: TrafficMode
     return _Run(errors, numbers, bound + 1, fits, np.broadcast_to(layout.kernels[:, None], (n_seg, n_b)),
                 np.broadcast_to(layout.engines[:, None], (n_seg, n_b)), _engine_batches(b, layout.used),
                 _notes(resident, n_seg, len(sizes), n_b), layers)
+
+
+def out_of_range(counted: CountedNetwork, batches: np.ndarray) -> SpecError:
+    """The error of a network whose time at some batch size is not a finite number: its ops or bytes per batch
+    (per-frame counts x ``batches``) pass float64's range (about 1.8e308), so every figure would be NaN or inf."""
+    return SpecError(f"{counted.spec.name} at {counted.precision.label}, batch up to {int(batches.max())}: its ops "
+                     f"({counted.ops.sum():.3g} per frame) or bytes per batch pass the float64 range (about 1.8e308), "
+                     "so the prediction would be NaN; check the spec's counts or use a smaller batch")
 
 
 def _notes(resident: _Residency, n_seg: int, width: int, n_b: int) -> NoteRows:

@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rooflinekit._limits import shown
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions, NetworkCost, count_network
 from rooflinekit.counters.cost import warn_unsupported
 from rooflinekit.descriptors import AggregateNetwork, Layer, LayerNetwork, NetworkSpec, OpClass, OpKind, Precision
 from rooflinekit.descriptors import layer_op_class
+from rooflinekit.errors import SpecError
 from rooflinekit.roofline._remembered import IdentityMemo
 
 if TYPE_CHECKING:
@@ -71,7 +73,12 @@ class CountedNetwork:
     def of(cls, network: NetworkSpec, precision: Precision | str | None = None,
            conventions: CountingConventions = CountingConventions(),
            counters: CounterRegistry = DEFAULT_COUNTERS) -> "CountedNetwork":
-        """Count ``network`` at ``precision`` (None: its own per-layer precision) into per-frame arrays."""
+        """Count ``network`` at ``precision`` (None: its own per-layer precision) into per-frame arrays; a
+        ``network`` that is not a spec (a name: resolve it first) is a :class:`~rooflinekit.errors.SpecError`."""
+        if not isinstance(network, (LayerNetwork, AggregateNetwork)):
+            raise SpecError(f"CountedNetwork.of counts a network spec, got {type(network).__name__} "
+                            f"{shown(network)}; pass rooflinekit.get_network(name) or a loaded model file "
+                            "(rooflinekit.importers.load_model(path))")
         cost = count_network(network, precision, conventions=conventions, counters=counters)
         if isinstance(network, AggregateNetwork):
             activations = cost.activation_bytes_total

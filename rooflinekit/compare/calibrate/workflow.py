@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from rooflinekit._limits import shown
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.features import (
     calibration_features, class_layers, network_index, networks_from_files,
@@ -77,8 +79,13 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     the record folders), else the network catalog. ``columns``, ``units`` and ``constants`` map a table's own
     column names, units and missing columns (see :func:`~rooflinekit.compare.loaders.load_table`). The records
     the predictor was fitted on are kept as ``features_`` (to score the fit in sample). Records left out (:func:`select_calibration_records`,
-    unresolvable names) and rows the loaders rejected are summarized in a :class:`CalibrationWarning`.
+    unresolvable names) and rows the loaders rejected are summarized in a :class:`CalibrationWarning`. A single
+    path given as ``paths`` or ``models`` (not in a list) is a :class:`CalibrationError`.
     """
+    for given, what in ((paths, "paths"), (models, "models")):
+        if isinstance(given, (str, PathLike)):  # not its characters: '/' first would read the whole disk
+            raise CalibrationError(f"{what} must be a list of paths, got the single path {shown(given)}; wrap it "
+                                   f"in a list: [{shown(given)}]")
     paths = [Path(p) for p in paths]
     if not paths:
         raise CalibrationError("no record paths given; pass MLPerf Tiny results folders or record tables")
