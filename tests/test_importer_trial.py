@@ -266,18 +266,18 @@ def test_fused_gemm_counts_as_fully_connected(tmp_path: Path) -> None:
     assert int(rows.loc["gemm", "macs"]) == 4096 and int(rows.loc["relu", "ops"]) == 64
 
 
-def test_skip_layer_normalization_shapes_resolve_and_it_is_reported_uncounted(tmp_path: Path) -> None:
+def test_skip_layer_normalization_shapes_resolve_and_it_is_counted(tmp_path: Path) -> None:
     """SkipLayerNormalization x + x over (2, 16, 64), its output 0 and its sum output 3 read by Relus of 2048 ops
-    each: the import goes on; the op has no counter, so it is listed as unsupported with a warning."""
+    each: the import goes on, and the op is counted as its residual add (1 op per element) plus a layer norm (7 ops
+    per element, as LayerNormalization): (1 + 7) x 2048 = 16,384 ops, nothing unsupported."""
     nodes = [helper.make_node("SkipLayerNormalization", ["x", "x", "g", "g"], ["n", "", "", "sum"], domain=MS,
                               name="skipln"),
              helper.make_node("Relu", ["sum"], ["r"], name="relu_sum"),
              helper.make_node("Add", ["n", "r"], ["y"], name="add")]
     path = _ms_model(tmp_path, nodes, [2, 16, 64], {"g": (64,)})
-    with pytest.warns(UserWarning, match="SkipLayerNormalization"):
-        cost = count_network(load_model(path))
+    cost = count_network(load_model(path))
     rows = cost.layers.set_index("name")
-    assert cost.unsupported_ops == {"SkipLayerNormalization": 1}
+    assert not cost.unsupported_ops and int(rows.loc["skipln", "ops"]) == (1 + 7) * 2048
     assert int(rows.loc["relu_sum", "ops"]) == 2048 and int(rows.loc["add", "ops"]) == 2048
 
 

@@ -4,6 +4,9 @@
 - layer_norm, instance_norm, group_norm: mean (1 add), subtract (1), square and accumulate (2), normalize
   (1 multiply by the reciprocal std), scale and shift (2): 7 ops per element.
 - rms_norm: square and accumulate (2), scale by the reciprocal root (1), multiply by the weight (1): 4.
+- a layer_norm or rms_norm that first sums a residual (onnxruntime's SkipLayerNormalization and
+  SkipSimplifiedLayerNormalization: ``input + skip (+ bias)``, attr ``residual_adds`` a, 1 or 2) adds a ops per
+  element, as the elementwise counter counts an Add: 7 + a and 4 + a.
 - lp_norm (ONNX LpNormalization, ``p`` 1 or 2): absolute value or square, and accumulate (2), divide by the norm
   (1): 3 ops per element (the root per normalized row is not counted, as for rms_norm).
 - mean_variance_norm (ONNX MeanVarianceNormalization): layer_norm without its scale and shift: mean (1),
@@ -26,7 +29,8 @@ OPS_PER_ELEMENT = {"batch_norm": 2, "layer_norm": 7, "instance_norm": 7, "group_
 
 @DEFAULT_COUNTERS.register(*OPS_PER_ELEMENT)
 def count_norm(layer: Layer) -> OpCount:
-    return OpCount(other_ops=elements(first_input(layer)) * OPS_PER_ELEMENT[layer.op])
+    per_element = OPS_PER_ELEMENT[layer.op] + int(layer.attrs.get("residual_adds", 0))
+    return OpCount(other_ops=elements(first_input(layer)) * per_element)
 
 
 @DEFAULT_COUNTERS.register("lrn")

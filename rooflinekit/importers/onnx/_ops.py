@@ -55,6 +55,22 @@ def _norm(node: Node) -> Draft:
     return node.split([0, 1, 2], outputs=(0,))
 
 
+_SKIP_NORM_BIAS = {"SkipLayerNormalization": 4, "SkipSimplifiedLayerNormalization": 3}
+"""Operand index of the optional bias of onnxruntime's skip normalizations (their com.microsoft schemas)."""
+
+
+def _skip_norm(node: Node) -> Draft:
+    """com.microsoft SkipLayerNormalization (input 0, skip 1, gamma 2, beta 3, bias 4) and
+    SkipSimplifiedLayerNormalization (input 0, skip 1, gamma 2, bias 3): the residual sum ``input + skip (+ bias)``
+    normalized as LayerNormalization (``layer_norm``) or RMS normalization (``rms_norm``). Every operand is data
+    (gamma, beta and bias weights when constant); ``residual_adds`` (1, or 2 with a bias) is the number of adds of
+    the sum, which the norm counter costs as the elementwise counter costs an Add. Every output is written: the
+    normalized output, the optional mean and inv_std_var, the optional sum (output 3)."""
+    attrs = node.attrs
+    attrs["residual_adds"] = 2 if node.input(_SKIP_NORM_BIAS[node.proto.op_type]) else 1
+    return node.split(range(len(node.proto.input)), attrs)
+
+
 def _rank(node: Node, name: str) -> int | None:
     """Rank of tensor ``name``, None when unknown."""
     dims = node.graph.dims(name) if name else None
@@ -327,7 +343,7 @@ _OPS: dict[str, tuple[str, Handler]] = {
     "QLinearConv": ("conv", conv(0, 3, 8, integer=True)), "ConvTranspose": ("conv_transpose", conv(0, 1, 2)),
     "Gemm": ("fully_connected", product(0, 1, 2)), "MatMul": ("matmul", product(0, 1)),
     "FusedConv": ("conv", _fused(conv(0, 1, 2))), "FusedGemm": ("fully_connected", _fused(product(0, 1, 2))),
-    "FusedMatMul": ("matmul", product(0, 1)),
+    "FusedMatMul": ("matmul", product(0, 1, batch_moves=True)),
     "MatMulInteger": ("matmul", product(0, 1, integer=True)),
     "QLinearMatMul": ("matmul", product(0, 3, integer=True)), "QGemm": ("fully_connected", product(0, 3, 6, True)),
     "Einsum": ("einsum", einsum), "Attention": ("attention", attention),
@@ -337,6 +353,8 @@ _OPS: dict[str, tuple[str, Handler]] = {
     "BatchNormalization": ("batch_norm", _norm), "LayerNormalization": ("layer_norm", _norm),
     "InstanceNormalization": ("instance_norm", _norm), "GroupNormalization": ("group_norm", _norm),
     "RMSNormalization": ("rms_norm", _norm), "SimplifiedLayerNormalization": ("rms_norm", _norm),
+    "SkipLayerNormalization": ("layer_norm", _skip_norm), "SkipSimplifiedLayerNormalization": ("rms_norm", _skip_norm),
+    "BiasAdd": ("add", _all_data),  # com.microsoft X + bias + skip: a 3-operand add, two adds per element
     "Concat": ("concat", _concat), "LRN": ("lrn", _lrn),
     "Softmax": ("softmax", _softmax), "LogSoftmax": ("log_softmax", _softmax), "Hardmax": ("hardmax", _softmax),
     "Dropout": ("dropout", _dropout), "ConstantOfShape": ("constant", _no_data), "Constant": ("constant", _no_data),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Callable, Iterable, NamedTuple, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence, TypeVar
 
 import numpy as np
 import onnx
@@ -427,16 +427,30 @@ def _gemm_of(a_index: int, b_index: int) -> _Rule:
     return rule
 
 
-def _fused_matmul_shape(node: NodeProto, ins: list[Info]) -> tuple[Dim, ...] | None:
-    """com.microsoft FusedMatMul, ``alpha * A' @ B'`` with ``A'``/``B'`` the operands with their last two dims
-    swapped when ``transA``/``transB``: numpy matmul shapes (a vector operand promoted, then its dim dropped).
-    None with ``transBatchA``/``transBatchB`` (batch dims moved as well)."""
-    if attr(node, "transBatchA", 0) or attr(node, "transBatchB", 0):
-        return None
-    a, b = list(ins[0].dims), list(ins[1].dims)
-    for dims, transposed in ((a, attr(node, "transA", 0)), (b, attr(node, "transB", 0))):
-        if transposed and len(dims) > 1:
-            dims[-2], dims[-1] = dims[-1], dims[-2]
+_D = TypeVar("_D", int, Dim)
+"""A dim: a size (an importer's concrete shape) or a :data:`Dim` (shape inference's)."""
+
+
+def fused_operand(dims: Sequence[_D], transposed: bool, batch_moved: bool) -> tuple[_D, ...]:
+    """An operand of com.microsoft FusedMatMul as it enters the product (onnxruntime's
+    ``FusedMatMulShapeInference``, contrib_defs.cc): with ``transBatch`` (``batch_moved``) its leading dim moves to
+    the row position, ``(d0, d1, ..., d_{r-2}, d_{r-1}) -> (d1, ..., d_{r-2}, d0, d_{r-1})``; then, with ``trans``
+    (``transposed``), its last two dims swap. A vector is used as it is (neither applies); a matrix is unchanged by
+    the batch move."""
+    dims = tuple(dims)
+    if len(dims) < 2:
+        return dims
+    if batch_moved:
+        dims = (*dims[1:-1], dims[0], dims[-1])
+    return (*dims[:-2], dims[-1], dims[-2]) if transposed else dims
+
+
+def _fused_matmul_shape(node: NodeProto, ins: list[Info]) -> tuple[Dim, ...]:
+    """com.microsoft FusedMatMul, ``alpha * A' @ B'`` with ``A'``/``B'`` the operands as :func:`fused_operand`
+    gives them (``transA``/``transB``, ``transBatchA``/``transBatchB``): numpy matmul shapes (a vector operand
+    promoted, then its dim dropped)."""
+    a = list(fused_operand(ins[0].dims or (), bool(attr(node, "transA", 0)), bool(attr(node, "transBatchA", 0))))
+    b = list(fused_operand(ins[1].dims or (), bool(attr(node, "transB", 0)), bool(attr(node, "transBatchB", 0))))
     vector_a, vector_b = len(a) == 1, len(b) == 1
     a, b = [1, *a] if vector_a else a, [*b, 1] if vector_b else b
     if a[-1] != b[-2]:
@@ -489,9 +503,14 @@ _GAP_RULES: dict[str, _Rule] = {
 }
 """Shape rules for ops ONNX shape inference does not know (``com.microsoft``, and the ``SimplifiedLayerNormalization``
 onnxruntime's optimizers write in the default domain) or leaves open (GroupNormalization, a function op, as is
-MeanVarianceNormalization); output 0, of input 0's type, and the outputs of :data:`_SAME_AS_OUTPUT_0`."""
+MeanVarianceNormalization); output 0, of input 0's type, and the outputs of :data:`_SAME_AS_OUTPUT_0` and
+:data:`_ROW_STATISTICS`."""
 _SAME_AS_OUTPUT_0: dict[str, int] = {"SkipLayerNormalization": 3, "SkipSimplifiedLayerNormalization": 3}
 """Another output of the same shape as output 0, by op: the sum ``input + skip (+ bias)`` the residual path reads."""
+_ROW_STATISTICS = frozenset({"SkipLayerNormalization", "SkipSimplifiedLayerNormalization"})
+"""Ops whose optional outputs 1 and 2 (``mean``, ``inv_std_var``: float, as onnxruntime's schemas type them) hold one
+value per normalized row; onnxruntime's shape inference leaves them open, so they get the shape ONNX
+LayerNormalization gives its Mean and InvStdDev over the last axis: output 0's dims with the last one 1."""
 
 
 def _fill_gaps(nodes: Sequence[NodeProto | OnnxNode], infos: dict[str, Info], done: set[str],
@@ -517,4 +536,7 @@ def _fill_gaps(nodes: Sequence[NodeProto | OnnxNode], infos: dict[str, Info], do
             for name in (node.output[0], *(node.output[also:also + 1] if also else ())):
                 if name:
                     filled.append(helper.make_tensor_value_info(name, ins[0].elem_type, dims))
+            if node.op_type in _ROW_STATISTICS and dims:
+                filled.extend(helper.make_tensor_value_info(name, TensorProto.FLOAT, (*dims[:-1], 1))
+                              for name in node.output[1:3] if name)
     return filled

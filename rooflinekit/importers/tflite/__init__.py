@@ -12,9 +12,11 @@ The file is validated defensively while it is read (:mod:`._reading`): any malfo
 - Layout (:mod:`._layout`): TFLite feature maps are NHWC. Every rank-4 activation shape is given channels-first
   ``(N, C, H, W)`` and axis attributes (``axis``, ``axes``) are renumbered to match; BATCH_MATMUL operands keep
   TFLite's order with adjoints undone, ``(..., M, K) x (..., K, N)``.
-- Batch (:mod:`._scope`): the leading input dim. A leading dim marked dynamic (-1 in ``shape_signature``) is bound
-  to ``batch`` (or the leading dim of ``input_shapes``; 1 when neither is given). A graph with a fixed batch keeps
-  it (``LayerNetwork.batch`` says which); asking for another is a :class:`~rooflinekit.errors.ShapeError`. Other
+- Batch (:mod:`._scope`): the leading input dim. A leading input dim marked dynamic (-1 in ``shape_signature``) is
+  bound to ``batch`` (or the leading dim of ``input_shapes``; 1 when neither is given) and propagated through the
+  graph by the shape rules of :mod:`._resize`, the signatures of the other tensors serving where no rule applies (an
+  operator whose output follows neither is a :class:`~rooflinekit.errors.ShapeError` naming it). A graph with a
+  fixed batch keeps it (``LayerNetwork.batch`` says which); asking for another is a ShapeError. Other
   dynamic dims keep their stored size, with a warning, unless ``input_shapes`` resizes the inputs
   (:mod:`._resize`: shapes propagated operator by operator, as TFLite's ``ResizeInputTensor`` + prepare).
 - Weights (:mod:`._nodes`, :mod:`._conv`, :mod:`._ops`): the constant operands (non-empty buffer) of a layer,
@@ -82,8 +84,9 @@ def load_tflite(path: str | Path, batch: int | None = None,
     ModelFileError
         A missing, empty, truncated or malformed file.
     ShapeError
-        A batch that contradicts ``input_shapes`` or the model's fixed batch, and shapes rooflinekit cannot cost
-        (zero dims, inconsistent conv operands).
+        A batch that contradicts ``input_shapes`` or the model's fixed batch, an operator whose output cannot follow
+        the batch (no shape rule and no dynamic batch in its output's ``shape_signature``), and shapes rooflinekit
+        cannot cost (zero dims, inconsistent conv operands).
     """
     path = Path(path)
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):

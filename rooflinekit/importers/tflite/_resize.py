@@ -7,6 +7,12 @@ output would be counted at the stored size), as is one whose rule cannot take th
 not fit the weight, a fully-connected input that is not whole rows, a Reshape target of another size) or whose
 output the resize empties (a window larger than the new input). Operators whose inputs keep their stored shapes keep
 theirs.
+
+A batch bound to a dynamic leading dim (:func:`rebind_batch`) is propagated the same way from the graph inputs, so
+that a file whose ``shape_signature`` marks the batch dynamic on some tensors only (its input, not its conv output)
+is counted at the batch throughout. There the signature is the fallback: an operator without a rule, or whose rule
+cannot take the shapes (a Reshape whose target is computed at run time), takes the signature's batch on its outputs
+that mark it dynamic; one whose outputs the signature leaves at the stored batch is a :class:`ShapeError` naming it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ from rooflinekit.errors import ShapeError
 from rooflinekit.importers.tflite._records import Operator, Shape, Subgraph, Tensor
 
 _Rule = Callable[[Operator, list[Shape], list[Tensor | None]], list[Shape]]
+_Fallback = Callable[[Operator, str, list[Shape], str | None], list[Shape]]
+"""The output shapes of an operator whose inputs changed when no rule gives them: from the operator, its
+description for messages (``where``), its input shapes and why its rule did not apply (None: it has no rule);
+raises the :class:`ShapeError` when they cannot be told."""
 
 
 def resize_inputs(graph: Subgraph, input_shapes: Mapping[str, Sequence[int]], path: Path) -> Subgraph:
@@ -58,27 +68,99 @@ def resize_inputs(graph: Subgraph, input_shapes: Mapping[str, Sequence[int]], pa
             changed.add(index)
     if not changed:
         return graph
+
+    def refuse(op: Operator, where: str, in_shapes: list[Shape], reason: str | None) -> list[Shape]:
+        if reason is None:
+            raise ShapeError(f"{where}: its inputs were resized to {[list(s) for s in in_shapes]} but rooflinekit has "
+                             f"no shape rule for {op.name}; import the model at its stored input shapes or re-export "
+                             "it at the wanted size")
+        raise _not_propagated(where, in_shapes, reason)
+
+    return _propagated(graph, shapes, changed, path, refuse)
+
+
+def rebind_batch(graph: Subgraph, bound: Mapping[int, Shape], batch: int, path: Path) -> Subgraph:
+    """``graph`` at ``batch``: its inputs whose leading dim the ``shape_signature`` marks dynamic take it, and every
+    shape is propagated by the rules (see the module doc), the signature being the fallback.
+
+    Parameters
+    ----------
+    graph : Subgraph
+        Subgraph 0 as stored.
+    bound : Mapping of int to Shape
+        By tensor index, the shape at ``batch`` of each tensor whose signature marks a dynamic leading dim stored
+        at another size.
+    batch : int
+        The batch bound, named in errors.
+    path : Path
+        The model file, named in errors.
+
+    Returns
+    -------
+    Subgraph
+        The graph with the propagated shapes (the same graph when no input is in ``bound``).
+
+    Raises
+    ------
+    ShapeError
+        An operator whose inputs took the batch, which has no rule or whose rule cannot take the shapes, and whose
+        output the signature leaves at the stored batch (for an operator without a rule: an output whose leading
+        dim is the stored batch of its inputs), naming the operator and the output.
+    """
+    shapes = {t.index: t.shape for t in graph.tensors}
+    changed = {index for index in graph.inputs if index in bound}
+    if not changed:
+        return graph
+    for index in changed:
+        shapes[index] = bound[index]
+
+    def from_signature(op: Operator, where: str, in_shapes: list[Shape], reason: str | None) -> list[Shape]:
+        stored = {graph.tensors[i].shape[0] for i in op.inputs if i in changed and graph.tensors[i].shape}
+        for index in op.outputs:
+            shape = graph.tensors[index].shape
+            if index not in bound and (reason is not None or shape[:1] and shape[0] in stored):
+                tensor = graph.tensors[index]
+                why = (f"its rule cannot take them ({reason})" if reason is not None
+                       else f"rooflinekit has no shape rule for {op.name}")
+                signature = (f"shape_signature {list(tensor.signature)}, which marks no dynamic batch"
+                             if tensor.signature else "no shape_signature")
+                raise ShapeError(
+                    f"{where}: its inputs took batch {batch} (the dynamic leading dim of their shape_signature), "
+                    f"giving {[list(s) for s in in_shapes]}, but {why} and its output "
+                    f"'{tensor.name or f'tensor_{index}'}' {list(shape)} has {signature}, so its shape at batch "
+                    f"{batch} is unknown (counted at the stored batch, it would be undercounted); import the model at "
+                    "its stored batch (leave batch unset) or re-export it with a dynamic batch in every tensor's "
+                    "shape_signature")
+        return [bound.get(index, graph.tensors[index].shape) for index in op.outputs]
+
+    return _propagated(graph, shapes, changed, path, from_signature)
+
+
+def _propagated(graph: Subgraph, shapes: dict[int, Shape], changed: set[int], path: Path,
+                fallback: _Fallback) -> Subgraph:
+    """``graph`` with ``shapes`` (by tensor index; ``changed`` lists those that differ from the stored ones)
+    propagated through every operator that reads a changed tensor: by its rule, else by ``fallback``."""
     for op in graph.operators:
         if not any(i in changed for i in op.inputs if i >= 0):
             continue
         rule = _RULES.get(op.name) if not op.custom else None
         where = f"{path}: operator {op.index} ({op.name})"
-        if rule is None:
-            raise ShapeError(f"{where}: its inputs were resized to {[list(shapes[i]) for i in op.inputs if i >= 0]} "
-                             f"but rooflinekit has no shape rule for {op.name}; import the model at its stored input "
-                             "shapes or re-export it at the wanted size")
-        operands = [graph.tensors[i] if i >= 0 else None for i in op.inputs]
         in_shapes = [shapes[i] if i >= 0 else () for i in op.inputs]
-        try:
-            outs = rule(op, in_shapes, operands)
-        except (ValueError, IndexError, ZeroDivisionError, KeyError) as exc:
-            raise _not_propagated(where, in_shapes, str(exc)) from None
-        # an output emptied by the resize (not one stored empty): a window or crop larger than the new input
-        empty = [list(shape) for index, shape in zip(op.outputs, outs)
-                 if min(shape, default=1) < 1 <= min(shapes[index], default=1)]
-        if empty:
-            raise _not_propagated(where, in_shapes, f"it would output {empty[0]}, a dim below 1: the input is too "
-                                                    "small for it")
+        if rule is None:
+            outs = fallback(op, where, in_shapes, None)
+        else:
+            operands = [graph.tensors[i] if i >= 0 else None for i in op.inputs]
+            try:
+                outs = rule(op, in_shapes, operands)
+            except (ValueError, IndexError, ZeroDivisionError, KeyError) as exc:
+                outs = fallback(op, where, in_shapes, str(exc))
+            else:
+                # an output emptied by the resize (not one stored empty): a window or crop larger than the new input
+                empty = [list(shape) for index, shape in zip(op.outputs, outs)
+                         if min(shape, default=1) < 1 <= min(shapes[index], default=1)]
+                if empty:
+                    raise _not_propagated(where, in_shapes, f"it would output {empty[0]}, a dim below 1: the input is "
+                                                            "too small for it")
         for index, shape in zip(op.outputs, outs):
             if tuple(shape) != shapes[index]:
                 shapes[index] = tuple(int(d) for d in shape)

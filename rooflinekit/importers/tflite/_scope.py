@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -11,6 +10,7 @@ from rooflinekit.errors import ShapeError
 
 from rooflinekit.errors import RooflineWarning
 from rooflinekit.importers.tflite._records import Subgraph, SubgraphSummary, Tensor
+from rooflinekit.importers.tflite._resize import rebind_batch
 
 
 class TFLiteImportWarning(RooflineWarning):
@@ -81,7 +81,10 @@ def sizes(name: str, given: Iterable[int | str], path: Path) -> list[int]:
 def bind_batch(graph: Subgraph, batch: int | None, path: Path) -> tuple[Subgraph, int]:
     """Bind dynamic leading dims to ``batch`` (None: 1); return the graph and the batch its shapes describe.
 
-    A graph with a fixed batch keeps it; a ``batch`` that contradicts it is a :class:`ShapeError`.
+    The batch enters at the graph inputs whose ``shape_signature`` marks their leading dim dynamic and is propagated
+    operator by operator (:func:`._resize.rebind_batch`: the signature of every tensor need not mark it). A graph
+    without such an input has a fixed batch and keeps it; a ``batch`` that contradicts it is a :class:`ShapeError`,
+    as is an operator whose output cannot follow the batch.
     """
     def dynamic_batch(t: Tensor) -> bool:
         return len(t.signature) == len(t.shape) > 0 and t.signature[0] == -1
@@ -91,11 +94,10 @@ def bind_batch(graph: Subgraph, batch: int | None, path: Path) -> tuple[Subgraph
         warnings.warn(f"{path}: {dynamic_other} tensors have dynamic dims besides the batch; they are costed at "
                       "their stored size (usually 1); re-export the model with static shapes",
                       TFLiteImportWarning, stacklevel=3)
-    if any(dynamic_batch(t) for t in graph.tensors):
+    if any(dynamic_batch(graph.tensors[i]) for i in graph.inputs):
         batch = batch or 1
-        tensors = tuple(replace(t, shape=(batch, *t.shape[1:])) if dynamic_batch(t) and t.shape[0] != batch else t
-                        for t in graph.tensors)
-        return replace(graph, tensors=tensors), batch
+        bound = {t.index: (batch, *t.shape[1:]) for t in graph.tensors if dynamic_batch(t) and t.shape[0] != batch}
+        return (rebind_batch(graph, bound, batch, path) if bound else graph), batch
     first = graph.tensors[graph.inputs[0]] if graph.inputs else None
     fixed = first.shape[0] if first is not None and first.shape else 1
     if batch is not None and batch != fixed:
