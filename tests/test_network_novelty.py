@@ -148,6 +148,14 @@ def test_a_new_network_on_a_new_device_adds_both_offsets_and_json_keeps_them():
         fitted(train, network_offset_prior=(0.0, 1.0))
 
 
+def test_record_network_names_are_those_of_the_networks_the_records_were_costed_on():
+    from rooflinekit.compare.calibrate.inference_offline import RECORD_NETWORKS, networks
+
+    built = networks()
+    assert {costed.name: name for (name, _), costed in built.items()} == RECORD_NETWORKS
+    assert len(built) == 3 * 3  # three networks at int8, fp16 and fp32
+
+
 def test_a_shipped_calibration_knows_its_networks_by_the_name_they_were_costed_under():
     import rooflinekit as rk
     from rooflinekit.compare.calibrate import default_calibration
