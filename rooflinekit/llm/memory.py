@@ -5,7 +5,8 @@ Per device (the most loaded pipeline stage), in each memory level, bytes::
 
     weights      = the stage's weights at their formats (TP shards: heads, FFN and vocabulary divided by TP)
     kv_cache     = B x T x blocks x 2 x Hkv x D x bytes(kv)        (Hkv: the device's KV heads, T: min(context,
-                                                                     sliding window))
+                                                                     sliding window); per block when only some
+                                                                     blocks have the window, as Gemma-2's)
     activations  = B x the largest single layer's inputs + outputs per sequence during the prefill, the attention
                    score chain excepted (a fused attention kernel keeps the S x T scores on chip)
     total        = weights + kv_cache + activations     <= capacity ?
@@ -16,7 +17,10 @@ bound on a runtime's workspace; runtimes also reserve memory of their own (CUDA 
 not counted. Everything but the weights grows linearly with the batch B, so the largest batch is
 ``floor((capacity - weights) / (kv + activations per sequence))`` (the smallest over the levels), and the largest
 context at batch B is ``floor((capacity - weights - B x activations) / (B x kv bytes per token))``, capped at the
-model's context window (``max_position_embeddings``; a note then gives what memory alone would hold).
+model's context window (``max_position_embeddings``; a note then gives what memory alone would hold). With
+windowed blocks of ``w`` bytes per token next to global ones of ``f`` (Gemma-2), the cache of a sequence is
+``w min(T, W) + f T``, so the largest context is ``(room - B w W) / (B f)`` when that is at least W, else
+``room / (B (w + f))``, with ``room = capacity - weights - B x activations``.
 """
 
 from __future__ import annotations
@@ -97,7 +101,7 @@ class MemoryBudget:
 def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weights_bytes: np.ndarray,
                   kv_bytes_per_token: np.ndarray, activation_bytes_per_sequence: np.ndarray, weights_level: int,
                   batch: int, context_tokens: int, kv_tokens: int, window: int | None,
-                  context_window: int | None) -> MemoryBudget:
+                  context_window: int | None, full_kv_bytes_per_token: np.ndarray | None = None) -> MemoryBudget:
     """Memory per device of S pipeline stages over L levels.
 
     Parameters
@@ -109,7 +113,8 @@ def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weig
     weights_bytes : (S, L) ndarray
         Weight bytes of each stage in each level.
     kv_bytes_per_token : (S, L) ndarray
-        KV-cache bytes per sequence per cached token of each stage in each level.
+        KV-cache bytes per sequence per cached token of each stage in each level (of the windowed blocks when
+        ``full_kv_bytes_per_token`` is given).
     activation_bytes_per_sequence : (S, L) ndarray
         The largest layer's activations per sequence of each stage in each level, bytes.
     weights_level : int
@@ -125,13 +130,20 @@ def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weig
     context_window : int or None
         Longest context the model takes (its ``max_position_embeddings`` or learned position table); None: no
         such limit.
+    full_kv_bytes_per_token : (S, L) ndarray, optional
+        KV-cache bytes per sequence per token of the blocks without the window, which cache all
+        ``context_tokens`` while the others cache ``kv_tokens`` (Gemma-2's global blocks); default none.
 
     Returns
     -------
     MemoryBudget
     """
     capacity = np.asarray(capacity_bytes, dtype=np.float64)
+    mixed = full_kv_bytes_per_token is not None and bool(np.any(full_kv_bytes_per_token))
+    full = np.zeros_like(kv_bytes_per_token) if full_kv_bytes_per_token is None else full_kv_bytes_per_token
     kv = batch * kv_tokens * kv_bytes_per_token
+    if mixed:
+        kv = kv + batch * context_tokens * full
     act = batch * activation_bytes_per_sequence
     resident = weights_bytes + kv + act  # (S, L)
     over = resident > capacity[None, :] * (1 + 1e-12)
@@ -144,6 +156,8 @@ def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weig
                      f"activations {size_text(act[s, level])} at batch {grouped(batch)}, context "
                      f"{grouped(context_tokens)}) but has {size_text(capacity[level])}")
     per_sequence = kv_tokens * kv_bytes_per_token + activation_bytes_per_sequence
+    if mixed:
+        per_sequence = per_sequence + context_tokens * full
     room = capacity[None, :] - weights_bytes
     with np.errstate(divide="ignore", invalid="ignore"):
         batches = np.where(per_sequence > 0, np.floor(np.maximum(room, -1.0) / per_sequence), np.inf)
@@ -164,11 +178,16 @@ def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weig
     with np.errstate(divide="ignore", invalid="ignore"):
         tokens = np.where(kv_bytes_per_token > 0,
                           np.floor(np.maximum(context_room, -1.0) / (batch * kv_bytes_per_token)), np.inf)
+        if mixed and window is not None:
+            both = batch * (kv_bytes_per_token + full)
+            past_window = np.floor((context_room - batch * kv_bytes_per_token * window) / (batch * full))
+            tokens = np.where(context_room >= both * window, np.where(full > 0, past_window, np.inf),
+                              np.where(both > 0, np.floor(np.maximum(context_room, -1.0) / both), np.inf))
     kv_limit = float(np.min(tokens))
     max_context: int | None
     if kv_limit < 1:
         max_context = 0
-    elif window is not None and kv_limit >= window or math.isinf(kv_limit):
+    elif window is not None and kv_limit >= window and not mixed or math.isinf(kv_limit):
         max_context = context_window  # the cache stops growing (a sliding window) before memory runs out
     else:
         max_context = int(kv_limit)

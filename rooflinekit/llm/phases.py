@@ -18,7 +18,9 @@ two pipeline stages. On top of the counted state each attention row writes the n
 lengths ``t_a < t_b`` and each kernel's ops, compute time and bytes are ``x(t) = x(t_a) + (t - t_a) x'``, with the
 slope from the two counts. This is exact for traffic models linear in the tensors they move (``row_separable``:
 ``weights_only``, ``weights_and_activations``); a model with a per-row threshold (``on_chip_if_fits``) is
-refused.
+refused. A block with a sliding window ``W`` reads ``min(t, W)`` keys: its kernels are evaluated at
+``min(t, W)`` (``kv_window``), so a model alternating windowed and global blocks (Gemma-2) is costed per block
+at any context ``t``.
 """
 
 from __future__ import annotations
@@ -85,6 +87,10 @@ class KernelCosts:
         Ops per batch per row and slope.
     row_bytes0, row_bytes1 : (R,) ndarray
         Bytes per batch per row (all levels) and slope.
+    row_window : (R,) ndarray
+        KV window of each row (tokens; ``inf``: none): the row's costs follow ``min(t, window)``.
+    window : (K,) ndarray
+        KV window of each kernel: that of its rows whose costs grow with ``t`` (the attention rows of one block).
     """
 
     t0: float
@@ -103,13 +109,16 @@ class KernelCosts:
     row_ops1: np.ndarray
     row_bytes0: np.ndarray
     row_bytes1: np.ndarray
+    row_window: np.ndarray
+    window: np.ndarray
 
     def _at(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Ops (K, C), compute s (K, C) and bytes (K, C, L) at KV lengths ``t`` (C,)."""
-        dt = np.asarray(t, dtype=np.float64) - self.t0
-        ops = self.ops0[:, None] + self.ops1[:, None] * dt[None, :]
-        compute = self.compute0[:, None] + self.compute1[:, None] * dt[None, :]
-        moved = self.moved0[:, None, :] + self.moved1[:, None, :] * dt[None, :, None]
+        """Ops (K, C), compute s (K, C) and bytes (K, C, L) at KV lengths ``t`` (C,), each kernel at
+        ``min(t, window)``."""
+        dt = np.minimum(np.asarray(t, dtype=np.float64)[None, :], self.window[:, None]) - self.t0
+        ops = self.ops0[:, None] + self.ops1[:, None] * dt
+        compute = self.compute0[:, None] + self.compute1[:, None] * dt
+        moved = self.moved0[:, None, :] + self.moved1[:, None, :] * dt[:, :, None]
         return ops, compute, moved
 
     def kernel_times(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +153,7 @@ class KernelCosts:
         names = self.rows["name"].to_numpy()
         first = np.zeros(n, dtype=bool)
         first[self.starts] = True
-        dt = t - self.t0
+        dt = np.minimum(t, self.row_window) - self.t0
         return pd.DataFrame({
             "phase": phase, "name": names, "op": self.rows["op"].to_numpy(), "stage": stage_of_row,
             "ops": self.row_ops0 + self.row_ops1 * dt, "bytes": self.row_bytes0 + self.row_bytes1 * dt,
@@ -157,7 +166,8 @@ class KernelCosts:
 def kernel_costs(counted: CountedNetwork, hardware: HardwareSpec, traffic: TrafficModel, batch: int,
                  kv_write_bytes: np.ndarray, stage_of_row: np.ndarray, t_a: float,
                  counted_b: CountedNetwork | None = None, kv_write_bytes_b: np.ndarray | None = None,
-                 t_b: float | None = None, weight_read_fraction: np.ndarray | None = None) -> KernelCosts:
+                 t_b: float | None = None, weight_read_fraction: np.ndarray | None = None,
+                 kv_window: np.ndarray | None = None) -> KernelCosts:
     """The kernels of ``counted`` on ``hardware`` for a batch of ``batch`` sequences.
 
     Parameters
@@ -181,6 +191,9 @@ def kernel_costs(counted: CountedNetwork, hardware: HardwareSpec, traffic: Traff
     weight_read_fraction : (R,) ndarray, optional
         Share of each row's weights read per batch (MoE experts a step's tokens do not route to are not read);
         default all of them.
+    kv_window : (R,) ndarray, optional
+        Sliding window of each row's block (tokens; ``inf`` for none): its costs at KV length ``t`` are those at
+        ``min(t, window)``. Default: no window (``t`` is then the KV length itself).
 
     Returns
     -------
@@ -222,6 +235,8 @@ def kernel_costs(counted: CountedNetwork, hardware: HardwareSpec, traffic: Traff
         ops_b, moved_b = per_row(counted_b, kv_write_bytes if kv_write_bytes_b is None else kv_write_bytes_b)
         ops_s, moved_s = (ops_b - ops_a) / (t_b - t_a), (moved_b - moved_a) / (t_b - t_a)
     peak = placement.peak_ops_per_s
+    row_window = np.full(len(ops_a), np.inf) if kv_window is None else np.asarray(kv_window, dtype=np.float64)
+    grows = (ops_s != 0) | (moved_s != 0).any(axis=1)
 
     def kernels(x: np.ndarray) -> np.ndarray:
         return np.add.reduceat(x, starts, axis=0)
@@ -233,5 +248,6 @@ def kernel_costs(counted: CountedNetwork, hardware: HardwareSpec, traffic: Traff
         bandwidth_bytes_per_s=layout.bandwidth_bytes_per_s,
         labels=("compute", *(f"memory:{name}" for name in layout.names)), rows=counted.layers,
         row_ops0=ops_a, row_ops1=ops_s, row_bytes0=moved_a.sum(axis=1), row_bytes1=moved_s.sum(axis=1),
+        row_window=row_window, window=np.minimum.reduceat(np.where(grows, row_window, np.inf), starts),
     )
 

@@ -228,15 +228,16 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
                 "an LLM's base type on; pick another device")
         raise PrecisionError(f"{exc}; {hint}") from None
     write_decode = _kv_writes(decode_a, shard, 1, kv_bytes)
+    windows = _kv_windows(decode_a, shard)
     decode_costs = kernel_costs(counted_a, device, model_traffic, batch, write_decode, stage_decode, t_a=1,
                                 counted_b=counted_b, kv_write_bytes_b=write_decode, t_b=2,
-                                weight_read_fraction=_read_fraction(decode_a, cfg, batch))
+                                weight_read_fraction=_read_fraction(decode_a, cfg, batch), kv_window=windows)
 
     comm_prefill = _communication_s(cfg, device, parallelism, batch, prompt, precision.base)
     comm_step = _communication_s(cfg, device, parallelism, batch, 1, precision.base)
-    prefill = prefill_costs.times([float(cfg.kv_length(prompt))])
-    steps = [cfg.kv_length(t) for t in range(prompt + 1, full)]
-    decode = decode_costs.times(np.array([*steps, cfg.kv_length(ctx)], dtype=np.float64))
+    prefill = prefill_costs.times([float(prompt)])
+    steps = list(range(prompt + 1, full))  # contexts; each block's kernels read min(context, its window) keys
+    decode = decode_costs.times(np.array([*steps, ctx], dtype=np.float64))
     ttft = float(prefill.time_s[0]) + comm_prefill
     step_s = decode.time_s[:-1] + comm_step
     at_context = float(decode.time_s[-1]) + comm_step
@@ -246,12 +247,12 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     devices = parallelism.devices
 
     memory = _memory(counted_prefill, counted_a, counted_b, stage_prefill, stage_decode, device, batch, full, cfg,
-                     pp)
+                     pp, windows)
     notes = _notes(precision, parallelism, device, memory, model_traffic, cfg, batch)
     if not memory.fits:
         warnings.warn(f"{cfg.name} on {device.name}: {'; '.join(memory.notes)}", CapacityWarning, stacklevel=2)
-    prefill_table = prefill_costs.layer_table(float(cfg.kv_length(prompt)), "prefill", stage_prefill)
-    decode_table = decode_costs.layer_table(float(cfg.kv_length(ctx)), "decode", stage_decode)
+    prefill_table = prefill_costs.layer_table(float(prompt), "prefill", stage_prefill)
+    decode_table = decode_costs.layer_table(float(ctx), "decode", stage_decode)
     estimate = None
     if calibrated:
         from rooflinekit.llm.calibrated import PhaseInputs, calibrated_estimate
@@ -260,10 +261,9 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
             cfg, shard, device, precision, batch, generate, devices,
             PhaseInputs(prefill_net, counted_prefill, prefill_costs, batch * prompt, batch),
             PhaseInputs(decode_a, counted_a, decode_costs, batch, batch),
-            float(cfg.kv_length(prompt)), np.array(steps, dtype=np.float64), float(cfg.kv_length(ctx)),
+            float(prompt), np.array(steps, dtype=np.float64), float(ctx),
             comm_prefill, comm_step, ttft, tpot)
-        for table, phase, t in ((prefill_table, cal_prefill, cfg.kv_length(prompt)),
-                                (decode_table, cal_decode, cfg.kv_length(ctx))):
+        for table, phase, t in ((prefill_table, cal_prefill, prompt), (decode_table, cal_decode, ctx)):
             table["calibrated_time_s"], table["calibrated_kind"] = phase.layer_columns(float(t))
     layers = pd.concat([prefill_table, decode_table], ignore_index=True)
     return LLMResult(
@@ -401,6 +401,17 @@ def _kv_writes(network: LayerNetwork, shard: TransformerConfig, new_tokens: int,
                      for layer in network.layers])
 
 
+def _kv_windows(network: LayerNetwork, cfg: TransformerConfig) -> np.ndarray:
+    """(R,) sliding window of each layer's block (tokens; ``inf`` for a global block and outside the blocks)."""
+    windows = np.full(len(network.layers), np.inf)
+    for i, layer in enumerate(network.layers):
+        block = block_of(layer.name)
+        window = None if block is None else cfg.block_window(block)
+        if window is not None:
+            windows[i] = window
+    return windows
+
+
 def experts_read_fraction(experts: int, top_k: int, tokens: int) -> float:
     """Expected share of ``experts`` experts that ``tokens`` tokens route to, each to ``top_k`` of them uniformly
     and independently: ``1 - (1 - k/E)^tokens`` (balanced routing; 1 without experts)."""
@@ -449,8 +460,9 @@ def _bound(phase: PhaseTimes, communication_s: float, columns: slice) -> str:
 
 def _memory(prefill: CountedNetwork, decode_a: CountedNetwork, decode_b: CountedNetwork, stage_prefill: np.ndarray,
             stage_decode: np.ndarray, device: HardwareSpec, batch: int, context: int, cfg: TransformerConfig,
-            pp: int) -> MemoryBudget:
-    """Per-stage weights, KV bytes per token and activations per sequence by level, into the budget."""
+            pp: int, windows: np.ndarray) -> MemoryBudget:
+    """Per-stage weights, KV bytes per token (windowed and global blocks apart when only some blocks have the
+    window, ``windows`` per decode row) and activations per sequence by level, into the budget."""
     layout = MemoryLayout.of(device)
     levels = len(layout.names)
     place_decode, place_prefill = place(decode_a, device), place(prefill, device)
@@ -458,13 +470,19 @@ def _memory(prefill: CountedNetwork, decode_a: CountedNetwork, decode_b: Counted
     kv_per_token = np.zeros((pp, levels))
     activations = np.zeros((pp, levels))
     np.add.at(weights, (stage_decode, place_decode.weights_level), decode_a.weight_bytes)
-    np.add.at(kv_per_token, (stage_decode, place_decode.state_level), decode_b.state_bytes - decode_a.state_bytes)
+    per_token = decode_b.state_bytes - decode_a.state_bytes
+    some_windowed = cfg.sliding_window is not None and cfg.windowed_blocks is not None
+    global_rows = np.isinf(windows) if some_windowed else np.zeros(len(windows), dtype=bool)
+    full_per_token = np.zeros((pp, levels))
+    np.add.at(kv_per_token, (stage_decode, place_decode.state_level), np.where(global_rows, 0.0, per_token))
+    np.add.at(full_per_token, (stage_decode, place_decode.state_level), np.where(global_rows, per_token, 0.0))
     parts = np.array([name.rsplit(".", 1)[-1] for name in prefill.layers["name"]])
     working = np.where(np.isin(parts, list(ATTENTION_CHAIN)), 0.0, np.nan_to_num(prefill.activation_bytes))
     np.maximum.at(activations, (stage_prefill, place_prefill.activations_level), working)
     weights_level = int(place_decode.weights_level[0]) if len(place_decode.weights_level) else 0
     return memory_budget(layout.names, layout.capacity_bytes, weights, kv_per_token, activations, weights_level,
-                         batch, context, cfg.kv_length(context), cfg.sliding_window, _context_limit(cfg))
+                         batch, context, cfg.kv_length(context), cfg.sliding_window, _context_limit(cfg),
+                         full_per_token)
 
 
 def _notes(precision: LLMPrecision, parallelism: Parallelism, device: HardwareSpec, memory: MemoryBudget,

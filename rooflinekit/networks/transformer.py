@@ -1,7 +1,7 @@
 """Transformer networks from a Hugging Face style ``config.json`` (the architecture only, never the weights).
 
 :func:`load_transformer_config` reads a config (a dict or a local JSON file) of one of the supported families
-(``model_type``: llama, mistral, mixtral, qwen2, gemma, gpt2, gptj, gpt_neox, opt, bert) into a
+(``model_type``: llama, mistral, mixtral, qwen2, qwen3, phi3, gemma, gemma2, gpt2, gptj, gpt_neox, opt, bert) into a
 :class:`TransformerConfig`; :func:`transformer_network` turns it into a :class:`~rooflinekit.descriptors.LayerNetwork`
 for ``batch`` sequences of ``seq_len`` new tokens that attend to ``context_len`` keys; :func:`decode_network` is
 one decode step (one new token per sequence, a KV cache of ``context_len`` tokens as layer ``state``).
@@ -19,8 +19,12 @@ part                   kind               shapes (``D`` head dim, ``Hq`` / ``Hkv
 =====================  =================  ==========================================================================
 attn_norm, mlp_norm    rms_norm /         ``(B, S, H)``, weight ``(H,)`` (+ bias ``(H,)`` for a layer norm)
                        layer_norm
+attn_post_norm,        rms_norm           Gemma-2's norms of the attention and MLP outputs before their residual
+mlp_post_norm                             adds: ``(B, S, H)``, weight ``(H,)``
 q_proj, k_proj,        fully_connected    ``(B, S, H) -> (B, S, Hq D)`` / ``(B, S, Hkv D)``, weight ``(out, H)``
 v_proj                                    (+ bias)
+q_norm, k_norm         rms_norm           Qwen3's per-head norms of q and k: ``(B, S, Hq, D)`` / ``(B, S, Hkv, D)``,
+                                          weight ``(D,)``
 rope                   mul                ``(B, S, (Hq + Hkv) R)`` with the cos and sin tables ``(S, R)``,
                                           R = rotary dims: 2 ops per rotated element
 attn_scores            matmul             ``Q (B, Hkv, g S, D) x K^T -> (B, Hkv, g S, T)``
@@ -43,12 +47,15 @@ Conventions
 -----------
 - **Attention** computes the full ``S x T`` score matrix (a causal mask does not halve the count, as in eager
   PyTorch and most roofline tools): per block ``macs = B Hq S T D`` for the scores and again for the context.
-  With a sliding window (Mistral v0.1) T is ``min(context_len, sliding_window)``.
+  With a sliding window (Mistral v0.1, Phi-3) T is ``min(context_len, sliding_window)``; a model that alternates
+  windowed and global blocks (Gemma-2; Qwen3 with ``use_sliding_window``) has T per block
+  (:meth:`TransformerConfig.block_kv_length`), and blocks of the same T are copies of the first one.
 - **KV cache** (``kv_cache=True``, the default when ``context_len > seq_len``): the score and context matmuls
   carry the K and V caches of ``T`` tokens as ``state``, ``(B, Hkv, T, D)`` each; their second operand is then
   only the new tokens' K or V ``(B, Hkv, D, S)``, ``(B, Hkv, S, D)`` (read as an input, written into the cache),
   while the MACs still cover all T keys. Cache bytes per network:
-  ``B * T * layers * 2 * Hkv * D * bytes(kv dtype)`` (:func:`kv_cache_bytes`).
+  ``B * T * layers * 2 * Hkv * D * bytes(kv dtype)``, T summed per block with per-block windows
+  (:func:`kv_cache_bytes`).
   Without a cache (prefill) K and V are ordinary inputs of ``T`` tokens and no state is carried.
 - **Embeddings**: the gather reads ``B S`` rows, but the layer holds the whole ``(V, H)`` table so that
   parameters are right; a weights-only traffic model therefore reads the table once per batch (``V H`` bytes at
@@ -59,6 +66,12 @@ Conventions
   last one (``logits="last"``, as a generation step computes).
 - **Precision**: ``weights`` and ``activations`` separately (``Precision(weights, activations)`` on the network);
   ``kv_dtype`` types the cache state (default: the activation precision).
+- **Fused projections** (Phi-3's ``qkv_proj`` and ``gate_up_proj`` checkpoint tensors) are built as the separate
+  q/k/v and gate/up layers they concatenate: the same weights and MACs, so the same roofline cost per GEMM's work
+  (one launch fewer per fused pair is not modelled).
+- **Soft-capping** (Gemma-2's ``cap * tanh(x / cap)`` on the attention scores and the final logits) is left out:
+  3 elementwise ops per score against ``2 D`` MACs (``4 D`` = 1,024 ops at D = 256) of the score and context
+  matmuls (0.3 %), and 3 per logit against the LM head's ``2 H`` = 7,168 ops (Gemma-2-9B, 0.04 %).
 - MoE routing is assumed balanced: each token runs ``k`` experts, so a batch of ``B S`` tokens gives ``B S k``
   expert rows; all experts' weights are held (and read by a weights-only traffic model).
 """
@@ -89,7 +102,8 @@ def _bundled_dir() -> Path:
 TRANSFORMER_CONFIG_DIR = _bundled_dir()
 """Folder of the bundled configs (``model_specs/transformers/*.json``)."""
 
-SUPPORTED_MODEL_TYPES = ("llama", "mistral", "mixtral", "qwen2", "gemma", "gpt2", "gptj", "gpt_neox", "opt", "bert")
+SUPPORTED_MODEL_TYPES = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gpt2", "gptj",
+                         "gpt_neox", "opt", "bert")
 
 _ACTIVATIONS = {"silu": "swish", "swish": "swish", "gelu": "gelu", "gelu_new": "gelu", "gelu_fast": "gelu",
                 "gelu_pytorch_tanh": "gelu", "gelu_python": "gelu", "quick_gelu": "gelu", "relu": "relu",
@@ -116,8 +130,8 @@ class TransformerConfig:
         The Hugging Face ``model_type`` (one of :data:`SUPPORTED_MODEL_TYPES`).
     hidden, layers, heads, kv_heads, head_dim, ffn, vocab : int
         Hidden size H, blocks, query heads Hq, key/value heads Hkv (GQA when fewer than Hq), head dim D (the
-        config's ``head_dim``, else H / Hq; Gemma's defaults to 256 as in Hugging Face), FFN width F (per expert
-        for MoE), vocabulary V.
+        config's ``head_dim``, else H / Hq; Gemma's and Gemma-2's default to 256, Qwen3's to 128, as in Hugging
+        Face), FFN width F (per expert for MoE), vocabulary V.
     positions : int
         Rows of a learned position table (0: none; RoPE families).
     type_vocab : int
@@ -143,8 +157,16 @@ class TransformerConfig:
     encoder : bool
         Bidirectional encoder (BERT): no LM head, an embedding norm, a pooler.
     sliding_window : int or None
-        Keys each query sees at most (Mistral v0.1's ``sliding_window``; Qwen2's only with
-        ``use_sliding_window: true``); None: all.
+        Keys each query of a windowed block sees at most (Mistral v0.1's and Phi-3's ``sliding_window``; Qwen2's
+        and Qwen3's only with ``use_sliding_window: true``; Gemma-2's on its local blocks); None: all.
+    windowed_blocks : frozenset of int or None
+        The blocks that use ``sliding_window`` (Gemma-2: the even ones; Qwen3: those from ``max_window_layers``
+        on); None: every block.
+    qk_norm : bool
+        RMSNorm over each head's q and k before RoPE (Qwen3's ``q_norm``, ``k_norm``).
+    post_norms : bool
+        Norms of the attention and MLP outputs before their residual adds (Gemma-2's ``post_attention_layernorm``
+        and ``post_feedforward_layernorm``), on top of the pre-norms.
     embed_scale : bool
         Embeddings multiplied by sqrt(H) (Gemma).
     embed_proj : int or None
@@ -190,6 +212,9 @@ class TransformerConfig:
     top_k: int = 0
     encoder: bool = False
     sliding_window: int | None = None
+    windowed_blocks: frozenset[int] | None = None
+    qk_norm: bool = False
+    post_norms: bool = False
     embed_scale: bool = False
     embed_proj: int | None = None
     catalog_seq_len: int = 128
@@ -199,8 +224,21 @@ class TransformerConfig:
     task: str | None = None
 
     def kv_length(self, context_len: int) -> int:
-        """Keys a query reads: ``min(context_len, sliding_window)`` (``context_len`` without a window)."""
+        """Keys a query of a windowed block reads: ``min(context_len, sliding_window)`` (``context_len`` without a
+        window)."""
         return context_len if self.sliding_window is None else min(context_len, self.sliding_window)
+
+    def block_window(self, block: int) -> int | None:
+        """The sliding window of block ``block`` (tokens), None when it attends to the whole context."""
+        if self.windowed_blocks is None or block in self.windowed_blocks:
+            return self.sliding_window
+        return None
+
+    def block_kv_length(self, block: int, context_len: int) -> int:
+        """Keys a query of block ``block`` reads: ``min(context_len, window)``, ``context_len`` for a global
+        block."""
+        window = self.block_window(block)
+        return context_len if window is None else min(context_len, window)
 
 
 class _Reader:
@@ -401,37 +439,84 @@ def _context_window(r: _Reader) -> int | None:
 
 
 def _llama_like(r: _Reader) -> dict[str, Any]:
+    """Llama and its relatives (Hugging Face defaults per family where the config may leave a key out):
+
+    - Mistral, Mixtral: ``sliding_window`` on every block whenever given; Mixtral's experts.
+    - Qwen2: QKV biases (``attention_bias`` default true); ``sliding_window`` only with ``use_sliding_window``.
+    - Qwen3: no QKV bias, ``head_dim`` default 128, RMSNorm over each head's q and k (``q_norm``, ``k_norm``);
+      ``sliding_window`` only with ``use_sliding_window``, then on the blocks from ``max_window_layers`` (default
+      28) on, or on those ``layer_types`` marks ``sliding_attention``.
+    - Phi-3 (Phi-3.5, Phi-4-mini): ``partial_rotary_factor`` of each head rotated; ``sliding_window`` on every
+      block whenever given, as the keys read (Phi-3-mini-4k: 2,047). Hugging Face's Phi-3 applies it as a
+      sliding-window mask on every attention implementation (keys ``sliding_window`` or more positions back are
+      masked: eager and SDPA attention see 2,047 keys, flash-attention 2,048; transformers PR #33586, vLLM PR
+      #4380). The checkpoint's fused ``qkv_proj`` and ``gate_up_proj`` are built
+      as separate projections (module notes).
+    - Gemma, Gemma-2: tied embeddings scaled by sqrt(H), ``head_dim`` default 256; Gemma-2 also GeGLU
+      (``hidden_activation`` default ``gelu_pytorch_tanh``), norms after attention and MLP, and a
+      ``sliding_window`` (default 4,096) on the even blocks (or those ``layer_types`` marks ``sliding_attention``),
+      the odd ones global.
+    """
+    family = r.family
     hidden, heads = r.int("hidden_size"), r.int("num_attention_heads")
+    layers = r.int("num_hidden_layers")
+    gemma = family in ("gemma", "gemma2")
     figures: dict[str, Any] = dict(
-        hidden=hidden, layers=r.int("num_hidden_layers"), heads=heads,
+        hidden=hidden, layers=layers, heads=heads,
         kv_heads=r.int("num_key_value_heads", default=heads), ffn=r.int("intermediate_size"),
         vocab=r.int("vocab_size"), norm="rms_norm", gated=True,
-        activation=r.activation("hidden_activation", "hidden_act", default="silu"),
-        tied=r.bool("tie_word_embeddings", default=r.family == "gemma"),
-        qkv_bias=r.bool("attention_bias", default=r.family == "qwen2"),
+        activation=r.activation("hidden_activation", "hidden_act",
+                                default="gelu_pytorch_tanh" if family == "gemma2" else "silu"),
+        tied=r.bool("tie_word_embeddings", default=gemma),
+        qkv_bias=r.bool("attention_bias", default=family == "qwen2"),
         out_bias=r.bool("attention_bias", default=False), mlp_bias=r.bool("mlp_bias", default=False),
+        qk_norm=family == "qwen3", post_norms=family == "gemma2", embed_scale=gemma,
     )
-    if r.family == "gemma":  # Hugging Face's GemmaConfig defaults head_dim to 256, not hidden / heads
-        figures["head_dim"] = r.int("head_dim", default=256)
+    if gemma or family == "qwen3":  # Hugging Face's defaults, not hidden / heads
+        figures["head_dim"] = r.int("head_dim", default=128 if family == "qwen3" else 256)
     elif r.raw.get("head_dim") is not None:
         figures["head_dim"] = r.int("head_dim")
-    figures["rotary_dim"] = figures.get("head_dim", hidden // heads)
-    # Mistral and Mixtral use a sliding window whenever they give one; Qwen2 only with use_sliding_window (its
-    # Hugging Face default is false)
-    windowed = (r.family in ("mistral", "mixtral", "qwen2")
-                and r.bool("use_sliding_window", default=r.family != "qwen2"))
-    if windowed and r.raw.get("sliding_window") is not None:
-        figures["sliding_window"] = r.int("sliding_window")
-    if r.family == "mixtral":
+    head_dim = figures.get("head_dim", hidden // heads)
+    figures["rotary_dim"] = (int(head_dim * r.fraction("partial_rotary_factor", default=1.0)) if family == "phi3"
+                             else head_dim)
+    # Mistral, Mixtral and Phi-3 use a sliding window whenever they give one; Qwen2 and Qwen3 only with
+    # use_sliding_window (its Hugging Face default is false); Gemma-2 always, on its local blocks
+    windowed = (family in ("mistral", "mixtral", "phi3", "qwen2", "qwen3")
+                and r.bool("use_sliding_window", default=family not in ("qwen2", "qwen3")))
+    if family == "gemma2":
+        figures.update(_windows(r, layers, r.int("sliding_window", default=4096), range(0, layers, 2)))
+    elif windowed and r.raw.get("sliding_window") is not None:
+        first = r.int("max_window_layers", default=28) if family == "qwen3" else 0
+        figures.update(_windows(r, layers, r.int("sliding_window"), range(first, layers)))
+    if family == "mixtral":
         figures["experts"] = r.int("num_local_experts")
         figures["top_k"] = r.int("num_experts_per_tok")
         if figures["top_k"] > figures["experts"]:
             raise SpecError(f"{r.where}: num_experts_per_tok {figures['top_k']} exceeds num_local_experts "
                             f"{figures['experts']}; a token goes to at most all of them",
                             field="num_experts_per_tok")
-    if r.family == "gemma":
-        figures["embed_scale"] = True
     return figures
+
+
+_LAYER_TYPES = ("sliding_attention", "full_attention")
+
+
+def _windows(r: _Reader, layers: int, window: int, default: range) -> dict[str, Any]:
+    """``sliding_window`` and ``windowed_blocks`` of a config whose window applies to some blocks: those its
+    ``layer_types`` marks ``sliding_attention`` (one entry per block, each ``sliding_attention`` or
+    ``full_attention``), else the blocks in ``default``. Normalized: every block windowed gives
+    ``windowed_blocks`` None, none windowed no ``sliding_window``."""
+    kinds = r.raw.get("layer_types")
+    if kinds is None:
+        blocks = tuple(default)
+    elif not isinstance(kinds, list) or len(kinds) != layers or any(kind not in _LAYER_TYPES for kind in kinds):
+        raise SpecError(f"{r.where}: 'layer_types' must list {layers} entries (num_hidden_layers), each "
+                        f"'sliding_attention' or 'full_attention'; got {shown(kinds)}", field="layer_types")
+    else:
+        blocks = tuple(i for i, kind in enumerate(kinds) if kind == "sliding_attention")
+    if not blocks:
+        return {}
+    return {"sliding_window": window, "windowed_blocks": None if len(blocks) == layers else frozenset(blocks)}
 
 
 def _gpt2(r: _Reader) -> dict[str, Any]:
@@ -485,7 +570,8 @@ def _bert(r: _Reader) -> dict[str, Any]:
 
 
 _FAMILIES = {"llama": _llama_like, "mistral": _llama_like, "mixtral": _llama_like, "qwen2": _llama_like,
-             "gemma": _llama_like, "gpt2": _gpt2, "gptj": _gptj, "gpt_neox": _gpt_neox, "opt": _opt, "bert": _bert}
+             "qwen3": _llama_like, "phi3": _llama_like, "gemma": _llama_like, "gemma2": _llama_like, "gpt2": _gpt2,
+             "gptj": _gptj, "gpt_neox": _gpt_neox, "opt": _opt, "bert": _bert}
 
 
 @lru_cache(maxsize=1)
@@ -622,8 +708,7 @@ def transformer_network(config: TransformerConfig | Mapping[str, Any] | str | Pa
         raise SpecError(f"{cfg.name}: head must be one of auto, lm, pooler, qa, none; got {head!r}")
     if head == "auto":
         head = "pooler" if cfg.encoder else "lm"
-    b, h, d, hq, hkv = batch, cfg.hidden, cfg.head_dim, cfg.heads, cfg.kv_heads
-    g, t = hq // hkv, cfg.kv_length(ctx)
+    b, h = batch, cfg.hidden
     tokens: Shape = (b, s, h)
     out = _Layers()
 
@@ -644,49 +729,17 @@ def transformer_network(config: TransformerConfig | Mapping[str, Any] | str | Pa
     if cfg.encoder:
         out.norm("embed_norm", cfg.norm, tokens)
 
-    q_out, kv_out = hq * d, hkv * d
-    scores: Shape = (b, hkv, g * s, t)
-    first = len(out.layers)
-    for i in range(1):  # block 0 is built and validated; the other blocks are renamed copies (same shapes)
-        p = f"blocks.{i}."
-        if cfg.pre_norm:
-            out.norm(p + "attn_norm", cfg.norm, tokens)
-        out.linear(p + "q_proj", tokens, q_out, cfg.qkv_bias)
-        out.linear(p + "k_proj", tokens, kv_out, cfg.qkv_bias)
-        out.linear(p + "v_proj", tokens, kv_out, cfg.qkv_bias)
-        if cfg.rotary_dim:
-            rotated: Shape = (b, s, (hq + hkv) * cfg.rotary_dim)
-            table: Shape = (s, cfg.rotary_dim)
-            out.add(p + "rope", "mul", (rotated, table, table), (rotated,))
-        k_state: tuple[TensorSpec, ...] = ()
-        v_state: tuple[TensorSpec, ...] = ()
-        new = s if cache else t
-        if cache:
-            k_state = (TensorSpec(shape=(b, hkv, t, d), dtype=kv_type),)
-            v_state = (TensorSpec(shape=(b, hkv, t, d), dtype=kv_type),)
-        out.add(p + "attn_scores", "matmul", ((b, hkv, g * s, d), (b, hkv, d, new)), (scores,), state=k_state)
-        out.add(p + "attn_softmax", "softmax", (scores,), (scores,), axis=-1)
-        out.add(p + "attn_context", "matmul", (scores, (b, hkv, new, d)), ((b, hkv, g * s, d),), state=v_state)
-        out.linear(p + "o_proj", (b, s, q_out), h, cfg.out_bias)
-        if cfg.parallel == "none":
-            out.add(p + "attn_residual", "add", (tokens, tokens), (tokens,))
-            if not cfg.pre_norm:
-                out.norm(p + "attn_norm", cfg.norm, tokens)
-            if cfg.pre_norm:
-                out.norm(p + "mlp_norm", cfg.norm, tokens)
-        elif cfg.parallel == "two_norms":
-            out.norm(p + "mlp_norm", cfg.norm, tokens)
-        _mlp(out, cfg, p, tokens)
-        if cfg.parallel == "none":
-            out.add(p + "mlp_residual", "add", (tokens, tokens), (tokens,))
-            if not cfg.pre_norm:
-                out.norm(p + "mlp_norm", cfg.norm, tokens)
+    # blocks: the first block of each KV length is built and validated, the others are renamed copies
+    templates: dict[int, tuple[int, list[Layer]]] = {}
+    for i in range(cfg.layers):
+        t, prefix = cfg.block_kv_length(i, ctx), f"blocks.{i}."
+        if t in templates:
+            cut, template = templates[t]
+            out.layers.extend(layer.model_copy(update={"name": prefix + layer.name[cut:]}) for layer in template)
         else:
-            out.add(p + "residual", "add", (tokens, tokens, tokens), (tokens,))
-    block0 = out.layers[first:]
-    for i in range(1, cfg.layers):
-        out.layers.extend(layer.model_copy(update={"name": f"blocks.{i}." + layer.name[len("blocks.0."):]})
-                          for layer in block0)
+            first = len(out.layers)
+            _block(out, cfg, prefix, tokens, t, cache, kv_type)
+            templates[t] = (len(prefix), out.layers[first:])
 
     # heads
     if cfg.pre_norm and not cfg.encoder:
@@ -707,6 +760,57 @@ def transformer_network(config: TransformerConfig | Mapping[str, Any] | str | Pa
                         batch=b, layers=tuple(out.layers),
                         source=f"{cfg.source}; layers built by rooflinekit.networks.transformer "
                                f"(batch {b}, seq_len {s}, context_len {ctx}, kv_cache {cache})")
+
+
+def _block(out: _Layers, cfg: TransformerConfig, p: str, tokens: Shape, t: int, cache: bool,
+           kv_type: DType | None) -> None:
+    """One block named ``{p}{part}`` at ``tokens`` ``(B, S, H)``, its attention reading ``t`` keys (a cache of
+    ``t`` tokens as state when ``cache``, typed ``kv_type``)."""
+    b, s, h = tokens
+    d, hq, hkv = cfg.head_dim, cfg.heads, cfg.kv_heads
+    g, q_out, kv_out = hq // hkv, hq * d, hkv * d
+    scores: Shape = (b, hkv, g * s, t)
+    if cfg.pre_norm:
+        out.norm(p + "attn_norm", cfg.norm, tokens)
+    out.linear(p + "q_proj", tokens, q_out, cfg.qkv_bias)
+    out.linear(p + "k_proj", tokens, kv_out, cfg.qkv_bias)
+    out.linear(p + "v_proj", tokens, kv_out, cfg.qkv_bias)
+    if cfg.qk_norm:
+        out.norm(p + "q_norm", cfg.norm, (b, s, hq, d))
+        out.norm(p + "k_norm", cfg.norm, (b, s, hkv, d))
+    if cfg.rotary_dim:
+        rotated: Shape = (b, s, (hq + hkv) * cfg.rotary_dim)
+        table: Shape = (s, cfg.rotary_dim)
+        out.add(p + "rope", "mul", (rotated, table, table), (rotated,))
+    k_state: tuple[TensorSpec, ...] = ()
+    v_state: tuple[TensorSpec, ...] = ()
+    new = s if cache else t
+    if cache:
+        k_state = (TensorSpec(shape=(b, hkv, t, d), dtype=kv_type),)
+        v_state = (TensorSpec(shape=(b, hkv, t, d), dtype=kv_type),)
+    out.add(p + "attn_scores", "matmul", ((b, hkv, g * s, d), (b, hkv, d, new)), (scores,), state=k_state)
+    out.add(p + "attn_softmax", "softmax", (scores,), (scores,), axis=-1)
+    out.add(p + "attn_context", "matmul", (scores, (b, hkv, new, d)), ((b, hkv, g * s, d),), state=v_state)
+    out.linear(p + "o_proj", (b, s, q_out), h, cfg.out_bias)
+    if cfg.post_norms:
+        out.norm(p + "attn_post_norm", cfg.norm, tokens)
+    if cfg.parallel == "none":
+        out.add(p + "attn_residual", "add", (tokens, tokens), (tokens,))
+        if not cfg.pre_norm:
+            out.norm(p + "attn_norm", cfg.norm, tokens)
+        if cfg.pre_norm:
+            out.norm(p + "mlp_norm", cfg.norm, tokens)
+    elif cfg.parallel == "two_norms":
+        out.norm(p + "mlp_norm", cfg.norm, tokens)
+    _mlp(out, cfg, p, tokens)
+    if cfg.post_norms:
+        out.norm(p + "mlp_post_norm", cfg.norm, tokens)
+    if cfg.parallel == "none":
+        out.add(p + "mlp_residual", "add", (tokens, tokens), (tokens,))
+        if not cfg.pre_norm:
+            out.norm(p + "mlp_norm", cfg.norm, tokens)
+    else:
+        out.add(p + "residual", "add", (tokens, tokens, tokens), (tokens,))
 
 
 def _mlp(out: _Layers, cfg: TransformerConfig, p: str, tokens: Shape) -> None:
@@ -770,7 +874,8 @@ def kv_cache_bytes(config: TransformerConfig | Mapping[str, Any] | str | Path, b
     """Bytes of the KV cache of ``batch`` sequences of ``context_len`` tokens.
 
     ``bytes = B * T * layers * 2 * Hkv * D * bits / 8`` with ``T = min(context_len, sliding_window)`` (K and V per
-    layer, per KV head, per head dim), rounded up per cache tensor as the counters do.
+    layer, per KV head, per head dim), rounded up per cache tensor as the counters do. With windowed and global
+    blocks (Gemma-2) each block holds its own T: ``min(context_len, sliding_window)`` or ``context_len``.
 
     Parameters
     ----------
@@ -789,8 +894,10 @@ def kv_cache_bytes(config: TransformerConfig | Mapping[str, Any] | str | Path, b
     cfg = config if isinstance(config, TransformerConfig) else load_transformer_config(config)
     if batch < 1 or context_len < 1:
         raise ShapeError(f"batch and context_len must be positive, got {batch} and {context_len}")
-    per_tensor = tensor_bytes(batch * cfg.kv_heads * cfg.kv_length(context_len) * cfg.head_dim, DType.parse(dtype))
-    return 0 if cfg.encoder else cfg.layers * 2 * per_tensor
+    kv_type = DType.parse(dtype)
+    per_tensor = (tensor_bytes(batch * cfg.kv_heads * cfg.block_kv_length(i, context_len) * cfg.head_dim, kv_type)
+                  for i in range(cfg.layers))
+    return 0 if cfg.encoder else 2 * sum(per_tensor)
 
 
 def block_of(layer_name: str) -> int | None:
