@@ -97,7 +97,7 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     regime_notes: tuple[str, ...] = ()
     if model is not None:
         mode, traffic, fuse = "layer", model.traffic, False  # the roofline the factors were fitted on
-        network, regime_notes = _regime_network(network, model)
+        network, regime_notes = _regime_network(network, model, conventions, counters)
     elif framework is not None or framework_version is not None:
         given = f"framework {framework!r}" if framework is not None else f"framework_version {framework_version!r}"
         warnings.warn(f"{given} is ignored: it selects the calibration factors of a software stack; pass "
@@ -210,15 +210,21 @@ def _calibration(calibration: CalibratedPredictor | str | Path | None, hardware:
     return load_regime_calibration(calibration)
 
 
-def _regime_network(network: NetworkSpec | CountedNetwork, model: CalibratedPredictor
+def _regime_network(network: NetworkSpec | CountedNetwork, model: CalibratedPredictor,
+                    conventions: CountingConventions, counters: CounterRegistry
                     ) -> tuple[NetworkSpec | CountedNetwork, tuple[str, ...]]:
-    """The network the calibration's regime costs (a catalog aggregate it knows becomes its layer network)."""
+    """The network the calibration's regime costs (a catalog aggregate it knows becomes its layer network), so
+    that the roofline bound and the calibrated estimate are of one network. A counted aggregate it replaces is
+    counted again as that layer network, at the precision it was counted at (with ``conventions``, ``counters``)."""
     from rooflinekit.compare.calibrate.regime import regime_network
 
-    if isinstance(network, CountedNetwork):
+    spec = network.spec if isinstance(network, CountedNetwork) else network
+    layered, note = regime_network(spec, model)
+    if note is None:
         return network, ()
-    network, note = regime_network(network, model)
-    return network, (() if note is None else (note,))
+    if isinstance(network, CountedNetwork):
+        return CountedNetwork.of(layered, network.precision, conventions, counters), (note,)
+    return layered, (note,)
 
 
 def _calibrated(bound: Prediction, network: NetworkSpec | CountedNetwork, hardware: HardwareSpec,

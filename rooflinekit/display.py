@@ -63,12 +63,16 @@ def si(value: float, unit: str = "", *, small: bool = True) -> str:
     -------
     str
         Three significant digits, a space, the prefix and the unit; ``'-'`` for a missing or non-finite value
-        and ``'0'`` plus the unit for zero.
+        and ``'0'`` plus the unit for zero. A value beyond the prefixes (1000 P and up; below 0.001 n, or below
+        0.001 without ``small``) is written in scientific notation in the base unit, as ``format_value`` writes
+        other numbers: ``'1e+280 s'``.
 
     Examples
     --------
     >>> si(2.039e12, "B/s"), si(3.5e-6, "s"), si(274656), si(0.0, "s")
     ('2.04 TB/s', '3.5 µs', '275 k', '0 s')
+    >>> si(1e280, "s"), si(2.5e-14, "s"), si(999.7e15, "OPS")
+    ('1e+280 s', '2.5e-14 s', '1e+18 OPS')
     """
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return "-"
@@ -78,6 +82,9 @@ def si(value: float, unit: str = "", *, small: bool = True) -> str:
     prefixes = _PREFIXES if small else [(f, p) for f, p in _PREFIXES if f >= 1]
     for index, (factor, prefix) in enumerate(prefixes):
         if magnitude >= factor or index == len(prefixes) - 1:
+            exponent = f"{value / factor:.3g}".partition("e")[2][:1]  # '+' or '-' when .3g needs an exponent
+            if (exponent, index) in (("+", 0), ("-", len(prefixes) - 1)):  # beyond the largest / smallest prefix
+                return f"{value:.3g} {unit}".rstrip()
             text = _mantissa(value / factor)
             if abs(float(text)) >= 1000 and index > 0:  # 999.7e9 rounds to 1000 G: one prefix up
                 factor, prefix = prefixes[index - 1]
@@ -173,8 +180,8 @@ def format_value(column: str, value: Any) -> str:
         return si(number, small=False)
     if column in ("batch", "kernels", "n", "n_records") or float(number).is_integer() and abs(number) < 1e4:
         return f"{number:.0f}" if float(number).is_integer() else f"{number:.4g}"
-    if column.startswith("fps") or column.endswith("_fps"):
-        return f"{number:,.1f}" if abs(number) >= 1000 else f"{number:.4g}"
+    if column.startswith("fps") or column.endswith("_fps"):  # written out up to the largest prefix, P = 1e15
+        return f"{number:,.1f}" if 1000 <= abs(number) < 1e15 else f"{number:.4g}"
     return f"{number:.4g}"
 
 

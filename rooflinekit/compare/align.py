@@ -18,7 +18,8 @@ column ``best_over_batch`` marks the record of highest ``measured_fps`` per conf
 
 Efficiency (QuTiBench convention): ``efficiency_pct = 100 * measured_fps / predicted_fps``, where ``measured_fps``
 is ``throughput_fps``, or ``batch / latency_s`` when only the latency is known. Above 100 % the roofline's
-assumptions were pessimistic.
+assumptions were pessimistic. A record whose ``measured_fps`` is not a positive finite number (a negative, zero or
+infinite value given) is not compared: its reason names the value.
 
 Nothing is dropped: every record is in ``matched`` (once) or ``unmatched_records``, every prediction is matched by
 some record or in ``unmatched_predictions``, each unmatched row with a ``reason``.
@@ -136,6 +137,23 @@ def measured_fps(records: pd.DataFrame) -> pd.Series:
     if "throughput_fps" not in records:
         return pd.Series(from_latency, index=records.index, dtype="float64")
     return records["throughput_fps"].astype("float64").fillna(from_latency)
+
+
+def _unmeasured(records: pd.DataFrame, index: Any, fps: float) -> str:
+    """Why record ``index``, whose :func:`measured_fps` ``fps`` is no positive finite number, cannot be compared:
+    the value it gives that is not a positive finite number, or that it gives none."""
+    for column in ("throughput_fps", "latency_s"):  # the order measured_fps reads them in
+        value = pd.to_numeric(records.at[index, column], errors="coerce") if column in records else np.nan
+        if not pd.isna(value):
+            problem = "not finite" if not np.isfinite(value) else "negative" if value < 0 else \
+                "zero" if value == 0 else None
+            if problem:
+                return (f"{column} is {_plain(value)!r} ({problem}): it must be a positive finite number; nothing "
+                        "to compare")
+            break
+    if not pd.isna(fps):
+        return f"measured fps {_plain(fps)!r} (batch / latency_s) is not a positive finite number; nothing to compare"
+    return "no throughput_fps or latency_s: nothing to compare"
 
 
 def _describe(key: tuple) -> str:
@@ -282,7 +300,8 @@ def align(predictions: pd.DataFrame, records: pd.DataFrame, *, normalize: bool =
     lookup["predicted_fps"] = fps[usable.unique].astype("float64")
     lookup["prediction_index"] = predictions.index[usable.unique]
     candidates = pd.concat([records, r_keys], axis=1).assign(measured_fps=measured, record_index=records.index)
-    matched = candidates[measured.gt(0)].merge(lookup, on=_KEYS, how="inner")
+    comparable = measured.gt(0) & np.isfinite(measured)
+    matched = candidates[comparable].merge(lookup, on=_KEYS, how="inner")
     matched["efficiency_pct"] = (100 * matched["measured_fps"] / matched["predicted_fps"]).astype("float64")
     columns = [*records.columns, *lookup.columns.drop([*_KEYS, "prediction_index"]), "measured_fps",
                "efficiency_pct", "record_index", "prediction_index"]
@@ -295,18 +314,32 @@ def align(predictions: pd.DataFrame, records: pd.DataFrame, *, normalize: bool =
     r_tuples = pd.Series(list(r_keys.itertuples(index=False, name=None)), index=records.index, dtype=object)
     unmatched_records = records.drop(index=matched["record_index"])
     unmatched_records = unmatched_records.assign(reason=[
-        "no throughput_fps or latency_s: nothing to compare" if not measured.at[i] > 0
-        else usable.record_reason(r_tuples.at[i]) for i in unmatched_records.index])
+        usable.record_reason(r_tuples.at[i]) if comparable.at[i] else _unmeasured(records, i, measured.at[i])
+        for i in unmatched_records.index])
     unmatched_predictions = predictions.drop(index=matched["prediction_index"].unique())
     unmatched_predictions = unmatched_predictions.assign(
         reason=[usable.prediction_reason(i) for i in unmatched_predictions.index])
     return AlignResult(matched, unmatched_records, unmatched_predictions)
 
 
+MATCHED_NAMES = ("hardware", "network", "pruning_pct", "precision")
+"""Key columns :func:`align` matches by name; :func:`summarize_efficiency` groups them on the prediction's value."""
+
+
 def summarize_efficiency(matched: pd.DataFrame, by: Sequence[str] = ("hardware",)) -> pd.DataFrame:
-    """Per group of ``by``: ``n`` matched rows and the median, mean, min and max of ``efficiency_pct`` (percent)."""
+    """Per group of ``by``: ``n`` matched rows and the median, mean, min and max of ``efficiency_pct`` (percent).
+
+    A ``by`` column of :data:`MATCHED_NAMES` is grouped on the value of the prediction each row matched
+    (``predicted_<column>``, when ``matched`` has it, as :func:`align`'s rows do), and the summary's column of that
+    name holds it: records that spell one device or network differently (``zcu104 dpu``, ``ZCU104-DPU``) were
+    matched to the same catalog name and form one group, labelled as the predictions name it (``ZCU104-DPU``;
+    a pruned catalog network as its label, ``ResNet-50 80%``). Other columns (``batch``, ``framework``, ...) are
+    grouped as the records give them.
+    """
     require_columns(matched, [*by, "efficiency_pct"], "matched rows")
-    grouped = matched.groupby(list(by), dropna=False)["efficiency_pct"]
+    keys = [matched[f"predicted_{c}"].rename(c) if c in MATCHED_NAMES and f"predicted_{c}" in matched
+            else matched[c] for c in by]
+    grouped = matched["efficiency_pct"].groupby(keys, dropna=False)
     return pd.DataFrame({
         "n": grouped.count(), "efficiency_median_pct": grouped.median(), "efficiency_mean_pct": grouped.mean(),
         "efficiency_min_pct": grouped.min(), "efficiency_max_pct": grouped.max(),

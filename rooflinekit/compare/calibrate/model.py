@@ -98,6 +98,8 @@ KERNEL_OVERHEAD = "kernel_overhead"
 """The class of the per-kernel overhead term: feature ``kernels x kernel_overhead_ref_s``."""
 CALL_OVERHEAD = "call_overhead"
 """The class of the per-call overhead term: feature ``call_overhead_ref_s`` on every row."""
+NO_RECORD_WARNING = "no calibration record had"
+"""How the :class:`CalibrationWarning` of classes without calibration records starts (see ``class_factors``)."""
 
 
 class CalibrationWarning(RooflineWarning):
@@ -476,7 +478,7 @@ class CalibratedPredictor:
         factors = pd.DataFrame(np.exp(theta), index=features.index, columns=self.classes_)
         missing = [name for name in names if name not in self.classes_]
         if missing:
-            warnings.warn(f"no calibration record had {', '.join(missing)} layers; their roofline time is scaled by "
+            warnings.warn(f"{NO_RECORD_WARNING} {', '.join(missing)} layers; their roofline time is scaled by "
                           f"the median factor exp(theta0) = {np.exp(self.theta0_):.3g}", CalibrationWarning,
                           stacklevel=2)
         return factors.reindex(columns=names, fill_value=float(np.exp(self.theta0_)))

@@ -18,7 +18,7 @@ from rooflinekit.compare.calibrate.features import (
     calibration_features, class_layers, network_index, networks_from_files,
 )
 from rooflinekit.compare.calibrate.model import (
-    CALL_OVERHEAD, KERNEL_OVERHEAD, CalibratedPredictor, CalibrationWarning, load_calibration,
+    CALL_OVERHEAD, KERNEL_OVERHEAD, NO_RECORD_WARNING, CalibratedPredictor, CalibrationWarning, load_calibration,
 )
 from rooflinekit.compare.loaders import load_mlperf_tiny, load_table
 from rooflinekit.compare.records import LoadResult, normalize_framework
@@ -186,7 +186,9 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
         warnings.warn(f"{network.name} on {spec.name}: {'; '.join(fallbacks)}", CalibrationWarning, stacklevel=2)
     interval = None
     if getattr(calibration, "residual_quantiles_", None):
-        low, high = calibration.predict_interval(features)
+        with warnings.catch_warnings():  # class_factors above warned of the classes without records: once
+            warnings.filterwarnings("ignore", NO_RECORD_WARNING, CalibrationWarning)
+            low, high = calibration.predict_interval(features)
         interval = (float(low[0]), float(high[0]))
     return CalibratedPrediction(network.name, spec.name, query.precision[0], batch, family,
                                 query.framework_version[0], latency, batch / latency, roofline_latency,

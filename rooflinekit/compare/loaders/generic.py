@@ -29,7 +29,8 @@ import pandas as pd
 
 from rooflinekit._limits import shown
 from rooflinekit.compare.record_columns import FieldCells, FrameworkCells, RecordColumns
-from rooflinekit.compare.records import RECORD_COLUMNS, LoadResult, Record, _dtype, files_frame, records_frame
+from rooflinekit.compare.records import (MEASUREMENT_FIELDS, NO_MEASUREMENT, RECORD_COLUMNS, LoadResult, Record, _dtype,
+                                         files_frame, records_frame)
 from rooflinekit.errors import RecordError, RooflineError, UnitError
 from rooflinekit.units import Dimension, parse_quantity
 
@@ -98,12 +99,14 @@ class _CsvChunks:
 
     Iterating yields ``(lines, columns)`` per chunk: the line each row starts on and, per record column the header
     names (after renaming), the cell texts (``''`` where a row is short). A row with more cells than the header is
-    not yielded: ``refuse(line, reason)`` is called for it. Once the header is read, ``columns`` holds it (renamed)
-    and ``fields`` the record columns it names; ``count`` is the number of data rows read.
+    not yielded: ``refuse(line, reason)`` is called for it. Once the header is read, ``header`` holds its names (a
+    repeated name as ``NAME.1``, ...), ``columns`` the same renamed and ``fields`` the record columns it names;
+    ``count`` is the number of data rows read.
     """
 
     def __init__(self, path: Path, rename: Mapping[str, str], refuse: Callable[[int, str], None]) -> None:
         self.path, self.rename, self.refuse = path, rename, refuse
+        self.header: list[str] = []
         self.columns: list[str] = []
         self.fields: list[str] = []
         self.count = 0
@@ -146,6 +149,7 @@ class _CsvChunks:
                 n += 1
                 name = f"{field}.{n}"
             names.append(name)
+        self.header = names
         self.columns = [self.rename.get(name, name) for name in names]
         record = [c for c in self.columns if c in RECORD_COLUMNS and c != "source"]
         # a record column given twice (a repeated header name, or two columns renamed onto it) is ambiguous
@@ -221,6 +225,7 @@ def load_table(path: str | Path, columns: Mapping[str, str] | None = None, units
         raise
     except (OSError, ValueError) as exc:  # malformed content: list the file as unreadable
         return records_frame([], files=files_frame([(path.name, "unreadable", f"cannot read the table: {exc}")]))
+    header = [str(c) for c in table.columns]
     table = table.rename(columns=columns)
     missing_units = sorted(set(factors) - set(table.columns))
     if missing_units:
@@ -235,7 +240,8 @@ def load_table(path: str | Path, columns: Mapping[str, str] | None = None, units
         where = f"{path.name}:{index + 2}" if numbering == "line" else f"{path.name} row {index}"
         rows.append({**constants, **row, "source": where})
     note = f"{len(table)} rows" + (f"; columns not read: {ignored}" if ignored else "")
-    return records_frame(rows, files=files_frame([(path.name, "read", note)]))
+    return _checked_mapping(records_frame(rows, files=files_frame([(path.name, "read", note)])), path.name, columns,
+                            header)
 
 
 def _numeric_columns() -> frozenset[str]:
@@ -275,7 +281,33 @@ def _load_csv(path: Path, columns: Mapping[str, str], factors: Mapping[str, floa
         gathered.refuse(line, reason)
     ignored = [c for c in reader.columns if c not in reader.fields]
     note = f"{reader.count} rows" + (f"; columns not read: {ignored}" if ignored else "")
-    return gathered.result(files_frame([(path.name, "read", note)]))
+    return _checked_mapping(gathered.result(files_frame([(path.name, "read", note)])), path.name, columns,
+                            reader.header)
+
+
+def _checked_mapping(result: LoadResult, name: str, columns: Mapping[str, str], header: list[str]) -> LoadResult:
+    """``result``, unless a ``columns`` entry names a column the table ``name`` (header ``header``) lacks and every
+    row was rejected for want of the record column it maps onto: then the mapping, not the rows, is wrong.
+
+    A table that lacks a mapped column and whose rows do without it (an optional column, or the record column
+    given by the table itself or a constant) is returned as it is: one mapping may serve several tables.
+
+    Raises
+    ------
+    RecordError
+        Naming the mapping entry, the table's columns and the fix.
+    """
+    if len(result.records) or not len(result.rejected):
+        return result
+    reasons = [str(reason) for reason in result.rejected["reason"]]
+    for source, target in columns.items():
+        lacking = f"record: {NO_MEASUREMENT}" if target in MEASUREMENT_FIELDS else f"{target}: Field required"
+        if source not in header and all(lacking in reason for reason in reasons):
+            raise RecordError(f"{name}: columns= / --columns maps {source!r} onto {target!r}, but the table has no "
+                              f"column {source!r}, so every row lacks {target} ({len(reasons)} rejected); its "
+                              f"columns are {header}; map the one that holds {target} (its_column={target}) or "
+                              "correct the name")
+    return result
 
 
 def _gatherer(path: Path, reader: _CsvChunks, factors: Mapping[str, float],
