@@ -535,19 +535,27 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
         raise RecordError(_no_usable_record(args.records, loaded))
     keys = records[["hardware", "network", "pruning_pct", "precision", "batch"]].drop_duplicates()
     rows, failures = [], {}
+    predicted: set[tuple] = set()  # (spec names, pruning, precision, batch): one prediction however records spell it
     for key in progress(list(keys.itertuples(index=False, name=None)), "predict", unit="config"):
         hardware_name, network_name, pruning, precision, batch = key
         precision = None if precision is None or precision != precision else str(precision)
         try:
-            network = network_catalog().get(str(network_name), float(pruning))
+            # 100 % is also what a record without a pruning column gets: then a label's 'P%' says more, as in align
+            network = network_catalog().get(str(network_name), None if float(pruning) == 100 else float(pruning))
             hardware = resolve_hardware(str(hardware_name))
+            resolved = (hardware.name, network.name, network.pruning_pct, precision, int(batch))
+            if resolved in predicted:  # another spelling of a configuration already predicted: align matches both
+                continue
+            predicted.add(resolved)
             result = predict(network, hardware, precision, int(batch), args.mode, args.traffic)
         except RooflineError as exc:
             failures[key] = one_line(str(exc))
             continue
-        rows.append({**result.to_dict(), "hardware": str(hardware_name), "network": str(network_name),
-                     "pruning_pct": float(pruning), "precision": precision, "batch": int(batch), "status": "ok",
-                     "fps_per_w": _fps_per_w(result.fps, hardware.tdp_w)})
+        # the catalog's names (a hardware YAML file keeps its path, the name its records give it)
+        file_spec = str(hardware_name).lower().endswith((".yaml", ".yml"))
+        rows.append({**result.to_dict(), "hardware": str(hardware_name) if file_spec else hardware.name,
+                     "network": network.name, "pruning_pct": network.pruning_pct, "precision": precision,
+                     "batch": int(batch), "status": "ok", "fps_per_w": _fps_per_w(result.fps, hardware.tdp_w)})
     predictions = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["hardware", "network", "pruning_pct",
                                                                          "precision", "batch", "fps", "status"])
     result = align(predictions, records)

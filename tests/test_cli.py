@@ -298,3 +298,33 @@ def test_predict_calibrated_layers_sum_to_the_estimate(capsys):
         summary["latency_s"], rel=1e-9)
     _, out, _ = run(capsys, *argv, "--layers", "--format", "json")
     assert len(json.loads(out)["layers"]) == len(layers)
+
+
+# --- align / efficiency: records spelled differently, pruned labels ---------------------------------------------
+
+
+def test_efficiency_groups_spellings_of_one_device_and_predicts_each_configuration_once(capsys, tmp_path):
+    table = tmp_path / "runs.csv"
+    table.write_text("hardware,network,precision,batch,latency_s\n"
+                     "ZCU104-DPU,ResNet-50,int8,1,0.004\n"
+                     "zcu104 dpu,ResNet-50,int8,1,0.005\n"     # the same configuration, spelled otherwise
+                     "ZCU104 DPU,resnet50,int8,2,0.008\n", encoding="utf-8")
+    code, out, _ = run(capsys, "efficiency", str(table), "--by", "hardware", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and len(data["matched"]) == 3 and not data["unmatched_records"]
+    fps = predict("ResNet-50", "ZCU104-DPU").fps  # compute-bound: the same fps at batch 1 and 2
+    assert [row["efficiency_pct"] for row in data["matched"]] == pytest.approx(
+        [100 * 250 / fps, 100 * 200 / fps, 100 * 250 / fps], rel=1e-9)
+    (group,) = data["summary"]
+    assert (group["hardware"], group["n"]) == ("ZCU104-DPU", 3)
+
+
+def test_align_predicts_the_pruned_network_a_record_label_names(capsys, tmp_path):
+    # no pruning column: the record's 'ResNet-50 80%' is ResNet-50 at 80 %, not the unpruned network
+    table = tmp_path / "runs.csv"
+    table.write_text("hardware,network,precision,batch,latency_s\nZCU104-DPU,ResNet-50 80%,int8,1,0.004\n",
+                     encoding="utf-8")
+    code, out, _ = run(capsys, "align", str(table), "--format", "json")
+    (row,) = json.loads(out)["matched"]
+    assert code == 0 and row["predicted_fps"] == pytest.approx(predict("ResNet-50 80%", "ZCU104-DPU").fps)
+    assert row["predicted_fps"] != pytest.approx(predict("ResNet-50", "ZCU104-DPU").fps)
