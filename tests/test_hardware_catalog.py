@@ -434,3 +434,43 @@ def test_lookups_and_catalog_agree():
     assert get_hardware("ZCU104-DPU") is hardware_catalog().get("ZCU104-DPU")
     assert get_network("ResNet-50 80%") is network_catalog().get("ResNet-50 80%")
     assert isinstance(hardware_catalog().specs, tuple) and isinstance(network_catalog().specs, tuple)
+
+
+# --- datacenter GPUs for hardware not yet owned: H200, L40S, MI300X ----------------------------------------------
+
+
+def test_h200_is_an_h100_sxm_with_more_and_faster_memory():
+    import rooflinekit as rk
+
+    h100, h200 = rk.get_hardware("H100-SXM5-80GB"), rk.get_hardware("H200")
+    assert h200.peak_ops_per_s == h100.peak_ops_per_s  # the same GH100 compute (datasheets: identical Tensor peaks)
+    (memory,) = h200.memories
+    assert (memory.capacity_bytes, memory.bandwidth_bytes_per_s) == (141e9, 4.8e12)
+    # a memory-bound decode step of Llama-2-7B (fp16 weights 13.5 GB) speeds up by the bandwidth ratio 4.8 / 3.35
+    steps = [rk.predict_llm("Llama-2-7B", h, batch=1, prompt=128, generate=2).tpot_s for h in (h100, h200)]
+    assert steps[0] / steps[1] == pytest.approx(4.8 / 3.35, rel=0.01)
+
+
+@pytest.mark.parametrize("name,fp16,fp8,bandwidth,capacity", [
+    # dense = the datasheets' sparse Tensor figures halved: L40S FP16 733 / 2, FP8 1,466 / 2; MI300X FP16 2,614.9 / 2
+    ("L40S", 362.05e12, 733e12, 864e9, 48e9),
+    ("MI300X", 1307.4e12, 2614.9e12, 5.3e12, 192e9),
+])
+def test_new_datacenter_gpus_give_dense_peaks(name, fp16, fp8, bandwidth, capacity):
+    import rooflinekit as rk
+
+    spec = rk.get_hardware(name)
+    assert spec.peak_ops_per_s[DType.FP16] == fp16 and spec.peak_ops_per_s[DType.FP8] == fp8
+    (memory,) = spec.memories
+    assert (memory.bandwidth_bytes_per_s, memory.capacity_bytes) == (bandwidth, capacity)
+    assert spec.default_precision is DType.FP16
+
+
+@pytest.mark.filterwarnings("ignore::rooflinekit.CapacityWarning")
+def test_llama2_70b_in_fp16_fits_on_one_mi300x_but_not_on_one_h100():
+    import rooflinekit as rk
+
+    # 68.98 B parameters x 2 bytes = 138 GB of weights: under 192 GB, over 80 GB
+    fits = {name: rk.predict_llm("Llama-2-70B", name, batch=1, prompt=128, generate=1).memory.fits
+            for name in ("MI300X", "H100-SXM5-80GB")}
+    assert fits == {"MI300X": True, "H100-SXM5-80GB": False}
