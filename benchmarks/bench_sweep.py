@@ -39,12 +39,12 @@ import pandas as pd
 
 import rooflinekit as rk
 from rooflinekit.descriptors import DType
+from rooflinekit.networks.transformer import bundled_transformer_configs
 from rooflinekit.roofline import CountedNetwork, HardwareGrid, roofline_times
 
 TEMPLATES = ["A100-PCIe-80GB", "H100-SXM5-80GB", "NVIDIA L4", "Tesla T4", "ZCU104-DPU", "Xeon Gold 6226",
              "Raspberry Pi 5", "Jetson Orin Nano 8GB"]
 BATCHES = [1, 4, 16, 64]
-LARGE = ("Llama", "GPT", "Mistral", "Mixtral", "BERT", "NeuSight")
 QUTIBENCH_PLATFORMS = ["Ultra96-DPU", "ZCU104-DPU", "ZCU102-DPU", "ZCU104-FINN", "ZCU104-BISMO", "TX2-maxn",
                        "TX2-maxp", "TX2-maxq", "EdgeTPU-fast", "EdgeTPU-slow", "NCS", "U96-Quadcore-A53"]
 
@@ -206,7 +206,8 @@ def main() -> None:
     import warnings
     warnings.simplefilter("ignore", rk.CapacityWarning)
 
-    specs = [n for n in rk.network_catalog().specs if not n.name.startswith(LARGE)]
+    transformers = set(bundled_transformer_configs())  # the LLM configs: the CNN/MLP catalog is the workload
+    specs = [n for n in rk.network_catalog().specs if n.name not in transformers]
     networks = [CountedNetwork.of(n, "int8") for n in specs]
     hardware = grids(args.rows, len(networks))
     gc.collect()
