@@ -228,3 +228,14 @@ def test_bad_rope_scaling_names_the_key(scaling, key):
 
     with pytest.raises(SpecError, match=key):
         load_transformer_config({**_QWEN25_7B, "rope_scaling": scaling})
+
+
+@pytest.mark.parametrize("aliases", ["Qwen2.5-7B", 5, ["ok", 7]])
+def test_rooflinekit_aliases_must_be_a_list_of_names(aliases):
+    from rooflinekit.networks.transformer import load_transformer_config
+
+    # a single string used to become one alias per character ('Q', 'w', 'e', ...)
+    with pytest.raises(SpecError, match="rooflinekit.aliases"):
+        load_transformer_config({**_QWEN25_7B, "rooflinekit": {"aliases": aliases}})
+    assert load_transformer_config({**_QWEN25_7B, "rooflinekit": {"aliases": ["Qwen2.5-7B"]}}).aliases == (
+        "Qwen2.5-7B",)

@@ -390,10 +390,21 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
                                     else f"built from a {model_type} config mapping")
     return TransformerConfig(
         name=str(display), source=str(source), model_type=model_type,
-        aliases=tuple(meta.get("aliases", ())), task=meta.get("task"),
+        aliases=_aliases(meta, where), task=meta.get("task"),
         catalog_seq_len=_Reader(meta, f"{where}: 'rooflinekit'", model_type).int("seq_len", default=128),
         catalog_precision=_model_precision(raw, meta, where),
         context_window=_context_window(r), **figures)
+
+
+def _aliases(meta: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """``rooflinekit.aliases``: a list of names (a single string would be split into its characters, so it is
+    refused with the fix)."""
+    aliases = meta.get("aliases") or ()
+    if isinstance(aliases, str) or not isinstance(aliases, (list, tuple)) or not all(
+            isinstance(alias, str) for alias in aliases):
+        raise SpecError(f"{where}: 'rooflinekit.aliases' must be a list of names, got {shown(aliases)}; write "
+                        f"[{shown(aliases)}] for one", field="rooflinekit.aliases")
+    return tuple(aliases)
 
 
 def _model_precision(raw: Mapping[str, Any], meta: Mapping[str, Any], where: str) -> str:
