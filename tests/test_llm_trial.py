@@ -239,3 +239,14 @@ def test_rooflinekit_aliases_must_be_a_list_of_names(aliases):
         load_transformer_config({**_QWEN25_7B, "rooflinekit": {"aliases": aliases}})
     assert load_transformer_config({**_QWEN25_7B, "rooflinekit": {"aliases": ["Qwen2.5-7B"]}}).aliases == (
         "Qwen2.5-7B",)
+
+
+@pytest.mark.filterwarnings("error::rooflinekit.llm.ContextWindowWarning")
+def test_learned_positions_count_the_tokens_fed_not_the_last_one_generated():
+    # GPT-2 has 1,024 learned positions. Prompt 1,024 + generate 1: the one output token comes from the prefill and
+    # is never fed back, so positions 0..1,023 suffice; prompt 1,023 + generate 2 feeds 1,023 + 1 = 1,024 tokens.
+    for prompt, generate in ((1024, 1), (1023, 2)):
+        rk.predict_llm(GPT2, "H100-SXM5-80GB", batch=1, prompt=prompt, generate=generate)
+    # prompt 1,024 + generate 2 feeds the first generated token at position 1,024: past the table
+    with pytest.raises(SpecError, match="1025 positions"):
+        rk.predict_llm(GPT2, "H100-SXM5-80GB", batch=1, prompt=1024, generate=2)

@@ -194,11 +194,14 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
         raise SpecError(f"{cfg.name} is an encoder ({cfg.model_type}): it generates no tokens; use rk.predict for "
                         "a forward pass")
     limit = _position_limit(cfg)
-    if limit is not None and max(full, ctx) > limit:
-        raise SpecError(f"{cfg.name}: a context of {max(full, ctx)} tokens exceeds its {limit} learned positions; "
-                        "use a shorter prompt or generation")
+    # positions fed: the P prompt tokens and the G - 1 generated tokens fed back (the last is never fed), P + G - 1
+    # in all; an explicit context is fed whole
+    fed = full - 1 if context is None else ctx
+    if limit is not None and fed > limit:
+        raise SpecError(f"{cfg.name}: {fed} positions (prompt + generate - 1, or the context) exceed its {limit} "
+                        "learned positions; use a shorter prompt or generation")
     window = cfg.context_window
-    if window is not None and max(full, ctx) > window:
+    if window is not None and fed > window:
         asked = f"prompt {prompt:,} + generate {generate:,} = {full:,}" if full > window else f"context {ctx:,}"
         warnings.warn(f"{cfg.name}: {asked} tokens exceed its context window of {window:,} tokens; predicted "
                       "anyway, but the model was not trained for contexts that long", ContextWindowWarning,
