@@ -76,6 +76,7 @@ def cmd_roofline(args: argparse.Namespace) -> None:
                    args.traffic, fuse=args.fuse) if models else None
     if points is not None:
         warn_failed(points, "not drawn")
+        points = points[points["status"] == "ok"]  # warned of here: plot_roofline need not warn again
     _finish(args, plot_roofline(hardware, points, split_list(args.dtypes) or None, title=_title(args, "Roofline")))
 
 
@@ -84,7 +85,6 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
     hardware = [resolve_hardware(h) for h in split_list(args.hardware)] or hardware_catalog().specs
     table = sweep(networks, hardware, split_list(args.precisions) or [None], [args.batch], args.mode, args.traffic,
                   fuse=args.fuse)
-    warn_failed(table, "their cells are empty")
     _finish(args, plot_heatmap(table, title=_title(args, f"Performance prediction (batch {args.batch})")))
 
 
@@ -108,7 +108,7 @@ def cmd_pareto(args: argparse.Namespace) -> None:
         raise SpecError("--front-per-hue draws one front per --hue group; give --hue COLUMN too")
     fig = plot_pareto(_read_records(args.records), args.x, args.y, ("x" in maximize, "y" in maximize),
                       hue=args.hue, label=args.label, front="hue" if args.front_per_hue else "all",
-                      log_x="x" in log, log_y="y" in log, title=_title(args, None))
+                      log_x="x" in log or None, log_y="y" in log or None, title=_title(args, None))
     _finish(args, fig)
 
 
@@ -178,5 +178,6 @@ def add_plot_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -
     pareto.add_argument("--hue", help="column to colour points by")
     pareto.add_argument("--label", help="column whose values annotate the front points")
     pareto.add_argument("--front-per-hue", action="store_true", help="one front per --hue group")
-    pareto.add_argument("--log", help="log axes: x, y or x,y")
+    pareto.add_argument("--log", help="log axes: x, y or x,y (default: an axis whose values are positive and "
+                                      "span 2 decades or more)")
     pareto.set_defaults(run=cmd_pareto)

@@ -53,6 +53,21 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], chart: str) -> Non
         raise PlotError(f"{chart} needs columns {missing}, which are missing; the DataFrame has {list(df.columns)}")
 
 
+def text_column(values: pd.Series) -> pd.Series:
+    """``values`` as label text: each cell ``str``-ed, a missing one (None, NaN) as ``""`` rather than ``"nan"``;
+    a categorical column (sweep and align output) becomes plain objects, so labels can be concatenated."""
+    return values.astype(object).map(lambda v: "" if pd.api.types.is_scalar(v) and pd.isna(v) else str(v))
+
+
+def shorten(label: str, limit: int) -> str:
+    """``label`` cut to ``limit`` characters by an ellipsis in the middle (``resnet50_v1…per_channel int8``), so a
+    long network name keeps its start and its end (the precision)."""
+    if len(label) <= limit:
+        return label
+    head = (limit - 1) // 2
+    return label[:head] + "…" + label[len(label) - (limit - 1 - head):]
+
+
 def numeric_column(df: pd.DataFrame, column: str, chart: str) -> pd.Series:
     """Column ``column`` of ``df`` as floats: a missing cell (None, NaN, empty) is NaN; a cell that is not a number
     (``'fast'``) is a :class:`PlotError` naming the column, the row and the value."""
@@ -75,7 +90,9 @@ def decade_limits(low: float, high: float) -> tuple[float, float]:
 def log_axis(ax: "Axes", which: str, unit: str | None) -> None:
     """Log scale on ``which`` (``"x"`` or ``"y"``) with one label per decade: SI prefixes plus ``unit``
     (``"1 GOP/s"``; ``unit=""``, a count, gives ``"10 k"`` above 1000 and ``"0.1"`` below 1, never a milli ``m``),
-    or plain numbers (``0.1``, ``100``) when ``unit`` is None."""
+    or plain numbers (``0.1``, ``100``) when ``unit`` is None. When fewer than two powers of ten are in view (a
+    batch sweep of 24 to 48 tokens/s), the ticks between them are labelled too: 2x and 5x, or every one when the
+    view spans less than a factor 3; else the axis would have one number or none."""
     ticker = import_matplotlib().ticker
     ax.set(**{f"{which}scale": "log"})
     axis = ax.xaxis if which == "x" else ax.yaxis
@@ -87,7 +104,16 @@ def log_axis(ax: "Axes", which: str, unit: str | None) -> None:
     else:
         axis.set_major_formatter(ticker.EngFormatter(unit=unit, sep=" ") if unit is not None
                                  else ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-    axis.set_minor_formatter(ticker.NullFormatter())
+    major = axis.get_major_formatter()
+
+    def minor(value: float, _: object) -> str:
+        low, high = sorted(axis.get_view_interval())
+        if value <= 0 or low <= 0 or math.floor(math.log10(high)) - math.ceil(math.log10(low)) >= 1:
+            return ""  # two powers of ten in view label the axis
+        mantissa = round(value / 10 ** math.floor(math.log10(value)), 6)
+        return str(major(value)) if high < 3 * low or mantissa in (2, 5) else ""
+
+    axis.set_minor_formatter(ticker.FuncFormatter(minor))
 
 
 def save_figure(fig: "Figure", path: str | Path, dpi: int = 100) -> Path:

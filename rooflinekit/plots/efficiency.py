@@ -7,6 +7,7 @@ peak-compute bound (blue, when given) and the measurement (orange), the measured
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ import pandas as pd
 
 from rooflinekit.errors import RooflineWarning
 from rooflinekit.plots._common import PlotError, decade_limits, figure_and_axes, import_matplotlib, log_axis, \
-    numeric_column, require_columns
+    numeric_column, require_columns, shorten, text_column
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -24,23 +25,32 @@ if TYPE_CHECKING:
 REQUIRED = ["hardware", "network", "precision", "predicted_fps", "measured_fps"]
 SERIES = [("peak_fps", "peak compute", "tab:blue"), ("predicted_fps", "predicted (roofline)", "tab:red"),
           ("measured_fps", "measured", "tab:orange")]
+LABEL_CHARS = 60  # a longer row label is cut in the middle: it would squeeze the bars to a sliver
 
 
 def _efficiency_label(percent: float) -> str:
     return f"{percent:.0f} %" if percent >= 10 else f"{percent:.2g} %"
 
 
-def _labels(data: pd.DataFrame) -> pd.Series:
-    """``hardware  network precision``, plus ``batch N`` (and the stack) where rows differ only in them; a missing
-    cell (a record without a stated precision) is left out of its label."""
-    def text(column: str) -> pd.Series:
-        return data[column].map(lambda v: "" if pd.isna(v) else str(v))
+def _extra(column: str, value: object) -> str:
+    """The text ``column``'s ``value`` adds to a label that other rows share (``""`` for a missing cell)."""
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return ""
+    number = f"{value:g}" if isinstance(value, numbers.Real) else str(value)  # a batch of 8.0 (CSV with gaps): 8
+    if column == "pruning_pct":  # QuTiBench's pruned variants: CNV 50%, CNV 25%
+        return f" {number}%"
+    return f" batch {number}" if column == "batch" else f" {value}"
 
-    labels = (text("hardware") + "  " + text("network") + " " + text("precision")).str.rstrip()
-    for column, text in (("batch", "batch {}"), ("framework", "{}")):
+
+def _labels(data: pd.DataFrame) -> pd.Series:
+    """``hardware  network precision``, plus the pruning (``50%``), ``batch N`` and the stack where rows would
+    otherwise share a label; a missing cell (a record without a stated precision) is left out of its label."""
+    labels = (text_column(data["hardware"]) + "  " + text_column(data["network"]) + " "
+              + text_column(data["precision"])).str.rstrip()
+    for column in ("pruning_pct", "batch", "framework"):
         if column in data.columns and labels.duplicated(keep=False).any():
             shared = labels.duplicated(keep=False)
-            extra = data[column].map(lambda v: "" if pd.isna(v) else " " + text.format(v))
+            extra = pd.Series([_extra(column, value) for value in data[column]], index=data.index)
             labels = labels.where(~shared, labels + extra)
     return labels
 
@@ -52,8 +62,9 @@ def plot_efficiency(df: pd.DataFrame, *, label: str | None = None,
     ``df`` needs columns ``hardware``, ``network``, ``precision``, ``predicted_fps``, ``measured_fps``; optional
     ``efficiency_pct`` (computed as 100 x measured / predicted when absent) and ``peak_fps`` (throughput at the
     peak compute of the data type, ignoring memory). Rows are drawn top to bottom in the order given, labelled
-    ``hardware  network precision`` (plus ``batch N`` and the framework where rows would otherwise share a label)
-    or by the column ``label`` (e.g. one naming the software stack too); a missing
+    ``hardware  network precision`` (plus the pruning ``50%``, ``batch N`` and the framework where rows would
+    otherwise share a label) or by the column ``label`` (e.g. one naming the software stack too), a label longer
+    than 60 characters cut in the middle (``resnet50_v1_5_…_per_channel int8``); a missing
     (NaN) value draws no bar, nor does a zero, negative or infinite one (with a warning); a cell that is not a
     number is a :class:`PlotError`. Returns the matplotlib Figure.
     """
@@ -91,8 +102,8 @@ def plot_efficiency(df: pd.DataFrame, *, label: str | None = None,
         if pd.notna(measured) and pd.notna(percent):
             ax.annotate(_efficiency_label(percent), (measured, i + offset), xytext=(3, 0),
                         textcoords="offset points", va="center", fontsize="x-small")
-    labels = data[label].astype(str) if label else _labels(data)
-    ax.set_yticks(base, labels, fontsize="small")
+    labels = text_column(data[label]) if label else _labels(data)
+    ax.set_yticks(base, [shorten(text, LABEL_CHARS) for text in labels], fontsize="small")
     ax.set_ylim(rows - 0.5, -0.5)
     log_axis(ax, "x", "")
     # a decade below the smallest bar: the shortest bar is at least a factor 1.5 long

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from rooflinekit.plots._common import PlotError, figure_and_axes, import_matplotlib, require_columns
+from rooflinekit.errors import RooflineWarning
+from rooflinekit.plots._common import PlotError, figure_and_axes, import_matplotlib, require_columns, shorten, \
+    text_column
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -16,21 +20,42 @@ if TYPE_CHECKING:
 VALUE_LABELS = {"fps": "Predicted throughput [frames/s]", "latency_s": "Predicted latency [s]",
                 "attainable_ops_per_s": "Attainable performance [ops/s]"}
 ANNOTATE_MAX_CELLS = 400
+LABEL_CHARS = 40  # a longer hardware or variant name is cut in the middle: it would squeeze the grid to nothing
+CHAR_INCHES = 0.07  # width of a tick-label character at the "small" font size, to size the figure for the labels
 
 
 def _grid(sweep_df: pd.DataFrame, value: str) -> pd.DataFrame:
     """hardware x "network precision" table of ``value``; rows and columns in order of first appearance."""
     require_columns(sweep_df, ["hardware", "network", "precision", value], "plot_heatmap")
     keys = ["hardware", "network", "precision"]
-    repeated = sweep_df[sweep_df.duplicated(keys, keep=False)]
-    if not repeated.empty:
-        varying = [c for c in ("batch", "mode", "traffic") if c in repeated.columns and repeated[c].nunique() > 1]
-        first = repeated.iloc[0]
+    text = {key: text_column(sweep_df[key]) for key in keys}  # a missing precision: "" rather than "nan"
+    repeated = pd.DataFrame(text).duplicated(keep=False)
+    if repeated.any():
+        first = repeated.to_numpy().nonzero()[0][0]
+        same = pd.Series(True, index=sweep_df.index)
+        for key in keys:
+            same &= text[key] == text[key].iloc[first]
+        group = sweep_df[same]
+        varying = [c for c in ("pruning_pct", "batch", "mode", "traffic")
+                   if c in group.columns and group[c].nunique(dropna=False) > 1]
         raise PlotError(f"plot_heatmap needs one row per (hardware, network, precision); "
-                        f"{first.hardware} x {first.network} {first.precision} has {len(repeated)} rows "
-                        f"(varying: {', '.join(varying) or 'unknown'}); filter the sweep to one value of each")
-    data = sweep_df.assign(variant=sweep_df["network"].astype(str) + " " + sweep_df["precision"].astype(str))
+                        f"{text['hardware'].iloc[first]} x {text['network'].iloc[first]} "
+                        f"{text['precision'].iloc[first]} has {len(group)} rows (varying: "
+                        f"{', '.join(varying) or 'nothing: the rows repeat'}); filter the table to one of each")
+    data = sweep_df.assign(variant=(text["network"] + " " + text["precision"]).str.strip(),
+                           hardware=text["hardware"])
     values = pd.to_numeric(data[value], errors="coerce")
+    blank = ~(values > 0)
+    if blank.any():
+        first = int(np.flatnonzero(blank.to_numpy())[0])
+        status = data["status"].iloc[first] if "status" in data.columns else "ok"
+        cell = f"{data['hardware'].iloc[first]} x {data['variant'].iloc[first]}"
+        if blank.all():  # a failed sweep says why; a table of zeros needs no example
+            because = f", e.g. {cell} (status {status})" if status != "ok" else ""
+            raise PlotError(f"plot_heatmap: no positive {value} in any cell{because}; nothing to draw")
+        example = f"{cell} (" + (f"status {status})" if status != "ok" else f"{value} = {data[value].iloc[first]})")
+        warnings.warn(f"plot_heatmap: {int(blank.sum())} of {len(data)} rows have no positive {value}; their cells "
+                      f"are blank, e.g. {example}", RooflineWarning, stacklevel=3)
     data = data.assign(value=values.where(values > 0))
     grid = data.pivot(index="hardware", columns="variant", values="value")
     return grid.loc[list(dict.fromkeys(data["hardware"])), list(dict.fromkeys(data["variant"]))]
@@ -50,7 +75,8 @@ def plot_heatmap(sweep_df: pd.DataFrame, value: str = "fps", *, title: str | Non
 
     Rows are ``hardware``, columns ``network`` + ``precision``, both in order of first appearance; there must be
     one row per (hardware, network, precision), so filter a multi-batch sweep first. Cells without a positive
-    value (status not ``ok``, NaN, 0) are left blank. Colours are on a log scale. ``annotate`` writes each value
+    value (status not ``ok``, NaN, 0) are left blank, with a :class:`~rooflinekit.errors.RooflineWarning` counting
+    them and naming the first. Colours are on a log scale. ``annotate`` writes each value
     in its cell (None: only when the grid has at most 400 cells). Returns the matplotlib Figure.
     """
     mpl = import_matplotlib()
@@ -60,7 +86,12 @@ def plot_heatmap(sweep_df: pd.DataFrame, value: str = "fps", *, title: str | Non
     if finite.size == 0:
         raise PlotError(f"plot_heatmap: no positive {value} in any cell; nothing to draw")
     n_rows, n_cols = cells.shape
-    fig, ax = figure_and_axes(ax, (min(3.5 + 0.42 * n_cols, 24), min(2.2 + 0.32 * n_rows, 16)))
+    columns = [shorten(str(c), LABEL_CHARS) for c in grid.columns]
+    rows = [shorten(str(r), LABEL_CHARS) for r in grid.index]
+    # room for the labels beside (hardware) and below (variants, at 60 degrees) the grid
+    width = 2.5 + 0.42 * n_cols + CHAR_INCHES * max(len(r) for r in rows)
+    height = 1.6 + 0.32 * n_rows + CHAR_INCHES * math.sin(math.radians(60)) * max(len(c) for c in columns)
+    fig, ax = figure_and_axes(ax, (min(width, 24), min(height, 16)))
     cmap = mpl.colormaps["viridis"].with_extremes(bad="white")
     vmin, vmax = finite.min(), finite.max()
     norm = mpl.colors.LogNorm(vmin=vmin, vmax=vmax if vmax > vmin else vmin * 10)
@@ -71,8 +102,8 @@ def plot_heatmap(sweep_df: pd.DataFrame, value: str = "fps", *, title: str | Non
                 dark = sum(cmap(norm(cell))[:3]) / 3 < 0.5
                 ax.text(j, i, _compact(cell), ha="center", va="center", fontsize=6.5,
                         color="white" if dark else "black", gid="cell-label")
-    ax.set_xticks(range(n_cols), grid.columns, rotation=60, ha="right", rotation_mode="anchor", fontsize="small")
-    ax.set_yticks(range(n_rows), grid.index, fontsize="small")
+    ax.set_xticks(range(n_cols), columns, rotation=60, ha="right", rotation_mode="anchor", fontsize="small")
+    ax.set_yticks(range(n_rows), rows, fontsize="small")
     ax.set_xticks(np.arange(n_cols + 1) - 0.5, minor=True)
     ax.set_yticks(np.arange(n_rows + 1) - 0.5, minor=True)
     ax.grid(True, which="minor", color="0.85", lw=0.5)

@@ -126,6 +126,9 @@ def plot_layers(prediction: Prediction | pd.DataFrame, measured: str | pd.DataFr
     if layers.empty:
         raise PlotError("plot_layers: the prediction has no layers; nothing to draw")
     seconds = _measured(layers, measured)
+    predicted = numeric_column(layers, "time_s", "plot_layers").to_numpy()
+    if not np.isfinite(predicted).any():
+        raise PlotError("plot_layers: no layer has a predicted time_s; predict the network with mode='layer'")
     n = len(layers)
     fig, ax = figure_and_axes(ax, (min(max(7.0, 2.5 + 0.16 * n), 18), 5.5))
     bounds = list(dict.fromkeys(layers["bound"].astype(str)))
@@ -142,15 +145,14 @@ def plot_layers(prediction: Prediction | pd.DataFrame, measured: str | pd.DataFr
         else:
             rows = (layers["bound"].astype(str) == bound).to_numpy()
             label = "compute-bound" if bound == "compute" else f"memory-bound ({bound.split(':', 1)[-1]})"
-        ax.bar(positions[rows], layers["time_s"].to_numpy(dtype=float)[rows], width=0.8, color=colors[bound],
+        ax.bar(positions[rows], predicted[rows], width=0.8, color=colors[bound],
                label=f"predicted, {label}", gid=f"bars|{bound}")
     if seconds is not None:
         ax.plot(positions, seconds, ls="none", marker="D", ms=4, color="black", label="measured", gid="measured")
     labelled = labelled_positions(layers["bound"].astype(str).str.startswith("fused:").to_numpy())
     ax.set_xticks(labelled, [tick_labels(layers)[i] for i in labelled], rotation=90, fontsize="x-small")
     ax.set_xlim(-0.6, n - 0.4)
-    highest = np.nanmax(np.concatenate([layers["time_s"].to_numpy(dtype=float),
-                                        seconds if seconds is not None else []]))
+    highest = np.nanmax(np.concatenate([predicted, seconds if seconds is not None else []]))
     if log:
         log_axis(ax, "y", "s")
         ax.set_ylim(top=highest * 10)  # headroom for the legend

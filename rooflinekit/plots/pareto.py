@@ -7,12 +7,14 @@ every front point.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from rooflinekit.compare.pareto import pareto_front
+from rooflinekit.errors import RooflineWarning
 from rooflinekit.plots._common import PlotError, figure_and_axes, import_matplotlib, log_axis, numeric_column, \
     require_columns
 
@@ -28,6 +30,7 @@ AXES: dict[str, tuple[str, str | None]] = {
     "accuracy_top1_pct": ("Top-1 accuracy [%]", None),
 }
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
+AUTO_LOG_DECADES = 2  # log_x/log_y None: log axis when the drawn values are positive and span this many decades
 
 
 def _draw_front(ax: "Axes", points: pd.DataFrame, maximize: tuple[bool, bool], color: str, label: str,
@@ -39,6 +42,13 @@ def _draw_front(ax: "Axes", points: pd.DataFrame, maximize: tuple[bool, bool], c
     ax.step(front["_x"], front["_y"], where=where, color=color, lw=1.8, label=label, gid=gid, zorder=1,
             marker="o", ms=9, mfc="none", mew=1.4)
     return front.index
+
+
+def _auto_log(values: pd.Series) -> bool:
+    """Whether ``values`` need a log axis: all positive, the largest at least ``10 ** AUTO_LOG_DECADES`` times the
+    smallest (on a linear axis all but the largest few would sit in one corner)."""
+    low, high = float(values.min()), float(values.max())
+    return low > 0 and high >= low * 10 ** AUTO_LOG_DECADES
 
 
 def _axis(ax: "Axes", which: str, column: str, log: bool, text: str | None) -> None:
@@ -54,18 +64,21 @@ def _axis(ax: "Axes", which: str, column: str, log: bool, text: str | None) -> N
 
 def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize: bool | tuple[bool, bool] = False, *,
                 hue: str | None = None, label: str | None = None, front: Literal["all", "hue"] = "all",
-                log_x: bool = False, log_y: bool = False, xlabel: str | None = None, ylabel: str | None = None,
-                title: str | None = None, ax: "Axes | None" = None) -> "Figure":
+                log_x: bool | None = None, log_y: bool | None = None, xlabel: str | None = None,
+                ylabel: str | None = None, title: str | None = None, ax: "Axes | None" = None) -> "Figure":
     """Scatter of columns ``x`` vs ``y`` of ``df`` with the Pareto front as a step line.
 
     ``maximize`` says whether larger is better, for both axes (bool) or per axis ``(x, y)``: accuracy vs fps is
     ``(True, True)``, latency vs energy ``False``. ``hue`` colours points by a column (one marker shape per
     group); ``front="hue"`` draws one front per group (e.g. predicted vs measured) instead of one over all points.
-    ``label`` names a column whose values annotate the front points. Rows with a missing ``x`` or ``y`` are not
-    drawn; a cell that is not a number is a :class:`PlotError`. ``log_x``/``log_y`` put an axis on a log scale
-    (a :class:`PlotError` when a drawn value on it is not positive). Axis labels default to the column name; the
-    record and sweep columns (``throughput_fps``, ``latency_s``, ``energy_j``, ``accuracy_top1_pct``, ...) get a
-    label with units and SI-prefixed ticks (``200 ms``). Returns the matplotlib Figure.
+    ``label`` names a column whose values annotate the front points. Rows with a missing or infinite ``x`` or
+    ``y`` (failed sweep rows) are not drawn, with a :class:`~rooflinekit.errors.RooflineWarning` counting them; a
+    cell that is not a number is a :class:`PlotError`. ``log_x``/``log_y`` True put an axis on a log scale (a
+    :class:`PlotError` when a drawn value on it is not positive), False on a linear one; None (default) chooses log
+    when the drawn values are positive and the largest is at least 100 times the smallest. Axis labels default to
+    the column name; the record and sweep columns (``throughput_fps``, ``latency_s``, ``energy_j``,
+    ``accuracy_top1_pct``, ...) get a label with units and SI-prefixed ticks (``200 ms``). Returns the matplotlib
+    Figure.
     """
     import_matplotlib()
     columns = [x, y] + [c for c in (hue, label) if c is not None]
@@ -74,9 +87,17 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize: bool | tuple[bool, b
         raise PlotError(f"plot_pareto: front={front!r}; use 'all', or 'hue' together with hue=COLUMN")
     best = (maximize, maximize) if isinstance(maximize, bool) else tuple(maximize)
     data = df.assign(_x=numeric_column(df, x, "plot_pareto"), _y=numeric_column(df, y, "plot_pareto"))
-    data = data[np.isfinite(data["_x"]) & np.isfinite(data["_y"])].reset_index(drop=True)
-    if data.empty:
+    kept = np.isfinite(data["_x"]) & np.isfinite(data["_y"])
+    if not kept.any():
         raise PlotError(f"plot_pareto: no row has numbers in both {x!r} and {y!r}; nothing to draw")
+    if not kept.all():
+        first = int(np.flatnonzero(~kept.to_numpy())[0])
+        warnings.warn(f"plot_pareto: {int((~kept).sum())} of {len(data)} rows have no finite number in {x!r} or "
+                      f"{y!r} and are not drawn, e.g. row {first} ({x} = {data['_x'].iloc[first]:g}, "
+                      f"{y} = {data['_y'].iloc[first]:g})", RooflineWarning, stacklevel=2)
+    data = data[kept].reset_index(drop=True)
+    log_x = _auto_log(data["_x"]) if log_x is None else log_x
+    log_y = _auto_log(data["_y"]) if log_y is None else log_y
     for which, column, log in (("x", x, log_x), ("y", y, log_y)):
         below = data[f"_{which}"] <= 0
         if log and below.any():

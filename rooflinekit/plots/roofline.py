@@ -12,6 +12,7 @@ Every line carries a ``gid``: ``ceiling|<hardware>|<dtype>``, ``bandwidth|<hardw
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -19,8 +20,9 @@ import pandas as pd
 
 from rooflinekit.catalog import get_hardware
 from rooflinekit.descriptors import DType, HardwareSpec
+from rooflinekit.errors import RooflineWarning
 from rooflinekit.plots._common import PlotError, decade_limits, figure_and_axes, import_matplotlib, log_axis, \
-    require_columns
+    numeric_column, require_columns, text_column
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 DTYPE_STYLES: list[object] = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2, 1, 2)),
                               (0, (3, 1, 1, 1)), (0, (10, 3)), (0, (1, 1)), (0, (6, 2, 1, 2, 1, 2)), (0, (2, 4))]
 """One line style per data type, all distinct (12: every data type of the vocabulary but bool)."""
+PERFORMANCE = ["attainable_ops_per_s", "measured_ops_per_s"]  # network columns [ops/s]: predicted, measured
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
 OTHER_LEVEL_ALPHA = 0.45  # slopes of memory levels that do not hold the weights are drawn faint
 LEGEND_ROWS = 26  # entries per legend column
@@ -53,16 +56,39 @@ def _ceilings(hw: HardwareSpec, dtypes: set[DType] | None) -> dict[DType, float]
 
 
 def _points(networks: pd.DataFrame | None) -> pd.DataFrame:
-    """Rows of ``networks`` with a finite, positive operational intensity, with a ``label`` column."""
+    """Rows of ``networks`` that draw something, with a ``label`` column and the performance columns as floats.
+
+    A row draws when its operational intensity is finite and positive and, when ``networks`` has performance
+    columns, one of them is too. A :class:`RooflineWarning` counts the rows that draw nothing or lose a value
+    (a failed sweep row, a zero measurement), naming the first one and why.
+    """
     if networks is None:
         return pd.DataFrame(columns=["operational_intensity", "label"])
     require_columns(networks, ["operational_intensity"], "plot_roofline(networks=...)")
-    oi = pd.to_numeric(networks["operational_intensity"], errors="coerce")
-    points = networks[np.isfinite(oi) & (oi > 0)].copy()
+    oi = pd.to_numeric(networks["operational_intensity"], errors="coerce").astype(float)
+    points = networks.assign(operational_intensity=oi)
+    perf = [c for c in PERFORMANCE if c in networks.columns]
+    for column in perf:
+        points[column] = numeric_column(networks, column, "plot_roofline(networks=...)")
+    values = points[perf].to_numpy(dtype=float)
+    positive = np.isfinite(values) & (values > 0)
+    lost = ~positive & ~np.isnan(values)  # zero, negative or infinite: not on a log axis
+    drawn = np.isfinite(oi) & (oi > 0) & (positive.any(axis=1) if perf else True)
+    skipped = ~drawn | lost.any(axis=1)
+    if skipped.any():
+        first = int(np.flatnonzero(skipped.to_numpy())[0])
+        status = networks["status"].iloc[first] if "status" in networks.columns else "ok"
+        bad_oi = not (math.isfinite(oi.iloc[first]) and oi.iloc[first] > 0)
+        why = (f"status {status}" if status != "ok" else f"operational_intensity = {oi.iloc[first]:g}" if bad_oi
+               else ", ".join(f"{c} = {v:g}" for c, v in zip(perf, values[first])))
+        warnings.warn(f"plot_roofline: {int(skipped.sum())} of {len(networks)} network rows are left out or lose a "
+                      f"point, e.g. row {first} ({why}); a point needs a positive, finite operational intensity and "
+                      "performance", RooflineWarning, stacklevel=3)
+    points = points[drawn].copy()
     if "network" in points.columns:
-        label = points["network"].astype(str)
+        label = text_column(points["network"])
         if "precision" in points.columns:
-            label = label + " " + points["precision"].astype(str)
+            label = (label + " " + text_column(points["precision"])).str.strip()
     else:
         label = pd.Series([f"point {i}" for i in range(len(points))], index=points.index)
     points["label"] = label
@@ -122,7 +148,7 @@ def _draw_points(ax: "Axes", points: pd.DataFrame, colors: dict[str, str],
                  xlim: tuple[float, float]) -> dict[str, str]:
     """Networks as points (predicted filled, measured hollow) or, without performance, as vertical lines."""
     markers = {label: MARKERS[i % len(MARKERS)] for i, label in enumerate(dict.fromkeys(points["label"]))}
-    has_perf = any(c in points.columns for c in ("attainable_ops_per_s", "measured_ops_per_s"))
+    has_perf = any(c in points.columns for c in PERFORMANCE)
     if not has_perf:
         levels = _label_levels(points["operational_intensity"], xlim)
         for index, oi, label in zip(points.index, points["operational_intensity"], points["label"]):
@@ -135,10 +161,10 @@ def _draw_points(ax: "Axes", points: pd.DataFrame, colors: dict[str, str],
         color = colors.get(str(getattr(row, "hardware", "")), "black")
         predicted = getattr(row, "attainable_ops_per_s", np.nan)
         measured = getattr(row, "measured_ops_per_s", np.nan)
-        if pd.notna(predicted):
+        if predicted > 0 and np.isfinite(predicted):
             ax.plot([oi], [predicted], marker=markers[label], ms=7, color=color, mec="black", mew=0.6,
                     ls="none", gid=f"predicted|{label}")
-        if pd.notna(measured):
+        if measured > 0 and np.isfinite(measured):
             ax.plot([oi], [measured], marker=markers[label], ms=7, mfc="none", mec=color, mew=1.4,
                     ls="none", gid=f"measured|{label}")
     return markers
@@ -187,8 +213,10 @@ def plot_roofline(hardware: Sequence[HardwareSpec | str] | HardwareSpec | str, n
     none of them is a :class:`PlotError`). ``networks`` is a DataFrame with ``operational_intensity`` [ops/byte]
     and optionally ``attainable_ops_per_s`` (predicted, drawn filled on the roof), ``measured_ops_per_s`` (drawn
     hollow), ``network``/``precision`` (label, one marker shape per label) and ``hardware`` (point colour);
-    :func:`rooflinekit.sweep` output fits as is. Rows without a finite positive operational intensity (sweep rows
-    whose status is not ``ok``) are not drawn. With neither performance column each row is a vertical line.
+    :func:`rooflinekit.sweep` output fits as is; a missing precision is left out of the label. Rows without a
+    finite positive operational intensity (sweep rows whose status is not ``ok``) or performance are not drawn,
+    nor is a zero, negative or infinite performance: a :class:`~rooflinekit.errors.RooflineWarning` counts those
+    rows and names the first. With neither performance column each row is a vertical line.
     Returns the matplotlib Figure (the one holding ``ax`` when given).
     """
     import_matplotlib()
