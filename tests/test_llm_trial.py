@@ -250,3 +250,15 @@ def test_learned_positions_count_the_tokens_fed_not_the_last_one_generated():
     # prompt 1,024 + generate 2 feeds the first generated token at position 1,024: past the table
     with pytest.raises(SpecError, match="1025 positions"):
         rk.predict_llm(GPT2, "H100-SXM5-80GB", batch=1, prompt=1024, generate=2)
+
+
+@pytest.mark.filterwarnings("ignore::rooflinekit.CapacityWarning")
+def test_llm_plot_title_names_the_workload_and_a_model_that_never_fits_says_so():
+    pytest.importorskip("matplotlib")
+    from rooflinekit.llm import llm_batch_sweep, plot_llm_batches
+
+    # Llama-2-70B in fp16 holds 138 GB of weights: not even batch 1 fits in 80 GB
+    table = llm_batch_sweep("Llama-2-70B", "H100-SXM5-80GB", batches=[1, 2], prompt=512, generate=64)
+    axes = plot_llm_batches(table).axes[0]
+    assert "prompt 512 + generate 64" in axes.get_title() and "weights fp16" in axes.get_title()
+    assert "does not fit in memory: not even batch 1" in [t.get_text() for t in axes.get_legend().get_texts()]

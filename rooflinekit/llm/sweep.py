@@ -51,7 +51,8 @@ def llm_batch_sweep(model: TransformerConfig | Mapping[str, Any] | str | Path, h
     -------
     pandas.DataFrame
         One row per batch, columns :data:`SWEEP_COLUMNS` (rates in tokens/s, times in s, bytes); ``attrs`` holds
-        ``max_batch`` (the largest batch that fits), ``model``, ``hardware`` and ``precision``. Batches that do
+        ``max_batch`` (the largest batch that fits), ``model``, ``hardware``, ``precision``, ``devices``,
+        ``prompt`` and ``generate`` (tokens per sequence). Batches that do
         not fit are predicted anyway (``fits`` False) and not warned about one by one; a context beyond the
         model's window is warned about once (:class:`~rooflinekit.llm.predict.ContextWindowWarning`).
     """
@@ -70,7 +71,8 @@ def llm_batch_sweep(model: TransformerConfig | Mapping[str, Any] | str | Path, h
             for r in results]
     table = pd.DataFrame(rows, columns=SWEEP_COLUMNS)
     table.attrs.update(max_batch=first.memory.max_batch, model=first.model, hardware=first.hardware,
-                       precision=first.precision, devices=first.devices)
+                       precision=first.precision, devices=first.devices, prompt=first.prompt_tokens,
+                       generate=first.generate_tokens)
     return table
 
 
@@ -113,12 +115,17 @@ def plot_llm_batches(table: pd.DataFrame, ax: Any = None) -> Any:
     misfit = batch[~table["fits"].to_numpy(dtype=bool)]
     if len(misfit):
         start = limit if limit and limit < misfit.min() else misfit.min()
-        axes.axvspan(max(start, batch.min()), batch.max(), color="0.85", zorder=0, label="does not fit in memory")
+        axes.axvspan(max(start, batch.min()), batch.max(), color="0.85", zorder=0,
+                     label="does not fit in memory" if limit else "does not fit in memory: not even batch 1")
     if limit:
         axes.axvline(limit, color="C3", linestyle=":", label=f"largest batch that fits: {limit}")
     title = " on ".join(str(table.attrs[k]) for k in ("model", "hardware") if k in table.attrs)
     devices = table.attrs.get("devices", 1)
-    axes.set(xlabel="batch (sequences)", ylabel="output tokens/s",
-             title=f"{title}{f' ({devices} devices)' if devices and devices > 1 else ''}, roofline bound")
+    workload = "; ".join(part for part in (
+        f"prompt {table.attrs['prompt']:,} + generate {table.attrs['generate']:,}" if "prompt" in table.attrs else "",
+        str(table.attrs.get("precision") or "")) if part)
+    axes.set(xlabel="batch (sequences)", ylabel="output tokens/s")
+    axes.set_title(f"{title}{f' ({devices} devices)' if devices and devices > 1 else ''}, roofline bound"
+                   + (f"\n{workload}" if workload else ""), fontsize="medium")
     axes.legend(loc="best", fontsize="small")
     return fig
