@@ -103,12 +103,15 @@ def cmd_efficiency(args: argparse.Namespace) -> None:
 
 def cmd_pareto(args: argparse.Namespace) -> None:
     maximize = _axes_option(args.maximize, "--maximize")
-    log = _axes_option(args.log, "--log")
+    log, linear = _axes_option(args.log, "--log"), _axes_option(args.linear, "--linear")
+    if log & linear:
+        raise SpecError(f"--log and --linear both name {','.join(sorted(log & linear))}; give each axis to one")
+    scale = {axis: True if axis in log else False if axis in linear else None for axis in ("x", "y")}
     if args.front_per_hue and args.hue is None:
         raise SpecError("--front-per-hue draws one front per --hue group; give --hue COLUMN too")
     fig = plot_pareto(_read_records(args.records), args.x, args.y, ("x" in maximize, "y" in maximize),
                       hue=args.hue, label=args.label, front="hue" if args.front_per_hue else "all",
-                      log_x="x" in log or None, log_y="y" in log or None, title=_title(args, None))
+                      log_x=scale["x"], log_y=scale["y"], title=_title(args, None))
     _finish(args, fig)
 
 
@@ -180,4 +183,5 @@ def add_plot_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -
     pareto.add_argument("--front-per-hue", action="store_true", help="one front per --hue group")
     pareto.add_argument("--log", help="log axes: x, y or x,y (default: an axis whose values are positive and "
                                       "span 2 decades or more)")
+    pareto.add_argument("--linear", help="linear axes: x, y or x,y (overrides the default above)")
     pareto.set_defaults(run=cmd_pareto)

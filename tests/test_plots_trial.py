@@ -196,6 +196,12 @@ def test_cli_pareto_chooses_a_log_axis_for_values_spanning_decades(tmp_path, mon
     assert main(["plot", "pareto", "--records", str(records), "--x", "latency_s", "--y", "energy_j", "--out",
                  str(tmp_path / "p.png")]) == 0
     assert (drawn[0].axes[0].get_xscale(), drawn[0].axes[0].get_yscale()) == ("log", "linear")
+    # --linear overrides the choice, --log forces one; naming an axis in both is an error
+    argv = ["plot", "pareto", "--records", str(records), "--x", "latency_s", "--y", "energy_j", "--out",
+            str(tmp_path / "p.png")]
+    assert main([*argv, "--linear", "x", "--log", "y"]) == 0
+    assert (drawn[1].axes[0].get_xscale(), drawn[1].axes[0].get_yscale()) == ("linear", "log")
+    assert main([*argv, "--linear", "x", "--log", "x"]) == 2 and len(drawn) == 2
 
 
 # --- layers -----------------------------------------------------------------------------------------------------
