@@ -307,7 +307,7 @@ _NEUSIGHT_OK = {"model_name": "gpt2_large", "seqlen": "1024", "batch": "4", "dev
 
 @pytest.mark.parametrize("change, reason", [
     ({"mode": "train"}, r"^mode 'train' is not inference"),
-    ({"device": "NVIDIA_H200"}, r"^hardware 'NVIDIA_H200' is not in the hardware catalog"),
+    ({"device": "NVIDIA_B200"}, r"^hardware 'NVIDIA_B200' is not in the hardware catalog"),
     ({"measured_ms": "fast"}, r"latency_s: cannot read 'fast'"),
     ({"measured_ms": ""}, r"no measurement"),
 ])
