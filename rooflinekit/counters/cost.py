@@ -22,6 +22,7 @@ An op kind without a counter is kept as a row with ``supported`` False and 0 ops
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections import Counter as Tally
@@ -110,7 +111,7 @@ def _params_and_weight_bytes(layer: Layer, default: DType, override: bool) -> tu
     else its dtype, else ``default``; every weight at ``default`` when ``override``), in one pass."""
     params = total = 0
     for tensor in layer.weights:
-        count = elements(tensor.shape)
+        count = math.prod(tensor.shape)  # elements(), without a call per tensor
         params += count
         if override:
             total += tensor_bytes(count, default)
@@ -175,7 +176,10 @@ def _activation_bytes(shapes: tuple[tuple[int, ...], ...], dtypes: tuple[DType |
     """Sum of ``ceil(elements * bits / 8)`` over tensors, each at its own dtype when given, else ``default``."""
     if not dtypes:  # the common case: every tensor at ``default``, whose width is read once (tensor_bytes inlined)
         bits = default.bits
-        return sum([-(-int(math.prod(shape)) * bits // 8) for shape in shapes])
+        total = 0
+        for shape in shapes:  # a plain loop: layers have a tensor or two, too few for a list to pay off
+            total += -(-int(math.prod(shape)) * bits // 8)
+        return total
     return sum([tensor_bytes(elements(shape), dtype or default) for shape, dtype in zip(shapes, dtypes)])
 
 
@@ -278,13 +282,11 @@ def _check_rows(rows: list[list[object]], layers: Sequence[Layer], batch: int) -
     """Refuse a count of ``rows`` (values in :data:`LAYER_COLUMNS` order, one row per layer of ``layers``, at
     ``batch``) that is negative or beyond int64 (the cost columns' exact range): the first such row's error
     (:func:`_check_exact`), as if each row had been checked as it was counted (raised ``from None``: a caller that
-    is handling another exception, a later layer's, would not have reached it). Column by column first: Python
-    ints in range, the common case, are passed at once."""
-    for column in list(zip(*rows))[_FIRST_COUNT:]:
-        if set(map(type, column)) != _INT_TYPE or min(cast(tuple[int, ...], column)) < 0 or max(
-                cast(tuple[int, ...], column)) > INT64_MAX:
-            break
-    else:
+    is handling another exception, a later layer's, would not have reached it). All counts at once first: Python
+    ints in range, the common case, are passed in one look."""
+    counts = list(itertools.chain.from_iterable([row[_FIRST_COUNT:] for row in rows]))
+    if set(map(type, counts)) <= _INT_TYPE and min(cast(list[int], counts), default=0) >= 0 and max(
+            cast(list[int], counts), default=0) <= INT64_MAX:
         return
     try:
         for row, layer in zip(rows, layers):

@@ -128,15 +128,20 @@ def _resolve(path: Path, batch: int | None, input_shapes: Mapping[str, Sequence[
         rebound = {i.name for i in model.graph.input} if batch is not None else set(input_shapes)
         if inline_control_flow(model, branches, loop_counts, rebound):
             nodes = node_records(model.graph)
-    nodes = topological_nodes(model.graph, nodes, path)
-    inputs = real_inputs(model.graph)
-    main = main_input(model.graph, inputs)
-    batch = bind_inputs(model.graph, inputs, main, batch, input_shapes, path)
+    # the names of the graph inputs and initializers, read once (each protobuf read builds an object)
+    declared_inputs = model.graph.input[:]
+    input_names = [value.name for value in declared_inputs]
+    declared = dict(zip(input_names, declared_inputs))
+    initializers = {tensor.name: tensor for tensor in model.graph.initializer}
+    nodes = topological_nodes(model.graph, nodes, path, declared.keys() | initializers.keys())
+    inputs = real_inputs(input_names, initializers)
+    main = main_input(declared, inputs)
+    batch = bind_inputs(declared, inputs, main, batch, input_shapes, path)
     infos, values = infer(model, nodes, path)
-    graph = Graph(path, opset(model), nodes, model.graph, infos, values)
+    graph = Graph(path, opset(model), nodes, model.graph, initializers, inputs, infos, values)
     # step 4: a node that computes only from constants becomes no layer, and no data flows into it
     constant = graph.constants.stored  # the constant tensors by name, read as a dict (a lookup per output)
-    live = [node for node in nodes if not all(name in constant for name in node.output if name)]
+    live = [node for node in nodes if not all(map(constant.__contains__, filter(None, node.output)))]
     check_fixed_shapes(graph, live, batch)
     main_dtype = graph.dtype(main) or DType.FP32
     fallback = precision_of(main_dtype, main_dtype)

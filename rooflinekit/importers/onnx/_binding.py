@@ -20,14 +20,14 @@ from rooflinekit.errors import ShapeError
 from rooflinekit.importers.onnx._shapes import Dim, declared_dims
 
 
-def bind_inputs(graph: onnx.GraphProto, inputs: list[str], main: str | None, batch: int | None,
-                input_shapes: Mapping[str, Sequence[int | str]], path: Path) -> int:
+def bind_inputs(declared: Mapping[str, onnx.ValueInfoProto], inputs: list[str], main: str | None,
+                batch: int | None, input_shapes: Mapping[str, Sequence[int | str]], path: Path) -> int:
     """Give every dim of every real graph input a size, rewriting the graph inputs in place.
 
     Parameters
     ----------
-    graph : onnx.GraphProto
-        The graph whose inputs are rewritten.
+    declared : Mapping of str to onnx.ValueInfoProto
+        The graph's inputs by name, rewritten in place.
     inputs : list of str
         Its real (non-initializer) inputs.
     main : str or None
@@ -55,8 +55,7 @@ def bind_inputs(graph: onnx.GraphProto, inputs: list[str], main: str | None, bat
     Order: ``input_shapes`` entries; dim names bound by them; the batch (``batch``, else a leading dim just set);
     leading dims still symbolic or missing get the batch; then dim names bound by those.
     """
-    wanted = set(inputs)
-    by_name = {name: i for i in graph.input if (name := i.name) in wanted}
+    by_name = {name: declared[name] for name in inputs}
     unknown = sorted(set(input_shapes) - set(by_name))
     if unknown:
         raise ShapeError(f"{path}: input_shapes names {shown(unknown)}, which are not graph inputs; inputs are "

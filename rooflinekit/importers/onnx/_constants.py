@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import onnx
@@ -25,6 +25,8 @@ _SMALL_VALUE = 64
 _KEEPS_STORAGE = frozenset({"DequantizeLinear", "Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze",
                             "Flatten"})
 """Ops whose constant output keeps the stored type of their first input."""
+_GRAPH_TYPES = frozenset({AttributeProto.GRAPH, AttributeProto.GRAPHS})
+"""Attribute types that hold a graph (a control-flow body): a node holding one is never folded."""
 
 
 class Constants:
@@ -46,7 +48,8 @@ class Constants:
 
     def _fold(self, node: OnnxNode, infos: Mapping[str, Info]) -> None:
         """Mark the outputs of ``node`` constant when it computes only from constants (see module doc)."""
-        names = [n for n in node.input if n]
+        operands = node.input
+        names = operands if "" not in operands else [n for n in operands if n]  # no copy when none is omitted
         if not (node.op_type in ("Shape", "Size") and names and infos.get(names[0], UNKNOWN).known
                 or self._computed and node.output and all(n in self._computed for n in node.output if n)
                 or self._from_constants(node, names)):  # the second: evaluated from small known values
@@ -58,14 +61,17 @@ class Constants:
                 self.stored[name] = self.stored[names[0]] if keeps_storage and names else (
                     info.elem_type if info else TensorProto.UNDEFINED)
 
-    def _from_constants(self, node: OnnxNode, names: list[str]) -> bool:
+    def _from_constants(self, node: OnnxNode, names: Sequence[str]) -> bool:
         """Whether every operand (``names``) of ``node`` is constant and it holds no graph; operands first, in a
         loop that stops at the first activation (most nodes read one), so the attribute scan is then skipped."""
         stored = self.stored
         for name in names:
             if name not in stored:
                 return False
-        return not any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute)
+        for attribute in node.attribute:  # a loop, not a generator: most nodes hold no attribute or one
+            if attribute.type in _GRAPH_TYPES:
+                return False
+        return True
 
     def value(self, name: str) -> np.ndarray | None:
         """Value of a small constant (initializer or Constant output, up to :data:`_SMALL_VALUE` elements);

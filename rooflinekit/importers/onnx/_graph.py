@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -19,29 +19,34 @@ from rooflinekit.importers.onnx._shapes import UNKNOWN, Dim, Info, Shape, all_si
 
 
 class Graph:
-    """What the importer knows of the graph once shapes are inferred; read by handlers and the layer builder."""
+    """What the importer knows of the graph once shapes are inferred; read by handlers and the layer builder.
+
+    ``initializers`` are the graph's initializers by name and ``inputs`` its real inputs (not initializers), as
+    the importer read them before shape inference."""
 
     def __init__(self, path: Path, opset: int, nodes: list[OnnxNode], graph: onnx.GraphProto,
-                 infos: dict[str, Info], values: Mapping[str, np.ndarray] | None = None) -> None:
+                 initializers: Mapping[str, onnx.TensorProto], inputs: Sequence[str], infos: dict[str, Info],
+                 values: Mapping[str, np.ndarray] | None = None) -> None:
         self.path, self.opset, self.infos = path, opset, infos
         self.graph_outputs = {o.name for o in graph.output}
-        initializers = {t.name: t for t in graph.initializer}
-        self.graph_inputs = {name for i in graph.input if (name := i.name) not in initializers}
+        self.graph_inputs = set(inputs)
         self.producer: dict[str, OnnxNode] = {}
         self.consumers: dict[str, list[OnnxNode]] = defaultdict(list)
         producer, consumers = self.producer, self.consumers
-        for node in nodes:
+        self.dequantizes = False
+        """Whether a DequantizeLinear node exists: without one, no op runs QDQ-fused (:mod:`._quant`)."""
+        for node in nodes:  # one walk: producers, consumers and whether the graph dequantizes
             for name in node.output:
                 if name:
                     producer[name] = node
             for name in node.input:
                 consumers[name].append(node)
-        self.dequantizes = any(node.op_type == "DequantizeLinear" for node in nodes)
-        """Whether a DequantizeLinear node exists: without one, no op runs QDQ-fused (:mod:`._quant`)."""
+            if node.op_type == "DequantizeLinear":
+                self.dequantizes = True
         self.constants = Constants(path, initializers, nodes, infos, self.producer, values)
         self._shapes: dict[str, Shape] = {
             name: dims for name, info in infos.items()
-            if (dims := info.dims) is not None and all_sizes(dims) and min(dims, default=0) >= 0}
+            if (dims := info.dims) is not None and all_sizes(dims) and (not dims or min(dims) >= 0)}
         """The concrete shapes (sizes, none negative) by tensor name, in one pass over ``infos`` (each tensor is
         read by several layers): what :meth:`shape` returns."""
 
@@ -58,8 +63,9 @@ class Graph:
         return info.dims if info else None
 
     def known(self, name: str) -> bool:
-        """Whether every dim of ``name`` is a size."""
-        return self.infos.get(name, UNKNOWN).known
+        """Whether every dim of ``name`` is a size (a concrete shape, the common case, without a look at its
+        dims)."""
+        return name in self._shapes or self.infos.get(name, UNKNOWN).known
 
     def needed(self, name: str) -> bool:
         """Whether ``name`` is read by a node or is a graph output."""

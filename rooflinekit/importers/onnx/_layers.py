@@ -59,14 +59,15 @@ class LayerBuilder:
         ShapeError. The layer's full precision and its weights' stored types are kept for :func:`finish`."""
         graph = self.graph
         written = node.output
-        if draft.outputs is None:
-            outputs = [name for name in written if name]
-        else:
-            outputs = [written[i] for i in draft.outputs if i < len(written) and written[i]]
-        outputs = [n for n in outputs if graph.needed(n) or graph.known(n)]
-        weights = [(name, shape) for name, shape in draft.weights if name]
+        picked = written if draft.outputs is None else [written[i] for i in draft.outputs if i < len(written)]
+        outputs = []
+        for name in picked:  # the outputs written, read or of known shape (a loop: most nodes write one)
+            if name and (graph.needed(name) or graph.known(name)):
+                outputs.append(name)
+        weights = [(name, shape) for name, shape in draft.weights if name] if draft.weights else []
         fused = quantized(graph, node) if graph.dequantizes else None
-        act = (fused or graph.dtype(draft.integer_input) or graph.dtype(outputs[0] if outputs else None)
+        act = (fused or (draft.integer_input and graph.dtype(draft.integer_input))  # no call without one
+               or graph.dtype(outputs[0] if outputs else None)
                or graph.dtype(draft.inputs[0] if draft.inputs else None) or self.network.activations)
         w_dtype = to_dtype(graph.constants.stored[weights[0][0]], weights[0][0], graph.path) if weights else None
         read: Callable[[str], DType | None] = (lambda name: dq_source(graph, name)) if fused else graph.dtype
@@ -78,7 +79,8 @@ class LayerBuilder:
         fields = {"name": self._unique_name(node), "op": kind, "source_op": node.op_type, "inputs": input_shapes,
                   "outputs": output_shapes, "input_dtypes": input_dtypes, "output_dtypes": output_dtypes,
                   "input_names": input_names, "output_names": output_names, "attrs": draft.attrs}
-        return Resolved(fields, self._tensors(weights, node, lenient), precision_of(w_dtype or act, act))
+        return Resolved(fields, self._tensors(weights, node, lenient) if weights else (),
+                        precision_of(w_dtype or act, act))
 
     def discard(self, resolved: Resolved) -> None:
         """Forget the node :meth:`build` just resolved (it becomes no layer): its name is free again, so the
@@ -91,15 +93,16 @@ class LayerBuilder:
         """Shapes of tensors ``names`` (``normalized`` overrides by position), their types where they differ
         from ``act`` (``()`` when none does) and the names kept. Empty tensors (a zero dim) are left out: they hold
         no bytes."""
+        graph = self.graph
         shapes: list[Shape] = []
         dtypes: list[DType | None] = []
         kept: list[str] = []
         for position, name in enumerate(names):
             shape = normalized.get(position) if normalized else None
             if shape is None:
-                if lenient and not self.graph.known(name):
+                if lenient and not graph.known(name):
                     continue
-                shape = self.graph.shape(name, node)
+                shape = graph.shape(name, node)
             if all(shape):
                 dtype = dtype_of(name)
                 shapes.append(shape)
@@ -152,10 +155,10 @@ def finish(resolved: list[Resolved], fallback: Precision) -> tuple[Precision, tu
     """
     votes = PrecisionVotes()
     for item in resolved:
-        if getattr(item.fields["op"], "value", item.fields["op"]) in MAC_KINDS:
+        if item.fields["op"] in MAC_KINDS:  # a kind name (build's ``kind``, a str)
             first = item.weights[0] if item.weights else None
             votes.add(item.precision.weights if first else None, math.prod(first[0]) if first else 0,
-                      item.precision.activations, sum(math.prod(shape) for shape in item.fields["inputs"]))
+                      item.precision.activations, sum(map(math.prod, item.fields["inputs"])))
     network = votes.winner() or fallback
     pair = (network.weights, network.activations)  # compared as a tuple: pydantic's __eq__ is slower
     layers: list[Layer] = []
@@ -168,8 +171,10 @@ def finish(resolved: list[Resolved], fallback: Precision) -> tuple[Precision, tu
             weights.append(_spec(shape, None if dtype == network.weights else dtype))
         # the builder's values have their fields' exact types (graph dims and names, DTypes, the handlers' typed
         # attrs): stored without validating them again
-        layers.append(Layer.from_typed({**item.fields, "precision": None if same else item.precision,
-                                        "weights": tuple(weights)}))
+        fields = item.fields  # the draft's own dict, completed in place (the item is dropped here)
+        fields["precision"] = None if same else item.precision
+        fields["weights"] = tuple(weights)
+        layers.append(Layer.from_typed(fields))
     return network, tuple(layers)
 
 

@@ -49,11 +49,14 @@ class Node:
     def _decoded(self) -> dict[str, Any]:
         """The attributes decoded once (a plain attribute: ``cached_property`` takes a lock on every first read)."""
         if self._values is None:
+            values: dict[str, Any] = {}
             try:
-                values = {a.name: attr_value(a) for a in self.proto.attribute}
+                for attribute in self.proto.attribute:
+                    values[attribute.name] = attr_value(attribute)
             except MALFORMED as exc:  # onnx cannot decode an attribute (an unknown attribute type)
                 raise self.malformed(exc) from exc
-            self._values = {k: v for k, v in values.items() if v is not None}
+            # a second dict only when some attribute has no value (a tensor, a graph)
+            self._values = {k: v for k, v in values.items() if v is not None} if None in values.values() else values
         return self._values
 
     @property
@@ -97,11 +100,12 @@ class Node:
     def split(self, indices: Sequence[int], attrs: dict[str, Any] | None = None, **extra: Any) -> Draft:
         """Data operands at ``indices``: constants become weights, the others inputs."""
         draft = Draft(attrs=self.attrs if attrs is None else attrs, **extra)
+        operands, constant = self.proto.input, self.graph.constants.stored
         for index in indices:
-            name = self.input(index)
+            name = operands[index] if index < len(operands) else ""  # as :meth:`input`, without a call per operand
             if not name:
                 continue
-            if name in self.graph.constants:
+            if name in constant:
                 draft.weights.append((name, None))
             else:
                 draft.inputs.append(name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from pathlib import Path, PureWindowsPath
-from typing import Any, Sequence
+from typing import AbstractSet, Any, Container, Mapping, Sequence
 
 import onnx
 from google.protobuf.message import DecodeError
@@ -249,14 +249,17 @@ def confined_location(path: Path, location: str, tensor: str) -> Path:
 def _all_tensors(graph: onnx.GraphProto, nodes: list[OnnxNode]) -> list[TensorProto]:
     tensors = list(graph.initializer)
     for node in nodes:
-        tensors.extend(a.t for a in node.attribute if a.type == AttributeProto.TENSOR)
+        for attribute in node.attribute:  # a loop, not a generator per node: most nodes hold no tensor
+            if attribute.type == AttributeProto.TENSOR:
+                tensors.append(attribute.t)
     return tensors
 
 
-def topological_nodes(graph: onnx.GraphProto, nodes: list[OnnxNode], path: Path) -> list[OnnxNode]:
+def topological_nodes(graph: onnx.GraphProto, nodes: list[OnnxNode], path: Path,
+                      available: AbstractSet[str]) -> list[OnnxNode]:
     """``nodes`` (the records of ``graph.node``) in a dependency order (the file's order when it is one, else the
-    graph is re-stored sorted); dangling inputs and cycles are errors."""
-    available = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    graph is re-stored sorted); dangling inputs and cycles are errors. ``available``: the names of the graph's
+    inputs and initializers."""
     producer: dict[str, int] = {}
     for index, node in enumerate(nodes):
         if not node.op_type:
@@ -312,17 +315,17 @@ def opset(model: onnx.ModelProto) -> int:
     return int(versions[0]) if versions else onnx.defs.onnx_opset_version()
 
 
-def real_inputs(graph: onnx.GraphProto) -> list[str]:
-    """Graph inputs that are not initializers (before IR 4, every initializer was also listed as an input)."""
-    initializers = {t.name for t in graph.initializer}
-    return [i.name for i in graph.input if i.name not in initializers]
+def real_inputs(names: Sequence[str], initializers: Container[str]) -> list[str]:
+    """The graph inputs (``names``, in the graph's order) that are not ``initializers`` (before IR 4, every
+    initializer was also listed as an input)."""
+    return [name for name in names if name not in initializers]
 
 
-def main_input(graph: onnx.GraphProto, inputs: list[str]) -> str | None:
+def main_input(declared: Mapping[str, onnx.ValueInfoProto], inputs: list[str]) -> str | None:
     """The first float graph input, else the first input (of ``inputs``, the real ones: only their types are
-    read, though an older model lists every initializer as an input too)."""
-    wanted = set(inputs)
-    types = {name: i.type.tensor_type.elem_type for i in graph.input if (name := i.name) in wanted}
+    read, though an older model lists every initializer as an input too); ``declared``: the graph inputs by
+    name."""
+    types = {name: declared[name].type.tensor_type.elem_type for name in set(inputs)}
     floats = [name for name in inputs if types[name] in FLOATS]
     return (floats or inputs or [None])[0]
 

@@ -214,9 +214,11 @@ def _undeclare(graph: onnx.GraphProto) -> None:
 
 
 def _elements(dims: Iterable[int]) -> int:
+    """Elements of a tensor of ``dims`` (a negative dim, which a malformed file may hold, counts as 0)."""
     total = 1
     for d in dims:
-        total *= max(int(d), 0)
+        d = int(d)
+        total *= d if d > 0 else 0  # max(d, 0) without a call per dim
     return total
 
 
@@ -243,7 +245,8 @@ def _unresolved(nodes: list[OnnxNode], infos: dict[str, Info]) -> bool:
     read.discard("")
     for node in nodes:
         for name in node.output:
-            if name in read and not infos.get(name, UNKNOWN).known:
+            # not known (Info.known, without the property's call: one look per output)
+            if name in read and ((dims := infos.get(name, UNKNOWN).dims) is None or not all_sizes(dims)):
                 return True
     return False
 

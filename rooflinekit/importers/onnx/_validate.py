@@ -28,6 +28,8 @@ from rooflinekit.errors import ModelFileError
 from rooflinekit.importers.onnx._reading import OnnxNode, node_records
 
 _TERM = re.compile(r"[A-Za-z]*(?:\.\.\.)?[A-Za-z]*")
+_HOLDS_GRAPHS = frozenset({AttributeProto.GRAPH, AttributeProto.GRAPHS})
+"""Attribute types that hold graphs (If, Loop and Scan bodies), which are checked too."""
 
 
 def einsum_equation_error(equation: str) -> str | None:
@@ -151,14 +153,17 @@ def validate_model(model: onnx.ModelProto, nodes: Sequence[OnnxNode], path: Path
         for node in records:
             if node.op_type == "Einsum":
                 _check_einsum(path, node)
+            if not node.attribute:  # nothing to check (a Relu, an Add): no schema looked up
+                continue
             checked = node.domain in ("", "ai.onnx")
             types = _attribute_types(node.op_type, node.domain, default) if checked else None
             for attribute in node.attribute:
                 kind = attribute.type
-                if kind == AttributeProto.GRAPH:
-                    stack.append((attribute.g, node_records(attribute.g)))
-                elif kind == AttributeProto.GRAPHS:
-                    stack.extend((sub, node_records(sub)) for sub in attribute.graphs)
+                if kind in _HOLDS_GRAPHS:
+                    if kind == AttributeProto.GRAPH:
+                        stack.append((attribute.g, node_records(attribute.g)))
+                    else:
+                        stack.extend((sub, node_records(sub)) for sub in attribute.graphs)
                 if checked and (kind == AttributeProto.UNDEFINED or types is not None and types.get(
                         attribute.name, kind) != kind):  # the common case, a type the schema agrees with, skipped
                     error = _type_error(path, node, attribute, kind, types)
