@@ -262,3 +262,24 @@ def test_llm_plot_title_names_the_workload_and_a_model_that_never_fits_says_so()
     axes = plot_llm_batches(table).axes[0]
     assert "prompt 512 + generate 64" in axes.get_title() and "weights fp16" in axes.get_title()
     assert "does not fit in memory: not even batch 1" in [t.get_text() for t in axes.get_legend().get_texts()]
+
+
+def test_library_builders_use_the_bundled_config_whatever_the_working_directory_holds(tmp_path, monkeypatch):
+    from rooflinekit.networks.mlperf import mlperf_network
+    from rooflinekit.networks.neusight import neusight_network
+
+    before = (mlperf_network("gptj-99", seq_len=16), neusight_network("bert_large", batch=1, seqlen=16))
+    # a Hugging Face download folder named like the bundled config, holding another model's config
+    folder = tmp_path / "GPT-J-6B"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(GPT2), encoding="utf-8")
+    (tmp_path / "BERT-Large").mkdir()
+    (tmp_path / "BERT-Large" / "config.json").write_text(json.dumps(GPT2), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    after = (mlperf_network("gptj-99", seq_len=16), neusight_network("bert_large", batch=1, seqlen=16))
+    assert [n.layers for n in after] == [n.layers for n in before]
+    # a user naming the folder gets the folder: GPT-2's 12 blocks, not GPT-J's 28
+    assert rk.predict_llm("GPT-J-6B", "H100-SXM5-80GB", batch=1, prompt=8, generate=1).model == "GPT-J-6B"
+    from rooflinekit.networks.transformer import load_transformer_config
+
+    assert load_transformer_config("GPT-J-6B").layers == 12

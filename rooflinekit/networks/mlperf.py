@@ -30,7 +30,7 @@ from typing import Any
 
 from rooflinekit.descriptors import Layer, LayerNetwork, Precision, TensorSpec
 from rooflinekit.errors import SpecError, UnknownNameError
-from rooflinekit.networks.transformer import decode_network, transformer_network
+from rooflinekit.networks.transformer import bundled_config, decode_network, transformer_network
 
 MLPERF_BENCHMARKS = ("resnet50", "retinanet", "3d-unet-99", "3d-unet-99.9", "bert-99", "bert-99.9", "gptj-99",
                      "gptj-99.9", "llama2-70b-99", "llama2-70b-99.9")
@@ -402,14 +402,14 @@ def mlperf_network(benchmark: str, batch: int = 1, precision: str | None = None,
         return unet3d(batch, precision or "int8", **options)
     if key.startswith("bert-"):
         seq_len = options.pop("seq_len", 384)
-        return transformer_network("BERT-Large", batch=batch, seq_len=seq_len, head="qa",
+        return transformer_network(bundled_config("BERT-Large"), batch=batch, seq_len=seq_len, head="qa",
                                    weights=precision or "int8", name=f"BERT-Large-SQuAD s{seq_len}", **options)
     for prefix, config, default_len in (("gptj-", "GPT-J-6B", 1919), ("llama2-70b-", "Llama-2-70B", 1024)):
         if key.startswith(prefix) and key in MLPERF_BENCHMARKS:
             weights = precision or "fp16"
             if "context_len" in options and "seq_len" not in options:
-                return decode_network(config, batch=batch, weights=weights, **options)
-            return transformer_network(config, batch=batch, seq_len=options.pop("seq_len", default_len),
+                return decode_network(bundled_config(config), batch=batch, weights=weights, **options)
+            return transformer_network(bundled_config(config), batch=batch, seq_len=options.pop("seq_len", default_len),
                                        weights=weights, **options)
     unbuilt = f" (not built: {', '.join(NOT_BUILT)})" if NOT_BUILT else ""
     raise UnknownNameError(f"unknown MLPerf benchmark {benchmark!r}; built: {', '.join(MLPERF_BENCHMARKS)}{unbuilt}",

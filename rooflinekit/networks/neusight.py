@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from rooflinekit.descriptors import LayerNetwork
 from rooflinekit.errors import SpecError, UnknownNameError
-from rooflinekit.networks.transformer import transformer_network
+from rooflinekit.networks.transformer import bundled_config, transformer_network
 
 NEUSIGHT_MODELS = {"bert_large": "BERT-Large", "gpt2_large": "NeuSight-gpt2_large", "gpt3_xl": "NeuSight-gpt3_xl",
                    "gpt3_27": "NeuSight-gpt3_27", "opt_13": "NeuSight-opt_13"}
@@ -51,6 +51,6 @@ def neusight_network(model_name: str, batch: int, seqlen: int, precision: str = 
         raise UnknownNameError(f"unknown NeuSight model {model_name!r}; known: {', '.join(NEUSIGHT_MODELS)}",
                                name=model_name, kind="NeuSight model")
     config = NEUSIGHT_MODELS[model_name]
-    return transformer_network(config, batch=batch, seq_len=seqlen, weights=precision,
+    return transformer_network(bundled_config(config), batch=batch, seq_len=seqlen, weights=precision,
                                head="none" if model_name == "bert_large" else "lm",
                                name=f"{model_name} b{batch} s{seqlen}")

@@ -351,7 +351,7 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
             raw, where = _read_json(path), str(path)
             default_name = path.parent.name if path.name == "config.json" else path.stem
         elif isinstance(config, str) and not str(config).endswith(".json"):
-            return _bundled_config(config, name)
+            return bundled_config(config, name)
         else:
             raise SpecError(f"{path}: no such config file; give the path of a config.json or a bundled name "
                             f"({', '.join(bundled_transformer_configs())})")
@@ -603,7 +603,27 @@ def bundled_transformer_configs() -> list[str]:
                    for p in _bundled_index().values()}, key=str.casefold)
 
 
-def _bundled_config(query: str, name: str | None) -> TransformerConfig:
+def bundled_config(query: str, name: str | None = None) -> TransformerConfig:
+    """The bundled config named ``query`` (:func:`bundled_transformer_configs`, case and punctuation ignored),
+    never a local file or folder of that name: what the library's own builders (MLPerf, NeuSight) use, so that a
+    Hugging Face download folder named ``GPT-J-6B`` in the working directory cannot change their networks.
+
+    Parameters
+    ----------
+    query : str
+        A bundled config's name or alias.
+    name : str, optional
+        The network's name instead of the config's.
+
+    Returns
+    -------
+    TransformerConfig
+
+    Raises
+    ------
+    UnknownNameError
+        No bundled config of that name (the close ones named).
+    """
     from rooflinekit.catalog import normalize_name
 
     path = _bundled_index().get(normalize_name(query))
