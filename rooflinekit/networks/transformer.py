@@ -823,25 +823,24 @@ def _block(out: _Layers, cfg: TransformerConfig, p: str, tokens: Shape, t: int, 
     out.add(p + "attn_softmax", "softmax", (scores,), (scores,), axis=-1)
     out.add(p + "attn_context", "matmul", (scores, (b, hkv, new, d)), ((b, hkv, g * s, d),), state=v_state)
     out.linear(p + "o_proj", (b, s, q_out), h, cfg.out_bias)
-    if cfg.post_norms:
-        out.norm(p + "attn_post_norm", cfg.norm, tokens)
-    if cfg.parallel == "none":
-        out.add(p + "attn_residual", "add", (tokens, tokens), (tokens,))
-        if not cfg.pre_norm:
-            out.norm(p + "attn_norm", cfg.norm, tokens)
-        if cfg.pre_norm:
-            out.norm(p + "mlp_norm", cfg.norm, tokens)
-    elif cfg.parallel == "two_norms":
+    _sublayer_end(out, cfg, p, "attn", tokens)
+    if cfg.parallel == "two_norms" or cfg.parallel == "none" and cfg.pre_norm:
         out.norm(p + "mlp_norm", cfg.norm, tokens)
     _mlp(out, cfg, p, tokens)
-    if cfg.post_norms:
-        out.norm(p + "mlp_post_norm", cfg.norm, tokens)
-    if cfg.parallel == "none":
-        out.add(p + "mlp_residual", "add", (tokens, tokens), (tokens,))
-        if not cfg.pre_norm:
-            out.norm(p + "mlp_norm", cfg.norm, tokens)
-    else:
+    _sublayer_end(out, cfg, p, "mlp", tokens)
+    if cfg.parallel != "none":  # attention and MLP side by side: one add of both to the input
         out.add(p + "residual", "add", (tokens, tokens, tokens), (tokens,))
+
+
+def _sublayer_end(out: _Layers, cfg: TransformerConfig, p: str, part: str, tokens: Shape) -> None:
+    """What follows the attention or the MLP (``part``: ``attn``, ``mlp``): Gemma-2's norm of its output, then in
+    a sequential block its residual add and, in a post-norm model (BERT), the norm after that add."""
+    if cfg.post_norms:
+        out.norm(p + f"{part}_post_norm", cfg.norm, tokens)
+    if cfg.parallel == "none":
+        out.add(p + f"{part}_residual", "add", (tokens, tokens), (tokens,))
+        if not cfg.pre_norm:
+            out.norm(p + f"{part}_norm", cfg.norm, tokens)
 
 
 def _mlp(out: _Layers, cfg: TransformerConfig, p: str, tokens: Shape) -> None:
