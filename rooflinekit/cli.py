@@ -511,7 +511,7 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     """Records of ``args.records`` (mapped), predicted one configuration at a time, aligned with them."""
     import pandas as pd
 
-    from rooflinekit.api import predict
+    from rooflinekit.api import HARDWARE_SUFFIXES, predict
     from rooflinekit.catalog import network_catalog
     from rooflinekit.compare import align
     from rooflinekit.compare.loaders import load_table
@@ -552,7 +552,7 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
             failures[key] = one_line(str(exc))
             continue
         # the catalog's names (a hardware YAML file keeps its path, the name its records give it)
-        file_spec = str(hardware_name).lower().endswith((".yaml", ".yml"))
+        file_spec = Path(str(hardware_name)).suffix.lower() in HARDWARE_SUFFIXES
         rows.append({**result.to_dict(), "hardware": str(hardware_name) if file_spec else hardware.name,
                      "network": network.name, "pruning_pct": network.pruning_pct, "precision": precision,
                      "batch": int(batch), "status": "ok", "fps_per_w": _fps_per_w(result.fps, hardware.tdp_w)})
