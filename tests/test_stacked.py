@@ -306,3 +306,39 @@ def test_identity_memo_keys_by_the_object_and_drops_the_least_recently_used_by_w
     assert (memo.get(a, "k"), memo.get(c, "k")) == ("a", "cc")
     memo.put(b, "k", "bbbbbbb")  # heavier than the capacity alone: the last one made is still kept
     assert (memo.get(a, "k"), memo.get(c, "k"), memo.get(b, "k")) == (None, None, "bbbbbbb")
+
+
+def test_identity_memo_keeps_its_weight_account_under_threads():
+    """Eight threads read and fill one small table, switching as often as the interpreter allows: no lookup
+    fails and the kept weight is the sum of the kept values' weights (before the lock, a thread's move_to_end
+    could meet an entry another thread had just dropped, a KeyError, and the total drifted away from the entries,
+    so a table of 2 could be told it held 50)."""
+    import sys
+    import threading
+
+    from rooflinekit.roofline._remembered import IdentityMemo
+
+    interval = sys.getswitchinterval()
+    memo: IdentityMemo[int] = IdentityMemo(capacity=2)
+    owners, failures = [object() for _ in range(4)], []
+
+    def work() -> None:
+        try:
+            for step in range(20_000):
+                owner, key = owners[step % 4], step % 3
+                if memo.get(owner, key) is None:
+                    memo.put(owner, key, step)
+        except Exception as error:  # noqa: BLE001 - any failure of a lookup is what this test looks for
+            failures.append(error)
+
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
+    assert memo._total == len(memo._entries) <= 2  # every value weighs 1
