@@ -132,14 +132,20 @@ def test_gpt_neox_partial_rotary_factor_is_read():
     assert load_transformer_config(renamed).rotary_dim == 64
 
 
-def test_qwen2_sliding_window_only_with_use_sliding_window():
+def test_qwen2_sliding_window_only_with_use_sliding_window_and_from_max_window_layers():
     unset = {**_without(QWEN2_7B, "use_sliding_window"), "sliding_window": 4096}
     assert load_transformer_config(unset).sliding_window is None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         full = predict_llm(unset, H100, prompt=8191, generate=1)
     assert full.memory.kv_cache_bytes == 469_762_048
-    assert load_transformer_config({**unset, "use_sliding_window": True}).sliding_window == 4096
+    # Hugging Face's Qwen2Config windows only the blocks from max_window_layers on: Qwen2-7B sets it to all 28
+    assert load_transformer_config({**unset, "use_sliding_window": True}).sliding_window is None
+    upper = load_transformer_config({**unset, "use_sliding_window": True, "max_window_layers": 20})
+    assert upper.sliding_window == 4096 and upper.windowed_blocks == frozenset(range(20, 28))
+    assert [upper.block_kv_length(i, 10_000) for i in (0, 19, 20, 27)] == [10_000, 10_000, 4096, 4096]
+    every = load_transformer_config({**unset, "use_sliding_window": True, "max_window_layers": 0})
+    assert every.sliding_window == 4096 and every.windowed_blocks is None  # None: every block
     with pytest.raises(SpecError, match="'use_sliding_window' must be true or false"):
         load_transformer_config({**unset, "use_sliding_window": "false"})
 
@@ -170,6 +176,26 @@ def test_a_misfit_says_what_to_do():
     assert not any("largest batch that fits" in note or "not even one" in note for note in big.notes)
     fits = predict_llm("Llama-2-7B", H100, batch=52, prompt=2048, generate=128)
     assert fits.fits and not any("use at most" in note for note in fits.notes)
+
+
+def _misfit_notes(*args: object, **kwargs: object) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return " ".join(predict_llm(*args, **kwargs).notes)
+
+
+def test_a_misfit_names_more_devices_only_where_the_system_has_them():
+    # one device (no interconnect; --tp 2 on it is refused): a multi-device system, not --tp/--pp on this one
+    alone = _misfit_notes("Llama-2-70B", "Pixel 3", prompt=128, generate=8)
+    assert "use a multi-device system (a spec with an 'interconnect', e.g. 'DGX H100') with --tp/--pp" in alone
+    with pytest.raises(SpecError, match="Pixel 3 has no interconnect"):
+        predict_llm("Llama-2-70B", "Pixel 3", prompt=128, generate=8, tp=2)
+    # 2 of the DGX's 8 GPUs in use: a larger split is the remedy
+    part = _misfit_notes("Llama-2-70B", "DGX H100", batch=512, prompt=2048, generate=8, tp=2)
+    assert "use at most that, more devices (--tp/--pp), or smaller weight or KV-cache types" in part
+    # all 8 in use: no more devices to name
+    full = _misfit_notes("Llama-2-70B", "DGX H100", batch=512, prompt=2048, generate=8, tp=8)
+    assert "use at most that, or smaller weight or KV-cache types" in full and "--tp" not in full
 
 
 def test_unlimited_context_says_why():

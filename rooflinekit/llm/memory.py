@@ -101,7 +101,8 @@ class MemoryBudget:
 def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weights_bytes: np.ndarray,
                   kv_bytes_per_token: np.ndarray, activation_bytes_per_sequence: np.ndarray, weights_level: int,
                   batch: int, context_tokens: int, kv_tokens: int, window: int | None,
-                  context_window: int | None, full_kv_bytes_per_token: np.ndarray | None = None) -> MemoryBudget:
+                  context_window: int | None, full_kv_bytes_per_token: np.ndarray | None = None, *,
+                  devices_remedy: str | None = "more devices (--tp/--pp)") -> MemoryBudget:
     """Memory per device of S pipeline stages over L levels.
 
     Parameters
@@ -133,6 +134,9 @@ def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weig
     full_kv_bytes_per_token : (S, L) ndarray, optional
         KV-cache bytes per sequence per token of the blocks without the window, which cache all
         ``context_tokens`` while the others cache ``kv_tokens`` (Gemma-2's global blocks); default none.
+    devices_remedy : str or None
+        How more devices would be had, for a misfit's remedy (:func:`rooflinekit.llm.parallel.devices_remedy`);
+        None: the split already uses every device the system holds.
 
     Returns
     -------
@@ -164,12 +168,14 @@ def memory_budget(level_names: tuple[str, ...], capacity_bytes: np.ndarray, weig
     max_batch_f = float(np.min(batches))
     if np.any(room < 0):
         max_batch = 0
-        notes.append("the weights alone exceed the memory: no batch fits; use more devices (--tp/--pp) or a "
-                     "smaller weight format (int4, fp8)")
+        notes.append("the weights alone exceed the memory: no batch fits; " +
+                     (f"use {devices_remedy} or a smaller weight format (int4, fp8)" if devices_remedy else
+                      "use a smaller weight format (int4, fp8) or hardware with more memory"))
     else:
         max_batch = int(max_batch_f) if math.isfinite(max_batch_f) else batch
         if over.any():
-            remedy = "more devices (--tp/--pp), or smaller weight or KV-cache types (int4 weights, an fp8 cache)"
+            remedy = (f"{devices_remedy}, " if devices_remedy else "") + (
+                "or smaller weight or KV-cache types (int4 weights, an fp8 cache)")
             at = f"at context {grouped(context_tokens)}"
             notes.append(f"the largest batch that fits {at} is {grouped(max_batch)}: use at most that, {remedy}"
                          if max_batch else

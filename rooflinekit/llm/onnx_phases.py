@@ -37,7 +37,7 @@ from rooflinekit.llm.memory import MemoryBudget, memory_budget
 from rooflinekit.llm.onnx_parallel import (
     COLUMN, ROW, GraphSplit, check_onnx_parallelism, communication_s, graph_split, shard_counted, stage_of_rows,
 )
-from rooflinekit.llm.parallel import Parallelism, check_devices
+from rooflinekit.llm.parallel import Parallelism, check_devices, devices_remedy
 from rooflinekit.llm.phases import KernelCosts, kernel_costs
 from rooflinekit.llm.result import CalibratedEstimate, LLMResult
 from rooflinekit.roofline import CountedNetwork, MemoryLayout, TrafficModel, place
@@ -181,7 +181,7 @@ def predict_onnx_decoder(path: Path, device: HardwareSpec, batch: int, prompt: i
     e2e = ttft + decode_total
     devices = parallelism.devices
 
-    memory = _memory(pre, dec, per_token, device, batch, full, parallelism.pp)
+    memory = _memory(pre, dec, per_token, device, batch, full, parallelism.pp, devices_remedy(device, parallelism))
     prefill_table = prefill_costs.layer_table(0.0, "prefill", pre.stage)
     decode_table = decode_costs.layer_table(float(context - 1), "decode", dec.stage)
     estimate = None
@@ -207,9 +207,9 @@ def predict_onnx_decoder(path: Path, device: HardwareSpec, batch: int, prompt: i
 
 
 def _memory(pre: OnnxPhase, dec: OnnxPhase, kv_per_token_row: np.ndarray, device: HardwareSpec, batch: int,
-            context: int, pp: int) -> MemoryBudget:
+            context: int, pp: int, remedy: str | None) -> MemoryBudget:
     """Per-stage weights, KV bytes per token and activations per sequence (at past 0, affine in the past) by
-    level, of one device, into the budget."""
+    level, of one device, into the budget (``remedy``: how more devices would be had, for a misfit's note)."""
     layout = MemoryLayout.of(device)
     levels = len(layout.names)
     place_dec, place_pre = place(dec.device_a, device), place(pre.device_a, device)
@@ -220,7 +220,7 @@ def _memory(pre: OnnxPhase, dec: OnnxPhase, kv_per_token_row: np.ndarray, device
     np.maximum.at(activations, (pre.stage, place_pre.activations_level), at_zero)
     weights_level = int(place_dec.weights_level[0]) if len(place_dec.weights_level) else 0
     return memory_budget(layout.names, layout.capacity_bytes, weights, kv_per_token, activations, weights_level,
-                         batch, context, context, None, None)
+                         batch, context, context, None, None, devices_remedy=remedy)
 
 
 def _calibrated(pre: OnnxPhase, dec: OnnxPhase, costs: tuple[KernelCosts, KernelCosts],

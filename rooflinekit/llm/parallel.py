@@ -108,6 +108,17 @@ def check_devices(hardware: HardwareSpec, parallelism: Parallelism) -> None:
                             f"{link.devices}; use at most {link.devices}")
 
 
+def devices_remedy(hardware: HardwareSpec, parallelism: Parallelism) -> str | None:
+    """How a misfit on ``hardware`` split by ``parallelism`` would get more devices: a larger split when the
+    system holds devices the split leaves unused (its interconnect's ``devices`` above TP x PP), a multi-device
+    system when ``hardware`` is one device (no interconnect: ``--tp/--pp`` would be refused), None when every
+    device is in use."""
+    link = hardware.interconnect
+    if link is None:
+        return "a multi-device system (a spec with an 'interconnect', e.g. 'DGX H100') with --tp/--pp"
+    return "more devices (--tp/--pp)" if link.devices > parallelism.devices else None
+
+
 def check_parallelism(config: TransformerConfig, hardware: HardwareSpec, parallelism: Parallelism) -> None:
     """Refuse a split the model or the system cannot take.
 

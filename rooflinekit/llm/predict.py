@@ -44,8 +44,8 @@ from rooflinekit.descriptors import DType, HardwareSpec, LayerNetwork, TensorSpe
 from rooflinekit.errors import PrecisionError, RooflineWarning, SpecError
 from rooflinekit.llm.memory import MemoryBudget, memory_budget
 from rooflinekit.llm.parallel import (
-    Parallelism, allreduces_per_block, check_parallelism, point_to_point_s, ring_allgather_s, ring_allreduce_s,
-    shard_config, stage_blocks,
+    Parallelism, allreduces_per_block, check_parallelism, devices_remedy, point_to_point_s, ring_allgather_s,
+    ring_allreduce_s, shard_config, stage_blocks,
 )
 from rooflinekit.llm.phases import PhaseTimes, kernel_costs
 from rooflinekit.llm.precision import BASE_TYPES, LINEAR_PARTS, LLMPrecision, WeightFormat, llm_precision
@@ -250,7 +250,7 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     devices = parallelism.devices
 
     memory = _memory(counted_prefill, counted_a, counted_b, stage_prefill, stage_decode, device, batch, full, cfg,
-                     pp, windows)
+                     pp, windows, devices_remedy(device, parallelism))
     notes = _notes(precision, parallelism, device, memory, model_traffic, cfg, batch)
     if not memory.fits:
         warnings.warn(f"{cfg.name} on {device.name}: {'; '.join(memory.notes)}", CapacityWarning, stacklevel=2)
@@ -463,9 +463,10 @@ def _bound(phase: PhaseTimes, communication_s: float, columns: slice) -> str:
 
 def _memory(prefill: CountedNetwork, decode_a: CountedNetwork, decode_b: CountedNetwork, stage_prefill: np.ndarray,
             stage_decode: np.ndarray, device: HardwareSpec, batch: int, context: int, cfg: TransformerConfig,
-            pp: int, windows: np.ndarray) -> MemoryBudget:
+            pp: int, windows: np.ndarray, remedy: str | None) -> MemoryBudget:
     """Per-stage weights, KV bytes per token (windowed and global blocks apart when only some blocks have the
-    window, ``windows`` per decode row) and activations per sequence by level, into the budget."""
+    window, ``windows`` per decode row) and activations per sequence by level, into the budget (``remedy``:
+    how more devices would be had, for a misfit's note)."""
     layout = MemoryLayout.of(device)
     levels = len(layout.names)
     place_decode, place_prefill = place(decode_a, device), place(prefill, device)
@@ -485,7 +486,7 @@ def _memory(prefill: CountedNetwork, decode_a: CountedNetwork, decode_b: Counted
     weights_level = int(place_decode.weights_level[0]) if len(place_decode.weights_level) else 0
     return memory_budget(layout.names, layout.capacity_bytes, weights, kv_per_token, activations, weights_level,
                          batch, context, cfg.kv_length(context), cfg.sliding_window, _context_limit(cfg),
-                         full_per_token)
+                         full_per_token, devices_remedy=remedy)
 
 
 def _notes(precision: LLMPrecision, parallelism: Parallelism, device: HardwareSpec, memory: MemoryBudget,

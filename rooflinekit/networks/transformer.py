@@ -48,7 +48,7 @@ Conventions
 - **Attention** computes the full ``S x T`` score matrix (a causal mask does not halve the count, as in eager
   PyTorch and most roofline tools): per block ``macs = B Hq S T D`` for the scores and again for the context.
   With a sliding window (Mistral v0.1, Phi-3) T is ``min(context_len, sliding_window)``; a model that alternates
-  windowed and global blocks (Gemma-2; Qwen3 with ``use_sliding_window``) has T per block
+  windowed and global blocks (Gemma-2; Qwen2 and Qwen3 with ``use_sliding_window``) has T per block
   (:meth:`TransformerConfig.block_kv_length`), and blocks of the same T are copies of the first one.
 - **KV cache** (``kv_cache=True``, the default when ``context_len > seq_len``): the score and context matmuls
   carry the K and V caches of ``T`` tokens as ``state``, ``(B, Hkv, T, D)`` each; their second operand is then
@@ -160,8 +160,8 @@ class TransformerConfig:
         Keys each query of a windowed block sees at most (Mistral v0.1's and Phi-3's ``sliding_window``; Qwen2's
         and Qwen3's only with ``use_sliding_window: true``; Gemma-2's on its local blocks); None: all.
     windowed_blocks : frozenset of int or None
-        The blocks that use ``sliding_window`` (Gemma-2: the even ones; Qwen3: those from ``max_window_layers``
-        on); None: every block.
+        The blocks that use ``sliding_window`` (Gemma-2: the even ones; Qwen2 and Qwen3: those from
+        ``max_window_layers`` on); None: every block.
     qk_norm : bool
         RMSNorm over each head's q and k before RoPE (Qwen3's ``q_norm``, ``k_norm``).
     post_norms : bool
@@ -262,11 +262,13 @@ class _Reader:
         names (GPT-2's ``n_embd`` or ``hidden_size``, whichever the file has)."""
         return next((key for key in keys if self.raw.get(key) is not None), keys[0])
 
-    def int(self, *keys: str, default: Any = _REQUIRED) -> int:
+    def int(self, *keys: str, default: Any = _REQUIRED, least: int = 1) -> int:
+        """A whole number of at least ``least`` (1: a count; 0 where none is meaningful)."""
         value = self.get(*keys, default=default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
             key = self.key(*keys)
-            raise SpecError(f"{self.where}: {key!r} must be a positive integer, got {value!r}", field=key)
+            kind = "a positive integer" if least == 1 else f"an integer of at least {least}"
+            raise SpecError(f"{self.where}: {key!r} must be {kind}, got {value!r}", field=key)
         return value
 
     def bool(self, *keys: str, default: bool) -> bool:
@@ -453,10 +455,12 @@ def _llama_like(r: _Reader) -> dict[str, Any]:
     """Llama and its relatives (Hugging Face defaults per family where the config may leave a key out):
 
     - Mistral, Mixtral: ``sliding_window`` on every block whenever given; Mixtral's experts.
-    - Qwen2: QKV biases (``attention_bias`` default true); ``sliding_window`` only with ``use_sliding_window``.
+    - Qwen2: QKV biases (``attention_bias`` default true); ``sliding_window`` only with ``use_sliding_window``,
+      then on the blocks from ``max_window_layers`` (default 28) on, or on those ``layer_types`` marks
+      ``sliding_attention`` (Hugging Face's ``Qwen2Config``: the first ``max_window_layers`` blocks attend to all
+      keys).
     - Qwen3: no QKV bias, ``head_dim`` default 128, RMSNorm over each head's q and k (``q_norm``, ``k_norm``);
-      ``sliding_window`` only with ``use_sliding_window``, then on the blocks from ``max_window_layers`` (default
-      28) on, or on those ``layer_types`` marks ``sliding_attention``.
+      the sliding window as Qwen2's.
     - Phi-3 (Phi-3.5, Phi-4-mini): ``partial_rotary_factor`` of each head rotated; ``sliding_window`` on every
       block whenever given, as the keys read (Phi-3-mini-4k: 2,047). Hugging Face's Phi-3 applies it as a
       sliding-window mask on every attention implementation (keys ``sliding_window`` or more positions back are
@@ -497,7 +501,7 @@ def _llama_like(r: _Reader) -> dict[str, Any]:
     if family == "gemma2":
         figures.update(_windows(r, layers, r.int("sliding_window", default=4096), range(0, layers, 2)))
     elif windowed and r.raw.get("sliding_window") is not None:
-        first = r.int("max_window_layers", default=28) if family == "qwen3" else 0
+        first = r.int("max_window_layers", default=28, least=0) if family in ("qwen2", "qwen3") else 0
         figures.update(_windows(r, layers, r.int("sliding_window"), range(first, layers)))
     if family == "mixtral":
         figures["experts"] = r.int("num_local_experts")
