@@ -85,6 +85,22 @@ def test_roofline_label_leaves_a_missing_precision_out():
     assert gids(ax, "predicted") == ["predicted|KWS int8", "predicted|LeNet"]
 
 
+def test_roofline_points_of_hardware_not_drawn_are_grey_and_named_in_the_legend():
+    # 12 devices: the 12th takes the palette's black, which a point of an undrawn device must not share
+    devices = ["NCS", "EdgeTPU-fast", "ZCU104-DPU", "ZCU102-DPU", "NUCLEO-F767ZI", "TX2-maxn", "EdgeTPU-slow",
+               "Jetson Nano", "Ultra96-DPU", "NUCLEO-L496ZG", "DISCO-F469NI", "STM32N6570-DK"]
+    points = pd.DataFrame({"operational_intensity": [10.0, 20.0], "network": ["a", "b"],
+                           "hardware": ["NCS", "A100-PCIe-40GB"], "attainable_ops_per_s": [1e11, 2e11]})
+    ax = plot_roofline(devices, points).axes[0]
+    colors = {str(line.get_gid()): line.get_color() for line in ax.get_lines()
+              if str(line.get_gid()).startswith("predicted|")}
+    assert colors["predicted|b"] == "0.6" and colors["predicted|a"] == "C0"  # NCS, the first device
+    texts = legend_texts(ax)
+    assert texts[texts.index("Hardware") + 1:texts.index("Compute ceilings")] == [*devices, "other hardware"]
+    only_drawn = plot_roofline(devices[:2], points.iloc[:1]).axes[0]
+    assert "other hardware" not in legend_texts(only_drawn)
+
+
 def test_roofline_warns_of_rows_it_cannot_draw_and_leaves_them_out_of_the_legend():
     points = pd.DataFrame({"operational_intensity": [10.0, np.nan, -1.0, 100.0, 50.0],
                            "network": ["a", "b", "c", "d", "e"], "hardware": "NCS",

@@ -34,6 +34,7 @@ DTYPE_STYLES: list[object] = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0,
 PERFORMANCE = ["attainable_ops_per_s", "measured_ops_per_s"]  # network columns [ops/s]: predicted, measured
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
 OTHER_LEVEL_ALPHA = 0.45  # slopes of memory levels that do not hold the weights are drawn faint
+UNDRAWN_HARDWARE_COLOR = "0.6"  # points of hardware whose roofline is not drawn: grey (black is a device colour)
 LEGEND_ROWS = 26  # entries per legend column
 LABEL_GAP = 0.02  # vertical-line labels closer than this share of the log-x span are staggered...
 LABEL_DROP = 0.3  # ...this share of the axes height lower
@@ -158,7 +159,7 @@ def _draw_points(ax: "Axes", points: pd.DataFrame, colors: dict[str, str],
         return {}
     for row in points.itertuples(index=False):
         oi, label = row.operational_intensity, row.label
-        color = colors.get(str(getattr(row, "hardware", "")), "black")
+        color = colors.get(str(getattr(row, "hardware", "")), UNDRAWN_HARDWARE_COLOR)
         predicted = getattr(row, "attainable_ops_per_s", np.nan)
         measured = getattr(row, "measured_ops_per_s", np.nan)
         if predicted > 0 and np.isfinite(predicted):
@@ -170,12 +171,26 @@ def _draw_points(ax: "Axes", points: pd.DataFrame, colors: dict[str, str],
     return markers
 
 
+def _undrawn_hardware(points: pd.DataFrame, colors: dict[str, str]) -> bool:
+    """Whether a point drawn (a finite positive performance) belongs to hardware whose roofline is not drawn, or
+    names none."""
+    columns = [c for c in PERFORMANCE if c in points.columns]
+    if not columns:
+        return False
+    values = points[columns].to_numpy(dtype=float)
+    drawn = ((values > 0) & np.isfinite(values)).any(axis=1)
+    named = points["hardware"].astype(str) if "hardware" in points.columns else pd.Series("", index=points.index)
+    return bool((drawn & ~named.isin(list(colors)).to_numpy()).any())
+
+
 def _legend(ax: "Axes", hardware: list[HardwareSpec], colors: dict[str, str], styles: dict[DType, object],
             markers: dict[str, str], points: pd.DataFrame) -> int:
     """One legend outside the axes, in sections with bold headings: hardware, ceilings, slopes, networks.
     Returns its number of columns."""
     Line2D = import_matplotlib().lines.Line2D
-    sections = {"Hardware": [Line2D([], [], color=colors[hw.name], lw=2, label=hw.name) for hw in hardware],
+    sections = {"Hardware": [Line2D([], [], color=colors[hw.name], lw=2, label=hw.name) for hw in hardware]
+                + ([Line2D([], [], color=UNDRAWN_HARDWARE_COLOR, marker="o", ls="none", label="other hardware")]
+                   if _undrawn_hardware(points, colors) else []),
                 "Compute ceilings": [Line2D([], [], color="black", ls=style, lw=1.4, label=f"{dtype.value} peak")
                                      for dtype, style in styles.items()]}
     if any(len(hw.memories) > 1 for hw in hardware):
@@ -227,7 +242,7 @@ def plot_roofline(hardware: Sequence[HardwareSpec | str] | HardwareSpec | str, n
     used = sorted({d for peaks in specs.values() for d in peaks}, key=list(DType).index)
     styles = {d: DTYPE_STYLES[i % len(DTYPE_STYLES)] for i, d in enumerate(used)}
     points = _points(networks)
-    palette = [f"C{i}" for i in range(10)] + ["#b8860b", "#000000", "#1a1a6e", "#8dd3c7"]
+    palette = [f"C{i}" for i in range(10)] + ["#b8860b", "#000000", "#1a1a6e", "#8dd3c7"]  # 14 before a repeat
     colors = {hw.name: palette[i % len(palette)] for i, hw in enumerate(devices)}
     fig, ax = figure_and_axes(ax, (10, 6))
     xlim, ylim = _limits(specs, devices, points)
