@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import rooflinekit as rk
@@ -32,27 +32,69 @@ def test_orin_gpu_plus_two_dlas_beats_the_gpu_alone():
     # GPU alone, batch 8: compute 8 * 7.72e9 / 85e12 = 0.7266 ms > weights 25.5 MB / 204.8 GB/s = 0.125 ms
     alone = rk.predict("ResNet-50", gpu_only, batch=8)
     assert alone.latency_s == pytest.approx(8 * 7.72e9 / 85e12)
-    # throughput on the whole batch: GPU 11,010 fps, each DLA 8 / (8 * 7.72e9 / 26.25e12) = 3,400 fps;
-    # shares 8 * [11010, 3400, 3400] / 17810 = [4.95, 1.53, 1.53] -> floor [4, 1, 1], the two left over to the
-    # largest remainders (GPU, then DLA0): [5, 2, 1]. DLA0 with 2 frames is the slowest: 2 * 7.72e9 / 26.25e12.
+    # a frame takes 7.72e9 / 85e12 = 90.8 us on the GPU, 7.72e9 / 26.25e12 = 294.1 us on a DLA (each reads the
+    # weights once, 124.5 us, and 3 x 124.5 us through the shared LPDDR5 stays below what follows). Fastest
+    # split of 8 frames: GPU 6 (545 us) + 1 + 1 (294 us each) = 8 in 545 us; 5 + 2 + 1 takes 588 us (a DLA with
+    # 2), 5 + 1 + 1 leaves a frame over, and GPU + one DLA needs 7 + 1 (636 us).
     split = rk.predict("ResNet-50", orin, batch=8)
     assert split.engines == ("GPU", "DLA0", "DLA1")
-    assert split.engine_batches == (5, 2, 1)
-    assert split.latency_s == pytest.approx(2 * 7.72e9 / 26.25e12)
-    assert split.fps > alone.fps * 1.2
+    assert split.engine_batches == (6, 1, 1)
+    assert split.latency_s == pytest.approx(6 * 7.72e9 / 85e12)
+    assert split.fps > alone.fps * 1.3
     # one frame runs on the fastest engine alone, where reading the weights (0.125 ms) outlasts compute (0.091 ms)
     single = rk.predict("ResNet-50", orin, batch=1)
     assert single.engines == ("GPU",)
     assert single.latency_s == pytest.approx(RESNET50_WEIGHT_BYTES / 204.8e9)
 
 
+def test_split_leaves_an_engine_idle_when_it_would_slow_the_batch():
+    orin = rk.get_hardware("Jetson AGX Orin 64GB")
+    # 2 frames: both on the GPU take 2 x 90.8 = 181.6 us; one of them on a DLA would take 294.1 us
+    two = rk.predict("ResNet-50", orin, batch=2)
+    assert (two.engines, two.engine_batches) == (("GPU",), (2,))
+    assert two.latency_s == pytest.approx(2 * 7.72e9 / 85e12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(batch=st.integers(1, 40), scaled=st.sampled_from([(0,), (1,), (1, 2)]), low=st.floats(0.05, 1.0),
+       gain=st.floats(1.0, 20.0))
+@example(batch=2, scaled=(1, 2), low=5 / 26.25, gain=26.25 / 5)
+def test_a_faster_engine_never_slows_a_batch_split(batch, scaled, low, gain):
+    """The trial's counterexample (the explicit example): raising both DLAs' peak from 5 to 26.25 TOPS slowed
+    batch 2 from 11,010 to 6,801 fps when frames were split in proportion to each engine's throughput."""
+    orin = rk.get_hardware("Jetson AGX Orin 64GB")
+
+    def scaled_by(factor: float) -> HardwareSpec:
+        engines = list(orin.engines)
+        for e in scaled:
+            peaks = {dtype: peak * factor for dtype, peak in engines[e].peak_ops_per_s.items()}
+            engines[e] = engines[e].model_copy(update={"peak_ops_per_s": peaks})
+        return orin.model_copy(update={"engines": tuple(engines)})
+
+    before = quiet_predict("ResNet-50", scaled_by(low), batch=batch)
+    after = quiet_predict("ResNet-50", scaled_by(low * gain), batch=batch)
+    assert after.latency_s <= before.latency_s * (1 + 1e-12)
+    assert after.attainable_ops_per_s <= after.peak_ops_per_s * (1 + 1e-12)
+
+
 def test_split_is_bounded_by_the_shared_memory():
     orin = rk.get_hardware("Jetson AGX Orin 64GB")
-    slow = orin.model_copy(update={"memories": (orin.memories[0].model_copy(update={"bandwidth_bytes_per_s": 1e9}),)})
-    # 1 GB/s: each engine reads the weights once per batch; three engines with frames read 3 x 25.5 MB = 76.5 ms
-    p = rk.predict("ResNet-50", slow, batch=8)
-    assert p.latency_s == pytest.approx(3 * RESNET50_WEIGHT_BYTES / 1e9)
+    def at(bandwidth: float) -> HardwareSpec:
+        level = orin.memories[0].model_copy(update={"bandwidth_bytes_per_s": bandwidth})
+        return orin.model_copy(update={"memories": (level,)})
+
+    # 20 GB/s, 64 frames: each busy engine reads the weights (25.5 MB, 1.275 ms) once per batch. GPU alone:
+    # 64 x 90.8 us = 5.81 ms; GPU + DLA: 44 + 20 frames, 4.0 and 5.9 ms at best (4.44 ms as a continuum); all
+    # three: 40 + 12 + 12 in 3.63 ms of compute but 3 x 1.275 = 3.83 ms of reading weights: memory-bound, fastest
+    p = rk.predict("ResNet-50", at(20e9), batch=64)
+    assert p.engines == ("GPU", "DLA0", "DLA1")
+    assert p.latency_s == pytest.approx(3 * RESNET50_WEIGHT_BYTES / 20e9)
     assert p.bound == "memory:LPDDR5"
+    # 1 GB/s, 8 frames: three engines would read 3 x 25.5 MB = 76.5 ms; the GPU alone reads it once, 25.5 ms
+    alone = rk.predict("ResNet-50", at(1e9), batch=8)
+    assert (alone.engines, alone.engine_batches) == (("GPU",), (8,))
+    assert alone.latency_s == pytest.approx(RESNET50_WEIGHT_BYTES / 1e9)
+    assert alone.bound == "memory:LPDDR5"
 
 
 def _mcu_net() -> LayerNetwork:

@@ -22,9 +22,11 @@ of which :func:`evaluate` is the case of one network and one spec, so the result
 
 **Engines.** Under the ``op_class`` policy rows run on the engine chosen per row, one after another. Under
 ``batch_split`` (with two or more engines that each run the whole network) the B frames are divided among those
-engines in proportion to their throughput on the whole batch (largest remainder); each runs its share as above,
-and the batch takes as long as the slowest engine, or as the bytes all engines move through a memory level they
-share divided by its bandwidth, whichever is longer.
+engines so that the batch finishes first: each engine runs its share as above, and the batch takes as long as the
+slowest engine, or as the bytes all engines with frames move through a memory level they share divided by its
+bandwidth, whichever is longer; of every split of the B frames (any subset of the engines busy) the one that takes
+least is chosen (:func:`_fastest_shares`; exact up to 4,096 frames, in steps of B / 4,096 above). A faster engine
+or memory therefore never predicts a slower batch, and an engine too slow to help is left idle.
 
 Every prediction is a **bound** (``estimate == "bound"``): the datasheet roofline, which real stacks reach only in
 part. ``bound`` is ``compute`` or ``memory:<level>``.
@@ -36,6 +38,7 @@ differently: a grid point and its explicit spec agree to rounding (a few units i
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, field, replace
 from os import PathLike
 from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Iterator, Literal, Sequence, cast, get_args
@@ -259,9 +262,7 @@ def evaluate(counted: CountedNetwork, hardware: HardwareSpec, batches: Sequence[
     capable = engines_running_all(counted, hardware) if hardware.engine_policy == "batch_split" else []
     if len(capable) > 1:
         layout = MemoryLayout.of(hardware)
-        runs = {e: _run(counted, place(counted, hardware, [e]), layout, b, mode, traffic, fuse, with_layers)
-                for e in capable}
-        columns, layers = _split(counted, hardware, runs, layout, b, mode, traffic, fuse, with_layers)
+        columns, layers = _split(counted, hardware, capable, layout, b, mode, traffic, fuse, with_layers)
         arrays = {key: NoteRows.from_values(values) if key == "notes" else
                   _object_array(values) if key in _OBJECT_COLUMNS else np.asarray(values)
                   for key, values in columns.items()}
@@ -640,14 +641,18 @@ def _arrays(run: _Run, b: np.ndarray) -> dict[str, np.ndarray | NoteRows]:
     }
 
 
-def _split(counted: CountedNetwork, hardware: HardwareSpec, runs: dict[int, _Run], layout: MemoryLayout,
+def _split(counted: CountedNetwork, hardware: HardwareSpec, engines: list[int], layout: MemoryLayout,
            b: np.ndarray, mode: str, traffic: TrafficModel, fuse: bool,
            with_layers: bool) -> tuple[dict[str, list[object]], pd.DataFrame | None]:
-    """Batch split across the engines in ``runs`` (each already run on the whole batches ``b``)."""
-    engines = list(runs)
+    """Batch split across ``engines`` (indices of engines that each run the whole network)."""
     names = [hardware.compute_engines[e].name for e in engines]
-    throughput = np.array([b / runs[e].time_s for e in engines])  # (E, B) frames/s on the whole batch
-    shares = _largest_remainder(b, throughput)  # (E, B) ints
+    shares = np.zeros((len(engines), len(b)), dtype=np.int64)
+    for i, batch in enumerate(b.tolist()):
+        sizes = _split_sizes(batch)
+        alone = [_run(counted, place(counted, hardware, [e]), layout, sizes, mode, traffic, fuse, False)
+                 for e in engines]
+        shares[:, i] = _fastest_shares(sizes, [run.time_s for run in alone], [run.moved for run in alone],
+                                       layout.bandwidth_bytes_per_s)
     at_share: dict[tuple[int, int], _Run] = {}
     for index, e in enumerate(engines):
         for frames in sorted({int(s) for s in shares[index] if s > 0}):
@@ -683,15 +688,71 @@ def _split(counted: CountedNetwork, hardware: HardwareSpec, runs: dict[int, _Run
     return columns, layers
 
 
-def _largest_remainder(b: np.ndarray, throughput: np.ndarray) -> np.ndarray:
-    """(E, B) whole frames per engine, proportional to ``throughput`` (E, B), summing to each batch size."""
-    quota = throughput / throughput.sum(axis=0, keepdims=True) * b[None, :]
-    shares: np.ndarray = np.floor(quota).astype(np.int64)
-    for i in range(len(b)):
-        missing = int(b[i] - shares[:, i].sum())
-        order = np.argsort(-(quota[:, i] - shares[:, i]), kind="stable")
-        shares[order[:missing], i] += 1
-    return shares
+SPLIT_SIZES = 4096
+"""Batches up to this many frames are split exactly; a larger batch B among frame counts ``1 .. 4096`` and 4,096
+more evenly spaced up to B (:func:`_split_sizes`)."""
+
+
+def _split_sizes(batch: int) -> np.ndarray:
+    """The frame counts an engine may take of a batch of ``batch`` frames, ascending: all of ``1 .. batch`` up to
+    :data:`SPLIT_SIZES` frames, else those and :data:`SPLIT_SIZES` more evenly spaced up to ``batch``."""
+    if batch <= SPLIT_SIZES:
+        return np.arange(1, batch + 1, dtype=np.int64)
+    spaced = np.linspace(SPLIT_SIZES, batch, SPLIT_SIZES + 1).round().astype(np.int64)
+    return np.unique(np.concatenate([np.arange(1, SPLIT_SIZES + 1, dtype=np.int64), spaced]))
+
+
+def _fastest_shares(sizes: np.ndarray, time_s: list[np.ndarray], moved: list[np.ndarray],
+                    bandwidth: np.ndarray) -> np.ndarray:
+    """Whole frames per engine for a batch of B = ``sizes[-1]`` frames: the split that finishes first.
+
+    Parameters
+    ----------
+    sizes : (S,) ndarray of int
+        Frame counts an engine may take, ascending, from 1 to B (:func:`_split_sizes`).
+    time_s : list of E (S,) ndarrays
+        Each engine's time on ``sizes`` frames alone, s.
+    moved : list of E (S, L) ndarrays
+        The bytes each engine moves through each memory level on ``sizes`` frames.
+    bandwidth : (L,) ndarray
+        Bandwidth of each level, bytes/s (shared by the engines).
+
+    Returns
+    -------
+    (E,) ndarray of int
+        Frames per engine, summing to B. For each non-empty subset A of the engines (all of A busy): the least
+        makespan ``T_A = min max_{e in A} time_e(s_e)`` over frame counts ``s_e >= 1`` summing to B (the smallest
+        of the engines' times ``T`` at which ``sum_e n_e(T) >= B``, ``n_e(T)`` the most frames of ``sizes``
+        engine ``e`` finishes within ``T``; frames beyond B are taken back from the engines that finish last),
+        then ``max(T_A, max_l sum_{e in A} moved_e,l(s_e) / bandwidth_l)`` (a count between two of ``sizes``
+        moves the bytes of the next one up); the subset with the least time wins (ties: fewer engines, then the
+        engines' order). Taking the least over splits that do not depend on the peaks or bandwidths, a faster
+        engine or memory never gives a slower split; with every count of ``1 .. B`` in ``sizes`` the split is
+        the fastest there is.
+    """
+    count, batch = len(time_s), int(sizes[-1])
+    slowest = [np.maximum.accumulate(t) for t in time_s]  # guards rounding: more frames never take less time
+    best: tuple[float, np.ndarray] | None = None
+    for size in range(1, min(count, batch) + 1):
+        for subset in itertools.combinations(range(count), size):
+            candidates = np.unique(np.concatenate([slowest[e] for e in subset]))
+            within = np.array([np.searchsorted(slowest[e], candidates, side="right") for e in subset])
+            frames = np.where(within > 0, sizes[np.maximum(within - 1, 0)], 0)  # (A, candidates)
+            feasible = (frames >= 1).all(axis=0) & (frames.sum(axis=0) >= batch)
+            at = int(np.argmax(feasible))  # the least feasible makespan (all of B on each engine: feasible)
+            split = np.minimum(frames[:, at], batch - size + 1)
+            finish = [slowest[e][np.searchsorted(sizes, n)] for e, n in zip(subset, split.tolist())]
+            for k in np.argsort([-f for f in finish], kind="stable"):
+                split[k] -= min(int(split.sum()) - batch, int(split[k]) - 1)
+            upper = [int(np.searchsorted(sizes, n)) for n in split.tolist()]  # the count of sizes at or above
+            shared = sum(moved[e][u] for e, u in zip(subset, upper)) / bandwidth
+            total = max(float(candidates[at]), float(shared.max()))
+            if best is None or total < best[0]:
+                shares = np.zeros(count, dtype=np.int64)
+                shares[list(subset)] = split
+                best = (total, shares)
+    assert best is not None  # at least one engine and one frame
+    return best[1]
 
 
 def predict(network: NetworkSpec | CountedNetwork, hardware: HardwareSpec, precision: Precision | str | None = None,
