@@ -99,6 +99,43 @@ def _bounded_nodes(node: yaml.Node, path: Path) -> None:
         stack.extend((child, depth + 1, False) for child in children if id(child) not in sizes)
 
 
+def _unique_keys(node: yaml.Node, path: Path) -> None:
+    """Refuse a mapping that gives one key twice (PyYAML keeps the last value without a word, so a pasted
+    ``bandwidth_bytes_per_s:`` would silently replace the first). Each node is visited once (aliases included)."""
+    import yaml
+
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            lines: dict[tuple[str, str], int] = {}
+            for key, _ in current.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                line = key.start_mark.line + 1
+                first = lines.setdefault((key.tag, key.value), line)
+                if first != line:
+                    raise SpecError(f"{path.name}: key {key.value!r} is given twice in one mapping (lines {first} and "
+                                    f"{line}); YAML would keep only the last, so remove or rename one")
+            stack.extend(item for pair in current.value for item in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+
+
+def _tab_indented(text: str, exc: Exception) -> int | None:
+    """The 1-based line of ``text`` where PyYAML's error ``exc`` points, when that line is indented with a tab."""
+    mark = getattr(exc, "problem_mark", None)
+    lines = text.splitlines()
+    if mark is None or not 0 <= mark.line < len(lines):
+        return None
+    line = lines[mark.line]
+    return mark.line + 1 if "\t" in line[:len(line) - len(line.lstrip())] else None
+
+
 def _read_entries(path: Path, key: str) -> list[dict]:
     """The ``key:`` list of a catalog YAML file, loaded safely (no Python tags, depth and alias expansion
     bounded, invalid UTF-8 refused; PyYAML's C loader when it was built with one), as a :class:`SpecError`
@@ -124,17 +161,28 @@ def _read_entries(path: Path, key: str) -> list[dict]:
                 document = None
             else:
                 _bounded_nodes(root, path)
+                _unique_keys(root, path)
                 document = loader.construct_document(root)
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
         if "nesting depth" in str(exc):  # PyYAML 6.0.4 and later bound the nesting themselves
             raise SpecError(f"{path.name}: YAML nested too deeply to read; fix the file") from None
+        tab_line = _tab_indented(text, exc)
+        if tab_line is not None:
+            raise SpecError(f"{path.name}: line {tab_line} is indented with a tab; YAML indents with spaces only, "
+                            "replace the tab with spaces") from None
         message = " ".join(str(exc).split())  # PyYAML's message spans lines; the error is one line
         message = message if len(message) <= 300 else message[:297] + "..."
         raise SpecError(f"{path.name}: not valid YAML ({message}); fix the file's syntax") from None
     except RecursionError:
         raise SpecError(f"{path.name}: YAML nested too deeply to read; fix the file") from None
+    if isinstance(document, dict) and isinstance(document.get(key), dict):
+        raise SpecError(f"{path.name}: '{key}:' holds one mapping, not a list of specs; start each spec with '- ' "
+                        f"('  - name: ...' on the line after '{key}:')")
+    if isinstance(document, dict) and key not in document and "name" in document:
+        raise SpecError(f"{path.name}: the file is one spec without the top-level '{key}:' list; put '{key}:' on "
+                        "the first line and indent the spec under it as a list item ('  - name: ...')")
     if not isinstance(document, dict) or not isinstance(document.get(key), list):
         raise SpecError(f"{path.name}: expected a top-level '{key}:' list of specs")
     return document[key]

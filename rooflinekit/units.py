@@ -1,7 +1,8 @@
 """Unit-suffixed quantities and parsing of human-written values such as ``"19.2 GB/s"``.
 
 All internal values are SI base units: bytes, bytes/s, ops/s, Hz, W, s, J. Decimal prefixes (k = 1e3, M = 1e6,
-G = 1e9, T = 1e12, P = 1e15) unless the binary form (KiB, MiB, GiB, TiB) is written. An op rate is written as
+G = 1e9, T = 1e12, P = 1e15; m = 1e-3, u = µ = μ = 1e-6, n = 1e-9) unless the binary form (KiB, MiB, GiB, TiB)
+is written. An op rate is written as
 datasheets do, ``OPS``/``OP/s`` or ``FLOPS``/``FLOP/s`` (``26 TFLOPS`` = 26e12 ops/s; a floating-point op is an
 op), or in ``MAC/s`` (1 MAC = 2 ops); ``FLOPs`` without ``/s`` is a count of ops, as ``OP`` is.
 """
@@ -16,8 +17,9 @@ from rooflinekit.errors import UnitError
 
 Dimension = Literal["bytes", "bytes_per_s", "ops_per_s", "ops", "hz", "w", "s", "j"]
 
-_DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "m": 1e-3, "u": 1e-6, "µ": 1e-6,
-            "n": 1e-9}
+# micro: 'u', the micro sign (U+00B5) and the Greek letter mu (U+03BC), which datasheets and keyboards mix
+_DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "m": 1e-3, "u": 1e-6, "\u00b5": 1e-6,
+            "\u03bc": 1e-6, "n": 1e-9}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
 
 # unit body (after the prefix) -> dimension
@@ -31,6 +33,10 @@ _BODIES: dict[str, Dimension] = {
     "Hz": "hz", "W": "w", "s": "s", "J": "j",
 }
 _MAC_BODIES = {"MAC/s", "MACS", "MAC", "MACs"}
+_EXAMPLES: dict[Dimension, str] = {
+    "bytes": "'512 KiB', '4 GB'", "bytes_per_s": "'19.2 GB/s'", "ops_per_s": "'26 TOPS', '26 TOP/s', '13 TMAC/s'",
+    "ops": "'4.1 GOP', '2 GMAC'", "hz": "'800 MHz'", "w": "'2.5 W'", "s": "'5 us', '1 ms'", "j": "'3 mJ'",
+}
 _SHOWN_CHARS = 60
 
 
@@ -40,7 +46,7 @@ def _shown(value: object) -> str:
         return f"an integer of {len(str(abs(value)))} digits"
     text = repr(value)
     return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
-_PATTERN = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-zµ/]+)?\s*$")
+_PATTERN = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z\u00b5\u03bc/]+)?\s*$")
 
 
 _FOLDED_BODIES: dict[str, list[str]] = {}
@@ -115,13 +121,15 @@ def parse_quantity(value: str | float | int, dimension: Dimension) -> float:
     else:
         match = _PATTERN.match(str(value))
         if not match:
-            raise UnitError(f"cannot parse {_shown(value)} as a quantity of {dimension}; write e.g. '19.2 GB/s'")
+            raise UnitError(f"cannot parse {_shown(value)} as a quantity of {dimension}; write e.g. "
+                            f"{_EXAMPLES[dimension]}")
         number = float(match.group(1))
         unit = match.group(2)
         if unit:
             factor, body = _split_prefix(unit, dimension)
             if _BODIES[body] != dimension:
-                raise UnitError(f"{_shown(value)} is in {_BODIES[body]}, expected {dimension}")
+                raise UnitError(f"{_shown(value)} is in {_BODIES[body]}, expected {dimension}; write e.g. "
+                                f"{_EXAMPLES[dimension]}")
             number *= factor * (2.0 if body in _MAC_BODIES else 1.0)
     if not math.isfinite(number):
         raise UnitError(f"{_shown(value)} is not a finite quantity of {dimension}")

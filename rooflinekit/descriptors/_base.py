@@ -186,6 +186,12 @@ def _positive_finite(value: float) -> float:
     return value
 
 
+def _non_negative_finite(value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("must be a finite number >= 0")  # the message adds ', got <the value as given>'
+    return value
+
+
 def _not_bool(value: Any) -> Any:
     """Refuse a boolean where a number is expected (pydantic's lax mode would read ``true`` as 1)."""
     if isinstance(value, bool):
@@ -220,11 +226,23 @@ OpsPerS = Annotated[float, _quantity("ops_per_s"), AfterValidator(_positive_fini
 Ops = Annotated[float, _quantity("ops"), AfterValidator(_positive_finite)]
 Hertz = Annotated[float, _quantity("hz"), AfterValidator(_positive_finite)]
 Watts = Annotated[float, _quantity("w"), AfterValidator(_positive_finite)]
+Seconds = Annotated[float, _quantity("s"), AfterValidator(_non_negative_finite)]
+"""A duration in seconds, 0 allowed (a fixed overhead or latency): a number or a string with a unit (``5 us``)."""
 
 
 def _dtype_keys(value: Any) -> Any:
-    """Parse the keys of a per-data-type mapping (``{"INT8": ...}`` -> ``{DType.INT8: ...}``)."""
-    return {DType.parse(k): v for k, v in value.items()} if isinstance(value, dict) else value
+    """Parse the keys of a per-data-type mapping (``{"INT8": ...}`` -> ``{DType.INT8: ...}``); two keys naming
+    one type (``int8`` and ``INT8``, ``fp16`` and ``half``) are refused rather than one silently dropped."""
+    if not isinstance(value, dict):
+        return value
+    parsed: dict[DType, Any] = {}
+    spelled: dict[DType, Any] = {}
+    for key, item in value.items():
+        dtype = DType.parse(key)
+        if dtype in parsed:
+            raise ValueError(f"{spelled[dtype]!r} and {key!r} both name {dtype.value}; keep one")
+        parsed[dtype], spelled[dtype] = item, key
+    return parsed
 
 
 PeakTable = Annotated[dict[DType, OpsPerS], BeforeValidator(_dtype_keys), AfterValidator(deep_freeze)]

@@ -12,8 +12,8 @@ is one engine that runs everything and reaches every level. With ``engines``, th
 
 - ``op_class``: each layer runs on the first listed engine that runs its op class and has a peak for its data
   type (an NPU first, its host CPU for the rest); the layers run one after another.
-- ``batch_split``: the frames of a batch are divided among the engines that can run the whole network, in
-  proportion to each engine's throughput on the whole batch (Jetson AGX Orin: GPU + 2 DLAs).
+- ``batch_split``: the frames of a batch are divided among the engines that can run the whole network so that
+  the batch finishes first (Jetson AGX Orin: GPU + 2 DLAs; see :mod:`rooflinekit.roofline.predictor`).
 
 Tensor roles: ``weights`` (constants), ``activations`` (layer inputs and outputs) and ``state`` (tensors kept
 across steps: KV cache, RNN state). Each role lives in the level that stores it; with no level storing ``state``
@@ -24,13 +24,13 @@ the named level (an Edge TPU's parameter cache backed by its host link).
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Mapping, Self
 
-from pydantic import BeforeValidator, Field, NonNegativeFloat, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
-from rooflinekit.descriptors._base import Bytes, BytesPerS, Frozen, Hertz, PeakTable, Watts
-from rooflinekit.descriptors._base import _quantity
+from rooflinekit.descriptors._base import Bytes, BytesPerS, Frozen, Hertz, PeakTable, Seconds, Watts
 from rooflinekit.descriptors.dtypes import DType
+from rooflinekit.descriptors.ops import OpClass, OpKind
 from rooflinekit.errors import PrecisionError
 
 TensorRole = Literal["weights", "activations", "state"]
@@ -41,6 +41,29 @@ EnginePolicy = Literal["op_class", "batch_split"]
 def _parse_dtype(value: object) -> object:
     """A data-type name in any spelling (``FP16``, ``half``) as its :class:`DType`."""
     return DType.parse(value) if isinstance(value, str) else value
+
+
+_OP_CLASS_NAMES = tuple(c.value for c in OpClass)
+
+
+def _parse_op_class(value: object) -> object:
+    """An op-class name in any case (``Conv``, ``GEMM``) as its :class:`~rooflinekit.descriptors.ops.OpClass`
+    value; an op kind (``matmul``, the class of which is ``gemm``) or an unknown name is refused, naming the
+    classes, so that a misspelt class does not silently keep the engine from running those layers."""
+    if not isinstance(value, str):
+        return value
+    name = value.strip().lower()
+    if name in _OP_CLASS_NAMES:
+        return name
+    kind = OpKind.parse(name)
+    problem = (f"{value!r} is an op kind, of op class {kind.op_class.value!r}" if kind is not None
+               else f"unknown op class {value!r}")
+    raise ValueError(f"{problem}; op_classes lists op classes: {', '.join(_OP_CLASS_NAMES)}")
+
+
+OpClassName = Annotated[str, BeforeValidator(_parse_op_class),
+                        WithJsonSchema({"type": "string", "enum": list(_OP_CLASS_NAMES)})]
+"""An :class:`~rooflinekit.descriptors.ops.OpClass` value, written in any case."""
 
 
 class HardwareKind(str, Enum):
@@ -61,7 +84,24 @@ class HardwareKind(str, Enum):
         return None
 
 
-class MemoryLevel(Frozen):
+class _HardwareDescriptor(Frozen):
+    """A hardware descriptor whose :meth:`model_copy` validates what it changes."""
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with the fields of ``update`` replaced, validated as the constructor validates them (pydantic's
+        own ``model_copy`` stores them unchecked, so a unit string, a negative bandwidth or an unknown field would
+        reach the roofline): :class:`~rooflinekit.errors.SpecError` on bad input. With ``update`` the copy is built
+        anew and ``deep`` changes nothing (descriptors are immutable); without it, pydantic's copy."""
+        if not update:
+            return super().model_copy(deep=deep)
+        return self.model_validate({**self._kept_fields(update), **update})
+
+    def _kept_fields(self, update: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields given to this descriptor that a copy with ``update`` keeps (all of them here)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class MemoryLevel(_HardwareDescriptor):
     """One memory level, e.g. DRAM, on-chip SRAM or MCU flash.
 
     ``stores`` names the tensor roles that live there by default (MCUs: weights in flash, activations in SRAM).
@@ -78,19 +118,20 @@ class MemoryLevel(Frozen):
     source: str = Field(min_length=1)
 
 
-class ComputeEngine(Frozen):
+class ComputeEngine(_HardwareDescriptor):
     """One compute engine of a device: a GPU, a DLA, an NPU, a CPU cluster, an Edge TPU.
 
-    ``op_classes`` lists the op classes (:class:`~rooflinekit.descriptors.ops.OpClass` values) it runs; empty
-    means every class. ``memories`` names the levels it reaches; empty means every level.
-    ``kernel_overhead_s`` is a fixed time per kernel (a layer, or a fused chain of layers) in seconds.
+    ``op_classes`` lists the op classes (:class:`~rooflinekit.descriptors.ops.OpClass` values: ``conv``,
+    ``gemm``, ...; not op kinds such as ``matmul``) it runs; empty means every class. ``memories`` names the
+    levels it reaches; empty means every level. ``kernel_overhead_s`` is a fixed time per kernel (a layer, or a
+    fused chain of layers) in seconds, a finite number >= 0 or a string with a unit (``5 us``).
     """
 
     name: str = Field(min_length=1)
     peak_ops_per_s: PeakTable = Field(min_length=1)
-    op_classes: tuple[str, ...] = ()
+    op_classes: tuple[OpClassName, ...] = ()
     memories: tuple[str, ...] = ()
-    kernel_overhead_s: NonNegativeFloat = 0.0
+    kernel_overhead_s: Seconds = 0.0
     source: str = Field(min_length=1)
 
     def runs(self, op_class: str | None, dtype: DType) -> bool:
@@ -100,7 +141,7 @@ class ComputeEngine(Frozen):
         return not self.op_classes or op_class is None or op_class in self.op_classes
 
 
-class Interconnect(Frozen):
+class Interconnect(_HardwareDescriptor):
     """The links between the identical devices of a multi-device system (NVLink, PCIe), for tensor and pipeline
     parallelism (:mod:`rooflinekit.llm`).
 
@@ -114,11 +155,11 @@ class Interconnect(Frozen):
     name: str = Field(min_length=1)
     devices: int = Field(ge=2)
     bandwidth_bytes_per_s: BytesPerS
-    latency_s: Annotated[float, _quantity("s"), Field(ge=0, allow_inf_nan=False)]
+    latency_s: Seconds
     source: str = Field(min_length=1)
 
 
-class HardwareSpec(Frozen):
+class HardwareSpec(_HardwareDescriptor):
     """A device, or one operating mode of a device (TX2 maxn, EdgeTPU fast, ...).
 
     ``default_precision`` (optional, one of the device's peak data types) is the type a prediction uses when
@@ -176,6 +217,18 @@ class HardwareSpec(Frozen):
             if level.spill_to is not None and level.spill_to not in names or level.spill_to == level.name:
                 raise ValueError(f"memory level {level.name!r}: spill_to {level.spill_to!r} must name another level "
                                  f"of {names}")
+            if level.spill_to is not None and "weights" not in level.stores:
+                raise ValueError(f"memory level {level.name!r}: spill_to {level.spill_to!r} streams the weights that "
+                                 "do not fit, but the level does not store weights; add 'weights' to its stores or "
+                                 "remove spill_to")
+        spills = {m.name: m.spill_to for m in self.memories if m.spill_to is not None}
+        for start in spills:
+            chain = [start]
+            while chain[-1] in spills and spills[chain[-1]] not in chain:
+                chain.append(spills[chain[-1]])
+            if chain[-1] in spills:
+                raise ValueError(f"memory levels spill in a loop ({' -> '.join([*chain, spills[chain[-1]]])}); the "
+                                 "last level of a spill_to chain must not spill")
         engine_names = [e.name for e in self.engines]
         if len(set(engine_names)) != len(engine_names):
             raise ValueError(f"engine names must be unique, got {engine_names}")
@@ -196,6 +249,14 @@ class HardwareSpec(Frozen):
             raise ValueError(f"idle_power_w {self.idle_power_w} exceeds tdp_w {self.tdp_w}")
         return self
 
+    def _kept_fields(self, update: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields a copy with ``update`` keeps; new ``engines`` without a new ``peak_ops_per_s`` drop the old
+        total, so that the copy's device peak is the sum of its new engines' peaks."""
+        kept = super()._kept_fields(update)
+        if "engines" in update and "peak_ops_per_s" not in update:
+            kept.pop("peak_ops_per_s", None)
+        return kept
+
     @property
     def compute_engines(self) -> tuple[ComputeEngine, ...]:
         """The engines; a spec without ``engines`` is one engine named after the device that runs everything."""
@@ -215,11 +276,16 @@ class HardwareSpec(Frozen):
         """The level holding ``role`` tensors for ``engine`` (None: the whole device).
 
         Among the levels the engine reaches that store the role: the first off-chip one, else the first one.
-        ``state`` without a level of its own lives with the activations; a role no reachable level stores lives
-        in the engine's first reachable level.
+        For weights, a level that another such level spills to (``spill_to``) is passed over: the spilling level
+        holds them and only what does not fit is streamed from it (an on-chip parameter cache before the DRAM or
+        host link behind it). ``state`` without a level of its own lives with the activations; a role no reachable
+        level stores lives in the engine's first reachable level.
         """
         reachable = self.reachable_memories(engine)
         holders = [m for m in reachable if role in m.stores]
+        if role == "weights":
+            targets = {m.spill_to for m in holders}
+            holders = [m for m in holders if m.name not in targets]
         if not holders and role == "state":
             return self.memory_for("activations", engine)
         off_chip = [m for m in holders if not m.on_chip]

@@ -1,8 +1,9 @@
 """Parametric hardware grids: one spec template and value ranges, expanded lazily inside the roofline kernel.
 
-A :class:`HardwareGrid` is a single-engine :class:`~rooflinekit.descriptors.HardwareSpec` (the template) and
-up to four kinds of axes, each a list of values or a range ``(start, stop, "log" | "lin", n)`` (``n`` points,
-both ends included; ``log`` spaces them evenly in log10):
+A :class:`HardwareGrid` is a single-engine :class:`~rooflinekit.descriptors.HardwareSpec` (the template: a
+top-level ``peak_ops_per_s``, or exactly one engine under ``engines``, whose op classes, reachable memories and
+``kernel_overhead_s`` every point keeps) and up to four kinds of axes, each a list of values or a range
+``(start, stop, "log" | "lin", n)`` (``n`` points, both ends included; ``log`` spaces them evenly in log10):
 
 - ``peak_ops_per_s``: ``{dtype: values}``, ops/s: the peak of that data type (the type must be a template peak);
 - ``bandwidth_bytes_per_s``: ``{level: values}``, bytes/s: the bandwidth of that memory level;
@@ -110,16 +111,16 @@ class HardwareGrid:
         capacity_bytes : ``{memory level name: values}``, bytes.
         clock_scale : factors on every peak (dimensionless).
 
-        Raises :class:`~rooflinekit.errors.SpecError` for a template with several engines, an unknown data type
+        Raises :class:`~rooflinekit.errors.SpecError` for a template with two or more engines, an unknown data type
         or level, a capacity axis that could reorder the on-chip levels, or bad values, and for a ``template`` that
         is not a spec.
         """
         if not isinstance(template, HardwareSpec):
             raise SpecError(f"a hardware grid's template must be a HardwareSpec, got {type(template).__name__} "
                             f"{shown(template)}; pass rooflinekit.get_hardware(name)")
-        if template.engines:
+        if len(template.engines) > 1:
             raise SpecError(f"{template.name}: a hardware grid needs a single-engine template (top-level "
-                            "peak_ops_per_s, no engines); sweep multi-engine specs one by one")
+                            "peak_ops_per_s, or one engine under engines); sweep multi-engine specs one by one")
         axes: dict[str, np.ndarray] = {}
         for dtype_name, values in (peak_ops_per_s or {}).items():
             dtype = DType.parse(dtype_name)
@@ -217,6 +218,8 @@ class HardwareGrid:
                          for l, m in enumerate(self.template.memories))
         update: dict[str, object] = {"name": f"{self.template.name}[{int(index)}]", "peak_ops_per_s": peaks,
                                      "memories": memories}
+        if self.template.engines:  # the one engine's peaks are the device's
+            update["engines"] = (self.template.engines[0].model_copy(update={"peak_ops_per_s": peaks}),)
         if "clock_scale" in point.axes and self.template.clock_hz is not None:
             update["clock_hz"] = self.template.clock_hz * float(point.axes["clock_scale"][0])
         return self.template.model_copy(update=update)
