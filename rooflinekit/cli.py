@@ -33,7 +33,7 @@ from rooflinekit.cli_common import (
     Parser, format_options, is_model_file, model_options, resolve_model, roofline_options, split_list,
 )
 from rooflinekit.cli_common import (
-    MAX_BATCH, output_file, positive_float, resolve_hardware, traffic_options, warn_failed,
+    DEFAULT_TRAFFIC, MAX_BATCH, output_file, positive_float, resolve_hardware, traffic_options, warn_failed,
 )
 from rooflinekit.display import format_value, one_line, peaks_text, render_fields, render_table, si
 from rooflinekit.errors import RecordError, RooflineError, RooflineWarning, SpecError
@@ -153,14 +153,17 @@ def cmd_predict(args: argparse.Namespace) -> None:
         raise SpecError("--calibration FILE and --calibrated both given; pick one: --calibrated for the "
                         "calibration shipped with rooflinekit, --calibration FILE for your own")
     if args.calibration or args.calibrated:
-        import pandas as pd
-
         from rooflinekit.api import resolve_precision
         from rooflinekit.compare.calibrate import default_calibration
         from rooflinekit.compare.calibrate.regime import load_regime_calibration, predict_in_regime
 
         calibration = (load_regime_calibration(args.calibration) if args.calibration
                        else default_calibration(hardware))  # the shipped one of the hardware's class
+        if args.traffic is not None and args.traffic != calibration.traffic:
+            warnings.warn(f"--traffic {args.traffic} ignored: a calibrated estimate costs the layers with the "
+                          f"traffic its factors were fitted on ({calibration.traffic}); drop --traffic, or drop "
+                          f"--{'calibration' if args.calibration else 'calibrated'} for the roofline bound with it",
+                          RooflineWarning)
         precision, note = resolve_precision(network, hardware, args.precision, args.batch)
         result, notes = predict_in_regime(network, hardware, calibration, args.framework, args.framework_version,
                                           precision, args.batch or getattr(network, "batch", 1))
@@ -170,7 +173,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
         payload = {**summary, "classes": result.classes.to_dict("records")}
         if layers is not None:
             payload["layers"] = layers.to_dict("records")
-        _emit(args, payload, pd.DataFrame([summary]) if layers is None else layers, fields=layers is None)
+        # the table: the summary, then the classes and the layers; CSV: the summary row, or the layer rows
+        _emit(args, payload, [summary] if layers is None or args.format == "table" else layers, fields=True)
         if args.format == "table":
             for level in result.levels:
                 print(f"calibration level: {level}")
@@ -185,7 +189,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
     if args.layers and args.mode != "layer":
         raise SpecError("--layers prints per-layer times, which --mode network has none of; add --mode layer "
                         "(the roofline's layers) or --calibrated (the calibrated layers)")
-    prediction = predict(network, hardware, args.precision, args.batch, args.mode, args.traffic, fuse=args.fuse,
+    traffic = DEFAULT_TRAFFIC if args.traffic is None else args.traffic
+    prediction = predict(network, hardware, args.precision, args.batch, args.mode, traffic, fuse=args.fuse,
                          framework=args.framework, framework_version=args.framework_version)
     if args.layers and prediction.layers is None:
         raise SpecError(f"--layers: {prediction.network} is an aggregate catalog network (totals only) and has no "
@@ -536,20 +541,26 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     keys = records[["hardware", "network", "pruning_pct", "precision", "batch"]].drop_duplicates()
     rows, failures = [], {}
     predicted: set[tuple] = set()  # (spec names, pruning, precision, batch): one prediction however records spell it
+    failed: dict[tuple, str] = {}  # those of them whose prediction failed -> why, for every spelling of them
     for key in progress(list(keys.itertuples(index=False, name=None)), "predict", unit="config"):
         hardware_name, network_name, pruning, precision, batch = key
         precision = None if precision is None or precision != precision else str(precision)
+        resolved = None
         try:
             # 100 % is also what a record without a pruning column gets: then a label's 'P%' says more, as in align
             network = network_catalog().get(str(network_name), None if float(pruning) == 100 else float(pruning))
             hardware = resolve_hardware(str(hardware_name))
             resolved = (hardware.name, network.name, network.pruning_pct, precision, int(batch))
             if resolved in predicted:  # another spelling of a configuration already predicted: align matches both
+                if resolved in failed:
+                    failures[key] = failed[resolved]
                 continue
             predicted.add(resolved)
             result = predict(network, hardware, precision, int(batch), args.mode, args.traffic)
         except RooflineError as exc:
             failures[key] = one_line(str(exc))
+            if resolved is not None:
+                failed[resolved] = failures[key]
             continue
         # the catalog's names (a hardware YAML file keeps its path, the name its records give it)
         file_spec = Path(str(hardware_name)).suffix.lower() in HARDWARE_SUFFIXES
@@ -583,7 +594,7 @@ def cmd_align(args: argparse.Namespace) -> None:
     result, unmatched = _align(args)
     matched = result.matched
     summary = None
-    if args.command == "efficiency" and len(matched):
+    if args.command == "efficiency":  # its columns even when no record matched (then no row)
         from rooflinekit.compare import summarize_efficiency
 
         summary = summarize_efficiency(matched, by=split_list(args.by) or ["hardware"])
@@ -594,19 +605,29 @@ def cmd_align(args: argparse.Namespace) -> None:
         print(dumps_json(payload))
         return
     if args.format == "csv" and summary is not None:  # efficiency's result; the records are 'align --format csv'
+        if len(unmatched):  # not in the summary, and the CSV has no room to say so
+            first = unmatched.iloc[0]
+            warnings.warn(f"{len(unmatched)} of {len(matched) + len(unmatched)} records matched no prediction and "
+                          f"are not in the summary, e.g. {first.get('source', 'a record')}: "
+                          f"{one_line(first['reason'])}; 'rooflinekit align' lists them with their reasons",
+                          RooflineWarning)
         print(tabular(summary, LIST_SEPARATOR).to_csv(index=False), end="")
         return
     if args.format == "csv":
         import pandas as pd
+        from pandas.api.types import is_integer_dtype
 
         rows = pd.concat([matched.assign(status="matched"), unmatched.assign(status="unmatched")], ignore_index=True)
+        for column in matched.columns:  # whole numbers stay whole where the unmatched rows have none: 1, not 1.0
+            if is_integer_dtype(matched[column]) and column in rows:
+                rows[column] = rows[column].astype("Int64")
         print(tabular(rows, LIST_SEPARATOR).to_csv(index=False), end="")
         return
     print(f"{len(matched)} of {len(matched) + len(unmatched)} records matched a prediction "
           f"(efficiency = measured / predicted fps, in %)")
     if len(matched):
         print(render_table(matched, wide=args.wide, columns=MATCHED_COLUMNS))
-    if summary is not None:
+    if summary is not None and len(summary):
         print()
         print(render_table(summary, wide=args.wide))
     if len(unmatched):
@@ -705,12 +726,14 @@ def _add_predict(commands: Any, common: Parser, name: str, text: str) -> None:
                       help="a calibrated estimate with its interval from the calibration shipped with rooflinekit "
                            "for the hardware's class (MCU: MLPerf Tiny; GPU, NPU: MLPerf Inference Offline, "
                            "large-batch throughput); other hardware classes are refused")
-    pred.add_argument("--framework", help="software stack for --calibration, e.g. 'X-CUBE-AI 7.3.0', 'Plumerai'")
-    pred.add_argument("--framework-version", help="stack version for --calibration, when not in --framework")
+    pred.add_argument("--framework", help="software stack for --calibrated or --calibration, e.g. 'X-CUBE-AI "
+                                          "7.3.0', 'Plumerai'")
+    pred.add_argument("--framework-version", help="stack version for --calibrated or --calibration, when not in "
+                                                  "--framework")
     pred.add_argument("--layers", action="store_true",
                       help="per-layer times: the roofline's (--mode layer) or the calibrated ones (--calibrated, "
                            "--calibration); with --format csv the layer rows instead of the summary row")
-    pred.set_defaults(run=cmd_predict)
+    pred.set_defaults(run=cmd_predict, traffic=None)  # None: not given (DEFAULT_TRAFFIC, or the calibration's)
 
 
 def _add_calibrate(commands: Any, common: Parser, name: str, text: str) -> None:
@@ -960,8 +983,18 @@ def run() -> int:
     A command is one short process whose matrix work is small, so OpenBLAS's thread pool (one thread per core,
     started when numpy loads) costs more start-up than it saves: the script asks for one thread
     (``OPENBLAS_NUM_THREADS=1``) unless the user has set it. :func:`main` called from Python changes nothing.
+
+    A process started with stderr closed (``2>&-``; Python's ``sys.stderr`` is then None) writes its warnings and
+    errors to /dev/null, not into stdout (``print(file=None)`` would); one started with stdout closed (``>&-``)
+    has nowhere to put its output and exits with status 2, saying so on stderr.
     """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # open for the life of the process
+    if sys.stdout is None:
+        print("rooflinekit: error: standard output is closed; redirect it (> FILE or > /dev/null) instead of "
+              "closing it", file=sys.stderr)
+        return 2
     return main()
 
 

@@ -7,7 +7,7 @@ import math
 import re
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 from rooflinekit._limits import MAX_BATCH, MAX_DIM, shown
 from rooflinekit.errors import RooflineWarning, SpecError
@@ -18,10 +18,42 @@ if TYPE_CHECKING:
     from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 
 FORMATS = ("table", "csv", "json")
+DEFAULT_TRAFFIC = "weights_only"
+"""The memory-traffic assumption of ``--traffic`` when it is not given (as QuTiBench)."""
+
+
+_GIVEN = "_rooflinekit_given"
+"""Namespace attribute in which :class:`_StoreOnce` keeps the options given so far (removed after parsing)."""
+
+
+class _StoreOnce(argparse._StoreAction):
+    """argparse's ``store``, refusing an option given twice with different values (``--hardware A --hardware B``),
+    of which argparse would keep the last without a word; the same value twice is accepted."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        given: dict[str, Any] = namespace.__dict__.setdefault(_GIVEN, {})
+        if option_string is not None and self.dest in given and given[self.dest] != values:
+            raise argparse.ArgumentError(self, f"{option_string} is given twice, {shown(str(given[self.dest]))} "
+                                               f"and {shown(str(values))}; give it once")
+        given[self.dest] = values
+        super().__call__(parser, namespace, values, option_string)
 
 
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line on stderr with exit status 2."""
+    """An argument parser whose usage errors are one line on stderr with exit status 2, and which refuses an
+    option given twice with different values."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        parsed.__dict__.pop(_GIVEN, None)
+        return parsed, extras
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"rooflinekit: error: {message} (see 'rooflinekit --help')\n")
@@ -54,8 +86,8 @@ def traffic_options() -> Parser:
     from rooflinekit.roofline import TRAFFIC_MODELS
 
     parent = Parser(add_help=False)
-    parent.add_argument("--traffic", choices=list(TRAFFIC_MODELS), default="weights_only",
-                        help="memory-traffic assumption (default weights_only, as QuTiBench)")
+    parent.add_argument("--traffic", choices=list(TRAFFIC_MODELS), default=DEFAULT_TRAFFIC,
+                        help=f"memory-traffic assumption (default {DEFAULT_TRAFFIC}, as QuTiBench)")
     return parent
 
 
@@ -222,8 +254,9 @@ def resolve_hardware(name: str, option: str = "--hardware") -> HardwareSpec:
 
     path = Path(name)
     if path.suffix.lower() in HARDWARE_SUFFIXES and not path.is_file():
-        raise SpecError(f"{option} {name}: no such file; give a hardware YAML file (see 'rooflinekit hardware "
-                        "schema') or a catalog name ('rooflinekit hardware list')")
+        raise SpecError(f"{option} {name}: {'a folder, not a file' if path.is_dir() else 'no such file'}; give a "
+                        "hardware YAML file (see 'rooflinekit hardware schema') or a catalog name ('rooflinekit "
+                        "hardware list')")
     return resolve(path if path.suffix.lower() in HARDWARE_SUFFIXES else name)
 
 

@@ -1,0 +1,219 @@
+"""A command-line user's trial: each test is an invocation that printed a wrong or incomplete answer, dropped
+something silently, or ended in a traceback (a few guard what a fix must keep). Expected values come from the
+Python API called directly, the documented contract (README 'JSON output', the ``--help`` texts) or hand derivation
+in the comments."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import warnings
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from rooflinekit.cli import main, run as run_script
+from rooflinekit.display import format_value
+
+MCU = "NUCLEO-F767ZI"  # an MCU: the shipped MLPerf Tiny calibration applies to it
+EFFICIENCY_COLUMNS = ["efficiency_median_pct", "efficiency_mean_pct", "efficiency_min_pct", "efficiency_max_pct"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, list[str]]:
+    """Exit status, stdout and the lines of stderr of ``rooflinekit argv``."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err.splitlines()
+
+
+def one_error(lines: list[str]) -> str:
+    """The one ``rooflinekit: error:`` line of stderr (any other line is a ``warning:``)."""
+    errors = [line for line in lines if not line.startswith("warning: ")]
+    assert len(errors) == 1 and errors[0].startswith("rooflinekit: error: "), lines
+    return errors[0]
+
+
+def strict_json(text: str) -> Any:
+    """``text`` parsed as RFC 8259 JSON: NaN and Infinity are refused."""
+    def refuse(constant: str) -> None:
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+# --- predict --calibrated --------------------------------------------------------------------------------------------
+
+def test_calibrated_layers_table_shows_the_summary_once_then_classes_then_layers(capsys):
+    # the table printed the layer table twice (once in place of the summary) and never the latency, fps and interval
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from rooflinekit.api import predict
+
+        expected = predict("LeNet-MNIST", MCU, calibrated=True)  # the Python API's own calibrated path
+    code, out, _ = run(capsys, "predict", "LeNet-MNIST", "--hardware", MCU, "--calibrated", "--layers", "-q")
+    lines = out.splitlines()
+    assert code == 0
+    assert f"latency_s           {format_value('latency_s', expected.latency_s)}" in lines
+    assert f"fps                 {format_value('fps', expected.fps)}" in lines
+    layer_headers = [i for i, line in enumerate(lines) if line.startswith("name ") and "calibration_class" in line]
+    class_header = next(i for i, line in enumerate(lines) if line.startswith("op_class "))
+    assert len(layer_headers) == 1 and class_header < layer_headers[0]  # README: 'prints them after the classes'
+    # LeNet-MNIST has 13 layers (count's table): all of them, once, after the header
+    assert len([line for line in lines[layer_headers[0] + 1:] if line.strip()]) == 13
+
+
+def test_calibrated_layers_csv_is_still_the_layer_rows(capsys):
+    code, out, _ = run(capsys, "predict", "LeNet-MNIST", "--hardware", MCU, "--calibrated", "--layers",
+                       "--format", "csv", "-q")
+    frame = pd.read_csv(io.StringIO(out))
+    assert code == 0 and len(frame) == 13
+    assert list(frame.columns) == ["name", "op", "calibration_class", "ops", "time_s", "calibrated_time_s", "bound"]
+
+
+def test_calibrated_warns_of_a_traffic_it_ignores(capsys):
+    # --traffic was silently dropped: the calibrated estimate uses the traffic its factors were fitted on
+    from rooflinekit.catalog import get_hardware
+    from rooflinekit.compare.calibrate import default_calibration
+
+    fitted = default_calibration(get_hardware(MCU)).traffic
+    other = next(t for t in ("weights_only", "weights_and_activations") if t != fitted)
+    base = ["predict", "LeNet-MNIST", "--hardware", MCU, "--calibrated", "--format", "json"]
+    code, out, err = run(capsys, *base, "--traffic", other)
+    said = [line for line in err if line.startswith(f"warning: --traffic {other} ignored")]
+    assert code == 0 and len(said) == 1 and f"({fitted})" in said[0]
+    _, plain, plain_err = run(capsys, *base)
+    assert strict_json(out)["latency_s"] == strict_json(plain)["latency_s"]  # ignored, as the warning says
+    assert not any("--traffic" in line for line in plain_err)
+    _, _, same_err = run(capsys, *base, "--traffic", fitted)  # the calibration's own traffic: nothing to say
+    assert not any("--traffic" in line for line in same_err)
+
+
+def test_predict_without_traffic_still_uses_the_documented_default(capsys):
+    code, out, _ = run(capsys, "predict", "LeNet-MNIST", "--hardware", "A100-SXM4-40GB", "--format", "json")
+    assert code == 0 and strict_json(out)["traffic"] == "weights_only"  # --help: 'default weights_only'
+
+
+def test_framework_help_names_both_calibration_options(capsys):
+    # --framework chooses the stack of --calibrated too (its note says 'pass ... --framework to choose'); the help
+    # said 'for --calibration' only
+    code, out, _ = run(capsys, "predict", "--help")
+    text = " ".join(out.split())
+    assert code == 0 and "software stack for --calibrated or --calibration" in text
+    assert "stack version for --calibrated or --calibration" in text
+
+
+# --- efficiency and align --------------------------------------------------------------------------------------------
+
+def test_efficiency_without_a_match_keeps_its_summary_columns(capsys, tmp_path):
+    # CSV printed align's record rows (other columns) and JSON had no 'summary' when no record matched
+    records = tmp_path / "runs.csv"
+    records.write_text("hardware,network,latency_s,batch\nNoSuchBoard,ResNet-50,0.01,1\n", encoding="utf-8")
+    code, out, err = run(capsys, "efficiency", records, "--format", "csv")
+    assert code == 0 and out.splitlines() == [",".join(["hardware", "n", *EFFICIENCY_COLUMNS])]
+    assert [line for line in err if "not in the summary" in line] == [
+        "warning: 1 of 1 records matched no prediction and are not in the summary, e.g. runs.csv:2: unknown "
+        "hardware 'NoSuchBoard' (list them with 'rooflinekit hardware list'); 'rooflinekit align' lists them with "
+        "their reasons"]
+    code, out, _ = run(capsys, "efficiency", records, "--by", "network,batch", "--format", "csv")
+    assert code == 0 and out.splitlines() == [",".join(["network", "batch", "n", *EFFICIENCY_COLUMNS])]
+    code, out, _ = run(capsys, "efficiency", records, "--format", "json")
+    assert code == 0 and strict_json(out)["summary"] == []  # README: 'efficiency adds summary array'
+    code, _, err = run(capsys, "efficiency", records, "--by", "nocolumn")
+    assert code == 2 and "nocolumn" in one_error(err)  # a --by typo is refused even when nothing matched
+
+
+def test_efficiency_csv_says_which_records_it_left_out(capsys, tmp_path):
+    records = tmp_path / "runs.csv"
+    records.write_text("hardware,network,latency_s,batch\nZCU104-DPU,ResNet-50,0.002,1\nNoSuchBoard,ResNet-50,"
+                       "0.01,1\n", encoding="utf-8")
+    code, out, err = run(capsys, "efficiency", records, "--format", "csv")
+    summary = pd.read_csv(io.StringIO(out))
+    assert code == 0 and summary["hardware"].tolist() == ["ZCU104-DPU"] and summary["n"].tolist() == [1]
+    # measured 1 / 0.002 s = 500 fps; predicted 595.85 fps (README, Quick start): 500 / 595.85 = 83.9 %
+    assert summary["efficiency_median_pct"].iloc[0] == pytest.approx(83.9, abs=0.05)
+    assert len([line for line in err if line.startswith("warning: 1 of 2 records matched no prediction")]) == 1
+
+
+def test_align_csv_keeps_whole_numbers_whole(capsys, tmp_path):
+    # an unmatched row (no record_index) turned every whole-number column into floats: '0.0', '1.0'
+    records = tmp_path / "runs.csv"
+    records.write_text("hardware,network,latency_s,batch\nZCU104-DPU,ResNet-50,0.002,1\nNoSuchBoard,ResNet-50,"
+                       "0.01,1\n", encoding="utf-8")
+    code, out, _ = run(capsys, "align", records, "--format", "csv")
+    rows = pd.read_csv(io.StringIO(out), dtype=str, keep_default_na=False)
+    assert code == 0 and rows["status"].tolist() == ["matched", "unmatched"]
+    # the first record matched the first (and only) prediction: indices 0 and 0; the other has none
+    assert rows["record_index"].tolist() == ["0", ""] and rows["prediction_index"].tolist() == ["0", ""]
+    assert rows["batch"].tolist() == ["1", "1"] and rows["predicted_batch"].tolist() == ["1", ""]
+
+
+def test_align_gives_every_spelling_of_a_failed_configuration_its_reason(capsys, tmp_path):
+    # the second spelling of a configuration whose prediction failed was unmatched as 'no prediction with this
+    # hardware (...)' instead of why the prediction failed
+    from rooflinekit.api import predict
+    from rooflinekit.display import one_line
+    from rooflinekit.errors import RooflineError
+
+    with pytest.raises(RooflineError) as failure:  # the Python API's own reason for this configuration
+        predict("ResNet-50", "ZCU104-DPU", "int8", 1, traffic="weights_and_activations")
+    records = tmp_path / "runs.csv"
+    records.write_text("hardware,network,precision,latency_s,batch\nZCU104-DPU,ResNet-50,int8,0.002,1\n"
+                       "ZCU104 DPU,resnet50,int8,0.002,1\n", encoding="utf-8")
+    code, out, _ = run(capsys, "align", records, "--traffic", "weights_and_activations", "--format", "json")
+    unmatched = strict_json(out)["unmatched_records"]
+    assert code == 0 and [row["hardware"] for row in unmatched] == ["ZCU104-DPU", "ZCU104 DPU"]
+    assert [row["reason"] for row in unmatched] == [one_line(str(failure.value))] * 2
+
+
+# --- options -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, option", [
+    (["predict", "LeNet-MNIST", "--hardware", "NCS", "--hardware", "ZCU104-DPU"], "--hardware"),
+    (["predict", "LeNet-MNIST", "--hardware", "NCS", "--format", "json", "--format", "csv"], "--format"),
+    (["count", "LeNet-MNIST", "--batch", "2", "--batch", "8"], "--batch"),
+])
+def test_an_option_given_twice_with_different_values_is_refused(capsys, argv, option):
+    # argparse kept the last value and dropped the first without a word
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert f"{option} is given twice" in one_error(err)
+
+
+def test_an_option_repeated_with_the_same_value_is_accepted(capsys):
+    code, out, _ = run(capsys, "predict", "LeNet-MNIST", "--hardware", "NCS", "--hardware", "NCS", "--format",
+                       "json")
+    assert code == 0 and strict_json(out)["hardware"] == "NCS"
+
+
+def test_a_folder_given_as_hardware_file_is_named_a_folder(capsys, tmp_path):
+    (tmp_path / "npu.yaml").mkdir()
+    code, _, err = run(capsys, "hardware", "show", tmp_path / "npu.yaml")
+    assert code == 2 and "npu.yaml: a folder, not a file; give a hardware YAML file" in one_error(err)
+
+
+# --- closed standard streams ---------------------------------------------------------------------------------------
+
+def test_console_script_with_stdout_closed_says_so(capsys, monkeypatch):
+    # 'rooflinekit hardware list >&-' (Python's sys.stdout is then None) ended in an AttributeError traceback
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.setattr(sys, "argv", ["rooflinekit", "hardware", "list"])
+    monkeypatch.setattr(sys, "stdout", None)
+    code = run_script()
+    assert code == 2
+    assert capsys.readouterr().err == ("rooflinekit: error: standard output is closed; redirect it (> FILE or "
+                                       "> /dev/null) instead of closing it\n")
+
+
+def test_console_script_with_stderr_closed_keeps_stdout_clean(capsys, monkeypatch):
+    # with '2>&-' (sys.stderr None) print(file=sys.stderr) wrote the warnings into stdout, ahead of the JSON
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.setattr(sys, "argv", ["rooflinekit", "sweep", "--models", "ResNet-50", "--hardware", "ZCU104-DPU",
+                                      "--precisions", "fp16", "--format", "json"])  # a failed row: a warning
+    monkeypatch.setattr(sys, "stderr", None)
+    code = run_script()
+    sys.stderr.close()  # the /dev/null run() opened; monkeypatch puts the captured stream back
+    rows = strict_json(capsys.readouterr().out)
+    assert code == 0 and [row["status"] for row in rows] == [
+        "ZCU104-DPU has no native fp16 peak; it supports int8"]  # the DPU's only peak is int8 (hardware show)
