@@ -119,6 +119,20 @@ def test_batch_below_the_regime_warns_once_and_scales_the_sustained_throughput()
     assert not [w for w in caught if "outside the calibration's regime" in str(w.message)]
 
 
+def test_layers_below_the_regime_count_the_samples_asked_for():
+    """The layer rows of a scaled estimate are of the batch asked for, times and counts alike (the counts were
+    those of the 64 samples costed)."""
+    at_64 = _quiet_predict("ResNet-50", A100, batch=64, calibrated=True).layers
+    at_1 = _quiet_predict("ResNet-50", A100, batch=1, calibrated=True).layers
+    # ResNet-50's first conv: 7 x 7 x 3 x 64 x 112 x 112 = 118,013,952 MACs per sample; input 3 x 224 x 224 int8
+    first = at_1.iloc[0]
+    assert (first["macs"], first["ops"], first["input_bytes"]) == (118_013_952, 2 * 118_013_952, 3 * 224 * 224)
+    for column in ("macs", "ops", "input_bytes", "output_bytes", "compute_s", "memory_s", "time_s",
+                   "calibrated_time_s"):
+        assert at_1[column].to_numpy() * 64 == pytest.approx(at_64[column].to_numpy(), rel=1e-12), column
+    assert at_1["weight_bytes"].tolist() == at_64["weight_bytes"].tolist()  # the weights: once per batch either way
+
+
 def test_grouped_scheme_gives_resnext_convs_their_own_class():
     # the same hand count as tests/test_mlperf_inference_fidelity.py: RetinaNet's 16 grouped 3x3 convs do
     # 2 x 2,949,120,000 MACs + 35,200,000 bias adds per image; at batch 64 on an A100 (624e12 int8 ops/s,

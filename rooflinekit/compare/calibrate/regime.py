@@ -39,6 +39,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pandas as pd
+
 from rooflinekit.compare.calibrate.model import CalibratedPredictor, CalibrationWarning, load_calibration
 from rooflinekit.compare.calibrate.workflow import CalibratedPrediction, predict_with_calibration
 from rooflinekit.compare.records import normalize_framework
@@ -222,13 +224,29 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     return (estimate if costed == batch else _scaled(estimate, batch / costed, batch)), tuple(notes)
 
 
+PER_BATCH_LAYER_COLUMNS = ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes", "compute_s",
+                           "memory_s", "time_s", "calibrated_time_s")
+"""Layer columns that grow with the samples of a batch (counts, activation and state bytes, times); a layer's
+``params`` and ``weight_bytes`` do not (the weights are read once per batch)."""
+
+
+def _per_batch(column: pd.Series, scale: float) -> pd.Series:
+    """``column`` x ``scale``; a whole-number column stays whole where every product is (a count of 64 samples
+    scaled to 1 of them)."""
+    scaled = column * scale
+    if pd.api.types.is_integer_dtype(column) and bool((scaled == scaled.round()).all()):
+        return scaled.round().astype(column.dtype)
+    return scaled
+
+
 def _scaled(estimate: CalibratedPrediction, scale: float, batch: int) -> CalibratedPrediction:
     """``estimate`` (per batch of ``batch / scale`` samples) with every per-batch time x ``scale`` (s), for
-    ``batch`` samples; rates (``fps``, ``efficiency_pct``) unchanged."""
+    ``batch`` samples: the classes' times and the layers' :data:`PER_BATCH_LAYER_COLUMNS`; rates (``fps``,
+    ``efficiency_pct``) unchanged."""
     classes = estimate.classes.assign(roofline_s=estimate.classes.roofline_s * scale,
                                       latency_s=estimate.classes.latency_s * scale)
-    layers = estimate.layers.assign(time_s=estimate.layers.time_s * scale,
-                                    calibrated_time_s=estimate.layers.calibrated_time_s * scale)
+    layers = estimate.layers.assign(**{column: _per_batch(estimate.layers[column], scale)
+                                       for column in PER_BATCH_LAYER_COLUMNS if column in estimate.layers})
     interval = None if estimate.interval_s is None else (estimate.interval_s[0] * scale,
                                                          estimate.interval_s[1] * scale)
     return dataclasses.replace(estimate, batch=batch, latency_s=estimate.latency_s * scale,
