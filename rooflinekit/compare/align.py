@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -111,6 +111,23 @@ def _precision_key(value: Any) -> str:
         return str(value).strip().casefold()
 
 
+def _precision_keys(values: Iterable[Any]) -> list[str]:
+    """:func:`_precision_key` of each value, each distinct (hashable) value parsed once: a table of many rows names
+    a few precisions."""
+    seen: dict[Any, str] = {}
+    keys = []
+    for value in values:
+        try:
+            key = seen.get(value)
+        except TypeError:  # unhashable: parsed on its own
+            key = _precision_key(value)
+        else:
+            if key is None:
+                key = seen[value] = _precision_key(value)
+        keys.append(key)
+    return keys
+
+
 def _split_label(label: str) -> tuple[str, float]:
     """``'ResNet-50 80%'`` -> ``('ResNet-50', 80.0)``; a label without ``P%`` is unpruned."""
     match = _LABEL.match(label)
@@ -124,7 +141,7 @@ def _keys(frame: pd.DataFrame, names: _Names, pruning: pd.Series, networks: pd.S
         "_key_hardware": ([names.hardware_key(str(h)) for h in frame["hardware"]], object),
         "_key_network": ([n for n, _ in nets], object),
         "_key_pruning_pct": ([p for _, p in nets], "float64"),
-        "_key_precision": ([_precision_key(p) for p in frame["precision"]], object),
+        "_key_precision": (_precision_keys(frame["precision"]), object),
         "_key_batch": ([0] * len(frame) if best_over_batch else frame["batch"], "int64"),
     }
     return pd.DataFrame({name: pd.Series(list(values), index=frame.index, dtype=dtype)
@@ -313,9 +330,10 @@ def align(predictions: pd.DataFrame, records: pd.DataFrame, *, normalize: bool =
 
     r_tuples = pd.Series(list(r_keys.itertuples(index=False, name=None)), index=records.index, dtype=object)
     unmatched_records = records.drop(index=matched["record_index"])
+    left = unmatched_records.index
     unmatched_records = unmatched_records.assign(reason=[
-        usable.record_reason(r_tuples.at[i]) if comparable.at[i] else _unmeasured(records, i, measured.at[i])
-        for i in unmatched_records.index])
+        usable.record_reason(key) if ok else _unmeasured(records, i, fps)
+        for i, key, ok, fps in zip(left, r_tuples[left], comparable[left], measured[left])])
     unmatched_predictions = predictions.drop(index=matched["prediction_index"].unique())
     unmatched_predictions = unmatched_predictions.assign(
         reason=[usable.prediction_reason(i) for i in unmatched_predictions.index])

@@ -17,7 +17,6 @@ duplicate handling.
 from __future__ import annotations
 
 import array
-import math
 from typing import Annotated, Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -235,17 +234,21 @@ class RecordColumns:
         self._key_hashes = array.array("q")
         if not len(candidates):
             return []
-        rows = [self._row(columns, index) for index in candidates.tolist()]
+        rows = self._rows(columns, candidates)
         kept, rejected = split_duplicates(rows, Record)
         drop = np.delete(candidates, kept)
         for name in list(columns):
             columns[name] = np.delete(columns[name], drop)
         return rejected
 
-    def _row(self, columns: Mapping[str, np.ndarray], index: int) -> dict[str, Any]:
-        """Record ``index`` as the dict :meth:`Record.model_dump` gives, for the duplicate check."""
-        row = {name: _python(columns[name][index]) for name in _FIELDS}
-        return {**row, "source": f"{self.file_name}:{columns['source'][index]}"}
+    def _rows(self, columns: Mapping[str, np.ndarray], indices: np.ndarray) -> list[dict[str, Any]]:
+        """Records ``indices`` as the dicts :meth:`Record.model_dump` gives (a missing number None), for the
+        duplicate check; read a column at a time (``tolist`` gives Python values, not one numpy scalar per cell)."""
+        picked = {name: [None if value != value else value for value in columns[name][indices].tolist()]  # NaN
+                  if _DTYPES[name] == "float64" else columns[name][indices].tolist() for name in _FIELDS}
+        sources = [f"{self.file_name}:{line}" for line in columns["source"][indices].tolist()]
+        return [{**{name: picked[name][row] for name in _FIELDS}, "source": source}
+                for row, source in enumerate(sources)]
 
 
 class _Column:
@@ -294,12 +297,6 @@ def _repeated(hashes: array.array) -> np.ndarray:
 def is_missing_given(value: Any) -> bool:
     """Whether a value as given counts as missing (a field the row lacks does)."""
     return value is ABSENT or is_missing(value)
-
-
-def _python(value: Any) -> Any:
-    """A numpy scalar as the Python value :meth:`Record.model_dump` gives (a missing float is None)."""
-    value = value.item() if isinstance(value, np.generic) else value
-    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _series(values: np.ndarray, dtype: str | None) -> pd.Series:

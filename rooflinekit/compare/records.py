@@ -36,7 +36,8 @@ with a unit (``"12 ms"``, ``"7.4 mJ"``, ``"40 mW"``, ``"5.5 fps"``); they are st
 A record that fails validation is not dropped: :func:`records_frame` returns it in ``rejected`` (the fields as given,
 object dtype) with a ``reason``. Two records with the same key (:attr:`Record.KEY_FIELDS`) are duplicates: identical
 measured values keep the first and reject the rest as exact duplicates; different values reject all of them as
-conflicting.
+conflicting (repeated runs of one configuration: give one row per configuration, e.g. their median), the reason
+listing the first :data:`LISTED_DUPLICATES` values and sources and the group's size.
 """
 
 from __future__ import annotations
@@ -183,6 +184,17 @@ _EXAMPLES: dict[Dimension, str] = {"s": "'12 ms' or 0.012", "j": "'7.4 mJ' or 0.
                                    "hz": "'120 MHz' or 1.2e8"}
 
 
+_PLACEHOLDER = re.compile(r"[-\u2013\u2014?x/.]+|n\s*[/.]?\s*a\.?|tbd|unknown|none", re.I)
+"""Cells a spreadsheet fills where nothing was measured (``-``, ``--``, ``?``, ``n.a.``, ...): not missing values
+(pandas does not read them as missing), so a rejection says what to write instead."""
+
+
+def _placeholder_hint(value: str) -> str:
+    """``'; leave the cell empty ...'`` when ``value`` is a placeholder (:data:`_PLACEHOLDER`), else ``''``."""
+    return ("; leave the cell empty (or NA) where nothing was measured" if _PLACEHOLDER.fullmatch(value.strip())
+            else "")
+
+
 def _quantity(dimension: Dimension):
     def parse(value: Any) -> Any:
         if is_missing(value):
@@ -192,7 +204,7 @@ def _quantity(dimension: Dimension):
                 return parse_quantity(value, dimension)
             except UnitError:
                 raise ValueError(f"cannot read {shown(value)}: unknown number or unit; write e.g. "
-                                 f"{_EXAMPLES[dimension]}") from None
+                                 f"{_EXAMPLES[dimension]}{_placeholder_hint(value)}") from None
         return _number(value)
 
     return BeforeValidator(parse)
@@ -211,7 +223,7 @@ def _throughput(value: Any) -> Any:
     match = _FPS.match(value)
     if not match or (match.group(2) and not match.group(3)):
         raise ValueError(f"unknown throughput unit in {shown(value)}; write e.g. '5.5 fps', '5.5 inf./sec.' or "
-                         "'2 kfps'")
+                         f"'2 kfps'{_placeholder_hint(value)}")
     return float(match.group(1)) * {"": 1.0, "k": 1e3, "M": 1e6}[match.group(2)]
 
 
@@ -385,11 +397,22 @@ def split_duplicates(rows: list[dict[str, Any]], model: type[Record]) -> tuple[l
             rejected += [{**rows[i], "reason": f"exact duplicate of {first['source']} (key {key})"}
                          for i in members[1:]]
             continue
-        detail = "; ".join(f"{name} " + " vs ".join(repr(rows[i][name]) for i in members) for name in differing)
-        sources = ", ".join(rows[i]["source"] for i in members)
-        rejected += [{**rows[i], "reason": f"conflicting duplicates of key ({key}): {detail} (sources {sources})"}
-                     for i in members]
+        detail = "; ".join(f"{name} " + _listed([repr(rows[i][name]) for i in members[:LISTED_DUPLICATES]],
+                                                len(members), " vs ") for name in differing)
+        sources = _listed([rows[i]["source"] for i in members[:LISTED_DUPLICATES]], len(members), ", ")
+        reason = f"conflicting duplicates of key ({key}): {detail} (sources {sources})"  # one string for the group
+        rejected += [{**rows[i], "reason": reason} for i in members]
     return sorted(kept), rejected
+
+
+LISTED_DUPLICATES = 5
+"""Most members of a conflicting group whose values and sources its reason lists: a table of repeated runs (thousands
+of rows with one key) must not give each row a reason that lists them all (memory quadratic in the group's size)."""
+
+
+def _listed(items: list[str], count: int, separator: str) -> str:
+    """The first ``items`` of ``count`` joined by ``separator``, ``'... (count in all)'`` when some are left out."""
+    return separator.join(items) + (f"{separator}... ({count} in all)" if count > len(items) else "")
 
 
 def _dtype(annotation: Any) -> str | None:
@@ -432,8 +455,10 @@ def typed_frame(rows: list[dict[str, Any]], model: type[Record]) -> pd.DataFrame
 
 def rejected_frame(rows: list[dict[str, Any]], model: type[Record] = Record) -> pd.DataFrame:
     """Rejected rows (object dtype): the model's columns, any other columns given, then ``reason``."""
-    extra = [name for row in rows for name in row if name not in model.model_fields and name != "reason"]
-    columns = list(model.model_fields) + list(dict.fromkeys(extra)) + ["reason"]
+    fields = list(model.model_fields)  # read once: the class attribute is slow to look up per cell
+    known = {*fields, "reason"}
+    extra = dict.fromkeys(name for row in rows for name in row if name not in known)
+    columns = fields + list(extra) + ["reason"]
     return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
