@@ -307,13 +307,15 @@ def _check_columns(path: Path, mapping: dict[str, Any], needed: Sequence[str], o
     column the table has itself (its own column is read, the constant ignored)."""
     if path.is_dir() or path.suffix.lower() != ".csv" or not path.is_file():
         return  # folders are MLPerf Tiny trees; other tables are checked by their loader
-    import pandas as pd
+    import csv
 
-    try:
-        header = list(pd.read_csv(path, nrows=0).columns)
-    except (OSError, ValueError, UnicodeDecodeError):
-        return  # the loader reports an unreadable table
-    own = {mapping["columns"].get(c, c) for c in header}
+    from rooflinekit.compare.loaders.generic import record_name, table_header
+
+    try:  # the header as the loader reads it: byte order mark, ';' or tab, spaced names, title lines
+        header = table_header(path, mapping["columns"])
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error):
+        return  # the loader reports an unreadable table (and a column given twice)
+    own = {record_name(c, mapping["columns"]) for c in header}
     ignored = sorted(own & set(mapping["constants"]))
     if ignored:
         warnings.warn(f"{path.name}: --set {', '.join(ignored)} ignored: the table's own column is read (--set "

@@ -217,3 +217,20 @@ def test_console_script_with_stderr_closed_keeps_stdout_clean(capsys, monkeypatc
     rows = strict_json(capsys.readouterr().out)
     assert code == 0 and [row["status"] for row in rows] == [
         "ZCU104-DPU has no native fp16 peak; it supports int8"]  # the DPU's only peak is int8 (hardware show)
+
+
+def test_align_reads_a_spreadsheet_export_the_loader_reads(capsys, tmp_path):
+    """The command line's column check reads the header as the loader does (byte order mark, ';' with decimal
+    commas, a title line, spaced and capitalised names): before, it refused these tables that load_table reads."""
+    semi = tmp_path / "semi.csv"
+    semi.write_bytes("\ufeffboard;model;prec;latency [ms]\nZCU104-DPU;ResNet-50;int8;2,5\n".encode("utf-8"))
+    code, out, err = run(capsys, "align", semi, "--columns", "board=hardware,model=network,prec=precision,"
+                         "latency [ms]=latency_s", "--units", "latency_s=ms", "--format", "json")
+    assert code == 0, err
+    row = strict_json(out)["matched"][0]
+    assert row["measured_fps"] == pytest.approx(1 / 2.5e-3)  # 2,5 ms -> 400 fps
+    titled = tmp_path / "titled.csv"
+    titled.write_text("My runs 2024,,\nHardware , Network , latency_s\nZCU104-DPU,ResNet-50,0.0025\n")
+    code, out, err = run(capsys, "align", titled, "--format", "json")
+    assert code == 0, err
+    assert [r["source"] for r in strict_json(out)["matched"]] == ["titled.csv:3"]
