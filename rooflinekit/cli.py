@@ -578,6 +578,10 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
             unmatched[["hardware", "network", "pruning_pct", "precision", "batch"]].itertuples(index=False,
                                                                                               name=None),
             unmatched["reason"])]
+    if len(rejected):  # rows the loader could not read are unmatched records too, each with why
+        not_read = rejected.assign(reason=["not read: " + str(reason) for reason in rejected["reason"]])
+        unmatched = pd.concat([unmatched, not_read[[c for c in not_read.columns if c in unmatched.columns]]],
+                              ignore_index=True)
     return result, unmatched
 
 
@@ -637,8 +641,10 @@ def cmd_align(args: argparse.Namespace) -> None:
         print(f"{len(unmatched)} unmatched record{'s' if len(unmatched) > 1 else ''}:")
         for row in unmatched.to_dict("records"):
             precision = row.get("precision") if isinstance(row.get("precision"), str) else "precision not stated"
-            print(f"  {row.get('source', '')}: {row['hardware']} / {row['network']} / {precision} / batch "
-                  f"{row['batch']}: {one_line(row['reason'])}")
+            batch = row.get("batch")
+            batch_text = "batch not stated" if batch is None or batch != batch else f"batch {batch}"  # None, NaN
+            print(f"  {row.get('source', '')}: {row['hardware']} / {row['network']} / {precision} / {batch_text}: "
+                  f"{one_line(row['reason'])}")
 
 
 def _refuse_name(args: argparse.Namespace) -> None:

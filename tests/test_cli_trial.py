@@ -234,3 +234,20 @@ def test_align_reads_a_spreadsheet_export_the_loader_reads(capsys, tmp_path):
     code, out, err = run(capsys, "align", titled, "--format", "json")
     assert code == 0, err
     assert [r["source"] for r in strict_json(out)["matched"]] == ["titled.csv:3"]
+
+
+def test_align_lists_the_rows_it_could_not_read_as_unmatched_records(capsys, tmp_path):
+    """Every row of the table is matched or listed unmatched with why, in every format (a row the loader rejects
+    was only counted in a warning)."""
+    table = tmp_path / "runs.csv"
+    table.write_text("hardware,network,latency_s\nZCU104-DPU,ResNet-50,0.0025\nZCU104-DPU,MobileNetv1,-\n")
+    code, out, err = run(capsys, "align", table, "--format", "json")
+    payload = strict_json(out)
+    assert code == 0 and len(payload["matched"]) == 1
+    [row] = payload["unmatched_records"]
+    assert row["source"] == "runs.csv:3" and row["reason"].startswith("not read: latency_s: cannot read '-'")
+    code, out, err = run(capsys, "align", table)
+    assert "1 of 2 records matched" in out
+    assert "runs.csv:3: ZCU104-DPU / MobileNetv1 / precision not stated / batch not stated: not read:" in out
+    code, out, err = run(capsys, "align", table, "--format", "csv")
+    assert pd.read_csv(io.StringIO(out))["status"].tolist() == ["matched", "unmatched"]
