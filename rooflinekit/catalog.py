@@ -307,6 +307,12 @@ class NetworkCatalog:
         if pruning_pct is not None:
             pct = float(pruning_pct)
         spec = self._index.get((family, pct))
+        if spec is None and family in self._families:  # a known model without that pruning
+            variants = [self.label(s) for s in self.specs if normalize_name(s.name) == family
+                        or family in {normalize_name(a) for a in s.aliases}]
+            raise UnknownNameError(f"model {name!r} has no {pct:g}% pruned variant (pruning is the share of channels "
+                                   f"kept in percent, 100 = unpruned); its variants: {', '.join(variants)}",
+                                   name=name, kind="model", suggestions=variants)
         if spec is None:
             raise _not_found("model", "models", name, [self.label(s) for s in self.specs])
         return spec  # type: ignore[return-value]

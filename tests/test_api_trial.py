@@ -13,7 +13,7 @@ import pytest
 import rooflinekit as rk
 from rooflinekit.catalog import load_hardware_file
 from rooflinekit.compare import align, calibrate_from_paths, records_frame
-from rooflinekit.errors import CalibrationError, RecordError, SpecError
+from rooflinekit.errors import CalibrationError, RecordError, SpecError, UnknownNameError
 from rooflinekit.roofline import HardwareGrid
 from rooflinekit.roofline.predictor import SWEEP_COLUMNS
 
@@ -104,6 +104,16 @@ def test_get_network_refuses_a_pruning_outside_0_100(pruning):
     """Was: ValueError from float('abc'), or 'unknown model ResNet-50; did you mean ResNet-50'."""
     with pytest.raises(SpecError, match=r"^pruning_pct must be the percentage of channels kept"):
         rk.get_network("ResNet-50", pruning_pct=pruning)
+
+
+@pytest.mark.parametrize("name, pruning", [("ResNet-50", 0.8), ("ResNet-50 55", None), ("RN50", 55)])
+def test_a_pruning_the_model_lacks_names_the_model_and_its_variants(name, pruning):
+    """Was: 'unknown model 'ResNet-50'; did you mean ResNet-50, ...?' for a model that is in the catalog."""
+    pct = 0.8 if pruning == 0.8 else 55
+    with pytest.raises(UnknownNameError, match=rf"^model '{name}' has no {pct:g}% pruned variant \(pruning is "
+                                                 r"the share of channels kept in percent, 100 = unpruned\); its "
+                                                 r"variants: ResNet-50, ResNet-50 80%, ResNet-50 50%, ResNet-50 30%$"):
+        rk.get_network(name, pruning_pct=pruning)
 
 
 def test_get_network_takes_a_numpy_pruning():
