@@ -53,6 +53,7 @@ PREDICT_FIELDS = ["network", "hardware", "precision", "batch", "mode", "traffic"
                   "latency_optimistic_s", "latency_pessimistic_s", "engines", "kernels", "fits", "estimate"]
 """Fields of ``predict``'s text output, in order (JSON and CSV have every field)."""
 LAYER_COLUMNS = ["name", "op", "ops", "weight_bytes", "time_s", "bound"]
+"""``predict --mode layer`` columns (with ``engine`` after ``op`` when the layers ran on several engines)."""
 CALIBRATED_LAYER_COLUMNS = ["name", "op", "calibration_class", "ops", "time_s", "calibrated_time_s", "bound"]
 """``predict --calibrated --layers`` columns: ``time_s`` the layer's roofline time, ``calibrated_time_s`` the estimate."""
 SWEEP_TABLE_COLUMNS = ["network", "hardware", "precision", "batch", "fps", "latency_s", "bound", "fps_per_w",
@@ -196,11 +197,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
         raise SpecError(f"--layers: {prediction.network} is an aggregate catalog network (totals only) and has no "
                         "layers to print; give a model file or a layer-level catalog network")
     payload = {**prediction.to_dict(), "fps_per_w": _fps_per_w(prediction.fps, hardware.tdp_w)}
+    # which engine ran each layer, where the prediction used several (an NPU and its host CPU)
+    engine = ["engine"] if len(prediction.engines or ()) > 1 else []
+    layer_columns = [*LAYER_COLUMNS[:2], *engine, *LAYER_COLUMNS[2:]]
     if args.mode == "layer" and args.format == "json":  # null for an aggregate network: it has no layers
-        payload["layers"] = (None if prediction.layers is None else
-                             prediction.layers[["name", "op", "ops", "time_s", "bound"]].to_dict("records"))
+        payload["layers"] = (None if prediction.layers is None else prediction.layers[
+            ["name", "op", *engine, "ops", "time_s", "bound"]].to_dict("records"))
     if args.layers and args.format == "csv":
-        _emit(args, payload, prediction.layers[LAYER_COLUMNS])
+        _emit(args, payload, prediction.layers[layer_columns])
         return
     _emit(args, payload, [{k: v for k, v in payload.items() if k != "layers"}], columns=PREDICT_FIELDS, fields=True)
     if args.format == "table":
@@ -208,7 +212,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
             print(f"note: {note}")
     if args.mode == "layer" and args.format == "table" and prediction.layers is not None:
         print()
-        print(render_table(prediction.layers, wide=args.wide, columns=LAYER_COLUMNS))
+        print(render_table(prediction.layers, wide=args.wide, columns=layer_columns))
 
 
 def cmd_calibrate(args: argparse.Namespace) -> None:

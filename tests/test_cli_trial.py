@@ -251,3 +251,19 @@ def test_align_lists_the_rows_it_could_not_read_as_unmatched_records(capsys, tmp
     assert "runs.csv:3: ZCU104-DPU / MobileNetv1 / precision not stated / batch not stated: not read:" in out
     code, out, err = run(capsys, "align", table, "--format", "csv")
     assert pd.read_csv(io.StringIO(out))["status"].tolist() == ["matched", "unmatched"]
+
+
+def test_layer_table_names_the_engine_of_each_layer_when_several_ran(capsys):
+    """STM32N6570-DK: its NPU runs LeNet's convs and fully connected layers, the Cortex-M55 the softmax (the NPU's
+    op classes leave it out); a one-engine device's table has no engine column."""
+    code, out, err = run(capsys, "predict", "LeNet-MNIST", "--hardware", "STM32N6570-DK", "--mode", "layer",
+                         "--precision", "int8", "--layers", "--format", "csv")
+    rows = pd.read_csv(io.StringIO(out)).set_index("name")
+    assert (rows.at["conv1", "engine"], rows.at["fc3", "engine"], rows.at["softmax_12", "engine"]) == (
+        "Neural-ART NPU", "Neural-ART NPU", "Cortex-M55")
+    code, out, err = run(capsys, "predict", "LeNet-MNIST", "--hardware", "STM32N6570-DK", "--mode", "layer",
+                         "--precision", "int8", "--format", "json")
+    assert {row["engine"] for row in strict_json(out)["layers"]} == {"Neural-ART NPU", "Cortex-M55"}
+    code, out, err = run(capsys, "predict", "LeNet-MNIST", "--hardware", "NUCLEO-F767ZI", "--mode", "layer",
+                         "--precision", "int8", "--layers", "--format", "csv")
+    assert "engine" not in pd.read_csv(io.StringIO(out)).columns
