@@ -10,6 +10,7 @@ used as it is. A prediction whose memories cannot hold what they must is made an
 from __future__ import annotations
 
 import dataclasses
+import operator
 import warnings
 from os import PathLike
 from pathlib import Path
@@ -41,11 +42,37 @@ class CapacityWarning(RooflineWarning):
 HARDWARE_SUFFIXES = (".yaml", ".yml")
 
 
-def resolve_network(network: NetworkSpec | CountedNetwork | str | Path) -> NetworkSpec | CountedNetwork:
-    """A model file (by suffix), a catalog network by name (with an optional pruning suffix), or ``network``."""
-    if isinstance(network, Path) or isinstance(network, str) and Path(network).suffix.lower() in MODEL_SUFFIXES:
-        return load_model(network)
+def is_model_path(network: object) -> bool:
+    """Whether ``network`` names a model file: a :class:`~pathlib.Path`, or a str with a model file's suffix."""
+    return isinstance(network, Path) or isinstance(network, str) and Path(network).suffix.lower() in MODEL_SUFFIXES
+
+
+def resolve_network(network: NetworkSpec | CountedNetwork | str | Path,
+                    batch: int | None = None) -> NetworkSpec | CountedNetwork:
+    """A model file (by suffix) imported at ``batch`` (None: its own; a batch its shapes fix otherwise is a
+    :class:`~rooflinekit.errors.ShapeError`, see :func:`~rooflinekit.importers.load_model`), a catalog network by
+    name (with an optional pruning suffix), or ``network``."""
+    if is_model_path(network):
+        if hasattr(batch, "__index__") and not isinstance(batch, bool):  # numpy integers as Python ints
+            batch = operator.index(batch)
+        return load_model(network, batch=batch)
     return get_network(network) if isinstance(network, str) else network
+
+
+def check_model_batches(path: str | Path, network: NetworkSpec, batches: Iterable[int | None]) -> None:
+    """Refuse a batch of ``batches`` that the model file ``path`` (imported as ``network``, at its own batch) cannot
+    be imported at (a leading dim, Reshape target or other constant fixing another batch), as :func:`predict`
+    refuses it: a sweep costs the file's network at each batch, which must be the network imported at that batch.
+
+    Raises
+    ------
+    ShapeError
+        From :func:`~rooflinekit.importers.load_model`, naming the input or node that fixes the batch and the
+        ``input_shapes`` that would override it.
+    """
+    own = getattr(network, "batch", None)
+    for batch in dict.fromkeys(b for b in batches if b is not None and b != own):
+        load_model(path, batch=batch)
 
 
 def resolve_hardware(hardware: HardwareSpec | str | Path) -> HardwareSpec:
@@ -92,7 +119,7 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     weights, activations or state placed in it, and :class:`~rooflinekit.errors.RooflineWarning` when
     ``framework`` is given without a calibration (it is ignored).
     """
-    network, hardware = resolve_network(network), resolve_hardware(hardware)
+    network, hardware = resolve_network(network, batch), resolve_hardware(hardware)
     model = _calibration(calibration, hardware) if calibrated or calibration is not None else None
     regime_notes: tuple[str, ...] = ()
     if model is not None:
@@ -268,7 +295,11 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
 
     for value, what in ((networks, "networks"), (hardware, "hardware")):
         predictor.check_listed(value, what)  # before a name is resolved character by character
-    nets = [resolve_network(n) for n in networks]
+    given = list(networks)
+    nets = [resolve_network(n) for n in given]
+    for path, net in zip(given, nets):  # a model file at each batch: as predict imports it, or refused
+        if is_model_path(path):
+            check_model_batches(path, net, batches)
     hws = [h if isinstance(h, HardwareGrid) else resolve_hardware(h) for h in hardware]
     if engine == "dask":
         from rooflinekit.roofline.dask_engine import sweep_dask

@@ -358,7 +358,7 @@ def _is_float(text: str) -> bool:
 def cmd_sweep(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from rooflinekit.api import CapacityWarning, sweep
+    from rooflinekit.api import CapacityWarning, check_model_batches, sweep
     from rooflinekit.catalog import hardware_catalog, network_catalog
 
     if args.scheduler is not None and args.engine != "dask":
@@ -371,8 +371,11 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         if batch is not None and not 1 <= batch <= MAX_BATCH:
             raise SpecError(f"--batches {args.batches!r}: batch {batch} is out of range; give whole numbers from 1 to "
                             f"{MAX_BATCH}, e.g. 1,8,64")
-    networks = [resolve_model(m) for m in progress(split_list(args.models), "models", unit="model")] \
-        or network_catalog().specs
+    models = split_list(args.models)
+    networks = [resolve_model(m) for m in progress(models, "models", unit="model")] or network_catalog().specs
+    for model, network in zip(models, networks):  # a model file at each batch: as predict imports it, or refused
+        if is_model_file(model):
+            check_model_batches(Path(model), network, batches)
     hardware = [resolve_hardware(h) for h in split_list(args.hardware)] or hardware_catalog().specs
     precisions = split_list(args.precisions) or [None]
     with warnings.catch_warnings():  # one capacity warning for the whole sweep, not one per network

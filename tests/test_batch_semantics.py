@@ -135,6 +135,45 @@ def test_fixed_leading_dim_contradicting_the_batch_is_refused(tmp_path: Path) ->
         load_onnx(path, batch=8)
 
 
+def fixed_conv(tmp_path: Path) -> Path:
+    """x fixed at (2, 3, 4, 4), the conv of ``conv_model``: 2 x 432 = 864 MACs."""
+    return save(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], {"x": [2, 3, 4, 4]},
+                [tensor("w", [4, 3, 3, 3])], name="fixed.onnx")
+
+
+def test_python_predict_and_sweep_import_a_model_file_at_the_batch_asked_for(tmp_path: Path,
+                                                                               conv_model: Path) -> None:
+    """As the command line does: a file's fixed batch is refused at another batch, by predict and by sweep (which
+    costed the file's batch-2 network at batch 4 without a word), and a dynamic file gives the network imported
+    at that batch."""
+    import rooflinekit as rk
+
+    fixed = fixed_conv(tmp_path)
+    assert rk.predict(fixed, "NCS", precision="fp16").ops == 2 * 2 * 432 / 2  # ops per frame: 2 x 432 MACs / 2
+    for call in (lambda: rk.predict(fixed, "NCS", batch=4, precision="fp16"),
+                 lambda: rk.sweep([str(fixed)], ["NCS"], ["fp16"], [2, 4])):
+        with pytest.raises(ShapeError, match=r"fixed\.onnx: batch 4 contradicts input 'x', whose leading dim is "
+                                             r"fixed to 2"):
+            call()
+    assert rk.sweep([str(fixed)], ["NCS"], ["fp16"], [2, None])["batch"].tolist() == [2, 2]
+    # a symbolic batch: the file at batch 4 is the network imported at 4 (4 x 432 MACs)
+    at_4 = rk.predict(conv_model, "NCS", batch=4, precision="fp16")
+    assert at_4.ops * at_4.batch == 2 * 4 * 432
+    assert at_4.latency_s == rk.predict(load_model(conv_model, batch=4), "NCS", precision="fp16").latency_s
+    table = rk.sweep([conv_model], ["NCS"], ["fp16"], [1, 4])
+    assert table["latency_s"].tolist() == [rk.predict(conv_model, "NCS", batch=b, precision="fp16").latency_s
+                                           for b in (1, 4)]
+    assert rk.predict(conv_model, "NCS", batch=np.int64(4), precision="fp16").latency_s == at_4.latency_s
+
+
+def test_cli_sweep_refuses_a_batch_a_model_file_fixes_otherwise(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    fixed = fixed_conv(tmp_path)
+    assert main(["sweep", "--models", str(fixed), "--hardware", "NCS", "--batches", "2,4"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("rooflinekit: error: ") and "batch 4 contradicts input 'x'" in err[0]
+
+
 def test_input_shape_may_override_a_fixed_leading_dim(tmp_path: Path) -> None:
     # the model declares x (2, 3); input_shapes x=(8, 3) overrides it (nothing in the graph pins the 2)
     path = save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], {"x": [2, 3]})
