@@ -19,7 +19,8 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
 def test_pages_with_examples_exist():
-    assert {p.name for p in PAGES} >= {"index.md", "hardware.md", "model-file.md", "measurements.md", "sweeps.md"}
+    assert {p.name for p in PAGES} >= {"index.md", "hardware.md", "model-file.md", "measurements.md", "sweeps.md",
+                                       "llm.md"}
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
