@@ -342,3 +342,15 @@ def test_identity_memo_keeps_its_weight_account_under_threads():
         sys.setswitchinterval(interval)
     assert failures == []
     assert memo._total == len(memo._entries) <= 2  # every value weighs 1
+
+
+@pytest.mark.parametrize("mode", ["network", "layer"])
+def test_a_network_on_one_peak_reports_that_peak_exactly(mode):
+    """The effective peak sum(ops) / sum(ops / peak) rounds a single peak (26e12 came out 25999999999999.996);
+    where every row runs at one peak, predict and sweep report it as given."""
+    npu = HardwareSpec.model_validate({
+        "name": "n", "kind": "NPU", "source": "t", "peak_ops_per_s": {"int8": "26 TOPS"},
+        "memories": [{"name": "DRAM", "capacity_bytes": "4 GB", "bandwidth_bytes_per_s": "12.8 GB/s", "source": "t"}]})
+    assert predict("ResNet-20-CIFAR-10", npu, "int8", mode=mode).peak_ops_per_s == 26e12
+    assert sweep(["ResNet-20-CIFAR-10", "LeNet-MNIST"], [npu], ["int8"], mode=mode)["peak_ops_per_s"].tolist() == [
+        26e12, 26e12]

@@ -412,7 +412,9 @@ def _run(counted: CountedNetwork, placement: Placement, layout: MemoryLayout, b:
     ops = rows.ops[:, None] * frames[None, :]  # (R, B)
     compute = ops / row_peak
     ops_total, compute_total, moved_total = ops.sum(axis=0), compute.sum(axis=0), moved.sum(axis=0)
-    peak = np.where(compute_total > 0, ops_total / np.where(compute_total > 0, compute_total, 1.0), peak_max)
+    uniform = (row_peak == row_peak[:1]).all(axis=0)  # one peak for every row: itself, not a rounded quotient
+    peak = np.where((compute_total > 0) & ~uniform, ops_total / np.where(compute_total > 0, compute_total, 1.0),
+                    np.where(uniform, row_peak[0], peak_max))
     labels = ("compute", *(f"memory:{name}" for name in layout.names))
     layers = None
     if mode == "network":

@@ -502,6 +502,7 @@ class _Layout:
     peak_row: np.ndarray  # (N,) its peak, ops/s
     act_level: np.ndarray  # (N,) the level its activations live in
     peak_max: np.ndarray  # (S,) each segment's largest row peak, ops/s
+    peak_min: np.ndarray  # (S,) and its smallest
     starts: np.ndarray  # (K,) first row of each kernel (a run of fused rows)
     kernel_bounds: np.ndarray  # (S + 1,) first kernel of each segment, and K
     overhead: np.ndarray  # (K,) s per kernel
@@ -588,8 +589,8 @@ class _Layout:
         engines = np.empty(n_seg, dtype=object)
         engines[:] = used
         made = cls(stack, devices, fleet, seg_device, engine, peak_row, act_level,
-                   np.maximum.reduceat(peak_row, first), starts, kernel_bounds, overhead, overhead_sum, rows_peak, ops,
-                   weight_bytes, state_bytes, activations, levels, np.append(row_starts, len(ops)),
+                   np.maximum.reduceat(peak_row, first), np.minimum.reduceat(peak_row, first), starts, kernel_bounds,
+                   overhead, overhead_sum, rows_peak, ops, weight_bytes, state_bytes, activations, levels, np.append(row_starts, len(ops)),
                    fleet.bandwidth[seg_device], fleet.capacity[seg_device],
                    devices[0].layout.spill_to if len(devices) == 1 else np.full(n_levels, NO_LEVEL),
                    by_kind[:, n_levels:], folded[:, n_levels:], act_peak, state_sum, act_peak + state_sum,
@@ -690,7 +691,7 @@ def _run_stacked(layout: _Layout, b: np.ndarray, mode: str, traffic: TrafficMode
         compute = ops_rows / rows_peak[:, None]
         ops_total, compute_total = fold_runs(ops_rows, row_starts), fold_runs(compute, row_starts)
         moved_total = fold_runs(moved, row_starts)  # (S, B, L)
-        peak = _effective_peak(ops_total, compute_total, layout.peak_max)
+        peak = _effective_peak(ops_total, compute_total, layout.peak_max, layout.peak_min)
         whole = roofline_times(ops_total.reshape(-1), moved_total.reshape(-1, n_levels), peak.reshape(-1),
                                bandwidth[0] if len(devices) == 1 else np.repeat(bandwidth, len(frames), axis=0))
         time_s = whole.time_s.reshape(n_seg, -1) + overhead_sum[:, None]
@@ -705,7 +706,7 @@ def _run_stacked(layout: _Layout, b: np.ndarray, mode: str, traffic: TrafficMode
         else:
             totals = layer_totals(*arguments, with_kernels=with_layers)
             ops_total, compute_total, moved_total, time_s, pessimistic_s, bound, kernel_times = totals
-        peak = _effective_peak(ops_total, compute_total, layout.peak_max)
+        peak = _effective_peak(ops_total, compute_total, layout.peak_max, layout.peak_min)
         slowest_s = moved_total[:, :, 0] / bandwidth[:, None, 0]  # the slowest level, level by level
         for level in range(1, n_levels):
             np.maximum(slowest_s, moved_total[:, :, level] / bandwidth[:, None, level], out=slowest_s)
@@ -767,11 +768,14 @@ def _notes(resident: _Residency, n_seg: int, width: int, n_b: int) -> NoteRows:
                     columns)
 
 
-def _effective_peak(ops_total: np.ndarray, compute_total: np.ndarray, peak_max: np.ndarray) -> np.ndarray:
+def _effective_peak(ops_total: np.ndarray, compute_total: np.ndarray, peak_max: np.ndarray,
+                    peak_min: np.ndarray) -> np.ndarray:
     """(S, B) ops/s: ``sum ops / sum (ops / peak)``, or the segment's largest row peak ``peak_max`` (S,) where it
-    has no ops."""
+    has no ops or where every row has that peak (``peak_min`` (S,) equal to it: the quotient would round it, 26e12
+    to 25999999999999.996)."""
     computes = compute_total > 0
-    return np.where(computes, ops_total / np.where(computes, compute_total, 1.0), peak_max[:, None])
+    effective = ops_total / np.where(computes, compute_total, 1.0)
+    return np.where(computes & (peak_min != peak_max)[:, None], effective, peak_max[:, None])
 
 
 class LayerTotals(NamedTuple):
