@@ -19,28 +19,35 @@ _LAZY = {
                     "rooflinekit.counters"),
     **dict.fromkeys(("AggregateNetwork", "ComputeEngine", "DType", "HardwareSpec", "Layer", "LayerNetwork",
                      "MemoryLevel", "OpClass", "OpKind", "Precision", "TensorSpec"), "rooflinekit.descriptors"),
-    **dict.fromkeys(("RooflineError", "RooflineWarning"), "rooflinekit.errors"),
+    **dict.fromkeys(("CalibrationWarning", "ControlFlowWarning", "RooflineError", "RooflineWarning", "SpecError",
+                     "UnknownNameError"), "rooflinekit.errors"),
+    "UnsupportedOpWarning": "rooflinekit.counters",
     **dict.fromkeys(("TRAFFIC_MODELS", "CountedNetwork", "Prediction", "TrafficModel"), "rooflinekit.roofline"),
     **dict.fromkeys(("LLMResult", "predict_llm"), "rooflinekit.llm"),
 }
 
 __all__ = [
-    "AggregateNetwork", "CapacityWarning", "ComputeEngine", "CountedNetwork", "CounterRegistry", "CountingConventions",
-    "DEFAULT_COUNTERS", "DType", "HardwareSpec", "Layer", "LayerNetwork", "MemoryLevel", "NetworkCost", "OpClass",
-    "OpKind", "Precision", "Prediction", "RooflineError", "RooflineWarning", "TRAFFIC_MODELS", "TensorSpec",
-    "TrafficModel", "count_network", "get_hardware", "get_network", "hardware_catalog", "network_catalog", "predict",
-    "sweep", "LLMResult", "predict_llm",
+    "AggregateNetwork", "CalibrationWarning", "CapacityWarning", "ComputeEngine", "ControlFlowWarning",
+    "CountedNetwork", "CounterRegistry", "CountingConventions", "DEFAULT_COUNTERS", "DType", "HardwareSpec", "Layer",
+    "LayerNetwork", "MemoryLevel", "NetworkCost", "OpClass", "OpKind", "Precision", "Prediction", "RooflineError",
+    "RooflineWarning", "SpecError", "TRAFFIC_MODELS", "TensorSpec", "TrafficModel", "UnknownNameError",
+    "UnsupportedOpWarning", "count_network", "get_hardware", "get_network", "hardware_catalog", "network_catalog",
+    "predict", "sweep", "LLMResult", "predict_llm",
 ]
 
 if TYPE_CHECKING:
     from rooflinekit.api import CapacityWarning, predict, sweep
     from rooflinekit.catalog import get_hardware, get_network, hardware_catalog, network_catalog
-    from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions, NetworkCost, count_network
+    from rooflinekit.counters import (
+        DEFAULT_COUNTERS, CounterRegistry, CountingConventions, NetworkCost, UnsupportedOpWarning, count_network,
+    )
     from rooflinekit.descriptors import (
         AggregateNetwork, ComputeEngine, DType, HardwareSpec, Layer, LayerNetwork, MemoryLevel, OpClass, OpKind,
         Precision, TensorSpec,
     )
-    from rooflinekit.errors import RooflineError, RooflineWarning
+    from rooflinekit.errors import (
+        CalibrationWarning, ControlFlowWarning, RooflineError, RooflineWarning, SpecError, UnknownNameError,
+    )
     from rooflinekit.roofline import TRAFFIC_MODELS, CountedNetwork, Prediction, TrafficModel
     from rooflinekit.llm import LLMResult, predict_llm
 

@@ -20,6 +20,14 @@ class RooflineWarning(UserWarning):
     ``warnings.simplefilter("ignore", RooflineWarning)``."""
 
 
+class ControlFlowWarning(RooflineWarning):
+    """An ONNX ``If`` counted on one branch chosen by cost, or a ``Loop`` or ``Scan`` left uncounted."""
+
+
+class CalibrationWarning(RooflineWarning):
+    """A calibrated prediction leans on a fallback the user should know about."""
+
+
 class SpecError(RooflineError, ValueError):
     """A hardware or network description is malformed or inconsistent.
 

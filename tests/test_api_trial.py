@@ -220,3 +220,15 @@ def test_counts_beyond_float64_are_an_error_not_nan():
     # at batch 1 it is a number: compute-bound, 1e300 ops / 26e12 ops/s (1 weight byte / 12.8 GB/s is nothing)
     p = rk.predict(huge, hw, batch=1)
     assert p.bound == "compute" and math.isclose(p.latency_s, 1e300 / 26e12, rel_tol=1e-12)
+
+
+def test_the_warnings_a_user_filters_are_exported_where_the_errors_are():
+    """Was: ControlFlowWarning only from the private rooflinekit.importers.onnx._control, CalibrationWarning only
+    from rooflinekit.compare.calibrate."""
+    from rooflinekit.compare.calibrate import CalibrationWarning
+    from rooflinekit.counters import UnsupportedOpWarning
+
+    assert rk.CalibrationWarning is CalibrationWarning and rk.UnsupportedOpWarning is UnsupportedOpWarning
+    assert rk.SpecError is SpecError and rk.UnknownNameError is UnknownNameError
+    assert all(issubclass(w, rk.RooflineWarning) for w in (rk.CalibrationWarning, rk.ControlFlowWarning,
+                                                          rk.UnsupportedOpWarning, rk.CapacityWarning))

@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rooflinekit.compare.calibrate.model import CalibrationWarning
+from rooflinekit.errors import CalibrationWarning
 from rooflinekit.compare.calibrate.operators import GEMM, STREAM, OperatorPredictor, hardware_columns
 from rooflinekit.descriptors import DType, HardwareSpec, LayerNetwork
 from rooflinekit.display import grouped

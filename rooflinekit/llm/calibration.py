@@ -137,7 +137,7 @@ class LLMCalibration:
         if arch in self.architecture_factors:
             return f"architecture {arch}", self.architecture_factors[arch]
         if warn:
-            from rooflinekit.compare.calibrate.model import CalibrationWarning
+            from rooflinekit.errors import CalibrationWarning
 
             a, b = SPLITS[self.split]
             warnings.warn(f"LLM calibration: no training rows of architecture {arch!r} (family {family!r}); using "

@@ -80,7 +80,7 @@ from rooflinekit.compare.calibrate.intervals import (
 from rooflinekit.compare.calibrate.releases import FALLBACK_RULE, newest_releases, release_versions
 from rooflinekit.compare.calibrate._checks import check_loaded
 from rooflinekit.compare.records import is_missing
-from rooflinekit.errors import CalibrationError, RooflineWarning
+from rooflinekit.errors import CalibrationError, CalibrationWarning
 from rooflinekit.roofline import traffic_model
 
 LEVELS = ("global", "core_family", "framework", "framework_version", "system")
@@ -100,10 +100,6 @@ CALL_OVERHEAD = "call_overhead"
 """The class of the per-call overhead term: feature ``call_overhead_ref_s`` on every row."""
 NO_RECORD_WARNING = "no calibration record had"
 """How the :class:`CalibrationWarning` of classes without calibration records starts (see ``class_factors``)."""
-
-
-class CalibrationWarning(RooflineWarning):
-    """A prediction leans on a fallback the user should know about."""
 
 
 def _key_strings(features: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:

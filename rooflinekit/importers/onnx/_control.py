@@ -34,7 +34,7 @@ import numpy as np
 import onnx
 from onnx import AttributeProto, GraphProto, NodeProto, helper, numpy_helper, shape_inference
 
-from rooflinekit.errors import RooflineWarning, ShapeError
+from rooflinekit.errors import ControlFlowWarning, ShapeError
 
 _MAC_OPS = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MatMul", "MatMulInteger",
                       "QLinearMatMul", "Gemm", "QGemm", "Einsum", "LSTM", "GRU", "RNN", "Attention", "If", "Loop",
@@ -44,10 +44,6 @@ MAX_UNROLL = 4096
 unrolled (its body stays one unsupported node)."""
 CONTROL_OPS = ("If", "Loop", "Scan")
 """The control-flow op types (default domain) whose bodies are inlined."""
-
-
-class ControlFlowWarning(RooflineWarning):
-    """An ``If`` counted on one branch chosen by cost, or a ``Loop`` or ``Scan`` left uncounted."""
 
 
 def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | None = None,
