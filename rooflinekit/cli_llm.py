@@ -23,7 +23,7 @@ import pandas as pd
 from rooflinekit.display import render_table
 from rooflinekit.errors import SpecError
 from rooflinekit.llm import predict_llm
-from rooflinekit.output import dumps_json, to_json_value
+from rooflinekit.output import LIST_SEPARATOR, dumps_json, flatten, tabular, to_json_value
 
 LAYER_COLUMNS = ["phase", "stage", "name", "op", "ops", "bytes", "time_s", "bound"]
 CALIBRATED_LAYER_COLUMNS = ["calibrated_time_s", "calibrated_kind"]
@@ -43,18 +43,6 @@ def cmd_llm(args: argparse.Namespace) -> None:
                          traffic=args.traffic, calibrated=args.calibrated, heads=args.heads,
                          kv_heads=args.kv_heads)
     payload = result.to_dict()
-    memory = result.memory
-    flat = {**{k: v for k, v in payload.items() if k not in ("memory", "notes")},
-            "memory_weights_bytes": memory.weights_bytes, "memory_kv_cache_bytes": memory.kv_cache_bytes,
-            "memory_activation_bytes": memory.activation_bytes, "memory_total_bytes": memory.total_bytes,
-            "memory_capacity_bytes": memory.capacity_bytes, "memory_level": memory.level,
-            "max_batch": memory.max_batch, "max_context_tokens": memory.max_context_tokens,
-            "context_window": memory.context_window,
-            "notes": " | ".join(result.notes)}
-    flat.pop("calibrated", None)
-    if result.calibrated is not None:
-        flat.update({f"calibrated_{k}": " | ".join(v) if isinstance(v, list) else v
-                     for k, v in result.calibrated.to_dict().items() if k != "estimate"})
     columns = LAYER_COLUMNS + (CALIBRATED_LAYER_COLUMNS if result.calibrated is not None else [])
     if args.format == "json":
         if args.layers and result.layers is not None:
@@ -63,7 +51,9 @@ def cmd_llm(args: argparse.Namespace) -> None:
         print(dumps_json(payload))
         return
     if args.format == "csv":
-        table = result.layers[columns] if args.layers and result.layers is not None else pd.DataFrame([flat])
+        # the JSON object flat, as every command writes CSV: dotted columns (memory.weights_bytes), lists joined by ';'
+        table = (result.layers[columns] if args.layers and result.layers is not None
+                 else tabular(pd.DataFrame([flatten(payload)]), LIST_SEPARATOR))
         print(table.to_csv(index=False), end="")
         return
     print(result.summary())

@@ -267,3 +267,15 @@ def test_layer_table_names_the_engine_of_each_layer_when_several_ran(capsys):
     code, out, err = run(capsys, "predict", "LeNet-MNIST", "--hardware", "NUCLEO-F767ZI", "--mode", "layer",
                          "--precision", "int8", "--layers", "--format", "csv")
     assert "engine" not in pd.read_csv(io.StringIO(out)).columns
+
+
+def test_llm_csv_is_its_json_object_flat(capsys):
+    """As every command's CSV (README, JSON output): nested objects as dotted columns, lists joined by ';' (llm
+    wrote memory_weights_bytes and joined notes with ' | ')."""
+    code, out, err = run(capsys, "llm", "Llama-2-7B", "--hardware", "H100-SXM5-80GB", "--format", "json")
+    payload = strict_json(out)
+    code, out, err = run(capsys, "llm", "Llama-2-7B", "--hardware", "H100-SXM5-80GB", "--format", "csv")
+    row = pd.read_csv(io.StringIO(out), keep_default_na=False).iloc[0]
+    assert float(row["memory.weights_bytes"]) == payload["memory"]["weights_bytes"]
+    assert int(row["memory.max_batch"]) == payload["memory"]["max_batch"]
+    assert row["notes"] == ";".join(payload["notes"]) and float(row["ttft_s"]) == payload["ttft_s"]

@@ -259,7 +259,7 @@ def test_cli_calibrated_json_is_strict_and_text_side_by_side(capsys):
     assert code == 0 and "calibrated" in out and "80% interval" in out
     code = main(["llm", "Llama-2-7B", "--hardware", H100, "--calibrated", "--format", "csv"])
     out, _ = capsys.readouterr()
-    assert code == 0 and "calibrated_ttft_s" in out.splitlines()[0]
+    assert code == 0 and "calibrated.ttft_s" in out.splitlines()[0]
 
 
 def test_calibrated_text_has_no_exponent_numbers():
