@@ -330,7 +330,10 @@ def _check_columns(path: Path, mapping: dict[str, Any], needed: Sequence[str], o
     if one_of and not present & set(one_of):
         missing.append(" or ".join(one_of))
     if missing:
-        raise RecordError(f"{path.name}: no {', '.join(missing)} column after --columns/--set; its columns are "
+        absent = [f"{source}={target}" for source, target in mapping["columns"].items()
+                  if source not in header and target in " ".join(missing)]
+        wrong = (f" (--columns {', '.join(absent)} names a column the table does not have)" if absent else "")
+        raise RecordError(f"{path.name}: no {', '.join(missing)} column after --columns/--set{wrong}; its columns are "
                           f"{', '.join(header)}; map them, e.g. --columns {header[0] if header else 'board'}=hardware"
                           f",...{' --units latency_s=ms' if 'latency_s' in str(missing) else ''}")
 

@@ -279,3 +279,13 @@ def test_llm_csv_is_its_json_object_flat(capsys):
     assert float(row["memory.weights_bytes"]) == payload["memory"]["weights_bytes"]
     assert int(row["memory.max_batch"]) == payload["memory"]["max_batch"]
     assert row["notes"] == ";".join(payload["notes"]) and float(row["ttft_s"]) == payload["ttft_s"]
+
+
+def test_a_columns_entry_naming_an_absent_column_is_named_in_the_error(capsys, tmp_path):
+    table = tmp_path / "runs2.csv"
+    table.write_text("board,model,ms\nZCU104-DPU,ResNet-50,2.5\n")
+    code, out, err = run(capsys, "align", table, "--columns", "board=hardware,model=network,millis=latency_s",
+                         "--set", "batch=1")
+    assert code == 2
+    assert "(--columns millis=latency_s names a column the table does not have); its columns are board, model, ms" \
+        in one_error(err)
