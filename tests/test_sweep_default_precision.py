@@ -249,3 +249,15 @@ def test_cli_sweep_over_the_catalog_reports_only_rows_predict_refuses(capsys):
         assert f"e.g. {refused[0]} has no native" in err
     else:
         assert "predictions failed" not in err
+
+
+def test_a_row_that_fails_at_the_default_precision_says_that_precision():
+    """An fp32 network with no ops on the NCS (fp16 only) is tried at its default, fp16, and fails there: the row's
+    precision is the one its status names, as predict's error does (it said fp32 beside 'at fp16')."""
+    empty = rk.LayerNetwork(name="nothing", precision="fp32", source="t", batch=1, layers=(
+        rk.Layer(name="view", op="reshape", inputs=((1, 4),), outputs=((4,),)),))
+    with pytest.raises(SpecError, match=r"nothing has no ops and moves no bytes at fp16"):
+        rk.predict(empty, "NCS")
+    row = rk.sweep([empty], ["NCS"]).iloc[0]
+    assert (row["precision"], row["status"]) == ("fp16", "nothing has no ops and moves no bytes at fp16; nothing "
+                                                          "to predict")

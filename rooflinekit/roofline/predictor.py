@@ -1111,7 +1111,8 @@ class SweepPlan:
         """``results`` (the group's counted networks on each plain spec, by hardware index) with the networks asked
         for at their own precision (None) whose type has no peak on a spec (a
         :class:`~rooflinekit.errors.PrecisionError`) predicted at that spec's ``default_precision``, as
-        :func:`rooflinekit.api.predict` does, and the precision used, ``{segment: {hardware index: label}}``.
+        :func:`rooflinekit.api.predict` does, and the precision used (or tried, where that failed too),
+        ``{segment: {hardware index: label}}``.
 
         Only those networks are counted again (once per default precision, :func:`count_once`) and evaluated, on
         the specs they failed on (specs failing the same networks at the same default in one pass). A network
@@ -1151,10 +1152,9 @@ class SweepPlan:
                                       self.fuse, work)) if stacks else [None] * len(hardware))
             for h, fallback in zip(hardware, evaluated):
                 results[h] = self._spliced(results[h], members, fallback, refused, devices[h].spec.name, default)
-                if fallback is not None:
-                    for s, error in zip(members.tolist(), fallback.errors):
-                        if error is None:
-                            used.setdefault(s, {})[h] = recounted[s].precision.label
+                if fallback is not None:  # the precision a row ran at, or failed at (its status says so)
+                    for s in members.tolist():
+                        used.setdefault(s, {})[h] = recounted[s].precision.label
         return results, used
 
     @staticmethod
