@@ -15,6 +15,7 @@ measured_fps`` (optional ``efficiency_pct``, ``peak_fps``); pareto needs the ``-
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ from rooflinekit.errors import SpecError
 from rooflinekit.output import dumps_json
 from rooflinekit.plots import PlotError, plot_efficiency, plot_heatmap, plot_layers, plot_pareto, plot_roofline, \
     save_figure
-from rooflinekit.api import predict, sweep
+from rooflinekit.api import CapacityWarning, predict, sweep
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,6 +40,20 @@ def _axes_option(value: str | None, option: str) -> set[str]:
     if not axes <= {"x", "y"}:
         raise SpecError(f"{option} {value!r}: write x, y or x,y")
     return axes
+
+
+def _chart_sweep(chart: str, *args: Any, **kwargs: Any) -> pd.DataFrame:
+    """:func:`rooflinekit.api.sweep` for a chart: a prediction that does not fit its memories is still drawn, and
+    said so once in the chart's terms (the sweep's own warning points to table columns a chart does not have)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CapacityWarning)
+        table = sweep(*args, **kwargs)
+    misfits = int((table["fits"] == False).sum())  # noqa: E712 (None where the row was not predicted)
+    if misfits:
+        warnings.warn(f"{misfits} of {len(table)} predictions in the {chart} do not fit their memories (drawn as "
+                      "predicted); 'rooflinekit sweep' with the same options lists them with why (the 'fits' and "
+                      "'notes' columns)", CapacityWarning)
+    return table
 
 
 def _models(value: str | None) -> list[Any]:
@@ -72,8 +87,8 @@ def cmd_roofline(args: argparse.Namespace) -> None:
     if not hardware:
         raise SpecError("plot roofline needs --hardware NAME[,NAME...]; list them with 'rooflinekit hardware list'")
     models = _models(args.models)
-    points = sweep(models, hardware, split_list(args.precisions) or [None], [args.batch], args.mode,
-                   args.traffic, fuse=args.fuse) if models else None
+    points = _chart_sweep("roofline", models, hardware, split_list(args.precisions) or [None], [args.batch],
+                          args.mode, args.traffic, fuse=args.fuse) if models else None
     if points is not None:
         warn_failed(points, "not drawn")
         points = points[points["status"] == "ok"]  # warned of here: plot_roofline need not warn again
@@ -83,8 +98,8 @@ def cmd_roofline(args: argparse.Namespace) -> None:
 def cmd_heatmap(args: argparse.Namespace) -> None:
     networks = _models(args.models) or network_catalog().specs
     hardware = [resolve_hardware(h) for h in split_list(args.hardware)] or hardware_catalog().specs
-    table = sweep(networks, hardware, split_list(args.precisions) or [None], [args.batch], args.mode, args.traffic,
-                  fuse=args.fuse)
+    table = _chart_sweep("heatmap", networks, hardware, split_list(args.precisions) or [None], [args.batch],
+                         args.mode, args.traffic, fuse=args.fuse)
     _finish(args, plot_heatmap(table, title=_title(args, f"Performance prediction (batch {args.batch})")))
 
 

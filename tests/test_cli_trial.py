@@ -289,3 +289,15 @@ def test_a_columns_entry_naming_an_absent_column_is_named_in_the_error(capsys, t
     assert code == 2
     assert "(--columns millis=latency_s names a column the table does not have); its columns are board, model, ms" \
         in one_error(err)
+
+
+def test_a_chart_says_in_its_own_terms_that_predictions_do_not_fit(capsys, tmp_path):
+    """ResNet-50's 25.5 MB of int8 weights exceed the NUCLEO-F767ZI's 2 MB of flash; the chart draws the cell and
+    says so once, pointing to the sweep (the sweep's own warning pointed to columns a chart does not have)."""
+    pytest.importorskip("matplotlib")
+    code, out, err = run(capsys, "plot", "heatmap", "--models", "ResNet-50,MobileNetv1", "--hardware",
+                         "NUCLEO-F767ZI,ZCU104-DPU", "--precisions", "int8", "--out", tmp_path / "h.png")
+    assert code == 0
+    assert [line for line in err if "do not fit" in line] == [
+        "warning: 2 of 4 predictions in the heatmap do not fit their memories (drawn as predicted); 'rooflinekit "
+        "sweep' with the same options lists them with why (the 'fits' and 'notes' columns)"]
