@@ -601,7 +601,8 @@ def _no_usable_record(path: Path, loaded: Any) -> str:
     for row in loaded.unreadable_files.to_dict("records"):
         return f"{path}: {row['reason']}; give a UTF-8 CSV table with a header line, or a .parquet table"
     if len(loaded.rejected):
-        return (f"{path}: no usable record, all {len(loaded.rejected)} rows were rejected (reasons in the warning); "
+        rows = "the one row was" if len(loaded.rejected) == 1 else f"all {len(loaded.rejected)} rows were"
+        return (f"{path}: no usable record, {rows} rejected (reasons in the warning); "
                 "fix those rows, or their units with --units")
     return f"{path}: the table has a header but no rows; give one measured record per row"
 

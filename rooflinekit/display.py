@@ -313,3 +313,13 @@ _WS = re.compile(r"\s+")
 def one_line(text: str) -> str:
     """``text`` with every run of white space (newlines included) made one space."""
     return _WS.sub(" ", str(text)).strip()
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``count`` and ``noun`` in agreement, for messages: ``1 layer``, ``2 layers`` (``plural`` when it is not
+    ``noun + 's'``).
+
+    >>> counted(1, "row"), counted(3, "row"), counted(2, "entry", "entries")
+    ('1 row', '3 rows', '2 entries')
+    """
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"

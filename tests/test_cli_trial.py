@@ -301,3 +301,10 @@ def test_a_chart_says_in_its_own_terms_that_predictions_do_not_fit(capsys, tmp_p
     assert [line for line in err if "do not fit" in line] == [
         "warning: 2 of 4 predictions in the heatmap do not fit their memories (drawn as predicted); 'rooflinekit "
         "sweep' with the same options lists them with why (the 'fits' and 'notes' columns)"]
+
+
+def test_messages_count_one_thing_in_the_singular():
+    from rooflinekit.display import counted
+
+    assert (counted(1, "layer"), counted(0, "layer"), counted(2, "entry", "entries")) == ("1 layer", "0 layers",
+                                                                                          "2 entries")

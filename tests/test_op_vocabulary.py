@@ -225,7 +225,7 @@ def test_override_with_none_costs_zero_and_is_not_unsupported() -> None:
 
 def test_unsupported_reporting_uses_the_registry_passed() -> None:
     only_relu = CounterRegistry({"relu": None})
-    with pytest.warns(UnsupportedOpWarning, match=r"1 layers have op kinds without a counter \(\{'conv': 1\}\)"):
+    with pytest.warns(UnsupportedOpWarning, match=r"1 layer has an op kind without a counter \(\{'conv': 1\}\)"):
         cost = count_network(study_network(), counters=only_relu)
     assert cost.unsupported_ops == {"conv": 1}
     with pytest.raises(UnsupportedOpError, match=r"no counter for op kinds \{'conv': 1\}; supported kinds are: relu$"):

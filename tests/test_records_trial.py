@@ -174,7 +174,7 @@ def test_title_lines_above_the_header_are_skipped_and_said(tmp_path):
                                         "ZCU104-DPU,ResNet-50,2.5\n")  # line 4
     result = load_table(path, columns={**MAPPING, "ms": "latency_s"}, units={"latency_s": "ms"})
     assert result.records[["hardware", "latency_s", "source"]].values.tolist() == [["ZCU104-DPU", 0.0025, "runs.csv:4"]]
-    assert result.files.reason.tolist() == ["1 rows; title lines skipped: 1 'My measurements 2024'"]
+    assert result.files.reason.tolist() == ["1 row; title lines skipped: 1 'My measurements 2024'"]
 
 
 def test_a_one_column_table_keeps_its_header_and_rows(tmp_path):

@@ -288,7 +288,7 @@ def test_remembered_counts_warn_as_counting_does():
     spec = LayerNetwork(name="odd", source="test", precision="int8",
                         layers=(fc("a", 10, 10), Layer(name="x", op="no_such_op", inputs=((1, 10),), outputs=((1, 10),))))
     for _ in range(2):
-        with pytest.warns(UnsupportedOpWarning, match="odd: 1 layers have op kinds without a counter"):
+        with pytest.warns(UnsupportedOpWarning, match="odd: 1 layer has an op kind without a counter"):
             count_once(spec, "int8")
 
 

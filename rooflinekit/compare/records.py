@@ -54,6 +54,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Val
 from pydantic_core import ErrorDetails
 
 from rooflinekit._limits import MAX_BATCH, shown
+from rooflinekit.display import counted
 from rooflinekit.descriptors import Precision
 from rooflinekit.errors import PrecisionError, RecordError, UnitError
 from rooflinekit.units import Dimension, parse_quantity
@@ -486,7 +487,7 @@ class LoadResult:
 
     def summary(self) -> str:
         counts = self.files.status.value_counts()
-        return (f"{len(self.records)} records, {len(self.rejected)} rejected; files: "
+        return (f"{counted(len(self.records), 'record')}, {len(self.rejected)} rejected; files: "
                 + ", ".join(f"{int(counts.get(s, 0))} {s}" for s in FILE_STATUSES))
 
 

@@ -37,6 +37,7 @@ from rooflinekit.counters._registry import DEFAULT_COUNTERS, Counter, CounterReg
 from rooflinekit.counters._shapes import elements
 from rooflinekit.descriptors import AggregateNetwork, DType, Layer, LayerNetwork, NetworkSpec, Precision, tensor_bytes
 from rooflinekit._limits import INT64_MAX, MAX_BATCH, shown
+from rooflinekit.display import counted
 from rooflinekit.errors import CountOverflowError, RooflineWarning, SpecError, UnsupportedOpError
 
 if TYPE_CHECKING:  # imported when the layer table is first read
@@ -249,8 +250,10 @@ def count_network(network: NetworkSpec | str | Path, precision: Precision | str 
 def warn_unsupported(network: str, unsupported: dict[str, int], stacklevel: int = 2) -> None:
     """Warn that ``network`` has layers of the op kinds ``unsupported`` (kind -> layers), which have no counter;
     ``stacklevel`` as :func:`warnings.warn` would take it in the caller."""
-    warnings.warn(f"{network}: {sum(unsupported.values())} layers have op kinds without a counter ({unsupported}); "
-                  "their arithmetic is not in the totals", UnsupportedOpWarning, stacklevel=stacklevel + 1)
+    layers = sum(unsupported.values())
+    warnings.warn(f"{network}: {counted(layers, 'layer')} {'has an op kind' if layers == 1 else 'have op kinds'} "
+                  f"without a counter ({unsupported}); {'its' if layers == 1 else 'their'} arithmetic is not in the "
+                  "totals", UnsupportedOpWarning, stacklevel=stacklevel + 1)
 
 
 _COUNT_COLUMNS = ("macs", "other_ops", "ops", "params", "weight_bytes", "input_bytes", "output_bytes", "state_bytes")

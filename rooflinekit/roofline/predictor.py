@@ -126,10 +126,10 @@ class Prediction:
 
     def __repr__(self) -> str:
         """One short line: what was predicted and the headline numbers (``to_dict()`` has every field)."""
-        from rooflinekit.display import format_value
+        from rooflinekit.display import counted, format_value
 
         fits = "" if self.fits else ", does not fit"
-        layers = "" if self.layers is None else f", {len(self.layers)} layers"
+        layers = "" if self.layers is None else f", {counted(len(self.layers), 'layer')}"
         latency = format_value("latency_s", self.latency_s)
         if self.estimate == BOUND_ESTIMATE:
             what = f"roofline bound, {self.bound}-bound"
@@ -146,7 +146,7 @@ class Prediction:
         """A two-column HTML table of the headline fields with SI prefixes, for notebooks."""
         from html import escape
 
-        from rooflinekit.display import format_value
+        from rooflinekit.display import counted, format_value
 
         keys = ["network", "hardware", "precision", "batch", "estimate", "fps", "latency_s", "latency_interval_s",
                 "bound_latency_s", "bound", "operational_intensity", "attainable_ops_per_s", "peak_ops_per_s", "ops",
@@ -154,7 +154,7 @@ class Prediction:
         data = self.to_dict()
         rows = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th><td style='text-align:left'>"
                        f"{escape(format_value(k, data[k]))}</td></tr>" for k in keys if data[k] not in ((), None))
-        layers = "" if self.layers is None else f"<p>{len(self.layers)} layers in <code>.layers</code></p>"
+        layers = "" if self.layers is None else f"<p>{counted(len(self.layers), 'layer')} in <code>.layers</code></p>"
         return f"<table><caption>Prediction ({escape(self.estimate)})</caption>{rows}</table>{layers}"
 
 

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator, Mapping, TextIO
 import pandas as pd
 
 from rooflinekit._limits import shown
+from rooflinekit.display import counted
 from rooflinekit.compare.record_columns import FieldCells, FrameworkCells, RecordColumns
 from rooflinekit.compare.records import (MEASUREMENT_FIELDS, NO_MEASUREMENT, RECORD_COLUMNS, LoadResult, Record, _dtype,
                                          files_frame, records_frame)
@@ -380,7 +381,7 @@ def load_table(path: str | Path, columns: Mapping[str, str] | None = None, units
                for column, value in row.items()}
         where = f"{path.name}:{index + 2}" if numbering == "line" else f"{path.name} row {index}"
         rows.append({**constants, **row, "source": where})
-    note = f"{len(table)} rows" + (f"; columns not read: {ignored}" if ignored else "")
+    note = counted(len(table), "row") + (f"; columns not read: {ignored}" if ignored else "")
     return _checked_mapping(records_frame(rows, files=files_frame([(path.name, "read", note)])), path.name, columns,
                             header)
 
@@ -436,7 +437,7 @@ def _load_csv(path: Path, columns: Mapping[str, str], factors: Mapping[str, floa
     for line, reason in refused:
         gathered.refuse(line, reason)
     ignored = [c for c in reader.columns if c not in reader.fields]
-    note = f"{reader.count} rows" + (f"; columns not read: {ignored}" if ignored else "")
+    note = counted(reader.count, "row") + (f"; columns not read: {ignored}" if ignored else "")
     separated = {";": "';' (decimal commas read)", "\t": "tabs"}.get(reader.delimiter)
     note += f"; cells separated by {separated}" if separated else ""
     if reader.titles:

@@ -30,6 +30,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from rooflinekit.compare.records import LoadResult, files_frame, is_missing, records_frame
+from rooflinekit.display import counted
 from rooflinekit.errors import RecordError
 
 Tables = Literal["experimental", "backup"]
@@ -138,7 +139,7 @@ def load_qutibench(folder: str | Path, tables: Tables = "experimental") -> LoadR
         if missing:
             inventory.append((relative, "unreadable", f"missing columns {missing}; found {list(table.columns)}"))
             continue
-        inventory.append((relative, "read", f"{len(table)} rows"))
+        inventory.append((relative, "read", counted(len(table), "row")))
         for index, row in table.iterrows():
             record = _row(row, path, relative, int(index) + 2)
             reason = _refusal(row)
