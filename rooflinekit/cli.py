@@ -398,7 +398,10 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     table["kernels"] = table["kernels"].astype("Int64")  # a count (the table holds it as float: NaN where failed)
     tdp = {spec.name: spec.tdp_w for spec in hardware}
     table["fps_per_w"] = [_fps_per_w(fps, tdp.get(name)) for fps, name in zip(table["fps"], table["hardware"])]
-    _emit(args, table.to_dict("records"), table, columns=SWEEP_TABLE_COLUMNS)
+    columns = SWEEP_TABLE_COLUMNS
+    if (table["status"] != "ok").any():  # the failure warning points to it: right after the keys, never cut off
+        columns = [*columns[:4], "status", *(c for c in columns[4:] if c != "status")]
+    _emit(args, table.to_dict("records"), table, columns=columns)
 
 
 def _hardware_row(spec: HardwareSpec) -> dict[str, Any]:

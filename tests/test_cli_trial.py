@@ -308,3 +308,16 @@ def test_messages_count_one_thing_in_the_singular():
 
     assert (counted(1, "layer"), counted(0, "layer"), counted(2, "entry", "entries")) == ("1 layer", "0 layers",
                                                                                           "2 entries")
+
+
+def test_sweep_table_shows_the_status_column_its_warning_points_to(capsys, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    io_ = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4]) for n in ("x", "y")]
+    path = tmp_path / "ident.onnx"
+    onnx.save(helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", io_[:1],
+                                                  io_[1:]), opset_imports=[helper.make_opsetid("", 17)]), path)
+    code, out, err = run(capsys, "sweep", "--models", f"{path},ResNet-50", "--hardware", "NCS,A100-SXM4-40GB")
+    assert code == 0 and any("the 'status' column" in line for line in err)
+    assert out.splitlines()[0].split()[:5] == ["network", "hardware", "precision", "batch", "status"]
