@@ -19,6 +19,7 @@ import math
 import re
 import sys
 import textwrap
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 if TYPE_CHECKING:
@@ -323,3 +324,8 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
     ('1 row', '3 rows', '2 entries')
     """
     return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def absent(path: Path, kind: str = "file") -> str:
+    """Why ``path`` cannot be read as a ``kind``: ``'a folder, not a model file'`` or ``'no such model file'``."""
+    return f"a folder, not a {kind}" if path.is_dir() else f"no such {kind}"

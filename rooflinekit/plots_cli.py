@@ -26,6 +26,7 @@ from rooflinekit.cli_common import (
     Parser, model_options, resolve_model, roofline_options, split_list, traffic_options,
 )
 from rooflinekit.cli_common import MAX_BATCH, bounded_int, output_file, resolve_hardware, warn_failed
+from rooflinekit.display import absent
 from rooflinekit.errors import SpecError
 from rooflinekit.output import dumps_json
 from rooflinekit.plots import PlotError, plot_efficiency, plot_heatmap, plot_layers, plot_pareto, plot_roofline, \
@@ -63,7 +64,7 @@ def _models(value: str | None) -> list[Any]:
 def _read_records(path: Path, option: str = "--records") -> pd.DataFrame:
     """The CSV file ``path`` given with ``option``; :class:`PlotError` naming the option when it cannot be read."""
     if not path.is_file():
-        raise PlotError(f"{option} {str(path)!r}: no such file; give a CSV file with the documented columns")
+        raise PlotError(f"{option} {str(path)!r}: {absent(path)}; give a CSV file with the documented columns")
     try:
         return pd.read_csv(path)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -321,3 +321,16 @@ def test_sweep_table_shows_the_status_column_its_warning_points_to(capsys, tmp_p
     code, out, err = run(capsys, "sweep", "--models", f"{path},ResNet-50", "--hardware", "NCS,A100-SXM4-40GB")
     assert code == 0 and any("the 'status' column" in line for line in err)
     assert out.splitlines()[0].split()[:5] == ["network", "hardware", "precision", "batch", "status"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["count", "{d}/d.onnx"], "{d}/d.onnx: a folder, not a model file"),
+    (["align", "{d}/d.csv"], "{d}/d.csv: a folder, not a file; give the path of a .csv or .parquet table"),
+    (["predict", "LeNet-MNIST", "--hardware", "NUCLEO-F767ZI", "--calibration", "{d}/c.json"],
+     "{d}/c.json: a folder, not a calibration file; write one with"),
+])
+def test_a_folder_where_a_file_goes_is_called_a_folder(capsys, tmp_path, argv, message):
+    for name in ("d.onnx", "d.csv", "c.json"):
+        (tmp_path / name).mkdir()
+    code, out, err = run(capsys, *(a.format(d=tmp_path) for a in argv))
+    assert code == 2 and message.format(d=tmp_path) in one_error(err)

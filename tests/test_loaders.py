@@ -307,7 +307,7 @@ def test_load_table_throughput_units(tmp_path):
 
 def test_load_table_errors(tmp_path):
     path = write(tmp_path / "t.csv", "hardware,network,latency_s\nA,N,2\n")
-    with pytest.raises(RecordError, match=r"does not exist; give the path of a \.csv or \.parquet table"):
+    with pytest.raises(RecordError, match=r": no such file; give the path of a \.csv or \.parquet table"):
         load_table(tmp_path / "missing.csv")
     with pytest.raises(RecordError, match=r"\['speed'\] are not record columns; map onto hardware, network"):
         load_table(path, columns={"latency_s": "speed"})

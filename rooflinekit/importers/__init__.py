@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from rooflinekit.descriptors import LayerNetwork
+from rooflinekit.display import absent
 from rooflinekit.errors import ModelFileError
 
 MODEL_SUFFIXES = (".onnx", ".tflite")
@@ -53,7 +54,7 @@ def load_model(path: str | Path, batch: int | None = None,
     """
     path = path if isinstance(path, Path) else Path(path)  # a Path is used as it is (no second parse)
     if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file", path=path)
+        raise ModelFileError(f"{path}: {absent(path, 'model file')}", path=path)
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         from rooflinekit.importers.onnx import load_onnx

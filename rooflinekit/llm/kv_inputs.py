@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rooflinekit.descriptors import LayerNetwork, TensorSpec
+from rooflinekit.display import absent
 from rooflinekit.errors import ModelFileError, SpecError
 
 KV_INPUT_PATTERN = re.compile(r"(^|[._/\-])(?i:past|cache)(?![a-z])|(?i:key|value|kv)[._/\-]?(?i:cache)")
@@ -174,7 +175,7 @@ def decoder_inputs(path: str | Path) -> DecoderInputs:
 
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file", path=path)
+        raise ModelFileError(f"{path}: {absent(path, 'model file')}", path=path)
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError, OSError, ... for a file it cannot parse

@@ -80,6 +80,7 @@ from rooflinekit.compare.calibrate.intervals import (
 from rooflinekit.compare.calibrate.releases import FALLBACK_RULE, newest_releases, release_versions
 from rooflinekit.compare.calibrate._checks import check_loaded
 from rooflinekit.compare.records import is_missing
+from rooflinekit.display import absent
 from rooflinekit.errors import CalibrationError, CalibrationWarning
 from rooflinekit.roofline import traffic_model
 
@@ -551,7 +552,7 @@ def load_calibration(path: str | Path) -> CalibratedPredictor:
     """A fitted predictor from a JSON file written by :meth:`CalibratedPredictor.to_json`."""
     path = Path(path)
     if not path.is_file():
-        raise CalibrationError(f"{path}: no such calibration file; write one with 'rooflinekit calibrate RECORDS... "
+        raise CalibrationError(f"{path}: {absent(path, 'calibration file')}; write one with 'rooflinekit calibrate RECORDS... "
                                "--out FILE'")
     try:
         text = path.read_text(encoding="utf-8")

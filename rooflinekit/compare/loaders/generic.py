@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator, Mapping, TextIO
 import pandas as pd
 
 from rooflinekit._limits import shown
-from rooflinekit.display import counted
+from rooflinekit.display import absent, counted
 from rooflinekit.compare.record_columns import FieldCells, FrameworkCells, RecordColumns
 from rooflinekit.compare.records import (MEASUREMENT_FIELDS, NO_MEASUREMENT, RECORD_COLUMNS, LoadResult, Record, _dtype,
                                          files_frame, records_frame)
@@ -354,7 +354,7 @@ def load_table(path: str | Path, columns: Mapping[str, str] | None = None, units
     give, and :class:`UnitError` for an unknown unit."""
     path = Path(path)
     if not path.is_file():
-        raise RecordError(f"{path} does not exist; give the path of a .csv or .parquet table")
+        raise RecordError(f"{path}: {absent(path)}; give the path of a .csv or .parquet table")
     columns, units, constants = dict(columns or {}), dict(units or {}), dict(constants or {})
     check_targets(columns, constants)
     factors = {column: unit_factor(column, unit) for column, unit in units.items()}

@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError
 from onnx import AttributeProto, NodeProto, TensorProto
 
 from rooflinekit._limits import shown
+from rooflinekit.display import absent
 from rooflinekit.errors import ModelFileError
 from rooflinekit.importers.onnx._dtypes import FLOATS
 from rooflinekit.importers.onnx._lean import SMALL_VALUE, lean_model_bytes
@@ -67,7 +68,7 @@ def read_model(path: Path) -> tuple[onnx.ModelProto, list[OnnxNode]]:
     """Parse the protobuf without external data; every failure names the file. Returns the model and its main
     graph's nodes as records."""
     if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file", path=path)
+        raise ModelFileError(f"{path}: {absent(path, 'model file')}", path=path)
     size = path.stat().st_size
     if size == 0:
         raise ModelFileError(f"{path}: the file is empty; export the model again", path=path)
