@@ -45,3 +45,19 @@ def qutibench_dir() -> Path:
 @pytest.fixture
 def mlperf_dir() -> Path:
     return shared_data("mlperf_tiny")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, list[str]]:
+    """Exit status, stdout and the lines of stderr of ``rooflinekit argv``."""
+    from rooflinekit.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err.splitlines()
+
+
+def one_error(lines: list[str]) -> str:
+    """The one ``rooflinekit: error:`` line of stderr (any other line is a ``warning:``)."""
+    errors = [line for line in lines if not line.startswith("warning: ")]
+    assert len(errors) == 1 and errors[0].startswith("rooflinekit: error: "), lines
+    return errors[0]

@@ -12,26 +12,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import one_error, run
 from rooflinekit.cli import main
 from rooflinekit.compare.calibrate import calibrate_from_paths
 from rooflinekit.compare.loaders import load_table
 from rooflinekit.errors import CalibrationError, RecordError
 
 HEADER = "hardware,network,precision,batch,latency_s\n"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, list[str]]:
-    """Exit status, stdout and the lines of stderr of ``rooflinekit argv``."""
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err.splitlines()
-
-
-def one_error(lines: list[str]) -> str:
-    """The one ``rooflinekit: error:`` line of stderr (any other line is a ``warning:``)."""
-    errors = [line for line in lines if not line.startswith("warning: ")]
-    assert len(errors) == 1 and errors[0].startswith("rooflinekit: error: "), lines
-    return errors[0]
 
 
 def write(path: Path, text: str) -> Path:

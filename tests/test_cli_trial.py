@@ -14,25 +14,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from rooflinekit.cli import main, run as run_script
+from conftest import one_error, run
+from rooflinekit.cli import run as run_script
 from rooflinekit.display import format_value
 
 MCU = "NUCLEO-F767ZI"  # an MCU: the shipped MLPerf Tiny calibration applies to it
 EFFICIENCY_COLUMNS = ["efficiency_median_pct", "efficiency_mean_pct", "efficiency_min_pct", "efficiency_max_pct"]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, list[str]]:
-    """Exit status, stdout and the lines of stderr of ``rooflinekit argv``."""
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err.splitlines()
-
-
-def one_error(lines: list[str]) -> str:
-    """The one ``rooflinekit: error:`` line of stderr (any other line is a ``warning:``)."""
-    errors = [line for line in lines if not line.startswith("warning: ")]
-    assert len(errors) == 1 and errors[0].startswith("rooflinekit: error: "), lines
-    return errors[0]
 
 
 def strict_json(text: str) -> Any:
