@@ -12,10 +12,17 @@ the device, default shrinkage, 80 % intervals from its inner cross-validation) a
 scheme recorded for prediction. Writes, per class, ``mlperf_inference_<class>.json`` (the predictor and its
 regime, :class:`~rooflinekit.compare.calibrate.regime.CalibrationRegime`) and ``mlperf_inference_<class>_features.csv``
 (its records, for :func:`~rooflinekit.compare.calibrate.extend_default_calibration`). Deterministic: the same data
-gives the same files.
+gives the same files (BLAS runs on one thread for that, below).
 """
 
 from __future__ import annotations
+
+import os
+
+# one BLAS thread, set before numpy loads: threads split sums in an order that varies with the thread count, and
+# only one order gives the same data the same bytes (with two threads the fitted factors moved in the last digits)
+for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_threads] = "1"
 
 import argparse
 import sys

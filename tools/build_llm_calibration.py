@@ -26,6 +26,13 @@ The file is strict JSON (finite numbers only).
 
 from __future__ import annotations
 
+import os
+
+# one BLAS thread, set before numpy loads: threads split sums in an order that varies with the thread count, and
+# only one order gives the same data the same bytes (with two threads the fitted factors moved in the last digits)
+for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_threads] = "1"
+
 import argparse
 import json
 import sys
