@@ -93,17 +93,45 @@ def core_family(spec: HardwareSpec) -> str:
 
 
 def network_index(networks: Iterable[NetworkSpec], aliases: Mapping[str, str] | None = None) -> dict:
-    """``{(record network name, precision label): spec}``; ``aliases`` maps spec names (file stems) to record names."""
+    """``{(record network name, precision label): spec}``: each spec under its record name (``aliases`` maps spec
+    names, i.e. file stems, to record names; default :data:`~rooflinekit.compare.loaders.MODEL_FILE_NETWORKS`, so
+    ``ad01_int8`` is indexed as ``ad01``) and under its own name, the record name first (the name features carry,
+    :func:`calibration_features`). Two specs answering to the same name and precision raise a
+    :class:`CalibrationError`."""
+    return _index(((spec, f"network {spec.name!r}") for spec in networks), aliases)
+
+
+def _index(entries: Iterable[tuple[NetworkSpec, str]], aliases: Mapping[str, str] | None) -> dict:
+    """:func:`network_index` of ``(spec, where it came from)`` pairs; ``where`` names a clash's two sides."""
     aliases = MODEL_FILE_NETWORKS if aliases is None else aliases
-    return {(aliases.get(spec.name, spec.name), spec.precision.label): spec for spec in networks}
+    index: dict[tuple[str, str], NetworkSpec] = {}
+    where: dict[tuple[str, str], str] = {}
+    for spec, origin in entries:
+        for name in dict.fromkeys((aliases.get(spec.name, spec.name), spec.name)):
+            key = (name, spec.precision.label)
+            if key in index:
+                raise CalibrationError(f"{where[key]} and {origin} both answer to network {name!r} at precision "
+                                       f"{key[1]}; rename one of them or give only one")
+            index[key], where[key] = spec, origin
+    return index
 
 
 def networks_from_files(paths: Iterable[str | Path], aliases: Mapping[str, str] | None = None) -> dict:
-    """:func:`network_index` of model files; a folder stands for every ``.onnx``/``.tflite`` file in it."""
+    """:func:`network_index` of model files; a folder stands for every ``.onnx``/``.tflite`` file in it and in its
+    sub-folders. A file given twice (directly and through its folder) is read once; a folder holding no model file
+    raises a :class:`CalibrationError`."""
     files: list[Path] = []
     for path in map(Path, paths):
-        files += sorted(p for p in path.iterdir() if p.suffix.lower() in MODEL_SUFFIXES) if path.is_dir() else [path]
-    return network_index((load_model(path) for path in files), aliases)
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(p for p in path.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file())
+        if not found:
+            raise CalibrationError(f"model folder {str(path)!r} holds no {'/'.join(MODEL_SUFFIXES)} file (its "
+                                   "sub-folders searched too); give the folder or the files of the records' models")
+        files += found
+    unique = list({path.resolve(): path for path in files}.values())
+    return _index(((load_model(path), repr(str(path))) for path in unique), aliases)
 
 
 class FeatureResult(NamedTuple):
@@ -114,19 +142,42 @@ class FeatureResult(NamedTuple):
     skipped: pd.DataFrame
 
 
-def _resolve_network(name: str, precision: str | None, networks: NetworkIndex) -> tuple[NetworkSpec, str | None]:
-    """The spec of a record's network and the precision to re-type it to (None: the spec's own)."""
-    if precision is not None and (name, precision) in networks:
-        return networks[(name, precision)], None
-    same_name = [spec for (known, _), spec in networks.items() if known == name]
-    if len(same_name) == 1:
-        return same_name[0], precision
-    catalog = ""
-    if not same_name:
-        try:
-            return get_network(name), precision
-        except RooflineError as exc:  # keep the catalog's "did you mean" hint
-            catalog = f"; the network catalog: {exc}"
+_FOLDERS = re.compile(r".*[/\\]")
+
+
+def _file_stem(name: str) -> str:
+    """A record's network written as a model file (``./models/vww_96_int8.tflite``, ``vww_96_int8.tflite``) as the
+    file's stem (``vww_96_int8``); any other name as given."""
+    stem = _FOLDERS.sub("", name)
+    suffix = Path(stem).suffix
+    return stem[:-len(suffix)] if suffix.lower() in MODEL_SUFFIXES else name
+
+
+def _resolve_network(name: str, precision: str | None, networks: NetworkIndex
+                     ) -> tuple[str | None, NetworkSpec, str | None]:
+    """The index name a record's network matched (None: found in the catalog), its spec and the precision to
+    re-type it to (None: the spec's own). ``name`` matches an index name as given, else as a model file's stem
+    (:func:`_file_stem`)."""
+    for candidate in dict.fromkeys((name, _file_stem(name)) if isinstance(name, str) else (name,)):
+        if precision is not None and (candidate, precision) in networks:
+            return candidate, networks[(candidate, precision)], None
+        same_name = [(known_precision, spec) for (known, known_precision), spec in networks.items()
+                     if known == candidate]
+        if len(same_name) == 1:
+            return candidate, same_name[0][1], precision
+        if same_name:
+            found = ", ".join(sorted(p for p, _ in same_name))
+            if precision is None:
+                raise CalibrationError(f"network {name!r} at precision {UNKNOWN}: its model files at precisions "
+                                       f"{found} match and the record names no precision; give the record's "
+                                       "precision (a precision column; on the command line --set precision=int8 "
+                                       "for every record)")
+            raise CalibrationError(f"network {name!r} at precision {precision}: its model files are at precisions "
+                                   f"{found} only; give its model file at {precision}")
+    try:
+        return None, get_network(name), precision
+    except RooflineError as exc:  # keep the catalog's "did you mean" hint
+        catalog = f"; the network catalog: {exc}"
     known = ", ".join(sorted(f"{n} ({p})" for n, p in networks)) or "none"
     raise CalibrationError(f"network {name!r} at precision {precision or UNKNOWN}: no model file matches (model files "
                            f"given: {known}){catalog}; pass its model file")
@@ -173,7 +224,10 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
     """Join each record (``hardware``, ``network``, optional ``precision`` and ``batch``) with its roofline costs.
 
     Hardware resolves through ``hardware`` (name -> spec), else the catalog (aliases included); networks through
-    ``networks`` (:func:`network_index`: by name and precision, else by name alone), else the network catalog.
+    ``networks`` (:func:`network_index`: by name and precision, else by name alone; a name written as a model file,
+    ``vww_96_int8.tflite`` or a path to it, by the file's stem), else the network catalog. A network found in
+    ``networks`` under another of its names is renamed to its record name (its first name in ``networks``:
+    ``ad01_int8`` -> ``ad01``), so the calibration counts it as one network.
     ``roofline_s:<class>`` is 0 where the network has no layer of that class. Records that cannot be resolved
     are returned in ``skipped`` with the reason, never dropped silently. ``op_classes``: the class scheme
     (:data:`OP_CLASS_SCHEMES`).
@@ -187,13 +241,17 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
     cache: dict[tuple, dict[str, float]] = {}
     counted: dict[tuple[int, str | None], CountedNetwork] = {}
     kept, values, skipped = [], [], []
+    record_names: dict[int, str] = {}  # each indexed spec's first name: its record name (network_index)
+    for (name, _), indexed in networks.items():
+        record_names.setdefault(id(indexed), name)
+    renamed: dict[int, str] = {}  # position in the kept records -> the record name of a network spelled otherwise
     rows = progress(records.iterrows(), "calibration features", total=len(records), unit="record")
     for position, (_, record) in enumerate(rows):
         precision = None if is_missing(record.get("precision")) else str(record["precision"])
         batch = 1 if is_missing(record.get("batch")) else int(record["batch"])
         try:
             spec = hardware.get(record["hardware"]) or get_hardware(record["hardware"])
-            network, retype = _resolve_network(record["network"], precision, networks)
+            matched, network, retype = _resolve_network(record["network"], precision, networks)
             key = (record["network"], precision, spec.name, batch)
             if key not in cache:
                 if isinstance(network, LayerNetwork) and (id(network), retype) not in counted:
@@ -205,7 +263,12 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
             continue
         kept.append(position)
         values.append(cache[key])
+        if matched is not None and record_names[id(network)] != record["network"]:
+            renamed[len(kept) - 1] = record_names[id(network)]
     base = records.iloc[kept]
+    if renamed:
+        base = base.copy()
+        base.iloc[list(renamed), base.columns.get_loc("network")] = list(renamed.values())
     extra = pd.DataFrame(values, index=base.index)
     times = sorted(c for c in extra.columns if c.startswith(ROOFLINE_PREFIX))
     extra = extra.reindex(columns=[*FEATURE_COLUMNS, *times])

@@ -14,6 +14,7 @@ stack never calibrated rests on the coarser levels (core family, global). Every 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pandas as pd
 
@@ -23,11 +24,26 @@ FALLBACK_RULE = "an unseen release falls back to the newest calibrated release o
 ROUND_PREFIX = "round "
 
 
+_V_PREFIX = re.compile(r"^v(?=\d)", re.I)
+
+
+def normalize_version(version: Any) -> Any:
+    """A stack version as its number: surrounding spaces and a ``v`` before the first digit dropped (``' v8.1'``
+    -> ``'8.1'``), as :func:`~rooflinekit.compare.records.normalize_framework` reads the version in a stack's name
+    (``X-CUBE-AI v8.1`` -> ``8.1``); other text (``commit a30942eb``), non-text and missing values unchanged."""
+    return _V_PREFIX.sub("", version.strip()) if isinstance(version, str) else version
+
+
 def release_versions(features: pd.DataFrame) -> pd.Series:
-    """The version key per row: ``framework_version``, else ``round <round>`` where a ``round`` column names it,
-    else missing."""
+    """The version key per row: ``framework_version`` (:func:`normalize_version`: ``v8.1`` and ``8.1`` are one
+    release), else ``round <round>`` where a ``round`` column names it, else missing."""
     versions = features["framework_version"] if "framework_version" in features.columns else \
         pd.Series(None, index=features.index, dtype=object)
+    renamed = {row: normalize_version(v) for row, v in enumerate(versions)
+               if isinstance(v, str) and normalize_version(v) != v}
+    if renamed:  # only those rows: the column keeps its dtype
+        versions = versions.copy()
+        versions.iloc[list(renamed)] = list(renamed.values())
     if "round" not in features.columns:
         return versions
     rounds = features["round"].map(lambda r: None if is_missing(r) else f"{ROUND_PREFIX}{r}")

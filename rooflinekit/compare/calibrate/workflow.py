@@ -20,10 +20,12 @@ from rooflinekit.compare.calibrate.features import (
 from rooflinekit.compare.calibrate.model import (
     CALL_OVERHEAD, KERNEL_OVERHEAD, NO_RECORD_WARNING, CalibratedPredictor, CalibrationWarning, load_calibration,
 )
+from rooflinekit.compare.calibrate.releases import normalize_version
 from rooflinekit.compare.loaders import load_mlperf_tiny, load_table
 from rooflinekit.compare.records import LoadResult, normalize_framework
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
-from rooflinekit.errors import CalibrationError
+from rooflinekit.errors import CalibrationError, RooflineError
+from rooflinekit.importers import MODEL_SUFFIXES
 
 
 def select_calibration_records(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -64,9 +66,29 @@ def _nothing_to_fit(paths: Sequence[Path], loaded: Sequence[LoadResult], left_ou
 
 
 def _default_models(paths: Sequence[Path]) -> list[Path]:
-    """``models/`` folders inside or beside record folders (the MLPerf Tiny data layout)."""
+    """``models/`` folders inside or beside record folders (the MLPerf Tiny data layout) that hold a model file."""
     candidates = [folder / "models" for path in paths if path.is_dir() for folder in (path, path.parent)]
-    return [folder for folder in dict.fromkeys(candidates) if folder.is_dir()]
+    return [folder for folder in dict.fromkeys(candidates) if folder.is_dir()
+            and any(file.suffix.lower() in MODEL_SUFFIXES for file in folder.rglob("*"))]
+
+
+def _hardware_files(records: pd.DataFrame) -> tuple[dict[str, HardwareSpec], pd.DataFrame]:
+    """The specs of records' hardware named as a hardware YAML file (``my_board.yaml``, one spec, read relative
+    to the working folder as ``--hardware`` reads it), and the records whose file cannot be read, with the
+    reason."""
+    from rooflinekit.api import HARDWARE_SUFFIXES, resolve_hardware
+
+    specs: dict[str, HardwareSpec] = {}
+    reasons: dict[str, str] = {}
+    names = records["hardware"] if "hardware" in records.columns else pd.Series(dtype=object)
+    for name in dict.fromkeys(names):
+        if isinstance(name, str) and Path(name).suffix.lower() in HARDWARE_SUFFIXES:
+            try:
+                specs[name] = resolve_hardware(name)
+            except RooflineError as exc:
+                reasons[name] = f"hardware file {name!r}: {' '.join(str(exc).split())}"
+    unread = names.isin(list(reasons))
+    return specs, records[unread].assign(reason=names[unread].map(reasons))
 
 
 def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Path] = (),
@@ -75,12 +97,16 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     """Fit a :class:`CalibratedPredictor` (``params``: its constructor's) on records read from ``paths``.
 
     A folder is read as an MLPerf Tiny results tree, a ``.csv``/``.parquet`` file as a records table with record
-    column names. Networks resolve through ``models`` (model files or folders; default: ``models/`` inside or beside
-    the record folders), else the network catalog. ``columns``, ``units`` and ``constants`` map a table's own
-    column names, units and missing columns (see :func:`~rooflinekit.compare.loaders.load_table`). The records
-    the predictor was fitted on are kept as ``features_`` (to score the fit in sample). Records left out (:func:`select_calibration_records`,
-    unresolvable names) and rows the loaders rejected are summarized in a :class:`CalibrationWarning`. A single
-    path given as ``paths`` or ``models`` (not in a list) is a :class:`CalibrationError`.
+    column names. Networks resolve through ``models`` (model files or folders, searched with their sub-folders;
+    default: ``models/`` inside or beside the record folders), by the name their records give them (``ad01``) or
+    their file's (``ad01_int8``, ``ad01_int8.tflite``, a path to it: :func:`~.features.networks_from_files`), else
+    the network catalog. Hardware is a catalog name or alias, or a hardware YAML file (one spec, read relative to
+    the working folder). ``columns``, ``units`` and ``constants`` map a table's own column names, units and missing
+    columns (see :func:`~rooflinekit.compare.loaders.load_table`). The records the predictor was fitted on are kept
+    as ``features_`` (to score the fit in sample). Records left out (:func:`select_calibration_records`,
+    unresolvable names, unreadable hardware files) and rows the loaders rejected are counted, with their reasons,
+    in a :class:`CalibrationWarning`; so are too few records to cross-validate the interval (the calibration then
+    has none). A single path given as ``paths`` or ``models`` (not in a list) is a :class:`CalibrationError`.
     """
     for given, what in ((paths, "paths"), (models, "models")):
         if isinstance(given, (str, PathLike)):  # not its characters: '/' first would read the whole disk
@@ -94,9 +120,10 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     kept, skipped = select_calibration_records(records)
     predictor = CalibratedPredictor(**params)
     networks = networks_from_files(models or _default_models(paths))
-    features, unresolved = calibration_features(kept, networks, traffic=predictor.traffic,
-                                                op_classes=predictor.op_classes)
-    left_out = pd.concat([*(result.rejected for result in loaded), skipped, unresolved], ignore_index=True)
+    hardware, unread = _hardware_files(kept)
+    features, unresolved = calibration_features(kept.drop(index=unread.index), networks, hardware,
+                                                traffic=predictor.traffic, op_classes=predictor.op_classes)
+    left_out = pd.concat([*(result.rejected for result in loaded), skipped, unread, unresolved], ignore_index=True)
     if len(left_out):
         counts = left_out["reason"].value_counts()
         warnings.warn(f"{len(left_out)} records left out of the calibration ({len(features)} used): "
@@ -106,6 +133,11 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
         raise CalibrationError(_nothing_to_fit(paths, loaded, len(left_out)))
     fitted = predictor.fit(features)
     fitted.features_ = features
+    if fitted.interval_coverage and not fitted.residual_quantiles_:
+        warnings.warn(f"{len(features)} record{'s' if len(features) > 1 else ''} used: too few to cross-validate "
+                      f"the {100 * fitted.interval_coverage:g} % interval (each record held out needs others to "
+                      "predict it from), so predictions with this calibration carry none; add records of other "
+                      "networks or boards", CalibrationWarning, stacklevel=2)
     return fitted
 
 
@@ -149,8 +181,11 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
                              batch: int = 1, keys: Mapping[str, Any] | None = None) -> CalibratedPrediction:
     """Calibrated latency of ``network`` on ``hardware`` (a spec, possibly absent from the catalog, or a catalog
     name) under the software stack ``framework`` (any spelling; a version in it is used unless
-    ``framework_version`` is given). ``calibration`` is a fitted predictor or the path of its JSON. Warns
-    :class:`CalibrationWarning` naming every level that was not calibrated or fell back.
+    ``framework_version`` is given; ``v8.1`` is release ``8.1``). ``calibration`` is a fitted predictor or the path
+    of its JSON. A network read from an MLPerf Tiny reference file (``vww_96_int8``) is queried as the network its
+    records name (``vww_96``), so a calibration fitted on it gives a known network's interval. Warns
+    :class:`CalibrationWarning` naming every level that was not calibrated or fell back, and when the calibration
+    holds no interval.
     ``efficiency_pct`` = 100 x roofline latency / calibrated latency. ``keys``: feature columns set as given on the
     query (e.g. the ``core_family`` and ``framework`` of a calibration keyed its own way, see
     :func:`~.inference_offline.query_keys`)."""
@@ -160,8 +195,9 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
     family, version = normalize_framework(framework)
     query = pd.DataFrame([{"hardware": spec.name, "network": network.name, "batch": batch,
                            "precision": precision or network.precision.label, "framework": family,
-                           "framework_version": framework_version or version}])
-    features, skipped = calibration_features(query, network_index([network], {}), {spec.name: spec},
+                           "framework_version": normalize_version(framework_version) or version}])
+    # a reference model file (vww_96_int8) is the network its records name (vww_96): one the calibration knows
+    features, skipped = calibration_features(query, network_index([network]), {spec.name: spec},
                                              calibration.traffic, calibration.op_classes)
     if len(skipped):
         raise CalibrationError(skipped["reason"].iloc[0])
@@ -190,6 +226,11 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
             warnings.filterwarnings("ignore", NO_RECORD_WARNING, CalibrationWarning)
             low, high = calibration.predict_interval(features)
         interval = (float(low[0]), float(high[0]))
+    elif calibration.interval_coverage:
+        count = calibration.n_records_
+        warnings.warn(f"{network.name} on {spec.name}: no interval, the calibration holds none (fitted on {count} "
+                      f"record{'s' if count != 1 else ''}: too few to cross-validate one, or saved without one); "
+                      "refit it on more records for an interval", CalibrationWarning, stacklevel=2)
     return CalibratedPrediction(network.name, spec.name, query.precision[0], batch, family,
                                 query.framework_version[0], latency, batch / latency, roofline_latency,
                                 100 * roofline_latency / latency, classes, layers, interval,
