@@ -35,7 +35,7 @@ from rooflinekit.cli_common import (
 from rooflinekit.cli_common import (
     DEFAULT_TRAFFIC, MAX_BATCH, output_file, positive_float, resolve_hardware, traffic_options, warn_failed,
 )
-from rooflinekit.display import format_value, one_line, peaks_text, render_fields, render_table, si
+from rooflinekit.display import counted, format_value, one_line, peaks_text, render_fields, render_table, si
 from rooflinekit.errors import RecordError, RooflineError, RooflineWarning, SpecError
 from rooflinekit.progress import progress, set_progress
 from rooflinekit.output import LIST_SEPARATOR, dumps_json, flatten, tabular, to_json_value
@@ -235,11 +235,11 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     table = pd.concat([base, factors], ignore_index=True)
     fit = _in_sample_error(predictor)
     if args.format == "table":
-        print(f"calibrated on {predictor.n_records_} records, classes {', '.join(predictor.classes_)}; "
+        print(f"calibrated on {counted(predictor.n_records_, 'record')}, classes {', '.join(predictor.classes_)}; "
               f"wrote {args.out}")
         if fit:
             print(f"in-sample error: median {fit['median_ape_pct']:.1f} %, within 10 % {fit['within_10_pct']:.0f} %, "
-                  f"within 25 % {fit['within_25_pct']:.0f} % of {fit['n']} records "
+                  f"within 25 % {fit['within_25_pct']:.0f} % of {counted(fit['n'], 'record')} "
                   "(cross-validate before trusting it on unseen models or boards)")
         print("latency = roofline time per op class x exp(base + sum of the levels' log-factors); multiplier = "
               "exp(log_factor)")

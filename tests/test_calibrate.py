@@ -299,7 +299,7 @@ def test_calibrate_from_a_records_table_and_predict_from_its_json(tmp_path):
     table.loc[len(table)] = {"hardware": "no-such-board", "network": "LeNet-MNIST", "precision": "int8",
                              "framework": "TFLite Micro", "latency_s": 0.1}
     table.to_csv(tmp_path / "runs.csv", index=False)
-    with pytest.warns(CalibrationWarning, match=r"1 records left out of the calibration \(18 used\): 1 x .*"
+    with pytest.warns(CalibrationWarning, match=r"1 record left out of the calibration \(18 used\): 1 x .*"
                                                 r"no-such-board"):
         predictor = calibrate_from_paths([tmp_path / "runs.csv"], shrinkage=1e-4, system_shrinkage=1.0)
     (tmp_path / "calib.json").write_text(predictor.to_json())

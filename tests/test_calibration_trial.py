@@ -131,7 +131,7 @@ def test_a_record_naming_a_hardware_yaml_file_is_calibrated_on_that_board(models
         "NUCLEO-L4R5ZI,ad01,X-CUBE-AI 8.1.0,1.5", "NUCLEO-L4R5ZI,vww_96,X-CUBE-AI 8.1.0,120",
         "trial_board.yaml,ad01,X-CUBE-AI 8.1.0,0.4", "trial_board.yaml,vww_96,X-CUBE-AI 8.1.0,30",
         "missing_board.yaml,ad01,X-CUBE-AI 8.1.0,0.4"])
-    with pytest.warns(CalibrationWarning, match=r"1 records left out of the calibration \(4 used\): 1 x hardware file "
+    with pytest.warns(CalibrationWarning, match=r"1 record left out of the calibration \(4 used\): 1 x hardware file "
                                                 r"'missing_board.yaml': missing_board.yaml: no such file"):
         fitted = calibrate_from_paths([table], [models], **TABLE)
     assert fitted.devices_ == ["NUCLEO-L4R5ZI", "Trial-M7"]

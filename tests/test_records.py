@@ -210,3 +210,14 @@ def test_rejection_reasons_truncate_what_they_echo():
     reason = reason_of({**GOOD, "latency_s": "x" * 1000, "throughput_fps": "y" * 1000, "pruning_pct": "z" * 1000})
     assert reason.startswith("pruning_pct: cannot read 'zzz") and "x" * 100 not in reason and "y" * 100 not in reason
     assert len(reason) < 500
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("FooStack 1.0", ("FooStack", "1.0")), ("FooStack v1.1", ("FooStack", "1.1")),
+    ("FooStack version 2.3.1", ("FooStack", "2.3.1")), ("FooStack-1.0", ("FooStack", "1.0")),
+    ("FooStack 1.0 (beta)", ("FooStack 1.0 (beta)", "1.0")), ("My-RT 3", ("My-RT 3", None)),
+])
+def test_an_unrecognized_stack_is_one_family_across_its_versions(raw, expected):
+    """Was ('FooStack 1.0', '1.0'): each version its own stack, so an unseen release never fell back to a known one
+    of the same stack. Only a trailing version is taken off; a name that ends otherwise stays whole."""
+    assert normalize_framework(raw) == expected

@@ -104,6 +104,8 @@ NONE_WORDS = frozenset({"", "n/a", "na", "none", "-", "unknown"})
 _COMMIT = re.compile(r"(?:commit[_\s-]*(?:id)?\s*[:=]?\s*|/tree/|/commit/)([0-9a-f]{7,40})\b", re.I)
 _URL = re.compile(r"https?://\S+|'[^']*'|\"[^\"]*\"")
 _VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+){1,3})(?![\w.])", re.I)
+_VERSION_WORD = re.compile(r"[\s,;:_-]*(?:version|ver\.?|rel(?:ease)?)?[\s,;:_-]*$", re.I)
+"""What precedes a trailing version in an unrecognized stack's name (``FooStack version 2.3``, ``FooStack-1.0``)."""
 
 
 def normalize_framework(raw: str | None) -> tuple[str | None, str | None]:
@@ -112,7 +114,8 @@ def normalize_framework(raw: str | None) -> tuple[str | None, str | None]:
     ``'TensorFlow Lite for Microcontrollers v2.3.1'`` -> ``('TFLite Micro', '2.3.1')``,
     ``'X-CUBE-AI v7.3.0'`` -> ``('X-CUBE-AI', '7.3.0')``, ``'Bosch Hardware-Aware Lowering Engine (HALE) version 1.0'``
     -> ``('Bosch HALE', '1.0')``, ``'tflite-micro, https://..., commit_id:a30942eb...'`` -> ``('TFLite Micro',
-    'commit a30942eb03ef')``. An unrecognized name is kept as its own family; ``''``/``'N/A'`` give ``(None, None)``.
+    'commit a30942eb03ef')``. An unrecognized name is its own family, less a version it ends with (``'FooStack
+    v1.0'`` -> ``('FooStack', '1.0')``, so that its releases are one stack); ``''``/``'N/A'`` give ``(None, None)``.
     """
     if raw is None:
         return None, None
@@ -130,9 +133,13 @@ def _normalize_text(raw: str) -> tuple[str | None, str | None]:
     if raw.strip().casefold() in NONE_WORDS:
         return None, None
     text = " ".join(raw.split())
-    family = next((name for pattern, name in _FRAMEWORKS if re.search(pattern, text, re.I)), text)
+    family = next((name for pattern, name in _FRAMEWORKS if re.search(pattern, text, re.I)), None)
     commit = _COMMIT.search(text)
     version = _VERSION.search(_URL.sub(" ", text))
+    if family is None:  # unrecognized: the name without its version, so that its releases are one stack
+        own = _VERSION.search(text)
+        family = (_VERSION_WORD.sub("", text[:own.start()]).strip() or text) if own and own.end() == len(text) \
+            else text
     if version:
         return family, version.group(1)
     return family, f"commit {commit.group(1)[:12]}" if commit else None

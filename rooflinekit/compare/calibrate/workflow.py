@@ -24,6 +24,7 @@ from rooflinekit.compare.calibrate.releases import normalize_version
 from rooflinekit.compare.loaders import load_mlperf_tiny, load_table
 from rooflinekit.compare.records import LoadResult, normalize_framework
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
+from rooflinekit.display import counted
 from rooflinekit.errors import CalibrationError, RooflineError
 from rooflinekit.importers import MODEL_SUFFIXES
 
@@ -126,7 +127,7 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     left_out = pd.concat([*(result.rejected for result in loaded), skipped, unread, unresolved], ignore_index=True)
     if len(left_out):
         counts = left_out["reason"].value_counts()
-        warnings.warn(f"{len(left_out)} records left out of the calibration ({len(features)} used): "
+        warnings.warn(f"{counted(len(left_out), 'record')} left out of the calibration ({len(features)} used): "
                       + "; ".join(f"{n} x {reason}" for reason, n in counts.head(5).items())
                       + ("; ..." if len(counts) > 5 else ""), CalibrationWarning, stacklevel=2)
     if features.empty:
