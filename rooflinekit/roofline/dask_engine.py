@@ -141,8 +141,9 @@ def sweep_dask(networks: Sequence[NetworkSpec | CountedNetwork], hardware: Seque
         (it needs ``pyarrow``), a lazy Dask DataFrame of the rows (one partition per part) on that client; else
         the rows gathered into a pandas DataFrame. Text columns are plain objects (parts order categories apart).
 
-    Raises :class:`~rooflinekit.errors.SpecError` without the dask extra, for bad ``partitions`` and for the
-    arguments :func:`~rooflinekit.roofline.sweep` refuses.
+    Raises :class:`~rooflinekit.errors.SpecError` without the dask extra, for bad ``partitions``, a ``reduce``
+    that is not a :class:`~rooflinekit.roofline.reductions.Reduction` and for the arguments
+    :func:`~rooflinekit.roofline.sweep` refuses.
     """
     distributed = _import_distributed()
     plan = SweepPlan.of(networks, hardware, precisions, batches, mode, traffic, conventions, counters, fuse)
@@ -151,6 +152,9 @@ def sweep_dask(networks: Sequence[NetworkSpec | CountedNetwork], hardware: Seque
     if partitions is not None and (isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1):
         raise SpecError(f"partitions must be a positive integer, got {partitions!r}")
     if reduce is not None:
+        if not isinstance(reduce, Reduction):
+            raise SpecError(f"reduce must be a reduction such as Best(\"latency_s\") (rooflinekit.roofline.Best, "
+                            f"Pareto, Histogram), got {type(reduce).__name__} {reduce!r}")
         reduce.check(plan.columns)
     own = scheduler is None
     if isinstance(scheduler, distributed.Client):

@@ -112,8 +112,9 @@ class HardwareGrid:
         clock_scale : factors on every peak (dimensionless).
 
         Raises :class:`~rooflinekit.errors.SpecError` for a template with two or more engines, an unknown data type
-        or level, a capacity axis that could reorder the on-chip levels, or bad values, and for a ``template`` that
-        is not a spec.
+        or level, a capacity axis that could reorder the on-chip levels, bad values, a ``peak_ops_per_s``,
+        ``bandwidth_bytes_per_s`` or ``capacity_bytes`` that is not a mapping, and for a ``template`` that is not a
+        spec.
         """
         if not isinstance(template, HardwareSpec):
             raise SpecError(f"a hardware grid's template must be a HardwareSpec, got {type(template).__name__} "
@@ -121,6 +122,14 @@ class HardwareGrid:
         if len(template.engines) > 1:
             raise SpecError(f"{template.name}: a hardware grid needs a single-engine template (top-level "
                             "peak_ops_per_s, or one engine under engines); sweep multi-engine specs one by one")
+        for field, given in (("peak_ops_per_s", peak_ops_per_s), ("bandwidth_bytes_per_s", bandwidth_bytes_per_s),
+                             ("capacity_bytes", capacity_bytes)):
+            if given is not None and not isinstance(given, Mapping):
+                key, name = (("a data type", next(iter(template.peak_ops_per_s)).value) if field == "peak_ops_per_s"
+                             else ("a memory level", template.memories[0].name))
+                raise SpecError(f"{template.name}: grid axis {field} must map {key} to its values, e.g. "
+                                f"{field}={{{name!r}: [start, stop, 'log', n]}}, got {type(given).__name__} "
+                                f"{shown(given)}")
         axes: dict[str, np.ndarray] = {}
         for dtype_name, values in (peak_ops_per_s or {}).items():
             dtype = DType.parse(dtype_name)

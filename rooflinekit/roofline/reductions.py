@@ -73,8 +73,20 @@ def _candidates(chunk: pd.DataFrame, fitting_only: bool = False) -> np.ndarray:
     return mask
 
 
-def _ok(chunk: pd.DataFrame, fitting_only: bool = False) -> pd.DataFrame:
-    return chunk[_candidates(chunk, fitting_only)]
+def _numbers(chunk: pd.DataFrame, column: str, reader: str) -> np.ndarray:
+    """(N,) float64 values of ``column`` of ``chunk`` (NaN where missing); a :class:`SpecError` naming the column
+    when it does not hold numbers (``reader`` is the reduction, for the message)."""
+    try:
+        values: np.ndarray = chunk[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise SpecError(f"{reader} reads column {column!r}, which does not hold numbers "
+                        f"({chunk[column].dtype}); use a numeric column such as latency_s, fps or ops") from None
+    return values
+
+
+def _unique(columns: str | Sequence[str]) -> list[str]:
+    """``columns`` (one name or several) as a list without repeats, in order."""
+    return list(dict.fromkeys([columns] if isinstance(columns, str) else columns))
 
 
 def _check_direction(name: str, direction: str) -> None:
@@ -87,9 +99,12 @@ class Best(Reduction):
 
     ``Best("latency_s", by="network")`` is the fastest configuration of each network; ``by="hardware"`` the
     network each hardware runs fastest (a grid's points share their base spec's name: ``by="grid_point"``
-    ranks per point); ``Best("fps", "max", k=10)`` the top ten overall. Rows whose network does not fit the
-    memories (``fits`` False) are no candidates unless ``fitting_only=False``. Ties go to the row that comes first
-    in the sweep. The result is sorted by the groups' values, then best first.
+    ranks per point, and ``by=["hardware", "grid_point"]`` when the sweep holds several grids, whose points are
+    all numbered from 0, or plain specs, all ``-1``); ``Best("fps", "max", k=10)`` the top ten overall. Rows whose
+    network does not fit the memories (``fits`` False) are no candidates unless ``fitting_only=False``, nor are
+    rows whose ``metric`` is NaN. A missing value in a ``by`` column (a grid axis on the rows of a plain spec)
+    is a group of its own. Ties go to the row that comes first in the sweep. The result is sorted by the groups'
+    values (missing last), then best first.
     """
 
     def __init__(self, metric: str = "latency_s", direction: Direction = "min", by: str | Sequence[str] = (),
@@ -98,17 +113,17 @@ class Best(Reduction):
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise SpecError(f"Best: k must be a positive integer, got {k!r}")
         self.metric, self.direction, self.k, self.fitting_only = metric, direction, k, fitting_only
-        self.by = [by] if isinstance(by, str) else list(by)
+        self.by = _unique(by)
         self.columns = (metric, *self.by, "status", *(("fits",) if fitting_only else ()))
 
     def partial(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        positions = np.flatnonzero(_candidates(chunk, self.fitting_only))
-        values = chunk[self.metric].to_numpy(dtype=np.float64)[positions]
-        key = values if self.direction == "min" else -values
+        values = _numbers(chunk, self.metric, "Best")
+        positions = np.flatnonzero(_candidates(chunk, self.fitting_only) & ~np.isnan(values))
+        key = values[positions] if self.direction == "min" else -values[positions]
         ranked = positions[np.lexsort((chunk.index.to_numpy()[positions], key))]  # by value, ties by position
         if self.by:  # rank on the key columns only, then copy the few rows kept
             keys = chunk[self.by].iloc[ranked].reset_index(drop=True)
-            kept = keys.groupby(self.by, sort=False, observed=True).head(self.k).index.to_numpy()
+            kept = keys.groupby(self.by, sort=False, observed=True, dropna=False).head(self.k).index.to_numpy()
             ranked = ranked[kept]
         else:
             ranked = ranked[:self.k]
@@ -127,7 +142,7 @@ class Best(Reduction):
         ranked = order.sort_values([*order.columns], kind="stable").index.to_numpy()
         best = state.iloc[ranked]
         if self.by:
-            best = best.groupby([best[c].astype(object) for c in self.by], sort=False).head(self.k)
+            best = best.groupby([best[c].astype(object) for c in self.by], sort=False, dropna=False).head(self.k)
         else:
             best = best.head(self.k)
         return _plain(best)
@@ -147,8 +162,9 @@ class Pareto(Reduction):
     """The rows no other row dominates over ``objectives`` (``{column: "min" | "max"}``), e.g.
     ``Pareto({"latency_s": "min", "peak_ops_per_s": "min"})``. A row is dominated when another is at least as
     good in every objective and better in one; rows equal in every objective are all kept. Rows whose network
-    does not fit the memories (``fits`` False) are no candidates unless ``fitting_only=False``. Sorted by the
-    objectives in the order given, then by sweep position.
+    does not fit the memories (``fits`` False) are no candidates unless ``fitting_only=False``, nor are rows with
+    NaN in an objective (neither better nor worse than any other). Sorted by the objectives in the order given,
+    then by sweep position.
     """
 
     def __init__(self, objectives: Mapping[str, Direction], fitting_only: bool = True) -> None:
@@ -160,11 +176,11 @@ class Pareto(Reduction):
         self.columns = (*self.objectives, "status", *(("fits",) if fitting_only else ()))
 
     def partial(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        ok = _ok(chunk, self.fitting_only)
-        points = np.column_stack([ok[c].to_numpy(dtype=np.float64) * (1.0 if d == "min" else -1.0)
+        points = np.column_stack([_numbers(chunk, c, "Pareto") * (1.0 if d == "min" else -1.0)
                                   for c, d in self.objectives.items()])
-        keep = _nondominated(points)
-        return self.finalize(ok[keep])
+        positions = np.flatnonzero(_candidates(chunk, self.fitting_only) & ~np.isnan(points).any(axis=1))
+        keep = _nondominated(points[positions])
+        return self.finalize(chunk.iloc[positions[keep]])
 
     def finalize(self, state: pd.DataFrame) -> pd.DataFrame:
         if state.empty:
@@ -176,19 +192,34 @@ class Pareto(Reduction):
 
 
 def _nondominated(points: np.ndarray) -> np.ndarray:
-    """(N,) bool: rows of ``points`` (N, M), all to minimize, that no other row dominates."""
-    n = len(points)
+    """(N,) bool: rows of ``points`` (N, M), all to minimize and none NaN, that no other row dominates.
+
+    In lexicographic order a point's dominators all come before it. Two objectives: a point is dominated when an
+    earlier one has a smaller second value, or the same one and a smaller first (the earliest point at the
+    running minimum has the smallest first value), O(N log N). More: the first point left is on the front, and
+    the points it dominates leave with it, one vectorized pass per front point.
+    """
+    n, m = points.shape
     keep = np.zeros(n, dtype=bool)
     if n == 0:
         return keep
-    order = np.lexsort(points.T[::-1])  # lexicographic: a dominating point comes before what it dominates
-    front = np.empty((0, points.shape[1]))
-    for i in order:
-        p = points[i]
-        if len(front) and ((front <= p).all(axis=1) & (front < p).any(axis=1)).any():
-            continue
-        keep[i] = True
-        front = np.vstack([front, p])
+    order = np.lexsort(points.T[::-1])
+    if m == 2:
+        first, second = points[order, 0], points[order, 1]
+        low = np.minimum.accumulate(second)  # low[j]: the least second value of points 0 .. j
+        starts = np.flatnonzero(np.r_[True, low[1:] < low[:-1]])
+        at_low = starts[np.searchsorted(starts, np.arange(n), side="right") - 1]  # earliest point reaching low[j]
+        dominated = np.zeros(n, dtype=bool)
+        dominated[1:] = (low[:-1] < second[1:]) | ((low[:-1] == second[1:]) & (first[at_low[:-1]] < first[1:]))
+        keep[order[~dominated]] = True
+        return keep
+    left, values = order, points[order]  # the points left, in order, and their values
+    while len(left):
+        keep[left[0]] = True
+        best, left, values = values[0], left[1:], values[1:]  # views: copied only when some point leaves
+        dominated = (values >= best).all(axis=1) & (values > best).any(axis=1)
+        if dominated.any():
+            left, values = left[~dominated], values[~dominated]
     return keep
 
 
@@ -196,14 +227,20 @@ class Histogram(Reduction):
     """Counts of ``column`` in the bins ``edges`` (numpy's rule: half-open bins, the last closed), per group of
     ``by``. Exact in any number of chunks.
     The result has one row per group and non-empty bin: ``by`` columns, ``bin_low``, ``bin_high``, ``count``;
-    values below or above the edges count in the bins ``(-inf, edges[0])`` and ``(edges[-1], inf)``.
+    values below or above the edges count in the bins ``(-inf, edges[0])`` and ``(edges[-1], inf)``, NaN values
+    in a bin whose ``bin_low`` and ``bin_high`` are NaN (last in its group), so that the counts add up to the
+    predicted rows. A missing value in a ``by`` column (a grid axis on the rows of a plain spec) is a group of
+    its own.
     """
 
     def __init__(self, column: str, edges: Sequence[float] | np.ndarray, by: str | Sequence[str] = ()) -> None:
-        self.column, self.edges = column, np.asarray(edges, dtype=np.float64)
+        try:
+            self.edges = np.asarray(edges, dtype=np.float64)
+        except (TypeError, ValueError):
+            self.edges = np.empty(0)  # refused below
         if self.edges.ndim != 1 or len(self.edges) < 2 or not (np.diff(self.edges) > 0).all():
             raise SpecError(f"Histogram: edges must be at least two increasing numbers, got {list(edges)!r}")
-        self.by = [by] if isinstance(by, str) else list(by)
+        self.column, self.by = column, _unique(by)
         self.columns = (column, *self.by, "status")
 
     def partial(self, chunk: pd.DataFrame) -> pd.DataFrame:
@@ -212,16 +249,17 @@ class Histogram(Reduction):
         if "count" in chunk.columns and "bin_low" in chunk.columns:  # already a state: add counts up
             return chunk.groupby([*self.by, "bin_low", "bin_high"], sort=False, observed=True,
                                  dropna=False)["count"].sum().reset_index()
-        ok = _ok(chunk)
-        values = ok[self.column].to_numpy(dtype=np.float64)
-        lows = np.concatenate([[-np.inf], self.edges])
-        highs = np.concatenate([self.edges, [np.inf]])
+        ok = chunk[_candidates(chunk)]
+        values = _numbers(ok, self.column, "Histogram")
+        lows = np.concatenate([[-np.inf], self.edges, [np.nan]])
+        highs = np.concatenate([self.edges, [np.inf, np.nan]])
         bins = np.searchsorted(self.edges, values, side="right")  # 0: below, len(edges): at or above the last
         bins[values == self.edges[-1]] = len(self.edges) - 1  # the last bin is closed
+        bins[np.isnan(values)] = len(self.edges) + 1
         frame = pd.DataFrame({c: ok[c].astype(object).to_numpy() for c in self.by})
         frame["bin"] = bins
         frame["count"] = 1
-        counts = frame.groupby([*self.by, "bin"], sort=False)["count"].sum().reset_index()
+        counts = frame.groupby([*self.by, "bin"], sort=False, dropna=False)["count"].sum().reset_index()
         counts["bin_low"], counts["bin_high"] = lows[counts["bin"]], highs[counts["bin"]]
         return counts[[*self.by, "bin_low", "bin_high", "count"]]
 
