@@ -170,3 +170,10 @@ def test_grid_spec_predicts_every_row_of_a_multi_axis_grid():
     for i, point in itertools.islice(enumerate(table.itertuples()), 0, None, 5):
         p = rk.predict("LeNet-MNIST", grid.spec(i), "int8", 2, mode="layer", traffic="on_chip_if_fits")
         assert (point.latency_s, point.bytes, bool(point.fits)) == (p.latency_s, p.bytes, p.fits)
+
+
+@pytest.mark.parametrize("reduce", ["best", Best])
+def test_the_local_engine_refuses_a_reduce_that_is_no_reduction(reduce):
+    """As the Dask engine does (the local one raised AttributeError: 'str' object has no attribute 'check')."""
+    with pytest.raises(SpecError, match=r"^reduce must be a reduction such as Best\("):
+        rk.sweep(["LeNet-MNIST"], ["NCS"], reduce=reduce)

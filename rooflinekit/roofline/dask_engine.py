@@ -33,7 +33,7 @@ from rooflinekit.errors import SpecError
 from rooflinekit.roofline.columnar import Categories
 from rooflinekit.roofline.grid import HardwareGrid
 from rooflinekit.roofline.predictor import DEFAULT_CHUNK_ROWS, SweepPlan, stream
-from rooflinekit.roofline.reductions import Reduction, _plain
+from rooflinekit.roofline.reductions import Reduction, _plain, checked
 from rooflinekit.roofline.traffic import TrafficModel
 from rooflinekit.roofline.workload import CountedNetwork
 
@@ -152,10 +152,7 @@ def sweep_dask(networks: Sequence[NetworkSpec | CountedNetwork], hardware: Seque
     if partitions is not None and (isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1):
         raise SpecError(f"partitions must be a positive integer, got {partitions!r}")
     if reduce is not None:
-        if not isinstance(reduce, Reduction):
-            raise SpecError(f"reduce must be a reduction such as Best(\"latency_s\") (rooflinekit.roofline.Best, "
-                            f"Pareto, Histogram), got {type(reduce).__name__} {reduce!r}")
-        reduce.check(plan.columns)
+        checked(reduce, plan.columns)
     own = scheduler is None
     if isinstance(scheduler, distributed.Client):
         client = scheduler

@@ -878,7 +878,9 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[H
         for n, constants, arrays, coded in plan.blocks(range(len(plan.networks)), max(int(chunk_rows), 1)):
             builder.add(n, constants, arrays, coded)
         return builder.frame()
-    reduce.check(plan.columns)
+    from rooflinekit.roofline.reductions import checked
+
+    reduce = checked(reduce, plan.columns)
     state = stream(plan, range(len(plan.networks)), reduce, int(chunk_rows))
     return reduce.finalize(state)
 

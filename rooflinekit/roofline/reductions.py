@@ -73,6 +73,16 @@ def _candidates(chunk: pd.DataFrame, fitting_only: bool = False) -> np.ndarray:
     return mask
 
 
+def checked(reduce: object, columns: Sequence[str]) -> Reduction:
+    """``reduce`` when it is a :class:`Reduction` whose columns the sweep has (``columns``); a :class:`SpecError`
+    saying what to pass when it is anything else (a name such as ``"best"``, the class ``Best`` itself)."""
+    if not isinstance(reduce, Reduction):
+        raise SpecError(f"reduce must be a reduction such as Best(\"latency_s\") (rooflinekit.roofline.Best, "
+                        f"Pareto, Histogram), got {type(reduce).__name__} {reduce!r}")
+    reduce.check(columns)
+    return reduce
+
+
 def _numbers(chunk: pd.DataFrame, column: str, reader: str) -> np.ndarray:
     """(N,) float64 values of ``column`` of ``chunk`` (NaN where missing); a :class:`SpecError` naming the column
     when it does not hold numbers (``reader`` is the reduction, for the message)."""
