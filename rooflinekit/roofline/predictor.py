@@ -809,7 +809,7 @@ Block = tuple[int, dict[str, Hashable], dict[str, np.ndarray | NoteRows],
 """Rows of a sweep as ``(n, constants, arrays, coded)`` (see :meth:`TableBuilder.add`)."""
 
 DEFAULT_CHUNK_ROWS = 1 << 20
-"""Rows per chunk of a streaming sweep (``reduce``): about 120 MB of columns."""
+"""Rows per chunk of a streaming sweep (``reduce``): a few hundred MB at its peak (see ``chunk_rows``)."""
 
 
 def default_precision_note(hardware: str, precision: str, error: Exception) -> str:
@@ -847,7 +847,10 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[H
     mode, traffic, conventions, counters, fuse : as in :func:`predict`.
     reduce : a :class:`~rooflinekit.roofline.reductions.Reduction` (``Best``, ``Pareto``, ``Histogram``): the
         sweep runs in chunks of ``chunk_rows`` rows and returns only the reduction, never holding every row.
-    chunk_rows : rows per chunk when reducing (and per grid chunk); memory is about 120 bytes per row.
+    chunk_rows : rows per chunk when reducing (and per grid chunk); a chunk's peak memory grows by several
+        hundred bytes per row while it is built (600-900 measured on a grid sweep with ``Best``: about 330 MB of
+        peak resident memory more at 2**18 rows, 260 MB at 2**16 over a process's 85 MB); lower it to bound
+        memory.
 
     Returns
     -------
