@@ -848,9 +848,8 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[H
     reduce : a :class:`~rooflinekit.roofline.reductions.Reduction` (``Best``, ``Pareto``, ``Histogram``): the
         sweep runs in chunks of ``chunk_rows`` rows and returns only the reduction, never holding every row.
     chunk_rows : rows per chunk when reducing (and per grid chunk); a chunk's peak memory grows by several
-        hundred bytes per row while it is built (600-900 measured on a grid sweep with ``Best``: about 330 MB of
-        peak resident memory more at 2**18 rows, 260 MB at 2**16 over a process's 85 MB); lower it to bound
-        memory.
+        hundred bytes per row while it is built (600-900 measured on a grid sweep with ``Best``: a process at
+        84 MB peaked at 259 MB with 2**16 rows per chunk, 333 MB with 2**18); lower it to bound memory.
 
     Returns
     -------
