@@ -3,6 +3,7 @@ of many rows, typed errors for columns and axes that cannot be read. Expected va
 materialized table, brute force or hand arithmetic, never from the reductions under test."""
 
 import itertools
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -177,3 +178,21 @@ def test_the_local_engine_refuses_a_reduce_that_is_no_reduction(reduce):
     """As the Dask engine does (the local one raised AttributeError: 'str' object has no attribute 'check')."""
     with pytest.raises(SpecError, match=r"^reduce must be a reduction such as Best\("):
         rk.sweep(["LeNet-MNIST"], ["NCS"], reduce=reduce)
+
+
+def test_a_peak_axis_no_row_computes_in_is_said_once():
+    """ResNet-20-CIFAR-10 and LeNet-MNIST are fp32 networks: a grid's int8 peak axis changes none of their rows
+    (every row runs at the template's fp32 peak), which the sweep now says once; swept at int8, it is the axis."""
+    grid = HardwareGrid.of(rk.get_hardware("NUCLEO-F767ZI"), peak_ops_per_s={"int8": [1e8, 1e10, "log", 3]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        idle = rk.sweep(["ResNet-20-CIFAR-10", "LeNet-MNIST"], [grid], chunk_rows=2)
+    said = [str(w.message) for w in caught if issubclass(w.category, rk.RooflineWarning)]
+    assert said == ["grid on NUCLEO-F767ZI: its peak axis for int8 changes nothing for networks computing in fp32; "
+                    "sweep them at int8 (precisions=['int8']) or add a peak axis for their type"]
+    assert idle.groupby("network")["latency_s"].nunique().tolist() == [1, 1]  # the same on every point
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        used = rk.sweep(["ResNet-20-CIFAR-10"], [grid], ["int8"])
+    assert not [w for w in caught if "changes nothing" in str(w.message)]
+    assert used["latency_s"].nunique() == 3

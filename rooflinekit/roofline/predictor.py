@@ -39,6 +39,7 @@ differently: a grid point and its explicit spec agree to rounding (a few units i
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from os import PathLike
 from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Iterator, Literal, Sequence, cast, get_args
@@ -49,7 +50,7 @@ from pydantic import BaseModel
 from rooflinekit._limits import MAX_BATCH, shown
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
-from rooflinekit.errors import PrecisionError, SpecError
+from rooflinekit.errors import PrecisionError, RooflineWarning, SpecError
 from rooflinekit.roofline import _compiled
 from rooflinekit.roofline.capacity import activation_peaks, residency
 from rooflinekit.roofline.core import COMPUTE_BOUND, dominant_bounds, roofline_times
@@ -958,6 +959,18 @@ def _joined(n_networks: int, parts: list[tuple[np.ndarray, StackedEvaluation]]) 
                              NoteRows.concat(note_parts).take(order))
 
 
+def _warn_idle_peak_axes(grid: HardwareGrid, counted: CountedNetwork) -> None:
+    """Warn when no peak axis of ``grid`` is of a data type ``counted`` computes in: its rows then all run at the
+    template's peak, the same on every point of those axes (an int8 axis with an fp32 network)."""
+    axes = [name.split(".", 1)[1] for name in grid.axes if name.startswith("peak_ops_per_s.")]
+    used = {dtype for _, dtype in counted.class_dtype_pairs}
+    if axes and not used & set(axes):
+        warnings.warn(f"grid on {grid.template.name}: its peak axis for {', '.join(axes)} changes nothing for "
+                      f"networks computing in {', '.join(sorted(used))}; sweep them at "
+                      f"{axes[0]} (precisions=[{axes[0]!r}]) or add a peak axis for their type", RooflineWarning,
+                      stacklevel=2)
+
+
 @dataclass(frozen=True, eq=False)
 class SweepPlan:
     """What a sweep evaluates: networks (counted lazily, once per precision), hardware and grids, batches and
@@ -1225,13 +1238,16 @@ class SweepPlan:
                 return evaluate_grid(c, grid, start, stop, sizes, self.mode, self.traffic, self.fuse, work)
 
             try:
-                return on_grid(used), used, note
+                evaluation = on_grid(used)
             except PrecisionError as exc:
                 if note is not None or own is None or default is None:
                     raise
                 used = _counted(own, default.value, self.conventions, self.counters)
                 note = default_precision_note(grid.template.name, default.value, exc)
-            return on_grid(used), used, note
+                evaluation = on_grid(used)
+            if start == 0:
+                _warn_idle_peak_axes(grid, used)
+            return evaluation, used, note
 
         for start in range(0, size, step):
             stop = min(size, start + step)
