@@ -61,3 +61,12 @@ def one_error(lines: list[str]) -> str:
     errors = [line for line in lines if not line.startswith("warning: ")]
     assert len(errors) == 1 and errors[0].startswith("rooflinekit: error: "), lines
     return errors[0]
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A Dask client on a 2-worker LocalCluster of processes, one per test module (skipped without the extra)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        yield client

@@ -27,14 +27,6 @@ def _plain(table):
                          if isinstance(table[c].dtype, (pd.CategoricalDtype, pd.StringDtype))})
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        yield client
-
-
 @pytest.mark.parametrize("reduce", [lambda: Best("latency_s", by="network"), lambda: Best("fps", "max", k=5),
                                     lambda: Pareto({"latency_s": "min", "peak_ops_per_s": "min"}),
                                     lambda: Histogram("latency_s", [1e-6, 1e-4, 1e-2, 1.0], by="hardware")])

@@ -137,14 +137,6 @@ def test_best_of_fits_over_a_sweep_with_failed_rows():
     assert Best("fits", "max", fitting_only=False)(full).index.tolist() == [1]
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        yield client
-
-
 @pytest.mark.parametrize("k", [1, 2, 50])
 def test_dask_equals_local_for_groups_with_missing_keys(client, k):
     for reduce in (lambda: Best("latency_s", by="clock_scale", k=k),
