@@ -290,7 +290,6 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
     ``batches`` is a collection: a single name, spec or number is a :class:`~rooflinekit.errors.SpecError` saying
     to wrap it in a list.
     """
-    import numpy as np
     import pandas as pd
 
     for value, what in ((networks, "networks"), (hardware, "hardware")):
@@ -315,9 +314,16 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
         raise SpecError(f"unknown sweep engine {engine!r}; use 'local' or 'dask'")
     if "fits" not in table.columns:
         return table
-    fits = table["fits"].array.to_numpy(dtype=bool, na_value=True)  # a row not predicted (missing) is no misfit
-    misfits = len(table) - int(np.count_nonzero(fits))
-    if misfits:
-        warnings.warn(f"{misfits} of {len(table)} predictions do not fit their memories; see the 'fits' and "
+    count = misfits(table)
+    if count:
+        warnings.warn(f"{count} of {len(table)} predictions do not fit their memories; see the 'fits' and "
                       "'notes' columns", CapacityWarning, stacklevel=2)
     return table
+
+
+def misfits(table: pd.DataFrame) -> int:
+    """Rows of a sweep ``table`` whose network does not fit the memories (``fits`` False; a row not predicted,
+    ``fits`` missing, is no misfit)."""
+    import numpy as np
+
+    return len(table) - int(np.count_nonzero(table["fits"].array.to_numpy(dtype=bool, na_value=True)))

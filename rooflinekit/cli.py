@@ -361,7 +361,7 @@ def _is_float(text: str) -> bool:
 def cmd_sweep(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from rooflinekit.api import CapacityWarning, check_model_batches, sweep
+    from rooflinekit.api import CapacityWarning, check_model_batches, misfits, sweep
     from rooflinekit.catalog import hardware_catalog, network_catalog
 
     if args.scheduler is not None and args.engine != "dask":
@@ -390,9 +390,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
             chunks = [sweep([network], hardware, precisions, batches, args.mode, args.traffic, fuse=args.fuse)
                       for network in progress(networks, "sweep", unit="network")]
             table = pd.concat(chunks, ignore_index=True)
-    misfits = int((table["fits"] == False).sum())  # noqa: E712 (None where the row was not predicted)
-    if misfits:
-        warnings.warn(f"{misfits} of {len(table)} predictions do not fit their memories; see the 'fits' and "
+    count = misfits(table)
+    if count:
+        warnings.warn(f"{count} of {len(table)} predictions do not fit their memories; see the 'fits' and "
                       "'notes' columns", CapacityWarning)
     warn_failed(table)
     table["kernels"] = table["kernels"].astype("Int64")  # a count (the table holds it as float: NaN where failed)

@@ -251,10 +251,11 @@ def resolve_hardware(name: str, option: str = "--hardware") -> HardwareSpec:
         A name the catalog lacks, with the close names.
     """
     from rooflinekit.api import HARDWARE_SUFFIXES, resolve_hardware as resolve
+    from rooflinekit.display import absent
 
     path = Path(name)
     if path.suffix.lower() in HARDWARE_SUFFIXES and not path.is_file():
-        raise SpecError(f"{option} {name}: {'a folder, not a file' if path.is_dir() else 'no such file'}; give a "
+        raise SpecError(f"{option} {name}: {absent(path)}; give a "
                         "hardware YAML file (see 'rooflinekit hardware schema') or a catalog name ('rooflinekit "
                         "hardware list')")
     return resolve(path if path.suffix.lower() in HARDWARE_SUFFIXES else name)

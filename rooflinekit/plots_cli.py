@@ -31,7 +31,7 @@ from rooflinekit.errors import SpecError
 from rooflinekit.output import dumps_json
 from rooflinekit.plots import PlotError, plot_efficiency, plot_heatmap, plot_layers, plot_pareto, plot_roofline, \
     save_figure
-from rooflinekit.api import CapacityWarning, predict, sweep
+from rooflinekit.api import CapacityWarning, misfits, predict, sweep
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -49,9 +49,9 @@ def _chart_sweep(chart: str, *args: Any, **kwargs: Any) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CapacityWarning)
         table = sweep(*args, **kwargs)
-    misfits = int((table["fits"] == False).sum())  # noqa: E712 (None where the row was not predicted)
-    if misfits:
-        warnings.warn(f"{misfits} of {len(table)} predictions in the {chart} do not fit their memories (drawn as "
+    count = misfits(table)
+    if count:
+        warnings.warn(f"{count} of {len(table)} predictions in the {chart} do not fit their memories (drawn as "
                       "predicted); 'rooflinekit sweep' with the same options lists them with why (the 'fits' and "
                       "'notes' columns)", CapacityWarning)
     return table
