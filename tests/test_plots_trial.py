@@ -101,6 +101,14 @@ def test_roofline_points_of_hardware_not_drawn_are_grey_and_named_in_the_legend(
     assert "other hardware" not in legend_texts(only_drawn)
 
 
+def test_roofline_axes_hold_a_point_above_every_drawn_roof():
+    # 5e13 ops/s on hardware not drawn, above the NCS's 1e12 int8 peak (y limit 2e12 before): the axes reach it
+    points = pd.DataFrame({"operational_intensity": [100.0], "network": ["a"], "hardware": ["A100-PCIe-40GB"],
+                           "attainable_ops_per_s": [5e13]})
+    low, high = plot_roofline(["NCS"], points).axes[0].get_ylim()
+    assert low < 5e13 < high
+
+
 def test_roofline_warns_of_rows_it_cannot_draw_and_leaves_them_out_of_the_legend():
     points = pd.DataFrame({"operational_intensity": [10.0, np.nan, -1.0, 100.0, 50.0],
                            "network": ["a", "b", "c", "d", "e"], "hardware": "NCS",

@@ -109,8 +109,9 @@ def _limits(specs: dict[str, dict[DType, float]], hardware: list[HardwareSpec],
     for column in ("attainable_ops_per_s", "measured_ops_per_s"):
         if column in points.columns:
             values = pd.to_numeric(points[column], errors="coerce")
-            if (values > 0).any():
-                y_low = min(y_low, values[values > 0].min() / 2)
+            drawn = values[(values > 0) & np.isfinite(values)]
+            if len(drawn):  # every point inside the axes (one of hardware not drawn may be above every roof)
+                y_low, y_high = min(y_low, drawn.min() / 2), max(y_high, drawn.max() * 2)
     return xlim, decade_limits(y_low, y_high)
 
 
