@@ -30,7 +30,7 @@ def _kernel_and_groups(layer: Layer, channels_in: int, channels_out: int) -> tup
         raise ShapeError(
             f"conv layer {layer.name!r}: groups={groups} must divide C_in={channels_in} and C_out={channels_out}"
         )
-    return math.prod(int(k) for k in kernel), groups
+    return math.prod(map(int, kernel)), groups
 
 
 @DEFAULT_COUNTERS.register("conv")

@@ -107,19 +107,21 @@ def layer_precision(layer: Layer, network_precision: Precision, override: Precis
     return override or layer.precision or network_precision
 
 
-def _params_and_weight_bytes(layer: Layer, default: DType, override: bool) -> tuple[int, int]:
+def _params_and_weight_bytes(layer: Layer, bits: int, override: bool) -> tuple[int, int]:
     """The layer's ``params`` (elements of its weights) and ``weight_bytes`` (each weight at its own stored size,
-    else its dtype, else ``default``; every weight at ``default`` when ``override``), in one pass."""
+    else its dtype, else the default width of ``bits``; every weight at ``bits`` when ``override``), in one pass
+    (:func:`~rooflinekit.descriptors.tensor_bytes` inlined: ``ceil(elements * bits / 8)``)."""
     params = total = 0
     for tensor in layer.weights:
         count = math.prod(tensor.shape)  # elements(), without a call per tensor
         params += count
         if override:
-            total += tensor_bytes(count, default)
+            total += -(-count * bits // 8)
         elif tensor.nbytes is not None:
             total += tensor.nbytes
         else:
-            total += tensor_bytes(count, tensor.dtype or default)
+            dtype = tensor.dtype
+            total += -(-count * (bits if dtype is None else dtype.bits) // 8)
     return params, total
 
 
@@ -142,28 +144,46 @@ def _cost_row(layer: Layer, counter: Counter | None, precision: Precision, conve
     return dict(zip(LAYER_COLUMNS, _cost_values(layer, counter, precision, conventions, precision_overridden)))
 
 
+_Widths = tuple[int, int, tuple[str, str, str]]
+"""A precision's weight and activation widths in bits, and its weight, activation and compute type names."""
+
+
+def _widths(precision: Precision) -> _Widths:
+    """The :data:`_Widths` of ``precision`` (each a look-up keyed by a DType, whose hash is a Python call: read once
+    per precision by :func:`count_network`)."""
+    return precision.weights.bits, precision.activations.bits, _labels(precision.weights, precision.activations)
+
+
 def _cost_values(layer: Layer, counter: Counter | None, precision: Precision, conventions: CountingConventions,
-                 precision_overridden: bool) -> list[object]:
+                 precision_overridden: bool, widths: _Widths | None = None) -> list[object]:
     """The values of :func:`_cost_row`, in :data:`LAYER_COLUMNS` order (:func:`count_network` keeps its rows as
-    such lists: no dict per layer)."""
+    such lists: no dict per layer). ``widths``: :func:`_widths` of ``precision``, when the caller has it."""
+    weight_bits, bits, labels = widths or _widths(precision)
     count = counter(layer) if counter else _NO_COUNT
     fused = sum(elements(s) for s in layer.outputs) if layer.attrs.get("fused_activation") else 0
     other = (count.bias_ops if conventions.include_bias_ops else 0) + (
         count.other_ops + fused if conventions.include_other_ops else 0)
     act = precision.activations
-    params, weight_bytes = _params_and_weight_bytes(layer, precision.weights, precision_overridden) if (
+    params, weight_bytes = _params_and_weight_bytes(layer, weight_bits, precision_overridden) if (
         layer.weights) else (0, 0)
-    if count.moves_data:
-        input_bytes = _activation_bytes(layer.inputs, () if precision_overridden else layer.input_dtypes, act)
-        output_bytes = _activation_bytes(layer.outputs, () if precision_overridden else layer.output_dtypes, act)
-    else:
+    if not count.moves_data:
         input_bytes = output_bytes = 0
+    elif precision_overridden or not (layer.input_dtypes or layer.output_dtypes):
+        # the common case, every tensor at ``act`` (of ``bits``): _activation_bytes inlined
+        input_bytes = output_bytes = 0
+        for shape in layer.inputs:  # plain loops: layers have a tensor or two
+            input_bytes += -(-math.prod(shape) * bits // 8)
+        for shape in layer.outputs:
+            output_bytes += -(-math.prod(shape) * bits // 8)
+    else:
+        input_bytes = _activation_bytes(layer.inputs, layer.input_dtypes, act)
+        output_bytes = _activation_bytes(layer.outputs, layer.output_dtypes, act)
     state = layer.state
     state_bytes = _activation_bytes(tuple(t.shape for t in state),
                                     () if precision_overridden else tuple(t.dtype for t in state),
                                     act) if state else 0
     macs = count.macs
-    return [layer.name, layer.op, layer.source_op or layer.op, counter is not None, *_labels(precision.weights, act),
+    return [layer.name, layer.op, layer.source_op or layer.op, counter is not None, *labels,
             macs, other, total_ops(macs, other), params, weight_bytes, input_bytes, output_bytes, state_bytes]
 
 
@@ -218,12 +238,16 @@ def count_network(network: NetworkSpec | str | Path, precision: Precision | str 
     rows: list[list[object]] = []  # each row's values in LAYER_COLUMNS order
     unsupported: Tally[str] = Tally()
     found: dict[str, Counter | None] = {}  # each op kind's counter, looked up once per network
+    widths: dict[int, _Widths] = {}  # _widths by precision, read once per network (ids of live precisions)
     try:
         for layer in network.layers:
             op = layer.op
             counter = found[op] if op in found else found.setdefault(op, counters.get(op))
-            rows.append(_cost_values(layer, counter, layer_precision(layer, network.precision, override),
-                                     conventions, override is not None))
+            precision = override or layer.precision or network.precision  # layer_precision, without a call
+            known = widths.get(id(precision))
+            if known is None:
+                known = widths[id(precision)] = _widths(precision)
+            rows.append(_cost_values(layer, counter, precision, conventions, override is not None, known))
             if counter is None:
                 unsupported[op] += 1
     except Exception:  # a counter failed: a count of an earlier layer that is not exact is reported first

@@ -20,7 +20,7 @@ def count_pool(layer: Layer) -> OpCount:
     kernel = layer.attrs.get("kernel_shape")
     if kernel is None:
         raise ShapeError(f"pooling layer {layer.name!r} has no 'kernel_shape' attribute")
-    return OpCount(other_ops=elements(first_output(layer)) * math.prod(int(k) for k in kernel))
+    return OpCount(other_ops=elements(first_output(layer)) * math.prod(map(int, kernel)))
 
 
 @DEFAULT_COUNTERS.register("global_max_pool", "global_avg_pool")

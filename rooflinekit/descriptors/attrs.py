@@ -356,6 +356,8 @@ _MODELS: dict[str, type[OpAttrs]] = {
 
 
 def _kind_key(kind: Any) -> str:
+    if type(kind) is str:  # the common case (an importer's kind), without an isinstance check
+        return kind
     return kind.value if isinstance(kind, Enum) else str(kind)
 
 
@@ -486,7 +488,7 @@ def frozen_attrs(kind: str, attrs: Mapping[str, Any]) -> FrozenDict[str, Any]:
     if known is not None and known[1] is attrs and known[0] == name:
         return known[1]
     try:
-        key: tuple[Any, ...] | None = (name, *zip(attrs, map(_typed_key, attrs.values())))
+        key: tuple[Any, ...] | None = _attrs_key(name, attrs)
         cached = _VALIDATED.get(key)  # type: ignore[arg-type]
     except (TypeError, AttributeError):  # an unhashable value, or attrs that are not a mapping
         key, cached = None, None
@@ -507,10 +509,26 @@ def frozen_attrs(kind: str, attrs: Mapping[str, Any]) -> FrozenDict[str, Any]:
 
 _VALIDATED: dict[tuple[Any, ...], FrozenDict[str, Any]] = {}
 _VALIDATED_LIMIT = 4096
-"""Normalized attribute sets by :func:`_typed_key` (cleared when full)."""
+"""Normalized attribute sets by :func:`_attrs_key` (cleared when full)."""
 _NORMALIZED: dict[int, tuple[str, FrozenDict[str, Any]]] = {}
 """The kind and the result of each set in :data:`_VALIDATED`, by the result's ``id`` (held here, so the ``id`` is
 never reused while listed)."""
+
+
+def _attrs_key(kind: str, attrs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The cache key of ``attrs`` of ``kind``: each name with its value keyed by :func:`_typed_key`, the common
+    values (an int, bool or str; a tuple of ints) keyed in place, without a call each (an entry's length tells
+    the three forms apart); TypeError when a value is not hashable, AttributeError when ``attrs`` is no mapping."""
+    parts: list[Any] = [kind]
+    for name, value in attrs.items():
+        value_type = type(value)
+        if value_type in _SCALARS:
+            parts.append((name, value_type, value))
+        elif value_type is tuple and set(map(type, value)) <= _INTS:
+            parts.append((name, tuple, int, value))
+        else:
+            parts.append((name, _typed_key(value)))
+    return tuple(parts)
 
 
 def _typed_key(value: Any) -> Any:

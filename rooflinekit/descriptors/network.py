@@ -47,6 +47,45 @@ class TensorSpec(Frozen):
     def elements(self) -> int:
         return math.prod(self.shape)
 
+    @classmethod
+    def from_typed(cls, fields: dict[str, Any]) -> "TensorSpec":
+        """A spec of ``fields`` built without validation when their values already have the exact types and ranges
+        validation gives them (what an importer builds), else validated: ``shape`` a tuple of positive ``int``
+        (not bool), ``dtype`` a ``DType`` or None, ``nbytes`` a non-negative ``int`` or None, no other key.
+        Besides the time per spec, an import that builds its specs this way never builds pydantic's validator of
+        the class (built on the first validation: measured alone, tens of milliseconds and about 0.2 MB).
+
+        Parameters
+        ----------
+        fields : dict
+            Spec fields by name, ``shape`` among them.
+
+        Returns
+        -------
+        TensorSpec
+            Equal to ``TensorSpec.model_validate(fields)``, with the same fields set.
+
+        Raises
+        ------
+        SpecError
+            What :meth:`model_validate` raises for fields that are not of these types or out of range.
+        """
+        shape, dtype, nbytes = fields.get("shape"), fields.get("dtype"), fields.get("nbytes")
+        if not (type(shape) is tuple and all(type(d) is int and d > 0 for d in shape)
+                and (dtype is None or type(dtype) is DType) and (nbytes is None or type(nbytes) is int and nbytes >= 0)
+                and fields.keys() <= _SPEC_FIELDS):
+            return cls.model_validate(fields)
+        spec = cls.__new__(cls)
+        object.__setattr__(spec, "__dict__", {"shape": shape, "dtype": dtype, "nbytes": nbytes})  # field order
+        object.__setattr__(spec, "__pydantic_fields_set__", set(fields))
+        object.__setattr__(spec, "__pydantic_extra__", None)
+        object.__setattr__(spec, "__pydantic_private__", None)
+        return spec
+
+
+_SPEC_FIELDS = frozenset({"shape", "dtype", "nbytes"})
+"""The fields of :class:`TensorSpec`."""
+
 
 def _tensor_shorthand(value: Any) -> Any:
     if isinstance(value, (list, tuple)):

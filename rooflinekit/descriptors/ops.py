@@ -52,7 +52,7 @@ can apply it to its producer's output before writing it. ``cumsum`` is elementwi
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from rooflinekit.descriptors.network import Layer
@@ -304,6 +304,12 @@ class OpKind(_TextEnum):
         OpKind or None
             None for an unknown or custom op, which the counters report as unsupported.
         """
+        try:  # the first look of cls(text), without its call: counting reads each layer's kind
+            member = cls._value2member_map_.get(text)
+        except TypeError:  # not hashable: cls(text) decides
+            member = None
+        if member is not None:
+            return cast(OpKind, member)
         try:
             return cls(text)
         except ValueError:

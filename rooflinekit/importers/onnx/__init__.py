@@ -177,7 +177,9 @@ def _convert(node: OnnxNode, graph: Graph, builder: LayerBuilder, everything: bo
     kind, handler, mapped = lookup(node)
     draft = handler(Node(node, graph))
     resolved = builder.build(node, draft.kind or kind, draft, lenient=not mapped or draft.view or draft.lenient)
-    if not everything and _empty(node, graph, resolved):
+    fields = resolved.fields  # _empty's first look inlined: most layers keep a tensor
+    if not everything and not (fields["inputs"] or fields["outputs"] or resolved.weights) and _empty(
+            node, graph, resolved):
         builder.discard(resolved)
         return None
     return resolved

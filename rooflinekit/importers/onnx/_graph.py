@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cached_property
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -31,24 +32,25 @@ class Graph:
         self.graph_outputs = {o.name for o in graph.output}
         self.graph_inputs = set(inputs)
         self.producer: dict[str, OnnxNode] = {}
-        self.consumers: dict[str, list[OnnxNode]] = defaultdict(list)
-        producer, consumers = self.producer, self.consumers
+        producer = self.producer
         self.dequantizes = False
         """Whether a DequantizeLinear node exists: without one, no op runs QDQ-fused (:mod:`._quant`)."""
-        for node in nodes:  # one walk: producers, consumers and whether the graph dequantizes
+        for node in nodes:  # one walk: producers and whether the graph dequantizes
             for name in node.output:
                 if name:
                     producer[name] = node
-            for name in node.input:
-                consumers[name].append(node)
             if node.op_type == "DequantizeLinear":
                 self.dequantizes = True
+        self.read: set[str] = set().union(*[node.input for node in nodes])
+        """The names of the tensors some node reads ('' among them when a node omits an optional input)."""
+        self._nodes = nodes
         self.constants = Constants(path, initializers, nodes, infos, self.producer, values)
-        self._shapes: dict[str, Shape] = {
-            name: dims for name, info in infos.items()
-            if (dims := info.dims) is not None and all_sizes(dims) and (not dims or min(dims) >= 0)}
+        sized = {info: (dims := info.dims) is not None and all_sizes(dims) and (not dims or min(dims) >= 0)
+                 for info in set(infos.values())}  # judged once per distinct Info: tensors share few types
+        self.concrete: dict[str, Shape] = {
+            name: info.dims for name, info in infos.items() if sized[info]}
         """The concrete shapes (sizes, none negative) by tensor name, in one pass over ``infos`` (each tensor is
-        read by several layers): what :meth:`shape` returns."""
+        read by several layers): what :meth:`shape` returns, read directly by the layer builder."""
 
     def dtype(self, name: str | None) -> DType | None:
         """Element type of a tensor (None when unknown or without width)."""
@@ -65,20 +67,30 @@ class Graph:
     def known(self, name: str) -> bool:
         """Whether every dim of ``name`` is a size (a concrete shape, the common case, without a look at its
         dims)."""
-        return name in self._shapes or self.infos.get(name, UNKNOWN).known
+        return name in self.concrete or self.infos.get(name, UNKNOWN).known
 
     def needed(self, name: str) -> bool:
         """Whether ``name`` is read by a node or is a graph output."""
-        return name in self.graph_outputs or bool(self.consumers.get(name))
+        return name in self.graph_outputs or name in self.read
+
+    @cached_property
+    def consumers(self) -> dict[str, list[OnnxNode]]:
+        """The nodes that read each tensor, by tensor name, in graph order; built when first read (only a graph
+        that dequantizes reads it, :mod:`._quant`), since the set :attr:`read` answers :meth:`needed`."""
+        consumers: dict[str, list[OnnxNode]] = defaultdict(list)
+        for node in self._nodes:
+            for name in node.input:
+                consumers[name].append(node)
+        return consumers
 
     def shape(self, name: str, node: OnnxNode) -> Shape:
         """Concrete shape of ``name`` (zero dims allowed); :class:`ShapeError` when unknown or symbolic."""
-        known = self._shapes.get(name)
+        known = self.concrete.get(name)
         if known is not None:
             return known
         dims = self.dims(name)
         source = self.producer.get(name)
-        if dims is not None and all_sizes(dims):  # sizes left out of _shapes: a negative one
+        if dims is not None and all_sizes(dims):  # sizes left out of concrete: a negative one
             if source is None:  # an initializer or a graph input declared so
                 raise ModelFileError(f"{self.path}: tensor {name!r} has a negative dim: {list(dims)}")
             inputs = [list(d) if (d := self.dims(n)) is not None else None for n in source.input if n]

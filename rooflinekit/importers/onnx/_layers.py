@@ -61,8 +61,10 @@ class LayerBuilder:
         written = node.output
         picked = written if draft.outputs is None else [written[i] for i in draft.outputs if i < len(written)]
         outputs = []
+        graph_outputs, read = graph.graph_outputs, graph.read
         for name in picked:  # the outputs written, read or of known shape (a loop: most nodes write one)
-            if name and (graph.needed(name) or graph.known(name)):
+            # Graph.needed (a graph output, or read by a node) or Graph.known, without a call for a read output
+            if name and (name in graph_outputs or name in read or graph.known(name)):
                 outputs.append(name)
         weights = [(name, shape) for name, shape in draft.weights if name] if draft.weights else []
         fused = quantized(graph, node) if graph.dequantizes else None
@@ -94,11 +96,20 @@ class LayerBuilder:
         from ``act`` (``()`` when none does) and the names kept. Empty tensors (a zero dim) are left out: they hold
         no bytes."""
         graph = self.graph
+        concrete = graph.concrete  # Graph.shape's common case, without a call per tensor
+        if len(names) == 1 and not normalized and (shape := concrete.get(names[0])) is not None:
+            # the common case, one tensor of concrete shape: no lists built (its type is kept where it differs)
+            if not all(shape):
+                return (), (), ()
+            dtype = dtype_of(names[0])
+            return (shape,), () if dtype is None or dtype == act else (dtype,), (names[0],)
         shapes: list[Shape] = []
         dtypes: list[DType | None] = []
         kept: list[str] = []
         for position, name in enumerate(names):
             shape = normalized.get(position) if normalized else None
+            if shape is None:
+                shape = concrete.get(name)
             if shape is None:
                 if lenient and not graph.known(name):
                     continue
@@ -114,11 +125,14 @@ class LayerBuilder:
                  lenient: bool) -> tuple[tuple[Shape, DType | None], ...]:
         """Shapes and stored types of constants (:meth:`finish` drops the network's weight type)."""
         graph = self.graph
+        concrete = graph.concrete
         specs = []
         for name, normalized in weights:
-            if lenient and normalized is None and not graph.known(name):
-                continue
-            shape = normalized if normalized is not None else graph.shape(name, node)
+            shape = normalized if normalized is not None else concrete.get(name)
+            if shape is None:
+                if lenient and not graph.known(name):
+                    continue
+                shape = graph.shape(name, node)
             stored = to_dtype(graph.constants.stored[name], name, graph.path)
             if all(shape):
                 specs.append((shape, stored))
@@ -185,12 +199,13 @@ when full)."""
 
 
 def _spec(shape: Shape, dtype: DType | None) -> TensorSpec:
-    """The weight spec of ``shape`` (positive graph dims) at ``dtype`` (None: the network's weight type): validated
-    once per distinct pair (:data:`_SPECS`), as networks share most weight shapes (every 3x3 conv of 64 channels)."""
+    """The weight spec of ``shape`` (positive graph dims) at ``dtype`` (None: the network's weight type): built once
+    per distinct pair (:data:`_SPECS`), as networks share most weight shapes (every 3x3 conv of 64 channels), and
+    without validation (:meth:`TensorSpec.from_typed`: the values have its types)."""
     key = (shape, dtype)
     spec = _SPECS.get(key)
     if spec is None:
         if len(_SPECS) >= _SPECS_LIMIT:
             _SPECS.clear()
-        spec = _SPECS[key] = TensorSpec.model_validate({"shape": shape, "dtype": dtype})
+        spec = _SPECS[key] = TensorSpec.from_typed({"shape": shape, "dtype": dtype})
     return spec
