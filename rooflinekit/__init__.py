@@ -19,7 +19,8 @@ _LAZY = {
                     "rooflinekit.counters"),
     **dict.fromkeys(("AggregateNetwork", "ComputeEngine", "DType", "HardwareSpec", "Layer", "LayerNetwork",
                      "MemoryLevel", "OpClass", "OpKind", "Precision", "TensorSpec"), "rooflinekit.descriptors"),
-    **dict.fromkeys(("CalibrationWarning", "ControlFlowWarning", "RooflineError", "RooflineWarning", "SpecError",
+    **dict.fromkeys(("CalibrationError", "CalibrationWarning", "ControlFlowWarning", "ModelFileError",
+                     "PrecisionError", "RooflineError", "RooflineWarning", "ShapeError", "SpecError",
                      "UnknownNameError"), "rooflinekit.errors"),
     "UnsupportedOpWarning": "rooflinekit.counters",
     **dict.fromkeys(("TRAFFIC_MODELS", "CountedNetwork", "Prediction", "TrafficModel"), "rooflinekit.roofline"),
@@ -27,10 +28,11 @@ _LAZY = {
 }
 
 __all__ = [
-    "AggregateNetwork", "CalibrationWarning", "CapacityWarning", "ComputeEngine", "ControlFlowWarning",
-    "CountedNetwork", "CounterRegistry", "CountingConventions", "DEFAULT_COUNTERS", "DType", "HardwareSpec", "Layer",
-    "LayerNetwork", "MemoryLevel", "NetworkCost", "OpClass", "OpKind", "Precision", "Prediction", "RooflineError",
-    "RooflineWarning", "SpecError", "TRAFFIC_MODELS", "TensorSpec", "TrafficModel", "UnknownNameError",
+    "AggregateNetwork", "CalibrationError", "CalibrationWarning", "CapacityWarning", "ComputeEngine",
+    "ControlFlowWarning", "CountedNetwork", "CounterRegistry", "CountingConventions", "DEFAULT_COUNTERS", "DType",
+    "HardwareSpec", "Layer", "LayerNetwork", "MemoryLevel", "ModelFileError", "NetworkCost", "OpClass", "OpKind",
+    "Precision", "PrecisionError", "Prediction", "RooflineError", "RooflineWarning", "ShapeError", "SpecError",
+    "TRAFFIC_MODELS", "TensorSpec", "TrafficModel", "UnknownNameError",
     "UnsupportedOpWarning", "count_network", "get_hardware", "get_network", "hardware_catalog", "network_catalog",
     "predict", "sweep", "LLMResult", "predict_llm",
 ]
@@ -46,7 +48,8 @@ if TYPE_CHECKING:
         Precision, TensorSpec,
     )
     from rooflinekit.errors import (
-        CalibrationWarning, ControlFlowWarning, RooflineError, RooflineWarning, SpecError, UnknownNameError,
+        CalibrationError, CalibrationWarning, ControlFlowWarning, ModelFileError, PrecisionError, RooflineError,
+        RooflineWarning, ShapeError, SpecError, UnknownNameError,
     )
     from rooflinekit.roofline import TRAFFIC_MODELS, CountedNetwork, Prediction, TrafficModel
     from rooflinekit.llm import LLMResult, predict_llm

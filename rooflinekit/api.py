@@ -115,9 +115,10 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     hardware, the hardware's ``default_precision`` is used (when it has one) and ``notes`` says so; a precision
     without a peak raises :class:`~rooflinekit.errors.PrecisionError` naming one to pass. ``notes`` also says when
     layer mode meets a network without layers (it is then network mode) and when ``hardware`` is a system of
-    several devices (costed as one of them). Warns :class:`CapacityWarning` when a memory level cannot hold the
-    weights, activations or state placed in it, and :class:`~rooflinekit.errors.RooflineWarning` when
-    ``framework`` is given without a calibration (it is ignored).
+    several devices (costed as one of them). Warns :class:`CapacityWarning` when a memory level cannot
+    hold the weights, activations or state placed in it (an aggregate network without an activation count: the
+    weights and state, see :class:`~rooflinekit.roofline.Prediction`), and :class:`~rooflinekit.errors.RooflineWarning`
+    when ``framework`` is given without a calibration (it is ignored).
     """
     network, hardware = resolve_network(network, batch), resolve_hardware(hardware)
     model = _calibration(calibration, hardware) if calibrated or calibration is not None else None
@@ -192,10 +193,17 @@ def _roofline(network: NetworkSpec | CountedNetwork, hardware: HardwareSpec, pre
                 precision, None)
     except PrecisionError as exc:
         if precision is not None or hardware.default_precision is None:
-            raise PrecisionError(f"{exc}{_precision_hint(hardware)}") from exc
+            raise _extended(exc, _precision_hint(hardware)) from exc
         default = hardware.default_precision.value
         result = predictor.predict(network, hardware, default, batch, mode, traffic, conventions, counters, fuse)
         return result, default, predictor.default_precision_note(hardware.name, default, exc)
+
+
+def _extended(error: PrecisionError, hint: str) -> PrecisionError:
+    """``error`` with ``hint`` added to its message, keeping its fields (``precision``, ``hardware``,
+    ``supported``)."""
+    return PrecisionError(f"{error}{hint}", precision=error.precision, hardware=error.hardware,
+                          supported=error.supported)
 
 
 def _precision_hint(hardware: HardwareSpec) -> str:

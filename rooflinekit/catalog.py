@@ -234,11 +234,18 @@ def _not_found(kind: str, command: str, query: str, names: list[str]) -> Unknown
 
     key = normalize_name(query)
     # names that start with or contain the query ('A100' -> A100-SXM4-40GB, A100-SXM4-80GB), then spelling neighbours
+    # compared as lookup keys, as a name is looked up ('zcu1044' is near 'ZCU104-DPU' whatever the case), at a
+    # similarity of at least 0.6: unrelated keys can share half their letters ('NoSuchBoard' and 'Coral Dev Board':
+    # 0.5), a typo shares far more ('jetsn nano' and 'Jetson Nano': 0.95)
     containing = sorted((n for n in names if key and key in normalize_name(n)),
                         key=lambda n: (not normalize_name(n).startswith(key), len(n)))
-    close = list(dict.fromkeys([*containing[:5], *difflib.get_close_matches(query, names, n=3, cutoff=0.5)]))[:5]
+    by_key: dict[str, str] = {}
+    for name in names:
+        by_key.setdefault(normalize_name(name), name)
+    near = [by_key[k] for k in difflib.get_close_matches(key, list(by_key), n=3, cutoff=0.6)]
+    close = list(dict.fromkeys([*containing[:5], *near]))[:5]
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return UnknownNameError(f"unknown {kind} {query!r}{hint} (list them with 'rooflinekit {command} list')",
+    return UnknownNameError(f"unknown {kind} {shown(query)}{hint} (list them with 'rooflinekit {command} list')",
                             name=query, kind=kind, suggestions=close)
 
 
@@ -310,8 +317,8 @@ class NetworkCatalog:
         if spec is None and family in self._families:  # a known model without that pruning
             variants = [self.label(s) for s in self.specs if normalize_name(s.name) == family
                         or family in {normalize_name(a) for a in s.aliases}]
-            raise UnknownNameError(f"model {name!r} has no {pct:g}% pruned variant (pruning is the share of channels "
-                                   f"kept in percent, 100 = unpruned); its variants: {', '.join(variants)}",
+            raise UnknownNameError(f"model {shown(name)} has no {pct:g}% pruned variant (pruning is the share of "
+                                   f"channels kept in percent, 100 = unpruned); its variants: {', '.join(variants)}",
                                    name=name, kind="model", suggestions=variants)
         if spec is None:
             raise _not_found("model", "models", name, [self.label(s) for s in self.specs])

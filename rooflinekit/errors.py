@@ -140,7 +140,26 @@ class CountOverflowError(RooflineError, OverflowError):
 
 
 class PrecisionError(RooflineError, ValueError):
-    """A data type is unknown or not supported by the hardware."""
+    """A data type is unknown or not supported by the hardware.
+
+    Parameters
+    ----------
+    message
+        What failed and what to do: a type to pass instead, when there is one.
+    precision
+        The data type the hardware has no peak for (``fp32``), when known.
+    hardware
+        The hardware's name, when known.
+    supported
+        The data types the hardware has a peak for, in its spec's order (empty when not known).
+    """
+
+    def __init__(self, message: str = "", *, precision: str | None = None, hardware: str | None = None,
+                 supported: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.precision = precision
+        self.hardware = hardware
+        self.supported: tuple[str, ...] = tuple(supported)
 
 
 class RecordError(RooflineError, ValueError):

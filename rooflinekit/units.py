@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 from typing import Literal
 
 from rooflinekit.errors import UnitError
@@ -102,6 +103,20 @@ def _split_prefix(unit: str, dimension: Dimension | None = None) -> tuple[float,
     raise UnitError(f"unknown unit {_shown(unit)}; write e.g. '19.2 GB/s', '4.6 TOPS', '512 KiB', '216 MHz', '2 W'")
 
 
+_POWERS_OF_TEN = {float(f"1e{exponent}"): exponent for exponent in (-9, -6, -3, 3, 6, 9, 12, 15)}
+"""The exponent of each decimal prefix's factor."""
+
+
+def _scaled(number: str, factor: float) -> float:
+    """The decimal ``number`` (as written) times a prefix's ``factor``, rounded once: a decimal prefix shifts the
+    decimal exponent (``'5 us'`` is the float nearest 5e-6, as ``5e-6`` is, not ``5 * 1e-6`` =
+    4.9999999999999996e-06, two roundings); a binary prefix, a power of two, multiplies exactly."""
+    exponent = _POWERS_OF_TEN.get(factor)
+    if exponent is None:
+        return float(number) * factor
+    return float(Decimal(number).scaleb(exponent))
+
+
 def parse_quantity(value: str | float | int, dimension: Dimension) -> float:
     """Parse ``value`` into the SI base unit of ``dimension``.
 
@@ -130,7 +145,7 @@ def parse_quantity(value: str | float | int, dimension: Dimension) -> float:
             if _BODIES[body] != dimension:
                 raise UnitError(f"{_shown(value)} is in {_BODIES[body]}, expected {dimension}; write e.g. "
                                 f"{_EXAMPLES[dimension]}")
-            number *= factor * (2.0 if body in _MAC_BODIES else 1.0)
+            number = _scaled(match.group(1), factor) * (2.0 if body in _MAC_BODIES else 1.0)
     if not math.isfinite(number):
         raise UnitError(f"{_shown(value)} is not a finite quantity of {dimension}")
     return number

@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal, Mapping, Self
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from rooflinekit.descriptors._base import Bytes, BytesPerS, Frozen, Hertz, PeakTable, Seconds, Watts
+from rooflinekit.descriptors._frozen import FrozenDict
 from rooflinekit.descriptors.dtypes import DType
 from rooflinekit.descriptors.ops import OpClass, OpKind
 from rooflinekit.errors import PrecisionError
@@ -170,7 +171,7 @@ class HardwareSpec(_HardwareDescriptor):
 
     name: str = Field(min_length=1)
     kind: HardwareKind
-    peak_ops_per_s: PeakTable = Field(default_factory=dict)
+    peak_ops_per_s: PeakTable = Field(default_factory=FrozenDict)
     memories: tuple[MemoryLevel, ...] = Field(min_length=1)
     engines: tuple[ComputeEngine, ...] = ()
     engine_policy: EnginePolicy = "op_class"
@@ -268,8 +269,9 @@ class HardwareSpec(_HardwareDescriptor):
         """Peak ops/s for ``dtype``; :class:`PrecisionError` when the type is not native."""
         dt = DType.parse(dtype)
         if dt not in self.peak_ops_per_s:
-            native = ", ".join(d.value for d in self.peak_ops_per_s)
-            raise PrecisionError(f"{self.name} has no native {dt.value} peak; it supports {native}")
+            native = [d.value for d in self.peak_ops_per_s]
+            raise PrecisionError(f"{self.name} has no native {dt.value} peak; it supports {', '.join(native)}",
+                                 precision=dt.value, hardware=self.name, supported=native)
         return self.peak_ops_per_s[dt]
 
     def memory_for(self, role: TensorRole, engine: ComputeEngine | None = None) -> MemoryLevel:

@@ -281,7 +281,7 @@ class _NetworkBase(Frozen):
     task: str | None = None
     precision: PrecisionField = Field(default_factory=lambda: Precision(weights=DType.FP32, activations=DType.FP32))
     pruning_pct: float = Field(default=100.0, gt=0, le=100, description="share of channels kept, percent")
-    accuracy_top1_pct: AccuracyTable = Field(default_factory=dict)
+    accuracy_top1_pct: AccuracyTable = Field(default_factory=FrozenDict)
     source: str = Field(min_length=1)
 
 

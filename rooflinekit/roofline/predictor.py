@@ -82,7 +82,10 @@ class Prediction:
     or with mixed precisions or engines the effective ``sum_i ops_i / sum_i (ops_i / peak_i)`` (the sum over the
     engines a batch is split across). ``engines`` names the engines used and ``engine_batches`` the frames each
     ran. ``fits`` is False when a memory level cannot hold what it must; ``notes`` says so with both sizes, and
-    says which weights were streamed from a spill level. ``layers`` has one row per layer in layer mode.
+    says which weights were streamed from a spill level. For an aggregate network without an activation count
+    (no ``activation_elements_per_frame``: the QuTiBench catalog entries) only the weights and state are checked:
+    its activations are unknown, so ``fits`` True says that the weights and state fit, not that the activations
+    do. ``layers`` has one row per layer in layer mode.
 
     ``estimate`` is ``bound`` for the plain roofline, ``calibrated`` for a calibrated estimate (see
     :func:`rooflinekit.api.predict`): then ``latency_s`` and ``fps`` are the estimate, ``bound_latency_s`` the
@@ -119,8 +122,19 @@ class Prediction:
     calibration_levels: tuple[str, ...] = ()
     layers: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        """The sequence fields as tuples whatever was passed (lists read back from JSON), so that a prediction
+        rebuilt from its :meth:`to_dict` (``Prediction(**data)``) equals the original and hashes."""
+        for name in ("engines", "engine_batches", "notes", "latency_interval_s", "calibration_levels"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+
     def to_dict(self) -> dict[str, object]:
-        """Every field but ``layers``."""
+        """Every field but ``layers``, as Python values (tuples for the sequences); ``Prediction(**data)`` rebuilds
+        the prediction (without ``layers``), from JSON too. A number may be infinite (``operational_intensity`` of a
+        network that moves no bytes), which ``json.dumps`` writes as the non-JSON ``Infinity``:
+        ``rooflinekit.output.to_json_value(p.to_dict())`` gives strict JSON (null there)."""
         out = asdict(self)
         out.pop("layers")
         return out
