@@ -294,7 +294,9 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
     ``chunk_rows`` rows. ``engine="dask"`` runs it on a Dask cluster (``scheduler``: its address, None for a local
     one; ``partitions``: how many parts the networks are split into), see
     :func:`rooflinekit.roofline.dask_engine.sweep_dask`. Warns :class:`CapacityWarning` once with the number of
-    rows that do not fit (their ``fits`` column is False). Each of ``networks``, ``hardware``, ``precisions`` and
+    rows that do not fit (their ``fits`` column is False); with ``reduce``, of the rows of the whole sweep,
+    counted while streaming (also in the result's ``attrs["swept_misfits"]``, out of ``attrs["swept_rows"]``,
+    whatever rows the reduction keeps). Each of ``networks``, ``hardware``, ``precisions`` and
     ``batches`` is a collection: a single name, spec or number is a :class:`~rooflinekit.errors.SpecError` saying
     to wrap it in a list.
     """
@@ -320,6 +322,15 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
                                 chunk_rows)
     else:
         raise SpecError(f"unknown sweep engine {engine!r}; use 'local' or 'dask'")
+    if reduce is not None:  # the reduction may have dropped the misfits: count those of the whole sweep
+        from rooflinekit.display import counted
+
+        count, rows = table.attrs["swept_misfits"], table.attrs["swept_rows"]
+        if count:
+            warnings.warn(f"{count} of {rows} swept predictions do not fit their memories (counted over the whole "
+                          f"sweep, not only the {counted(len(table), 'row')} {type(reduce).__name__} returned)",
+                          CapacityWarning, stacklevel=2)
+        return table
     if "fits" not in table.columns:
         return table
     count = misfits(table)
@@ -332,6 +343,4 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
 def misfits(table: pd.DataFrame) -> int:
     """Rows of a sweep ``table`` whose network does not fit the memories (``fits`` False; a row not predicted,
     ``fits`` missing, is no misfit)."""
-    import numpy as np
-
-    return len(table) - int(np.count_nonzero(table["fits"].array.to_numpy(dtype=bool, na_value=True)))
+    return predictor.count_misfits(table)

@@ -7,6 +7,7 @@ import pandas as pd
 
 from rooflinekit.compare.records import require_columns
 from rooflinekit.errors import RecordError
+from rooflinekit.roofline.reductions import _nondominated
 
 
 def pareto_front(frame: pd.DataFrame, x: str, y: str, maximize: tuple[bool, bool] = (False, True)) -> pd.DataFrame:
@@ -14,8 +15,9 @@ def pareto_front(frame: pd.DataFrame, x: str, y: str, maximize: tuple[bool, bool
 
     ``maximize`` says per objective whether larger is better (default: small ``x``, large ``y``, e.g. latency and
     accuracy). Row a dominates row b when a is at least as good in both objectives and better in one; identical
-    points do not dominate each other. Rows with NaN in ``x`` or ``y`` are not compared and not returned.
-    Sort-based, O(n log n).
+    points do not dominate each other. Rows with NaN in ``x`` or ``y`` are not compared and not returned; infinite
+    values compare as numbers (a row at ``-inf`` accuracy is still on the front when nothing is faster).
+    Sort-based, O(n log n) (:func:`rooflinekit.roofline.reductions._nondominated`).
     """
     require_columns(frame, [x, y], "rows")
     if len(maximize) != 2:
@@ -24,18 +26,5 @@ def pareto_front(frame: pd.DataFrame, x: str, y: str, maximize: tuple[bool, bool
     positions = np.flatnonzero(~np.isnan(values).any(axis=1))
     a = values[positions, 0] * (-1 if maximize[0] else 1)  # both objectives: smaller is better
     b = values[positions, 1] * (-1 if maximize[1] else 1)
-    order = np.lexsort((b, a))
-    keep = np.zeros(len(a), dtype=bool)
-    best_b = np.inf  # smallest b among points of strictly smaller a
-    start = 0
-    while start < len(order):
-        stop = start
-        while stop < len(order) and a[order[stop]] == a[order[start]]:
-            stop += 1
-        group = order[start:stop]  # equal a, sorted by b
-        group_min = b[group[0]]
-        if group_min < best_b:
-            keep[group[b[group] == group_min]] = True
-        best_b = min(best_b, group_min)
-        start = stop
+    keep = _nondominated(np.column_stack([a, b]))
     return frame.iloc[positions[keep]]

@@ -275,10 +275,15 @@ def nb201_layer_union(archs: Sequence[str], batch: int = 1,
     Raises
     ------
     SpecError
-        A malformed architecture or batch (as :func:`nb201_network`).
+        A malformed architecture or batch (as :func:`nb201_network`), a single string or no architecture.
     """
+    if isinstance(archs, str):
+        raise SpecError(f"nb201_layer_union takes a list of architecture strings, got the string {archs[:60]!r}; "
+                        "wrap it in a list")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise SpecError(f"batch must be a positive integer, got {batch!r}")
+    if len(archs) == 0:  # a numpy array or pandas Series of strings has no truth value
+        raise SpecError("nb201_layer_union needs at least one architecture string, got none")
     positions: dict[int, int] = {}
     layers: list[Layer] = []
     rows: list[list[int]] = []

@@ -32,7 +32,7 @@ from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
 from rooflinekit.errors import SpecError
 from rooflinekit.roofline.columnar import Categories
 from rooflinekit.roofline.grid import HardwareGrid
-from rooflinekit.roofline.predictor import DEFAULT_CHUNK_ROWS, SweepPlan, stream
+from rooflinekit.roofline.predictor import DEFAULT_CHUNK_ROWS, SweepPlan, reduced, stream
 from rooflinekit.roofline.reductions import Reduction, _plain, checked
 from rooflinekit.roofline.traffic import TrafficModel
 from rooflinekit.roofline.workload import CountedNetwork
@@ -69,8 +69,9 @@ class _Part:
         return replace(self.plan, counters=DEFAULT_COUNTERS) if self.default else self.plan
 
 
-def _partial_state(part: _Part, reduce: Reduction, chunk_rows: int, first_row: int) -> pd.DataFrame:
-    """Worker side: the reduction state of one part (its plan holds only its networks)."""
+def _partial_state(part: _Part, reduce: Reduction, chunk_rows: int, first_row: int) -> tuple[pd.DataFrame, int]:
+    """Worker side: the reduction state of one part (its plan holds only its networks) and its rows that do not
+    fit their memories (:func:`~rooflinekit.roofline.predictor.stream`)."""
     plan = part.local()
     return stream(plan, range(len(plan.networks)), reduce, chunk_rows, first_row=first_row)
 
@@ -136,7 +137,8 @@ def sweep_dask(networks: Sequence[NetworkSpec | CountedNetwork], hardware: Seque
     Returns
     -------
     DataFrame, dask.dataframe.DataFrame or str
-        With ``reduce``: the reduction (a pandas DataFrame equal to the in-process one). Without: with
+        With ``reduce``: the reduction (a pandas DataFrame equal to the in-process one, ``attrs`` included).
+        Without: with
         ``output``, the directory written; with a ``Client`` as ``scheduler`` and ``dask.dataframe`` importable
         (it needs ``pyarrow``), a lazy Dask DataFrame of the rows (one partition per part) on that client; else
         the rows gathered into a pandas DataFrame. Text columns are plain objects (parts order categories apart).
@@ -168,8 +170,10 @@ def sweep_dask(networks: Sequence[NetworkSpec | CountedNetwork], hardware: Seque
         if reduce is not None:
             futures = [client.submit(_partial_state, part, reduce, int(chunk_rows), first, pure=False)
                        for part, first in parts]
-            states = client.gather(futures)
-            return reduce.finalize(reduce.combine(states))
+            gathered = (client.gather(futures) if futures  # no networks: the state of no rows, with the columns
+                        else [stream(plan, [], reduce, int(chunk_rows))])
+            states, misfits = zip(*gathered)
+            return reduced(reduce, reduce.combine(list(states)), plan.rows, sum(misfits))
         if output is not None:
             try:
                 import pyarrow  # type: ignore[import-not-found]  # noqa: F401

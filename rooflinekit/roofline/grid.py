@@ -43,18 +43,28 @@ Made = TypeVar("Made")
 AxisValues = Union[Sequence[float], np.ndarray, tuple[float, float, str, int]]
 """A list of values, or a range ``(start, stop, "log" | "lin", n)``."""
 
+MAX_AXIS_POINTS = 10**7
+"""Most points a range ``(start, stop, "log" | "lin", n)`` expands to (its values are held as one float64 array:
+80 MB at this limit). A larger design space spreads its points over several axes (a grid has the product of
+their sizes) and is streamed with ``sweep(..., reduce=...)``."""
+
 
 def axis_values(name: str, spec: AxisValues) -> np.ndarray:
     """The values of one axis (a list, or a range ``(start, stop, "log" | "lin", n)``) as a float64 array.
 
-    Raises :class:`~rooflinekit.errors.SpecError` for an empty axis, a malformed range or a value that is not
-    a finite positive number.
+    Raises :class:`~rooflinekit.errors.SpecError` for an empty axis, a malformed range, a range of more than
+    :data:`MAX_AXIS_POINTS` points or a value that is not a finite positive number.
     """
     if isinstance(spec, (tuple, list)) and len(spec) == 4 and isinstance(spec[2], str):
         start, stop, scale, n = spec
         if scale not in ("log", "lin") or isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise SpecError(f"grid axis {name}: range {list(spec)!r} must be [start, stop, 'log' or 'lin', n] with "
                             "n a positive integer")
+        if n > MAX_AXIS_POINTS:
+            raise SpecError(f"grid axis {name}: a range of {int(n):,} points is more than one axis may hold "
+                            f"({MAX_AXIS_POINTS:,}, MAX_AXIS_POINTS); use fewer points, spread them over several "
+                            "axes (a grid has the product of their sizes) and stream a large grid with "
+                            "sweep(..., reduce=...)")
         try:
             low, high = float(start), float(stop)
         except (TypeError, ValueError):

@@ -824,7 +824,9 @@ Block = tuple[int, dict[str, Hashable], dict[str, np.ndarray | NoteRows],
 """Rows of a sweep as ``(n, constants, arrays, coded)`` (see :meth:`TableBuilder.add`)."""
 
 DEFAULT_CHUNK_ROWS = 1 << 20
-"""Rows per chunk of a streaming sweep (``reduce``): a few hundred MB at its peak (see ``chunk_rows``)."""
+"""Rows per chunk of a streaming sweep (``reduce``): about 1 GB at its peak (a process at 83 MB peaked at
+1.18 GB sweeping one network over a 2,000,000-point grid with ``Best``; 484 MB with 2**18 rows per chunk, see
+``chunk_rows``)."""
 
 
 def default_precision_note(hardware: str, precision: str, error: Exception) -> str:
@@ -879,7 +881,9 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[H
         used and its ``notes`` end with the note saying so (:func:`default_precision_note`). A combination that
         cannot be predicted (a data type asked for that the hardware lacks, or the network's own without a
         default, an aggregate spec under activation traffic) is kept as a row with NaN numbers and the reason in
-        ``status``; predicted rows have status ``ok``. With ``reduce``, the reduction's result instead.
+        ``status``; predicted rows have status ``ok``. With ``reduce``, the reduction's result instead, whose
+        ``attrs`` say how many rows were swept (``attrs["swept_rows"]``) and how many of those do not fit their
+        memories (``attrs["swept_misfits"]``, rows with ``fits`` False, counted while streaming).
 
     Raises :class:`~rooflinekit.errors.SpecError` for a bad mode, batch, traffic model, ``fuse`` or
     ``chunk_rows``, a hardware that is neither a spec nor a grid, a single value given where a collection goes
@@ -898,33 +902,76 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork], hardware: Iterable[H
     from rooflinekit.roofline.reductions import checked
 
     reduce = checked(reduce, plan.columns)
-    state = stream(plan, range(len(plan.networks)), reduce, int(chunk_rows))
-    return reduce.finalize(state)
+    state, misfits = stream(plan, range(len(plan.networks)), reduce, int(chunk_rows))
+    return reduced(reduce, state, plan.rows, misfits)
+
+
+def reduced(reduce: Reduction, state: pd.DataFrame, rows: int, misfits: int) -> pd.DataFrame:
+    """The result of a streamed sweep: the reduction's final state, with what it was reduced from.
+
+    Parameters
+    ----------
+    reduce : the reduction.
+    state : its last state (:meth:`~rooflinekit.roofline.reductions.Reduction.combine` of every chunk's).
+    rows : rows of the whole sweep.
+    misfits : rows of the whole sweep whose network does not fit its memories (:func:`count_misfits`).
+
+    Returns
+    -------
+    DataFrame
+        ``reduce.finalize(state)`` with ``attrs["swept_rows"] = rows`` and ``attrs["swept_misfits"] = misfits``.
+    """
+    result = reduce.finalize(state)
+    result.attrs.update(swept_rows=int(rows), swept_misfits=int(misfits))
+    return result
+
+
+def count_misfits(table: pd.DataFrame) -> int:
+    """Rows of a sweep table whose network does not fit the memories.
+
+    Parameters
+    ----------
+    table : sweep rows with a ``fits`` column (nullable boolean).
+
+    Returns
+    -------
+    int
+        The rows whose ``fits`` is False; a row not predicted or whose fit is unknown (``fits`` missing) is no
+        misfit.
+    """
+    fitting = table["fits"].array.to_numpy(dtype=bool, na_value=True)
+    return len(table) - int(np.count_nonzero(fitting))
 
 
 def stream(plan: "SweepPlan", network_indices: Iterable[int], reduce: Reduction, chunk_rows: int,
-           first_row: int | None = None) -> pd.DataFrame:
+           first_row: int | None = None) -> tuple[pd.DataFrame, int]:
     """The partial state of ``reduce`` over the rows of the networks ``network_indices`` of ``plan``, built in
-    chunks of at most ``chunk_rows`` rows (more only when one block is larger). Rows are indexed by their
-    position in the whole sweep."""
+    chunks of at most ``chunk_rows`` rows (more only when one block is larger), and the number of those rows
+    whose network does not fit its memories (:func:`count_misfits` of each chunk, before the reduction drops
+    rows). Rows are indexed by their position in the whole sweep."""
     from rooflinekit.roofline.columnar import Categories
 
     indices = list(network_indices)
     categories = Categories()
     row = plan.first_row(indices[0]) if indices and first_row is None else (first_row or 0)
     states: list[pd.DataFrame] = []
+    misfits = 0
     builder = plan.builder(chunk_rows, categories)
     start = row
     for n, constants, arrays, coded in plan.blocks(indices, chunk_rows):
         if n > builder.room():
             if builder.n:
-                states = [reduce.combine([*states, reduce.partial(builder.frame(start))])]
+                chunk = builder.frame(start)
+                misfits += count_misfits(chunk)
+                states = [reduce.combine([*states, reduce.partial(chunk)])]
                 start += builder.n
             builder = plan.builder(max(chunk_rows, n), categories)
         builder.add(n, constants, arrays, coded)
     if builder.n:
-        states = [reduce.combine([*states, reduce.partial(builder.frame(start))])]
-    return states[0] if states else reduce.partial(plan.builder(0, categories).frame(start))
+        chunk = builder.frame(start)
+        misfits += count_misfits(chunk)
+        states = [reduce.combine([*states, reduce.partial(chunk)])]
+    return (states[0] if states else reduce.partial(plan.builder(0, categories).frame(start))), misfits
 
 
 STACK_ELEMENTS = 1 << 19

@@ -206,8 +206,9 @@ def _nondominated(points: np.ndarray) -> np.ndarray:
 
     In lexicographic order a point's dominators all come before it. Two objectives: a point is dominated when an
     earlier one has a smaller second value, or the same one and a smaller first (the earliest point at the
-    running minimum has the smallest first value), O(N log N). More: the first point left is on the front, and
-    the points it dominates leave with it, one vectorized pass per front point.
+    running minimum has the smallest first value), O(N log N). More: equal rows share their fate, so only
+    distinct rows are compared; among those, in lexicographic order, a row is dominated exactly when an earlier
+    one is at most as large in every objective but the first (:func:`_front_of_sorted`).
     """
     n, m = points.shape
     keep = np.zeros(n, dtype=bool)
@@ -223,14 +224,115 @@ def _nondominated(points: np.ndarray) -> np.ndarray:
         dominated[1:] = (low[:-1] < second[1:]) | ((low[:-1] == second[1:]) & (first[at_low[:-1]] < first[1:]))
         keep[order[~dominated]] = True
         return keep
-    left, values = order, points[order]  # the points left, in order, and their values
-    while len(left):
-        keep[left[0]] = True
-        best, left, values = values[0], left[1:], values[1:]  # views: copied only when some point leaves
-        dominated = (values >= best).all(axis=1) & (values > best).any(axis=1)
-        if dominated.any():
-            left, values = left[~dominated], values[~dominated]
+    ordered = points[order]
+    new = np.r_[True, (ordered[1:] != ordered[:-1]).any(axis=1)]  # the first of each run of equal rows
+    on_front = _front_of_sorted(ordered[new])
+    keep[order] = on_front[np.cumsum(new) - 1]
     return keep
+
+
+FRONT_BLOCK = 1 << 14
+"""Most points of a Pareto front search checked against the front found so far in one vectorized step (the
+first block holds :data:`FRONT_SUB_BLOCK` points, each next one twice as many, while the front is small)."""
+
+FRONT_SUB_BLOCK = 256
+"""Most surviving points compared with each other in one step (their pairwise comparison is this squared)."""
+
+
+def _front_of_sorted(points: np.ndarray) -> np.ndarray:
+    """(N,) bool: the rows of ``points`` (N, M >= 3; distinct, in lexicographic order, none NaN) that no earlier
+    row dominates, i.e. no earlier row is at most as large in each of the objectives 2 .. M.
+
+    The rows are taken in blocks of up to :data:`FRONT_BLOCK`: each block is checked against the front found so
+    far (:class:`_Staircase` for three objectives, :class:`_Pile` for more), and its survivors, in runs of
+    :data:`FRONT_SUB_BLOCK`, against the front again (it grew with the previous run) and against each other.
+    Exact: a row dominated by a row that is off the front is dominated by the front row that dominates that one.
+    Three objectives: a block of B rows is checked in O(B log F) (F: the front's size so far) and each run of
+    survivors re-sorts the staircase, O(F log F); more: O(B F) per block, less as the rows that a piece of the
+    front dominates drop out of the comparisons with the next piece.
+    """
+    n, m = points.shape
+    rest = points[:, 1:]  # in lexicographic order, earlier rows are never larger in the first objective
+    front: _Staircase | _Pile = _Staircase() if m == 3 else _Pile(m - 1)
+    on_front = np.zeros(n, dtype=bool)
+    start, size = 0, FRONT_SUB_BLOCK
+    while start < n:
+        block = rest[start:start + size]
+        alive = np.flatnonzero(~front.dominates(block))
+        for run_start in range(0, len(alive), FRONT_SUB_BLOCK):
+            run = alive[run_start:run_start + FRONT_SUB_BLOCK]
+            if run_start:  # the front has grown since the whole block was checked
+                run = run[~front.dominates(block[run])]
+            below = _at_most(block[run], block[run])  # [i, j]: row j <= row i in every objective
+            run = run[~np.tril(below, -1).any(axis=1)]  # only earlier rows can dominate
+            on_front[start + run] = True
+            front.add(block[run])
+        start, size = start + len(block), min(2 * size, FRONT_BLOCK)
+    return on_front
+
+
+def _at_most(points: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """(K, J) bool: whether ``others[j]`` (J, W) is at most ``points[k]`` (K, W) in every objective (one
+    objective at a time: a comparison over a short last axis is several times slower)."""
+    result = others[None, :, 0] <= points[:, 0, None]
+    for column in range(1, points.shape[1]):
+        result &= others[None, :, column] <= points[:, column, None]
+    return result
+
+
+class _Staircase:
+    """The points of a front in two objectives (y, z) that no other dominates: y strictly increasing, z strictly
+    decreasing, so the least z among the points with y <= v is the one at the largest such y."""
+
+    def __init__(self) -> None:
+        self.y, self.z = np.empty(0), np.empty(0)
+
+    def dominates(self, points: np.ndarray) -> np.ndarray:
+        """(K,) bool: whether some point of the staircase is at most ``points[k]`` (K, 2) in both objectives."""
+        at = np.searchsorted(self.y, points[:, 0], side="right") - 1
+        result: np.ndarray = (at >= 0) & (self.z[np.maximum(at, 0)] <= points[:, 1]) if len(self.y) else \
+            np.zeros(len(points), dtype=bool)
+        return result
+
+    def add(self, points: np.ndarray) -> None:
+        """Add ``points`` (K, 2), keeping only the points that no other is at most in both objectives."""
+        if not len(points):
+            return
+        y, z = np.concatenate([self.y, points[:, 0]]), np.concatenate([self.z, points[:, 1]])
+        order = np.lexsort((z, y))
+        y, z = y[order], z[order]
+        lowest = np.minimum.accumulate(z)
+        kept = np.r_[True, z[1:] < lowest[:-1]]
+        self.y, self.z = y[kept], z[kept]
+
+
+class _Pile:
+    """The points of a front found so far in three or more objectives (those after the first, for four or more
+    objectives), checked against a block of points piece by piece."""
+
+    PIECE_ELEMENTS = 1 << 22
+    """Most (point, front point, objective) comparisons made at once."""
+
+    def __init__(self, width: int) -> None:
+        self.points = np.empty((0, width))
+
+    def dominates(self, points: np.ndarray) -> np.ndarray:
+        """(K,) bool: whether some front point is at most ``points[k]`` in every objective; the points already
+        dominated are left out of the comparisons with the next piece of the front."""
+        result = np.zeros(len(points), dtype=bool)
+        left = np.arange(len(points))
+        piece = max(1, self.PIECE_ELEMENTS // max(1, len(points) * points.shape[1]))
+        for start in range(0, len(self.points), piece):
+            if not len(left):
+                break
+            hit = _at_most(points[left], self.points[start:start + piece]).any(axis=1)
+            result[left[hit]] = True
+            left = left[~hit]
+        return result
+
+    def add(self, points: np.ndarray) -> None:
+        """Add ``points`` (K, width), none dominated by the pile."""
+        self.points = np.concatenate([self.points, points])
 
 
 class Histogram(Reduction):
