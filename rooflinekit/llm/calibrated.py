@@ -17,6 +17,8 @@ head_dim, KV = kv_heads x head_dim, F the FFN width of the TP shard; b the base 
     embed                               emb             (stream)  0                    b 2 T E + 8 T
                                         (emb_small_index at T <= 16: PyTorch's small-index gather kernel)
     attn_norm, final_norm / mlp_norm    input_ / post_attention_layernorm     4 T E    b (2 T E + E)
+    attn_post_norm, mlp_post_norm       input_layernorm (Gemma-2's norms      4 T E    b (2 T E + E)
+                                        of the attention and MLP outputs)
     rope                                attn_rope       (stream)  3 T (Q + KV)         2 b T (Q + KV)
     act (+ gate_mul)                    mlp_act         (stream)  5 T F (4 ungated)    b T F (2 or 1 + 1)
     *_residual                          add             (stream)  T E                  3 b T E
@@ -28,12 +30,15 @@ the context) plus the median fitted fixed cost (``attention_overhead_cycles``, i
 like every fitted fixed cost). Any other layer (e.g. a learned position table) is priced the same way. Then per kernel ``k`` of the bound (:mod:`rooflinekit.llm.phases`)::
 
     t_cal,k(t) = max( t_bound,k(t),  sum_{rows r of k in a Vidur kind} t_op,r
-                                     + [k has other rows] (t_roof,k(t) + o_attention) )
+                                     + [k has no row in a Vidur kind] (t_roof,k(t) + o_attention) )
 
 so the calibrated time is **never below the bound** (the ``max`` binds only where the priced kernels would
 undercut the bound's kernel: a bound kernel overhead above the fitted one, or a traffic model counting bytes the
 Vidur-style kernels do not) and, with ``t_bound,k`` and ``t_roof,k`` affine
-and non-decreasing in the context ``t``, a decode step never gets faster as the context grows.
+and non-decreasing in the context ``t``, a decode step never gets faster as the context grows. A row not in
+Vidur that the bound fuses into a Vidur kernel (Gemma-2's final logit soft-capping after the LM head) runs inside
+that kernel and is priced with it: adding the kernel's roofline would price its GEMM twice, once fitted and once
+at the bound.
 
 **Interval** (80 %): the phase time times ``[exp(q_lo), exp(q_hi)]``, with ``q`` the split-conformal quantiles of
 Vidur's **leave-one-GPU-out** residuals ``log(measured / predicted)`` of whole-layer sums (one GPU fitted, the
@@ -91,6 +96,7 @@ _GEMM_PARTS = {"q_proj": "attn_pre_proj", "k_proj": "attn_pre_proj", "v_proj": "
                "o_proj": "attn_post_proj", "gate_proj": "mlp_up_proj", "up_proj": "mlp_up_proj",
                "down_proj": "mlp_down_proj"}
 _STREAM_PARTS = {"attn_norm": "input_layernorm", "mlp_norm": "post_attention_layernorm", "rope": "attn_rope",
+                 "attn_post_norm": "input_layernorm", "mlp_post_norm": "input_layernorm",
                  "act": "mlp_act", "gate_mul": "mlp_act", "attn_residual": "add", "mlp_residual": "add",
                  "residual": "add"}
 _TOP_LEVEL = {"embed": "emb", "final_norm": "input_layernorm"}
@@ -381,7 +387,8 @@ class CalibratedPhase:
     fixed_s : (N,) ndarray
         Sum of the Vidur-kind rows' operator-model times per calibrated kernel (s; does not depend on the context).
     roofline : (N,) ndarray of bool
-        Calibrated kernels with rows priced as roofline plus overhead.
+        Calibrated kernels priced as roofline plus overhead: those with no row in a Vidur kind (a row not in
+        Vidur fused into a Vidur kernel is priced inside that kernel's fitted time).
     overhead_s : float
         Overhead charged on those kernels (s).
     pricing : RowPricing
@@ -434,8 +441,9 @@ def calibrate_phase(costs: KernelCosts, pricing: RowPricing, calibration: LLMOpe
     group_of_kernel = np.cumsum(~merged) - 1
     group_of_row = group_of_kernel[kernel_of]
     fixed = np.bincount(group_of_row, weights=pricing.time_s, minlength=len(group_starts))
-    roofline = np.bincount(group_of_row, weights=pricing.roofline_rows.astype(float),
-                           minlength=len(group_starts)) > 0
+    others = np.bincount(group_of_row, weights=pricing.roofline_rows.astype(float), minlength=len(group_starts))
+    fitted = np.bincount(group_of_row, weights=(pricing.time_s > 0).astype(float), minlength=len(group_starts))
+    roofline = (others > 0) & (fitted == 0)
     return CalibratedPhase(costs, group_starts, fixed, roofline, calibration.attention_overhead_s(clock_hz), pricing)
 
 

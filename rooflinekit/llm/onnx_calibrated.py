@@ -15,7 +15,8 @@ with ``T`` the rows of the layer's output (all sequences), ops counted, and ``W 
 kernel at the layer's shard (``b`` the compute type's bytes). A view (a layer that computes and moves nothing:
 reshape, squeeze, ...) launches no kernel (:data:`VIEW_KIND`, no fixed cost). Every other layer -- attention, norms,
 activations, residual adds, gathers, decomposed into primitive ONNX ops by exporters -- is priced as its bound
-kernel's roofline plus the fitted fixed cost, and every kernel at least at its bound, as on the config path; the
+kernel's roofline plus the fitted fixed cost (one the bound fuses into a GEMM's kernel, such as a residual add
+after it, inside that GEMM's fitted time), and every kernel at least at its bound, as on the config path; the
 interval
 is the config path's (:func:`~rooflinekit.llm.calibrated.phase_estimate`). Compute types other than fp16 / bf16
 are priced by extrapolation (:class:`~rooflinekit.compare.calibrate.model.CalibrationWarning`).

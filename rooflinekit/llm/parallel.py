@@ -9,9 +9,10 @@ after the MLP (one per block for a parallel block, GPT-J / GPT-NeoX), one after 
 embedding, and an **all-gather** of the last position's logits ``(B, V)``.
 
 **Pipeline parallel (PP) over M devices**: the blocks are split into M consecutive stages as evenly as possible
-(the first stage also holds the embedding, the last the final norm and LM head). A token passes the stages one
-after another and hands its ``(B, S, H)`` activations on over one **point-to-point** transfer between stages; this
-model keeps one batch in flight (no micro-batch overlap), so PP cuts memory per device, not latency.
+(the first stage also holds the embedding, the last the final norm and LM head; a tied table is held by both, a
+copy each). A token passes the stages one after another and hands its ``(B, S, H)`` activations on over one
+**point-to-point** transfer between stages; this model keeps one batch in flight (no micro-batch overlap), so PP
+cuts memory per device, not latency.
 
 Costs over a link of ``bandwidth`` bytes/s per direction per device and ``latency`` s per step (see
 :class:`~rooflinekit.descriptors.hardware.Interconnect`), for a message of ``n`` bytes::

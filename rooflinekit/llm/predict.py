@@ -55,8 +55,10 @@ from rooflinekit.networks.transformer import (
 )
 from rooflinekit.roofline import CountedNetwork, MemoryLayout, TrafficModel, place, traffic_model
 
-ATTENTION_CHAIN = frozenset({"attn_scores", "attn_softmax", "attn_context"})
-"""Layers a fused attention kernel runs without writing the S x T scores to memory."""
+ATTENTION_CHAIN = frozenset({"attn_scores", "attn_softcap_div", "attn_softcap_tanh", "attn_softcap_mul",
+                             "attn_softmax", "attn_context"})
+"""Layers a fused attention kernel runs without writing the S x T scores to memory (Gemma-2's soft-capping of the
+scores included, as FlashAttention's ``softcap`` fuses it)."""
 
 MAX_TOKENS = 1 << 24
 """Largest prompt, generation or context accepted (tokens)."""
@@ -474,6 +476,9 @@ def _memory(prefill: CountedNetwork, decode_a: CountedNetwork, decode_b: Counted
     kv_per_token = np.zeros((pp, levels))
     activations = np.zeros((pp, levels))
     np.add.at(weights, (stage_decode, place_decode.weights_level), decode_a.weight_bytes)
+    if cfg.tied and pp > 1:  # the first stage's embedding holds its own copy of the last stage's LM head table
+        head = np.flatnonzero(decode_a.layers["name"].to_numpy() == "lm_head")
+        np.add.at(weights, (np.zeros_like(head), place_decode.weights_level[head]), decode_a.weight_bytes[head])
     per_token = decode_b.state_bytes - decode_a.state_bytes
     some_windowed = cfg.sliding_window is not None and cfg.windowed_blocks is not None
     global_rows = np.isinf(windows) if some_windowed else np.zeros(len(windows), dtype=bool)

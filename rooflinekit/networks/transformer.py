@@ -11,7 +11,8 @@ Layers and names
 Tensors are batch first: token activations ``(B, S, H)`` with B = ``batch``, S = ``seq_len``, H = hidden size.
 Layers outside the blocks are ``embed`` (gather from the ``(V, H)`` table), ``pos_embed`` / ``type_embed`` and
 ``embed_add`` where the family has learned positions, ``embed_norm`` (BERT), ``final_norm`` and ``lm_head``
-(decoders), ``pooler`` (BERT) or ``qa_head``. Block ``i`` holds layers named ``blocks.{i}.{part}``:
+(decoders; Gemma-2's ``logit_softcap_div``, ``_tanh``, ``_mul`` after it), ``pooler`` (BERT) or ``qa_head``.
+Block ``i`` holds layers named ``blocks.{i}.{part}``:
 
 =====================  =================  ==========================================================================
 part                   kind               shapes (``D`` head dim, ``Hq`` / ``Hkv`` query / KV heads, ``g = Hq/Hkv``,
@@ -28,6 +29,9 @@ q_norm, k_norm         rms_norm           Qwen3's per-head norms of q and k: ``(
 rope                   mul                ``(B, S, (Hq + Hkv) R)`` with the cos and sin tables ``(S, R)``,
                                           R = rotary dims: 2 ops per rotated element
 attn_scores            matmul             ``Q (B, Hkv, g S, D) x K^T -> (B, Hkv, g S, T)``
+attn_softcap_div,      div, tanh, mul     Gemma-2's soft-capping of the scores: ``(B, Hkv, g S, T)`` (module notes)
+attn_softcap_tanh,
+attn_softcap_mul
 attn_softmax           softmax            ``(B, Hkv, g S, T)``
 attn_context           matmul             ``P (B, Hkv, g S, T) x V -> (B, Hkv, g S, D)``
 o_proj                 fully_connected    ``(B, S, Hq D) -> (B, S, H)``
@@ -69,9 +73,12 @@ Conventions
 - **Fused projections** (Phi-3's ``qkv_proj`` and ``gate_up_proj`` checkpoint tensors) are built as the separate
   q/k/v and gate/up layers they concatenate: the same weights and MACs, so the same roofline cost per GEMM's work
   (one launch fewer per fused pair is not modelled).
-- **Soft-capping** (Gemma-2's ``cap * tanh(x / cap)`` on the attention scores and the final logits) is left out:
-  3 elementwise ops per score against ``2 D`` MACs (``4 D`` = 1,024 ops at D = 256) of the score and context
-  matmuls (0.3 %), and 3 per logit against the LM head's ``2 H`` = 7,168 ops (Gemma-2-9B, 0.04 %).
+- **Soft-capping** (Gemma-2's ``cap * tanh(x / cap)`` on the attention scores and the final logits) is built as
+  Hugging Face's eager code runs it: ``attn_softcap_div``, ``attn_softcap_tanh``, ``attn_softcap_mul`` on the
+  scores ``(B, Hkv, g S, T)`` after ``attn_scores``, and ``logit_softcap_div`` / ``_tanh`` / ``_mul`` on the
+  logits after ``lm_head``: 3 elementwise ops per score (against the ``4 D`` = 1,024 ops of the score and context
+  matmuls at D = 256: 0.3 %) and per logit (against the LM head's ``2 H`` = 7,168 at Gemma-2-9B: 0.04 %). The
+  roofline fuses them into the kernel of the matmul before them, so they move no bytes of their own.
 - MoE routing is assumed balanced: each token runs ``k`` experts, so a batch of ``B S`` tokens gives ``B S k``
   expert rows; all experts' weights are held (and read by a weights-only traffic model).
 """
@@ -169,6 +176,10 @@ class TransformerConfig:
         and ``post_feedforward_layernorm``), on top of the pre-norms.
     embed_scale : bool
         Embeddings multiplied by sqrt(H) (Gemma).
+    attn_softcap, final_softcap : float or None
+        Gemma-2's logit soft-capping ``cap * tanh(x / cap)`` of every attention score (``attn_logit_softcapping``,
+        default 50) and of every output logit (``final_logit_softcapping``, default 30); None: none (a config
+        setting the key to null, and every other family).
     embed_proj : int or None
         Width of OPT's word embedding when it differs from H (projected in and out).
     catalog_seq_len : int
@@ -216,6 +227,8 @@ class TransformerConfig:
     qk_norm: bool = False
     post_norms: bool = False
     embed_scale: bool = False
+    attn_softcap: float | None = None
+    final_softcap: float | None = None
     embed_proj: int | None = None
     catalog_seq_len: int = 128
     catalog_precision: str = "fp16"
@@ -328,7 +341,10 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
         download does), or the name of a bundled config
         (:func:`bundled_transformer_configs`: ``"Llama-2-7B"``, ``"Mixtral-8x7B"``, ...). An optional
         ``"rooflinekit"`` object in it gives ``name``, ``aliases``, ``source``, ``task``, ``seq_len`` and
-        ``precision`` of a catalog entry; Hugging Face ignores it.
+        ``precision`` of a catalog entry; Hugging Face ignores it. A multimodal config (an unsupported
+        ``model_type`` whose ``text_config`` has a supported one: LLaVA, Mistral 3, PaliGemma) is read as that
+        ``text_config``, taking the wrapper's ``_name_or_path`` and, where the ``text_config`` gives none, its
+        ``torch_dtype``; the vision encoder and projector are not counted.
     name : str, optional
         Display name; default: the ``rooflinekit.name``, else ``_name_or_path``, else the file's folder or stem.
 
@@ -365,12 +381,23 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
     if not isinstance(meta, Mapping):
         raise SpecError(f"{where}: 'rooflinekit' must be an object (name, aliases, source, seq_len)")
     model_type = raw.get("model_type")
+    text = raw.get("text_config")
+    wrapper = None
+    if (model_type not in SUPPORTED_MODEL_TYPES and isinstance(text, Mapping)
+            and text.get("model_type") in SUPPORTED_MODEL_TYPES):
+        # a multimodal wrapper (LLaVA, Mistral 3, PaliGemma): its text_config is the decoder that generates; the
+        # wrapper's name and float type stand where the text_config does not give its own type
+        wrapper, model_type = str(model_type), text["model_type"]
+        shared: dict[str, Any] = {key: raw[key] for key in ("_name_or_path", "torch_dtype", "dtype") if key in raw}
+        raw = {**shared, **{key: value for key, value in text.items() if key != "_name_or_path"}}
+        where = f"{where}: text_config"
     if model_type is None:
         raise SpecError(f"{where}: missing key 'model_type' (it selects the family: "
                         f"{', '.join(SUPPORTED_MODEL_TYPES)})", field="model_type")
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise SpecError(f"{where}: unsupported model_type {model_type!r}; supported: "
-                        f"{', '.join(SUPPORTED_MODEL_TYPES)}", field="model_type")
+                        f"{', '.join(SUPPORTED_MODEL_TYPES)} (or a multimodal config whose text_config is one)",
+                        field="model_type")
     r = _Reader(raw, where, model_type)
     figures = _FAMILIES[model_type](r)
     heads, kv_heads, hidden = figures["heads"], figures["kv_heads"], figures["hidden"]
@@ -387,9 +414,12 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
             raise SpecError(f"{where}: hidden size {hidden} is not divisible by {heads} heads; {fix}",
                             field="head_dim")
         figures["head_dim"] = hidden // heads
-    display = name or meta.get("name") or raw.get("_name_or_path") or default_name or model_type
+    display = name or meta.get("name") or raw.get("_name_or_path") or default_name or wrapper or model_type
     source = meta.get("source") or (f"built from the config file {where}" if where != "config"
                                     else f"built from a {model_type} config mapping")
+    if wrapper is not None and not meta.get("source"):
+        source = (f"built from the {model_type} language model ({where}) of a {wrapper} config; its vision encoder "
+                  "and projector are not counted")
     return TransformerConfig(
         name=str(display), source=str(source), model_type=model_type,
         aliases=_aliases(meta, where), task=meta.get("task"),
@@ -429,18 +459,21 @@ def _model_precision(raw: Mapping[str, Any], meta: Mapping[str, Any], where: str
 def _context_window(r: _Reader) -> int | None:
     """``max_position_embeddings`` (GPT-2, GPT-J: ``n_positions``), None when the config has neither; with a RoPE
     scaling that states the length it extends (``rope_scaling`` with ``factor`` and
-    ``original_max_position_embeddings``, as YaRN and Llama 3.1 give it) the longer of the two:
+    ``original_max_position_embeddings``, as YaRN gives it) the longer of the two:
 
         window = max(max_position_embeddings, floor(factor x original_max_position_embeddings))
 
-    (Qwen2.5 with YaRN factor 4 over 32,768 positions: 131,072; Llama 3.1, whose ``max_position_embeddings`` is
-    already the extended 131,072: unchanged). A scaling that does not state the original length (``linear``,
-    ``dynamic`` without it) leaves ``max_position_embeddings`` as the window: publishers differ on whether that
-    figure is before or after the scaling."""
+    (Qwen2.5 with YaRN factor 4 over 32,768 positions: 131,072). A ``llama3`` scaling (Llama 3.1, 3.2, 3.3) keeps
+    ``max_position_embeddings``, already the extended window (131,072, the published 128K): its ``factor`` scales
+    the low RoPE frequencies and is not a length ratio (Llama 3.2-1B: 32 x 8,192 = 262,144, twice its window). A
+    scaling that does not state the original length (``linear``, ``dynamic`` without it) leaves
+    ``max_position_embeddings`` as the window: publishers differ on whether that figure is before or after the
+    scaling."""
     keys = ("max_position_embeddings", "n_positions", "n_ctx")
     window = r.int(*keys) if any(r.raw.get(k) is not None for k in keys) else None
     scaling = r.raw.get("rope_scaling")
-    if not isinstance(scaling, Mapping) or scaling.get("original_max_position_embeddings") is None:
+    if (not isinstance(scaling, Mapping) or scaling.get("original_max_position_embeddings") is None
+            or scaling.get("rope_type", scaling.get("type")) == "llama3"):
         return window
     scaled = _Reader(scaling, f"{r.where}: rope_scaling", r.family)
     factor = scaled.get("factor")
@@ -462,15 +495,18 @@ def _llama_like(r: _Reader) -> dict[str, Any]:
     - Qwen3: no QKV bias, ``head_dim`` default 128, RMSNorm over each head's q and k (``q_norm``, ``k_norm``);
       the sliding window as Qwen2's.
     - Phi-3 (Phi-3.5, Phi-4-mini): ``partial_rotary_factor`` of each head rotated; ``sliding_window`` on every
-      block whenever given, as the keys read (Phi-3-mini-4k: 2,047). Hugging Face's Phi-3 applies it as a
-      sliding-window mask on every attention implementation (keys ``sliding_window`` or more positions back are
-      masked: eager and SDPA attention see 2,047 keys, flash-attention 2,048; transformers PR #33586, vLLM PR
-      #4380). The checkpoint's fused ``qkv_proj`` and ``gate_up_proj`` are built
-      as separate projections (module notes).
+      block whenever given, as the keys read, the new token's own included (Phi-3-mini-4k: 2,047). That is
+      Hugging Face's definition on every attention implementation: query ``i`` sees key ``j`` when
+      ``i - sliding_window < j <= i`` (``masking_utils.sliding_window_overlay``, eager, SDPA and flex), and
+      flash-attention is called with ``window_size = (sliding_window - 1, ...)`` (transformers issue #39408),
+      which covers the same keys. Microsoft's original remote code called flash-attention with
+      ``(sliding_window, sliding_window)``, one key more (2,048: 0.05 %). The checkpoint's fused ``qkv_proj``
+      and ``gate_up_proj`` are built as separate projections (module notes).
     - Gemma, Gemma-2: tied embeddings scaled by sqrt(H), ``head_dim`` default 256; Gemma-2 also GeGLU
       (``hidden_activation`` default ``gelu_pytorch_tanh``), norms after attention and MLP, and a
       ``sliding_window`` (default 4,096) on the even blocks (or those ``layer_types`` marks ``sliding_attention``),
-      the odd ones global.
+      the odd ones global, and the soft-caps ``attn_logit_softcapping`` (default 50) and
+      ``final_logit_softcapping`` (default 30; null: none).
     """
     family = r.family
     hidden, heads = r.int("hidden_size"), r.int("num_attention_heads")
@@ -500,6 +536,8 @@ def _llama_like(r: _Reader) -> dict[str, Any]:
                 and r.bool("use_sliding_window", default=family not in ("qwen2", "qwen3")))
     if family == "gemma2":
         figures.update(_windows(r, layers, r.int("sliding_window", default=4096), range(0, layers, 2)))
+        figures["attn_softcap"] = _softcap(r, "attn_logit_softcapping", 50.0)
+        figures["final_softcap"] = _softcap(r, "final_logit_softcapping", 30.0)
     elif windowed and r.raw.get("sliding_window") is not None:
         first = r.int("max_window_layers", default=28, least=0) if family in ("qwen2", "qwen3") else 0
         figures.update(_windows(r, layers, r.int("sliding_window"), range(first, layers)))
@@ -511,6 +549,21 @@ def _llama_like(r: _Reader) -> dict[str, Any]:
                             f"{figures['experts']}; a token goes to at most all of them",
                             field="num_experts_per_tok")
     return figures
+
+
+def _softcap(r: _Reader, key: str, default: float) -> float | None:
+    """A logit soft-cap (Gemma-2's ``attn_logit_softcapping``, ``final_logit_softcapping``): ``default`` (Hugging
+    Face's ``Gemma2Config``) when the config leaves the key out, None (no capping) when it sets it to null, else a
+    positive number."""
+    if key not in r.raw:
+        return default
+    value = r.raw[key]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        raise SpecError(f"{r.where}: {key!r} must be a positive number, or null for no capping; got {shown(value)}",
+                        field=key)
+    return float(value)
 
 
 _LAYER_TYPES = ("sliding_attention", "full_attention")
@@ -784,7 +837,9 @@ def transformer_network(config: TransformerConfig | Mapping[str, Any] | str | Pa
         x: Shape = (b, rows, h)
         if cfg.embed_proj:
             x = out.linear("embed_proj_out", x, cfg.embed_proj, bias=False)
-        out.linear("lm_head", x, cfg.vocab, cfg.lm_head_bias)
+        logits_shape = out.linear("lm_head", x, cfg.vocab, cfg.lm_head_bias)
+        if cfg.final_softcap is not None:
+            _softcap_layers(out, "logit_softcap", logits_shape, cfg.final_softcap)
     elif head == "pooler":
         pooled = out.linear("pooler", (b, 1, h), h, bias=True)
         out.add("pooler_act", "tanh", (pooled,), (pooled,))
@@ -824,6 +879,8 @@ def _block(out: _Layers, cfg: TransformerConfig, p: str, tokens: Shape, t: int, 
         k_state = (TensorSpec(shape=(b, hkv, t, d), dtype=kv_type),)
         v_state = (TensorSpec(shape=(b, hkv, t, d), dtype=kv_type),)
     out.add(p + "attn_scores", "matmul", ((b, hkv, g * s, d), (b, hkv, d, new)), (scores,), state=k_state)
+    if cfg.attn_softcap is not None:
+        _softcap_layers(out, p + "attn_softcap", scores, cfg.attn_softcap)
     out.add(p + "attn_softmax", "softmax", (scores,), (scores,), axis=-1)
     out.add(p + "attn_context", "matmul", (scores, (b, hkv, new, d)), ((b, hkv, g * s, d),), state=v_state)
     out.linear(p + "o_proj", (b, s, q_out), h, cfg.out_bias)
@@ -834,6 +891,15 @@ def _block(out: _Layers, cfg: TransformerConfig, p: str, tokens: Shape, t: int, 
     _sublayer_end(out, cfg, p, "mlp", tokens)
     if cfg.parallel != "none":  # attention and MLP side by side: one add of both to the input
         out.add(p + "residual", "add", (tokens, tokens, tokens), (tokens,))
+
+
+def _softcap_layers(out: _Layers, prefix: str, x: Shape, cap: float) -> None:
+    """Gemma-2's soft-capping ``cap * tanh(x / cap)`` of a tensor of shape ``x``, as Hugging Face's eager code runs
+    it: a division, a tanh and a multiplication (layers ``{prefix}_div``, ``{prefix}_tanh``, ``{prefix}_mul``),
+    one op per element each."""
+    out.add(prefix + "_div", "div", (x,), (x,), cap=cap)
+    out.add(prefix + "_tanh", "tanh", (x,), (x,))
+    out.add(prefix + "_mul", "mul", (x,), (x,), cap=cap)
 
 
 def _sublayer_end(out: _Layers, cfg: TransformerConfig, p: str, part: str, tokens: Shape) -> None:
