@@ -294,3 +294,16 @@ def test_the_first_pipeline_stage_holds_its_own_copy_of_a_tied_table():
     assert r.memory.weights_bytes == first  # the most loaded stage
     # KV cache of that stage at context 1,024 (below the 4,096 window): 11 blocks x 2 x 8 x 256 x 2 bytes per token
     assert r.memory.kv_cache_bytes == 11 * 1024 * 2 * 8 * 256 * 2
+
+
+@pytest.mark.parametrize("hardware", ["A100-SXM4-40GB", "A100-PCIe-80GB", "A100-PCIe-40GB", "DGX A100 80GB"])
+def test_every_a100_in_the_catalog_gets_a_calibrated_llm_estimate(hardware):
+    """The operator model needs the SM count; every A100 entry carries the whitepaper's 108 (it was refused with
+    a CalibrationError on all but the A100-SXM4-80GB)."""
+    assert rk.get_hardware(hardware).compute_units == 108
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = rk.predict_llm("Llama-2-7B", hardware, batch=1, prompt=128, generate=4, calibrated=True)
+    calibrated = result.to_dict()["calibrated"]
+    assert calibrated is not None
+    assert calibrated["tpot_low_s"] <= calibrated["tpot_s"] <= calibrated["tpot_high_s"]
