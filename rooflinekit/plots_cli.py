@@ -3,7 +3,7 @@
     rooflinekit plot roofline --hardware A,B [--models X,Y] [--precisions P,Q] [--dtypes int8,fp16] --out F
     rooflinekit plot heatmap [--models X,Y] [--hardware A,B] [--precisions P,Q] [--batch N] --out F
     rooflinekit plot layers MODEL --hardware NAME [--precision P] [--batch N] [--measured CSV] --out F
-    rooflinekit plot efficiency --records CSV --out F
+    rooflinekit plot efficiency --records CSV [--max-rows N] --out F
     rooflinekit plot pareto --records CSV --x COL --y COL [--maximize x,y] [--hue COL] [--label COL] --out F
 
 ``F`` ends in ``.png``, ``.svg`` or ``.pdf``. The chart commands that predict take ``--mode`` and ``--traffic`` as
@@ -31,10 +31,14 @@ from rooflinekit.errors import SpecError
 from rooflinekit.output import dumps_json
 from rooflinekit.plots import PlotError, plot_efficiency, plot_heatmap, plot_layers, plot_pareto, plot_roofline, \
     save_figure
+from rooflinekit.plots.efficiency import MAX_ROWS as EFFICIENCY_ROWS
 from rooflinekit.api import CapacityWarning, misfits, predict, sweep
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+MAX_EFFICIENCY_ROWS = 500  # --max-rows: 181 inches tall at 0.36 inch a row; more is past any page or screen
+
 
 def _axes_option(value: str | None, option: str) -> set[str]:
     axes = set(split_list(value))
@@ -113,7 +117,8 @@ def cmd_layers(args: argparse.Namespace) -> None:
 
 
 def cmd_efficiency(args: argparse.Namespace) -> None:
-    fig = plot_efficiency(_read_records(args.records), title=_title(args, "Measured vs predicted throughput"))
+    fig = plot_efficiency(_read_records(args.records), title=_title(args, "Measured vs predicted throughput"),
+                          max_rows=args.max_rows)
     _finish(args, fig)
 
 
@@ -186,6 +191,10 @@ def add_plot_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -
     efficiency.add_argument("--records", required=True, type=Path, metavar="CSV",
                             help="columns hardware, network, precision, predicted_fps, measured_fps "
                                  "[, efficiency_pct, peak_fps]")
+    efficiency.add_argument("--max-rows", type=bounded_int("--max-rows", 1, MAX_EFFICIENCY_ROWS),
+                            default=EFFICIENCY_ROWS, metavar="N",
+                            help=f"draw the first N rows (default {EFFICIENCY_ROWS}); the others are left out, "
+                                 "with a warning")
     efficiency.set_defaults(run=cmd_efficiency)
 
     pareto = charts.add_parser("pareto", parents=[output, common_parent],

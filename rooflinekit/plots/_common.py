@@ -27,11 +27,15 @@ def import_matplotlib() -> Any:
     """Import matplotlib and the submodules the charts use; :class:`PlotDependencyError` when it is missing."""
     try:
         import matplotlib
+        import matplotlib.cbook
         import matplotlib.colors
         import matplotlib.figure
+        import matplotlib.font_manager
         import matplotlib.lines
         import matplotlib.patches
+        import matplotlib.path
         import matplotlib.ticker
+        import matplotlib.transforms
     except ImportError as exc:
         raise PlotDependencyError(f"plotting needs matplotlib, which is not installed; run: {INSTALL_HINT}") from exc
     return matplotlib
@@ -44,6 +48,16 @@ def figure_and_axes(ax: "Axes | None", figsize: tuple[float, float]) -> tuple["F
         return ax.figure, ax
     fig = mpl.figure.Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
+
+
+def settle_layout(ax: "Axes") -> None:
+    """Lay out the figure holding ``ax`` as drawing it will (its layout engine: constrained layout), so that the
+    place and size on screen of its axes, legends and texts can be measured before it is drawn; a figure without
+    a layout engine is placed already. Cheaper than a draw: nothing is rendered."""
+    root = ax.figure.figure  # the figure itself, or the one holding a subfigure
+    engine = root.get_layout_engine()
+    if engine is not None:
+        engine.execute(root)
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], chart: str) -> None:

@@ -26,6 +26,7 @@ REQUIRED = ["hardware", "network", "precision", "predicted_fps", "measured_fps"]
 SERIES = [("peak_fps", "peak compute", "tab:blue"), ("predicted_fps", "predicted (roofline)", "tab:red"),
           ("measured_fps", "measured", "tab:orange")]
 LABEL_CHARS = 60  # a longer row label is cut in the middle: it would squeeze the bars to a sliver
+MAX_ROWS = 40  # rows drawn by default: the figure is 1.2 + 0.36 inch per row (three series) tall, 15.6 inches here
 
 
 def _efficiency_label(percent: float) -> str:
@@ -56,7 +57,8 @@ def _labels(data: pd.DataFrame) -> pd.Series:
 
 
 def plot_efficiency(df: pd.DataFrame, *, label: str | None = None,
-                    title: str | None = "Measured vs predicted throughput", ax: "Axes | None" = None) -> "Figure":
+                    title: str | None = "Measured vs predicted throughput", max_rows: int | None = MAX_ROWS,
+                    ax: "Axes | None" = None) -> "Figure":
     """Bars of ``predicted_fps``, ``peak_fps`` (optional) and ``measured_fps`` [frames/s] per row of ``df``.
 
     ``df`` needs columns ``hardware``, ``network``, ``precision``, ``predicted_fps``, ``measured_fps``; optional
@@ -66,13 +68,28 @@ def plot_efficiency(df: pd.DataFrame, *, label: str | None = None,
     otherwise share a label) or by the column ``label`` (e.g. one naming the software stack too), a label longer
     than 60 characters cut in the middle (``resnet50_v1_5_…_per_channel int8``); a missing
     (NaN) value draws no bar, nor does a zero, negative or infinite one (with a warning); a cell that is not a
-    number is a :class:`PlotError`. Returns the matplotlib Figure.
+    number is a :class:`PlotError`. The figure is 1.2 + 0.12 x rows x series inches tall, so only the first
+    ``max_rows`` rows (default 40) are drawn; the rest are left out with a
+    :class:`~rooflinekit.errors.RooflineWarning`, and the axis label says how many (``max_rows=None`` draws every
+    row; a ``max_rows`` below 1 is a :class:`PlotError`). Returns the matplotlib Figure.
     """
     import_matplotlib()
     require_columns(df, REQUIRED + ([label] if label else []), "plot_efficiency")
     if df.empty:
         raise PlotError("plot_efficiency got an empty DataFrame; nothing to draw")
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, numbers.Integral)
+                                 or max_rows < 1):
+        raise PlotError(f"plot_efficiency: max_rows={max_rows!r}; give a whole number of rows, 1 or more, or None "
+                        "for every row")
+    total = len(df)
     data = df.reset_index(drop=True)
+    if max_rows is not None and total > max_rows:
+        first_out = text_column(data[label]).iloc[max_rows] if label else _labels(data).iloc[max_rows]
+        warnings.warn(f"plot_efficiency: {total} rows, more than max_rows={max_rows}; the first {max_rows} are "
+                      f"drawn and {total - max_rows} left out, from row {max_rows} ({first_out!r}) on; filter or "
+                      "sort the table to the rows to show, or pass a larger max_rows (CLI --max-rows N), or None "
+                      "for every row", RooflineWarning, stacklevel=2)
+        data = data.iloc[:max_rows]
     for column in ("peak_fps", "predicted_fps", "measured_fps", "efficiency_pct"):
         if column in data.columns:
             data[column] = numeric_column(data, column, "plot_efficiency")
@@ -109,7 +126,9 @@ def plot_efficiency(df: pd.DataFrame, *, label: str | None = None,
     # a decade below the smallest bar: the shortest bar is at least a factor 1.5 long
     low, high = decade_limits(finite.min() / 1.5, finite.max())
     ax.set_xlim(low, high * 3)  # room for the percent labels
-    ax.set_xlabel("Throughput [frames/s]")
+    left_out = total - rows
+    ax.set_xlabel("Throughput [frames/s]" + (f"\nfirst {rows} of {total} rows shown; {left_out} left out "
+                                             f"(max_rows={max_rows})" if left_out else ""))
     ax.grid(True, axis="x", which="major", color="0.9", lw=0.6)
     ax.set_axisbelow(True)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)

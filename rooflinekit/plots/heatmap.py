@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from rooflinekit.errors import RooflineWarning
-from rooflinekit.plots._common import PlotError, figure_and_axes, import_matplotlib, require_columns, shorten, \
-    text_column
+from rooflinekit.plots._common import PlotError, figure_and_axes, import_matplotlib, require_columns, \
+    settle_layout, shorten, text_column
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -21,7 +21,11 @@ VALUE_LABELS = {"fps": "Predicted throughput [frames/s]", "latency_s": "Predicte
                 "attainable_ops_per_s": "Attainable performance [ops/s]"}
 ANNOTATE_MAX_CELLS = 400
 LABEL_CHARS = 40  # a longer hardware or variant name is cut in the middle: it would squeeze the grid to nothing
+MAX_INCHES = (24.0, 16.0)  # largest figure drawn (width, height)
 CHAR_INCHES = 0.07  # width of a tick-label character at the "small" font size, to size the figure for the labels
+COLUMN_LABEL_ANGLE = 60  # [degrees] rotation of the variant labels under the grid
+LINE_HEIGHT = 1.25  # height of a line of tick-label text per point of font size
+MIN_LABEL_POINTS = 4.0  # tick labels are not shrunk below this size [points]
 
 
 def _grid(sweep_df: pd.DataFrame, value: str) -> pd.DataFrame:
@@ -69,6 +73,24 @@ def _compact(value: float) -> str:
     return import_matplotlib().ticker.EngFormatter(places=None, sep="").format_eng(float(f"{value:.3g}"))
 
 
+def _fit_tick_labels(ax: "Axes", n_rows: int, n_cols: int) -> None:
+    """Shrink the tick labels (from ``small``, never below ``MIN_LABEL_POINTS``) until neighbours do not overlap:
+    a row label must fit its row's height, a column label rotated by ``COLUMN_LABEL_ANGLE`` the distance
+    ``column width x sin(angle)`` between neighbouring labels, each ``LINE_HEIGHT`` x font size tall. Measured on
+    the finished layout (the figure is laid out once first)."""
+    mpl = import_matplotlib()
+    settle_layout(ax)  # the axes reach their final size
+    box = ax.get_window_extent()
+    points = 72 / ax.figure.dpi  # points per pixel
+    small = mpl.font_manager.FontProperties(size="small").get_size_in_points()
+    gaps = ((ax.get_xticklabels(), box.width * points / n_cols * math.sin(math.radians(COLUMN_LABEL_ANGLE))),
+            (ax.get_yticklabels(), box.height * points / n_rows))
+    for labels, gap in gaps:
+        size = max(min(small, gap / LINE_HEIGHT), MIN_LABEL_POINTS)
+        for text in labels:
+            text.set_fontsize(size)
+
+
 def plot_heatmap(sweep_df: pd.DataFrame, value: str = "fps", *, title: str | None = "Performance prediction",
                  annotate: bool | None = None, ax: "Axes | None" = None) -> "Figure":
     """Heatmap of ``value`` (default ``fps``) from a :func:`rooflinekit.sweep` DataFrame.
@@ -77,7 +99,9 @@ def plot_heatmap(sweep_df: pd.DataFrame, value: str = "fps", *, title: str | Non
     one row per (hardware, network, precision), so filter a multi-batch sweep first. Cells without a positive
     value (status not ``ok``, NaN, 0) are left blank, with a :class:`~rooflinekit.errors.RooflineWarning` counting
     them and naming the first. Colours are on a log scale. ``annotate`` writes each value
-    in its cell (None: only when the grid has at most 400 cells). Returns the matplotlib Figure.
+    in its cell (None: only when the grid has at most 400 cells). The figure grows with the grid up to 24 x 16
+    inches; past that the tick labels shrink (to 4 points at least) so that neighbours do not overlap. Returns the
+    matplotlib Figure.
     """
     mpl = import_matplotlib()
     grid = _grid(sweep_df, value)
@@ -91,7 +115,8 @@ def plot_heatmap(sweep_df: pd.DataFrame, value: str = "fps", *, title: str | Non
     # room for the labels beside (hardware) and below (variants, at 60 degrees) the grid
     width = 2.5 + 0.42 * n_cols + CHAR_INCHES * max(len(r) for r in rows)
     height = 1.6 + 0.32 * n_rows + CHAR_INCHES * math.sin(math.radians(60)) * max(len(c) for c in columns)
-    fig, ax = figure_and_axes(ax, (min(width, 24), min(height, 16)))
+    sized = ax is None and width <= MAX_INCHES[0] and height <= MAX_INCHES[1]  # cells at their full size
+    fig, ax = figure_and_axes(ax, (min(width, MAX_INCHES[0]), min(height, MAX_INCHES[1])))
     cmap = mpl.colormaps["viridis"].with_extremes(bad="white")
     vmin, vmax = finite.min(), finite.max()
     norm = mpl.colors.LogNorm(vmin=vmin, vmax=vmax if vmax > vmin else vmin * 10)
@@ -102,7 +127,8 @@ def plot_heatmap(sweep_df: pd.DataFrame, value: str = "fps", *, title: str | Non
                 dark = sum(cmap(norm(cell))[:3]) / 3 < 0.5
                 ax.text(j, i, _compact(cell), ha="center", va="center", fontsize=6.5,
                         color="white" if dark else "black", gid="cell-label")
-    ax.set_xticks(range(n_cols), columns, rotation=60, ha="right", rotation_mode="anchor", fontsize="small")
+    ax.set_xticks(range(n_cols), columns, rotation=COLUMN_LABEL_ANGLE, ha="right", rotation_mode="anchor",
+                  fontsize="small")
     ax.set_yticks(range(n_rows), rows, fontsize="small")
     ax.set_xticks(np.arange(n_cols + 1) - 0.5, minor=True)
     ax.set_yticks(np.arange(n_rows + 1) - 0.5, minor=True)
@@ -113,4 +139,6 @@ def plot_heatmap(sweep_df: pd.DataFrame, value: str = "fps", *, title: str | Non
     colorbar.set_label(VALUE_LABELS.get(value, value))
     if title:
         ax.set_title(title)
+    if not sized:  # cells narrower or lower than planned: labels may need to shrink
+        _fit_tick_labels(ax, n_rows, n_cols)
     return fig

@@ -10,15 +10,18 @@ import numpy as np
 import pandas as pd
 
 from rooflinekit.plots._common import PlotError, figure_and_axes, import_matplotlib, log_axis, numeric_column, \
-    require_columns
+    require_columns, settle_layout
 from rooflinekit.roofline import Prediction
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
 
 MEMORY_COLORS = ["tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:pink"]
 MAX_TICK_LABELS = 60
+LEGEND_GAP = 0.03  # share of the axes height kept between the legend and the highest bar
+MAX_LEGEND_SHARE = 0.7  # in axes too small for the legend, the data keep at least 30 % of the height
 LABEL_CHARS = 28
 
 
@@ -56,13 +59,13 @@ def _measured(layers: pd.DataFrame, measured: str | pd.DataFrame | None) -> np.n
     return _positive(layers, layers["name"].astype(str).map(by_name).to_numpy(dtype=float))
 
 
-def _positive(layers: pd.DataFrame, seconds: np.ndarray) -> np.ndarray:
-    """``seconds`` (aligned to ``layers``), refused with a :class:`PlotError` naming the layer when one is negative
-    or infinite (NaN, no measurement, passes; 0 is a layer fused into another's kernel)."""
+def _positive(layers: pd.DataFrame, seconds: np.ndarray, what: str = "measured latency") -> np.ndarray:
+    """``seconds`` (aligned to ``layers``), refused with a :class:`PlotError` naming ``what`` and the layer when one
+    is negative or infinite (NaN, no value, passes; 0 is a layer fused into another's kernel)."""
     bad = ~np.isnan(seconds) & ~(np.isfinite(seconds) & (seconds >= 0))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise PlotError(f"plot_layers: measured latency of layer {layers['name'].iloc[row]!r} is {seconds[row]:g} s; "
+        raise PlotError(f"plot_layers: {what} of layer {layers['name'].iloc[row]!r} is {seconds[row]:g} s; "
                         "a latency is a finite number of seconds, 0 or more: fix it or leave the cell empty")
     return seconds
 
@@ -110,6 +113,21 @@ def labelled_positions(fused: np.ndarray) -> list[int]:
     return kernels[::math.ceil(len(kernels) / MAX_TICK_LABELS)].tolist()
 
 
+def _headroom(ax: "Axes", legend: "Legend", highest: float, log: bool) -> None:
+    """Set the latency axis so that the highest bar or marker, ``highest`` [s], stays below the legend (in the
+    upper right of the axes): the legend takes a share ``s`` of the axes height (measured on the finished layout,
+    plus ``LEGEND_GAP``), so ``highest`` may reach ``1 - s`` of it. Linear axis from 0: top = highest / (1 - s);
+    log axis from its automatic bottom b: top = b x (highest / b) ** (1 / (1 - s))."""
+    settle_layout(ax)  # the axes and the legend reach their final size
+    box, drawn = ax.get_window_extent(), legend.get_window_extent()
+    share = min((box.y1 - drawn.y0) / box.height + LEGEND_GAP, MAX_LEGEND_SHARE)
+    if log:
+        low = ax.get_ylim()[0]
+        ax.set_ylim(low, low * (highest / low) ** (1 / (1 - share)))
+    else:
+        ax.set_ylim(0, highest / (1 - share))
+
+
 def plot_layers(prediction: Prediction | pd.DataFrame, measured: str | pd.DataFrame | None = None, *,
                 log: bool = False, title: str | None = None, ax: "Axes | None" = None) -> "Figure":
     """Bar per layer of the predicted latency ``time_s`` [s], coloured by ``bound`` (compute or memory level).
@@ -126,9 +144,12 @@ def plot_layers(prediction: Prediction | pd.DataFrame, measured: str | pd.DataFr
     if layers.empty:
         raise PlotError("plot_layers: the prediction has no layers; nothing to draw")
     seconds = _measured(layers, measured)
-    predicted = numeric_column(layers, "time_s", "plot_layers").to_numpy()
+    predicted = _positive(layers, numeric_column(layers, "time_s", "plot_layers").to_numpy(), "predicted time_s")
     if not np.isfinite(predicted).any():
         raise PlotError("plot_layers: no layer has a predicted time_s; predict the network with mode='layer'")
+    drawn = np.concatenate([predicted, seconds if seconds is not None else []])
+    if not (drawn > 0).any():
+        raise PlotError("plot_layers: every predicted and measured latency is 0 s; there is no bar to draw")
     n = len(layers)
     fig, ax = figure_and_axes(ax, (min(max(7.0, 2.5 + 0.16 * n), 18), 5.5))
     bounds = list(dict.fromkeys(layers["bound"].astype(str)))
@@ -152,17 +173,15 @@ def plot_layers(prediction: Prediction | pd.DataFrame, measured: str | pd.DataFr
     labelled = labelled_positions(layers["bound"].astype(str).str.startswith("fused:").to_numpy())
     ax.set_xticks(labelled, [tick_labels(layers)[i] for i in labelled], rotation=90, fontsize="x-small")
     ax.set_xlim(-0.6, n - 0.4)
-    highest = np.nanmax(np.concatenate([predicted, seconds if seconds is not None else []]))
     if log:
         log_axis(ax, "y", "s")
-        ax.set_ylim(top=highest * 10)  # headroom for the legend
     else:
         ax.yaxis.set_major_formatter(import_matplotlib().ticker.EngFormatter(unit="s", sep=" "))
-        ax.set_ylim(0, highest * 1.3)
     ax.set(xlabel="Layer", ylabel="Latency per layer [s]")
     ax.grid(True, axis="y", color="0.9", lw=0.6)
     ax.set_axisbelow(True)
-    ax.legend(loc="upper right", fontsize="small")
+    legend = ax.legend(loc="upper right", fontsize="small")
     if title or default_title:
         ax.set_title(title or default_title, fontsize="medium")
+    _headroom(ax, legend, float(np.nanmax(drawn)), log)
     return fig

@@ -2,18 +2,20 @@
 
 Attainable performance is ``min(peak(dtype), bandwidth x operational intensity)``. Per device the chart draws
 one horizontal ceiling per data type (line style = data type), one slope per memory level (the level that holds
-the weights drawn full, the others faint), and marks each ridge point where a ceiling meets a slope.
+the weights drawn full, the others faint), and marks each ridge point where a ceiling meets a slope. Devices are
+told apart by colour and, past 14 devices (when the colours repeat), by the marker shape of their ridge points.
 
 Every line carries a ``gid``: ``ceiling|<hardware>|<dtype>``, ``bandwidth|<hardware>|<level>``,
 ``ridge|<hardware>|<dtype>|<level>``, ``network|<label>`` (vertical line at a network's operational intensity),
-``predicted|<label>`` and ``measured|<label>`` (points). SVG output keeps them as element ids.
+``predicted|<label>`` and ``measured|<label>`` (points), and the label of a vertical line ``network-label|<label>``.
+SVG output keeps them as element ids.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,7 +24,7 @@ from rooflinekit.catalog import get_hardware
 from rooflinekit.descriptors import DType, HardwareSpec
 from rooflinekit.errors import RooflineWarning
 from rooflinekit.plots._common import PlotError, decade_limits, figure_and_axes, import_matplotlib, log_axis, \
-    numeric_column, require_columns, text_column
+    numeric_column, require_columns, settle_layout, text_column
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,11 +35,17 @@ DTYPE_STYLES: list[object] = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0,
 """One line style per data type, all distinct (12: every data type of the vocabulary but bool)."""
 PERFORMANCE = ["attainable_ops_per_s", "measured_ops_per_s"]  # network columns [ops/s]: predicted, measured
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
+DEVICE_COLORS = [f"C{i}" for i in range(10)] + ["#b8860b", "#000000", "#1a1a6e", "#8dd3c7"]
+"""Line colours of the devices; past these 14 the colours repeat with the next of ``DEVICE_MARKERS``."""
+DEVICE_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h"]
+"""Ridge-point marker of a device: the first 14 devices ``o``, the next 14 ``s``, ...: every (colour, marker) pair
+differs for up to 14 x 9 = 126 devices."""
 OTHER_LEVEL_ALPHA = 0.45  # slopes of memory levels that do not hold the weights are drawn faint
 UNDRAWN_HARDWARE_COLOR = "0.6"  # points of hardware whose roofline is not drawn: grey (black is a device colour)
 LEGEND_ROWS = 26  # entries per legend column
-LABEL_GAP = 0.02  # vertical-line labels closer than this share of the log-x span are staggered...
-LABEL_DROP = 0.3  # ...this share of the axes height lower
+LEGEND_KEEP = 6  # a legend section of up to this many entries is not split across columns...
+LEGEND_KEEP_HEAD = 2  # ...a longer one keeps at least this many under its heading
+LINE_LABEL_PAD = 2.0  # [points] kept between the labels of vertical network lines
 
 
 def _hardware_list(hardware: Sequence[HardwareSpec | str] | HardwareSpec | str) -> list[HardwareSpec]:
@@ -115,7 +123,16 @@ def _limits(specs: dict[str, dict[DType, float]], hardware: list[HardwareSpec],
     return xlim, decade_limits(y_low, y_high)
 
 
-def _draw_device(ax: "Axes", hw: HardwareSpec, peaks: dict[DType, float], color: str,
+def _device_styles(devices: list[HardwareSpec]) -> tuple[dict[str, str], dict[str, str]]:
+    """Colour and ridge-point marker per device name: the colours cycle through ``DEVICE_COLORS``, and each cycle
+    takes the next of ``DEVICE_MARKERS``, so that no two devices share both."""
+    cycle = len(DEVICE_COLORS)
+    colors = {hw.name: DEVICE_COLORS[i % cycle] for i, hw in enumerate(devices)}
+    markers = {hw.name: DEVICE_MARKERS[(i // cycle) % len(DEVICE_MARKERS)] for i, hw in enumerate(devices)}
+    return colors, markers
+
+
+def _draw_device(ax: "Axes", hw: HardwareSpec, peaks: dict[DType, float], color: str, marker: str,
                  styles: dict[DType, object], xlim: tuple[float, float]) -> None:
     weights_level = hw.memory_for("weights")
     top = max(peaks.values())
@@ -126,37 +143,58 @@ def _draw_device(ax: "Axes", hw: HardwareSpec, peaks: dict[DType, float], color:
         ax.plot([xlim[0], top / bw], [bw * xlim[0], top], color=color, alpha=alpha, lw=1.6,
                 gid=f"bandwidth|{hw.name}|{level.name}")
         for dtype, peak in peaks.items():
-            ax.plot([peak / bw], [peak], marker="o", ms=4, color=color, ls="none",
+            ax.plot([peak / bw], [peak], marker=marker, ms=4 if marker == "o" else 5, color=color, ls="none",
                     gid=f"ridge|{hw.name}|{dtype.value}|{level.name}")
     for dtype, peak in peaks.items():
         ax.plot([peak / fastest, xlim[1]], [peak, peak], color=color, ls=styles[dtype], lw=1.6,
                 gid=f"ceiling|{hw.name}|{dtype.value}")
 
 
-def _label_levels(oi: pd.Series, xlim: tuple[float, float]) -> dict[object, int]:
-    """Per row, how far down to write its vertical label so that labels of close lines do not overlap: a line
-    closer than ``LABEL_GAP`` of the log-x span to the previous label of a level goes one level lower."""
-    gap = LABEL_GAP * math.log10(xlim[1] / xlim[0])
-    last: list[float] = []  # log10 x of the last label per level
-    levels = {}
-    for index, x in np.log10(oi.astype(float)).sort_values().items():
-        level = next((k for k, at in enumerate(last) if x - at > gap), len(last))
-        last[level:level + 1] = [x]
-        levels[index] = level
-    return levels
+def _stack_line_labels(ax: "Axes") -> None:
+    """Move the labels of the vertical network lines (written down from the top of the axes) so that none
+    overlaps another: left to right, a label that would overlap one placed before goes down below it (with
+    ``LINE_LABEL_PAD`` between them), as often as needed. A label pushed past the bottom of the axes is left out,
+    with a :class:`~rooflinekit.errors.RooflineWarning` counting those (the lines themselves are all drawn).
+    Measured on the finished layout, in display units."""
+    labels = sorted((text for text in ax.texts if str(text.get_gid()).startswith("network-label|")),
+                    key=lambda text: text.xy[0])
+    if not labels:
+        return
+    settle_layout(ax)
+    area = ax.get_window_extent()
+    pad = LINE_LABEL_PAD * ax.figure.dpi / 72
+    placed: list[Any] = []
+    left_out = []
+    for label in labels:
+        box = label.get_window_extent().padded(pad)
+        while box.y0 >= area.y0 and any(box.overlaps(other) for other in placed):
+            lowest = min(other.y0 for other in placed if box.overlaps(other))
+            # its top just under that one (half a pixel more: boxes that touch count as overlapping)
+            label.xy = (label.xy[0], label.xy[1] - (box.y1 - lowest + 0.5) / area.height)
+            box = label.get_window_extent().padded(pad)
+        if box.y0 < area.y0:
+            left_out.append(label.get_text())
+            label.remove()
+        else:
+            placed.append(box)
+    if left_out:
+        warnings.warn(f"plot_roofline: {len(left_out)} of {len(labels)} network line labels left out for lack of "
+                      f"room, e.g. {left_out[0]!r} (their lines are drawn); draw a taller figure or fewer networks",
+                      RooflineWarning, stacklevel=3)
 
 
-def _draw_points(ax: "Axes", points: pd.DataFrame, colors: dict[str, str],
-                 xlim: tuple[float, float]) -> dict[str, str]:
-    """Networks as points (predicted filled, measured hollow) or, without performance, as vertical lines."""
+def _draw_points(ax: "Axes", points: pd.DataFrame, colors: dict[str, str]) -> dict[str, str]:
+    """Networks as points (predicted filled, measured hollow) or, without performance, as vertical lines, each
+    labelled at the top of the axes (:func:`_stack_line_labels` moves the labels apart once the layout is
+    done)."""
     markers = {label: MARKERS[i % len(MARKERS)] for i, label in enumerate(dict.fromkeys(points["label"]))}
     has_perf = any(c in points.columns for c in PERFORMANCE)
     if not has_perf:
-        levels = _label_levels(points["operational_intensity"], xlim)
-        for index, oi, label in zip(points.index, points["operational_intensity"], points["label"]):
+        for oi, label in zip(points["operational_intensity"], points["label"]):
             ax.axvline(oi, color="0.4", ls=":", lw=1, gid=f"network|{label}")
-            ax.annotate(label, (oi, 1 - LABEL_DROP * (levels[index] % 3)), xycoords=("data", "axes fraction"),
-                        xytext=(2, -4), textcoords="offset points", rotation=90, va="top", fontsize="x-small")
+            ax.annotate(label, (oi, 1), xycoords=("data", "axes fraction"), xytext=(2, -4),
+                        textcoords="offset points", rotation=90, va="top", fontsize="x-small",
+                        gid=f"network-label|{label}")
         return {}
     for row in points.itertuples(index=False):
         oi, label = row.operational_intensity, row.label
@@ -184,12 +222,34 @@ def _undrawn_hardware(points: pd.DataFrame, colors: dict[str, str]) -> bool:
     return bool((drawn & ~named.isin(list(colors)).to_numpy()).any())
 
 
-def _legend(ax: "Axes", hardware: list[HardwareSpec], colors: dict[str, str], styles: dict[DType, object],
-            markers: dict[str, str], points: pd.DataFrame) -> int:
-    """One legend outside the axes, in sections with bold headings: hardware, ceilings, slopes, networks.
-    Returns its number of columns."""
+def _legend_columns(handles: list[Any], headings: dict[int, int], limit: int) -> list[list[Any]]:
+    """``handles`` in legend columns of at most ``limit`` entries, as few columns as that allows and as even as
+    they can be, where a section heading (``headings``: its position -> the number of entries under it) starts a
+    new column unless the column has room for it and its whole section, or, for a section longer than
+    ``LEGEND_KEEP``, for it and ``LEGEND_KEEP_HEAD`` entries: a short section is not split, a heading never ends a
+    column. Should that need another column, the columns are made longer (up to ``limit``) instead."""
+    count = math.ceil(len(handles) / limit)
+    depth = math.ceil(len(handles) / count)
+    while True:
+        columns: list[list[Any]] = [[]]
+        for position, handle in enumerate(handles):
+            size = headings.get(position)
+            room = 1 + (size if size <= LEGEND_KEEP else LEGEND_KEEP_HEAD) if size is not None else 1
+            if len(columns[-1]) + room > depth and columns[-1]:
+                columns.append([])
+            columns[-1].append(handle)
+        if len(columns) <= count or depth >= limit:
+            return columns
+        depth += 1
+
+
+def _legend(ax: "Axes", hardware: list[HardwareSpec], colors: dict[str, str], ridge_markers: dict[str, str],
+            styles: dict[DType, object], markers: dict[str, str], points: pd.DataFrame) -> int:
+    """One legend outside the axes, in sections with bold headings: hardware (line colour and ridge marker),
+    ceilings, slopes, networks. Returns its number of columns."""
     Line2D = import_matplotlib().lines.Line2D
-    sections = {"Hardware": [Line2D([], [], color=colors[hw.name], lw=2, label=hw.name) for hw in hardware]
+    sections = {"Hardware": [Line2D([], [], color=colors[hw.name], lw=2, marker=ridge_markers[hw.name], ms=5,
+                                    label=hw.name) for hw in hardware]
                 + ([Line2D([], [], color=UNDRAWN_HARDWARE_COLOR, marker="o", ls="none", label="other hardware")]
                    if _undrawn_hardware(points, colors) else []),
                 "Compute ceilings": [Line2D([], [], color="black", ls=style, lw=1.4, label=f"{dtype.value} peak")
@@ -199,7 +259,9 @@ def _legend(ax: "Axes", hardware: list[HardwareSpec], colors: dict[str, str], st
                   Line2D([], [], color="0.2", alpha=OTHER_LEVEL_ALPHA, label="other memory level")]
     else:
         slopes = [Line2D([], [], color="0.2", label="memory bandwidth")]
-    slopes.append(Line2D([], [], color="black", marker="o", ms=4, ls="none", label="ridge point"))
+    shaped = len(set(ridge_markers.values())) > 1  # past 14 devices: the shape is the device's, as in Hardware
+    slopes.append(Line2D([], [], color="black", marker="o", ms=4, ls="none",
+                         label="ridge point (shape: hardware)" if shaped else "ridge point"))
     sections["Memory slopes"] = slopes
     if markers:
         sections["Networks"] = [Line2D([], [], color="0.6", mec="black", marker=m, ls="none", label=label)
@@ -208,16 +270,21 @@ def _legend(ax: "Axes", hardware: list[HardwareSpec], colors: dict[str, str], st
             sections["Networks"] += [
                 Line2D([], [], color="0.6", mec="black", marker="o", ls="none", label="predicted (filled)"),
                 Line2D([], [], mfc="none", mec="black", marker="o", ls="none", label="measured (hollow)")]
-    handles = []
+    handles: list[Any] = []
+    headings = {}
     for heading, entries in sections.items():
+        headings[len(handles)] = len(entries)
         handles += [Line2D([], [], ls="none", label=heading), *entries]
-    columns = math.ceil(len(handles) / LEGEND_ROWS)
-    legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
-                       frameon=False, ncols=columns)
+    columns = _legend_columns(handles, headings, LEGEND_ROWS)
+    depth = max(len(column) for column in columns)
+    padded = [entry for column in columns  # blank entries even the columns: matplotlib fills them in order
+              for entry in column + [Line2D([], [], ls="none", label="")] * (depth - len(column))]
+    legend = ax.legend(handles=padded, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
+                       frameon=False, ncols=len(columns))
     for text in legend.get_texts():
         if text.get_text() in sections:
             text.set_fontweight("bold")
-    return columns
+    return len(columns)
 
 
 def plot_roofline(hardware: Sequence[HardwareSpec | str] | HardwareSpec | str, networks: pd.DataFrame | None = None,
@@ -232,7 +299,11 @@ def plot_roofline(hardware: Sequence[HardwareSpec | str] | HardwareSpec | str, n
     :func:`rooflinekit.sweep` output fits as is; a missing precision is left out of the label. Rows without a
     finite positive operational intensity (sweep rows whose status is not ``ok``) or performance are not drawn,
     nor is a zero, negative or infinite performance: a :class:`~rooflinekit.errors.RooflineWarning` counts those
-    rows and names the first. With neither performance column each row is a vertical line.
+    rows and names the first. With neither performance column each row is a vertical line, labelled from the
+    top of the axes down, a label that would overlap a neighbour's moved below it (one that no longer fits is
+    left out, with a warning counting those). Each device has its
+    own colour, 14 of them; past 14 devices the colours repeat and the ridge points take another marker shape
+    (``s``, then ``^``, ...), so that the (colour, shape) pair of every device differs; the legend shows both.
     Returns the matplotlib Figure (the one holding ``ax`` when given).
     """
     import_matplotlib()
@@ -243,19 +314,19 @@ def plot_roofline(hardware: Sequence[HardwareSpec | str] | HardwareSpec | str, n
     used = sorted({d for peaks in specs.values() for d in peaks}, key=list(DType).index)
     styles = {d: DTYPE_STYLES[i % len(DTYPE_STYLES)] for i, d in enumerate(used)}
     points = _points(networks)
-    palette = [f"C{i}" for i in range(10)] + ["#b8860b", "#000000", "#1a1a6e", "#8dd3c7"]  # 14 before a repeat
-    colors = {hw.name: palette[i % len(palette)] for i, hw in enumerate(devices)}
+    colors, ridge_markers = _device_styles(devices)
     fig, ax = figure_and_axes(ax, (10, 6))
     xlim, ylim = _limits(specs, devices, points)
     for hw in devices:
-        _draw_device(ax, hw, specs[hw.name], colors[hw.name], styles, xlim)
-    markers = _draw_points(ax, points, colors, xlim)
+        _draw_device(ax, hw, specs[hw.name], colors[hw.name], ridge_markers[hw.name], styles, xlim)
+    markers = _draw_points(ax, points, colors)
     log_axis(ax, "x", None)
     log_axis(ax, "y", "OP/s")
     ax.set(xlim=xlim, ylim=ylim, xlabel="Operational intensity [ops/byte]", ylabel="Performance [ops/s]")
     ax.grid(True, which="major", color="0.9", lw=0.6)
     if title:
         ax.set_title(title)
-    if _legend(ax, devices, colors, styles, markers, points) > 1 and own_figure:
+    if _legend(ax, devices, colors, ridge_markers, styles, markers, points) > 1 and own_figure:
         fig.set_figwidth(fig.get_figwidth() + 2)
+    _stack_line_labels(ax)
     return fig
