@@ -229,6 +229,12 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     predictor = calibrate_from_paths(args.records, models=args.models, shrinkage=args.shrinkage,
                                      system_shrinkage=args.system_shrinkage, **mapping)
     Path(args.out).write_text(predictor.to_json(), encoding="utf-8")
+    # every record left out, one row each: where it was read, what it names, why (the warning has the top reasons)
+    left_out = predictor.left_out_[[c for c in ("source", "hardware", "network", "precision", "batch", "framework",
+                                                "framework_version", "latency_s", "reason")
+                                    if c in predictor.left_out_.columns]]
+    if args.left_out is not None:
+        tabular(left_out, LIST_SEPARATOR).to_csv(args.left_out, index=False)
     factors = predictor.factor_table()
     base = pd.DataFrame([{"level": "base", "key": "all records", "op_class": "all", "log_factor": predictor.theta0_,
                           "multiplier": float(np.exp(predictor.theta0_))}])
@@ -241,11 +247,18 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
             print(f"in-sample error: median {fit['median_ape_pct']:.1f} %, within 10 % {fit['within_10_pct']:.0f} %, "
                   f"within 25 % {fit['within_25_pct']:.0f} % of {counted(fit['n'], 'record')} "
                   "(cross-validate before trusting it on unseen models or boards)")
+        if len(left_out):
+            reasons = left_out["reason"].nunique()
+            where = f"wrote each one's source and reason to {args.left_out}" if args.left_out is not None else \
+                "list each one's source and reason with --left-out FILE (CSV) or --format json"
+            print(f"{counted(len(left_out), 'record')} left out of the calibration for "
+                  f"{counted(reasons, 'reason')}; {where}")
         print("latency = roofline time per op class x exp(base + sum of the levels' log-factors); multiplier = "
               "exp(log_factor)")
         print()
     _emit(args, {"out": str(args.out), "n_records": predictor.n_records_, "classes": predictor.classes_,
-                 "theta0": predictor.theta0_, "factors": factors.to_dict("records"), "in_sample": fit},
+                 "theta0": predictor.theta0_, "factors": factors.to_dict("records"), "in_sample": fit,
+                 "n_left_out": len(left_out), "left_out": left_out},
           table, columns=["level", "key", "op_class", "multiplier", "log_factor"])
 
 
@@ -767,6 +780,16 @@ def _add_calibrate(commands: Any, common: Parser, name: str, text: str) -> None:
                      help="model file or folder of the records' networks (repeatable; default: models/ inside or "
                           "beside each records folder, then the network catalog)")
     cal.add_argument("--out", required=True, type=output_file, help="calibration JSON to write")
+
+    def left_out_file(text: str) -> Path:
+        try:
+            return output_file(text)
+        except argparse.ArgumentTypeError as exc:  # its message names --out
+            raise argparse.ArgumentTypeError(str(exc).replace("--out", "--left-out", 1)) from None
+
+    cal.add_argument("--left-out", type=left_out_file, metavar="FILE",
+                     help="CSV to write every record left out of the calibration to, one row each with its source "
+                          "(file:line) and reason (--format json lists them too)")
     cal.add_argument("--shrinkage", type=positive_float("--shrinkage"), default=0.1,
                      help="pseudo-records pulling each factor towards its coarser level (default 0.1)")
     cal.add_argument("--system-shrinkage", type=positive_float("--system-shrinkage"), default=3.0,

@@ -23,7 +23,8 @@ n / (n + lambda) of the way from what the coarser levels say (theta0 for the glo
 lambda is ``shrinkage`` on the global, core-family, framework and framework-version levels and
 ``system_shrinkage`` on systems, whose few records mix network-specific quirks into their factor.
 
-Releases and fallback (:mod:`.releases`): a record without a version is keyed by its round (``round v1.0``). A
+Releases and fallback (:mod:`.releases`): spellings of one release (``8.1``, ``8.1.0``, ``v8.1``) are one key
+(:func:`~.releases.release_key`); a record without a version is keyed by its round (``round v1.0``). A
 release never calibrated takes the key of the newest calibrated release of the same stack; any other key not seen
 in fit adds b = 0, so the prediction rests on the coarser levels (system -> framework version + framework + core
 family -> global); a class no record had gets exp(theta0), with a :class:`CalibrationWarning`.
@@ -77,7 +78,7 @@ from rooflinekit.compare.calibrate.intervals import (
     DEFAULT_NETWORK_PRIOR, DEFAULT_OFFSET_PRIOR, held_out_residuals, inner_splits, interval, novel_device_table,
     novel_network_table, residual_quantiles,
 )
-from rooflinekit.compare.calibrate.releases import FALLBACK_RULE, newest_releases, release_versions
+from rooflinekit.compare.calibrate.releases import FALLBACK_RULE, newest_releases, release_key, release_versions
 from rooflinekit.compare.calibrate._checks import check_loaded
 from rooflinekit.compare.records import is_missing
 from rooflinekit.display import absent
@@ -399,12 +400,24 @@ class CalibratedPredictor:
                                        "class")
         versions = features["framework_version"].copy()
         known_releases = self.coef_["framework_version"]
+        spelled: dict[tuple[str, Any], str] = {}  # (framework, release_key) -> the calibrated key's version
+        for key in sorted(known_releases):
+            framework_text, _, version_text = key.rpartition(KEY_SEPARATOR)
+            spelled.setdefault((framework_text, release_key(version_text)), version_text)
         releases = _key_strings(features, ("framework", "framework_version"))
         fell_back: dict[int, str] = {}
+        given_as: dict[int, str] = {}
         frameworks = features["framework"] if "framework" in features.columns else [None] * len(features)
         for row, (framework, release) in enumerate(zip(frameworks, releases)):
+            if release in known_releases:
+                continue
+            framework_text, _, version_text = release.rpartition(KEY_SEPARATOR)
+            same = spelled.get((framework_text, release_key(version_text)))
             newest = self.newest_releases_.get(str(framework)) if not is_missing(framework) else None
-            if release not in known_releases and newest is not None:
+            if same is not None:  # a calibrated release spelled otherwise (8.1 for 8.1.0): the same level
+                versions.iloc[row] = same
+                given_as[row] = version_text
+            elif newest is not None:
                 versions.iloc[row] = newest
                 fell_back[row] = release
         resolved = features.assign(framework_version=versions)
@@ -415,6 +428,8 @@ class CalibratedPredictor:
             for row, key in enumerate(_key_strings(resolved, self._level_columns(level))):
                 if level == "framework_version" and row in fell_back:
                     notes[row].append(f"{level}: {fell_back[row]} not calibrated -> {key} ({FALLBACK_RULE})")
+                elif level == "framework_version" and row in given_as:
+                    notes[row].append(f"{level}: {key} (given as {given_as[row]}: the same release)")
                 elif key in known:
                     notes[row].append(f"{level}: {key}")
                 else:

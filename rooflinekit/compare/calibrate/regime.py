@@ -19,7 +19,10 @@ estimate. Instead the estimate is costed in the regime (at ``batch``) and scaled
 
 i.e. B samples' share of a sustained stream: the calibrated throughput (which is what the interval's measured
 coverage refers to) and an optimistic (low) figure for the latency of a lone batch of B, which the warning and the
-prediction's notes say. Refusing would hide the one number the calibration does know (the device's sustained rate)
+prediction's notes say. Its classes' and layers' roofline times are the regime's scaled alike; its
+``roofline_latency_s`` (and ``efficiency_pct``) is the bound of the batch asked for, the layer-mode roofline of a
+batch of B (weights read once per B samples), which can exceed the scaled figure: an efficiency above 100 % says
+the scaled estimate is faster than a lone batch of B can run. Refusing would hide the one number the calibration does know (the device's sustained rate)
 behind an error on every default call (``batch`` defaults to 1); the warning names the regime instead, once per
 prediction, as a :class:`~.model.CalibrationWarning`.
 
@@ -42,6 +45,7 @@ from typing import Any
 import pandas as pd
 
 from rooflinekit.compare.calibrate.model import CalibratedPredictor, CalibrationWarning, load_calibration
+from rooflinekit.compare.calibrate.features import class_layers
 from rooflinekit.compare.calibrate.workflow import CalibratedPrediction, predict_with_calibration
 from rooflinekit.compare.records import normalize_framework
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
@@ -221,7 +225,11 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     estimate = predict_with_calibration(network, hardware, calibration, framework, framework_version, precision,
                                         costed, keys=keys)
     estimate = dataclasses.replace(estimate, framework=keys["framework"])
-    return (estimate if costed == batch else _scaled(estimate, batch / costed, batch)), tuple(notes)
+    if costed == batch:
+        return estimate, tuple(notes)
+    bound_s = float(class_layers(network, hardware, precision, batch, calibration.traffic,
+                                 op_classes=calibration.op_classes)["time_s"].sum())
+    return _scaled(estimate, batch / costed, batch, bound_s), tuple(notes)
 
 
 PER_BATCH_LAYER_COLUMNS = ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes", "compute_s",
@@ -239,16 +247,20 @@ def _per_batch(column: pd.Series, scale: float) -> pd.Series:
     return scaled
 
 
-def _scaled(estimate: CalibratedPrediction, scale: float, batch: int) -> CalibratedPrediction:
+def _scaled(estimate: CalibratedPrediction, scale: float, batch: int, bound_s: float) -> CalibratedPrediction:
     """``estimate`` (per batch of ``batch / scale`` samples) with every per-batch time x ``scale`` (s), for
-    ``batch`` samples: the classes' times and the layers' :data:`PER_BATCH_LAYER_COLUMNS`; rates (``fps``,
-    ``efficiency_pct``) unchanged."""
+    ``batch`` samples: the classes' times and the layers' :data:`PER_BATCH_LAYER_COLUMNS` (``fps`` unchanged).
+    ``roofline_latency_s`` becomes ``bound_s``, the layer-mode roofline of a batch of ``batch`` (s; weights read
+    once per batch of ``batch``, so more than the scaled roofline the classes' ``roofline_s`` sum to), and
+    ``efficiency_pct`` = 100 x bound_s / latency_s: the bound and efficiency of the batch asked for, as
+    :func:`rooflinekit.api.predict` reports the bound (``bound_latency_s``)."""
     classes = estimate.classes.assign(roofline_s=estimate.classes.roofline_s * scale,
                                       latency_s=estimate.classes.latency_s * scale)
     layers = estimate.layers.assign(**{column: _per_batch(estimate.layers[column], scale)
                                        for column in PER_BATCH_LAYER_COLUMNS if column in estimate.layers})
     interval = None if estimate.interval_s is None else (estimate.interval_s[0] * scale,
                                                          estimate.interval_s[1] * scale)
-    return dataclasses.replace(estimate, batch=batch, latency_s=estimate.latency_s * scale,
-                               roofline_latency_s=estimate.roofline_latency_s * scale, classes=classes,
-                               layers=layers, interval_s=interval, call_overhead_s=estimate.call_overhead_s * scale)
+    latency = estimate.latency_s * scale
+    return dataclasses.replace(estimate, batch=batch, latency_s=latency, roofline_latency_s=bound_s,
+                               efficiency_pct=100 * bound_s / latency, classes=classes, layers=layers,
+                               interval_s=interval, call_overhead_s=estimate.call_overhead_s * scale)

@@ -106,8 +106,9 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     columns (see :func:`~rooflinekit.compare.loaders.load_table`). The records the predictor was fitted on are kept
     as ``features_`` (to score the fit in sample). Records left out (:func:`select_calibration_records`,
     unresolvable names, unreadable hardware files) and rows the loaders rejected are counted, with their reasons,
-    in a :class:`CalibrationWarning`; so are too few records to cross-validate the interval (the calibration then
-    has none). A single path given as ``paths`` or ``models`` (not in a list) is a :class:`CalibrationError`.
+    in a :class:`CalibrationWarning`, and kept as ``left_out_``: every one of them, one row each with its columns
+    as read, its ``source`` (``file:line``) and ``reason`` (so ``n_records_ + len(left_out_)`` counts every row
+    read); too few records to cross-validate the interval warn too (the calibration then has none). A single path given as ``paths`` or ``models`` (not in a list) is a :class:`CalibrationError`.
     """
     for given, what in ((paths, "paths"), (models, "models")):
         if isinstance(given, (str, PathLike)):  # not its characters: '/' first would read the whole disk
@@ -134,6 +135,7 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
         raise CalibrationError(_nothing_to_fit(paths, loaded, len(left_out)))
     fitted = predictor.fit(features)
     fitted.features_ = features
+    fitted.left_out_ = left_out
     if fitted.interval_coverage and not fitted.residual_quantiles_:
         warnings.warn(f"{len(features)} record{'s' if len(features) > 1 else ''} used: too few to cross-validate "
                       f"the {100 * fitted.interval_coverage:g} % interval (each record held out needs others to "
