@@ -918,7 +918,8 @@ _CLI_HINTS = [
      lambda match: f"--input-shape {match[1]}={match[2].replace(' ', '')}"),  # one shell word: no spaces
     (re.compile(r" ?\(--input-shape ([^)]*)\)"), ""),
     (re.compile(r"\bbatch=(\d+) in Python, "), ""),
-    (re.compile(r"(?<!['\",])\bbatch=(\d+)\b"), r"--batch \1"),  # not in a quoted option value: --set 'batch=1'
+    # not in a quoted option value (--set 'batch=1') nor in a list of a record's fields (..., batch=1, ...)
+    (re.compile(r"(?<!['\",])(?<!, )\bbatch=(\d+)\b"), r"--batch \1"),
 ]
 
 

@@ -251,6 +251,9 @@ def test_hints_in_command_line_syntax():
         "input 'x' dim 'N' is unbound; pass --input-shape x=..."
     assert cli_message("the batch is 1 (batch=1 in Python, --batch 1 on the command line)") == \
         "the batch is 1 (--batch 1 on the command line)"
+    # a record's fields listed in a reason are data, not a hint: they stay as written
+    listed = "2 records of one configuration (network=KWS, pruning_pct=100.0, batch=1, framework=TFLM)"
+    assert cli_message(listed) == listed
 
 
 # --- 3. your own measurements ---------------------------------------------------------------------------------
