@@ -30,3 +30,16 @@ def zeros(name: str, *dims: int):
     from onnx import numpy_helper
 
     return numpy_helper.from_array(np.zeros(dims, np.float32), name)
+
+
+def relu_chain(folder: Path, count: int) -> Path:
+    """``count`` Relu nodes in a chain on a (1, 4) input, saved as ``chain<count>.onnx`` in ``folder``."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name=f"relu{i}") for i in range(count)]
+    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info(f"t{count}", TensorProto.FLOAT, [1, 4])])
+    path = folder / f"chain{count}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path

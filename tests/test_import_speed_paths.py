@@ -169,6 +169,7 @@ onnx = pytest.importorskip("onnx", reason="the ONNX importer needs the optional 
 from onnx import TensorProto, helper  # noqa: E402
 
 from rooflinekit.importers.onnx import _heap, load_onnx  # noqa: E402
+from onnx_builder import relu_chain  # noqa: E402
 from rooflinekit.importers.onnx._graph import Graph  # noqa: E402
 from rooflinekit.importers.onnx._shapes import Info  # noqa: E402
 
@@ -197,19 +198,10 @@ def test_concrete_shapes_are_the_sized_non_negative_ones(tmp_path: Path) -> None
     assert [graph.known(name) for name in "abcdefgh"] == [True, True, False, False, True, True, True, False]
 
 
-def _relu_chain(tmp_path: Path, count: int) -> Path:
-    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name=f"relu{i}") for i in range(count)]
-    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [1, 4])],
-                              [helper.make_tensor_value_info(f"t{count}", TensorProto.FLOAT, [1, 4])])
-    path = tmp_path / f"chain{count}.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
-
-
 def test_a_graph_just_below_the_trim_size_is_not_trimmed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     trims: list[int] = []
     monkeypatch.setattr(_heap, "_malloc_trim", lambda: trims.append)
-    assert len(load_onnx(_relu_chain(tmp_path, _heap.MIN_NODES - 1)).layers) == _heap.MIN_NODES - 1
+    assert len(load_onnx(relu_chain(tmp_path, _heap.MIN_NODES - 1)).layers) == _heap.MIN_NODES - 1
     assert trims == []
 
 

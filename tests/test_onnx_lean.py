@@ -20,6 +20,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from rooflinekit.counters import count_network  # noqa: E402
 from rooflinekit.errors import ModelFileError  # noqa: E402
 from rooflinekit.importers.onnx import _heap, _lean, load_onnx  # noqa: E402
+from onnx_builder import relu_chain  # noqa: E402
 
 _ROWS, _K, _N = 2, 600, 500
 """x (2, 600) @ w (600, 500) + b (500,): w holds 300,000 float32 (1.2 MB, over MIN_FILE_BYTES with the file)."""
@@ -113,20 +114,10 @@ def _varint(value: int) -> bytes:
 # ------------------------------------------------------------------ the C heap shape inference frees (_heap)
 
 
-def _relu_chain(tmp_path: Path, count: int) -> Path:
-    """``count`` Relu nodes in a chain on a (1, 4) input."""
-    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name=f"relu{i}") for i in range(count)]
-    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [1, 4])],
-                              [helper.make_tensor_value_info(f"t{count}", TensorProto.FLOAT, [1, 4])])
-    path = tmp_path / f"chain{count}.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
-
-
 def test_a_large_graph_gives_the_freed_heap_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     trims: list[int] = []
     monkeypatch.setattr(_heap, "_malloc_trim", lambda: trims.append)
-    network = load_onnx(_relu_chain(tmp_path, _heap.MIN_NODES))
+    network = load_onnx(relu_chain(tmp_path, _heap.MIN_NODES))
     assert len(network.layers) == _heap.MIN_NODES  # one layer per Relu
     assert trims == [0, 0]  # pad 0, once after shape inference and once before the layers are built
 
@@ -134,7 +125,7 @@ def test_a_large_graph_gives_the_freed_heap_back(tmp_path: Path, monkeypatch: py
 def test_a_small_graph_is_not_trimmed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     trims: list[int] = []
     monkeypatch.setattr(_heap, "_malloc_trim", lambda: trims.append)
-    assert len(load_onnx(_relu_chain(tmp_path, 3)).layers) == 3
+    assert len(load_onnx(relu_chain(tmp_path, 3)).layers) == 3
     assert trims == []
 
 
