@@ -299,12 +299,13 @@ def _in_process(pairs: list[tuple[Path, str, str]], repeat: int) -> None:
                   f"{len(ratios[kind])} models)")
 
 
-def _tflite_models() -> list[Path]:
-    """Up to six MLPerf Tiny reference models from ../shared/data (none when that folder is absent)."""
+def _tflite_models(only: list[str] | None) -> list[Path]:
+    """Up to six MLPerf Tiny reference models from ../shared/data whose name contains one of ``only`` (all when
+    None; none when that folder is absent)."""
     parents = Path(__file__).resolve().parents
     shared = parents[2] / "shared/data/mlperf_tiny" if len(parents) > 2 else None
-    found = sorted(shared.rglob("*.tflite"))[:6] if shared is not None and shared.is_dir() else []
-    return found
+    found = sorted(shared.rglob("*.tflite")) if shared is not None and shared.is_dir() else []
+    return [path for path in found if not only or any(part in path.stem for part in only)][:6]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -339,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         print("onnx-tool is not installed; it is the peer this benchmark compares against. Install it in the "
               "benchmark's own environment (not a rooflinekit dependency): pip install onnx-tool")
         return 0
-    tflite_models = [p for p in _tflite_models() if not args.only or any(part in p.stem for part in args.only)]
+    tflite_models = _tflite_models(args.only)
     if args.in_process:
         _in_process([(path, "rooflinekit-import", "tflite-parse") for path in tflite_models]
                     + [(path, "rooflinekit", "onnx-tool") for path in models], args.repeat)
