@@ -7,6 +7,7 @@ Expected values come from hand derivation or the documented contract, never from
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 
 import pytest
@@ -228,3 +229,19 @@ def test_a_catalog_network_without_accuracies_cannot_be_changed_through_its_empt
     with pytest.raises(TypeError, match="frozen"):
         network.accuracy_top1_pct["int8"] = 99.0  # type: ignore[index]
     assert dict(rk.get_network("LeNet-MNIST").accuracy_top1_pct) == {}
+
+
+def test_calibration_warnings_point_at_the_callers_line():
+    """A calibrated prediction's warnings (outside the regime, a fallback release, a class without records) are
+    raised several calls deep; each names the user's line, so a filter by module or a traceback of warnings finds
+    the call, not a line inside the package."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1  # the next line
+        rk.predict("LeNet-MNIST", "A100-SXM4-80GB", calibrated=True)
+        rk.predict_llm("Llama-2-7B", "A100-SXM4-80GB", batch=1, prompt=128, generate=4, calibrated=True,
+                       weights="int4")
+    calibration = [w for w in caught if issubclass(w.category, rk.CalibrationWarning)]
+    assert len(calibration) >= 4  # regime, release fallback, classes without records; the LLM extrapolation
+    assert {w.filename for w in calibration} == {__file__}
+    assert {w.lineno for w in calibration} == {line, line + 1}

@@ -71,6 +71,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.errors import CalibrationWarning
 from rooflinekit.compare.calibrate.operators import GEMM, STREAM, OperatorPredictor, hardware_columns
 from rooflinekit.descriptors import DType, HardwareSpec, LayerNetwork
@@ -241,7 +242,7 @@ def extrapolation_note(label: str, calibration: LLMOperatorCalibration) -> str:
     text = (f"calibrated estimate extrapolated: fitted on fp16 kernels ({', '.join(calibration.hardware)}), priced "
             f"here at {label} with the same shares of peak and bandwidth; its interval was not measured at this "
             "precision")
-    warnings.warn(text, CalibrationWarning, stacklevel=4)
+    warnings.warn(text, CalibrationWarning, stacklevel=caller_stacklevel())
     return text
 
 

@@ -73,6 +73,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, UNKNOWN, check_op_classes, class_columns
 from rooflinekit.compare.calibrate.intervals import (
     DEFAULT_NETWORK_PRIOR, DEFAULT_OFFSET_PRIOR, held_out_residuals, inner_splits, interval, novel_device_table,
@@ -492,7 +493,7 @@ class CalibratedPredictor:
         if missing:
             warnings.warn(f"{NO_RECORD_WARNING} {', '.join(missing)} layers; their roofline time is scaled by "
                           f"the median factor exp(theta0) = {np.exp(self.theta0_):.3g}", CalibrationWarning,
-                          stacklevel=2)
+                          stacklevel=caller_stacklevel())
         return factors.reindex(columns=names, fill_value=float(np.exp(self.theta0_)))
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:

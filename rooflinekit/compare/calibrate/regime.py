@@ -44,6 +44,7 @@ from typing import Any
 
 import pandas as pd
 
+from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.compare.calibrate.model import CalibratedPredictor, CalibrationWarning, load_calibration
 from rooflinekit.compare.calibrate.features import class_layers
 from rooflinekit.compare.calibrate.workflow import CalibratedPrediction, predict_with_calibration
@@ -216,7 +217,8 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
                      f"{hardware.kind.value} records of the calibration (pass framework= / --framework to choose)")
     costed = max(batch, regime.batch)
     if batch < regime.batch:
-        warnings.warn(outside_message(regime, network.name, hardware.name, batch), CalibrationWarning, stacklevel=3)
+        warnings.warn(outside_message(regime, network.name, hardware.name, batch), CalibrationWarning,
+                      stacklevel=caller_stacklevel())
         notes.append(f"outside the calibration regime (batch {batch} < {regime.batch}): latency_s is {batch} "
                      f"sample(s) at the calibrated sustained throughput of batch {regime.batch}, an optimistic "
                      "figure for a lone batch's latency")

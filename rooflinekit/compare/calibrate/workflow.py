@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from rooflinekit._limits import shown
+from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.features import (
     calibration_features, class_layers, network_index, networks_from_files,
@@ -222,7 +223,8 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
     explained = calibration.explain(features).iloc[0]
     fallbacks = [level for level in explained["levels"] if "not calibrated" in level]
     if fallbacks:
-        warnings.warn(f"{network.name} on {spec.name}: {'; '.join(fallbacks)}", CalibrationWarning, stacklevel=2)
+        warnings.warn(f"{network.name} on {spec.name}: {'; '.join(fallbacks)}", CalibrationWarning,
+                      stacklevel=caller_stacklevel())
     interval = None
     if getattr(calibration, "residual_quantiles_", None):
         with warnings.catch_warnings():  # class_factors above warned of the classes without records: once
@@ -233,7 +235,8 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
         count = calibration.n_records_
         warnings.warn(f"{network.name} on {spec.name}: no interval, the calibration holds none (fitted on {count} "
                       f"record{'s' if count != 1 else ''}: too few to cross-validate one, or saved without one); "
-                      "refit it on more records for an interval", CalibrationWarning, stacklevel=2)
+                      "refit it on more records for an interval", CalibrationWarning,
+                      stacklevel=caller_stacklevel())
     return CalibratedPrediction(network.name, spec.name, query.precision[0], batch, family,
                                 query.framework_version[0], latency, batch / latency, roofline_latency,
                                 100 * roofline_latency / latency, classes, layers, interval,
