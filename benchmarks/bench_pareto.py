@@ -9,7 +9,7 @@ design-space search trades off: latency, int8 peak and flash bandwidth (three, a
 bandwidth stand for the hardware's cost), plus the network's operations per frame to maximize (four; a stand-in
 for accuracy: larger NAS-Bench-201 cells tend to score higher). The rows that fit come from one materialized
 sweep; the benchmark times only the front search,
-:func:`rooflinekit.roofline.reductions._nondominated`, on those points.
+:func:`rooflinekit.roofline.reductions.nondominated`, on those points.
 
 **Baseline.** The previous algorithm for three or more objectives (:func:`previous_nondominated`, kept here):
 in lexicographic order, the first point left is on the front and one vectorized pass removes the points it
@@ -29,7 +29,7 @@ import numpy as np
 import rooflinekit as rk
 from rooflinekit.networks.nb201 import NB201_OPS, nb201_network
 from rooflinekit.roofline import HardwareGrid
-from rooflinekit.roofline.reductions import _nondominated
+from rooflinekit.roofline.reductions import nondominated
 
 
 def previous_nondominated(points: np.ndarray) -> np.ndarray:
@@ -81,7 +81,7 @@ def main() -> None:
         points = data[:, :width]
         new_s, old_s = np.inf, np.inf
         for _ in range(args.repeats):  # alternating, best of N
-            seconds, new = best_cpu_s(_nondominated, points)
+            seconds, new = best_cpu_s(nondominated, points)
             new_s = min(new_s, seconds)
             seconds, old = best_cpu_s(previous_nondominated, points)
             old_s = min(old_s, seconds)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 from hypothesis import settings
 
@@ -70,3 +71,13 @@ def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         yield client
+
+
+def brute_front(points: np.ndarray) -> np.ndarray:
+    """(N,) bool: the rows of ``points`` (N, M, all objectives minimized) that no other row dominates (at most as
+    large everywhere and smaller somewhere), comparing every pair: the O(N^2) reference of the Pareto searches."""
+    if not len(points):
+        return np.zeros(0, dtype=bool)
+    at_most = (points[None, :, :] <= points[:, None, :]).all(axis=2)  # [i, j]: row j <= row i everywhere
+    better = (points[None, :, :] < points[:, None, :]).any(axis=2)  # [i, j]: row j < row i somewhere
+    return ~(at_most & better).any(axis=1)

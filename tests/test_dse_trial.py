@@ -15,16 +15,9 @@ from rooflinekit.errors import SpecError
 from rooflinekit.roofline import HardwareGrid
 from rooflinekit.roofline import reductions
 from rooflinekit.roofline.grid import MAX_AXIS_POINTS, axis_values
-from rooflinekit.roofline.reductions import Best, Histogram, Pareto, _nondominated
+from rooflinekit.roofline.reductions import Best, Histogram, Pareto, nondominated
 
-
-def _brute_front(points: np.ndarray) -> np.ndarray:
-    """Rows no other row dominates (all objectives minimized), comparing every pair: O(N^2)."""
-    if not len(points):
-        return np.zeros(0, dtype=bool)
-    at_most = (points[None, :, :] <= points[:, None, :]).all(axis=2)  # [i, j]: row j <= row i everywhere
-    better = (points[None, :, :] < points[:, None, :]).any(axis=2)  # [i, j]: row j < row i somewhere
-    return ~(at_most & better).any(axis=1)
+from conftest import brute_front
 
 
 # --- grid axes: a range too large to hold is refused before anything is allocated ---------------------------
@@ -135,7 +128,7 @@ def test_front_of_three_or_more_objectives_equals_brute_force(rows, block, sub_b
         patch.setattr(reductions, "FRONT_BLOCK", max(block, sub_block))
         patch.setattr(reductions, "FRONT_SUB_BLOCK", sub_block)
         patch.setattr(reductions._Pile, "PIECE_ELEMENTS", piece)
-        assert (_nondominated(points) == _brute_front(points)).all()
+        assert (nondominated(points) == brute_front(points)).all()
 
 
 @pytest.mark.parametrize("objectives", [3, 4, 6])
@@ -145,7 +138,7 @@ def test_front_of_many_points_equals_brute_force(objectives):
     plane = rng.random((1500, objectives - 1))
     anti = np.column_stack([plane, -plane.sum(axis=1)])  # every point on the front
     for case in (points, anti, np.concatenate([anti, anti[:100]])):
-        assert (_nondominated(case) == _brute_front(case)).all()
+        assert (nondominated(case) == brute_front(case)).all()
 
 
 def test_three_objective_pareto_of_a_sweep_streamed_in_chunks_equals_brute_force():
@@ -160,7 +153,7 @@ def test_three_objective_pareto_of_a_sweep_streamed_in_chunks_equals_brute_force
                             chunk_rows=7)
     ok = table[(table.status == "ok") & table.fits.fillna(True).astype(bool)]
     ok = ok[ok[list(objectives)].notna().all(axis=1)]  # the plain spec has no grid axes: NaN there
-    expected = ok.index[_brute_front(ok[list(objectives)].to_numpy(dtype=np.float64))]
+    expected = ok.index[brute_front(ok[list(objectives)].to_numpy(dtype=np.float64))]
     assert sorted(streamed.index) == sorted(expected) and len(expected) > 1
 
 
@@ -182,7 +175,7 @@ def test_pareto_front_keeps_a_lone_row_at_infinite_latency():
 def test_pareto_front_with_infinite_values_equals_brute_force(rows, maximize):
     frame = pd.DataFrame(rows, columns=["x", "y"], dtype="float64")
     signs = np.array([-1.0 if m else 1.0 for m in maximize])
-    expected = np.flatnonzero(_brute_front(frame.to_numpy().reshape(-1, 2) * signs))
+    expected = np.flatnonzero(brute_front(frame.to_numpy().reshape(-1, 2) * signs))
     assert pareto_front(frame, "x", "y", maximize=maximize).index.tolist() == expected.tolist()
 
 

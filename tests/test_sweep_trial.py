@@ -12,7 +12,9 @@ import pytest
 import rooflinekit as rk
 from rooflinekit.errors import SpecError
 from rooflinekit.roofline import HardwareGrid
-from rooflinekit.roofline.reductions import Best, Histogram, Pareto, _nondominated
+from rooflinekit.roofline.reductions import Best, Histogram, Pareto, nondominated
+
+from conftest import brute_front
 
 pytestmark = pytest.mark.filterwarnings("ignore::rooflinekit.CapacityWarning")
 
@@ -76,11 +78,6 @@ def test_best_and_pareto_leave_out_rows_with_nan_in_what_they_rank():
     assert Pareto({"a": "min", "b": "min"})(frame).index.tolist() == [0, 3]
 
 
-def _brute_front(points):
-    """Rows no other row dominates (all objectives minimized), by comparing every pair."""
-    return np.array([not any((q <= p).all() and (q < p).any() for q in points) for p in points], dtype=bool)
-
-
 @pytest.mark.parametrize("objectives", [2, 3, 4])
 def test_nondominated_equals_brute_force(objectives):
     rng = np.random.default_rng(objectives)
@@ -90,7 +87,7 @@ def test_nondominated_equals_brute_force(objectives):
             points[rng.random(points.shape) < 0.1] = np.inf
         if trial % 2:
             points = -points
-        assert (_nondominated(points) == _brute_front(points)).all()
+        assert (nondominated(points) == brute_front(points)).all()
 
 
 def test_pareto_of_a_sweep_equals_brute_force_on_the_table():
@@ -98,7 +95,7 @@ def test_pareto_of_a_sweep_equals_brute_force_on_the_table():
     full = rk.sweep(*space)
     ok = _candidates(full)
     points = np.column_stack([ok.latency_s, ok.peak_ops_per_s, -ok.fps])
-    expected = sorted(ok.index[_brute_front(points)])
+    expected = sorted(ok.index[brute_front(points)])
     for chunk in (1, 4, 10**6):
         front = rk.sweep(*space, reduce=Pareto({"latency_s": "min", "peak_ops_per_s": "min", "fps": "max"}),
                          chunk_rows=chunk)

@@ -189,7 +189,7 @@ class Pareto(Reduction):
         points = np.column_stack([_numbers(chunk, c, "Pareto") * (1.0 if d == "min" else -1.0)
                                   for c, d in self.objectives.items()])
         positions = np.flatnonzero(_candidates(chunk, self.fitting_only) & ~np.isnan(points).any(axis=1))
-        keep = _nondominated(points[positions])
+        keep = nondominated(points[positions])
         return self.finalize(chunk.iloc[positions[keep]])
 
     def finalize(self, state: pd.DataFrame) -> pd.DataFrame:
@@ -201,7 +201,7 @@ class Pareto(Reduction):
         return _plain(state.iloc[order])
 
 
-def _nondominated(points: np.ndarray) -> np.ndarray:
+def nondominated(points: np.ndarray) -> np.ndarray:
     """(N,) bool: rows of ``points`` (N, M), all to minimize and none NaN, that no other row dominates.
 
     In lexicographic order a point's dominators all come before it. Two objectives: a point is dominated when an
