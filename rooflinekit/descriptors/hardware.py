@@ -44,6 +44,17 @@ def _parse_dtype(value: object) -> object:
     return DType.parse(value) if isinstance(value, str) else value
 
 
+def _roles_list(value: object) -> object:
+    """``stores`` as given; a bare string (``stores: weights`` or ``stores: weights, activations`` in YAML, a scalar
+    rather than a list) is refused with the bracketed list to write instead."""
+    if not isinstance(value, str):
+        return value
+    words = [word.strip() for word in value.split(",")]
+    example = ", ".join(words) if all(word in TENSOR_ROLES for word in words) else "weights, activations"
+    raise ValueError(f"must be a list of tensor roles ({', '.join(TENSOR_ROLES)}) in brackets, e.g. [{example}]; "
+                     f"got {value!r}")
+
+
 _OP_CLASS_NAMES = tuple(c.value for c in OpClass)
 
 
@@ -114,7 +125,7 @@ class MemoryLevel(_HardwareDescriptor):
     capacity_bytes: Bytes
     bandwidth_bytes_per_s: BytesPerS
     on_chip: bool = False
-    stores: tuple[TensorRole, ...] = ("weights", "activations")
+    stores: Annotated[tuple[TensorRole, ...], BeforeValidator(_roles_list)] = ("weights", "activations")
     spill_to: str | None = None
     source: str = Field(min_length=1)
 

@@ -20,6 +20,7 @@ one); :func:`~.regime.calibration_json` writes it back with the regime.
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from importlib import resources
 from io import StringIO
@@ -27,7 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from rooflinekit.compare.calibrate.model import CalibratedPredictor
+from rooflinekit.compare.calibrate.features import faster_than_bound
+from rooflinekit.compare.calibrate.model import CalibratedPredictor, CalibrationWarning
 from rooflinekit.descriptors import HardwareKind, HardwareSpec
 from rooflinekit.errors import CalibrationError
 
@@ -91,7 +93,8 @@ def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | 
     ``features``: :func:`~.features.calibration_features` of your records (for a GPU / NPU built as the shipped
     ones were: :func:`~.inference_offline.featurize`). ``hardware``: the class to extend (default: the one
     hardware class of ``features``, else MCU). ``params`` go to :class:`~.model.CalibratedPredictor` (default: the
-    shipped calibration's). The result carries the shipped regime.
+    shipped calibration's). The result carries the shipped regime. Records measured faster than their roofline
+    bound warn a :class:`~.model.CalibrationWarning` (:func:`~.features.faster_than_bound`).
     """
     from rooflinekit.compare.calibrate.regime import regime_of, with_regime
 
@@ -102,6 +105,9 @@ def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | 
                                    "(factors never cross classes)")
         hardware = classes[0] if classes else None
     shipped = default_calibration(hardware)
+    impossible = faster_than_bound(features)
+    if impossible:
+        warnings.warn(impossible, CalibrationWarning, stacklevel=2)
     combined = pd.concat([default_features(hardware), features], ignore_index=True)
     times = [c for c in combined.columns if c.startswith("roofline_s:")]
     combined[times] = combined[times].fillna(0.0)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple
 
 import pandas as pd
 
@@ -34,6 +34,7 @@ from rooflinekit.catalog import get_hardware, get_network
 from rooflinekit.compare.loaders import MODEL_FILE_NETWORKS
 from rooflinekit.compare.records import is_missing
 from rooflinekit.descriptors import HardwareSpec, Layer, LayerNetwork, NetworkSpec, OpClass, OpKind, layer_op_class
+from rooflinekit.display import counted, si
 from rooflinekit.errors import CalibrationError, RooflineError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
 from rooflinekit.progress import progress
@@ -217,13 +218,30 @@ def _class_times(network: NetworkSpec, spec: HardwareSpec, precision: str | None
             **{ROOFLINE_PREFIX + name: float(time) for name, time in times.items()}}
 
 
+def _record_hardware(name: Any, files: dict[str, HardwareSpec]) -> HardwareSpec:
+    """The spec a record's ``hardware`` names: a hardware YAML file (by suffix, cached in ``files``; a file that
+    cannot be read is a :class:`CalibrationError` naming it) or a catalog name or alias."""
+    from rooflinekit.api import HARDWARE_SUFFIXES, resolve_hardware
+
+    if isinstance(name, str) and Path(name).suffix.lower() in HARDWARE_SUFFIXES:
+        if name not in files:
+            try:
+                files[name] = resolve_hardware(name)
+            except RooflineError as exc:
+                raise CalibrationError(f"hardware file {name!r}: {exc}") from None
+        return files[name]
+    return get_hardware(name)
+
+
 def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
                          hardware: Mapping[str, HardwareSpec] | None = None,
                          traffic: TrafficModel | str = "weights_and_activations",
                          op_classes: str = "coarse") -> FeatureResult:
     """Join each record (``hardware``, ``network``, optional ``precision`` and ``batch``) with its roofline costs.
 
-    Hardware resolves through ``hardware`` (name -> spec), else the catalog (aliases included); networks through
+    Hardware resolves through ``hardware`` (name -> spec), else as a hardware YAML file (a name ending in
+    ``.yaml``/``.yml``: one spec, read relative to the working folder as ``--hardware`` reads it, each file once),
+    else the catalog (aliases included); networks through
     ``networks`` (:func:`network_index`: by name and precision, else by name alone; a name written as a model file,
     ``vww_96_int8.tflite`` or a path to it, by the file's stem), else the network catalog. A network found in
     ``networks`` under another of its names is renamed to its record name (its first name in ``networks``:
@@ -240,6 +258,7 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
     hardware = hardware or {}
     cache: dict[tuple, dict[str, float]] = {}
     counted: dict[tuple[int, str | None], CountedNetwork] = {}
+    files: dict[str, HardwareSpec] = {}  # hardware YAML files named by the records, read once each
     kept, values, skipped = [], [], []
     record_names: dict[int, str] = {}  # each indexed spec's first name: its record name (network_index)
     for (name, _), indexed in networks.items():
@@ -250,7 +269,7 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
         precision = None if is_missing(record.get("precision")) else str(record["precision"])
         batch = 1 if is_missing(record.get("batch")) else int(record["batch"])
         try:
-            spec = hardware.get(record["hardware"]) or get_hardware(record["hardware"])
+            spec = hardware.get(record["hardware"]) or _record_hardware(record["hardware"], files)
             matched, network, retype = _resolve_network(record["network"], precision, networks)
             key = (record["network"], precision, spec.name, batch)
             if key not in cache:
@@ -276,6 +295,33 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
     base = base.drop(columns=[c for c in extra.columns if c in records.columns])
     return FeatureResult(pd.concat([base, extra], axis=1),
                          pd.DataFrame(skipped, columns=[*records.columns, "reason"]))
+
+
+def faster_than_bound(features: pd.DataFrame) -> str | None:
+    """Why featurized records measured faster than their roofline bound cannot be fitted as they are; None when
+    there is none.
+
+    A roofline is an upper bound on speed: a record with ``latency_s < roofline_latency_s`` (both in s, per batch)
+    ran faster than its hardware spec allows, so the spec's peaks or bandwidths are below the board's (often the
+    memory the weights are read from) or the latency's unit is wrong. Fitted as it is, it pulls its classes'
+    factors below 1 and widens every interval of the calibration. The message counts such records, names the
+    first (``source`` or row index, hardware, network, measured and bound latency) and says what to check.
+    """
+    if not {"latency_s", "roofline_latency_s"} <= set(features.columns):
+        return None
+    faster = features[features["latency_s"] < features["roofline_latency_s"]]
+    if faster.empty:
+        return None
+    first = faster.iloc[0]
+    where = first["source"] if "source" in faster.columns and not is_missing(first["source"]) else \
+        f"row {faster.index[0]}"
+    ratio = first["roofline_latency_s"] / first["latency_s"]
+    return (f"{counted(len(faster), 'record')} measured faster than the roofline bound of its hardware spec, "
+            f"which no board can beat (first: {where}: {first.get('hardware')} / {first.get('network')}: measured "
+            f"{si(first['latency_s'], 's')} < bound {si(first['roofline_latency_s'], 's')}, {ratio:.3g}x faster); "
+            "check the spec's peaks and the bandwidth of the memory its weights are read from (rooflinekit "
+            "hardware show FILE), and the records' latency unit (--units latency_s=ms / units=); fitted as they "
+            "are, they pull the factors below 1 and widen every interval")
 
 
 def class_columns(features: pd.DataFrame) -> list[str]:

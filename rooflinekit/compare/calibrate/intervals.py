@@ -103,16 +103,20 @@ def inner_splits(groupings: list[pd.Series], rounds: pd.Series | None,
                  alone: pd.Series | None = None) -> list[Split]:
     """(train, test) boolean masks: :data:`INNER_FOLDS` folds of each grouping's distinct values, each distinct
     value of ``alone`` held out by itself (the devices: a new device arrives alone, predicted from all the
-    others), then each round (sorted by its numbers) against the rounds before it."""
+    others), then each round (sorted by its numbers) against the rounds before it. A row without a round (a
+    user's own record added to a shipped calibration) takes part in no round split, so it leaves the splits of the
+    rows that have one as they were (it once removed every round split, and with them the forward-in-time
+    residuals of the deeper fallback depths)."""
     splits: list[Split] = []
     for groups, folds in [*((g, INNER_FOLDS) for g in groupings),
                           *(() if alone is None else ((alone, max(alone.nunique(), 1)),))]:
         labels = fold_labels(groups, folds)
         splits += [(labels != fold, labels == fold) for fold in np.unique(labels)]
-    if rounds is not None and rounds.notna().all():
-        order = sorted(rounds.unique(), key=lambda r: tuple(int(n) for n in re.findall(r"\d+", str(r))))
-        position = rounds.map({r: i for i, r in enumerate(order)}).to_numpy()
-        splits += [(position < i, position == i) for i in range(1, len(order))]
+    if rounds is not None:
+        dated = rounds.notna().to_numpy()
+        order = sorted(rounds[dated].unique(), key=lambda r: tuple(int(n) for n in re.findall(r"\d+", str(r))))
+        position = rounds.map({r: i for i, r in enumerate(order)}).to_numpy(dtype=float)  # NaN: no round
+        splits += [(dated & (position < i), dated & (position == i)) for i in range(1, len(order))]
     return [(train, test) for train, test in splits if train.any() and test.any()]
 
 

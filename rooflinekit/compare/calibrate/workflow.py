@@ -16,24 +16,25 @@ from rooflinekit._limits import shown
 from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.features import (
-    calibration_features, class_layers, network_index, networks_from_files,
+    calibration_features, class_layers, faster_than_bound, network_index, networks_from_files,
 )
 from rooflinekit.compare.calibrate.model import (
     CALL_OVERHEAD, KERNEL_OVERHEAD, NO_RECORD_WARNING, CalibratedPredictor, CalibrationWarning, load_calibration,
 )
 from rooflinekit.compare.calibrate.releases import normalize_version
 from rooflinekit.compare.loaders import load_mlperf_tiny, load_table
-from rooflinekit.compare.records import LoadResult, normalize_framework
+from rooflinekit.compare.records import LoadResult, is_missing, normalize_framework
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 from rooflinekit.display import counted
-from rooflinekit.errors import CalibrationError, RooflineError
+from rooflinekit.errors import CalibrationError
 from rooflinekit.importers import MODEL_SUFFIXES
 
 
 def select_calibration_records(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(kept, skipped)``: records with a positive ``latency_s``; where the columns exist, open-division rows
-    (the network may differ from the named one) and rows not flagged ``cpu_only_cortex_m`` (accelerators, FPGAs,
-    RISC-V, ...: a CPU factor must not be fitted on them) are skipped with a ``reason``."""
+    (the network may differ from the named one) and rows flagged ``cpu_only_cortex_m`` false (accelerators, FPGAs,
+    RISC-V, ...: a CPU factor must not be fitted on them) are skipped with a ``reason``. A row without the flag
+    (a table of one's own read next to an MLPerf Tiny folder) is kept: its hardware spec says what it is."""
     if "latency_s" not in records.columns:
         raise CalibrationError(f"records have no latency_s column (columns: {list(records.columns)}); calibration "
                                "fits measured latencies")
@@ -42,7 +43,8 @@ def select_calibration_records(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.
     if "division" in records.columns:
         reasons[(reasons == "") & (records["division"] == "open")] = "open division: the network may differ"
     if "cpu_only_cortex_m" in records.columns:
-        reasons[(reasons == "") & ~records["cpu_only_cortex_m"].astype(bool)] = (
+        flagged_not_cpu = records["cpu_only_cortex_m"].map(lambda flag: not is_missing(flag) and not flag)
+        reasons[(reasons == "") & flagged_not_cpu.astype(bool)] = (
             "not a CPU-only Cortex-M system (accelerator, FPGA, RISC-V or application processor)")
     skipped = records[reasons != ""].assign(reason=reasons[reasons != ""])
     return records[reasons == ""], skipped
@@ -74,25 +76,6 @@ def _default_models(paths: Sequence[Path]) -> list[Path]:
             and any(file.suffix.lower() in MODEL_SUFFIXES for file in folder.rglob("*"))]
 
 
-def _hardware_files(records: pd.DataFrame) -> tuple[dict[str, HardwareSpec], pd.DataFrame]:
-    """The specs of records' hardware named as a hardware YAML file (``my_board.yaml``, one spec, read relative
-    to the working folder as ``--hardware`` reads it), and the records whose file cannot be read, with the
-    reason."""
-    from rooflinekit.api import HARDWARE_SUFFIXES, resolve_hardware
-
-    specs: dict[str, HardwareSpec] = {}
-    reasons: dict[str, str] = {}
-    names = records["hardware"] if "hardware" in records.columns else pd.Series(dtype=object)
-    for name in dict.fromkeys(names):
-        if isinstance(name, str) and Path(name).suffix.lower() in HARDWARE_SUFFIXES:
-            try:
-                specs[name] = resolve_hardware(name)
-            except RooflineError as exc:
-                reasons[name] = f"hardware file {name!r}: {' '.join(str(exc).split())}"
-    unread = names.isin(list(reasons))
-    return specs, records[unread].assign(reason=names[unread].map(reasons))
-
-
 def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Path] = (),
                          columns: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
                          constants: Mapping[str, Any] | None = None, **params: Any) -> CalibratedPredictor:
@@ -109,7 +92,10 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     unresolvable names, unreadable hardware files) and rows the loaders rejected are counted, with their reasons,
     in a :class:`CalibrationWarning`, and kept as ``left_out_``: every one of them, one row each with its columns
     as read, its ``source`` (``file:line``) and ``reason`` (so ``n_records_ + len(left_out_)`` counts every row
-    read); too few records to cross-validate the interval warn too (the calibration then has none). A single path given as ``paths`` or ``models`` (not in a list) is a :class:`CalibrationError`.
+    read); too few records to cross-validate the interval warn too (the calibration then has none), and so do
+    records measured faster than their roofline bound (:func:`~.features.faster_than_bound`: the spec or the
+    latency unit is wrong; they are fitted all the same). A single path given as ``paths`` or ``models`` (not in a
+    list) is a :class:`CalibrationError`.
     """
     for given, what in ((paths, "paths"), (models, "models")):
         if isinstance(given, (str, PathLike)):  # not its characters: '/' first would read the whole disk
@@ -123,10 +109,9 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     kept, skipped = select_calibration_records(records)
     predictor = CalibratedPredictor(**params)
     networks = networks_from_files(models or _default_models(paths))
-    hardware, unread = _hardware_files(kept)
-    features, unresolved = calibration_features(kept.drop(index=unread.index), networks, hardware,
-                                                traffic=predictor.traffic, op_classes=predictor.op_classes)
-    left_out = pd.concat([*(result.rejected for result in loaded), skipped, unread, unresolved], ignore_index=True)
+    features, unresolved = calibration_features(kept, networks, traffic=predictor.traffic,
+                                                op_classes=predictor.op_classes)
+    left_out = pd.concat([*(result.rejected for result in loaded), skipped, unresolved], ignore_index=True)
     if len(left_out):
         counts = left_out["reason"].value_counts()
         warnings.warn(f"{counted(len(left_out), 'record')} left out of the calibration ({len(features)} used): "
@@ -134,6 +119,9 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
                       + ("; ..." if len(counts) > 5 else ""), CalibrationWarning, stacklevel=2)
     if features.empty:
         raise CalibrationError(_nothing_to_fit(paths, loaded, len(left_out)))
+    impossible = faster_than_bound(features)
+    if impossible:
+        warnings.warn(impossible, CalibrationWarning, stacklevel=2)
     fitted = predictor.fit(features)
     fitted.features_ = features
     fitted.left_out_ = left_out
@@ -179,6 +167,34 @@ class CalibratedPrediction:
             "roofline_latency_s", "efficiency_pct", "interval_s", "levels", "depth", "call_overhead_s")}
 
 
+def _fallback_advice(fallbacks: Sequence[str], query: pd.Series, spec: HardwareSpec,
+                     calibration: CalibratedPredictor) -> list[str]:
+    """What the user can change about the uncalibrated levels of ``fallbacks`` that a query chooses: a core family
+    (the spec's ``core_type``; without one it is the spec's kind, which no record has) and a software stack
+    (``framework``), each with the keys the calibration knows. ``query``: the featurized query row."""
+    def uncalibrated(level: str) -> bool:
+        return any(text.startswith(f"{level}: ") and "not calibrated" in text for text in fallbacks)
+
+    advice = []
+    if uncalibrated("core_family"):
+        known = ", ".join(sorted(calibration.coef_["core_family"]))
+        if spec.core_type is None and query["core_family"] == spec.kind.value:
+            advice.append(f"the spec gives no core_type, so its core family is its kind {spec.kind.value}; add "
+                          f"core_type to the spec (calibrated core families: {known})")
+        else:
+            advice.append(f"calibrated core families: {known} (records of this core, added with "
+                          "extend_default_calibration or 'rooflinekit calibrate', would calibrate it)")
+    if uncalibrated("framework"):
+        known = ", ".join(sorted(calibration.coef_["framework"]))
+        if is_missing(query["framework"]):
+            advice.append(f"no software stack given; pass framework= (--framework on the command line), a "
+                          f"calibrated one: {known}")
+        else:
+            advice.append(f"calibrated stacks: {known} (records of this stack, added with "
+                          "extend_default_calibration or 'rooflinekit calibrate', would calibrate it)")
+    return advice
+
+
 def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
                              calibration: CalibratedPredictor | str | Path, framework: str | None = None,
                              framework_version: str | None = None, precision: str | None = None,
@@ -188,8 +204,9 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
     ``framework_version`` is given; ``v8.1`` is release ``8.1``). ``calibration`` is a fitted predictor or the path
     of its JSON. A network read from an MLPerf Tiny reference file (``vww_96_int8``) is queried as the network its
     records name (``vww_96``), so a calibration fitted on it gives a known network's interval. Warns
-    :class:`CalibrationWarning` naming every level that was not calibrated or fell back, and when the calibration
-    holds no interval.
+    :class:`CalibrationWarning` naming every level that was not calibrated or fell back, with what would calibrate
+    the core family and the stack (a ``core_type`` the spec lacks, a ``framework`` not given, the calibrated keys),
+    and when the calibration holds no interval.
     ``efficiency_pct`` = 100 x roofline latency / calibrated latency. ``keys``: feature columns set as given on the
     query (e.g. the ``core_family`` and ``framework`` of a calibration keyed its own way, see
     :func:`~.inference_offline.query_keys`)."""
@@ -223,7 +240,8 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
     explained = calibration.explain(features).iloc[0]
     fallbacks = [level for level in explained["levels"] if "not calibrated" in level]
     if fallbacks:
-        warnings.warn(f"{network.name} on {spec.name}: {'; '.join(fallbacks)}", CalibrationWarning,
+        advice = "".join(f"; {text}" for text in _fallback_advice(fallbacks, features.iloc[0], spec, calibration))
+        warnings.warn(f"{network.name} on {spec.name}: {'; '.join(fallbacks)}{advice}", CalibrationWarning,
                       stacklevel=caller_stacklevel())
     interval = None
     if getattr(calibration, "residual_quantiles_", None):
