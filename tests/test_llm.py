@@ -596,8 +596,8 @@ def test_largest_context_is_capped_at_the_window():
     assert "largest context 4,096 tokens at batch 1 (the model's context window)" in result.summary()
     assert any(note.startswith("the model's context window of 4,096 tokens caps the largest context; memory alone "
                                "would hold 12") for note in result.notes)
-    # a config without max_position_embeddings has no window: memory alone limits the context
-    free = predict_llm(TINY, H100, prompt=8, generate=2)
+    # a config setting max_position_embeddings to null has no window: memory alone limits the context
+    free = predict_llm({**TINY, "max_position_embeddings": None}, H100, prompt=8, generate=2)
     assert free.memory.context_window is None and free.memory.max_context_tokens > 4096
     assert "context window" not in free.summary()
 

@@ -201,7 +201,7 @@ def test_a_misfit_names_more_devices_only_where_the_system_has_them():
 def test_unlimited_context_says_why():
     # a sliding window of 4,096 tokens caps the cache at 4096 x 32 x 2 x 8 x 128 x 2 = 536,870,912 bytes, which
     # fits beside 14.5 GB of weights: no context is too long for the memory, and the config names no window
-    result = predict_llm(_without(MISTRAL_7B, "max_position_embeddings"), H100, prompt=8000, generate=8)
+    result = predict_llm({**MISTRAL_7B, "max_position_embeddings": None}, H100, prompt=8000, generate=8)
     assert result.memory.max_context_tokens is None and result.memory.kv_cache_bytes == 536_870_912
     assert ("largest context unlimited at batch 1 (the KV cache stops growing at the sliding window; the config "
             "gives no context window)") in result.summary()

@@ -209,14 +209,20 @@ def test_a_multimodal_config_is_read_as_its_language_model():
     assert r.memory.weights_bytes == pytest.approx(2 * expected, rel=1e-9)
 
 
-def test_a_multimodal_config_whose_text_config_lacks_a_figure_names_it():
-    # llava-hf/llava-1.5-7b-hf's text_config leaves the LlamaConfig defaults out (no hidden_size, ...)
+def test_a_multimodal_config_whose_text_config_lacks_a_figure_takes_the_class_defaults():
+    # llava-hf/llava-1.5-7b-hf's text_config leaves the LlamaConfig defaults out (no hidden_size, ...); Hugging Face
+    # builds it as LlamaConfig(**text_config), so the Llama-2-7B figures of that class fill them (and say so)
     llava = {"architectures": ["LlavaForConditionalGeneration"], "model_type": "llava", "torch_dtype": "float16",
              "text_config": {"_name_or_path": "lmsys/vicuna-7b-v1.5", "architectures": ["LlamaForCausalLM"],
                              "max_position_embeddings": 4096, "model_type": "llama", "rms_norm_eps": 1e-05,
                              "torch_dtype": "float16", "vocab_size": 32064}}
-    with pytest.raises(SpecError, match=r"config: text_config: missing key 'hidden_size'"):
-        load_transformer_config(llava)
+    with pytest.warns(UserWarning, match=r"config: text_config: keys missing .* LlamaConfig defaults.*hidden_size = "
+                                         r"4096"):
+        cfg = load_transformer_config(llava)
+    assert (cfg.hidden, cfg.layers, cfg.heads, cfg.kv_heads, cfg.ffn, cfg.vocab) == (4096, 32, 32, 32, 11008, 32064)
+    # Llama-2-7B's 6,738,415,616 parameters with 64 more rows in the embedding and the untied LM head
+    assert int(count_network(transformer_network(cfg, seq_len=8)).totals["params"]) == (
+        6_738_415_616 + 2 * 64 * 4096)
     with pytest.raises(SpecError, match=r"unsupported model_type 'idefics2'.*text_config"):
         load_transformer_config({"model_type": "idefics2", "text_config": {"model_type": "falcon"}})
 

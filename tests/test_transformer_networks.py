@@ -173,9 +173,11 @@ def test_config_file_and_mapping_agree(tmp_path):
 
 
 def test_missing_key_names_the_key_and_the_file(tmp_path):
+    # a key left out takes LlamaConfig's default (tests/test_llm_inputs.py); a null one has no value to take
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({k: v for k, v in TINY_LLAMA.items() if k != "intermediate_size"}))
-    with pytest.raises(SpecError, match=r"config\.json: missing key 'intermediate_size' \(a llama config needs it\)"):
+    path.write_text(json.dumps({**TINY_LLAMA, "intermediate_size": None}))
+    with pytest.raises(SpecError, match=r"config\.json: missing key 'intermediate_size' \(a llama config needs it; "
+                                        r"it is null"):
         load_transformer_config(path)
 
 
@@ -339,7 +341,10 @@ def test_the_models_own_type_comes_from_torch_dtype(key, value, expected):
 
 
 def test_context_window_from_the_config():
-    assert load_transformer_config(TINY_LLAMA).context_window is None
+    # left out: LlamaConfig's default max_position_embeddings (2,048); null: no window
+    with pytest.warns(UserWarning, match="max_position_embeddings = 2048 \\(LlamaConfig default\\)"):
+        assert load_transformer_config(TINY_LLAMA).context_window == 2048
+    assert load_transformer_config({**TINY_LLAMA, "max_position_embeddings": None}).context_window is None
     assert load_transformer_config({**TINY_LLAMA, "max_position_embeddings": 4096}).context_window == 4096
     # the bundled files: Llama-2 4,096, Llama-3.1 131,072 (max_position_embeddings); GPT-J 2,048 (n_positions)
     assert load_transformer_config("Llama-2-7B").context_window == 4096

@@ -21,9 +21,10 @@ from rooflinekit.llm.precision import WEIGHT_FORMATS, LLMPrecision, WeightFormat
 from rooflinekit.llm.predict import ContextWindowWarning, decode_step_network, predict_llm, prefill_network
 from rooflinekit.llm.result import CalibratedEstimate, LLMResult
 from rooflinekit.llm.sweep import llm_batch_sweep, plot_llm_batches
+from rooflinekit.networks.transformer import ConfigDefaultWarning
 
 __all__ = [
-    "CalibratedEstimate", "ContextWindowWarning", "LLMPrecision", "LLMResult", "MemoryBudget", "Parallelism", "WEIGHT_FORMATS", "WeightFormat",
+    "CalibratedEstimate", "ConfigDefaultWarning", "ContextWindowWarning", "LLMPrecision", "LLMResult", "MemoryBudget", "Parallelism", "WEIGHT_FORMATS", "WeightFormat",
     "decode_step_network", "llm_batch_sweep", "llm_precision", "plot_llm_batches", "point_to_point_s", "predict_llm",
     "prefill_network", "ring_allgather_s", "ring_allreduce_s", "shard_config", "weight_format", "kv_cache_inputs",
     "with_kv_cache_state",

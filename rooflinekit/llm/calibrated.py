@@ -77,7 +77,7 @@ from rooflinekit.compare.calibrate.operators import GEMM, STREAM, OperatorPredic
 from rooflinekit.descriptors import DType, HardwareSpec, LayerNetwork
 from rooflinekit.display import grouped
 from rooflinekit.errors import CalibrationError
-from rooflinekit.llm.phases import KernelCosts
+from rooflinekit.llm.phases import KernelCosts, series_points
 from rooflinekit.llm.precision import LLMPrecision
 from rooflinekit.llm.result import CalibratedEstimate
 from rooflinekit.networks.transformer import TransformerConfig, block_of
@@ -421,6 +421,24 @@ class CalibratedPhase:
             out[part] = self.kernel_times(t[part])[0].sum(axis=0)
         return out
 
+    def step_sum(self, steps: range) -> float:
+        """The phase's calibrated time summed over the KV lengths in ``steps`` (consecutive tokens), in closed
+        form as :meth:`~rooflinekit.llm.phases.KernelCosts.step_sums`: a calibrated kernel's time
+        ``max(bound, priced)`` is affine between the bound's breakpoints and the lengths where a kernel's bound
+        crosses its fixed fitted time (found on each run between two breakpoints, where both are affine)."""
+        base = self.costs.breakpoints()
+        grid = np.sort(series_points(steps, base)[0])  # the bound is affine between neighbours holding whole steps
+        if len(grid) > 1:
+            _, bound = self.kernel_times(grid)
+            gap = bound - self.fixed_s[:, None]  # a fitted kernel switches between bound and fitted time at 0
+            before, after = gap[:, :-1], gap[:, 1:]
+            switch = (before * after < 0) & ~self.roofline[:, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                where = grid[:-1] + before / (before - after) * np.diff(grid)
+            base = np.concatenate((base, where[switch]))
+        points, weights = series_points(steps, base)
+        return float(self.times(points) @ weights)
+
     def layer_columns(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Per row at KV length ``t``: the calibrated kernel time on the calibrated kernel's first row (0 on the
         others, as the bound's ``time_s``) and the row's kind."""
@@ -461,7 +479,7 @@ class PhaseInputs:
 
 def calibrated_estimate(cfg: TransformerConfig, shard: TransformerConfig, device: HardwareSpec,
                         precision: LLMPrecision, batch: int, generate: int, devices: int, prefill: PhaseInputs,
-                        decode: PhaseInputs, prefill_t: float, decode_t: np.ndarray, context_t: float,
+                        decode: PhaseInputs, prefill_t: float, decode_t: range, context_t: float,
                         comm_prefill_s: float, comm_step_s: float, bound_ttft_s: float,
                         bound_tpot_s: float | None, calibration: LLMOperatorCalibration | None = None,
                         ) -> tuple[CalibratedEstimate, CalibratedPhase, CalibratedPhase]:
@@ -480,8 +498,8 @@ def calibrated_estimate(cfg: TransformerConfig, shard: TransformerConfig, device
         The prefill and a decode step.
     prefill_t : float
         KV length of the prefill (tokens).
-    decode_t : (G - 1,) ndarray
-        KV lengths of the decode steps.
+    decode_t : range
+        KV lengths of the G - 1 decode steps (consecutive tokens).
     context_t : float
         KV length of the step reported as ``tpot_at_context_s``.
     comm_prefill_s, comm_step_s : float
@@ -514,7 +532,7 @@ def calibrated_estimate(cfg: TransformerConfig, shard: TransformerConfig, device
 
 
 def phase_estimate(cal: LLMOperatorCalibration, device: HardwareSpec, batch: int, generate: int, devices: int,
-                   prefill: tuple[CalibratedPhase, int, float], decode: tuple[CalibratedPhase, int, np.ndarray],
+                   prefill: tuple[CalibratedPhase, int, float], decode: tuple[CalibratedPhase, int, range],
                    context_t: float, comm_prefill_s: float, comm_step_s: float, bound_ttft_s: float,
                    bound_tpot_s: float | None, kernels: str, notes: list[str]) -> CalibratedEstimate:
     """The calibrated estimate of a run from its two calibrated phases (module docstring: times and interval).
@@ -528,8 +546,8 @@ def phase_estimate(cal: LLMOperatorCalibration, device: HardwareSpec, batch: int
         B, G and ``tp x pp``.
     prefill : (CalibratedPhase, int, float)
         The prefill, its tokens (all sequences: ``B x P``) and its KV length.
-    decode : (CalibratedPhase, int, (G - 1,) ndarray)
-        A decode step, its tokens (``B``) and the KV lengths of the steps.
+    decode : (CalibratedPhase, int, range)
+        A decode step, its tokens (``B``) and the KV lengths of the G - 1 steps (consecutive tokens).
     context_t : float
         KV length of the step reported as ``tpot_at_context_s``.
     comm_prefill_s, comm_step_s : float
@@ -554,16 +572,15 @@ def phase_estimate(cal: LLMOperatorCalibration, device: HardwareSpec, batch: int
     ttft_core = float(prefill_phase.times([prefill_t])[0])
     ttft = ttft_core + comm_prefill_s
     ttft_low, ttft_high = max(bound_ttft_s, ttft_core * lo_p + comm_prefill_s), ttft_core * hi_p + comm_prefill_s
-    steps = decode_phase.times(decode_t) if len(decode_t) else np.zeros(0)
     at_context = float(decode_phase.times([context_t])[0]) + comm_step_s
     tpot = tpot_low = tpot_high = None
     decode_total = decode_low = decode_high = 0.0
-    if len(steps):
-        core = float(steps.mean())
+    n = len(decode_t)
+    if n:
+        core = decode_phase.step_sum(decode_t) / n
         tpot = core + comm_step_s
         tpot_low = max(bound_tpot_s or 0.0, core * lo_d + comm_step_s)
         tpot_high = core * hi_d + comm_step_s
-        n = len(steps)
         decode_total, decode_low, decode_high = n * tpot, n * tpot_low, n * tpot_high
     e2e, e2e_low, e2e_high = ttft + decode_total, ttft_low + decode_low, ttft_high + decode_high
     tokens = batch * generate

@@ -172,12 +172,12 @@ def predict_onnx_decoder(path: Path, device: HardwareSpec, batch: int, prompt: i
     comm_step = communication_s(dec.whole, dec.split, dec.stage, device, parallelism)
     full = prompt + generate
     prefill = prefill_costs.times([0.0])
-    pasts = np.arange(prompt + 1, full, dtype=np.float64) - 1.0  # the decode steps at contexts P + 1 .. P + G - 1
-    decode = decode_costs.times(np.append(pasts, context - 1.0))
+    pasts = range(prompt, full - 1)  # the decode steps at contexts P + 1 .. P + G - 1 read past P .. P + G - 2
+    decode = decode_costs.step_sums(pasts)  # closed form over the steps
+    at_context = decode_costs.times([float(context - 1)])
     ttft = float(prefill.time_s[0]) + comm_prefill
-    step_s = decode.time_s[:-1] + comm_step
-    decode_total = float(step_s.sum())
-    tpot = decode_total / len(step_s) if len(step_s) else None
+    decode_total = float(decode.time_s[0]) + len(pasts) * comm_step
+    tpot = decode_total / len(pasts) if pasts else None
     e2e = ttft + decode_total
     devices = parallelism.devices
 
@@ -194,9 +194,9 @@ def predict_onnx_decoder(path: Path, device: HardwareSpec, batch: int, prompt: i
     return LLMResult(
         model=path.name, hardware=device.name, precision=label, batch=batch, prompt_tokens=prompt,
         generate_tokens=generate, tp=parallelism.tp, pp=parallelism.pp, devices=devices, traffic=traffic.name,
-        ttft_s=ttft, prefill_bound=_bound(prefill, comm_prefill, slice(0, 1)), tpot_s=tpot,
-        decode_bound=_bound(decode, comm_step, slice(0, len(pasts)) if len(pasts) else slice(len(pasts), None)),
-        tpot_at_context_s=float(decode.time_s[-1]) + comm_step, context_tokens=context, e2e_latency_s=e2e,
+        ttft_s=ttft, prefill_bound=_bound(prefill, comm_prefill, 1), tpot_s=tpot,
+        decode_bound=_bound(decode, comm_step, len(pasts)) if pasts else _bound(at_context, comm_step, 1),
+        tpot_at_context_s=float(at_context.time_s[0]) + comm_step, context_tokens=context, e2e_latency_s=e2e,
         output_tokens_per_s=batch * generate / e2e, output_tokens_per_s_per_sequence=generate / e2e,
         output_tokens_per_s_per_device=batch * generate / e2e / devices,
         decode_tokens_per_s=None if tpot is None else batch / tpot,
@@ -225,7 +225,7 @@ def _memory(pre: OnnxPhase, dec: OnnxPhase, kv_per_token_row: np.ndarray, device
 
 def _calibrated(pre: OnnxPhase, dec: OnnxPhase, costs: tuple[KernelCosts, KernelCosts],
                 tables: tuple[pd.DataFrame, pd.DataFrame], device: HardwareSpec, parallelism: Parallelism,
-                batch: int, prompt: int, generate: int, pasts: np.ndarray, context: int,
+                batch: int, prompt: int, generate: int, pasts: range, context: int,
                 communication: tuple[float, float], bound: tuple[float, float | None]) -> CalibratedEstimate:
     """The calibrated estimate (:mod:`rooflinekit.llm.onnx_calibrated`); adds ``calibrated_time_s`` and
     ``calibrated_kind`` to the phases' layer ``tables``."""

@@ -8,7 +8,8 @@ For ``batch`` sequences of ``prompt`` tokens generating ``generate`` tokens each
    model's own float type (its config's ``torch_dtype``, when the device has a peak for it; else fp16);
 2. the **prefill** is that network over ``(B, P)`` tokens without a cache, the LM head on the last position; each
    **decode step** is one token per sequence reading a KV cache of its context (``decode_network``), costed at every
-   context ``P + 1 .. P + G - 1`` through the affine form of :mod:`rooflinekit.llm.phases`;
+   context ``P + 1 .. P + G - 1`` through the affine form of :mod:`rooflinekit.llm.phases`, summed in closed form
+   (arithmetic series between the contexts where a kernel's bound or window changes);
 3. each phase's time is the per-kernel roofline of one device summed over the pipeline stages (which run one
    after another) plus the **communication** of :mod:`rooflinekit.llm.parallel`::
 
@@ -20,7 +21,9 @@ For ``batch`` sequences of ``prompt`` tokens generating ``generate`` tokens each
    vocabulary-parallel embedding), all at the base type's bytes;
 4. **memory** per device (:mod:`rooflinekit.llm.memory`) at the full context ``P + G``; the largest context is
    capped at the model's context window (``max_position_embeddings``), and a context beyond it is predicted with
-   a :class:`ContextWindowWarning`.
+   a :class:`ContextWindowWarning`: a RoPE model runs past its window (its output degrades, and transformers'
+   ``generate`` only warns), while a learned position table (GPT-2, OPT) has no row for it, a SpecError. A sliding
+   window does not lift that limit: it caps the keys read and the cache held, not the positions trained.
 
 The result is a roofline **bound** (``estimate == "bound"``): datasheet peaks and bandwidths, no software
 efficiency; real stacks reach a fraction of it (commonly 50-80 % of the bandwidth bound in decode). With
@@ -203,11 +206,12 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
         raise SpecError(f"{cfg.name}: {fed} positions (prompt + generate - 1, or the context) exceed its {limit} "
                         "learned positions; use a shorter prompt or generation")
     window = cfg.context_window
+    beyond_window = None
     if window is not None and fed > window:
         asked = f"prompt {prompt:,} + generate {generate:,} = {full:,}" if full > window else f"context {ctx:,}"
-        warnings.warn(f"{cfg.name}: {asked} tokens exceed its context window of {window:,} tokens; predicted "
-                      "anyway, but the model was not trained for contexts that long", ContextWindowWarning,
-                      stacklevel=2)
+        beyond_window = (f"{asked} tokens exceed its context window of {window:,} tokens; predicted anyway, but "
+                         "the model was not trained for contexts that long")
+        warnings.warn(f"{cfg.name}: {beyond_window}", ContextWindowWarning, stacklevel=2)
     precision = llm_precision(weights, kv, base, group_size, default=model_dtype(cfg, device))
     parallelism = Parallelism(tp, pp)
     check_parallelism(cfg, device, parallelism)
@@ -241,19 +245,21 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     comm_prefill = _communication_s(cfg, device, parallelism, batch, prompt, precision.base)
     comm_step = _communication_s(cfg, device, parallelism, batch, 1, precision.base)
     prefill = prefill_costs.times([float(prompt)])
-    steps = list(range(prompt + 1, full))  # contexts; each block's kernels read min(context, its window) keys
-    decode = decode_costs.times(np.array([*steps, ctx], dtype=np.float64))
+    steps = range(prompt + 1, full)  # contexts; each block's kernels read min(context, its window) keys
+    decode = decode_costs.step_sums(steps)  # closed form: the per-step cost is piecewise affine in the context
+    at_ctx = decode_costs.times([float(ctx)])
     ttft = float(prefill.time_s[0]) + comm_prefill
-    step_s = decode.time_s[:-1] + comm_step
-    at_context = float(decode.time_s[-1]) + comm_step
-    decode_total = float(step_s.sum())
-    tpot = decode_total / len(step_s) if len(step_s) else None
+    at_context = float(at_ctx.time_s[0]) + comm_step
+    decode_total = float(decode.time_s[0]) + len(steps) * comm_step
+    tpot = decode_total / len(steps) if steps else None
     e2e = ttft + decode_total
     devices = parallelism.devices
 
     memory = _memory(counted_prefill, counted_a, counted_b, stage_prefill, stage_decode, device, batch, full, cfg,
                      pp, windows, devices_remedy(device, parallelism))
     notes = _notes(precision, parallelism, device, memory, model_traffic, cfg, batch)
+    if beyond_window is not None:  # said in the result too, for those who read its JSON rather than the warnings
+        notes = (*notes, beyond_window)
     if not memory.fits:
         warnings.warn(f"{cfg.name} on {device.name}: {'; '.join(memory.notes)}", CapacityWarning, stacklevel=2)
     prefill_table = prefill_costs.layer_table(float(prompt), "prefill", stage_prefill)
@@ -266,7 +272,7 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
             cfg, shard, device, precision, batch, generate, devices,
             PhaseInputs(prefill_net, counted_prefill, prefill_costs, batch * prompt, batch),
             PhaseInputs(decode_a, counted_a, decode_costs, batch, batch),
-            float(prompt), np.array(steps, dtype=np.float64), float(ctx),
+            float(prompt), steps, float(ctx),
             comm_prefill, comm_step, ttft, tpot)
         for table, phase, t in ((prefill_table, cal_prefill, prompt), (decode_table, cal_decode, ctx)):
             table["calibrated_time_s"], table["calibrated_kind"] = phase.layer_columns(float(t))
@@ -274,9 +280,9 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     return LLMResult(
         model=cfg.name, hardware=device.name, precision=precision.label, batch=batch, prompt_tokens=prompt,
         generate_tokens=generate, tp=tp, pp=pp, devices=devices, traffic=model_traffic.name,
-        ttft_s=ttft, prefill_bound=_bound(prefill, comm_prefill, slice(0, 1)),
+        ttft_s=ttft, prefill_bound=_bound(prefill, comm_prefill, 1),
         tpot_s=tpot,
-        decode_bound=_bound(decode, comm_step, slice(0, len(steps)) if steps else slice(len(steps), None)),
+        decode_bound=_bound(decode, comm_step, len(steps)) if steps else _bound(at_ctx, comm_step, 1),
         tpot_at_context_s=at_context, context_tokens=ctx, e2e_latency_s=e2e,
         output_tokens_per_s=batch * generate / e2e, output_tokens_per_s_per_sequence=generate / e2e,
         output_tokens_per_s_per_device=batch * generate / e2e / devices,
@@ -399,11 +405,17 @@ def _stage_of_rows(network: LayerNetwork, stages: list[range]) -> np.ndarray:
 
 
 def _kv_writes(network: LayerNetwork, shard: TransformerConfig, new_tokens: int, kv_bytes: float) -> np.ndarray:
-    """(R,) bytes per sequence written into the KV cache: ``S x Hkv x D x bytes`` on each attention scores row (K)
-    and context row (V), 0 elsewhere."""
-    per_row = new_tokens * shard.kv_heads * shard.head_dim * kv_bytes
-    return np.array([per_row if layer.name.endswith((".attn_scores", ".attn_context")) else 0.0
-                     for layer in network.layers])
+    """(R,) bytes per sequence written into the KV cache: ``min(S, W) x Hkv x D x bytes`` on each attention
+    scores row (K) and context row (V) of a block with a sliding window W (its cache keeps the last W tokens, a
+    rolling buffer: a prefill of S > W tokens stores only the last W), ``S x Hkv x D x bytes`` on those of a
+    global block, 0 elsewhere."""
+    per_token = shard.kv_heads * shard.head_dim * kv_bytes
+    writes = np.zeros(len(network.layers))
+    for i, layer in enumerate(network.layers):
+        block = block_of(layer.name)
+        if block is not None and layer.name.endswith((".attn_scores", ".attn_context")):
+            writes[i] = shard.block_kv_length(block, new_tokens) * per_token
+    return writes
 
 
 def _kv_windows(network: LayerNetwork, cfg: TransformerConfig) -> np.ndarray:
@@ -453,11 +465,11 @@ def _communication_s(cfg: TransformerConfig, device: HardwareSpec, parallelism: 
     return total
 
 
-def _bound(phase: PhaseTimes, communication_s: float, columns: slice) -> str:
-    """The label with the largest share of the phase's time over ``columns``: a memory level, compute, or
-    ``interconnect`` (communication per pass times the passes)."""
-    shares = phase.time_by_bound_s[:, columns].sum(axis=1)
-    passes = len(range(*columns.indices(phase.time_s.shape[0])))
+def _bound(phase: PhaseTimes, communication_s: float, passes: int) -> str:
+    """The label with the largest share of the phase's time summed over its columns (one pass each, or one
+    column of sums over ``passes`` passes: :meth:`~rooflinekit.llm.phases.KernelCosts.step_sums`): a memory
+    level, compute, or ``interconnect`` (communication per pass times the passes)."""
+    shares = phase.time_by_bound_s.sum(axis=1)
     labels = [*phase.labels, "interconnect"]
     totals = [*shares.tolist(), communication_s * passes]
     return labels[int(np.argmax(totals))]
@@ -499,6 +511,8 @@ def _notes(precision: LLMPrecision, parallelism: Parallelism, device: HardwareSp
     notes = list(memory.notes)
     notes.append("roofline bound: datasheet peaks and bandwidths, per-kernel roofline summed; real stacks reach "
                  "a fraction of it")
+    if cfg.defaults:
+        notes.append(f"config keys left out, filled as transformers fills them: {'; '.join(cfg.defaults)}")
     fmt = precision.weights
     if fmt.group_size:
         notes.append(f"{fmt.name} weights: {fmt.weights.bits}/8 + {fmt.scale_bytes:g}/{fmt.group_size} = "

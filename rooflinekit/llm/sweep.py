@@ -12,6 +12,7 @@ import pandas as pd
 from rooflinekit.descriptors import HardwareSpec
 from rooflinekit.errors import PlotError, SpecError
 from rooflinekit.llm.predict import ContextWindowWarning, predict_llm
+from rooflinekit.networks.transformer import ConfigDefaultWarning
 from rooflinekit.networks.transformer import TransformerConfig
 
 SWEEP_COLUMNS = ["batch", "output_tokens_per_s", "output_tokens_per_s_per_sequence", "decode_tokens_per_s",
@@ -54,7 +55,8 @@ def llm_batch_sweep(model: TransformerConfig | Mapping[str, Any] | str | Path, h
         ``max_batch`` (the largest batch that fits), ``model``, ``hardware``, ``precision``, ``devices``,
         ``prompt`` and ``generate`` (tokens per sequence). Batches that do
         not fit are predicted anyway (``fits`` False) and not warned about one by one; a context beyond the
-        model's window is warned about once (:class:`~rooflinekit.llm.predict.ContextWindowWarning`).
+        model's window is warned about once (:class:`~rooflinekit.llm.predict.ContextWindowWarning`), and so are
+        sizes the config leaves out (:class:`~rooflinekit.networks.transformer.ConfigDefaultWarning`).
     """
     if "batch" in options:
         raise SpecError("llm_batch_sweep takes 'batches', not 'batch'")
@@ -63,9 +65,10 @@ def llm_batch_sweep(model: TransformerConfig | Mapping[str, Any] | str | Path, h
         first = predict_llm(model, hardware, batch=1, **options)
         sizes = list(batches) if batches is not None else default_batches(first.memory.max_batch)
         results = [first if b == 1 else predict_llm(model, hardware, batch=b, **options) for b in sizes]
-    beyond_window = [w for w in caught if issubclass(w.category, ContextWindowWarning)]
-    if beyond_window:  # the same for every batch: said once
-        warnings.warn(beyond_window[0].message, ContextWindowWarning, stacklevel=2)
+    for category in (ConfigDefaultWarning, ContextWindowWarning):
+        said = [w for w in caught if issubclass(w.category, category)]
+        if said:  # the same for every batch: said once
+            warnings.warn(said[0].message, category, stacklevel=2)
     rows = [{**{c: getattr(r, c) for c in SWEEP_COLUMNS if hasattr(r, c)},
              "memory_total_bytes": r.memory.total_bytes, "memory_capacity_bytes": r.memory.capacity_bytes}
             for r in results]

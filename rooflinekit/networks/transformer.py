@@ -51,8 +51,10 @@ Conventions
 -----------
 - **Attention** computes the full ``S x T`` score matrix (a causal mask does not halve the count, as in eager
   PyTorch and most roofline tools): per block ``macs = B Hq S T D`` for the scores and again for the context.
-  With a sliding window (Mistral v0.1, Phi-3) T is ``min(context_len, sliding_window)``; a model that alternates
-  windowed and global blocks (Gemma-2; Qwen2 and Qwen3 with ``use_sliding_window``) has T per block
+  With a sliding window W (Mistral v0.1, Phi-3) each query attends to at most W keys, so T is
+  ``min(context_len, W)`` in the MACs and the score tensors ``(B, Hkv, g S, T)``, for a prefill longer than the
+  window too (``B Hq S W D``: the band of W keys per query, counted whole as the causal triangle is); a model that
+  alternates windowed and global blocks (Gemma-2; Qwen2 and Qwen3 with ``use_sliding_window``) has T per block
   (:meth:`TransformerConfig.block_kv_length`), and blocks of the same T are copies of the first one.
 - **KV cache** (``kv_cache=True``, the default when ``context_len > seq_len``): the score and context matmuls
   carry the K and V caches of ``T`` tokens as ``state``, ``(B, Hkv, T, D)`` each; their second operand is then
@@ -60,7 +62,12 @@ Conventions
   while the MACs still cover all T keys. Cache bytes per network:
   ``B * T * layers * 2 * Hkv * D * bytes(kv dtype)``, T summed per block with per-block windows
   (:func:`kv_cache_bytes`).
-  Without a cache (prefill) K and V are ordinary inputs of ``T`` tokens and no state is carried.
+  The cache holds the last ``min(context_len, W)`` tokens of a windowed block (Mistral's rolling buffer, Hugging
+  Face's sliding-window cache layers), so a prefill longer than W writes only the last W tokens' K and V there
+  (:func:`rooflinekit.llm.predict_llm` counts ``B min(P, W) Hkv D bytes`` written per windowed block).
+  Without a cache (prefill) K and V are ordinary inputs of all ``context_len`` tokens, ``(B, Hkv, D, ctx)`` and
+  ``(B, Hkv, ctx, D)`` (a windowed kernel streams every token's K and V, each query multiplying its T of them),
+  and no state is carried.
 - **Embeddings**: the gather reads ``B S`` rows, but the layer holds the whole ``(V, H)`` table so that
   parameters are right; a weights-only traffic model therefore reads the table once per batch (``V H`` bytes at
   the weight precision), an over-estimate by ``(V - B S) H`` elements for an untied table. A tied table
@@ -87,6 +94,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -94,7 +102,8 @@ from typing import Any, Literal, Mapping
 
 from rooflinekit.descriptors import DType, Layer, LayerNetwork, Precision, TensorSpec, tensor_bytes
 from rooflinekit._limits import shown
-from rooflinekit.errors import PrecisionError, ShapeError, SpecError, UnknownNameError
+from rooflinekit._warnings import caller_stacklevel
+from rooflinekit.errors import PrecisionError, RooflineWarning, ShapeError, SpecError, UnknownNameError
 
 Shape = tuple[int, ...]
 
@@ -194,6 +203,10 @@ class TransformerConfig:
         Other catalog names.
     task : str or None
         What the model is used for, for the catalog listing.
+    defaults : tuple of str
+        The keys the config leaves out that were filled from the Hugging Face config class of its ``model_type``,
+        as ``transformers`` fills them (``"num_key_value_heads = 8 (MistralConfig default)"``; see
+        :func:`load_transformer_config`); empty when the config gives every key read.
     """
 
     name: str
@@ -235,6 +248,7 @@ class TransformerConfig:
     context_window: int | None = None
     aliases: tuple[str, ...] = field(default=())
     task: str | None = None
+    defaults: tuple[str, ...] = field(default=())
 
     def kv_length(self, context_len: int) -> int:
         """Keys a query of a windowed block reads: ``min(context_len, sliding_window)`` (``context_len`` without a
@@ -254,44 +268,119 @@ class TransformerConfig:
         return context_len if window is None else min(context_len, window)
 
 
+class ConfigDefaultWarning(RooflineWarning):
+    """A config leaves out a size the model's figures depend on (hidden size, heads, layers, ...), so it was
+    filled with the default of the Hugging Face config class of its ``model_type``, as ``transformers`` does."""
+
+
+# The defaults of the Hugging Face config classes (huggingface/transformers, src/transformers/models/<family>/
+# configuration_<family>.py: LlamaConfig, MistralConfig, MixtralConfig, Qwen2Config, Qwen3Config, Phi3Config,
+# GemmaConfig, Gemma2Config, GPT2Config, GPTJConfig, GPTNeoXConfig, OPTConfig, BertConfig) for the sizes the
+# builders read: the figures of each class's reference checkpoint, filled when a config leaves the key out. Keys
+# whose class default is a rule (Llama's and Phi-3's num_key_value_heads None -> num_attention_heads, head_dim None
+# -> hidden_size / num_attention_heads, GPT-2's n_inner None -> 4 x n_embd) or a boolean (tie_word_embeddings,
+# biases) are applied by the family readers instead.
+_HF_DEFAULTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "llama": ("LlamaConfig", {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
+                              "num_hidden_layers": 32, "num_attention_heads": 32, "max_position_embeddings": 2048}),
+    "mistral": ("MistralConfig", {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336,
+                                  "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+                                  "max_position_embeddings": 4096 * 32, "sliding_window": 4096}),
+    "mixtral": ("MixtralConfig", {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336,
+                                  "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+                                  "max_position_embeddings": 4096 * 32, "num_local_experts": 8,
+                                  "num_experts_per_tok": 2}),
+    "qwen2": ("Qwen2Config", {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016,
+                              "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+                              "max_position_embeddings": 32768, "sliding_window": 4096, "max_window_layers": 28}),
+    "qwen3": ("Qwen3Config", {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016,
+                              "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+                              "head_dim": 128, "max_position_embeddings": 32768, "sliding_window": 4096,
+                              "max_window_layers": 28}),
+    "phi3": ("Phi3Config", {"vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192,
+                            "num_hidden_layers": 32, "num_attention_heads": 32, "max_position_embeddings": 4096}),
+    "gemma": ("GemmaConfig", {"vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576,
+                              "num_hidden_layers": 28, "num_attention_heads": 16, "num_key_value_heads": 16,
+                              "head_dim": 256, "max_position_embeddings": 8192}),
+    "gemma2": ("Gemma2Config", {"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216,
+                                "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4,
+                                "head_dim": 256, "max_position_embeddings": 8192, "sliding_window": 4096,
+                                "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0}),
+    "gpt2": ("GPT2Config", {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12}),
+    "gptj": ("GPTJConfig", {"vocab_size": 50400, "n_positions": 2048, "n_embd": 4096, "n_layer": 28, "n_head": 16,
+                            "rotary_dim": 64}),
+    "gpt_neox": ("GPTNeoXConfig", {"vocab_size": 50432, "hidden_size": 6144, "num_hidden_layers": 44,
+                                   "num_attention_heads": 64, "intermediate_size": 24576,
+                                   "max_position_embeddings": 2048, "rotary_pct": 0.25}),
+    "opt": ("OPTConfig", {"vocab_size": 50272, "hidden_size": 768, "num_hidden_layers": 12,
+                          "num_attention_heads": 12, "ffn_dim": 3072, "max_position_embeddings": 2048}),
+    "bert": ("BertConfig", {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,
+                            "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 512,
+                            "type_vocab_size": 2}),
+}
+
+
 class _Reader:
-    """Typed access to a config mapping; a missing or bad key is a SpecError naming it and the file."""
+    """Typed access to a config mapping; a missing or bad key is a SpecError naming it and the file, unless the
+    family's Hugging Face config class has a default for it (``class_defaults``), which is then filled and
+    recorded in ``filled`` as (text, figure): figure True for a class-default size (:data:`_HF_DEFAULTS`), False
+    for a class rule a family reader applies (``rule``)."""
 
-    def __init__(self, raw: Mapping[str, Any], where: str, family: str) -> None:
+    def __init__(self, raw: Mapping[str, Any], where: str, family: str,
+                 class_defaults: tuple[str, Mapping[str, Any]] = ("", {})) -> None:
         self.raw, self.where, self.family = raw, where, family
+        self.class_name, self.class_defaults = class_defaults
+        self.filled: list[tuple[str, bool]] = []
 
-    def get(self, *keys: str, default: Any = _REQUIRED) -> Any:
+    def _record(self, key: str, value: Any, how: str, figure: bool) -> None:
+        entry = (f"{key} = {json.dumps(value)} ({self.class_name} {how})", figure)
+        if entry not in self.filled:
+            self.filled.append(entry)
+
+    def get(self, *keys: str, default: Any = _REQUIRED, rule: str | None = None) -> Any:
+        """The first of ``keys`` the config sets (not null); else ``default`` (recorded as a class rule when
+        ``rule`` names it); else, when the config has none of the keys at all, the class default of the first
+        key the class has; else a SpecError naming the key."""
         for key in keys:
             if key in self.raw and self.raw[key] is not None:
                 return self.raw[key]
-        if default is _REQUIRED:
-            names = " or ".join(repr(k) for k in keys)
-            raise SpecError(f"{self.where}: missing key {names} (a {self.family} config needs it); add it to the "
-                            f"config", field=keys[0])
-        return default
+        if default is not _REQUIRED:
+            if rule is not None:
+                self._record(keys[0], default, rule, figure=False)
+            return default
+        known = [key for key in keys if key in self.class_defaults]
+        if known and not any(key in self.raw for key in keys):
+            value = self.class_defaults[known[0]]
+            self._record(known[0], value, "default", figure=True)
+            return value
+        names = " or ".join(repr(k) for k in keys)
+        given = "is null" if any(key in self.raw for key in keys) else "is missing"
+        raise SpecError(f"{self.where}: missing key {names} (a {self.family} config needs it; it {given} and "
+                        f"{self.class_name or 'the config class'} has no default for it); add it to the config",
+                        field=keys[0])
 
     def key(self, *keys: str) -> str:
         """The first of ``keys`` the config sets (not null), else the first: the key an error about the value
         names (GPT-2's ``n_embd`` or ``hidden_size``, whichever the file has)."""
         return next((key for key in keys if self.raw.get(key) is not None), keys[0])
 
-    def int(self, *keys: str, default: Any = _REQUIRED, least: int = 1) -> int:
+    def int(self, *keys: str, default: Any = _REQUIRED, least: int = 1, rule: str | None = None) -> int:
         """A whole number of at least ``least`` (1: a count; 0 where none is meaningful)."""
-        value = self.get(*keys, default=default)
+        value = self.get(*keys, default=default, rule=rule)
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             key = self.key(*keys)
             kind = "a positive integer" if least == 1 else f"an integer of at least {least}"
             raise SpecError(f"{self.where}: {key!r} must be {kind}, got {value!r}", field=key)
         return value
 
-    def bool(self, *keys: str, default: bool) -> bool:
-        value = self.get(*keys, default=default)
+    def bool(self, *keys: str, default: bool, rule: str | None = None) -> bool:
+        value = self.get(*keys, default=default, rule=rule)
         if not isinstance(value, bool):
             key = self.key(*keys)
             raise SpecError(f"{self.where}: {key!r} must be true or false, got {value!r}", field=key)
         return value
 
-    def fraction(self, *keys: str, default: float) -> float:
+    def fraction(self, *keys: str, default: Any = _REQUIRED) -> float:
         """A number from 0 to 1 (a share, such as GPT-NeoX's ``rotary_pct``)."""
         value = self.get(*keys, default=default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
@@ -345,6 +434,17 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
         ``model_type`` whose ``text_config`` has a supported one: LLaVA, Mistral 3, PaliGemma) is read as that
         ``text_config``, taking the wrapper's ``_name_or_path`` and, where the ``text_config`` gives none, its
         ``torch_dtype``; the vision encoder and projector are not counted.
+
+        A key the builder reads that the config leaves out is filled as ``transformers`` fills it: from the
+        defaults of the Hugging Face config class of the ``model_type`` (``LlamaConfig``, ``MistralConfig``, ...;
+        :data:`_HF_DEFAULTS`), so a Mistral config without ``num_key_value_heads`` has 8 KV heads, one without
+        ``sliding_window`` a 4,096-token window, and LLaVA-1.5's ``text_config`` (no ``hidden_size``, ...) the
+        Llama-2-7B figures of ``LlamaConfig``; where the class default is a rule, the rule (Llama's and Phi-3's
+        KV heads = query heads). Every key filled is listed in ``TransformerConfig.defaults`` (and in an LLM
+        prediction's notes); filling a size (not a rule or a ``tie_word_embeddings`` flag) also warns with a
+        :class:`ConfigDefaultWarning` naming each key and value. A key set to null is not filled: null is no
+        window for ``sliding_window`` and ``max_position_embeddings``, the query heads for
+        ``num_key_value_heads`` (the classes' rule), and an error for the other sizes.
     name : str, optional
         Display name; default: the ``rooflinekit.name``, else ``_name_or_path``, else the file's folder or stem.
 
@@ -356,10 +456,15 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
     ------
     SpecError
         An unreadable file or one that is not JSON text (a binary model file), a key the family needs that is
-        missing (named, with the file), a value of the wrong type, an unsupported ``model_type`` or inconsistent
-        heads.
+        null or that is missing without a class default (named, with the file), a value of the wrong type, an
+        unsupported ``model_type`` or inconsistent heads.
     UnknownNameError
         A string that is neither an existing file nor a bundled config name.
+
+    Warns
+    -----
+    ConfigDefaultWarning
+        When a size the config leaves out was filled from its config class's defaults (each named).
     """
     if isinstance(config, (str, Path)):
         path = Path(config)
@@ -398,15 +503,18 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
         raise SpecError(f"{where}: unsupported model_type {model_type!r}; supported: "
                         f"{', '.join(SUPPORTED_MODEL_TYPES)} (or a multimodal config whose text_config is one)",
                         field="model_type")
-    r = _Reader(raw, where, model_type)
+    r = _Reader(raw, where, model_type, _HF_DEFAULTS[model_type])
     figures = _FAMILIES[model_type](r)
+    context_window = _context_window(r)
     heads, kv_heads, hidden = figures["heads"], figures["kv_heads"], figures["hidden"]
     if figures["layers"] > MAX_BLOCKS:
         raise SpecError(f"{where}: {figures['layers']} blocks (num_hidden_layers) is more than the {MAX_BLOCKS:,} "
                         "rooflinekit builds; check the value", field="num_hidden_layers")
     if heads % kv_heads:
+        filled = "; ".join(text for text, _ in r.filled)
         raise SpecError(f"{where}: num_attention_heads {heads} is not a multiple of num_key_value_heads "
-                        f"{kv_heads}; GQA needs whole groups", field="num_key_value_heads")
+                        f"{kv_heads}; GQA needs whole groups" + (f" (filled: {filled}); give both keys" if filled
+                                                                 else ""), field="num_key_value_heads")
     if "head_dim" not in figures:
         if hidden % heads:
             fix = ("give 'head_dim'" if _FAMILIES[model_type] is _llama_like else
@@ -425,7 +533,19 @@ def load_transformer_config(config: Mapping[str, Any] | str | Path, name: str | 
         aliases=_aliases(meta, where), task=meta.get("task"),
         catalog_seq_len=_Reader(meta, f"{where}: 'rooflinekit'", model_type).int("seq_len", default=128),
         catalog_precision=_model_precision(raw, meta, where),
-        context_window=_context_window(r), **figures)
+        context_window=context_window, defaults=_filled_defaults(r), **figures)
+
+
+def _filled_defaults(r: _Reader) -> tuple[str, ...]:
+    """The defaults filled while reading (``TransformerConfig.defaults``), with a :class:`ConfigDefaultWarning`
+    naming them all when one is a size taken from the config class's reference checkpoint (not a rule such as
+    ``num_key_value_heads = num_attention_heads``)."""
+    texts = tuple(text for text, _ in r.filled)
+    if any(figure for _, figure in r.filled):
+        warnings.warn(f"{r.where}: keys missing from the config filled with Hugging Face's {r.class_name} "
+                      f"defaults, as transformers does: {'; '.join(texts)}; if the model differs, add its own values "
+                      "to the config", ConfigDefaultWarning, stacklevel=caller_stacklevel())
+    return texts
 
 
 def _aliases(meta: Mapping[str, Any], where: str) -> tuple[str, ...]:
@@ -457,7 +577,8 @@ def _model_precision(raw: Mapping[str, Any], meta: Mapping[str, Any], where: str
 
 
 def _context_window(r: _Reader) -> int | None:
-    """``max_position_embeddings`` (GPT-2, GPT-J: ``n_positions``), None when the config has neither; with a RoPE
+    """``max_position_embeddings`` (GPT-2, GPT-J: ``n_positions``; when the config leaves it out, its class
+    default, :data:`_HF_DEFAULTS`), None when the config sets it to null; with a RoPE
     scaling that states the length it extends (``rope_scaling`` with ``factor`` and
     ``original_max_position_embeddings``, as YaRN gives it) the longer of the two:
 
@@ -470,7 +591,9 @@ def _context_window(r: _Reader) -> int | None:
     ``max_position_embeddings`` as the window: publishers differ on whether that figure is before or after the
     scaling."""
     keys = ("max_position_embeddings", "n_positions", "n_ctx")
-    window = r.int(*keys) if any(r.raw.get(k) is not None for k in keys) else None
+    given = any(r.raw.get(k) is not None for k in keys)
+    absent = not any(k in r.raw for k in keys)  # then the config class's default (a null value: no window)
+    window = r.int(*keys) if given or absent and any(k in r.class_defaults for k in keys) else None
     scaling = r.raw.get("rope_scaling")
     if (not isinstance(scaling, Mapping) or scaling.get("original_max_position_embeddings") is None
             or scaling.get("rope_type", scaling.get("type")) == "llama3"):
@@ -487,7 +610,8 @@ def _context_window(r: _Reader) -> int | None:
 def _llama_like(r: _Reader) -> dict[str, Any]:
     """Llama and its relatives (Hugging Face defaults per family where the config may leave a key out):
 
-    - Mistral, Mixtral: ``sliding_window`` on every block whenever given; Mixtral's experts.
+    - Mistral, Mixtral: ``sliding_window`` on every block whenever given (left out: ``MistralConfig``'s 4,096,
+      ``MixtralConfig``'s none; null: none); Mixtral's experts.
     - Qwen2: QKV biases (``attention_bias`` default true); ``sliding_window`` only with ``use_sliding_window``,
       then on the blocks from ``max_window_layers`` (default 28) on, or on those ``layer_types`` marks
       ``sliding_attention`` (Hugging Face's ``Qwen2Config``: the first ``max_window_layers`` blocks attend to all
@@ -513,18 +637,17 @@ def _llama_like(r: _Reader) -> dict[str, Any]:
     layers = r.int("num_hidden_layers")
     gemma = family in ("gemma", "gemma2")
     figures: dict[str, Any] = dict(
-        hidden=hidden, layers=layers, heads=heads,
-        kv_heads=r.int("num_key_value_heads", default=heads), ffn=r.int("intermediate_size"),
+        hidden=hidden, layers=layers, heads=heads, kv_heads=_kv_heads(r, heads), ffn=r.int("intermediate_size"),
         vocab=r.int("vocab_size"), norm="rms_norm", gated=True,
         activation=r.activation("hidden_activation", "hidden_act",
                                 default="gelu_pytorch_tanh" if family == "gemma2" else "silu"),
-        tied=r.bool("tie_word_embeddings", default=gemma),
+        tied=r.bool("tie_word_embeddings", default=gemma, rule="default"),
         qkv_bias=r.bool("attention_bias", default=family == "qwen2"),
         out_bias=r.bool("attention_bias", default=False), mlp_bias=r.bool("mlp_bias", default=False),
         qk_norm=family == "qwen3", post_norms=family == "gemma2", embed_scale=gemma,
     )
-    if gemma or family == "qwen3":  # Hugging Face's defaults, not hidden / heads
-        figures["head_dim"] = r.int("head_dim", default=128 if family == "qwen3" else 256)
+    if gemma or family == "qwen3":  # Hugging Face's defaults (256, 128), not hidden / heads
+        figures["head_dim"] = r.int("head_dim")
     elif r.raw.get("head_dim") is not None:
         figures["head_dim"] = r.int("head_dim")
     head_dim = figures.get("head_dim", hidden // heads)
@@ -534,12 +657,17 @@ def _llama_like(r: _Reader) -> dict[str, Any]:
     # use_sliding_window (its Hugging Face default is false); Gemma-2 always, on its local blocks
     windowed = (family in ("mistral", "mixtral", "phi3", "qwen2", "qwen3")
                 and r.bool("use_sliding_window", default=family not in ("qwen2", "qwen3")))
+    # a config leaving sliding_window out has its class's default (Mistral, Qwen2, Qwen3, Gemma-2: 4,096; Mixtral,
+    # Phi-3: none); a null one has no window
+    window_given = r.raw.get("sliding_window") is not None or (
+        "sliding_window" not in r.raw and "sliding_window" in r.class_defaults)
     if family == "gemma2":
-        figures.update(_windows(r, layers, r.int("sliding_window", default=4096), range(0, layers, 2)))
-        figures["attn_softcap"] = _softcap(r, "attn_logit_softcapping", 50.0)
-        figures["final_softcap"] = _softcap(r, "final_logit_softcapping", 30.0)
-    elif windowed and r.raw.get("sliding_window") is not None:
-        first = r.int("max_window_layers", default=28, least=0) if family in ("qwen2", "qwen3") else 0
+        if window_given:
+            figures.update(_windows(r, layers, r.int("sliding_window"), range(0, layers, 2)))
+        figures["attn_softcap"] = _softcap(r, "attn_logit_softcapping")
+        figures["final_softcap"] = _softcap(r, "final_logit_softcapping")
+    elif windowed and window_given:
+        first = r.int("max_window_layers", least=0) if family in ("qwen2", "qwen3") else 0
         figures.update(_windows(r, layers, r.int("sliding_window"), range(first, layers)))
     if family == "mixtral":
         figures["experts"] = r.int("num_local_experts")
@@ -551,12 +679,24 @@ def _llama_like(r: _Reader) -> dict[str, Any]:
     return figures
 
 
-def _softcap(r: _Reader, key: str, default: float) -> float | None:
-    """A logit soft-cap (Gemma-2's ``attn_logit_softcapping``, ``final_logit_softcapping``): ``default`` (Hugging
-    Face's ``Gemma2Config``) when the config leaves the key out, None (no capping) when it sets it to null, else a
-    positive number."""
+def _kv_heads(r: _Reader, heads: int) -> int:
+    """``num_key_value_heads``; left out, the class default (Mistral, Mixtral: 8; Qwen2, Qwen3: 32; Gemma: 16;
+    Gemma-2: 4), or ``heads`` where that default is None (Llama, Phi-3); null: ``heads`` (the classes' rule for
+    None)."""
+    key = "num_key_value_heads"
+    if key in r.raw and r.raw[key] is None:
+        return r.int(key, default=heads, rule="rule for null: num_attention_heads")
+    if key in r.class_defaults:
+        return r.int(key)
+    return r.int(key, default=heads, rule="default: num_attention_heads")
+
+
+def _softcap(r: _Reader, key: str) -> float | None:
+    """A logit soft-cap (Gemma-2's ``attn_logit_softcapping``, ``final_logit_softcapping``): the
+    ``Gemma2Config`` default (50, 30) when the config leaves the key out, None (no capping) when it sets it to
+    null, else a positive number."""
     if key not in r.raw:
-        return default
+        return float(r.get(key))
     value = r.raw[key]
     if value is None:
         return None
@@ -593,7 +733,8 @@ def _gpt2(r: _Reader) -> dict[str, Any]:
                 kv_heads=r.int("n_head"), ffn=r.int("n_inner", default=4 * hidden), vocab=r.int("vocab_size"),
                 positions=r.int("n_positions", "n_ctx"), norm="layer_norm", gated=False,
                 activation=r.activation("activation_function", default="gelu_new"),
-                qkv_bias=True, out_bias=True, mlp_bias=True, tied=r.bool("tie_word_embeddings", default=True))
+                qkv_bias=True, out_bias=True, mlp_bias=True,
+                tied=r.bool("tie_word_embeddings", default=True, rule="default, from PretrainedConfig"))
 
 
 def _gptj(r: _Reader) -> dict[str, Any]:
@@ -601,18 +742,18 @@ def _gptj(r: _Reader) -> dict[str, Any]:
     return dict(hidden=hidden, layers=r.int("n_layer"), heads=heads, kv_heads=heads,
                 ffn=r.int("n_inner", default=4 * hidden), vocab=r.int("vocab_size"), norm="layer_norm",
                 gated=False, activation=r.activation("activation_function", default="gelu_new"),
-                mlp_bias=True, lm_head_bias=True, tied=r.bool("tie_word_embeddings", default=False),
-                parallel="shared_norm", rotary_dim=r.int("rotary_dim", default=hidden // heads))
+                mlp_bias=True, lm_head_bias=True, tied=r.bool("tie_word_embeddings", default=False, rule="default"),
+                parallel="shared_norm", rotary_dim=r.int("rotary_dim"))
 
 
 def _gpt_neox(r: _Reader) -> dict[str, Any]:
     hidden, heads = r.int("hidden_size"), r.int("num_attention_heads")
-    pct = r.fraction("rotary_pct", "partial_rotary_factor", default=0.25)
+    pct = r.fraction("rotary_pct", "partial_rotary_factor")
     bias = r.bool("attention_bias", default=True)
     return dict(hidden=hidden, layers=r.int("num_hidden_layers"), heads=heads, kv_heads=heads,
                 ffn=r.int("intermediate_size"), vocab=r.int("vocab_size"), norm="layer_norm", gated=False,
                 activation=r.activation("hidden_act", default="gelu"), qkv_bias=bias, out_bias=bias,
-                mlp_bias=True, tied=r.bool("tie_word_embeddings", default=False),
+                mlp_bias=True, tied=r.bool("tie_word_embeddings", default=False, rule="default"),
                 parallel="two_norms" if r.bool("use_parallel_residual", default=True) else "none",
                 rotary_dim=int(hidden // heads * pct))
 
@@ -625,14 +766,15 @@ def _opt(r: _Reader) -> dict[str, Any]:
                 kv_heads=r.int("num_attention_heads"), ffn=r.int("ffn_dim"), vocab=r.int("vocab_size"),
                 positions=r.int("max_position_embeddings") + 2,  # OPT's learned positions are offset by 2
                 norm="layer_norm", gated=False, activation=r.activation("activation_function", default="relu"),
-                qkv_bias=bias, out_bias=bias, mlp_bias=bias, tied=r.bool("tie_word_embeddings", default=True),
+                qkv_bias=bias, out_bias=bias, mlp_bias=bias,
+                tied=r.bool("tie_word_embeddings", default=True, rule="default, from PretrainedConfig"),
                 pre_norm=r.bool("do_layer_norm_before", default=True), embed_proj=None if proj == hidden else proj)
 
 
 def _bert(r: _Reader) -> dict[str, Any]:
     return dict(hidden=r.int("hidden_size"), layers=r.int("num_hidden_layers"), heads=r.int("num_attention_heads"),
                 kv_heads=r.int("num_attention_heads"), ffn=r.int("intermediate_size"), vocab=r.int("vocab_size"),
-                positions=r.int("max_position_embeddings"), type_vocab=r.int("type_vocab_size", default=2),
+                positions=r.int("max_position_embeddings"), type_vocab=r.int("type_vocab_size"),
                 norm="layer_norm", gated=False, activation=r.activation("hidden_act", default="gelu"),
                 qkv_bias=True, out_bias=True, mlp_bias=True, pre_norm=False, encoder=True)
 
@@ -826,7 +968,7 @@ def transformer_network(config: TransformerConfig | Mapping[str, Any] | str | Pa
             out.layers.extend(layer.model_copy(update={"name": prefix + layer.name[cut:]}) for layer in template)
         else:
             first = len(out.layers)
-            _block(out, cfg, prefix, tokens, t, cache, kv_type)
+            _block(out, cfg, prefix, tokens, (t, ctx), cache, kv_type)
             templates[t] = (len(prefix), out.layers[first:])
 
     # heads
@@ -852,10 +994,12 @@ def transformer_network(config: TransformerConfig | Mapping[str, Any] | str | Pa
                                f"(batch {b}, seq_len {s}, context_len {ctx}, kv_cache {cache})")
 
 
-def _block(out: _Layers, cfg: TransformerConfig, p: str, tokens: Shape, t: int, cache: bool,
+def _block(out: _Layers, cfg: TransformerConfig, p: str, tokens: Shape, lengths: tuple[int, int], cache: bool,
            kv_type: DType | None) -> None:
-    """One block named ``{p}{part}`` at ``tokens`` ``(B, S, H)``, its attention reading ``t`` keys (a cache of
-    ``t`` tokens as state when ``cache``, typed ``kv_type``)."""
+    """One block named ``{p}{part}`` at ``tokens`` ``(B, S, H)``, each query of its attention reading ``t`` keys
+    of a context of ``ctx`` tokens (``lengths = (t, ctx)``, ``t < ctx`` under a sliding window): a cache of ``t``
+    tokens as state when ``cache`` (typed ``kv_type``), else the K and V of all ``ctx`` tokens as inputs."""
+    t, ctx = lengths
     b, s, h = tokens
     d, hq, hkv = cfg.head_dim, cfg.heads, cfg.kv_heads
     g, q_out, kv_out = hq // hkv, hq * d, hkv * d
@@ -874,7 +1018,7 @@ def _block(out: _Layers, cfg: TransformerConfig, p: str, tokens: Shape, t: int, 
         out.add(p + "rope", "mul", (rotated, table, table), (rotated,))
     k_state: tuple[TensorSpec, ...] = ()
     v_state: tuple[TensorSpec, ...] = ()
-    new = s if cache else t
+    new = s if cache else ctx  # K, V read besides the cache: the new tokens', or (no cache) every token's
     if cache:
         k_state = (TensorSpec(shape=(b, hkv, t, d), dtype=kv_type),)
         v_state = (TensorSpec(shape=(b, hkv, t, d), dtype=kv_type),)
