@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from rooflinekit._limits import shown
 from rooflinekit.catalog import get_hardware, get_network, load_hardware_file
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
-from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
+from rooflinekit.descriptors import DType, HardwareSpec, NetworkSpec, Precision
 from rooflinekit.errors import CalibrationError, PrecisionError, RooflineWarning, SpecError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
 from rooflinekit.roofline import predictor
@@ -113,7 +113,9 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     ``network`` and ``hardware`` may be catalog names or files (see :func:`resolve_network`,
     :func:`resolve_hardware`). With ``precision=None`` and a network whose own data type has no peak on the
     hardware, the hardware's ``default_precision`` is used (when it has one) and ``notes`` says so; a precision
-    without a peak raises :class:`~rooflinekit.errors.PrecisionError` naming one to pass. ``notes`` also says when
+    without a peak raises :class:`~rooflinekit.errors.PrecisionError` naming one to pass (a
+    :class:`~rooflinekit.roofline.CountedNetwork` is not counted again: its error says to count it at a precision
+    the hardware supports). ``notes`` also says when
     layer mode meets a network without layers (it is then network mode) and when ``hardware`` is a system of
     several devices (costed as one of them). Warns :class:`CapacityWarning` when a memory level cannot
     hold the weights, activations or state placed in it (an aggregate network without an activation count: the
@@ -192,6 +194,9 @@ def _roofline(network: NetworkSpec | CountedNetwork, hardware: HardwareSpec, pre
         return (predictor.predict(network, hardware, precision, batch, mode, traffic, conventions, counters, fuse),
                 precision, None)
     except PrecisionError as exc:
+        if precision is None and isinstance(network, CountedNetwork):  # not counted again at another precision
+            pick = _precision_pick(hardware)
+            raise predictor.counted_precision_error(network, exc, pick and pick.value) from exc
         if precision is not None or hardware.default_precision is None:
             raise _extended(exc, _precision_hint(hardware)) from exc
         default = hardware.default_precision.value
@@ -207,14 +212,20 @@ def _extended(error: PrecisionError, hint: str) -> PrecisionError:
 
 
 def _precision_hint(hardware: HardwareSpec) -> str:
-    """``"; choose one: pass precision='int4' (--precision int4)"``: the hardware's default data type, else its
-    widest native one of at most 32 bits (fp64 only when nothing narrower is native); empty without peaks."""
+    """``"; choose one: pass precision='int4' (--precision int4)"`` naming :func:`_precision_pick`; empty without
+    peaks."""
+    pick = _precision_pick(hardware)
+    return "" if pick is None else f"; choose one: pass precision='{pick.value}' (--precision {pick.value})"
+
+
+def _precision_pick(hardware: HardwareSpec) -> DType | None:
+    """The data type to suggest on ``hardware``: its default, else its widest native one of at most 32 bits (fp64
+    only when nothing narrower is native); None without peaks."""
     native = list(hardware.peak_ops_per_s)
     if not native:
-        return ""
+        return None
     default = hardware.default_precision
-    pick = default if default in native else max(native, key=lambda dtype: (dtype.bits <= 32, dtype.bits))
-    return f"; choose one: pass precision='{pick.value}' (--precision {pick.value})"
+    return default if default in native else max(native, key=lambda dtype: (dtype.bits <= 32, dtype.bits))
 
 
 def _multi_device_notes(hardware: HardwareSpec) -> list[str]:

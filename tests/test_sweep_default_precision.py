@@ -120,11 +120,14 @@ def test_explicit_precision_the_hardware_lacks_still_fails():
 def test_counted_network_cannot_fall_back_and_says_why_as_predict_does():
     counted = CountedNetwork.of(rk.get_network("ResNet-50"))
     nano = rk.get_hardware("Jetson Nano")
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(rk.errors.PrecisionError) as info:  # a precision the hardware lacks, not a bad argument
         rk.predict(counted, nano)
+    assert (info.value.precision, info.value.hardware, info.value.supported) == ("int8", "Jetson Nano",
+                                                                                 ("fp16", "fp32"))
     table = rk.sweep([counted], [nano, "ZCU104-DPU"], [None], [1])
     assert table.status.tolist() == [str(info.value), "ok"]
-    assert "already counted at int8" in table.status.iloc[0] and table.precision.tolist() == ["int8", "int8"]
+    assert "already counted at int8: count it at a precision" in table.status.iloc[0]
+    assert table.precision.tolist() == ["int8", "int8"]
 
 
 def test_networks_with_their_own_batches_fall_back_with_them():
@@ -206,7 +209,7 @@ def test_grid_whose_template_lacks_the_network_type():
     assert explicit.notes.map(lambda n: n is None or not any("default" in x for x in n)).all()
     # a network already counted cannot be counted at the default: the reason predict gives
     counted = CountedNetwork.of(resnet)
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(rk.errors.PrecisionError) as info:
         rk.predict(counted, nano)
     assert rk.sweep([counted], [grid], [None], [1]).status.tolist() == [str(info.value)] * 4
 

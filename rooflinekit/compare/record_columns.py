@@ -26,7 +26,7 @@ from pydantic_core import ErrorDetails
 
 from rooflinekit.compare.records import (MEASUREMENT_FIELDS, NO_MEASUREMENT, RECORD_COLUMNS, REMEMBERED_CHARS,
                                          LoadResult, Record, _dtype, is_missing, normalize_framework, rejected_frame,
-                                         split_duplicates, validation_reason)
+                                         release_keys, split_duplicates, validation_reason)
 
 CACHE_LIMIT = 4096
 """Most distinct cell texts whose validation one column remembers (each of at most
@@ -158,7 +158,8 @@ class RecordColumns:
         for name in _FIELDS:
             self._valid[name].extend(kept[name])
         self._valid["source"].extend([lines[row] for row in keep])
-        self._key_hashes.extend(map(hash, zip(*(kept[name] for name in Record.KEY_FIELDS))))
+        keys = {**kept, "framework_version": release_keys(kept["framework_version"])}  # 8.1 = 8.1.0: one release
+        self._key_hashes.extend(map(hash, zip(*(keys[name] for name in Record.KEY_FIELDS))))
         for row, reason in enumerate(reasons):
             if reason is not None:
                 for name in _FIELDS:
@@ -228,8 +229,9 @@ class RecordColumns:
     def _duplicates(self, columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
         """Drop duplicate records from ``columns`` (in place) and return them as rejected rows with their reason.
 
-        Records whose key hashes alike are the candidates (equal keys hash alike; a collision only adds a
-        candidate); :func:`~rooflinekit.compare.records.split_duplicates` compares their keys and values exactly."""
+        Records whose key hashes alike are the candidates (the version hashed as its release,
+        :func:`~rooflinekit.compare.records.release_keys`; equal keys hash alike, a collision only adds a candidate);
+        :func:`~rooflinekit.compare.records.split_duplicates` compares their keys and values exactly."""
         candidates = _repeated(self._key_hashes)
         self._key_hashes = array.array("q")
         if not len(candidates):

@@ -8,7 +8,9 @@ columns of its own after them, see its ``*Record`` model) is the contract betwee
 column                 dtype     meaning and unit
 =====================  ========  =================================================================================
 ``hardware``           str       device as the source spells it; an operating mode is part of the name
-                                 (``TX2-maxn``, ``EdgeTPU-fast``). Resolved against the catalog only when aligning.
+                                 (``TX2-maxn``, ``EdgeTPU-fast``). Resolved against the catalog when aligning;
+                                 :func:`~rooflinekit.compare.loaders.load_mlperf_tiny` gives the catalog's name
+                                 (its ``board`` column keeps the submitted spelling)
 ``network``            str       network as the source spells it, without pruning suffix
 ``precision``          str       canonical :class:`~rooflinekit.descriptors.Precision` label (``int8``, ``fp16``,
                                  ``W-int8_A-fp32``); missing = not stated by the source
@@ -34,10 +36,12 @@ Every record has at least one of ``latency_s``, ``throughput_fps``, ``energy_j``
 with a unit (``"12 ms"``, ``"7.4 mJ"``, ``"40 mW"``, ``"5.5 fps"``); they are stored in SI base units.
 
 A record that fails validation is not dropped: :func:`records_frame` returns it in ``rejected`` (the fields as given,
-object dtype) with a ``reason``. Two records with the same key (:attr:`Record.KEY_FIELDS`) are duplicates: identical
+object dtype) with a ``reason``. Two records with the same key (:attr:`Record.KEY_FIELDS`, ``framework_version``
+compared as a release: ``8.1``, ``8.1.0`` and ``v8.1`` are one, see :func:`release_keys`) are duplicates: identical
 measured values keep the first and reject the rest as exact duplicates; different values reject all of them as
 conflicting (repeated runs of one configuration: give one row per configuration, e.g. their median), the reason
-listing the first :data:`LISTED_DUPLICATES` values and sources and the group's size.
+listing the first :data:`LISTED_DUPLICATES` values and sources and the group's size; a reason names the versions
+as the rows wrote them where they differ.
 """
 
 from __future__ import annotations
@@ -383,14 +387,44 @@ def _describe_key(row: Mapping[str, Any], key_fields: tuple[str, ...]) -> str:
     return ", ".join(f"{name}={shown(row[name])}" for name in key_fields if not is_missing(row[name]))
 
 
+def release_keys(versions: Iterable[Any]) -> list[Any]:
+    """The release of each ``framework_version``, by the rule of
+    :func:`~rooflinekit.compare.calibrate.releases.release_key`; each distinct version is read once (a table of many
+    rows names a few versions).
+
+    Parameters
+    ----------
+    versions : Iterable[Any]
+        Versions as the records give them (``str``, None where missing).
+
+    Returns
+    -------
+    list
+        One key per version: ``'8.1'``, ``'8.1.0'`` and ``'v8.1'`` give ``'8.1'``; ``'8.10'`` and
+        ``'commit a30942eb'`` stay as written; None stays None.
+    """
+    from rooflinekit.compare.calibrate.releases import release_key  # the one place the rule lives (it imports us)
+
+    versions = list(versions)
+    keys = {version: release_key(version) for version in set(versions)}
+    return [keys[version] for version in versions]
+
+
 def split_duplicates(rows: list[dict[str, Any]], model: type[Record]) -> tuple[list[int], list[dict]]:
     """Indices of the ``rows`` kept (in order) and the rows rejected as duplicates, each with its ``reason``.
 
-    Unique keys are kept; the first of exact duplicates is kept; every member of a conflicting group is rejected.
+    Rows are duplicates when their key fields are equal, ``framework_version`` compared as releases
+    (:func:`release_keys`: ``8.1`` and ``8.1.0`` collide). Unique keys are kept; the first of exact duplicates is
+    kept; every member of a conflicting group is rejected. A reason names the versions as each row wrote them
+    where they differ.
     """
+    releases = release_keys(row["framework_version"] for row in rows)
+    version_at = model.KEY_FIELDS.index("framework_version")
     groups: dict[tuple, list[int]] = {}
     for index, row in enumerate(rows):
-        groups.setdefault(tuple(row[name] for name in model.KEY_FIELDS), []).append(index)
+        key = [row[name] for name in model.KEY_FIELDS]
+        key[version_at] = releases[index]
+        groups.setdefault(tuple(key), []).append(index)
     kept, rejected = [], []
     for members in groups.values():
         if len(members) == 1:
@@ -402,15 +436,26 @@ def split_duplicates(rows: list[dict[str, Any]], model: type[Record]) -> tuple[l
         key = _describe_key(first, model.KEY_FIELDS)
         if not differing:
             kept.append(members[0])
-            rejected += [{**rows[i], "reason": f"exact duplicate of {first['source']} (key {key})"}
+            rejected += [{**rows[i], "reason": f"exact duplicate of {first['source']} (key {key})"
+                          + _spelled(rows[i]["framework_version"], first["framework_version"])}
                          for i in members[1:]]
             continue
         detail = "; ".join(f"{name} " + _listed([repr(rows[i][name]) for i in members[:LISTED_DUPLICATES]],
                                                 len(members), " vs ") for name in differing)
         sources = _listed([rows[i]["source"] for i in members[:LISTED_DUPLICATES]], len(members), ", ")
-        reason = f"conflicting duplicates of key ({key}): {detail} (sources {sources})"  # one string for the group
+        spellings = list(dict.fromkeys(rows[i]["framework_version"] for i in members))
+        written = _listed([shown(v) for v in spellings[:LISTED_DUPLICATES]], len(spellings), ", ")
+        versions = f"; framework_version {written} are one release" if len(spellings) > 1 else ""
+        reason = f"conflicting duplicates of key ({key}): {detail} (sources {sources}){versions}"  # one per group
         rejected += [{**rows[i], "reason": reason} for i in members]
     return sorted(kept), rejected
+
+
+def _spelled(version: Any, first: Any) -> str:
+    """``"; framework_version '8.1.0' is the release written '8.1' there"`` when a duplicate wrote the version of the
+    row it duplicates otherwise, else ``''``."""
+    return "" if version == first else \
+        f"; framework_version {shown(version)} is the release written {shown(first)} there"
 
 
 LISTED_DUPLICATES = 5

@@ -53,7 +53,8 @@ def axis_values(name: str, spec: AxisValues) -> np.ndarray:
     """The values of one axis (a list, or a range ``(start, stop, "log" | "lin", n)``) as a float64 array.
 
     Raises :class:`~rooflinekit.errors.SpecError` for an empty axis, a malformed range, a range of more than
-    :data:`MAX_AXIS_POINTS` points or a value that is not a finite positive number.
+    :data:`MAX_AXIS_POINTS` points, nested values (a list of lists or a 2-D array: not flattened, which would hide
+    the mistake) or a value that is not a finite positive number.
     """
     if isinstance(spec, (tuple, list)) and len(spec) == 4 and isinstance(spec[2], str):
         start, stop, scale, n = spec
@@ -80,10 +81,15 @@ def axis_values(name: str, spec: AxisValues) -> np.ndarray:
             values = np.linspace(low, high, int(n))
     else:
         try:
-            values = np.asarray(spec, dtype=np.float64).ravel()
+            given = np.asarray(spec, dtype=np.float64)
         except (TypeError, ValueError):
             raise SpecError(f"grid axis {name}: values must be numbers or [start, stop, 'log' or 'lin', n], "
                             f"got {spec!r}") from None
+        if given.ndim > 1:  # a nested list is no list of values: flattening it would hide the mistake
+            raise SpecError(f"grid axis {name}: values must be one flat list of numbers, got nested values of shape "
+                            f"{given.shape}; write the values as one list ([1e12, 2e12, 4e12]) or as a range "
+                            "[start, stop, 'log' or 'lin', n], and give each further quantity an axis of its own")
+        values = given.ravel()
     if values.size == 0:
         raise SpecError(f"grid axis {name} has no values; give at least one")
     if not (np.isfinite(values).all() and (values > 0).all()):

@@ -815,6 +815,30 @@ def _counted(network: NetworkSpec | CountedNetwork, precision: Precision | str |
     return count_once(network, precision, conventions, counters)
 
 
+def counted_precision_error(network: CountedNetwork, error: PrecisionError, precision: str | None) -> PrecisionError:
+    """The error of a network already counted whose own type has no peak on a hardware: it is not counted again
+    (at the hardware's default precision, or at one passed), so it must be counted at a type the hardware supports.
+
+    Parameters
+    ----------
+    network : the counted network (:class:`CountedNetwork`).
+    error : the :class:`~rooflinekit.errors.PrecisionError` its own type met on the hardware.
+    precision : the supported type to suggest (the hardware's default precision, ``fp16``); None: none to name.
+
+    Returns
+    -------
+    PrecisionError
+        ``error``'s message and fields (``precision``, ``hardware``, ``supported``), the message ending in
+        ``; CNV is already counted at fp32: count it at a precision the hardware supports, e.g.
+        CountedNetwork.of(spec, 'fp16'), or pass the network spec instead of the counted network``.
+    """
+    example = f", e.g. CountedNetwork.of(spec, {precision!r})" if precision is not None else ""
+    return PrecisionError(f"{error}; {network.label} is already counted at {network.precision.label}: count it at a "
+                          f"precision the hardware supports{example}, or pass the network spec instead of the "
+                          "counted network", precision=error.precision, hardware=error.hardware,
+                          supported=error.supported)
+
+
 def _default_batch(counted: CountedNetwork) -> int:
     return int(getattr(counted.spec, "batch", 1))
 
@@ -1194,8 +1218,9 @@ class SweepPlan:
 
         Only those networks are counted again (once per default precision, :func:`count_once`) and evaluated, on
         the specs they failed on (specs failing the same networks at the same default in one pass). A network
-        already counted (:class:`CountedNetwork`) cannot be counted again: its rows fail with the error
-        :func:`predict` raises for it. Sweeps where nothing falls back get ``results`` as they are.
+        already counted (:class:`CountedNetwork`) is not counted again: its rows fail with the
+        :class:`~rooflinekit.errors.PrecisionError` :func:`rooflinekit.api.predict` raises for it
+        (:func:`counted_precision_error`). Sweeps where nothing falls back get ``results`` as they are.
         """
         if None not in self.precisions:
             return results, {}
@@ -1214,12 +1239,13 @@ class SweepPlan:
         used: dict[int, dict[int, str]] = {}
         for (default, segments), hardware in failing.items():
             recounted: dict[int, CountedNetwork] = {}
-            refused: dict[int, Exception] = {}
+            refused: dict[int, CountedNetwork] = {}  # not counted again: each spec's own error says what to do
             for s in segments:
-                try:
-                    recounted[s] = _counted(self.networks[group[s // n_p]], default, self.conventions, self.counters)
-                except SpecError as exc:
-                    refused[s] = exc
+                network = self.networks[group[s // n_p]]
+                if isinstance(network, CountedNetwork):
+                    refused[s] = network
+                else:
+                    recounted[s] = _counted(network, default, self.conventions, self.counters)
             members = np.array(list(recounted), dtype=np.int64)
             stacks: dict[tuple[int, ...], tuple[np.ndarray, Stack]] = {}
             for key in dict.fromkeys(map(tuple, sizes[members].tolist())):  # networks with equal batches
@@ -1237,13 +1263,14 @@ class SweepPlan:
 
     @staticmethod
     def _spliced(result: StackedEvaluation, members: np.ndarray, fallback: StackedEvaluation | None,
-                 refused: dict[int, Exception], hardware: str, default: str) -> StackedEvaluation:
+                 refused: dict[int, CountedNetwork], hardware: str, default: str) -> StackedEvaluation:
         """``result`` with the rows of segments ``members`` (M,) taken from ``fallback`` (those networks on the same
         device at its default precision ``default``, so with the same bound labels), each predicted row's notes
-        ending in :func:`default_precision_note`, and the segments ``refused`` failing with that error instead."""
+        ending in :func:`default_precision_note`, and the segments ``refused`` (networks already counted) failing
+        with :func:`counted_precision_error` of their own type's error instead."""
         errors = list(result.errors)
-        for s, exc in refused.items():
-            errors[s] = exc
+        for s, network in refused.items():
+            errors[s] = counted_precision_error(network, cast(PrecisionError, errors[s]), default)
         if fallback is None:
             return replace(result, errors=tuple(errors))
         n_seg, n_b = result.bound.shape
@@ -1303,6 +1330,8 @@ class SweepPlan:
             except PrecisionError as exc:
                 if note is not None or own is None or default is None:
                     raise
+                if isinstance(own, CountedNetwork):  # not counted again at the default
+                    raise counted_precision_error(own, exc, default.value) from exc
                 used = _counted(own, default.value, self.conventions, self.counters)
                 note = default_precision_note(grid.template.name, default.value, exc)
                 evaluation = on_grid(used)

@@ -13,7 +13,11 @@ Benchmarks ``ad``/``ic``/``kws``/``vww`` (or ``anomaly_detection``, ...) name th
 (:data:`REFERENCE_MODELS`: ``ad01``, ``pretrainedResnet``, ``kws_ref_model``, ``vww_96``); an open-division
 ``<model>`` folder names the network. :data:`MODEL_FILE_NETWORKS` maps the reference model files' stems
 (``vww_96_int8``) onto these names for alignment.
-The system JSON gives ``hardware`` (Board Name), the software stack and the columns of :class:`MLPerfRecord`. Field
+The system JSON gives ``hardware`` (Board Name), the software stack and the columns of :class:`MLPerfRecord`.
+``hardware`` is the hardware catalog's name of the board where the catalog knows it (rounds spell one board
+``Nucleo-L4R5ZI`` and ``NUCLEO-L4R5ZI``: one name, so that grouping by ``hardware`` gives one group per board), else
+the name as submitted; the submitted spelling stays in ``board`` (the Board Name) and ``system`` (the folder, which
+names the hardware when the description gives no Board Name). Field
 names are matched ignoring case, spaces and punctuation; a repeated field keeps its first non-empty value; a missing
 ``,`` between fields is repaired (and said so in ``files``). Every file under the folder is listed in ``files``.
 """
@@ -27,11 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from rooflinekit.catalog import normalize_name
+from rooflinekit.catalog import get_hardware, normalize_name
 from rooflinekit.compare.records import (
     NONE_WORDS, Hertz, LoadResult, OptionalText, Record, RequiredText, files_frame, normalize_framework, records_frame,
 )
-from rooflinekit.errors import RecordError
+from rooflinekit.errors import RecordError, UnknownNameError
 
 BENCHMARKS = {"ad": "ad", "anomaly_detection": "ad", "ic": "ic", "image_classification": "ic", "kws": "kws",
               "keyword_spotting": "kws", "vww": "vww", "visual_wake_words": "vww"}
@@ -76,7 +80,8 @@ class MLPerfRecord(Record):
     """A record plus the MLPerf Tiny system columns.
 
     ``round`` (``v1.1``), ``division`` (closed/open, from the folder), ``submitter`` and ``system`` (folder names),
-    ``benchmark`` (ad, ic, kws, vww), ``board``, ``soc``, ``processor`` (as written), ``core_type`` (``Cortex-M4``,
+    ``benchmark`` (ad, ic, kws, vww), ``board`` (the Board Name as submitted; ``hardware`` is the catalog's name
+    of it, see the module docstring), ``soc``, ``processor`` (as written), ``core_type`` (``Cortex-M4``,
     ``Cortex-M33``, ``Cortex-M0+``, ``RISC-V``, ...), ``clock_hz`` (processor clock, Hz), ``accelerator`` (as written),
     ``system_class`` (``cortex-m`` = Arm Cortex-M CPU alone; ``accelerator``, ``fpga``, ``risc-v``,
     ``application-processor``, ``other``), ``cpu_only_cortex_m`` (system_class == cortex-m: the rows a CPU-only model
@@ -371,10 +376,16 @@ def load_mlperf_tiny(folder: str | Path) -> LoadResult:
         raise RecordError(f"{folder} holds no MLPerf Tiny result logs (results/vX.Y/<division>/<submitter>/results/"
                           "<system>/<benchmark>/<mode>/*.txt)")
     rows, refused = [], []
+    names: dict[str, str] = {}  # hardware as submitted -> as the catalog names it, looked up once each
     for (round_, division, submitter, parts, benchmark, model), logs in groups.items():
         row, reason = _record(round_, division, submitter, parts, benchmark, model, logs,
                               systems.get((round_, division, submitter), {}))
-        (refused if reason else rows).append({**row, "reason": reason} if reason else row)
+        if reason:
+            refused.append({**row, "reason": reason})
+            continue
+        if row["hardware"] not in names:
+            names[row["hardware"]] = _catalog_name(row["hardware"])
+        rows.append({**row, "hardware": names[row["hardware"]]})
     for found in systems.values():
         for system in found.values():
             if not system.used:
@@ -383,6 +394,15 @@ def load_mlperf_tiny(folder: str | Path) -> LoadResult:
                 inventory[system.path] = (status, f"{note}; {unused}" if note else unused)
     entries = [(path, status, reason) for path, (status, reason) in inventory.items()]
     return records_frame(rows, model=MLPerfRecord, files=files_frame(entries), rejected=refused)
+
+
+def _catalog_name(hardware: str) -> str:
+    """``hardware`` as the hardware catalog names it (any alias, case or punctuation: ``Nucleo-L4R5ZI`` ->
+    ``NUCLEO-L4R5ZI``), or as given when the catalog has no such hardware."""
+    try:
+        return get_hardware(hardware).name
+    except UnknownNameError:
+        return hardware
 
 
 def _record(round_: str, division: str, submitter: str, parts: tuple[str, ...], benchmark: str, model: str | None,
