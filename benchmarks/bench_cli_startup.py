@@ -49,12 +49,15 @@ def wall_s(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def import_breakdown(top: int, env: dict[str, str]) -> list[tuple[str, float]]:
-    """The ``top`` packages whose modules took longest to import in one run of the command in environment ``env``
-    (``-X importtime`` self times summed per top-level package, per subpackage inside ``rooflinekit``), ms,
-    longest first."""
-    command = [sys.executable, "-X", "importtime", "-c", "import sys; from rooflinekit.cli import main; "
-               "sys.exit(main())", *COMMAND]
+def import_breakdown(cli: list[str], top: int, env: dict[str, str]) -> list[tuple[str, float]]:
+    """The ``top`` packages whose modules took longest to import in one run of the timed command ``cli`` in
+    environment ``env`` (``-X importtime`` self times summed per top-level package, per subpackage inside
+    ``rooflinekit``), ms, longest first.
+
+    The installed script is run by this interpreter as a file, never as ``-c`` code: ``-c`` puts the working
+    folder first on ``sys.path``, so from the top of a source checkout it would measure the checkout's modules (and
+    their first, uncached run) instead of the installed ones the timings are of."""
+    command = [sys.executable, "-X", "importtime", *(cli[1:] if cli[0] == sys.executable else cli)]
     result = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     totals: dict[str, float] = {}
     for match in re.finditer(r"^import time:\s+(\d+) \|\s+\d+ \| *(\S+)$", result.stderr, re.M):
@@ -85,7 +88,7 @@ def main() -> None:
         for _ in range(args.runs):
             cli_s.append(wall_s(cli, env))
             python_s.append(wall_s(python, env))
-        breakdown = import_breakdown(args.breakdown, env) if args.breakdown else []
+        breakdown = import_breakdown(cli, args.breakdown, env) if args.breakdown else []
     cli_median, python_median = statistics.median(cli_s), statistics.median(python_s)
     if breakdown:
         print("import time by package, ms (own time of its modules under -X importtime):")

@@ -8,7 +8,9 @@ pruning percentage (``ResNet-50 80%``, ``CNV_12.5``); without one it means the u
 :class:`CatalogIndex` maps every name and alias to the file (and position in it) that defines it, and only that
 entry is validated. The index is read from the raw YAML (and the transformer configs' names) without validating
 anything, and kept in the user's cache folder (``$XDG_CACHE_HOME/rooflinekit`` or ``~/.cache/rooflinekit``) keyed
-by each file's size and modification time, so that a later process reads one JSON file instead of every spec.
+by each file's size and modification time, so that a later process reads one JSON file instead of every spec
+(the name keys, the catalog's files and the cache live in :mod:`rooflinekit.catalog_files`, which needs neither
+pydantic nor YAML).
 The cache also keeps each entry as the YAML file gave it (when JSON holds it exactly), so that a later lookup
 validates that entry without reading YAML at all (PyYAML is imported only when a file must be read). The cache
 is never required: when it cannot be read or written the index is built in memory. A name the
@@ -20,8 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
 import typing
 from functools import lru_cache
 from numbers import Real
@@ -31,6 +31,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from rooflinekit._limits import MAX_YAML_DEPTH, MAX_YAML_NODES, shown
+from rooflinekit.catalog_files import HARDWARE_DIR as HARDWARE_DIR, MODEL_DIR as MODEL_DIR  # re-exported
+from rooflinekit.catalog_files import normalize_name as normalize_name  # re-exported
+from rooflinekit.catalog_files import cache_file, catalog_files, network_key, read_cache, stamp, write_cache
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 from rooflinekit.descriptors._base import spec_error, spec_message
 from rooflinekit.errors import SpecError, UnknownNameError
@@ -38,31 +41,11 @@ from rooflinekit.errors import SpecError, UnknownNameError
 if TYPE_CHECKING:
     import yaml
 
-_PACKAGE = Path(__file__).resolve().parent
-
-
-def _bundled(folder: str) -> Path:
-    """A bundled catalog folder: inside the installed package, or at the top of a source checkout."""
-    installed = _PACKAGE / folder
-    return installed if installed.is_dir() else _PACKAGE.parent / folder
-
-
-HARDWARE_DIR = _bundled("hardware_specs")
-MODEL_DIR = _bundled("model_specs")
 # built on first validation (``defer_build``): a lookup served by the index cache never pays for the union's schema
 _NETWORK_ADAPTER: TypeAdapter[NetworkSpec] = TypeAdapter(NetworkSpec, config=ConfigDict(defer_build=True))
 # the classes of the NetworkSpec union by their 'kind' tag, to report a failed field without pydantic's tag prefix
 _NETWORK_KINDS = {cls.model_fields["kind"].default: cls for cls in typing.get_args(typing.get_args(NetworkSpec)[0])
                   if isinstance(cls, type) and issubclass(cls, BaseModel) and "kind" in cls.model_fields}
-_PRUNING_SUFFIX = re.compile(r"^(.*?)[\s_\-]*(\d+(?:\.\d+)?)\s*%?$")
-
-
-_NOT_KEY = re.compile(r"[^0-9a-z.]")
-
-
-def normalize_name(name: str) -> str:
-    """Lookup key: lower case, only letters, digits and dots (``'TX2 - maxn'`` -> ``'tx2maxn'``)."""
-    return _NOT_KEY.sub("", name.casefold())
 
 
 def _bounded_nodes(node: yaml.Node, path: Path) -> None:
@@ -306,13 +289,7 @@ class NetworkCatalog:
 
     def get(self, name: str, pruning_pct: float | None = None) -> NetworkSpec:
         """Look up ``name``; a trailing number is a pruning percentage unless it belongs to the name."""
-        family, pct = normalize_name(name), 100.0
-        if family not in self._families:
-            match = _PRUNING_SUFFIX.match(name.strip())
-            if match and normalize_name(match.group(1)) in self._families:
-                family, pct = normalize_name(match.group(1)), float(match.group(2))
-        if pruning_pct is not None:
-            pct = float(pruning_pct)
+        family, pct = network_key(name, self._families, pruning_pct)
         spec = self._index.get((family, pct))
         if spec is None and family in self._families:  # a known model without that pruning
             variants = [self.label(s) for s in self.specs if normalize_name(s.name) == family
@@ -416,30 +393,25 @@ class CatalogIndex:
         self._families: set[str] = set()
         self._usable = True
 
-    def _files(self) -> list[Path]:
-        files = sorted(self.folder.glob("*.yaml"))
-        if self.key == "networks":
-            files += sorted((self.folder / "transformers").glob("*.json"))
-        return files
-
     def _load(self) -> dict[tuple[str, float], Location] | None:
         """The index (built, or read from the cache when every file is unchanged); None when unusable."""
         if self._keys is not None or not self._usable:
             return self._keys
         try:
-            stamp = {str(p): [status.st_mtime_ns, status.st_size] for p in self._files() for status in [p.stat()]}
+            files = stamp(catalog_files(self.folder, self.key))
         except OSError:
             self._usable = False
             return None
         folder_id = hashlib.sha1(str(self.folder.resolve()).encode()).hexdigest()[:12]
-        cache = _cache_file(f"{self.key}-index-{folder_id}.json")
-        records = _read_cache(cache, stamp, self.VERSION)
-        if records is None:
-            records = self._scan([Path(p) for p in stamp])
+        cache = cache_file(f"{self.key}-index-{folder_id}.json")
+        cached = read_cache(cache, files, self.VERSION)
+        records = cached.get("records") if cached is not None else None
+        if not isinstance(records, list):
+            records = self._scan([Path(p) for p in files])
             if records is None:
                 self._usable = False
                 return None
-            _write_cache(cache, {"version": self.VERSION, "files": stamp, "records": records})
+            write_cache(cache, {"version": self.VERSION, "files": files, "records": records})
         keys: dict[tuple[str, float], Location] = {}
         for path, position, names, pct, entry in records:
             where = (str(path), int(position))
@@ -504,12 +476,7 @@ class CatalogIndex:
         """:meth:`NetworkCatalog.get`'s lookup (name, optional pruning suffix) through the index."""
         if self._load() is None:
             return None
-        family, pct = normalize_name(name), 100.0
-        if family not in self._families:
-            match = _PRUNING_SUFFIX.match(name.strip())
-            if match and normalize_name(match.group(1)) in self._families:
-                family, pct = normalize_name(match.group(1)), float(match.group(2))
-        return self.find(family, pct if pruning_pct is None else float(pruning_pct))
+        return self.find(*network_key(name, self._families, pruning_pct))
 
 
 def _json_exact(entry: Any) -> Any:
@@ -530,35 +497,6 @@ def _transformer_entry(path: Path) -> NetworkSpec:
     network: NetworkSpec = transformer_network(config, name=config.name).model_copy(
         update={"aliases": config.aliases})
     return network
-
-
-def _cache_file(name: str) -> Path:
-    """``name`` in the user cache folder of rooflinekit (created only when the index is written)."""
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(root) / "rooflinekit" / name
-
-
-def _read_cache(path: Path, stamp: dict[str, list[int]], version: int) -> list[list] | None:
-    """The cached records when the cache is of ``version`` and was made from exactly the files ``stamp``."""
-    try:
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        if cached.get("version") == version and cached.get("files") == stamp:
-            records: list[list] = cached["records"]
-            return records
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        pass
-    return None
-
-
-def _write_cache(path: Path, content: dict) -> None:
-    """Write the index cache atomically; any failure leaves no cache (it is never required)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(content), encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError:
-        pass
 
 
 _HARDWARE_INDEX = CatalogIndex(HARDWARE_DIR, "hardware", HardwareSpec.model_validate)

@@ -38,7 +38,6 @@ from rooflinekit.cli_common import (
 from rooflinekit.display import counted, format_value, one_line, peaks_text, render_fields, render_table, si
 from rooflinekit.errors import RecordError, RooflineError, RooflineWarning, SpecError
 from rooflinekit.progress import progress, set_progress
-from rooflinekit.output import LIST_SEPARATOR, dumps_json, flatten, tabular, to_json_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,6 +67,8 @@ PLOT_HELP = "draw a chart into a .png/.svg/.pdf file (needs rooflinekit[plot])"
 
 def _jsonable(value: Any) -> Any:
     """Strict-JSON data of ``value``: NaN, infinities, ``pd.NA`` -> None (:func:`rooflinekit.output.to_json_value`)."""
+    from rooflinekit.output import to_json_value
+
     return to_json_value(value)
 
 
@@ -79,6 +80,8 @@ def _emit(args: argparse.Namespace, payload: dict | list, table: pd.DataFrame | 
     table). ``columns`` orders the human table (key columns first); ``fields`` prints its one row as
     ``field  value`` lines.
     """
+    from rooflinekit.output import LIST_SEPARATOR, dumps_json, tabular
+
     if args.format == "json":
         print(dumps_json(payload))
         return
@@ -220,6 +223,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from rooflinekit.compare.calibrate import calibrate_from_paths
+    from rooflinekit.output import LIST_SEPARATOR, tabular
 
     mapping = _table_mapping(args)
     for path in args.records:
@@ -448,6 +452,7 @@ def cmd_hardware(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from rooflinekit.catalog import hardware_catalog
+    from rooflinekit.output import flatten
 
     _refuse_name(args)
     catalog = hardware_catalog()
@@ -624,6 +629,8 @@ def _no_usable_record(path: Path, loaded: Any) -> str:
 
 
 def cmd_align(args: argparse.Namespace) -> None:
+    from rooflinekit.output import LIST_SEPARATOR, dumps_json, tabular
+
     result, unmatched = _align(args)
     matched = result.matched
     summary = None
@@ -981,16 +988,42 @@ def _warning_printer() -> Callable[..., None]:
     return show
 
 
+def _quick_predict(words: Sequence[str]) -> argparse.Namespace | None:
+    """The parsed command line of a ``predict`` that :mod:`rooflinekit.quick` answers (its ``run`` prints the answer
+    as :func:`cmd_predict` prints the same prediction), or None for a command it declines."""
+    from rooflinekit.quick import csv_text, quick_prediction
+
+    quick = quick_prediction(words)
+    if quick is None:
+        return None
+    payload = {**quick.prediction, "fps_per_w": _fps_per_w(quick.prediction["fps"], quick.tdp_w)}
+
+    def run(args: argparse.Namespace) -> None:
+        if quick.format == "json":
+            from rooflinekit.output import dumps_json
+
+            print(dumps_json(payload))
+        elif quick.format == "csv":
+            print(csv_text(payload), end="")
+        else:
+            print(render_fields({c: payload[c] for c in PREDICT_FIELDS if c in payload}, wide=quick.wide))
+
+    return argparse.Namespace(quiet=quick.quiet, run=run)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 error, including a usage error).
 
     Errors print ``rooflinekit: error: ...`` on one line; warnings ``warning: ...``; a closed output pipe
-    (``rooflinekit hardware list | head``) ends quietly with status 0.
+    (``rooflinekit hardware list | head``) ends quietly with status 0. A plain ``predict`` of an aggregate catalog
+    network (the README's) is answered by :mod:`rooflinekit.quick` before numpy, pandas or pydantic is imported,
+    with the output the full path prints.
     """
+    words = sys.argv[1:] if argv is None else list(argv)
+    quick = _quick_predict(words)  # the common simple predict, before any heavy import; None: the parser's way
     try:
-        words = sys.argv[1:] if argv is None else list(argv)
         only = words[0] if words and words[0] in COMMANDS else None  # the command line's command, when it has one
-        args = build_parser(plots="plot" in words, only=only).parse_args(words)
+        args = quick or build_parser(plots="plot" in words, only=only).parse_args(words)
     except SystemExit as exc:  # --help (0) and usage errors (2)
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     set_progress(not args.quiet)

@@ -9,19 +9,17 @@ In CSV and table output a list is one cell, its items joined with ``;`` (``A100 
 object becomes dotted columns (``peak_ops_per_s.int8``, ``memories.0.name``) where the command flattens it with
 :func:`flatten`, else one cell holding its JSON.
 
-numpy, pandas and pydantic are not imported here: a value can only be of their types once they are loaded, so
-their types are looked up in ``sys.modules`` (a command whose output has none of them imports none of them).
+numpy, pandas and pydantic (and the standard ``dataclasses``, ``datetime`` and ``decimal``) are not imported here:
+a value can only be of their types once they are loaded, so their types are looked up in ``sys.modules`` (a
+command whose output has none of them imports none of them).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import enum
 import json
 import math
 import sys
-from decimal import Decimal
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -60,7 +58,8 @@ def to_json_value(value: Any) -> Any:
         return value
     if isinstance(value, int):
         return int(value)
-    if isinstance(value, (float, Decimal)):
+    decimal = sys.modules.get("decimal")
+    if isinstance(value, float) or decimal is not None and isinstance(value, decimal.Decimal):
         number = float(value)
         return number if math.isfinite(number) else None
     if isinstance(value, Mapping):
@@ -91,16 +90,18 @@ def to_json_value(value: Any) -> Any:
         return [to_json_value(row) for row in value.to_dict("records")]
     if pd is not None and isinstance(value, pd.Series):
         return to_json_value(value.to_dict())
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+    dt = sys.modules.get("datetime")
+    if dt is not None and isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
-    if isinstance(value, dt.timedelta):
+    if dt is not None and isinstance(value, dt.timedelta):
         return value.total_seconds()
     if isinstance(value, PurePath):
         return str(value)
     pydantic = sys.modules.get("pydantic")
     if pydantic is not None and isinstance(value, pydantic.BaseModel):
         return to_json_value(value.model_dump(mode="json"))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    dataclasses = sys.modules.get("dataclasses")
+    if dataclasses is not None and dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     raise TypeError(f"cannot write a {type(value).__name__} value as JSON ({value!r:.80}); convert it to numbers, "
                     "text, lists or dicts first")

@@ -18,6 +18,9 @@ import pytest
 from rooflinekit.cli import COMMANDS, build_parser
 
 PREDICT = ["predict", "ResNet-50", "--hardware", "ZCU104-DPU"]
+FULL_PREDICT = [*PREDICT, "--traffic", "weights_only"]
+"""The same prediction through the full path (the quick path, :mod:`rooflinekit.quick`, takes no ``--traffic``;
+``tests/test_cli_quick.py`` checks what it imports)."""
 HEAVY = ("numpy", "pandas", "pydantic", "yaml")
 """Libraries whose import costs a multiple of the interpreter's own start-up."""
 OTHER_COMMANDS = ("matplotlib", "rooflinekit.cli_llm", "rooflinekit.plots_cli", "rooflinekit.plots",
@@ -56,8 +59,8 @@ def test_importing_the_cli_imports_no_heavy_library(tmp_path):
 def test_predict_of_a_catalog_network_reads_no_yaml_once_the_index_is_cached(tmp_path):
     """The catalog index cache holds the entries: a later lookup validates its entry without PyYAML, and predict
     loads nothing of the other commands."""
-    _, first = loaded_after(run_cli(PREDICT), tmp_path)  # builds the index cache
-    modules, second = loaded_after(run_cli(PREDICT), tmp_path)
+    _, first = loaded_after(run_cli(FULL_PREDICT), tmp_path)  # builds the index cache
+    modules, second = loaded_after(run_cli(FULL_PREDICT), tmp_path)
     assert second == first and "fps                    595.9" in second
     assert within(modules, ("yaml",)) == set()
     assert within(modules, OTHER_COMMANDS) == set()
@@ -66,15 +69,15 @@ def test_predict_of_a_catalog_network_reads_no_yaml_once_the_index_is_cached(tmp
 def test_predict_of_a_catalog_network_imports_no_pandas(tmp_path):
     """A prediction carries its notes without pandas and counting builds no layer table until one is read: pandas
     is imported only by what builds a table (a sweep, a layer table, a command that prints one)."""
-    loaded_after(run_cli(PREDICT), tmp_path)
-    modules, _ = loaded_after(run_cli(PREDICT), tmp_path)
+    loaded_after(run_cli(FULL_PREDICT), tmp_path)
+    modules, _ = loaded_after(run_cli(FULL_PREDICT), tmp_path)
     assert within(modules, ("pandas",)) == set()
 
 
 def test_predict_of_a_catalog_network_imports_no_masked_arrays(tmp_path):
     """numpy.ma (imported by ``np.unique``) is not needed to print one prediction."""
-    loaded_after(run_cli(PREDICT), tmp_path)
-    modules, _ = loaded_after(run_cli(PREDICT), tmp_path)
+    loaded_after(run_cli(FULL_PREDICT), tmp_path)
+    modules, _ = loaded_after(run_cli(FULL_PREDICT), tmp_path)
     assert "numpy" in modules and within(modules, ("numpy.ma",)) == set()
 
 
