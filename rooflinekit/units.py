@@ -4,7 +4,8 @@ All internal values are SI base units: bytes, bytes/s, ops/s, Hz, W, s, J. Decim
 G = 1e9, T = 1e12, P = 1e15; m = 1e-3, u = µ = μ = 1e-6, n = 1e-9) unless the binary form (KiB, MiB, GiB, TiB)
 is written. An op rate is written as
 datasheets do, ``OPS``/``OP/s`` or ``FLOPS``/``FLOP/s`` (``26 TFLOPS`` = 26e12 ops/s; a floating-point op is an
-op), or in ``MAC/s`` (1 MAC = 2 ops); ``FLOPs`` without ``/s`` is a count of ops, as ``OP`` is.
+op), or in ``MAC/s`` (1 MAC = 2 ops); ``FLOPs`` without ``/s`` is a count of ops, as ``OP`` is. A time is in
+``s`` or, as logs and C code often write it, ``sec`` (``ms`` = ``msec``, ``us`` = ``usec``, ``ns`` = ``nsec``).
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ _BODIES: dict[str, Dimension] = {
     "FLOPS": "ops_per_s", "FLOP/s": "ops_per_s", "FLOPs/s": "ops_per_s",
     "MAC/s": "ops_per_s", "MACS": "ops_per_s",
     "OP": "ops", "ops": "ops", "Ops": "ops", "FLOP": "ops", "FLOPs": "ops", "MAC": "ops", "MACs": "ops",
-    "Hz": "hz", "W": "w", "s": "s", "J": "j",
+    "Hz": "hz", "W": "w", "s": "s", "sec": "s", "J": "j",
 }
 _MAC_BODIES = {"MAC/s", "MACS", "MAC", "MACs"}
 _EXAMPLES: dict[Dimension, str] = {
     "bytes": "'512 KiB', '4 GB'", "bytes_per_s": "'19.2 GB/s'", "ops_per_s": "'26 TOPS', '26 TOP/s', '13 TMAC/s'",
-    "ops": "'4.1 GOP', '2 GMAC'", "hz": "'800 MHz'", "w": "'2.5 W'", "s": "'5 us', '1 ms'", "j": "'3 mJ'",
+    "ops": "'4.1 GOP', '2 GMAC'", "hz": "'800 MHz'", "w": "'2.5 W'", "s": "'2 s', '1 ms', '5 us'", "j": "'3 mJ'",
 }
 _SHOWN_CHARS = 60
 
@@ -88,7 +89,9 @@ def _fold(unit: str, dimension: Dimension | None) -> tuple[float, str] | None:
     return None
 
 
-def _split_prefix(unit: str, dimension: Dimension | None = None) -> tuple[float, str]:
+def _split_prefix(unit: str, dimension: Dimension) -> tuple[float, str]:
+    """``unit`` as (prefix factor, body of ``_BODIES``); an unknown unit is a :class:`UnitError` whose examples
+    are units of ``dimension``."""
     if unit in _BODIES:
         return 1.0, unit
     for prefix, factor in _BINARY.items():
@@ -100,7 +103,7 @@ def _split_prefix(unit: str, dimension: Dimension | None = None) -> tuple[float,
     folded = _fold(unit, dimension)
     if folded is not None:
         return folded
-    raise UnitError(f"unknown unit {_shown(unit)}; write e.g. '19.2 GB/s', '4.6 TOPS', '512 KiB', '216 MHz', '2 W'")
+    raise UnitError(f"unknown unit {_shown(unit)}; write e.g. {_EXAMPLES[dimension]}")
 
 
 _POWERS_OF_TEN = {float(f"1e{exponent}"): exponent for exponent in (-9, -6, -3, 3, 6, 9, 12, 15)}

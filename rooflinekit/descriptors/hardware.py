@@ -121,13 +121,26 @@ class MemoryLevel(_HardwareDescriptor):
     there at its bandwidth (an Edge TPU's 8 MB parameter cache backed by its USB or PCIe link).
     """
 
-    name: str = Field(min_length=1)
-    capacity_bytes: Bytes
-    bandwidth_bytes_per_s: BytesPerS
-    on_chip: bool = False
-    stores: Annotated[tuple[TensorRole, ...], BeforeValidator(_roles_list)] = ("weights", "activations")
-    spill_to: str | None = None
-    source: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="name of the level, unique in the spec (DRAM, SRAM, flash); "
+                                                "engines' memories and spill_to refer to it")
+    capacity_bytes: Bytes = Field(description="capacity [bytes]: a number, or a string with a unit ('512 KiB', "
+                                              "'8 GB')")
+    bandwidth_bytes_per_s: BytesPerS = Field(description="bandwidth of reads and writes [bytes/s]: a number, or a "
+                                                         "string with a unit ('19.2 GB/s')")
+    on_chip: bool = Field(default=False, description="whether the level is on the die (SRAM, on-chip flash); where "
+                                                     "several levels store the weights the off-chip one holds them, "
+                                                     "and traffic 'on_chip_if_fits' keeps a layer that fits the "
+                                                     "largest on-chip level off the others")
+    stores: Annotated[tuple[TensorRole, ...], BeforeValidator(_roles_list)] = Field(
+        default=("weights", "activations"),
+        description="the tensor roles that live in this level, a list of weights, activations, state (an MCU: "
+                    "[weights] in flash, [activations] in SRAM)")
+    spill_to: str | None = Field(default=None, description="name of another level that holds the weights beyond "
+                                                           "this level's capacity, streamed from there at its "
+                                                           "bandwidth (an Edge TPU's parameter cache backed by its "
+                                                           "host link); none: no spill")
+    source: str = Field(min_length=1, description="where the level's numbers come from (datasheet, manual, "
+                                                  "measurement)")
 
 
 class ComputeEngine(_HardwareDescriptor):
@@ -139,12 +152,21 @@ class ComputeEngine(_HardwareDescriptor):
     fused chain of layers) in seconds, a finite number >= 0 or a string with a unit (``5 us``).
     """
 
-    name: str = Field(min_length=1)
-    peak_ops_per_s: PeakTable = Field(min_length=1)
-    op_classes: tuple[OpClassName, ...] = ()
-    memories: tuple[str, ...] = ()
-    kernel_overhead_s: Seconds = 0.0
-    source: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="name of the engine, unique in the spec (GPU, DLA0, NPU, CPU)")
+    peak_ops_per_s: PeakTable = Field(min_length=1, description="the engine's peak per data type [ops/s, dense, "
+                                                                "1 MAC = 2 ops]: a number, or a string with a unit "
+                                                                "('26 TOPS', '13 TMAC/s'); a type not listed is not "
+                                                                "native")
+    op_classes: tuple[OpClassName, ...] = Field(default=(), description="the op classes the engine runs (conv, "
+                                                                        "gemm, ...; not op kinds such as matmul); "
+                                                                        "empty: every class")
+    memories: tuple[str, ...] = Field(default=(), description="names of the memory levels the engine reaches; "
+                                                              "empty: every level")
+    kernel_overhead_s: Seconds = Field(default=0.0, description="fixed time per kernel (a layer, or a fused chain "
+                                                                "of layers) [s]: a number >= 0, or a string with a "
+                                                                "unit ('5 us')")
+    source: str = Field(min_length=1, description="where the engine's numbers come from (datasheet, manual, "
+                                                  "measurement)")
 
     def runs(self, op_class: str | None, dtype: DType) -> bool:
         """Whether this engine runs a layer of ``op_class`` (None: unknown class) computing in ``dtype``."""
@@ -164,11 +186,17 @@ class Interconnect(_HardwareDescriptor):
     ``devices`` is how many devices the system holds; the spec's peaks and memories are **one device's**.
     """
 
-    name: str = Field(min_length=1)
-    devices: int = Field(ge=2)
-    bandwidth_bytes_per_s: BytesPerS
-    latency_s: Seconds
-    source: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="name of the link (NVLink 4, PCIe 5 x16)")
+    devices: int = Field(ge=2, description="number of identical devices in the system, >= 2; the spec's peaks and "
+                                           "memories are one device's")
+    bandwidth_bytes_per_s: BytesPerS = Field(description="what one device sends in one direction while receiving "
+                                                         "as much [bytes/s]: a number, or a string with a unit (an "
+                                                         "H100 SXM's NVLink 4: '450 GB/s', half the datasheet's "
+                                                         "900 GB/s of both directions)")
+    latency_s: Seconds = Field(description="fixed cost of one transfer step [s]: a number, or a string with a unit "
+                                           "('5 us')")
+    source: str = Field(min_length=1, description="where the link's numbers come from (datasheet, manual, "
+                                                  "measurement)")
 
 
 class HardwareSpec(_HardwareDescriptor):
@@ -180,24 +208,65 @@ class HardwareSpec(_HardwareDescriptor):
     over (a GPU's streaming multiprocessors); size-dependent utilization models (tile waves, work per unit) use it.
     """
 
-    name: str = Field(min_length=1)
-    kind: HardwareKind
-    peak_ops_per_s: PeakTable = Field(default_factory=FrozenDict)
-    memories: tuple[MemoryLevel, ...] = Field(min_length=1)
-    engines: tuple[ComputeEngine, ...] = ()
-    engine_policy: EnginePolicy = "op_class"
-    clock_hz: Hertz | None = None
-    tdp_w: Watts | None = None
-    idle_power_w: Watts | None = None
-    core_type: str | None = None
-    compute_units: int | None = Field(default=None, ge=1)
-    default_precision: Annotated[DType | None, BeforeValidator(_parse_dtype)] = None
-    family: str | None = None
-    operating_mode: str | None = None
-    aliases: tuple[str, ...] = ()
-    source: str = Field(min_length=1)
-    notes: str | None = None
-    interconnect: Interconnect | None = None
+    name: str = Field(min_length=1, description="the device's name (with its operating mode: 'TX2-maxn'), as "
+                                                "tables and catalog lookups show it")
+    kind: HardwareKind = Field(description="device kind; a calibrated prediction takes the shipped calibration of "
+                                           "its kind (MCU: MLPerf Tiny; GPU, NPU: MLPerf Inference)")
+    peak_ops_per_s: PeakTable = Field(default_factory=FrozenDict,
+                                      description="peak per data type [ops/s, dense, 1 MAC = 2 ops]: a number, or a "
+                                                  "string with a unit ('4.6 TOPS'); a type not listed is not native "
+                                                  "(which differs from 0). With engines, leave it out: it is the "
+                                                  "sum of theirs")
+    memories: tuple[MemoryLevel, ...] = Field(min_length=1, description="the memory levels, at least one; some "
+                                                                        "level must store weights and some "
+                                                                        "activations")
+    engines: tuple[ComputeEngine, ...] = Field(default=(), description="the compute engines; empty: one engine "
+                                                                       "with peak_ops_per_s that runs every op "
+                                                                       "class and reaches every level")
+    engine_policy: EnginePolicy = Field(default="op_class",
+                                        description="how work is split among the engines: op_class (each layer on "
+                                                    "the first listed engine that runs its op class and data type) "
+                                                    "or batch_split (a batch's frames divided among the engines)")
+    clock_hz: Hertz | None = Field(default=None, description="core clock [Hz]: a number, or a string with a unit "
+                                                             "('216 MHz'); the peaks are given, not derived from "
+                                                             "it, but calibrated GPU LLM predictions and a "
+                                                             "hardware grid's clock_scale use it")
+    tdp_w: Watts | None = Field(default=None, description="thermal design power [W]: a number, or a string with a "
+                                                          "unit ('15 W'); tables give fps per watt from it")
+    idle_power_w: Watts | None = Field(default=None, description="power drawn when idle [W], at most tdp_w: a "
+                                                                 "number, or a string with a unit ('0.5 W'); "
+                                                                 "recorded, no prediction uses it")
+    core_type: str | None = Field(default=None, description="the processor core ('Cortex-M7'; an FPU suffix, "
+                                                            "'Cortex-M4F', is dropped): the core family of a "
+                                                            "calibrated MCU prediction, none meaning the spec's "
+                                                            "kind, which no calibration record has. The core "
+                                                            "families the shipped Cortex-M calibration knows are "
+                                                            "the keys of coefficients.core_family in "
+                                                            "rooflinekit/calibrations/mlperf_tiny_cortex_m.json "
+                                                            "(a calibrated prediction for another core warns, "
+                                                            "listing them); the catalog's boards show theirs in "
+                                                            "'rooflinekit hardware list --format json'")
+    compute_units: int | None = Field(default=None, ge=1,
+                                      description="number of identical parallel units the peak is spread over (a "
+                                                  "GPU's streaming multiprocessors), >= 1; size-dependent "
+                                                  "utilization models use it")
+    default_precision: Annotated[DType | None, BeforeValidator(_parse_dtype)] = Field(
+        default=None, description="the data type a prediction uses when none is given and the network's own type "
+                                  "has no peak on the device; one of the types of peak_ops_per_s")
+    family: str | None = Field(default=None, description="product family or architecture (free text: 'STM32F7', "
+                                                         "'Ampere', 'Jetson'); a calibrated GPU or NPU prediction "
+                                                         "keys its core family on it (none: on the spec's kind)")
+    operating_mode: str | None = Field(default=None, description="the operating mode this spec describes (free "
+                                                                 "text: 'maxn', 'fast')")
+    aliases: tuple[str, ...] = Field(default=(), description="other names the catalog finds the device by "
+                                                             "(compared in any case, on their letters, digits and "
+                                                             "dots only)")
+    source: str = Field(min_length=1, description="where the spec's numbers come from (datasheets, manuals, "
+                                                  "measurements)")
+    notes: str | None = Field(default=None, description="free text: derivations, what is not modelled")
+    interconnect: Interconnect | None = Field(default=None, description="the links between the identical devices "
+                                                                        "of a multi-device system; none: one "
+                                                                        "device")
 
     @model_validator(mode="before")
     @classmethod

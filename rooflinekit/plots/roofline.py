@@ -1,26 +1,29 @@
 """Roofline chart: compute ceilings and bandwidth slopes of one or more devices, with networks placed on them.
 
 Attainable performance is ``min(peak(dtype), bandwidth x operational intensity)``. Per device the chart draws
-one horizontal ceiling per data type (line style = data type), one slope per memory level (the level that holds
+one horizontal ceiling per data type (line style = data type; data types with equal peaks share one line, whose
+style and legend entry name them all: ``fp32 = fp64 peak``), one slope per memory level (the level that holds
 the weights drawn full, the others faint), and marks each ridge point where a ceiling meets a slope. Devices are
 told apart by colour and, past 14 devices (when the colours repeat), by the marker shape of their ridge points.
 
-Every line carries a ``gid``: ``ceiling|<hardware>|<dtype>``, ``bandwidth|<hardware>|<level>``,
-``ridge|<hardware>|<dtype>|<level>``, ``network|<label>`` (vertical line at a network's operational intensity),
-``predicted|<label>`` and ``measured|<label>`` (points), and the label of a vertical line ``network-label|<label>``.
-SVG output keeps them as element ids.
+Every line carries a ``gid``: ``ceiling|<hardware>|<dtypes>``, ``bandwidth|<hardware>|<level>``,
+``ridge|<hardware>|<dtypes>|<level>``, ``network|<label>`` (vertical line at a network's operational intensity),
+``predicted|<label>`` and ``measured|<label>`` (points), and the label of a vertical line ``network-label|<label>``,
+where ``<dtypes>`` is the data type of the ceiling, or those sharing it joined by ``=`` (``fp32=fp64``). SVG
+output keeps them as element ids.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from rooflinekit.catalog import get_hardware
+from rooflinekit.api import resolve_hardware
 from rooflinekit.descriptors import DType, HardwareSpec
 from rooflinekit.errors import RooflineWarning
 from rooflinekit.plots._common import PlotError, decade_limits, figure_and_axes, import_matplotlib, log_axis, \
@@ -31,8 +34,16 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 DTYPE_STYLES: list[object] = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2, 1, 2)),
-                              (0, (3, 1, 1, 1)), (0, (10, 3)), (0, (1, 1)), (0, (6, 2, 1, 2, 1, 2)), (0, (2, 4))]
-"""One line style per data type, all distinct (12: every data type of the vocabulary but bool)."""
+                              (0, (3, 1, 1, 1)), (0, (10, 3)), (0, (1, 1)), (0, (6, 2, 1, 2, 1, 2)), (0, (2, 4)),
+                              (0, (6, 2, 2, 2)), (0, (10, 2, 2, 2, 2, 2)), (0, (4, 4, 1, 4)),
+                              (0, (12, 2, 1, 2, 1, 2, 1, 2)), (0, (3, 2, 3, 2, 8, 2)), (0, (1, 1, 1, 1, 1, 5))]
+"""One line style per kind of ceiling drawn (a data type, or data types sharing a peak: ``Ceiling``), all
+distinct; a chart with more than these 18 kinds repeats them."""
+Ceiling = tuple[DType, ...]
+"""The data types one ceiling line stands for, in :class:`DType` order: one, or several with the same peak."""
+PEAK_REL_TOL = 1e-9
+"""Peaks this close (relative) are equal: the same datasheet number reached by other arithmetic may differ in
+the last bits."""
 PERFORMANCE = ["attainable_ops_per_s", "measured_ops_per_s"]  # network columns [ops/s]: predicted, measured
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
 DEVICE_COLORS = [f"C{i}" for i in range(10)] + ["#b8860b", "#000000", "#1a1a6e", "#8dd3c7"]
@@ -48,20 +59,36 @@ LEGEND_KEEP_HEAD = 2  # ...a longer one keeps at least this many under its headi
 LINE_LABEL_PAD = 2.0  # [points] kept between the labels of vertical network lines
 
 
-def _hardware_list(hardware: Sequence[HardwareSpec | str] | HardwareSpec | str) -> list[HardwareSpec]:
-    items = [hardware] if isinstance(hardware, (HardwareSpec, str)) else list(hardware)
+def _hardware_list(hardware: Sequence[HardwareSpec | str | Path] | HardwareSpec | str | Path) -> list[HardwareSpec]:
+    """``hardware`` as specs, each item read as ``--hardware`` reads it (:func:`rooflinekit.api.resolve_hardware`):
+    a ``Path`` or a str ending ``.yaml``/``.yml`` is a hardware YAML file holding one spec, another str a catalog
+    name or alias."""
+    items = [hardware] if isinstance(hardware, (HardwareSpec, str, Path)) else list(hardware)
     if not items:
-        raise PlotError("plot_roofline needs at least one hardware spec or catalog name")
-    return [get_hardware(h) if isinstance(h, str) else h for h in items]
+        raise PlotError("plot_roofline needs at least one hardware spec, catalog name or hardware YAML file")
+    return [resolve_hardware(h) for h in items]
 
 
-def _ceilings(hw: HardwareSpec, dtypes: set[DType] | None) -> dict[DType, float]:
+def _ceilings(hw: HardwareSpec, dtypes: set[DType] | None) -> dict[Ceiling, float]:
+    """The ceilings of ``hw`` to draw (those of ``dtypes``; None: all) and their peaks [ops/s]. Data types with
+    equal peaks (``PEAK_REL_TOL``) form one ceiling: drawn one per type, the lines would lie on each other, only
+    the last drawn visible, and the legend would list a line style nobody can see; one line named after all of
+    them (``fp32 = fp64 peak``) says that they coincide."""
     peaks = {d: p for d, p in hw.peak_ops_per_s.items() if dtypes is None or d in dtypes}
     if not peaks:
         native = ", ".join(d.value for d in hw.peak_ops_per_s)
         wanted = ", ".join(sorted(d.value for d in dtypes or ()))
         raise PlotError(f"{hw.name} has none of the data types {wanted}; it supports {native}")
-    return peaks
+    groups: dict[float, list[DType]] = {}  # peak of the group's first data type -> the group
+    for dtype in sorted(peaks, key=list(DType).index):
+        peak = next((p for p in groups if math.isclose(p, peaks[dtype], rel_tol=PEAK_REL_TOL)), peaks[dtype])
+        groups.setdefault(peak, []).append(dtype)
+    return {tuple(group): peak for peak, group in groups.items()}
+
+
+def _ceiling_name(ceiling: Ceiling, sep: str) -> str:
+    """The data types of ``ceiling`` joined by ``sep``: ``fp32=fp64`` (gids), ``fp32 = fp64`` (legend)."""
+    return sep.join(dtype.value for dtype in ceiling)
 
 
 def _points(networks: pd.DataFrame | None) -> pd.DataFrame:
@@ -104,7 +131,7 @@ def _points(networks: pd.DataFrame | None) -> pd.DataFrame:
     return points
 
 
-def _limits(specs: dict[str, dict[DType, float]], hardware: list[HardwareSpec],
+def _limits(specs: dict[str, dict[Ceiling, float]], hardware: list[HardwareSpec],
             points: pd.DataFrame) -> tuple[tuple[float, float], tuple[float, float]]:
     ridges = [p / m.bandwidth_bytes_per_s for hw in hardware for p in specs[hw.name].values() for m in hw.memories]
     x_low, x_high = min(ridges) / 4, max(ridges) * 4
@@ -132,8 +159,8 @@ def _device_styles(devices: list[HardwareSpec]) -> tuple[dict[str, str], dict[st
     return colors, markers
 
 
-def _draw_device(ax: "Axes", hw: HardwareSpec, peaks: dict[DType, float], color: str, marker: str,
-                 styles: dict[DType, object], xlim: tuple[float, float]) -> None:
+def _draw_device(ax: "Axes", hw: HardwareSpec, peaks: dict[Ceiling, float], color: str, marker: str,
+                 styles: dict[Ceiling, object], xlim: tuple[float, float]) -> None:
     weights_level = hw.memory_for("weights")
     top = max(peaks.values())
     fastest = max(m.bandwidth_bytes_per_s for m in hw.memories)
@@ -142,12 +169,12 @@ def _draw_device(ax: "Axes", hw: HardwareSpec, peaks: dict[DType, float], color:
         alpha = 1.0 if level is weights_level else OTHER_LEVEL_ALPHA
         ax.plot([xlim[0], top / bw], [bw * xlim[0], top], color=color, alpha=alpha, lw=1.6,
                 gid=f"bandwidth|{hw.name}|{level.name}")
-        for dtype, peak in peaks.items():
+        for ceiling, peak in peaks.items():
             ax.plot([peak / bw], [peak], marker=marker, ms=4 if marker == "o" else 5, color=color, ls="none",
-                    gid=f"ridge|{hw.name}|{dtype.value}|{level.name}")
-    for dtype, peak in peaks.items():
-        ax.plot([peak / fastest, xlim[1]], [peak, peak], color=color, ls=styles[dtype], lw=1.6,
-                gid=f"ceiling|{hw.name}|{dtype.value}")
+                    gid=f"ridge|{hw.name}|{_ceiling_name(ceiling, '=')}|{level.name}")
+    for ceiling, peak in peaks.items():
+        ax.plot([peak / fastest, xlim[1]], [peak, peak], color=color, ls=styles[ceiling], lw=1.6,
+                gid=f"ceiling|{hw.name}|{_ceiling_name(ceiling, '=')}")
 
 
 def _stack_line_labels(ax: "Axes") -> None:
@@ -244,7 +271,7 @@ def _legend_columns(handles: list[Any], headings: dict[int, int], limit: int) ->
 
 
 def _legend(ax: "Axes", hardware: list[HardwareSpec], colors: dict[str, str], ridge_markers: dict[str, str],
-            styles: dict[DType, object], markers: dict[str, str], points: pd.DataFrame) -> int:
+            styles: dict[Ceiling, object], markers: dict[str, str], points: pd.DataFrame) -> int:
     """One legend outside the axes, in sections with bold headings: hardware (line colour and ridge marker),
     ceilings, slopes, networks. Returns its number of columns."""
     Line2D = import_matplotlib().lines.Line2D
@@ -252,8 +279,9 @@ def _legend(ax: "Axes", hardware: list[HardwareSpec], colors: dict[str, str], ri
                                     label=hw.name) for hw in hardware]
                 + ([Line2D([], [], color=UNDRAWN_HARDWARE_COLOR, marker="o", ls="none", label="other hardware")]
                    if _undrawn_hardware(points, colors) else []),
-                "Compute ceilings": [Line2D([], [], color="black", ls=style, lw=1.4, label=f"{dtype.value} peak")
-                                     for dtype, style in styles.items()]}
+                "Compute ceilings": [Line2D([], [], color="black", ls=style, lw=1.4,
+                                            label=f"{_ceiling_name(ceiling, ' = ')} peak")
+                                     for ceiling, style in styles.items()]}
     if any(len(hw.memories) > 1 for hw in hardware):
         slopes = [Line2D([], [], color="0.2", label="weights memory"),
                   Line2D([], [], color="0.2", alpha=OTHER_LEVEL_ALPHA, label="other memory level")]
@@ -287,15 +315,21 @@ def _legend(ax: "Axes", hardware: list[HardwareSpec], colors: dict[str, str], ri
     return len(columns)
 
 
-def plot_roofline(hardware: Sequence[HardwareSpec | str] | HardwareSpec | str, networks: pd.DataFrame | None = None,
-                  dtypes: Sequence[DType | str] | None = None, *, title: str | None = "Roofline",
-                  ax: "Axes | None" = None) -> "Figure":
-    """Log-log roofline of ``hardware`` (specs or catalog names) with optional network points.
+def plot_roofline(hardware: Sequence[HardwareSpec | str | Path] | HardwareSpec | str | Path,
+                  networks: pd.DataFrame | None = None, dtypes: Sequence[DType | str] | None = None, *,
+                  title: str | None = "Roofline", ax: "Axes | None" = None) -> "Figure":
+    """Log-log roofline of ``hardware`` with optional network points.
 
-    ``dtypes`` limits the ceilings to these data types (None: every native type of each device; a device with
-    none of them is a :class:`PlotError`). ``networks`` is a DataFrame with ``operational_intensity`` [ops/byte]
-    and optionally ``attainable_ops_per_s`` (predicted, drawn filled on the roof), ``measured_ops_per_s`` (drawn
-    hollow), ``network``/``precision`` (label, one marker shape per label) and ``hardware`` (point colour);
+    ``hardware`` items are specs, catalog names or aliases, or hardware YAML files of one spec each (a ``Path``,
+    or a str ending ``.yaml``/``.yml``), read as the command line's ``--hardware`` reads them; a file that is
+    missing or not one valid spec is a :class:`~rooflinekit.errors.SpecError`, an unknown name an
+    :class:`~rooflinekit.errors.UnknownNameError`. ``dtypes`` limits the ceilings to these data types (None:
+    every native type of each device; a device with none of them is a :class:`PlotError`); data types of a
+    device with equal peaks share one ceiling line, named after all of them (``fp32 = fp64 peak``).
+
+    ``networks`` is a DataFrame with ``operational_intensity`` [ops/byte] and optionally ``attainable_ops_per_s``
+    (predicted, drawn filled on the roof), ``measured_ops_per_s`` (drawn hollow), ``network``/``precision``
+    (label, one marker shape per label) and ``hardware`` (point colour);
     :func:`rooflinekit.sweep` output fits as is; a missing precision is left out of the label. Rows without a
     finite positive operational intensity (sweep rows whose status is not ``ok``) or performance are not drawn,
     nor is a zero, negative or infinite performance: a :class:`~rooflinekit.errors.RooflineWarning` counts those
@@ -311,7 +345,8 @@ def plot_roofline(hardware: Sequence[HardwareSpec | str] | HardwareSpec | str, n
     devices = _hardware_list(hardware)
     wanted = None if dtypes is None else {DType.parse(d) for d in dtypes}
     specs = {hw.name: _ceilings(hw, wanted) for hw in devices}
-    used = sorted({d for peaks in specs.values() for d in peaks}, key=list(DType).index)
+    order = list(DType)
+    used = sorted({c for peaks in specs.values() for c in peaks}, key=lambda c: [order.index(d) for d in c])
     styles = {d: DTYPE_STYLES[i % len(DTYPE_STYLES)] for i, d in enumerate(used)}
     points = _points(networks)
     colors, ridge_markers = _device_styles(devices)
