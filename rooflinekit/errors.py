@@ -54,6 +54,10 @@ class UnitError(RooflineError, ValueError):
     """A quantity string cannot be parsed or has the wrong dimension."""
 
 
+class AmbiguousUnitError(UnitError):
+    """A unit that reads two ways (``MS``: milli- or megaseconds; ``mhz``; ``gb/s``: bits or bytes)."""
+
+
 class UnknownNameError(RooflineError, KeyError):
     """A hardware, network or data-type name is not in the catalog.
 

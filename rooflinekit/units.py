@@ -15,7 +15,7 @@ import re
 from decimal import Decimal
 from typing import Literal
 
-from rooflinekit.errors import UnitError
+from rooflinekit.errors import AmbiguousUnitError, UnitError
 
 Dimension = Literal["bytes", "bytes_per_s", "ops_per_s", "ops", "hz", "w", "s", "j"]
 
@@ -61,7 +61,9 @@ _FOLDED_PREFIXES = {"k": 1e3, "g": 1e9, "t": 1e12, "p": 1e15, "ki": 2.0**10, "mi
 def _fold(unit: str, dimension: Dimension | None) -> tuple[float, str] | None:
     """A unit written in another case where that is unambiguous: ``tops``, ``gb/s``, ``ghz``, ``kib``, ``w``.
 
-    ``M`` is mega; a lower-case ``m`` (milli) before a body in another case is refused as ambiguous (``mhz``), and a body ``b`` in lower case is read as bytes only after a
+    ``M`` is mega, except before a time body in another case (``MS``, ``MSEC``: a latency written in capitals
+    means milliseconds at least as often), which is refused as ambiguous, as is a lower-case ``m`` (milli) before
+    a body in another case (``mhz``); a body ``b`` in lower case is read as bytes only after a
     prefix (``gb/s``) or spelled out (``bytes``); a bare ``b`` stays unknown. Where the folded body has two
     meanings (``ops``: ``OPS`` per second or ``ops``), the one of ``dimension`` is taken.
     """
@@ -71,7 +73,7 @@ def _fold(unit: str, dimension: Dimension | None) -> tuple[float, str] | None:
         return next((b for b in bodies if _BODIES[b] == dimension), bodies[0] if bodies else None)
 
     if re.search(r"b(/s|ps)?$", unit) and not unit.endswith(("bytes", "byte", "bytes/s", "byte/s")):
-        raise UnitError(f"unit {unit!r} is ambiguous: a lower-case 'b' reads as bits; write 'B' for bytes, e.g. "
+        raise AmbiguousUnitError(f"unit {unit!r} is ambiguous: a lower-case 'b' reads as bits; write 'B' for bytes, e.g. "
                         "'19.2 GB/s', '512 KiB'")
     key = unit.casefold()
     if body_of(key):
@@ -81,10 +83,13 @@ def _fold(unit: str, dimension: Dimension | None) -> tuple[float, str] | None:
         if body:
             return _FOLDED_PREFIXES[prefix], body
     body = body_of(unit[1:].casefold()) if unit[:1] in ("m", "M") else None
-    if body and unit[:1] == "M":  # upper-case M is mega in every convention: 'MHZ', 'Mb/S'
+    if body and unit[:1] == "M" and _BODIES[body] == "s":  # 'MS', 'MSEC': a latency in capitals means milli
+        raise AmbiguousUnitError(f"unit {unit!r} is ambiguous: in capitals 'M' may be milli or mega; write 'ms' for "
+                        "milliseconds ('Ms' for megaseconds)")
+    if body and unit[:1] == "M":  # otherwise upper-case M is mega in every convention: 'MHZ', 'Mb/S'
         return _DECIMAL["M"], body
     if body:
-        raise UnitError(f"unit {unit!r} is ambiguous: 'm' is milli and 'M' mega, but the rest is not in its usual "
+        raise AmbiguousUnitError(f"unit {unit!r} is ambiguous: 'm' is milli and 'M' mega, but the rest is not in its usual "
                         f"case; write e.g. 'MHz', 'mW', 'MB/s'")
     return None
 

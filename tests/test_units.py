@@ -57,3 +57,30 @@ def test_bool_is_not_a_quantity():
 def test_flops_count_is_not_a_rate():
     with pytest.raises(UnitError, match=r"'26 TFLOPs' is in ops, expected ops_per_s"):
         parse_quantity("26 TFLOPs", "ops_per_s")
+
+
+@pytest.mark.parametrize("text", ["1.7 MS", "1.7 MSEC", "1.7 MSec"])
+def test_a_time_in_capitals_with_m_is_ambiguous_not_megaseconds(text):
+    # 'LATENCY_MS' means milliseconds as often as megaseconds: read as 1.7e6 s it was 1e9 times too long
+    from rooflinekit.errors import AmbiguousUnitError
+
+    with pytest.raises(AmbiguousUnitError, match="write 'ms' for milliseconds"):
+        parse_quantity(text, "s")
+
+
+@pytest.mark.parametrize(("text", "dimension", "expected"),
+                         [("2 Ms", "s", 2e6), ("2 ms", "s", 2e-3), ("2 MHZ", "hz", 2e6), ("2 msec", "s", 2e-3)])
+def test_m_before_a_unit_in_its_usual_case_or_a_non_time_unit_keeps_its_prefix(text, dimension, expected):
+    assert parse_quantity(text, dimension) == pytest.approx(expected, rel=1e-15)
+
+
+def test_a_header_stating_an_ambiguous_unit_is_refused_with_the_unit_to_give(tmp_path):
+    from rooflinekit.compare.loaders import load_table
+    from rooflinekit.errors import RecordError
+
+    table = tmp_path / "runs.csv"
+    table.write_text("hardware,network,LATENCY_MS\nZCU104-DPU,ResNet-50,1.7\n")
+    with pytest.raises(RecordError, match=r"LATENCY_MS.*reads two ways.*--units latency_s=ms"):
+        load_table(table, columns={"LATENCY_MS": "latency_s"})
+    read = load_table(table, columns={"LATENCY_MS": "latency_s"}, units={"latency_s": "ms"})
+    assert read.records["latency_s"].tolist() == [pytest.approx(1.7e-3, rel=1e-15)]

@@ -40,7 +40,7 @@ from rooflinekit.display import absent, counted
 from rooflinekit.compare.record_columns import FieldCells, FrameworkCells, RecordColumns
 from rooflinekit.compare.records import (MEASUREMENT_FIELDS, NO_MEASUREMENT, RECORD_COLUMNS, LoadResult, Record, _dtype,
                                          files_frame, records_frame)
-from rooflinekit.errors import RecordError, RooflineError, UnitError
+from rooflinekit.errors import AmbiguousUnitError, RecordError, RooflineError, UnitError
 from rooflinekit.units import Dimension, parse_quantity
 
 DIMENSIONS: dict[str, Dimension] = {"latency_s": "s", "energy_j": "j", "power_w": "w"}
@@ -64,20 +64,24 @@ def unit_factor(column: str, unit: str) -> float:
                         f"{', '.join([*DIMENSIONS, 'throughput_fps'])}")
     try:
         return parse_quantity(f"1 {unit.strip()}", DIMENSIONS[column])
-    except UnitError as exc:
-        raise UnitError(f"unit {shown(unit)} for {column}: {exc}") from None
+    except UnitError as exc:  # the same class: an ambiguous unit stays an AmbiguousUnitError
+        raise type(exc)(f"unit {shown(unit)} for {column}: {exc}") from None
 
 
 def stated_unit(header: str, column: str) -> tuple[str, float] | None:
     """The unit a table's ``header`` name states for the record column ``column`` it is read as, and its factor
     (:func:`unit_factor`): in brackets at its end (``'latency [ms]'``, ``'fps (1/s)'``), else its last word
-    (``'latency_ms'``, ``'time us'``, ``'ms'``); None when that is no unit of ``column``."""
+    (``'latency_ms'``, ``'time us'``, ``'ms'``); None when that is no unit of ``column``. A word that is a unit
+    of ``column`` read two ways (``'LATENCY_MS'``: milli- or megaseconds) raises the
+    :class:`~rooflinekit.errors.AmbiguousUnitError` of :func:`unit_factor`."""
     match = _BRACKETED_UNIT.search(header.strip()) or _LAST_WORD.search(header.strip())
     if column not in BASE_UNITS or match is None:
         return None
     unit = match.group(1)
     try:
         return unit, unit_factor(column, unit)
+    except AmbiguousUnitError:
+        raise
     except UnitError:
         return None
 
@@ -94,7 +98,12 @@ def check_stated_units(name: str, header: list[str], columns: list[str], factors
         Naming the column, the unit its header states and the ``units=`` / ``--units`` entry to give.
     """
     for source, column in zip(header, columns):
-        stated = None if column in factors else stated_unit(source, column)
+        try:
+            stated = None if column in factors else stated_unit(source, column)
+        except AmbiguousUnitError as exc:
+            raise RecordError(f"{name}: column {source!r} is read as {column} (in {BASE_UNITS[column]}), and its "
+                              f"name states a unit that reads two ways ({exc}); give the unit its values are in, "
+                              f"e.g. units={{{column!r}: 'ms'}} (--units {column}=ms)") from None
         if stated is not None and stated[1] != 1.0:
             unit = stated[0]
             raise RecordError(f"{name}: column {source!r} is read as {column} (in {BASE_UNITS[column]}), but its "
