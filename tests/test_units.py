@@ -84,3 +84,13 @@ def test_a_header_stating_an_ambiguous_unit_is_refused_with_the_unit_to_give(tmp
         load_table(table, columns={"LATENCY_MS": "latency_s"})
     read = load_table(table, columns={"LATENCY_MS": "latency_s"}, units={"latency_s": "ms"})
     assert read.records["latency_s"].tolist() == [pytest.approx(1.7e-3, rel=1e-15)]
+
+
+def test_a_table_in_microseconds_is_converted_with_one_rounding(tmp_path):
+    # 181900 us is 0.1819 s: the float nearest 0.1819, as float('0.1819') is; 181900 * 1e-6 rounds twice
+    from rooflinekit.compare.loaders import load_table
+
+    table = tmp_path / "runs.csv"
+    table.write_text("hardware,network,latency\nZCU104-DPU,ResNet-50,181900\nZCU104-DPU,ResNet-50 80%,7\n")
+    read = load_table(table, columns={"latency": "latency_s"}, units={"latency_s": "us"})
+    assert read.records["latency_s"].tolist() == [float("0.1819"), float("7e-6")]

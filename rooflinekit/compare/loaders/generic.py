@@ -5,7 +5,8 @@
 
 ``columns`` renames the table's columns to record columns (:data:`~rooflinekit.compare.records.RECORD_COLUMNS`);
 columns already named like record columns, in any case (``Hardware``), need no entry. ``units`` gives the unit a
-numeric column is written in; its values are converted to SI: ``value_si = value * factor`` where ``factor`` is the
+numeric column is written in; its values are converted to SI: ``value_si = value * factor`` (for ``m``, ``u``, ``n``,
+``p``: ``value / 10^k``, exactly rounded) where ``factor`` is the
 unit's size in the base unit (``ms`` -> 1e-3 s, ``uJ`` -> 1e-6 J, ``mW`` -> 1e-3 W, ``kfps`` -> 1e3 frames/s). A
 column whose name states another unit than the base one (``latency [ms]``, ``time_us``, ``E (mJ)``) needs its
 ``units`` entry: without one it is a :class:`RecordError`, not values read in the wrong unit. ``constants`` fills
@@ -321,12 +322,21 @@ def _cells(rows: list[list[str]], positions: Mapping[str, int]) -> dict[str, lis
             for name, position in positions.items()}
 
 
+_SUBMULTIPLES = {1e-3: 1e3, 1e-6: 1e6, 1e-9: 1e9, 1e-12: 1e12}
+"""Each inexact decimal sub-multiple factor (milli, micro, ...: no float holds it exactly) and the exact power of
+ten it divides by."""
+
+
 def _convert(value: Any, factor: float) -> Any:
     """Scale plain numbers; leave blanks, text and numbers beyond float range to the record's validation (which
-    reports them)."""
+    reports them). A decimal sub-multiple divides by its exact power of ten, so the result is rounded once
+    (181900 us -> 0.1819 s, not 181900 x 1e-6 = 0.18189999999999998)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            return value * factor if math.isfinite(value) else value
+            if not math.isfinite(value):
+                return value
+            divisor = _SUBMULTIPLES.get(factor)
+            return value / divisor if divisor is not None else value * factor
         except OverflowError:  # an int no float holds: validation refuses it
             return value
     return value
