@@ -212,3 +212,19 @@ def regime_network(network: NetworkSpec) -> tuple[NetworkSpec, str | None]:
     layered = mlperf_network(benchmark, precision=network.precision.label, **options)
     return layered, (f"{network.name}: the catalog entry holds totals only; costed per layer as the MLPerf "
                      f"'{benchmark}' reference network the calibration records ran ({layered.name})")
+
+
+def workload_note(network: NetworkSpec, precision: str | None = None) -> str | None:
+    """A note for a layer network named ``BERT-Large`` (the catalog entry, 384 tokens per sample) costed at
+    ``precision`` (None: the network's own) that is not the BERT workload the records ran (``BERT-Large-SQuAD
+    s177``: :data:`BERT_TOKENS` real tokens per sample, the harness dropping padding, int8): the calibration treats
+    it as a network its records never ran (the wider new-network interval), and the note names the call that
+    builds the records' workload; None for any other network."""
+    if network.name != "BERT-Large" or not isinstance(network, LayerNetwork) or not network.layers:
+        return None
+    inputs = network.layers[0].inputs
+    tokens = f"{inputs[0][-1]} tokens" if inputs and inputs[0] else "its own sequence length"
+    return (f"{network.name}: costed at {tokens} per sample, {precision or network.precision.label}; the "
+            f"calibration's BERT records ran {BERT_TOKENS} real tokens per sample (the MLPerf harness drops padding) "
+            "at int8, so this is a network new to the calibration (wider interval); MLPerf's BERT workload is "
+            f"rooflinekit.networks.mlperf_network('bert-99', seq_len={BERT_TOKENS}, precision='int8')")

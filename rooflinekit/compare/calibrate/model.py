@@ -428,7 +428,10 @@ class CalibratedPredictor:
             known = self.coef_[level]
             for row, key in enumerate(_key_strings(resolved, self._level_columns(level))):
                 if level == "framework_version" and row in fell_back:
-                    notes[row].append(f"{level}: {fell_back[row]} not calibrated -> {key} ({FALLBACK_RULE})")
+                    stack, _, given = fell_back[row].rpartition(KEY_SEPARATOR)
+                    asked = f"{stack} release not given (not calibrated)" if given == UNKNOWN \
+                        else f"{fell_back[row]} not calibrated"
+                    notes[row].append(f"{level}: {asked} -> {key} ({FALLBACK_RULE})")
                 elif level == "framework_version" and row in given_as:
                     notes[row].append(f"{level}: {key} (given as {given_as[row]}: the same release)")
                 elif key in known:

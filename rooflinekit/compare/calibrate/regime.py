@@ -22,8 +22,9 @@ coverage refers to) and an optimistic (low) figure for the latency of a lone bat
 prediction's notes say. Its classes' and layers' roofline times are the regime's scaled alike; its
 ``roofline_latency_s`` (and ``efficiency_pct``) is the bound of the batch asked for, the layer-mode roofline of a
 batch of B (weights read once per B samples), which can exceed the scaled figure: an efficiency above 100 % says
-the scaled estimate is faster than a lone batch of B can run. Refusing would hide the one number the calibration does know (the device's sustained rate)
-behind an error on every default call (``batch`` defaults to 1); the warning names the regime instead, once per
+the scaled estimate is faster than a lone batch of B can run unless its weights stay on chip between batches (a
+note says so). Refusing would hide the one number the calibration does know (the device's sustained rate) behind
+an error on every default call (``batch`` defaults to 1); the warning names the regime instead, once per
 prediction, as a :class:`~.model.CalibrationWarning`.
 
 A calibration carries its regime as the ``regime`` member of its JSON (:meth:`CalibrationRegime.to_dict`; the
@@ -36,25 +37,29 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
 from rooflinekit._warnings import caller_stacklevel
-from rooflinekit.compare.calibrate.model import CalibratedPredictor, CalibrationWarning, load_calibration
+from rooflinekit.compare.calibrate.model import (
+    KEY_SEPARATOR, CalibratedPredictor, CalibrationWarning, load_calibration,
+)
 from rooflinekit.compare.calibrate.features import class_layers
 from rooflinekit.compare.calibrate.workflow import CalibratedPrediction, predict_with_calibration
 from rooflinekit.compare.records import normalize_framework
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
+from rooflinekit.display import si
 from rooflinekit.errors import CalibrationError
 
 CONVENTIONS = {"mlperf_inference_offline": "rooflinekit.compare.calibrate.inference_offline"}
-"""Conventions a regime's queries are keyed and costed by (name -> module with ``query_keys`` and
-``regime_network``; imported when first used: it builds the MLPerf networks)."""
+"""Conventions a regime's queries are keyed and costed by (name -> module with ``query_keys``, ``regime_network``,
+``workload_note`` and ``RECORD_NETWORKS``; imported when first used: it builds the MLPerf networks)."""
 
 
 def conventions_module(name: str) -> ModuleType:
@@ -193,7 +198,10 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     Returns
     -------
     tuple of CalibratedPrediction and tuple of str
-        The prediction (per batch of B: ``latency_s`` in s, ``fps`` = B / latency_s in samples/s) and notes.
+        The prediction (per batch of B: ``latency_s`` in s, ``fps`` = B / latency_s in samples/s) and notes: the
+        regime, the stack keyed, the conventions' note on a network that is not its records' workload
+        (``workload_note``), a widened interval (:func:`interval_notes`) and, below the regime, a scaled
+        ``latency_s`` faster than the roofline bound of a lone batch of B (``efficiency_pct`` > 100 %).
 
     Warns
     -----
@@ -213,8 +221,12 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     family, _ = normalize_framework(framework)
     keys = conventions.query_keys(hardware, family, network)
     if family is None and keys["framework"] is not None:
+        unseen = keys["core_family"] not in calibration.coef_["core_family"]
+        other = (f"; no record had core family {keys['core_family']}, so these are {keys['framework']}'s factors "
+                 "on the calibrated core families, whatever stack this device runs" if unseen else "")
         notes.append(f"framework: none given; keyed as {keys['framework']}, the stack of most "
-                     f"{hardware.kind.value} records of the calibration (pass framework= / --framework to choose)")
+                     f"{hardware.kind.value} records of the calibration (pass framework= / --framework to choose)"
+                     f"{other}")
     costed = max(batch, regime.batch)
     if batch < regime.batch:
         warnings.warn(outside_message(regime, network.name, hardware.name, batch), CalibrationWarning,
@@ -227,11 +239,56 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     estimate = predict_with_calibration(network, hardware, calibration, framework, framework_version, precision,
                                         costed, keys=keys)
     estimate = dataclasses.replace(estimate, framework=keys["framework"])
+    workload = conventions.workload_note(network, precision)
+    if workload:
+        notes.append(workload)
+    notes += interval_notes(calibration, hardware, keys.get("network"),
+                            {record: name for name, record in conventions.RECORD_NETWORKS.items()})
     if costed == batch:
         return estimate, tuple(notes)
     bound_s = float(class_layers(network, hardware, precision, batch, calibration.traffic,
                                  op_classes=calibration.op_classes)["time_s"].sum())
-    return _scaled(estimate, batch / costed, batch, bound_s), tuple(notes)
+    scaled = _scaled(estimate, batch / costed, batch, bound_s)
+    if scaled.latency_s < bound_s:
+        notes.append(f"latency_s {si(scaled.latency_s, 's')} is below the roofline bound of a lone batch of {batch} "
+                     f"({si(bound_s, 's')}, the weights read once per batch of {batch}; efficiency_pct "
+                     f"{scaled.efficiency_pct:.0f} % > 100 %): it is {batch} sample(s)' share of the sustained "
+                     f"stream, not a latency a lone batch of {batch} reaches unless its weights stay on chip between "
+                     "batches")
+    return scaled, tuple(notes)
+
+
+def interval_notes(calibration: CalibratedPredictor, hardware: HardwareSpec, network: str | None,
+                   names: Mapping[str, str] | None = None) -> list[str]:
+    """Notes saying when the interval is widened (:meth:`~.model.CalibratedPredictor.predict_interval`): for a
+    device no record had (``hardware.name`` not in ``devices_``) and for a network no record of the hardware's
+    class ran (``network``, the records' name of the query's network, not in ``networks_``; the networks they ran
+    are named by ``names``, records' name -> network name, where it has them). The note of the interval used
+    gives the factor range exp(low) to exp(high) it spans around the estimate: the unseen-device one for a new
+    device, the new-network one (on a known or an unseen device) for a new network. No note when the calibration
+    holds no such interval."""
+    device_table = getattr(calibration, "novel_device_", {})
+    network_table = getattr(calibration, "novel_network_", {})
+    known = getattr(calibration, "networks_", [])
+    prefix = f"{hardware.kind.value}{KEY_SEPARATOR}"
+    new_device = bool(device_table) and hardware.name not in getattr(calibration, "devices_", [])
+    new_network = bool(network_table) and bool(known) and network is not None and prefix + network not in known
+    notes = []
+    if new_device:
+        width = ("" if new_network else f" (x{math.exp(device_table['low']):.2f} to "
+                 f"x{math.exp(device_table['high']):.2f} of the estimate, from the {device_table['devices']:.0f} "
+                 "devices the calibration's cross-validation held out)")
+        notes.append(f"interval: {hardware.name} is a device no calibration record had, known by its spec alone: "
+                     f"its interval adds the spread between devices{width}")
+    if new_network:
+        ran = ", ".join(sorted((names or {}).get(record, record)
+                               for record in (key.removeprefix(prefix) for key in known if key.startswith(prefix))))
+        low, high = ("low_unseen_device", "high_unseen_device") if new_device else ("low", "high")
+        notes.append(f"interval: no {hardware.kind.value} record of the calibration ran {network} (they ran {ran}): "
+                     f"its interval adds the spread between networks{' and devices' if new_device else ''} "
+                     f"(x{math.exp(network_table[low]):.2f} to x{math.exp(network_table[high]):.2f} of the "
+                     "estimate)")
+    return notes
 
 
 PER_BATCH_LAYER_COLUMNS = ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes", "compute_s",
