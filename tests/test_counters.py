@@ -133,10 +133,11 @@ def test_views_move_nothing_but_copies_do():
 
 
 def test_bytes_round_up_per_tensor():
-    # int4: weight 16*3*3*3 = 432 elements -> 216 bytes, bias 16 elements -> 8 bytes; 3 elements -> 2 bytes
+    # int4: weight 16*3*3*3 = 432 elements -> 216 bytes; the bias of an integer layer is int32 (the bias type of
+    # int4 weights and activations): 16 elements -> 64 bytes; 3 elements (not a bias) at 4 bits -> 2 bytes
     net = LayerNetwork(name="n", source="s", precision="int4", layers=(conv(3, 16, 3, 5, 3),))
     row = count_network(net).layers.iloc[0]
-    assert row.weight_bytes == 216 + 8  # 16 bias elements at 4 bits = 8 bytes
+    assert row.weight_bytes == 216 + 64
     odd = LayerNetwork(name="n", source="s", precision="int4", layers=(
         Layer(name="b", op="add", inputs=((1, 3),), outputs=((1, 3),), weights=[(3,)]),))
     assert count_network(odd).layers.iloc[0].weight_bytes == 2

@@ -148,9 +148,10 @@ def test_weight_bytes_by_stored_size_own_type_or_precision() -> None:
     assert _cost(conv(weight))["weight_bytes"] == 108 * 4  # the network's fp32
     assert _cost(conv(TensorSpec(shape=(4, 3, 3, 3), dtype=DType.INT8)))["weight_bytes"] == 108  # its own int8
     assert _cost(conv(TensorSpec(shape=(4, 3, 3, 3), nbytes=50)))["weight_bytes"] == 50  # its stored size
-    # with a bias of 4 elements; int4 override: ceil(108 * 4 / 8) + ceil(4 * 4 / 8) = 54 + 2
+    # with a bias of 4 elements; int4 override: ceil(108 * 4 / 8) = 54, the bias at int32 (the bias type of integer
+    # weights and activations, counters.cost): 4 * 4 = 16
     both = conv(TensorSpec(shape=(4, 3, 3, 3), nbytes=50), TensorSpec(shape=(4,), dtype=DType.FP16))
-    assert _cost(both, "int4") == {"params": 112, "weight_bytes": 56, "input_bytes": 96, "output_bytes": 72}
+    assert _cost(both, "int4") == {"params": 112, "weight_bytes": 54 + 16, "input_bytes": 96, "output_bytes": 72}
     # without the override: 50 stored bytes + 4 * 2 fp16 bytes; activations at fp32: 192 * 4 and 144 * 4
     assert _cost(both) == {"params": 112, "weight_bytes": 58, "input_bytes": 768, "output_bytes": 576}
 

@@ -9,6 +9,8 @@ from rooflinekit.counters.cost import (
     NetworkCost,
     UnsupportedOpWarning,
     aggregate_weight_bytes,
+    bias_dtype,
+    bias_position,
     count_layer,
     count_network,
     layer_precision,
@@ -18,6 +20,6 @@ DEFAULT_COUNTERS.freeze()  # after every counter module registered: no one chang
 
 __all__ = [
     "DEFAULT_COUNTERS", "Counter", "CounterRegistry", "CountingConventions", "NetworkCost", "OpCount",
-    "UnsupportedOpWarning", "aggregate_weight_bytes", "count_layer", "count_network", "layer_precision", "total_ops",
-    "zero_cost",
+    "UnsupportedOpWarning", "aggregate_weight_bytes", "bias_dtype", "bias_position", "count_layer", "count_network",
+    "layer_precision", "total_ops", "zero_cost",
 ]

@@ -8,7 +8,31 @@ Per layer (shapes as given, i.e. for the network's ``batch``):
   as the separate activation layer of an ONNX graph does.
 - ``params``: elements of the layer's constant tensors (weights and biases).
 - ``weight_bytes``: per constant tensor ``ceil(elements * bits / 8)`` at its own dtype (or its real stored size
-  when known), else at the layer's weight precision; a precision override re-types every tensor.
+  when known), else at the layer precision's type for it: the weight type, or for the layer's bias its *bias type*
+  (below). A precision override re-types every tensor the same way (per-tensor dtypes and sizes ignored), except
+  an override equal to the network's own precision, which changes nothing (each layer's precision and every
+  per-tensor dtype kept).
+- The *bias type* of a precision (:func:`bias_dtype`), the counting convention of deployed kernels:
+
+  - float weights (fp32, fp16, bf16, ...): the weight type, as every weight;
+  - integer weights and integer activations: int32, the accumulator the integer kernel adds the bias into, for
+    any weight width (TFLite's 8-bit quantization spec: the bias of CONV_2D, DEPTHWISE_CONV_2D and
+    FULLY_CONNECTED is int32, scale ``input_scale * weight_scale``, zero point 0; ONNX QLinearConv's ``B`` is int32,
+    quantized so; CMSIS-NN's ``arm_convolve_s8``, ``arm_convolve_s4`` and ``arm_fully_connected_s8`` take
+    ``int32_t`` biases); int64 with activations wider than 8 bits (TFLite's 16x8 mode, int16 activations and int8
+    weights, has int64 biases by default; CMSIS-NN's ``arm_convolve_s16`` takes them, its newer releases int32
+    too). Runtimes that store narrower biases exist (ESP-DL's power-of-two quantization: int8/int16 biases): give
+    such biases their dtype and count without an override;
+  - integer weights and float activations (dynamic-range or weight-only quantization: ``W-int8_A-fp32``,
+    ``w4a16``): the activation type, as the float bias the kernel adds after dequantizing (a TFLite dynamic-range
+    model, e.g. MLPerf Tiny's ``kws_ref_model_float32.tflite``, stores int8 weights and fp32 biases).
+
+  A layer's *bias* (:func:`bias_position`) is the weight tensor its ``bias`` attribute marks: in a ``conv``,
+  ``conv_transpose`` or ``fully_connected`` layer (one kernel weight tensor) or a ``matmul`` layer (operands both
+  activations, no kernel tensor) whose ``bias`` is true, its last weight tensor when it has more than its kernel
+  tensors (importers append it from the bias operand: ONNX Conv/QLinearConv ``B``, Gemm/QGemm ``C``, TFLite's bias
+  operand; the builders after the kernel). Other constants (normalization scale and shift, RNN gate biases, a
+  ``deform_conv`` bias) and aggregate networks' weights take the weight type.
 - ``state_bytes``: state tensors (KV cache, RNN state), read once per step: ``ceil(elements * bits / 8)`` per
   tensor at its own dtype, else the activation precision.
 - ``input_bytes`` / ``output_bytes``: activations read and written, ``ceil(elements * bits / 8)`` per tensor at
@@ -107,10 +131,61 @@ def layer_precision(layer: Layer, network_precision: Precision, override: Precis
     return override or layer.precision or network_precision
 
 
-def _params_and_weight_bytes(layer: Layer, bits: int, override: bool) -> tuple[int, int]:
+def bias_dtype(precision: Precision) -> DType:
+    """The type a bias is counted at when ``precision`` types it (rule and sources in the module docstring).
+
+    Parameters
+    ----------
+    precision : Precision
+        The layer's precision (or the override's).
+
+    Returns
+    -------
+    DType
+        The weight type when it is a float; int32 for integer weights and integer activations of at most 8 bits
+        (the integer kernel's accumulator), int64 with wider integer activations (TFLite's 16x8 mode); the
+        activation type for integer weights with float activations (dynamic-range, weight-only quantization).
+    """
+    weights, activations = precision.weights, precision.activations
+    if weights.is_float:
+        return weights
+    if activations.is_float:
+        return activations
+    return DType.INT64 if activations.bits > 8 else DType.INT32
+
+
+_KERNEL_TENSORS = {"conv": 1, "conv_transpose": 1, "fully_connected": 1, "matmul": 0}
+"""Weight tensors before the bias, per op kind whose bias is a weight tensor (see :func:`bias_position`)."""
+
+
+def bias_position(layer: Layer) -> int | None:
+    """Index in ``layer.weights`` of the layer's bias tensor (definition in the module docstring), None when it
+    has none.
+
+    Parameters
+    ----------
+    layer : Layer
+        Any layer.
+
+    Returns
+    -------
+    int or None
+        ``len(layer.weights) - 1`` for a conv, conv_transpose or fully_connected layer (one kernel tensor) or a
+        matmul layer (none) whose attrs say ``bias`` and that has more weight tensors than kernel tensors; else
+        None.
+    """
+    kernels = _KERNEL_TENSORS.get(layer.op)
+    if kernels is None or len(layer.weights) <= kernels or not layer.attrs.get("bias"):
+        return None
+    return len(layer.weights) - 1
+
+
+def _params_and_weight_bytes(layer: Layer, bits: int, bias_bits: int, override: bool) -> tuple[int, int]:
     """The layer's ``params`` (elements of its weights) and ``weight_bytes`` (each weight at its own stored size,
-    else its dtype, else the default width of ``bits``; every weight at ``bits`` when ``override``), in one pass
-    (:func:`~rooflinekit.descriptors.tensor_bytes` inlined: ``ceil(elements * bits / 8)``)."""
+    else its dtype, else the default width: ``bias_bits`` for the bias (:func:`bias_position`), ``bits`` for the
+    others; every weight at its default width when ``override``), in one pass
+    (:func:`~rooflinekit.descriptors.tensor_bytes` inlined: ``ceil(elements * bits / 8)``). ``layer`` has at least
+    one weight tensor."""
     params = total = 0
     for tensor in layer.weights:
         count = math.prod(tensor.shape)  # elements(), without a call per tensor
@@ -122,6 +197,11 @@ def _params_and_weight_bytes(layer: Layer, bits: int, override: bool) -> tuple[i
         else:
             dtype = tensor.dtype
             total += -(-count * (bits if dtype is None else dtype.bits) // 8)
+    # ``tensor`` and ``count`` are the last weight's: the bias, when the layer has one (bias_position), counted at
+    # ``bits`` above when it took the default width; it takes ``bias_bits`` instead
+    if bias_bits != bits and (override or tensor.nbytes is None and tensor.dtype is None) and (
+            bias_position(layer) is not None):
+        total += -(-count * bias_bits // 8) + (-count * bits // 8)
     return params, total
 
 
@@ -129,7 +209,8 @@ def count_layer(layer: Layer, precision: Precision, conventions: CountingConvent
                 precision_overridden: bool = False, counters: CounterRegistry = DEFAULT_COUNTERS) -> dict[str, object]:
     """One layer's cost row at ``precision`` (``supported`` False when ``counters`` has no counter for its op).
 
-    With ``precision_overridden`` every tensor takes ``precision``: per-tensor dtypes are ignored.
+    With ``precision_overridden`` every tensor takes ``precision``'s type for it (its bias the bias type,
+    :func:`bias_dtype`): per-tensor dtypes are ignored.
     """
     return _cost_row(layer, counters.get(layer.op), precision, conventions, precision_overridden)
 
@@ -144,27 +225,29 @@ def _cost_row(layer: Layer, counter: Counter | None, precision: Precision, conve
     return dict(zip(LAYER_COLUMNS, _cost_values(layer, counter, precision, conventions, precision_overridden)))
 
 
-_Widths = tuple[int, int, tuple[str, str, str]]
-"""A precision's weight and activation widths in bits, and its weight, activation and compute type names."""
+_Widths = tuple[int, int, int, tuple[str, str, str]]
+"""A precision's weight, bias (:func:`bias_dtype`) and activation widths in bits, and its weight, activation and
+compute type names."""
 
 
 def _widths(precision: Precision) -> _Widths:
     """The :data:`_Widths` of ``precision`` (each a look-up keyed by a DType, whose hash is a Python call: read once
     per precision by :func:`count_network`)."""
-    return precision.weights.bits, precision.activations.bits, _labels(precision.weights, precision.activations)
+    return (precision.weights.bits, bias_dtype(precision).bits, precision.activations.bits,
+            _labels(precision.weights, precision.activations))
 
 
 def _cost_values(layer: Layer, counter: Counter | None, precision: Precision, conventions: CountingConventions,
                  precision_overridden: bool, widths: _Widths | None = None) -> list[object]:
     """The values of :func:`_cost_row`, in :data:`LAYER_COLUMNS` order (:func:`count_network` keeps its rows as
     such lists: no dict per layer). ``widths``: :func:`_widths` of ``precision``, when the caller has it."""
-    weight_bits, bits, labels = widths or _widths(precision)
+    weight_bits, bias_bits, bits, labels = widths or _widths(precision)
     count = counter(layer) if counter else _NO_COUNT
     fused = sum(elements(s) for s in layer.outputs) if layer.attrs.get("fused_activation") else 0
     other = (count.bias_ops if conventions.include_bias_ops else 0) + (
         count.other_ops + fused if conventions.include_other_ops else 0)
     act = precision.activations
-    params, weight_bytes = _params_and_weight_bytes(layer, weight_bits, precision_overridden) if (
+    params, weight_bytes = _params_and_weight_bytes(layer, weight_bits, bias_bits, precision_overridden) if (
         layer.weights) else (0, 0)
     if not count.moves_data:
         input_bytes = output_bytes = 0
@@ -212,7 +295,8 @@ def count_network(network: NetworkSpec | str | Path, precision: Precision | str 
 
     ``network`` is a spec, or what :func:`rooflinekit.predict` takes for one: a catalog name (``ResNet-50 80%``)
     or a model file (``.onnx``, ``.tflite``), see :func:`rooflinekit.api.resolve_network`.
-    ``precision`` (e.g. ``"int8"`` or ``"W-int8_A-fp32"``) re-types all tensors; None keeps each layer's own.
+    ``precision`` (e.g. ``"int8"`` or ``"W-int8_A-fp32"``) re-types all tensors, biases to its bias type
+    (:func:`bias_dtype`); None, or the network's own precision, keeps each layer's own and every tensor's dtype.
     ``batch`` scales arithmetic and activation bytes from the network's batch to ``batch`` frames; weights are
     read once per batch and do not scale. ``counters`` holds the formulas per op kind (a study changes some with
     ``DEFAULT_COUNTERS.with_overrides({...})``); ops it has no counter for are the unsupported ones.
@@ -234,6 +318,8 @@ def count_network(network: NetworkSpec | str | Path, precision: Precision | str 
     batch = None if batch is None else int(batch)
     if isinstance(network, AggregateNetwork):
         return _count_aggregate(network, override, batch or 1)
+    if override == network.precision:  # the precision the network has: nothing re-typed (module docstring)
+        override = None
     frames = batch or network.batch
     rows: list[list[object]] = []  # each row's values in LAYER_COLUMNS order
     unsupported: Tally[str] = Tally()

@@ -32,7 +32,8 @@ def _check_shape(shape: Shape) -> Shape:
 
 
 class TensorSpec(Frozen):
-    """A constant tensor (weight or bias). ``dtype`` None means the layer's weight precision."""
+    """A constant tensor (weight or bias). ``dtype`` None means the layer's weight precision; for a layer's bias,
+    its bias type (:func:`~rooflinekit.counters.cost.bias_dtype`: int32 under integer weights and activations)."""
 
     shape: Shape
     dtype: DType | None = None
