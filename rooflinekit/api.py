@@ -102,7 +102,9 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     :mod:`rooflinekit.compare.calibrate.defaults`) turns the bound into an estimate for the software stack
     ``framework`` (and ``framework_version``): the layer-mode roofline of the calibration's traffic model, one
     kernel per layer, scaled per op class by the fitted factors, with an interval and the calibration levels
-    used (``Prediction.estimate == "calibrated"``). A level that was not calibrated or fell back warns
+    used (``Prediction.estimate == "calibrated"``; ``calibration_levels`` holds the levels ``predict --calibrated``
+    prints, and ``notes`` the notes it prints, among them the release of the stack whose factors were used when it
+    is not the ``framework_version`` given). A level that was not calibrated or fell back warns
     :class:`~rooflinekit.compare.calibrate.CalibrationWarning` naming the fallback. The shipped calibration is
     chosen by the hardware's class (MCU: MLPerf Tiny; GPU, NPU: MLPerf Inference Offline; any other class is
     refused with a :class:`~rooflinekit.errors.CalibrationError`); one that carries a regime (GPU, NPU: large-batch
@@ -285,7 +287,7 @@ def _calibrated(bound: Prediction, network: NetworkSpec | CountedNetwork, hardwa
         bound, estimate="calibrated", latency_s=estimate.latency_s, fps=estimate.fps,
         attainable_ops_per_s=bound.ops * bound.batch / estimate.latency_s, bound_latency_s=bound.latency_s,
         latency_interval_s=estimate.interval_s, calibration_levels=estimate.levels, layers=estimate.layers,
-        notes=(*bound.notes, *notes))
+        notes=(*bound.notes, *notes, *estimate.notes))
 
 
 def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],

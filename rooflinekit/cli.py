@@ -171,7 +171,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
         precision, note = resolve_precision(network, hardware, args.precision, args.batch)
         result, notes = predict_in_regime(network, hardware, calibration, args.framework, args.framework_version,
                                           precision, args.batch or getattr(network, "batch", 1))
-        notes = (*notes, *([] if note is None else [note]))
+        notes = (*notes, *result.notes, *([] if note is None else [note]))  # as rooflinekit.predict's notes
         summary = {"estimate": "calibrated", **result.to_dict(), "notes": list(notes)}
         layers = result.layers[CALIBRATED_LAYER_COLUMNS] if args.layers else None
         payload = {**summary, "classes": result.classes.to_dict("records")}
@@ -546,12 +546,19 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 
 def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
-    """Records of ``args.records`` (mapped), predicted one configuration at a time, aligned with them."""
+    """Records of ``args.records`` (mapped), predicted one configuration at a time, aligned with them.
+
+    A record's hardware may be a hardware YAML file and its network a model file (by path, relative to the
+    working folder, or by its stem or record name among ``--models`` files), resolved as ``calibrate`` resolves
+    them (:mod:`rooflinekit.compare.calibrate.features`), each file read once."""
     import pandas as pd
 
-    from rooflinekit.api import HARDWARE_SUFFIXES, predict
+    from rooflinekit.api import HARDWARE_SUFFIXES, is_model_path, predict
     from rooflinekit.catalog import network_catalog
     from rooflinekit.compare import align
+    from rooflinekit.compare.calibrate.features import (
+        file_stem, indexed_network, networks_from_files, record_hardware, record_model_files,
+    )
     from rooflinekit.compare.loaders import load_table
     from rooflinekit.compare.loaders.generic import check_targets
 
@@ -571,6 +578,8 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
                       + ("; ..." if len(reasons) > 3 else ""), RooflineWarning)
     if records.empty:
         raise RecordError(_no_usable_record(args.records, loaded))
+    models = networks_from_files([*args.models, *record_model_files(records["network"])])
+    files: dict[str, HardwareSpec] = {}  # hardware YAML files the records name, read once each
     keys = records[["hardware", "network", "pruning_pct", "precision", "batch"]].drop_duplicates()
     rows, failures = [], {}
     predicted: set[tuple] = set()  # (spec names, pruning, precision, batch): one prediction however records spell it
@@ -580,9 +589,16 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
         precision = None if precision is None or precision != precision else str(precision)
         resolved = None
         try:
-            # 100 % is also what a record without a pruning column gets: then a label's 'P%' says more, as in align
-            network = network_catalog().get(str(network_name), None if float(pruning) == 100 else float(pruning))
-            hardware = resolve_hardware(str(hardware_name))
+            found = indexed_network(str(network_name), precision, models)
+            if found is not None:  # a model file (predicted at the record's precision, or its own)
+                network = found[1]
+            elif is_model_path(str(network_name)):
+                raise RecordError(f"model file {str(network_name)!r}: not in the working folder, and no --models "
+                                  f"file has its stem {file_stem(str(network_name))!r}; give its path relative to "
+                                  "the working folder, or the file (or its folder) with --models PATH")
+            else:  # 100 % is also a record's default without a pruning column: then a label's 'P%' says more
+                network = network_catalog().get(str(network_name), None if float(pruning) == 100 else float(pruning))
+            hardware = record_hardware(str(hardware_name), files)
             resolved = (hardware.name, network.name, network.pruning_pct, precision, int(batch))
             if resolved in predicted:  # another spelling of a configuration already predicted: align matches both
                 if resolved in failed:
@@ -602,7 +618,7 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
                      "batch": int(batch), "status": "ok", "fps_per_w": _fps_per_w(result.fps, hardware.tdp_w)})
     predictions = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["hardware", "network", "pruning_pct",
                                                                          "precision", "batch", "fps", "status"])
-    result = align(predictions, records)
+    result = align(predictions, records, models=models)
     unmatched = result.unmatched_records.copy()
     if len(unmatched):
         unmatched["reason"] = [failures.get(k, r) for k, r in zip(
@@ -831,8 +847,15 @@ def _add_catalog_command(commands: Any, common: Parser, name: str, text: str) ->
 def _add_align(commands: Any, common: Parser, name: str, text: str) -> None:
     """``align`` or ``efficiency`` (arguments as :func:`_add_count`)."""
     sub = commands.add_parser(name, parents=[traffic_options(), _mode_option(), _records_mapping(), common],
-                              help=text, description=text + ". " + RECORDS_HELP)
+                              help=text, description=text + ". " + RECORDS_HELP + ". A record's hardware may be a "
+                              "hardware YAML file (my_board.yaml) and its network a model file (ad01_int8.tflite), "
+                              "read relative to the working folder, or named by its stem among --models files. An "
+                              "efficiency above 100 % (a record faster than its roofline bound) warns: check the "
+                              "spec and the latency unit")
     sub.add_argument("records", type=Path, help="CSV or Parquet table of measurements")
+    sub.add_argument("--models", action="append", default=[], metavar="PATH",
+                     help="model file or folder of the records' networks (repeatable; a record names one by path, "
+                          "by its stem, ad01_int8, or by its MLPerf Tiny name, ad01), as in 'rooflinekit calibrate'")
     if name == "efficiency":
         sub.add_argument("--by", help="comma-separated columns to summarize by (default: hardware)")
     sub.set_defaults(run=cmd_align)

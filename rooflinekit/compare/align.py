@@ -8,6 +8,14 @@ Both sides are keyed on (hardware, network, pruning_pct, precision, batch):
 - ``normalize=False``: names are compared after lower-casing only, as the QuTiBench web site does (so ``NCS`` never
   meets ``NCS2``).
 
+In either mode a hardware written as a hardware YAML file (``my_board.yaml``: one spec, read relative to the working
+folder, each file once) is the spec it holds, compared by the spec's name, so a record naming the file meets a
+prediction made for that spec; a file that cannot be read is the record's unmatched reason. A network found in
+``models`` (model files: by the name a record gives it, ``ad01``, or its file's, ``ad01_int8``,
+``ad01_int8.tflite`` or a path to it, as :func:`~rooflinekit.compare.calibrate.calibrate_from_paths` resolves them)
+is compared by its spec's name; any other network written as a model file (``models/ad01_int8.tflite``) by the
+file's stem (``ad01_int8``), the name :func:`rooflinekit.predict` gives a network read from that file.
+
 Predictions may come from :func:`rooflinekit.sweep` or from :meth:`Prediction.to_dict` rows: their ``network`` is a
 catalog label (``ResNet-50 80%``) unless a ``pruning_pct`` column is given. On either side a network written as
 such a label with a ``pruning_pct`` of 100 (what a record without a pruning column gets) is the pruned network the
@@ -17,9 +25,13 @@ configuration is compared with the same prediction (QuTiBench's predictions do n
 column ``best_over_batch`` marks the record of highest ``measured_fps`` per configuration (QuTiBench's rule).
 
 Efficiency (QuTiBench convention): ``efficiency_pct = 100 * measured_fps / predicted_fps``, where ``measured_fps``
-is ``throughput_fps``, or ``batch / latency_s`` when only the latency is known. Above 100 % the roofline's
-assumptions were pessimistic. A record whose ``measured_fps`` is not a positive finite number (a negative, zero or
-infinite value given) is not compared: its reason names the value.
+is ``throughput_fps``, or ``batch / latency_s`` when only the latency is known. A roofline prediction is an upper
+bound on speed: above 100 % a record ran faster than its bound, which no board can, so the hardware spec (its peaks,
+the bandwidth of the memory its weights are read from) or the record (its latency unit) is wrong; such rows warn
+(:class:`~rooflinekit.errors.CalibrationWarning`, worded as the calibration's check,
+:func:`~rooflinekit.compare.calibrate.features.faster_than_bound`) and are kept. Rows matched to a calibrated
+prediction (``estimate`` ``calibrated``: an estimate, no bound) are not checked. A record whose ``measured_fps`` is
+not a positive finite number (a negative, zero or infinite value given) is not compared: its reason names the value.
 
 Nothing is dropped: every record is in ``matched`` (once) or ``unmatched_records``, every prediction is matched by
 some record or in ``unmatched_predictions``, each unmatched row with a ``reason``.
@@ -28,7 +40,9 @@ some record or in ``unmatched_predictions``, each unmatched row with a ``reason`
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
+from os import PathLike
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -36,9 +50,14 @@ import pandas as pd
 
 from rooflinekit.catalog import HardwareCatalog, NetworkCatalog, hardware_catalog, network_catalog, normalize_name
 from rooflinekit._limits import MAX_BATCH, shown
+from rooflinekit._warnings import caller_stacklevel
+from rooflinekit.compare.calibrate.features import (
+    NetworkIndex, faster_than_bound_message, file_stem, indexed_network, is_hardware_file, networks_from_files,
+    record_hardware,
+)
 from rooflinekit.compare.records import is_missing, require_columns
-from rooflinekit.descriptors import Precision
-from rooflinekit.errors import PrecisionError, RecordError, UnknownNameError
+from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
+from rooflinekit.errors import CalibrationWarning, PrecisionError, RecordError, RooflineError, UnknownNameError
 
 KEY = ("hardware", "network", "pruning_pct", "precision", "batch")
 """The columns both sides are keyed on (records must have them all), in the order of a key tuple."""
@@ -60,15 +79,19 @@ class AlignResult:
 
 
 class _Names:
-    """Name -> comparison key, cached per distinct name."""
+    """Name -> comparison key, cached per distinct name; ``problems`` says why a hardware file or a network of
+    ``models`` named so could not be resolved (keyed ``("hw", name)`` or ``("net", name, precision key)``)."""
 
     def __init__(self, normalize: bool, hardware_aliases: Mapping[str, str], network_aliases: Mapping[str, str],
-                 hardware: HardwareCatalog | None, networks: NetworkCatalog | None):
+                 hardware: HardwareCatalog | None, networks: NetworkCatalog | None, models: NetworkIndex):
         self.normalize = normalize
         self.hardware_aliases = {normalize_name(k): v for k, v in hardware_aliases.items()}
         self.network_aliases = {normalize_name(k): v for k, v in network_aliases.items()}
         self.hardware = hardware if hardware is not None or not normalize else hardware_catalog()
         self.networks = networks if networks is not None or not normalize else network_catalog()
+        self.models = models
+        self.files: dict[str, HardwareSpec] = {}  # hardware YAML files named, read once each
+        self.problems: dict[tuple, str] = {}
         self._cache: dict[tuple, Any] = {}
 
     def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -76,22 +99,51 @@ class _Names:
             self._cache[key] = compute()
         return self._cache[key]
 
+    def _spec_name(self, name: str) -> str:
+        """The name of the spec the hardware YAML file ``name`` holds; ``name`` (its problem noted) when the file
+        cannot be read."""
+        try:
+            return record_hardware(name, self.files).name
+        except RooflineError as exc:
+            self.problems[("hw", name)] = " ".join(str(exc).split())
+            return name
+
+    def _model(self, name: str, precision: str) -> NetworkSpec | None:
+        """The spec of ``models`` that network ``name`` at ``precision`` (a precision key, ``""``: not stated)
+        names, None when none does (or several do: the problem noted)."""
+        try:
+            found = indexed_network(name, precision or None, self.models)
+        except RooflineError as exc:
+            self.problems[("net", name, precision)] = " ".join(str(exc).split())
+            return None
+        return None if found is None else found[1]
+
+    def problem(self, hardware: str, network: str, precision: str) -> str | None:
+        """Why a record's hardware file or network (as :func:`_keys` passed them) could not be resolved, if so."""
+        return self.problems.get(("hw", hardware)) or self.problems.get(("net", network, precision))
+
     def hardware_key(self, name: str) -> str:
         def compute() -> str:
+            name_ = self._spec_name(name) if is_hardware_file(name) else name
             if not self.normalize:
-                return name.strip().casefold()
-            name_ = self.hardware_aliases.get(normalize_name(name), name)
+                return name_.strip().casefold()
+            name_ = self.hardware_aliases.get(normalize_name(name_), name_)
             try:
                 return normalize_name(self.hardware.get(name_).name)
             except UnknownNameError:
                 return normalize_name(name_)
         return self._cached(("hw", name), compute)
 
-    def network_key(self, name: str, pruning_pct: float) -> tuple[str, float]:
+    def network_key(self, name: str, pruning_pct: float, precision: str) -> tuple[str, float]:
         def compute() -> tuple[str, float]:
+            spec = self._model(name, precision) if self.models else None
+            if spec is not None:
+                return (normalize_name(spec.name) if self.normalize else spec.name.strip().casefold(),
+                        round(pruning_pct, 6))
+            stem = file_stem(name)  # a model file not in models: the name a network read from it has
             if not self.normalize:
-                return name.strip().casefold(), round(pruning_pct, 6)
-            name_ = self.network_aliases.get(normalize_name(name), name)
+                return stem.strip().casefold(), round(pruning_pct, 6)
+            name_ = self.network_aliases.get(normalize_name(stem), stem)
             base, labelled = _split_label(name_)
             pct = labelled if pruning_pct == 100 else pruning_pct  # 100: a record's default, the label says more
             try:
@@ -99,7 +151,7 @@ class _Names:
                 return normalize_name(spec.name), round(spec.pruning_pct, 6)
             except UnknownNameError:
                 return normalize_name(base if labelled == pct else name_), round(pct, 6)
-        return self._cached(("net", name, pruning_pct), compute)
+        return self._cached(("net", name, pruning_pct, precision), compute)
 
 
 def _precision_key(value: Any) -> str:
@@ -136,12 +188,13 @@ def _split_label(label: str) -> tuple[str, float]:
 
 def _keys(frame: pd.DataFrame, names: _Names, pruning: pd.Series, networks: pd.Series,
           best_over_batch: bool) -> pd.DataFrame:
-    nets = [names.network_key(str(n), float(p)) for n, p in zip(networks, pruning)]
+    precisions = _precision_keys(frame["precision"])
+    nets = [names.network_key(str(n), float(p), c) for n, p, c in zip(networks, pruning, precisions)]
     columns = {
         "_key_hardware": ([names.hardware_key(str(h)) for h in frame["hardware"]], object),
         "_key_network": ([n for n, _ in nets], object),
         "_key_pruning_pct": ([p for _, p in nets], "float64"),
-        "_key_precision": (_precision_keys(frame["precision"]), object),
+        "_key_precision": (precisions, object),
         "_key_batch": ([0] * len(frame) if best_over_batch else frame["batch"], "int64"),
     }
     return pd.DataFrame({name: pd.Series(list(values), index=frame.index, dtype=dtype)
@@ -297,15 +350,56 @@ def _check_values(frame: pd.DataFrame, what: str, best_over_batch: bool) -> None
 def align(predictions: pd.DataFrame, records: pd.DataFrame, *, normalize: bool = True,
           hardware_aliases: Mapping[str, str] | None = None, network_aliases: Mapping[str, str] | None = None,
           best_over_batch: bool = False, hardware: HardwareCatalog | None = None,
-          networks: NetworkCatalog | None = None) -> AlignResult:
+          networks: NetworkCatalog | None = None,
+          models: Iterable[str | PathLike[str]] | NetworkIndex = ()) -> AlignResult:
     """Match ``records`` to ``predictions`` and compute ``efficiency_pct``; see the module docstring.
 
-    ``hardware_aliases``/``network_aliases`` map extra spellings to catalog names (``{"L4R5": "NUCLEO-L4R5ZI"}``);
-    ``hardware``/``networks`` replace the bundled catalogs. A prediction row is usable when its ``fps`` is a positive
-    number and its ``status`` (if any) is ``ok``. Raises :class:`RecordError` when a required column is missing.
+    ``efficiency_pct = 100 * measured_fps / predicted_fps`` (percent; both in frames per second).
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        :func:`rooflinekit.sweep` rows or :meth:`Prediction.to_dict` rows. A row is usable when its ``fps`` is a
+        positive number and its ``status`` (if any) is ``ok``.
+    records : pandas.DataFrame
+        Measured records (a loader's ``.records``): the key columns and ``throughput_fps`` or ``latency_s`` (s).
+        A ``hardware`` may be a hardware YAML file, a ``network`` a model file (module docstring).
+    normalize : bool, optional
+        Compare names through aliases and the catalogs (True), or lower-cased only (False).
+    hardware_aliases, network_aliases : mapping of str to str, optional
+        Extra spellings of catalog names (``{"L4R5": "NUCLEO-L4R5ZI"}``).
+    best_over_batch : bool, optional
+        Leave the batch out of the key and mark each configuration's fastest record (QuTiBench's rule).
+    hardware, networks : HardwareCatalog or NetworkCatalog, optional
+        Catalogs replacing the bundled ones.
+    models : list of str or path, or NetworkIndex, optional
+        Model files or folders (each folder with its sub-folders) whose networks records and predictions may name,
+        as ``models=`` of :func:`~rooflinekit.compare.calibrate.calibrate_from_paths` (``ad01`` or ``ad01_int8``
+        for ``ad01_int8.tflite``), or the index :func:`~rooflinekit.compare.calibrate.networks_from_files` made of
+        them. A network whose model files are at several precisions needs the record's precision.
+
+    Returns
+    -------
+    AlignResult
+        Matched rows with ``efficiency_pct``, and every unmatched record and prediction with a ``reason``.
+
+    Raises
+    ------
+    RecordError
+        A required column is missing, a key or measurement value is invalid, or ``models`` is a single path.
+
+    Warns
+    -----
+    CalibrationWarning
+        When records matched to a roofline bound measured faster than it (``efficiency_pct`` above 100): how many,
+        the first and what to check (the spec's peaks and memory bandwidths, the latency unit).
     """
     _check_inputs(predictions, records, best_over_batch)
-    names = _Names(normalize, hardware_aliases or {}, network_aliases or {}, hardware, networks)
+    if isinstance(models, (str, PathLike)):  # not its characters
+        raise RecordError(f"models must be a list of model files or folders, got the single path {shown(models)}; "
+                          f"wrap it in a list: [{shown(models)}]")
+    index = models if isinstance(models, Mapping) else networks_from_files(models)
+    names = _Names(normalize, hardware_aliases or {}, network_aliases or {}, hardware, networks, index)
     p_networks, p_pruning = _prediction_names(predictions)
     p_keys = _keys(predictions, names, p_pruning, p_networks, best_over_batch)
     r_keys = _keys(records, names, records["pruning_pct"], records["network"], best_over_batch)
@@ -327,17 +421,41 @@ def align(predictions: pd.DataFrame, records: pd.DataFrame, *, normalize: bool =
         best = matched.groupby(_KEYS, sort=False)["measured_fps"].idxmax()
         matched["best_over_batch"] = matched.index.isin(best.values)
     matched = matched.drop(columns=_KEYS)
+    impossible = _faster_than_bound(matched)
+    if impossible:
+        warnings.warn(impossible, CalibrationWarning, stacklevel=caller_stacklevel())
 
     r_tuples = pd.Series(list(r_keys.itertuples(index=False, name=None)), index=records.index, dtype=object)
     unmatched_records = records.drop(index=matched["record_index"])
     left = unmatched_records.index
     unmatched_records = unmatched_records.assign(reason=[
-        usable.record_reason(key) if ok else _unmeasured(records, i, fps)
+        (names.problem(str(records.at[i, "hardware"]), str(records.at[i, "network"]), key[3])
+         or usable.record_reason(key)) if ok else _unmeasured(records, i, fps)
         for i, key, ok, fps in zip(left, r_tuples[left], comparable[left], measured[left])])
     unmatched_predictions = predictions.drop(index=matched["prediction_index"].unique())
     unmatched_predictions = unmatched_predictions.assign(
         reason=[usable.prediction_reason(i) for i in unmatched_predictions.index])
     return AlignResult(matched, unmatched_records, unmatched_predictions)
+
+
+def _faster_than_bound(matched: pd.DataFrame) -> str | None:
+    """The warning of matched rows faster than their roofline bound (``efficiency_pct`` > 100, the prediction no
+    calibrated estimate), worded by :func:`~rooflinekit.compare.calibrate.features.faster_than_bound_message`; None
+    when there is none. The first row's latencies are per batch: ``batch / measured_fps`` measured,
+    ``batch / predicted_fps`` the bound (s; a batch not stated counts as 1)."""
+    faster = matched["efficiency_pct"] > 100
+    if "predicted_estimate" in matched:
+        faster &= matched["predicted_estimate"].ne("calibrated")
+    if not faster.any():
+        return None
+    first = matched[faster].iloc[0]
+    where = first["source"] if "source" in matched and not is_missing(first["source"]) else \
+        f"record {shown(_plain(first['record_index']), 20)}"
+    batch = 1.0 if is_missing(first["batch"]) else float(first["batch"])
+    return faster_than_bound_message(
+        int(faster.sum()), f"{where}: {first['hardware']} / {first['network']}", batch / first["measured_fps"],
+        batch / first["predicted_fps"], f"their efficiency_pct is above 100 % (the first's: "
+        f"{first['efficiency_pct']:.0f} %) because the spec or the record is wrong, not because the board beat it")
 
 
 MATCHED_NAMES = ("hardware", "network", "pruning_pct", "precision")

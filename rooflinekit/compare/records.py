@@ -245,6 +245,20 @@ def _positive(value: float | None) -> float | None:
     return value
 
 
+def _percent_number(value: Any) -> Any:
+    """A percentage from a number or its text (``'71.2'``, ``'71.2%'``); other text is refused in one plain line
+    naming the value (pydantic's own float error is not)."""
+    if is_missing(value):
+        return None
+    if isinstance(value, str):
+        try:
+            return float(value.strip().rstrip("%").strip())
+        except ValueError:
+            raise ValueError(f"cannot read {shown(value)} as a percentage such as 71.2 or '71.2%'"
+                             f"{_placeholder_hint(value)}") from None
+    return _number(value)
+
+
 def _percent(value: float | None) -> float | None:
     if value is not None and (not math.isfinite(value) or not 0 <= value <= 100):
         raise ValueError(f"must be a percentage in [0, 100], got {shown(value)}")
@@ -270,9 +284,20 @@ def _pruning_range(value: float) -> float:
 
 
 def _batch(value: Any) -> Any:
+    """A whole number of frames per inference call from a number or its text (``'8'``, ``'8.0'``); anything else
+    is refused in one plain line naming the value (pydantic's own int errors are not)."""
     if is_missing(value):
         raise ValueError(f"is required (frames per inference call, 1 if unbatched), got {shown(value)}")
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValueError(f"cannot read {shown(value)} as a number; give the frames per inference call, a whole "
+                             "number such as 1 or 8") from None
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"must be a whole number of frames per inference call (such as 1 or 8), got "
+                             f"{shown(value)}")
         return int(value)
     return _number(value)
 
@@ -292,8 +317,7 @@ Joules = Annotated[float | None, _quantity("j"), AfterValidator(_positive)]
 Watts = Annotated[float | None, _quantity("w"), AfterValidator(_positive)]
 Hertz = Annotated[float | None, _quantity("hz"), AfterValidator(_positive)]
 FramesPerS = Annotated[float | None, BeforeValidator(_throughput), AfterValidator(_positive)]
-Percent = Annotated[float | None, BeforeValidator(lambda v: None if is_missing(v) else _number(v)),
-                    AfterValidator(_percent)]
+Percent = Annotated[float | None, BeforeValidator(_percent_number), AfterValidator(_percent)]
 PruningPct = Annotated[float, BeforeValidator(_pruning), AfterValidator(_pruning_range)]
 Batch = Annotated[int, BeforeValidator(_batch), AfterValidator(_at_least_one)]
 PrecisionLabel = Annotated[str | None, BeforeValidator(_precision_label)]

@@ -146,20 +146,32 @@ class FeatureResult(NamedTuple):
 _FOLDERS = re.compile(r".*[/\\]")
 
 
-def _file_stem(name: str) -> str:
+def file_stem(name: str) -> str:
     """A record's network written as a model file (``./models/vww_96_int8.tflite``, ``vww_96_int8.tflite``) as the
-    file's stem (``vww_96_int8``); any other name as given."""
+    file's stem (``vww_96_int8``, the name :func:`~rooflinekit.importers.load_model` gives its network); any other
+    name as given."""
     stem = _FOLDERS.sub("", name)
     suffix = Path(stem).suffix
     return stem[:-len(suffix)] if suffix.lower() in MODEL_SUFFIXES else name
 
 
-def _resolve_network(name: str, precision: str | None, networks: NetworkIndex
-                     ) -> tuple[str | None, NetworkSpec, str | None]:
-    """The index name a record's network matched (None: found in the catalog), its spec and the precision to
-    re-type it to (None: the spec's own). ``name`` matches an index name as given, else as a model file's stem
-    (:func:`_file_stem`)."""
-    for candidate in dict.fromkeys((name, _file_stem(name)) if isinstance(name, str) else (name,)):
+def record_model_files(names: Iterable[Any]) -> list[Path]:
+    """The model files records name by path: each distinct name with a model file's suffix (``.onnx``,
+    ``.tflite``) that is a file, relative to the working folder. Give them to :func:`networks_from_files` (with
+    any other model files) to resolve the records' networks; a name that is no file is left to be matched by its
+    stem (:func:`indexed_network`)."""
+    paths = (Path(name) for name in dict.fromkeys(n for n in names if isinstance(n, str)))
+    return [path for path in paths if path.suffix.lower() in MODEL_SUFFIXES and path.is_file()]
+
+
+def indexed_network(name: str, precision: str | None, networks: NetworkIndex
+                    ) -> tuple[str, NetworkSpec, str | None] | None:
+    """The index name a record's network matched in ``networks`` (:func:`network_index`), its spec and the
+    precision to re-type it to (None: the spec's own); None when no index name matches. ``name`` matches an index
+    name as given, else as a model file's stem (:func:`file_stem`); by name and ``precision``, else by name alone
+    when one spec has it. Several specs of the name, none at ``precision`` (or ``precision`` None), raise a
+    :class:`CalibrationError` naming their precisions."""
+    for candidate in dict.fromkeys((name, file_stem(name)) if isinstance(name, str) else (name,)):
         if precision is not None and (candidate, precision) in networks:
             return candidate, networks[(candidate, precision)], None
         same_name = [(known_precision, spec) for (known, known_precision), spec in networks.items()
@@ -175,6 +187,16 @@ def _resolve_network(name: str, precision: str | None, networks: NetworkIndex
                                        "for every record)")
             raise CalibrationError(f"network {name!r} at precision {precision}: its model files are at precisions "
                                    f"{found} only; give its model file at {precision}")
+    return None
+
+
+def _resolve_network(name: str, precision: str | None, networks: NetworkIndex
+                     ) -> tuple[str | None, NetworkSpec, str | None]:
+    """The index name a record's network matched (None: found in the catalog), its spec and the precision to
+    re-type it to (None: the spec's own): :func:`indexed_network`, else the network catalog."""
+    found = indexed_network(name, precision, networks)
+    if found is not None:
+        return found
     try:
         return None, get_network(name), precision
     except RooflineError as exc:  # keep the catalog's "did you mean" hint
@@ -218,12 +240,20 @@ def _class_times(network: NetworkSpec, spec: HardwareSpec, precision: str | None
             **{ROOFLINE_PREFIX + name: float(time) for name, time in times.items()}}
 
 
-def _record_hardware(name: Any, files: dict[str, HardwareSpec]) -> HardwareSpec:
-    """The spec a record's ``hardware`` names: a hardware YAML file (by suffix, cached in ``files``; a file that
-    cannot be read is a :class:`CalibrationError` naming it) or a catalog name or alias."""
-    from rooflinekit.api import HARDWARE_SUFFIXES, resolve_hardware
+def is_hardware_file(name: Any) -> bool:
+    """Whether a record's ``hardware`` names a hardware YAML file: a str ending in ``.yaml`` or ``.yml``."""
+    from rooflinekit.api import HARDWARE_SUFFIXES
 
-    if isinstance(name, str) and Path(name).suffix.lower() in HARDWARE_SUFFIXES:
+    return isinstance(name, str) and Path(name).suffix.lower() in HARDWARE_SUFFIXES
+
+
+def record_hardware(name: Any, files: dict[str, HardwareSpec]) -> HardwareSpec:
+    """The spec a record's ``hardware`` names: a hardware YAML file (:func:`is_hardware_file`; one spec, read
+    relative to the working folder and cached in ``files``, so each file is read once; a file that cannot be read
+    is a :class:`CalibrationError` naming it) or a catalog name or alias."""
+    from rooflinekit.api import resolve_hardware
+
+    if is_hardware_file(name):
         if name not in files:
             try:
                 files[name] = resolve_hardware(name)
@@ -269,7 +299,7 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
         precision = None if is_missing(record.get("precision")) else str(record["precision"])
         batch = 1 if is_missing(record.get("batch")) else int(record["batch"])
         try:
-            spec = hardware.get(record["hardware"]) or _record_hardware(record["hardware"], files)
+            spec = hardware.get(record["hardware"]) or record_hardware(record["hardware"], files)
             matched, network, retype = _resolve_network(record["network"], precision, networks)
             key = (record["network"], precision, spec.name, batch)
             if key not in cache:
@@ -315,13 +345,23 @@ def faster_than_bound(features: pd.DataFrame) -> str | None:
     first = faster.iloc[0]
     where = first["source"] if "source" in faster.columns and not is_missing(first["source"]) else \
         f"row {faster.index[0]}"
-    ratio = first["roofline_latency_s"] / first["latency_s"]
-    return (f"{counted(len(faster), 'record')} measured faster than the roofline bound of its hardware spec, "
-            f"which no board can beat (first: {where}: {first.get('hardware')} / {first.get('network')}: measured "
-            f"{si(first['latency_s'], 's')} < bound {si(first['roofline_latency_s'], 's')}, {ratio:.3g}x faster); "
-            "check the spec's peaks and the bandwidth of the memory its weights are read from (rooflinekit "
-            "hardware show FILE), and the records' latency unit (--units latency_s=ms / units=); fitted as they "
-            "are, they pull the factors below 1 and widen every interval")
+    return faster_than_bound_message(len(faster), f"{where}: {first.get('hardware')} / {first.get('network')}",
+                                     first["latency_s"], first["roofline_latency_s"],
+                                     "fitted as they are, they pull the factors below 1 and widen every interval")
+
+
+def faster_than_bound_message(count: int, first: str, measured_s: float, bound_s: float, consequence: str) -> str:
+    """The warning of ``count`` records measured faster than their roofline bound (:func:`faster_than_bound`, and
+    :func:`~rooflinekit.compare.align.align`'s efficiencies above 100 %): ``first`` names the first of them
+    (``runs.csv:2: my_board.yaml / ad01``), ``measured_s`` and ``bound_s`` are its measured and bound latency (s,
+    per batch; their ratio bound_s / measured_s > 1 is how much faster), ``consequence`` says what the records
+    do where they are used. The message says what to check: the spec's peaks and the bandwidth of the memory its
+    weights are read from, and the records' latency unit."""
+    return (f"{counted(count, 'record')} measured faster than the roofline bound of its hardware spec, which no "
+            f"board can beat (first: {first}: measured {si(measured_s, 's')} < bound {si(bound_s, 's')}, "
+            f"{bound_s / measured_s:.3g}x faster); check the spec's peaks and the bandwidth of the memory its "
+            "weights are read from (rooflinekit hardware show FILE), and the records' latency unit (--units "
+            f"latency_s=ms / units=); {consequence}")
 
 
 def class_columns(features: pd.DataFrame) -> list[str]:

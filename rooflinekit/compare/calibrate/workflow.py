@@ -16,12 +16,13 @@ from rooflinekit._limits import shown
 from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.features import (
-    calibration_features, class_layers, faster_than_bound, network_index, networks_from_files,
+    calibration_features, class_layers, faster_than_bound, network_index, networks_from_files, record_model_files,
 )
 from rooflinekit.compare.calibrate.model import (
-    CALL_OVERHEAD, KERNEL_OVERHEAD, NO_RECORD_WARNING, CalibratedPredictor, CalibrationWarning, load_calibration,
+    CALL_OVERHEAD, KERNEL_OVERHEAD, KEY_SEPARATOR, NO_RECORD_WARNING, CalibratedPredictor, CalibrationWarning,
+    load_calibration,
 )
-from rooflinekit.compare.calibrate.releases import normalize_version
+from rooflinekit.compare.calibrate.releases import normalize_version, release_key
 from rooflinekit.compare.loaders import load_mlperf_tiny, load_table
 from rooflinekit.compare.records import LoadResult, is_missing, normalize_framework
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
@@ -55,16 +56,25 @@ def _load_records(path: Path, columns: Mapping[str, str] | None = None, units: M
     return load_mlperf_tiny(path) if path.is_dir() else load_table(path, columns, units, constants)
 
 
-def _nothing_to_fit(paths: Sequence[Path], loaded: Sequence[LoadResult], left_out: int) -> str:
+def _about_a_network(reason: str) -> bool:
+    """Whether a left-out ``reason`` is one that model files resolve: a network that no model file or catalog entry
+    matches (``network 'x' at precision ...``) or an aggregate catalog network (messages of :mod:`.features`)."""
+    return reason.startswith("network ") and " at precision " in reason or " is an aggregate network " in reason
+
+
+def _nothing_to_fit(paths: Sequence[Path], loaded: Sequence[LoadResult], left_out: pd.DataFrame) -> str:
     """Why no record of ``paths`` can be fitted, and what to do: a table that cannot be read, every record left
-    out (``left_out`` of them, their reasons already warned), or tables without rows."""
+    out (the rows of ``left_out``, their reasons already warned; model files are suggested only when a reason is
+    about a network), or tables without rows."""
     for result in loaded:
         for row in result.unreadable_files.to_dict("records"):
             return f"{row['path']}: {row['reason']}; give a UTF-8 CSV table with a header line, or a .parquet table"
     names = ", ".join(path.name for path in paths)
-    if left_out:
-        return (f"{names}: no record to fit, all {left_out} were left out (reasons in the warning); fix those rows, or "
-                "give the networks' model files (--models PATH on the command line, models= in Python)")
+    if len(left_out):
+        models = any(_about_a_network(str(reason)) for reason in left_out["reason"])
+        return (f"{names}: no record to fit, all {len(left_out)} were left out (reasons in the warning); fix those "
+                "rows" + (", or give the networks' model files (--models PATH on the command line, models= in "
+                          "Python)" if models else ""))
     return f"{names}: no record to fit, the tables have no rows; give one measured record (hardware, network, " \
            "latency_s) per row"
 
@@ -85,17 +95,20 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     column names. Networks resolve through ``models`` (model files or folders, searched with their sub-folders;
     default: ``models/`` inside or beside the record folders), by the name their records give them (``ad01``) or
     their file's (``ad01_int8``, ``ad01_int8.tflite``, a path to it: :func:`~.features.networks_from_files`), else
-    the network catalog. Hardware is a catalog name or alias, or a hardware YAML file (one spec, read relative to
-    the working folder). ``columns``, ``units`` and ``constants`` map a table's own column names, units and missing
-    columns (see :func:`~rooflinekit.compare.loaders.load_table`). The records the predictor was fitted on are kept
-    as ``features_`` (to score the fit in sample). Records left out (:func:`select_calibration_records`,
-    unresolvable names, unreadable hardware files) and rows the loaders rejected are counted, with their reasons,
-    in a :class:`CalibrationWarning`, and kept as ``left_out_``: every one of them, one row each with its columns
-    as read, its ``source`` (``file:line``) and ``reason`` (so ``n_records_ + len(left_out_)`` counts every row
-    read); too few records to cross-validate the interval warn too (the calibration then has none), and so do
-    records measured faster than their roofline bound (:func:`~.features.faster_than_bound`: the spec or the
-    latency unit is wrong; they are fitted all the same). A single path given as ``paths`` or ``models`` (not in a
-    list) is a :class:`CalibrationError`.
+    the network catalog; a record naming a model file that exists (a path relative to the working folder) reads
+    that file (:func:`~.features.record_model_files`), each file once. Hardware is a catalog name or alias, or a
+    hardware YAML file (one spec, read relative to the working folder). ``columns``, ``units`` and ``constants``
+    map a table's own column names, units and missing columns (see :func:`~rooflinekit.compare.loaders.load_table`).
+    The records the predictor was fitted on are kept as ``features_`` (to score the fit in sample). Records left
+    out (:func:`select_calibration_records`, unresolvable names, unreadable hardware files) and rows the loaders
+    rejected are counted, with their reasons, in a :class:`CalibrationWarning`, and kept as ``left_out_``: every
+    one of them, one row each with its columns as read, its ``source`` (``file:line``) and ``reason`` (so
+    ``n_records_ + len(left_out_)`` counts every row read); too few records to cross-validate the interval warn
+    too (the calibration then has none), and so do records measured faster than their roofline bound
+    (:func:`~.features.faster_than_bound`: the spec or the latency unit is wrong; they are fitted all the same).
+    A single path given as ``paths`` or ``models`` (not in a list) is a :class:`CalibrationError`. When every
+    record is left out, the error suggests model files (``--models``, ``models=``) only if a reason is about a
+    network.
     """
     for given, what in ((paths, "paths"), (models, "models")):
         if isinstance(given, (str, PathLike)):  # not its characters: '/' first would read the whole disk
@@ -108,7 +121,8 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     records = pd.concat([result.records for result in loaded], ignore_index=True)
     kept, skipped = select_calibration_records(records)
     predictor = CalibratedPredictor(**params)
-    networks = networks_from_files(models or _default_models(paths))
+    # the records' model files named by path, with the ones given (each file read once)
+    networks = networks_from_files([*(models or _default_models(paths)), *record_model_files(kept["network"])])
     features, unresolved = calibration_features(kept, networks, traffic=predictor.traffic,
                                                 op_classes=predictor.op_classes)
     left_out = pd.concat([*(result.rejected for result in loaded), skipped, unresolved], ignore_index=True)
@@ -118,7 +132,7 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
                       + "; ".join(f"{n} x {reason}" for reason, n in counts.head(5).items())
                       + ("; ..." if len(counts) > 5 else ""), CalibrationWarning, stacklevel=2)
     if features.empty:
-        raise CalibrationError(_nothing_to_fit(paths, loaded, len(left_out)))
+        raise CalibrationError(_nothing_to_fit(paths, loaded, left_out))
     impossible = faster_than_bound(features)
     if impossible:
         warnings.warn(impossible, CalibrationWarning, stacklevel=2)
@@ -141,8 +155,12 @@ class CalibratedPrediction:
     per layer with its roofline ``time_s``, ``calibration_class``, ``kernel`` (1 if it launches one) and
     ``calibrated_time_s`` = factor x time_s + kernel x t0 (they sum to ``latency_s`` less ``call_overhead_s``,
     the per-call overhead of the model, 0 without that term). ``interval_s`` covers the calibration's
-    ``interval_coverage`` of measurements (None when it has no intervals); ``levels`` and ``depth`` say which calibration levels were used, fell back or were
-    missing (:meth:`~.model.CalibratedPredictor.explain`)."""
+    ``interval_coverage`` of measurements (None when it has no intervals); ``levels`` and ``depth`` say which
+    calibration levels were used, fell back or were missing (:meth:`~.model.CalibratedPredictor.explain`).
+    ``framework_version`` is the release asked for (None: none given), ``release_used`` the calibrated
+    release of ``framework`` whose factors were used (the one asked for, however spelled, or the newest calibrated
+    release it fell back to; None when no release of the stack was used), and ``notes`` says so when it is not the
+    one asked for, as :func:`rooflinekit.predict` adds to ``Prediction.notes``."""
 
     network: str
     hardware: str
@@ -160,11 +178,29 @@ class CalibratedPrediction:
     levels: tuple[str, ...]
     depth: int
     call_overhead_s: float = 0.0
+    release_used: str | None = None
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in (
-            "network", "hardware", "precision", "batch", "framework", "framework_version", "latency_s", "fps",
-            "roofline_latency_s", "efficiency_pct", "interval_s", "levels", "depth", "call_overhead_s")}
+            "network", "hardware", "precision", "batch", "framework", "framework_version", "release_used",
+            "latency_s", "fps", "roofline_latency_s", "efficiency_pct", "interval_s", "levels", "depth",
+            "call_overhead_s", "notes")}
+
+
+def _release_used(calibration: CalibratedPredictor, resolved: pd.Series, asked: Any) -> tuple[str | None, list[str]]:
+    """The calibrated release of the query's stack whose factors were used, and the note saying so when it is not
+    the release ``asked`` for (None: none given). ``resolved``: the query row with its release resolved
+    (:meth:`~.model.CalibratedPredictor._resolve`: an unseen release replaced by the newest calibrated one)."""
+    framework, version = resolved.get("framework"), resolved.get("framework_version")
+    if is_missing(framework) or is_missing(version) or \
+            f"{framework}{KEY_SEPARATOR}{version}" not in calibration.coef_["framework_version"]:
+        return None, []
+    if not is_missing(asked) and release_key(asked) == release_key(version):
+        return str(version), []
+    given = "none given" if is_missing(asked) else f"{asked} not calibrated"
+    return str(version), [f"framework_version: {given}; the factors of {framework} release {version} were used, the "
+                          "newest it was calibrated on (framework_version= / --framework-version picks another)"]
 
 
 def _fallback_advice(fallbacks: Sequence[str], query: pd.Series, spec: HardwareSpec,
@@ -237,8 +273,10 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
         float(factors[CALL_OVERHEAD]) * calibration.call_overhead_ref_s  # s per inference call
     layers["calibrated_time_s"] = (layers["time_s"] * layers["calibration_class"].map(factors).fillna(0.0)
                                    + layers["kernel"] * overhead_s)
-    explained = calibration.explain(features).iloc[0]
-    fallbacks = [level for level in explained["levels"] if "not calibrated" in level]
+    resolved, level_notes, depths = calibration._resolve(features)  # what explain() reports, and the release used
+    levels = tuple(level_notes[0])
+    release, notes = _release_used(calibration, resolved.iloc[0], query.framework_version[0])
+    fallbacks = [level for level in levels if "not calibrated" in level]
     if fallbacks:
         advice = "".join(f"; {text}" for text in _fallback_advice(fallbacks, features.iloc[0], spec, calibration))
         warnings.warn(f"{network.name} on {spec.name}: {'; '.join(fallbacks)}{advice}", CalibrationWarning,
@@ -257,5 +295,5 @@ def predict_with_calibration(network: NetworkSpec, hardware: HardwareSpec | str,
                       stacklevel=caller_stacklevel())
     return CalibratedPrediction(network.name, spec.name, query.precision[0], batch, family,
                                 query.framework_version[0], latency, batch / latency, roofline_latency,
-                                100 * roofline_latency / latency, classes, layers, interval,
-                                tuple(explained["levels"]), int(explained["depth"]), call_s)
+                                100 * roofline_latency / latency, classes, layers, interval, levels,
+                                int(depths[0]), call_s, release, tuple(notes))
