@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -81,3 +84,13 @@ def brute_front(points: np.ndarray) -> np.ndarray:
     at_most = (points[None, :, :] <= points[:, None, :]).all(axis=2)  # [i, j]: row j <= row i everywhere
     better = (points[None, :, :] < points[:, None, :]).any(axis=2)  # [i, j]: row j < row i somewhere
     return ~(at_most & better).any(axis=1)
+
+
+def loaded_after(code: str, cache: Path) -> tuple[set[str], str]:
+    """The modules loaded after running ``code`` in a fresh interpreter (user cache folder ``cache``), and what it
+    printed before the module list."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            env={**os.environ, "XDG_CACHE_HOME": str(cache)})
+    *printed, modules = result.stdout.rstrip("\n").split("\n")
+    return set(json.loads(modules)), "\n".join(printed)

@@ -7,11 +7,7 @@ The expected outputs are the full path's own: :func:`rooflinekit.cli.main` with 
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 import warnings
 from itertools import cycle
 from pathlib import Path
@@ -19,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import rooflinekit.quick as quick
+from conftest import loaded_after
 from rooflinekit import api, cli
 from rooflinekit.catalog import hardware_catalog, load_hardware_file, network_catalog
 from rooflinekit.cli_common import FORMATS
@@ -134,16 +131,6 @@ def test_the_readme_command_and_its_spellings_take_the_quick_path(capsys, argv):
     """The README's command (what ``benchmarks/bench_cli_startup.py`` times) and other spellings argparse reads
     alike are answered here, as the full path answers them."""
     assert quick_path(capsys, argv) == full_path(capsys, argv)
-
-
-def loaded_after(code: str, cache: Path) -> tuple[set[str], str]:
-    """The modules loaded after running ``code`` in a fresh interpreter (user cache folder ``cache``), and what it
-    printed before the module list."""
-    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                            env={**os.environ, "XDG_CACHE_HOME": str(cache)})
-    *printed, modules = result.stdout.rstrip("\n").split("\n")
-    return set(json.loads(modules)), "\n".join(printed)
 
 
 def test_the_readme_command_imports_no_heavy_library_once_its_data_is_cached(tmp_path):

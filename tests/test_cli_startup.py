@@ -7,14 +7,13 @@ user's machine.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import loaded_after
 from rooflinekit.cli import COMMANDS, build_parser
 
 PREDICT = ["predict", "ResNet-50", "--hardware", "ZCU104-DPU"]
@@ -27,16 +26,6 @@ OTHER_COMMANDS = ("matplotlib", "rooflinekit.cli_llm", "rooflinekit.plots_cli", 
                   "rooflinekit.compare", "rooflinekit.llm", "rooflinekit.networks", "rooflinekit.importers.onnx",
                   "rooflinekit.importers.tflite")
 """Modules of the other commands (and of model files), which ``predict`` of a catalog network does not use."""
-
-
-def loaded_after(code: str, cache: Path) -> tuple[set[str], str]:
-    """The modules loaded after running ``code`` in a fresh interpreter (user cache folder ``cache``), and what it
-    printed before the module list."""
-    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                            env={**os.environ, "XDG_CACHE_HOME": str(cache)})
-    *printed, modules = result.stdout.rstrip("\n").split("\n")
-    return set(json.loads(modules)), "\n".join(printed)
 
 
 def run_cli(argv: list[str]) -> str:
