@@ -51,10 +51,11 @@ by default: on the MLPerf Tiny networks (MCUs, 10-40 layers) a per-kernel time i
 factors (AD is fully connected only), and with ``kernel_overhead_ref_s=1e-4`` the MLPerf Tiny median APEs
 (forward / LOBO / LOMO) were 15.3 / 12.8 / 19.4 % against 14.8 / 11.0 / 19.2 % without it.
 
-Intervals (:mod:`.intervals`): quantiles of held-out log residuals, by depth, give each prediction an interval of
-the stated coverage (``interval_coverage``, default 80 %); a prediction on a device no record had (its
-``catalog_hardware``, else ``hardware``) adds the between-device spread: a device offset with a t predictive whose
-scale pools the offsets of the devices held out in the inner cross-validation with a prior from other data sets
+Intervals (:mod:`.intervals`): quantiles of held-out log residuals, by depth (without those of the devices and
+networks held out where a new one has an interval of its own), give each prediction an interval of the stated
+coverage (``interval_coverage``, default 80 %); a prediction on a device no record had (its ``catalog_hardware``,
+else ``hardware``) adds the between-device spread: a device offset with a t predictive whose scale pools the
+offsets of the devices held out in the inner cross-validation with a prior from other data sets
 (``device_offset_prior``); a prediction for a network no record of its hardware class had (its ``network``)
 adds the between-network spread likewise (``network_offset_prior``; both offsets on a new device with a new
 network).
@@ -76,8 +77,8 @@ import pandas as pd
 from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, UNKNOWN, check_op_classes, class_columns
 from rooflinekit.compare.calibrate.intervals import (
-    DEFAULT_NETWORK_PRIOR, DEFAULT_OFFSET_PRIOR, held_out_residuals, inner_splits, interval, novel_device_table,
-    novel_network_table, residual_quantiles,
+    DEFAULT_NETWORK_PRIOR, DEFAULT_OFFSET_PRIOR, held_out_residuals, inner_splits, interval, known_rows,
+    novel_device_table, novel_network_table, residual_quantiles,
 )
 from rooflinekit.compare.calibrate.releases import FALLBACK_RULE, newest_releases, release_key, release_versions
 from rooflinekit.compare.calibrate._checks import check_loaded
@@ -315,8 +316,9 @@ class CalibratedPredictor:
 
     def _interval_table(self, features: pd.DataFrame
                         ) -> tuple[dict[int, tuple[float, float]], dict[str, float], dict[str, float]]:
-        """Log-residual quantiles by depth, the unseen-device interval (empty without a prior) and the new-network
-        interval (empty without a prior or networks), from the inner cross-validation of :mod:`.intervals`."""
+        """Log-residual quantiles by depth (of the devices and networks the inner fit knew, where a new one has an
+        interval of its own), the unseen-device interval (empty without a prior) and the new-network interval
+        (empty without a prior or networks), from the inner cross-validation of :mod:`.intervals`."""
         params = {**self.get_params(), "interval_coverage": None, "required_levels": ()}  # held-out keys fall back
 
         def fit_predict(train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -340,7 +342,9 @@ class CalibratedPredictor:
         novel_network = {} if self.network_offset_prior is None or networks is None else novel_network_table(
             held_out, self.network_offset_prior, coverage,  # type: ignore[arg-type]
             (novel["scale"], novel["df"]) if novel else None)
-        return residual_quantiles(held_out.residuals, held_out.depths, coverage), novel, novel_network
+        # new devices and networks with an interval of their own stay out of the depth quantiles
+        known = known_rows(held_out, devices=bool(novel), networks=bool(novel_network))
+        return residual_quantiles(held_out.residuals, held_out.depths, coverage, known), novel, novel_network
 
     def _solve(self, features: pd.DataFrame, times: np.ndarray, log_latency: np.ndarray
                ) -> tuple[np.ndarray, dict[str, tuple[list[str], int]], int, float]:
