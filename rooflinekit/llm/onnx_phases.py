@@ -152,7 +152,7 @@ def predict_onnx_decoder(path: Path, device: HardwareSpec, batch: int, prompt: i
     ShapeError, ModelFileError
         From the importer.
     """
-    from rooflinekit.llm.predict import _bound
+    from rooflinekit.llm.predict import _bound, decode_times
 
     parallelism = options.parallelism
     check_devices(device, parallelism)
@@ -173,12 +173,10 @@ def predict_onnx_decoder(path: Path, device: HardwareSpec, batch: int, prompt: i
     full = prompt + generate
     prefill = prefill_costs.times([0.0])
     pasts = range(prompt, full - 1)  # the decode steps at contexts P + 1 .. P + G - 1 read past P .. P + G - 2
-    decode = decode_costs.step_sums(pasts)  # closed form over the steps
-    at_context = decode_costs.times([float(context - 1)])
+    decode = decode_times(decode_costs, pasts, float(context - 1), comm_step)
     ttft = float(prefill.time_s[0]) + comm_prefill
-    decode_total = float(decode.time_s[0]) + len(pasts) * comm_step
-    tpot = decode_total / len(pasts) if pasts else None
-    e2e = ttft + decode_total
+    tpot = decode.tpot_s
+    e2e = ttft + decode.total_s
     devices = parallelism.devices
 
     memory = _memory(pre, dec, per_token, device, batch, full, parallelism.pp, devices_remedy(device, parallelism))
@@ -195,8 +193,7 @@ def predict_onnx_decoder(path: Path, device: HardwareSpec, batch: int, prompt: i
         model=path.name, hardware=device.name, precision=label, batch=batch, prompt_tokens=prompt,
         generate_tokens=generate, tp=parallelism.tp, pp=parallelism.pp, devices=devices, traffic=traffic.name,
         ttft_s=ttft, prefill_bound=_bound(prefill, comm_prefill, 1), tpot_s=tpot,
-        decode_bound=_bound(decode, comm_step, len(pasts)) if pasts else _bound(at_context, comm_step, 1),
-        tpot_at_context_s=float(at_context.time_s[0]) + comm_step, context_tokens=context, e2e_latency_s=e2e,
+        decode_bound=decode.bound, tpot_at_context_s=decode.at_context_s, context_tokens=context, e2e_latency_s=e2e,
         output_tokens_per_s=batch * generate / e2e, output_tokens_per_s_per_sequence=generate / e2e,
         output_tokens_per_s_per_device=batch * generate / e2e / devices,
         decode_tokens_per_s=None if tpot is None else batch / tpot,

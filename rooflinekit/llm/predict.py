@@ -38,7 +38,7 @@ import warnings
 from collections.abc import Mapping
 from numbers import Integral
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,7 @@ from rooflinekit.llm.parallel import (
     Parallelism, allreduces_per_block, check_parallelism, devices_remedy, point_to_point_s, ring_allgather_s,
     ring_allreduce_s, shard_config, stage_blocks,
 )
-from rooflinekit.llm.phases import PhaseTimes, kernel_costs
+from rooflinekit.llm.phases import KernelCosts, PhaseTimes, kernel_costs
 from rooflinekit.llm.precision import BASE_TYPES, LINEAR_PARTS, LLMPrecision, WeightFormat, llm_precision
 from rooflinekit.llm.result import LLMResult
 from rooflinekit.networks.transformer import (
@@ -246,13 +246,10 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
     comm_step = _communication_s(cfg, device, parallelism, batch, 1, precision.base)
     prefill = prefill_costs.times([float(prompt)])
     steps = range(prompt + 1, full)  # contexts; each block's kernels read min(context, its window) keys
-    decode = decode_costs.step_sums(steps)  # closed form: the per-step cost is piecewise affine in the context
-    at_ctx = decode_costs.times([float(ctx)])
+    decode = decode_times(decode_costs, steps, float(ctx), comm_step)
     ttft = float(prefill.time_s[0]) + comm_prefill
-    at_context = float(at_ctx.time_s[0]) + comm_step
-    decode_total = float(decode.time_s[0]) + len(steps) * comm_step
-    tpot = decode_total / len(steps) if steps else None
-    e2e = ttft + decode_total
+    tpot = decode.tpot_s
+    e2e = ttft + decode.total_s
     devices = parallelism.devices
 
     memory = _memory(counted_prefill, counted_a, counted_b, stage_prefill, stage_decode, device, batch, full, cfg,
@@ -282,8 +279,7 @@ def predict_llm(model: TransformerConfig | Mapping[str, Any] | str | Path, hardw
         generate_tokens=generate, tp=tp, pp=pp, devices=devices, traffic=model_traffic.name,
         ttft_s=ttft, prefill_bound=_bound(prefill, comm_prefill, 1),
         tpot_s=tpot,
-        decode_bound=_bound(decode, comm_step, len(steps)) if steps else _bound(at_ctx, comm_step, 1),
-        tpot_at_context_s=at_context, context_tokens=ctx, e2e_latency_s=e2e,
+        decode_bound=decode.bound, tpot_at_context_s=decode.at_context_s, context_tokens=ctx, e2e_latency_s=e2e,
         output_tokens_per_s=batch * generate / e2e, output_tokens_per_s_per_sequence=generate / e2e,
         output_tokens_per_s_per_device=batch * generate / e2e / devices,
         decode_tokens_per_s=None if tpot is None else batch / tpot,
@@ -463,6 +459,31 @@ def _communication_s(cfg: TransformerConfig, device: HardwareSpec, parallelism: 
         total += ring_allgather_s(batch * cfg.vocab * base.bits / 8, parallelism.tp, bandwidth, latency)
     total += (parallelism.pp - 1) * point_to_point_s(activations, bandwidth, latency)
     return total
+
+
+class DecodeTimes(NamedTuple):
+    """The decode phase of a generation (s): ``total_s`` over its steps, ``tpot_s`` their mean (None without
+    steps), ``at_context_s`` one step at the context asked for, and its ``bound`` label (:func:`_bound`)."""
+
+    total_s: float
+    tpot_s: float | None
+    at_context_s: float
+    bound: str
+
+
+def decode_times(costs: KernelCosts, steps: range, context_t: float, communication_s: float) -> DecodeTimes:
+    """The decode phase over the KV lengths ``steps`` (consecutive tokens), each step paying ``communication_s``.
+
+    ``total_s = sum_t t_step(t) + n x communication_s`` with the sum in closed form
+    (:meth:`~rooflinekit.llm.phases.KernelCosts.step_sums`), ``tpot_s = total_s / n``, ``at_context_s`` the step at
+    KV length ``context_t`` plus ``communication_s``; the bound is that of the sum, or of the step at ``context_t``
+    when there is no step (a generation of one token).
+    """
+    summed = costs.step_sums(steps)
+    at = costs.times([context_t])
+    total = float(summed.time_s[0]) + len(steps) * communication_s
+    bound = _bound(summed, communication_s, len(steps)) if steps else _bound(at, communication_s, 1)
+    return DecodeTimes(total, total / len(steps) if steps else None, float(at.time_s[0]) + communication_s, bound)
 
 
 def _bound(phase: PhaseTimes, communication_s: float, passes: int) -> str:
