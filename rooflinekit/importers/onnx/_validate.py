@@ -102,7 +102,7 @@ def _type_error(path: Path, node: OnnxNode, attribute: AttributeProto, kind: int
 def _check_dim_names(graph: GraphProto, path: Path) -> None:
     """Refuse a dim name of a graph input, output or value_info that is not valid UTF-8."""
     for value in (*graph.input, *graph.output, *graph.value_info):
-        for dim in value.type.tensor_type.shape.dim:
+        for dim in value.type.tensor_type.shape.dim[:]:  # a slice: one call, faster than iterating the container
             if not isinstance(dim.dim_param, str):  # invalid UTF-8 comes as bytes ('' when absent)
                 raise ModelFileError(f"{path}: tensor {shown(value.name)} has a dim name that is not valid UTF-8 "
                                      f"({shown(dim.dim_param)}); the file is corrupt, export it again", path=path)

@@ -105,8 +105,9 @@ def load_tflite(path: str | Path, batch: int | None = None,
     precision = network_precision(operators, mapped)
     layers = tuple(layer(node, made, precision) for node, made in zip(operators, mapped))
     check_layers(layers, path)
-    return LayerNetwork(name=path.stem, batch=network_batch, precision=precision, layers=layers,
-                        source=f"{path.name} (TFLite, subgraph 0 '{graph.name}')")
+    # from_layers: the network's fields checked, not each layer again (validated or exact when built, see layer)
+    return LayerNetwork.from_layers(name=path.stem, precision=precision, batch=network_batch, layers=layers,
+                                    source=f"{path.name} (TFLite, subgraph 0 '{graph.name}')")
 
 
 def subgraph_summary(path: str | Path) -> list[SubgraphSummary]:

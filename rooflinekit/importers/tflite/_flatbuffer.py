@@ -75,28 +75,28 @@ class Table:
         _check(data, 0, 4)
         return cls(data, _U32(data, 0)[0])
 
-    def _field(self, slot: int) -> int:
-        """Absolute position of field ``slot``, 0 when the field is absent."""
-        offsets = self._offsets
-        offset = offsets[slot] if slot < len(offsets) else 0
-        return self.position + offset if offset else 0
-
     def scalar(self, slot: int, code: str, default: Any = 0) -> Any:
         """The scalar field ``slot`` of ``struct`` type ``code`` (``b``, ``I``, ``Q``, ``?``, ``f``...): an int, a
         bool or a float; ``default`` when absent."""
-        position = self._field(slot)
-        if not position:
+        offsets = self._offsets  # _field and _check inlined: the importer reads hundreds of scalars per model
+        offset = offsets[slot] if slot < len(offsets) else 0
+        if not offset:
             return default
-        _check(self.data, position, _SIZES[code])
-        return _SCALARS[code](self.data, position)[0]
+        data, position = self.data, self.position + offset  # >= 0: the table's position and the offset are
+        if position + _SIZES[code] > len(data):
+            _check(data, position, _SIZES[code])  # raises
+        return _SCALARS[code](data, position)[0]
 
     def _indirect(self, slot: int) -> int:
         """Position that the offset stored in field ``slot`` points to, 0 when absent."""
-        position = self._field(slot)
-        if not position:
+        offsets = self._offsets  # _field and _check inlined, as in scalar
+        offset = offsets[slot] if slot < len(offsets) else 0
+        if not offset:
             return 0
-        _check(self.data, position, 4)
-        return position + _U32(self.data, position)[0]
+        data, position = self.data, self.position + offset
+        if position + 4 > len(data):
+            _check(data, position, 4)  # raises
+        return position + _U32(data, position)[0]
 
     def table(self, slot: int) -> Table | None:
         """The sub-table in field ``slot``, None when absent."""

@@ -38,7 +38,7 @@ def layer(node: Node, mapped: Mapped, network: Precision) -> Layer:
     differs = own.weights != network.weights or own.activations != network.activations
     data = [(p, t) for p, t in node.data() if all(t.shape) or not t.shape]  # empty tensors hold no bytes
     outputs = [t for t in node.outputs if all(t.shape) or not t.shape]
-    return Layer.model_validate({  # the constructor's validation, without its slower __init__ path
+    fields = {
         "name": f"{node.op.name.lower()}_{node.op.index}", "op": mapped.kind,
         "source_op": "CUSTOM" if node.op.custom else node.op.name,
         "inputs": tuple(mapped.input_shapes.get(p, layout(t.shape)) for p, t in data),
@@ -46,13 +46,30 @@ def layer(node: Node, mapped: Mapped, network: Precision) -> Layer:
         "input_dtypes": _differing((t.dtype for _, t in data), own.activations),
         "output_dtypes": _differing((t.dtype for t in outputs), own.activations),
         "input_names": tuple(_name(t) for _, t in data), "output_names": tuple(_name(t) for t in outputs),
-        "weights": tuple(TensorSpec.model_validate({"shape": mapped.weight_shapes.get(p, t.shape), "dtype": t.dtype,
-                                                    "nbytes": t.nbytes})
+        # TensorSpec.from_typed validates a spec whose values are not of the exact types it stores
+        "weights": tuple(TensorSpec.from_typed({"shape": mapped.weight_shapes.get(p, t.shape), "dtype": t.dtype,
+                                                "nbytes": t.nbytes})
                          for p, t in node.weights() if all(t.shape)),
-        "state": tuple(TensorSpec.model_validate({"shape": shape, "dtype": dtype}) for shape, dtype in mapped.state),
+        "state": tuple(TensorSpec.from_typed({"shape": shape, "dtype": dtype}) for shape, dtype in mapped.state),
         "attrs": {**_extra_attrs(node), **mapped.attrs},
         "precision": own if differs else None,
-    })
+    }
+    # Layer.from_typed stores the fields without validating them: only when each already has the exact type and
+    # range validation gives it. By construction here: str names (the file's text decoded), DType or None types
+    # (one per kept tensor, or ()), TensorSpec weights and state, a shared Precision or None, a dict of attrs with
+    # str keys (which from_typed validates for a typed kind, as validation does). What comes from the file or a
+    # handler's arithmetic, the kind and the shapes, is checked by _exact; anything else is validated as before
+    # (the same layer, or the same error).
+    return Layer.from_typed(fields) if _exact(fields) else Layer.model_validate(fields)
+
+
+def _exact(fields: dict[str, Any]) -> bool:
+    """Whether the layer's kind is a non-empty ``str`` and each of its input and output shapes a tuple of positive
+    ``int`` (not bool), as :class:`Layer` validation stores them."""
+    kind = fields["op"]
+    return type(kind) is str and kind != "" and all(
+        type(shape) is tuple and all(type(d) is int and d > 0 for d in shape)
+        for shape in (*fields["inputs"], *fields["outputs"]))
 
 
 def _name(tensor: Tensor) -> str:
@@ -62,8 +79,8 @@ def _name(tensor: Tensor) -> str:
 
 def _differing(dtypes: Iterable[DType | None], activations: DType) -> tuple[DType | None, ...]:
     """Each tensor's type where it differs from the layer's activations (None where not); () when none does."""
-    kept = tuple(None if dtype in (None, activations) else dtype for dtype in dtypes)
-    return kept if any(dtype is not None for dtype in kept) else ()
+    kept = tuple([None if dtype is None or dtype == activations else dtype for dtype in dtypes])
+    return kept if kept.count(None) < len(kept) else ()
 
 
 def _extra_attrs(node: Node) -> dict[str, Any]:

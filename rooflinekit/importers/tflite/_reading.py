@@ -188,11 +188,12 @@ def _read_tensor(tensor: Table, index: int, buffers: list[np.ndarray], path: Pat
                              f"{len(buffers)} buffers; the file is corrupt", path=path)
     quant = tensor.table(_TENSOR_QUANT)
     scales = quant.vector(_QUANT_SCALE, 4)[1] if quant is not None else 0
-    return Tensor(index=index, name=name, shape=shape, signature=tensor.ints(_TENSOR_SIGNATURE),
-                  dtype=_DTYPES.get(tensor.scalar(_TENSOR_TYPE, "b")), nbytes=int(buffers[buffer].nbytes),
-                  data=buffers[buffer],
-                  quantization=None if scales == 0 else "per_tensor" if scales == 1 else "per_channel",
-                  variable=bool(tensor.scalar(_TENSOR_VARIABLE, "?")))
+    # the fields by position, in Tensor's order (index, name, shape, signature, dtype, nbytes, data, quantization,
+    # variable): matching nine keywords costs more than the rest of the record
+    return Tensor(index, name, shape, tensor.ints(_TENSOR_SIGNATURE), _DTYPES.get(tensor.scalar(_TENSOR_TYPE, "b")),
+                  int(buffers[buffer].nbytes), buffers[buffer],
+                  None if scales == 0 else "per_tensor" if scales == 1 else "per_channel",
+                  bool(tensor.scalar(_TENSOR_VARIABLE, "?")))
 
 
 def _read_operator(op: Table, index: int, codes: list[tuple[str, bool]], n_tensors: int, path: Path) -> Operator:
@@ -202,12 +203,15 @@ def _read_operator(op: Table, index: int, codes: list[tuple[str, bool]], n_tenso
                              "operator codes; the file is corrupt", path=path)
     name, custom = codes[code]
     inputs, outputs = op.ints(_OP_INPUTS), op.ints(_OP_OUTPUTS)
-    where = f"{path}: operator {index} ({name})"
-    _check_indices(inputs, n_tensors, f"{where} inputs", optional=True)
-    _check_indices(outputs, n_tensors, f"{where} outputs")
+    if (inputs and (min(inputs) < -1 or max(inputs) >= n_tensors)
+            or outputs and (min(outputs) < 0 or max(outputs) >= n_tensors)):  # the messages built only then
+        where = f"{path}: operator {index} ({name})"
+        _check_indices(inputs, n_tensors, f"{where} inputs", optional=True)
+        _check_indices(outputs, n_tensors, f"{where} outputs")
     options_type, options = _read_options(op)
-    return Operator(index=index, name=name, custom=custom, inputs=inputs, outputs=outputs,
-                    options_type=options_type, options=options)
+    # by position, in Operator's order (index, name, custom, inputs, outputs, options_type, options): faster than
+    # matching seven keywords, once per operator
+    return Operator(index, name, custom, inputs, outputs, options_type, options)
 
 
 def _check_indices(indices: Iterable[int], n_tensors: int, where: str, optional: bool = False) -> None:
