@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from rooflinekit._limits import shown
 from rooflinekit.catalog import get_hardware, get_network, load_hardware_file
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
-from rooflinekit.descriptors import DType, HardwareSpec, NetworkSpec, Precision
+from rooflinekit.descriptors import AggregateNetwork, DType, HardwareSpec, NetworkSpec, Precision
 from rooflinekit.errors import CalibrationError, PrecisionError, RooflineWarning, SpecError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
 from rooflinekit.roofline import predictor
@@ -47,16 +47,48 @@ def is_model_path(network: object) -> bool:
     return isinstance(network, Path) or isinstance(network, str) and Path(network).suffix.lower() in MODEL_SUFFIXES
 
 
+def named_network(name: str) -> NetworkSpec:
+    """The network a name spells: a NAS-Bench-201 architecture string, else a catalog network.
+
+    Parameters
+    ----------
+    name : str
+        A NAS-Bench-201 architecture string (``|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|...|``, or ``NB201
+        <arch>``, :func:`~rooflinekit.networks.nb201.nb201_arch_of`) or a catalog name or alias, with an optional
+        pruning suffix (``ResNet-50 80%``).
+
+    Returns
+    -------
+    NetworkSpec
+        The architecture's CIFAR-10 network as :func:`~rooflinekit.networks.nb201_network` builds it (named
+        ``NB201 <arch>``, batch 1, fp32), or the catalog spec.
+
+    Raises
+    ------
+    SpecError
+        An architecture string that does not parse, naming the fault (an unknown op with the five allowed ones).
+    UnknownNameError
+        A name that is neither, with the catalog's close names.
+    """
+    if "~" not in name:  # no op~source edge, so not an architecture string: the network builders stay unloaded
+        return get_network(name)
+    from rooflinekit.networks.nb201 import nb201_arch_of, nb201_network
+
+    arch = nb201_arch_of(name)
+    return get_network(name) if arch is None else nb201_network(arch)
+
+
 def resolve_network(network: NetworkSpec | CountedNetwork | str | Path,
                     batch: int | None = None) -> NetworkSpec | CountedNetwork:
     """A model file (by suffix) imported at ``batch`` (None: its own; a batch its shapes fix otherwise is a
-    :class:`~rooflinekit.errors.ShapeError`, see :func:`~rooflinekit.importers.load_model`), a catalog network by
-    name (with an optional pruning suffix), or ``network``."""
+    :class:`~rooflinekit.errors.ShapeError`, see :func:`~rooflinekit.importers.load_model`), a NAS-Bench-201
+    architecture string or a catalog network by name (with an optional pruning suffix; :func:`named_network`), or
+    ``network``."""
     if is_model_path(network):
         if hasattr(batch, "__index__") and not isinstance(batch, bool):  # numpy integers as Python ints
             batch = operator.index(batch)
         return load_model(network, batch=batch)
-    return get_network(network) if isinstance(network, str) else network
+    return named_network(network) if isinstance(network, str) else network
 
 
 def check_model_batches(path: str | Path, network: NetworkSpec, batches: Iterable[int | None]) -> None:
@@ -119,10 +151,14 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     :class:`~rooflinekit.roofline.CountedNetwork` is not counted again: its error says to count it at a precision
     the hardware supports). ``notes`` also says when
     layer mode meets a network without layers (it is then network mode) and when ``hardware`` is a system of
-    several devices (costed as one of them). Warns :class:`CapacityWarning` when a memory level cannot
-    hold the weights, activations or state placed in it (an aggregate network without an activation count: the
-    weights and state, see :class:`~rooflinekit.roofline.Prediction`), and :class:`~rooflinekit.errors.RooflineWarning`
-    when ``framework`` is given without a calibration (it is ignored).
+    several devices (costed as one of them; calibrated in a regime, keyed as the catalog device it is made of, with
+    the system's data-parallel throughput, :func:`~rooflinekit.compare.calibrate.regime.system_notes`). Warns
+    :class:`CapacityWarning` when a memory level cannot hold the weights, activations or state placed in it (an
+    aggregate network without an activation count: the weights and state, see
+    :class:`~rooflinekit.roofline.Prediction`), and :class:`~rooflinekit.errors.RooflineWarning` when ``framework``
+    is given without a calibration (it is ignored). A bound (no calibration) on a GPU or CPU too small to set the
+    latency, its bound per kernel below the cost of launching one, says so in ``notes`` (the rule:
+    :func:`rooflinekit.quick.overhead_note`).
     """
     network, hardware = resolve_network(network, batch), resolve_hardware(hardware)
     model = _calibration(calibration, hardware) if calibrated or calibration is not None else None
@@ -140,15 +176,17 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     if mode == "layer" and model is None and result.layers is None:
         extra.append(f"{result.network} has no layers (an aggregate network: totals only), so layer mode "
                      "is network mode; give its model file for a per-layer prediction")
-    extra.extend(_multi_device_notes(hardware))
+    if model is None or getattr(model, "regime_", None) is None:  # a regime's own note says how devices combine
+        extra.extend(_multi_device_notes(hardware))
     result = dataclasses.replace(result, notes=(*result.notes, *extra)) if extra else result
     if not result.fits:
         warnings.warn(f"{result.network} on {result.hardware}: {'; '.join(result.notes)}", CapacityWarning,
                       stacklevel=2)
-    if model is not None:
-        result = _calibrated(result, network, hardware, model, framework, framework_version)
-        result = dataclasses.replace(result, notes=(*regime_notes, *result.notes))
-    return result
+    if model is None:
+        overhead = _overhead_note(result, network, hardware)
+        return result if overhead is None else dataclasses.replace(result, notes=(*result.notes, overhead))
+    result = _calibrated(result, network, hardware, model, framework, framework_version)
+    return dataclasses.replace(result, notes=(*regime_notes, *result.notes))
 
 
 def resolve_precision(network: NetworkSpec | CountedNetwork | str | Path, hardware: HardwareSpec | str | Path,
@@ -240,6 +278,17 @@ def _multi_device_notes(hardware: HardwareSpec) -> list[str]:
             "('rooflinekit llm --tp N --pp M')"]
 
 
+def _overhead_note(result: Prediction, network: NetworkSpec | CountedNetwork, hardware: HardwareSpec) -> str | None:
+    """The note of a GPU or CPU bound too small to set the latency (:func:`rooflinekit.quick.overhead_note`, which
+    states the rule): ``result``'s bound per kernel below the launch cost, its kernel count unknown (None) for a
+    network known by totals only."""
+    from rooflinekit.quick import overhead_note
+
+    spec = network.spec if isinstance(network, CountedNetwork) else network
+    kernels = None if isinstance(spec, AggregateNetwork) else result.kernels
+    return overhead_note(hardware.kind.value, result.latency_s, kernels)
+
+
 def _calibration(calibration: CalibratedPredictor | str | Path | None, hardware: HardwareSpec
                  ) -> CalibratedPredictor:
     """The shipped calibration of ``hardware``'s class (None), ``calibration`` itself, or the file it names; a
@@ -296,7 +345,9 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
           mode: Mode = "network", traffic: TrafficModel | str = "weights_only",
           conventions: CountingConventions = CountingConventions(), counters: CounterRegistry = DEFAULT_COUNTERS,
           fuse: bool = True, reduce: Reduction | None = None, chunk_rows: int = predictor.DEFAULT_CHUNK_ROWS,
-          engine: str = "local", scheduler: str | None = None, partitions: int | None = None) -> pd.DataFrame:
+          engine: str = "local", scheduler: str | None = None, partitions: int | None = None,
+          calibrated: bool = False, calibration: CalibratedPredictor | str | Path | None = None,
+          framework: str | None = None, framework_version: str | None = None) -> pd.DataFrame:
     """Predict every combination as a DataFrame; see :func:`rooflinekit.roofline.sweep`.
 
     Names resolve through the catalogs; a :class:`~rooflinekit.roofline.HardwareGrid` is used as it is. Each row
@@ -312,11 +363,44 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
     whatever rows the reduction keeps). Each of ``networks``, ``hardware``, ``precisions`` and
     ``batches`` is a collection: a single name, spec or number is a :class:`~rooflinekit.errors.SpecError` saying
     to wrap it in a list.
+
+    ``calibrated=True`` (or a ``calibration``: a fitted predictor or its JSON file) adds to every row the estimate
+    :func:`predict` gives its combination with ``calibrated=True`` and the same ``framework`` and
+    ``framework_version``: ``calibrated_latency_s`` (s per batch) and ``calibrated_fps`` (samples/s), the
+    prediction's ``latency_s`` and ``fps``; ``latency_low_s`` and ``latency_high_s`` (s), its
+    ``latency_interval_s``; ``bound_latency_s`` (s), the layer-mode roofline it scales; ``calibration_levels``,
+    its ``calibration_levels`` joined by ``"; "``; the calibration's notes in ``notes`` (the numbers are
+    ``predict``'s to rounding, see :func:`~rooflinekit.compare.calibrate.sweep.calibrated_columns`). ``latency_s``,
+    ``fps`` and the other columns stay the sweep's roofline bound. ``estimate`` is ``calibrated`` there, and
+    ``bound`` on a predicted row that cannot be calibrated (a hardware class without a shipped calibration: CPU,
+    FPGA, TPU, VPU, DSP; a network known by totals only; ...): its new columns are NaN, the reason is in its
+    ``notes`` and one :class:`~rooflinekit.compare.calibrate.CalibrationWarning` counts such rows. A point of a
+    :class:`~rooflinekit.roofline.HardwareGrid` is calibrated as its explicit spec (``grid.spec(i)``): a device no
+    record had, with the unseen-device interval. Cost: one layer-mode roofline with its layers per (network,
+    hardware point, precision, costed batch) (GPU and NPU calibrations cost every batch up to 64 at 64), and one
+    vectorized evaluation of the calibration per calibration; not ``predict`` per row. A calibrated sweep is
+    local and whole: with ``reduce`` or ``engine="dask"`` it is a :class:`~rooflinekit.errors.SpecError` (sweep
+    without them, filtering the networks and hardware first, then reduce the table). ``framework`` or
+    ``framework_version`` without a calibration warns :class:`~rooflinekit.errors.RooflineWarning` (ignored).
     """
     import pandas as pd
 
     for value, what in ((networks, "networks"), (hardware, "hardware")):
         predictor.check_listed(value, what)  # before a name is resolved character by character
+    calibrate = calibrated or calibration is not None
+    if calibrate and (reduce is not None or engine != "local"):
+        option = f"reduce={type(reduce).__name__}" if reduce is not None else f"engine={engine!r}"
+        raise SpecError(f"{option} with calibrated=True: a calibrated sweep runs in this process and returns every "
+                        f"row; sweep without {option.split('=')[0]} (filter the networks and hardware first to keep "
+                        "it small), then reduce the table (e.g. Best('calibrated_latency_s')(table))")
+    if calibrate:  # read twice (the bound, then the calibration): a generator would be empty the second time
+        for value, what in ((precisions, "precisions"), (batches, "batches")):
+            predictor.check_listed(value, what)
+        precisions, batches = tuple(precisions), tuple(batches)
+    if not calibrate and (framework is not None or framework_version is not None):
+        named = f"framework {framework!r}" if framework is not None else f"framework_version {framework_version!r}"
+        warnings.warn(f"{named} is ignored: it selects the calibration factors of a software stack; pass "
+                      "calibrated=True or a calibration to use it", RooflineWarning, stacklevel=2)
     given = list(networks)
     nets = [resolve_network(n) for n in given]
     for path, net in zip(given, nets):  # a model file at each batch: as predict imports it, or refused
@@ -344,12 +428,15 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
                           f"sweep, not only the {counted(len(table), 'row')} {type(reduce).__name__} returned)",
                           CapacityWarning, stacklevel=2)
         return table
-    if "fits" not in table.columns:
-        return table
-    count = misfits(table)
+    count = misfits(table) if "fits" in table.columns else 0
     if count:
         warnings.warn(f"{count} of {len(table)} predictions do not fit their memories; see the 'fits' and "
                       "'notes' columns", CapacityWarning, stacklevel=2)
+    if calibrate:
+        from rooflinekit.compare.calibrate.sweep import calibrated_columns
+
+        table = calibrated_columns(table, nets, hws, precisions, batches, calibration, framework, framework_version,
+                                   conventions, counters)
     return table
 
 

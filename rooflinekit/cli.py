@@ -59,6 +59,13 @@ SWEEP_TABLE_COLUMNS = ["network", "hardware", "precision", "batch", "fps", "late
                        "operational_intensity", "status", "attainable_ops_per_s", "peak_ops_per_s", "mode", "traffic",
                        "pruning_pct", "ops", "bytes", "fits", "notes"]
 """Columns of ``sweep``'s text table, key columns first; the table keeps those that fit in 120 characters."""
+CALIBRATED_SWEEP_TABLE_COLUMNS = ["network", "hardware", "precision", "batch", "calibrated_latency_s",
+                                  "latency_low_s", "latency_high_s", "calibrated_fps", "estimate", "fps", "latency_s",
+                                  "bound", "bound_latency_s", "fps_per_w", "calibration_levels",
+                                  *(c for c in SWEEP_TABLE_COLUMNS if c not in ("network", "hardware", "precision",
+                                    "batch", "fps", "latency_s", "bound", "fps_per_w", "status"))]
+"""``sweep --calibrated``'s text table: the calibrated latency and its interval after the keys (``-`` where a row
+keeps the bound, ``estimate`` says which), then the bound (``status`` only where a row failed, after the keys)."""
 MATCHED_COLUMNS = ["hardware", "network", "precision", "batch", "measured_fps", "predicted_fps", "efficiency_pct",
                    "predicted_bound", "source"]
 PLOT_HELP = "draw a chart into a .png/.svg/.pdf file (needs rooflinekit[plot])"
@@ -157,9 +164,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
         raise SpecError("--calibration FILE and --calibrated both given; pick one: --calibrated for the "
                         "calibration shipped with rooflinekit, --calibration FILE for your own")
     if args.calibration or args.calibrated:
-        from rooflinekit.api import resolve_precision
+        from rooflinekit.api import _multi_device_notes, resolve_precision
         from rooflinekit.compare.calibrate import default_calibration
-        from rooflinekit.compare.calibrate.regime import load_regime_calibration, predict_in_regime
+        from rooflinekit.compare.calibrate.regime import load_regime_calibration, predict_in_regime, regime_of
 
         calibration = (load_regime_calibration(args.calibration) if args.calibration
                        else default_calibration(hardware))  # the shipped one of the hardware's class
@@ -171,7 +178,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
         precision, note = resolve_precision(network, hardware, args.precision, args.batch)
         result, notes = predict_in_regime(network, hardware, calibration, args.framework, args.framework_version,
                                           precision, args.batch or getattr(network, "batch", 1))
-        notes = (*notes, *result.notes, *([] if note is None else [note]))  # as rooflinekit.predict's notes
+        devices = _multi_device_notes(hardware) if regime_of(calibration) is None else []  # a regime says its own
+        notes = (*notes, *result.notes, *([] if note is None else [note]), *devices)  # as rooflinekit.predict's notes
         summary = {"estimate": "calibrated", **result.to_dict(), "notes": list(notes)}
         layers = result.layers[CALIBRATED_LAYER_COLUMNS] if args.layers else None
         payload = {**summary, "classes": result.classes.to_dict("records")}
@@ -231,7 +239,9 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
         if not args.models:
             _refuse_aggregates(Path(path), mapping)
     predictor = calibrate_from_paths(args.records, models=args.models, shrinkage=args.shrinkage,
-                                     system_shrinkage=args.system_shrinkage, **mapping)
+                                     system_shrinkage=args.system_shrinkage, op_classes=args.op_classes,
+                                     kernel_overhead_ref_s=args.kernel_overhead,
+                                     call_overhead_ref_s=args.call_overhead, **mapping)
     Path(args.out).write_text(predictor.to_json(), encoding="utf-8")
     # every record left out, one row each: where it was read, what it names, why (the warning has the top reasons)
     left_out = predictor.left_out_[[c for c in ("source", "hardware", "network", "precision", "batch", "framework",
@@ -244,13 +254,15 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
                           "multiplier": float(np.exp(predictor.theta0_))}])
     table = pd.concat([base, factors], ignore_index=True)
     fit = _in_sample_error(predictor)
+    held_out = predictor.held_out_errors_
     if args.format == "table":
         print(f"calibrated on {counted(predictor.n_records_, 'record')}, classes {', '.join(predictor.classes_)}; "
               f"wrote {args.out}")
         if fit:
             print(f"in-sample error: median {fit['median_ape_pct']:.1f} %, within 10 % {fit['within_10_pct']:.0f} %, "
                   f"within 25 % {fit['within_25_pct']:.0f} % of {counted(fit['n'], 'record')} "
-                  "(cross-validate before trusting it on unseen models or boards)")
+                  "(the records the fit saw: optimistic; the cross-validated error below the factors is what to "
+                  "expect of new networks or boards)")
         if len(left_out):
             reasons = left_out["reason"].nunique()
             where = f"wrote each one's source and reason to {args.left_out}" if args.left_out is not None else \
@@ -262,8 +274,19 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
         print()
     _emit(args, {"out": str(args.out), "n_records": predictor.n_records_, "classes": predictor.classes_,
                  "theta0": predictor.theta0_, "factors": factors.to_dict("records"), "in_sample": fit,
-                 "n_left_out": len(left_out), "left_out": left_out},
+                 "held_out": held_out.to_dict("records"), "n_left_out": len(left_out), "left_out": left_out},
           table, columns=["level", "key", "op_class", "multiplier", "log_factor"])
+    if args.format == "table":  # after the factors: the lines above them keep their places
+        print()
+        if held_out.empty:
+            print("cross-validated error: none, too few records to hold any out (add records of other networks or "
+                  "boards)")
+        else:
+            print("cross-validated error on the records (each predicted by the inner cross-validation's fit "
+                  "without it), by what was new to that fit; expect it of a prediction of that kind:")
+        for row in held_out.to_dict("records"):
+            print(f"  {row['held_out']}: median {row['median_ape_pct']:.1f} %, within 25 % "
+                  f"{row['within_25_pct']:.0f} % of {counted(row['n'], 'held-out prediction')}")
 
 
 def _refuse_aggregates(path: Path, mapping: dict[str, Any]) -> None:
@@ -383,6 +406,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
     if args.scheduler is not None and args.engine != "dask":
         raise SpecError(f"--scheduler {args.scheduler!r} applies to --engine dask; add --engine dask, or drop it")
+    if args.calibrated and args.engine == "dask":
+        raise SpecError("--calibrated sweeps run in this process; drop --engine dask (and sweep fewer models or "
+                        "hardware if it is too large)")
     try:  # checked before any model is read
         batches: list[int | None] = [int(b) for b in split_list(args.batches)] or [None]
     except ValueError:
@@ -403,6 +429,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         if getattr(args, "engine", "local") == "dask":
             table = sweep(networks, hardware, precisions, batches, args.mode, args.traffic, fuse=args.fuse,
                           engine="dask", scheduler=args.scheduler)
+        elif args.calibrated:  # one call: the calibration's warnings once for the whole sweep
+            table = sweep(networks, hardware, precisions, batches, args.mode, args.traffic, fuse=args.fuse,
+                          calibrated=True, framework=args.framework, framework_version=args.framework_version)
         else:
             chunks = [sweep([network], hardware, precisions, batches, args.mode, args.traffic, fuse=args.fuse)
                       for network in progress(networks, "sweep", unit="network")]
@@ -415,7 +444,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     table["kernels"] = table["kernels"].astype("Int64")  # a count (the table holds it as float: NaN where failed)
     tdp = {spec.name: spec.tdp_w for spec in hardware}
     table["fps_per_w"] = [_fps_per_w(fps, tdp.get(name)) for fps, name in zip(table["fps"], table["hardware"])]
-    columns = SWEEP_TABLE_COLUMNS
+    columns = CALIBRATED_SWEEP_TABLE_COLUMNS if args.calibrated else SWEEP_TABLE_COLUMNS
     if (table["status"] != "ok").any():  # the failure warning points to it: right after the keys, never cut off
         columns = [*columns[:4], "status", *(c for c in columns[4:] if c != "status")]
     _emit(args, table.to_dict("records"), table, columns=columns)
@@ -618,7 +647,7 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
                      "batch": int(batch), "status": "ok", "fps_per_w": _fps_per_w(result.fps, hardware.tdp_w)})
     predictions = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["hardware", "network", "pruning_pct",
                                                                          "precision", "batch", "fps", "status"])
-    result = align(predictions, records, models=models)
+    result = align(predictions, records, models=models, hardware_files=files)  # each file read once
     unmatched = result.unmatched_records.copy()
     if len(unmatched):
         unmatched["reason"] = [failures.get(k, r) for k, r in zip(
@@ -632,15 +661,30 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     return result, unmatched
 
 
+_REJECTION_ADVICE = (
+    ("unknown number or unit", "write each value as a number or with its unit ('12 ms'), or give a column's unit "
+                               "with --units COLUMN=UNIT"),
+    ("is required", "fill the missing cells, map the table's own column with --columns THEIRS=OURS, or give one "
+                    "value for every row with --set COLUMN=VALUE"),
+    ("duplicate", "give one row per configuration (the median of repeated runs)"),
+    ("cells than the header", "quote cells that hold commas"),
+)
+"""(text in a rejected row's ``reason``, what fixes it) for :func:`_no_usable_record`: the loaders' messages for a
+value without a readable unit, a missing required field, repeated configurations and a row of extra cells."""
+
+
 def _no_usable_record(path: Path, loaded: Any) -> str:
     """Why the table ``path`` (read into ``loaded``, a :class:`~rooflinekit.compare.records.LoadResult`) gave no
-    record, and what to do: it cannot be read, every row was rejected, or it has no rows."""
+    record, and what to do: it cannot be read, every row was rejected (the advice of :data:`_REJECTION_ADVICE` for
+    the reasons the rows have, else to fix them), or it has no rows."""
     for row in loaded.unreadable_files.to_dict("records"):
         return f"{path}: {row['reason']}; give a UTF-8 CSV table with a header line, or a .parquet table"
     if len(loaded.rejected):
         rows = "the one row was" if len(loaded.rejected) == 1 else f"all {len(loaded.rejected)} rows were"
+        reasons = [str(reason) for reason in loaded.rejected["reason"]]
+        advice = [fix for text, fix in _REJECTION_ADVICE if any(text in reason for reason in reasons)]
         return (f"{path}: no usable record, {rows} rejected (reasons in the warning); "
-                "fix those rows, or their units with --units")
+                + ("; ".join(advice) if advice else "fix those rows"))
     return f"{path}: the table has a header but no rows; give one measured record per row"
 
 
@@ -796,12 +840,18 @@ def _add_predict(commands: Any, common: Parser, name: str, text: str) -> None:
 
 def _add_calibrate(commands: Any, common: Parser, name: str, text: str) -> None:
     """``calibrate RECORDS... --out CALIB_JSON ...`` (arguments as :func:`_add_count`)."""
+    from rooflinekit.cli_common import positive_time
+
     cal = commands.add_parser(name, parents=[_records_mapping(), common], help=text,
-                              description="Fit efficiency factors on measured records. " + RECORDS_HELP)
+                              description="Fit efficiency factors on measured records. " + RECORDS_HELP + ". A "
+                              "record's network may be a model file (ad01_int8.tflite), read relative to the working "
+                              "folder, or named by its stem among --models files, and its hardware a hardware YAML "
+                              "file (my_board.yaml)")
     cal.add_argument("records", nargs="+", help="MLPerf Tiny results folders or record tables (.csv, .parquet)")
     cal.add_argument("--models", action="append", default=[], metavar="PATH",
-                     help="model file or folder of the records' networks (repeatable; default: models/ inside or "
-                          "beside each records folder, then the network catalog)")
+                     help="model file or folder of the records' networks (repeatable; searched with its sub-folders; "
+                          "a record names one by path, by its stem, ad01_int8, or by its MLPerf Tiny name, ad01; "
+                          "default: models/ inside or beside each records folder, then the network catalog)")
     cal.add_argument("--out", required=True, type=output_file, help="calibration JSON to write")
 
     def left_out_file(text: str) -> Path:
@@ -817,6 +867,21 @@ def _add_calibrate(commands: Any, common: Parser, name: str, text: str) -> None:
                      help="pseudo-records pulling each factor towards its coarser level (default 0.1)")
     cal.add_argument("--system-shrinkage", type=positive_float("--system-shrinkage"), default=3.0,
                      help="pseudo-records pulling each system towards its stack and core (default 3)")
+    # three options, not a preset: each is the CalibratedPredictor setting of the same name, so a fit on the command
+    # line is the Python fit written with them (choices: features.OP_CLASS_SCHEMES, not imported to keep --help fast)
+    cal.add_argument("--op-classes", choices=("coarse", "grouped", "fine"), default="coarse",
+                     help="op classes with a factor each: coarse (conv, depthwise_conv, fully_connected, other; the "
+                          "MCU calibration's, default), grouped (coarse with grouped_conv apart) or fine (other split "
+                          "into elementwise, norm, pool, ...: for a CPU or GPU, whose ReLUs, batch norms and pools "
+                          "reach different fractions of their roofs; for those benchmarks/fidelity/RESULTS.md "
+                          "recommends --op-classes fine --kernel-overhead 10us --call-overhead 1ms). Separate "
+                          "options rather than one preset: each is the Python setting of its name (op_classes=)")
+    cal.add_argument("--kernel-overhead", type=positive_time("--kernel-overhead"), metavar="TIME",
+                     help="fit a per-kernel launch overhead, this reference time (s, or with a unit: 10us) per "
+                          "kernel scaled by a fitted factor (Python: kernel_overhead_ref_s; default: none)")
+    cal.add_argument("--call-overhead", type=positive_time("--call-overhead"), metavar="TIME",
+                     help="fit a per-inference call overhead, this reference time (s, or with a unit: 1ms) scaled "
+                          "by a fitted factor (Python: call_overhead_ref_s; default: none)")
     cal.set_defaults(run=cmd_calibrate)
 
 
@@ -831,13 +896,24 @@ def _add_sweep(commands: Any, common: Parser, name: str, text: str) -> None:
                      help="run in this process (default) or on a Dask cluster (needs rooflinekit[dask])")
     swp.add_argument("--scheduler", help="with --engine dask: the scheduler address, e.g. tcp://host:8786 "
                                          "(default: a local cluster of processes)")
+    swp.add_argument("--calibrated", action="store_true",
+                     help="add each row's calibrated estimate with its interval (the calibration shipped for its "
+                          "hardware class, as 'predict --calibrated'); a class without one keeps the bound "
+                          "(estimate 'bound', the reason in notes); not with --engine dask")
+    swp.add_argument("--framework", help="software stack for --calibrated, e.g. 'TensorRT', 'X-CUBE-AI 7.3.0'")
+    swp.add_argument("--framework-version", help="stack version for --calibrated, when not in --framework")
     swp.set_defaults(run=cmd_sweep)
 
 
 def _add_catalog_command(commands: Any, common: Parser, name: str, text: str) -> None:
     """``hardware list|show|schema`` or ``models list|show`` (arguments as :func:`_add_count`)."""
     actions = ("list", "show", "schema") if name == "hardware" else ("list", "show")
-    sub = commands.add_parser(name, parents=[common], help=text)
+    description = None if name == "hardware" else (
+        text + ". Beyond these, MODEL (count, predict, sweep --models) takes a model file (.onnx, .tflite) or a "
+        "NAS-Bench-201 CIFAR-10 network by its architecture string, quoted: "
+        "'|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|' (ops: none, "
+        "skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3)")
+    sub = commands.add_parser(name, parents=[common], help=text, description=description)
     sub.add_argument("action", choices=actions)
     sub.add_argument("name", nargs="?", help="name to show" + (" (or a hardware YAML file)"
                                                                 if name == "hardware" else ""))
@@ -1030,6 +1106,8 @@ def _quick_predict(words: Sequence[str]) -> argparse.Namespace | None:
             print(csv_text(payload), end="")
         else:
             print(render_fields({c: payload[c] for c in PREDICT_FIELDS if c in payload}, wide=quick.wide))
+            for note in payload["notes"]:  # as cmd_predict prints them
+                print(f"note: {note}")
 
     return argparse.Namespace(quiet=quick.quiet, run=run)
 

@@ -216,6 +216,37 @@ def positive_float(option: str) -> Callable[[str], float]:
     return convert
 
 
+def positive_time(option: str) -> Callable[[str], float]:
+    """An argparse ``type`` reading a positive, finite time in seconds: a bare number is in s, a unit may be given
+    (``10us`` = 1e-5 s, ``1 ms`` = 1e-3 s; :func:`~rooflinekit.units.parse_quantity`); anything else (``0``,
+    ``-1 ms``, ``5 MB``, ``abc``) is a usage error that names ``option`` and the value.
+
+    Parameters
+    ----------
+    option : str
+        The option's name for the message (``--kernel-overhead``).
+
+    Returns
+    -------
+    Callable
+        The converter, returning seconds.
+    """
+    from rooflinekit.errors import UnitError
+    from rooflinekit.units import parse_quantity
+
+    def convert(text: str) -> float:
+        try:
+            value = parse_quantity(text, "s")
+        except UnitError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"{option} {shown(text, 30)}: give a positive time, in s or with a "
+                                             "unit, e.g. 10us or 1e-5")
+        return value
+
+    return convert
+
+
 def output_file(text: str) -> Path:
     """An argparse ``type`` for ``--out``: a file whose folder exists, checked before any work is done."""
     path = Path(text)
@@ -271,12 +302,14 @@ def is_model_file(model: str) -> bool:
 
 def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[str] = ()) -> NetworkSpec:
     """A model file imported at ``batch`` and ``input_shapes`` (see :func:`~rooflinekit.importers.load_model`), or
-    a catalog network (whose batch is applied when counting or predicting).
+    a NAS-Bench-201 architecture string or a catalog network (:func:`~rooflinekit.api.named_network`; the batch is
+    applied when counting or predicting).
 
     Parameters
     ----------
     model : str
-        A model file (by suffix or existence) or a catalog name.
+        A model file (by suffix or existence), a NAS-Bench-201 architecture string
+        (``|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|...|``) or a catalog name.
     batch : int or None, optional
         The batch a model file is imported at; None: its own, or the leading dim of ``input_shapes``.
     input_shapes : sequence of str, optional
@@ -290,9 +323,12 @@ def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[s
     Raises
     ------
     SpecError
-        A malformed ``--input-shape``, or input shapes for a catalog network.
+        A malformed ``--input-shape``, input shapes for a catalog network, or an architecture string that does not
+        parse (an unknown op: named with the allowed ones).
+    UnknownNameError
+        A name the catalog lacks, with the close names.
     """
-    from rooflinekit.catalog import get_network
+    from rooflinekit.api import named_network
     from rooflinekit.importers import load_model
 
     shapes = parse_input_shapes(input_shapes)
@@ -300,4 +336,4 @@ def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[s
         return load_model(Path(model), batch=batch, input_shapes=shapes or None)
     if shapes:
         raise SpecError(f"--input-shape applies to model files; {model!r} is a catalog network with fixed shapes")
-    return get_network(model)  # through the catalog index: one entry validated, not the catalog
+    return named_network(model)  # through the catalog index: one entry validated, not the catalog

@@ -18,7 +18,8 @@ command, which then runs the full path (:func:`rooflinekit.cli.cmd_predict`) exa
 
 Anything else (layer-level and transformer networks, ``--mode``, ``--traffic``, calibrations, files, unknown names,
 an option given twice or abbreviated, a value argparse would read otherwise) is declined, so that every error,
-warning and suggestion is the full path's own.
+warning and suggestion is the full path's own. The one note such a prediction can carry, that a GPU or CPU bound
+too small to set the latency is overhead-bound, is :func:`overhead_note`'s, the full path's own rule.
 
 **The model.** An aggregate network of ``O`` ops per frame, ``W`` weight bytes per batch and ``A`` activation
 bytes per frame (unknown: 0), at batch ``b`` on an engine of peak ``P`` (ops/s, for the compute data type) whose
@@ -59,6 +60,7 @@ from rooflinekit.catalog_files import (
     write_cache,
 )
 from rooflinekit.cli_common import FORMATS
+from rooflinekit.display import si
 from rooflinekit.errors import RooflineError
 
 from rooflinekit.roofline import reference  # plain Python: the package imports numpy only for other names
@@ -67,8 +69,8 @@ if TYPE_CHECKING:
     from rooflinekit.descriptors import HardwareSpec, NetworkSpec
     from rooflinekit.roofline import CountedNetwork
 
-TABLE_VERSION = 1
-"""Format of the cached quick table; a table of another version is rebuilt."""
+TABLE_VERSION = 2
+"""Format of the cached quick table; a table of another version is rebuilt (2: hardware records hold ``kind``)."""
 FITS_MARGIN = 1e-9
 """Relative margin below each level's capacity that the resident bytes must stay within to be answered here (the
 full path's misfit test is ``resident > capacity * (1 + 1e-12)``; a case this close to it is declined)."""
@@ -78,6 +80,79 @@ _CODE_FOLDERS = ("", "descriptors", "counters", "roofline")
 (the model-file suffixes) their modules' stamps key the table with the catalog files'."""
 _VALUED = {"--hardware": "hardware", "--precision": "precision", "--batch": "batch", "--format": "format"}
 _FLAGS = {"--quiet": "quiet", "-q": "quiet", "--wide": "wide"}
+
+
+LAUNCH_OVERHEAD_S = 5e-6
+"""Time a GPU spends launching one kernel, or a CPU framework dispatching one operator (s): the floor of the
+per-kernel overhead :func:`overhead_note` compares the bound with. A few microseconds per launch is what NVIDIA
+measures for back-to-back launches of short kernels (NVIDIA Technical Blog, "Getting Started with CUDA Graphs",
+2019); the stacks measured in ``benchmarks/fidelity/RESULTS.md`` pay much more: on the NAS-Bench-201 networks at
+batch 1 (``../shared/data/nb201``, every 250th architecture, costed in layer mode) the measured latency per fused
+kernel is 55 us (TITAN RTX) and 83 us (GTX 1080 Ti) under PyTorch, 80 us on a Xeon Gold 6226 (PyTorch), 95 us and
+221 us on a Pixel 3 and a Raspberry Pi 4 (TFLite), medians, against roofline bounds of 0.06-0.09 us per kernel on
+the GPUs (the latency about 900x the bound) and 0.5 us on the Xeon (170x). The smaller figure makes the rule hold
+for lean stacks too (TensorRT, CUDA graphs)."""
+AGGREGATE_KERNELS = 100
+"""Kernels at which the note is given for a network known by totals only (its kernel count unknown): its bound
+below ``AGGREGATE_KERNELS x LAUNCH_OVERHEAD_S`` (0.5 ms). The catalog's aggregate networks are CNNs of tens of
+layers (MobileNetV1 28, ResNet-50 54 conv and fully connected layers) and an MLP, each launching about one kernel
+per layer or more; the note says the condition it rests on (more kernels than the bound pays for)."""
+OVERHEAD_KINDS = ("GPU", "CPU")
+"""Hardware kinds whose inference runs as kernels launched (GPU) or operators dispatched (CPU) by a host framework,
+one per layer or fused group, each at a cost the roofline does not count."""
+
+
+def overhead_note(kind: str, latency_s: float, kernels: int | None) -> str | None:
+    """The note of a roofline bound too small to set the latency: on a GPU or CPU (:data:`OVERHEAD_KINDS`) whose bound
+    per kernel is below the launch cost :data:`LAUNCH_OVERHEAD_S`, the launch and framework overhead (which no
+    roofline counts) must exceed the bound; None otherwise.
+
+    The rule, with t the bound of a batch (s), K the kernels the prediction runs, t_L = :data:`LAUNCH_OVERHEAD_S`::
+
+        t / K < t_L                       (a layer network: K kernels, after fusion)
+        t < AGGREGATE_KERNELS x t_L       (a network known by totals: K unknown; the note says it holds when the
+                                           network runs more than t / t_L kernels)
+
+    Shared by :func:`rooflinekit.api.predict` (``Prediction.notes``), a sweep's rows
+    (:mod:`rooflinekit.roofline.predictor`, the same rule on arrays) and the quick path, so that all give it alike;
+    its text is one per hardware kind and network form (:func:`overhead_text`), the numbers being the row's own.
+
+    Parameters
+    ----------
+    kind : str
+        The hardware's kind (``GPU``).
+    latency_s : float
+        The roofline bound of a batch, t (s).
+    kernels : int or None
+        Kernels the prediction runs, K; None for a network known by totals only.
+
+    Returns
+    -------
+    str or None
+        The note, or None when the rule does not apply.
+    """
+    if kind not in OVERHEAD_KINDS or not latency_s > 0:
+        return None
+    if kernels is None:
+        return overhead_text(kind, True) if latency_s < AGGREGATE_KERNELS * LAUNCH_OVERHEAD_S else None
+    return overhead_text(kind, False) if kernels >= 1 and latency_s / kernels < LAUNCH_OVERHEAD_S else None
+
+
+def overhead_text(kind: str, aggregate: bool) -> str:
+    """The text of :func:`overhead_note` on hardware of ``kind`` (one of :data:`OVERHEAD_KINDS`) for a network known
+    by totals only (``aggregate``) or by its layers."""
+    launch = "launch" if kind == "GPU" else "dispatch"
+    floor = si(LAUNCH_OVERHEAD_S, "s")
+    effect = (f"per-kernel {launch} and framework overhead, which no roofline counts, sets the real latency, and "
+              "this bound is only its floor (small CNNs at batch 1 measured hundreds of times their bound on GPUs, "
+              "NAS-Bench-201 in benchmarks/fidelity/RESULTS.md); a larger batch amortizes the overhead")
+    if aggregate:
+        return (f"overhead: the bound is below {si(AGGREGATE_KERNELS * LAUNCH_OVERHEAD_S, 's')}, what "
+                f"{AGGREGATE_KERNELS} kernels take to {launch} at {floor} each, and the network is known by totals "
+                f"only (its kernel count unknown): run as more kernels than latency_s / {floor} (about one per "
+                f"layer), {effect}")
+    return (f"overhead: the bound per kernel (latency_s / kernels) is below the {floor} a {kind} takes to {launch} "
+            f"one: {effect}")
 
 
 class QuickPrediction(NamedTuple):
@@ -194,6 +269,7 @@ def _predict(network: Mapping[str, Any], hardware: Mapping[str, Any], counted: S
                "latency_pessimistic_s": pessimistic_s}
     if not time_s > 0 or not all(math.isfinite(v) for v in numbers.values()):
         return None  # the full path's error (nothing to predict, or out of float64's range)
+    note = overhead_note(hardware["kind"], time_s, None)  # as rooflinekit.predict adds it
     return {
         "network": network["label"], "hardware": hardware["name"], "precision": precision,
         "pruning_pct": network["pruning_pct"], "batch": batch, "mode": "network", "traffic": "weights_only",
@@ -201,7 +277,8 @@ def _predict(network: Mapping[str, Any], hardware: Mapping[str, Any], counted: S
         **{key: numbers[key] for key in ("ops", "bytes", "operational_intensity", "attainable_ops_per_s",
                                          "peak_ops_per_s", "latency_optimistic_s", "latency_pessimistic_s")},
         "estimate": "bound", "engines": (hardware["name"],), "engine_batches": (batch,), "kernels": 1, "fits": True,
-        "notes": (), "bound_latency_s": None, "latency_interval_s": None, "calibration_levels": (),
+        "notes": () if note is None else (note,), "bound_latency_s": None, "latency_interval_s": None,
+        "calibration_levels": (),
     }
 
 
@@ -240,8 +317,8 @@ def quick_table() -> dict[str, Any] | None:
     Returns
     -------
     dict or None
-        ``hardware`` (records: ``name``, ``tdp_w``, ``peaks`` by data type in ops/s, ``levels`` as ``[name,
-        bandwidth B/s, capacity B]``, ``roles``: the level of the weights, activations and state) and
+        ``hardware`` (records: ``name``, ``kind``, ``tdp_w``, ``peaks`` by data type in ops/s, ``levels`` as
+        ``[name, bandwidth B/s, capacity B]``, ``roles``: the level of the weights, activations and state) and
         ``hardware_keys`` (normalized name or alias -> record); ``networks`` (``label``, ``pruning_pct``,
         ``counted``: precision text, ``""`` for the network's own -> ``[precision label, compute data type, ops
         per frame, weight bytes per batch, activation bytes per frame or None]``), ``network_keys``
@@ -337,7 +414,8 @@ def _hardware_record(spec: HardwareSpec) -> dict[str, Any]:
     """What the quick path needs of a one-engine hardware ``spec`` (see :func:`quick_table`)."""
     engine = spec.compute_engines[0]
     levels = list(spec.memories)
-    return {"name": spec.name, "tdp_w": spec.tdp_w, "peaks": {d.value: p for d, p in spec.peak_ops_per_s.items()},
+    return {"name": spec.name, "kind": spec.kind.value, "tdp_w": spec.tdp_w,
+            "peaks": {d.value: p for d, p in spec.peak_ops_per_s.items()},
             "levels": [[m.name, m.bandwidth_bytes_per_s, m.capacity_bytes] for m in levels],
             "roles": [levels.index(spec.memory_for(role, engine)) for role in ("weights", "activations", "state")]}
 

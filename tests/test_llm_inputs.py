@@ -59,7 +59,8 @@ def test_mistral_without_num_key_value_heads_has_mistralconfigs_8_and_says_so():
     assert cfg.defaults == ("num_key_value_heads = 8 (MistralConfig default)",
                             "sliding_window = 4096 (MistralConfig default)")
     # KV cache per token: 32 blocks x 2 (K, V) x 8 heads x 128 dims x 2 bytes = 131,072 (not 524,288 of 32 heads)
-    r = predict_llm(bare, H100, prompt=1000, generate=1, base="fp16")
+    with pytest.warns(ConfigDefaultWarning, match="num_key_value_heads = 8"):  # warned again: each read says so
+        r = predict_llm(bare, H100, prompt=1000, generate=1, base="fp16")
     assert r.memory.kv_cache_bytes == 1001 * 131_072
     assert any(note.startswith("config keys left out, filled as transformers fills them: num_key_value_heads = 8")
                for note in r.notes)

@@ -152,10 +152,11 @@ def _llama_onnx(path, layers=2, lm=False, extras=False):
 
 
 def _config(layers: int) -> dict[str, object]:
-    """The same decoder as a Hugging Face config (its norms and rotary embedding are not in the ONNX graph)."""
+    """The same decoder as a Hugging Face config (its norms and rotary embedding are not in the ONNX graph), every
+    key named (LlamaConfig's defaults for the two it would fill, so no ConfigDefaultWarning)."""
     return {"model_type": "llama", "hidden_size": HIDDEN, "num_attention_heads": HEADS,
             "num_key_value_heads": HEADS, "intermediate_size": FFN, "num_hidden_layers": layers,
-            "vocab_size": VOCAB, "head_dim": HEAD_DIM}
+            "vocab_size": VOCAB, "head_dim": HEAD_DIM, "tie_word_embeddings": False, "max_position_embeddings": 2048}
 
 
 def _run(model, **kwargs) -> LLMResult:

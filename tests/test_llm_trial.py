@@ -32,7 +32,7 @@ from rooflinekit.api import CapacityWarning
 from rooflinekit.cli import main
 from rooflinekit.errors import SpecError
 from rooflinekit.llm import llm_batch_sweep, predict_llm
-from rooflinekit.networks.transformer import load_transformer_config, transformer_network
+from rooflinekit.networks.transformer import ConfigDefaultWarning, load_transformer_config, transformer_network
 
 H100 = "H100-SXM5-80GB"
 
@@ -94,8 +94,9 @@ def test_a_hugging_face_model_folder_is_read_through_its_config_json(tmp_path: P
 
 def test_gemma_head_dim_defaults_to_256_as_hugging_face_does():
     bare = _without(GEMMA_7B, "head_dim")
-    assert load_transformer_config(bare).head_dim == 256
-    assert _params(bare) == 8_537_680_896
+    with pytest.warns(ConfigDefaultWarning, match=r"head_dim = 256 \(GemmaConfig default\)"):
+        assert load_transformer_config(bare).head_dim == 256
+        assert _params(bare) == 8_537_680_896
 
 
 def test_bad_value_errors_name_the_key_the_file_has(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

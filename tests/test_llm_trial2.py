@@ -25,7 +25,9 @@ import pytest
 import rooflinekit as rk
 from rooflinekit.counters import count_network
 from rooflinekit.errors import SpecError
-from rooflinekit.networks.transformer import decode_network, load_transformer_config, transformer_network
+from rooflinekit.networks.transformer import (
+    ConfigDefaultWarning, decode_network, load_transformer_config, transformer_network,
+)
 
 from llm_configs import GEMMA2_9B, PHI3_MINI_4K
 
@@ -132,8 +134,10 @@ def test_gemma2_soft_caps_read_from_the_config():
     cfg = load_transformer_config(GEMMA2_9B)
     assert (cfg.attn_softcap, cfg.final_softcap) == (50.0, 30.0)
     left_out = {k: v for k, v in GEMMA2_9B.items() if not k.endswith("softcapping")}
-    assert (load_transformer_config(left_out).attn_softcap, load_transformer_config(left_out).final_softcap) == (
-        50.0, 30.0)
+    with pytest.warns(ConfigDefaultWarning, match=r"attn_logit_softcapping = 50.0 \(Gemma2Config default\); "
+                                                  r"final_logit_softcapping = 30.0 \(Gemma2Config default\)"):
+        filled = load_transformer_config(left_out)
+    assert (filled.attn_softcap, filled.final_softcap) == (50.0, 30.0)
     off = load_transformer_config(NO_CAPS)
     assert (off.attn_softcap, off.final_softcap) == (None, None)
     assert load_transformer_config("Llama-2-7B").attn_softcap is None  # other families have none

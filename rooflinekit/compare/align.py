@@ -351,7 +351,8 @@ def align(predictions: pd.DataFrame, records: pd.DataFrame, *, normalize: bool =
           hardware_aliases: Mapping[str, str] | None = None, network_aliases: Mapping[str, str] | None = None,
           best_over_batch: bool = False, hardware: HardwareCatalog | None = None,
           networks: NetworkCatalog | None = None,
-          models: Iterable[str | PathLike[str]] | NetworkIndex = ()) -> AlignResult:
+          models: Iterable[str | PathLike[str]] | NetworkIndex = (),
+          hardware_files: Mapping[str, HardwareSpec] | None = None) -> AlignResult:
     """Match ``records`` to ``predictions`` and compute ``efficiency_pct``; see the module docstring.
 
     ``efficiency_pct = 100 * measured_fps / predicted_fps`` (percent; both in frames per second).
@@ -377,6 +378,9 @@ def align(predictions: pd.DataFrame, records: pd.DataFrame, *, normalize: bool =
         as ``models=`` of :func:`~rooflinekit.compare.calibrate.calibrate_from_paths` (``ad01`` or ``ad01_int8``
         for ``ad01_int8.tflite``), or the index :func:`~rooflinekit.compare.calibrate.networks_from_files` made of
         them. A network whose model files are at several precisions needs the record's precision.
+    hardware_files : mapping of str to HardwareSpec, optional
+        Hardware YAML files already read, by the name the records and predictions give them (``my_board.yaml``;
+        as :func:`~rooflinekit.compare.calibrate.features.record_hardware` caches them): not read again.
 
     Returns
     -------
@@ -400,6 +404,7 @@ def align(predictions: pd.DataFrame, records: pd.DataFrame, *, normalize: bool =
                           f"wrap it in a list: [{shown(models)}]")
     index = models if isinstance(models, Mapping) else networks_from_files(models)
     names = _Names(normalize, hardware_aliases or {}, network_aliases or {}, hardware, networks, index)
+    names.files.update(hardware_files or {})
     p_networks, p_pruning = _prediction_names(predictions)
     p_keys = _keys(predictions, names, p_pruning, p_networks, best_over_batch)
     r_keys = _keys(records, names, records["pruning_pct"], records["network"], best_over_batch)

@@ -101,6 +101,65 @@ def parse_nb201_arch(arch: str) -> Cell:
     return tuple(cell)
 
 
+NAME_PREFIX = "NB201 "
+"""The prefix of :func:`nb201_network`'s default name, ``NB201 <arch>``."""
+
+
+def nb201_arch_of(name: object) -> str | None:
+    """The architecture string a network name spells, or None when it spells none.
+
+    Parameters
+    ----------
+    name : object
+        A record's or a network's name: an architecture string (``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``,
+        surrounding spaces ignored) or :func:`nb201_network`'s default name of one, ``NB201 <arch>``.
+
+    Returns
+    -------
+    str or None
+        The architecture string, stripped, when ``name`` has its form (starts and ends with ``|`` and holds an
+        ``op~source`` edge); None for any other name (a catalog name, a model file). Only the form is checked:
+        a misspelt op is left to :func:`parse_nb201_arch`, so that it is reported, not taken for another name.
+    """
+    if not isinstance(name, str):
+        return None
+    text = name.strip()
+    text = text[len(NAME_PREFIX):].strip() if text.startswith(NAME_PREFIX) else text
+    return text if len(text) > 1 and text.startswith("|") and text.endswith("|") and "~" in text else None
+
+
+def nb201_constant_output(arch: str) -> bool:
+    """Whether a cell's output (node 3) does not depend on its input (node 0): no path of edges other than
+    ``none`` leads from node 0 to node 3.
+
+    Then every cell, and so the whole network past the stem, computes a constant. :func:`nb201_network` costs its
+    layers as PyTorch runs them (on zeros), but a graph compiler can fold them away: in HW-NAS-Bench's TFLite
+    latencies such networks (266 of the 12,500 in ``../shared/data/nb201``) take a median 0.14 ms on the Raspberry
+    Pi 4 and 0.05 ms on the Pixel 3 (80 % of them under 1.2 ms on the Raspberry Pi 4), against 26 and 11 ms for
+    the others, often faster than their layers' roofline.
+
+    Parameters
+    ----------
+    arch : str
+        The architecture (see :func:`parse_nb201_arch`).
+
+    Returns
+    -------
+    bool
+        True when node 3 is not reachable from node 0 through non-``none`` edges.
+
+    Raises
+    ------
+    SpecError
+        A malformed architecture.
+    """
+    reached = {0}
+    for node, edges in enumerate(parse_nb201_arch(arch), start=1):
+        if any(op != "none" and source in reached for op, source in edges):
+            reached.add(node)
+    return 3 not in reached
+
+
 def _layer(name: str, op: str, shape: tuple[int, ...], out: tuple[int, ...] | None = None,
            weights: tuple[tuple[int, ...], ...] = (), n_inputs: int = 1, **attrs: Any) -> Layer:
     return Layer(name=name, op=op, inputs=(shape,) * n_inputs, outputs=(out or shape,),
@@ -239,7 +298,7 @@ SOURCE = ("NAS-Bench-201 CIFAR-10 network (Dong and Yang, ICLR 2020; C=16, N=5) 
 @lru_cache(maxsize=1024)
 def _network(cell: Cell, arch: str, batch: int, precision: str, name: str | None) -> LayerNetwork:
     return LayerNetwork(
-        name=name or f"NB201 {arch}", task="CIFAR-10 classification", batch=batch,
+        name=name or f"{NAME_PREFIX}{arch}", task="CIFAR-10 classification", batch=batch,
         precision=Precision.parse(precision), layers=tuple(_cell_layers(cell, batch)), source=SOURCE)
 
 

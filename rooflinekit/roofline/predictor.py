@@ -49,14 +49,14 @@ from pydantic import BaseModel
 
 from rooflinekit._limits import MAX_BATCH, shown
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
-from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
+from rooflinekit.descriptors import AggregateNetwork, HardwareSpec, NetworkSpec, Precision
 from rooflinekit.errors import PrecisionError, RooflineWarning, SpecError
 from rooflinekit.roofline import _compiled
 from rooflinekit.roofline.capacity import activation_peaks, residency
 from rooflinekit.roofline.core import COMPUTE_BOUND, dominant_bounds, roofline_times
 from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement, engines_running_all, place
 from rooflinekit.roofline.grid import GridColumns, HardwareGrid
-from rooflinekit.roofline.notes import EMPTY, FixedNotes, NoteRows
+from rooflinekit.roofline.notes import EMPTY, FixedNotes, NoteRows, NoteSource
 from rooflinekit.roofline.stacked import (
     Device, Stack, StackedEvaluation, evaluate_devices, evaluate_stacked, out_of_range,
 )
@@ -1056,6 +1056,86 @@ def _warn_idle_peak_axes(grid: HardwareGrid, counted: CountedNetwork) -> None:
                       stacklevel=2)
 
 
+def overhead_noted(notes: NoteRows, kinds: Sequence[str], kind_code: np.ndarray, aggregate: np.ndarray,
+                   latency_s: np.ndarray, kernels: np.ndarray) -> NoteRows:
+    """``notes`` (N,) of sweep rows with :func:`rooflinekit.quick.overhead_note` appended to the rows it applies to,
+    its rule on arrays, so that each row's notes are :func:`rooflinekit.api.predict`'s.
+
+    Parameters
+    ----------
+    notes : NoteRows
+        The rows' notes (N,).
+    kinds : sequence of str
+        Hardware kinds (``GPU``); row ``i`` ran on one of kind ``kinds[kind_code[i]]``.
+    kind_code : numpy.ndarray
+        (N,) int, index into ``kinds``.
+    aggregate : numpy.ndarray
+        (N,) bool, whether row ``i``'s network is known by totals only (its kernel count unknown).
+    latency_s : numpy.ndarray
+        (N,) the rows' bounds t (s); NaN on a row not predicted (never noted).
+    kernels : numpy.ndarray
+        (N,) the kernels K each row runs.
+
+    Returns
+    -------
+    NoteRows
+        ``notes`` with the note appended where ``t / K < LAUNCH_OVERHEAD_S`` (layer networks, K >= 1) or
+        ``t < AGGREGATE_KERNELS x LAUNCH_OVERHEAD_S`` (aggregate networks), on GPUs and CPUs.
+    """
+    from rooflinekit.quick import AGGREGATE_KERNELS, LAUNCH_OVERHEAD_S, OVERHEAD_KINDS, overhead_text
+
+    if not set(kinds) & set(OVERHEAD_KINDS):
+        return notes
+    latency = np.asarray(latency_s, dtype=np.float64)
+    count = np.asarray(kernels, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_kernel = latency / count
+    positive = latency > 0
+    rules = {True: positive & (latency < AGGREGATE_KERNELS * LAUNCH_OVERHEAD_S) & aggregate,  # known by totals
+             False: positive & (count >= 1) & (per_kernel < LAUNCH_OVERHEAD_S) & ~aggregate}  # by its layers
+    which = np.full(len(notes), -1, dtype=np.int64)
+    texts: list[str] = []
+    for k, kind in enumerate(kinds):
+        if kind not in OVERHEAD_KINDS:
+            continue
+        on = kind_code == k
+        for whole, rule in rules.items():
+            rows = on & rule
+            if rows.any():
+                which[rows] = len(texts)
+                texts.append(overhead_text(kind, whole))
+    picked = np.flatnonzero(which >= 0)
+    if not len(picked):
+        return notes
+    # nothing is read now: rows without notes read the note from one fixed source, rows with notes of their own
+    # read them with the note after them (_Suffixed), one source per source of theirs
+    sources: list[NoteSource] = [*notes.sources, FixedNotes(tuple((text,) for text in texts))]
+    source, column = notes.source.copy(), notes.column.copy()
+    alone = picked[notes.source[picked] == EMPTY]
+    source[alone], column[alone] = len(notes.sources), which[alone]
+    own = picked[notes.source[picked] >= 0]
+    for code in np.unique(notes.source[own]).tolist():
+        rows = own[notes.source[own] == code]
+        source[rows], column[rows] = len(sources), np.arange(len(rows))
+        sources.append(_Suffixed(notes.sources[code], notes.column[rows], which[rows], tuple(texts)))
+    return NoteRows(sources, source, column)
+
+
+@dataclass(frozen=True, eq=False)
+class _Suffixed:
+    """A note source whose column ``j`` is column ``columns[j]`` of ``base`` followed by the note
+    ``texts[text[j]]`` (:func:`overhead_noted`: a row's own notes, then the overhead note)."""
+
+    base: NoteSource
+    columns: np.ndarray  # (M,) int
+    text: np.ndarray  # (M,) int
+    texts: tuple[str, ...]
+
+    def lines(self, columns: np.ndarray) -> list[tuple[str, ...]]:
+        return [(*lines, self.texts[t]) for lines, t in zip(self.base.lines(self.columns[columns]),
+                                                            self.text[columns].tolist())]
+
+
 @dataclass(frozen=True, eq=False)
 class SweepPlan:
     """What a sweep evaluates: networks (counted lazily, once per precision), hardware and grids, batches and
@@ -1347,7 +1427,7 @@ class SweepPlan:
             for axis in grid_columns[1:]:
                 extra[axis] = np.repeat(values[axis], len(sizes)) if axis in values else np.full(n, np.nan)
             yield self._block(n, keys, {"batch": np.tile(sizes, stop - start), **extra},
-                              lambda: run(start, stop))
+                              lambda: run(start, stop), grid.template.kind.value)
 
     def _plain_block(self, counted: list[CountedNetwork], sizes: np.ndarray, results: dict[int, StackedEvaluation],
                      segments: np.ndarray, hardware: list[int], grid_columns: list[str],
@@ -1403,18 +1483,21 @@ class SweepPlan:
             "pruning_pct": np.repeat(np.array([c.spec.pruning_pct for c in chosen], dtype=np.float64), n_h * n_b),
             "batch": np.repeat(sizes[segments][:, None, :], n_h, axis=1).reshape(-1),
             "kernels": cube(lambda r: r.kernels), "fits": cube(lambda r: r.fits), "fits/missing": failed,
-            "engines": cube(lambda r: r.engines), "engine_batches": cube(lambda r: r.engine_batches),
-            "notes": notes.take(order)}
+            "engines": cube(lambda r: r.engines), "engine_batches": cube(lambda r: r.engine_batches)}
+        arrays["notes"] = overhead_noted(
+            notes.take(order), [cast(HardwareSpec, self.hardware[h]).kind.value for h in hardware],
+            coded["hardware"][0], np.repeat([isinstance(c.spec, AggregateNetwork) for c in chosen], n_h * n_b),
+            cast(np.ndarray, arrays["latency_s"]), cast(np.ndarray, arrays["kernels"]))
         constants: dict[str, Hashable] = {"mode": self.mode, "traffic": self.traffic.name,
                                           **{c: (-1 if c == "grid_point" else None) for c in grid_columns}}
         return n_s * n_h * n_b, constants, arrays, coded
 
     @staticmethod
     def _block(n: int, constants: dict[str, Hashable], arrays: dict[str, np.ndarray | NoteRows],
-               run: Callable[[], tuple[Evaluation, CountedNetwork, str | None]]) -> Block:
+               run: Callable[[], tuple[Evaluation, CountedNetwork, str | None]], kind: str) -> Block:
         """The block of ``n`` grid rows ``run`` evaluates (with the network it evaluated and the note of a fallback
-        to a default precision, which then sets the rows' ``precision`` and ends their notes); a failure's reason
-        in ``status``."""
+        to a default precision, which then sets the rows' ``precision`` and ends their notes) on hardware of
+        ``kind`` (the overhead note, :func:`overhead_noted`); a failure's reason in ``status``."""
         try:
             evaluation, counted, note = run()
         except (PrecisionError, SpecError) as exc:
@@ -1426,6 +1509,9 @@ class SweepPlan:
             notes = cast(NoteRows, result["notes"])  # an evaluation's notes are rows of notes
             numbers["notes"] = SweepPlan._noted(notes, (note,), np.zeros(n, dtype=np.int64))
         numbers["kernels"] = np.asarray(result["kernels"], dtype=np.float64)
+        numbers["notes"] = overhead_noted(cast(NoteRows, numbers["notes"]), (kind,), np.zeros(n, dtype=np.int64),
+                                          np.full(n, isinstance(counted.spec, AggregateNetwork)),
+                                          cast(np.ndarray, numbers["latency_s"]), cast(np.ndarray, numbers["kernels"]))
         if evaluation.bound_codes is not None:
             coded["bound"] = (evaluation.bound_codes, evaluation.bound_labels)
             del numbers["bound"]

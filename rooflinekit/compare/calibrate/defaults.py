@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from rooflinekit.compare.calibrate.features import faster_than_bound
+from rooflinekit.compare.calibrate.features import BOUND_CHECKED, faster_than_bound
 from rooflinekit.compare.calibrate.model import CalibratedPredictor, CalibrationWarning
 from rooflinekit.descriptors import HardwareKind, HardwareSpec
 from rooflinekit.errors import CalibrationError
@@ -94,7 +94,8 @@ def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | 
     ones were: :func:`~.inference_offline.featurize`). ``hardware``: the class to extend (default: the one
     hardware class of ``features``, else MCU). ``params`` go to :class:`~.model.CalibratedPredictor` (default: the
     shipped calibration's). The result carries the shipped regime. Records measured faster than their roofline
-    bound warn a :class:`~.model.CalibrationWarning` (:func:`~.features.faster_than_bound`).
+    bound warn a :class:`~.model.CalibrationWarning` (:func:`~.features.faster_than_bound`), unless
+    :func:`~.features.calibration_features` built ``features`` and warned of them already.
     """
     from rooflinekit.compare.calibrate.regime import regime_of, with_regime
 
@@ -105,7 +106,7 @@ def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | 
                                    "(factors never cross classes)")
         hardware = classes[0] if classes else None
     shipped = default_calibration(hardware)
-    impossible = faster_than_bound(features)
+    impossible = None if features.attrs.get(BOUND_CHECKED) else faster_than_bound(features)
     if impossible:
         warnings.warn(impossible, CalibrationWarning, stacklevel=2)
     combined = pd.concat([default_features(hardware), features], ignore_index=True)

@@ -43,6 +43,7 @@ from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.features import calibration_features
 from rooflinekit.compare.loaders import load_mlperf_inference
 from rooflinekit.descriptors import AggregateNetwork, HardwareSpec, LayerNetwork, NetworkSpec
+from rooflinekit.errors import CalibrationWarning
 from rooflinekit.networks.mlperf import mlperf_network
 
 NETWORKS = ("resnet50", "retinanet", "bert-large")
@@ -172,7 +173,9 @@ def load_features(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         warnings.simplefilter("ignore")
         loaded = load_mlperf_inference(data)
     kept, left_out = select(loaded.records)
-    features, unresolved = featurize(kept)
+    with warnings.catch_warnings():  # rows faster than their bound are left out below, with their own reason
+        warnings.filterwarnings("ignore", ".*measured faster than the roofline bound", CalibrationWarning)
+        features, unresolved = featurize(kept)
     beyond = features["roofline_latency_s"] > features["latency_s"]
     impossible = features[beyond].assign(reason=(
         "measured throughput exceeds the compute and weight-traffic bound at the stated precision (e.g. fp32 "
@@ -194,12 +197,57 @@ def record_network(network: NetworkSpec) -> str:
     return RECORD_NETWORKS.get(network.name, network.name)
 
 
+_NOT_THE_DEVICE = frozenset({"name", "aliases", "interconnect", "source", "notes", "peak_ops_per_s"})
+"""Spec fields that do not describe what one device computes with (names, sources, the links of a system) or that
+:func:`member_device` compares on their own (the peaks)."""
+
+
+def _device_fields(spec: HardwareSpec) -> dict[str, Any]:
+    """What ``spec`` says of one device beyond its peaks: every field but :data:`_NOT_THE_DEVICE`, its memories
+    without their ``source``."""
+    fields = spec.model_dump(exclude=set(_NOT_THE_DEVICE))
+    fields["memories"] = [{k: v for k, v in memory.items() if k != "source"} for memory in fields["memories"]]
+    return fields
+
+
+def member_device(spec: HardwareSpec) -> HardwareSpec | None:
+    """The catalog device that a system of several identical devices (``spec`` with an ``interconnect``, whose
+    peaks and memories are one device's) is made of; None for one device, or when not exactly one catalog device
+    matches.
+
+    A catalog device (without an interconnect) matches when every field that describes one device is equal
+    (kind, family, core type, clock, compute units, TDP, default precision, engines, the memories' names,
+    capacities, bandwidths and roles) and its peaks agree with the system's on every data type both list (a
+    system entry may list fewer: the DGX A100 one gives no int4 peak). The DGX H100 is H100-SXM5-80GB by this
+    rule: its calibrated prediction is keyed on that device (:func:`query_keys`).
+    """
+    if spec.interconnect is None:
+        return None
+    from rooflinekit.catalog import hardware_catalog
+
+    fields = _device_fields(spec)
+    matches = [device for device in hardware_catalog().specs
+               if device.interconnect is None and device.kind == spec.kind
+               and set(device.peak_ops_per_s) & set(spec.peak_ops_per_s)
+               and all(device.peak_ops_per_s[d] == spec.peak_ops_per_s[d]
+                       for d in set(device.peak_ops_per_s) & set(spec.peak_ops_per_s))
+               and _device_fields(device) == fields]
+    return matches[0] if len(matches) == 1 else None
+
+
 def query_keys(spec: HardwareSpec, framework: str | None, network: NetworkSpec | None = None) -> dict[str, Any]:
     """The calibration keys of a prediction on ``spec`` under the stack family ``framework`` (None: the
     :data:`DEFAULT_STACKS` of its class): ``core_family`` and ``framework`` as the records were keyed, and, given
-    the ``network``, its :func:`record_network` as ``network``."""
+    the ``network``, its :func:`record_network` as ``network``. A system of several identical devices whose
+    device the catalog holds (:func:`member_device`) is keyed as that device, ``catalog_hardware`` (the system
+    level and the device the interval asks about): the records are per accelerator (system throughput /
+    accelerators, of systems of 1 to 24 accelerators, 8 the most common), so its device's factors are the ones
+    measured."""
     stack = framework if framework is not None else DEFAULT_STACKS.get(spec.kind.value)
-    keys = {"core_family": architecture(spec), "framework": stack_key(stack, spec.name)}
+    keys: dict[str, Any] = {"core_family": architecture(spec), "framework": stack_key(stack, spec.name)}
+    member = member_device(spec)
+    if member is not None:
+        keys["catalog_hardware"] = member.name
     return keys if network is None else {**keys, "network": record_network(network)}
 
 

@@ -189,6 +189,33 @@ def held_out_residuals(features: pd.DataFrame, splits: list[Split],
                    np.concatenate(novel_network) if network is not None else None)
 
 
+EMPTY_HELD_OUT = HeldOut(np.array([]), np.array([], dtype=int), np.array([], dtype=object), np.array([], dtype=bool))
+"""No held-out prediction (a calibration fitted without intervals)."""
+HELD_OUT_KINDS = ("a new device", "a new network on known devices", "known network and device")
+"""What a held-out prediction of :func:`held_out_errors` had not seen, in the order of its rows."""
+
+
+def held_out_errors(held_out: HeldOut) -> pd.DataFrame:
+    """How far the inner cross-validation's held-out predictions were off, by what was new to them.
+
+    One row per kind of :data:`HELD_OUT_KINDS` that has residuals: ``a new device`` (its device had no row in the
+    split's training part: a device held out alone, or new in its round), ``a new network on known devices`` (its
+    network had none, its device had), ``known network and device`` (a release, a stack or a round held out); with
+    ``n`` (held-out predictions), ``median_ape_pct`` and ``within_25_pct``, where for a residual
+    ``r = log(measured / predicted)`` the absolute percentage error is ``APE = 100 x |exp(-r) - 1|`` (=
+    ``100 x |predicted / measured - 1|``). These are the errors to expect of a prediction of that kind, measured on
+    the records; the intervals are drawn from the same residuals.
+    """
+    novel_network = held_out.novel_network if held_out.novel_network is not None else \
+        np.zeros(len(held_out.residuals), dtype=bool)
+    kinds = (held_out.novel, ~held_out.novel & novel_network, ~held_out.novel & ~novel_network)
+    ape = 100 * np.abs(np.exp(-held_out.residuals) - 1)
+    rows = [{"held_out": kind, "n": int(mask.sum()), "median_ape_pct": float(np.median(ape[mask])),
+             "within_25_pct": float(100 * np.mean(ape[mask] <= 25))}
+            for kind, mask in zip(HELD_OUT_KINDS, kinds) if mask.any()]
+    return pd.DataFrame(rows, columns=["held_out", "n", "median_ape_pct", "within_25_pct"])
+
+
 def known_rows(held_out: HeldOut, devices: bool, networks: bool) -> np.ndarray:
     """True where a held-out row's device (if ``devices``) and network (if ``networks``; every row where the records
     name no network) had rows in its split's training part: the rows the depth quantiles draw on (module

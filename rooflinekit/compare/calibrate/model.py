@@ -27,7 +27,8 @@ Releases and fallback (:mod:`.releases`): spellings of one release (``8.1``, ``8
 (:func:`~.releases.release_key`); a record without a version is keyed by its round (``round v1.0``). A
 release never calibrated takes the key of the newest calibrated release of the same stack; any other key not seen
 in fit adds b = 0, so the prediction rests on the coarser levels (system -> framework version + framework + core
-family -> global); a class no record had gets exp(theta0), with a :class:`CalibrationWarning`.
+family -> global); a class no record had gets exp(theta0), with a :class:`CalibrationWarning` where the predicted
+rows have roofline time in it (a class of zero time, such as a flatten's, scales nothing and is not warned about).
 :meth:`CalibratedPredictor.explain` says, per prediction, which levels were calibrated, which fell back and how
 (``depth`` = their number). A hardware class (MCU, GPU, ...) no record had is refused: factors never cross classes.
 
@@ -77,8 +78,8 @@ import pandas as pd
 from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, UNKNOWN, check_op_classes, class_columns
 from rooflinekit.compare.calibrate.intervals import (
-    DEFAULT_NETWORK_PRIOR, DEFAULT_OFFSET_PRIOR, held_out_residuals, inner_splits, interval, known_rows,
-    novel_device_table, novel_network_table, residual_quantiles,
+    DEFAULT_NETWORK_PRIOR, DEFAULT_OFFSET_PRIOR, EMPTY_HELD_OUT, held_out_errors, held_out_residuals, inner_splits,
+    interval, known_rows, novel_device_table, novel_network_table, residual_quantiles,
 )
 from rooflinekit.compare.calibrate.releases import FALLBACK_RULE, newest_releases, release_key, release_versions
 from rooflinekit.compare.calibrate._checks import check_loaded
@@ -171,7 +172,10 @@ class CalibratedPredictor:
     empty without intervals or prior), ``networks_`` (``<hardware_class> | <network>`` of the records; empty when
     they name none), ``novel_network_`` (the log-residual interval of a network not in ``networks_``, on a known
     and on an unseen device, and its offset's ``scale``, ``df`` and number of inner ``networks``,
-    :func:`~.intervals.novel_network_table`; empty without intervals, prior or networks).
+    :func:`~.intervals.novel_network_table`; empty without intervals, prior or networks), ``held_out_errors_``
+    (the errors of the inner cross-validation's held-out predictions by what was new to them: a device, a network,
+    neither; :func:`~.intervals.held_out_errors`; no rows without intervals; set by :meth:`fit` only, not saved
+    in the JSON).
     """
 
     def __init__(self, shrinkage: float = 0.1, system_shrinkage: float = 3.0,
@@ -310,15 +314,16 @@ class CalibratedPredictor:
         self.devices_ = sorted(set(_devices(features)))
         networks = _networks(features)
         self.networks_ = [] if networks is None else sorted(set(networks))
-        self.residual_quantiles_, self.novel_device_, self.novel_network_ = self._interval_table(features) \
-            if self.interval_coverage else ({}, {}, {})
+        self.residual_quantiles_, self.novel_device_, self.novel_network_, self.held_out_errors_ = \
+            self._interval_table(features) if self.interval_coverage else ({}, {}, {}, held_out_errors(EMPTY_HELD_OUT))
         return self
 
     def _interval_table(self, features: pd.DataFrame
-                        ) -> tuple[dict[int, tuple[float, float]], dict[str, float], dict[str, float]]:
+                        ) -> tuple[dict[int, tuple[float, float]], dict[str, float], dict[str, float], pd.DataFrame]:
         """Log-residual quantiles by depth (of the devices and networks the inner fit knew, where a new one has an
-        interval of its own), the unseen-device interval (empty without a prior) and the new-network interval
-        (empty without a prior or networks), from the inner cross-validation of :mod:`.intervals`."""
+        interval of its own), the unseen-device interval (empty without a prior), the new-network interval
+        (empty without a prior or networks) and the held-out errors by kind (:func:`~.intervals.held_out_errors`),
+        from the inner cross-validation of :mod:`.intervals`."""
         params = {**self.get_params(), "interval_coverage": None, "required_levels": ()}  # held-out keys fall back
 
         def fit_predict(train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -334,8 +339,9 @@ class CalibratedPredictor:
         splits = inner_splits(groupings, features.get("round"), alone=devices)
         networks = _networks(features)
         held_out = held_out_residuals(features, splits, fit_predict, devices, networks)
+        errors = held_out_errors(held_out)
         if not len(held_out.residuals):
-            return {}, {}, {}
+            return {}, {}, {}, errors
         coverage = float(self.interval_coverage)  # type: ignore[arg-type]
         novel = {} if self.device_offset_prior is None else \
             novel_device_table(held_out, self.device_offset_prior, coverage)  # type: ignore[arg-type]
@@ -344,7 +350,7 @@ class CalibratedPredictor:
             (novel["scale"], novel["df"]) if novel else None)
         # new devices and networks with an interval of their own stay out of the depth quantiles
         known = known_rows(held_out, devices=bool(novel), networks=bool(novel_network))
-        return residual_quantiles(held_out.residuals, held_out.depths, coverage, known), novel, novel_network
+        return residual_quantiles(held_out.residuals, held_out.depths, coverage, known), novel, novel_network, errors
 
     def _solve(self, features: pd.DataFrame, times: np.ndarray, log_latency: np.ndarray
                ) -> tuple[np.ndarray, dict[str, tuple[list[str], int]], int, float]:
@@ -496,7 +502,10 @@ class CalibratedPredictor:
             zero = np.zeros(len(self.classes_))
             theta += np.array([known.get(k, zero) for k in keys]).reshape(theta.shape)
         factors = pd.DataFrame(np.exp(theta), index=features.index, columns=self.classes_)
-        missing = [name for name in names if name not in self.classes_]
+        # a class scales nothing where its roofline time is 0 on every row (a view's class: a flatten moves nothing)
+        timed = {c.removeprefix(ROOFLINE_PREFIX) for c in class_columns(features) if (features[c] != 0).any()}
+        missing = [name for name in names if name not in self.classes_
+                   and (name in timed or name in self._overhead_names())]
         if missing:
             warnings.warn(f"{NO_RECORD_WARNING} {', '.join(missing)} layers; their roofline time is scaled by "
                           f"the median factor exp(theta0) = {np.exp(self.theta0_):.3g}", CalibrationWarning,

@@ -184,7 +184,8 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     network : NetworkSpec
         The network (a catalog aggregate the regime knows is replaced by its layer network, with a note).
     hardware : HardwareSpec
-        The device; one accelerator.
+        The device; one accelerator, or a system of identical ones (an ``interconnect``): costed and keyed as one
+        of them (:func:`~.inference_offline.query_keys`), the system's throughput in a note (:func:`system_notes`).
     calibration : CalibratedPredictor
         A calibration carrying a :class:`CalibrationRegime` (``regime_``); without one this is
         :func:`~.workflow.predict_with_calibration` with no notes.
@@ -201,7 +202,8 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
         The prediction (per batch of B: ``latency_s`` in s, ``fps`` = B / latency_s in samples/s) and notes: the
         regime, the stack keyed, the conventions' note on a network that is not its records' workload
         (``workload_note``), a widened interval (:func:`interval_notes`) and, below the regime, a scaled
-        ``latency_s`` faster than the roofline bound of a lone batch of B (``efficiency_pct`` > 100 %).
+        ``latency_s`` faster than the roofline bound of a lone batch of B (``efficiency_pct`` > 100 %), and for a
+        system of several devices how they combine (:func:`system_notes`).
 
     Warns
     -----
@@ -243,9 +245,10 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     if workload:
         notes.append(workload)
     notes += interval_notes(calibration, hardware, keys.get("network"),
-                            {record: name for name, record in conventions.RECORD_NETWORKS.items()})
+                            {record: name for name, record in conventions.RECORD_NETWORKS.items()},
+                            device=keys.get("catalog_hardware"))
     if costed == batch:
-        return estimate, tuple(notes)
+        return estimate, tuple(notes + system_notes(hardware, keys.get("catalog_hardware"), estimate))
     bound_s = float(class_layers(network, hardware, precision, batch, calibration.traffic,
                                  op_classes=calibration.op_classes)["time_s"].sum())
     scaled = _scaled(estimate, batch / costed, batch, bound_s)
@@ -255,13 +258,14 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
                      f"{scaled.efficiency_pct:.0f} % > 100 %): it is {batch} sample(s)' share of the sustained "
                      f"stream, not a latency a lone batch of {batch} reaches unless its weights stay on chip between "
                      "batches")
-    return scaled, tuple(notes)
+    return scaled, tuple(notes + system_notes(hardware, keys.get("catalog_hardware"), scaled))
 
 
 def interval_notes(calibration: CalibratedPredictor, hardware: HardwareSpec, network: str | None,
-                   names: Mapping[str, str] | None = None) -> list[str]:
+                   names: Mapping[str, str] | None = None, device: str | None = None) -> list[str]:
     """Notes saying when the interval is widened (:meth:`~.model.CalibratedPredictor.predict_interval`): for a
-    device no record had (``hardware.name`` not in ``devices_``) and for a network no record of the hardware's
+    device no record had (``device``, the device the query was keyed as, default ``hardware.name``, not in
+    ``devices_``) and for a network no record of the hardware's
     class ran (``network``, the records' name of the query's network, not in ``networks_``; the networks they ran
     are named by ``names``, records' name -> network name, where it has them). The note of the interval used
     gives the factor range exp(low) to exp(high) it spans around the estimate: the unseen-device one for a new
@@ -271,14 +275,15 @@ def interval_notes(calibration: CalibratedPredictor, hardware: HardwareSpec, net
     network_table = getattr(calibration, "novel_network_", {})
     known = getattr(calibration, "networks_", [])
     prefix = f"{hardware.kind.value}{KEY_SEPARATOR}"
-    new_device = bool(device_table) and hardware.name not in getattr(calibration, "devices_", [])
+    device = hardware.name if device is None else device
+    new_device = bool(device_table) and device not in getattr(calibration, "devices_", [])
     new_network = bool(network_table) and bool(known) and network is not None and prefix + network not in known
     notes = []
     if new_device:
         width = ("" if new_network else f" (x{math.exp(device_table['low']):.2f} to "
                  f"x{math.exp(device_table['high']):.2f} of the estimate, from the {device_table['devices']:.0f} "
                  "devices the calibration's cross-validation held out)")
-        notes.append(f"interval: {hardware.name} is a device no calibration record had, known by its spec alone: "
+        notes.append(f"interval: {device} is a device no calibration record had, known by its spec alone: "
                      f"its interval adds the spread between devices{width}")
     if new_network:
         ran = ", ".join(sorted((names or {}).get(record, record)
@@ -289,6 +294,37 @@ def interval_notes(calibration: CalibratedPredictor, hardware: HardwareSpec, net
                      f"(x{math.exp(network_table[low]):.2f} to x{math.exp(network_table[high]):.2f} of the "
                      "estimate)")
     return notes
+
+
+def system_notes(hardware: HardwareSpec, device: str | None, estimate: CalibratedPrediction) -> list[str]:
+    """The note saying how a system of N identical devices (``hardware`` with an ``interconnect``) combines the
+    calibrated ``estimate`` of one of them; empty for one device.
+
+    The regime's records are throughput per accelerator (an MLPerf Offline system's throughput / its
+    accelerators, systems of 1 to 24 of them), so the estimate is one device's, keyed as the catalog device the
+    system is made of (``device``, :func:`~.inference_offline.member_device`; None: no catalog device matches,
+    keyed as a device no record had). N devices each running their own batches of B samples (data parallel, no
+    communication: how an Offline system runs), as the records were divided, give
+
+        fps_system = N x fps,   interval: N x B / high .. N x B / low   (samples/s)
+
+    with ``fps`` = B / latency_s and (low, high) = ``interval_s`` of one device's batch of B (s). A model split over
+    the devices (tensor or pipeline parallel) is another workload, which :mod:`rooflinekit.llm` predicts.
+    """
+    link = hardware.interconnect
+    if link is None:
+        return []
+    n, batch = link.devices, estimate.batch
+    keyed = (f"keyed as its device {device} (the catalog device with its peaks and memories)" if device is not None
+             else "keyed as a device no record had (no catalog device without an interconnect has its peaks and "
+                  "memories)")
+    interval = ("" if estimate.interval_s is None else
+                f" (interval {n * batch / estimate.interval_s[1]:,.0f} to {n * batch / estimate.interval_s[0]:,.0f})")
+    return [f"{hardware.name} holds {n} devices joined by {link.name}: latency_s and fps are ONE device's, "
+            f"{keyed}, as the calibration's records are throughput per accelerator (system throughput / "
+            f"accelerators); each of the {n} running its own batches of {batch} (data parallel, no communication, as "
+            f"an Offline system runs), the system's throughput is {n} x fps = {n * estimate.fps:,.0f} samples/s"
+            f"{interval}; a model split over the devices is another workload (rooflinekit llm --tp N --pp M)"]
 
 
 PER_BATCH_LAYER_COLUMNS = ("macs", "other_ops", "ops", "input_bytes", "output_bytes", "state_bytes", "compute_s",

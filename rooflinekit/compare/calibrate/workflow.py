@@ -16,7 +16,7 @@ from rooflinekit._limits import shown
 from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.features import (
-    calibration_features, class_layers, faster_than_bound, network_index, networks_from_files, record_model_files,
+    calibration_features, class_layers, network_index, networks_from_files, record_model_files,
 )
 from rooflinekit.compare.calibrate.model import (
     CALL_OVERHEAD, KERNEL_OVERHEAD, KEY_SEPARATOR, NO_RECORD_WARNING, CalibratedPredictor, CalibrationWarning,
@@ -104,8 +104,9 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     rejected are counted, with their reasons, in a :class:`CalibrationWarning`, and kept as ``left_out_``: every
     one of them, one row each with its columns as read, its ``source`` (``file:line``) and ``reason`` (so
     ``n_records_ + len(left_out_)`` counts every row read); too few records to cross-validate the interval warn
-    too (the calibration then has none), and so do records measured faster than their roofline bound
-    (:func:`~.features.faster_than_bound`: the spec or the latency unit is wrong; they are fitted all the same).
+    too (the calibration then has none), and so do records measured faster than their roofline bound, once, from
+    :func:`~.features.calibration_features` (:func:`~.features.faster_than_bound`: the spec or the latency unit is
+    wrong; they are fitted all the same).
     A single path given as ``paths`` or ``models`` (not in a list) is a :class:`CalibrationError`. When every
     record is left out, the error suggests model files (``--models``, ``models=``) only if a reason is about a
     network.
@@ -133,9 +134,6 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
                       + ("; ..." if len(counts) > 5 else ""), CalibrationWarning, stacklevel=2)
     if features.empty:
         raise CalibrationError(_nothing_to_fit(paths, loaded, left_out))
-    impossible = faster_than_bound(features)
-    if impossible:
-        warnings.warn(impossible, CalibrationWarning, stacklevel=2)
     fitted = predictor.fit(features)
     fitted.features_ = features
     fitted.left_out_ = left_out

@@ -1,0 +1,202 @@
+"""``rk.sweep(..., calibrated=True)``: each row's calibrated numbers are ``rk.predict(..., calibrated=True)``'s."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rooflinekit as rk
+from rooflinekit.compare.calibrate import CalibrationWarning, default_calibration
+from rooflinekit.compare.calibrate.sweep import CALIBRATED_COLUMNS
+from rooflinekit.errors import CalibrationError, RooflineError, RooflineWarning, SpecError
+from rooflinekit.roofline import Best, HardwareGrid
+
+NETWORKS = ["ResNet-20-CIFAR-10", "ResNet-50", "LeNet-MNIST"]
+HARDWARE = ["NUCLEO-F767ZI", "NVIDIA L4", "Cloud AI 100 Pro", "Xeon Gold 6226"]  # MCU, GPU, NPU, CPU
+BATCHES = [1, 64, 128]
+RTOL = 1e-12  # the sweep sums the op classes of many rows at once: equal to predict's to rounding
+
+
+@pytest.fixture(scope="module")
+def mixed() -> tuple[pd.DataFrame, list[warnings.WarningMessage]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = rk.sweep(NETWORKS, HARDWARE, [None], BATCHES, calibrated=True)
+    return table, list(caught)
+
+
+def _predicted(row: pd.Series, **options: object) -> rk.Prediction:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return rk.predict(row["network"], row["hardware"], batch=int(row["batch"]), calibrated=True, **options)
+
+
+def _assert_row_is_prediction(row: pd.Series, p: rk.Prediction) -> None:
+    assert p.estimate == "calibrated"
+    low, high = p.latency_interval_s
+    np.testing.assert_allclose([row.calibrated_latency_s, row.calibrated_fps, row.latency_low_s, row.latency_high_s,
+                                row.bound_latency_s], [p.latency_s, p.fps, low, high, p.bound_latency_s], rtol=RTOL)
+    assert row.calibration_levels == "; ".join(p.calibration_levels)
+    assert row.precision == p.precision
+
+
+def test_every_row_is_predicts_calibrated_estimate_or_keeps_the_bound(mixed):
+    table, _ = mixed
+    assert len(table) == len(NETWORKS) * len(HARDWARE) * len(BATCHES)
+    calibrated = table[table.estimate == "calibrated"]
+    # MCU: 2 layer networks (ResNet-50 is totals only, which the MCU calibration's traffic cannot cost); GPU and
+    # NPU: all 3 (ResNet-50 costed as MLPerf's layer network); CPU: none
+    assert len(calibrated) == (2 + 3 + 3) * len(BATCHES)
+    for _, row in table.iterrows():
+        if row.estimate == "calibrated":
+            _assert_row_is_prediction(row, _predicted(row))
+            continue
+        assert row.estimate == "bound"
+        assert row[list(CALIBRATED_COLUMNS)].isna().all()
+        assert any(note.startswith("not calibrated: ") for note in row.notes)
+        with pytest.raises(RooflineError):  # predict refuses what the sweep keeps at the bound
+            _predicted(row)
+
+
+def test_bound_columns_are_the_plain_sweeps(mixed):
+    table, _ = mixed
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = rk.sweep(NETWORKS, HARDWARE, [None], BATCHES)
+    same = [c for c in plain.columns if c not in ("estimate", "notes")]
+    pd.testing.assert_frame_equal(table[same], plain[same])
+    assert list(table.columns[:list(table.columns).index("latency_s") + 1 + len(CALIBRATED_COLUMNS)]) == [
+        *plain.columns[:list(plain.columns).index("latency_s") + 1], *CALIBRATED_COLUMNS]
+    for new, old in zip(table.notes, plain.notes):  # the bound's notes first, the calibration's after them
+        assert new[:len(old)] == old
+    assert set(CALIBRATED_COLUMNS).isdisjoint(plain.columns) and set(plain.estimate) == {"bound"}
+
+
+def test_regime_batches_below_64_are_the_batch_64_throughput_scaled(mixed):
+    """MLPerf Inference regime: latency_s(B) = B / fps(64) for B < 64 (regime module docstring), so batch 1 is
+    1/64 of batch 64's latency and interval, at the same fps."""
+    table, _ = mixed
+    gpu = table[(table.hardware.isin(["NVIDIA L4", "Cloud AI 100 Pro"]))].set_index(["network", "hardware", "batch"])
+    for network in NETWORKS:
+        for hardware in ("NVIDIA L4", "Cloud AI 100 Pro"):
+            one, full = gpu.loc[(network, hardware, 1)], gpu.loc[(network, hardware, 64)]
+            for column in ("calibrated_latency_s", "latency_low_s", "latency_high_s"):
+                assert one[column] == pytest.approx(full[column] / 64, rel=RTOL)
+            assert one.calibrated_fps == pytest.approx(full.calibrated_fps, rel=RTOL)
+            assert any(note.startswith("outside the calibration regime (batch 1 < 64)") for note in one.notes)
+            assert any(note.startswith("within the calibration regime") for note in full.notes)
+
+
+def test_one_warning_counts_the_rows_left_at_the_bound(mixed):
+    table, caught = mixed
+    left = [w for w in caught if issubclass(w.category, CalibrationWarning) and "keep the roofline bound" in
+            str(w.message)]
+    assert len(left) == 1
+    # CPU: 3 networks x 3 batches; MCU: ResNet-50 (totals only) x 3 batches
+    assert str(left[0].message).startswith(f"{3 * 3 + 3} of {len(table)} predicted rows keep the roofline bound")
+    assert "no calibration for hardware class CPU" in str(left[0].message)
+
+
+def test_a_grid_of_hypothetical_gpus_is_calibrated_as_unseen_devices():
+    l4 = rk.get_hardware("NVIDIA L4")
+    grid = HardwareGrid.of(l4, clock_scale=[1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = rk.sweep(["ResNet-50"], [l4, grid], [None], [64], calibrated=True)
+        model = default_calibration("GPU")
+    known, points = table.iloc[0], table.iloc[1:]
+    assert list(points.grid_point) == [0, 1] and (table.estimate == "calibrated").all()
+    for _, row in points.iterrows():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _assert_row_is_prediction(row, rk.predict("ResNet-50", grid.spec(int(row.grid_point)), batch=64,
+                                                      calibrated=True))
+        # a network the records ran on a device they did not: the unseen-device interval, exp(low)..exp(high)
+        assert row.latency_low_s / row.calibrated_latency_s == pytest.approx(
+            math.exp(model.novel_device_["low"]), rel=RTOL)
+        assert row.latency_high_s / row.calibrated_latency_s == pytest.approx(
+            math.exp(model.novel_device_["high"]), rel=RTOL)
+        assert any(f"NVIDIA L4[{row.grid_point}] is a device no calibration record had" in n for n in row.notes)
+    # the catalog L4 is a device the records had: a narrower interval
+    assert known.latency_high_s / known.latency_low_s < points.iloc[0].latency_high_s / points.iloc[0].latency_low_s
+
+
+def test_framework_and_a_given_calibration_are_predicts():
+    gpu = default_calibration("GPU")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = rk.sweep(["ResNet-20-CIFAR-10"], ["NVIDIA L4", "NUCLEO-F767ZI"], [None], [8, 256], calibration=gpu,
+                         framework="TensorRT 8.6")
+    on_gpu, on_mcu = table[table.hardware == "NVIDIA L4"], table[table.hardware == "NUCLEO-F767ZI"]
+    for _, row in on_gpu.iterrows():
+        _assert_row_is_prediction(row, _predicted(row, calibration=gpu, framework="TensorRT 8.6"))
+    assert (on_mcu.estimate == "bound").all()  # a GPU calibration refuses an MCU: factors never cross classes
+    for _, row in on_mcu.iterrows():
+        with pytest.raises(CalibrationError) as refused:
+            _predicted(row, calibration=gpu)
+        assert f"not calibrated: {' '.join(str(refused.value).split())}" in row.notes
+    assert sum("keep the roofline bound" in str(w.message) for w in caught) == 1
+
+
+def test_a_counted_network_and_a_calibration_file_are_predicts(tmp_path):
+    from rooflinekit.compare.calibrate.regime import calibration_json
+
+    path = tmp_path / "gpu.json"
+    path.write_text(calibration_json(default_calibration("GPU")), encoding="utf-8")
+    counted = rk.CountedNetwork.of(rk.get_network("ResNet-20-CIFAR-10"), "fp16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = rk.sweep([counted], ["Tesla T4"], [None], [32, 96], calibration=str(path))
+        for _, row in table.iterrows():
+            _assert_row_is_prediction(row, rk.predict(counted, "Tesla T4", batch=int(row.batch), calibration=path))
+
+
+@pytest.mark.parametrize("options", [{"reduce": Best("latency_s")}, {"engine": "dask"}])
+def test_reduce_and_dask_are_refused_with_what_to_do(options):
+    with pytest.raises(SpecError, match=f"sweep without {next(iter(options))} .* then reduce the table"):
+        rk.sweep(["LeNet-MNIST"], ["NVIDIA L4"], calibrated=True, **options)
+
+
+def test_the_calibrated_table_reduces_afterwards(mixed):
+    table, _ = mixed
+    best = Best("calibrated_latency_s", by="network")(table)
+    for network, row in best.set_index("network").iterrows():  # the fastest calibrated row that fits, per network
+        rows = table[(table.network == network) & (table.estimate == "calibrated") & table.fits]
+        assert row.calibrated_latency_s == rows.calibrated_latency_s.min()
+
+
+def test_framework_without_a_calibration_warns_that_it_is_ignored():
+    with pytest.warns(RooflineWarning, match="framework 'TensorRT' is ignored"):
+        table = rk.sweep(["LeNet-MNIST"], ["NVIDIA L4"], framework="TensorRT")
+    assert "calibrated_latency_s" not in table.columns
+
+
+def test_cli_sweep_calibrated_prints_the_calibrated_columns(capsys):
+    from rooflinekit.cli import main
+
+    args = ["sweep", "--models", "LeNet-MNIST", "--hardware", "NVIDIA L4,Xeon Gold 6226", "--batches", "64",
+            "--calibrated", "--framework", "TensorRT"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*args, "--format", "json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        expected = rk.predict("LeNet-MNIST", "NVIDIA L4", batch=64, calibrated=True, framework="TensorRT")
+        assert main([*args, "--format", "csv"]) == 0
+        csv = capsys.readouterr().out
+        assert main([*args, "--format", "table"]) == 0
+        text = capsys.readouterr().out
+    gpu, cpu = rows
+    assert gpu["estimate"] == "calibrated" and cpu["estimate"] == "bound" and cpu["calibrated_latency_s"] is None
+    np.testing.assert_allclose([gpu["calibrated_latency_s"], gpu["latency_low_s"], gpu["latency_high_s"]],
+                               [expected.latency_s, *expected.latency_interval_s], rtol=RTOL)
+    assert gpu["calibration_levels"] == "; ".join(expected.calibration_levels)
+    header = csv.splitlines()[0].split(",")
+    assert set(CALIBRATED_COLUMNS) <= set(header) and "estimate" in header
+    first = text.splitlines()[0].split()  # the estimate with its interval right after the keys
+    assert first[:7] == ["network", "hardware", "precision", "batch", "calibrated_latency_s", "latency_low_s",
+                         "latency_high_s"]
