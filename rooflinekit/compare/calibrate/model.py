@@ -59,7 +59,7 @@ else ``hardware``) adds the between-device spread: a device offset with a t pred
 offsets of the devices held out in the inner cross-validation with a prior from other data sets
 (``device_offset_prior``); a prediction for a network no record of its hardware class had (its ``network``)
 adds the between-network spread likewise (``network_offset_prior``; both offsets on a new device with a new
-network).
+network), and its interval holds the one the same prediction gets for a known network.
 
 JSON: :meth:`CalibratedPredictor.to_json` writes the parameters and learned factors (``format`` =
 :data:`JSON_FORMAT`), :meth:`CalibratedPredictor.from_json` and :func:`load_calibration` read them back.
@@ -346,8 +346,7 @@ class CalibratedPredictor:
         novel = {} if self.device_offset_prior is None else \
             novel_device_table(held_out, self.device_offset_prior, coverage)  # type: ignore[arg-type]
         novel_network = {} if self.network_offset_prior is None or networks is None else novel_network_table(
-            held_out, self.network_offset_prior, coverage,  # type: ignore[arg-type]
-            (novel["scale"], novel["df"]) if novel else None)
+            held_out, self.network_offset_prior, coverage, novel or None)  # type: ignore[arg-type]
         # new devices and networks with an interval of their own stay out of the depth quantiles
         known = known_rows(held_out, devices=bool(novel), networks=bool(novel_network))
         return residual_quantiles(held_out.residuals, held_out.depths, coverage, known), novel, novel_network, errors
@@ -461,7 +460,8 @@ class CalibratedPredictor:
     def predict_interval(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper latency_s bounds per row covering ``interval_coverage`` of measurements (:mod:`.intervals`):
         the depth quantiles, or on a device not in ``devices_`` the unseen-device interval, or for a network not in
-        ``networks_`` the new-network interval (on a known or an unseen device)."""
+        ``networks_`` the new-network interval (on a known or an unseen device) widened where need be to hold the
+        interval the same prediction gets for a known network (an unknown network offset only adds spread)."""
         if not getattr(self, "residual_quantiles_", None):
             raise CalibrationError("this calibration has no intervals (fitted with interval_coverage=None or on too "
                                    "few records); refit with interval_coverage=0.8")
@@ -476,9 +476,10 @@ class CalibratedPredictor:
         if getattr(self, "novel_network_", None) and networks is not None:
             new = ~networks.isin(self.networks_).to_numpy()
             table = self.novel_network_
-            low = np.where(new, predicted * np.exp(np.where(unseen, table["low_unseen_device"], table["low"])), low)
-            high = np.where(new, predicted * np.exp(np.where(unseen, table["high_unseen_device"], table["high"])),
-                            high)
+            low = np.where(new, np.minimum(low, predicted * np.exp(
+                np.where(unseen, table["low_unseen_device"], table["low"]))), low)
+            high = np.where(new, np.maximum(high, predicted * np.exp(
+                np.where(unseen, table["high_unseen_device"], table["high"]))), high)
         return low, high
 
     def class_factors(self, features: pd.DataFrame) -> pd.DataFrame:
