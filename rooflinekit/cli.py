@@ -423,6 +423,12 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         if is_model_file(model):
             check_model_batches(Path(model), network, batches)
     hardware = [resolve_hardware(h) for h in split_list(args.hardware)] or hardware_catalog().specs
+    named: dict[str, tuple[str, HardwareSpec]] = {}
+    for given, spec in zip(split_list(args.hardware), hardware):  # rows and TDPs are found by name
+        first, seen = named.setdefault(spec.name, (given, spec))
+        if seen != spec:
+            raise SpecError(f"--hardware {first!r} and {given!r} are two different specs both named {spec.name!r}: "
+                            "their rows could not be told apart (nor their fps_per_w); give each spec its own name")
     precisions = split_list(args.precisions) or [None]
     with warnings.catch_warnings():  # one capacity warning for the whole sweep, not one per network
         warnings.simplefilter("ignore", CapacityWarning)
@@ -444,6 +450,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     table["kernels"] = table["kernels"].astype("Int64")  # a count (the table holds it as float: NaN where failed)
     tdp = {spec.name: spec.tdp_w for spec in hardware}
     table["fps_per_w"] = [_fps_per_w(fps, tdp.get(name)) for fps, name in zip(table["fps"], table["hardware"])]
+    if args.calibrated:  # fps_per_w is the bound's; the estimate's own efficiency next to it
+        table["calibrated_fps_per_w"] = [_fps_per_w(fps, tdp.get(name))
+                                         for fps, name in zip(table["calibrated_fps"], table["hardware"])]
     columns = CALIBRATED_SWEEP_TABLE_COLUMNS if args.calibrated else SWEEP_TABLE_COLUMNS
     if (table["status"] != "ok").any():  # the failure warning points to it: right after the keys, never cut off
         columns = [*columns[:4], "status", *(c for c in columns[4:] if c != "status")]

@@ -35,7 +35,8 @@ from rooflinekit.networks.transformer import (
 )
 
 TINY_LLAMA = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 176, "num_attention_heads": 8,
-              "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": 100}
+              "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": 100,
+              "tie_word_embeddings": False, "max_position_embeddings": 2048}  # named: no defaults warning
 
 
 def _params(network: LayerNetwork) -> int:
@@ -243,10 +244,12 @@ FAMILIES = {
              "ffn_dim": 3072, "vocab_size": 50272, "max_position_embeddings": 2048}, 125_239_296),
     "qwen2": ({"model_type": "qwen2", "hidden_size": 896, "num_hidden_layers": 24, "num_attention_heads": 14,
                "num_key_value_heads": 2, "intermediate_size": 4864, "vocab_size": 151936,
-               "tie_word_embeddings": True, "sliding_window": 32768, "use_sliding_window": False}, 494_032_768),
+               "tie_word_embeddings": True, "sliding_window": 32768, "use_sliding_window": False,
+               "max_position_embeddings": 32768}, 494_032_768),
     "gemma": ({"model_type": "gemma", "hidden_size": 2048, "num_hidden_layers": 18, "num_attention_heads": 8,
                "num_key_value_heads": 1, "head_dim": 256, "intermediate_size": 16384, "vocab_size": 256000,
-               "hidden_act": "gelu_pytorch_tanh"}, 2_506_172_416),
+               "hidden_act": "gelu_pytorch_tanh", "tie_word_embeddings": True,
+               "max_position_embeddings": 8192}, 2_506_172_416),
 }
 
 
@@ -343,7 +346,8 @@ def test_the_models_own_type_comes_from_torch_dtype(key, value, expected):
 def test_context_window_from_the_config():
     # left out: LlamaConfig's default max_position_embeddings (2,048); null: no window
     with pytest.warns(UserWarning, match="max_position_embeddings = 2048 \\(LlamaConfig default\\)"):
-        assert load_transformer_config(TINY_LLAMA).context_window == 2048
+        left_out = {k: v for k, v in TINY_LLAMA.items() if k != "max_position_embeddings"}
+        assert load_transformer_config(left_out).context_window == 2048
     assert load_transformer_config({**TINY_LLAMA, "max_position_embeddings": None}).context_window is None
     assert load_transformer_config({**TINY_LLAMA, "max_position_embeddings": 4096}).context_window == 4096
     # the bundled files: Llama-2 4,096, Llama-3.1 131,072 (max_position_embeddings); GPT-J 2,048 (n_positions)

@@ -26,6 +26,7 @@ CHAR_INCHES = 0.07  # width of a tick-label character at the "small" font size, 
 COLUMN_LABEL_ANGLE = 60  # [degrees] rotation of the variant labels under the grid
 LINE_HEIGHT = 1.25  # height of a line of tick-label text per point of font size
 MIN_LABEL_POINTS = 4.0  # tick labels are not shrunk below this size [points]
+GRID_AXIS_PREFIXES = ("peak_ops_per_s.", "bandwidth_bytes_per_s.", "capacity_bytes.")  # HardwareGrid axis columns
 
 
 def _grid(sweep_df: pd.DataFrame, value: str) -> pd.DataFrame:
@@ -40,12 +41,17 @@ def _grid(sweep_df: pd.DataFrame, value: str) -> pd.DataFrame:
         for key in keys:
             same &= text[key] == text[key].iloc[first]
         group = sweep_df[same]
-        varying = [c for c in ("pruning_pct", "batch", "mode", "traffic")
+        axes = [c for c in group.columns
+                if isinstance(c, str) and (c == "clock_scale" or c.startswith(GRID_AXIS_PREFIXES))]
+        varying = [c for c in ("pruning_pct", "batch", "mode", "traffic", "grid_point", *axes)
                    if c in group.columns and group[c].nunique(dropna=False) > 1]
+        grid = (" (a HardwareGrid's points share their template's hardware name: keep one point per cell, e.g. "
+                "table[table.grid_point == 0], or rank them with rooflinekit.roofline.Best)"
+                if "grid_point" in varying else "")
         raise PlotError(f"plot_heatmap needs one row per (hardware, network, precision); "
                         f"{text['hardware'].iloc[first]} x {text['network'].iloc[first]} "
                         f"{text['precision'].iloc[first]} has {len(group)} rows (varying: "
-                        f"{', '.join(varying) or 'nothing: the rows repeat'}); filter the table to one of each")
+                        f"{', '.join(varying) or 'nothing: the rows repeat'}); filter the table to one of each{grid}")
     data = sweep_df.assign(variant=(text["network"] + " " + text["precision"]).str.strip(),
                            hardware=text["hardware"])
     values = pd.to_numeric(data[value], errors="coerce")

@@ -25,11 +25,18 @@ if TYPE_CHECKING:
 
 # column -> (axis label, unit for SI-prefixed tick labels; None: plain numbers)
 AXES: dict[str, tuple[str, str | None]] = {
-    "throughput_fps": ("Throughput [frames/s]", ""), "fps": ("Throughput [frames/s]", ""),
+    "throughput_fps": ("Throughput [frames/s]", ""), "fps": ("Throughput bound (roofline) [frames/s]", ""),
+    "calibrated_fps": ("Calibrated throughput [frames/s]", ""), "calibrated_latency_s": ("Calibrated latency [s]", "s"),
+    "peak_ops_per_s": ("Peak [ops/s]", "OPS"), "tdp_w": ("TDP [W]", "W"),
     "predicted_fps": ("Predicted throughput [frames/s]", ""), "measured_fps": ("Measured throughput [frames/s]", ""),
     "latency_s": ("Latency [s]", "s"), "energy_j": ("Energy per inference [J]", "J"), "power_w": ("Power [W]", "W"),
     "accuracy_top1_pct": ("Top-1 accuracy [%]", None),
 }
+GRID_AXES: dict[str, tuple[str, str]] = {"peak_ops_per_s.": ("{} peak [ops/s]", "OPS"),
+                                        "bandwidth_bytes_per_s.": ("{} bandwidth [B/s]", "B/s"),
+                                        "capacity_bytes.": ("{} capacity [B]", "B")}
+"""A HardwareGrid's axis columns (``peak_ops_per_s.int8``, ...) by prefix: label (the data type or level filled
+in) and unit."""
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
 AUTO_LOG_DECADES = 2  # log_x/log_y None: log axis when the drawn values are positive and span this many decades
 LABEL_CHARS = 40  # a longer hue group or front label is cut in the middle
@@ -60,6 +67,14 @@ def _draw_front(ax: "Axes", points: pd.DataFrame, maximize: tuple[bool, bool], c
     ax.step(front["_x"], front["_y"], where=where, color=color, lw=1.8, label=label, gid=gid, zorder=1,
             marker="o", ms=9, mfc="none", mew=1.4)
     return front.index
+
+
+def _misfits(df: pd.DataFrame) -> np.ndarray:
+    """(N,) bool: the rows of ``df`` whose network does not fit the memories (a sweep's ``fits`` False, or
+    ``False``/``false`` text read from a CSV); all False without a ``fits`` column (measured records)."""
+    if "fits" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return (text_column(df["fits"]).str.strip().str.lower() == "false").to_numpy()
 
 
 def _legend(ax: "Axes", hue: str | None, front: str, own_figure: bool) -> None:
@@ -177,6 +192,9 @@ def _auto_log(values: pd.Series) -> bool:
 def _axis(ax: "Axes", which: str, column: str, log: bool, text: str | None) -> None:
     """Scale, tick format and label of one axis; the units of known columns come from ``AXES``."""
     label, unit = AXES.get(column, (column, None))
+    for prefix, (template, axis_unit) in GRID_AXES.items():
+        if column.startswith(prefix):
+            label, unit = template.format(column[len(prefix):]), axis_unit
     if log:
         log_axis(ax, which, unit)
     elif unit is not None:
@@ -205,8 +223,13 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize: bool | tuple[bool, b
     :class:`PlotError` when a drawn value on it is not positive), False on a linear one; None (default) chooses log
     when the drawn values are positive and the largest is at least 100 times the smallest. Axis labels default to
     the column name; the record and sweep columns (``throughput_fps``, ``latency_s``, ``energy_j``,
-    ``accuracy_top1_pct``, ...) get a label with units and SI-prefixed ticks (``200 ms``). Returns the matplotlib
-    Figure.
+    ``accuracy_top1_pct``, ...) get a label with units and SI-prefixed ticks (``200 ms``): a sweep's ``fps`` is
+    labelled the roofline bound it is, ``calibrated_fps`` the calibrated estimate, and a hardware grid's axes
+    (``peak_ops_per_s.int8``, ``bandwidth_bytes_per_s.HBM``, ``capacity_bytes.SRAM``) get ``TOPS``, ``TB/s`` and
+    ``MB`` ticks. A sweep's rows whose
+    network does not fit the memories (``fits`` False) are drawn hollow and left off the front, as
+    :class:`~rooflinekit.roofline.Pareto` leaves them out (a design that cannot hold its network is no
+    candidate), with a :class:`~rooflinekit.errors.RooflineWarning` counting them. Returns the matplotlib Figure.
     """
     import_matplotlib()
     columns = [x, y] + [c for c in (hue, label) if c is not None]
@@ -224,6 +247,15 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize: bool | tuple[bool, b
                       f"{y!r} and are not drawn, e.g. row {first} ({x} = {data['_x'].iloc[first]:g}, "
                       f"{y} = {data['_y'].iloc[first]:g})", RooflineWarning, stacklevel=2)
     data = data[kept].reset_index(drop=True)
+    misfit = _misfits(data)
+    if misfit.all():
+        raise PlotError(f"plot_pareto: none of the {len(data)} drawable rows fits its memories (fits False), so "
+                        "there is no front; give the designs more capacity or plot a batch that fits")
+    if misfit.any():
+        first = int(np.flatnonzero(misfit)[0])
+        warnings.warn(f"plot_pareto: {int(misfit.sum())} of {len(data)} rows do not fit their memories (fits False) "
+                      f"and are drawn hollow, off the front, e.g. row {first} ({x} = {data['_x'].iloc[first]:g}, "
+                      f"{y} = {data['_y'].iloc[first]:g})", RooflineWarning, stacklevel=2)
     log_x = _auto_log(data["_x"]) if log_x is None else log_x
     log_y = _auto_log(data["_y"]) if log_y is None else log_y
     for which, column, log in (("x", x, log_x), ("y", y, log_y)):
@@ -238,15 +270,18 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize: bool | tuple[bool, b
     on_front = pd.Index([])
     for k, group in enumerate(groups):
         rows = data[hue].astype(str) == group if hue else np.ones(len(data), dtype=bool)
-        part = data[rows]
+        part, out = data[rows & ~misfit], data[rows & misfit]
         color, marker = group_style(k)
         name = None if group is None else shorten(group, LABEL_CHARS)
         ax.scatter(part["_x"], part["_y"], s=28, color=color, marker=marker, edgecolors="black", linewidths=0.4,
                    label=name, gid=f"points|{group}", zorder=2)
-        if front == "hue":
+        if len(out):
+            ax.scatter(out["_x"], out["_y"], s=28, marker=marker, facecolors="none", edgecolors=color,
+                       linewidths=0.8, gid=f"misfits|{group}", zorder=2)
+        if front == "hue" and len(part):
             on_front = on_front.append(_draw_front(ax, part, best, color, f"Pareto front {name}", f"front|{group}"))
     if front == "all":
-        on_front = _draw_front(ax, data, best, "black", "Pareto front", "front|all")
+        on_front = _draw_front(ax, data[~misfit], best, "black", "Pareto front", "front|all")
     for which, column, log, text in (("x", x, log_x, xlabel), ("y", y, log_y, ylabel)):
         _axis(ax, which, column, log, text)
     ax.grid(True, color="0.9", lw=0.6)

@@ -76,7 +76,7 @@ def axis_values(name: str, spec: AxisValues) -> np.ndarray:
         if scale == "log":
             if not (low > 0 and high > 0):
                 raise SpecError(f"grid axis {name}: a log range needs positive ends, got {start!r} and {stop!r}")
-            values = np.logspace(np.log10(low), np.log10(high), int(n))
+            values = np.geomspace(low, high, int(n))  # evenly in log10, both ends exactly the ones given
         else:
             values = np.linspace(low, high, int(n))
     else:
@@ -121,7 +121,8 @@ class HardwareGrid:
 
         Parameters
         ----------
-        template : the spec every point starts from.
+        template : the spec every point starts from: ``rooflinekit.get_hardware(name)`` for a catalog device,
+            ``rooflinekit.catalog.load_hardware_file(path)[0]`` for a hardware YAML file.
         peak_ops_per_s : ``{dtype: values}``, ops/s; each data type must be one of the template's peaks.
         bandwidth_bytes_per_s : ``{memory level name: values}``, bytes/s.
         capacity_bytes : ``{memory level name: values}``, bytes.
@@ -134,7 +135,8 @@ class HardwareGrid:
         """
         if not isinstance(template, HardwareSpec):
             raise SpecError(f"a hardware grid's template must be a HardwareSpec, got {type(template).__name__} "
-                            f"{shown(template)}; pass rooflinekit.get_hardware(name)")
+                            f"{shown(template)}; pass rooflinekit.get_hardware(name) for a catalog device, or "
+                            "rooflinekit.catalog.load_hardware_file(path)[0] for a hardware YAML file")
         if len(template.engines) > 1:
             raise SpecError(f"{template.name}: a hardware grid needs a single-engine template (top-level "
                             "peak_ops_per_s, or one engine under engines); sweep multi-engine specs one by one")

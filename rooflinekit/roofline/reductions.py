@@ -170,35 +170,53 @@ def _plain(table: pd.DataFrame) -> pd.DataFrame:
 
 class Pareto(Reduction):
     """The rows no other row dominates over ``objectives`` (``{column: "min" | "max"}``), e.g.
-    ``Pareto({"latency_s": "min", "peak_ops_per_s": "min"})``. A row is dominated when another is at least as
-    good in every objective and better in one; rows equal in every objective are all kept. Rows whose network
-    does not fit the memories (``fits`` False) are no candidates unless ``fitting_only=False``, nor are rows with
-    NaN in an objective (neither better nor worse than any other). Sorted by the objectives in the order given,
-    then by sweep position.
+    ``Pareto({"latency_s": "min", "peak_ops_per_s": "min"})``, one front per group of ``by`` (no ``by``: one front
+    over all rows). A row is dominated when another of its group is at least as good in every objective and better
+    in one; rows equal in every objective are all kept. Throughput or latency of different networks are not
+    comparable: over a sweep of several networks, one front over all rows keeps mostly the lightest network's rows
+    (ResNet-50 at thousands of samples/s dominates every BERT row at the same peak), so rank designs per network
+    with ``by="network"``. A missing value in a ``by`` column is a group of its own. Rows whose network does not
+    fit the memories (``fits`` False) are no candidates unless ``fitting_only=False``, nor are rows with NaN in an
+    objective (neither better nor worse than any other). Sorted by the groups' values (missing last), then by the
+    objectives in the order given, then by sweep position.
     """
 
-    def __init__(self, objectives: Mapping[str, Direction], fitting_only: bool = True) -> None:
+    def __init__(self, objectives: Mapping[str, Direction], fitting_only: bool = True,
+                 by: str | Sequence[str] = ()) -> None:
         if len(objectives) < 2:
             raise SpecError(f"Pareto needs at least two objectives, got {list(objectives)}")
         for column, direction in objectives.items():
             _check_direction(f"Pareto objective {column}", direction)
         self.objectives, self.fitting_only = dict(objectives), fitting_only
-        self.columns = (*self.objectives, "status", *(("fits",) if fitting_only else ()))
+        self.by = _unique(by)
+        self.columns = (*self.objectives, *self.by, "status", *(("fits",) if fitting_only else ()))
 
     def partial(self, chunk: pd.DataFrame) -> pd.DataFrame:
         points = np.column_stack([_numbers(chunk, c, "Pareto") * (1.0 if d == "min" else -1.0)
                                   for c, d in self.objectives.items()])
         positions = np.flatnonzero(_candidates(chunk, self.fitting_only) & ~np.isnan(points).any(axis=1))
-        keep = nondominated(points[positions])
+        if not self.by:
+            return self.finalize(chunk.iloc[positions[nondominated(points[positions])]])
+        groups = chunk[self.by].iloc[positions].groupby(self.by, sort=False, observed=True, dropna=False).ngroup()
+        codes = groups.to_numpy()
+        keep = np.zeros(len(positions), dtype=bool)
+        for code in np.unique(codes):
+            members = np.flatnonzero(codes == code)
+            keep[members[nondominated(points[positions[members]])]] = True
         return self.finalize(chunk.iloc[positions[keep]])
 
     def finalize(self, state: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+
         if state.empty:
             return _plain(state)
         keys = [state[c].to_numpy(dtype=np.float64) * (1.0 if d == "min" else -1.0)
                 for c, d in self.objectives.items()]
-        order = np.lexsort((state.index.to_numpy(), *reversed(keys)))
-        return _plain(state.iloc[order])
+        if not self.by:
+            return _plain(state.iloc[np.lexsort((state.index.to_numpy(), *reversed(keys)))])
+        order = pd.DataFrame({**{f"g{i}": state[c].astype(object).to_numpy() for i, c in enumerate(self.by)},
+                              **{f"k{j}": key for j, key in enumerate(keys)}, "pos": state.index.to_numpy()})
+        return _plain(state.iloc[order.sort_values([*order.columns], kind="stable").index.to_numpy()])
 
 
 def nondominated(points: np.ndarray) -> np.ndarray:
