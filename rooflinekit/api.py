@@ -369,8 +369,9 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
     ``framework_version``: ``calibrated_latency_s`` (s per batch) and ``calibrated_fps`` (samples/s), the
     prediction's ``latency_s`` and ``fps``; ``latency_low_s`` and ``latency_high_s`` (s), its
     ``latency_interval_s``; ``bound_latency_s`` (s), the layer-mode roofline it scales; ``calibration_levels``,
-    its ``calibration_levels`` joined by ``"; "``; the calibration's notes in ``notes`` (the numbers are
-    ``predict``'s to rounding, see :func:`~rooflinekit.compare.calibrate.sweep.calibrated_columns`). ``latency_s``,
+    its ``calibration_levels`` joined by ``"; "``; and its ``notes`` as the row's ``notes`` (the numbers are
+    ``predict``'s to rounding, the notes equal, see :func:`~rooflinekit.compare.calibrate.sweep.calibrated_columns`).
+    ``latency_s``,
     ``fps`` and the other columns stay the sweep's roofline bound. ``estimate`` is ``calibrated`` there, and
     ``bound`` on a predicted row that cannot be calibrated (a hardware class without a shipped calibration: CPU,
     FPGA, TPU, VPU, DSP; a network known by totals only; ...): its new columns are NaN, the reason is in its

@@ -72,9 +72,34 @@ def test_bound_columns_are_the_plain_sweeps(mixed):
     pd.testing.assert_frame_equal(table[same], plain[same])
     assert list(table.columns[:list(table.columns).index("latency_s") + 1 + len(CALIBRATED_COLUMNS)]) == [
         *plain.columns[:list(plain.columns).index("latency_s") + 1], *CALIBRATED_COLUMNS]
-    for new, old in zip(table.notes, plain.notes):  # the bound's notes first, the calibration's after them
-        assert new[:len(old)] == old
+    for new, old, estimate in zip(table.notes, plain.notes, table.estimate):  # a calibrated row's: test below
+        if estimate == "bound":  # the bound's notes, then why it is not calibrated
+            assert new[:len(old)] == old and new[len(old):] == tuple(n for n in new if n.startswith("not calib"))
     assert set(CALIBRATED_COLUMNS).isdisjoint(plain.columns) and set(plain.estimate) == {"bound"}
+
+
+def test_every_calibrated_rows_notes_are_predicts(mixed):
+    """All of them, in predict's order: the framework keyed, the regime, the release used, the bound's notes of
+    the calibration's roofline (not the plain sweep's: no overhead note), ..."""
+    table, _ = mixed
+    calibrated = table[table.estimate == "calibrated"]
+    for _, row in calibrated.iterrows():
+        assert row.notes == _predicted(row).notes
+    framework = [n for notes in calibrated.notes for n in notes if n.startswith("framework: none given; keyed as")]
+    assert len(framework) == (3 + 3) * len(BATCHES)  # every GPU and NPU row
+
+
+def test_a_systems_notes_are_predicts():
+    """A system of 8 H100s (an interconnect): its throughput note carries the row's own numbers (8 x fps)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = rk.sweep(["ResNet-50", "LeNet-MNIST"], ["DGX H100"], [None], [1, 64, 256], calibrated=True,
+                         framework="TensorRT")
+    assert (table.estimate == "calibrated").all()
+    for _, row in table.iterrows():
+        expected = _predicted(row, framework="TensorRT").notes
+        assert row.notes == expected
+        assert any(f"8 x fps = {8 * row.calibrated_fps:,.0f} samples/s" in n for n in row.notes)
 
 
 def test_regime_batches_below_64_are_the_batch_64_throughput_scaled(mixed):
@@ -124,6 +149,62 @@ def test_a_grid_of_hypothetical_gpus_is_calibrated_as_unseen_devices():
         assert any(f"NVIDIA L4[{row.grid_point}] is a device no calibration record had" in n for n in row.notes)
     # the catalog L4 is a device the records had: a narrower interval
     assert known.latency_high_s / known.latency_low_s < points.iloc[0].latency_high_s / points.iloc[0].latency_low_s
+
+
+def test_each_point_of_50_point_grids_is_predict_on_its_spec():
+    """25 GPUs (L4 x clock 0.5..2 x GDDR6 bandwidth 150..600 GB/s) and 25 MCUs (F767ZI x clock x Flash
+    bandwidth): every row's numbers and notes are predict's on the point's explicit spec, grid.spec(i)."""
+    l4, mcu = rk.get_hardware("NVIDIA L4"), rk.get_hardware("NUCLEO-F767ZI")
+    scales = [0.5, 0.8, 1.0, 1.5, 2.0]
+    gpus = HardwareGrid.of(l4, bandwidth_bytes_per_s={"GDDR6": [150e9, 250e9, 300e9, 450e9, 600e9]},
+                           clock_scale=scales)
+    mcus = HardwareGrid.of(mcu, bandwidth_bytes_per_s={"Flash": [50e6, 100e6, 200e6, 400e6, 800e6]},
+                           clock_scale=scales)
+    assert gpus.size + mcus.size == 50
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = rk.sweep(["ResNet-20-CIFAR-10"], [gpus, mcus], [None], [1, 64], calibrated=True)
+    assert len(table) == 100 and (table.estimate == "calibrated").all()
+    grids = {"NVIDIA L4": gpus, "NUCLEO-F767ZI": mcus}
+    for _, row in table.iterrows():
+        spec = grids[row.hardware.split("[")[0]].spec(int(row.grid_point))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = rk.predict("ResNet-20-CIFAR-10", spec, batch=int(row.batch), calibrated=True)
+        _assert_row_is_prediction(row, expected)
+        assert row.notes == expected.notes
+
+
+@pytest.mark.parametrize("traffic, op_classes", [("weights_only", "grouped"), ("weights_and_activations", "coarse")])
+def test_class_times_at_are_calibration_features_of_each_record(traffic, op_classes):
+    """One network on several hardware (a multi-engine Jetson among them) at several batches each: the values
+    calibration_features gives a record of each (hardware, batch), one record at a time."""
+    from rooflinekit.compare.calibrate.features import calibration_features, class_times_at, network_index
+
+    network = rk.get_network("ResNet-20-CIFAR-10")
+    hardware = [(rk.get_hardware("NVIDIA L4"), [1, 64, 64]), (rk.get_hardware("Jetson AGX Orin 64GB"), [8]),
+                (rk.get_hardware("STM32N6570-DK"), [1, 4])]
+    found = class_times_at(network, hardware, "int8", traffic, op_classes=op_classes)
+    assert [list(values) for values in found] == [[1, 64], [8], [1, 4]]
+    for (spec, _), values in zip(hardware, found):
+        for batch, row in values.items():
+            record = pd.DataFrame([{"hardware": spec.name, "network": network.name, "batch": batch,
+                                    "precision": "int8"}])
+            expected = calibration_features(record, network_index([network]), {spec.name: spec}, traffic,
+                                            op_classes).features.iloc[0]
+            assert set(row) == set(expected.index) - set(record.columns)
+            for column, value in row.items():
+                if isinstance(value, str):
+                    assert value == expected[column]
+                else:
+                    np.testing.assert_allclose(value, expected[column], rtol=1e-13)
+
+
+def test_class_times_at_refuses_a_network_without_layers():
+    from rooflinekit.compare.calibrate.features import class_times_at
+
+    with pytest.raises(CalibrationError, match="aggregate network"):
+        class_times_at(rk.get_network("ResNet-50"), [(rk.get_hardware("NVIDIA L4"), [1])], None, "weights_only")
 
 
 def test_framework_and_a_given_calibration_are_predicts():

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -235,12 +235,7 @@ def class_layers(network: NetworkSpec, spec: HardwareSpec, precision: str | None
     if not isinstance(network, LayerNetwork):
         raise CalibrationError(f"{network.name} is an aggregate network (totals only); calibration needs per-layer "
                                "costs: give a layer network or a model file")
-    if counted is None:
-        layers = predict(network, spec, precision, batch, mode="layer", traffic=traffic, fuse=False).layers
-    else:
-        layers = predict(counted, spec, None, batch, mode="layer", traffic=traffic, fuse=False).layers
-    if layers is None:
-        raise CalibrationError(f"{network.name} gave no layer rows in layer mode; calibration needs per-layer costs")
+    layers = _layer_rows(network, spec, precision, batch, traffic, counted)
     check_op_classes(op_classes)
     classes = layers.name.map({layer.name: op_class(layer, op_classes) for layer in network.layers}) + "/" \
         + layers.compute_dtype
@@ -258,6 +253,73 @@ def _class_times(network: NetworkSpec, spec: HardwareSpec, precision: str | None
             "macs": float(layers.macs.sum()), "roofline_latency_s": float(layers.time_s.sum()),
             "kernels": float(layers.kernel.sum()),
             **{ROOFLINE_PREFIX + name: float(time) for name, time in times.items()}}
+
+
+def class_times_at(network: NetworkSpec, hardware: Sequence[tuple[HardwareSpec, Iterable[int]]],
+                   precision: str | None, traffic: str, counted: CountedNetwork | None = None,
+                   op_classes: str = "coarse") -> list[dict[int, dict[str, Any]]]:
+    """The feature values of one network at one precision on each hardware at each of its batches, as
+    :func:`calibration_features` computes them for a record of that hardware and batch (:data:`FEATURE_COLUMNS` and
+    the ``roofline_s:<class>`` columns of the classes the network has); each layer's class is found once for all.
+
+    Per hardware H and batch B, with the layer-mode roofline of :func:`class_layers` (one kernel per layer,
+    ``traffic``)::
+
+        T_c(H, B)     = sum over layers of class c of t_layer(H, B)   (s; the ``roofline_s:<c>`` column)
+        latency(H, B) = sum over layers of t_layer(H, B)              (s; ``roofline_latency_s``)
+        kernels(H, B) = count of layers with t_layer(H, B) > 0
+
+    Parameters
+    ----------
+    network, precision, traffic, counted, op_classes
+        As :func:`class_layers` takes them.
+    hardware : sequence of (HardwareSpec, iterable of int)
+        Each hardware with the batches (samples per batch) to cost on it.
+
+    Returns
+    -------
+    list of dict
+        Per hardware, ``{batch: {column: value}}`` for each distinct batch: the columns of
+        :func:`calibration_features`'s features after the records' own.
+
+    Raises
+    ------
+    CalibrationError
+        As :func:`class_layers` does (an aggregate network, no layer rows, an unknown class scheme); the roofline's
+        errors (a precision without a peak, ...) as they are.
+    """
+    names: np.ndarray | None = None
+    codes = np.empty(0, dtype=np.int64)
+    out = []
+    for spec, batches in hardware:
+        fixed = {"catalog_hardware": spec.name, "hardware_class": spec.kind.value, "core_family": core_family(spec),
+                 "spec_clock_hz": float("nan") if spec.clock_hz is None else spec.clock_hz}
+        rows: dict[int, dict[str, Any]] = {}
+        for batch in dict.fromkeys(int(b) for b in batches):
+            if names is None:  # the layers' classes: the counted network's, the same on every hardware and batch
+                layers = class_layers(network, spec, precision, batch, traffic, counted, op_classes)
+                names, codes = np.unique(layers["calibration_class"].to_numpy(dtype=str), return_inverse=True)
+            else:
+                layers = _layer_rows(network, spec, precision, batch, traffic, counted)
+            time_s = layers["time_s"].to_numpy(dtype=float)
+            per_class = np.bincount(codes, weights=time_s, minlength=len(names))
+            rows[batch] = {**fixed, "macs": float(layers["macs"].sum()), "roofline_latency_s": float(time_s.sum()),
+                           "kernels": float((time_s > 0).sum()),
+                           **{ROOFLINE_PREFIX + str(name): float(t) for name, t in zip(names, per_class)}}
+        out.append(rows)
+    return out
+
+
+def _layer_rows(network: NetworkSpec, spec: HardwareSpec, precision: str | None, batch: int, traffic: str,
+                counted: CountedNetwork | None) -> pd.DataFrame:
+    """The layer-mode roofline rows :func:`class_layers` adds its columns to (one kernel per layer, ``traffic``)."""
+    if counted is None:
+        layers = predict(network, spec, precision, batch, mode="layer", traffic=traffic, fuse=False).layers
+    else:
+        layers = predict(counted, spec, None, batch, mode="layer", traffic=traffic, fuse=False).layers
+    if layers is None:
+        raise CalibrationError(f"{network.name} gave no layer rows in layer mode; calibration needs per-layer costs")
+    return layers
 
 
 def is_hardware_file(name: Any) -> bool:

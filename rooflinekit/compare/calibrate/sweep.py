@@ -9,10 +9,12 @@ by row:
    network its regime costs: :func:`~.regime.regime_network`), for every row of a calibration at once through the
    vectorized sweep core (:func:`rooflinekit.roofline.sweep`); it fixes the precision used (a network's own type
    without a peak falls back to the hardware's default, as ``predict`` does) and gives ``bound_latency_s``;
-2. **features**: :func:`~.features.calibration_features` of one query frame per network and calibration, one row
-   per (hardware, precision, costed batch) asked for; this is the part that stays per combination, one layer-mode
-   roofline with its layers each (the op-class times need them), counted once per network. A regime (GPU, NPU:
-   :mod:`.regime`) costs a batch B at ``costed = max(B, regime.batch)``, so every B <= 64 of a device shares one;
+2. **features**: those :func:`~.features.calibration_features` gives a record of each (network, hardware,
+   precision, costed batch) asked for, through :func:`~.features.class_times_at`, once per (network, precision)
+   for all its hardware and batches (the network counted and its layers' op classes found once); this is the part
+   that stays per combination, one layer-mode roofline with its layer table each (the op-class times need the
+   layers' times, which the roofline returns only with that table). A regime (GPU, NPU: :mod:`.regime`) costs a
+   batch B at ``costed = max(B, regime.batch)``, so every B <= 64 of a device shares one;
 3. **estimate**: :meth:`~.model.CalibratedPredictor.predict`, ``predict_interval`` and ``explain`` once on the
    features of all rows of a calibration (keyed as :func:`~.inference_offline.query_keys` keys a regime's query);
    below a regime's batch the estimate is scaled to B samples,
@@ -21,6 +23,7 @@ by row:
 
    and the interval (s) likewise, as :func:`~.regime.predict_in_regime` does.
 
+A calibrated row's notes are ``predict``'s (:func:`_add_notes`), each note that repeats across rows built once.
 Warnings are per sweep, not per row: one :class:`~.model.CalibrationWarning` each for the rows left at the bound
 (with their count and reasons), the rows below a regime's batch, and the rows whose calibration levels fell back.
 """
@@ -36,14 +39,15 @@ import numpy as np
 import pandas as pd
 
 from rooflinekit._warnings import caller_stacklevel
-from rooflinekit.compare.calibrate.features import calibration_features, network_index
+from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, class_times_at, network_index
 from rooflinekit.compare.calibrate.model import NO_RECORD_WARNING, CalibratedPredictor
-from rooflinekit.compare.calibrate.regime import conventions_module, interval_notes, regime_of
+from rooflinekit.compare.calibrate.regime import conventions_module, interval_notes, regime_of, system_notes
 from rooflinekit.compare.calibrate.releases import normalize_version
-from rooflinekit.compare.records import normalize_framework
+from rooflinekit.compare.calibrate.workflow import CalibratedPrediction
+from rooflinekit.compare.records import is_missing, normalize_framework
 from rooflinekit.counters import CounterRegistry, CountingConventions
-from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
-from rooflinekit.display import counted
+from rooflinekit.descriptors import HardwareSpec, LayerNetwork, NetworkSpec, Precision
+from rooflinekit.display import counted, si
 from rooflinekit.errors import CalibrationWarning, RooflineError
 from rooflinekit.roofline.grid import HardwareGrid
 from rooflinekit.roofline.workload import CountedNetwork
@@ -58,7 +62,9 @@ CALIBRATED, BOUND = "calibrated", "bound"
 
 @dataclass
 class _Estimates:
-    """Per row of the sweep (arrays of its length): the calibrated numbers, their levels and the notes to add."""
+    """Per row of the sweep (arrays of its length): the calibrated numbers, their levels, the calibrated release
+    (``(framework, framework_version)`` keys the estimate resolved to), a calibrated row's notes (all of them,
+    ``predict``'s) and the reason a row keeps the bound."""
 
     latency: np.ndarray
     fps: np.ndarray
@@ -66,8 +72,9 @@ class _Estimates:
     high: np.ndarray
     bound: np.ndarray
     levels: np.ndarray
+    releases: np.ndarray
     calibrated: np.ndarray
-    notes: list[list[str]]
+    notes: list[tuple[str, ...]]
     reasons: list[str | None]
 
     @classmethod
@@ -75,7 +82,7 @@ class _Estimates:
         """``n`` rows without an estimate."""
         nan = np.full(n, np.nan)
         return cls(nan.copy(), nan.copy(), nan.copy(), nan.copy(), nan.copy(), np.full(n, None, dtype=object),
-                   np.zeros(n, dtype=bool), [[] for _ in range(n)], [None] * n)
+                   np.full(n, None, dtype=object), np.zeros(n, dtype=bool), [()] * n, [None] * n)
 
     def leave(self, row: int, reason: str) -> None:
         """Row ``row`` keeps the bound, for ``reason``."""
@@ -114,10 +121,11 @@ def calibrated_columns(table: pd.DataFrame, networks: Sequence[NetworkSpec | Cou
         the estimate scales; ``calibration_levels``, its ``calibration_levels`` joined by ``"; "``. ``estimate``
         is ``calibrated`` on those rows and ``bound`` on predicted rows that could not be calibrated (no
         calibration for the class, an aggregate network without layers, ...; NaN in the new columns, the reason
-        in ``notes``). ``latency_s``, ``fps`` and every other column keep the sweep's roofline bound. ``notes``
-        gain the calibration's notes: the network a regime costs, the regime (or a batch outside it), a new
-        network's or device's wider interval (:func:`~.regime.interval_notes`), a scaled estimate below the bound
-        of a lone batch, and how a system of several devices combines.
+        in ``notes``). ``latency_s``, ``fps`` and every other column keep the sweep's roofline bound. A calibrated
+        row's ``notes`` are ``predict(..., calibrated=True).notes`` of its combination (:func:`_add_notes`: the
+        network a regime costs, the notes of the roofline it scales, the stack keyed, the regime or a batch below
+        it, a wider interval, a scaled estimate below the bound of a lone batch, how a system's devices combine,
+        the release used); a row kept at the bound keeps the sweep's notes and adds ``not calibrated: <reason>``.
 
     Warns
     -----
@@ -195,6 +203,7 @@ def _calibrate_group(out: _Estimates, model: CalibratedPredictor, members: list[
     at = ((net_of[rows] * len(precisions) + prec_of[rows]) * len(chosen)
           + np.array([position[c] for c in config_of[rows]])) * n_b + batch_of[rows]
     status = bound["status"].to_numpy(dtype=object)[at]
+    bound_notes = dict(zip(rows.tolist(), bound["notes"].to_numpy(dtype=object)[at]))
     labels = bound["precision"].to_numpy(dtype=object)[at]
     sizes = bound["batch"].to_numpy()[at]
     out.bound[rows] = bound["latency_s"].to_numpy()[at]
@@ -220,17 +229,20 @@ def _calibrate_group(out: _Estimates, model: CalibratedPredictor, members: list[
     if features.empty:
         return
     keyed = features
+    devices: dict[int, str | None] = {}  # row -> the catalog device a system is keyed as (None: none)
     if conventions_of is not None:
         keys = [conventions_of.query_keys(specs[config], family, _spec(costed_networks[network]))
                 for config, network in zip(features["config"], features["network_index"])]
         keyed = features.assign(**{str(k): v for k, v in pd.DataFrame(keys, index=features.index).items()})
         keyed = _keep_own(keyed, features, keys)
+        devices = {int(row): k.get("catalog_hardware") for row, k in zip(features["row"], keys)}
     _estimate(out, model, keyed)
     done = keyed[out.calibrated[keyed["row"].to_numpy()]]
     if not len(done):
         return
     _scale(out, done, regime)
-    _add_notes(out, done, model, regime, conventions_of, costed_networks, network_notes, specs)
+    _add_notes(out, done, model, _NoteInputs(regime, conventions_of, costed_networks, network_notes, specs,
+                                             bound_notes, devices, family, version))
 
 
 def _spec(network: NetworkSpec | CountedNetwork) -> NetworkSpec:
@@ -242,40 +254,51 @@ def _features(queries: list[dict[str, Any]], networks: Sequence[NetworkSpec | Co
               specs: dict[int, HardwareSpec], model: CalibratedPredictor, family: str | None, version: Any,
               out: _Estimates) -> pd.DataFrame:
     """The calibration features of every query (one row per sweep row, with its ``row``, ``config``,
-    ``network_index``, ``asked`` and ``costed`` batch; ``batch`` is the costed one), built with one
-    :func:`~.features.calibration_features` call per network (and per set of hardware whose names are unique: its
-    cache is keyed by name). Rows it cannot cost keep the bound, with its reason."""
-    frames = []
-    frame = pd.DataFrame(queries)
-    for _, asked in frame.groupby("network_index", sort=False):
-        spec = _spec(networks[int(asked["network_index"].iloc[0])])
-        rounds: dict[str, list[HardwareSpec]] = {}
-        round_of = []
-        for config in asked["config"]:
-            same = rounds.setdefault(specs[config].name, [])
-            if not any(s is specs[config] or s == specs[config] for s in same):
-                same.append(specs[config])
-            round_of.append(next(k for k, s in enumerate(same) if s is specs[config] or s == specs[config]))
-        asked = asked.assign(name_round=round_of)  # not "round": the calibration keys releases by a round column
-        for _, part in asked.groupby("name_round", sort=False):
-            unique = part.drop_duplicates(["config", "precision", "costed"])
-            records = pd.DataFrame({"hardware": [specs[c].name for c in unique["config"]], "network": spec.name,
-                                    "batch": unique["costed"].to_numpy(), "precision": unique["precision"].to_numpy(),
-                                    "framework": family, "framework_version": version}, index=unique.index)
-            found, skipped = calibration_features(records, network_index([spec]),
-                                                  {specs[c].name: specs[c] for c in unique["config"]},
-                                                  model.traffic, model.op_classes)
-            reasons = dict(zip(skipped["hardware"], skipped["reason"])) if len(skipped) else {}
-            key = ["config", "precision", "costed"]
-            merged = part.merge(unique[key].join(found.drop(columns=["batch", "precision"])), on=key, how="left")
-            missing = merged["catalog_hardware"].isna().to_numpy()
-            for row, config in zip(merged.loc[missing, "row"], merged.loc[missing, "config"]):
-                out.leave(int(row), reasons.get(specs[config].name, "no calibration features"))
-            frames.append(merged[~missing])
-    if not frames:
+    ``network_index``, ``asked`` and ``costed`` batch; ``batch`` is the costed one), those
+    :func:`~.features.calibration_features` gives a record of its network (under its record name,
+    :func:`~.features.network_index`), hardware, precision and costed batch: :func:`~.features.class_times_at` once
+    per (network, hardware, precision) for all its costed batches, each network counted once per precision. Rows
+    it cannot cost keep the bound, with its reason."""
+    groups: dict[tuple[int, str], dict[int, list[dict[str, Any]]]] = {}  # (network, precision) -> config -> rows
+    for query in queries:
+        groups.setdefault((query["network_index"], query["precision"]), {}).setdefault(query["config"], []).append(
+            query)
+    records: dict[int, str] = {}  # network -> its record name
+    rows = []
+    for (network, precision), configs in groups.items():
+        spec = _spec(networks[network])
+        if network not in records:
+            records[network] = next(iter(network_index([spec])))[0]
+        retype = None if precision == spec.precision.label else precision  # as calibration_features re-types it
+        counted = CountedNetwork.of(spec, retype) if isinstance(spec, LayerNetwork) else None
+        asked = {config: list(dict.fromkeys(query["costed"] for query in queries))
+                 for config, queries in configs.items()}
+
+        def cost(pairs: list[tuple[int, list[int]]]) -> list[dict[int, dict[str, Any]]]:
+            return class_times_at(spec, [(specs[config], sizes) for config, sizes in pairs], retype, model.traffic,
+                                  counted, model.op_classes)
+
+        try:
+            found = dict(zip(asked, cost(list(asked.items()))))
+        except RooflineError:  # one by one: only the (hardware, batch) that fail keep the bound, with their reason
+            found = {config: {} for config in asked}
+            for config, sizes in asked.items():
+                for size in sizes:
+                    try:
+                        found[config].update(cost([(config, [size])])[0])
+                    except RooflineError as exc:
+                        for query in configs[config]:
+                            if query["costed"] == size:
+                                out.leave(query["row"], str(exc))
+        for config, queries in configs.items():
+            named = {"hardware": specs[config].name, "network": records[network], "framework": family,
+                     "framework_version": version}
+            rows += [{**query, **named, **found[config][query["costed"]]} for query in queries
+                     if query["costed"] in found[config]]
+    if not rows:
         return pd.DataFrame()
-    features = pd.concat(frames, ignore_index=True)
-    times = [c for c in features.columns if c.startswith("roofline_s:")]
+    features = pd.DataFrame(rows)
+    times = [c for c in features.columns if c.startswith(ROOFLINE_PREFIX)]
     features[times] = features[times].fillna(0.0)
     return features.assign(batch=features["costed"])
 
@@ -307,7 +330,7 @@ def _estimate(out: _Estimates, model: CalibratedPredictor, features: pd.DataFram
 
 def _estimate_rows(out: _Estimates, model: CalibratedPredictor, features: pd.DataFrame) -> None:
     """:func:`_estimate` of rows that all share one outcome; raises the calibration's error."""
-    explained = model.explain(features)
+    resolved, levels, _ = model._resolve(features)  # explain()'s levels, and the release each row's factors are
     latency = model.predict(features)
     low = high = np.full(len(features), np.nan)
     if getattr(model, "residual_quantiles_", None):
@@ -316,7 +339,11 @@ def _estimate_rows(out: _Estimates, model: CalibratedPredictor, features: pd.Dat
             low, high = model.predict_interval(features)
     rows = features["row"].to_numpy()
     out.latency[rows], out.low[rows], out.high[rows] = latency, low, high
-    out.levels[rows] = [LEVEL_SEPARATOR.join(levels) for levels in explained["levels"]]
+    out.levels[rows] = [LEVEL_SEPARATOR.join(phrases) for phrases in levels]
+    absent = [None] * len(resolved)
+    for row, release in zip(rows.tolist(), zip(resolved.get("framework", absent),
+                                                resolved.get("framework_version", absent))):
+        out.releases[row] = release  # a tuple per element: numpy would spread a list of them over two axes
     out.calibrated[rows] = True
 
 
@@ -339,41 +366,71 @@ def _scale(out: _Estimates, done: pd.DataFrame, regime: Any) -> None:
                       f"{regime.batch}, not that latency", CalibrationWarning, stacklevel=caller_stacklevel())
 
 
-def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, regime: Any, conventions: Any,
-               networks: Sequence[NetworkSpec | CountedNetwork], network_notes: list[tuple[str, ...]],
-               specs: dict[int, HardwareSpec]) -> None:
-    """The calibration's notes of each calibrated row (see :func:`calibrated_columns`), and one warning for the
-    rows whose levels fell back."""
-    names = None if conventions is None else {record: name for name, record in conventions.RECORD_NETWORKS.items()}
-    interval: dict[tuple[int, int], list[str]] = {}
+@dataclass
+class _NoteInputs:
+    """What the notes of a group's calibrated rows are made of (:func:`_add_notes`): the calibration's regime and
+    its conventions module (None without one), the costed networks and the note of each (the network a regime
+    costs), the specs of the group's configs, each row's notes of the layer-mode bound (the calibration's roofline),
+    the catalog device a regime keys each row's system as, and the stack family and release asked for."""
+
+    regime: Any
+    conventions: Any
+    networks: Sequence[NetworkSpec | CountedNetwork]
+    network_notes: list[tuple[str, ...]]
+    specs: dict[int, HardwareSpec]
+    bound_notes: dict[int, tuple[str, ...]]
+    devices: dict[int, str | None]
+    family: str | None
+    version: Any
+
+
+def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, given: _NoteInputs) -> None:
+    """Each calibrated row's notes, ``rooflinekit.predict(..., calibrated=True).notes`` of its combination in
+    their order: the network a regime costs; the bound's (the layer-mode roofline's, without a sweep's overhead
+    note, which a calibrated prediction does not give; without a regime, how a system's devices combine); in a
+    regime the stack a query without ``framework`` is keyed as, the regime (or a batch below it), the
+    conventions' workload note, a widened interval (:func:`~.regime.interval_notes`), a scaled estimate below the
+    bound of a lone batch and a system's throughput (:func:`~.regime.system_notes`); the release whose factors
+    were used when it is not the one asked for. Each note that repeats across rows is built once. One warning
+    for the rows whose levels fell back."""
+    from rooflinekit.api import _multi_device_notes
+    from rooflinekit.compare.calibrate.workflow import _release_used
+    from rooflinekit.quick import OVERHEAD_KINDS, overhead_text
+
+    regime = given.regime
+    overhead = {overhead_text(kind, aggregate) for kind in OVERHEAD_KINDS for aggregate in (False, True)}
+    built: dict[tuple[Any, ...], tuple[str, ...]] = {}
     fell_back: Counter[str] = Counter()
-    for row, config, network, precision, costed, asked, record, device in zip(
+    for row, config, network, precision, costed, asked, record, stack, core in zip(
             done["row"], done["config"], done["network_index"], done["precision"], done["costed"], done["asked"],
-            done["network"], done["catalog_hardware"]):
-        notes = out.notes[row]
-        notes.extend(network_notes[network])
-        spec = specs[config]
-        if regime is not None:
-            notes.append(f"outside the calibration regime (batch {asked} < {regime.batch}): calibrated_latency_s is "
-                         f"{asked} sample(s) at the calibrated sustained throughput of batch {regime.batch}, an "
-                         "optimistic figure for a lone batch's latency" if asked < costed
-                         else f"within the calibration regime: {regime.summary()}")
-            workload = conventions.workload_note(_spec(networks[network]), precision)
-            if workload:
-                notes.append(workload)
-        if (network, config) not in interval:
-            interval[(network, config)] = interval_notes(model, spec, record, names, device=device)
-        notes.extend(interval[(network, config)])
-        if asked < costed and out.latency[row] < out.bound[row]:
-            notes.append(f"calibrated_latency_s is below bound_latency_s, the roofline of a lone batch of {asked} "
-                         f"(weights read once per batch of {asked}): it is {asked} sample(s)' share of the sustained "
-                         "stream, not a latency a lone batch reaches unless its weights stay on chip between batches")
-        if spec.interconnect is not None:
-            keyed = f"keyed as its device {device}" if regime is not None and device != spec.name else \
-                "costed as one of them"
-            notes.append(f"{spec.name} holds {spec.interconnect.devices} devices joined by {spec.interconnect.name}: "
-                         f"the calibrated columns are ONE device's ({keyed}); data parallel, the system's throughput "
-                         f"is {spec.interconnect.devices} x calibrated_fps")
+            done["network"], done["framework"], done["core_family"]):
+        spec = given.specs[config]
+        notes = [*given.network_notes[network], *(n for n in given.bound_notes[row] if n not in overhead)]
+        if regime is None:
+            key: tuple[Any, ...] = ("system", config)
+            if key not in built:
+                built[key] = tuple(_multi_device_notes(spec))
+        else:
+            key = ("regime", network, config, precision, stack, core, asked if asked < costed else None)
+            if key not in built:
+                built[key] = tuple(_regime_notes(model, given, spec, network, precision, record, stack, core,
+                                                 given.devices.get(row), asked, costed))
+        notes += built[key]
+        if regime is not None and asked < costed and out.latency[row] < out.bound[row]:  # predict_in_regime's text
+            latency, bound = float(out.latency[row]), float(out.bound[row])
+            notes.append(f"latency_s {si(latency, 's')} is below the roofline bound of a lone batch of {asked} "
+                         f"({si(bound, 's')}, the weights read once per batch of {asked}; efficiency_pct "
+                         f"{100 * bound / latency:.0f} % > 100 %): it is {asked} sample(s)' share of the sustained "
+                         f"stream, not a latency a lone batch of {asked} reaches unless its weights stay on chip "
+                         "between batches")
+        if regime is not None and spec.interconnect is not None:
+            notes += system_notes(spec, given.devices.get(row), _share(out, row, spec, precision, asked))
+        release = out.releases[row]
+        if ("release", release) not in built:
+            resolved = pd.Series({"framework": release[0], "framework_version": release[1]})
+            built[("release", release)] = tuple(_release_used(model, resolved, given.version)[1])
+        notes += built[("release", release)]
+        out.notes[row] = tuple(notes)
         fell_back.update(level for level in str(out.levels[row]).split(LEVEL_SEPARATOR) if "not calibrated" in level)
     if fell_back:
         rows = sum(1 for levels in out.levels[done["row"].to_numpy()] if "not calibrated" in str(levels))
@@ -382,6 +439,42 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
                       f"back: {shown}{'; ...' if len(fell_back) > 3 else ''}; see the calibration_levels column "
                       "(rooflinekit.predict(..., calibrated=True) on one row says what would calibrate them)",
                       CalibrationWarning, stacklevel=caller_stacklevel())
+
+
+def _regime_notes(model: CalibratedPredictor, given: _NoteInputs, spec: HardwareSpec, network: int, precision: str,
+                  record: Any, stack: Any, core: Any, device: str | None, asked: int, costed: int) -> list[str]:
+    """The notes :func:`~.regime.predict_in_regime` gives every batch of one (network, hardware, precision) on
+    one side of the regime's batch (below it: ``asked < costed``), in its order: the stack keyed when no
+    ``framework`` was given (``stack``, ``core``: the query's keys), the regime or the batch below it, the
+    conventions' workload note and the interval notes (``record``: the records' name of the network; ``device``:
+    the catalog device a system is keyed as). The texts are predict_in_regime's, which builds them inline (a change
+    there shows in tests/test_calibrated_sweep.py, whose rows' notes must equal predict's)."""
+    regime, conventions = given.regime, given.conventions
+    notes: list[str] = []
+    if given.family is None and not is_missing(stack):
+        unseen = core not in model.coef_["core_family"]
+        other = (f"; no record had core family {core}, so these are {stack}'s factors on the calibrated core "
+                 "families, whatever stack this device runs" if unseen else "")
+        notes.append(f"framework: none given; keyed as {stack}, the stack of most {spec.kind.value} records of the "
+                     f"calibration (pass framework= / --framework to choose){other}")
+    notes.append(f"outside the calibration regime (batch {asked} < {regime.batch}): latency_s is {asked} sample(s) "
+                 f"at the calibrated sustained throughput of batch {regime.batch}, an optimistic figure for a lone "
+                 "batch's latency" if asked < costed else f"within the calibration regime: {regime.summary()}")
+    workload = conventions.workload_note(_spec(given.networks[network]), precision)
+    if workload:
+        notes.append(workload)
+    names = {name_of_record: name for name, name_of_record in conventions.RECORD_NETWORKS.items()}
+    return notes + interval_notes(model, spec, None if is_missing(record) else record, names, device=device)
+
+
+def _share(out: _Estimates, row: int, spec: HardwareSpec, precision: str, asked: int) -> CalibratedPrediction:
+    """Row ``row``'s estimate as the one device's prediction :func:`~.regime.system_notes` reads: its batch of
+    ``asked`` samples, ``fps`` (samples/s) and interval (s; None when the calibration holds none)."""
+    low, high = float(out.low[row]), float(out.high[row])
+    latency = float(out.latency[row])
+    return CalibratedPrediction(spec.name, spec.name, precision, asked, None, None, latency, float(out.fps[row]),
+                                float(out.bound[row]), 100 * float(out.bound[row]) / latency, pd.DataFrame(),
+                                pd.DataFrame(), None if np.isnan(low) else (low, high), (), 0)
 
 
 def _warn_left(out: _Estimates, ok: np.ndarray) -> None:
@@ -403,9 +496,8 @@ def _with_columns(table: pd.DataFrame, out: _Estimates, ok: np.ndarray) -> pd.Da
     estimate = [CALIBRATED if done else BOUND if good else None for done, good in zip(out.calibrated, ok)]
     table = table.copy()
     table["estimate"] = pd.Categorical(estimate, categories=[BOUND, CALIBRATED])
-    extra = [f"not calibrated: {reason}" for reason in out.reasons]
-    notes = [None if old is None else (*old, *new, *([] if reason is None else [text]))
-             for old, new, reason, text in zip(table["notes"].tolist(), out.notes, out.reasons, extra)]
+    notes = [own if done else old if old is None or reason is None else (*old, f"not calibrated: {reason}")
+             for old, own, done, reason in zip(table["notes"].tolist(), out.notes, out.calibrated, out.reasons)]
     table["notes"] = NotesArray.from_values(notes)
     at = list(table.columns).index("latency_s") + 1
     values = {"calibrated_latency_s": out.latency, "calibrated_fps": out.fps, "latency_low_s": out.low,
