@@ -142,7 +142,9 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     refused with a :class:`~rooflinekit.errors.CalibrationError`); one that carries a regime (GPU, NPU: large-batch
     throughput at 64 samples per accelerator, weights-only traffic) is costed in it, and a smaller ``batch`` warns
     once and gets that throughput scaled to its samples, said in ``notes``
-    (:mod:`rooflinekit.compare.calibrate.regime`).
+    (:mod:`rooflinekit.compare.calibrate.regime`). A device whose peak at the compute data type or whose memory
+    bandwidth lies outside the range of the calibration's devices gets an ``extrapolated: ...`` note naming the
+    value and the range, and one ``CalibrationWarning`` (:mod:`rooflinekit.compare.calibrate.extrapolation`).
 
     ``network`` and ``hardware`` may be catalog names or files (see :func:`resolve_network`,
     :func:`resolve_hardware`). With ``precision=None`` and a network whose own data type has no peak on the

@@ -50,6 +50,7 @@ from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.compare.calibrate.model import (
     KEY_SEPARATOR, CalibratedPredictor, CalibrationWarning, load_calibration,
 )
+from rooflinekit.compare.calibrate.extrapolation import extrapolation_message, extrapolation_notes, out_of_range
 from rooflinekit.compare.calibrate.features import class_layers
 from rooflinekit.compare.calibrate.workflow import CalibratedPrediction, predict_with_calibration
 from rooflinekit.compare.records import normalize_framework
@@ -188,7 +189,7 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
         of them (:func:`~.inference_offline.query_keys`), the system's throughput in a note (:func:`system_notes`).
     calibration : CalibratedPredictor
         A calibration carrying a :class:`CalibrationRegime` (``regime_``); without one this is
-        :func:`~.workflow.predict_with_calibration` with no notes.
+        :func:`~.workflow.predict_with_calibration`, its only note the extrapolation note below.
     framework, framework_version : str, optional
         The software stack; None: the stack most of the class's records ran (said in a note).
     precision : str, optional
@@ -201,20 +202,25 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     tuple of CalibratedPrediction and tuple of str
         The prediction (per batch of B: ``latency_s`` in s, ``fps`` = B / latency_s in samples/s) and notes: the
         regime, the stack keyed, the conventions' note on a network that is not its records' workload
-        (``workload_note``), a widened interval (:func:`interval_notes`) and, below the regime, a scaled
-        ``latency_s`` faster than the roofline bound of a lone batch of B (``efficiency_pct`` > 100 %), and for a
-        system of several devices how they combine (:func:`system_notes`).
+        (``workload_note``), a widened interval (:func:`interval_notes`), a device whose peak or memory
+        bandwidth lies outside the range of the calibration's devices (``extrapolated: ...``,
+        :func:`~.extrapolation.device_range_notes`) and, below the regime, a scaled ``latency_s`` faster than the
+        roofline bound of a lone batch of B (``efficiency_pct`` > 100 %), and for a system of several devices how
+        they combine (:func:`system_notes`). The regime note ("within the calibration regime") speaks of the
+        batch and traffic only, which the device does not change, so it stays beside an extrapolation note.
 
     Warns
     -----
     CalibrationWarning
-        Once when B is below the regime's batch (:func:`outside_message`), and for every calibration level that
-        was not calibrated or fell back.
+        Once when B is below the regime's batch (:func:`outside_message`), once when the device extrapolates
+        (:func:`~.extrapolation.extrapolation_message`), and for every calibration level that was not calibrated
+        or fell back.
     """
     regime = regime_of(calibration)
     if regime is None:
-        return predict_with_calibration(network, hardware, calibration, framework, framework_version, precision,
-                                        batch), ()
+        estimate = predict_with_calibration(network, hardware, calibration, framework, framework_version, precision,
+                                            batch)
+        return estimate, tuple(_extrapolation_notes(calibration, network.name, hardware, estimate.precision))
     conventions = conventions_module(regime.conventions)
     notes: list[str] = []
     network, note = conventions.regime_network(network)
@@ -223,21 +229,12 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     family, _ = normalize_framework(framework)
     keys = conventions.query_keys(hardware, family, network)
     if family is None and keys["framework"] is not None:
-        unseen = keys["core_family"] not in calibration.coef_["core_family"]
-        other = (f"; no record had core family {keys['core_family']}, so these are {keys['framework']}'s factors "
-                 "on the calibrated core families, whatever stack this device runs" if unseen else "")
-        notes.append(f"framework: none given; keyed as {keys['framework']}, the stack of most "
-                     f"{hardware.kind.value} records of the calibration (pass framework= / --framework to choose)"
-                     f"{other}")
+        notes.append(stack_note(calibration, keys["framework"], keys["core_family"], hardware.kind.value))
     costed = max(batch, regime.batch)
     if batch < regime.batch:
         warnings.warn(outside_message(regime, network.name, hardware.name, batch), CalibrationWarning,
                       stacklevel=caller_stacklevel())
-        notes.append(f"outside the calibration regime (batch {batch} < {regime.batch}): latency_s is {batch} "
-                     f"sample(s) at the calibrated sustained throughput of batch {regime.batch}, an optimistic "
-                     "figure for a lone batch's latency")
-    else:
-        notes.append(f"within the calibration regime: {regime.summary()}")
+    notes.append(batch_note(regime, batch))
     estimate = predict_with_calibration(network, hardware, calibration, framework, framework_version, precision,
                                         costed, keys=keys)
     estimate = dataclasses.replace(estimate, framework=keys["framework"])
@@ -247,18 +244,54 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     notes += interval_notes(calibration, hardware, keys.get("network"),
                             {record: name for name, record in conventions.RECORD_NETWORKS.items()},
                             device=keys.get("catalog_hardware"))
+    notes += _extrapolation_notes(calibration, network.name, hardware, estimate.precision)
     if costed == batch:
         return estimate, tuple(notes + system_notes(hardware, keys.get("catalog_hardware"), estimate))
     bound_s = float(class_layers(network, hardware, precision, batch, calibration.traffic,
                                  op_classes=calibration.op_classes)["time_s"].sum())
     scaled = _scaled(estimate, batch / costed, batch, bound_s)
     if scaled.latency_s < bound_s:
-        notes.append(f"latency_s {si(scaled.latency_s, 's')} is below the roofline bound of a lone batch of {batch} "
-                     f"({si(bound_s, 's')}, the weights read once per batch of {batch}; efficiency_pct "
-                     f"{scaled.efficiency_pct:.0f} % > 100 %): it is {batch} sample(s)' share of the sustained "
-                     f"stream, not a latency a lone batch of {batch} reaches unless its weights stay on chip between "
-                     "batches")
+        notes.append(below_bound_note(scaled.latency_s, bound_s, batch))
     return scaled, tuple(notes + system_notes(hardware, keys.get("catalog_hardware"), scaled))
+
+
+def stack_note(calibration: CalibratedPredictor, stack: str, core_family: str, kind: str) -> str:
+    """The note of a query without a ``framework``, keyed as ``stack`` (the stack of most records of its hardware
+    ``kind``), saying when ``core_family`` had no record (the factors are then the stack's on other cores)."""
+    other = (f"; no record had core family {core_family}, so these are {stack}'s factors on the calibrated core "
+             "families, whatever stack this device runs" if core_family not in calibration.coef_["core_family"] else "")
+    return (f"framework: none given; keyed as {stack}, the stack of most {kind} records of the calibration (pass "
+            f"framework= / --framework to choose){other}")
+
+
+def batch_note(regime: CalibrationRegime, batch: int) -> str:
+    """The note placing a batch of ``batch`` samples in the ``regime`` (its batch and traffic; not the device): within
+    it, or below its batch, where ``latency_s`` is the samples' share of the sustained throughput."""
+    if batch < regime.batch:
+        return (f"outside the calibration regime (batch {batch} < {regime.batch}): latency_s is {batch} sample(s) at "
+                f"the calibrated sustained throughput of batch {regime.batch}, an optimistic figure for a lone "
+                "batch's latency")
+    return f"within the calibration regime: {regime.summary()}"
+
+
+def below_bound_note(latency_s: float, bound_s: float, batch: int) -> str:
+    """The note of a scaled estimate ``latency_s`` (s) below ``bound_s`` (s), the roofline bound of a lone batch of
+    ``batch`` samples (the weights read once per batch): efficiency_pct = 100 x bound_s / latency_s > 100 %."""
+    return (f"latency_s {si(latency_s, 's')} is below the roofline bound of a lone batch of {batch} "
+            f"({si(bound_s, 's')}, the weights read once per batch of {batch}; efficiency_pct "
+            f"{100 * bound_s / latency_s:.0f} % > 100 %): it is {batch} sample(s)' share of the sustained stream, "
+            f"not a latency a lone batch of {batch} reaches unless its weights stay on chip between batches")
+
+
+def _extrapolation_notes(calibration: CalibratedPredictor, network: str, hardware: HardwareSpec,
+                         precision: str) -> list[str]:
+    """:func:`~.extrapolation.device_range_notes` of a prediction, warning once
+    (:func:`~.extrapolation.extrapolation_message`) when it extrapolates beyond the calibration's devices."""
+    beyond = out_of_range(calibration, hardware, precision)
+    if beyond:
+        warnings.warn(extrapolation_message(network, hardware.name, beyond), CalibrationWarning,
+                      stacklevel=caller_stacklevel())
+    return extrapolation_notes(beyond)
 
 
 def interval_notes(calibration: CalibratedPredictor, hardware: HardwareSpec, network: str | None,
@@ -269,8 +302,10 @@ def interval_notes(calibration: CalibratedPredictor, hardware: HardwareSpec, net
     class ran (``network``, the records' name of the query's network, not in ``networks_``; the networks they ran
     are named by ``names``, records' name -> network name, where it has them). The note of the interval used
     gives the factor range exp(low) to exp(high) it spans around the estimate: the unseen-device one for a new
-    device, the new-network one (on a known or an unseen device) for a new network. No note when the calibration
-    holds no such interval."""
+    device, the new-network one (on a known or an unseen device) for a new network; on a known device a new
+    network's interval is at least a known network's at the same levels (the hull,
+    :meth:`~.model.CalibratedPredictor.predict_interval`), which the note says. No note when the calibration holds no
+    such interval."""
     device_table = getattr(calibration, "novel_device_", {})
     network_table = getattr(calibration, "novel_network_", {})
     known = getattr(calibration, "networks_", [])
@@ -292,7 +327,8 @@ def interval_notes(calibration: CalibratedPredictor, hardware: HardwareSpec, net
         notes.append(f"interval: no {hardware.kind.value} record of the calibration ran {network} (they ran {ran}): "
                      f"its interval adds the spread between networks{' and devices' if new_device else ''} "
                      f"(x{math.exp(network_table[low]):.2f} to x{math.exp(network_table[high]):.2f} of the "
-                     "estimate)")
+                     "estimate" + ("" if new_device else ", or the interval a known network gets at the same "
+                                   "calibration levels where that is wider") + ")")
     return notes
 
 

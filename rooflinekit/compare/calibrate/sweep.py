@@ -41,13 +41,16 @@ import pandas as pd
 from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, class_times_at, network_index
 from rooflinekit.compare.calibrate.model import NO_RECORD_WARNING, CalibratedPredictor
-from rooflinekit.compare.calibrate.regime import conventions_module, interval_notes, regime_of, system_notes
+from rooflinekit.compare.calibrate.extrapolation import device_range_notes
+from rooflinekit.compare.calibrate.regime import (
+    batch_note, below_bound_note, conventions_module, interval_notes, regime_of, stack_note, system_notes,
+)
 from rooflinekit.compare.calibrate.releases import normalize_version
 from rooflinekit.compare.calibrate.workflow import CalibratedPrediction
 from rooflinekit.compare.records import is_missing, normalize_framework
 from rooflinekit.counters import CounterRegistry, CountingConventions
 from rooflinekit.descriptors import HardwareSpec, LayerNetwork, NetworkSpec, Precision
-from rooflinekit.display import counted, si
+from rooflinekit.display import counted
 from rooflinekit.errors import CalibrationWarning, RooflineError
 from rooflinekit.roofline.grid import HardwareGrid
 from rooflinekit.roofline.workload import CountedNetwork
@@ -389,10 +392,11 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
     their order: the network a regime costs; the bound's (the layer-mode roofline's, without a sweep's overhead
     note, which a calibrated prediction does not give; without a regime, how a system's devices combine); in a
     regime the stack a query without ``framework`` is keyed as, the regime (or a batch below it), the
-    conventions' workload note, a widened interval (:func:`~.regime.interval_notes`), a scaled estimate below the
-    bound of a lone batch and a system's throughput (:func:`~.regime.system_notes`); the release whose factors
-    were used when it is not the one asked for. Each note that repeats across rows is built once. One warning
-    for the rows whose levels fell back."""
+    conventions' workload note, a widened interval (:func:`~.regime.interval_notes`), a device beyond the
+    calibration's devices (:func:`~.extrapolation.device_range_notes`), a scaled estimate below the bound of a lone
+    batch and a system's throughput (:func:`~.regime.system_notes`); the release whose factors were used when it is
+    not the one asked for. Each note that repeats across rows is built once. One warning for the rows that
+    extrapolate and one for the rows whose levels fell back."""
     from rooflinekit.api import _multi_device_notes
     from rooflinekit.compare.calibrate.workflow import _release_used
     from rooflinekit.quick import OVERHEAD_KINDS, overhead_text
@@ -401,6 +405,7 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
     overhead = {overhead_text(kind, aggregate) for kind in OVERHEAD_KINDS for aggregate in (False, True)}
     built: dict[tuple[Any, ...], tuple[str, ...]] = {}
     fell_back: Counter[str] = Counter()
+    extrapolated = 0  # rows whose device lies outside the calibration's devices' ranges (one warning for all)
     for row, config, network, precision, costed, asked, record, stack, core in zip(
             done["row"], done["config"], done["network_index"], done["precision"], done["costed"], done["asked"],
             done["network"], done["framework"], done["core_family"]):
@@ -416,13 +421,13 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
                 built[key] = tuple(_regime_notes(model, given, spec, network, precision, record, stack, core,
                                                  given.devices.get(row), asked, costed))
         notes += built[key]
-        if regime is not None and asked < costed and out.latency[row] < out.bound[row]:  # predict_in_regime's text
-            latency, bound = float(out.latency[row]), float(out.bound[row])
-            notes.append(f"latency_s {si(latency, 's')} is below the roofline bound of a lone batch of {asked} "
-                         f"({si(bound, 's')}, the weights read once per batch of {asked}; efficiency_pct "
-                         f"{100 * bound / latency:.0f} % > 100 %): it is {asked} sample(s)' share of the sustained "
-                         f"stream, not a latency a lone batch of {asked} reaches unless its weights stay on chip "
-                         "between batches")
+        if ("range", config, precision) not in built:
+            built[("range", config, precision)] = tuple(device_range_notes(model, spec, precision))
+        notes += built[("range", config, precision)]
+        if built[("range", config, precision)]:
+            extrapolated += 1
+        if regime is not None and asked < costed and out.latency[row] < out.bound[row]:
+            notes.append(below_bound_note(float(out.latency[row]), float(out.bound[row]), asked))
         if regime is not None and spec.interconnect is not None:
             notes += system_notes(spec, given.devices.get(row), _share(out, row, spec, precision, asked))
         release = out.releases[row]
@@ -432,6 +437,11 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
         notes += built[("release", release)]
         out.notes[row] = tuple(notes)
         fell_back.update(level for level in str(out.levels[row]).split(LEVEL_SEPARATOR) if "not calibrated" in level)
+    if extrapolated:
+        warnings.warn(f"{counted(extrapolated, 'calibrated row')} extrapolate beyond the devices the calibration was "
+                      "fitted on (a peak or bandwidth outside their range): each row's notes say which and by how "
+                      "much; their intervals assume a device within them", CalibrationWarning,
+                      stacklevel=caller_stacklevel())
     if fell_back:
         rows = sum(1 for levels in out.levels[done["row"].to_numpy()] if "not calibrated" in str(levels))
         shown = "; ".join(f"{level} ({n} rows)" for level, n in fell_back.most_common(3))
@@ -447,19 +457,12 @@ def _regime_notes(model: CalibratedPredictor, given: _NoteInputs, spec: Hardware
     one side of the regime's batch (below it: ``asked < costed``), in its order: the stack keyed when no
     ``framework`` was given (``stack``, ``core``: the query's keys), the regime or the batch below it, the
     conventions' workload note and the interval notes (``record``: the records' name of the network; ``device``:
-    the catalog device a system is keyed as). The texts are predict_in_regime's, which builds them inline (a change
-    there shows in tests/test_calibrated_sweep.py, whose rows' notes must equal predict's)."""
+    the catalog device a system is keyed as), built by the functions predict_in_regime uses."""
     regime, conventions = given.regime, given.conventions
     notes: list[str] = []
     if given.family is None and not is_missing(stack):
-        unseen = core not in model.coef_["core_family"]
-        other = (f"; no record had core family {core}, so these are {stack}'s factors on the calibrated core "
-                 "families, whatever stack this device runs" if unseen else "")
-        notes.append(f"framework: none given; keyed as {stack}, the stack of most {spec.kind.value} records of the "
-                     f"calibration (pass framework= / --framework to choose){other}")
-    notes.append(f"outside the calibration regime (batch {asked} < {regime.batch}): latency_s is {asked} sample(s) "
-                 f"at the calibrated sustained throughput of batch {regime.batch}, an optimistic figure for a lone "
-                 "batch's latency" if asked < costed else f"within the calibration regime: {regime.summary()}")
+        notes.append(stack_note(model, stack, core, spec.kind.value))
+    notes.append(batch_note(regime, asked))
     workload = conventions.workload_note(_spec(given.networks[network]), precision)
     if workload:
         notes.append(workload)
