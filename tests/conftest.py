@@ -94,3 +94,29 @@ def loaded_after(code: str, cache: Path) -> tuple[set[str], str]:
                             env={**os.environ, "XDG_CACHE_HOME": str(cache)})
     *printed, modules = result.stdout.rstrip("\n").split("\n")
     return set(json.loads(modules)), "\n".join(printed)
+
+
+class StopFit(Exception):
+    """Raised by :class:`NoFit` instead of a refit: a test that needs only what happens before the fit."""
+
+
+class NoFit:
+    """A stand-in for ``CalibratedPredictor`` (monkeypatched where a calibration is refitted) whose fit raises
+    :class:`StopFit`."""
+
+    def __init__(self, **params: object) -> None:
+        pass
+
+    def fit(self, features: object) -> None:
+        raise StopFit
+
+
+def full_cli(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr of the command line with the quick path switched off (the full path)."""
+    from rooflinekit import cli
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli, "_quick_predict", lambda words: None)
+        code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import rooflinekit.quick as quick
-from conftest import loaded_after
+from conftest import full_cli, loaded_after
 from rooflinekit import api, cli
 from rooflinekit.catalog import hardware_catalog, load_hardware_file, network_catalog
 from rooflinekit.cli_common import FORMATS
@@ -62,15 +62,6 @@ def cases(table) -> tuple[list[tuple], int]:
     return accepted, declined
 
 
-def full_path(capsys, argv: list[str]) -> tuple[int, str, str]:
-    """Exit status, stdout and stderr of the command line with the quick path switched off."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "_quick_predict", lambda words: None)
-        code = cli.main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def quick_path(capsys, argv: list[str]) -> tuple[int, str, str]:
     """Exit status, stdout and stderr of the command line, which must take the quick path for ``argv``."""
     assert quick.quick_prediction(argv) is not None, argv
@@ -115,7 +106,7 @@ def test_the_quick_paths_output_is_the_full_paths_in_every_format(cases, table, 
         _, _, precision, batch, _ = options[i % len(options)]
         output = FORMATS[i % len(FORMATS)]
         argv = [*words(network, hardware, precision, batch, output), *next(flags)]
-        assert quick_path(capsys, argv) == full_path(capsys, argv), argv
+        assert quick_path(capsys, argv) == full_cli(capsys, argv), argv
         seen.add((output, batch, precision is None))
     assert {(f, b, own) for f in FORMATS for b in BATCHES for own in (True, False)} <= seen
 
@@ -130,7 +121,7 @@ def test_the_quick_paths_output_is_the_full_paths_in_every_format(cases, table, 
 def test_the_readme_command_and_its_spellings_take_the_quick_path(capsys, argv):
     """The README's command (what ``benchmarks/bench_cli_startup.py`` times) and other spellings argparse reads
     alike are answered here, as the full path answers them."""
-    assert quick_path(capsys, argv) == full_path(capsys, argv)
+    assert quick_path(capsys, argv) == full_cli(capsys, argv)
 
 
 def test_the_readme_command_imports_no_heavy_library_once_its_data_is_cached(tmp_path):

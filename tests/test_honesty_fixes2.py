@@ -25,6 +25,7 @@ import yaml
 import rooflinekit as rk
 import rooflinekit.api as api
 import rooflinekit.quick as quick
+from conftest import full_cli
 from rooflinekit import cli
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate import CalibrationWarning, default_calibration
@@ -39,15 +40,6 @@ def _calibrated(network: str, hardware, **kwargs) -> rk.Prediction:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CalibrationWarning)
         return rk.predict(network, hardware, calibrated=True, **kwargs)
-
-
-def _run(capsys, argv: list[str]) -> tuple[int, str, str]:
-    """The full command line (the quick path switched off)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "_quick_predict", lambda words: None)
-        code = cli.main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # -- 1. calibrated predictions on a system of several GPUs --------------------------------------------------------
@@ -82,7 +74,7 @@ def test_system_keying_warns_no_system_fallback():
 
 
 def test_cli_calibrated_system_prints_the_combination(capsys):
-    code, out, _ = _run(capsys, ["predict", "ResNet-50", "--hardware", "DGX H100", "--batch", "64", "--calibrated",
+    code, out, _ = full_cli(capsys, ["predict", "ResNet-50", "--hardware", "DGX H100", "--batch", "64", "--calibrated",
                                  "--format", "json"])
     assert code == 0
     system = json.loads(out)
@@ -112,7 +104,7 @@ def test_a_calibration_without_a_regime_keeps_the_one_device_note_in_python_and_
         warnings.simplefilter("ignore", CalibrationWarning)
         assert any(one in note for note in rk.predict("ResNet-20-CIFAR-10", "DGX H100", precision="int8", batch=64,
                                                       calibration=path).notes)
-    code, out, _ = _run(capsys, ["predict", "ResNet-20-CIFAR-10", "--hardware", "DGX H100", "--precision", "int8",
+    code, out, _ = full_cli(capsys, ["predict", "ResNet-20-CIFAR-10", "--hardware", "DGX H100", "--precision", "int8",
                                  "--batch", "64", "--calibration", str(path), "--format", "json"])
     assert code == 0 and any(one in note for note in json.loads(out)["notes"])
 
@@ -131,7 +123,7 @@ def test_resnet50_on_l4_at_batch_1_says_overhead_sets_the_latency(capsys):
     [note] = [n for n in p.notes if n.startswith("overhead: ")]
     assert "the bound is below 500 µs, what 100 kernels take to launch at 5 µs each" in note
     assert "known by totals only (its kernel count unknown)" in note
-    code, out, _ = _run(capsys, ["predict", "ResNet-50", "--hardware", "NVIDIA L4"])
+    code, out, _ = full_cli(capsys, ["predict", "ResNet-50", "--hardware", "NVIDIA L4"])
     assert code == 0 and f"note: {note}" in out.splitlines()
 
 
@@ -219,7 +211,7 @@ def test_quick_path_gives_the_note_as_the_full_path_does(capsys, output):
     assert answer is not None and len(answer.prediction["notes"]) == 1
     assert answer.prediction["notes"] == rk.predict("ResNet-50", "NVIDIA L4").notes
     assert cli.main(argv) == 0
-    assert capsys.readouterr() == _run(capsys, argv)[1:]
+    assert capsys.readouterr() == full_cli(capsys, argv)[1:]
     at_64 = quick.quick_prediction(["predict", "ResNet-50", "--hardware", "NVIDIA L4", "--batch", "64"])
     assert at_64 is not None and at_64.prediction["notes"] == ()
 
@@ -267,7 +259,7 @@ def test_align_reads_a_hardware_file_once_and_keeps_its_path(tmp_path, monkeypat
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(api, "load_hardware_file", counting)
-    code, out, _ = _run(capsys, ["align", "records.csv", "--format", "json"])
+    code, out, _ = full_cli(capsys, ["align", "records.csv", "--format", "json"])
     assert code == 0
     assert reads.count("my_l4.yaml") == 1  # read once (was twice: the predictions, then align); a missing file
     # is no spec to keep, so each step that resolves it tries it
@@ -286,7 +278,7 @@ def test_align_warns_of_a_record_faster_than_its_bound_by_the_records_own_hardwa
     (tmp_path / "fast.csv").write_text("hardware,network,precision,batch,latency_s\n"
                                        "my_l4.yaml,ResNet-50,int8,1,0.00001\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    code, _, err = _run(capsys, ["align", "fast.csv"])
+    code, _, err = full_cli(capsys, ["align", "fast.csv"])
     said = [line for line in err.splitlines() if "measured faster than the roofline bound" in line]
     assert code == 0 and len(said) == 1
     assert "(first: fast.csv:2: my_l4.yaml / ResNet-50: measured 10 µs < bound 85 µs, 8.5x faster)" in said[0]
@@ -300,7 +292,7 @@ def test_align_warns_of_a_record_faster_than_its_bound_by_the_records_own_hardwa
 def test_no_usable_record_advises_what_fits_the_reasons(tmp_path, capsys, row, advice, not_advised):
     table = tmp_path / "records.csv"
     table.write_text(f"hardware,network,latency_s\n{row}\n", encoding="utf-8")
-    code, _, err = _run(capsys, ["align", str(table)])
+    code, _, err = full_cli(capsys, ["align", str(table)])
     message = " ".join(err.split())
     assert code == 2 and "no usable record, the one row was rejected" in message
     assert advice in message and not_advised not in message.split("rejected (reasons in the warning);")[1]

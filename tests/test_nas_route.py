@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 import rooflinekit as rk
+from conftest import NoFit, StopFit
+from nb201_measured import ARCH, CONSTANT, MEASURED, measured_records, write_table
 from rooflinekit.cli import main
 from rooflinekit.compare.calibrate import (
     CalibratedPredictor, CalibrationWarning, calibrate_from_paths, calibration_features, defaults,
@@ -22,34 +24,13 @@ from rooflinekit.errors import SpecError
 from rooflinekit.networks import nb201_network
 from rooflinekit.quick import quick_prediction
 
-ARCH = "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|"
 OTHER = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|"
 MISSPELT = ARCH.replace("nor_conv_1x1", "conv_1x1")
-CONSTANT = "|none~0|+|none~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|none~2|"  # node 3 never sees node 0
 PI = "Raspberry Pi 4 Model B"
 PI_PEAK = 48e9  # fp32 ops/s of the catalog's Raspberry Pi 4 (4 cores x 1.5 GHz x 8 fp32 ops per cycle)
-# 8 architectures of ../shared/data/nb201 with their Raspberry Pi 4 and Pixel 3 latencies (ms), as tests/test_nas_trial
-MEASURED = [
-    ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|", 54.777, 17.238),
-    ("|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|avg_pool_3x3~1|avg_pool_3x3~2|", 50.409, 15.723),
-    ("|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|", 2.924, 1.0626),
-    ("|skip_connect~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_connect~1|nor_conv_1x1~2|", 7.5824, 2.3542),
-    ("|nor_conv_3x3~0|+|none~0|none~1|+|avg_pool_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|", 54.294, 17.066),
-    ("|none~0|+|skip_connect~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|", 38.977, 12.221),
-    ("|nor_conv_1x1~0|+|avg_pool_3x3~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_3x3~2|", 24.848, 7.8815),
-    ("|avg_pool_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|", 20.098, 6.0001),
-]
 MAPPING = ["--columns", "arch=network,device=hardware,latency_ms=latency_s", "--units", "latency_s=ms",
            "--set", "precision=fp32"]
 FAST = "measured faster than the roofline bound"
-
-
-def write_table(path: Path) -> Path:
-    """The researcher's CSV: ``arch, device, batch, latency_ms``, one row per (architecture, device)."""
-    lines = [f"{arch},{device},1,{ms}" for arch, raspi, pixel in MEASURED
-             for device, ms in (("Raspberry Pi 4", raspi), ("Pixel 3", pixel))]
-    path.write_text("arch,device,batch,latency_ms\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def run(capsys: pytest.CaptureFixture, *words: str) -> tuple[int, str, str]:
@@ -173,10 +154,7 @@ def test_cli_calibrate_reports_the_held_out_errors(tmp_path: Path, capsys: pytes
     """The 'a new device' row, derived by hand as tests/test_nas_trial does: each device predicted by a fit on the
     other alone (the CLI's default settings are CalibratedPredictor's)."""
     table = write_table(tmp_path / "measured.csv")
-    records = pd.DataFrame([{"hardware": device, "network": arch, "precision": "fp32", "batch": 1,
-                             "latency_s": ms / 1e3}
-                            for arch, raspi, pixel in MEASURED
-                            for device, ms in (("Raspberry Pi 4", raspi), ("Pixel 3", pixel))])
+    records = measured_records(("Raspberry Pi 4", "Pixel 3"))
     features, _ = calibration_features(records, {})
     ape = []
     with warnings.catch_warnings():
@@ -254,28 +232,16 @@ def test_cli_calibrate_warns_once(tmp_path: Path, capsys: pytest.CaptureFixture)
     assert code == 0 and err.count(FAST) == 1
 
 
-class _Stop(Exception):
-    """Raised instead of the refit: the test needs only what happens before it."""
-
-
-class _NoFit:
-    def __init__(self, **params: object) -> None:
-        pass
-
-    def fit(self, features: pd.DataFrame) -> None:
-        raise _Stop
-
-
 def test_features_extended_into_the_shipped_calibration_warn_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """calibration_features warned; extend_default_calibration does not again (features built otherwise it still
     checks: tests/test_tinyml_trial.py)."""
     records = pd.DataFrame([{"hardware": "NUCLEO-F767ZI", "network": "LeNet-MNIST", "precision": "int8",
                              "latency_s": 1e-9}])  # far under any bound
-    monkeypatch.setattr(defaults, "CalibratedPredictor", _NoFit)
+    monkeypatch.setattr(defaults, "CalibratedPredictor", NoFit)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         features, _ = calibration_features(records, {})
-        with pytest.raises(_Stop):
+        with pytest.raises(StopFit):
             defaults.extend_default_calibration(features[features["latency_s"] > 0].copy())  # a selection, a copy
     assert len(faster_warnings(caught)) == 1
 

@@ -13,33 +13,12 @@ import pytest
 
 import rooflinekit as rk
 from conftest import shared_data
+from nb201_measured import ARCH, CONSTANT, MEASURED, measured_records, write_table
 from rooflinekit.cli import main
 from rooflinekit.compare.calibrate import CalibratedPredictor, CalibrationWarning, calibration_features, network_index
 from rooflinekit.compare.calibrate.features import faster_than_bound
 from rooflinekit.networks import nb201_network
 from rooflinekit.networks.nb201 import nb201_arch_of, nb201_constant_output
-
-ARCH = "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|"
-CONSTANT = "|none~0|+|none~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|none~2|"  # node 3 never sees node 0
-# 8 architectures of ../shared/data/nb201 (indices 1-8) with their Raspberry Pi 4 and Pixel 3 latencies (ms)
-MEASURED = [
-    ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|", 54.777, 17.238),
-    ("|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|avg_pool_3x3~1|avg_pool_3x3~2|", 50.409, 15.723),
-    ("|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|", 2.924, 1.0626),
-    ("|skip_connect~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_connect~1|nor_conv_1x1~2|", 7.5824, 2.3542),
-    ("|nor_conv_3x3~0|+|none~0|none~1|+|avg_pool_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|", 54.294, 17.066),
-    ("|none~0|+|skip_connect~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|", 38.977, 12.221),
-    ("|nor_conv_1x1~0|+|avg_pool_3x3~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_3x3~2|", 24.848, 7.8815),
-    ("|avg_pool_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|", 20.098, 6.0001),
-]
-
-
-def write_table(path: Path) -> Path:
-    """The researcher's own CSV: ``arch, device, batch, latency_ms``, one row per (architecture, device)."""
-    rows = [f"{arch},{device},1,{ms}" for arch, raspi, pixel in MEASURED
-            for device, ms in (("Raspberry Pi 4", raspi), ("Pixel 3", pixel))]
-    path.write_text("arch,device,batch,latency_ms\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    return path
 
 
 def roofline_by_hand(arch: str, peak: float = 48e9, bandwidth: float = 12.8e9,
@@ -126,10 +105,7 @@ def test_cli_calibrates_a_table_of_architecture_strings(tmp_path: Path, capsys: 
 def test_a_measured_architecture_predicted_from_its_network_is_a_known_network(tmp_path: Path) -> None:
     """``rk.predict(nb201_network(arch), calibration=...)`` of an architecture the records named takes the interval
     of a known network (the depth quantiles), not the wider one of a network the calibration never saw."""
-    records = pd.DataFrame([{"hardware": device, "network": arch, "precision": "fp32", "batch": 1,
-                             "latency_s": ms / 1e3}
-                            for arch, raspi, pixel in MEASURED
-                            for device, ms in (("raspi4", raspi), ("pixel3", pixel))])
+    records = measured_records()
     features, _ = calibration_features(records, {})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CalibrationWarning)
@@ -248,10 +224,7 @@ def test_held_out_errors_of_a_new_device_are_those_of_leaving_each_device_out() 
     """The calibration's own cross-validation says how far a device it never saw is off: each of the two devices
     predicted from the other one alone, as done here by hand, gives the 'a new device' row; every record is held
     out once in a network fold, the 'a new network on known devices' row."""
-    records = pd.DataFrame([{"hardware": device, "network": arch, "precision": "fp32", "batch": 1,
-                             "latency_s": ms / 1e3}
-                            for arch, raspi, pixel in MEASURED
-                            for device, ms in (("raspi4", raspi), ("pixel3", pixel))])
+    records = measured_records()
     features, _ = calibration_features(records, {})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CalibrationWarning)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import rooflinekit as rk
+from conftest import NoFit, StopFit
 from rooflinekit.cli import main
 from rooflinekit.compare.calibrate import (
     CalibrationWarning, calibrate_from_paths, calibration_features, default_calibration, default_features,
@@ -99,25 +100,13 @@ def test_calibrating_a_record_faster_than_its_bound_warns(tmp_path: Path, monkey
                              units={"latency_s": "ms"}, constants={"precision": "int8"})
 
 
-class _Stop(Exception):
-    """Raised instead of the refit: the test needs only what happens before it."""
-
-
-class _NoFit:
-    def __init__(self, **params: object) -> None:
-        pass
-
-    def fit(self, features: pd.DataFrame) -> None:
-        raise _Stop
-
-
 def test_extending_the_shipped_calibration_with_a_record_faster_than_its_bound_warns(
         monkeypatch: pytest.MonkeyPatch) -> None:
     features = default_features("MCU").iloc[[0]].copy()
     features["latency_s"] = features["roofline_latency_s"] / 3  # three times faster than the bound
-    monkeypatch.setattr(defaults, "CalibratedPredictor", _NoFit)
+    monkeypatch.setattr(defaults, "CalibratedPredictor", NoFit)
     with pytest.warns(CalibrationWarning, match=r"^1 record measured faster than the roofline bound .* 3x faster"):
-        with pytest.raises(_Stop):
+        with pytest.raises(StopFit):
             defaults.extend_default_calibration(features)
 
 
