@@ -38,8 +38,9 @@ import numpy as np
 import pandas as pd
 
 import rooflinekit as rk
-from rooflinekit.descriptors import DType
+from rooflinekit.descriptors import AggregateNetwork, DType
 from rooflinekit.networks.transformer import bundled_transformer_configs
+from rooflinekit.quick import AGGREGATE_KERNELS, LAUNCH_OVERHEAD_S, OVERHEAD_KINDS, overhead_text
 from rooflinekit.roofline import CountedNetwork, HardwareGrid, roofline_times
 
 TEMPLATES = ["A100-PCIe-80GB", "H100-SXM5-80GB", "NVIDIA L4", "Tesla T4", "ZCU104-DPU", "Xeon Gold 6226",
@@ -112,6 +113,16 @@ def baseline(networks: list[CountedNetwork], hardware: list[HardwareGrid]) -> pd
         out.fill(value)
         return out
 
+    notes = objects(())  # the overhead note of a GPU or CPU bound below the launch cost per kernel (quick's rule)
+    kinds = np.array([g.template.kind.value for g in hardware])[None, :, None, None]
+    aggregate = np.array([isinstance(n.spec, AggregateNetwork) for n in networks])[:, None, None, None]
+    for kind in OVERHEAD_KINDS:
+        for whole in (True, False):
+            rule = (time_s < AGGREGATE_KERNELS * LAUNCH_OVERHEAD_S) if whole else (time_s / kernels[:, None, None, None]
+                                                                                   < LAUNCH_OVERHEAD_S)
+            rows = np.flatnonzero(((kinds == kind) & (aggregate == whole) & rule).ravel())
+            if len(rows):
+                notes[rows] = [(overhead_text(kind, whole),)] * len(rows)
     engine_batches = np.empty(n_b, dtype=object)
     for i, size in enumerate(BATCHES):
         engine_batches[i] = (size,)
@@ -139,7 +150,7 @@ def baseline(networks: list[CountedNetwork], hardware: list[HardwareGrid]) -> pd
         "estimate": constant("bound"), "engines": np.broadcast_to(engines[None, :, None, None], shape).ravel(),
         "engine_batches": np.broadcast_to(engine_batches, shape).ravel(),
         "kernels": np.broadcast_to(kernels[:, None, None, None], shape).ravel(),
-        "fits": pd.arrays.BooleanArray(fits.ravel(), np.zeros(n, dtype=bool)), "notes": objects(()),
+        "fits": pd.arrays.BooleanArray(fits.ravel(), np.zeros(n, dtype=bool)), "notes": notes,
         "status": constant("ok"),
         "grid_point": np.broadcast_to(np.arange(n_g)[None, None, :, None], shape).ravel(), **axis_columns,
     }

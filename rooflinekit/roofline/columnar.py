@@ -191,15 +191,19 @@ class TableBuilder:
         return column
 
     def _add_notes(self, rows: slice, notes: NoteRows) -> None:
-        """Write ``notes`` into ``rows``, its sources appended to this builder's."""
+        """Write ``notes`` into ``rows``, its sources appended to this builder's. The rows' columns are stored only
+        once a row reads another column than 0 (a sweep whose rows carry fixed notes needs only their sources:
+        four bytes a row, not eight)."""
         if "notes/source" not in self.data:
             if (notes.source == EMPTY).all():
                 return
             self.data["notes/source"] = np.full(self.capacity, EMPTY, dtype=np.int32)
-            self.data["notes/column"] = np.zeros(self.capacity, dtype=np.int32)
         self.data["notes/source"][rows] = np.where(notes.source >= 0, notes.source + len(self.note_sources),
                                                    notes.source)
-        self.data["notes/column"][rows] = notes.column
+        if "notes/column" not in self.data and np.any(notes.column):
+            self.data["notes/column"] = np.zeros(self.capacity, dtype=np.int32)
+        if "notes/column" in self.data:
+            self.data["notes/column"][rows] = notes.column
         self.note_sources.extend(notes.sources)
 
     def frame(self, first_row: int = 0) -> pd.DataFrame:
@@ -209,8 +213,9 @@ class TableBuilder:
         for name in self.columns:
             if name == "notes":
                 if "notes/source" in self.data:
-                    out[name] = NotesArray(self.note_sources, self.data["notes/source"][:n],
-                                           self.data["notes/column"][:n])
+                    column = self.data["notes/column"][:n] if "notes/column" in self.data else \
+                        np.broadcast_to(np.int32(0), (n,))  # every row reads its source's column 0
+                    out[name] = NotesArray(self.note_sources, self.data["notes/source"][:n], column)
                 else:  # no row has a note: one code viewed n times
                     out[name] = NotesArray((), np.broadcast_to(np.int32(EMPTY), (n,)),
                                            np.broadcast_to(np.int32(0), (n,)))

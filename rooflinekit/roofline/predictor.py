@@ -1056,8 +1056,12 @@ def _warn_idle_peak_axes(grid: HardwareGrid, counted: CountedNetwork) -> None:
                       stacklevel=2)
 
 
+_NOTE_CHUNK_ROWS = 1 << 18
+"""Rows :func:`overhead_noted` tests at a time (its temporaries are a few arrays of this many rows)."""
+
+
 def overhead_noted(notes: NoteRows, kinds: Sequence[str], kind_code: np.ndarray, aggregate: np.ndarray,
-                   latency_s: np.ndarray, kernels: np.ndarray) -> NoteRows:
+                   latency_s: np.ndarray, kernels: np.ndarray, fresh: bool = False) -> NoteRows:
     """``notes`` (N,) of sweep rows with :func:`rooflinekit.quick.overhead_note` appended to the rows it applies to,
     its rule on arrays, so that each row's notes are :func:`rooflinekit.api.predict`'s.
 
@@ -1075,6 +1079,9 @@ def overhead_noted(notes: NoteRows, kinds: Sequence[str], kind_code: np.ndarray,
         (N,) the rows' bounds t (s); NaN on a row not predicted (never noted).
     kernels : numpy.ndarray
         (N,) the kernels K each row runs.
+    fresh : bool, optional
+        Whether ``notes``' row arrays were made for this call alone (a ``take``): then they are changed in place
+        rather than copied (a sweep's millions of rows: 12 bytes a row saved at its peak).
 
     Returns
     -------
@@ -1086,38 +1093,36 @@ def overhead_noted(notes: NoteRows, kinds: Sequence[str], kind_code: np.ndarray,
 
     if not set(kinds) & set(OVERHEAD_KINDS):
         return notes
-    latency = np.asarray(latency_s, dtype=np.float64)
-    count = np.asarray(kernels, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_kernel = latency / count
-    positive = latency > 0
-    rules = {True: positive & (latency < AGGREGATE_KERNELS * LAUNCH_OVERHEAD_S) & aggregate,  # known by totals
-             False: positive & (count >= 1) & (per_kernel < LAUNCH_OVERHEAD_S) & ~aggregate}  # by its layers
-    which = np.full(len(notes), -1, dtype=np.int64)
-    texts: list[str] = []
-    for k, kind in enumerate(kinds):
-        if kind not in OVERHEAD_KINDS:
-            continue
-        on = kind_code == k
-        for whole, rule in rules.items():
-            rows = on & rule
-            if rows.any():
-                which[rows] = len(texts)
-                texts.append(overhead_text(kind, whole))
-    picked = np.flatnonzero(which >= 0)
-    if not len(picked):
+    cases = [(k, kind, whole) for k, kind in enumerate(kinds) if kind in OVERHEAD_KINDS for whole in (True, False)]
+    texts = [overhead_text(kind, whole) for _, kind, whole in cases]
+    which = np.full(len(notes), -1, dtype=np.int8)  # index into texts; one byte a row (a sweep has millions)
+    for start in range(0, len(notes), _NOTE_CHUNK_ROWS):  # chunks: temporaries of a chunk, not of the sweep
+        part = slice(start, start + _NOTE_CHUNK_ROWS)
+        latency = np.asarray(latency_s[part], dtype=np.float64)
+        count = np.asarray(kernels[part], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rules = {True: (latency > 0) & (latency < AGGREGATE_KERNELS * LAUNCH_OVERHEAD_S) & aggregate[part],
+                     False: (latency > 0) & (count >= 1) & (latency / count < LAUNCH_OVERHEAD_S) & ~aggregate[part]}
+        codes = kind_code[part]
+        for index, (k, _, whole) in enumerate(cases):
+            which[part][(codes == k) & rules[whole]] = index
+    noted = which >= 0  # masks, not index arrays: a sweep may note millions of rows
+    if not noted.any():
         return notes
     # nothing is read now: rows without notes read the note from one fixed source, rows with notes of their own
     # read them with the note after them (_Suffixed), one source per source of theirs
-    sources: list[NoteSource] = [*notes.sources, FixedNotes(tuple((text,) for text in texts))]
-    source, column = notes.source.copy(), notes.column.copy()
-    alone = picked[notes.source[picked] == EMPTY]
-    source[alone], column[alone] = len(notes.sources), which[alone]
-    own = picked[notes.source[picked] >= 0]
-    for code in np.unique(notes.source[own]).tolist():
-        rows = own[notes.source[own] == code]
+    # one source per text, each row reading its column 0: a sweep's columns of notes stay compact (columnar)
+    sources: list[NoteSource] = [*notes.sources, *(FixedNotes(((text,),)) for text in texts)]
+    alone = noted & (notes.source == EMPTY)  # read before the rows are changed (in place when fresh)
+    own = np.flatnonzero(noted & (notes.source >= 0))  # rows with capacity or precision notes: few
+    groups = [(code, own[notes.source[own] == code]) for code in np.unique(notes.source[own]).tolist()]
+    suffixed = [_Suffixed(notes.sources[code], notes.column[rows], which[rows], tuple(texts)) for code, rows in groups]
+    source, column = (notes.source, notes.column) if fresh else (notes.source.copy(), notes.column.copy())
+    np.add(which, np.int32(len(notes.sources)), out=source, where=alone, casting="unsafe")  # no (N,) temporaries
+    np.copyto(column, 0, where=alone)
+    for (_, rows), suffix in zip(groups, suffixed):
         source[rows], column[rows] = len(sources), np.arange(len(rows))
-        sources.append(_Suffixed(notes.sources[code], notes.column[rows], which[rows], tuple(texts)))
+        sources.append(suffix)
     return NoteRows(sources, source, column)
 
 
@@ -1487,7 +1492,7 @@ class SweepPlan:
         arrays["notes"] = overhead_noted(
             notes.take(order), [cast(HardwareSpec, self.hardware[h]).kind.value for h in hardware],
             coded["hardware"][0], np.repeat([isinstance(c.spec, AggregateNetwork) for c in chosen], n_h * n_b),
-            cast(np.ndarray, arrays["latency_s"]), cast(np.ndarray, arrays["kernels"]))
+            cast(np.ndarray, arrays["latency_s"]), cast(np.ndarray, arrays["kernels"]), fresh=True)
         constants: dict[str, Hashable] = {"mode": self.mode, "traffic": self.traffic.name,
                                           **{c: (-1 if c == "grid_point" else None) for c in grid_columns}}
         return n_s * n_h * n_b, constants, arrays, coded
@@ -1509,8 +1514,9 @@ class SweepPlan:
             notes = cast(NoteRows, result["notes"])  # an evaluation's notes are rows of notes
             numbers["notes"] = SweepPlan._noted(notes, (note,), np.zeros(n, dtype=np.int64))
         numbers["kernels"] = np.asarray(result["kernels"], dtype=np.float64)
-        numbers["notes"] = overhead_noted(cast(NoteRows, numbers["notes"]), (kind,), np.zeros(n, dtype=np.int64),
-                                          np.full(n, isinstance(counted.spec, AggregateNetwork)),
+        numbers["notes"] = overhead_noted(cast(NoteRows, numbers["notes"]), (kind,),  # broadcast: no memory
+                                          np.broadcast_to(np.int64(0), (n,)),
+                                          np.broadcast_to(isinstance(counted.spec, AggregateNetwork), (n,)),
                                           cast(np.ndarray, numbers["latency_s"]), cast(np.ndarray, numbers["kernels"]))
         if evaluation.bound_codes is not None:
             coded["bound"] = (evaluation.bound_codes, evaluation.bound_labels)
