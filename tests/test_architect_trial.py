@@ -161,7 +161,7 @@ def test_plot_pareto_labels_bound_calibrated_and_grid_axes():
     from rooflinekit.plots import plot_pareto
 
     frame = pd.DataFrame({"peak_ops_per_s.int8": [1e14, 1e15, 1e16], "bandwidth_bytes_per_s.GDDR6": [1e11, 1e12, 1e13],
-                          "fps": [1e3, 1e4, 1e5], "calibrated_fps": [5e2, 5e3, 5e4]})
+                          "fps": [1e3, 1e4, 1e5], "calibrated_fps": [5e2, 5e3, 5e4], "estimate": ["bound"] * 3})
     ax = plot_pareto(frame, "peak_ops_per_s.int8", "calibrated_fps", (False, True)).axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("int8 peak [ops/s]", "Calibrated throughput [frames/s]")
     # was: the bare column names; the sweep's fps read "Throughput", not the bound it is
@@ -169,6 +169,10 @@ def test_plot_pareto_labels_bound_calibrated_and_grid_axes():
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("GDDR6 bandwidth [B/s]", "Throughput bound (roofline) [frames/s]")
     ax.figure.canvas.draw()
     assert "1 TB/s" in [t.get_text() for t in ax.get_xticklabels()]  # 1e12 B/s with an SI prefix
+    # measured fps beside predicted (no estimate column, or estimates that are not all bounds) is no bound
+    for mixed in (frame.drop(columns="estimate"), frame.assign(estimate=["bound", "calibrated", "bound"])):
+        ax = plot_pareto(mixed, "bandwidth_bytes_per_s.GDDR6", "fps", (False, True)).axes[0]
+        assert ax.get_ylabel() == "Throughput [frames/s]"
 
 
 # --- grid axes end exactly where asked (was: 10 ** log10(x), 4.9999999999999992e13 for 5e13) ---
