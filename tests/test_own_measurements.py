@@ -162,6 +162,33 @@ def test_an_efficiency_above_100_percent_warns_with_the_first_row_and_what_to_ch
         align(predictions.assign(estimate="calibrated"), records)  # an estimate is no bound: not checked
 
 
+def test_a_record_at_a_larger_batch_than_its_prediction_is_counted_apart_and_notes_are_quoted() -> None:
+    # one batch-1 prediction of 100 fps (10 ms per frame); best_over_batch matches every batch to it. Record 0, batch
+    # 1, 4 ms: 250 %, beats its own bound, with a note. Record 1, batch 8, 40 ms: 200 fps, 200 %, but a batch-1
+    # bound does not bound batch 8. Record 2, batch 1, 50 ms: 20 %.
+    predictions = pd.DataFrame({"hardware": ["NUCLEO-L4R5ZI"], "network": ["LeNet-MNIST"], "precision": ["int8"],
+                                "batch": [1], "fps": [100.0]})
+    records = pd.DataFrame({"hardware": "NUCLEO-L4R5ZI", "network": "LeNet-MNIST", "pruning_pct": 100.0,
+                            "precision": "int8", "batch": [1, 8, 1], "latency_s": [4e-3, 40e-3, 50e-3],
+                            "source": ["runs.csv:2", "runs.csv:3", "runs.csv:4"],
+                            "notes": ["weights held on chip", None, None]})
+    with pytest.warns(CalibrationWarning) as caught:
+        result = align(predictions, records, best_over_batch=True)
+    assert sorted(result.matched["efficiency_pct"].tolist()) == pytest.approx([20.0, 200.0, 250.0])
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert message.startswith("1 record measured faster than the roofline bound of its hardware spec")
+    assert "(first: runs.csv:2: NUCLEO-L4R5ZI / LeNet-MNIST: measured 4 ms < bound 10 ms, 2.5x faster)" in message
+    assert "with notes on why: 1 of 1 (the first's: 'weights held on chip')" in message
+    assert message.endswith("1 record at a larger batch than its prediction's ran faster than that prediction, "
+                            "which bounds only its own batch (weights are read once per batch, so a memory-bound "
+                            "network's bound grows with the batch): predict at each record's batch (sweep "
+                            "batches=...) and align without best_over_batch to check them")
+    with pytest.warns(CalibrationWarning) as caught:  # only the batch-8 record beats the batch-1 prediction
+        align(predictions, records.iloc[[1, 2]], best_over_batch=True)
+    assert str(caught[0].message).startswith("1 record at a larger batch than its prediction's ran faster")
+
+
 def test_cli_efficiency_warns_of_the_trials_297_percent(trial: Path, capsys) -> None:
     # measured at a third of the bound's latency: 300 %
     latency = 1 / (3 * _bound_fps())
@@ -240,7 +267,8 @@ def test_python_and_cli_say_which_release_a_calibrated_prediction_used(capsys) -
                        "--calibrated", "--framework", "TFLite Micro", "--format", "json")
     payload = json.loads(out)
     assert code == 0 and payload["framework_version"] is None and payload["release_used"] == release
-    assert payload["notes"] == list(prediction.notes) and payload["levels"] == list(prediction.calibration_levels)
+    assert payload["notes"] == list(prediction.notes)
+    assert payload["calibration_levels"] == list(prediction.calibration_levels)
     code, out, _ = run(capsys, "predict", "LeNet-MNIST", "--hardware", "NUCLEO-L4R5ZI", "--precision", "int8",
                        "--calibrated", "--framework", "TFLite Micro")
     assert f"release_used        {release}" in out and f"note: {note}" in out

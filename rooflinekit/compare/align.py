@@ -57,6 +57,7 @@ from rooflinekit.compare.calibrate.features import (
 )
 from rooflinekit.compare.records import is_missing, require_columns
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec, Precision
+from rooflinekit.display import counted
 from rooflinekit.errors import CalibrationWarning, PrecisionError, RecordError, RooflineError, UnknownNameError
 
 KEY = ("hardware", "network", "pruning_pct", "precision", "batch")
@@ -447,20 +448,45 @@ def _faster_than_bound(matched: pd.DataFrame) -> str | None:
     """The warning of matched rows faster than their roofline bound (``efficiency_pct`` > 100, the prediction no
     calibrated estimate), worded by :func:`~rooflinekit.compare.calibrate.features.faster_than_bound_message`; None
     when there is none. The first row's latencies are per batch: ``batch / measured_fps`` measured,
-    ``batch / predicted_fps`` the bound (s; a batch not stated counts as 1)."""
+    ``batch / predicted_fps`` the bound (s; a batch not stated counts as 1).
+
+    A record at a larger batch than its prediction's (``best_over_batch`` matches every batch to one prediction)
+    beats no bound: with weights read once per batch, the bound of a memory-bound network at batch b is up to b
+    times that at batch 1. Such rows are counted apart, with what to do to check them; and where the faster rows
+    carry ``notes`` (a loader's word on why, e.g. QuTiBench's FINN records hold their weights on chip), the warning
+    says how many do and quotes the first."""
     faster = matched["efficiency_pct"] > 100
     if "predicted_estimate" in matched:
         faster &= matched["predicted_estimate"].ne("calibrated")
     if not faster.any():
         return None
-    first = matched[faster].iloc[0]
-    where = first["source"] if "source" in matched and not is_missing(first["source"]) else \
-        f"record {shown(_plain(first['record_index']), 20)}"
-    batch = 1.0 if is_missing(first["batch"]) else float(first["batch"])
-    return faster_than_bound_message(
-        int(faster.sum()), f"{where}: {first['hardware']} / {first['network']}", batch / first["measured_fps"],
-        batch / first["predicted_fps"], f"their efficiency_pct is above 100 % (the first's: "
-        f"{first['efficiency_pct']:.0f} %) because the spec or the record is wrong, not because the board beat it")
+    record_batch = pd.to_numeric(matched["batch"], errors="coerce").fillna(1.0) if "batch" in matched else 1.0
+    predicted_batch = pd.to_numeric(matched["predicted_batch"], errors="coerce").fillna(1.0) \
+        if "predicted_batch" in matched else pd.Series(1.0, index=matched.index)
+    larger = faster & (record_batch > predicted_batch)
+    own = faster & ~larger
+    parts = []
+    if own.any():
+        first = matched[own].iloc[0]
+        where = first["source"] if "source" in matched and not is_missing(first["source"]) else \
+            f"record {shown(_plain(first['record_index']), 20)}"
+        batch = 1.0 if is_missing(first["batch"]) else float(first["batch"])
+        parts.append(faster_than_bound_message(
+            int(own.sum()), f"{where}: {first['hardware']} / {first['network']}", batch / first["measured_fps"],
+            batch / first["predicted_fps"], f"their efficiency_pct is above 100 % (the first's: "
+            f"{first['efficiency_pct']:.0f} %) because the spec or the record is wrong, not because the board beat "
+            "it"))
+        if "notes" in matched:
+            noted = matched.loc[own, "notes"].map(lambda v: not is_missing(v) and bool(str(v).strip()))
+            if noted.any():
+                parts.append(f"with notes on why: {int(noted.sum())} of {int(own.sum())} (the first's: "
+                             f"{shown(str(matched.loc[own, 'notes'][noted].iloc[0]), 160)})")
+    if larger.any():
+        parts.append(f"{counted(int(larger.sum()), 'record')} at a larger batch than its prediction's ran faster "
+                     "than that prediction, which bounds only its own batch (weights are read once per batch, so a "
+                     "memory-bound network's bound grows with the batch): predict at each record's batch "
+                     "(sweep batches=...) and align without best_over_batch to check them")
+    return "; ".join(parts)
 
 
 MATCHED_NAMES = ("hardware", "network", "pruning_pct", "precision")

@@ -13,6 +13,17 @@ Column mapping (source -> record):
 - ``batch/thread/stream`` -> ``batch``; ``lat-comp`` [ms] -> ``latency_s`` = lat-comp / 1000 (one batch, compute only)
 - ``fps-comp`` -> ``throughput_fps`` (QuTiBench's measured throughput); ``Full_Pwr_W`` -> ``power_w``
 - ``top1`` / ``top1 [%]`` -> ``accuracy_top1_pct``; the table's data set (imagenet, cifar, mnist) -> ``task``
+- ``notes``: why a record may run faster than a roofline bound of the catalog's specs although its spec and unit
+  are right (:mod:`~rooflinekit.compare.loaders.qutibench_notes`): every ZCU104-FINN record (FINN holds its weights
+  on chip, so the level-0 bound, weights from DRAM, does not bound it), every TX2 MLP record (at batch 64 and 128
+  they imply more than the GPU's dense peak for the MLP the tables name), and a row whose ``fps-comp`` and
+  ``batch / lat-comp`` disagree by more than 5 % (both values)
+
+QuTiBench's predictions are batch-1 bounds (weights read once per frame) and its efficiency compares them with the
+best fps over batch sizes. With weights-only traffic weights are read once per batch, so the bound of a memory-bound
+network at batch b is up to b times its batch-1 bound: a record at batch b > 1 above a batch-1 prediction (the TX2
+and FINN MLPs, up to 31x) has beaten nothing. Compare each record with a prediction at its own batch
+(``rooflinekit.sweep(..., batches=[...])`` and :func:`~rooflinekit.compare.align` without ``best_over_batch``).
 
 Not read: ``lat-sys``/``fps-system`` (system level, incl. I/O), ``tp-*`` and ``GOPS`` (derived with inconsistent op
 counts), ``hw_*``/``nn_total_operations`` (copied specs; ``10000000`` is a "not found" sentinel) and the keys.
@@ -29,6 +40,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from rooflinekit.compare.loaders.qutibench_notes import record_notes
 from rooflinekit.compare.records import LoadResult, files_frame, is_missing, records_frame
 from rooflinekit.display import counted
 from rooflinekit.errors import RecordError
@@ -89,12 +101,14 @@ def _task(path: Path, network: Any) -> str | None:
 
 def _row(row: pd.Series, path: Path, relative: str, line: int) -> dict[str, Any]:
     top1 = row["top1"] if "top1" in row.index else row.get("top1 [%]")
+    hardware, batch = _hardware(row), row["batch/thread/stream"]
     return {
-        "hardware": _hardware(row), "network": row["NN_Topology"], "precision": row["Datatype"],
-        "pruning_pct": row["PruningFactor"], "batch": row["batch/thread/stream"],
+        "hardware": hardware, "network": row["NN_Topology"], "precision": row["Datatype"],
+        "pruning_pct": row["PruningFactor"], "batch": batch,
         "task": _task(path, row["NN_Topology"]), "latency_s": _milliseconds(row["lat-comp"]),
         "throughput_fps": row["fps-comp"], "power_w": row.get("Full_Pwr_W"), "accuracy_top1_pct": top1,
         "source": f"{relative}:{line}",
+        "notes": record_notes(hardware, row["NN_Topology"], row["fps-comp"], batch, row["lat-comp"]),
     }
 
 
