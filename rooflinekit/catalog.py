@@ -2,7 +2,11 @@
 
 Each YAML file holds ``hardware: [...]`` or ``networks: [...]``. Name lookups ignore case, spaces and
 punctuation (``TX2 - maxn`` = ``tx2-maxn``) and accept every alias a spec lists. A network query may end with a
-pruning percentage (``ResNet-50 80%``, ``CNV_12.5``); without one it means the unpruned (100 %) variant.
+pruning percentage (``ResNet-50 80%``, ``CNV_12.5``); without one it means the unpruned (100 %) variant. A short
+name that means several devices (:data:`AMBIGUOUS_HARDWARE`: ``L4``) is refused, naming them. A multi-device
+system that names its device (``interconnect.member``) is checked against that device wherever a spec is loaded
+from YAML (:func:`check_member`): a system whose per-device fields differ from its member's is a
+:class:`SpecError`.
 
 **One lookup, one spec.** :func:`get_hardware` and :func:`get_network` do not load the whole catalog: a
 :class:`CatalogIndex` maps every name and alias to the file (and position in it) that defines it, and only that
@@ -35,6 +39,7 @@ from rooflinekit.catalog_files import HARDWARE_DIR as HARDWARE_DIR, MODEL_DIR as
 from rooflinekit.catalog_files import normalize_name as normalize_name  # re-exported
 from rooflinekit.catalog_files import cache_file, catalog_files, network_key, read_cache, stamp, write_cache
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
+from rooflinekit.descriptors.hardware import device_differences
 from rooflinekit.descriptors._base import spec_error, spec_message
 from rooflinekit.errors import SpecError, UnknownNameError
 
@@ -191,9 +196,12 @@ def _validate(path: Path, entries: list[dict], make, first: int = 0) -> list:
 
 
 def load_hardware_file(path: str | Path) -> list[HardwareSpec]:
-    """Validate every spec of one hardware YAML file."""
+    """Validate every spec of one hardware YAML file; a system naming its member device checks it against the
+    bundled catalog's device (:func:`check_member`)."""
     path = Path(path)
-    return _validate(path, _read_entries(path, "hardware"), HardwareSpec.model_validate)
+    specs: list[HardwareSpec] = _validate(path, _read_entries(path, "hardware"), HardwareSpec.model_validate)
+    _check_members(path.name, specs, _bundled_device)
+    return specs
 
 
 def load_network_file(path: str | Path) -> list[NetworkSpec]:
@@ -232,6 +240,117 @@ def _not_found(kind: str, command: str, query: str, names: list[str]) -> Unknown
                             name=query, kind=kind, suggestions=close)
 
 
+AMBIGUOUS_HARDWARE: dict[str, dict[str, str]] = {
+    "l4": {"NVIDIA L4": "the NVIDIA data-center GPU",
+           "NUCLEO-L496ZG": "the STM32L4 MCU board, which the TinyML study calls 'L4'"},
+}
+"""Short names that mean several catalog devices: lookup key (:func:`normalize_name`) -> {catalog name: what it
+is}. None of them is an alias: a lookup is refused, naming every meaning, rather than picking one (a user of the
+LLM and GPU features means the GPU by 'L4', the TinyML study's tables the board)."""
+
+
+def _ambiguous(query: str) -> UnknownNameError:
+    """The error of a lookup of a short name of :data:`AMBIGUOUS_HARDWARE`."""
+    meanings = AMBIGUOUS_HARDWARE[normalize_name(query)]
+    listed = " or ".join(f"{name} ({what})" for name, what in meanings.items())
+    return UnknownNameError(f"hardware {shown(query)} is ambiguous: it may mean {listed}; give the full name",
+                            name=query, kind="hardware", suggestions=list(meanings))
+
+
+def check_member(system: HardwareSpec, find: Callable[[str], HardwareSpec | None] | None = None) -> HardwareSpec:
+    """The device a multi-device ``system`` names as its ``interconnect.member``, checked to be what the system
+    says of one device.
+
+    Parameters
+    ----------
+    system : HardwareSpec
+        A spec with an ``interconnect`` whose ``member`` is given.
+    find : callable, optional
+        Lookup key (:func:`normalize_name`) -> spec or None, where the member is looked up; None: the bundled
+        catalog.
+
+    Returns
+    -------
+    HardwareSpec
+        The member device, a spec without an ``interconnect`` whose per-device fields (every field but
+        :data:`~rooflinekit.descriptors.hardware.SYSTEM_FIELDS`: peaks per data type, memories, clock, TDP, kind,
+        family, ...) equal the system's (:func:`~rooflinekit.descriptors.hardware.device_differences`).
+
+    Raises
+    ------
+    SpecError
+        When no member is named, the member is not in the catalog or is itself a system, or a field differs:
+        the message names the field, both values and what to do; ``field`` is the dotted field
+        (``peak_ops_per_s.int4``).
+    """
+    member = resolve_member(system, find)
+    differences = device_differences(system, member)
+    if differences:
+        field, mine, theirs = differences[0]
+        others = [f for f, _, _ in differences[1:]]
+        also = f" (also differ: {', '.join(others)})" if others else ""
+        raise SpecError(f"{system.name}: {field} is {_value(mine)} but its member {member.name}'s is "
+                        f"{_value(theirs)}{also}; a system's per-device fields are its member's: copy {member.name}'s "
+                        "value, name the device the system is made of in interconnect.member, or leave member out "
+                        "for a device the catalog does not hold",
+                        field=field)
+    return member
+
+
+def resolve_member(system: HardwareSpec, find: Callable[[str], HardwareSpec | None] | None = None) -> HardwareSpec:
+    """The device a multi-device ``system`` names as its ``interconnect.member`` (not checked against the system's
+    fields: :func:`check_member` does that), looked up with ``find`` (key -> spec or None; None: the bundled
+    catalog).
+
+    Raises
+    ------
+    SpecError
+        When ``system`` names no member, or the member is not in the catalog or is itself a system.
+    """
+    link = system.interconnect
+    if link is None or link.member is None:
+        raise SpecError(f"{system.name}: names no member device; give interconnect.member, the catalog name of the "
+                        "device the system is made of", field="interconnect.member")
+    member = (find or _bundled_device)(normalize_name(link.member))
+    if member is None:
+        raise SpecError(f"{system.name}: interconnect.member {shown(link.member)} is not a catalog device; give the "
+                        "catalog name of the device the system is made of (list them with 'rooflinekit hardware "
+                        "list'), or leave member out", field="interconnect.member")
+    if member.interconnect is not None:
+        raise SpecError(f"{system.name}: interconnect.member {shown(link.member)} is itself a system of "
+                        f"{member.interconnect.devices} devices; name a single device", field="interconnect.member")
+    return member
+
+
+def _value(value: object) -> str:
+    """A compared field value as a message shows it: 'not given' for None, numbers with :g."""
+    if value is None:
+        return "not given"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return shown(value)
+
+
+def _check_members(file_name: str, specs: Iterable[HardwareSpec],
+                   find: Callable[[str], HardwareSpec | None]) -> None:
+    """:func:`check_member` on every spec of one file that names a member; its error headed with the file."""
+    for spec in specs:
+        if spec.interconnect is not None and spec.interconnect.member is not None:
+            try:
+                check_member(spec, find)
+            except SpecError as exc:
+                raise SpecError(f"{file_name}: {exc}", field=exc.field) from None
+
+
+def _bundled_device(key: str) -> HardwareSpec | None:
+    """The bundled catalog's spec whose name or alias has lookup ``key``, or None."""
+    if hardware_catalog.cache_info().currsize == 0:
+        spec = _HARDWARE_INDEX.find(key)
+        if spec is not None:
+            return spec  # type: ignore[return-value]
+    return hardware_catalog()._index.get(key)  # type: ignore[return-value]
+
+
 class HardwareCatalog:
     """All hardware specs of a folder, looked up by name or alias; ``specs`` is a tuple sorted by name."""
 
@@ -241,13 +360,32 @@ class HardwareCatalog:
 
     @classmethod
     def from_dir(cls, folder: str | Path = HARDWARE_DIR) -> "HardwareCatalog":
-        """Every spec of the ``*.yaml`` files of ``folder`` (the same objects :func:`get_hardware` returned)."""
-        memo = _HARDWARE_INDEX.validated if Path(folder) == HARDWARE_DIR else {}
-        return cls([spec for path in sorted(Path(folder).glob("*.yaml"))
-                    for spec in _load_file(path, "hardware", HardwareSpec.model_validate, memo)])
+        """Every spec of the ``*.yaml`` files of ``folder`` (the same objects :func:`get_hardware` returned).
+
+        A system naming its member device (``interconnect.member``) is checked against it (:func:`check_member`),
+        the member looked up in ``folder`` first, then (for another folder than the bundled one) in the bundled
+        catalog: a :class:`SpecError` naming the file, the system and the field that differs."""
+        bundled = Path(folder) == HARDWARE_DIR
+        memo = _HARDWARE_INDEX.validated if bundled else {}
+        files = {path.name: _load_file(path, "hardware", HardwareSpec.model_validate, memo)
+                 for path in sorted(Path(folder).glob("*.yaml"))}
+        catalog = cls([spec for specs in files.values() for spec in specs])
+
+        def find(key: str) -> HardwareSpec | None:
+            own = catalog._index.get(key)
+            return own if own is not None or bundled else _bundled_device(key)  # type: ignore[return-value]
+
+        for file_name, specs in files.items():
+            _check_members(file_name, specs, find)
+        return catalog
 
     def get(self, name: str) -> HardwareSpec:
-        spec = self._index.get(normalize_name(name))
+        """The spec called ``name`` or one of its aliases; :class:`UnknownNameError` naming the close names, or the
+        devices a short name of :data:`AMBIGUOUS_HARDWARE` may mean."""
+        key = normalize_name(name)
+        spec = self._index.get(key)
+        if spec is None and key in AMBIGUOUS_HARDWARE:
+            raise _ambiguous(name)
         if spec is None:
             raise _not_found("hardware", "hardware", name, [s.name for s in self.specs])
         return spec  # type: ignore[return-value]
@@ -329,15 +467,24 @@ def _check_name(name: object, kind: str, listing: str) -> None:
                         f"with '{listing}'")
 
 
+_MEMBERS_CHECKED: set[str] = set()
+"""Names of the bundled systems whose member :func:`get_hardware` checked (the full catalog checks all of them)."""
+
+
 def get_hardware(name: str) -> HardwareSpec:
-    """The bundled hardware spec called ``name`` (or one of its aliases); validates only that spec's entry
-    until the whole catalog is loaded (see the module docstring). A ``name`` that is not a string is a
-    :class:`SpecError`."""
+    """The bundled hardware spec called ``name`` (or one of its aliases); validates only that spec's entry (and a
+    system's member device, :func:`check_member`) until the whole catalog is loaded (see the module docstring). A
+    ``name`` that is not a string is a :class:`SpecError`; a short name that means several devices
+    (:data:`AMBIGUOUS_HARDWARE`) an :class:`UnknownNameError` naming them."""
     _check_name(name, "hardware", "rooflinekit hardware list")
     if hardware_catalog.cache_info().currsize == 0:
         spec = _HARDWARE_INDEX.find(normalize_name(name))
-        if spec is not None:
-            return spec  # type: ignore[return-value]
+        if isinstance(spec, HardwareSpec):
+            if spec.interconnect is not None and spec.interconnect.member is not None \
+                    and spec.name not in _MEMBERS_CHECKED:
+                check_member(spec)
+                _MEMBERS_CHECKED.add(spec.name)
+            return spec
     return hardware_catalog().get(name)
 
 

@@ -93,6 +93,12 @@ def test_precision_parse(text, weights, activations, compute):
         weights, activations, compute)
 
 
+@pytest.mark.parametrize(("text", "shown"), [("int8", "int8"), ("w4a8", "W-int4_A-int8"), ("W-int8_A-float32", "W-int8_A-fp32"), ("FP16", "fp16")])
+def test_a_precision_prints_as_its_label_not_as_enum_members(text, shown):
+    # was: 'weights=<DType.INT4: 'int4'> activations=<DType.FP16: 'fp16'>' in f-strings and messages
+    assert str(Precision.parse(text)) == f"{Precision.parse(text)}" == shown
+
+
 def test_precision_tie_prefers_float():
     assert Precision(weights="int16", activations="fp16").compute is DType.FP16
 
@@ -111,6 +117,18 @@ def test_unknown_dtype_message():
 def test_hardware_round_trips_json_and_yaml(spec):
     assert HardwareSpec.model_validate_json(spec.model_dump_json()) == spec
     assert HardwareSpec.model_validate(yaml.safe_load(yaml.safe_dump(spec.model_dump(mode="json")))) == spec
+
+
+@given(hardware_specs(), st.integers(2, 64), st.none() | st.sampled_from(["A100-SXM4-80GB", "H100-SXM5-80GB"]))
+def test_a_system_with_a_member_round_trips_json_and_yaml(spec, devices, member):
+    link = {"name": "NVLink", "devices": devices, "bandwidth_bytes_per_s": "450 GB/s", "latency_s": "1 us",
+            "source": "test", "member": member}
+    system = spec.model_copy(update={"interconnect": link})
+    assert system.interconnect.member == member
+    assert HardwareSpec.model_validate_json(system.model_dump_json()) == system
+    assert HardwareSpec.model_validate(yaml.safe_load(yaml.safe_dump(system.model_dump(mode="json")))) == system
+    assert HardwareSpec.model_validate(yaml.safe_load(yaml.safe_dump(system.model_dump(mode="json",
+                                                                                       exclude_none=True)))) == system
 
 
 @given(st.one_of(layer_networks(), aggregate_networks()))

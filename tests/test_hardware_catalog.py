@@ -47,10 +47,10 @@ OTHER_QUTIBENCH_SPELLINGS = {
     "ZCU104 INT8": "ZCU104-DPU", "Ultra96 DPU": "Ultra96-DPU", "Ultra96 DPU INT8": "Ultra96-DPU",
     "Ultra96-INT8": "Ultra96-DPU", "ZCU102 INT8": "ZCU102-DPU",
 }
-AMBIGUOUS = ("EdgeTPU", "TX2", "TPU", "A100", "H100", "Jetson Orin Nano")
+AMBIGUOUS = ("EdgeTPU", "TX2", "TPU", "A100", "H100", "Jetson Orin Nano", "L4")
 SEED_MCUS = {"NUCLEO-L496ZG": 80e6, "DISCO-F469NI": 180e6, "NUCLEO-F767ZI": 216e6}
 SEED_ALIASES = {
-    "L4": "NUCLEO-L496ZG", "F4": "DISCO-F469NI", "F7": "NUCLEO-F767ZI", "NUCLEO_L496ZG": "NUCLEO-L496ZG",
+    "F4": "DISCO-F469NI", "F7": "NUCLEO-F767ZI", "NUCLEO_L496ZG": "NUCLEO-L496ZG",
     "DISCO_F469NI": "DISCO-F469NI", "NUCLEO_F767ZI": "NUCLEO-F767ZI",
 }
 # MLPerf Tiny closed-division 'Board Name' values that this catalog covers -> expected catalog entry

@@ -86,6 +86,7 @@ def test_cli_calibrated_system_prints_the_combination(capsys):
 def test_a_system_of_an_unknown_device_is_keyed_as_unseen_and_still_says_how_devices_combine(tmp_path):
     spec = get_hardware("DGX H100").model_dump(mode="json", exclude_none=True)
     spec.update(name="8x My GPU", aliases=[], clock_hz=1.5e9)  # no catalog device has this clock
+    spec["interconnect"].pop("member")  # a user's system naming no member: the matching rule decides
     path = tmp_path / "my_system.yaml"
     path.write_text(yaml.safe_dump({"hardware": [spec]}), encoding="utf-8")
     assert member_device(api.resolve_hardware(path)) is None

@@ -23,6 +23,7 @@ the named level (an Edge TPU's parameter cache backed by its host link).
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import Annotated, Any, Literal, Mapping, Self
 
@@ -184,6 +185,12 @@ class Interconnect(_HardwareDescriptor):
     "900 GB/s" being both directions added. ``latency_s`` is the fixed cost of one transfer step (s). A ring
     all-reduce of ``n`` bytes over N devices then takes ``2 (N-1)/N x n / bandwidth + 2 (N-1) x latency``.
     ``devices`` is how many devices the system holds; the spec's peaks and memories are **one device's**.
+
+    ``member`` (optional) is the catalog name of that device (``A100-SXM4-80GB`` in a DGX A100). The system's
+    per-device fields (:data:`SYSTEM_FIELDS` aside: peaks, memories, clock, TDP, kind, family, ...) must then equal
+    the member's: loading a spec from a file or the catalog checks it (:func:`rooflinekit.catalog.check_member`)
+    and a calibrated prediction is keyed as that device. The spec still gives those fields itself: a spec is
+    whole without the catalog.
     """
 
     name: str = Field(min_length=1, description="name of the link (NVLink 4, PCIe 5 x16)")
@@ -197,6 +204,12 @@ class Interconnect(_HardwareDescriptor):
                                            "('5 us')")
     source: str = Field(min_length=1, description="where the link's numbers come from (datasheet, manual, "
                                                   "measurement)")
+    member: str | None = Field(default=None, min_length=1,
+                               description="catalog name of the device the system is made of ('A100-SXM4-80GB'); "
+                                           "the spec's per-device fields (peaks, memories, clock, TDP, kind, "
+                                           "family, ...) must equal that device's, which loading checks, and a "
+                                           "calibrated prediction is keyed as it; none: the device whose fields "
+                                           "match, if exactly one does")
 
 
 class HardwareSpec(_HardwareDescriptor):
@@ -383,3 +396,62 @@ class HardwareSpec(_HardwareDescriptor):
         """The on-chip level with the largest capacity that ``engine`` reaches, or None when there is none."""
         on_chip = [m for m in self.reachable_memories(engine) if m.on_chip]
         return max(on_chip, key=lambda m: m.capacity_bytes) if on_chip else None
+
+
+SYSTEM_FIELDS = frozenset({"name", "aliases", "source", "notes", "interconnect"})
+"""The :class:`HardwareSpec` fields that describe a multi-device system rather than its device: every other field
+(and a memory level's or engine's every field but ``source``) is the member device's."""
+
+
+def device_differences(system: HardwareSpec, member: HardwareSpec) -> list[tuple[str, Any, Any]]:
+    """Where ``system`` (a spec of several identical devices) says of one device something other than ``member``.
+
+    Every field but :data:`SYSTEM_FIELDS` is compared, memory levels and engines by position and without their
+    ``source``, peaks per data type (a type one of them lists and the other does not differs). Numbers are equal
+    within a relative 1e-9, so that one quantity written in two units (``1248 TOPS``, ``1.248 POPS``) agrees.
+
+    Parameters
+    ----------
+    system, member : HardwareSpec
+        The system and the device it names as its ``interconnect.member``.
+
+    Returns
+    -------
+    list of (str, object, object)
+        ``(field, system's value, member's value)`` per difference, the field dotted (``peak_ops_per_s.int4``,
+        ``memories.0.bandwidth_bytes_per_s``), values in SI units as JSON gives them, None where a field is not
+        given; empty when the two agree.
+    """
+    found: list[tuple[str, Any, Any]] = []
+    _differences("", _device_view(system), _device_view(member), found)
+    return found
+
+
+def _device_view(spec: HardwareSpec) -> dict[str, Any]:
+    """``spec``'s device fields as JSON values, its memories' and engines' sources left out."""
+    view = spec.model_dump(mode="json", exclude=set(SYSTEM_FIELDS))
+    for part in ("memories", "engines"):
+        view[part] = [{key: value for key, value in item.items() if key != "source"} for item in view[part]]
+    return view
+
+
+def _differences(field: str, mine: Any, theirs: Any, found: list[tuple[str, Any, Any]]) -> None:
+    """Append to ``found`` each leaf where ``mine`` and ``theirs`` differ (mappings by key, equally long lists of
+    mappings by position)."""
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        for key in dict.fromkeys([*mine, *theirs]):
+            _differences(f"{field}.{key}" if field else key, mine.get(key), theirs.get(key), found)
+    elif (isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs)
+          and all(isinstance(item, dict) for item in [*mine, *theirs])):
+        for position, (a, b) in enumerate(zip(mine, theirs)):
+            _differences(f"{field}.{position}", a, b, found)
+    elif not _same(mine, theirs):
+        found.append((field, mine, theirs))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, numbers within a relative 1e-9 (booleans exactly)."""
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        return math.isclose(a, b, rel_tol=1e-9)
+    return bool(a == b)

@@ -134,6 +134,9 @@ class Precision(Frozen):
             return self.weights.value
         return f"W-{self.weights.value}_A-{self.activations.value}"
 
+    def __str__(self) -> str:
+        return self.label
+
 
 def _precision_input(value: Any) -> Any:
     if isinstance(value, (str, DType)):

@@ -43,6 +43,7 @@ from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.features import calibration_features
 from rooflinekit.compare.loaders import load_mlperf_inference
 from rooflinekit.descriptors import AggregateNetwork, HardwareSpec, LayerNetwork, NetworkSpec
+from rooflinekit.descriptors.hardware import device_differences
 from rooflinekit.errors import CalibrationWarning
 from rooflinekit.networks.mlperf import mlperf_network
 
@@ -212,18 +213,26 @@ def _device_fields(spec: HardwareSpec) -> dict[str, Any]:
 
 def member_device(spec: HardwareSpec) -> HardwareSpec | None:
     """The catalog device that a system of several identical devices (``spec`` with an ``interconnect``, whose
-    peaks and memories are one device's) is made of; None for one device, or when not exactly one catalog device
-    matches.
+    peaks and memories are one device's) is made of; None for one device, or when none is found.
 
-    A catalog device (without an interconnect) matches when every field that describes one device is equal
-    (kind, family, core type, clock, compute units, TDP, default precision, engines, the memories' names,
-    capacities, bandwidths and roles) and its peaks agree with the system's on every data type both list (a
-    system entry may list fewer: the DGX A100 one gives no int4 peak). The DGX H100 is H100-SXM5-80GB by this
-    rule: its calibrated prediction is keyed on that device (:func:`query_keys`).
+    A system naming its device (``interconnect.member``, as every catalog system does) is made of that device
+    while what it says of one device equals the device's
+    (:func:`~rooflinekit.descriptors.hardware.device_differences`; loading a spec from a file refuses one that
+    differs, so None here means a copy changed since, such as a point of a hardware grid, which no record had);
+    a member the catalog does not hold is a :class:`~rooflinekit.errors.SpecError`
+    (:func:`~rooflinekit.catalog.resolve_member`). Without the field, a catalog device (without an interconnect)
+    matches when every field that describes one device is equal (kind, family, core type, clock, compute units,
+    TDP, default precision, engines, the memories' names, capacities, bandwidths and roles) and its peaks agree
+    with the system's on every data type both list, and the system is made of it when exactly one matches. The
+    DGX H100 names H100-SXM5-80GB: its calibrated prediction is keyed on that device (:func:`query_keys`).
     """
     if spec.interconnect is None:
         return None
-    from rooflinekit.catalog import hardware_catalog
+    from rooflinekit.catalog import hardware_catalog, resolve_member
+
+    if spec.interconnect.member is not None:
+        member = resolve_member(spec)
+        return None if device_differences(spec, member) else member
 
     fields = _device_fields(spec)
     matches = [device for device in hardware_catalog().specs
