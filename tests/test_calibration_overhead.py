@@ -115,7 +115,7 @@ def test_json_round_trip_keeps_the_overhead_terms_and_versions_2_3_and_4_still_r
     records = gpu_records(n=40)
     fit = overhead_predictor(op_classes="fine").fit(records)
     text = fit.to_json()
-    assert json.loads(text)["format"] == JSON_FORMAT == "rooflinekit.calibration/5"
+    assert json.loads(text)["format"] == JSON_FORMAT == "rooflinekit.calibration/6"
     back = CalibratedPredictor.from_json(text)
     assert back.kernel_overhead_ref_s == 1e-5 and back.call_overhead_ref_s == 1e-3 and back.op_classes == "fine"
     assert back.predict(records) == pytest.approx(fit.predict(records), rel=1e-12)

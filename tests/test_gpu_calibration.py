@@ -180,7 +180,7 @@ def test_json_round_trip_keeps_factors_and_regime():
     shipped = default_calibration("GPU")
     text = calibration_json(shipped)
     data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
-    assert data["format"] == "rooflinekit.calibration/5" and data["regime"]["batch"] == 64
+    assert data["format"] == "rooflinekit.calibration/6" and data["regime"]["batch"] == 64
     back = read_calibration(text)
     features = default_features("GPU")
     with warnings.catch_warnings():

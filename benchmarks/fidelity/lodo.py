@@ -77,8 +77,9 @@ class Baseline(Protocol):
 
 
 def fold_predictions(train: pd.DataFrame, held: pd.DataFrame, calibrated: CalibratedPredictor,
-                     naive: Baseline) -> pd.DataFrame:
-    """One fold: ``calibrated`` and ``naive`` fitted on ``train``, every predictor's latency (s) for ``held``.
+                     naive: Baseline, own_class: np.ndarray | None = None) -> pd.DataFrame:
+    """One fold: ``calibrated`` fitted on ``train`` and ``naive`` on the rows of ``train`` marked ``own_class``
+    (the held-out rows' hardware class; default all), every predictor's latency (s) for ``held``.
 
     Returns
     -------
@@ -92,7 +93,8 @@ def fold_predictions(train: pd.DataFrame, held: pd.DataFrame, calibrated: Calibr
         calibrated.fit(train)
         low, high = calibrated.predict_interval(held)
         return pd.DataFrame({
-            "roofline": held["roofline_latency_s"], "naive": naive.fit(train).predict(held),
+            "roofline": held["roofline_latency_s"],
+            "naive": naive.fit(train if own_class is None else train[own_class]).predict(held),
             "calibrated": calibrated.predict(held), "low": low, "high": high,
             "depth": calibrated.explain(held)["depth"]}, index=held.index)
 
@@ -113,13 +115,14 @@ def leave_one_device_out(features: pd.DataFrame, device: str = "catalog_hardware
     for number, held in enumerate(devices, start=1):
         test = (features[device] == held).to_numpy()
         hardware_class = features.loc[test, "hardware_class"].iloc[0]
-        train = (features["hardware_class"] == hardware_class).to_numpy() & ~test
-        if not train.any():
+        own = (features["hardware_class"] == hardware_class).to_numpy() & ~test
+        if not own.any():
             progress(f"{held}: alone in hardware class {hardware_class}, not predicted")
             continue
-        progress(f"leave {held} out ({number}/{len(devices)}): fit on {train.sum()} rows of "
-                 f"{features.loc[train, device].nunique()} other {hardware_class} device(s)")
-        parts.append(fold_predictions(features[train], features[test], make(), MedianEfficiency()))
+        progress(f"leave {held} out ({number}/{len(devices)}): fit on {(~test).sum()} rows of "
+                 f"{features.loc[~test, device].nunique()} other devices, {features.loc[own, device].nunique()} "
+                 f"of them {hardware_class}")
+        parts.append(fold_predictions(features[~test], features[test], make(), MedianEfficiency(), own[~test]))
     if not parts:
         raise CalibrationError("no device shares its hardware class with another; leave-one-device-out needs two")
     return pd.concat(parts)

@@ -179,8 +179,8 @@ def held_out_residuals(features: pd.DataFrame, splits: list[Split],
     """Log residuals, depths, devices and device novelty of the test rows of every split, and their networks and
     network novelty where ``networks`` names each row's network (index of ``features``).
 
-    ``fit_predict(train, test)`` returns the predicted latency_s and the depth of each test row; ``devices`` names
-    each row's device (index of ``features``).
+    ``fit_predict(train, test)`` returns the predicted latency_s and the depth of each test row (NaN latency: no
+    prediction, the row is left out); ``devices`` names each row's device (index of ``features``).
     """
     residuals, depths, names, novel, network_names, novel_network = [], [], [], [], [], []
     measured = features["latency_s"].to_numpy(dtype=float)
@@ -188,8 +188,10 @@ def held_out_residuals(features: pd.DataFrame, splits: list[Split],
     network = None if networks is None else networks.fillna("<missing>").astype(str).to_numpy()
     for train, test in splits:
         predicted, depth = fit_predict(features[train], features[test])
-        residuals.append(np.log(measured[test] / predicted))
-        depths.append(depth)
+        made = np.isfinite(predicted)
+        test = np.flatnonzero(test)[made]  # the rows predicted
+        residuals.append(np.log(measured[test] / predicted[made]))
+        depths.append(np.asarray(depth)[made])
         names.append(device[test])
         novel.append(~np.isin(device[test], device[train]))
         if network is not None:

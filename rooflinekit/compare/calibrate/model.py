@@ -7,7 +7,9 @@ Model (:class:`CalibratedPredictor`), on the features T_c(r) (s) and kernels(r) 
     t0(r)        = F_kernel_overhead(r) * kernel_overhead_ref_s         (s per kernel)
     t_call(r)    = F_call_overhead(r) * call_overhead_ref_s             (s per inference call)
     log F_c(r)   = theta0 + b[global][c] + b[core_family][c] + b[framework][c] + b[framework_version][c]
-                   + b[system][c]
+                   + b[system][c]                                   (an op class c)
+    log F_o(r)   = theta0 + b[global][o] + b[framework][o] + b[framework_version][o] + b[system][o]
+                                                                    (an overhead term o: no core-family level)
 
 each b taken at r's key on that level: the core family of H (:func:`~.features.core_family`), the software-stack
 family (:func:`~rooflinekit.compare.records.normalize_framework`), (family, version) and the system
@@ -36,8 +38,9 @@ Per-kernel overhead (Hockney's form t = t0 + work / rate, summed over kernels): 
 framework pay a fixed time per kernel launch (driver, framework dispatch, synchronization), independent of the
 kernel's size; a GPU at batch 1 runs a small CNN hundreds of times slower than its roofline for that reason alone.
 With ``kernel_overhead_ref_s`` set, the model carries it as one more class, ``kernel_overhead``, whose feature is
-``kernels x t_ref``: the multiplicative machinery above then fits t0 per level (hardware class, core family, stack,
-release, system), shrunk toward its parent like every other factor. t_ref only sets the scale the log-factor starts
+``kernels x t_ref``: the multiplicative machinery above then fits t0 per level (global, stack, release, system:
+:data:`OVERHEAD_LEVELS`, not the core family: dispatch, launch and synchronization are the software stack's and its
+host's work), shrunk toward its parent like every other factor. t_ref only sets the scale the log-factor starts
 from (theta0 x t_ref); choose it near the expected overhead (1e-5 s for eager GPU frameworks). The per-call
 overhead (``call_overhead_ref_s``, class ``call_overhead``, feature ``1 x t_ref``) is the same for the fixed cost of
 one inference call (input copy, graph setup, the final synchronization): milliseconds on a GPU behind PyTorch.
@@ -51,6 +54,20 @@ devices; the shape dependence the data does need is by op class (``op_classes="f
 by default: on the MLPerf Tiny networks (MCUs, 10-40 layers) a per-kernel time is hard to tell apart from the class
 factors (AD is fully connected only), and with ``kernel_overhead_ref_s=1e-4`` the MLPerf Tiny median APEs
 (forward / LOBO / LOMO) were 15.3 / 12.8 / 19.4 % against 14.8 / 11.0 / 19.2 % without it.
+
+Several hardware classes in one fit: the op-class factors never cross classes, the overhead terms do. On records
+of more than one hardware class (``class_scoped_``), the op classes' keys of the global, framework and framework-
+version levels (:data:`CLASS_SCOPED_LEVELS`) are prefixed by the row's hardware class (``GPU | PyTorch``) and their
+theta0 is the class's own median log slowdown (``class_theta0_``), so a GPU's conv factor and a CPU's are fitted
+apart however they share a stack, each as a fit on its class alone would; the overhead terms keep the stack's own
+key (``PyTorch``) and the overall theta0, so the per-call and per-kernel overhead of a stack is one estimate from
+every class it ran on.
+They are the stack's cost (eager dispatch, launch, synchronization on the host), and a device of a class that never
+ran the stack (a CPU under PyTorch, where the records had PyTorch on GPUs only) takes the stack's overheads from
+the other classes and its op-class factors from its own class, shrunk toward its class's level. Measured on
+NAS-Bench-201 (``benchmarks/fidelity/RESULTS.md``): the Xeon under PyTorch, predicted from two TFLite CPUs alone,
+was 4x too fast (75 % median APE); PyTorch's overheads, seen on the GPUs, take it to 22 %. On records of one class
+the keys and theta0 are as before.
 
 Intervals (:mod:`.intervals`): quantiles of held-out log residuals, by depth (without those of the devices and
 networks held out where a new one has an interval of its own), give each prediction an interval of the stated
@@ -70,7 +87,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -90,28 +107,42 @@ from rooflinekit.roofline import traffic_model
 
 LEVELS = ("global", "core_family", "framework", "framework_version", "system")
 REQUIRABLE_LEVELS = LEVELS[1:]
+CLASS_SCOPED_LEVELS = ("global", "framework", "framework_version")
+"""Levels whose op-class factors are keyed per hardware class on a predictor fitted on several classes (the core
+family and the system belong to one class by themselves); the overhead terms stay keyed across classes."""
 DEFAULT_SYSTEM_COLUMNS = ("catalog_hardware", "framework", "framework_version")
 KEY_SEPARATOR = " | "
-JSON_FORMAT = "rooflinekit.calibration/5"
+JSON_FORMAT = "rooflinekit.calibration/6"
 READABLE_FORMATS = ("rooflinekit.calibration/1", "rooflinekit.calibration/2", "rooflinekit.calibration/3",
-                    "rooflinekit.calibration/4", JSON_FORMAT)
+                    "rooflinekit.calibration/4", "rooflinekit.calibration/5", JSON_FORMAT)
 """Version 1 lacks releases, hardware classes and intervals: read with none of them. Version 2 lacks the
 per-kernel overhead (``kernel_overhead_ref_s``): read without it, which is what it was fitted as. Version 3 lacks
 the devices and the unseen-device interval: read with the depth intervals only (``device_offset_prior`` None).
-Version 4 lacks the networks and the new-network interval: read without it (``network_offset_prior`` None)."""
+Version 4 lacks the networks and the new-network interval: read without it (``network_offset_prior`` None).
+Versions 1-5 key every level across hardware classes: read unscoped (``class_scoped_`` False), as fitted."""
 KERNEL_OVERHEAD = "kernel_overhead"
 """The class of the per-kernel overhead term: feature ``kernels x kernel_overhead_ref_s``."""
 CALL_OVERHEAD = "call_overhead"
 """The class of the per-call overhead term: feature ``call_overhead_ref_s`` on every row."""
+OVERHEAD_CLASSES = (CALL_OVERHEAD, KERNEL_OVERHEAD)
+OVERHEAD_LEVELS = ("global", "framework", "framework_version", "system")
+"""The levels of the overhead terms: the software stack's, not the core family's (module docstring)."""
 NO_RECORD_WARNING = "no calibration record had"
 """How the :class:`CalibrationWarning` of classes without calibration records starts (see ``class_factors``)."""
+
+
+def _texts(column: pd.Series) -> pd.Series:
+    """Each value as text, a missing one as <unknown> (each distinct value converted once)."""
+    codes, values = pd.factorize(column, use_na_sentinel=False)
+    texts = np.array([UNKNOWN if is_missing(v) else str(v) for v in values], dtype=object)
+    return pd.Series(texts[codes], index=column.index, dtype=object)
 
 
 def _key_strings(features: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     """One key per row: the columns' values joined by ' | ', a missing value (or absent column) as <unknown>."""
     if not columns:
         return np.full(len(features), "*", dtype=object)
-    parts = [features[c].map(lambda v: UNKNOWN if is_missing(v) else str(v)) if c in features.columns
+    parts = [_texts(features[c]) if c in features.columns
              else pd.Series(UNKNOWN, index=features.index) for c in columns]
     return parts[0].str.cat(parts[1:], sep=KEY_SEPARATOR).to_numpy(dtype=object) if len(parts) > 1 \
         else parts[0].to_numpy(dtype=object)
@@ -121,7 +152,7 @@ def _devices(features: pd.DataFrame) -> pd.Series:
     """Each row's device: ``catalog_hardware``, else ``hardware``, else one unnamed device for every row."""
     for column in ("catalog_hardware", "hardware"):
         if column in features.columns:
-            return features[column].map(lambda v: UNKNOWN if is_missing(v) else str(v))
+            return _texts(features[column])
     return pd.Series(UNKNOWN, index=features.index)
 
 
@@ -137,6 +168,36 @@ def _networks(features: pd.DataFrame) -> pd.Series | None:
 def _with_releases(features: pd.DataFrame) -> pd.DataFrame:
     """``features`` with ``framework_version`` keyed as :func:`~.releases.release_versions` says."""
     return features.assign(framework_version=release_versions(features))
+
+
+def _normal_equations(positions: list[np.ndarray], size: int
+                      ) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``(share, residual) -> (J^T J, J^T residual)`` of the Gauss-Newton step, without forming J.
+
+    J (rows x ``size``) is d log predicted_r / d beta_j: the share of row r's time in class i at each coefficient
+    j = ``positions[level][r, i]`` (index ``size``: the fixed zero, dropped). Rows whose positions agree on every
+    level (one device, stack and release) form one pattern g, and J^T J sums, over patterns and pairs of levels
+    (a, b), the class Gram matrix S_g^T S_g (classes x classes, S_g the pattern's rows of ``share``) at the
+    coefficients (positions[a], positions[b]); J^T residual sums S_g^T residual_g at each level's coefficients.
+    The cost grows with rows x classes^2 and patterns x (levels x classes)^2, not with rows x coefficients^2.
+    """
+    pattern = np.concatenate(positions, axis=1)  # (rows, levels x classes)
+    cells, group = np.unique(pattern, axis=0, return_inverse=True)
+    group = np.asarray(group).ravel()
+    order = np.argsort(group, kind="stable")
+    starts = np.searchsorted(group[order], np.arange(len(cells)))
+    levels = len(positions)
+
+    def equations(share: np.ndarray, residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ordered = share[order]
+        gram = np.add.reduceat(ordered[:, :, None] * ordered[:, None, :], starts)  # (patterns, classes, classes)
+        moment = np.add.reduceat(ordered * residual[order][:, None], starts)  # (patterns, classes)
+        jtj, jtr = np.zeros((size + 1, size + 1)), np.zeros(size + 1)
+        np.add.at(jtj, (cells[:, :, None], cells[:, None, :]), np.tile(gram, (1, levels, levels)))
+        np.add.at(jtr, cells, np.tile(moment, (1, levels)))
+        return jtj[:size, :size], jtr[:size]
+
+    return equations
 
 
 class CalibratedPredictor:
@@ -165,7 +226,9 @@ class CalibratedPredictor:
       network takes the interval of a known one
 
     Learned: ``theta0_``, ``classes_`` (class names fitted), ``coef_`` (level -> key -> log-factor per class, in the
-    order of ``classes_``), ``n_records_``, ``n_iter_``, ``objective_``, ``newest_releases_`` (stack -> newest
+    order of ``classes_``; on a ``class_scoped_`` predictor the op classes' keys of :data:`CLASS_SCOPED_LEVELS` are
+    prefixed by the hardware class), ``class_scoped_`` (fitted on several hardware classes: module docstring),
+    ``n_records_``, ``n_iter_``, ``objective_``, ``newest_releases_`` (stack -> newest
     calibrated version key), ``hardware_classes_``, ``residual_quantiles_`` (depth -> log-residual quantiles),
     ``devices_`` (the devices of the records), ``novel_device_`` (the log-residual interval of a device not in
     ``devices_`` and its ``scale``, ``df`` and number of inner ``devices``, :func:`~.intervals.novel_device_table`;
@@ -255,6 +318,44 @@ class CalibratedPredictor:
         return [name for name, ref in ((CALL_OVERHEAD, self.call_overhead_ref_s),
                                        (KERNEL_OVERHEAD, self.kernel_overhead_ref_s)) if ref is not None]
 
+    def _level_keys(self, features: pd.DataFrame, level: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each row's key on ``level`` for the op classes and for the overhead terms (module docstring; None: the
+        overhead terms take no factor on this level, :data:`OVERHEAD_LEVELS`): the same key, except on a
+        ``class_scoped_`` predictor where the op classes' key of :data:`CLASS_SCOPED_LEVELS` is prefixed by the row's
+        hardware class (the global level's key is the class alone)."""
+        keys = _key_strings(features, self._level_columns(level))
+        if not getattr(self, "class_scoped_", False) or level not in CLASS_SCOPED_LEVELS:
+            return keys, keys if level in OVERHEAD_LEVELS else None
+        classes = _key_strings(features, ("hardware_class",))
+        if level == "global":
+            return classes, keys
+        return np.array([f"{c}{KEY_SEPARATOR}{k}" for c, k in zip(classes, keys)], dtype=object), keys
+
+    def _centre(self, features: pd.DataFrame) -> np.ndarray:
+        """The log-factor each row's classes start from (rows x ``classes_``): theta0, except for the op classes of
+        a ``class_scoped_`` predictor, where it is the row's hardware class's own median log slowdown
+        (``class_theta0_``; theta0 for a class without one)."""
+        centre = np.full((len(features), len(self.classes_)), self.theta0_)
+        if getattr(self, "class_theta0_", None):
+            own = np.array([self.class_theta0_.get(c, self.theta0_)
+                            for c in _key_strings(features, ("hardware_class",))])
+            centre[:, ~self._overhead_mask()] = own[:, None]
+        return centre
+
+    def _overhead_mask(self) -> np.ndarray:
+        """Per fitted class (``classes_``): True for an overhead term."""
+        return np.isin(np.array(self.classes_, dtype=object), OVERHEAD_CLASSES)
+
+    def calibrated_keys(self, level: str) -> list[str]:
+        """The keys ``level`` was calibrated on as the records give them (a stack, ``stack | release``, a core
+        family, ...), without the hardware-class prefix of a ``class_scoped_`` predictor's op-class keys."""
+        self._check_fitted()
+        keys = set(self.coef_[level])
+        if getattr(self, "class_scoped_", False) and level in CLASS_SCOPED_LEVELS and level != "global":
+            prefixes = tuple(f"{c}{KEY_SEPARATOR}" for c in self.hardware_classes_)
+            keys = {next((k[len(p):] for p in prefixes if k.startswith(p)), k) for k in keys}
+        return sorted(keys)
+
     def _design(self, features: pd.DataFrame) -> tuple[list[str], np.ndarray]:
         """Class names and the (rows, classes) matrix of terms in s: the ``roofline_s:<class>`` columns, then
         ``call_overhead_ref_s`` (class :data:`CALL_OVERHEAD`) and ``kernels x kernel_overhead_ref_s`` (class
@@ -303,14 +404,18 @@ class CalibratedPredictor:
         times, self.classes_ = times[:, fitted], [name for name, f in zip(names, fitted) if f]
         log_latency = np.log(latency)
         self.theta0_ = float(np.median(log_latency - np.log(total)))
+        self.hardware_classes_ = sorted({str(c) for c in features.get("hardware_class", pd.Series(dtype=object))
+                                        if not is_missing(c)})
+        self.class_scoped_ = len(self.hardware_classes_) > 1
+        slowdown = pd.Series(log_latency - np.log(total), index=features.index)
+        self.class_theta0_ = {str(c): float(v) for c, v in slowdown.groupby(
+            _key_strings(features, ("hardware_class",))).median().items()} if self.class_scoped_ else {}
         beta, blocks, self.n_iter_, self.objective_ = self._solve(features, times, log_latency)
         size = len(self.classes_)
         self.coef_ = {level: {key: beta[offset + i * size: offset + (i + 1) * size] for i, key in enumerate(keys)}
                       for level, (keys, offset) in blocks.items()}
         self.n_records_ = len(features)
         self.newest_releases_ = newest_releases(features)
-        self.hardware_classes_ = sorted({str(c) for c in features.get("hardware_class", pd.Series(dtype=object))
-                                        if not is_missing(c)})
         self.devices_ = sorted(set(_devices(features)))
         networks = _networks(features)
         self.networks_ = [] if networks is None else sorted(set(networks))
@@ -327,10 +432,19 @@ class CalibratedPredictor:
         params = {**self.get_params(), "interval_coverage": None, "required_levels": ()}  # held-out keys fall back
 
         def fit_predict(train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+            """Held-out latency_s and depth of ``test``; NaN (no prediction) on a row of a hardware class that
+            ``train`` lacks (the only device of its class held out), whose factors would cross classes."""
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", CalibrationWarning)
                 inner = CalibratedPredictor(**params).fit(train)
-                return inner.predict(test), inner.explain(test)["depth"].to_numpy()
+                classes = test.get("hardware_class")
+                own = np.ones(len(test), dtype=bool) if classes is None or not inner.hardware_classes_ else \
+                    classes.isin(inner.hardware_classes_).to_numpy()
+                predicted, depth = np.full(len(test), np.nan), np.zeros(len(test), dtype=int)
+                if own.any():
+                    predicted[own] = inner.predict(test[own])
+                    depth[own] = inner.explain(test[own])["depth"].to_numpy()
+                return predicted, depth
 
         rows = pd.Series(np.arange(len(features)), index=features.index)
         groupings = [features["network"] if "network" in features.columns else rows,
@@ -360,17 +474,27 @@ class CalibratedPredictor:
         """
         n, n_classes = times.shape
         blocks, penalty, offset, positions = {}, [], 0, []
+        overhead = self._overhead_mask()[None, :]
         for level in LEVELS:
-            keys, inverse = np.unique(_key_strings(features, self._level_columns(level)), return_inverse=True)
+            op_keys, overhead_keys = self._level_keys(features, level)
+            both = op_keys if overhead_keys is None else np.concatenate([op_keys, overhead_keys])
+            keys, inverse = np.unique(both, return_inverse=True)
+            key_index = np.broadcast_to(inverse[:n, None], (n, n_classes)) if overhead_keys is None else \
+                np.where(overhead, inverse[n:, None], inverse[:n, None])  # (rows, classes)
             blocks[level] = (list(keys), offset)
-            positions.append(offset + inverse[:, None] * n_classes + np.arange(n_classes)[None, :])
+            positions.append(offset + key_index * n_classes + np.arange(n_classes)[None, :])
+            if overhead_keys is None:  # the overhead terms point at the fixed zero after the coefficients
+                positions[-1] = np.where(overhead, -1, positions[-1])
             penalty += [self._lambda(level)] * (len(keys) * n_classes)
             offset += len(keys) * n_classes
+        positions = [np.where(p < 0, offset, p) for p in positions]
         penalty = np.array(penalty)
-        rows = np.arange(n)[:, None]
+        normal_equations = _normal_equations(positions, offset)
+        centre = self._centre(features)
 
         def evaluate(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-            parts = np.exp(self.theta0_ + sum(beta[p] for p in positions)) * times
+            extended = np.append(beta, 0.0)
+            parts = np.exp(centre + sum(extended[p] for p in positions)) * times
             predicted = parts.sum(axis=1)
             residual = np.log(predicted) - log_latency
             return float(residual @ residual + penalty @ beta**2), residual, parts / predicted[:, None]
@@ -378,10 +502,8 @@ class CalibratedPredictor:
         beta = np.zeros(offset)
         objective, residual, share = evaluate(beta)
         for iteration in range(1, self.max_iter + 1):
-            jacobian = np.zeros((n, offset))  # d log predicted_r / d beta_j = share of r's time in j's class
-            for p in positions:
-                jacobian[rows, p] = share
-            step = np.linalg.solve(jacobian.T @ jacobian + np.diag(penalty), -(jacobian.T @ residual + penalty * beta))
+            gram, moment = normal_equations(share, residual)
+            step = np.linalg.solve(gram + np.diag(penalty), -(moment + penalty * beta))
             scale = 1.0
             while True:
                 candidate = evaluate(beta + scale * step)
@@ -409,7 +531,7 @@ class CalibratedPredictor:
                                        "hardware classes; use the roofline bound, or calibrate with records of that "
                                        "class")
         versions = features["framework_version"].copy()
-        known_releases = self.coef_["framework_version"]
+        known_releases = set(self.calibrated_keys("framework_version"))
         spelled: dict[tuple[str, Any], str] = {}  # (framework, release_key) -> the calibrated key's version
         for key in sorted(known_releases):
             framework_text, _, version_text = key.rpartition(KEY_SEPARATOR)
@@ -433,21 +555,32 @@ class CalibratedPredictor:
         resolved = features.assign(framework_version=versions)
         notes: list[list[str]] = [[] for _ in range(len(features))]
         depth = np.array([int(row in fell_back) for row in range(len(features))])
+        overheads = bool(self._overhead_mask().any())
         for level in REQUIRABLE_LEVELS:
             known = self.coef_[level]
-            for row, key in enumerate(_key_strings(resolved, self._level_columns(level))):
+            op_keys, overhead_keys = self._level_keys(resolved, level)
+            overhead_keys = op_keys if overhead_keys is None else overhead_keys
+            for row, (key, op_key, overhead_key) in enumerate(
+                    zip(_key_strings(resolved, self._level_columns(level)), op_keys, overhead_keys)):
                 if level == "framework_version" and row in fell_back:
                     stack, _, given = fell_back[row].rpartition(KEY_SEPARATOR)
                     asked = f"{stack} release not given (not calibrated)" if given == UNKNOWN \
                         else f"{fell_back[row]} not calibrated"
-                    notes[row].append(f"{level}: {asked} -> {key} ({FALLBACK_RULE})")
+                    text = f"{level}: {asked} -> {key} ({FALLBACK_RULE})"
                 elif level == "framework_version" and row in given_as:
-                    notes[row].append(f"{level}: {key} (given as {given_as[row]}: the same release)")
-                elif key in known:
-                    notes[row].append(f"{level}: {key}")
+                    text = f"{level}: {key} (given as {given_as[row]}: the same release)"
+                elif op_key in known or overheads and overhead_key in known:
+                    text = f"{level}: {key}"
                 else:
                     notes[row].append(f"{level}: {key} not calibrated (coarser levels used)")
                     depth[row] += 1
+                    continue
+                if op_key not in known and op_key != overhead_key:  # a class-scoped key known for the overheads only
+                    hardware_class = op_key[:-len(KEY_SEPARATOR + key)]
+                    text += (f" for the overhead terms (calibrated on other hardware classes); its op-class factors "
+                             f"not calibrated on {hardware_class} (coarser levels used)")
+                    depth[row] += 1
+                notes[row].append(text)
         return resolved, notes, depth
 
     def explain(self, features: pd.DataFrame) -> pd.DataFrame:
@@ -490,9 +623,10 @@ class CalibratedPredictor:
             raise CalibrationError("features have no roofline_s:<class> columns; build them with calibration_features")
         names += self._overhead_names()
         features, _, _ = self._resolve(features)
-        theta = np.full((len(features), len(self.classes_)), self.theta0_)
+        theta = self._centre(features)
+        overhead = self._overhead_mask()
         for level in LEVELS:
-            keys = _key_strings(features, self._level_columns(level))
+            keys, overhead_keys = self._level_keys(features, level)
             known = self.coef_[level]
             if level in self.required_levels:
                 unseen = sorted({k for k in keys if k not in known})
@@ -501,7 +635,13 @@ class CalibratedPredictor:
                         f"{level.replace('_', ' ')} {', '.join(map(repr, unseen))} was not calibrated and "
                         f"required_levels forbids a fallback; calibrated: {', '.join(sorted(known))}")
             zero = np.zeros(len(self.classes_))
-            theta += np.array([known.get(k, zero) for k in keys]).reshape(theta.shape)
+            terms = np.array([known.get(k, zero) for k in keys]).reshape(theta.shape)
+            if overhead_keys is None:
+                terms[:, overhead] = 0.0
+            elif overhead_keys is not keys and overhead.any():
+                terms[:, overhead] = np.array([known.get(k, zero) for k in overhead_keys]
+                                              ).reshape(theta.shape)[:, overhead]
+            theta += terms
         factors = pd.DataFrame(np.exp(theta), index=features.index, columns=self.classes_)
         # a class scales nothing where its roofline time is 0 on every row (a view's class: a flatten moves nothing)
         timed = {c.removeprefix(ROOFLINE_PREFIX) for c in class_columns(features) if (features[c] != 0).any()}
@@ -538,6 +678,7 @@ class CalibratedPredictor:
             "coefficients": {level: {key: dict(zip(self.classes_, map(float, values)))
                                      for key, values in self.coef_[level].items()} for level in LEVELS},
             "newest_releases": self.newest_releases_, "hardware_classes": self.hardware_classes_,
+            "class_scoped": self.class_scoped_, "class_theta0": self.class_theta0_,
             "residual_quantiles": {str(depth): list(q) for depth, q in self.residual_quantiles_.items()},
             "devices": self.devices_, "novel_device": self.novel_device_,
             "networks": self.networks_, "novel_network": self.novel_network_,
@@ -564,15 +705,19 @@ class CalibratedPredictor:
                                        for key, values in data["coefficients"][level].items()} for level in LEVELS}
             predictor.newest_releases_ = {str(k): str(v) for k, v in data.get("newest_releases", {}).items()}
             predictor.hardware_classes_ = [str(c) for c in data.get("hardware_classes", [])]
+            predictor.class_scoped_ = data["class_scoped"] if found == JSON_FORMAT else False
+            if not isinstance(predictor.class_scoped_, bool):
+                raise TypeError(f"class_scoped must be true or false, got {predictor.class_scoped_!r}")
+            predictor.class_theta0_ = {str(c): float(v) for c, v in data.get("class_theta0", {}).items()}
             predictor.residual_quantiles_ = {int(depth): (float(q[0]), float(q[1]))
                                              for depth, q in data.get("residual_quantiles", {}).items()}
             predictor.devices_ = [str(d) for d in data.get("devices", [])]
             predictor.novel_device_ = {str(k): float(v) for k, v in data.get("novel_device", {}).items()}
             predictor.networks_ = [str(n) for n in data.get("networks", [])]
             predictor.novel_network_ = {str(k): float(v) for k, v in data.get("novel_network", {}).items()}
-            if found not in ("rooflinekit.calibration/4", JSON_FORMAT):
+            if found in READABLE_FORMATS[:3]:
                 predictor.device_offset_prior = None
-            if found != JSON_FORMAT:
+            if found in READABLE_FORMATS[:4]:
                 predictor.network_offset_prior = None
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError, IndexError) as exc:
             raise CalibrationError(f"calibration JSON incomplete or malformed ({type(exc).__name__}: "

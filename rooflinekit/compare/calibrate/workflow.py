@@ -192,7 +192,7 @@ def _release_used(calibration: CalibratedPredictor, resolved: pd.Series, asked: 
     (:meth:`~.model.CalibratedPredictor._resolve`: an unseen release replaced by the newest calibrated one)."""
     framework, version = resolved.get("framework"), resolved.get("framework_version")
     if is_missing(framework) or is_missing(version) or \
-            f"{framework}{KEY_SEPARATOR}{version}" not in calibration.coef_["framework_version"]:
+            f"{framework}{KEY_SEPARATOR}{version}" not in calibration.calibrated_keys("framework_version"):
         return None, []
     if not is_missing(asked) and release_key(asked) == release_key(version):
         return str(version), []
@@ -211,7 +211,7 @@ def _fallback_advice(fallbacks: Sequence[str], query: pd.Series, spec: HardwareS
 
     advice = []
     if uncalibrated("core_family"):
-        known = ", ".join(sorted(calibration.coef_["core_family"]))
+        known = ", ".join(calibration.calibrated_keys("core_family"))
         if spec.core_type is None and query["core_family"] == spec.kind.value:
             advice.append(f"the spec gives no core_type, so its core family is its kind {spec.kind.value}; add "
                           f"core_type to the spec (calibrated core families: {known})")
@@ -219,7 +219,7 @@ def _fallback_advice(fallbacks: Sequence[str], query: pd.Series, spec: HardwareS
             advice.append(f"calibrated core families: {known} (records of this core, added with "
                           "extend_default_calibration or 'rooflinekit calibrate', would calibrate it)")
     if uncalibrated("framework"):
-        known = ", ".join(sorted(calibration.coef_["framework"]))
+        known = ", ".join(calibration.calibrated_keys("framework"))
         if is_missing(query["framework"]):
             advice.append(f"no software stack given; pass framework= (--framework on the command line), a "
                           f"calibrated one: {known}")
