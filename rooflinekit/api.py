@@ -362,19 +362,20 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
     :func:`rooflinekit.roofline.dask_engine.sweep_dask`. Warns :class:`CapacityWarning` once with the number of
     rows that do not fit (their ``fits`` column is False); with ``reduce``, of the rows of the whole sweep,
     counted while streaming (also in the result's ``attrs["swept_misfits"]``, out of ``attrs["swept_rows"]``,
-    whatever rows the reduction keeps). Each of ``networks``, ``hardware``, ``precisions`` and
+    whatever rows the reduction keeps). Warns :class:`~rooflinekit.errors.RooflineWarning` once naming the grid
+    axes that cannot change any predicted time under ``traffic``, and what would make them count
+    (:func:`rooflinekit.roofline.inert_axes.inert_axes`). Each of ``networks``, ``hardware``, ``precisions`` and
     ``batches`` is a collection: a single name, spec or number is a :class:`~rooflinekit.errors.SpecError` saying
     to wrap it in a list.
 
-    ``calibrated=True`` (or a ``calibration``: a fitted predictor or its JSON file) adds to every row the estimate
-    :func:`predict` gives its combination with ``calibrated=True`` and the same ``framework`` and
-    ``framework_version``: ``calibrated_latency_s`` (s per batch) and ``calibrated_fps`` (samples/s), the
-    prediction's ``latency_s`` and ``fps``; ``latency_low_s`` and ``latency_high_s`` (s), its
-    ``latency_interval_s``; ``bound_latency_s`` (s), the layer-mode roofline it scales; ``calibration_levels``,
-    its ``calibration_levels`` joined by ``"; "``; and its ``notes`` as the row's ``notes`` (the numbers are
-    ``predict``'s to rounding, the notes equal, see :func:`~rooflinekit.compare.calibrate.sweep.calibrated_columns`).
-    ``latency_s``,
-    ``fps`` and the other columns stay the sweep's roofline bound. ``estimate`` is ``calibrated`` there, and
+    ``calibrated=True`` (or a ``calibration``: a fitted predictor or its JSON file) makes every row the
+    prediction :func:`predict` gives its combination with ``calibrated=True`` and the same ``framework`` and
+    ``framework_version``, under the same names: ``latency_s`` (s per batch) and ``fps`` (samples/s) the estimate,
+    ``latency_interval_low_s`` and ``latency_interval_high_s`` (s) its ``latency_interval_s``, ``bound_latency_s``
+    (s) the layer-mode roofline it scales, whose ``bound``, ``ops``, ``bytes`` and other costing columns the row
+    shows, ``calibration_levels`` (a tuple) and its ``notes`` (the numbers are ``predict``'s to rounding, the notes
+    equal, see :func:`~rooflinekit.compare.calibrate.sweep.calibrated_columns`). ``estimate`` is ``calibrated``
+    there, and
     ``bound`` on a predicted row that cannot be calibrated (a hardware class without a shipped calibration: CPU,
     FPGA, TPU, VPU, DSP; a network known by totals only; ...): its new columns are NaN, the reason is in its
     ``notes`` and one :class:`~rooflinekit.compare.calibrate.CalibrationWarning` counts such rows. A point of a
@@ -395,7 +396,8 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
         option = f"reduce={type(reduce).__name__}" if reduce is not None else f"engine={engine!r}"
         raise SpecError(f"{option} with calibrated=True: a calibrated sweep runs in this process and returns every "
                         f"row; sweep without {option.split('=')[0]} (filter the networks and hardware first to keep "
-                        "it small), then reduce the table (e.g. Best('calibrated_latency_s')(table))")
+                        "it small), then reduce the table (e.g. Best('latency_s')(table[table.estimate == "
+                        "'calibrated']))")
     if calibrate:  # read twice (the bound, then the calibration): a generator would be empty the second time
         for value, what in ((precisions, "precisions"), (batches, "batches")):
             predictor.check_listed(value, what)
@@ -410,6 +412,9 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
         if is_model_path(path):
             check_model_batches(path, net, batches)
     hws = [h if isinstance(h, HardwareGrid) else resolve_hardware(h) for h in hardware]
+    from rooflinekit.roofline.inert_axes import warn_inert_axes
+
+    warn_inert_axes(hws, traffic, nets)  # a grid axis no time depends on under this traffic: said once
     if engine == "dask":
         from rooflinekit.roofline.dask_engine import sweep_dask
 

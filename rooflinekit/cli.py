@@ -37,6 +37,7 @@ from rooflinekit.cli_common import (
 )
 from rooflinekit.display import counted, format_value, one_line, peaks_text, render_fields, render_table, si
 from rooflinekit.errors import RecordError, RooflineError, RooflineWarning, SpecError
+from rooflinekit.output import joined_interval, split_interval
 from rooflinekit.progress import progress, set_progress
 
 if TYPE_CHECKING:
@@ -59,13 +60,18 @@ SWEEP_TABLE_COLUMNS = ["network", "hardware", "precision", "batch", "fps", "late
                        "operational_intensity", "status", "attainable_ops_per_s", "peak_ops_per_s", "mode", "traffic",
                        "pruning_pct", "ops", "bytes", "fits", "notes"]
 """Columns of ``sweep``'s text table, key columns first; the table keeps those that fit in 120 characters."""
-CALIBRATED_SWEEP_TABLE_COLUMNS = ["network", "hardware", "precision", "batch", "calibrated_latency_s",
-                                  "latency_low_s", "latency_high_s", "calibrated_fps", "estimate", "fps", "latency_s",
-                                  "bound", "bound_latency_s", "fps_per_w", "calibration_levels",
+CALIBRATED_SWEEP_TABLE_COLUMNS = ["network", "hardware", "precision", "batch", "estimate", "latency_s",
+                                  "latency_interval_low_s", "latency_interval_high_s", "fps", "bound_latency_s",
+                                  "bound", "fps_per_w", "calibration_levels",
                                   *(c for c in SWEEP_TABLE_COLUMNS if c not in ("network", "hardware", "precision",
                                     "batch", "fps", "latency_s", "bound", "fps_per_w", "status"))]
-"""``sweep --calibrated``'s text table: the calibrated latency and its interval after the keys (``-`` where a row
-keeps the bound, ``estimate`` says which), then the bound (``status`` only where a row failed, after the keys)."""
+"""``sweep --calibrated``'s text table: after the keys ``estimate``, then the latency with its interval (the
+estimate where ``estimate`` is ``calibrated``; the bound, without an interval, where a row keeps it), then the
+roofline the estimate scales (``status`` only where a row failed, after the keys)."""
+CALIBRATED_NAMES = {"roofline_latency_s": "bound_latency_s", "interval_s": "latency_interval_s",
+                    "levels": "calibration_levels"}
+"""``predict --calibrated``'s JSON keys for the fields of a ``CalibratedPrediction`` that ``Prediction`` names
+otherwise: the one vocabulary of a calibrated estimate (the roofline it scales, its interval, its levels)."""
 MATCHED_COLUMNS = ["hardware", "network", "precision", "batch", "measured_fps", "predicted_fps", "efficiency_pct",
                    "predicted_bound", "source"]
 PLOT_HELP = "draw a chart into a .png/.svg/.pdf file (needs rooflinekit[plot])"
@@ -180,13 +186,15 @@ def cmd_predict(args: argparse.Namespace) -> None:
                                           precision, args.batch or getattr(network, "batch", 1))
         devices = _multi_device_notes(hardware) if regime_of(calibration) is None else []  # a regime says its own
         notes = (*notes, *result.notes, *([] if note is None else [note]), *devices)  # as rooflinekit.predict's notes
-        summary = {"estimate": "calibrated", **result.to_dict(), "notes": list(notes)}
+        summary = _calibrated_summary(result.to_dict(), list(notes), hardware.tdp_w)
         layers = result.layers[CALIBRATED_LAYER_COLUMNS] if args.layers else None
         payload = {**summary, "classes": result.classes.to_dict("records")}
         if layers is not None:
             payload["layers"] = layers.to_dict("records")
-        # the table: the summary, then the classes and the layers; CSV: the summary row, or the layer rows
-        _emit(args, payload, [summary] if layers is None or args.format == "table" else layers, fields=True)
+        # the table: the summary, then the classes and the layers; CSV: the summary row (its interval in two
+        # columns), or the layer rows
+        row = split_interval(summary) if args.format == "csv" else summary
+        _emit(args, payload, [row] if layers is None or args.format == "table" else layers, fields=True)
         if args.format == "table":
             for level in result.levels:
                 print(f"calibration level: {level}")
@@ -217,13 +225,27 @@ def cmd_predict(args: argparse.Namespace) -> None:
     if args.layers and args.format == "csv":
         _emit(args, payload, prediction.layers[layer_columns])
         return
-    _emit(args, payload, [{k: v for k, v in payload.items() if k != "layers"}], columns=PREDICT_FIELDS, fields=True)
+    row = {k: v for k, v in payload.items() if k != "layers"}
+    _emit(args, payload, [split_interval(row) if args.format == "csv" else row], columns=PREDICT_FIELDS, fields=True)
     if args.format == "table":
         for note in prediction.notes:
             print(f"note: {note}")
     if args.mode == "layer" and args.format == "table" and prediction.layers is not None:
         print()
         print(render_table(prediction.layers, wide=args.wide, columns=layer_columns))
+
+
+def _calibrated_summary(fields: dict[str, Any], notes: list[str], tdp_w: float | None) -> dict[str, Any]:
+    """``predict --calibrated``'s summary object: ``estimate`` (``calibrated``), then the fields of a
+    ``CalibratedPrediction`` (``fields``: its ``to_dict()``) under ``Prediction``'s names (:data:`CALIBRATED_NAMES`),
+    ``fps_per_w`` (the estimate's fps per W of ``tdp_w``, None without one) after ``fps``, and ``notes``."""
+    summary: dict[str, Any] = {"estimate": "calibrated"}
+    for key, value in fields.items():
+        summary[CALIBRATED_NAMES.get(key, key)] = value
+        if key == "fps":
+            summary["fps_per_w"] = _fps_per_w(value, tdp_w)
+    summary["notes"] = notes
+    return summary
 
 
 def cmd_calibrate(args: argparse.Namespace) -> None:
@@ -449,14 +471,14 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     warn_failed(table)
     table["kernels"] = table["kernels"].astype("Int64")  # a count (the table holds it as float: NaN where failed)
     tdp = {spec.name: spec.tdp_w for spec in hardware}
+    # of each row's fps: the estimate's on a calibrated row, the bound's elsewhere
     table["fps_per_w"] = [_fps_per_w(fps, tdp.get(name)) for fps, name in zip(table["fps"], table["hardware"])]
-    if args.calibrated:  # fps_per_w is the bound's; the estimate's own efficiency next to it
-        table["calibrated_fps_per_w"] = [_fps_per_w(fps, tdp.get(name))
-                                         for fps, name in zip(table["calibrated_fps"], table["hardware"])]
     columns = CALIBRATED_SWEEP_TABLE_COLUMNS if args.calibrated else SWEEP_TABLE_COLUMNS
     if (table["status"] != "ok").any():  # the failure warning points to it: right after the keys, never cut off
         columns = [*columns[:4], "status", *(c for c in columns[4:] if c != "status")]
-    _emit(args, table.to_dict("records"), table, columns=columns)
+    records = table.to_dict("records")  # JSON: an interval is one key, [low, high] (rooflinekit.output)
+    _emit(args, [joined_interval(record) for record in records] if args.format == "json" else records, table,
+          columns=columns)
 
 
 def _hardware_row(spec: HardwareSpec) -> dict[str, Any]:
@@ -906,8 +928,9 @@ def _add_sweep(commands: Any, common: Parser, name: str, text: str) -> None:
     swp.add_argument("--scheduler", help="with --engine dask: the scheduler address, e.g. tcp://host:8786 "
                                          "(default: a local cluster of processes)")
     swp.add_argument("--calibrated", action="store_true",
-                     help="add each row's calibrated estimate with its interval (the calibration shipped for its "
-                          "hardware class, as 'predict --calibrated'); a class without one keeps the bound "
+                     help="make each row its calibrated estimate with its interval, as 'predict --calibrated' "
+                          "gives it (latency_s, fps, latency_interval_low_s/_high_s, bound_latency_s; the "
+                          "calibration shipped for its hardware class); a class without one keeps the bound "
                           "(estimate 'bound', the reason in notes); not with --engine dask")
     swp.add_argument("--framework", help="software stack for --calibrated, e.g. 'TensorRT', 'X-CUBE-AI 7.3.0'")
     swp.add_argument("--framework-version", help="stack version for --calibrated, when not in --framework")
@@ -1111,8 +1134,8 @@ def _quick_predict(words: Sequence[str]) -> argparse.Namespace | None:
             from rooflinekit.output import dumps_json
 
             print(dumps_json(payload))
-        elif quick.format == "csv":
-            print(csv_text(payload), end="")
+        elif quick.format == "csv":  # the interval in two columns, as cmd_predict writes it
+            print(csv_text(split_interval(payload)), end="")
         else:
             print(render_fields({c: payload[c] for c in PREDICT_FIELDS if c in payload}, wide=quick.wide))
             for note in payload["notes"]:  # as cmd_predict prints them

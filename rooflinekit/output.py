@@ -9,6 +9,10 @@ In CSV and table output a list is one cell, its items joined with ``;`` (``A100 
 object becomes dotted columns (``peak_ops_per_s.int8``, ``memories.0.name``) where the command flattens it with
 :func:`flatten`, else one cell holding its JSON.
 
+An interval is one JSON key, the name ``Prediction`` gives it, holding ``[low, high]`` (``null`` when there is
+none): ``latency_interval_s``. A table row splits it into two columns named by :func:`interval_columns`,
+``latency_interval_low_s`` and ``latency_interval_high_s`` (:func:`split_interval`, :func:`joined_interval`).
+
 numpy, pandas and pydantic (and the standard ``dataclasses``, ``datetime`` and ``decimal``) are not imported here:
 a value can only be of their types once they are loaded, so their types are looked up in ``sys.modules`` (a
 command whose output has none of them imports none of them).
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
 
 LIST_SEPARATOR = ";"
 """Joins the items of a list in one CSV cell."""
+INTERVAL = "latency_interval_s"
+"""The interval of a calibrated estimate: ``Prediction.latency_interval_s``, s per batch."""
 
 
 def to_json_value(value: Any) -> Any:
@@ -198,3 +204,51 @@ def tabular(frame: pd.DataFrame, separator: str = LIST_SEPARATOR) -> pd.DataFram
     for column in frame.columns[(frame.dtypes == object) | (frame.dtypes.astype(str) == "rooflinekit.notes")]:
         frame[column] = frame[column].astype(object).map(lambda v: table_cell(v, separator))
     return frame
+
+
+def interval_columns(name: str) -> tuple[str, str]:
+    """The two table columns of the interval ``name``: ``_low`` and ``_high`` before its unit suffix.
+
+    Parameters
+    ----------
+    name : str
+        The interval's name, ``<quantity>_<unit>`` (``latency_interval_s``).
+
+    Returns
+    -------
+    tuple of (str, str)
+        ``(<quantity>_low_<unit>, <quantity>_high_<unit>)``: ``latency_interval_low_s``, ``latency_interval_high_s``.
+    """
+    quantity, _, unit = name.rpartition("_")
+    return f"{quantity}_low_{unit}", f"{quantity}_high_{unit}"
+
+
+def split_interval(record: Mapping[str, Any], name: str = INTERVAL) -> dict[str, Any]:
+    """``record`` with its interval ``name`` (``[low, high]`` or None) as the two columns of
+    :func:`interval_columns`, in its place (None in both without an interval); a record without ``name`` as is."""
+    if name not in record:
+        return dict(record)
+    low, high = interval_columns(name)
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == name:
+            out[low], out[high] = (None, None) if value is None else tuple(value)
+        else:
+            out[key] = value
+    return out
+
+
+def joined_interval(record: Mapping[str, Any], name: str = INTERVAL) -> dict[str, Any]:
+    """``record`` (a table row) with the two columns of the interval ``name`` as the one key ``name``, in the low
+    column's place: ``[low, high]``, or None when either end is missing (NaN, None); a row without them as is."""
+    low, high = interval_columns(name)
+    if low not in record or high not in record:
+        return dict(record)
+    ends = to_json_value([record[low], record[high]])
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == low:
+            out[name] = None if None in ends else ends
+        elif key != high:
+            out[key] = value
+    return out

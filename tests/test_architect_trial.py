@@ -161,9 +161,12 @@ def test_plot_pareto_labels_bound_calibrated_and_grid_axes():
     from rooflinekit.plots import plot_pareto
 
     frame = pd.DataFrame({"peak_ops_per_s.int8": [1e14, 1e15, 1e16], "bandwidth_bytes_per_s.GDDR6": [1e11, 1e12, 1e13],
-                          "fps": [1e3, 1e4, 1e5], "calibrated_fps": [5e2, 5e3, 5e4], "estimate": ["bound"] * 3})
-    ax = plot_pareto(frame, "peak_ops_per_s.int8", "calibrated_fps", (False, True)).axes[0]
+                          "fps": [1e3, 1e4, 1e5], "latency_s": [1e-3, 1e-4, 1e-5], "estimate": ["bound"] * 3})
+    ax = plot_pareto(frame.assign(estimate="calibrated"), "peak_ops_per_s.int8", "fps", (False, True)).axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("int8 peak [ops/s]", "Calibrated throughput [frames/s]")
+    ax = plot_pareto(frame, "latency_s", "fps", (False, True)).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Latency bound (roofline) [s]",
+                                                  "Throughput bound (roofline) [frames/s]")
     # was: the bare column names; the sweep's fps read "Throughput", not the bound it is
     ax = plot_pareto(frame, "bandwidth_bytes_per_s.GDDR6", "fps", (False, True)).axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("GDDR6 bandwidth [B/s]", "Throughput bound (roofline) [frames/s]")
@@ -222,8 +225,11 @@ def test_cli_calibrated_sweep_gives_the_estimates_fps_per_w(capsys):
     code, out, _ = _run(capsys, "sweep", "--models", "ResNet-50", "--hardware", "NVIDIA L4", "--batches", "64",
                         "--calibrated", "--quiet", "--format", "json")
     (row,) = json.loads(out)
-    assert code == 0 and row["estimate"] == "calibrated"
-    # the L4's datasheet power is 72 W; fps_per_w stays the bound's
-    assert row["calibrated_fps_per_w"] == pytest.approx(row["calibrated_fps"] / 72.0, rel=1e-12)
+    _, out, _ = _run(capsys, "sweep", "--models", "ResNet-50", "--hardware", "NVIDIA L4", "--batches", "64",
+                     "--quiet", "--format", "json")
+    (bound,) = json.loads(out)
+    assert code == 0 and row["estimate"] == "calibrated" and bound["estimate"] == "bound"
+    # the L4's datasheet power is 72 W; a calibrated row's fps_per_w is its fps's, the estimate's
     assert row["fps_per_w"] == pytest.approx(row["fps"] / 72.0, rel=1e-12)
-    assert row["calibrated_fps_per_w"] < row["fps_per_w"]
+    assert bound["fps_per_w"] == pytest.approx(bound["fps"] / 72.0, rel=1e-12)
+    assert row["fps_per_w"] < bound["fps_per_w"]

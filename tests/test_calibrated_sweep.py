@@ -1,4 +1,4 @@
-"""``rk.sweep(..., calibrated=True)``: each row's calibrated numbers are ``rk.predict(..., calibrated=True)``'s."""
+"""``rk.sweep(..., calibrated=True)``: each calibrated row is ``rk.predict(..., calibrated=True)`` under its names."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 import rooflinekit as rk
 from rooflinekit.compare.calibrate import CalibrationWarning, default_calibration
-from rooflinekit.compare.calibrate.sweep import CALIBRATED_COLUMNS
+from rooflinekit.compare.calibrate.sweep import CALIBRATED_COLUMNS, COSTING_COLUMNS
 from rooflinekit.errors import CalibrationError, RooflineError, RooflineWarning, SpecError
 from rooflinekit.roofline import Best, HardwareGrid
 
@@ -37,12 +37,19 @@ def _predicted(row: pd.Series, **options: object) -> rk.Prediction:
 
 
 def _assert_row_is_prediction(row: pd.Series, p: rk.Prediction) -> None:
-    assert p.estimate == "calibrated"
+    """The row says each quantity of the prediction under its name; the interval in two columns."""
+    assert p.estimate == "calibrated" and row.estimate == "calibrated"
     low, high = p.latency_interval_s
-    np.testing.assert_allclose([row.calibrated_latency_s, row.calibrated_fps, row.latency_low_s, row.latency_high_s,
-                                row.bound_latency_s], [p.latency_s, p.fps, low, high, p.bound_latency_s], rtol=RTOL)
-    assert row.calibration_levels == "; ".join(p.calibration_levels)
+    np.testing.assert_allclose([row.latency_s, row.fps, row.latency_interval_low_s, row.latency_interval_high_s,
+                                row.bound_latency_s, row.attainable_ops_per_s],
+                               [p.latency_s, p.fps, low, high, p.bound_latency_s, p.attainable_ops_per_s], rtol=RTOL)
+    assert row.calibration_levels == p.calibration_levels
     assert row.precision == p.precision
+    for column in COSTING_COLUMNS:  # the layer-mode roofline the estimate scales, as predict costs it
+        expected = getattr(p, column)
+        if column == "engines":  # a grid sweep names a point's engines as its template's (so does a plain one)
+            expected = tuple(name.split("[")[0] for name in expected)
+        assert row[column] == pytest.approx(expected, rel=RTOL), column
 
 
 def test_every_row_is_predicts_calibrated_estimate_or_keeps_the_bound(mixed):
@@ -63,13 +70,20 @@ def test_every_row_is_predicts_calibrated_estimate_or_keeps_the_bound(mixed):
             _predicted(row)
 
 
-def test_bound_columns_are_the_plain_sweeps(mixed):
+def test_rows_kept_at_the_bound_are_the_plain_sweeps(mixed):
+    """A row that is not calibrated is the plain sweep's row; a calibrated one differs from it only in the columns
+    of the prediction (the estimate and the layer-mode roofline it scales)."""
     table, _ = mixed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plain = rk.sweep(NETWORKS, HARDWARE, [None], BATCHES)
+    bound = (table.estimate == "bound").to_numpy()
     same = [c for c in plain.columns if c not in ("estimate", "notes")]
-    pd.testing.assert_frame_equal(table[same], plain[same])
+    pd.testing.assert_frame_equal(table.loc[bound, same].astype(object), plain.loc[bound, same].astype(object))
+    changed = {"latency_s", "fps", "attainable_ops_per_s", *COSTING_COLUMNS}
+    kept = [c for c in same if c not in changed]
+    pd.testing.assert_frame_equal(table[kept], plain[kept])
+    assert (table.loc[~bound, "mode"] == "layer").all() and (plain["mode"] == "network").all()
     assert list(table.columns[:list(table.columns).index("latency_s") + 1 + len(CALIBRATED_COLUMNS)]) == [
         *plain.columns[:list(plain.columns).index("latency_s") + 1], *CALIBRATED_COLUMNS]
     for new, old, estimate in zip(table.notes, plain.notes, table.estimate):  # a calibrated row's: test below
@@ -99,7 +113,7 @@ def test_a_systems_notes_are_predicts():
     for _, row in table.iterrows():
         expected = _predicted(row, framework="TensorRT").notes
         assert row.notes == expected
-        assert any(f"8 x fps = {8 * row.calibrated_fps:,.0f} samples/s" in n for n in row.notes)
+        assert any(f"8 x fps = {8 * row.fps:,.0f} samples/s" in n for n in row.notes)
 
 
 def test_regime_batches_below_64_are_the_batch_64_throughput_scaled(mixed):
@@ -110,9 +124,9 @@ def test_regime_batches_below_64_are_the_batch_64_throughput_scaled(mixed):
     for network in NETWORKS:
         for hardware in ("NVIDIA L4", "Cloud AI 100 Pro"):
             one, full = gpu.loc[(network, hardware, 1)], gpu.loc[(network, hardware, 64)]
-            for column in ("calibrated_latency_s", "latency_low_s", "latency_high_s"):
+            for column in ("latency_s", "latency_interval_low_s", "latency_interval_high_s"):
                 assert one[column] == pytest.approx(full[column] / 64, rel=RTOL)
-            assert one.calibrated_fps == pytest.approx(full.calibrated_fps, rel=RTOL)
+            assert one.fps == pytest.approx(full.fps, rel=RTOL)
             assert any(note.startswith("outside the calibration regime (batch 1 < 64)") for note in one.notes)
             assert any(note.startswith("within the calibration regime") for note in full.notes)
 
@@ -142,13 +156,14 @@ def test_a_grid_of_hypothetical_gpus_is_calibrated_as_unseen_devices():
             _assert_row_is_prediction(row, rk.predict("ResNet-50", grid.spec(int(row.grid_point)), batch=64,
                                                       calibrated=True))
         # a network the records ran on a device they did not: the unseen-device interval, exp(low)..exp(high)
-        assert row.latency_low_s / row.calibrated_latency_s == pytest.approx(
+        assert row.latency_interval_low_s / row.latency_s == pytest.approx(
             math.exp(model.novel_device_["low"]), rel=RTOL)
-        assert row.latency_high_s / row.calibrated_latency_s == pytest.approx(
+        assert row.latency_interval_high_s / row.latency_s == pytest.approx(
             math.exp(model.novel_device_["high"]), rel=RTOL)
         assert any(f"NVIDIA L4[{row.grid_point}] is a device no calibration record had" in n for n in row.notes)
     # the catalog L4 is a device the records had: a narrower interval
-    assert known.latency_high_s / known.latency_low_s < points.iloc[0].latency_high_s / points.iloc[0].latency_low_s
+    assert known.latency_interval_high_s / known.latency_interval_low_s < \
+        points.iloc[0].latency_interval_high_s / points.iloc[0].latency_interval_low_s
 
 
 def test_each_point_of_50_point_grids_is_predict_on_its_spec():
@@ -245,16 +260,18 @@ def test_reduce_and_dask_are_refused_with_what_to_do(options):
 
 def test_the_calibrated_table_reduces_afterwards(mixed):
     table, _ = mixed
-    best = Best("calibrated_latency_s", by="network")(table)
+    calibrated = table[table.estimate == "calibrated"]  # estimates only: the other rows' latency_s are bounds
+    best = Best("latency_s", by="network")(calibrated)
+    assert set(best.network) == set(calibrated.network)
     for network, row in best.set_index("network").iterrows():  # the fastest calibrated row that fits, per network
-        rows = table[(table.network == network) & (table.estimate == "calibrated") & table.fits]
-        assert row.calibrated_latency_s == rows.calibrated_latency_s.min()
+        rows = calibrated[(calibrated.network == network) & calibrated.fits]
+        assert row.estimate == "calibrated" and row.latency_s == rows.latency_s.min()
 
 
 def test_framework_without_a_calibration_warns_that_it_is_ignored():
     with pytest.warns(RooflineWarning, match="framework 'TensorRT' is ignored"):
         table = rk.sweep(["LeNet-MNIST"], ["NVIDIA L4"], framework="TensorRT")
-    assert "calibrated_latency_s" not in table.columns
+    assert set(CALIBRATED_COLUMNS).isdisjoint(table.columns) and set(table.estimate) == {"bound"}
 
 
 def test_cli_sweep_calibrated_prints_the_calibrated_columns(capsys):
@@ -272,12 +289,17 @@ def test_cli_sweep_calibrated_prints_the_calibrated_columns(capsys):
         assert main([*args, "--format", "table"]) == 0
         text = capsys.readouterr().out
     gpu, cpu = rows
-    assert gpu["estimate"] == "calibrated" and cpu["estimate"] == "bound" and cpu["calibrated_latency_s"] is None
-    np.testing.assert_allclose([gpu["calibrated_latency_s"], gpu["latency_low_s"], gpu["latency_high_s"]],
-                               [expected.latency_s, *expected.latency_interval_s], rtol=RTOL)
-    assert gpu["calibration_levels"] == "; ".join(expected.calibration_levels)
+    assert gpu["estimate"] == "calibrated" and cpu["estimate"] == "bound" and cpu["latency_interval_s"] is None
+    assert cpu["bound_latency_s"] is None and cpu["calibration_levels"] is None
+    # JSON: an interval is one key, [low, high], as Prediction.to_dict() gives it; the table splits it in two
+    assert "latency_interval_low_s" not in gpu and len(gpu["latency_interval_s"]) == 2
+    np.testing.assert_allclose([gpu["latency_s"], gpu["fps"], *gpu["latency_interval_s"], gpu["bound_latency_s"]],
+                               [expected.latency_s, expected.fps, *expected.latency_interval_s,
+                                expected.bound_latency_s], rtol=RTOL)
+    assert gpu["calibration_levels"] == list(expected.calibration_levels)
+    assert gpu["fps_per_w"] == pytest.approx(expected.fps / rk.get_hardware("NVIDIA L4").tdp_w, rel=RTOL)
     header = csv.splitlines()[0].split(",")
-    assert set(CALIBRATED_COLUMNS) <= set(header) and "estimate" in header
-    first = text.splitlines()[0].split()  # the estimate with its interval right after the keys
-    assert first[:7] == ["network", "hardware", "precision", "batch", "calibrated_latency_s", "latency_low_s",
-                         "latency_high_s"]
+    assert set(CALIBRATED_COLUMNS) <= set(header) and "estimate" in header and "latency_interval_s" not in header
+    first = text.splitlines()[0].split()  # which estimate, then the latency with its interval, after the keys
+    assert first[:8] == ["network", "hardware", "precision", "batch", "estimate", "latency_s", "latency_interval_low_s",
+                         "latency_interval_high_s"]

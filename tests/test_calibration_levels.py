@@ -161,10 +161,10 @@ def test_cli_calibrated_gives_estimate_interval_and_levels(capsys):
                  "--framework", "X-CUBE-AI 8.1.0", "--format", "json"]) in (0, None)
     data = json.loads(capsys.readouterr().out)
     assert data["estimate"] == "calibrated"
-    low, high = data["interval_s"]
+    low, high = data["latency_interval_s"]
     assert low < data["latency_s"] < high
-    assert data["latency_s"] > data["roofline_latency_s"]
-    assert "framework_version: X-CUBE-AI | 8.1.0" in data["levels"]
+    assert data["latency_s"] > data["bound_latency_s"]
+    assert "framework_version: X-CUBE-AI | 8.1.0" in data["calibration_levels"]
     assert main(["predict", "LeNet-MNIST", "--hardware", "Ultra96-DPU", "--calibrated"]) == 2  # GPUs have one now
     assert "no calibration for hardware class FPGA" in capsys.readouterr().err
 

@@ -177,9 +177,10 @@ def test_table_lists_of_numbers_get_si_prefixes():
     from rooflinekit.display import format_value, render_fields
 
     # 0.024650658 s = 24.65 ms -> three digits 24.7 ms; 0.051140208 s -> 51.1 ms
-    assert format_value("interval_s", (0.024650658418725897, 0.051140208096698996)) == "24.7 ms, 51.1 ms"
-    assert render_fields({"interval_s": [0.0011604, 0.0018336]}) == "interval_s  1.16 ms, 1.83 ms"
-    assert format_value("levels", ["core_family: Ampere", "system: A100"]) == "core_family: Ampere, system: A100"
+    assert format_value("latency_interval_s", (0.024650658418725897, 0.051140208096698996)) == "24.7 ms, 51.1 ms"
+    assert render_fields({"latency_interval_s": [0.0011604, 0.0018336]}) == "latency_interval_s  1.16 ms, 1.83 ms"
+    assert format_value("calibration_levels", ["core_family: Ampere", "system: A100"]) == \
+        "core_family: Ampere, system: A100"
 
 
 def test_llm_uses_the_models_own_type(capsys):

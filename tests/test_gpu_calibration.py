@@ -209,9 +209,9 @@ def test_cli_calibrated_on_a_gpu(capsys):
                  "json"]) in (0, None)
     data = json.loads(capsys.readouterr().out)
     assert data["estimate"] == "calibrated" and data["framework"] == "TensorRT" and data["batch"] == 64
-    low, high = data["interval_s"]
-    assert low < data["latency_s"] < high and data["latency_s"] > data["roofline_latency_s"]
-    assert "core_family: Ampere" in data["levels"]
+    low, high = data["latency_interval_s"]
+    assert low < data["latency_s"] < high and data["latency_s"] > data["bound_latency_s"]
+    assert "core_family: Ampere" in data["calibration_levels"]
     assert any("within the calibration regime" in note for note in data["notes"])
 
 

@@ -136,6 +136,51 @@ def test_sweep_csv_leaves_missing_numbers_empty(capsys):
     assert table.loc[0, "fps"] == "" and "NaN" not in table.to_csv()
 
 
+# --- one vocabulary for a calibrated estimate ----------------------------------------------------------------------
+
+CALIBRATION_KEYS = {"estimate", "latency_s", "fps", "bound_latency_s", "latency_interval_s", "calibration_levels"}
+"""The fields of ``rk.Prediction`` that say a calibrated estimate: every JSON object says them so."""
+
+
+def test_a_calibrated_estimate_has_the_prediction_names_in_json_and_two_interval_columns_in_csv(capsys):
+    """predict --calibrated and sweep --calibrated: JSON has Prediction's keys (the interval as [low, high], the same
+    numbers as rk.predict's), CSV the interval split in latency_interval_low_s / _high_s (low < latency_s < high)."""
+    import rooflinekit as rk
+
+    args = ("LeNet-MNIST", "--hardware", "NVIDIA L4", "--batch", "64", "--calibrated", "--framework", "TensorRT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = rk.predict("LeNet-MNIST", "NVIDIA L4", batch=64, calibrated=True, framework="TensorRT")
+        one = run_json(capsys, "predict", *args)
+        (row,) = run_json(capsys, "sweep", "--models", "LeNet-MNIST", "--hardware", "NVIDIA L4", "--batches", "64",
+                          "--calibrated", "--framework", "TensorRT")
+        csv_one = run_csv(capsys, "predict", *args)
+        csv_row = run_csv(capsys, "sweep", "--models", "LeNet-MNIST", "--hardware", "NVIDIA L4", "--batches", "64",
+                          "--calibrated", "--framework", "TensorRT")
+    for data in (one, row):
+        assert CALIBRATION_KEYS <= set(data) and data["estimate"] == "calibrated"
+        assert not {"interval_s", "levels", "roofline_latency_s", "latency_interval_low_s"} & set(data)
+        np.testing.assert_allclose(
+            [data["latency_s"], data["fps"], data["bound_latency_s"], *data["latency_interval_s"]],
+            [expected.latency_s, expected.fps, expected.bound_latency_s, *expected.latency_interval_s], rtol=1e-12)
+        assert data["calibration_levels"] == list(expected.calibration_levels)
+    for table in (csv_one, csv_row):
+        assert "latency_interval_s" not in table.columns
+        low, high, latency = (float(table.loc[0, c]) for c in ("latency_interval_low_s", "latency_interval_high_s",
+                                                                 "latency_s"))
+        assert low < latency < high
+        np.testing.assert_allclose([low, high], expected.latency_interval_s, rtol=1e-12)
+
+
+def test_a_bound_says_no_interval_as_null_in_json_and_empty_cells_in_csv(capsys):
+    data = run_json(capsys, "predict", "LeNet-MNIST", "--hardware", "ZCU104-DPU", "--precision", "int8")
+    assert data["estimate"] == "bound" and data["latency_interval_s"] is None and data["bound_latency_s"] is None
+    assert data["calibration_levels"] == []
+    table = run_csv(capsys, "predict", "LeNet-MNIST", "--hardware", "ZCU104-DPU", "--precision", "int8")
+    assert table.loc[0, "latency_interval_low_s"] == "" and table.loc[0, "latency_interval_high_s"] == ""
+    assert "latency_interval_s" not in table.columns
+
+
 # --- calibrate and predict --calibration ---------------------------------------------------------------------------
 
 @pytest.fixture
@@ -162,7 +207,7 @@ def test_calibrate_and_predict_with_the_calibration(capsys, tmp_path, records_cs
         result = run_json(capsys, "predict", "LeNet-MNIST", "--hardware", "NUCLEO-U575ZI-Q", "--calibration",
                           str(out), "--framework", "X-CUBE-AI 7.3.0")
         bare = run_json(capsys, "predict", "LeNet-MNIST", "--hardware", "NUCLEO-U575ZI-Q", "--calibration", str(out))
-    assert {"latency_s", "fps", "roofline_latency_s", "efficiency_pct", "classes"} <= set(result)
+    assert {"latency_s", "fps", "bound_latency_s", "efficiency_pct", "classes"} <= set(result)
     assert result["framework"] == "X-CUBE-AI" and result["framework_version"] == "7.3.0"
     assert isinstance(result["classes"], list) and {"op_class", "factor"} <= set(result["classes"][0])
     assert bare["framework"] is None and bare["framework_version"] is None  # no stack given: null, not NaN
@@ -245,6 +290,22 @@ def test_to_json_value_refuses_unknown_types():
     with pytest.raises(TypeError, match=r"^cannot write a object value as JSON \(<object object at .*\); convert it "
                                         r"to numbers, text, lists or dicts first$"):
         to_json_value({"x": object()})
+
+
+def test_an_interval_is_one_json_key_or_two_table_columns():
+    from rooflinekit.output import interval_columns, joined_interval, split_interval
+
+    assert interval_columns("latency_interval_s") == ("latency_interval_low_s", "latency_interval_high_s")
+    row = {"a": 1, "latency_interval_s": (1e-3, 2e-3), "b": 2}
+    split = split_interval(row)
+    assert list(split) == ["a", "latency_interval_low_s", "latency_interval_high_s", "b"]
+    assert (split["latency_interval_low_s"], split["latency_interval_high_s"]) == (1e-3, 2e-3)
+    assert joined_interval(split) == {"a": 1, "latency_interval_s": [1e-3, 2e-3], "b": 2}
+    assert split_interval({"latency_interval_s": None}) == {"latency_interval_low_s": None,
+                                                            "latency_interval_high_s": None}
+    missing = joined_interval({"latency_interval_low_s": float("nan"), "latency_interval_high_s": float("nan")})
+    assert missing == {"latency_interval_s": None}
+    assert split_interval({"x": 1}) == joined_interval({"x": 1}) == {"x": 1}
 
 
 def test_flatten_and_cells():

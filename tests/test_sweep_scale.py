@@ -1,5 +1,7 @@
 """Sweeps at scale: columnar tables, parametric hardware grids, streaming reductions."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,8 +10,10 @@ from hypothesis import strategies as st
 
 import rooflinekit as rk
 from rooflinekit import HardwareSpec
-from rooflinekit.errors import SpecError
-from rooflinekit.roofline import CountedNetwork, HardwareGrid, _compiled, axis_values, predict, sweep
+from rooflinekit.descriptors import Layer, LayerNetwork
+from rooflinekit.errors import RooflineWarning, SpecError
+from rooflinekit.roofline import TRAFFIC_MODELS, CountedNetwork, HardwareGrid, _compiled, axis_values, predict, sweep
+from rooflinekit.roofline.inert_axes import inert_axes
 from rooflinekit.roofline.predictor import evaluate_grid
 from rooflinekit.roofline.reductions import Best, Histogram, Pareto
 
@@ -330,3 +334,130 @@ def test_notes_can_be_set(noted_table):
     notes[[2, 3]] = [("a",), ()]
     assert table["notes"].tolist() == [("checked",), ("checked",), ("a",), (), *before[4:-1], None]
     assert noted_table["notes"].tolist() == before
+
+
+# --- grid axes that cannot change a predicted time under the sweep's traffic assumption ---
+
+# weights off chip; activations on chip (and the state: no level stores it); a third level stores nothing
+ON_CHIP = HardwareSpec(
+    name="sram-npu", kind="NPU", source="test", peak_ops_per_s={"int8": 1e12},
+    memories=[
+        {"name": "DRAM", "capacity_bytes": 1e9, "bandwidth_bytes_per_s": 1e9, "stores": ["weights"], "source": "test"},
+        {"name": "SRAM", "capacity_bytes": 1e6, "bandwidth_bytes_per_s": 1e11, "on_chip": True,
+         "stores": ["activations"], "source": "test"},
+        {"name": "spare", "capacity_bytes": 1e9, "bandwidth_bytes_per_s": 1e9, "stores": [], "source": "test"},
+    ],
+)
+TIMES = ("fps", "latency_s", "bytes", "bound", "latency_optimistic_s", "latency_pessimistic_s")
+
+
+def fully_connected(state: bool = False) -> LayerNetwork:
+    """One 1000 -> 1000 fully connected layer at int8: 2e6 ops, 1e6 weight bytes, 2e3 activation bytes per frame
+    (and 1e3 state bytes per frame with ``state``)."""
+    return LayerNetwork(name="fc-state" if state else "fc", source="test", precision="int8", layers=(
+        Layer(name="fc", op="fully_connected", inputs=((1, 1000),), outputs=((1, 1000),), weights=[(1000, 1000)],
+              state=[(1, 1000)] if state else ()),))
+
+
+def inert_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in caught
+            if issubclass(w.category, RooflineWarning) and "cannot change any predicted time" in str(w.message)]
+
+
+@pytest.mark.parametrize("mode", ["network", "layer"])
+def test_a_capacity_axis_under_weights_only_is_said_once_and_its_rows_are_equal(mode):
+    # weights_only: the 1e6 weight bytes come from DRAM whatever SRAM's size: t = max(2e6 / 1e12, 1e6 / 1e9) = 1e-3 s;
+    # SRAM holds the 2e3 activation bytes at 5e5 and at 2e6 bytes
+    grid = HardwareGrid.of(ON_CHIP, capacity_bytes={"SRAM": [5e5, 2e6]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = rk.sweep([fully_connected(), fully_connected()], [grid], batches=[1], mode=mode,
+                         traffic="weights_only", chunk_rows=1)
+    said = inert_warnings(caught)
+    assert len(said) == 1  # once for the sweep, not per network or chunk
+    assert said[0].startswith("under traffic 'weights_only', hardware grid axes that cannot change any predicted "
+                              "time (rows along them are equal, but for fits): grid on sram-npu: capacity_bytes.SRAM: "
+                              "SRAM's capacity changes no byte moved under traffic 'weights_only', only fits (whether "
+                              "the activations fit); under traffic 'on_chip_if_fits' it decides which rows keep their "
+                              "bytes on chip")
+    assert table.latency_s.tolist() == pytest.approx([1e-3] * 4, rel=1e-12)
+    for network in (0, 1):
+        first, second = table.iloc[2 * network], table.iloc[2 * network + 1]
+        assert (first["capacity_bytes.SRAM"], second["capacity_bytes.SRAM"]) == (5e5, 2e6)
+        for column in (*TIMES, "fits", "notes", "status"):
+            assert first[column] == second[column], column
+
+
+@pytest.mark.parametrize("mode", ["network", "layer"])
+def test_the_same_capacity_axis_under_on_chip_if_fits_is_silent_and_decides_the_rows(mode):
+    # the working set, 1e6 weight + 2e3 activation bytes = 1.002e6 bytes:
+    #   SRAM 5e5 bytes: does not fit; the weights come from DRAM: 1e6 / 1e9 = 1e-3 s
+    #   SRAM 2e6 bytes: fits; all of it from SRAM: 1.002e6 / 1e11 = 1.002e-5 s (compute: 2e6 / 1e12 = 2e-6 s)
+    grid = HardwareGrid.of(ON_CHIP, capacity_bytes={"SRAM": [5e5, 2e6]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RooflineWarning)
+        table = rk.sweep([fully_connected()], [grid], batches=[1], mode=mode, traffic="on_chip_if_fits")
+    assert table.latency_s.tolist() == pytest.approx([1e-3, 1.002e-5], rel=1e-12)
+    assert table.bound.astype(str).tolist() == ["memory:DRAM", "memory:SRAM"]
+
+
+def test_a_bandwidth_no_byte_moves_through_is_said_until_state_or_activations_move_there():
+    # SRAM at 1e5 or 1e11 B/s; DRAM gives the weights in 1e6 / 1e9 = 1e-3 s
+    #   weights_only, no state: nothing moves through SRAM: 1e-3 s at both
+    #   weights_only, 1e3 state bytes per frame (kept with the activations): 1e3 / 1e5 = 1e-2 s, then 1e-3 s
+    #   weights_and_activations: 2e3 activation bytes / 1e5 = 2e-2 s, then 1e-3 s
+    grid = HardwareGrid.of(ON_CHIP, bandwidth_bytes_per_s={"SRAM": [1e5, 1e11]})
+    messages = []
+    for network, traffic, latency, inert in [(fully_connected(), "weights_only", [1e-3, 1e-3], True),
+                                             (fully_connected(True), "weights_only", [1e-2, 1e-3], False),
+                                             (fully_connected(), "weights_and_activations", [2e-2, 1e-3], False)]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = rk.sweep([network], [grid], batches=[1], traffic=traffic)
+        assert table.latency_s.tolist() == pytest.approx(latency, rel=1e-12), (network.name, traffic)
+        said = inert_warnings(caught)
+        assert len(said) == int(inert), (network.name, traffic)
+        messages += said
+    assert ("bandwidth_bytes_per_s.SRAM: no byte moves through SRAM under traffic 'weights_only' (it holds the "
+            "activations); traffic 'weights_and_activations' or 'on_chip_if_fits' moves bytes through it") in messages[0]
+
+
+def test_the_capacity_of_a_level_that_spills_weights_counts_under_weights_only():
+    # SPILL's cache keeps what fits of the 1e6 weight bytes beside the 2e3 activation bytes, DRAM (4e9 B/s) streams
+    # the rest; compute 2e6 / 4e12 = 5e-7 s
+    #   cache 5e5 bytes: 5e5 - 2e3 = 4.98e5 kept, 5.02e5 streamed: 5.02e5 / 4e9 = 1.255e-4 s
+    #   cache 2e6 bytes: all kept: 1e6 / 1e11 = 1e-5 s
+    grid = HardwareGrid.of(SPILL, capacity_bytes={"cache": [5e5, 2e6]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RooflineWarning)
+        table = rk.sweep([fully_connected()], [grid], batches=[1], traffic="weights_only")
+    assert table.latency_s.tolist() == pytest.approx([1.255e-4, 1e-5], rel=1e-12)
+
+
+def test_a_level_storing_nothing_is_inert_under_every_traffic():
+    grid = HardwareGrid.of(ON_CHIP, bandwidth_bytes_per_s={"spare": [1e5, 1e11]}, capacity_bytes={"spare": [1e3, 1e12]})
+    for traffic in TRAFFIC_MODELS:
+        found = inert_axes(grid, traffic)
+        assert list(found) == ["bandwidth_bytes_per_s.spare", "capacity_bytes.spare"], traffic
+        assert found["bandwidth_bytes_per_s.spare"].endswith(
+            "no traffic assumption moves bytes through it, as none of the engine's tensors lives there: give it a "
+            "role (stores) or drop the axis")
+        assert (", nor fits: nothing is stored there; a capacity moves bytes only at a weights level that spills "
+                "(spill_to) and, under traffic 'on_chip_if_fits', at the largest on-chip level the engine reaches "
+                "(SRAM)") in found["capacity_bytes.spare"]
+
+
+@pytest.mark.parametrize("traffic", list(TRAFFIC_MODELS))
+@pytest.mark.parametrize("mode", ["network", "layer"])
+@pytest.mark.parametrize("state", [False, True])
+def test_an_axis_is_said_inert_exactly_when_the_roofline_gives_equal_times_at_its_ends(traffic, mode, state):
+    """The rule against the roofline itself: each axis alone at two far-apart values, a network with weights,
+    activations and (or not) state, every traffic model and mode."""
+    network = [fully_connected(state)]
+    ends = {"bandwidth_bytes_per_s": [1e3, 1e15], "capacity_bytes": [1e3, 1e12]}
+    for kind, values in ends.items():
+        for level in ("DRAM", "SRAM", "spare"):
+            grid = HardwareGrid.of(ON_CHIP, **{kind: {level: values}})
+            table = sweep(network, [grid], batches=[1], mode=mode, traffic=traffic)
+            equal = all(table[column].iloc[0] == table[column].iloc[1] for column in TIMES)
+            assert (f"{kind}.{level}" in inert_axes(grid, traffic, state)) == equal, (kind, level)

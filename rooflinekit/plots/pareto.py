@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 # column -> (axis label, unit for SI-prefixed tick labels; None: plain numbers)
 AXES: dict[str, tuple[str, str | None]] = {
     "throughput_fps": ("Throughput [frames/s]", ""), "fps": ("Throughput [frames/s]", ""),
-    "calibrated_fps": ("Calibrated throughput [frames/s]", ""), "calibrated_latency_s": ("Calibrated latency [s]", "s"),
     "peak_ops_per_s": ("Peak [ops/s]", "OPS"), "tdp_w": ("TDP [W]", "W"),
     "predicted_fps": ("Predicted throughput [frames/s]", ""), "measured_fps": ("Measured throughput [frames/s]", ""),
     "latency_s": ("Latency [s]", "s"), "energy_j": ("Energy per inference [J]", "J"), "power_w": ("Power [W]", "W"),
@@ -189,16 +188,19 @@ def _auto_log(values: pd.Series) -> bool:
     return low > 0 and high >= low * 10 ** AUTO_LOG_DECADES
 
 
-BOUND_FPS_LABEL = "Throughput bound (roofline) [frames/s]"
-"""The label of ``fps`` when every row drawn says it is a roofline bound (a sweep's ``estimate`` column)."""
+ESTIMATE_LABELS: dict[str, dict[str, str]] = {
+    "bound": {"fps": "Throughput bound (roofline) [frames/s]", "latency_s": "Latency bound (roofline) [s]"},
+    "calibrated": {"fps": "Calibrated throughput [frames/s]", "latency_s": "Calibrated latency [s]"},
+}
+"""The labels of ``fps`` and ``latency_s`` when every row drawn has one ``estimate`` (a sweep's column: ``bound``
+for the roofline, ``calibrated`` for a calibrated sweep's estimates)."""
 
 
-def _axis(ax: "Axes", which: str, column: str, log: bool, text: str | None, bound: bool) -> None:
-    """Scale, tick format and label of one axis; the units of known columns come from ``AXES``. ``bound``: the rows
-    are roofline bounds (``fps`` is then labelled so; measured or mixed rows keep plain throughput)."""
+def _axis(ax: "Axes", which: str, column: str, log: bool, text: str | None, estimate: str | None) -> None:
+    """Scale, tick format and label of one axis; the units of known columns come from ``AXES``. ``estimate``: what
+    every row drawn is (``bound``, ``calibrated``; None: measured or mixed rows, plain throughput and latency)."""
     label, unit = AXES.get(column, (column, None))
-    if column == "fps" and bound:
-        label = BOUND_FPS_LABEL
+    label = ESTIMATE_LABELS.get(str(estimate), {}).get(column, label)
     for prefix, (template, axis_unit) in GRID_AXES.items():
         if column.startswith(prefix):
             label, unit = template.format(column[len(prefix):]), axis_unit
@@ -231,8 +233,9 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize: bool | tuple[bool, b
     when the drawn values are positive and the largest is at least 100 times the smallest. Axis labels default to
     the column name; the record and sweep columns (``throughput_fps``, ``latency_s``, ``energy_j``,
     ``accuracy_top1_pct``, ...) get a label with units and SI-prefixed ticks (``200 ms``): a sweep's ``fps`` is
-    labelled the roofline bound it is (every row's ``estimate`` is ``bound``; rows without it, measured ones among
-    them, are plain throughput), ``calibrated_fps`` the calibrated estimate, and a hardware grid's axes
+    labelled the roofline bound it is where every row's ``estimate`` is ``bound``, the calibrated estimate where
+    every row's is ``calibrated`` (``latency_s`` likewise; rows without it, measured ones among them, or of both
+    kinds are plain throughput and latency), and a hardware grid's axes
     (``peak_ops_per_s.int8``, ``bandwidth_bytes_per_s.HBM``, ``capacity_bytes.SRAM``) get ``TOPS``, ``TB/s`` and
     ``MB`` ticks. A sweep's rows whose
     network does not fit the memories (``fits`` False) are drawn hollow and left off the front, as
@@ -290,9 +293,10 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize: bool | tuple[bool, b
             on_front = on_front.append(_draw_front(ax, part, best, color, f"Pareto front {name}", f"front|{group}"))
     if front == "all":
         on_front = _draw_front(ax, data[~misfit], best, "black", "Pareto front", "front|all")
-    bound = "estimate" in data.columns and bool((data["estimate"].astype(str) == "bound").all())
+    kinds = set(data["estimate"].astype(str)) if "estimate" in data.columns else set()
+    estimate = kinds.pop() if len(kinds) == 1 else None
     for which, column, log, text in (("x", x, log_x, xlabel), ("y", y, log_y, ylabel)):
-        _axis(ax, which, column, log, text, bound)
+        _axis(ax, which, column, log, text, estimate)
     ax.grid(True, color="0.9", lw=0.6)
     ax.set_axisbelow(True)
     _legend(ax, hue, front, own_figure)

@@ -2,17 +2,21 @@
 
 A :class:`HardwareGrid` is a single-engine :class:`~rooflinekit.descriptors.HardwareSpec` (the template: a
 top-level ``peak_ops_per_s``, or exactly one engine under ``engines``, whose op classes, reachable memories and
-``kernel_overhead_s`` every point keeps) and up to four kinds of axes, each a list of values or a range
+``kernel_overhead_s`` every point keeps) and up to five kinds of axes, each a list of values or a range
 ``(start, stop, "log" | "lin", n)`` (``n`` points, both ends included; ``log`` spaces them evenly in log10):
 
 - ``peak_ops_per_s``: ``{dtype: values}``, ops/s: the peak of that data type (the type must be a template peak);
 - ``bandwidth_bytes_per_s``: ``{level: values}``, bytes/s: the bandwidth of that memory level;
 - ``capacity_bytes``: ``{level: values}``, bytes: the capacity of that memory level;
 - ``clock_scale``: values, dimensionless: every peak (given by an axis or the template's) times this factor
-  (``clock_hz`` too, when the template has one); the per-kernel overhead does not scale.
+  (``clock_hz`` too, when the template has one); the per-kernel overhead does not scale;
+- ``tdp_w``: values, W: the thermal design power of the point (``clock_scale`` does not scale it). No roofline
+  number reads it: it is the point's ``tdp_w`` and the sweep's ``tdp_w`` column, so that throughput per watt,
+  ``fps / tdp_w`` (frames/s/W), can be explored across power budgets. Every value must be at least the
+  template's ``idle_power_w`` (when it has one).
 
 The grid is the Cartesian product of the axes in that order (peaks by data type in the order given, then
-bandwidths, capacities, clock), the last axis varying fastest: point ``i`` is ``numpy.unravel_index(i,
+bandwidths, capacities, clock, TDP), the last axis varying fastest: point ``i`` is ``numpy.unravel_index(i,
 shape)``. Nothing is built per point: :func:`~rooflinekit.roofline.sweep` places a network once on the template
 and evaluates a chunk of points as columns of arrays. :meth:`HardwareGrid.spec` builds the explicit spec of one
 point (named ``<template>[i]``), which predicts exactly what the grid does at ``i``. A network swept at its own
@@ -22,7 +26,9 @@ has one), as :func:`rooflinekit.api.predict` does on a spec; the note saying so 
 Placement depends only on which data types an engine has and which levels store which roles, which no axis
 changes; the on-chip level a row may use (``on_chip_if_fits``) is the largest one its engine reaches, so
 capacity axes must keep the template's largest on-chip level the largest at every point (else a
-:class:`~rooflinekit.errors.SpecError`).
+:class:`~rooflinekit.errors.SpecError`). Under some traffic assumptions an axis cannot change any predicted time
+(a bandwidth no byte moves through, a capacity that only decides ``fits``):
+:mod:`~rooflinekit.roofline.inert_axes` finds them and :func:`rooflinekit.api.sweep` warns of them.
 """
 
 from __future__ import annotations
@@ -69,8 +75,8 @@ def axis_values(name: str, spec: AxisValues) -> np.ndarray:
         try:
             low, high = float(start), float(stop)
         except (TypeError, ValueError):
-            raise SpecError(f"grid axis {name}: range ends must be plain numbers in SI units (ops/s, bytes/s, bytes), "
-                            f"got {start!r} and {stop!r}") from None
+            raise SpecError(f"grid axis {name}: range ends must be plain numbers in SI units (ops/s, bytes/s, bytes, "
+                            f"W), got {start!r} and {stop!r}") from None
         if not (math.isfinite(low) and math.isfinite(high)):
             raise SpecError(f"grid axis {name}: range ends must be finite, got {start!r} and {stop!r}")
         if scale == "log":
@@ -104,7 +110,7 @@ class HardwareGrid:
     """A hardware template and value axes (see the module docstring); build it with :meth:`of`.
 
     ``axes`` maps each axis name (``peak_ops_per_s.int8``, ``bandwidth_bytes_per_s.DDR``,
-    ``capacity_bytes.SRAM``, ``clock_scale``) to its values (float64, shape (n,)), in grid order.
+    ``capacity_bytes.SRAM``, ``clock_scale``, ``tdp_w``) to its values (float64, shape (n,)), in grid order.
     """
 
     template: HardwareSpec
@@ -116,7 +122,7 @@ class HardwareGrid:
     def of(cls, template: HardwareSpec, peak_ops_per_s: Mapping[str, AxisValues] | None = None,
            bandwidth_bytes_per_s: Mapping[str, AxisValues] | None = None,
            capacity_bytes: Mapping[str, AxisValues] | None = None,
-           clock_scale: AxisValues | None = None) -> "HardwareGrid":
+           clock_scale: AxisValues | None = None, tdp_w: AxisValues | None = None) -> "HardwareGrid":
         """A grid over ``template`` (a single-engine spec).
 
         Parameters
@@ -127,9 +133,11 @@ class HardwareGrid:
         bandwidth_bytes_per_s : ``{memory level name: values}``, bytes/s.
         capacity_bytes : ``{memory level name: values}``, bytes.
         clock_scale : factors on every peak (dimensionless).
+        tdp_w : thermal design powers, W (each at least the template's ``idle_power_w``).
 
         Raises :class:`~rooflinekit.errors.SpecError` for a template with two or more engines, an unknown data type
-        or level, a capacity axis that could reorder the on-chip levels, bad values, a ``peak_ops_per_s``,
+        or level, a capacity axis that could reorder the on-chip levels, a TDP below the template's idle power,
+        bad values (empty, zero, negative, missing or not finite; the error names the axis), a ``peak_ops_per_s``,
         ``bandwidth_bytes_per_s`` or ``capacity_bytes`` that is not a mapping, and for a ``template`` that is not a
         spec.
         """
@@ -177,6 +185,13 @@ class HardwareGrid:
                         f"{largest.name} the largest on-chip level at every point")
         if clock_scale is not None:
             axes["clock_scale"] = axis_values("clock_scale", clock_scale)
+        if tdp_w is not None:
+            axes["tdp_w"] = axis_values("tdp_w", tdp_w)
+            idle = template.idle_power_w
+            if idle is not None and axes["tdp_w"].min() < idle:
+                raise SpecError(f"{template.name}: grid axis tdp_w goes down to {axes['tdp_w'].min():g} W, below the "
+                                f"template's idle_power_w of {idle:g} W; start the axis at {idle:g} W or more, or "
+                                "lower the template's idle_power_w")
         return cls(template, axes)
 
     @property
@@ -249,6 +264,8 @@ class HardwareGrid:
             update["engines"] = (self.template.engines[0].model_copy(update={"peak_ops_per_s": peaks}),)
         if "clock_scale" in point.axes and self.template.clock_hz is not None:
             update["clock_hz"] = self.template.clock_hz * float(point.axes["clock_scale"][0])
+        if "tdp_w" in point.axes:
+            update["tdp_w"] = float(point.axes["tdp_w"][0])
         return self.template.model_copy(update=update)
 
 

@@ -1,14 +1,16 @@
 """Calibrated estimates for the rows of a sweep: :func:`calibrated_columns`, used by ``rooflinekit.sweep(...,
 calibrated=True)``.
 
-Each row of a sweep gets the estimate :func:`rooflinekit.predict` gives its combination with ``calibrated=True``
-(the same calibration, network, costing and keys; numbers equal to rounding), computed by calibration instead of
-by row:
+Each row of a sweep that can be calibrated becomes the prediction :func:`rooflinekit.predict` gives its combination
+with ``calibrated=True`` (the same calibration, network, costing and keys; numbers equal to rounding), under the
+names of :class:`~rooflinekit.roofline.Prediction`: ``latency_s`` and ``fps`` the estimate, the other result
+columns the roofline it scales, plus :data:`CALIBRATED_COLUMNS`. It is computed by calibration instead of by row:
 
 1. **bound**: the layer-mode roofline the calibration scales (one kernel per layer, the calibration's traffic, the
    network its regime costs: :func:`~.regime.regime_network`), for every row of a calibration at once through the
    vectorized sweep core (:func:`rooflinekit.roofline.sweep`); it fixes the precision used (a network's own type
-   without a peak falls back to the hardware's default, as ``predict`` does) and gives ``bound_latency_s``;
+   without a peak falls back to the hardware's default, as ``predict`` does) and gives ``bound_latency_s`` and the
+   row's result columns (``mode`` ``layer``, the calibration's ``traffic``, ``bound``, ``ops``, ``kernels``, ...);
 2. **features**: those :func:`~.features.calibration_features` gives a record of each (network, hardware,
    precision, costed batch) asked for, through :func:`~.features.class_times_at`, once per (network, precision)
    for all its hardware and batches (the network counted and its layers' op classes found once); this is the part
@@ -19,9 +21,10 @@ by row:
    features of all rows of a calibration (keyed as :func:`~.inference_offline.query_keys` keys a regime's query);
    below a regime's batch the estimate is scaled to B samples,
 
-       calibrated_latency_s = L(costed) x B / costed,   calibrated_fps = costed / L(costed)   (s per batch, samples/s)
+       latency_s = L(costed) x B / costed,   fps = costed / L(costed)   (s per batch, samples/s)
 
-   and the interval (s) likewise, as :func:`~.regime.predict_in_regime` does.
+   and the interval (s) likewise, as :func:`~.regime.predict_in_regime` does; ``attainable_ops_per_s = ops x B /
+   latency_s`` (ops per frame), as ``predict`` gives it.
 
 A calibrated row's notes are ``predict``'s (:func:`_add_notes`), each note that repeats across rows built once.
 Warnings are per sweep, not per row: one :class:`~.model.CalibrationWarning` each for the rows left at the bound
@@ -52,22 +55,25 @@ from rooflinekit.counters import CounterRegistry, CountingConventions
 from rooflinekit.descriptors import HardwareSpec, LayerNetwork, NetworkSpec, Precision
 from rooflinekit.display import counted
 from rooflinekit.errors import CalibrationWarning, RooflineError
+from rooflinekit.output import INTERVAL, interval_columns
 from rooflinekit.roofline.grid import HardwareGrid
 from rooflinekit.roofline.workload import CountedNetwork
 
-CALIBRATED_COLUMNS = ("calibrated_latency_s", "calibrated_fps", "latency_low_s", "latency_high_s", "bound_latency_s",
-                      "calibration_levels")
-"""Columns a calibrated sweep adds after ``latency_s`` (module docstring; :func:`calibrated_columns`)."""
-LEVEL_SEPARATOR = "; "
-"""How the phrases of ``Prediction.calibration_levels`` are joined in the ``calibration_levels`` column."""
+CALIBRATED_COLUMNS = (*interval_columns(INTERVAL), "bound_latency_s", "calibration_levels")
+"""Columns a calibrated sweep adds after ``latency_s``: ``Prediction.latency_interval_s`` split in two (s), its
+``bound_latency_s`` (s) and ``calibration_levels`` (a tuple of phrases); :func:`calibrated_columns`."""
+COSTING_COLUMNS = ("mode", "traffic", "bound", "ops", "bytes", "operational_intensity", "peak_ops_per_s",
+                   "latency_optimistic_s", "latency_pessimistic_s", "engines", "engine_batches", "kernels", "fits")
+"""A calibrated row's columns taken from the layer-mode roofline its estimate scales, as ``predict`` gives them."""
 CALIBRATED, BOUND = "calibrated", "bound"
 
 
 @dataclass
 class _Estimates:
-    """Per row of the sweep (arrays of its length): the calibrated numbers, their levels, the calibrated release
-    (``(framework, framework_version)`` keys the estimate resolved to), a calibrated row's notes (all of them,
-    ``predict``'s) and the reason a row keeps the bound."""
+    """Per row of the sweep (arrays of its length): the calibrated numbers, their levels (a tuple each), the
+    calibrated release (``(framework, framework_version)`` keys the estimate resolved to), a calibrated row's notes
+    (all of them, ``predict``'s), the reason a row keeps the bound, and the :data:`COSTING_COLUMNS` of the
+    layer-mode roofline the estimate scales."""
 
     latency: np.ndarray
     fps: np.ndarray
@@ -79,13 +85,15 @@ class _Estimates:
     calibrated: np.ndarray
     notes: list[tuple[str, ...]]
     reasons: list[str | None]
+    costing: dict[str, np.ndarray]
 
     @classmethod
     def empty(cls, n: int) -> "_Estimates":
         """``n`` rows without an estimate."""
         nan = np.full(n, np.nan)
         return cls(nan.copy(), nan.copy(), nan.copy(), nan.copy(), nan.copy(), np.full(n, None, dtype=object),
-                   np.full(n, None, dtype=object), np.zeros(n, dtype=bool), [()] * n, [None] * n)
+                   np.full(n, None, dtype=object), np.zeros(n, dtype=bool), [()] * n, [None] * n,
+                   {column: np.full(n, None, dtype=object) for column in COSTING_COLUMNS})
 
     def leave(self, row: int, reason: str) -> None:
         """Row ``row`` keeps the bound, for ``reason``."""
@@ -117,18 +125,21 @@ def calibrated_columns(table: pd.DataFrame, networks: Sequence[NetworkSpec | Cou
     Returns
     -------
     DataFrame
-        ``table`` with :data:`CALIBRATED_COLUMNS` inserted after ``latency_s``: ``calibrated_latency_s`` (s per
-        batch) and ``calibrated_fps`` (samples/s), ``Prediction.latency_s`` and ``fps`` of ``predict(...,
-        calibrated=True)``; ``latency_low_s`` and ``latency_high_s`` (s), its ``latency_interval_s`` (NaN when the
-        calibration holds no interval); ``bound_latency_s`` (s), its ``bound_latency_s``: the layer-mode roofline
-        the estimate scales; ``calibration_levels``, its ``calibration_levels`` joined by ``"; "``. ``estimate``
-        is ``calibrated`` on those rows and ``bound`` on predicted rows that could not be calibrated (no
-        calibration for the class, an aggregate network without layers, ...; NaN in the new columns, the reason
-        in ``notes``). ``latency_s``, ``fps`` and every other column keep the sweep's roofline bound. A calibrated
-        row's ``notes`` are ``predict(..., calibrated=True).notes`` of its combination (:func:`_add_notes`: the
-        network a regime costs, the notes of the roofline it scales, the stack keyed, the regime or a batch below
-        it, a wider interval, a scaled estimate below the bound of a lone batch, how a system's devices combine,
-        the release used); a row kept at the bound keeps the sweep's notes and adds ``not calibrated: <reason>``.
+        ``table`` with :data:`CALIBRATED_COLUMNS` inserted after ``latency_s``. A row with ``estimate``
+        ``calibrated`` holds ``predict(..., calibrated=True)`` of its combination under the same names:
+        ``latency_s`` (s per batch) and ``fps`` (samples/s) the estimate; ``latency_interval_low_s`` and
+        ``latency_interval_high_s`` (s), its ``latency_interval_s`` (NaN when the calibration holds no interval);
+        ``bound_latency_s`` (s), the layer-mode roofline the estimate scales, whose :data:`COSTING_COLUMNS`
+        (``mode`` ``layer``, the calibration's ``traffic``, ``bound``, ``ops``, ``kernels``, ...) the row takes;
+        ``attainable_ops_per_s`` = ops x batch / latency_s; ``calibration_levels``, its tuple of phrases. A
+        predicted row that could not be calibrated (no calibration for the class, an aggregate network without
+        layers, ...) keeps the sweep's roofline bound in every column, ``estimate`` ``bound``, NaN (None) in the
+        new columns and the reason in ``notes``: filter on ``estimate`` before comparing ``latency_s`` across
+        rows. A calibrated row's ``notes`` are ``predict(..., calibrated=True).notes`` of its combination
+        (:func:`_add_notes`: the network a regime costs, the notes of the roofline it scales, the stack keyed, the
+        regime or a batch below it, a wider interval, a scaled estimate below the bound of a lone batch, how a
+        system's devices combine, the release used); a row kept at the bound keeps the sweep's notes and adds
+        ``not calibrated: <reason>``.
 
     Warns
     -----
@@ -210,6 +221,8 @@ def _calibrate_group(out: _Estimates, model: CalibratedPredictor, members: list[
     labels = bound["precision"].to_numpy(dtype=object)[at]
     sizes = bound["batch"].to_numpy()[at]
     out.bound[rows] = bound["latency_s"].to_numpy()[at]
+    for column in COSTING_COLUMNS:
+        out.costing[column][rows] = bound[column].to_numpy(dtype=object)[at]
     family, version = normalize_framework(framework)
     version = normalize_version(framework_version) or version
     specs: dict[int, HardwareSpec] = {}
@@ -342,7 +355,8 @@ def _estimate_rows(out: _Estimates, model: CalibratedPredictor, features: pd.Dat
             low, high = model.predict_interval(features)
     rows = features["row"].to_numpy()
     out.latency[rows], out.low[rows], out.high[rows] = latency, low, high
-    out.levels[rows] = [LEVEL_SEPARATOR.join(phrases) for phrases in levels]
+    for row, phrases in zip(rows.tolist(), levels):  # a tuple per element, as releases below
+        out.levels[row] = tuple(phrases)
     absent = [None] * len(resolved)
     for row, release in zip(rows.tolist(), zip(resolved.get("framework", absent),
                                                 resolved.get("framework_version", absent))):
@@ -363,7 +377,7 @@ def _scale(out: _Estimates, done: pd.DataFrame, regime: Any) -> None:
     if regime is not None and below.any():
         count = int(below.sum())
         warnings.warn(f"{counted(count, 'calibrated row')} at a batch below the calibration regime's, "
-                      f"{regime.summary()}: calibrated_latency_s is the batch's samples at the calibrated "
+                      f"{regime.summary()}: latency_s is the batch's samples at the calibrated "
                       f"sustained throughput (costed at batch {regime.batch} and scaled), an optimistic figure for "
                       "the latency of a lone batch; their intervals cover throughput at batch >= "
                       f"{regime.batch}, not that latency", CalibrationWarning, stacklevel=caller_stacklevel())
@@ -436,14 +450,15 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
             built[("release", release)] = tuple(_release_used(model, resolved, given.version)[1])
         notes += built[("release", release)]
         out.notes[row] = tuple(notes)
-        fell_back.update(level for level in str(out.levels[row]).split(LEVEL_SEPARATOR) if "not calibrated" in level)
+        fell_back.update(level for level in out.levels[row] if "not calibrated" in level)
     if extrapolated:
         warnings.warn(f"{counted(extrapolated, 'calibrated row')} extrapolate beyond the devices the calibration was "
                       "fitted on (a peak or bandwidth outside their range): each row's notes say which and by how "
                       "much; their intervals assume a device within them", CalibrationWarning,
                       stacklevel=caller_stacklevel())
     if fell_back:
-        rows = sum(1 for levels in out.levels[done["row"].to_numpy()] if "not calibrated" in str(levels))
+        rows = sum(1 for levels in out.levels[done["row"].to_numpy()] if any("not calibrated" in level
+                                                                             for level in levels))
         shown = "; ".join(f"{level} ({n} rows)" for level, n in fell_back.most_common(3))
         warnings.warn(f"{counted(rows, 'calibrated row')} used calibration levels that were not calibrated or fell "
                       f"back: {shown}{'; ...' if len(fell_back) > 3 else ''}; see the calibration_levels column "
@@ -493,21 +508,41 @@ def _warn_left(out: _Estimates, ok: np.ndarray) -> None:
 
 
 def _with_columns(table: pd.DataFrame, out: _Estimates, ok: np.ndarray) -> pd.DataFrame:
-    """``table`` with the calibrated columns after ``latency_s``, ``estimate`` and ``notes`` updated."""
+    """``table`` with each calibrated row made its prediction (``latency_s``, ``fps``, ``attainable_ops_per_s``
+    the estimate's, :data:`COSTING_COLUMNS` the roofline it scales), the calibrated columns after ``latency_s``,
+    ``estimate`` and ``notes`` updated."""
     from rooflinekit.roofline._notes_array import NotesArray
 
-    estimate = [CALIBRATED if done else BOUND if good else None for done, good in zip(out.calibrated, ok)]
+    done = out.calibrated
+    estimate = [CALIBRATED if calibrated else BOUND if good else None for calibrated, good in zip(done, ok)]
     table = table.copy()
     table["estimate"] = pd.Categorical(estimate, categories=[BOUND, CALIBRATED])
-    notes = [own if done else old if old is None or reason is None else (*old, f"not calibrated: {reason}")
-             for old, own, done, reason in zip(table["notes"].tolist(), out.notes, out.calibrated, out.reasons)]
+    notes = [own if calibrated else old if old is None or reason is None else (*old, f"not calibrated: {reason}")
+             for old, own, calibrated, reason in zip(table["notes"].tolist(), out.notes, done, out.reasons)]
     table["notes"] = NotesArray.from_values(notes)
+    for name in COSTING_COLUMNS:
+        table[name] = _replaced(table[name], out.costing[name], done)
+    table["latency_s"] = np.where(done, out.latency, table["latency_s"].to_numpy(dtype=float))
+    table["fps"] = np.where(done, out.fps, table["fps"].to_numpy(dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows not calibrated keep their own
+        attainable = table["ops"].to_numpy(dtype=float) * table["batch"].to_numpy(dtype=float) / out.latency
+    table["attainable_ops_per_s"] = np.where(done, attainable, table["attainable_ops_per_s"].to_numpy(dtype=float))
     at = list(table.columns).index("latency_s") + 1
-    values = {"calibrated_latency_s": out.latency, "calibrated_fps": out.fps, "latency_low_s": out.low,
-              "latency_high_s": out.high, "bound_latency_s": out.bound, "calibration_levels": out.levels}
+    low, high = interval_columns(INTERVAL)
+    values = {low: out.low, high: out.high, "bound_latency_s": out.bound}
     for offset, name in enumerate(CALIBRATED_COLUMNS):
-        column = values[name]
-        if name != "calibration_levels":
-            column = np.where(out.calibrated, column, np.nan)
+        column = out.levels if name == "calibration_levels" else np.where(done, values[name], np.nan)
         table.insert(at + offset, name, column)
     return table
+
+
+def _replaced(column: pd.Series, values: np.ndarray, rows: np.ndarray) -> pd.Series:
+    """``column`` with ``values`` where ``rows`` is True, in its own dtype (a categorical one gains the new
+    categories after its own)."""
+    merged = column.astype(object).to_numpy(copy=True)
+    merged[rows] = values[rows]  # object array to object array: a tuple (engines) stays one element
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        new = (v for v in merged[rows] if v is not None and v not in column.cat.categories)
+        categories = list(dict.fromkeys([*column.cat.categories, *new]))
+        return pd.Series(pd.Categorical(merged, categories=categories), index=column.index, name=column.name)
+    return pd.Series(merged, index=column.index, name=column.name).astype(column.dtype)
