@@ -9,9 +9,10 @@ decoder export with past-key/value inputs (``rooflinekit llm decoder.onnx --hard
 per phase, ``--tp`` / ``--pp`` split as its graph shows, :mod:`rooflinekit.llm.onnx_parallel`; ``--heads`` /
 ``--kv-heads`` where the graph does not show them). The output is
 a roofline bound (:func:`rooflinekit.llm.predict_llm`); with ``--calibrated`` also the calibrated estimate and its
-80 % interval next to it (:mod:`rooflinekit.llm.calibrated`; JSON key ``calibrated``, CSV columns
-``calibrated_*``). The parser is declared in :mod:`rooflinekit.cli`; this
-module is imported only when the command runs.
+80 % interval next to it (:mod:`rooflinekit.llm.calibrated`; JSON key ``calibrated``, whose intervals are
+``[low, high]`` keys such as ``ttft_interval_s``; CSV columns ``calibrated.*``, each interval split in two,
+``calibrated.ttft_interval_low_s`` and ``calibrated.ttft_interval_high_s``). The parser is declared in
+:mod:`rooflinekit.cli`; this module is imported only when the command runs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 from rooflinekit.display import render_table
 from rooflinekit.errors import SpecError
 from rooflinekit.llm import predict_llm
+from rooflinekit.llm.result import split_intervals
 from rooflinekit.output import LIST_SEPARATOR, dumps_json, flatten, tabular, to_json_value
 
 LAYER_COLUMNS = ["phase", "stage", "name", "op", "ops", "bytes", "time_s", "bound"]
@@ -51,9 +53,10 @@ def cmd_llm(args: argparse.Namespace) -> None:
         print(dumps_json(payload))
         return
     if args.format == "csv":
-        # the JSON object flat, as every command writes CSV: dotted columns (memory.weights_bytes), lists joined by ';'
+        # the JSON object flat, as every command writes CSV: dotted columns (memory.weights_bytes), lists joined by
+        # ';', an interval as its _low and _high columns
         table = (result.layers[columns] if args.layers and result.layers is not None
-                 else tabular(pd.DataFrame([flatten(payload)]), LIST_SEPARATOR))
+                 else tabular(pd.DataFrame([split_intervals(flatten(payload), "calibrated.")]), LIST_SEPARATOR))
         print(table.to_csv(index=False), end="")
         return
     print(result.summary())

@@ -212,13 +212,17 @@ def interval_columns(name: str) -> tuple[str, str]:
     Parameters
     ----------
     name : str
-        The interval's name, ``<quantity>_<unit>`` (``latency_interval_s``).
+        The interval's name, ``<quantity>_interval_<unit>`` (``latency_interval_s``) or, for a quantity whose unit
+        its name already carries, ``<quantity>_interval`` (``output_tokens_per_s_interval``).
 
     Returns
     -------
     tuple of (str, str)
-        ``(<quantity>_low_<unit>, <quantity>_high_<unit>)``: ``latency_interval_low_s``, ``latency_interval_high_s``.
+        ``(<quantity>_interval_low_<unit>, <quantity>_interval_high_<unit>)``: ``latency_interval_low_s``,
+        ``latency_interval_high_s``; ``output_tokens_per_s_interval_low``, ``output_tokens_per_s_interval_high``.
     """
+    if name.endswith("_interval"):
+        return f"{name}_low", f"{name}_high"
     quantity, _, unit = name.rpartition("_")
     return f"{quantity}_low_{unit}", f"{quantity}_high_{unit}"
 

@@ -7,7 +7,9 @@ shipped parameters, the interval factors from the shipped quantiles), never from
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import json
 import math
 import warnings
@@ -112,9 +114,12 @@ def test_calibrated_is_never_below_the_bound_and_inside_its_interval():
         assert cal.tpot_at_context_s >= result.tpot_at_context_s
         assert cal.e2e_latency_s >= result.e2e_latency_s
         assert cal.output_tokens_per_s <= result.output_tokens_per_s
-        assert result.ttft_s <= cal.ttft_low_s <= cal.ttft_s <= cal.ttft_high_s
-        assert result.tpot_s <= cal.tpot_low_s <= cal.tpot_s <= cal.tpot_high_s
-        assert cal.output_tokens_per_s_low <= cal.output_tokens_per_s <= cal.output_tokens_per_s_high
+        ttft_low, ttft_high = cal.ttft_interval_s
+        tpot_low, tpot_high = cal.tpot_interval_s
+        rate_low, rate_high = cal.output_tokens_per_s_interval
+        assert result.ttft_s <= ttft_low <= cal.ttft_s <= ttft_high
+        assert result.tpot_s <= tpot_low <= cal.tpot_s <= tpot_high
+        assert rate_low <= cal.output_tokens_per_s <= rate_high
         layers = result.layers
         for phase in ("prefill", "decode"):
             part = layers[layers.phase == phase]
@@ -126,14 +131,19 @@ def test_interval_factors_are_the_shipped_quantiles():
     calibration = load_llm_calibration()
     q_lo, q_hi, _ = calibration.strata["tokens>64"]
     result, cal = _calibrated(batch=3, prompt=50, generate=5)
-    assert cal.ttft_high_s == pytest.approx(cal.ttft_s * math.exp(q_hi), rel=1e-12)
-    assert cal.ttft_low_s == pytest.approx(max(result.ttft_s, cal.ttft_s * math.exp(q_lo)), rel=1e-12)
+    ttft_low, ttft_high = cal.ttft_interval_s
+    assert ttft_high == pytest.approx(cal.ttft_s * math.exp(q_hi), rel=1e-12)
+    assert ttft_low == pytest.approx(max(result.ttft_s, cal.ttft_s * math.exp(q_lo)), rel=1e-12)
     # decode of 3 sequences: stratum tokens<=64
     d_lo, d_hi, _ = calibration.strata["tokens<=64"]
-    assert cal.tpot_high_s == pytest.approx(cal.tpot_s * math.exp(d_hi), rel=1e-12)
-    # e2e = ttft + 4 steps, its ends the sums of the phases' ends
-    assert cal.e2e_high_s == pytest.approx(cal.ttft_high_s + 4 * cal.tpot_high_s, rel=1e-12)
-    assert cal.output_tokens_per_s_low == pytest.approx(15 / cal.e2e_high_s, rel=1e-12)
+    tpot_low, tpot_high = cal.tpot_interval_s
+    assert tpot_high == pytest.approx(cal.tpot_s * math.exp(d_hi), rel=1e-12)
+    assert tpot_low == pytest.approx(max(result.tpot_s, cal.tpot_s * math.exp(d_lo)), rel=1e-12)
+    # e2e = ttft + 4 steps, its ends the sums of the phases' ends; tokens/s = 3 x 5 = 15 over the e2e ends, swapped
+    e2e_low, e2e_high = cal.e2e_latency_interval_s
+    assert e2e_low == pytest.approx(ttft_low + 4 * tpot_low, rel=1e-12)
+    assert e2e_high == pytest.approx(ttft_high + 4 * tpot_high, rel=1e-12)
+    assert cal.output_tokens_per_s_interval == pytest.approx((15 / e2e_high, 15 / e2e_low), rel=1e-12)
 
 
 @settings(max_examples=25, deadline=None)
@@ -150,6 +160,7 @@ def test_calibrated_prefill_never_below_the_bound(batch, prompt):
     result = predict_llm(TINY, H100, batch=batch, prompt=prompt, generate=1, calibrated=True)
     assert result.calibrated.ttft_s >= result.ttft_s * (1 - 1e-12)
     assert result.calibrated.tpot_s is None and result.tpot_s is None
+    assert result.calibrated.tpot_interval_s is None
 
 
 def test_out_of_scope_precision_warns_and_says_so():
@@ -165,7 +176,7 @@ def test_fitted_precisions_do_not_warn():
         warnings.simplefilter("error", CalibrationWarning)
         _calibrated(weights="bf16", batch=2, prompt=16, generate=2)
         _, cal = _calibrated(hardware="A100-SXM4-80GB", batch=2, prompt=16, generate=2)
-    assert any("A100-SXM4-80GB was fitted" in level for level in cal.levels)
+    assert any("A100-SXM4-80GB was fitted" in level for level in cal.calibration_levels)
 
 
 def test_gpu_without_sm_count_is_refused_and_the_bound_still_works(tmp_path):
@@ -252,7 +263,11 @@ def test_cli_calibrated_json_is_strict_and_text_side_by_side(capsys):
     assert data["estimate"] == "bound"
     cal = data["calibrated"]
     assert cal["estimate"] == "calibrated" and cal["coverage"] == 0.8
-    assert cal["ttft_low_s"] <= cal["ttft_s"] <= cal["ttft_high_s"] and cal["ttft_s"] >= data["ttft_s"]
+    assert cal["ttft_interval_s"][0] <= cal["ttft_s"] <= cal["ttft_interval_s"][1] and cal["ttft_s"] >= data["ttft_s"]
+    for name in ("ttft_interval_s", "tpot_interval_s", "e2e_latency_interval_s", "output_tokens_per_s_interval"):
+        assert len(cal[name]) == 2 and cal[name][0] <= cal[name][1], name
+    assert cal["calibration_levels"] and not {"levels", "ttft_low_s", "ttft_high_s", "e2e_low_s",
+                                              "output_tokens_per_s_low"} & set(cal)
     assert {"calibrated_time_s", "calibrated_kind"} <= set(data["layers"][0])
     code = main(["llm", "Llama-2-7B", "--hardware", H100, "--calibrated"])
     out, _ = capsys.readouterr()
@@ -260,6 +275,33 @@ def test_cli_calibrated_json_is_strict_and_text_side_by_side(capsys):
     code = main(["llm", "Llama-2-7B", "--hardware", H100, "--calibrated", "--format", "csv"])
     out, _ = capsys.readouterr()
     assert code == 0 and "calibrated.ttft_s" in out.splitlines()[0]
+
+
+def test_cli_calibrated_csv_splits_each_interval_and_json_has_null_without_one(capsys):
+    # CSV: each [low, high] as <quantity>_interval_low/_high before the unit suffix, at the end for the rate (whose
+    # unit is in its quantity's name); the cells are the JSON interval's ends
+    args = ["llm", "Llama-2-7B", "--hardware", H100, "--batch", "2", "--prompt", "128", "--generate", "4",
+            "--calibrated", "--format"]
+    assert main([*args, "json"]) == 0
+    cal = _strict(capsys.readouterr().out)["calibrated"]
+    assert main([*args, "csv"]) == 0
+    (cells,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    for name, (low, high) in {"ttft_interval_s": ("ttft_interval_low_s", "ttft_interval_high_s"),
+                              "tpot_interval_s": ("tpot_interval_low_s", "tpot_interval_high_s"),
+                              "e2e_latency_interval_s": ("e2e_latency_interval_low_s", "e2e_latency_interval_high_s"),
+                              "output_tokens_per_s_interval": ("output_tokens_per_s_interval_low",
+                                                               "output_tokens_per_s_interval_high")}.items():
+        assert f"calibrated.{name}" not in cells
+        assert float(cells[f"calibrated.{low}"]) == pytest.approx(cal[name][0], rel=1e-12)
+        assert float(cells[f"calibrated.{high}"]) == pytest.approx(cal[name][1], rel=1e-12)
+    # one output token: no decode step, so no TPOT and no TPOT interval (null in JSON, empty cells in CSV)
+    one = ["llm", "Llama-2-7B", "--hardware", H100, "--generate", "1", "--calibrated", "--format"]
+    assert main([*one, "json"]) == 0
+    cal = _strict(capsys.readouterr().out)["calibrated"]
+    assert cal["tpot_s"] is None and cal["tpot_interval_s"] is None and len(cal["ttft_interval_s"]) == 2
+    assert main([*one, "csv"]) == 0
+    (cells,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert cells["calibrated.tpot_interval_low_s"] == "" and cells["calibrated.tpot_interval_high_s"] == ""
 
 
 def test_calibrated_text_has_no_exponent_numbers():

@@ -94,9 +94,11 @@ def test_calibrated_is_never_faster_than_the_bound_when_factors_are_at_least_one
     assert est.output_tokens_per_s < 404.0
     # interval: ln e2e +- Z80 x 0.1 x sqrt(1 + 1/3)
     half = Z80 * 0.1 * math.sqrt(4 / 3)
-    assert est.e2e_latency_low_s == pytest.approx(3.5 * math.exp(-half))
-    assert est.output_tokens_per_s_high == pytest.approx(808 / (3.5 * math.exp(-half)))
-    assert est.output_tokens_per_s_low < est.output_tokens_per_s < est.output_tokens_per_s_high
+    assert est.e2e_latency_interval_s == pytest.approx((3.5 * math.exp(-half), 3.5 * math.exp(half)))
+    assert est.output_tokens_per_s_interval == pytest.approx((808 / (3.5 * math.exp(half)),
+                                                              808 / (3.5 * math.exp(-half))))
+    rate_low, rate_high = est.output_tokens_per_s_interval
+    assert rate_low < est.output_tokens_per_s < rate_high
     assert est.level == "architecture Hopper"
 
 

@@ -296,4 +296,5 @@ def test_every_a100_in_the_catalog_gets_a_calibrated_llm_estimate(hardware):
         result = rk.predict_llm("Llama-2-7B", hardware, batch=1, prompt=128, generate=4, calibrated=True)
     calibrated = result.to_dict()["calibrated"]
     assert calibrated is not None
-    assert calibrated["tpot_low_s"] <= calibrated["tpot_s"] <= calibrated["tpot_high_s"]
+    tpot_low, tpot_high = calibrated["tpot_interval_s"]
+    assert tpot_low <= calibrated["tpot_s"] <= tpot_high

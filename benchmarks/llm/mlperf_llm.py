@@ -184,8 +184,9 @@ def vidur_per_accelerator(network: str, device: str) -> dict[str, float]:
     if prefill is None or decode is None:
         raise SpecError(f"{w.model} on {hardware}: predict_llm returned no calibrated estimate")
     steps = w.output_tokens - 1
-    times = [prefill.ttft_s + steps * (decode.tpot_s or 0.0), prefill.ttft_low_s + steps * (decode.tpot_low_s or 0.0),
-             prefill.ttft_high_s + steps * (decode.tpot_high_s or 0.0)]
+    (ttft_low, ttft_high), (tpot_low, tpot_high) = prefill.ttft_interval_s, decode.tpot_interval_s or (0.0, 0.0)
+    times = [prefill.ttft_s + steps * (decode.tpot_s or 0.0), ttft_low + steps * tpot_low,
+             ttft_high + steps * tpot_high]
     rate = [samples * w.output_tokens / time_s / tp for time_s in times]
     return {f"{VIDUR}_tokens_per_s": rate[0], f"{VIDUR}_high_tokens_per_s": rate[1],
             f"{VIDUR}_low_tokens_per_s": rate[2]}

@@ -555,15 +555,15 @@ def phase_estimate(cal: LLMOperatorCalibration, device: HardwareSpec, batch: int
     bound_ttft_s, bound_tpot_s : float, float or None
         The bound's figures, the floor of the intervals.
     kernels : str
-        How the kernels outside the fitted kinds were priced (a line of ``levels``).
+        How the kernels outside the fitted kinds were priced (a line of ``calibration_levels``).
     notes : list of str
         Scope notes.
 
     Returns
     -------
     CalibratedEstimate
-        ``ttft = t_prefill(P) + comm``, ``tpot`` the mean step ``+ comm``, each with ``[max(bound, t x
-        exp(q_lo) + comm), t x exp(q_hi) + comm]`` in its stratum.
+        ``ttft = t_prefill(P) + comm``, ``tpot`` the mean step ``+ comm``, each with the interval ``(max(bound,
+        t x exp(q_lo) + comm), t x exp(q_hi) + comm)`` in its stratum (``ttft_interval_s``, ``tpot_interval_s``).
     """
     prefill_phase, prefill_tokens, prefill_t = prefill
     decode_phase, decode_tokens, decode_t = decode
@@ -573,15 +573,15 @@ def phase_estimate(cal: LLMOperatorCalibration, device: HardwareSpec, batch: int
     ttft = ttft_core + comm_prefill_s
     ttft_low, ttft_high = max(bound_ttft_s, ttft_core * lo_p + comm_prefill_s), ttft_core * hi_p + comm_prefill_s
     at_context = float(decode_phase.times([context_t])[0]) + comm_step_s
-    tpot = tpot_low = tpot_high = None
+    tpot: float | None = None
+    tpot_interval: tuple[float, float] | None = None
     decode_total = decode_low = decode_high = 0.0
     n = len(decode_t)
     if n:
         core = decode_phase.step_sum(decode_t) / n
         tpot = core + comm_step_s
-        tpot_low = max(bound_tpot_s or 0.0, core * lo_d + comm_step_s)
-        tpot_high = core * hi_d + comm_step_s
-        decode_total, decode_low, decode_high = n * tpot, n * tpot_low, n * tpot_high
+        tpot_interval = (max(bound_tpot_s or 0.0, core * lo_d + comm_step_s), core * hi_d + comm_step_s)
+        decode_total, decode_low, decode_high = n * tpot, n * tpot_interval[0], n * tpot_interval[1]
     e2e, e2e_low, e2e_high = ttft + decode_total, ttft_low + decode_low, ttft_high + decode_high
     tokens = batch * generate
     fitted = device.name in cal.hardware
@@ -595,9 +595,9 @@ def phase_estimate(cal: LLMOperatorCalibration, device: HardwareSpec, batch: int
     notes = [*notes, "calibrated interval does not measure the attention kernels' or the LM head's error; the "
                      "interconnect is added at its bound"]
     return CalibratedEstimate(
-        ttft_s=ttft, ttft_low_s=ttft_low, ttft_high_s=ttft_high, tpot_s=tpot, tpot_low_s=tpot_low,
-        tpot_high_s=tpot_high, tpot_at_context_s=at_context, e2e_latency_s=e2e, e2e_low_s=e2e_low,
-        e2e_high_s=e2e_high, output_tokens_per_s=tokens / e2e, output_tokens_per_s_low=tokens / e2e_high,
-        output_tokens_per_s_high=tokens / e2e_low, output_tokens_per_s_per_device=tokens / e2e / devices,
-        decode_tokens_per_s=None if tpot is None else batch / tpot, coverage=cal.coverage, levels=levels,
-        notes=tuple(notes))
+        ttft_s=ttft, ttft_interval_s=(ttft_low, ttft_high), tpot_s=tpot, tpot_interval_s=tpot_interval,
+        tpot_at_context_s=at_context, e2e_latency_s=e2e, e2e_latency_interval_s=(e2e_low, e2e_high),
+        output_tokens_per_s=tokens / e2e, output_tokens_per_s_interval=(tokens / e2e_high, tokens / e2e_low),
+        output_tokens_per_s_per_device=tokens / e2e / devices,
+        decode_tokens_per_s=None if tpot is None else batch / tpot, coverage=cal.coverage,
+        calibration_levels=levels, notes=tuple(notes))

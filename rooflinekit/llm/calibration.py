@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rooflinekit.errors import CalibrationError
+from rooflinekit.output import to_json_value
 
 if TYPE_CHECKING:
     from rooflinekit.llm.result import LLMResult
@@ -330,10 +331,12 @@ class CalibratedLLM:
         f_a and f_b of that level.
     ttft_s, tpot_s, e2e_latency_s : float or None
         Calibrated times (s): ``f_a t_a + f_b t_b`` per phase; ``e2e = ttft + (G - 1) tpot``.
-    e2e_latency_low_s, e2e_latency_high_s : float
-        80 % interval of the end-to-end time (s).
-    output_tokens_per_s, output_tokens_per_s_low, output_tokens_per_s_high : float
-        ``B G / e2e`` and its 80 % interval (tokens/s, all sequences).
+    e2e_latency_interval_s : (float, float)
+        80 % interval of the end-to-end time, ``(low, high)`` (s).
+    output_tokens_per_s : float
+        ``B G / e2e`` (tokens/s, all sequences).
+    output_tokens_per_s_interval : (float, float)
+        Its 80 % interval, ``(B G / e2e_high, B G / e2e_low)``.
     source : str
         The calibration's training data.
     """
@@ -345,11 +348,9 @@ class CalibratedLLM:
     ttft_s: float
     tpot_s: float | None
     e2e_latency_s: float
-    e2e_latency_low_s: float
-    e2e_latency_high_s: float
+    e2e_latency_interval_s: tuple[float, float]
     output_tokens_per_s: float
-    output_tokens_per_s_low: float
-    output_tokens_per_s_high: float
+    output_tokens_per_s_interval: tuple[float, float]
     source: str = ""
 
     @classmethod
@@ -365,10 +366,9 @@ class CalibratedLLM:
         low, high = e2e * math.exp(-half), e2e * math.exp(half)
         tokens = batch * generate
         return cls(level=level, split=calibration.split, factor_a=f_a, factor_b=f_b, ttft_s=ttft, tpot_s=tpot,
-                   e2e_latency_s=e2e, e2e_latency_low_s=low, e2e_latency_high_s=high,
-                   output_tokens_per_s=tokens / e2e, output_tokens_per_s_low=tokens / high,
-                   output_tokens_per_s_high=tokens / low, source=calibration.source)
+                   e2e_latency_s=e2e, e2e_latency_interval_s=(low, high), output_tokens_per_s=tokens / e2e,
+                   output_tokens_per_s_interval=(tokens / high, tokens / low), source=calibration.source)
 
     def to_dict(self) -> dict[str, object]:
-        """Every field, JSON-safe."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        """Every field as strict JSON data (an interval as ``[low, high]``, a non-finite number as None)."""
+        return {k: to_json_value(getattr(self, k)) for k in self.__dataclass_fields__}

@@ -1,16 +1,28 @@
-"""The result of an LLM inference prediction: phases, tokens per second, memory."""
+"""The result of an LLM inference prediction: phases, tokens per second, memory.
+
+A calibrated estimate (:class:`CalibratedEstimate`) uses the names of a calibrated ``Prediction``: ``estimate``
+(``calibrated``), each figure under the bound's name (``ttft_s``, ...), ``calibration_levels``, and each interval
+one ``<quantity>_interval`` field holding ``(low, high)`` with the quantity's unit suffix after it
+(``ttft_interval_s``; ``output_tokens_per_s_interval``, whose unit is in its quantity). A table row splits an
+interval into the two columns of :func:`rooflinekit.output.interval_columns` (:func:`split_intervals`).
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
 
 import pandas as pd
 
 from rooflinekit.display import grouped
 from rooflinekit.llm.memory import MemoryBudget, size_text
+from rooflinekit.output import interval_columns
+from rooflinekit.output import to_json_value
 
 BOUND_ESTIMATE = "bound"
+INTERVALS = ("ttft_interval_s", "tpot_interval_s", "e2e_latency_interval_s", "output_tokens_per_s_interval")
+"""The intervals of a :class:`CalibratedEstimate`, each ``(low, high)`` (s; tokens/s for the rate)."""
 
 
 def _time_text(seconds: float | None) -> str:
@@ -22,65 +34,96 @@ def _time_text(seconds: float | None) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
+def split_intervals(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``record`` (one table row) with each interval of :data:`INTERVALS`, keyed ``prefix + name``, as its two
+    :func:`rooflinekit.output.interval_columns` in its place: ``[low, high]`` as the two ends, None as None in both.
+
+    Parameters
+    ----------
+    record : Mapping
+        A flat row (``calibrated.ttft_interval_s`` when flattened from an :class:`LLMResult`'s dict).
+    prefix : str
+        Put before every interval's name (``calibrated.``).
+
+    Returns
+    -------
+    dict
+        The row, other keys unchanged and in order.
+    """
+    names = {prefix + name for name in INTERVALS}
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in names:
+            low, high = interval_columns(key)
+            out[low], out[high] = (None, None) if value is None else tuple(value)
+        else:
+            out[key] = value
+    return out
+
+
 @dataclass(frozen=True)
 class CalibratedEstimate:
     """The calibrated counterpart of an :class:`LLMResult`'s bound figures (:mod:`rooflinekit.llm.calibrated`).
 
-    Each ``*_low`` / ``*_high`` pair is the 80 % interval (``coverage``) of the figure before it; times in s,
-    rates in tokens/s. The interconnect time is added at its bound (not calibrated).
+    Each ``*_interval*`` field is ``(low, high)``, the 80 % interval (``coverage``) of the figure before it; times
+    in s, rates in tokens/s. The interconnect time is added at its bound (not calibrated).
 
     Attributes
     ----------
-    estimate : str
-        ``calibrated``.
-    ttft_s, ttft_low_s, ttft_high_s : float
-        Time to first token (the prefill) and its interval.
-    tpot_s, tpot_low_s, tpot_high_s : float or None
+    ttft_s : float
+        Time to first token (the prefill).
+    ttft_interval_s : (float, float)
+        Its interval.
+    tpot_s : float or None
         Mean time per output token after the first; None when G = 1.
+    tpot_interval_s : (float, float) or None
+        Its interval; None when G = 1.
     tpot_at_context_s : float
         The decode step at the result's ``context_tokens``.
-    e2e_latency_s, e2e_low_s, e2e_high_s : float
-        ``ttft + (G - 1) tpot``; the interval adds the phases' lows and highs (their errors are taken as fully
-        correlated: a GPU's error is systematic, so both phases move together).
-    output_tokens_per_s, output_tokens_per_s_low, output_tokens_per_s_high : float
-        ``B G / e2e`` and its interval (``B G / e2e_high`` .. ``B G / e2e_low``).
+    e2e_latency_s : float
+        ``ttft + (G - 1) tpot``.
+    e2e_latency_interval_s : (float, float)
+        ``(ttft_low + (G - 1) tpot_low, ttft_high + (G - 1) tpot_high)``: the phases' errors are taken as fully
+        correlated (a GPU's error is systematic, so both phases move together).
+    output_tokens_per_s : float
+        ``B G / e2e``.
+    output_tokens_per_s_interval : (float, float)
+        ``(B G / e2e_high, B G / e2e_low)``.
     output_tokens_per_s_per_device : float
         ``B G / e2e / devices``.
     decode_tokens_per_s : float or None
         ``B / tpot_s``.
     coverage : float
         Nominal coverage of the intervals (0.8).
-    levels : tuple of str
+    calibration_levels : tuple of str
         What was used: the operator model and the GPUs it was fitted on, whether this GPU was fitted or transferred
         from its spec, the attention pricing, the interval's basis and strata.
     notes : tuple of str
         Extrapolations and what the interval does not cover.
+    estimate : str
+        ``calibrated``.
     """
 
     ttft_s: float
-    ttft_low_s: float
-    ttft_high_s: float
+    ttft_interval_s: tuple[float, float]
     tpot_s: float | None
-    tpot_low_s: float | None
-    tpot_high_s: float | None
+    tpot_interval_s: tuple[float, float] | None
     tpot_at_context_s: float
     e2e_latency_s: float
-    e2e_low_s: float
-    e2e_high_s: float
+    e2e_latency_interval_s: tuple[float, float]
     output_tokens_per_s: float
-    output_tokens_per_s_low: float
-    output_tokens_per_s_high: float
+    output_tokens_per_s_interval: tuple[float, float]
     output_tokens_per_s_per_device: float
     decode_tokens_per_s: float | None
     coverage: float
-    levels: tuple[str, ...]
+    calibration_levels: tuple[str, ...]
     notes: tuple[str, ...] = ()
     estimate: str = "calibrated"
 
     def to_dict(self) -> dict[str, object]:
-        """Every field; tuples as lists (strict-JSON safe)."""
-        return {f.name: list(getattr(self, f.name)) if isinstance(getattr(self, f.name), tuple)
-                else getattr(self, f.name) for f in fields(self)}
+        """Every field as strict JSON data: tuples (intervals, levels, notes) as lists, a missing interval and a
+        non-finite number as None."""
+        return {f.name: to_json_value(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -243,20 +286,21 @@ class LLMResult:
             return []
         pct = f"{c.coverage:.0%}"
 
-        def row(label: str, bound: float | None, value: float | None, low: float | None, high: float | None,
+        def row(label: str, bound: float | None, value: float | None, interval: tuple[float, float] | None,
                 rate: bool = False) -> str:
             text = grouped if rate else _time_text
+            low, high = (None, None) if interval is None else interval
             return f"  {label:<20} {text(bound):>12}  {text(value):>12}  [{text(low)}, {text(high)}]"
 
         return [
             f"calibrated estimate (operator model fitted on Vidur kernels; {pct} interval):",
             f"  {'':<20} {'bound':>12}  {'calibrated':>12}  {pct} interval",
-            row("time to first token", self.ttft_s, c.ttft_s, c.ttft_low_s, c.ttft_high_s),
-            row("time per token", self.tpot_s, c.tpot_s, c.tpot_low_s, c.tpot_high_s),
-            row("end-to-end", self.e2e_latency_s, c.e2e_latency_s, c.e2e_low_s, c.e2e_high_s),
-            row("output tokens/s", self.output_tokens_per_s, c.output_tokens_per_s, c.output_tokens_per_s_low,
-                c.output_tokens_per_s_high, rate=True),
-            *(f"  level: {level}" for level in c.levels),
+            row("time to first token", self.ttft_s, c.ttft_s, c.ttft_interval_s),
+            row("time per token", self.tpot_s, c.tpot_s, c.tpot_interval_s),
+            row("end-to-end", self.e2e_latency_s, c.e2e_latency_s, c.e2e_latency_interval_s),
+            row("output tokens/s", self.output_tokens_per_s, c.output_tokens_per_s, c.output_tokens_per_s_interval,
+                rate=True),
+            *(f"  level: {level}" for level in c.calibration_levels),
         ]
 
     def __repr__(self) -> str:
@@ -276,9 +320,10 @@ class LLMResult:
         c = self.calibrated
         if c is None:
             return ""
-        tpot = "" if c.tpot_s is None or c.tpot_low_s is None or c.tpot_high_s is None else (
-            f", TPOT {_time_text(c.tpot_s)} [{_time_text(c.tpot_low_s)}, {_time_text(c.tpot_high_s)}]")
+        tpot = "" if c.tpot_s is None or c.tpot_interval_s is None else (
+            f", TPOT {_time_text(c.tpot_s)} [{_time_text(c.tpot_interval_s[0])}, "
+            f"{_time_text(c.tpot_interval_s[1])}]")
+        (ttft_low, ttft_high), (rate_low, rate_high) = c.ttft_interval_s, c.output_tokens_per_s_interval
         return (f";\n  calibrated ({c.coverage:.0%} interval): TTFT {_time_text(c.ttft_s)} "
-                f"[{_time_text(c.ttft_low_s)}, {_time_text(c.ttft_high_s)}]{tpot}, "
-                f"{grouped(c.output_tokens_per_s)} output tokens/s [{grouped(c.output_tokens_per_s_low)}, "
-                f"{grouped(c.output_tokens_per_s_high)}]")
+                f"[{_time_text(ttft_low)}, {_time_text(ttft_high)}]{tpot}, "
+                f"{grouped(c.output_tokens_per_s)} output tokens/s [{grouped(rate_low)}, {grouped(rate_high)}]")
