@@ -180,13 +180,13 @@ def test_a_record_at_a_larger_batch_than_its_prediction_is_counted_apart_and_not
     assert message.startswith("1 record measured faster than the roofline bound of its hardware spec")
     assert "(first: runs.csv:2: NUCLEO-L4R5ZI / LeNet-MNIST: measured 4 ms < bound 10 ms, 2.5x faster)" in message
     assert "with notes on why: 1 of 1 (the first's: 'weights held on chip')" in message
-    assert message.endswith("1 record at a larger batch than its prediction's ran faster than that prediction, "
-                            "which bounds only its own batch (weights are read once per batch, so a memory-bound "
-                            "network's bound grows with the batch): predict at each record's batch (sweep "
-                            "batches=...) and align without best_over_batch to check them")
+    assert message.endswith("1 record beat a prediction made at a smaller batch, which bounds only its own batch "
+                            "(weights are read once per batch, so a memory-bound network's bound grows with the "
+                            "batch): predict at each record's batch (sweep batches=...) and align without "
+                            "best_over_batch to check them")
     with pytest.warns(CalibrationWarning) as caught:  # only the batch-8 record beats the batch-1 prediction
         align(predictions, records.iloc[[1, 2]], best_over_batch=True)
-    assert str(caught[0].message).startswith("1 record at a larger batch than its prediction's ran faster")
+    assert str(caught[0].message).startswith("1 record beat a prediction made at a smaller batch")
 
 
 def test_cli_efficiency_warns_of_the_trials_297_percent(trial: Path, capsys) -> None:

@@ -482,10 +482,10 @@ def _faster_than_bound(matched: pd.DataFrame) -> str | None:
                 parts.append(f"with notes on why: {int(noted.sum())} of {int(own.sum())} (the first's: "
                              f"{shown(str(matched.loc[own, 'notes'][noted].iloc[0]), 160)})")
     if larger.any():
-        parts.append(f"{counted(int(larger.sum()), 'record')} at a larger batch than its prediction's ran faster "
-                     "than that prediction, which bounds only its own batch (weights are read once per batch, so a "
-                     "memory-bound network's bound grows with the batch): predict at each record's batch "
-                     "(sweep batches=...) and align without best_over_batch to check them")
+        parts.append(f"{counted(int(larger.sum()), 'record')} beat a prediction made at a smaller batch, which "
+                     "bounds only its own batch (weights are read once per batch, so a memory-bound network's bound "
+                     "grows with the batch): predict at each record's batch (sweep batches=...) and align without "
+                     "best_over_batch to check them")
     return "; ".join(parts)
 
 

@@ -193,10 +193,10 @@ def held_out_residuals(features: pd.DataFrame, splits: list[Split],
         residuals.append(np.log(measured[test] / predicted[made]))
         depths.append(np.asarray(depth)[made])
         names.append(device[test])
-        novel.append(~np.isin(device[test], device[train]))
+        novel.append(~pd.Series(device[test]).isin(set(device[train])).to_numpy())  # hashed: names, not sorted
         if network is not None:
             network_names.append(network[test])
-            novel_network.append(~np.isin(network[test], network[train]))
+            novel_network.append(~pd.Series(network[test]).isin(set(network[train])).to_numpy())
     if not residuals:
         empty = None if network is None else np.array([], dtype=object)
         return HeldOut(np.array([]), np.array([], dtype=int), np.array([], dtype=object), np.array([], dtype=bool),
