@@ -337,7 +337,7 @@ def _calibrated(bound: Prediction, network: NetworkSpec | CountedNetwork, hardwa
     return dataclasses.replace(
         bound, estimate="calibrated", latency_s=estimate.latency_s, fps=estimate.fps,
         attainable_ops_per_s=bound.ops * bound.batch / estimate.latency_s, bound_latency_s=bound.latency_s,
-        latency_interval_s=estimate.interval_s, calibration_levels=estimate.levels, layers=estimate.layers,
+        latency_interval_s=estimate.latency_interval_s, calibration_levels=estimate.calibration_levels, layers=estimate.layers,
         notes=(*bound.notes, *notes, *estimate.notes))
 
 

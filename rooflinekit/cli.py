@@ -68,10 +68,6 @@ CALIBRATED_SWEEP_TABLE_COLUMNS = ["network", "hardware", "precision", "batch", "
 """``sweep --calibrated``'s text table: after the keys ``estimate``, then the latency with its interval (the
 estimate where ``estimate`` is ``calibrated``; the bound, without an interval, where a row keeps it), then the
 roofline the estimate scales (``status`` only where a row failed, after the keys)."""
-CALIBRATED_NAMES = {"roofline_latency_s": "bound_latency_s", "interval_s": "latency_interval_s",
-                    "levels": "calibration_levels"}
-"""``predict --calibrated``'s JSON keys for the fields of a ``CalibratedPrediction`` that ``Prediction`` names
-otherwise: the one vocabulary of a calibrated estimate (the roofline it scales, its interval, its levels)."""
 MATCHED_COLUMNS = ["hardware", "network", "precision", "batch", "measured_fps", "predicted_fps", "efficiency_pct",
                    "predicted_bound", "source"]
 PLOT_HELP = "draw a chart into a .png/.svg/.pdf file (needs rooflinekit[plot])"
@@ -196,7 +192,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
         row = split_interval(summary) if args.format == "csv" else summary
         _emit(args, payload, [row] if layers is None or args.format == "table" else layers, fields=True)
         if args.format == "table":
-            for level in result.levels:
+            for level in result.calibration_levels:
                 print(f"calibration level: {level}")
             for note in notes:
                 print(f"note: {note}")
@@ -237,11 +233,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 def _calibrated_summary(fields: dict[str, Any], notes: list[str], tdp_w: float | None) -> dict[str, Any]:
     """``predict --calibrated``'s summary object: ``estimate`` (``calibrated``), then the fields of a
-    ``CalibratedPrediction`` (``fields``: its ``to_dict()``) under ``Prediction``'s names (:data:`CALIBRATED_NAMES`),
+    ``CalibratedPrediction`` (``fields``: its ``to_dict()``, named as a ``Prediction``'s),
     ``fps_per_w`` (the estimate's fps per W of ``tdp_w``, None without one) after ``fps``, and ``notes``."""
     summary: dict[str, Any] = {"estimate": "calibrated"}
     for key, value in fields.items():
-        summary[CALIBRATED_NAMES.get(key, key)] = value
+        summary[key] = value
         if key == "fps":
             summary["fps_per_w"] = _fps_per_w(value, tdp_w)
     summary["notes"] = notes

@@ -330,4 +330,4 @@ def test_calibrate_on_mlperf_tiny_and_predict_a_known_system(mlperf_dir):
     kws = load_model(mlperf_dir / "models" / "kws_ref_model.tflite")
     result = predict_with_calibration(kws, "NUCLEO-L4R5ZI", predictor, framework="X-CUBE-AI v7.3.0")
     assert result.latency_s == pytest.approx(0.075058, rel=0.15)  # v1.0 STMicroelectronics, measured 75.06 ms
-    assert result.roofline_latency_s < result.latency_s
+    assert result.bound_latency_s < result.latency_s

@@ -151,7 +151,7 @@ def test_a_v_prefixed_version_on_the_query_is_the_calibrated_release(models: Pat
         warnings.simplefilter("error", CalibrationWarning)  # no level falls back
         result = predict_with_calibration(network, "NUCLEO-H7A3ZI-Q", default_calibration(), "X-CUBE-AI",
                                           framework_version="v8.1.0")
-    assert "framework_version: X-CUBE-AI | 8.1.0" in result.levels
+    assert "framework_version: X-CUBE-AI | 8.1.0" in result.calibration_levels
     assert result.framework_version == "8.1.0"
 
 
@@ -165,8 +165,8 @@ def test_a_reference_model_file_is_the_network_the_calibration_knows(models: Pat
                            "framework": "X-CUBE-AI", "framework_version": "8.1.0"}])
     known, _ = calibration_features(query, {("vww_96", "int8"): network}, traffic=calibration.traffic)
     low, high = calibration.predict_interval(known)
-    assert result.interval_s is not None
-    assert math.isclose(result.interval_s[0], low[0]) and math.isclose(result.interval_s[1], high[0])
+    assert result.latency_interval_s is not None
+    assert math.isclose(result.latency_interval_s[0], low[0]) and math.isclose(result.latency_interval_s[1], high[0])
     new = known.assign(network="never-calibrated-net")
     new_low, new_high = calibration.predict_interval(new)
     assert (new_low[0], new_high[0]) != pytest.approx((low[0], high[0]))  # the new-network one, it got before
@@ -181,4 +181,4 @@ def test_one_record_fits_without_interval_and_says_so_when_fitted_and_used(model
                                                 r"none \(fitted on 1 record: too few"):
         result = predict_with_calibration(load_model(models / "ad01_int8.tflite"), "NUCLEO-L4R5ZI", fitted,
                                           "X-CUBE-AI 8.1.0")
-    assert result.interval_s is None
+    assert result.latency_interval_s is None

@@ -104,10 +104,10 @@ def test_a_query_spelling_a_calibrated_release_otherwise_uses_it_without_falling
         warnings.simplefilter("error", CalibrationWarning)  # no level falls back
         short = predict_with_calibration(network, "NUCLEO-H7A3ZI-Q", calibration, "X-CUBE-AI v8.0")
     assert short.latency_s == pytest.approx(written.latency_s, rel=1e-12)
-    assert short.interval_s == pytest.approx(written.interval_s, rel=1e-12)
+    assert short.latency_interval_s == pytest.approx(written.latency_interval_s, rel=1e-12)
     assert short.depth == written.depth == 0
-    assert "framework_version: X-CUBE-AI | 8.0.0 (given as 8.0: the same release)" in short.levels
-    assert "system: NUCLEO-H7A3ZI-Q | X-CUBE-AI | 8.0.0" in short.levels
+    assert "framework_version: X-CUBE-AI | 8.0.0 (given as 8.0: the same release)" in short.calibration_levels
+    assert "system: NUCLEO-H7A3ZI-Q | X-CUBE-AI | 8.0.0" in short.calibration_levels
     assert short.framework_version == "8.0"  # as the query wrote it
 
 
@@ -182,7 +182,7 @@ def test_below_the_regime_batch_the_roofline_is_the_bound_of_the_batch_asked_for
         estimate, _ = predict_in_regime(network, a100, default_calibration("GPU"), precision="int8", batch=batch)
         python = rk.predict(network, a100, "int8", batch=batch, calibrated=True)
     plain = rk.predict(network, a100, "int8", batch=batch, mode="layer", traffic="weights_only", fuse=False)
-    assert estimate.roofline_latency_s == pytest.approx(plain.latency_s, rel=1e-9)
+    assert estimate.bound_latency_s == pytest.approx(plain.latency_s, rel=1e-9)
     assert python.bound_latency_s == pytest.approx(plain.latency_s, rel=1e-9)
     assert estimate.efficiency_pct == pytest.approx(100 * plain.latency_s / estimate.latency_s, rel=1e-9)
     # the classes keep the regime's roofline scaled to the batch: factor x roofline_s is still the latency

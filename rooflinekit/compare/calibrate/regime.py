@@ -20,7 +20,7 @@ estimate. Instead the estimate is costed in the regime (at ``batch``) and scaled
 i.e. B samples' share of a sustained stream: the calibrated throughput (which is what the interval's measured
 coverage refers to) and an optimistic (low) figure for the latency of a lone batch of B, which the warning and the
 prediction's notes say. Its classes' and layers' roofline times are the regime's scaled alike; its
-``roofline_latency_s`` (and ``efficiency_pct``) is the bound of the batch asked for, the layer-mode roofline of a
+``bound_latency_s`` (and ``efficiency_pct``) is the bound of the batch asked for, the layer-mode roofline of a
 batch of B (weights read once per B samples), which can exceed the scaled figure: an efficiency above 100 % says
 the scaled estimate is faster than a lone batch of B can run unless its weights stay on chip between batches (a
 note says so). Refusing would hide the one number the calibration does know (the device's sustained rate) behind
@@ -344,7 +344,7 @@ def system_notes(hardware: HardwareSpec, device: str | None, estimate: Calibrate
 
         fps_system = N x fps,   interval: N x B / high .. N x B / low   (samples/s)
 
-    with ``fps`` = B / latency_s and (low, high) = ``interval_s`` of one device's batch of B (s). A model split over
+    with ``fps`` = B / latency_s and (low, high) = ``latency_interval_s`` of one device's batch of B (s). A model split over
     the devices (tensor or pipeline parallel) is another workload, which :mod:`rooflinekit.llm` predicts.
     """
     link = hardware.interconnect
@@ -354,8 +354,8 @@ def system_notes(hardware: HardwareSpec, device: str | None, estimate: Calibrate
     keyed = (f"keyed as its device {device} (the catalog device with its peaks and memories)" if device is not None
              else "keyed as a device no record had (no catalog device without an interconnect has its peaks and "
                   "memories)")
-    interval = ("" if estimate.interval_s is None else
-                f" (interval {n * batch / estimate.interval_s[1]:,.0f} to {n * batch / estimate.interval_s[0]:,.0f})")
+    interval = ("" if estimate.latency_interval_s is None else
+                f" (interval {n * batch / estimate.latency_interval_s[1]:,.0f} to {n * batch / estimate.latency_interval_s[0]:,.0f})")
     return [f"{hardware.name} holds {n} devices joined by {link.name}: latency_s and fps are ONE device's, "
             f"{keyed}, as the calibration's records are throughput per accelerator (system throughput / "
             f"accelerators); each of the {n} running its own batches of {batch} (data parallel, no communication, as "
@@ -381,7 +381,7 @@ def _per_batch(column: pd.Series, scale: float) -> pd.Series:
 def _scaled(estimate: CalibratedPrediction, scale: float, batch: int, bound_s: float) -> CalibratedPrediction:
     """``estimate`` (per batch of ``batch / scale`` samples) with every per-batch time x ``scale`` (s), for
     ``batch`` samples: the classes' times and the layers' :data:`PER_BATCH_LAYER_COLUMNS` (``fps`` unchanged).
-    ``roofline_latency_s`` becomes ``bound_s``, the layer-mode roofline of a batch of ``batch`` (s; weights read
+    ``bound_latency_s`` becomes ``bound_s``, the layer-mode roofline of a batch of ``batch`` (s; weights read
     once per batch of ``batch``, so more than the scaled roofline the classes' ``roofline_s`` sum to), and
     ``efficiency_pct`` = 100 x bound_s / latency_s: the bound and efficiency of the batch asked for, as
     :func:`rooflinekit.api.predict` reports the bound (``bound_latency_s``)."""
@@ -389,9 +389,9 @@ def _scaled(estimate: CalibratedPrediction, scale: float, batch: int, bound_s: f
                                       latency_s=estimate.classes.latency_s * scale)
     layers = estimate.layers.assign(**{column: _per_batch(estimate.layers[column], scale)
                                        for column in PER_BATCH_LAYER_COLUMNS if column in estimate.layers})
-    interval = None if estimate.interval_s is None else (estimate.interval_s[0] * scale,
-                                                         estimate.interval_s[1] * scale)
+    interval = None if estimate.latency_interval_s is None else (estimate.latency_interval_s[0] * scale,
+                                                         estimate.latency_interval_s[1] * scale)
     latency = estimate.latency_s * scale
-    return dataclasses.replace(estimate, batch=batch, latency_s=latency, roofline_latency_s=bound_s,
+    return dataclasses.replace(estimate, batch=batch, latency_s=latency, bound_latency_s=bound_s,
                                efficiency_pct=100 * bound_s / latency, classes=classes, layers=layers,
-                               interval_s=interval, call_overhead_s=estimate.call_overhead_s * scale)
+                               latency_interval_s=interval, call_overhead_s=estimate.call_overhead_s * scale)

@@ -152,8 +152,9 @@ class CalibratedPrediction:
     overhead term, a last row ``kernel_overhead`` whose ``roofline_s`` is kernels x t_ref); ``layers`` one row
     per layer with its roofline ``time_s``, ``calibration_class``, ``kernel`` (1 if it launches one) and
     ``calibrated_time_s`` = factor x time_s + kernel x t0 (they sum to ``latency_s`` less ``call_overhead_s``,
-    the per-call overhead of the model, 0 without that term). ``interval_s`` covers the calibration's
-    ``interval_coverage`` of measurements (None when it has no intervals); ``levels`` and ``depth`` say which
+    the per-call overhead of the model, 0 without that term). ``bound_latency_s`` is that roofline's latency (s,
+    per batch); ``latency_interval_s`` covers the calibration's ``interval_coverage`` of measurements (None when
+    it has no intervals); ``calibration_levels`` and ``depth`` say which
     calibration levels were used, fell back or were missing (:meth:`~.model.CalibratedPredictor.explain`).
     ``framework_version`` is the release asked for (None: none given), ``release_used`` the calibrated
     release of ``framework`` whose factors were used (the one asked for, however spelled, or the newest calibrated
@@ -168,12 +169,12 @@ class CalibratedPrediction:
     framework_version: str | None
     latency_s: float
     fps: float
-    roofline_latency_s: float
+    bound_latency_s: float
     efficiency_pct: float
     classes: pd.DataFrame
     layers: pd.DataFrame
-    interval_s: tuple[float, float] | None
-    levels: tuple[str, ...]
+    latency_interval_s: tuple[float, float] | None
+    calibration_levels: tuple[str, ...]
     depth: int
     call_overhead_s: float = 0.0
     release_used: str | None = None
@@ -182,7 +183,7 @@ class CalibratedPrediction:
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in (
             "network", "hardware", "precision", "batch", "framework", "framework_version", "release_used",
-            "latency_s", "fps", "roofline_latency_s", "efficiency_pct", "interval_s", "levels", "depth",
+            "latency_s", "fps", "bound_latency_s", "efficiency_pct", "latency_interval_s", "calibration_levels", "depth",
             "call_overhead_s", "notes")}
 
 
