@@ -146,6 +146,9 @@ def test_heatmap_of_a_grid_names_what_varies(tmp_path):
     with pytest.raises(PlotError, match=r"has 2 rows \(varying: grid_point, peak_ops_per_s\.int8\); .*"
                                         r"table\[table\.grid_point == 0\]"):
         plot_heatmap(table)
+    power = rk.sweep(["LeNet-MNIST"], [HardwareGrid.of(load_hardware_file(path)[0], tdp_w=[50, 75])], ["int8"])
+    with pytest.raises(PlotError, match=r"has 2 rows \(varying: grid_point, tdp_w\)"):
+        plot_heatmap(power)
 
 
 def test_grid_of_a_yaml_path_says_how_to_load_it(tmp_path):

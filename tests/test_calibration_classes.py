@@ -93,6 +93,10 @@ def test_one_class_fits_are_keyed_as_before_and_json_keeps_the_scope():
     older["class_scoped"] = "yes"
     with pytest.raises(Exception, match="class_scoped must be true or false"):
         CalibratedPredictor.from_json(json.dumps(older))
+    uncentred = json.loads(text)
+    del uncentred["class_theta0"]["CPU"]  # would silently centre the CPUs' factors at the all-class median
+    with pytest.raises(Exception, match=r"class_theta0 .* lacks a centre for hardware classes \['CPU'\]"):
+        CalibratedPredictor.from_json(json.dumps(uncentred))
 
 
 def test_the_normal_equations_equal_those_of_the_full_jacobian():

@@ -42,7 +42,7 @@ def _grid(sweep_df: pd.DataFrame, value: str) -> pd.DataFrame:
             same &= text[key] == text[key].iloc[first]
         group = sweep_df[same]
         axes = [c for c in group.columns
-                if isinstance(c, str) and (c == "clock_scale" or c.startswith(GRID_AXIS_PREFIXES))]
+                if isinstance(c, str) and (c in ("clock_scale", "tdp_w") or c.startswith(GRID_AXIS_PREFIXES))]
         varying = [c for c in ("pruning_pct", "batch", "mode", "traffic", "grid_point", *axes)
                    if c in group.columns and group[c].nunique(dropna=False) > 1]
         grid = (" (a HardwareGrid's points share their template's hardware name: keep one point per cell, e.g. "

@@ -127,19 +127,27 @@ class HardwareGrid:
 
         Parameters
         ----------
-        template : the spec every point starts from: ``rooflinekit.get_hardware(name)`` for a catalog device,
+        template : HardwareSpec
+            The spec every point starts from: ``rooflinekit.get_hardware(name)`` for a catalog device,
             ``rooflinekit.catalog.load_hardware_file(path)[0]`` for a hardware YAML file.
-        peak_ops_per_s : ``{dtype: values}``, ops/s; each data type must be one of the template's peaks.
-        bandwidth_bytes_per_s : ``{memory level name: values}``, bytes/s.
-        capacity_bytes : ``{memory level name: values}``, bytes.
-        clock_scale : factors on every peak (dimensionless).
-        tdp_w : thermal design powers, W (each at least the template's ``idle_power_w``).
+        peak_ops_per_s : mapping, optional
+            ``{dtype: values}``, ops/s; each data type must be one of the template's peaks.
+        bandwidth_bytes_per_s : mapping, optional
+            ``{memory level name: values}``, bytes/s.
+        capacity_bytes : mapping, optional
+            ``{memory level name: values}``, bytes.
+        clock_scale : values, optional
+            Factors on every peak (dimensionless).
+        tdp_w : values, optional
+            Thermal design powers, W (each at least the template's ``idle_power_w``).
 
-        Raises :class:`~rooflinekit.errors.SpecError` for a template with two or more engines, an unknown data type
-        or level, a capacity axis that could reorder the on-chip levels, a TDP below the template's idle power,
-        bad values (empty, zero, negative, missing or not finite; the error names the axis), a ``peak_ops_per_s``,
-        ``bandwidth_bytes_per_s`` or ``capacity_bytes`` that is not a mapping, and for a ``template`` that is not a
-        spec.
+        Raises
+        ------
+        SpecError
+            For a template with two or more engines, an unknown data type or level, a capacity axis that could
+            reorder the on-chip levels, a TDP below the template's idle power, bad values (empty, zero, negative,
+            missing or not finite; the error names the axis), a ``peak_ops_per_s``, ``bandwidth_bytes_per_s`` or
+            ``capacity_bytes`` that is not a mapping, and a ``template`` that is not a spec.
         """
         if not isinstance(template, HardwareSpec):
             raise SpecError(f"a hardware grid's template must be a HardwareSpec, got {type(template).__name__} "

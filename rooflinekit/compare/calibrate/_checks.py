@@ -51,8 +51,13 @@ def check_loaded(predictor: "CalibratedPredictor", hint: str) -> None:
         raise CalibrationError(f"calibration JSON: params malformed ({type(exc).__name__}: {shown(str(exc), 120)}); "
                                f"{hint}") from None
     _finite_log(predictor.theta0_, "theta0", hint)
-    for hardware_class, value in getattr(predictor, "class_theta0_", {}).items():
+    centres = getattr(predictor, "class_theta0_", {})
+    for hardware_class, value in centres.items():
         _finite_log(value, f"class_theta0.{shown(hardware_class, 40)}", hint)
+    uncentred = sorted(set(predictor.hardware_classes_) - set(centres))
+    if getattr(predictor, "class_scoped_", False) and uncentred:
+        raise CalibrationError(f"calibration JSON: class_scoped is true but class_theta0 {shown(centres)} lacks a "
+                               f"centre for hardware classes {uncentred}; {hint}")
     classes = predictor.classes_
     if not classes or not all(isinstance(c, str) and c for c in classes) or len(set(classes)) != len(classes):
         raise CalibrationError(f"calibration JSON: classes {shown(classes)} must be distinct non-empty names; {hint}")
