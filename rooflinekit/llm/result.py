@@ -17,7 +17,7 @@ import pandas as pd
 
 from rooflinekit.display import grouped
 from rooflinekit.llm.memory import MemoryBudget, size_text
-from rooflinekit.output import interval_columns
+from rooflinekit.output import split_interval
 from rooflinekit.output import to_json_value
 
 BOUND_ESTIMATE = "bound"
@@ -50,14 +50,9 @@ def split_intervals(record: Mapping[str, Any], prefix: str = "") -> dict[str, An
     dict
         The row, other keys unchanged and in order.
     """
-    names = {prefix + name for name in INTERVALS}
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        if key in names:
-            low, high = interval_columns(key)
-            out[low], out[high] = (None, None) if value is None else tuple(value)
-        else:
-            out[key] = value
+    out = dict(record)
+    for name in INTERVALS:
+        out = split_interval(out, prefix + name)
     return out
 
 

@@ -559,9 +559,9 @@ class CalibratedPredictor:
         for level in REQUIRABLE_LEVELS:
             known = self.coef_[level]
             op_keys, overhead_keys = self._level_keys(resolved, level)
-            overhead_keys = op_keys if overhead_keys is None else overhead_keys
-            for row, (key, op_key, overhead_key) in enumerate(
-                    zip(_key_strings(resolved, self._level_columns(level)), op_keys, overhead_keys)):
+            # the records' own keys: the overhead terms', or where they take no factor the op classes' (unscoped)
+            plain = op_keys if overhead_keys is None else overhead_keys
+            for row, (key, op_key) in enumerate(zip(plain, op_keys)):
                 if level == "framework_version" and row in fell_back:
                     stack, _, given = fell_back[row].rpartition(KEY_SEPARATOR)
                     asked = f"{stack} release not given (not calibrated)" if given == UNKNOWN \
@@ -569,13 +569,13 @@ class CalibratedPredictor:
                     text = f"{level}: {asked} -> {key} ({FALLBACK_RULE})"
                 elif level == "framework_version" and row in given_as:
                     text = f"{level}: {key} (given as {given_as[row]}: the same release)"
-                elif op_key in known or overheads and overhead_key in known:
+                elif op_key in known or overheads and key in known:
                     text = f"{level}: {key}"
                 else:
                     notes[row].append(f"{level}: {key} not calibrated (coarser levels used)")
                     depth[row] += 1
                     continue
-                if op_key not in known and op_key != overhead_key:  # a class-scoped key known for the overheads only
+                if op_key not in known and op_key != key:  # a class-scoped key known for the overheads only
                     hardware_class = op_key[:-len(KEY_SEPARATOR + key)]
                     text += (f" for the overhead terms (calibrated on other hardware classes); its op-class factors "
                              f"not calibrated on {hardware_class} (coarser levels used)")
