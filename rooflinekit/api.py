@@ -47,7 +47,7 @@ def is_model_path(network: object) -> bool:
     return isinstance(network, Path) or isinstance(network, str) and Path(network).suffix.lower() in MODEL_SUFFIXES
 
 
-def named_network(name: str) -> NetworkSpec:
+def named_network(name: str, framework: str | None = None) -> NetworkSpec:
     """The network a name spells: a NAS-Bench-201 architecture string, else a catalog network.
 
     Parameters
@@ -56,6 +56,10 @@ def named_network(name: str) -> NetworkSpec:
         A NAS-Bench-201 architecture string (``|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|...|``, or ``NB201
         <arch>``, :func:`~rooflinekit.networks.nb201.nb201_arch_of`) or a catalog name or alias, with an optional
         pruning suffix (``ResNet-50 80%``).
+    framework : str, optional
+        The software stack the network runs under: a NAS-Bench-201 network is built as that stack runs it
+        (:func:`~rooflinekit.networks.nb201.nb201_execution`: without its ``none`` edges under TFLite; every edge,
+        as PyTorch runs it, otherwise and by default).
 
     Returns
     -------
@@ -72,23 +76,23 @@ def named_network(name: str) -> NetworkSpec:
     """
     if "~" not in name:  # no op~source edge, so not an architecture string: the network builders stay unloaded
         return get_network(name)
-    from rooflinekit.networks.nb201 import nb201_arch_of, nb201_network
+    from rooflinekit.networks.nb201 import nb201_arch_of, nb201_execution, nb201_network
 
     arch = nb201_arch_of(name)
-    return get_network(name) if arch is None else nb201_network(arch)
+    return get_network(name) if arch is None else nb201_network(arch, execution=nb201_execution(framework))
 
 
-def resolve_network(network: NetworkSpec | CountedNetwork | str | Path,
-                    batch: int | None = None) -> NetworkSpec | CountedNetwork:
+def resolve_network(network: NetworkSpec | CountedNetwork | str | Path, batch: int | None = None,
+                    framework: str | None = None) -> NetworkSpec | CountedNetwork:
     """A model file (by suffix) imported at ``batch`` (None: its own; a batch its shapes fix otherwise is a
     :class:`~rooflinekit.errors.ShapeError`, see :func:`~rooflinekit.importers.load_model`), a NAS-Bench-201
-    architecture string or a catalog network by name (with an optional pruning suffix; :func:`named_network`), or
-    ``network``."""
+    architecture string (as ``framework`` runs it) or a catalog network by name (with an optional pruning suffix;
+    :func:`named_network`), or ``network``."""
     if is_model_path(network):
         if hasattr(batch, "__index__") and not isinstance(batch, bool):  # numpy integers as Python ints
             batch = operator.index(batch)
         return load_model(network, batch=batch)
-    return named_network(network) if isinstance(network, str) else network
+    return named_network(network, framework) if isinstance(network, str) else network
 
 
 def check_model_batches(path: str | Path, network: NetworkSpec, batches: Iterable[int | None]) -> None:
@@ -147,7 +151,8 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     value and the range, and one ``CalibrationWarning`` (:mod:`rooflinekit.compare.calibrate.extrapolation`).
 
     ``network`` and ``hardware`` may be catalog names or files (see :func:`resolve_network`,
-    :func:`resolve_hardware`). With ``precision=None`` and a network whose own data type has no peak on the
+    :func:`resolve_hardware`; a NAS-Bench-201 architecture string is built as the calibrated ``framework`` runs it,
+    :func:`named_network`). With ``precision=None`` and a network whose own data type has no peak on the
     hardware, the hardware's ``default_precision`` is used (when it has one) and ``notes`` says so; a precision
     without a peak raises :class:`~rooflinekit.errors.PrecisionError` naming one to pass (a
     :class:`~rooflinekit.roofline.CountedNetwork` is not counted again: its error says to count it at a precision
@@ -162,8 +167,10 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     latency, its bound per kernel below the cost of launching one, says so in ``notes`` (the rule:
     :func:`rooflinekit.quick.overhead_note`).
     """
-    network, hardware = resolve_network(network, batch), resolve_hardware(hardware)
-    model = _calibration(calibration, hardware) if calibrated or calibration is not None else None
+    calibrating = calibrated or calibration is not None
+    network = resolve_network(network, batch, framework if calibrating else None)
+    hardware = resolve_hardware(hardware)
+    model = _calibration(calibration, hardware) if calibrating else None
     regime_notes: tuple[str, ...] = ()
     if model is not None:
         mode, traffic, fuse = "layer", model.traffic, False  # the roofline the factors were fitted on
@@ -407,7 +414,7 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
         warnings.warn(f"{named} is ignored: it selects the calibration factors of a software stack; pass "
                       "calibrated=True or a calibration to use it", RooflineWarning, stacklevel=2)
     given = list(networks)
-    nets = [resolve_network(n) for n in given]
+    nets = [resolve_network(n, framework=framework if calibrate else None) for n in given]
     for path, net in zip(given, nets):  # a model file at each batch: as predict imports it, or refused
         if is_model_path(path):
             check_model_batches(path, net, batches)

@@ -160,7 +160,8 @@ def _fps_per_w(fps: Any, tdp_w: float | None) -> float | None:
 def cmd_predict(args: argparse.Namespace) -> None:
     from rooflinekit.api import predict
 
-    network = resolve_model(args.model, args.batch, args.input_shape)  # None: the model's own batch
+    network = resolve_model(args.model, args.batch, args.input_shape,  # None: the model's own batch
+                            args.framework if args.calibration or args.calibrated else None)
     hardware = resolve_hardware(args.hardware)
     if args.calibration and args.calibrated:
         raise SpecError("--calibration FILE and --calibrated both given; pick one: --calibrated for the "
@@ -436,7 +437,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
             raise SpecError(f"--batches {args.batches!r}: batch {batch} is out of range; give whole numbers from 1 to "
                             f"{MAX_BATCH}, e.g. 1,8,64")
     models = split_list(args.models)
-    networks = [resolve_model(m) for m in progress(models, "models", unit="model")] or network_catalog().specs
+    framework = args.framework if args.calibrated else None  # a NAS-Bench-201 network as the stack runs it
+    networks = [resolve_model(m, framework=framework) for m in progress(models, "models", unit="model")] \
+        or network_catalog().specs
     for model, network in zip(models, networks):  # a model file at each batch: as predict imports it, or refused
         if is_model_file(model):
             check_model_batches(Path(model), network, batches)

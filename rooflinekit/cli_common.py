@@ -300,7 +300,8 @@ def is_model_file(model: str) -> bool:
     return path.suffix.lower() in MODEL_SUFFIXES or path.is_file()
 
 
-def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[str] = ()) -> NetworkSpec:
+def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[str] = (),
+                  framework: str | None = None) -> NetworkSpec:
     """A model file imported at ``batch`` and ``input_shapes`` (see :func:`~rooflinekit.importers.load_model`), or
     a NAS-Bench-201 architecture string or a catalog network (:func:`~rooflinekit.api.named_network`; the batch is
     applied when counting or predicting).
@@ -314,6 +315,8 @@ def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[s
         The batch a model file is imported at; None: its own, or the leading dim of ``input_shapes``.
     input_shapes : sequence of str, optional
         ``NAME=D1,D2,...`` entries for a model file.
+    framework : str, optional
+        The software stack a NAS-Bench-201 architecture is built for (:func:`~rooflinekit.api.named_network`).
 
     Returns
     -------
@@ -336,4 +339,4 @@ def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[s
         return load_model(Path(model), batch=batch, input_shapes=shapes or None)
     if shapes:
         raise SpecError(f"--input-shape applies to model files; {model!r} is a catalog network with fixed shapes")
-    return named_network(model)  # through the catalog index: one entry validated, not the catalog
+    return named_network(model, framework)  # through the catalog index: one entry validated, not the catalog

@@ -171,15 +171,20 @@ def test_fine_op_classes_split_other_and_coarse_keeps_four():
 
 
 def test_kernels_count_the_layers_that_compute_or_move_something():
-    # one nor_conv_3x3 edge per node, every other edge 'none': per cell 3 x (relu, conv, bn), no adds
+    # one nor_conv_3x3 edge per node, every other edge 'none'. Eager (PyTorch): per cell 3 x (relu, conv, bn), three
+    # x.mul(0.) and 1 + 2 + 3 adds = 18; pruned (TFLite): the none edges are gone, one term per node: 9, no adds
     arch = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|nor_conv_3x3~2|"
     network = nb201_network(arch)
     records = pd.DataFrame([{"hardware": "TITAN RTX", "network": network.name, "precision": "fp32", "batch": 1}])
     features, skipped = calibration_features(records, network_index([network], {}), op_classes="fine")
     assert len(skipped) == 0
-    # stem 2 + 15 cells x 9 + 2 reductions x (3 + 3 + pool + conv + add) + head (bn, relu, gap, fc; flatten is a view)
-    assert features.kernels.iloc[0] == 2 + 15 * 9 + 2 * 9 + 4
+    # stem 2 + 15 cells + 2 reductions x (3 + 3 + pool + conv + add) + head (bn, relu, gap, fc; flatten is a view)
+    assert features.kernels.iloc[0] == 2 + 15 * 18 + 2 * 9 + 4
     assert "roofline_s:norm/fp32" in features.columns and "roofline_s:other/fp32" not in features.columns
+    by_stack = pd.DataFrame([{"hardware": "Raspberry Pi 4", "network": arch, "precision": "fp32", "batch": 1,
+                              "framework": framework} for framework in ("TFLite", "PyTorch")])
+    features, skipped = calibration_features(by_stack, {}, op_classes="fine")
+    assert len(skipped) == 0 and list(features.kernels) == [2 + 15 * 9 + 2 * 9 + 4, 2 + 15 * 18 + 2 * 9 + 4]
 
 
 def test_per_layer_calibrated_times_with_overheads_sum_to_the_estimate():
@@ -202,7 +207,10 @@ def test_per_layer_calibrated_times_with_overheads_sum_to_the_estimate():
     expected = CALL_S + (layers.time_s > 0).sum() * T0_S + 2.0 * layers.time_s.sum()
     assert result.latency_s == pytest.approx(expected, rel=0.03)
     assert result.layers.calibrated_time_s.sum() + result.call_overhead_s == pytest.approx(result.latency_s, rel=1e-9)
-    assert result.call_overhead_s == pytest.approx(CALL_S, rel=0.03)
+    # the split between the per-call and the per-kernel overhead rests on the spread of the kernel counts (eager:
+    # 144-384 here, every network paying its nodes' 90 adds), so the shrinkage toward the reference overheads moves
+    # it by several percent while the total stays within 3 %
+    assert result.call_overhead_s == pytest.approx(CALL_S, rel=0.1)
 
 
 @settings(max_examples=15)

@@ -24,14 +24,19 @@ ARCHS = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_c
 
 
 def test_nb201_union_features_equal_calibration_features():
+    # each network as its stack runs it (eager under PyTorch, pruned under TFLite), built there by architecture
     records = pd.DataFrame([{"hardware": hardware, "network": arch, "precision": "fp32", "batch": batch,
-                             "framework": "PyTorch", "latency_s": 1e-3}
+                             "framework": framework, "latency_s": 1e-3}
                             for arch in ARCHS for hardware in ("TITAN RTX", "Raspberry Pi 4 Model B")
-                            for batch in (1, 32)])
+                            for batch in (1, 32) for framework in ("PyTorch", "TFLite")])
     fast = nb201.nb201_features(records, op_classes="fine")
-    networks = network_index([nb201_network(arch, name=arch) for arch in ARCHS], {})
-    reference, skipped = calibration_features(records, networks, op_classes="fine")
+    reference, skipped = calibration_features(records, {}, op_classes="fine")
     assert len(skipped) == 0
+    assert (fast.kernels[records.framework == "PyTorch"] > fast.kernels[records.framework == "TFLite"].values).all()
+    # and an index of eager networks (the builder's default) is what the PyTorch records get
+    networks = network_index([nb201_network(arch, name=arch) for arch in ARCHS], {})
+    indexed, _ = calibration_features(records[records.framework == "PyTorch"], networks, op_classes="fine")
+    np.testing.assert_array_equal(indexed.kernels, fast.kernels[records.framework == "PyTorch"])
     assert list(fast.columns) == list(reference.columns)
     numeric = [c for c in reference.columns if c.startswith("roofline_s:")] + ["kernels", "macs",
                                                                                 "roofline_latency_s"]

@@ -22,11 +22,13 @@ from __future__ import annotations
 import itertools
 import time
 
+import pandas as pd
 import pytest
 
 from rooflinekit.counters import count_network
 from rooflinekit.errors import SpecError
-from rooflinekit.networks.nb201 import NB201_OPS, nb201_network, nb201_published_flops, parse_nb201_arch
+from rooflinekit.networks.nb201 import (NB201_OPS, nb201_execution, nb201_network, nb201_published_flops,
+                                        parse_nb201_arch)
 
 FIXED_MACS = 442_368 + 2 * (1_179_648 + 2_359_296 + 131_072) + 640
 CONV3_PER_EDGE = 15 * 2_359_296
@@ -64,16 +66,51 @@ def test_resnet_and_all_conv_networks():
     assert nb201_published_flops(cost.layers) == 78_561_920 + 16_384 + 8_192 + 10
 
 
-def test_node_adds_and_skip_views():
-    layers = count_network(nb201_network(RESNET)).layers
-    adds = layers[layers.name.str.startswith("cells.0.") & (layers.op == "add")]
-    assert list(adds.name) == ["cells.0.n3.add"]  # node 3 sums two skips; nodes 1, 2 have one tensor each
-    assert int(adds.other_ops.iloc[0]) == 16 * 32 * 32
-    skips = layers[layers.op == "identity"]
-    assert len(skips) == 2 * 15 and (skips[["ops", "input_bytes", "output_bytes"]] == 0).all().all()
-    three = count_network(nb201_network(_arch(e30="skip_connect", e31="avg_pool_3x3", e32="nor_conv_1x1"))).layers
+def _cell0(arch: str, execution: str) -> pd.DataFrame:
+    layers = count_network(nb201_network(arch, execution=execution)).layers
+    return layers[layers.name.str.startswith("cells.0.")]
+
+
+ELEMENTS = 16 * 32 * 32  # one stage-1 activation (C = 16, 32 x 32, batch 1)
+
+
+def test_eager_runs_every_edge_and_sums_with_python_sum():
+    # xautodl's InferCell: a `none` edge is x.mul(0.); node j = sum(its k edge tensors) = k binary adds, the first
+    # 0 + t (one input). RESNET's cell: node 1 <- conv; node 2 <- none, conv; node 3 <- skip, none, skip.
+    cell = _cell0(RESNET, "eager")
+    assert list(cell[cell.op == "add"].name) == ["cells.0.n1.add0", "cells.0.n2.add0", "cells.0.n2.add1",
+                                                  "cells.0.n3.add0", "cells.0.n3.add1", "cells.0.n3.add2"]
+    assert list(cell[cell.op == "mul"].name) == ["cells.0.n2_from0.zero", "cells.0.n3_from1.zero"]
+    assert (cell[cell.op.isin(["add", "mul"])].other_ops == ELEMENTS).all()  # one op per element each
+    # kernels: node 1 relu, conv, bn, add0 (4); node 2 zero, relu, conv, bn, add0, add1 (6); node 3 zero, 3 adds (4)
+    assert int((cell.ops + cell.input_bytes + cell.output_bytes > 0).sum()) == 14
+    skips = cell[cell.op == "identity"]
+    assert len(skips) == 2 and (skips[["ops", "input_bytes", "output_bytes"]] == 0).all().all()
+    whole = count_network(nb201_network(RESNET)).layers
+    assert int((whole.op == "add").sum()) == 15 * 6 + 2  # six per cell, one per reduction block
+
+
+def test_pruned_drops_none_edges_and_sums_each_node_once():
+    # RESNET pruned: node 2's none edge is gone (one term: no add); node 3 sums two skips with one add
+    cell = _cell0(RESNET, "pruned")
+    assert list(cell[cell.op == "add"].name) == ["cells.0.n3.add"] and not (cell.op == "mul").any()
+    assert int(cell[cell.op == "add"].other_ops.iloc[0]) == ELEMENTS
+    three = _cell0(_arch(e30="skip_connect", e31="avg_pool_3x3", e32="nor_conv_1x1"), "pruned")
     add = three[three.name == "cells.0.n3.add"]
-    assert int(add.other_ops.iloc[0]) == 2 * 16 * 32 * 32  # three tensors: two adds per element
+    assert int(add.other_ops.iloc[0]) == 2 * ELEMENTS  # three tensors: two adds per element
+    # an edge out of a node that received nothing still runs (on zeros): node 1 <- none, node 2 <- conv of node 1
+    dead = _cell0(_arch(e21="nor_conv_3x3", e30="skip_connect"), "pruned")
+    assert list(dead[dead.op == "conv"].name) == ["cells.0.n2_from1.conv"]
+
+
+def test_executions_and_the_stacks_that_use_them():
+    with pytest.raises(SpecError, match="unknown NAS-Bench-201 execution 'lazy'; use one of eager, pruned"):
+        nb201_network(RESNET, execution="lazy")
+    assert [nb201_execution(f) for f in ("TFLite", " tflite ", "PyTorch", None, float("nan"))] == \
+        ["pruned", "pruned", "eager", "eager", "eager"]
+    # MACs are the same either way: none edges and adds carry none
+    for arch in (RESNET, _arch(*["nor_conv_3x3"] * 6)):
+        assert count_network(nb201_network(arch, execution="pruned")).totals["macs"] == _macs(arch)
 
 
 def test_batch_scales_activations_not_params():

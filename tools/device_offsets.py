@@ -11,7 +11,7 @@ calibrated predictor of that data set's scheme, gives one offset
 - ``mlperf_tiny``: leave one board out (``benchmarks/fidelity/mlperf_tiny.py``, scheme LOBO);
 - ``mlperf_inference``: the accelerators first seen in a later round, forward in time
   (``benchmarks/fidelity/mlperf_inference.py``; per hardware class and accelerator, over all its rows);
-- ``nb201``: leave one device out within its class (``benchmarks/fidelity/nb201.py``, every 5th architecture);
+- ``nb201``: leave one device out (``benchmarks/fidelity/nb201.py``, every 5th architecture);
 - ``neusight``: leave one GPU out (``benchmarks/fidelity/neusight.py``).
 
 Only point predictions enter (the intervals, whose prior these offsets set, play no part), so the table does not
@@ -52,15 +52,16 @@ def offsets(measured: pd.Series, predicted: pd.Series, device: pd.Series) -> tup
 
 
 def leave_one_out(features: pd.DataFrame, make: Callable[[], CalibratedPredictor], held_out: str) -> pd.Series:
-    """Point predictions (s) of the rows of each value of column ``held_out`` (a device, a network) within its
-    hardware class, from the class's rows without that value. Points only: the benchmark's
-    ``lodo.leave_one_device_out`` also fits the naive baseline and the intervals, whose prior these offsets set."""
+    """Point predictions (s) of the rows of each value of column ``held_out`` (a device, a network) whose hardware
+    class holds another value, from every row without that value, as the benchmark's ``lodo.leave_one_device_out``
+    fits (op-class factors per hardware class, overheads per software stack across classes). Points only: the
+    benchmark also fits the naive baseline and the intervals, whose prior these offsets set."""
     parts = []
     for _, test_rows in features.groupby(["hardware_class", held_out], sort=False):
         test = features.index.isin(test_rows.index)
-        train = (features["hardware_class"] == test_rows["hardware_class"].iloc[0]).to_numpy() & ~test
-        if train.any():
-            model = make().fit(features[train])
+        own = (features["hardware_class"] == test_rows["hardware_class"].iloc[0]).to_numpy() & ~test
+        if own.any():
+            model = make().fit(features[~test])
             parts.append(pd.Series(model.predict(features[test]), index=features.index[test]))
     return pd.concat(parts)
 

@@ -5,12 +5,16 @@
 Rows: :func:`rooflinekit.compare.loaders.load_nb201` records (fp32; TFLite on the Raspberry Pi 4 and Pixel 3,
 PyTorch on the Xeon Gold 6226, GTX 1080 Ti and TITAN RTX at batch 1, 32 and 256), every ``step``-th architecture in
 NAS-Bench-201 index order (deterministic; ``step`` = :data:`STEP` by default, to keep the whole fidelity run under
-15 minutes on 2 cores). Features: the layer-mode roofline times per op class and the kernel count of each network
-(:func:`nb201_features`, equal to :func:`~rooflinekit.compare.calibrate.calibration_features` on the same records,
-computed once per distinct layer through :func:`~rooflinekit.networks.nb201_layer_union`).
+15 minutes on 2 cores). Each network is costed as its record's stack runs it
+(:func:`~rooflinekit.networks.nb201.nb201_execution`): ``eager`` under PyTorch (every edge, ``none`` as
+``x.mul(0.)``, each node a Python ``sum``), ``pruned`` of its ``none`` edges under TFLite. Features: the
+layer-mode roofline times per op class and the kernel count of each network (:func:`nb201_features`, equal to
+:func:`~rooflinekit.compare.calibrate.calibration_features` on the same records, computed once per distinct layer
+through :func:`~rooflinekit.networks.nb201_layer_union`).
 
-Scheme ``LODO``: each device predicted from the other devices of its hardware class (:mod:`lodo`): a CPU from the
-two other CPUs, a GPU from the other GPU (all three batches of it). Predictors: roofline, naive (median
+Scheme ``LODO``: each device predicted from the other devices (:mod:`lodo`): its op-class factors from those of its
+hardware class (a CPU from the two other CPUs, a GPU from the other GPU, all three batches of it), its per-call and
+per-kernel overheads from its software stack on every other device. Predictors: roofline, naive (median
 measured / roofline of the class), calibrated (per-kernel overhead + class factors; the unseen-device interval
 with its prior from the other data sets, :data:`DATASET`). ``spearman`` is the median over (device, batch) of the
 rank correlation across architectures.
@@ -35,6 +39,7 @@ from rooflinekit.compare.calibrate.features import class_layers  # noqa: E402
 from rooflinekit.compare.calibrate.intervals import NETWORK_OFFSETS, offset_prior  # noqa: E402
 from rooflinekit.compare.loaders import load_nb201  # noqa: E402
 from rooflinekit.networks import nb201_layer_union  # noqa: E402
+from rooflinekit.networks.nb201 import nb201_execution  # noqa: E402
 from rooflinekit.progress import progress as progress_bar  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "nb201"
@@ -55,21 +60,23 @@ def subsample(records: pd.DataFrame, step: int) -> pd.DataFrame:
 def nb201_features(records: pd.DataFrame, op_classes: str = "fine") -> pd.DataFrame:
     """The records (``network`` = architecture string) with :data:`FEATURE_COLUMNS` and ``roofline_s:<class>``.
 
-    Per (hardware, batch, precision): one layer-mode roofline evaluation of the union of the distinct layers of the
-    records' networks; each network's class times, MACs, latency bound and kernel count are the sums over its
-    layers (``incidence @ per-layer column``), which is what ``calibration_features`` computes network by network
-    (with the same ``op_classes`` scheme).
+    Per (hardware, batch, precision, execution: how the record's framework runs the network,
+    :func:`~rooflinekit.networks.nb201.nb201_execution`): one layer-mode roofline evaluation of the union of the
+    distinct layers of the records' networks; each network's class times, MACs, latency bound and kernel count are
+    the sums over its layers (``incidence @ per-layer column``), which is what ``calibration_features`` computes
+    network by network (with the same ``op_classes`` scheme).
     """
-    archs = list(dict.fromkeys(records["network"]))
-    position = pd.Series(np.arange(len(archs)), index=archs)
+    executions = records["framework"].map(nb201_execution)
     parts, unions = [], {}
-    groups = records.groupby(["hardware", "batch", "precision"], sort=False)
-    for (hardware, batch, precision), rows in progress_bar(groups, "NB201 features", total=groups.ngroups,
-                                                            unit="device x batch"):
+    groups = records.groupby(["hardware", "batch", "precision", executions.rename("execution")], sort=False)
+    for (hardware, batch, precision, execution), rows in progress_bar(groups, "NB201 features", total=groups.ngroups,
+                                                                       unit="device x batch"):
         spec = get_hardware(hardware)
-        if (batch, precision) not in unions:
-            unions[(batch, precision)] = nb201_layer_union(archs, int(batch), precision)
-        union, incidence = unions[(batch, precision)]
+        if (batch, precision, execution) not in unions:
+            archs = list(dict.fromkeys(records.loc[executions == execution, "network"]))
+            unions[(batch, precision, execution)] = (pd.Series(np.arange(len(archs)), index=archs),
+                                                     *nb201_layer_union(archs, int(batch), precision, execution))
+        position, union, incidence = unions[(batch, precision, execution)]
         layers = class_layers(union, spec, None, int(batch), TRAFFIC, op_classes=op_classes)
         at = incidence[position[rows["network"]].to_numpy()].astype(float)
         values = {"catalog_hardware": spec.name, "hardware_class": spec.kind.value, "core_family": core_family(spec),

@@ -7,16 +7,26 @@ operation per earlier node ``i``. The string lists the edges into nodes 1, 2 and
 ================  ==================================================================================================
 op                layers (C channels, H x W, batch B; all keep ``(B, C, H, W)``)
 ================  ==================================================================================================
-none              nothing: the edge contributes no tensor and costs nothing
+none              ``mul`` by 0 (``x.mul(0.)``: one op per element) when ``eager``; nothing when ``pruned``
 skip_connect      ``identity`` (a view: no ops, no bytes)
 nor_conv_1x1      ``relu`` -> ``conv`` 1x1 (no bias) -> ``batch_norm``: ``B C^2 H W`` MACs
 nor_conv_3x3      ``relu`` -> ``conv`` 3x3, pad 1 (no bias) -> ``batch_norm``: ``9 B C^2 H W`` MACs
 avg_pool_3x3      ``avg_pool`` 3x3, stride 1, pad 1 (padding not counted): ``9 B C H W`` ops
 ================  ==================================================================================================
 
-A node with more than one incoming tensor sums them with one ``add`` layer of that many inputs (``n - 1`` ops per
-element); an edge out of a node that received nothing still runs (on zeros), as it does in PyTorch. The cell's
-output is node 3.
+Two executions of the same network (:data:`NB201_EXECUTIONS`), since what runs depends on the software stack:
+
+- ``eager``: as NAS-Bench-201's own PyTorch model runs it (xautodl's ``InferCell``, which HELP's CPU and GPU
+  latencies measure): every edge runs, ``none`` included (``Zero.forward`` is ``x.mul(0.)``), and node ``j`` is
+  Python's ``sum`` of its ``k`` edge tensors, ``k`` binary ``add`` kernels: ``0 + t_1`` (one input, the scalar
+  folded in), then ``+ t_2``, ... (layers ``n{j}.add0`` ... ``n{j}.add{k-1}``).
+- ``pruned``: the ``none`` edges removed and a node's other terms summed by one ``add`` of that many inputs
+  (``n - 1`` ops per element); an edge out of a node that received nothing still runs (on zeros). This is the
+  description that explains HW-NAS-Bench's TFLite latencies (Raspberry Pi 4, Pixel 3) best of those tried
+  (``benchmarks/fidelity/RESULTS.md``); architectures whose cell output is a constant
+  (:func:`nb201_constant_output`) are the exception, measured as if nothing ran.
+
+The edge ``op`` table above is the same in both; only which edges run and how nodes are summed differ.
 
 The whole CIFAR-10 network (Dong and Yang, ICLR 2020; C = 16, N = 5), input ``(B, 3, 32, 32)``:
 stem ``conv`` 3x3 3->16 + ``batch_norm``; stage 1: 5 cells at 16 channels, 32x32; a ResNet basic block to 32
@@ -24,7 +34,8 @@ channels (``relu-conv3x3/2-bn``, ``relu-conv3x3-bn``; shortcut ``avg_pool`` 2x2/
 stage 2: 5 cells at 32 channels, 16x16; a basic block to 64; stage 3: 5 cells at 64 channels, 8x8;
 ``batch_norm`` + ``relu``, ``global_avg_pool``, ``fully_connected`` 64->10 with bias.
 
-Layer names: ``stem.conv``, ``cells.{k}.n{j}_from{i}.{relu|conv|bn|pool|skip}``, ``cells.{k}.n{j}.add`` (k = 0-14),
+Layer names: ``stem.conv``, ``cells.{k}.n{j}_from{i}.{relu|conv|bn|pool|skip|zero}``, ``cells.{k}.n{j}.add{m}``
+(k = 0-14; ``add{m}``, eager: sums in the m-th term; ``add``, pruned: the node's one sum),
 ``reduce{1,2}.{conv_a|conv_b}.{relu|conv|bn}``, ``reduce{r}.shortcut.{pool|conv}``, ``reduce{r}.add``,
 ``head.{bn|relu|gap|flatten}``, ``classifier``.
 
@@ -32,8 +43,8 @@ NAS-Bench-201's own FLOPs (its ``get_model_infos``) count convolution and FC MAC
 window elements, and nothing for BN, ReLU and adds; :func:`nb201_published_flops` restates that convention on a
 counted network.
 
-Networks are cached by (architecture, batch, precision); their layers come from a cache of every edge's layers at
-every cell position (5 ops x 6 edges x 15 cells per batch), since a network depends only on its string.
+Networks are cached by (architecture, batch, precision, execution); their layers come from a cache of every edge's
+layers at every cell position (5 ops x 6 edges x 15 cells per batch), since a network depends only on its string.
 """
 
 from __future__ import annotations
@@ -48,6 +59,11 @@ from rooflinekit.errors import SpecError
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """The five NAS-Bench-201 edge operations."""
+NB201_EXECUTIONS = ("eager", "pruned")
+"""How a stack runs a network (module notes): every edge as PyTorch does, or without its ``none`` edges as
+HW-NAS-Bench's TFLite graphs."""
+PRUNING_FRAMEWORKS = ("tflite", "tensorflow lite")
+"""Software stacks (lower case) whose NAS-Bench-201 graphs run ``pruned``."""
 
 STAGES = ((16, 32), (32, 16), (64, 8))
 """(channels, feature-map side) of the three stages."""
@@ -180,13 +196,13 @@ def _relu_conv_bn(prefix: str, x: tuple[int, ...], channels: int, kernel: int, s
 
 @lru_cache(maxsize=None)
 def _edge_layers(op: str, node: int, source: int, cell_index: int, batch: int) -> tuple[Layer, ...]:
-    """The layers of one edge of cell ``cell_index`` (0-14): there are only 5 ops x 6 edges x 15 cells of them
-    per batch, so every network is assembled from this cache."""
+    """The layers of one edge of cell ``cell_index`` (0-14) as it runs (``none``: the eager ``x.mul(0.)``): there
+    are only 5 ops x 6 edges x 15 cells of them per batch, so every network is assembled from this cache."""
     channels, side = STAGES[cell_index // CELLS_PER_STAGE]
     x = (batch, channels, side, side)
     prefix = f"cells.{cell_index}.n{node}_from{source}"
     if op == "none":
-        return ()
+        return (_layer(f"{prefix}.zero", "mul", x),)
     if op == "skip_connect":
         return (_layer(f"{prefix}.skip", "identity", x),)
     if op == "avg_pool_3x3":
@@ -196,12 +212,42 @@ def _edge_layers(op: str, node: int, source: int, cell_index: int, batch: int) -
 
 
 @lru_cache(maxsize=None)
-def _node_add(node: int, incoming: int, cell_index: int, batch: int) -> tuple[Layer, ...]:
-    """The add summing ``incoming`` tensors into ``node`` (none for a single tensor)."""
+def _node_add(node: int, term: int, cell_index: int, batch: int) -> Layer:
+    """The binary add summing term ``term`` (0-2) into ``node``'s running sum; term 0 is the eager ``0 + t``
+    (one input, the scalar folded in)."""
+    channels, side = STAGES[cell_index // CELLS_PER_STAGE]
+    return _layer(f"cells.{cell_index}.n{node}.add{term}", "add", (batch, channels, side, side),
+                  n_inputs=1 if term == 0 else 2)
+
+
+def _eager_cell(cell: Cell, k: int, batch: int) -> list[Layer]:
+    """Cell ``k``'s layers as PyTorch runs them: every edge, each node a ``sum`` of all its edges."""
+    layers: list[Layer] = []
+    for node, edges in enumerate(cell, start=1):
+        for op, source in edges:
+            layers.extend(_edge_layers(op, node, source, k, batch))
+        layers.extend(_node_add(node, term, k, batch) for term in range(len(edges)))
+    return layers
+
+
+@lru_cache(maxsize=None)
+def _node_sum(node: int, incoming: int, cell_index: int, batch: int) -> tuple[Layer, ...]:
+    """The one add summing ``incoming`` tensors into ``node`` (``pruned``; none for a single tensor)."""
     if incoming < 2:
         return ()
     channels, side = STAGES[cell_index // CELLS_PER_STAGE]
     return (_layer(f"cells.{cell_index}.n{node}.add", "add", (batch, channels, side, side), n_inputs=incoming),)
+
+
+def _pruned_cell(cell: Cell, k: int, batch: int) -> list[Layer]:
+    """Cell ``k``'s layers with its ``none`` edges pruned, each node's other terms summed by one add."""
+    layers: list[Layer] = []
+    for node, edges in enumerate(cell, start=1):
+        for op, source in edges:
+            if op != "none":
+                layers.extend(_edge_layers(op, node, source, k, batch))
+        layers.extend(_node_sum(node, sum(op != "none" for op, _ in edges), k, batch))
+    return layers
 
 
 def _basic_block(prefix: str, x: tuple[int, ...], channels: int) -> list[Layer]:
@@ -219,7 +265,8 @@ def _basic_block(prefix: str, x: tuple[int, ...], channels: int) -> list[Layer]:
     ]
 
 
-def nb201_network(arch: str, batch: int = 1, precision: str = "fp32", name: str | None = None) -> LayerNetwork:
+def nb201_network(arch: str, batch: int = 1, precision: str = "fp32", name: str | None = None,
+                  execution: str = "eager") -> LayerNetwork:
     """The NAS-Bench-201 CIFAR-10 network of an architecture string.
 
     Parameters
@@ -232,6 +279,9 @@ def nb201_network(arch: str, batch: int = 1, precision: str = "fp32", name: str 
         Weight and activation precision (``"fp32"``, ``"int8"``, ``"W-int8_A-fp32"``).
     name : str, optional
         Network name; default ``"NB201 <arch>"``.
+    execution : {"eager", "pruned"}
+        What runs (module notes): ``eager`` as NAS-Bench-201's PyTorch model runs it (the default), ``pruned``
+        without its ``none`` edges, as TFLite runs it (:func:`nb201_execution` of a stack).
 
     Returns
     -------
@@ -241,11 +291,36 @@ def nb201_network(arch: str, batch: int = 1, precision: str = "fp32", name: str 
     Raises
     ------
     SpecError
-        A malformed architecture or a batch that is not a positive integer.
+        A malformed architecture, a batch that is not a positive integer or an unknown execution.
     """
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise SpecError(f"batch must be a positive integer, got {batch!r}")
-    return _network(parse_nb201_arch(arch), arch.strip(), batch, str(precision), name)
+    _check_execution(execution)
+    return _network(parse_nb201_arch(arch), arch.strip(), batch, str(precision), name, execution)
+
+
+def nb201_execution(framework: object) -> str:
+    """How a software stack runs a NAS-Bench-201 network: ``pruned`` for the stacks of :data:`PRUNING_FRAMEWORKS`
+    (TFLite), else ``eager`` (PyTorch, and any other stack: the reference model as it is written).
+
+    Parameters
+    ----------
+    framework : object
+        A record's ``framework`` (any case; missing or not a string: ``eager``).
+
+    Returns
+    -------
+    str
+        One of :data:`NB201_EXECUTIONS`.
+    """
+    known = isinstance(framework, str) and framework.strip().lower() in PRUNING_FRAMEWORKS
+    return "pruned" if known else "eager"
+
+
+def _check_execution(execution: str) -> None:
+    """Raise a :class:`SpecError` for an unknown ``execution``."""
+    if execution not in NB201_EXECUTIONS:
+        raise SpecError(f"unknown NAS-Bench-201 execution {execution!r}; use one of {', '.join(NB201_EXECUTIONS)}")
 
 
 @lru_cache(maxsize=None)
@@ -274,19 +349,17 @@ def _fixed_layers(batch: int) -> tuple[tuple[Layer, ...], tuple[Layer, ...], tup
     return stem, reductions[0], reductions[1], head
 
 
-def _cell_layers(cell: Cell, batch: int) -> list[Layer]:
+def _cell_layers(cell: Cell, batch: int, execution: str = "eager") -> list[Layer]:
     """The layers of the whole network of ``cell``, in order: shared (cached) Layer objects."""
     stem, reduce1, reduce2, head = _fixed_layers(batch)
+    build = _eager_cell if execution == "eager" else _pruned_cell
     layers: list[Layer] = list(stem)
     for k in range(len(STAGES) * CELLS_PER_STAGE):
         if k == CELLS_PER_STAGE:
             layers.extend(reduce1)
         elif k == 2 * CELLS_PER_STAGE:
             layers.extend(reduce2)
-        for node, edges in enumerate(cell, start=1):
-            for op, source in edges:
-                layers.extend(_edge_layers(op, node, source, k, batch))
-            layers.extend(_node_add(node, sum(op != "none" for op, _ in edges), k, batch))
+        layers.extend(build(cell, k, batch))
     layers.extend(head)
     return layers
 
@@ -296,19 +369,18 @@ SOURCE = ("NAS-Bench-201 CIFAR-10 network (Dong and Yang, ICLR 2020; C=16, N=5) 
 
 
 @lru_cache(maxsize=1024)
-def _network(cell: Cell, arch: str, batch: int, precision: str, name: str | None) -> LayerNetwork:
+def _network(cell: Cell, arch: str, batch: int, precision: str, name: str | None, execution: str) -> LayerNetwork:
     return LayerNetwork(
         name=name or f"{NAME_PREFIX}{arch}", task="CIFAR-10 classification", batch=batch,
-        precision=Precision.parse(precision), layers=tuple(_cell_layers(cell, batch)), source=SOURCE)
+        precision=Precision.parse(precision), layers=tuple(_cell_layers(cell, batch, execution)), source=SOURCE)
 
 
-def nb201_layer_union(archs: Sequence[str], batch: int = 1,
-                      precision: str = "fp32") -> tuple[LayerNetwork, np.ndarray]:
+def nb201_layer_union(archs: Sequence[str], batch: int = 1, precision: str = "fp32",
+                      execution: str = "eager") -> tuple[LayerNetwork, np.ndarray]:
     """Every distinct layer of many NAS-Bench-201 networks once, and which network holds which.
 
-    A network of this space is assembled from at most 5 ops x 6 edges x 15 cells edge layers, the adds of nodes
-    with 2 or 3 inputs and the fixed stem, reductions and head (about 800 distinct layers for all 15,625
-    networks), so a per-layer quantity of every network (a layer-mode roofline time: each layer's time depends on
+    A network of this space is assembled from at most 5 ops x 6 edges x 15 cells edge layers, the nodes' adds
+    and the fixed stem, reductions and head (925 distinct layers for all 15,625 networks run ``eager``), so a per-layer quantity of every network (a layer-mode roofline time: each layer's time depends on
     that layer alone) is one evaluation of this union and one matrix product.
 
     Parameters
@@ -319,12 +391,14 @@ def nb201_layer_union(archs: Sequence[str], batch: int = 1,
         Images per batch B.
     precision : str
         Weight and activation precision.
+    execution : {"eager", "pruned"}
+        What runs (:func:`nb201_network`).
 
     Returns
     -------
     union : LayerNetwork
-        The distinct layers, renamed ``u<i>`` (names repeat across networks: ``cells.0.n2.add`` with 2 or 3
-        inputs); not a runnable graph, a list of layers.
+        The distinct layers, renamed ``u<i>`` (names repeat across networks: ``cells.0.n1_from0.conv`` of a 1x1
+        and of a 3x3 edge); not a runnable graph, a list of layers.
     incidence : numpy.ndarray
         Shape (len(archs), len(union.layers)), int16: entry [a, i] = how often network a runs union layer i (0 or
         1), so
@@ -334,7 +408,8 @@ def nb201_layer_union(archs: Sequence[str], batch: int = 1,
     Raises
     ------
     SpecError
-        A malformed architecture or batch (as :func:`nb201_network`), a single string or no architecture.
+        A malformed architecture, batch or execution (as :func:`nb201_network`), a single string or no
+        architecture.
     """
     if isinstance(archs, str):
         raise SpecError(f"nb201_layer_union takes a list of architecture strings, got the string {archs[:60]!r}; "
@@ -346,9 +421,10 @@ def nb201_layer_union(archs: Sequence[str], batch: int = 1,
     positions: dict[int, int] = {}
     layers: list[Layer] = []
     rows: list[list[int]] = []
+    _check_execution(execution)
     for arch in archs:
         row = []
-        for layer in _cell_layers(parse_nb201_arch(arch), batch):
+        for layer in _cell_layers(parse_nb201_arch(arch), batch, execution):
             if id(layer) not in positions:
                 positions[id(layer)] = len(layers)
                 layers.append(layer)

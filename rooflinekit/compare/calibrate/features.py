@@ -41,7 +41,7 @@ from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.errors import CalibrationError, CalibrationWarning, RooflineError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
 from rooflinekit.networks.nb201 import (
-    SOURCE as NB201_SOURCE, nb201_arch_of, nb201_constant_output, nb201_layer_union, nb201_network,
+    SOURCE as NB201_SOURCE, nb201_arch_of, nb201_constant_output, nb201_execution, nb201_layer_union, nb201_network,
     parse_nb201_arch,
 )
 from rooflinekit.progress import progress
@@ -205,18 +205,19 @@ def indexed_network(name: str, precision: str | None, networks: NetworkIndex
     return None
 
 
-def _resolve_network(name: str, precision: str | None, networks: NetworkIndex
+def _resolve_network(name: str, precision: str | None, networks: NetworkIndex, framework: object = None
                      ) -> tuple[str | None, NetworkSpec, str | None]:
     """The index name a record's network matched (None: built or found in the catalog), its spec and the precision
     to re-type it to (None: the spec's own): :func:`indexed_network`, else a NAS-Bench-201 architecture string
-    (:func:`~rooflinekit.networks.nb201.nb201_arch_of`: its CIFAR-10 network; a malformed one is a
-    :class:`~rooflinekit.errors.SpecError` naming the fault), else the network catalog."""
+    (:func:`~rooflinekit.networks.nb201.nb201_arch_of`: its CIFAR-10 network as the record's ``framework`` runs it,
+    :func:`~rooflinekit.networks.nb201.nb201_execution`; a malformed one is a :class:`~rooflinekit.errors.SpecError`
+    naming the fault), else the network catalog."""
     found = indexed_network(name, precision, networks)
     if found is not None:
         return found
     arch = nb201_arch_of(name)
     if arch is not None:
-        return None, nb201_network(arch), precision
+        return None, nb201_network(arch, execution=nb201_execution(framework)), precision
     try:
         return None, get_network(name), precision
     except RooflineError as exc:  # keep the catalog's "did you mean" hint
@@ -359,7 +360,9 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
     ``networks`` under another of its names is renamed to its record name (its first name in ``networks``:
     ``ad01_int8`` -> ``ad01``), so the calibration counts it as one network.
     A NAS-Bench-201 architecture string (``|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+...``, or ``NB201 <arch>``, the
-    name :func:`~rooflinekit.networks.nb201_network` gives it) is its CIFAR-10 network, and its records are named by
+    name :func:`~rooflinekit.networks.nb201_network` gives it) is its CIFAR-10 network as the record's ``framework``
+    runs it (:func:`~rooflinekit.networks.nb201.nb201_execution`: ``pruned`` of its ``none`` edges on TFLite,
+    ``eager`` otherwise), and its records are named by
     the architecture string (stripped), so that both spellings are one network, as a query of
     ``nb201_network(arch)`` is (an index of such networks answers to their architecture strings too); the
     architectures of one hardware, batch and precision are costed together through the union of their layers, the
@@ -392,8 +395,9 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
         batch = 1 if is_missing(record.get("batch")) else int(record["batch"])
         try:
             spec = hardware.get(record["hardware"]) or record_hardware(record["hardware"], files)
-            matched, network, retype = _resolve_network(record["network"], precision, networks)
-            key = (record["network"], precision, spec.name, batch)
+            framework = record.get("framework")
+            matched, network, retype = _resolve_network(record["network"], precision, networks, framework)
+            key = (record["network"], precision, spec.name, batch, nb201_execution(framework))
             if key not in cache:
                 if isinstance(network, LayerNetwork) and (id(network), retype) not in counted:
                     counted[(id(network), retype)] = CountedNetwork.of(network, retype)
@@ -427,7 +431,8 @@ def calibration_features(records: pd.DataFrame, networks: NetworkIndex,
 def _nb201_class_times(records: pd.DataFrame, networks: NetworkIndex, hardware: Mapping[str, HardwareSpec],
                        files: dict[str, HardwareSpec], traffic: str, op_classes: str) -> dict[tuple, dict[str, float]]:
     """:func:`_class_times` of the records naming NAS-Bench-201 architectures that ``networks`` does not hold, keyed
-    as :func:`calibration_features` keys them (record network, precision, hardware name, batch).
+    as :func:`calibration_features` keys them (record network, precision, hardware name, batch, execution: how the
+    record's ``framework`` runs it, :func:`~rooflinekit.networks.nb201.nb201_execution`).
 
     The networks of one (hardware, batch, precision) are costed together: one layer-mode roofline of the union of
     their distinct layers (:func:`~rooflinekit.networks.nb201_layer_union`; a layer's time depends on that layer
@@ -435,15 +440,17 @@ def _nb201_class_times(records: pd.DataFrame, networks: NetworkIndex, hardware: 
     cost about as much as one. A record whose hardware or architecture cannot be read (a misspelt op) is left to
     the record loop, which says why.
     """
-    groups: dict[tuple[str, int, str | None], tuple[HardwareSpec, dict[str, str]]] = {}
+    groups: dict[tuple[str, int, str | None, str], tuple[HardwareSpec, dict[str, str]]] = {}
     absent = pd.Series(None, index=records.index, dtype=object)
-    for name, device, precision, batch in zip(records["network"], records["hardware"],
-                                              records.get("precision", absent), records.get("batch", absent)):
+    for name, device, precision, batch, framework in zip(
+            records["network"], records["hardware"], records.get("precision", absent), records.get("batch", absent),
+            records.get("framework", absent)):
         arch = nb201_arch_of(name)
         if arch is None:
             continue
         precision = None if is_missing(precision) else str(precision)
         batch = 1 if is_missing(batch) else int(batch)
+        execution = nb201_execution(framework)
         try:
             if indexed_network(name, precision, networks) is not None:
                 continue
@@ -451,10 +458,10 @@ def _nb201_class_times(records: pd.DataFrame, networks: NetworkIndex, hardware: 
             spec = hardware.get(device) or record_hardware(device, files)
         except RooflineError:
             continue
-        groups.setdefault((spec.name, batch, precision), (spec, {}))[1][name] = arch
+        groups.setdefault((spec.name, batch, precision, execution), (spec, {}))[1][name] = arch
     cache: dict[tuple, dict[str, float]] = {}
-    for (_, batch, precision), (spec, archs) in groups.items():
-        union, incidence = nb201_layer_union(list(dict.fromkeys(archs.values())), batch)
+    for (_, batch, precision, execution), (spec, archs) in groups.items():
+        union, incidence = nb201_layer_union(list(dict.fromkeys(archs.values())), batch, execution=execution)
         layers = class_layers(union, spec, precision, batch, traffic, op_classes=op_classes)
         position = {arch: row for row, arch in enumerate(dict.fromkeys(archs.values()))}
         classes = sorted(layers["calibration_class"].unique())
@@ -467,7 +474,7 @@ def _nb201_class_times(records: pd.DataFrame, networks: NetworkIndex, hardware: 
                  "spec_clock_hz": float("nan") if spec.clock_hz is None else spec.clock_hz}
         for name, arch in archs.items():
             row = sums[position[arch]]
-            cache[(name, precision, spec.name, batch)] = {
+            cache[(name, precision, spec.name, batch, execution)] = {
                 **fixed, "macs": row[0], "roofline_latency_s": row[1], "kernels": row[2], **dict(zip(names, row[3:]))}
     return cache
 
