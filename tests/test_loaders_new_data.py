@@ -229,7 +229,8 @@ def test_catalog_loads_without_claimed_twice():
 @pytest.mark.parametrize("name, dtype, ops_per_s", [
     ("H100-PCIe-80GB", "int8", 3026e12 / 2),  # datasheet 3,026 sparse -> dense half
     ("NVIDIA L40", "fp16", 362.1e12 / 2),     # 362.1 sparse -> 181.05 dense (181 in the spec)
-    ("AMD Instinct MI100", "fp32", 120 * 64 * 2 * 1.502e9),  # vector FP32 = CUs x 64 x 2 x clock
+    # matrix FP32 = 2 x the vector rate (CUs x 64 lanes x 2 x clock) through MFMA: the datasheet's 46.1 TFLOP/s
+    ("AMD Instinct MI100", "fp32", 2 * 120 * 64 * 2 * 1.502e9),
     ("GeForce GTX 1080 Ti", "fp32", 3584 * 2 * 1.582e9),
     ("Jetson Orin NX 16GB", "int8", 32 * 512 * 2 * 0.918e9 + 2 * 10e12),  # GPU + 2 DLAs
     ("Xeon Gold 6226", "fp32", 12 * 64 * 2.7e9),
