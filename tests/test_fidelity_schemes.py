@@ -26,7 +26,7 @@ ARCHS = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_c
 def test_nb201_union_features_equal_calibration_features():
     # each network as its stack runs it (eager under PyTorch, pruned under TFLite), built there by architecture
     records = pd.DataFrame([{"hardware": hardware, "network": arch, "precision": "fp32", "batch": batch,
-                             "framework": framework, "latency_s": 1e-3}
+                             "framework": framework, "latency_s": 1.0}  # slower than any bound here
                             for arch in ARCHS for hardware in ("TITAN RTX", "Raspberry Pi 4 Model B")
                             for batch in (1, 32) for framework in ("PyTorch", "TFLite")])
     fast = nb201.nb201_features(records, op_classes="fine")

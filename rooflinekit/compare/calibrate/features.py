@@ -45,8 +45,13 @@ from rooflinekit.networks.nb201 import (
     parse_nb201_arch,
 )
 from rooflinekit.progress import progress
-from rooflinekit.roofline import TrafficModel, predict, traffic_model
-from rooflinekit.roofline.workload import CountedNetwork
+from rooflinekit.roofline import (
+    MemoryLayout, Placement, RowTraffic, TrafficModel, evaluate, place, predict, residency, roofline_times,
+    traffic_model,
+)
+from rooflinekit.roofline.engines import engines_running_all
+from rooflinekit.roofline.predictor import check_arguments
+from rooflinekit.roofline.workload import CountedNetwork, count_once
 
 CONV_OPS = frozenset(kind.value for kind in OpKind if kind.op_class is OpClass.CONV)
 """The conv-class kinds (conv, conv_transpose): calibration class ``conv`` or ``depthwise_conv``."""
@@ -270,6 +275,11 @@ def class_times_at(network: NetworkSpec, hardware: Sequence[tuple[HardwareSpec, 
         latency(H, B) = sum over layers of t_layer(H, B)              (s; ``roofline_latency_s``)
         kernels(H, B) = count of layers with t_layer(H, B) > 0
 
+    The layer times of all batches of a hardware come from one pass of the roofline's arrays
+    (:func:`_layer_times`), the same numbers as one layer-mode prediction per batch; a combination that cannot
+    be predicted is costed batch by batch (:func:`_class_times_each`), which raises the error the first failing
+    prediction meets.
+
     Parameters
     ----------
     network, precision, traffic, counted, op_classes
@@ -289,12 +299,124 @@ def class_times_at(network: NetworkSpec, hardware: Sequence[tuple[HardwareSpec, 
         As :func:`class_layers` does (an aggregate network, no layer rows, an unknown class scheme); the roofline's
         errors (a precision without a peak, ...) as they are.
     """
+    asked = [(spec, list(batches)) for spec, batches in hardware]  # each iterable read once, for either way
+    found = _class_times_at_once(network, asked, precision, traffic, counted, op_classes)
+    return found if found is not None else _class_times_each(network, asked, precision, traffic, counted, op_classes)
+
+
+def _class_times_at_once(network: NetworkSpec, hardware: list[tuple[HardwareSpec, list[int]]],
+                         precision: str | None, traffic: str, counted: CountedNetwork | None,
+                         op_classes: str) -> list[dict[int, dict[str, Any]]] | None:
+    """:func:`class_times_at` from :func:`_layer_times`, each hardware's batches at once; None when some
+    combination cannot be predicted (an aggregate network, an unknown class scheme, a batch, precision or
+    traffic the roofline refuses, a batch without time), which :func:`_class_times_each` then says."""
+    if not isinstance(network, LayerNetwork) or op_classes not in OP_CLASS_SCHEMES:
+        return None
+    try:
+        counted = count_once(network, precision) if counted is None else counted
+        model = traffic_model(traffic)
+        sizes = [list(dict.fromkeys(int(b) for b in batches)) for _, batches in hardware]
+        for batch in (b for batch_sizes in sizes for b in batch_sizes):
+            check_arguments(batch, "layer")
+        if counted.is_aggregate:
+            return None
+        classes = {layer.name: op_class(layer, op_classes) for layer in network.layers}
+        names, codes = np.unique([f"{classes[name]}/{dtype}" for name, dtype in
+                                  zip(counted.layers["name"], counted.layers["compute_dtype"])], return_inverse=True)
+        macs = counted.layers["macs"].to_numpy()
+        out = []
+        for (spec, _), batch_sizes in zip(hardware, sizes):
+            rows: dict[int, dict[str, Any]] = {}
+            if batch_sizes:
+                times, frames = _layer_times(counted, spec, np.array(batch_sizes, dtype=np.int64), model)
+                totals = [float(row.sum()) for row in times]
+                if not all(0 < total < np.inf for total in totals):  # the prediction's "no time" or overflow
+                    return None
+                fixed = _hardware_columns(spec)
+                for batch, row, total, size in zip(batch_sizes, times, totals, frames.tolist()):
+                    per_class = np.bincount(codes, weights=row, minlength=len(names))
+                    rows[batch] = {**fixed, "macs": _macs_at(macs, size / counted.cost.batch),
+                                   "roofline_latency_s": total, "kernels": float((row > 0).sum()),
+                                   **{ROOFLINE_PREFIX + str(name): float(t) for name, t in zip(names, per_class)}}
+            out.append(rows)
+    except RooflineError:
+        return None
+    return out
+
+
+def _hardware_columns(spec: HardwareSpec) -> dict[str, Any]:
+    """The feature columns of a hardware itself: its name, class, core family and spec clock (Hz, NaN without
+    one)."""
+    return {"catalog_hardware": spec.name, "hardware_class": spec.kind.value, "core_family": core_family(spec),
+            "spec_clock_hz": float("nan") if spec.clock_hz is None else spec.clock_hz}
+
+
+def _macs_at(macs: np.ndarray, scale: float) -> float:
+    """The MACs of a layer table at ``scale`` times the counted batch: each layer's counted MACs x ``scale``
+    rounded to an integer (as the prediction's layer table scales them), summed."""
+    return float((macs if scale == 1 else np.round(macs * scale).astype(np.int64)).sum())
+
+
+def _layer_times(counted: CountedNetwork, spec: HardwareSpec, batches: np.ndarray,
+                 traffic: TrafficModel) -> tuple[np.ndarray, np.ndarray]:
+    """Per batch of ``batches`` (B,), each layer's time in the layer table of ``predict(counted, spec, batch=B,
+    mode="layer", traffic=traffic, fuse=False)`` (s, (B, R)) and the frames that table is costed at (B,).
+
+    On a ``batch_split`` device with two or more engines that run the whole network the prediction's table is that
+    of the engine given most of the batch (the first such), at its share of the frames: the shares come from one
+    evaluation of all batches (:func:`~rooflinekit.roofline.evaluate`), the tables from :func:`_engine_layer_times`
+    once per such engine. Elsewhere every layer is placed as the prediction places it and the frames are the
+    batch.
+    """
+    capable = engines_running_all(counted, spec) if spec.engine_policy == "batch_split" else []
+    if len(capable) < 2:
+        return _engine_layer_times(counted, place(counted, spec), spec, batches, traffic), batches
+    split = evaluate(counted, spec, batches, "layer", traffic, fuse=False)
+    names = [engine.name for engine in spec.compute_engines]
+    engine, frames = np.empty(len(batches), dtype=np.int64), np.empty(len(batches), dtype=np.int64)
+    for i, (used, shares) in enumerate(zip(split.arrays["engines"], split.arrays["engine_batches"])):
+        most = shares.index(max(shares))
+        engine[i], frames[i] = names.index(used[most]), shares[most]
+    times = np.empty((len(batches), len(counted.ops)))
+    for e in np.unique(engine).tolist():
+        mine = engine == e
+        times[mine] = _engine_layer_times(counted, place(counted, spec, [e]), spec, frames[mine], traffic)
+    return times, frames
+
+
+def _engine_layer_times(counted: CountedNetwork, placement: Placement, spec: HardwareSpec, frames: np.ndarray,
+                        traffic: TrafficModel) -> np.ndarray:
+    """(B, R) s: each layer of ``counted`` as its own kernel on ``placement`` at each of ``frames`` (B,) frames
+    per batch, the layer-mode roofline of the predictor (weights resident or spilled per batch, bytes moved by
+    ``traffic`` at each level l)::
+
+        t = max(ops x B / peak_k, max_l bytes_l / bandwidth_l) + kernel overhead,
+        peak_k = ops x B / (ops x B / peak)   (1 for a layer without ops)
+
+    element by element as the predictor computes a kernel of one layer, so the same numbers."""
+    layout = MemoryLayout.of(spec)
+    b = frames.astype(np.float64)
+    resident = residency(counted, placement, layout, b)
+    moved = traffic.moved_bytes(RowTraffic(
+        resident.weights_by_level, counted.known_activation_bytes, placement.activations_level, counted.state_bytes,
+        placement.state_level, placement.on_chip_level, placement.on_chip_capacity_bytes, b))  # (R, B, L)
+    ops = counted.ops[:, None] * b[None, :]  # (R, B)
+    compute = ops / placement.peak_ops_per_s[:, None]
+    peak = np.where(compute > 0, ops / np.where(compute > 0, compute, 1.0), 1.0)
+    rows, n = ops.shape
+    times = roofline_times(ops.ravel(), moved.reshape(rows * n, -1), peak.ravel(), layout.bandwidth_bytes_per_s)
+    return np.ascontiguousarray((times.time_s.reshape(rows, n) + placement.kernel_overhead_s[:, None]).T)
+
+
+def _class_times_each(network: NetworkSpec, hardware: list[tuple[HardwareSpec, list[int]]], precision: str | None,
+                      traffic: str, counted: CountedNetwork | None, op_classes: str) -> list[dict[int, dict[str, Any]]]:
+    """:func:`class_times_at` from one layer-mode prediction per hardware and batch (:func:`class_layers`), which
+    raises the error the first combination that cannot be predicted meets."""
     names: np.ndarray | None = None
     codes = np.empty(0, dtype=np.int64)
     out = []
     for spec, batches in hardware:
-        fixed = {"catalog_hardware": spec.name, "hardware_class": spec.kind.value, "core_family": core_family(spec),
-                 "spec_clock_hz": float("nan") if spec.clock_hz is None else spec.clock_hz}
+        fixed = _hardware_columns(spec)
         rows: dict[int, dict[str, Any]] = {}
         for batch in dict.fromkeys(int(b) for b in batches):
             if names is None:  # the layers' classes: the counted network's, the same on every hardware and batch

@@ -13,10 +13,10 @@ columns the roofline it scales, plus :data:`CALIBRATED_COLUMNS`. It is computed 
    row's result columns (``mode`` ``layer``, the calibration's ``traffic``, ``bound``, ``ops``, ``kernels``, ...);
 2. **features**: those :func:`~.features.calibration_features` gives a record of each (network, hardware,
    precision, costed batch) asked for, through :func:`~.features.class_times_at`, once per (network, precision)
-   for all its hardware and batches (the network counted and its layers' op classes found once); this is the part
-   that stays per combination, one layer-mode roofline with its layer table each (the op-class times need the
-   layers' times, which the roofline returns only with that table). A regime (GPU, NPU: :mod:`.regime`) costs a
-   batch B at ``costed = max(B, regime.batch)``, so every B <= 64 of a device shares one;
+   for all its hardware and batches (the network counted and its layers' op classes found once, the layers' times
+   of all batches of a hardware in one pass of the roofline's arrays, as one layer-mode prediction per batch
+   gives them in its layer table). A regime (GPU, NPU: :mod:`.regime`) costs a batch B at
+   ``costed = max(B, regime.batch)``, so every B <= 64 of a device shares one;
 3. **estimate**: :meth:`~.model.CalibratedPredictor.predict`, ``predict_interval`` and ``explain`` once on the
    features of all rows of a calibration (keyed as :func:`~.inference_offline.query_keys` keys a regime's query);
    below a regime's batch the estimate is scaled to B samples,
