@@ -140,3 +140,12 @@ def test_building_the_whole_space_is_feasible():
         nb201_network(arch)
     per_network = (time.perf_counter() - start) / 2000
     assert per_network < 0.02, f"{per_network * 1e3:.1f} ms per network; 15,625 would take too long"
+
+
+def test_a_named_architecture_is_built_as_its_framework_runs_it():
+    from rooflinekit.api import resolve_network
+
+    eager, pruned = (resolve_network(f"NB201 {RESNET}", framework=f) for f in (None, "TFLite"))
+    assert eager is nb201_network(RESNET) and pruned is nb201_network(RESNET, execution="pruned")
+    # RESNET per cell: eager 2 x mul(0) + 6 adds more than pruned's 1 add: 7 layers more in each of 15 cells
+    assert len(eager.layers) - len(pruned.layers) == 15 * 7
