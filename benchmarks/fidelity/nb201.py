@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lodo  # noqa: E402
 
 from rooflinekit.catalog import get_hardware  # noqa: E402
-from rooflinekit.compare.calibrate import FEATURE_COLUMNS, ROOFLINE_PREFIX, core_family  # noqa: E402
-from rooflinekit.compare.calibrate.features import class_layers  # noqa: E402
+from rooflinekit.compare.calibrate import FEATURE_COLUMNS, ROOFLINE_PREFIX  # noqa: E402
+from rooflinekit.compare.calibrate.features import class_layers, hardware_features  # noqa: E402
 from rooflinekit.compare.calibrate.intervals import NETWORK_OFFSETS, offset_prior  # noqa: E402
 from rooflinekit.compare.loaders import load_nb201  # noqa: E402
 from rooflinekit.networks import nb201_layer_union  # noqa: E402
@@ -79,9 +79,7 @@ def nb201_features(records: pd.DataFrame, op_classes: str = "fine") -> pd.DataFr
         position, union, incidence = unions[(batch, precision, execution)]
         layers = class_layers(union, spec, None, int(batch), TRAFFIC, op_classes=op_classes)
         at = incidence[position[rows["network"]].to_numpy()].astype(float)
-        values = {"catalog_hardware": spec.name, "hardware_class": spec.kind.value, "core_family": core_family(spec),
-                  "spec_clock_hz": float("nan") if spec.clock_hz is None else spec.clock_hz,
-                  "macs": at @ layers["macs"].to_numpy(dtype=float),
+        values = {**hardware_features(spec), "macs": at @ layers["macs"].to_numpy(dtype=float),
                   "roofline_latency_s": at @ layers["time_s"].to_numpy(dtype=float),
                   "kernels": at @ layers["kernel"].to_numpy(dtype=float)}
         for name in sorted(layers["calibration_class"].unique()):

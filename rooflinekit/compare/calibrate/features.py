@@ -254,9 +254,7 @@ def _class_times(network: NetworkSpec, spec: HardwareSpec, precision: str | None
     kernels."""
     layers = class_layers(network, spec, precision, batch, traffic, counted, op_classes)
     times = layers.time_s.groupby(layers.calibration_class).sum()
-    return {"catalog_hardware": spec.name, "hardware_class": spec.kind.value, "core_family": core_family(spec),
-            "spec_clock_hz": float("nan") if spec.clock_hz is None else spec.clock_hz,
-            "macs": float(layers.macs.sum()), "roofline_latency_s": float(layers.time_s.sum()),
+    return {**hardware_features(spec), "macs": float(layers.macs.sum()), "roofline_latency_s": float(layers.time_s.sum()),
             "kernels": float(layers.kernel.sum()),
             **{ROOFLINE_PREFIX + name: float(time) for name, time in times.items()}}
 
@@ -332,7 +330,7 @@ def _class_times_at_once(network: NetworkSpec, hardware: list[tuple[HardwareSpec
                 totals = [float(row.sum()) for row in times]
                 if not all(0 < total < np.inf for total in totals):  # the prediction's "no time" or overflow
                     return None
-                fixed = _hardware_columns(spec)
+                fixed = hardware_features(spec)
                 for batch, row, total, size in zip(batch_sizes, times, totals, frames.tolist()):
                     per_class = np.bincount(codes, weights=row, minlength=len(names))
                     rows[batch] = {**fixed, "macs": _macs_at(macs, size / counted.cost.batch),
@@ -344,9 +342,9 @@ def _class_times_at_once(network: NetworkSpec, hardware: list[tuple[HardwareSpec
     return out
 
 
-def _hardware_columns(spec: HardwareSpec) -> dict[str, Any]:
-    """The feature columns of a hardware itself: its name, class, core family and spec clock (Hz, NaN without
-    one)."""
+def hardware_features(spec: HardwareSpec) -> dict[str, Any]:
+    """The feature columns of a hardware itself: ``catalog_hardware``, ``hardware_class``, ``core_family`` and
+    ``spec_clock_hz`` (Hz, NaN without a clock)."""
     return {"catalog_hardware": spec.name, "hardware_class": spec.kind.value, "core_family": core_family(spec),
             "spec_clock_hz": float("nan") if spec.clock_hz is None else spec.clock_hz}
 
@@ -416,7 +414,7 @@ def _class_times_each(network: NetworkSpec, hardware: list[tuple[HardwareSpec, l
     codes = np.empty(0, dtype=np.int64)
     out = []
     for spec, batches in hardware:
-        fixed = _hardware_columns(spec)
+        fixed = hardware_features(spec)
         rows: dict[int, dict[str, Any]] = {}
         for batch in dict.fromkeys(int(b) for b in batches):
             if names is None:  # the layers' classes: the counted network's, the same on every hardware and batch
@@ -592,8 +590,7 @@ def _nb201_class_times(records: pd.DataFrame, networks: NetworkIndex, hardware: 
              layers["kernel"].to_numpy(dtype=float),
              *((layers["time_s"] * (layers["calibration_class"] == kind)).to_numpy(dtype=float) for kind in classes)])
         names = [ROOFLINE_PREFIX + kind for kind in classes]
-        fixed = {"catalog_hardware": spec.name, "hardware_class": spec.kind.value, "core_family": core_family(spec),
-                 "spec_clock_hz": float("nan") if spec.clock_hz is None else spec.clock_hz}
+        fixed = hardware_features(spec)
         for name, arch in archs.items():
             row = sums[position[arch]]
             cache[(name, precision, spec.name, batch, execution)] = {
