@@ -25,6 +25,8 @@ _SMALL_VALUE = 64
 _KEEPS_STORAGE = frozenset({"DequantizeLinear", "Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze",
                             "Flatten"})
 """Ops whose constant output keeps the stored type of their first input."""
+_SHAPE_OPS = ("Shape", "Size")
+"""Ops whose output is constant when their input's shape is known, whatever its values."""
 _GRAPH_TYPES = frozenset({AttributeProto.GRAPH, AttributeProto.GRAPHS})
 """Attribute types that hold a graph (a control-flow body): a node holding one is never folded."""
 
@@ -40,7 +42,11 @@ class Constants:
         self._initializers = initializers  # the graph's initializers by name
         self._producer = producer
         self.stored: dict[str, int] = {name: t.data_type for name, t in self._initializers.items()}
+        stored, computed = self.stored, self._computed
         for node in nodes:
+            first = node.input[0] if node.input else ""
+            if first and first not in stored and not computed and node.op_type not in _SHAPE_OPS:
+                continue  # reads an activation (most nodes do): not folded, told without a call of _fold
             self._fold(node, infos)
 
     def __contains__(self, name: str) -> bool:
@@ -50,7 +56,7 @@ class Constants:
         """Mark the outputs of ``node`` constant when it computes only from constants (see module doc)."""
         operands = node.input
         names = operands if "" not in operands else [n for n in operands if n]  # no copy when none is omitted
-        if not (node.op_type in ("Shape", "Size") and names and infos.get(names[0], UNKNOWN).known
+        if not (node.op_type in _SHAPE_OPS and names and infos.get(names[0], UNKNOWN).known
                 or self._computed and node.output and all(n in self._computed for n in node.output if n)
                 or self._from_constants(node, names)):  # the second: evaluated from small known values
             return

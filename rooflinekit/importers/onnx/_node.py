@@ -86,6 +86,8 @@ class Node:
         value = self._decoded.get(name)
         if value is None or value == ():
             return None
+        if type(value) is tuple and _INT.issuperset(map(type, value)):  # the common case, decoded INTS: as it is
+            return value
         if not isinstance(value, (tuple, list)):
             raise self.malformed(f"attribute {name!r} is {value!r}, not a list of integers")
         try:
@@ -119,6 +121,9 @@ class Node:
                                  f"{rank}")
         return dims
 
+
+_INT = frozenset({int})
+"""The item type of a decoded ``INTS`` attribute (:meth:`Node.ints_attr` returns such a tuple as it is)."""
 
 Handler = Callable[[Node], Draft]
 """Maps one node to a draft layer; the op table pairs each op_type with its handler."""

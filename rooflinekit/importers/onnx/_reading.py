@@ -45,7 +45,8 @@ class OnnxNode:
     """A node's fields, read once from its protobuf: each read of a protobuf field builds a new Python object
     (about a microsecond), and the importer reads every node's names many times. Duck-typed to ``NodeProto`` for
     reading (``name``, ``op_type``, ``domain``, ``input``, ``output``, ``attribute``). (Repeated fields are read
-    as slices, ``proto.input[:]``: one call copies them, twice as fast as iterating the container.)
+    as slices, ``proto.input[:]``: one call copies them into a list, twice as fast as iterating the container; the
+    lists are kept as they are, never changed: a tuple of each was 5 us more of the 38-node ZFNet's 1.6 ms.)
     """
 
     __slots__ = ("name", "op_type", "domain", "input", "output", "attribute")
@@ -54,9 +55,9 @@ class OnnxNode:
         self.name: str = proto.name
         self.op_type: str = proto.op_type
         self.domain: str = proto.domain
-        self.input: tuple[str, ...] = tuple(proto.input[:])
-        self.output: tuple[str, ...] = tuple(proto.output[:])
-        self.attribute: tuple[AttributeProto, ...] = tuple(proto.attribute[:])
+        self.input: list[str] = proto.input[:]
+        self.output: list[str] = proto.output[:]
+        self.attribute: list[AttributeProto] = proto.attribute[:]
 
 
 def node_records(graph: onnx.GraphProto) -> list[OnnxNode]:
@@ -341,29 +342,32 @@ def attr(node: NodeProto | OnnxNode, name: str, default: Any) -> Any:
 
 def attr_value(attribute: AttributeProto) -> Any:
     """Python value of a scalar or list attribute (strings decoded, lists as tuples); None for tensors and graphs.
-    As ``onnx.helper.get_attribute_value``, reading the attribute's type once."""
+    As ``onnx.helper.get_attribute_value``, reading the attribute's type once (the common types first, compared
+    with module constants: an enum read from ``AttributeProto`` is a lookup each time)."""
     kind = attribute.type
     if kind in _NOT_VALUES:
         return None
     if attribute.ref_attr_name:
         raise ValueError(f"Cannot get value of reference attribute: {attribute}")
-    if kind == AttributeProto.INT:
-        return attribute.i
-    if kind == AttributeProto.INTS:
+    if kind == _INTS:
         return tuple(attribute.ints[:])
-    if kind == AttributeProto.FLOAT:
+    if kind == _INT:
+        return attribute.i
+    if kind == _FLOAT:
         return attribute.f
-    if kind == AttributeProto.FLOATS:
-        return tuple(attribute.floats[:])
-    if kind == AttributeProto.STRING:
+    if kind == _STRING:
         return attribute.s.decode("utf-8", errors="replace")
-    if kind == AttributeProto.STRINGS:
+    if kind == _FLOATS:
+        return tuple(attribute.floats[:])
+    if kind == _STRINGS:
         return tuple(v.decode("utf-8", errors="replace") for v in attribute.strings[:])
     if kind == AttributeProto.UNDEFINED:
         return None
     raise ValueError(f"Unsupported ONNX attribute: {attribute}")
 
 
+_INT, _INTS, _FLOAT, _FLOATS, _STRING, _STRINGS = (AttributeProto.INT, AttributeProto.INTS, AttributeProto.FLOAT,
+                                                   AttributeProto.FLOATS, AttributeProto.STRING, AttributeProto.STRINGS)
 _NOT_VALUES = frozenset({AttributeProto.TENSOR, AttributeProto.GRAPH, AttributeProto.TENSORS, AttributeProto.GRAPHS,
                          AttributeProto.SPARSE_TENSOR, AttributeProto.SPARSE_TENSORS, AttributeProto.TYPE_PROTO,
                          AttributeProto.TYPE_PROTOS})
