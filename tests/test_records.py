@@ -221,3 +221,13 @@ def test_an_unrecognized_stack_is_one_family_across_its_versions(raw, expected):
     """Was ('FooStack 1.0', '1.0'): each version its own stack, so an unseen release never fell back to a known one
     of the same stack. Only a trailing version is taken off; a name that ends otherwise stays whole."""
     assert normalize_framework(raw) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("PyTorch", ("PyTorch", None)), ("pytorch", ("PyTorch", None)), ("torch 2.1", ("PyTorch", "2.1")),
+    ("PyTorch eager 1.13.1", ("PyTorch", "1.13.1")), ("torchvision", ("torchvision", None)),
+])
+def test_pytorch_spellings_are_one_stack(raw, expected):
+    """Records and requests spell it 'PyTorch', 'pytorch' or 'torch'; each was its own stack, so a calibration keyed
+    'PyTorch' fell back for 'pytorch'. A name that merely starts with 'torch' is not the stack."""
+    assert normalize_framework(raw) == expected

@@ -102,6 +102,7 @@ _FRAMEWORKS: list[tuple[str, str]] = [
     (r"open\s*vino", "OpenVINO"),
     (r"vitis[-_\s]*ai|dnndk", "Vitis AI"),
     (r"tensorflow\s*lite|\btflite\b|\btfl\b", "TFLite"),
+    (r"py\s*torch|\btorch\b", "PyTorch"),
 ]
 NONE_WORDS = frozenset({"", "n/a", "na", "none", "-", "unknown"})
 """Text that states no value (compared case-folded and stripped): a framework, a system field."""
