@@ -142,13 +142,16 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     prints, and ``notes`` the notes it prints, among them the release of the stack whose factors were used when it
     is not the ``framework_version`` given). A level that was not calibrated or fell back warns
     :class:`~rooflinekit.compare.calibrate.CalibrationWarning` naming the fallback. The shipped calibration is
-    chosen by the hardware's class (MCU: MLPerf Tiny; GPU, NPU: MLPerf Inference Offline; any other class is
+    chosen by the hardware's class and ``framework`` (MCU: MLPerf Tiny; CPU, and GPU with ``framework="PyTorch"``:
+    eager-framework latency, NAS-Bench-201 + NeuSight; other GPU, NPU: MLPerf Inference Offline; any other class is
     refused with a :class:`~rooflinekit.errors.CalibrationError`); one that carries a regime (GPU, NPU: large-batch
     throughput at 64 samples per accelerator, weights-only traffic) is costed in it, and a smaller ``batch`` warns
     once and gets that throughput scaled to its samples, said in ``notes``
     (:mod:`rooflinekit.compare.calibrate.regime`). A device whose peak at the compute data type or whose memory
     bandwidth lies outside the range of the calibration's devices gets an ``extrapolated: ...`` note naming the
-    value and the range, and one ``CalibrationWarning`` (:mod:`rooflinekit.compare.calibrate.extrapolation`).
+    value and the range, and one ``CalibrationWarning`` (:mod:`rooflinekit.compare.calibrate.extrapolation`); so
+    does a network whose work per kernel (MACs / kernels at the batch costed) lies outside that of the
+    calibration's records of the hardware class.
 
     ``network`` and ``hardware`` may be catalog names or files (see :func:`resolve_network`,
     :func:`resolve_hardware`; a NAS-Bench-201 architecture string is built as the calibrated ``framework`` runs it,
@@ -170,7 +173,7 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     calibrating = calibrated or calibration is not None
     network = resolve_network(network, batch, framework if calibrating else None)
     hardware = resolve_hardware(hardware)
-    model = _calibration(calibration, hardware) if calibrating else None
+    model = _calibration(calibration, hardware, framework) if calibrating else None
     regime_notes: tuple[str, ...] = ()
     if model is not None:
         mode, traffic, fuse = "layer", model.traffic, False  # the roofline the factors were fitted on
@@ -298,15 +301,16 @@ def _overhead_note(result: Prediction, network: NetworkSpec | CountedNetwork, ha
     return overhead_note(hardware.kind.value, result.latency_s, kernels)
 
 
-def _calibration(calibration: CalibratedPredictor | str | Path | None, hardware: HardwareSpec
-                 ) -> CalibratedPredictor:
-    """The shipped calibration of ``hardware``'s class (None), ``calibration`` itself, or the file it names; a
+def _calibration(calibration: CalibratedPredictor | str | Path | None, hardware: HardwareSpec,
+                 framework: str | None = None) -> CalibratedPredictor:
+    """The shipped calibration of ``hardware``'s class and the stack ``framework`` (None,
+    :func:`~rooflinekit.compare.calibrate.defaults.shipped_name`), ``calibration`` itself, or the file it names; a
     :class:`~rooflinekit.errors.CalibrationError` for anything else."""
     from rooflinekit.compare.calibrate import CalibratedPredictor, default_calibration
     from rooflinekit.compare.calibrate.regime import load_regime_calibration
 
     if calibration is None:
-        return default_calibration(hardware)
+        return default_calibration(hardware, framework)
     if isinstance(calibration, CalibratedPredictor):
         return calibration
     if not isinstance(calibration, (str, PathLike)):

@@ -172,7 +172,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
         from rooflinekit.compare.calibrate.regime import load_regime_calibration, predict_in_regime, regime_of
 
         calibration = (load_regime_calibration(args.calibration) if args.calibration
-                       else default_calibration(hardware))  # the shipped one of the hardware's class
+                       else default_calibration(hardware, args.framework))  # shipped for the class and stack
         if args.traffic is not None and args.traffic != calibration.traffic:
             warnings.warn(f"--traffic {args.traffic} ignored: a calibrated estimate costs the layers with the "
                           f"traffic its factors were fitted on ({calibration.traffic}); drop --traffic, or drop "
@@ -856,8 +856,9 @@ def _add_predict(commands: Any, common: Parser, name: str, text: str) -> None:
                            "(then --mode and --traffic are the calibration's: layer mode, its traffic)")
     pred.add_argument("--calibrated", action="store_true",
                       help="a calibrated estimate with its interval from the calibration shipped with rooflinekit "
-                           "for the hardware's class (MCU: MLPerf Tiny; GPU, NPU: MLPerf Inference Offline, "
-                           "large-batch throughput); other hardware classes are refused")
+                           "for the hardware's class (MCU: MLPerf Tiny; CPU, and GPU with --framework PyTorch: "
+                           "eager-framework latency, NAS-Bench-201 + NeuSight; other GPU, NPU: MLPerf Inference "
+                           "Offline, large-batch throughput); other hardware classes are refused")
     pred.add_argument("--framework", help="software stack for --calibrated or --calibration, e.g. 'X-CUBE-AI "
                                           "7.3.0', 'Plumerai'")
     pred.add_argument("--framework-version", help="stack version for --calibrated or --calibration, when not in "
@@ -929,8 +930,8 @@ def _add_sweep(commands: Any, common: Parser, name: str, text: str) -> None:
     swp.add_argument("--calibrated", action="store_true",
                      help="make each row its calibrated estimate with its interval, as 'predict --calibrated' "
                           "gives it (latency_s, fps, latency_interval_low_s/_high_s, bound_latency_s; the "
-                          "calibration shipped for its hardware class); a class without one keeps the bound "
-                          "(estimate 'bound', the reason in notes); not with --engine dask")
+                          "calibration shipped for its hardware class and --framework); a class without one keeps "
+                          "the bound (estimate 'bound', the reason in notes); not with --engine dask")
     swp.add_argument("--framework", help="software stack for --calibrated, e.g. 'TensorRT', 'X-CUBE-AI 7.3.0'")
     swp.add_argument("--framework-version", help="stack version for --calibrated, when not in --framework")
     swp.set_defaults(run=cmd_sweep)

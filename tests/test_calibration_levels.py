@@ -115,6 +115,8 @@ def test_shipped_calibration_covers_mlperf_tiny_cortex_m():
 def test_calibrated_prediction_explains_itself_and_its_layers_sum_up():
     with warnings.catch_warnings():
         warnings.simplefilter("error", CalibrationWarning)  # every level of this stack is calibrated
+        # but LeNet-MNIST does less work per kernel than the MLPerf Tiny records (tests/test_network_extrapolation.py)
+        warnings.filterwarnings("ignore", ".*beyond the networks the calibration was fitted on", CalibrationWarning)
         p = rk.predict("LeNet-MNIST", "NUCLEO-L4R5ZI", "int8", calibrated=True, framework="X-CUBE-AI 7.3.0")
     assert p.estimate == "calibrated"
     assert p.layers.calibrated_time_s.sum() == pytest.approx(p.latency_s)

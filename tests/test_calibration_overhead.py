@@ -23,6 +23,7 @@ from rooflinekit.compare.calibrate import (
 )
 from rooflinekit.compare.calibrate.features import class_layers, op_class
 from rooflinekit.counters import count_network
+from rooflinekit.descriptors import Layer
 from rooflinekit.errors import CalibrationError
 from rooflinekit.networks import nb201_layer_union, nb201_network
 from rooflinekit.networks.nb201 import NB201_OPS
@@ -165,9 +166,15 @@ def test_fine_op_classes_split_other_and_coarse_keeps_four():
     network = nb201_network("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|none~1|none~2|")
     by_op = {layer.op: layer for layer in network.layers}
     assert {op_class(by_op[op]) for op in ("relu", "batch_norm", "avg_pool", "add")} == {"other"}
+    # an inference batch norm is a per-channel scale and shift (one pass, like a ReLU): elementwise in fine
     assert [op_class(by_op[op], "fine") for op in ("relu", "batch_norm", "avg_pool", "add", "conv",
                                                     "fully_connected")] == [
-        "elementwise", "norm", "pool", "elementwise", "conv", "fully_connected"]
+        "elementwise", "elementwise", "pool", "elementwise", "conv", "fully_connected"]
+    # a layer norm and a softmax reduce over a row before they write: they stay norm
+    row = ((8, 64),)
+    for op in ("layer_norm", "softmax"):
+        assert op_class(Layer(name=op, op=op, inputs=row, outputs=row), "fine") == "norm"
+        assert op_class(Layer(name=op, op=op, inputs=row, outputs=row)) == "other"
 
 
 def test_kernels_count_the_layers_that_compute_or_move_something():
@@ -180,7 +187,8 @@ def test_kernels_count_the_layers_that_compute_or_move_something():
     assert len(skipped) == 0
     # stem 2 + 15 cells + 2 reductions x (3 + 3 + pool + conv + add) + head (bn, relu, gap, fc; flatten is a view)
     assert features.kernels.iloc[0] == 2 + 15 * 18 + 2 * 9 + 4
-    assert "roofline_s:norm/fp32" in features.columns and "roofline_s:other/fp32" not in features.columns
+    assert "roofline_s:elementwise/fp32" in features.columns and "roofline_s:other/fp32" not in features.columns
+    assert "roofline_s:norm/fp32" not in features.columns  # its batch norms are elementwise in the fine scheme
     by_stack = pd.DataFrame([{"hardware": "Raspberry Pi 4", "network": arch, "precision": "fp32", "batch": 1,
                               "framework": framework} for framework in ("TFLite", "PyTorch")])
     features, skipped = calibration_features(by_stack, {}, op_classes="fine")

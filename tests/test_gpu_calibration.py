@@ -70,10 +70,10 @@ def test_shipped_records_are_the_offline_rows_of_the_shared_table():
 
 def test_refusal_names_the_classes_that_have_a_calibration():
     with pytest.raises(CalibrationError, match=r"no calibration for hardware class FPGA \(Ultra96-DPU\).*shipped: "
-                                               r"MCU .*GPU .*NPU "):
+                                               r"MCU .*CPU .*GPU .*NPU "):
         rk.predict("LeNet-MNIST", "Ultra96-DPU", "int8", calibrated=True)
-    with pytest.raises(CalibrationError, match="no calibration for hardware class CPU"):
-        default_calibration("CPU")
+    with pytest.raises(CalibrationError, match="no calibration for hardware class TPU"):
+        default_calibration("TPU")
 
 
 # ------------------------------------------------------------------------------------------- the regime
@@ -221,4 +221,7 @@ def test_predict_in_regime_without_a_regime_is_the_plain_calibrated_prediction()
         warnings.simplefilter("ignore", CalibrationWarning)
         estimate, notes = predict_in_regime(rk.get_network("LeNet-MNIST"), get_hardware("NUCLEO-L4R5ZI"), mcu,
                                             "X-CUBE-AI 7.3.0", precision="int8")
-    assert notes == () and estimate.batch == 1 and estimate.framework == "X-CUBE-AI"
+    # no regime note; LeNet-MNIST's one note says it does less work per kernel than the MLPerf Tiny records
+    # (tests/test_network_extrapolation.py)
+    assert [note.split(" does ")[0] for note in notes] == ["extrapolated: LeNet-MNIST"]
+    assert estimate.batch == 1 and estimate.framework == "X-CUBE-AI"

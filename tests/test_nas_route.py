@@ -111,10 +111,10 @@ def test_cli_calibrate_fits_fine_classes_and_both_overheads_as_python_does(
     assert saved["params"]["op_classes"] == "fine"
     assert saved["params"]["kernel_overhead_ref_s"] == pytest.approx(1e-5, rel=1e-15)
     assert saved["params"]["call_overhead_ref_s"] == pytest.approx(1e-3, rel=1e-15)
-    # the classes: fine op classes of these networks (conv, BN as norm, ReLU as elementwise, pools, the classifier)
+    # the classes: fine op classes of these networks (conv, BN and ReLU as elementwise, pools, the classifier)
     # and the two overhead terms
-    assert set(saved["classes"]) == {"conv/fp32", "elementwise/fp32", "fully_connected/fp32", "norm/fp32",
-                                     "pool/fp32", "kernel_overhead", "call_overhead"}
+    assert set(saved["classes"]) == {"conv/fp32", "elementwise/fp32", "fully_connected/fp32", "pool/fp32",
+                                     "kernel_overhead", "call_overhead"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CalibrationWarning)
         python = calibrate_from_paths([table], columns={"arch": "network", "device": "hardware",

@@ -1,21 +1,28 @@
-"""The calibrations shipped with rooflinekit, chosen by hardware class, and extending them with your own records.
+"""The calibrations shipped with rooflinekit, chosen by hardware class (and stack), and extending them with your own
+records.
 
 Each shipped calibration (``rooflinekit/calibrations/``) holds a fitted :class:`~.model.CalibratedPredictor` as
 JSON and the featurized records it was fitted on as CSV (``<name>_features.csv``), so that
 :func:`extend_default_calibration` can refit it with a user's records added. Factors never cross hardware classes,
-so the calibration is chosen by the hardware's class (:data:`SHIPPED`):
+so the calibration is chosen by the hardware's class (:data:`SHIPPED`) and, for a GPU, by the software stack
+asked for (:data:`LATENCY_FRAMEWORKS`; :func:`shipped_name`):
 
 - ``MCU``: ``mlperf_tiny_cortex_m``: MLPerf Tiny v0.5-v1.1, closed division, CPU-only Arm Cortex-M boards (each
   record at its own batch, 1); rebuilt by ``python tools/build_default_calibration.py``;
-- ``GPU`` / ``NPU``: ``mlperf_inference_gpu`` / ``mlperf_inference_npu``: MLPerf Inference v2.1, v3.0 and v4.1
-  closed-division **Offline** results of ResNet-50, RetinaNet and BERT-Large (NPU: Qualcomm Cloud AI 100),
-  fitted with the conventions of :mod:`.inference_offline` and carrying their **regime** (large-batch throughput,
-  costed at 64 samples per accelerator with weights-only traffic; :mod:`.regime` says what a request outside it
-  gets); rebuilt by ``python tools/build_gpu_calibration.py``.
+- ``CPU``, and ``GPU`` under an eager framework it was fitted on (PyTorch): ``eager_latency``: the latency of one
+  inference call at the batch given, NAS-Bench-201 (PyTorch on a Xeon and two GPUs at batch 1, 32 and 256, TFLite
+  on a Raspberry Pi 4 and a Pixel 3) and NeuSight (PyTorch transformers on six GPUs), with per-call and
+  per-kernel overhead terms (the stack's, fitted across classes) and ``fine`` op classes; no regime; rebuilt by
+  ``python tools/build_latency_calibration.py``;
+- ``GPU`` (any other stack, or none given) / ``NPU``: ``mlperf_inference_gpu`` / ``mlperf_inference_npu``: MLPerf
+  Inference v2.1, v3.0 and v4.1 closed-division **Offline** results of ResNet-50, RetinaNet and BERT-Large (NPU:
+  Qualcomm Cloud AI 100), fitted with the conventions of :mod:`.inference_offline` and carrying their **regime**
+  (large-batch throughput, costed at 64 samples per accelerator with weights-only traffic; :mod:`.regime` says
+  what a request outside it gets); rebuilt by ``python tools/build_gpu_calibration.py``.
 
-A class with none (CPU, FPGA, TPU, VPU, DSP) is refused with a :class:`~rooflinekit.errors.CalibrationError`
-naming the classes that have one. A calibration read here carries its regime as ``regime_`` (None for the MCU
-one); :func:`~.regime.calibration_json` writes it back with the regime.
+A class with none (FPGA, TPU, VPU, DSP) is refused with a :class:`~rooflinekit.errors.CalibrationError` naming the
+classes that have one. A calibration read here carries its regime as ``regime_`` (None for the MCU and eager-latency
+ones); :func:`~.regime.calibration_json` writes it back with the regime.
 """
 
 from __future__ import annotations
@@ -30,15 +37,24 @@ import pandas as pd
 
 from rooflinekit.compare.calibrate.features import BOUND_CHECKED, faster_than_bound
 from rooflinekit.compare.calibrate.model import CalibratedPredictor, CalibrationWarning
+from rooflinekit.compare.records import normalize_framework
 from rooflinekit.descriptors import HardwareKind, HardwareSpec
 from rooflinekit.errors import CalibrationError
 
 DEFAULT_NAME = "mlperf_tiny_cortex_m"
-"""The MCU calibration (the only one before GPU / NPU ones shipped; the default of :func:`default_calibration`)."""
-SHIPPED = {"MCU": DEFAULT_NAME, "GPU": "mlperf_inference_gpu", "NPU": "mlperf_inference_npu"}
-"""Hardware class -> the shipped calibration's file stem in ``rooflinekit/calibrations/``."""
-DESCRIPTIONS = {"MCU": "MLPerf Tiny, Cortex-M", "GPU": "MLPerf Inference Offline", "NPU": "MLPerf Inference Offline"}
-"""Hardware class -> the records of its shipped calibration, in a few words (for messages)."""
+"""The MCU calibration (the only one before the others shipped; the default of :func:`default_calibration`)."""
+LATENCY_NAME = "eager_latency"
+"""The eager-framework latency calibration (NAS-Bench-201 + NeuSight; module docstring)."""
+SHIPPED = {"MCU": DEFAULT_NAME, "CPU": LATENCY_NAME, "GPU": "mlperf_inference_gpu", "NPU": "mlperf_inference_npu"}
+"""Hardware class -> the shipped calibration's file stem in ``rooflinekit/calibrations/`` (for a GPU: when the
+request names no stack of :data:`LATENCY_FRAMEWORKS`)."""
+LATENCY_FRAMEWORKS = {"GPU": ("PyTorch",)}
+"""Hardware class -> the stacks (families, :func:`~rooflinekit.compare.records.normalize_framework`) whose requests
+get :data:`LATENCY_NAME` in place of the class's :data:`SHIPPED` one: those its records ran on that class."""
+DESCRIPTIONS = {"MCU": "MLPerf Tiny, Cortex-M", "CPU": "eager latency, NAS-Bench-201 + NeuSight",
+                "GPU": "MLPerf Inference Offline; framework PyTorch: eager latency, NAS-Bench-201 + NeuSight",
+                "NPU": "MLPerf Inference Offline"}
+"""Hardware class -> the records of its shipped calibrations, in a few words (for messages)."""
 
 
 def hardware_class(hardware: HardwareSpec | HardwareKind | str | None) -> str:
@@ -50,9 +66,11 @@ def hardware_class(hardware: HardwareSpec | HardwareKind | str | None) -> str:
     return hardware.value if isinstance(hardware, HardwareKind) else str(hardware).strip().upper()
 
 
-def shipped_name(hardware: HardwareSpec | HardwareKind | str | None) -> str:
-    """The file stem of the calibration shipped for ``hardware``'s class (:data:`SHIPPED`); a class with none
-    raises :class:`CalibrationError` naming the classes that have one."""
+def shipped_name(hardware: HardwareSpec | HardwareKind | str | None, framework: str | None = None) -> str:
+    """The file stem of the calibration shipped for ``hardware``'s class and the stack ``framework`` (any
+    spelling; None: not given): :data:`LATENCY_NAME` for a class and stack of :data:`LATENCY_FRAMEWORKS` (the stack
+    family compared case-blind), else the class's :data:`SHIPPED` one; a class with none raises
+    :class:`CalibrationError` naming the classes that have one."""
     kind = hardware_class(hardware)
     if kind not in SHIPPED:
         shipped = ", ".join(f"{name} ({DESCRIPTIONS[name]})" for name in SHIPPED)
@@ -60,6 +78,9 @@ def shipped_name(hardware: HardwareSpec | HardwareKind | str | None) -> str:
         raise CalibrationError(f"no calibration for hardware class {kind}{where} ships with rooflinekit (shipped: "
                                f"{shipped}); use the roofline bound, or fit one on your records with 'rooflinekit "
                                "calibrate' and pass it with --calibration / calibration=")
+    family, _ = normalize_framework(framework)
+    if family is not None and family.casefold() in {name.casefold() for name in LATENCY_FRAMEWORKS.get(kind, ())}:
+        return LATENCY_NAME
     return SHIPPED[kind]
 
 
@@ -67,49 +88,54 @@ def _packaged(name: str, suffix: str) -> str:
     return (resources.files("rooflinekit") / "calibrations" / f"{name}{suffix}").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=len(SHIPPED))
+@lru_cache(maxsize=len(set(SHIPPED.values())))
 def _default_json(name: str) -> str:
     return _packaged(name, ".json")
 
 
-def default_calibration(hardware: HardwareSpec | HardwareKind | str | None = None) -> CalibratedPredictor:
+def default_calibration(hardware: HardwareSpec | HardwareKind | str | None = None,
+                        framework: str | None = None) -> CalibratedPredictor:
     """A fresh copy of the calibration shipped for ``hardware``'s class (a spec, kind or class name; None: the
-    MCU one), carrying its regime as ``regime_`` (module docstring)."""
+    MCU one) and the stack ``framework`` (:func:`shipped_name`), carrying its regime as ``regime_`` (module
+    docstring)."""
     from rooflinekit.compare.calibrate.regime import read_calibration
 
-    return read_calibration(_default_json(shipped_name(hardware)))
+    return read_calibration(_default_json(shipped_name(hardware, framework)))
 
 
-def default_features(hardware: HardwareSpec | HardwareKind | str | None = None) -> pd.DataFrame:
-    """The featurized records the calibration shipped for ``hardware``'s class was fitted on (one row per
-    record)."""
-    return pd.read_csv(StringIO(_packaged(shipped_name(hardware), "_features.csv")))
+def default_features(hardware: HardwareSpec | HardwareKind | str | None = None,
+                     framework: str | None = None) -> pd.DataFrame:
+    """The featurized records the calibration shipped for ``hardware``'s class and the stack ``framework``
+    (:func:`shipped_name`) was fitted on (one row per record)."""
+    return pd.read_csv(StringIO(_packaged(shipped_name(hardware, framework), "_features.csv")))
 
 
 def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | HardwareKind | str | None = None,
-                               **params: Any) -> CalibratedPredictor:
+                               framework: str | None = None, **params: Any) -> CalibratedPredictor:
     """The shipped calibration refitted with ``features`` added to its own records.
 
     ``features``: :func:`~.features.calibration_features` of your records (for a GPU / NPU built as the shipped
-    ones were: :func:`~.inference_offline.featurize`). ``hardware``: the class to extend (default: the one
-    hardware class of ``features``, else MCU). ``params`` go to :class:`~.model.CalibratedPredictor` (default: the
-    shipped calibration's). The result carries the shipped regime. Records measured faster than their roofline
-    bound warn a :class:`~.model.CalibrationWarning` (:func:`~.features.faster_than_bound`), unless
+    MLPerf Inference ones were: :func:`~.inference_offline.featurize`; for the eager-latency one with
+    ``op_classes="fine"``). ``hardware`` and ``framework``: the class and stack whose shipped calibration to
+    extend (:func:`shipped_name`; default: the hardware classes of ``features``, all of which must share one
+    shipped calibration, else MCU). ``params`` go to :class:`~.model.CalibratedPredictor` (default: the shipped
+    calibration's). The result carries the shipped regime. Records measured faster than their roofline bound warn
+    a :class:`~.model.CalibrationWarning` (:func:`~.features.faster_than_bound`), unless
     :func:`~.features.calibration_features` built ``features`` and warned of them already.
     """
     from rooflinekit.compare.calibrate.regime import regime_of, with_regime
 
     if hardware is None and "hardware_class" in features.columns:
         classes = sorted(set(features["hardware_class"].dropna().astype(str)))
-        if len(classes) > 1:
-            raise CalibrationError(f"features hold hardware classes {classes}; extend one class at a time "
-                                   "(factors never cross classes)")
+        if len({shipped_name(kind, framework) for kind in classes}) > 1:
+            raise CalibrationError(f"features hold hardware classes {classes}, whose shipped calibrations differ; "
+                                   "extend one class at a time (factors never cross classes)")
         hardware = classes[0] if classes else None
-    shipped = default_calibration(hardware)
+    shipped = default_calibration(hardware, framework)
     impossible = None if features.attrs.get(BOUND_CHECKED) else faster_than_bound(features)
     if impossible:
         warnings.warn(impossible, CalibrationWarning, stacklevel=2)
-    combined = pd.concat([default_features(hardware), features], ignore_index=True)
+    combined = pd.concat([default_features(hardware, framework), features], ignore_index=True)
     times = [c for c in combined.columns if c.startswith("roofline_s:")]
     combined[times] = combined[times].fillna(0.0)
     fitted = CalibratedPredictor(**{**shipped.get_params(), **params}).fit(combined)

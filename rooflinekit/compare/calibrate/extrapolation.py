@@ -1,5 +1,6 @@
-"""When a calibrated prediction extrapolates beyond the devices its calibration was fitted on.
+"""When a calibrated prediction extrapolates beyond the devices, or the networks, its calibration was fitted on.
 
+**Devices.**
 A calibration's factors F_c scale the roofline time of each op class, T_c = sum over its layers of
 max(ops / peak, bytes / bandwidth) (:mod:`.features`), so the device enters a calibrated prediction through the
 quantities that time is computed from, and through nothing else:
@@ -26,8 +27,30 @@ the class with the quantity, that quantity is not checked. A peak is the device'
 :class:`~rooflinekit.descriptors.HardwareSpec`, as the records' devices are compared too); a system's spec (an
 ``interconnect``) holds one device's. A device the calibration's records had is inside by construction.
 
+**Networks.** The network enters through its work per kernel,
+
+    w = macs / kernels      (MAC per kernel)
+
+``macs`` the network's multiply-accumulates at the batch costed and ``kernels`` its kernel launches (layers with
+roofline time, one kernel each), as :func:`~.features.calibration_features` writes them for a record. Why this
+quantity: the op-class factors F_c and the per-kernel overhead t0 are told apart only by how w varies among the
+records (latency ~ kernels x t0 + F_c x T_c, T_c growing with the work of each kernel), and efficiency rises with
+kernel size: small convolutions run far from the peak, large ones near it, so a factor is known only for kernels of
+the sizes it was fitted on. Outside the records' w the split between F_c and t0, and the interval measured between
+the records' networks, are an extrapolation (ResNet-50 v1.5 at batch 1 on a CPU, 23.4 MMAC per kernel, priced
+with conv factors fitted on NAS-Bench-201 cells of 0.038-0.69 MMAC per kernel).
+
+Rule: a prediction's network **extrapolates** when its w, from the features it is predicted from (at the batch
+costed; in a regime, the regime's network at the regime's batch), lies outside [min, max] of w over the
+calibration's records of the prediction's hardware class with ``macs`` and ``kernels`` both positive
+(``macs_per_kernel_range_``, recorded at fit: :func:`~.model.macs_per_kernel_range`). No tolerance, as for
+devices. A calibration without the range (a JSON written before it was recorded, records without the columns) or
+without records of the class, or a prediction without kernels, is not checked.
+
 :func:`~.regime.predict_in_regime` (so :func:`rooflinekit.predict` and ``rooflinekit predict --calibrated``) adds
-the note of :func:`device_range_notes` after the interval notes and warns once (:func:`extrapolation_message`).
+the note of :func:`device_range_notes` after the interval notes, then the note of :func:`network_range_notes`,
+and warns once for each that applies (:func:`extrapolation_message`, :func:`network_extrapolation_message`); a
+calibrated sweep (:mod:`.sweep`) gives its rows the same notes and warns once for each kind, counting the rows.
 """
 
 from __future__ import annotations
@@ -184,3 +207,96 @@ def extrapolation_message(network: str, hardware: str, beyond: list[OutOfRange])
                       f"{si(item.high, item.unit)}" for item in beyond)
     return (f"{network} on {hardware}: the calibrated estimate extrapolates beyond the devices the calibration was "
             f"fitted on ({items}); its interval assumes a device within them (see the prediction's notes)")
+
+
+@dataclass(frozen=True)
+class NetworkOutOfRange:
+    """A network whose work per kernel lies outside the range of the calibration's records of its hardware class.
+
+    Attributes
+    ----------
+    network : str
+        The network's name.
+    batch : int
+        The batch it was costed at (samples).
+    value : float
+        Its work per kernel, macs / kernels, in MAC per kernel.
+    low, high : float
+        Min and max of macs / kernels over the calibration's records of ``hardware_class``, in MAC per kernel.
+    hardware_class : str
+        The prediction's hardware class (``CPU``).
+    """
+
+    network: str
+    batch: int
+    value: float
+    low: float
+    high: float
+    hardware_class: str
+
+    @property
+    def span(self) -> str:
+        """``38.2 kMAC to 689 kMAC per kernel`` (one value when low == high)."""
+        return (si(self.low, "MAC") if self.low == self.high
+                else f"{si(self.low, 'MAC')} to {si(self.high, 'MAC')}") + " per kernel"
+
+    @property
+    def shown(self) -> str:
+        """The network's work per kernel with an SI prefix (with its ratio to the nearer bound where both round
+        alike), ``23.4 MMAC``."""
+        return _shown(self.value, self.low, self.high, "MAC")
+
+
+def network_out_of_range(calibration: CalibratedPredictor, hardware_class: str, network: str, batch: int,
+                         macs: float, kernels: float) -> NetworkOutOfRange | None:
+    """The network's work per kernel when it lies outside the range of the calibration's records (module docstring).
+
+    Parameters
+    ----------
+    calibration : CalibratedPredictor
+        The calibration; its ``macs_per_kernel_range_`` holds, per hardware class, the records' (min, max) of
+        macs / kernels (MAC per kernel).
+    hardware_class : str
+        The prediction's hardware class (``HardwareSpec.kind``'s value).
+    network : str
+        The network's name (for the note).
+    batch : int
+        The batch it is costed at (samples; for the note).
+    macs, kernels : float
+        Its MACs at that batch and its kernel launches, as the prediction's features give them.
+
+    Returns
+    -------
+    NetworkOutOfRange or None
+        w = macs / kernels and the range when w < low or w > high; None when it lies within, when the calibration
+        holds no range for the class, or when ``kernels`` is not positive (w undefined).
+    """
+    span = getattr(calibration, "macs_per_kernel_range_", {}).get(hardware_class)
+    if span is None or not kernels > 0:
+        return None
+    work = float(macs) / float(kernels)
+    low, high = span
+    return None if low <= work <= high else NetworkOutOfRange(network, int(batch), work, low, high, hardware_class)
+
+
+def network_range_notes(beyond: NetworkOutOfRange | None) -> list[str]:
+    """The note of a calibrated prediction whose network lies ``beyond`` the records' work per kernel
+    (:func:`network_out_of_range`), as one string in a list; empty for None.
+
+    ``extrapolated: ResNet-50-v1.5 does 23.4 MMAC per kernel at batch 1, outside the 38.2 kMAC to 689 kMAC per
+    kernel of the calibration's CPU records; its factors and interval come from networks unlike it``.
+    """
+    if beyond is None:
+        return []
+    return [f"extrapolated: {beyond.network} does {beyond.shown} per kernel at batch {beyond.batch}, outside the "
+            f"{beyond.span} of the calibration's {beyond.hardware_class} records; its factors and interval come from "
+            "networks unlike it"]
+
+
+def network_extrapolation_message(hardware: str, beyond: NetworkOutOfRange) -> str:
+    """The warning of a calibrated prediction on ``hardware`` whose network lies ``beyond`` the records' work per
+    kernel (:func:`network_out_of_range`): briefly what :func:`network_range_notes` says."""
+    return (f"{beyond.network} on {hardware}: the calibrated estimate extrapolates beyond the networks the "
+            f"calibration was fitted on ({si(beyond.value, 'MAC')} per kernel at batch {beyond.batch}, outside "
+            f"{beyond.span} of its {beyond.hardware_class} records); its factors and interval assume a network within "
+            "them (see the prediction's notes)")

@@ -9,8 +9,14 @@ Features (:func:`calibration_features`) of a record r (network N on hardware H, 
 Two class schemes (:data:`OP_CLASS_SCHEMES`, argument ``op_classes``): ``coarse`` (conv, depthwise_conv,
 fully_connected, other; what the MCU calibration was fitted with) and ``fine``, which splits ``other`` by the op's
 :class:`~rooflinekit.descriptors.OpClass` (elementwise, norm, pool, reduce, movement, attention, ...): on GPUs and
-CPUs a ReLU, a batch norm and an average pool reach different fractions of their (memory) roofs, and one factor
-for all of them cannot rank networks that mix them in different proportions (NAS-Bench-201 at batch 256).
+CPUs a ReLU, a layer norm and an average pool reach different fractions of their (memory) roofs, and one factor
+for all of them cannot rank networks that mix them in different proportions (NAS-Bench-201 at batch 256). In the
+``fine`` scheme a batch norm is ``elementwise``: at inference it is a per-channel scale and shift with stored
+statistics, one pass over its input like a ReLU or an add, while the rest of the norm class (layer, RMS, group and
+instance norm, softmax) reduces over a row before it writes, two dependent passes. Fitted as one class, the
+NAS-Bench-201 cells' batch norms (0.45x their roofline on the GPUs) and the NeuSight transformers' layer norms and
+softmaxes (6x) set one factor between them; apart, the eager-latency calibration's NeuSight GPUs went from 35 % to
+17.5 % median APE left out (NAS-Bench-201's from 20.5 to 20.7 %; ``benchmarks/fidelity/RESULTS.md``).
 
 next to the catalog hardware, its core family (:func:`core_family`), the spec clock, the network's MACs, its
 layer-mode roofline latency and its kernel count (:data:`FEATURE_COLUMNS`):
@@ -75,7 +81,8 @@ def op_class(layer: Layer, scheme: str = "coarse") -> str:
     ``depthwise_conv`` for a conv whose groups equal its input channels (> 1), ``conv`` for other (transposed)
     convs, ``fully_connected`` for fully_connected and matmul (:data:`FULLY_CONNECTED_OPS`; einsum is not one);
     the rest is ``other`` in the ``coarse`` scheme, and its :class:`~rooflinekit.descriptors.OpClass` value
-    (``elementwise``, ``norm``, ``pool``, ...; ``other`` for unsupported ops) in the ``fine`` scheme. The
+    (``elementwise``, ``norm``, ``pool``, ...; ``other`` for unsupported ops) in the ``fine`` scheme, where a batch
+    norm is ``elementwise`` (module docstring). The
     ``grouped`` scheme is ``coarse`` with ``grouped_conv`` for a conv with 1 < groups < input channels (ResNeXt's
     3x3 convs fill a tensor-core tile far less than a dense conv of the same MACs; the MLPerf Inference GPU
     calibration, :mod:`.inference_offline`).
@@ -88,6 +95,8 @@ def op_class(layer: Layer, scheme: str = "coarse") -> str:
         return calibration_class
     if layer.op in FULLY_CONNECTED_OPS:
         return "fully_connected"
+    if scheme == "fine" and layer.op == OpKind.BATCH_NORM.value:
+        return OpClass.ELEMENTWISE.value  # a per-channel scale and shift at inference (module docstring)
     return kind.value if scheme == "fine" and kind is not None else "other"
 
 

@@ -112,7 +112,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import Callable, Collection, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -293,7 +293,7 @@ def interval(predicted: np.ndarray, depths: np.ndarray,
 DEVICE_OFFSETS: dict[str, tuple[float, ...]] = {
     "mlperf_tiny": (-0.096, 0.234, -0.032, -0.353, 1.202, -0.014, -0.129, 0.079, -0.010, -0.006),
     "mlperf_inference": (0.207, 0.003, 0.245, -0.034, 0.121, -0.209),
-    "nb201": (0.111, 0.613, 0.224, 0.283, -0.010),
+    "nb201": (0.094, 0.607, 0.228, 0.159, -0.162),
     "neusight": (-0.166, -0.105, 0.030, 0.317, 0.193, -0.257),
 }
 """Per data set of ``benchmarks/fidelity``, the offsets d_j (log measured / predicted, median over the device's
@@ -321,18 +321,19 @@ NeuSight), point predictions of the calibrated predictor of each data set. NAS-B
 cells of one search space, each measured on every device). Regenerate with ``python tools/network_offsets.py``."""
 
 
-def offset_prior(exclude: str | None = None,
+def offset_prior(exclude: str | Collection[str] | None = None,
                  offsets: Mapping[str, tuple[float, ...]] = DEVICE_OFFSETS) -> tuple[float, float]:
     """``(tau0, nu0)``: the prior of the between-device (``offsets`` = :data:`DEVICE_OFFSETS`) or between-network
-    (:data:`NETWORK_OFFSETS`) spread (module docstring) from the offsets of every data set but ``exclude`` (a
-    fidelity benchmark passes its own data set, so that its prior never saw it).
+    (:data:`NETWORK_OFFSETS`) spread (module docstring) from the offsets of every data set but ``exclude`` (one
+    name or several: a fidelity benchmark passes its own data sets, so that its prior never saw them).
 
     tau0 is the :func:`robust_scale` of the offsets of those data sets pooled (each device or network counts once);
     nu0 is :data:`PRIOR_DF`.
     """
-    sets = [np.array(values) for name, values in offsets.items() if name != exclude and len(values)]
+    excluded = {exclude} if isinstance(exclude, str) else set(exclude or ())
+    sets = [np.array(values) for name, values in offsets.items() if name not in excluded and len(values)]
     if not sets:
-        raise ValueError(f"offset_prior needs the offsets of a data set besides {exclude!r}; the table has "
+        raise ValueError(f"offset_prior needs the offsets of a data set besides {sorted(excluded)}; the table has "
                          f"{sorted(offsets)}")
     return robust_scale(np.concatenate(sets)), PRIOR_DF
 

@@ -78,6 +78,11 @@ offsets of the devices held out in the inner cross-validation with a prior from 
 adds the between-network spread likewise (``network_offset_prior``; both offsets on a new device with a new
 network), and its interval holds the one the same prediction gets for a known network.
 
+Work per kernel (:mod:`.extrapolation`): fit records, per hardware class, the range [min, max] of
+w = macs / kernels (MAC per kernel) over the records with both positive (``macs_per_kernel_range_``), against which
+a prediction's network is checked: the op-class factors and the per-kernel overhead are told apart only by how w
+varies among the records.
+
 JSON: :meth:`CalibratedPredictor.to_json` writes the parameters and learned factors (``format`` =
 :data:`JSON_FORMAT`), :meth:`CalibratedPredictor.from_json` and :func:`load_calibration` read them back.
 """
@@ -119,7 +124,12 @@ READABLE_FORMATS = ("rooflinekit.calibration/1", "rooflinekit.calibration/2", "r
 per-kernel overhead (``kernel_overhead_ref_s``): read without it, which is what it was fitted as. Version 3 lacks
 the devices and the unseen-device interval: read with the depth intervals only (``device_offset_prior`` None).
 Version 4 lacks the networks and the new-network interval: read without it (``network_offset_prior`` None).
-Versions 1-5 key every level across hardware classes: read unscoped (``class_scoped_`` False), as fitted."""
+Versions 1-5 key every level across hardware classes: read unscoped (``class_scoped_`` False), as fitted.
+``macs_per_kernel_range`` is an optional member of version 6, not a new version: it changes no prediction, only
+whether a note says the network lies outside the records' work per kernel. A reader ignores members it does not
+know (:meth:`CalibratedPredictor.from_json` reads members by name), so a rooflinekit without the member reads a
+file with it and predicts the same; a file without it reads with an empty range (the check skipped). A new format
+would make older readers refuse files they can predict from."""
 KERNEL_OVERHEAD = "kernel_overhead"
 """The class of the per-kernel overhead term: feature ``kernels x kernel_overhead_ref_s``."""
 CALL_OVERHEAD = "call_overhead"
@@ -235,7 +245,10 @@ class CalibratedPredictor:
     empty without intervals or prior), ``networks_`` (``<hardware_class> | <network>`` of the records; empty when
     they name none), ``novel_network_`` (the log-residual interval of a network not in ``networks_``, on a known
     and on an unseen device, and its offset's ``scale``, ``df`` and number of inner ``networks``,
-    :func:`~.intervals.novel_network_table`; empty without intervals, prior or networks), ``held_out_errors_``
+    :func:`~.intervals.novel_network_table`; empty without intervals, prior or networks),
+    ``macs_per_kernel_range_`` (hardware class -> (low, high), the min and max of macs / kernels, MAC per kernel,
+    over the class's records with both positive, :func:`macs_per_kernel_range`; empty when the records lack the
+    columns or the JSON the member), ``held_out_errors_``
     (the errors of the inner cross-validation's held-out predictions by what was new to them: a device, a network,
     neither; :func:`~.intervals.held_out_errors`; no rows without intervals; set by :meth:`fit` only, not saved
     in the JSON).
@@ -419,6 +432,7 @@ class CalibratedPredictor:
         self.devices_ = sorted(set(_devices(features)))
         networks = _networks(features)
         self.networks_ = [] if networks is None else sorted(set(networks))
+        self.macs_per_kernel_range_ = macs_per_kernel_range(features)
         self.residual_quantiles_, self.novel_device_, self.novel_network_, self.held_out_errors_ = \
             self._interval_table(features) if self.interval_coverage else ({}, {}, {}, held_out_errors(EMPTY_HELD_OUT))
         return self
@@ -670,7 +684,9 @@ class CalibratedPredictor:
     # -- serialization ---------------------------------------------------------------------------------------------
 
     def to_json(self) -> str:
-        """The parameters and learned factors as JSON text (``format`` = :data:`JSON_FORMAT`)."""
+        """The parameters and learned factors as JSON text (``format`` = :data:`JSON_FORMAT`; the work-per-kernel
+        range as the optional member ``macs_per_kernel_range``, class -> [low, high] in MAC per kernel, with no new
+        format: :data:`READABLE_FORMATS` says why)."""
         self._check_fitted()
         return json.dumps({
             "format": JSON_FORMAT, "params": self.get_params(), "theta0": self.theta0_, "classes": self.classes_,
@@ -682,11 +698,13 @@ class CalibratedPredictor:
             "residual_quantiles": {str(depth): list(q) for depth, q in self.residual_quantiles_.items()},
             "devices": self.devices_, "novel_device": self.novel_device_,
             "networks": self.networks_, "novel_network": self.novel_network_,
+            "macs_per_kernel_range": {c: list(span) for c, span in getattr(self, "macs_per_kernel_range_", {}).items()},
         }, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> "CalibratedPredictor":
-        """A fitted predictor from :meth:`to_json` output."""
+        """A fitted predictor from :meth:`to_json` output (members it does not know are ignored; without
+        ``macs_per_kernel_range`` the range is empty and the network check skipped)."""
         hint = "write it with CalibratedPredictor.to_json or 'rooflinekit calibrate'"
         try:
             data = json.loads(text)
@@ -715,6 +733,8 @@ class CalibratedPredictor:
             predictor.novel_device_ = {str(k): float(v) for k, v in data.get("novel_device", {}).items()}
             predictor.networks_ = [str(n) for n in data.get("networks", [])]
             predictor.novel_network_ = {str(k): float(v) for k, v in data.get("novel_network", {}).items()}
+            predictor.macs_per_kernel_range_ = {str(c): _span(span)
+                                                for c, span in data.get("macs_per_kernel_range", {}).items()}
             if found in READABLE_FORMATS[:3]:
                 predictor.device_offset_prior = None
             if found in READABLE_FORMATS[:4]:
@@ -724,6 +744,35 @@ class CalibratedPredictor:
                                    f"{str(exc)[:120]}); {hint}") from None
         check_loaded(predictor, hint)
         return predictor
+
+
+def macs_per_kernel_range(features: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Per hardware class of ``features``: (min, max) of the work per kernel w = macs / kernels (MAC per kernel,
+    ``macs`` the record's MACs at its batch, ``kernels`` its kernel launches, as
+    :func:`~.features.calibration_features` writes them) over the records with both positive and a class.
+
+    Returns
+    -------
+    dict of str to (float, float)
+        Hardware class -> (low, high) in MAC per kernel; empty when ``features`` lacks ``macs``, ``kernels`` or
+        ``hardware_class``, or no record has both positive.
+    """
+    if not {"macs", "kernels", "hardware_class"} <= set(features.columns):
+        return {}
+    macs = pd.to_numeric(features["macs"], errors="coerce").to_numpy(dtype=float)
+    kernels = pd.to_numeric(features["kernels"], errors="coerce").to_numpy(dtype=float)
+    classes = features["hardware_class"].map(lambda c: None if is_missing(c) else str(c))
+    usable = (macs > 0) & (kernels > 0) & np.isfinite(macs) & np.isfinite(kernels) & classes.notna().to_numpy()
+    work = pd.Series(macs[usable] / kernels[usable]).groupby(classes[usable].to_numpy()).agg(["min", "max"])
+    return {str(c): (float(low), float(high)) for c, (low, high) in work.iterrows()}
+
+
+def _span(values: Any) -> tuple[float, float]:
+    """``[low, high]`` of a JSON work-per-kernel range as floats; ValueError unless 0 < low <= high < inf."""
+    low, high = (float(v) for v in values)
+    if not 0 < low <= high < np.inf:
+        raise ValueError(f"macs_per_kernel_range {[low, high]} is not 0 < low <= high")
+    return low, high
 
 
 def load_calibration(path: str | Path) -> CalibratedPredictor:

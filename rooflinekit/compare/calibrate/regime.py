@@ -50,7 +50,10 @@ from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.compare.calibrate.model import (
     KEY_SEPARATOR, CalibratedPredictor, CalibrationWarning, load_calibration,
 )
-from rooflinekit.compare.calibrate.extrapolation import extrapolation_message, extrapolation_notes, out_of_range
+from rooflinekit.compare.calibrate.extrapolation import (
+    extrapolation_message, extrapolation_notes, network_extrapolation_message, network_out_of_range,
+    network_range_notes, out_of_range,
+)
 from rooflinekit.compare.calibrate.features import class_layers
 from rooflinekit.compare.calibrate.workflow import CalibratedPrediction, predict_with_calibration
 from rooflinekit.compare.records import normalize_framework
@@ -172,7 +175,8 @@ def outside_message(regime: CalibrationRegime, network: str, hardware: str, batc
             f"the calibrated estimate is {batch} sample(s) at the calibrated sustained throughput (costed at batch "
             f"{regime.batch} and scaled), an optimistic figure for the latency of a lone batch of {batch}, which "
             "launch, host and weight-streaming overheads the calibration never saw dominate; its interval covers "
-            f"throughput at batch >= {regime.batch}, not that latency")
+            f"throughput at batch >= {regime.batch}, not that latency; for a GPU's latency under PyTorch, "
+            "--framework PyTorch (API: framework=\"PyTorch\") selects the eager-latency calibration")
 
 
 def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration: CalibratedPredictor,
@@ -189,7 +193,7 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
         of them (:func:`~.inference_offline.query_keys`), the system's throughput in a note (:func:`system_notes`).
     calibration : CalibratedPredictor
         A calibration carrying a :class:`CalibrationRegime` (``regime_``); without one this is
-        :func:`~.workflow.predict_with_calibration`, its only note the extrapolation note below.
+        :func:`~.workflow.predict_with_calibration`, its only notes the extrapolation notes below.
     framework, framework_version : str, optional
         The software stack; None: the stack most of the class's records ran (said in a note).
     precision : str, optional
@@ -204,7 +208,9 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
         regime, the stack keyed, the conventions' note on a network that is not its records' workload
         (``workload_note``), a widened interval (:func:`interval_notes`), a device whose peak or memory
         bandwidth lies outside the range of the calibration's devices (``extrapolated: ...``,
-        :func:`~.extrapolation.device_range_notes`) and, below the regime, a scaled ``latency_s`` faster than the
+        :func:`~.extrapolation.device_range_notes`), a network whose work per kernel (MACs / kernels at the batch
+        costed) lies outside the range of the calibration's records of the hardware class (``extrapolated: ...``,
+        :func:`~.extrapolation.network_range_notes`) and, below the regime, a scaled ``latency_s`` faster than the
         roofline bound of a lone batch of B (``efficiency_pct`` > 100 %), and for a system of several devices how
         they combine (:func:`system_notes`). The regime note ("within the calibration regime") speaks of the
         batch and traffic only, which the device does not change, so it stays beside an extrapolation note.
@@ -213,14 +219,15 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     -----
     CalibrationWarning
         Once when B is below the regime's batch (:func:`outside_message`), once when the device extrapolates
-        (:func:`~.extrapolation.extrapolation_message`), and for every calibration level that was not calibrated
-        or fell back.
+        (:func:`~.extrapolation.extrapolation_message`), once when the network does
+        (:func:`~.extrapolation.network_extrapolation_message`), and for every calibration level that was not
+        calibrated or fell back.
     """
     regime = regime_of(calibration)
     if regime is None:
         estimate = predict_with_calibration(network, hardware, calibration, framework, framework_version, precision,
                                             batch)
-        return estimate, tuple(_extrapolation_notes(calibration, network.name, hardware, estimate.precision))
+        return estimate, tuple(_extrapolation_notes(calibration, network.name, hardware, estimate))
     conventions = conventions_module(regime.conventions)
     notes: list[str] = []
     network, note = conventions.regime_network(network)
@@ -244,7 +251,7 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     notes += interval_notes(calibration, hardware, keys.get("network"),
                             {record: name for name, record in conventions.RECORD_NETWORKS.items()},
                             device=keys.get("catalog_hardware"))
-    notes += _extrapolation_notes(calibration, network.name, hardware, estimate.precision)
+    notes += _extrapolation_notes(calibration, network.name, hardware, estimate)
     if costed == batch:
         return estimate, tuple(notes + system_notes(hardware, keys.get("catalog_hardware"), estimate))
     bound_s = float(class_layers(network, hardware, precision, batch, calibration.traffic,
@@ -284,14 +291,23 @@ def below_bound_note(latency_s: float, bound_s: float, batch: int) -> str:
 
 
 def _extrapolation_notes(calibration: CalibratedPredictor, network: str, hardware: HardwareSpec,
-                         precision: str) -> list[str]:
-    """:func:`~.extrapolation.device_range_notes` of a prediction, warning once
-    (:func:`~.extrapolation.extrapolation_message`) when it extrapolates beyond the calibration's devices."""
-    beyond = out_of_range(calibration, hardware, precision)
+                         estimate: CalibratedPrediction) -> list[str]:
+    """The ``extrapolated:`` notes of the prediction ``estimate`` (at the batch costed, before any scaling) of
+    ``network`` on ``hardware``: the device's (:func:`~.extrapolation.device_range_notes`), then the network's,
+    its work per kernel = the layers' MACs / their kernels (:func:`~.extrapolation.network_range_notes`); a
+    warning once for each that applies (:func:`~.extrapolation.extrapolation_message`,
+    :func:`~.extrapolation.network_extrapolation_message`)."""
+    beyond = out_of_range(calibration, hardware, estimate.precision)
     if beyond:
         warnings.warn(extrapolation_message(network, hardware.name, beyond), CalibrationWarning,
                       stacklevel=caller_stacklevel())
-    return extrapolation_notes(beyond)
+    layers = estimate.layers
+    unlike = network_out_of_range(calibration, hardware.kind.value, network, estimate.batch,
+                                  float(layers["macs"].sum()), float(layers["kernel"].sum()))
+    if unlike is not None:
+        warnings.warn(network_extrapolation_message(hardware.name, unlike), CalibrationWarning,
+                      stacklevel=caller_stacklevel())
+    return extrapolation_notes(beyond) + network_range_notes(unlike)
 
 
 def interval_notes(calibration: CalibratedPredictor, hardware: HardwareSpec, network: str | None,

@@ -28,7 +28,9 @@ columns the roofline it scales, plus :data:`CALIBRATED_COLUMNS`. It is computed 
 
 A calibrated row's notes are ``predict``'s (:func:`_add_notes`), each note that repeats across rows built once.
 Warnings are per sweep, not per row: one :class:`~.model.CalibrationWarning` each for the rows left at the bound
-(with their count and reasons), the rows below a regime's batch, and the rows whose calibration levels fell back.
+(with their count and reasons), the rows below a regime's batch, the rows whose device and the rows whose network
+(work per kernel, from the row's features) lie outside the calibration's range (:mod:`.extrapolation`), and the
+rows whose calibration levels fell back.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ import pandas as pd
 from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, class_times_at, network_index
 from rooflinekit.compare.calibrate.model import NO_RECORD_WARNING, CalibratedPredictor
-from rooflinekit.compare.calibrate.extrapolation import device_range_notes
+from rooflinekit.compare.calibrate.extrapolation import device_range_notes, network_out_of_range, network_range_notes
 from rooflinekit.compare.calibrate.regime import (
     batch_note, below_bound_note, conventions_module, interval_notes, regime_of, stack_note, system_notes,
 )
@@ -115,9 +117,11 @@ def calibrated_columns(table: pd.DataFrame, networks: Sequence[NetworkSpec | Cou
     networks, hardware, precisions, batches
         The sweep's arguments, resolved (specs, counted networks and grids).
     calibration : CalibratedPredictor, str, Path or None
-        As :func:`rooflinekit.predict` takes it; None: the calibration shipped for each row's hardware class.
+        As :func:`rooflinekit.predict` takes it; None: the calibration shipped for each row's hardware class and
+        ``framework`` (:func:`~.defaults.shipped_name`).
     framework, framework_version : str, optional
-        The software stack whose factors are used (None: the calibration's default keying).
+        The software stack whose factors are used (None: the calibration's default keying); ``framework`` also
+        chooses the shipped calibration of a GPU (PyTorch: the eager-latency one).
     conventions, counters
         The sweep's counting options (the bound is counted with them, the features with the defaults, as
         ``predict`` does).
@@ -137,14 +141,15 @@ def calibrated_columns(table: pd.DataFrame, networks: Sequence[NetworkSpec | Cou
         new columns and the reason in ``notes``: filter on ``estimate`` before comparing ``latency_s`` across
         rows. A calibrated row's ``notes`` are ``predict(..., calibrated=True).notes`` of its combination
         (:func:`_add_notes`: the network a regime costs, the notes of the roofline it scales, the stack keyed, the
-        regime or a batch below it, a wider interval, a scaled estimate below the bound of a lone batch, how a
-        system's devices combine, the release used); a row kept at the bound keeps the sweep's notes and adds
-        ``not calibrated: <reason>``.
+        regime or a batch below it, a wider interval, a device or a network outside the calibration's range, a
+        scaled estimate below the bound of a lone batch, how a system's devices combine, the release used); a row
+        kept at the bound keeps the sweep's notes and adds ``not calibrated: <reason>``.
 
     Warns
     -----
     CalibrationWarning
         Once for the rows left at the bound (count and reasons), once for the rows below a regime's batch, once
+        for the rows whose device and once for the rows whose network extrapolates (:mod:`.extrapolation`), once
         for the rows whose calibration levels were not calibrated or fell back.
     """
     from rooflinekit.api import _calibration
@@ -161,10 +166,10 @@ def calibrated_columns(table: pd.DataFrame, networks: Sequence[NetworkSpec | Cou
     templates = [hw.template if isinstance(hw, HardwareGrid) else hw for hw in hardware]
     given = None if calibration is None or not templates else _calibration(calibration, templates[0])
     groups: dict[int, tuple[CalibratedPredictor, list[int]]] = {}  # id(model) -> model and hardware indices
-    shipped: dict[str, CalibratedPredictor] = {}
+    shipped: dict[str, CalibratedPredictor] = {}  # shipped calibration's file stem -> it, read once
     for h, spec in enumerate(templates):
         try:
-            model = given or shipped.get(spec.kind.value) or _shipped(spec, shipped)
+            model = given or _shipped(spec, framework, shipped)
         except RooflineError as exc:
             for row in np.flatnonzero(ok & np.isin(config_of, [c for c, (e, _) in enumerate(configs) if e == h])):
                 out.leave(int(row), str(exc))
@@ -178,12 +183,15 @@ def calibrated_columns(table: pd.DataFrame, networks: Sequence[NetworkSpec | Cou
     return _with_columns(table, out, ok)
 
 
-def _shipped(spec: HardwareSpec, cache: dict[str, CalibratedPredictor]) -> CalibratedPredictor:
-    """The calibration shipped for ``spec``'s class, read once per class into ``cache``."""
-    from rooflinekit.compare.calibrate.defaults import default_calibration
+def _shipped(spec: HardwareSpec, framework: str | None, cache: dict[str, CalibratedPredictor]) -> CalibratedPredictor:
+    """The calibration shipped for ``spec``'s class and the stack ``framework``
+    (:func:`~.defaults.shipped_name`), read once per calibration into ``cache`` (keyed by its file stem)."""
+    from rooflinekit.compare.calibrate.defaults import default_calibration, shipped_name
 
-    cache[spec.kind.value] = default_calibration(spec)
-    return cache[spec.kind.value]
+    name = shipped_name(spec, framework)
+    if name not in cache:
+        cache[name] = default_calibration(spec, framework)
+    return cache[name]
 
 
 def _calibrate_group(out: _Estimates, model: CalibratedPredictor, members: list[int],
@@ -407,10 +415,12 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
     note, which a calibrated prediction does not give; without a regime, how a system's devices combine); in a
     regime the stack a query without ``framework`` is keyed as, the regime (or a batch below it), the
     conventions' workload note, a widened interval (:func:`~.regime.interval_notes`), a device beyond the
-    calibration's devices (:func:`~.extrapolation.device_range_notes`), a scaled estimate below the bound of a lone
-    batch and a system's throughput (:func:`~.regime.system_notes`); the release whose factors were used when it is
-    not the one asked for. Each note that repeats across rows is built once. One warning for the rows that
-    extrapolate and one for the rows whose levels fell back."""
+    calibration's devices (:func:`~.extrapolation.device_range_notes`), a network beyond its records' work per
+    kernel (the row's ``macs`` / ``kernels`` at the costed batch, :func:`~.extrapolation.network_range_notes`), a
+    scaled estimate below the bound of a lone batch and a system's throughput (:func:`~.regime.system_notes`); the
+    release whose factors were used when it is not the one asked for. Each note that repeats across rows is built
+    once. One warning for the rows whose device extrapolates, one for the rows whose network does and one for the
+    rows whose levels fell back."""
     from rooflinekit.api import _multi_device_notes
     from rooflinekit.compare.calibrate.workflow import _release_used
     from rooflinekit.quick import OVERHEAD_KINDS, overhead_text
@@ -420,9 +430,10 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
     built: dict[tuple[Any, ...], tuple[str, ...]] = {}
     fell_back: Counter[str] = Counter()
     extrapolated = 0  # rows whose device lies outside the calibration's devices' ranges (one warning for all)
-    for row, config, network, precision, costed, asked, record, stack, core in zip(
+    unlike = 0  # rows whose network's work per kernel lies outside the calibration's records' range (likewise)
+    for row, config, network, precision, costed, asked, record, stack, core, macs, kernels in zip(
             done["row"], done["config"], done["network_index"], done["precision"], done["costed"], done["asked"],
-            done["network"], done["framework"], done["core_family"]):
+            done["network"], done["framework"], done["core_family"], done["macs"], done["kernels"]):
         spec = given.specs[config]
         notes = [*given.network_notes[network], *(n for n in given.bound_notes[row] if n not in overhead)]
         if regime is None:
@@ -440,6 +451,10 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
         notes += built[("range", config, precision)]
         if built[("range", config, precision)]:
             extrapolated += 1
+        work = network_range_notes(network_out_of_range(model, spec.kind.value, _spec(given.networks[network]).name,
+                                                        costed, macs, kernels))
+        notes += work
+        unlike += bool(work)
         if regime is not None and asked < costed and out.latency[row] < out.bound[row]:
             notes.append(below_bound_note(float(out.latency[row]), float(out.bound[row]), asked))
         if regime is not None and spec.interconnect is not None:
@@ -456,6 +471,11 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
                       "fitted on (a peak or bandwidth outside their range): each row's notes say which and by how "
                       "much; their intervals assume a device within them", CalibrationWarning,
                       stacklevel=caller_stacklevel())
+    if unlike:
+        warnings.warn(f"{counted(unlike, 'calibrated row')} extrapolate beyond the networks the calibration was "
+                      "fitted on (a work per kernel, MACs / kernels, outside the range of its records of the row's "
+                      "hardware class): each row's notes say by how much; their factors and intervals come from "
+                      "networks unlike them", CalibrationWarning, stacklevel=caller_stacklevel())
     if fell_back:
         rows = sum(1 for levels in out.levels[done["row"].to_numpy()] if any("not calibrated" in level
                                                                              for level in levels))
