@@ -4,7 +4,8 @@
 
 Runs every dataset's cross-validation, one section function per dataset (:data:`SECTIONS`: MLPerf Tiny
 (:mod:`mlperf_tiny`), MLPerf Inference (:mod:`mlperf_inference`), NAS-Bench-201 (:mod:`nb201`), NeuSight
-(:mod:`neusight`), Vidur (``benchmarks/llm/vidur.py``)), shows progress on stderr, and
+(:mod:`neusight`), the shipped eager-latency calibration over both (:mod:`eager_latency`), Vidur
+(``benchmarks/llm/vidur.py``)), shows progress on stderr, and
 writes the tables with the issue's targets beside them. A section is ``section(progress) -> markdown``; adding a
 dataset is adding one function to :data:`SECTIONS`. BLAS runs single-threaded: the fits are many small solves,
 which threads only slow down on a shared machine.
@@ -28,6 +29,7 @@ import pandas as pd  # noqa: E402
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent / "llm"))
+import eager_latency  # noqa: E402
 import mlperf_inference  # noqa: E402
 import mlperf_tiny  # noqa: E402
 import nb201  # noqa: E402
@@ -158,6 +160,23 @@ def mlperf_inference_section(progress: Progress) -> str:
             + markdown(cells, columns) + "\n" + "\n".join(verdicts) + "\n")
 
 
+def eager_latency_section(progress: Progress) -> str:
+    """The shipped eager-latency calibration (NAS-Bench-201 + NeuSight in one fit): leave one device out."""
+    table, per_device = eager_latency.results(progress=progress)
+    calibrated = table.set_index("predictor").loc["calibrated"]
+    HEADLINES["eager_latency_LODO_median_ape_pct"] = calibrated.median_ape_pct
+    verdicts = [_ape_verdict("LODO", calibrated.median_ape_pct, NB201_TARGETS["median_ape_pct"]),
+                _coverage_verdict("LODO", calibrated.coverage_80_pct), _baseline_verdict(table, "LODO")]
+    columns = ["catalog_hardware", "batch", "n", "measured_over_roofline", "median_ape_pct", "spearman",
+               "coverage_80_pct", "depth"]
+    return ("\n## Eager-framework latency, as shipped (NAS-Bench-201 + NeuSight in one fit; leave one device out)\n\n"
+            "The calibration `rk.predict(..., calibrated=True)` gives a CPU, or a GPU under PyTorch "
+            "(`rooflinekit/calibrations/eager_latency.json`), refitted on its own records less one device at a "
+            "time; see `benchmarks/fidelity/eager_latency.py`. Target: that of NAS-Bench-201, whose rows are most "
+            "of its records.\n\n" + markdown(table) + "\nCalibrated, per held-out device and batch:\n\n"
+            + markdown(per_device, columns) + "\n" + "\n".join(verdicts) + "\n")
+
+
 def vidur_section(progress: Progress) -> str:
     """Vidur per-operator times: leave one GPU out (A100 <-> A40); the details are in benchmarks/llm/RESULTS.md."""
     table = vidur.results(progress=progress)
@@ -176,7 +195,7 @@ def vidur_section(progress: Progress) -> str:
 
 
 SECTIONS: list[Callable[[Progress], str]] = [mlperf_tiny_section, mlperf_inference_section, nb201_section,
-                                             neusight_section, vidur_section]
+                                             neusight_section, eager_latency_section, vidur_section]
 """One function per dataset, in RESULTS.md order."""
 
 
