@@ -52,9 +52,7 @@ def results(progress: Callable[[str], None] = lambda _: None) -> tuple[pd.DataFr
 def main(argv: Sequence[str] | None = None) -> int:
     argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0]).parse_args(argv)
     table, per_device = results(lambda text: print(text, file=sys.stderr, flush=True))
-    with pd.option_context("display.width", 200):
-        print(table.round(3).to_string(index=False))
-        print(per_device.round(3).to_string(index=False))
+    lodo.print_tables(table, per_device)
     calibrated = table.set_index("predictor").loc["calibrated"]
     print(f"eager_latency_LODO_median_ape_pct={calibrated.median_ape_pct:.2f}")
     return 0

@@ -160,3 +160,10 @@ def breakdown(features: pd.DataFrame, predicted: pd.DataFrame, by: Sequence[str]
                      "coverage_80_pct": float(100 * ((m >= p["low"]) & (m <= p["high"])).mean()),
                      "depth": int(p["depth"].max())})
     return pd.DataFrame(rows)
+
+
+def print_tables(*tables: pd.DataFrame) -> None:
+    """Print a scheme's tables (metrics, per-device breakdown) to stdout, numbers to 3 decimals, 200 columns wide."""
+    with pd.option_context("display.width", 200):
+        for table in tables:
+            print(table.round(3).to_string(index=False))

@@ -125,9 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--step", type=int, default=STEP, help="use every STEP-th architecture")
     args = parser.parse_args(argv)
     table, per_device = results(args.data, lambda text: print(text, file=sys.stderr, flush=True), args.step)
-    with pd.option_context("display.width", 200):
-        print(table.round(3).to_string(index=False))
-        print(per_device.round(3).to_string(index=False))
+    lodo.print_tables(table, per_device)
     calibrated = table.set_index("predictor").loc["calibrated"]
     print(f"LODO_median_ape_pct={calibrated.median_ape_pct:.2f} LODO_median_spearman={calibrated.spearman:.3f}")
     return 0

@@ -86,9 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA, help=f"NeuSight data folder (default {DATA})")
     args = parser.parse_args(argv)
     table, per_gpu, left_out = results(args.data, lambda text: print(text, file=sys.stderr, flush=True))
-    with pd.option_context("display.width", 200):
-        print(table.round(3).to_string(index=False))
-        print(per_gpu.round(3).to_string(index=False))
+    lodo.print_tables(table, per_gpu)
     if len(left_out):
         print(left_out["reason"].value_counts().to_string())
     calibrated = table.set_index("predictor").loc["calibrated"]
