@@ -188,6 +188,19 @@ def test_user_records_extend_the_shipped_calibration():
     assert "CPU | TFLite | <unknown>" in extended.coef_["framework_version"]
 
 
+def test_gpu_records_under_pytorch_extend_the_eager_calibration_without_naming_it():
+    """Every record names PyTorch (spelled 'pytorch'): the stack chooses the eager calibration, as a request would;
+    the MLPerf Offline one would have taken them otherwise."""
+    records = pd.DataFrame([{"hardware": GPU, "network": "LeNet-MNIST", "precision": "fp32", "batch": 1,
+                             "framework": "pytorch", "latency_s": 1e-3}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)
+        features, skipped = calibration_features(records, {}, op_classes="fine")
+        extended = extend_default_calibration(features)
+    assert skipped.empty
+    assert extended.n_records_ == len(default_features("GPU", "PyTorch")) + 1 and regime_of(extended) is None
+
+
 # ------------------------------------------------------------------------------------------- the build
 
 def test_the_build_gives_the_shipped_files_byte_for_byte(tmp_path: Path):

@@ -118,13 +118,16 @@ def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | 
     MLPerf Inference ones were: :func:`~.inference_offline.featurize`; for the eager-latency one with
     ``op_classes="fine"``). ``hardware`` and ``framework``: the class and stack whose shipped calibration to
     extend (:func:`shipped_name`; default: the hardware classes of ``features``, all of which must share one
-    shipped calibration, else MCU). ``params`` go to :class:`~.model.CalibratedPredictor` (default: the shipped
+    shipped calibration, else MCU, and the stack family of ``features`` when all its records name the same one,
+    so that PyTorch records on a GPU extend the eager-latency calibration). ``params`` go to :class:`~.model.CalibratedPredictor` (default: the shipped
     calibration's). The result carries the shipped regime. Records measured faster than their roofline bound warn
     a :class:`~.model.CalibrationWarning` (:func:`~.features.faster_than_bound`), unless
     :func:`~.features.calibration_features` built ``features`` and warned of them already.
     """
     from rooflinekit.compare.calibrate.regime import regime_of, with_regime
 
+    if framework is None:
+        framework = _common_stack(features)
     if hardware is None and "hardware_class" in features.columns:
         classes = sorted(set(features["hardware_class"].dropna().astype(str)))
         if len({shipped_name(kind, framework) for kind in classes}) > 1:
@@ -140,3 +143,12 @@ def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | 
     combined[times] = combined[times].fillna(0.0)
     fitted = CalibratedPredictor(**{**shipped.get_params(), **params}).fit(combined)
     return with_regime(fitted, regime_of(shipped))
+
+
+def _common_stack(features: pd.DataFrame) -> str | None:
+    """The stack family (:func:`~rooflinekit.compare.records.normalize_framework`) every record of ``features``
+    names, None when they name none or several."""
+    if "framework" not in features.columns:
+        return None
+    families = {normalize_framework(value)[0] for value in features["framework"].dropna().astype(str)}
+    return families.pop() if len(families) == 1 else None
