@@ -5,6 +5,7 @@
                         [--calibration CALIB_JSON [--framework F] [--framework-version V]]
     rooflinekit calibrate RECORDS... --out CALIB_JSON [--columns THEIRS=OURS,...] [--units COL=UNIT,...]
                           [--set COL=VALUE,...] [--models PATH]... [--shrinkage L] [--system-shrinkage L]
+                          [--extend-shipped]
     rooflinekit align|efficiency RECORDS.csv [--columns ...] [--units ...] [--set ...] [--by COLS]
     rooflinekit sweep --models A,B --hardware X,Y [--precisions P,Q] [--batches 1,8]
     rooflinekit hardware list|show NAME|schema
@@ -250,6 +251,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from rooflinekit.compare.calibrate import calibrate_from_paths
+    from rooflinekit.compare.calibrate.regime import calibration_json
     from rooflinekit.output import LIST_SEPARATOR, tabular
 
     mapping = _table_mapping(args)
@@ -257,11 +259,19 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
         _check_columns(Path(path), mapping, ["hardware", "network", "latency_s"])
         if not args.models:
             _refuse_aggregates(Path(path), mapping)
-    predictor = calibrate_from_paths(args.records, models=args.models, shrinkage=args.shrinkage,
-                                     system_shrinkage=args.system_shrinkage, op_classes=args.op_classes,
-                                     kernel_overhead_ref_s=args.kernel_overhead,
-                                     call_overhead_ref_s=args.call_overhead, **mapping)
-    Path(args.out).write_text(predictor.to_json(), encoding="utf-8")
+    options = {"--shrinkage": ("shrinkage", args.shrinkage), "--system-shrinkage": ("system_shrinkage",
+               args.system_shrinkage), "--op-classes": ("op_classes", args.op_classes),
+               "--kernel-overhead": ("kernel_overhead_ref_s", args.kernel_overhead),
+               "--call-overhead": ("call_overhead_ref_s", args.call_overhead)}
+    params = {name: value for name, value in options.values() if value is not None}  # None: not given
+    if args.extend_shipped and params:
+        given = [option for option, (_, value) in options.items() if value is not None]
+        raise SpecError(f"{', '.join(given)} given with --extend-shipped: the shipped calibration is refitted with "
+                        f"the settings its records were fitted with; drop {'it' if len(given) == 1 else 'them'}, or "
+                        "drop --extend-shipped to fit your records alone with them")
+    predictor = calibrate_from_paths(args.records, models=args.models, extend_shipped=args.extend_shipped,
+                                     **params, **mapping)
+    Path(args.out).write_text(calibration_json(predictor), encoding="utf-8")
     # every record left out, one row each: where it was read, what it names, why (the warning has the top reasons)
     left_out = predictor.left_out_[[c for c in ("source", "hardware", "network", "precision", "batch", "framework",
                                                 "framework_version", "latency_s", "reason")
@@ -274,7 +284,11 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     table = pd.concat([base, factors], ignore_index=True)
     fit = _in_sample_error(predictor)
     held_out = predictor.held_out_errors_
+    shipped = getattr(predictor, "shipped_name_", None)  # set when --extend-shipped
     if args.format == "table":
+        if shipped is not None:
+            print(f"extended the shipped calibration {shipped} with {predictor.n_records_ - predictor.n_shipped_} "
+                  f"of your records ({predictor.n_shipped_} shipped)")
         print(f"calibrated on {counted(predictor.n_records_, 'record')}, classes {', '.join(predictor.classes_)}; "
               f"wrote {args.out}")
         if fit:
@@ -291,7 +305,8 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
         print("latency = roofline time per op class x exp(base + sum of the levels' log-factors); multiplier = "
               "exp(log_factor)")
         print()
-    _emit(args, {"out": str(args.out), "n_records": predictor.n_records_, "classes": predictor.classes_,
+    extended = {} if shipped is None else {"extended": shipped, "n_shipped": predictor.n_shipped_}
+    _emit(args, {"out": str(args.out), **extended, "n_records": predictor.n_records_, "classes": predictor.classes_,
                  "theta0": predictor.theta0_, "factors": factors.to_dict("records"), "in_sample": fit,
                  "held_out": held_out.to_dict("records"), "n_left_out": len(left_out), "left_out": left_out},
           table, columns=["level", "key", "op_class", "multiplier", "log_factor"])
@@ -894,16 +909,23 @@ def _add_calibrate(commands: Any, common: Parser, name: str, text: str) -> None:
     cal.add_argument("--left-out", type=left_out_file, metavar="FILE",
                      help="CSV to write every record left out of the calibration to, one row each with its source "
                           "(file:line) and reason (--format json lists them too)")
-    cal.add_argument("--shrinkage", type=positive_float("--shrinkage"), default=0.1,
+    cal.add_argument("--extend-shipped", action="store_true",
+                     help="refit the calibration shipped for the records' hardware class and stack (the one "
+                          "'predict --calibrated' uses) on its records plus yours, with its settings (so without "
+                          "the five options below), instead of fitting yours alone; pass the file written to "
+                          "'predict --calibration'. Not for a GPU / NPU stack whose shipped calibration is MLPerf "
+                          "Inference Offline (Python: inference_offline.featurize + extend_default_calibration)")
+    # the five options below default to None (not given): the CalibratedPredictor defaults they name then apply
+    cal.add_argument("--shrinkage", type=positive_float("--shrinkage"),
                      help="pseudo-records pulling each factor towards its coarser level (default 0.1)")
-    cal.add_argument("--system-shrinkage", type=positive_float("--system-shrinkage"), default=3.0,
+    cal.add_argument("--system-shrinkage", type=positive_float("--system-shrinkage"),
                      help="pseudo-records pulling each system towards its stack and core (default 3)")
     # three options, not a preset: each is the CalibratedPredictor setting of the same name, so a fit on the command
     # line is the Python fit written with them (choices: features.OP_CLASS_SCHEMES, not imported to keep --help fast)
-    cal.add_argument("--op-classes", choices=("coarse", "grouped", "fine"), default="coarse",
+    cal.add_argument("--op-classes", choices=("coarse", "grouped", "fine"),
                      help="op classes with a factor each: coarse (conv, depthwise_conv, fully_connected, other; the "
                           "MCU calibration's, default), grouped (coarse with grouped_conv apart) or fine (other split "
-                          "into elementwise, norm, pool, ...: for a CPU or GPU, whose ReLUs, batch norms and pools "
+                          "into elementwise, norm, pool, ...: for a CPU or GPU, whose ReLUs, layer norms and pools "
                           "reach different fractions of their roofs; for those benchmarks/fidelity/RESULTS.md "
                           "recommends --op-classes fine --kernel-overhead 10us --call-overhead 1ms). Separate "
                           "options rather than one preset: each is the Python setting of its name (op_classes=)")

@@ -31,7 +31,7 @@ import warnings
 from functools import lru_cache
 from importlib import resources
 from io import StringIO
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -127,28 +127,43 @@ def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | 
     from rooflinekit.compare.calibrate.regime import regime_of, with_regime
 
     if framework is None:
-        framework = _common_stack(features)
+        framework = common_stack(features)
     if hardware is None and "hardware_class" in features.columns:
-        classes = sorted(set(features["hardware_class"].dropna().astype(str)))
-        if len({shipped_name(kind, framework) for kind in classes}) > 1:
-            raise CalibrationError(f"features hold hardware classes {classes}, whose shipped calibrations differ; "
-                                   "extend one class at a time (factors never cross classes)")
-        hardware = classes[0] if classes else None
+        hardware = shipped_class(features["hardware_class"].dropna().astype(str), framework)
     shipped = default_calibration(hardware, framework)
     impossible = None if features.attrs.get(BOUND_CHECKED) else faster_than_bound(features)
     if impossible:
         warnings.warn(impossible, CalibrationWarning, stacklevel=2)
-    combined = pd.concat([default_features(hardware, framework), features], ignore_index=True)
-    times = [c for c in combined.columns if c.startswith("roofline_s:")]
-    combined[times] = combined[times].fillna(0.0)
-    fitted = CalibratedPredictor(**{**shipped.get_params(), **params}).fit(combined)
+    fitted = CalibratedPredictor(**{**shipped.get_params(), **params}).fit(
+        extended_features(features, hardware, framework))
     return with_regime(fitted, regime_of(shipped))
 
 
-def _common_stack(features: pd.DataFrame) -> str | None:
-    """The stack family (:func:`~rooflinekit.compare.records.normalize_framework`) every record of ``features``
+def extended_features(features: pd.DataFrame, hardware: HardwareSpec | HardwareKind | str | None = None,
+                      framework: str | None = None) -> pd.DataFrame:
+    """The records :func:`extend_default_calibration` fits: the shipped calibration's (:func:`default_features`
+    of ``hardware`` and ``framework``) then ``features``, one row each, a class time neither has set to 0 s."""
+    combined = pd.concat([default_features(hardware, framework), features], ignore_index=True)
+    times = [c for c in combined.columns if c.startswith("roofline_s:")]
+    combined[times] = combined[times].fillna(0.0)
+    return combined
+
+
+def shipped_class(classes: Iterable[str], framework: str | None = None) -> str | None:
+    """The hardware class whose shipped calibration (under the stack ``framework``) records of ``classes`` extend:
+    the first of them (sorted), None when there is none; classes whose shipped calibrations differ raise a
+    :class:`CalibrationError` (factors never cross classes), and so does a class without one (:func:`shipped_name`)."""
+    kinds = sorted(set(classes))
+    if len({shipped_name(kind, framework) for kind in kinds}) > 1:
+        raise CalibrationError(f"features hold hardware classes {kinds}, whose shipped calibrations differ; "
+                               "extend one class at a time (factors never cross classes)")
+    return kinds[0] if kinds else None
+
+
+def common_stack(records: pd.DataFrame) -> str | None:
+    """The stack family (:func:`~rooflinekit.compare.records.normalize_framework`) every record of ``records``
     names, None when they name none or several."""
-    if "framework" not in features.columns:
+    if "framework" not in records.columns:
         return None
-    families = {normalize_framework(value)[0] for value in features["framework"].dropna().astype(str)}
+    families = {normalize_framework(value)[0] for value in records["framework"].dropna().astype(str)}
     return families.pop() if len(families) == 1 else None

@@ -15,8 +15,12 @@ import pandas as pd
 from rooflinekit._limits import shown
 from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.catalog import get_hardware
+from rooflinekit.compare.calibrate.defaults import (
+    LATENCY_FRAMEWORKS, common_stack, default_calibration, extend_default_calibration, extended_features,
+    shipped_class, shipped_name,
+)
 from rooflinekit.compare.calibrate.features import (
-    calibration_features, class_layers, network_index, networks_from_files, record_model_files,
+    calibration_features, class_layers, network_index, networks_from_files, record_hardware, record_model_files,
 )
 from rooflinekit.compare.calibrate.model import (
     CALL_OVERHEAD, KERNEL_OVERHEAD, KEY_SEPARATOR, NO_RECORD_WARNING, CalibratedPredictor, CalibrationWarning,
@@ -27,7 +31,7 @@ from rooflinekit.compare.loaders import load_mlperf_tiny, load_table
 from rooflinekit.compare.records import LoadResult, is_missing, normalize_framework
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 from rooflinekit.display import counted
-from rooflinekit.errors import CalibrationError
+from rooflinekit.errors import CalibrationError, RooflineError
 from rooflinekit.importers import MODEL_SUFFIXES
 
 
@@ -88,7 +92,8 @@ def _default_models(paths: Sequence[Path]) -> list[Path]:
 
 def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Path] = (),
                          columns: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
-                         constants: Mapping[str, Any] | None = None, **params: Any) -> CalibratedPredictor:
+                         constants: Mapping[str, Any] | None = None, extend_shipped: bool = False,
+                         **params: Any) -> CalibratedPredictor:
     """Fit a :class:`CalibratedPredictor` (``params``: its constructor's) on records read from ``paths``.
 
     A folder is read as an MLPerf Tiny results tree, a ``.csv``/``.parquet`` file as a records table with record
@@ -110,7 +115,20 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     A single path given as ``paths`` or ``models`` (not in a list) is a :class:`CalibrationError`. When every
     record is left out, the error suggests model files (``--models``, ``models=``) only if a reason is about a
     network.
+
+    ``extend_shipped``: refit the calibration shipped for the records' hardware class and stack on its own records
+    plus these (:func:`~.defaults.extend_default_calibration`) instead of fitting these alone; the records are
+    featurized with its settings (traffic, op classes), so ``params`` are refused (call
+    ``extend_default_calibration(features, **params)`` to change them). The calibration is chosen before
+    featurizing, from the hardware the kept records name (:func:`_shipped_to_extend`); ``features_`` then holds
+    the shipped records followed by these, and ``shipped_name_`` / ``n_shipped_`` name the calibration extended and
+    count its records. A shipped calibration with a regime (MLPerf Inference Offline, GPU / NPU) is refused: its
+    records are throughputs costed at its regime's batch, which plain latency records cannot join.
     """
+    if extend_shipped and params:
+        raise CalibrationError(f"{', '.join(sorted(params))} given with extend_shipped: the shipped calibration is "
+                               "refitted with the settings its records were fitted with; drop them, or call "
+                               "extend_default_calibration(features, **params) to change them")
     for given, what in ((paths, "paths"), (models, "models")):
         if isinstance(given, (str, PathLike)):  # not its characters: '/' first would read the whole disk
             raise CalibrationError(f"{what} must be a list of paths, got the single path {shown(given)}; wrap it "
@@ -121,10 +139,12 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     loaded = [_load_records(path, columns, units, constants) for path in paths]
     records = pd.concat([result.records for result in loaded], ignore_index=True)
     kept, skipped = select_calibration_records(records)
-    predictor = CalibratedPredictor(**params)
+    files: dict[str, HardwareSpec] = {}  # hardware YAML files named by the records, read once each
+    target = _shipped_to_extend(kept, files) if extend_shipped else None
+    predictor = CalibratedPredictor(**params) if target is None else default_calibration(*target)
     # the records' model files named by path, with the ones given (each file read once)
     networks = networks_from_files([*(models or _default_models(paths)), *record_model_files(kept["network"])])
-    features, unresolved = calibration_features(kept, networks, traffic=predictor.traffic,
+    features, unresolved = calibration_features(kept, networks, files, traffic=predictor.traffic,
                                                 op_classes=predictor.op_classes)
     left_out = pd.concat([*(result.rejected for result in loaded), skipped, unresolved], ignore_index=True)
     if len(left_out):
@@ -134,8 +154,14 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
                       + ("; ..." if len(counts) > 5 else ""), CalibrationWarning, stacklevel=2)
     if features.empty:
         raise CalibrationError(_nothing_to_fit(paths, loaded, left_out))
-    fitted = predictor.fit(features)
-    fitted.features_ = features
+    if target is None:
+        fitted = predictor.fit(features)
+        fitted.features_ = features
+    else:
+        fitted = extend_default_calibration(features, *target)
+        fitted.features_ = extended_features(features, *target)
+        fitted.shipped_name_ = shipped_name(*target)
+        fitted.n_shipped_ = len(fitted.features_) - len(features)
     fitted.left_out_ = left_out
     if fitted.interval_coverage and not fitted.residual_quantiles_:
         warnings.warn(f"{len(features)} record{'s' if len(features) > 1 else ''} used: too few to cross-validate "
@@ -143,6 +169,39 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
                       "predict it from), so predictions with this calibration carry none; add records of other "
                       "networks or boards", CalibrationWarning, stacklevel=2)
     return fitted
+
+
+def _shipped_to_extend(records: pd.DataFrame, files: dict[str, HardwareSpec]) -> tuple[str | None, str | None]:
+    """``(hardware class, stack)`` of the shipped calibration that ``records`` extend, as
+    :func:`~.defaults.extend_default_calibration` chooses it from their features (:func:`~.defaults.shipped_class`
+    of their classes, :func:`~.defaults.common_stack`), learnt before featurizing by resolving the hardware each
+    names (:func:`~.features.record_hardware`, hardware files cached in ``files``; a name that does not resolve is
+    left out later with its reason): the records are featurized with the settings of the calibration chosen, so
+    it must be known first, and resolving a few names is cheaper than costing every record twice. A calibration
+    with a regime raises :class:`CalibrationError` naming why and what to do."""
+    from rooflinekit.compare.calibrate.regime import regime_of
+
+    classes = []
+    for name in records.get("hardware", pd.Series(dtype=object)).dropna().unique():  # none: refused when featurized
+        try:
+            classes.append(record_hardware(name, files).kind.value)
+        except RooflineError:
+            continue
+    framework = common_stack(records)
+    kind = shipped_class(classes, framework)
+    regime = regime_of(default_calibration(kind, framework))
+    if regime is not None:
+        eager = LATENCY_FRAMEWORKS.get(str(kind), ())
+        alternative = (f"; latencies measured under {' or '.join(eager)} extend the eager-latency calibration: give "
+                       f"their framework ({eager[0]}: --set framework={eager[0]} on the command line, constants= in "
+                       "Python)" if eager else "")
+        raise CalibrationError(
+            f"the calibration shipped for {kind} records{'' if framework is None else f' under {framework}'} "
+            f"({shipped_name(kind, framework)}) is fitted in the regime {regime.summary()}, which plain latency "
+            "records cannot join; for MLPerf Inference Offline results featurize them in Python with "
+            "rooflinekit.compare.calibrate.inference_offline.featurize and pass them to extend_default_calibration"
+            + alternative)
+    return kind, framework
 
 
 @dataclass(frozen=True)
