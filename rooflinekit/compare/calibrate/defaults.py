@@ -119,8 +119,9 @@ def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | 
     ``op_classes="fine"``). ``hardware`` and ``framework``: the class and stack whose shipped calibration to
     extend (:func:`shipped_name`; default: the hardware classes of ``features``, all of which must share one
     shipped calibration, else MCU, and the stack family of ``features`` when all its records name the same one,
-    so that PyTorch records on a GPU extend the eager-latency calibration). ``params`` go to :class:`~.model.CalibratedPredictor` (default: the shipped
-    calibration's). The result carries the shipped regime. Records measured faster than their roofline bound warn
+    so that PyTorch records on a GPU extend the eager-latency calibration). ``params`` go to
+    :class:`~.model.CalibratedPredictor` (default: the shipped calibration's). The result carries the shipped
+    regime. Records measured faster than their roofline bound warn
     a :class:`~.model.CalibrationWarning` (:func:`~.features.faster_than_bound`), unless
     :func:`~.features.calibration_features` built ``features`` and warned of them already.
     """
