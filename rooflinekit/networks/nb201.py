@@ -380,8 +380,9 @@ def nb201_layer_union(archs: Sequence[str], batch: int = 1, precision: str = "fp
     """Every distinct layer of many NAS-Bench-201 networks once, and which network holds which.
 
     A network of this space is assembled from at most 5 ops x 6 edges x 15 cells edge layers, the nodes' adds
-    and the fixed stem, reductions and head (925 distinct layers for all 15,625 networks run ``eager``), so a per-layer quantity of every network (a layer-mode roofline time: each layer's time depends on
-    that layer alone) is one evaluation of this union and one matrix product.
+    and the fixed stem, reductions and head (925 distinct layers for all 15,625 networks run ``eager``), so a
+    per-layer quantity of every network (a layer-mode roofline time: each layer's time depends on that layer
+    alone) is one evaluation of this union and one matrix product.
 
     Parameters
     ----------

@@ -121,9 +121,10 @@ def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | 
     shipped calibration, else MCU, and the stack family of ``features`` when all its records name the same one,
     so that PyTorch records on a GPU extend the eager-latency calibration). ``params`` go to
     :class:`~.model.CalibratedPredictor` (default: the shipped calibration's). The result carries the shipped
-    regime. Records measured faster than their roofline bound warn
-    a :class:`~.model.CalibrationWarning` (:func:`~.features.faster_than_bound`), unless
-    :func:`~.features.calibration_features` built ``features`` and warned of them already.
+    regime, and the records it was fitted on (the shipped ones, then ``features``) as ``features_``. Records
+    measured faster than their roofline bound warn a :class:`~.model.CalibrationWarning`
+    (:func:`~.features.faster_than_bound`), unless :func:`~.features.calibration_features` built ``features`` and
+    warned of them already.
     """
     from rooflinekit.compare.calibrate.regime import regime_of, with_regime
 
@@ -135,19 +136,12 @@ def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | 
     impossible = None if features.attrs.get(BOUND_CHECKED) else faster_than_bound(features)
     if impossible:
         warnings.warn(impossible, CalibrationWarning, stacklevel=2)
-    fitted = CalibratedPredictor(**{**shipped.get_params(), **params}).fit(
-        extended_features(features, hardware, framework))
-    return with_regime(fitted, regime_of(shipped))
-
-
-def extended_features(features: pd.DataFrame, hardware: HardwareSpec | HardwareKind | str | None = None,
-                      framework: str | None = None) -> pd.DataFrame:
-    """The records :func:`extend_default_calibration` fits: the shipped calibration's (:func:`default_features`
-    of ``hardware`` and ``framework``) then ``features``, one row each, a class time neither has set to 0 s."""
     combined = pd.concat([default_features(hardware, framework), features], ignore_index=True)
     times = [c for c in combined.columns if c.startswith("roofline_s:")]
-    combined[times] = combined[times].fillna(0.0)
-    return combined
+    combined[times] = combined[times].fillna(0.0)  # a class time one side lacks: 0 s
+    fitted = CalibratedPredictor(**{**shipped.get_params(), **params}).fit(combined)
+    fitted.features_ = combined
+    return with_regime(fitted, regime_of(shipped))
 
 
 def shipped_class(classes: Iterable[str], framework: str | None = None) -> str | None:

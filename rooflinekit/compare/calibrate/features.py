@@ -263,8 +263,8 @@ def _class_times(network: NetworkSpec, spec: HardwareSpec, precision: str | None
     kernels."""
     layers = class_layers(network, spec, precision, batch, traffic, counted, op_classes)
     times = layers.time_s.groupby(layers.calibration_class).sum()
-    return {**hardware_features(spec), "macs": float(layers.macs.sum()), "roofline_latency_s": float(layers.time_s.sum()),
-            "kernels": float(layers.kernel.sum()),
+    return {**hardware_features(spec), "macs": float(layers.macs.sum()),
+            "roofline_latency_s": float(layers.time_s.sum()), "kernels": float(layers.kernel.sum()),
             **{ROOFLINE_PREFIX + name: float(time) for name, time in times.items()}}
 
 

@@ -16,8 +16,7 @@ from rooflinekit._limits import shown
 from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.defaults import (
-    LATENCY_FRAMEWORKS, common_stack, default_calibration, extend_default_calibration, extended_features,
-    shipped_class, shipped_name,
+    LATENCY_FRAMEWORKS, common_stack, default_calibration, extend_default_calibration, shipped_class, shipped_name,
 )
 from rooflinekit.compare.calibrate.features import (
     calibration_features, class_layers, network_index, networks_from_files, record_hardware, record_model_files,
@@ -158,8 +157,7 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
         fitted = predictor.fit(features)
         fitted.features_ = features
     else:
-        fitted = extend_default_calibration(features, *target)
-        fitted.features_ = extended_features(features, *target)
+        fitted = extend_default_calibration(features, *target)  # its features_: the shipped records, then these
         fitted.shipped_name_ = shipped_name(*target)
         fitted.n_shipped_ = len(fitted.features_) - len(features)
     fitted.left_out_ = left_out
