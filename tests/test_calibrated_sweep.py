@@ -278,10 +278,14 @@ def test_framework_without_a_calibration_warns_that_it_is_ignored():
     assert set(CALIBRATED_COLUMNS).isdisjoint(table.columns) and set(table.estimate) == {"bound"}
 
 
-def test_cli_sweep_calibrated_prints_the_calibrated_columns(capsys):
+def test_cli_sweep_calibrated_prints_the_calibrated_columns(capsys, tmp_path):
     from rooflinekit.cli import main
 
-    args = ["sweep", "--models", "LeNet-MNIST", "--hardware", "NVIDIA L4,Ultra96-DPU", "--batches", "64",
+    dsp = tmp_path / "dsp.yaml"  # a DSP: no calibration ships for its class
+    dsp.write_text("hardware:\n- name: DSP board\n  kind: DSP\n  peak_ops_per_s: {int8: 1 TOPS, fp32: 0.1 TOPS}\n"
+                   "  source: test\n  memories:\n  - {name: DRAM, capacity_bytes: 2 GB, bandwidth_bytes_per_s: 4 GB/s,"
+                   " on_chip: false, stores: [weights, activations], source: test}\n", encoding="utf-8")
+    args = ["sweep", "--models", "LeNet-MNIST", "--hardware", f"NVIDIA L4,{dsp}", "--batches", "64",
             "--calibrated", "--framework", "TensorRT"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -292,7 +296,7 @@ def test_cli_sweep_calibrated_prints_the_calibrated_columns(capsys):
         csv = capsys.readouterr().out
         assert main([*args, "--format", "table"]) == 0
         text = capsys.readouterr().out
-    gpu, fpga = rows  # an FPGA: no calibration ships for its class
+    gpu, fpga = rows  # the DSP: no calibration ships for its class
     assert gpu["estimate"] == "calibrated" and fpga["estimate"] == "bound" and fpga["latency_interval_s"] is None
     assert fpga["bound_latency_s"] is None and fpga["calibration_levels"] is None
     # JSON: an interval is one key, [low, high], as Prediction.to_dict() gives it; the table splits it in two

@@ -156,7 +156,7 @@ def test_user_records_extend_the_shipped_calibration():
     assert extended.predict(user.iloc[:1])[0] == pytest.approx(user.latency_s[0], rel=0.25)
 
 
-def test_cli_calibrated_gives_estimate_interval_and_levels(capsys):
+def test_cli_calibrated_gives_estimate_interval_and_levels(capsys, tmp_path):
     from rooflinekit.cli import main
 
     assert main(["predict", "LeNet-MNIST", "--hardware", "NUCLEO-L4R5ZI", "--precision", "int8", "--calibrated",
@@ -167,8 +167,12 @@ def test_cli_calibrated_gives_estimate_interval_and_levels(capsys):
     assert low < data["latency_s"] < high
     assert data["latency_s"] > data["bound_latency_s"]
     assert "framework_version: X-CUBE-AI | 8.1.0" in data["calibration_levels"]
-    assert main(["predict", "LeNet-MNIST", "--hardware", "Ultra96-DPU", "--calibrated"]) == 2  # GPUs have one now
-    assert "no calibration for hardware class FPGA" in capsys.readouterr().err
+    dsp = tmp_path / "dsp.yaml"  # a DSP: no calibration ships for its class (GPUs and FPGAs have one now)
+    dsp.write_text("hardware:\n- name: DSP board\n  kind: DSP\n  peak_ops_per_s: {int8: 1 TOPS}\n  source: test\n"
+                   "  memories:\n  - {name: DRAM, capacity_bytes: 2 GB, bandwidth_bytes_per_s: 4 GB/s, on_chip: false,"
+                   " stores: [weights, activations], source: test}\n", encoding="utf-8")
+    assert main(["predict", "LeNet-MNIST", "--hardware", str(dsp), "--precision", "int8", "--calibrated"]) == 2
+    assert "no calibration for hardware class DSP" in capsys.readouterr().err
 
 
 def test_reprs_say_bound_or_calibrated_estimate():

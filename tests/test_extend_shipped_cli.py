@@ -90,7 +90,6 @@ def test_gpu_records_under_pytorch_extend_the_eager_latency_calibration(capsys, 
     # no stack named: a GPU gets MLPerf Inference Offline, a CPU eager latency (under PyTorch both would get it)
     ([("A100-PCIe-40GB", "ResNet-20-CIFAR-10", "", 3.0), (PI, "LeNet-MNIST", "", 1.0)],
      r"hardware classes \['CPU', 'GPU'\], whose shipped calibrations differ"),
-    ([("Ultra96-DPU", "LeNet-MNIST", "Vitis AI", 1.0)], r"no calibration for hardware class FPGA"),
 ])
 def test_records_without_a_shipped_calibration_to_extend_are_one_line(capsys, tmp_path, rows, expected):
     out_file = tmp_path / "c.json"

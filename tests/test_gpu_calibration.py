@@ -25,6 +25,7 @@ from rooflinekit.compare.calibrate.features import class_layers
 from rooflinekit.compare.calibrate.regime import (
     CalibrationRegime, calibration_json, predict_in_regime, read_calibration, regime_of,
 )
+from rooflinekit.descriptors import HardwareSpec
 from rooflinekit.errors import CalibrationError
 from rooflinekit.networks.mlperf import mlperf_network, retinanet
 
@@ -69,11 +70,13 @@ def test_shipped_records_are_the_offline_rows_of_the_shared_table():
 
 
 def test_refusal_names_the_classes_that_have_a_calibration():
-    with pytest.raises(CalibrationError, match=r"no calibration for hardware class FPGA \(Ultra96-DPU\).*shipped: "
+    dsp = HardwareSpec.model_validate({**get_hardware("Ultra96-DPU").model_dump(exclude_none=True),
+                                       "name": "DSP board", "kind": "DSP"})  # a DSP: no calibration ships for it
+    with pytest.raises(CalibrationError, match=r"no calibration for hardware class DSP \(DSP board\).*shipped: "
                                                r"MCU .*CPU .*GPU .*NPU "):
-        rk.predict("LeNet-MNIST", "Ultra96-DPU", "int8", calibrated=True)
-    with pytest.raises(CalibrationError, match="no calibration for hardware class TPU"):
-        default_calibration("TPU")
+        rk.predict("LeNet-MNIST", dsp, "int8", calibrated=True)
+    with pytest.raises(CalibrationError, match="no calibration for hardware class DSP"):
+        default_calibration("DSP")
 
 
 # ------------------------------------------------------------------------------------------- the regime

@@ -77,10 +77,10 @@ def test_a_spec_selects_as_its_class_and_callers_without_a_framework_are_unchang
 
 
 def test_a_class_without_a_calibration_is_refused_naming_the_shipped_ones():
-    with pytest.raises(CalibrationError, match=r"no calibration for hardware class TPU .*shipped: MCU .*CPU "
+    with pytest.raises(CalibrationError, match=r"no calibration for hardware class DSP .*shipped: MCU .*CPU "
                                                r"\(eager latency, NAS-Bench-201 \+ NeuSight\), GPU "
                                                r".*PyTorch.*NPU ") as error:
-        default_calibration("TPU", "PyTorch")
+        default_calibration("DSP", "PyTorch")
     assert "--calibration" in str(error.value)
 
 

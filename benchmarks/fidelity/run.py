@@ -4,8 +4,8 @@
 
 Runs every dataset's cross-validation, one section function per dataset (:data:`SECTIONS`: MLPerf Tiny
 (:mod:`mlperf_tiny`), MLPerf Inference (:mod:`mlperf_inference`), NAS-Bench-201 (:mod:`nb201`), NeuSight
-(:mod:`neusight`), the shipped eager-latency calibration over both (:mod:`eager_latency`), Vidur
-(``benchmarks/llm/vidur.py``)), shows progress on stderr, and
+(:mod:`neusight`), the shipped eager-latency calibration over both (:mod:`eager_latency`), QuTiBench's FPGAs, Edge
+TPU and NCS2 (:mod:`qutibench`), Vidur (``benchmarks/llm/vidur.py``)), shows progress on stderr, and
 writes the tables with the issue's targets beside them. A section is ``section(progress) -> markdown``; adding a
 dataset is adding one function to :data:`SECTIONS`. BLAS runs single-threaded: the fits are many small solves,
 which threads only slow down on a shared machine.
@@ -34,6 +34,7 @@ import mlperf_inference  # noqa: E402
 import mlperf_tiny  # noqa: E402
 import nb201  # noqa: E402
 import neusight  # noqa: E402
+import qutibench  # noqa: E402
 import vidur  # noqa: E402
 
 Progress = Callable[[str], None]
@@ -194,8 +195,34 @@ def vidur_section(progress: Progress) -> str:
             + markdown(table) + "\n" + "\n".join(verdicts) + "\n")
 
 
+def qutibench_section(progress: Progress) -> str:
+    """QuTiBench's FPGAs, Edge TPU and NCS2: leave one base network out, leave one device out, per class."""
+    table, per_device, left_out, offsets, folds = qutibench.results(progress=progress)
+    calibrated = table[table.predictor == "calibrated"].set_index("scheme")
+    HEADLINES.update({f"qutibench_{scheme.replace(' ', '_')}_median_ape_pct": value
+                      for scheme, value in calibrated.median_ape_pct.items()})
+    verdicts = [_coverage_verdict(scheme, coverage) for scheme, coverage in calibrated.coverage_80_pct.items()]
+    verdicts += [_baseline_verdict(table, scheme) for scheme in calibrated.index]
+    columns = ["scheme", "catalog_hardware", "n", "measured_over_roofline", "median_ape_pct", "spearman",
+               "coverage_80_pct", "depth"]
+    reasons = "; ".join(f"{n} x {reason}" for reason, n in left_out["reason"].value_counts().items())
+    measured = "\n".join(f"- {scheme} offsets (log measured / calibrated, median over the held-out rows): "
+                         + ", ".join(f"{k} {v:+.3f}" for k, v in values.items()) for scheme, values in offsets.items())
+    return ("\n## QuTiBench (FPGA DPUs, FINN, BISMO, Edge TPU, NCS2; leave one base network out, leave one device "
+            "out)\n\nThe calibration `rk.predict(..., calibrated=True)` gives an FPGA, TPU or VPU "
+            "(`rooflinekit/calibrations/qutibench_accelerators.json`); the row selection, the stacks, how its options "
+            "are chosen by inner cross-validation and the choices made after seeing held-out numbers are in the "
+            "docstring of `benchmarks/fidelity/qutibench.py`. Errors on the time of one batch at each row's own "
+            "batch.\n\n" + markdown(table)
+            + "\nCalibrated, per held-out device:\n\n" + markdown(per_device, columns)
+            + "\nOptions the inner cross-validation chose per fold:\n\n"
+            + markdown(folds, ["scheme", "held_out", "candidate"]) + "\n" + measured + "\n\n"
+            + f"{len(left_out)} rows left out: {reasons}\n\n" + "\n".join(verdicts) + "\n")
+
+
 SECTIONS: list[Callable[[Progress], str]] = [mlperf_tiny_section, mlperf_inference_section, nb201_section,
-                                             neusight_section, eager_latency_section, vidur_section]
+                                             neusight_section, eager_latency_section, qutibench_section,
+                                             vidur_section]
 """One function per dataset, in RESULTS.md order."""
 
 

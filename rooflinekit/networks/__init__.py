@@ -5,10 +5,15 @@
 - :mod:`rooflinekit.networks.nb201`: a NAS-Bench-201 architecture string -> the whole CIFAR-10 network.
 - :mod:`rooflinekit.networks.mlperf`: the MLPerf Inference reference networks.
 - :mod:`rooflinekit.networks.neusight`: the transformers of the NeuSight GPU measurements.
+- :mod:`rooflinekit.networks.imagenet`: the ImageNet classifiers of the QuTiBench measurements (ResNet-50 v1,
+  GoogLeNet v1, MobileNet v1, EfficientNet-EdgeTPU S/M/L).
 
 Builders only describe layers (shapes, weights, state); counting stays in :mod:`rooflinekit.counters`.
 """
 
+from rooflinekit.networks.imagenet import (
+    QUTIBENCH_NETWORKS, efficientnet_edgetpu, googlenet_v1, mobilenet_v1, qutibench_network, resnet50_v1,
+)
 from rooflinekit.networks.mlperf import MLPERF_BENCHMARKS, mlperf_network, resnet50_v15
 from rooflinekit.networks.neusight import NEUSIGHT_MODELS, neusight_network
 from rooflinekit.networks.nb201 import nb201_layer_union, nb201_network, nb201_published_flops, parse_nb201_arch
@@ -20,4 +25,5 @@ from rooflinekit.networks.transformer import (
 __all__ = [
     "MLPERF_BENCHMARKS", "mlperf_network", "resnet50_v15", "NEUSIGHT_MODELS", "neusight_network", "TransformerConfig", "bundled_transformer_configs", "decode_network", "kv_cache_bytes",
     "load_transformer_config", "nb201_layer_union", "nb201_network", "nb201_published_flops", "parse_nb201_arch", "transformer_network",
+    "QUTIBENCH_NETWORKS", "efficientnet_edgetpu", "googlenet_v1", "mobilenet_v1", "qutibench_network", "resnet50_v1",
 ]

@@ -18,11 +18,17 @@ asked for (:data:`LATENCY_FRAMEWORKS`; :func:`shipped_name`):
   Inference v2.1, v3.0 and v4.1 closed-division **Offline** results of ResNet-50, RetinaNet and BERT-Large (NPU:
   Qualcomm Cloud AI 100), fitted with the conventions of :mod:`.inference_offline` and carrying their **regime**
   (large-batch throughput, costed at 64 samples per accelerator with weights-only traffic; :mod:`.regime` says
-  what a request outside it gets); rebuilt by ``python tools/build_gpu_calibration.py``.
+  what a request outside it gets); rebuilt by ``python tools/build_gpu_calibration.py``;
+- ``FPGA``, ``TPU``, ``VPU``: ``qutibench_accelerators``: QuTiBench's measured throughputs of the Xilinx DPU
+  (Ultra96, ZCU102, ZCU104; DNNDK, int8), FINN and BISMO (ZCU104; int2, int4), the Edge TPU at its fast and slow
+  clock (TFLite, int8) and the NCS2 (OpenVINO, fp16), each record the time of one batch at its own batch
+  (batch / fps), costed with weights-only traffic on ``coarse`` op classes with a per-call overhead term; no
+  regime; a QuTiBench catalog network held as totals only is costed as the layer network the records ran
+  (:func:`~.regime.records_layer_network`); rebuilt by ``python tools/build_qutibench_calibration.py``.
 
-A class with none (FPGA, TPU, VPU, DSP) is refused with a :class:`~rooflinekit.errors.CalibrationError` naming the
-classes that have one. A calibration read here carries its regime as ``regime_`` (None for the MCU and eager-latency
-ones); :func:`~.regime.calibration_json` writes it back with the regime.
+A class with none (DSP) is refused with a :class:`~rooflinekit.errors.CalibrationError` naming the classes that
+have one. A calibration read here carries its regime as ``regime_`` (None for the MCU, eager-latency and
+QuTiBench ones); :func:`~.regime.calibration_json` writes it back with the regime.
 """
 
 from __future__ import annotations
@@ -45,7 +51,10 @@ DEFAULT_NAME = "mlperf_tiny_cortex_m"
 """The MCU calibration (the only one before the others shipped; the default of :func:`default_calibration`)."""
 LATENCY_NAME = "eager_latency"
 """The eager-framework latency calibration (NAS-Bench-201 + NeuSight; module docstring)."""
-SHIPPED = {"MCU": DEFAULT_NAME, "CPU": LATENCY_NAME, "GPU": "mlperf_inference_gpu", "NPU": "mlperf_inference_npu"}
+QUTIBENCH_NAME = "qutibench_accelerators"
+"""The FPGA / TPU / VPU calibration (QuTiBench; module docstring)."""
+SHIPPED = {"MCU": DEFAULT_NAME, "CPU": LATENCY_NAME, "GPU": "mlperf_inference_gpu", "NPU": "mlperf_inference_npu",
+           "FPGA": QUTIBENCH_NAME, "TPU": QUTIBENCH_NAME, "VPU": QUTIBENCH_NAME}
 """Hardware class -> the shipped calibration's file stem in ``rooflinekit/calibrations/`` (for a GPU: when the
 request names no stack of :data:`LATENCY_FRAMEWORKS`)."""
 LATENCY_FRAMEWORKS = {"GPU": ("PyTorch",)}
@@ -53,7 +62,8 @@ LATENCY_FRAMEWORKS = {"GPU": ("PyTorch",)}
 get :data:`LATENCY_NAME` in place of the class's :data:`SHIPPED` one: those its records ran on that class."""
 DESCRIPTIONS = {"MCU": "MLPerf Tiny, Cortex-M", "CPU": "eager latency, NAS-Bench-201 + NeuSight",
                 "GPU": "MLPerf Inference Offline; framework PyTorch: eager latency, NAS-Bench-201 + NeuSight",
-                "NPU": "MLPerf Inference Offline"}
+                "NPU": "MLPerf Inference Offline", "FPGA": "QuTiBench, Xilinx DPU, FINN and BISMO",
+                "TPU": "QuTiBench, Edge TPU", "VPU": "QuTiBench, NCS2"}
 """Hardware class -> the records of its shipped calibrations, in a few words (for messages)."""
 
 

@@ -59,7 +59,7 @@ from rooflinekit.compare.calibrate.workflow import CalibratedPrediction, predict
 from rooflinekit.compare.records import normalize_framework
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 from rooflinekit.display import si
-from rooflinekit.errors import CalibrationError
+from rooflinekit.errors import CalibrationError, RooflineError
 
 CONVENTIONS = {"mlperf_inference_offline": "rooflinekit.compare.calibrate.inference_offline"}
 """Conventions a regime's queries are keyed and costed by (name -> module with ``query_keys``, ``regime_network``,
@@ -160,13 +160,59 @@ def load_regime_calibration(path: str | Path) -> CalibratedPredictor:
     return with_regime(predictor, None if regime is None else CalibrationRegime.from_dict(regime))
 
 
+QUTIBENCH_LAYER_NETWORKS = {"CNV": "FINN-CNV", "MLP": "FINN-MLP"}
+"""QuTiBench's CIFAR-10 and MNIST catalog networks (totals only) -> the catalog layer network of the same pruning;
+its ImageNet ones are built by :func:`rooflinekit.networks.imagenet.qutibench_network`."""
+
+
 def regime_network(network: NetworkSpec, calibration: CalibratedPredictor) -> tuple[NetworkSpec, str | None]:
     """``(network, note)``: the network a calibrated prediction is costed on (a catalog network held as totals
-    only becomes the layer network the regime's records ran, see :func:`~.inference_offline.regime_network`)."""
+    only becomes the layer network the regime's records ran, see :func:`~.inference_offline.regime_network`; for
+    a calibration without a regime, the one its records ran, :func:`records_layer_network`)."""
     regime = regime_of(calibration)
     if regime is None:
-        return network, None
+        return records_layer_network(network, calibration)
     return conventions_module(regime.conventions).regime_network(network)
+
+
+def records_layer_network(network: NetworkSpec, calibration: CalibratedPredictor) -> tuple[NetworkSpec, str | None]:
+    """``(network, note)``: a QuTiBench catalog network held as totals only replaced by its layer network (the
+    catalog's ``FINN-CNV`` / ``FINN-MLP`` of the same pruning, :data:`QUTIBENCH_LAYER_NETWORKS`; ResNet-50 v1,
+    GoogLeNet v1, MobileNet v1 and the EfficientNet-EdgeTPU ones from
+    :func:`~rooflinekit.networks.imagenet.qutibench_network`) when the calibration's records ran that layer network
+    (it is in ``networks_``, on any hardware class), with a note saying so; any other network, or one the records
+    never ran, as it is (note None). So the calibration decides: the QuTiBench one costs ``ResNet-50`` as v1, the
+    MLPerf ones (a regime, :func:`~.inference_offline.regime_network`) as v1.5. A QuTiBench network at a pruning
+    no layer network has (ResNet-50 at 80, 50 or 30 %: QuTiBench publishes their totals only) stays as it is."""
+    from rooflinekit.descriptors import AggregateNetwork
+    from rooflinekit.networks.imagenet import QUTIBENCH_NETWORKS
+
+    if not isinstance(network, AggregateNetwork) or network.name not in {*QUTIBENCH_LAYER_NETWORKS,
+                                                                         *QUTIBENCH_NETWORKS}:
+        return network, None
+    layered = _qutibench_layers(network)
+    ran = {key.split(KEY_SEPARATOR, 1)[-1] for key in getattr(calibration, "networks_", [])}
+    if layered is None or layered.name not in ran:
+        return network, None
+    pruned = "" if network.pruning_pct == 100 else f" {network.pruning_pct:g}%"
+    return layered, (f"{network.name}{pruned}: the catalog entry holds totals only; costed per layer as "
+                     f"{layered.name}{pruned}, the layer network the calibration's QuTiBench records ran")
+
+
+def _qutibench_layers(network: NetworkSpec) -> NetworkSpec | None:
+    """The layer network of a QuTiBench catalog aggregate (:func:`records_layer_network`); None when none has its
+    pruning (ResNet-50 at 80, 50 or 30 %)."""
+    from rooflinekit.catalog import get_network
+    from rooflinekit.networks.imagenet import qutibench_network
+
+    if network.name in QUTIBENCH_LAYER_NETWORKS:
+        try:
+            return get_network(QUTIBENCH_LAYER_NETWORKS[network.name], network.pruning_pct)
+        except RooflineError:
+            return None
+    if network.pruning_pct != 100:
+        return None
+    return qutibench_network(network.name, precision=network.precision.label)
 
 
 def outside_message(regime: CalibrationRegime, network: str, hardware: str, batch: int) -> str:
@@ -193,7 +239,8 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
         of them (:func:`~.inference_offline.query_keys`), the system's throughput in a note (:func:`system_notes`).
     calibration : CalibratedPredictor
         A calibration carrying a :class:`CalibrationRegime` (``regime_``); without one this is
-        :func:`~.workflow.predict_with_calibration`, its only notes the extrapolation notes below.
+        :func:`~.workflow.predict_with_calibration` of :func:`records_layer_network`'s network, its only notes
+        that function's note and the extrapolation notes below.
     framework, framework_version : str, optional
         The software stack; None: the stack most of the class's records ran (said in a note).
     precision : str, optional
@@ -225,9 +272,11 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     """
     regime = regime_of(calibration)
     if regime is None:
+        network, note = records_layer_network(network, calibration)
         estimate = predict_with_calibration(network, hardware, calibration, framework, framework_version, precision,
                                             batch)
-        return estimate, tuple(_extrapolation_notes(calibration, network.name, hardware, estimate))
+        return estimate, (*([note] if note else []),
+                          *_extrapolation_notes(calibration, network.name, hardware, estimate))
     conventions = conventions_module(regime.conventions)
     notes: list[str] = []
     network, note = conventions.regime_network(network)
