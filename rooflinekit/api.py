@@ -143,10 +143,11 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     is not the ``framework_version`` given). A level that was not calibrated or fell back warns
     :class:`~rooflinekit.compare.calibrate.CalibrationWarning` naming the fallback. The shipped calibration is
     chosen by the hardware's class and ``framework`` (MCU: MLPerf Tiny; CPU, and GPU with ``framework="PyTorch"``:
-    eager-framework latency, NAS-Bench-201 + NeuSight; other GPU, NPU: MLPerf Inference Offline; any other class is
-    refused with a :class:`~rooflinekit.errors.CalibrationError`); one that carries a regime (GPU, NPU: large-batch
-    throughput at 64 samples per accelerator, weights-only traffic) is costed in it, and a smaller ``batch`` warns
-    once and gets that throughput scaled to its samples, said in ``notes``
+    eager-framework latency, NAS-Bench-201 + NeuSight; other GPU, NPU: MLPerf Inference Offline; FPGA, TPU, VPU:
+    QuTiBench; a DSP is refused with a :class:`~rooflinekit.errors.CalibrationError`); a ``framework`` not given on
+    a device every record of which ran one stack is that stack (said in ``calibration_levels``); one that carries a
+    regime (GPU, NPU: large-batch throughput at 64 samples per accelerator, weights-only traffic) is costed in it,
+    and a smaller ``batch`` warns once and gets that throughput scaled to its samples, said in ``notes``
     (:mod:`rooflinekit.compare.calibrate.regime`). A device whose peak at the compute data type or whose memory
     bandwidth lies outside the range of the calibration's devices gets an ``extrapolated: ...`` note naming the
     value and the range, and one ``CalibrationWarning`` (:mod:`rooflinekit.compare.calibrate.extrapolation`); so
@@ -178,6 +179,11 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     if model is not None:
         mode, traffic, fuse = "layer", model.traffic, False  # the roofline the factors were fitted on
         network, regime_notes = _regime_network(network, model, conventions, counters)
+        spec = network.spec if isinstance(network, CountedNetwork) else network
+        if isinstance(spec, AggregateNetwork):  # said before its bound, which the calibration's traffic may not cost
+            from rooflinekit.compare.calibrate.features import aggregate_error
+
+            raise aggregate_error(spec)
     elif framework is not None or framework_version is not None:
         given = f"framework {framework!r}" if framework is not None else f"framework_version {framework_version!r}"
         warnings.warn(f"{given} is ignored: it selects the calibration factors of a software stack; pass "
@@ -387,8 +393,8 @@ def sweep(networks: Iterable[NetworkSpec | CountedNetwork | str | Path],
     shows, ``calibration_levels`` (a tuple) and its ``notes`` (the numbers are ``predict``'s to rounding, the notes
     equal, see :func:`~rooflinekit.compare.calibrate.sweep.calibrated_columns`). ``estimate`` is ``calibrated``
     there, and
-    ``bound`` on a predicted row that cannot be calibrated (a hardware class without a shipped calibration: CPU,
-    FPGA, TPU, VPU, DSP; a network known by totals only; ...): its new columns are NaN, the reason is in its
+    ``bound`` on a predicted row that cannot be calibrated (a hardware class without a shipped calibration, DSP;
+    a network known by totals only; ...): its new columns are NaN, the reason is in its
     ``notes`` and one :class:`~rooflinekit.compare.calibrate.CalibrationWarning` counts such rows. A point of a
     :class:`~rooflinekit.roofline.HardwareGrid` is calibrated as its explicit spec (``grid.spec(i)``): a device no
     record had, with the unseen-device interval. Cost: one layer-mode roofline with its layers per (network,

@@ -15,7 +15,7 @@ from rooflinekit.compare.calibrate import (
     extend_default_calibration,
 )
 from rooflinekit.compare.calibrate.features import class_layers
-from rooflinekit.compare.calibrate.releases import newest_releases, release_versions
+from rooflinekit.compare.calibrate.releases import STACK_RULE, device_stacks, newest_releases, release_versions
 from rooflinekit.errors import CalibrationError
 
 
@@ -63,6 +63,39 @@ def test_an_unseen_stack_rests_on_coarser_levels_and_says_so():
     levels = fit.explain(query).levels[0]
     assert "framework: New not calibrated (coarser levels used)" in levels
     assert any(level.startswith("system: B9 | New") and "not calibrated" in level for level in levels)
+
+
+def test_device_stacks_name_the_one_stack_of_each_device():
+    records = pd.DataFrame({"framework": ["S", "S", None, "S", "T", "U", None, "V"]})
+    devices = pd.Series(["A", "A", "B", "C", "C", "D", "E", "E"])
+    # A ran S only; B named none; C ran two stacks; D ran U only; E named one stack on one record, none on the other
+    assert device_stacks(records, devices) == {"A": "S", "D": "U"}
+
+
+def test_a_query_naming_no_stack_on_a_one_stack_device_is_keyed_as_that_stack():
+    # boards B0-B5 ran stack S only (release 1.0 at 4x the roofline, the newer 2.0 at 2x); board B7 ran S and T
+    two_stacks = synthetic(n_boards=1, repeats=2).assign(hardware="B7", catalog_hardware="B7")
+    two_stacks.loc[two_stacks.framework_version == "2.0", "framework"] = "T"
+    fit = CalibratedPredictor(interval_coverage=None).fit(pd.concat([synthetic(), two_stacks], ignore_index=True))
+    assert fit.device_stacks_ == {f"B{board}": "S" for board in range(6)}
+    query = synthetic(n_boards=1, releases=(("2.0", "v2", 2.0),), repeats=1).assign(framework=None,
+                                                                                     framework_version=None)
+    # keyed as S, whose release not given (keyed by the query's round, v2) falls back to its newest, 2.0: 2x the
+    # roofline, the record's own latency
+    assert fit.predict(query)[0] == pytest.approx(query.latency_s[0], rel=0.02)
+    assert fit.predict(query)[0] == pytest.approx(fit.predict(query.assign(framework="S"))[0], rel=1e-12)
+    levels = fit.explain(query).levels[0]
+    assert f"framework: S ({STACK_RULE}: B0)" in levels
+    assert any(level.startswith("framework_version: S | round v2 not calibrated -> S | 2.0") for level in levels)
+    on_b7 = fit.explain(query.assign(hardware="B7", catalog_hardware="B7")).levels[0]
+    assert "framework: <unknown> not calibrated (coarser levels used)" in on_b7  # two stacks: none chosen
+    again = CalibratedPredictor.from_json(fit.to_json())
+    assert again.device_stacks_ == fit.device_stacks_
+    assert again.predict(query)[0] == pytest.approx(fit.predict(query)[0], rel=1e-12)
+    data = json.loads(fit.to_json())
+    del data["device_stacks"]  # a calibration written before the member: no stack is chosen for the query
+    older = CalibratedPredictor.from_json(json.dumps(data)).explain(query).levels[0]
+    assert "framework: <unknown> not calibrated (coarser levels used)" in older
 
 
 def test_hardware_classes_never_mix():

@@ -269,7 +269,8 @@ def test_calibrated_prediction_of_an_aggregate_network():
     # calibration_features skips the record with this reason, predict_with_calibration re-raises it
     net = AggregateNetwork(name="agg", ops_per_frame=1e6, params=1e3, source="test", precision="int8")
     with pytest.raises(CalibrationError, match=r"^agg is an aggregate network \(totals only\); calibration needs "
-                                               r"per-layer costs: give a layer network or a model file$"):
+                                               r"per-layer costs: give a layer network or a model file, or ask for "
+                                               r"the roofline bound \(not calibrated\)$"):
         predict_with_calibration(net, HW, CalibratedPredictor())
 
 

@@ -244,9 +244,18 @@ def test_qutibench_names_build_their_networks(name, expected):
     assert net.name == expected and net.precision.label == "int8" and net.task == "ImageNet classification"
     assert net.source and qutibench_network(f" {name.lower()} ", precision="fp16").precision.label == "fp16"
     one = _counted(net).totals["macs"]
-    three = _counted(QUTIBENCH_NETWORKS[name](batch=3)).totals
+    three = _counted(qutibench_network(name, batch=3)).totals
     assert three["macs"] == 3 * one
     assert three["params"] == _counted(net).totals["params"]  # weights do not scale with the batch
+    assert not [layer for layer in net.layers if layer.op == "batch_norm"]  # folded, as the devices' compilers do
+    assert _counted(qutibench_network(name, fold_bn=False)).totals["params"] \
+        == _counted(QUTIBENCH_NETWORKS[name]()).totals["params"]  # the builders' own default: batch norm as layers
+
+
+def test_qutibench_resnet50_folds_its_batch_norm_into_conv_biases():
+    # 53 batch norms (the stem, 3 per bottleneck x 16, 4 downsampling shortcuts) over 26,560 channels: folded, each
+    # channel keeps one bias of its scale and shift, so the parameters drop by 26,560 from 25,557,032
+    assert _counted(qutibench_network("ResNet-50")).totals["params"] == 25_557_032 - 26_560
 
 
 def test_unknown_qutibench_name_lists_the_known_ones():

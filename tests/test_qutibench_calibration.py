@@ -118,6 +118,29 @@ def test_a_catalog_aggregate_is_costed_as_the_layer_network_the_records_ran():
     assert result.latency_s > result.bound_latency_s
 
 
+def test_a_query_naming_no_stack_takes_the_one_stack_its_device_ran():
+    # every Edge TPU record ran TFLite (the calibration's device_stacks_): a query naming none is keyed as TFLite, a
+    # device it knows under a stack it knows, so every level is calibrated and its interval is that of a
+    # known device, the same as when TFLite is named
+    given = _quiet_predict("GoogLeNetv1", hardware="EdgeTPU-fast", calibrated=True, framework="TFLite")
+    default = _quiet_predict("GoogLeNetv1", hardware="EdgeTPU-fast", calibrated=True)
+    assert default_calibration("TPU").device_stacks_["EdgeTPU-fast"] == "TFLite"
+    assert not [level for level in default.calibration_levels if "not calibrated" in level]
+    assert default.latency_s == pytest.approx(given.latency_s, rel=1e-12)
+    assert default.latency_interval_s == pytest.approx(given.latency_interval_s, rel=1e-12)
+    assert "framework: TFLite (no stack given: the one stack every record of the device ran: EdgeTPU-fast)" \
+        in default.calibration_levels
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CalibrationWarning)  # no level fell back: nothing to warn of
+        rk.predict("GoogLeNetv1", hardware="EdgeTPU-fast", calibrated=True)
+
+
+def test_a_pruned_network_known_by_totals_only_is_refused_in_one_line():
+    with pytest.raises(CalibrationError, match=r"^ResNet-50 80% is an aggregate network \(totals only\); "
+                                               r"calibration needs per-layer costs"):
+        rk.predict("ResNet-50 80%", hardware="ZCU104-DPU", calibrated=True)
+
+
 def test_resnet50_is_v1_for_the_qutibench_calibration_and_v1_5_for_mlperf():
     dpu = _quiet_predict("ResNet-50", hardware="ZCU104-DPU", calibrated=True, framework="DNNDK")
     assert dpu.network == "ResNet-50-v1" and "framework: Vitis AI" in dpu.calibration_levels  # DNNDK's family

@@ -405,11 +405,18 @@ QUTIBENCH_NETWORKS: dict[str, Callable[..., LayerNetwork]] = {
     "EfficientNet-L": partial(efficientnet_edgetpu, "L"),
 }
 """QuTiBench's ImageNet network names (its data and the catalog's ``model_specs/qutibench.yaml``) -> builders
-taking ``batch`` and ``precision``. Its unpruned (100 %) networks only; CNV and MLP are in the layer catalog."""
+taking ``batch`` and ``precision`` (and ``fold_bn``, but GoogLeNet: :data:`WITHOUT_BATCH_NORM`). Its unpruned
+(100 %) networks only; CNV and MLP are in the layer catalog."""
+WITHOUT_BATCH_NORM = frozenset({"GoogLeNetv1"})
+"""QuTiBench networks without batch norm (their builders take no ``fold_bn``)."""
 
 
-def qutibench_network(name: str, batch: int = 1, precision: str = "int8") -> LayerNetwork:
-    """The layer-level network of a QuTiBench ImageNet network name.
+def qutibench_network(name: str, batch: int = 1, precision: str = "int8", fold_bn: bool = True) -> LayerNetwork:
+    """The layer-level network of a QuTiBench ImageNet network name, as its devices ran it.
+
+    The compilers of QuTiBench's devices (DNNDK for the DPU, the TFLite converter and Edge TPU compiler, OpenVINO,
+    TensorRT) fold an inference batch norm into the conv before it, so by default it is folded here too
+    (``fold_bn``); the builders' own default keeps it as layers, as the published parameter counts do.
 
     Parameters
     ----------
@@ -420,6 +427,9 @@ def qutibench_network(name: str, batch: int = 1, precision: str = "int8") -> Lay
         Images per batch.
     precision : str
         Network precision (QuTiBench's measurements are mostly int8).
+    fold_bn : bool
+        True (default): batch norm folded into conv biases; False: as ``batch_norm`` layers. No effect on the
+        networks without batch norm (:data:`WITHOUT_BATCH_NORM`).
 
     Returns
     -------
@@ -438,4 +448,5 @@ def qutibench_network(name: str, batch: int = 1, precision: str = "int8") -> Lay
         raise UnknownNameError(f"no layer-level QuTiBench network {name!r}{hint}; known: "
                                f"{', '.join(QUTIBENCH_NETWORKS)}", name=str(name), kind="QuTiBench network",
                                suggestions=close)
-    return QUTIBENCH_NETWORKS[key](batch=batch, precision=precision)
+    options = {} if key in WITHOUT_BATCH_NORM else {"fold_bn": fold_bn}
+    return QUTIBENCH_NETWORKS[key](batch=batch, precision=precision, **options)

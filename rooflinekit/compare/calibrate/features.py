@@ -241,6 +241,15 @@ def _resolve_network(name: str, precision: str | None, networks: NetworkIndex, f
                            f"given: {known}){catalog}; pass its model file")
 
 
+def aggregate_error(network: NetworkSpec) -> CalibrationError:
+    """The error of a calibrated prediction of ``network``, held as totals only (an aggregate network), named with
+    its pruning (``ResNet-50 80%``) when it has one."""
+    pruning = getattr(network, "pruning_pct", 100)
+    name = network.name if pruning == 100 else f"{network.name} {pruning:g}%"
+    return CalibrationError(f"{name} is an aggregate network (totals only); calibration needs per-layer costs: give "
+                            "a layer network or a model file, or ask for the roofline bound (not calibrated)")
+
+
 def class_layers(network: NetworkSpec, spec: HardwareSpec, precision: str | None, batch: int,
                  traffic: str, counted: CountedNetwork | None = None, op_classes: str = "coarse") -> pd.DataFrame:
     """The layer-mode roofline rows (one kernel per layer, ``traffic``) of ``network`` on ``spec`` with each
@@ -248,8 +257,7 @@ def class_layers(network: NetworkSpec, spec: HardwareSpec, precision: str | None
     layer launches a kernel: ``time_s`` > 0, else 0). ``counted``: ``network`` already counted at ``precision``
     (:meth:`CountedNetwork.of`), to skip counting it again; ``op_classes``: the class scheme of :func:`op_class`."""
     if not isinstance(network, LayerNetwork):
-        raise CalibrationError(f"{network.name} is an aggregate network (totals only); calibration needs per-layer "
-                               "costs: give a layer network or a model file")
+        raise aggregate_error(network)
     layers = _layer_rows(network, spec, precision, batch, traffic, counted)
     check_op_classes(op_classes)
     classes = layers.name.map({layer.name: op_class(layer, op_classes) for layer in network.layers}) + "/" \

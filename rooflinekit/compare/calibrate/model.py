@@ -103,7 +103,9 @@ from rooflinekit.compare.calibrate.intervals import (
     DEFAULT_NETWORK_PRIOR, DEFAULT_OFFSET_PRIOR, EMPTY_HELD_OUT, held_out_errors, held_out_residuals, inner_splits,
     interval, known_rows, novel_device_table, novel_network_table, residual_quantiles,
 )
-from rooflinekit.compare.calibrate.releases import FALLBACK_RULE, newest_releases, release_key, release_versions
+from rooflinekit.compare.calibrate.releases import (
+    FALLBACK_RULE, STACK_RULE, device_stacks, newest_releases, release_key, release_versions,
+)
 from rooflinekit.compare.calibrate._checks import check_loaded
 from rooflinekit.compare.records import is_missing
 from rooflinekit.display import absent
@@ -240,7 +242,9 @@ class CalibratedPredictor:
     prefixed by the hardware class), ``class_scoped_`` (fitted on several hardware classes: module docstring),
     ``n_records_``, ``n_iter_``, ``objective_``, ``newest_releases_`` (stack -> newest
     calibrated version key), ``hardware_classes_``, ``residual_quantiles_`` (depth -> log-residual quantiles),
-    ``devices_`` (the devices of the records), ``novel_device_`` (the log-residual interval of a device not in
+    ``devices_`` (the devices of the records), ``device_stacks_`` (device -> the one stack all its records ran,
+    :func:`~.releases.device_stacks`: a query naming no stack on it is keyed as that one; empty in a JSON without
+    the member), ``novel_device_`` (the log-residual interval of a device not in
     ``devices_`` and its ``scale``, ``df`` and number of inner ``devices``, :func:`~.intervals.novel_device_table`;
     empty without intervals or prior), ``networks_`` (``<hardware_class> | <network>`` of the records; empty when
     they name none), ``novel_network_`` (the log-residual interval of a network not in ``networks_``, on a known
@@ -430,6 +434,7 @@ class CalibratedPredictor:
         self.n_records_ = len(features)
         self.newest_releases_ = newest_releases(features)
         self.devices_ = sorted(set(_devices(features)))
+        self.device_stacks_ = device_stacks(features, _devices(features))
         networks = _networks(features)
         self.networks_ = [] if networks is None else sorted(set(networks))
         self.macs_per_kernel_range_ = macs_per_kernel_range(features)
@@ -531,10 +536,28 @@ class CalibratedPredictor:
 
     # -- predict ---------------------------------------------------------------------------------------------------
 
+    def _given_stacks(self, features: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
+        """``features`` with a missing ``framework`` set to the one stack every record of the row's device ran
+        (``device_stacks_``, :data:`~.releases.STACK_RULE`), and the rows set so (position -> device)."""
+        stacks = getattr(self, "device_stacks_", {})
+        if not stacks:
+            return features, {}
+        frameworks = features["framework"] if "framework" in features.columns else \
+            pd.Series(None, index=features.index, dtype=object)
+        given = {row: device for row, (device, framework) in enumerate(zip(_devices(features), frameworks))
+                 if is_missing(framework) and device in stacks}
+        if not given:
+            return features, {}
+        filled = frameworks.astype(object).copy()
+        for row, device in given.items():
+            filled.iloc[row] = stacks[device]
+        return features.assign(framework=filled), given
+
     def _resolve(self, features: pd.DataFrame) -> tuple[pd.DataFrame, list[list[str]], np.ndarray]:
         """Features with unseen releases replaced by their fallback (:data:`FALLBACK_RULE`), and per row the levels
         used (one phrase each) and the depth: how many levels were not calibrated or fell back."""
         self._check_fitted()
+        features, stack_given = self._given_stacks(features)
         features = _with_releases(features)
         classes = features.get("hardware_class")
         if classes is not None and self.hardware_classes_:
@@ -581,6 +604,8 @@ class CalibratedPredictor:
                     asked = f"{stack} release not given (not calibrated)" if given == UNKNOWN \
                         else f"{fell_back[row]} not calibrated"
                     text = f"{level}: {asked} -> {key} ({FALLBACK_RULE})"
+                elif level == "framework" and row in stack_given and (op_key in known or overheads and key in known):
+                    text = f"{level}: {key} ({STACK_RULE}: {stack_given[row]})"
                 elif level == "framework_version" and row in given_as:
                     text = f"{level}: {key} (given as {given_as[row]}: the same release)"
                 elif op_key in known or overheads and key in known:
@@ -696,7 +721,8 @@ class CalibratedPredictor:
             "newest_releases": self.newest_releases_, "hardware_classes": self.hardware_classes_,
             "class_scoped": self.class_scoped_, "class_theta0": self.class_theta0_,
             "residual_quantiles": {str(depth): list(q) for depth, q in self.residual_quantiles_.items()},
-            "devices": self.devices_, "novel_device": self.novel_device_,
+            "devices": self.devices_, "device_stacks": getattr(self, "device_stacks_", {}),
+            "novel_device": self.novel_device_,
             "networks": self.networks_, "novel_network": self.novel_network_,
             "macs_per_kernel_range": {c: list(span) for c, span in getattr(self, "macs_per_kernel_range_", {}).items()},
         }, indent=1)
@@ -730,6 +756,7 @@ class CalibratedPredictor:
             predictor.residual_quantiles_ = {int(depth): (float(q[0]), float(q[1]))
                                              for depth, q in data.get("residual_quantiles", {}).items()}
             predictor.devices_ = [str(d) for d in data.get("devices", [])]
+            predictor.device_stacks_ = {str(d): str(f) for d, f in data.get("device_stacks", {}).items()}
             predictor.novel_device_ = {str(k): float(v) for k, v in data.get("novel_device", {}).items()}
             predictor.networks_ = [str(n) for n in data.get("networks", [])]
             predictor.novel_network_ = {str(k): float(v) for k, v in data.get("novel_network", {}).items()}

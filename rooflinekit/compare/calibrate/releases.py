@@ -17,6 +17,10 @@ Fallback rule (:data:`FALLBACK_RULE`): a release never calibrated takes the fact
 release of the same stack** (stacks get faster from release to release: falling back to the mean over all of a
 stack's releases, old and slow ones included, was about 1.3-1.9x pessimistic on the next MLPerf Tiny round). A
 stack never calibrated rests on the coarser levels (core family, global). Every fallback is reported.
+
+Stack rule (:data:`STACK_RULE`): a query that names no stack, on a device every record of which ran one and the
+same stack (:func:`device_stacks`), is keyed as that stack (its release then as the fallback rule says). A device
+whose records ran several stacks, or named none, or a device no record ran on, leaves the stack unknown.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import pandas as pd
 from rooflinekit.compare.records import is_missing
 
 FALLBACK_RULE = "an unseen release falls back to the newest calibrated release of the same stack"
+STACK_RULE = "no stack given: the one stack every record of the device ran"
 ROUND_PREFIX = "round "
 
 
@@ -110,3 +115,19 @@ def newest_releases(features: pd.DataFrame) -> dict[str, str]:
         if known is None or (recency, version_order(version)) > (known[0], version_order(known[1])):
             newest[str(framework)] = (recency, str(version))
     return {framework: version for framework, (_, version) in newest.items()}
+
+
+def device_stacks(features: pd.DataFrame, devices: pd.Series) -> dict[str, str]:
+    """``{device: stack}`` for each device whose records all name one and the same stack (``framework``), the rows of
+    ``features`` on device ``devices`` (aligned with them); a device with a record that names none, or with records
+    of several stacks, is left out (:data:`STACK_RULE`)."""
+    if "framework" not in features.columns:
+        return {}
+    stacks: dict[str, set[str]] = {}
+    unnamed: set[str] = set()  # devices with a record that names no stack
+    for device, framework in zip(map(str, devices.tolist()), features["framework"].tolist()):
+        if is_missing(framework):
+            unnamed.add(device)
+        else:
+            stacks.setdefault(device, set()).add(str(framework))
+    return {device: min(named) for device, named in sorted(stacks.items()) if len(named) == 1 and device not in unnamed}
