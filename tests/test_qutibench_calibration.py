@@ -191,3 +191,14 @@ def test_the_build_gives_the_shipped_files_byte_for_byte(tmp_path: Path):
     shipped = REPO / "rooflinekit" / "calibrations"
     for name in (f"{QUTIBENCH_NAME}.json", f"{QUTIBENCH_NAME}_features.csv"):
         assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes(), name
+
+
+def test_the_transfer_benchmark_predicts_or_accounts_for_every_record():
+    folder = shared_data("qutibench")
+    transfer = benchmark_module("fidelity/transfer.py", "transfer_fidelity")
+    loaded = load_qutibench(folder)
+    rows, left_out = transfer.predictions(folder, devices=["U96-Quadcore-A53"])
+    assert len(rows) + len(left_out) == len(loaded.records) + len(loaded.rejected)
+    assert len(rows) == (loaded.records.hardware == "U96-Quadcore-A53").sum() > 0
+    assert ((rows.low <= rows.calibrated) & (rows.calibrated <= rows.high)).all()
+    assert (rows.calibrated > rows.roofline).all()  # a calibrated CPU estimate is slower than its bound here

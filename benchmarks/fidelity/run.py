@@ -5,7 +5,8 @@
 Runs every dataset's cross-validation, one section function per dataset (:data:`SECTIONS`: MLPerf Tiny
 (:mod:`mlperf_tiny`), MLPerf Inference (:mod:`mlperf_inference`), NAS-Bench-201 (:mod:`nb201`), NeuSight
 (:mod:`neusight`), the shipped eager-latency calibration over both (:mod:`eager_latency`), QuTiBench's FPGAs, Edge
-TPU and NCS2 (:mod:`qutibench`), Vidur (``benchmarks/llm/vidur.py``)), shows progress on stderr, and
+TPU and NCS2 (:mod:`qutibench`), the shipped GPU and CPU calibrations on QuTiBench's TX2 and A53 (:mod:`transfer`),
+Vidur (``benchmarks/llm/vidur.py``)), shows progress on stderr, and
 writes the tables with the issue's targets beside them. A section is ``section(progress) -> markdown``; adding a
 dataset is adding one function to :data:`SECTIONS`. BLAS runs single-threaded: the fits are many small solves,
 which threads only slow down on a shared machine.
@@ -35,6 +36,7 @@ import mlperf_tiny  # noqa: E402
 import nb201  # noqa: E402
 import neusight  # noqa: E402
 import qutibench  # noqa: E402
+import transfer  # noqa: E402
 import vidur  # noqa: E402
 
 Progress = Callable[[str], None]
@@ -220,9 +222,31 @@ def qutibench_section(progress: Progress) -> str:
             + f"{len(left_out)} rows left out: {reasons}\n\n" + "\n".join(verdicts) + "\n")
 
 
+def transfer_section(progress: Progress) -> str:
+    """The shipped GPU and CPU calibrations, as ``rk.predict(..., calibrated=True)`` gives them, on QuTiBench's TX2
+    and A53: devices and a data set none of them was fitted on."""
+    table, left_out = transfer.results(progress=progress)
+    verdicts = [_coverage_verdict(str(row.hardware), row.coverage_80_pct) for row in table.itertuples()]
+    verdicts += [f"- {row.hardware}: better than the roofline it scales ({row.roofline_mdape_pct:.1f} %): "
+                 + ("yes." if row.calibrated_mdape_pct < row.roofline_mdape_pct else
+                    f"no, {row.calibrated_mdape_pct - row.roofline_mdape_pct:.1f} points worse.")
+                 for row in table.itertuples()]
+    others = left_out["reason"].str.startswith("hardware class not GPU or CPU")
+    reasons = "; ".join(f"{n} x {reason}" for reason, n in left_out.loc[~others, "reason"].value_counts().items())
+    columns = ["hardware", "class", "n", "measured_over_roofline", "roofline_mdape_pct", "calibrated_mdape_pct",
+               "spearman", "coverage_80_pct"]
+    return ("\n## Transfer: the shipped GPU and CPU calibrations on QuTiBench's Jetson TX2 and Cortex-A53\n\n"
+            "What a user gets from `rk.predict(..., calibrated=True)` (no stack given) on devices and records of a "
+            "data set no shipped calibration holds: the TX2 (GPU: the MLPerf Inference Offline calibration, its "
+            "regime's large-batch throughput scaled to batches of 1 to 128) and the A53 (CPU: the eager-latency "
+            "calibration, fitted on fp32 only, for int2 and int4 rows); see `benchmarks/fidelity/transfer.py`. "
+            "Nothing is fitted; `roofline` is the bound the estimate scales.\n\n" + markdown(table, columns)
+            + f"\nNot predicted: the {int(others.sum())} records of the other classes; the loader's rejections "
+            f"(of every device): {reasons or 'none'}.\n\n" + "\n".join(verdicts) + "\n")
+
 SECTIONS: list[Callable[[Progress], str]] = [mlperf_tiny_section, mlperf_inference_section, nb201_section,
                                              neusight_section, eager_latency_section, qutibench_section,
-                                             vidur_section]
+                                             transfer_section, vidur_section]
 """One function per dataset, in RESULTS.md order."""
 
 
