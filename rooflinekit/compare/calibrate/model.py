@@ -130,8 +130,10 @@ Versions 1-5 key every level across hardware classes: read unscoped (``class_sco
 ``macs_per_kernel_range`` is an optional member of version 6, not a new version: it changes no prediction, only
 whether a note says the network lies outside the records' work per kernel. A reader ignores members it does not
 know (:meth:`CalibratedPredictor.from_json` reads members by name), so a rooflinekit without the member reads a
-file with it and predicts the same; a file without it reads with an empty range (the check skipped). A new format
-would make older readers refuse files they can predict from."""
+file with it and predicts the same; a file without it reads with an empty range (the check skipped). Likewise
+``device_stacks``: it changes only a query that names no stack on a device whose records ran one (keyed as that
+stack, :data:`~.releases.STACK_RULE`); a reader without it, or a file without it, predicts such a query as before,
+its stack unknown. A new format would make older readers refuse files they can predict from."""
 KERNEL_OVERHEAD = "kernel_overhead"
 """The class of the per-kernel overhead term: feature ``kernels x kernel_overhead_ref_s``."""
 CALL_OVERHEAD = "call_overhead"
@@ -710,8 +712,9 @@ class CalibratedPredictor:
 
     def to_json(self) -> str:
         """The parameters and learned factors as JSON text (``format`` = :data:`JSON_FORMAT`; the work-per-kernel
-        range as the optional member ``macs_per_kernel_range``, class -> [low, high] in MAC per kernel, with no new
-        format: :data:`READABLE_FORMATS` says why)."""
+        range as the optional member ``macs_per_kernel_range``, class -> [low, high] in MAC per kernel, and each
+        device's one stack as the optional member ``device_stacks``, device -> stack, with no new format:
+        :data:`READABLE_FORMATS` says why)."""
         self._check_fitted()
         return json.dumps({
             "format": JSON_FORMAT, "params": self.get_params(), "theta0": self.theta0_, "classes": self.classes_,
@@ -730,7 +733,8 @@ class CalibratedPredictor:
     @classmethod
     def from_json(cls, text: str) -> "CalibratedPredictor":
         """A fitted predictor from :meth:`to_json` output (members it does not know are ignored; without
-        ``macs_per_kernel_range`` the range is empty and the network check skipped)."""
+        ``macs_per_kernel_range`` the range is empty and the network check skipped, without ``device_stacks`` a
+        query naming no stack keeps it unknown)."""
         hint = "write it with CalibratedPredictor.to_json or 'rooflinekit calibrate'"
         try:
             data = json.loads(text)
