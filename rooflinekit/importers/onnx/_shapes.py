@@ -364,11 +364,11 @@ def _run_inference(model: onnx.ModelProto, stored: dict[str, Info], path: Path, 
         raise ModelFileError(f"{path}: ONNX shape inference rejected the model: {exc}") from exc
     graph = inferred.graph
     # non-tensors get type 0 and no dims; value_info last, so that a gap filled there beats an untyped output
-    infos: dict[str, Info] = {}
-    for value in graph.output[:] + graph.input[:] + graph.value_info[:]:  # slices: one call per field
-        name = value.name
-        if name not in stored:
-            infos[name] = _type_info(value.type)
+    # (slices: one call per field; a comprehension, whose variable does not outlive it: a loop's last value would
+    # keep the inferred model's memory alive past the heap release below)
+    infos: dict[str, Info] = {name: _type_info(value.type)
+                              for value in graph.output[:] + graph.input[:] + graph.value_info[:]
+                              if (name := value.name) not in stored}
     if computed:
         infos.update((name, Info(t.data_type, tuple(t.dims[:]))) for t in graph.initializer
                      if (name := t.name) not in stored)
