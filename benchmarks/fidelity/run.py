@@ -3,7 +3,8 @@
     python benchmarks/fidelity/run.py [--out benchmarks/fidelity/RESULTS.md] [--nb201-step 5]
 
 Runs every dataset's cross-validation, one section function per dataset (:data:`SECTIONS`: MLPerf Tiny
-(:mod:`mlperf_tiny`), MLPerf Inference (:mod:`mlperf_inference`), NAS-Bench-201 (:mod:`nb201`), NeuSight
+(:mod:`mlperf_tiny`), MLPerf Inference Offline (:mod:`mlperf_inference`) and SingleStream
+(:mod:`mlperf_singlestream`), NAS-Bench-201 (:mod:`nb201`), NeuSight
 (:mod:`neusight`), the shipped eager-latency calibration over both (:mod:`eager_latency`), QuTiBench's FPGAs, Edge
 TPU and NCS2 (:mod:`qutibench`), the shipped GPU and CPU calibrations on QuTiBench's TX2 and A53 (:mod:`transfer`),
 Vidur (``benchmarks/llm/vidur.py``)), shows progress on stderr, and
@@ -32,6 +33,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent / "llm"))
 import eager_latency  # noqa: E402
 import mlperf_inference  # noqa: E402
+import mlperf_singlestream  # noqa: E402
 import mlperf_tiny  # noqa: E402
 import nb201  # noqa: E402
 import neusight  # noqa: E402
@@ -163,6 +165,31 @@ def mlperf_inference_section(progress: Progress) -> str:
             + markdown(cells, columns) + "\n" + "\n".join(verdicts) + "\n")
 
 
+def mlperf_singlestream_section(progress: Progress) -> str:
+    """MLPerf Inference SingleStream (batch-1 latency, GPUs and the Cloud AI 100): forward in time and leave one
+    accelerator out, beside the shipped Offline calibration scaled to one sample."""
+    table, accelerators, folds, left_out = mlperf_singlestream.results(progress=progress)
+    calibrated = table[table.predictor == "calibrated"].set_index("scheme")
+    HEADLINES.update({f"singlestream_{scheme.replace(' ', '_')}_median_ape_pct": value
+                      for scheme, value in calibrated.median_ape_pct.items()})
+    verdicts = [_ape_verdict(scheme, calibrated.median_ape_pct[scheme], MLPERF_INFERENCE_TARGET)
+                for scheme in calibrated.index]
+    verdicts += [_coverage_verdict(scheme, coverage) for scheme, coverage in calibrated.coverage_80_pct.items()]
+    verdicts += [_baseline_verdict(table, scheme) for scheme in calibrated.index]
+    columns = ["scheme", "accelerator", "known", "n", "measured_over_roofline", "calibrated_mdape_pct",
+               "offline_scaled_mdape_pct", "naive_mdape_pct", "roofline_mdape_pct", "coverage_80_pct"]
+    reasons = "; ".join(f"{n} x {reason}" for reason, n in left_out["reason"].value_counts().items())
+    return ("\n## MLPerf Inference SingleStream (batch-1 latency on GPUs and the Cloud AI 100; forward in time, "
+            "leave one accelerator out)\n\nErrors on the 90th-percentile latency of one sample; `offline_scaled` "
+            "is what `rk.predict(..., batch=1, calibrated=True)` gives today (the Offline calibration scaled to one "
+            "sample). The row selection, the costing at batch 1, the BERT convention and the traffic chosen by "
+            "inner cross-validation are in the docstring of `benchmarks/fidelity/mlperf_singlestream.py`.\n\n"
+            + markdown(table) + "\nPer accelerator (`known`: it had training rows):\n\n"
+            + markdown(accelerators, columns) + "\nTraffic the inner cross-validation chose per fold:\n\n"
+            + markdown(folds, ["scheme", "fold", "traffic"]) + f"\n{len(left_out)} table rows left out: {reasons}"
+            + "\n\n" + "\n".join(verdicts) + "\n")
+
+
 def eager_latency_section(progress: Progress) -> str:
     """The shipped eager-latency calibration (NAS-Bench-201 + NeuSight in one fit): leave one device out."""
     table, per_device = eager_latency.results(progress=progress)
@@ -244,9 +271,11 @@ def transfer_section(progress: Progress) -> str:
             + f"\nNot predicted: the {int(others.sum())} records of the other classes; the loader's rejections "
             f"(of every device): {reasons or 'none'}.\n\n" + "\n".join(verdicts) + "\n")
 
-SECTIONS: list[Callable[[Progress], str]] = [mlperf_tiny_section, mlperf_inference_section, nb201_section,
-                                             neusight_section, eager_latency_section, qutibench_section,
-                                             transfer_section, vidur_section]
+
+SECTIONS: list[Callable[[Progress], str]] = [mlperf_tiny_section, mlperf_inference_section,
+                                             mlperf_singlestream_section, nb201_section, neusight_section,
+                                             eager_latency_section, qutibench_section, transfer_section,
+                                             vidur_section]
 """One function per dataset, in RESULTS.md order."""
 
 
