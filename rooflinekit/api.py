@@ -142,12 +142,13 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     prints, and ``notes`` the notes it prints, among them the release of the stack whose factors were used when it
     is not the ``framework_version`` given). A level that was not calibrated or fell back warns
     :class:`~rooflinekit.compare.calibrate.CalibrationWarning` naming the fallback. The shipped calibration is
-    chosen by the hardware's class and ``framework`` (MCU: MLPerf Tiny; CPU, and GPU with ``framework="PyTorch"``:
-    eager-framework latency, NAS-Bench-201 + NeuSight; other GPU, NPU: MLPerf Inference Offline; FPGA, TPU, VPU:
-    QuTiBench; a DSP is refused with a :class:`~rooflinekit.errors.CalibrationError`); a ``framework`` not given on
-    a device every record of which ran one stack is that stack (said in ``calibration_levels``); one that carries a
-    regime (GPU, NPU: large-batch throughput at 64 samples per accelerator, weights-only traffic) is costed in it,
-    and a smaller ``batch`` warns once and gets that throughput scaled to its samples, said in ``notes``
+    chosen by the hardware's class, ``framework`` and ``batch`` (MCU: MLPerf Tiny; CPU, and GPU with ``framework="PyTorch"``:
+    eager-framework latency, NAS-Bench-201 + NeuSight; other GPU, NPU: MLPerf Inference Offline, at ``batch`` 1
+    MLPerf Inference SingleStream; FPGA, TPU, VPU: QuTiBench; a DSP is refused with a
+    :class:`~rooflinekit.errors.CalibrationError`); a ``framework`` not given on a device every record of which
+    ran one stack is that stack (said in ``calibration_levels``); one that carries a regime (GPU, NPU: large-batch
+    throughput at 64 samples per accelerator, weights-only traffic) is costed in it, and a smaller ``batch`` (2 to
+    63) warns once and gets that throughput scaled to its samples, said in ``notes``
     (:mod:`rooflinekit.compare.calibrate.regime`). A device whose peak at the compute data type or whose memory
     bandwidth lies outside the range of the calibration's devices gets an ``extrapolated: ...`` note naming the
     value and the range, and one ``CalibrationWarning`` (:mod:`rooflinekit.compare.calibrate.extrapolation`); so
@@ -174,7 +175,7 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     calibrating = calibrated or calibration is not None
     network = resolve_network(network, batch, framework if calibrating else None)
     hardware = resolve_hardware(hardware)
-    model = _calibration(calibration, hardware, framework) if calibrating else None
+    model = _calibration(calibration, hardware, framework, _samples(network, batch)) if calibrating else None
     regime_notes: tuple[str, ...] = ()
     if model is not None:
         mode, traffic, fuse = "layer", model.traffic, False  # the roofline the factors were fitted on
@@ -307,16 +308,24 @@ def _overhead_note(result: Prediction, network: NetworkSpec | CountedNetwork, ha
     return overhead_note(hardware.kind.value, result.latency_s, kernels)
 
 
+def _samples(network: NetworkSpec | CountedNetwork, batch: int | None) -> int:
+    """The samples per batch a request costs: ``batch``, else the network's own (1 for one held as totals)."""
+    if batch is not None:
+        return int(batch)
+    spec = network.spec if isinstance(network, CountedNetwork) else network
+    return int(getattr(spec, "batch", None) or 1)
+
+
 def _calibration(calibration: CalibratedPredictor | str | Path | None, hardware: HardwareSpec,
-                 framework: str | None = None) -> CalibratedPredictor:
-    """The shipped calibration of ``hardware``'s class and the stack ``framework`` (None,
+                 framework: str | None = None, batch: int | None = None) -> CalibratedPredictor:
+    """The shipped calibration of ``hardware``'s class, the stack ``framework`` and ``batch`` samples (None,
     :func:`~rooflinekit.compare.calibrate.defaults.shipped_name`), ``calibration`` itself, or the file it names; a
     :class:`~rooflinekit.errors.CalibrationError` for anything else."""
     from rooflinekit.compare.calibrate import CalibratedPredictor, default_calibration
     from rooflinekit.compare.calibrate.regime import load_regime_calibration
 
     if calibration is None:
-        return default_calibration(hardware, framework)
+        return default_calibration(hardware, framework, batch)
     if isinstance(calibration, CalibratedPredictor):
         return calibration
     if not isinstance(calibration, (str, PathLike)):

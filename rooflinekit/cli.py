@@ -168,12 +168,12 @@ def cmd_predict(args: argparse.Namespace) -> None:
         raise SpecError("--calibration FILE and --calibrated both given; pick one: --calibrated for the "
                         "calibration shipped with rooflinekit, --calibration FILE for your own")
     if args.calibration or args.calibrated:
-        from rooflinekit.api import _multi_device_notes, resolve_precision
+        from rooflinekit.api import _multi_device_notes, _samples, resolve_precision
         from rooflinekit.compare.calibrate import default_calibration
         from rooflinekit.compare.calibrate.regime import load_regime_calibration, predict_in_regime, regime_of
 
-        calibration = (load_regime_calibration(args.calibration) if args.calibration
-                       else default_calibration(hardware, args.framework))  # shipped for the class and stack
+        calibration = (load_regime_calibration(args.calibration) if args.calibration  # shipped for the class,
+                       else default_calibration(hardware, args.framework, _samples(network, args.batch)))  # stack, batch
         if args.traffic is not None and args.traffic != calibration.traffic:
             warnings.warn(f"--traffic {args.traffic} ignored: a calibrated estimate costs the layers with the "
                           f"traffic its factors were fitted on ({calibration.traffic}); drop --traffic, or drop "

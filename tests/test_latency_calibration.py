@@ -152,7 +152,7 @@ def test_the_estimate_includes_the_fitted_overheads_of_a_gpu_at_batch_1():
 def test_a_gpu_request_below_the_offline_regime_says_how_to_get_the_latency_calibration():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rk.predict("LeNet-MNIST", GPU, "fp32", calibrated=True, framework="TensorRT", batch=1)
+        rk.predict("LeNet-MNIST", GPU, "fp32", calibrated=True, framework="TensorRT", batch=2)
     outside = [str(w.message) for w in caught if "outside the calibration's regime" in str(w.message)]
     assert len(outside) == 1 and "--framework PyTorch" in outside[0] and 'framework="PyTorch"' in outside[0]
     assert "\n" not in outside[0]

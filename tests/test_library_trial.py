@@ -240,7 +240,7 @@ def test_calibration_warnings_point_at_the_callers_line():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         line = sys._getframe().f_lineno + 1  # the next line
-        rk.predict("LeNet-MNIST", "A100-SXM4-80GB", calibrated=True)
+        rk.predict("LeNet-MNIST", "A100-SXM4-80GB", batch=2, calibrated=True)  # below the Offline regime
         rk.predict_llm("Llama-2-7B", "A100-SXM4-80GB", batch=1, prompt=128, generate=4, calibrated=True,
                        weights="int4")
     calibration = [w for w in caught if issubclass(w.category, rk.CalibrationWarning)]

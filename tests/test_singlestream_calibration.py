@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 import rooflinekit as rk
+from rooflinekit.compare.calibrate import default_calibration
+from rooflinekit.compare.calibrate.defaults import shipped_name
 from rooflinekit.compare.loaders import load_mlperf_inference
 from rooflinekit.networks.mlperf import mlperf_network
 
@@ -123,17 +125,36 @@ def test_the_build_gives_the_shipped_files_byte_for_byte(tmp_path: Path):
         assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes(), name
 
 
-def test_the_shipped_file_predicts_a_batch_1_request_slower_than_the_scaled_offline_figure():
-    """The calibration read from its file, asked for one ResNet-50 sample on an A30 under TensorRT, is slower than
-    its bound (a lone sample pays overheads) and than the Offline calibration scaled to one sample."""
-    shared_data("mlperf_inference")
+# ------------------------------------------------------------------------------------------- selection
+
+@pytest.mark.parametrize(("hardware", "framework", "batch", "expected"), [
+    ("GPU", None, 1, NAME), ("GPU", "TensorRT 8.6", 1, NAME), ("NPU", None, 1, NAME),
+    ("GPU", None, 2, "mlperf_inference_gpu"), ("GPU", None, None, "mlperf_inference_gpu"),
+    ("NPU", None, 64, "mlperf_inference_npu"), ("GPU", "PyTorch", 1, "eager_latency"),
+    ("CPU", None, 1, "eager_latency"), ("MCU", None, 1, "mlperf_tiny_cortex_m"),
+])
+def test_one_sample_on_a_gpu_or_npu_selects_the_singlestream_calibration(hardware, framework, batch, expected):
+    # a lone sample (batch 1) on a GPU or NPU, unless its stack is PyTorch (the eager-latency one); any other
+    # batch keeps the Offline throughput calibration; other classes are unaffected
+    assert shipped_name(hardware, framework, batch) == expected
+
+
+def test_one_sample_on_a_gpu_is_the_singlestream_estimate_slower_than_the_scaled_offline_figure():
+    """``predict(batch=1, calibrated=True)`` on an A30 under TensorRT is the SingleStream calibration's estimate (as
+    read from its file), in its regime, slower than its bound (a lone sample pays overheads) and than the Offline
+    calibration's throughput scaled to one sample (what batch 1 got before)."""
     network = mlperf_network("resnet50", precision="int8")
     path = REPO / "rooflinekit" / "calibrations" / f"{NAME}.json"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        latency = rk.predict(network, "NVIDIA A30", "int8", batch=1, calibration=path, framework="TensorRT")
-        scaled = rk.predict(network, "NVIDIA A30", "int8", batch=1, calibrated=True)
+        latency = rk.predict(network, "NVIDIA A30", "int8", batch=1, calibrated=True, framework="TensorRT")
+        from_file = rk.predict(network, "NVIDIA A30", "int8", batch=1, calibration=path, framework="TensorRT")
+        scaled = rk.predict(network, "NVIDIA A30", "int8", batch=1, calibration=default_calibration("GPU", batch=64),
+                            framework="TensorRT")
     bound = rk.predict(network, "NVIDIA A30", "int8", batch=1, mode="layer", traffic="weights_and_activations",
                        fuse=False)
-    assert latency.estimate == "calibrated"
+    assert latency.estimate == "calibrated" and latency.latency_s == from_file.latency_s
+    assert any(note.startswith("within the calibration regime: MLPerf Inference SingleStream")
+               for note in latency.notes)
+    assert any(note.startswith("outside the calibration regime (batch 1 < 64)") for note in scaled.notes)
     assert latency.latency_s > bound.latency_s and latency.latency_s > scaled.latency_s

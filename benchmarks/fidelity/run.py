@@ -264,9 +264,10 @@ def transfer_section(progress: Progress) -> str:
                "spearman", "coverage_80_pct"]
     return ("\n## Transfer: the shipped GPU and CPU calibrations on QuTiBench's Jetson TX2 and Cortex-A53\n\n"
             "What a user gets from `rk.predict(..., calibrated=True)` (no stack given) on devices and records of a "
-            "data set no shipped calibration holds: the TX2 (GPU: the MLPerf Inference Offline calibration, its "
-            "regime's large-batch throughput scaled to batches of 1 to 128) and the A53 (CPU: the eager-latency "
-            "calibration, fitted on fp32 only, for int2 and int4 rows); see `benchmarks/fidelity/transfer.py`. "
+            "data set no shipped calibration holds: the TX2 (GPU: at batch 1 the MLPerf Inference SingleStream "
+            "calibration, at batches 2 to 128 the Offline one, its large-batch throughput scaled below 64) and the "
+            "A53 (CPU: the eager-latency calibration, fitted on fp32 only, for int2 and int4 rows); see "
+            "`benchmarks/fidelity/transfer.py`. "
             "Nothing is fitted; `roofline` is the bound the estimate scales.\n\n" + markdown(table, columns)
             + f"\nNot predicted: the {int(others.sum())} records of the other classes; the loader's rejections "
             f"(of every device): {reasons or 'none'}.\n\n" + "\n".join(verdicts) + "\n")

@@ -6,9 +6,10 @@ Every other scheme of this folder refits a calibration on part of its own data s
 gets: ``rk.predict(network, hardware, precision, batch, calibrated=True)``, the calibration shipped for the
 device's class, on records no shipped calibration was fitted on, from a data set none of them holds:
 
-- QuTiBench's Jetson TX2 at its three power modes (GPU; fp16 and fp32; CNV and MLP at four prunings each and batch
-  1 to 10,000, GoogLeNet and ResNet-50), which gets the MLPerf Inference Offline GPU calibration (the class's own,
-  no stack given: its regime's stack, large-batch throughput; a smaller batch is scaled from 64 samples and warns);
+- QuTiBench's Jetson TX2 at its three power modes (GPU; fp16 and fp32; CNV and MLP at four prunings each,
+  GoogLeNet and ResNet-50, at batch 1 to 128), which gets the GPU class's calibrations, no stack given: at batch 1
+  the MLPerf Inference SingleStream one (a lone sample's latency), at any other batch the Offline one (large-batch
+  throughput; a batch of 2 to 63 is scaled from 64 samples and warns);
 - its Cortex-A53 (CPU; CNV and MLP at int2 and int4), which gets the eager-latency calibration, fitted on fp32
   records only, so its int2 and int4 layers take the median factor exp(theta0) (warned).
 

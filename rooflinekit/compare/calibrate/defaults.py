@@ -14,7 +14,13 @@ asked for (:data:`LATENCY_FRAMEWORKS`; :func:`shipped_name`):
   on a Raspberry Pi 4 and a Pixel 3) and NeuSight (PyTorch transformers on six GPUs), with per-call and
   per-kernel overhead terms (the stack's, fitted across classes) and ``fine`` op classes; no regime; rebuilt by
   ``python tools/build_latency_calibration.py``;
-- ``GPU`` (any other stack, or none given) / ``NPU``: ``mlperf_inference_gpu`` / ``mlperf_inference_npu``: MLPerf
+- ``GPU`` and ``NPU`` at batch 1 (one sample, under any other stack or none given): ``mlperf_singlestream``: MLPerf
+  Inference v2.1, v3.0 and v4.1 closed-division **SingleStream** results of ResNet-50, RetinaNet and BERT-Large
+  (the 90th-percentile latency of one sample, queries issued one at a time; TensorRT on GPUs, the Qualcomm SDK on
+  the Cloud AI 100), with per-call and per-kernel overhead terms and ``fine`` op classes, carrying its regime
+  (batch 1, weights and activations traffic); rebuilt by ``python tools/build_singlestream_calibration.py``;
+- ``GPU`` (any other stack, or none given) / ``NPU`` at any other batch: ``mlperf_inference_gpu`` /
+  ``mlperf_inference_npu``: MLPerf
   Inference v2.1, v3.0 and v4.1 closed-division **Offline** results of ResNet-50, RetinaNet and BERT-Large (NPU:
   Qualcomm Cloud AI 100), fitted with the conventions of :mod:`.inference_offline` and carrying their **regime**
   (large-batch throughput, costed at 64 samples per accelerator with weights-only traffic; :mod:`.regime` says
@@ -53,16 +59,24 @@ LATENCY_NAME = "eager_latency"
 """The eager-framework latency calibration (NAS-Bench-201 + NeuSight; module docstring)."""
 QUTIBENCH_NAME = "qutibench_accelerators"
 """The FPGA / TPU / VPU calibration (QuTiBench; module docstring)."""
+SINGLESTREAM_NAME = "mlperf_singlestream"
+"""The batch-1 latency calibration of GPUs and NPUs under their vendor stacks (MLPerf Inference SingleStream)."""
 SHIPPED = {"MCU": DEFAULT_NAME, "CPU": LATENCY_NAME, "GPU": "mlperf_inference_gpu", "NPU": "mlperf_inference_npu",
            "FPGA": QUTIBENCH_NAME, "TPU": QUTIBENCH_NAME, "VPU": QUTIBENCH_NAME}
 """Hardware class -> the shipped calibration's file stem in ``rooflinekit/calibrations/`` (for a GPU: when the
-request names no stack of :data:`LATENCY_FRAMEWORKS`)."""
+request names no stack of :data:`LATENCY_FRAMEWORKS`; for a GPU or NPU: at a batch other than one sample,
+:data:`SINGLE_SAMPLE`)."""
+SINGLE_SAMPLE = {"GPU": SINGLESTREAM_NAME, "NPU": SINGLESTREAM_NAME}
+"""Hardware class -> the calibration a request of one sample (batch 1) gets in place of its :data:`SHIPPED` one,
+unless its stack is one of :data:`LATENCY_FRAMEWORKS`: the records of one sample's latency, which the large-batch
+throughput of the :data:`SHIPPED` one overestimates 2-5x (``benchmarks/fidelity/RESULTS.md``)."""
 LATENCY_FRAMEWORKS = {"GPU": ("PyTorch",)}
 """Hardware class -> the stacks (families, :func:`~rooflinekit.compare.records.normalize_framework`) whose requests
 get :data:`LATENCY_NAME` in place of the class's :data:`SHIPPED` one: those its records ran on that class."""
 DESCRIPTIONS = {"MCU": "MLPerf Tiny, Cortex-M", "CPU": "eager latency, NAS-Bench-201 + NeuSight",
-                "GPU": "MLPerf Inference Offline; framework PyTorch: eager latency, NAS-Bench-201 + NeuSight",
-                "NPU": "MLPerf Inference Offline", "FPGA": "QuTiBench, Xilinx DPU, FINN and BISMO",
+                "GPU": "MLPerf Inference Offline; batch 1: MLPerf Inference SingleStream; framework PyTorch: eager "
+                       "latency, NAS-Bench-201 + NeuSight",
+                "NPU": "MLPerf Inference Offline; batch 1: MLPerf Inference SingleStream", "FPGA": "QuTiBench, Xilinx DPU, FINN and BISMO",
                 "TPU": "QuTiBench, Edge TPU", "VPU": "QuTiBench, NCS2"}
 """Hardware class -> the records of its shipped calibrations, in a few words (for messages)."""
 
@@ -76,11 +90,13 @@ def hardware_class(hardware: HardwareSpec | HardwareKind | str | None) -> str:
     return hardware.value if isinstance(hardware, HardwareKind) else str(hardware).strip().upper()
 
 
-def shipped_name(hardware: HardwareSpec | HardwareKind | str | None, framework: str | None = None) -> str:
-    """The file stem of the calibration shipped for ``hardware``'s class and the stack ``framework`` (any
-    spelling; None: not given): :data:`LATENCY_NAME` for a class and stack of :data:`LATENCY_FRAMEWORKS` (the stack
-    family compared case-blind), else the class's :data:`SHIPPED` one; a class with none raises
-    :class:`CalibrationError` naming the classes that have one."""
+def shipped_name(hardware: HardwareSpec | HardwareKind | str | None, framework: str | None = None,
+                 batch: int | None = None) -> str:
+    """The file stem of the calibration shipped for ``hardware``'s class, the stack ``framework`` (any spelling;
+    None: not given) and ``batch`` samples (None: not given): :data:`LATENCY_NAME` for a class and stack of
+    :data:`LATENCY_FRAMEWORKS` (the stack family compared case-blind), else the class's :data:`SINGLE_SAMPLE` one
+    at batch 1, else its :data:`SHIPPED` one; a class with none raises :class:`CalibrationError` naming the classes
+    that have one."""
     kind = hardware_class(hardware)
     if kind not in SHIPPED:
         shipped = ", ".join(f"{name} ({DESCRIPTIONS[name]})" for name in SHIPPED)
@@ -91,6 +107,8 @@ def shipped_name(hardware: HardwareSpec | HardwareKind | str | None, framework: 
     family, _ = normalize_framework(framework)
     if family is not None and family.casefold() in {name.casefold() for name in LATENCY_FRAMEWORKS.get(kind, ())}:
         return LATENCY_NAME
+    if batch == 1 and kind in SINGLE_SAMPLE:
+        return SINGLE_SAMPLE[kind]
     return SHIPPED[kind]
 
 
@@ -98,19 +116,19 @@ def _packaged(name: str, suffix: str) -> str:
     return (resources.files("rooflinekit") / "calibrations" / f"{name}{suffix}").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=len(set(SHIPPED.values())))
+@lru_cache(maxsize=len({*SHIPPED.values(), LATENCY_NAME, *SINGLE_SAMPLE.values()}))
 def _default_json(name: str) -> str:
     return _packaged(name, ".json")
 
 
 def default_calibration(hardware: HardwareSpec | HardwareKind | str | None = None,
-                        framework: str | None = None) -> CalibratedPredictor:
+                        framework: str | None = None, batch: int | None = None) -> CalibratedPredictor:
     """A fresh copy of the calibration shipped for ``hardware``'s class (a spec, kind or class name; None: the
-    MCU one) and the stack ``framework`` (:func:`shipped_name`), carrying its regime as ``regime_`` (module
-    docstring)."""
+    MCU one), the stack ``framework`` and ``batch`` samples (:func:`shipped_name`), carrying its regime as
+    ``regime_`` (module docstring)."""
     from rooflinekit.compare.calibrate.regime import read_calibration
 
-    return read_calibration(_default_json(shipped_name(hardware, framework)))
+    return read_calibration(_default_json(shipped_name(hardware, framework, batch)))
 
 
 def default_features(hardware: HardwareSpec | HardwareKind | str | None = None,

@@ -121,7 +121,8 @@ class CalibrationRegime:
 
     def summary(self) -> str:
         """One line: the regime's name, what it measured and its costing."""
-        return (f"{self.name} ({self.description}; costed at {self.batch} samples per accelerator, "
+        samples = "1 sample" if self.batch == 1 else f"{self.batch} samples"
+        return (f"{self.name} ({self.description}; costed at {samples} per accelerator, "
                 f"{self.traffic.replace('_', ' ')} traffic)")
 
 
@@ -221,7 +222,8 @@ def outside_message(regime: CalibrationRegime, network: str, hardware: str, batc
             f"the calibrated estimate is {batch} sample(s) at the calibrated sustained throughput (costed at batch "
             f"{regime.batch} and scaled), an optimistic figure for the latency of a lone batch of {batch}, which "
             "launch, host and weight-streaming overheads the calibration never saw dominate; its interval covers "
-            f"throughput at batch >= {regime.batch}, not that latency; for a GPU's latency under PyTorch, "
+            f"throughput at batch >= {regime.batch}, not that latency; batch 1 gets the MLPerf Inference "
+            "SingleStream calibration of a lone sample's latency, and for a GPU's latency under PyTorch, "
             "--framework PyTorch (API: framework=\"PyTorch\") selects the eager-latency calibration")
 
 

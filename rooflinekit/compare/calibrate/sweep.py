@@ -117,8 +117,8 @@ def calibrated_columns(table: pd.DataFrame, networks: Sequence[NetworkSpec | Cou
     networks, hardware, precisions, batches
         The sweep's arguments, resolved (specs, counted networks and grids).
     calibration : CalibratedPredictor, str, Path or None
-        As :func:`rooflinekit.predict` takes it; None: the calibration shipped for each row's hardware class and
-        ``framework`` (:func:`~.defaults.shipped_name`).
+        As :func:`rooflinekit.predict` takes it; None: the calibration shipped for each row's hardware class,
+        ``framework`` and batch (:func:`~.defaults.shipped_name`: batch 1 on a GPU or NPU is the SingleStream one).
     framework, framework_version : str, optional
         The software stack whose factors are used (None: the calibration's default keying); ``framework`` also
         chooses the shipped calibration of a GPU (PyTorch: the eager-latency one).
@@ -165,42 +165,52 @@ def calibrated_columns(table: pd.DataFrame, networks: Sequence[NetworkSpec | Cou
     ok = (table["status"] == "ok").to_numpy()
     templates = [hw.template if isinstance(hw, HardwareGrid) else hw for hw in hardware]
     given = None if calibration is None or not templates else _calibration(calibration, templates[0])
-    groups: dict[int, tuple[CalibratedPredictor, list[int]]] = {}  # id(model) -> model and hardware indices
+    # id(model) -> the model, its hardware indices and its rows (a shipped one is chosen per hardware and batch)
+    groups: dict[int, tuple[CalibratedPredictor, list[int], np.ndarray]] = {}
     shipped: dict[str, CalibratedPredictor] = {}  # shipped calibration's file stem -> it, read once
+    sizes = table["batch"].to_numpy()  # each row's samples per batch
     for h, spec in enumerate(templates):
-        try:
-            model = given or _shipped(spec, framework, shipped)
-        except RooflineError as exc:
-            for row in np.flatnonzero(ok & np.isin(config_of, [c for c, (e, _) in enumerate(configs) if e == h])):
-                out.leave(int(row), str(exc))
-            continue
-        groups.setdefault(id(model), (model, []))[1].append(h)
-    for model, members in groups.values():
+        on_h = ok & np.isin(config_of, [c for c, (e, _) in enumerate(configs) if e == h])
+        for size in sorted({int(b) for b in sizes[on_h]}):
+            at = on_h & (sizes == size)
+            try:
+                model = given or _shipped(spec, framework, size, shipped)
+            except RooflineError as exc:
+                for row in np.flatnonzero(at):
+                    out.leave(int(row), str(exc))
+                continue
+            _, members, mask = groups.setdefault(id(model), (model, [], np.zeros(n, dtype=bool)))
+            if h not in members:
+                members.append(h)
+            mask |= at
+    for model, members, mask in groups.values():
         _calibrate_group(out, model, members, networks, hardware, precisions, batches, configs,
-                         (net_of, prec_of, config_of, batch_of), ok, framework, framework_version, conventions,
+                         (net_of, prec_of, config_of, batch_of), mask, framework, framework_version, conventions,
                          counters)
     _warn_left(out, ok)
     return _with_columns(table, out, ok)
 
 
-def _shipped(spec: HardwareSpec, framework: str | None, cache: dict[str, CalibratedPredictor]) -> CalibratedPredictor:
-    """The calibration shipped for ``spec``'s class and the stack ``framework``
+def _shipped(spec: HardwareSpec, framework: str | None, batch: int,
+             cache: dict[str, CalibratedPredictor]) -> CalibratedPredictor:
+    """The calibration shipped for ``spec``'s class, the stack ``framework`` and ``batch`` samples
     (:func:`~.defaults.shipped_name`), read once per calibration into ``cache`` (keyed by its file stem)."""
     from rooflinekit.compare.calibrate.defaults import default_calibration, shipped_name
 
-    name = shipped_name(spec, framework)
+    name = shipped_name(spec, framework, batch)
     if name not in cache:
-        cache[name] = default_calibration(spec, framework)
+        cache[name] = default_calibration(spec, framework, batch)
     return cache[name]
 
 
 def _calibrate_group(out: _Estimates, model: CalibratedPredictor, members: list[int],
                      networks: Sequence[NetworkSpec | CountedNetwork], hardware: Sequence[HardwareSpec | HardwareGrid],
                      precisions: Sequence[Precision | str | None], batches: Sequence[int | None],
-                     configs: list[tuple[int, int]], index: tuple[np.ndarray, ...], ok: np.ndarray,
+                     configs: list[tuple[int, int]], index: tuple[np.ndarray, ...], mask: np.ndarray,
                      framework: str | None, framework_version: str | None, conventions: CountingConventions,
                      counters: CounterRegistry) -> None:
-    """Fill ``out`` for the rows on the hardware ``members`` (indices into ``hardware``) with ``model``."""
+    """Fill ``out`` for the rows of ``mask`` (predicted rows on the hardware ``members``, indices into ``hardware``,
+    whose calibration is ``model``) with ``model``."""
     from rooflinekit.api import _regime_network
     from rooflinekit.roofline import predictor
 
@@ -209,7 +219,7 @@ def _calibrate_group(out: _Estimates, model: CalibratedPredictor, members: list[
     conventions_of = None if regime is None else conventions_module(regime.conventions)
     chosen = [c for c, (h, _) in enumerate(configs) if h in members]
     position = {c: k for k, c in enumerate(chosen)}  # config -> position among the group's configs
-    rows = np.flatnonzero(ok & np.isin(config_of, chosen))
+    rows = np.flatnonzero(mask & np.isin(config_of, chosen))
     if not len(rows):
         return
     costed_networks, network_notes = [], []
@@ -388,7 +398,8 @@ def _scale(out: _Estimates, done: pd.DataFrame, regime: Any) -> None:
                       f"{regime.summary()}: latency_s is the batch's samples at the calibrated "
                       f"sustained throughput (costed at batch {regime.batch} and scaled), an optimistic figure for "
                       "the latency of a lone batch; their intervals cover throughput at batch >= "
-                      f"{regime.batch}, not that latency", CalibrationWarning, stacklevel=caller_stacklevel())
+                      f"{regime.batch}, not that latency (batch 1 gets the MLPerf Inference SingleStream "
+                      "calibration of a lone sample's latency)", CalibrationWarning, stacklevel=caller_stacklevel())
 
 
 @dataclass
