@@ -304,6 +304,8 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
                             device=keys.get("catalog_hardware"))
     notes += _extrapolation_notes(calibration, network.name, hardware, estimate)
     if costed == batch:
+        if estimate.latency_s < estimate.bound_latency_s:
+            notes.append(no_bound_note(estimate.latency_s, estimate.bound_latency_s, calibration.traffic))
         return estimate, tuple(notes + system_notes(hardware, keys.get("catalog_hardware"), estimate))
     bound_s = float(class_layers(network, hardware, precision, batch, calibration.traffic,
                                  op_classes=calibration.op_classes)["time_s"].sum())
@@ -339,6 +341,15 @@ def below_bound_note(latency_s: float, bound_s: float, batch: int) -> str:
             f"({si(bound_s, 's')}, the weights read once per batch of {batch}; efficiency_pct "
             f"{100 * bound_s / latency_s:.0f} % > 100 %): it is {batch} sample(s)' share of the sustained stream, "
             f"not a latency a lone batch of {batch} reaches unless its weights stay on chip between batches")
+
+
+def no_bound_note(latency_s: float, bound_s: float, traffic: str) -> str:
+    """The note of an estimate ``latency_s`` (s) in its regime below ``bound_s`` (s), the roofline it scales:
+    efficiency_pct = 100 x bound_s / latency_s > 100 %, so that roofline (``traffic``) is no bound there."""
+    return (f"latency_s {si(latency_s, 's')} is below the roofline it scales ({si(bound_s, 's')}, "
+            f"{traffic.replace('_', ' ')} traffic; efficiency_pct {100 * bound_s / latency_s:.0f} % > 100 %): the "
+            "calibration's records of such devices ran faster than that roofline (what it reads from memory kept "
+            "on chip, or a narrower type than costed), so here it is no bound")
 
 
 def _extrapolation_notes(calibration: CalibratedPredictor, network: str, hardware: HardwareSpec,

@@ -48,7 +48,8 @@ from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, class_times_
 from rooflinekit.compare.calibrate.model import NO_RECORD_WARNING, CalibratedPredictor
 from rooflinekit.compare.calibrate.extrapolation import device_range_notes, network_out_of_range, network_range_notes
 from rooflinekit.compare.calibrate.regime import (
-    batch_note, below_bound_note, conventions_module, interval_notes, regime_of, stack_note, system_notes,
+    batch_note, below_bound_note, conventions_module, interval_notes, no_bound_note, regime_of, stack_note,
+    system_notes,
 )
 from rooflinekit.compare.calibrate.releases import normalize_version
 from rooflinekit.compare.calibrate.workflow import CalibratedPrediction
@@ -428,7 +429,8 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
     conventions' workload note, a widened interval (:func:`~.regime.interval_notes`), a device beyond the
     calibration's devices (:func:`~.extrapolation.device_range_notes`), a network beyond its records' work per
     kernel (the row's ``macs`` / ``kernels`` at the costed batch, :func:`~.extrapolation.network_range_notes`), a
-    scaled estimate below the bound of a lone batch and a system's throughput (:func:`~.regime.system_notes`); the
+    scaled estimate below the bound of a lone batch or an estimate in its regime below the roofline it scales
+    (:func:`~.regime.no_bound_note`) and a system's throughput (:func:`~.regime.system_notes`); the
     release whose factors were used when it is not the one asked for. Each note that repeats across rows is built
     once. One warning for the rows whose device extrapolates, one for the rows whose network does and one for the
     rows whose levels fell back."""
@@ -466,8 +468,9 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
                                                         costed, macs, kernels))
         notes += work
         unlike += bool(work)
-        if regime is not None and asked < costed and out.latency[row] < out.bound[row]:
-            notes.append(below_bound_note(float(out.latency[row]), float(out.bound[row]), asked))
+        if regime is not None and out.latency[row] < out.bound[row]:
+            notes.append(below_bound_note(float(out.latency[row]), float(out.bound[row]), asked) if asked < costed
+                         else no_bound_note(float(out.latency[row]), float(out.bound[row]), model.traffic))
         if regime is not None and spec.interconnect is not None:
             notes += system_notes(spec, given.devices.get(row), _share(out, row, spec, precision, asked))
         release = out.releases[row]
