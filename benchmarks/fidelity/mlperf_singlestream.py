@@ -121,23 +121,6 @@ PREDICTORS = ("roofline", "naive", "calibrated", "offline_scaled")
 CLASSES = ("GPU", "NPU")
 
 
-def select(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(kept, left_out)``: SingleStream rows of the three networks at the spec's operating mode; every other
-    loaded row with a ``reason``."""
-    reasons = pd.Series("", index=records.index)
-    reasons[records.network == "3d-unet"] = (
-        "3d-unet: a sample is a CT volume of case-dependent size (a varying number of 128^3 patches), not in the "
-        "table")
-    reasons[records.network.isin(("gptj-6b", "llama2-70b"))] = (
-        "LLM tokens/s: prefill and decode phases, not this per-sample scheme")
-    reasons[(reasons == "") & ~records.network.isin(offline.NETWORKS)] = "benchmark not scored here"
-    reasons[(reasons == "") & (records.scenario != "SingleStream")] = (
-        "Offline: large-batch throughput, the regime of the shipped Offline calibration, not batch-1 latency")
-    reasons[(reasons == "") & (records.operating_mode == "MaxQ")] = (
-        "MaxQ: power-capped clocks, not the operating mode the spec describes")
-    return records[reasons == ""], records[reasons != ""].assign(reason=reasons[reasons != ""])
-
-
 def featurize(records: pd.DataFrame, traffic: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(features, skipped)``: SingleStream rows costed at batch 1 with ``traffic`` and keyed as the module
     docstring says (``latency_s``: the p90 latency of one sample, s)."""
@@ -165,7 +148,7 @@ def load_features(data: Path = DATA) -> tuple[dict[str, pd.DataFrame], pd.DataFr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded = load_mlperf_inference(data)
-        kept, left_out = select(loaded.records)
+        kept, left_out = offline.select(loaded.records, scenario="SingleStream")
         features, unresolved = {}, pd.DataFrame()
         for traffic in TRAFFICS:
             features[traffic], unresolved = featurize(kept, traffic)

@@ -90,9 +90,17 @@ def _networks() -> dict[tuple[str, str], LayerNetwork]:
     return index
 
 
-def select(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(kept, left_out)``: Offline rows of the three networks at the spec's operating mode; the rest with a
-    ``reason``."""
+SCENARIO_REASONS = {
+    "Offline": "Offline: large-batch throughput, the regime of the shipped Offline calibration, not batch-1 latency",
+    "SingleStream": "SingleStream: batch-1 latency, a launch-overhead regime this Offline throughput scheme does not "
+                    "model",
+}
+"""Why a row of each scenario is left out of the other scenario's scheme."""
+
+
+def select(records: pd.DataFrame, scenario: str = "Offline") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(kept, left_out)``: the ``scenario`` rows (``Offline``, or ``SingleStream`` for the batch-1 latency
+    calibration) of the three networks at the spec's operating mode; the rest with a ``reason``."""
     reasons = pd.Series("", index=records.index)
     reasons[records.network == "3d-unet"] = (
         "3d-unet: a sample is a CT volume of case-dependent size (a varying number of 128^3 patches), not in the "
@@ -100,8 +108,8 @@ def select(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     reasons[records.network.isin(("gptj-6b", "llama2-70b"))] = (
         "LLM tokens/s: prefill and decode phases, not this per-sample scheme")
     reasons[(reasons == "") & ~records.network.isin(NETWORKS)] = "benchmark not scored here"
-    reasons[(reasons == "") & (records.scenario != "Offline")] = (
-        "SingleStream: batch-1 latency, a launch-overhead regime this Offline throughput scheme does not model")
+    other = (reasons == "") & (records.scenario != scenario)
+    reasons[other] = records.scenario[other].map(SCENARIO_REASONS)
     reasons[(reasons == "") & (records.operating_mode == "MaxQ")] = (
         "MaxQ: power-capped clocks, not the operating mode the spec describes")
     return records[reasons == ""], records[reasons != ""].assign(reason=reasons[reasons != ""])
