@@ -228,13 +228,13 @@ def _calibrate_group(out: _Estimates, model: CalibratedPredictor, members: list[
         layered, notes = _regime_network(network, model, conventions, counters)
         costed_networks.append(layered)
         network_notes.append(notes)
+    used = np.unique(batch_of[rows])  # the batches of the group's rows (another calibration may cost the others)
     with warnings.catch_warnings():  # the sweep itself warned of capacities and idle grid axes
         warnings.simplefilter("ignore")
-        bound = predictor.sweep(costed_networks, [hardware[h] for h in members], precisions, batches, "layer",
-                                model.traffic, conventions, counters, False)
-    n_b = len(batches)
+        bound = predictor.sweep(costed_networks, [hardware[h] for h in members], precisions,
+                                [batches[b] for b in used], "layer", model.traffic, conventions, counters, False)
     at = ((net_of[rows] * len(precisions) + prec_of[rows]) * len(chosen)
-          + np.array([position[c] for c in config_of[rows]])) * n_b + batch_of[rows]
+          + np.array([position[c] for c in config_of[rows]])) * len(used) + np.searchsorted(used, batch_of[rows])
     status = bound["status"].to_numpy(dtype=object)[at]
     bound_notes = dict(zip(rows.tolist(), bound["notes"].to_numpy(dtype=object)[at]))
     labels = bound["precision"].to_numpy(dtype=object)[at]
