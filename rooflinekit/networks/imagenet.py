@@ -33,7 +33,7 @@ from typing import Callable
 
 from rooflinekit.descriptors import LayerNetwork, Precision
 from rooflinekit.errors import SpecError, UnknownNameError
-from rooflinekit.networks.mlperf import RESNET_STAGES, _Graph
+from rooflinekit.networks.mlperf import RESNET_STAGES, LayerGraph
 
 IMAGENET_CLASSES = 1000
 TASK = "ImageNet classification"
@@ -44,7 +44,7 @@ def _check_batch(batch: int) -> None:
         raise SpecError(f"batch must be a positive integer, got {batch!r}")
 
 
-def _pool(g: _Graph, name: str, src: str, op: str, kernel: int, stride: int, pad: int = 0,
+def _pool(g: LayerGraph, name: str, src: str, op: str, kernel: int, stride: int, pad: int = 0,
           ceil_mode: bool = False) -> str:
     """A ``max_pool`` or ``avg_pool``; output side ``floor((S + 2p - k) / s) + 1`` (``ceil`` with ``ceil_mode``,
     Caffe's rounding)."""
@@ -55,7 +55,7 @@ def _pool(g: _Graph, name: str, src: str, op: str, kernel: int, stride: int, pad
                  pads=(pad,) * 4, ceil_mode=ceil_mode)
 
 
-def _classifier(g: _Graph, src: str, classes: int, softmax: bool) -> None:
+def _classifier(g: LayerGraph, src: str, classes: int, softmax: bool) -> None:
     """Global average pooling, flatten, a fully connected layer with bias to ``classes`` (``C * classes`` MACs),
     and a softmax when the network's definition ends with one."""
     b, c, *_ = g.shapes[src]
@@ -66,14 +66,14 @@ def _classifier(g: _Graph, src: str, classes: int, softmax: bool) -> None:
         g.add("head.softmax", "softmax", (x,), (b, classes), axis=-1)
 
 
-def _network(g: _Graph, name: str, batch: int, precision: str, source: str) -> LayerNetwork:
+def _network(g: LayerGraph, name: str, batch: int, precision: str, source: str) -> LayerNetwork:
     return LayerNetwork(name=name, task=TASK, batch=batch, precision=Precision.parse(precision),
                         layers=tuple(g.layers), source=source)
 
 
 # --- ResNet-50 v1 --------------------------------------------------------------------------------------------------
 
-def _bottleneck_v1(g: _Graph, name: str, src: str, planes: int, stride: int, downsample: bool) -> str:
+def _bottleneck_v1(g: LayerGraph, name: str, src: str, planes: int, stride: int, downsample: bool) -> str:
     """A ResNet v1 bottleneck: 1x1 (stride ``stride``) -> 3x3 -> 1x1 to ``4 * planes``, plus the shortcut (a strided
     1x1 conv in the first block of a stage), add, relu."""
     y = g.conv(f"{name}.conv1", src, planes, 1, stride, relu=True)
@@ -113,7 +113,7 @@ def resnet50_v1(batch: int = 1, precision: str = "int8", fold_bn: bool = False) 
         (25,530,472 with ``fold_bn``).
     """
     _check_batch(batch)
-    g = _Graph(batch, fold_bn)
+    g = LayerGraph(batch, fold_bn)
     g.shapes["input"] = (batch, 3, 224, 224)
     x = g.conv("conv1", "input", 64, 7, 2, relu=True)
     x = _pool(g, "maxpool", x, "max_pool", 3, 2, pad=1)
@@ -143,7 +143,7 @@ LRN_SIZE = 5
 """Channels in GoogLeNet's local response normalization window (BVLC GoogLeNet ``local_size``)."""
 
 
-def _inception(g: _Graph, name: str, src: str, n1: int, n3r: int, n3: int, n5r: int, n5: int, proj: int) -> str:
+def _inception(g: LayerGraph, name: str, src: str, n1: int, n3r: int, n3: int, n5r: int, n5: int, proj: int) -> str:
     """An Inception module: 1x1; 1x1 -> 3x3; 1x1 -> 5x5; max pool 3x3/1 -> 1x1; each conv with bias and relu; the
     four branches concatenated over channels. MACs ``H W (C (n1 + n3r + n5r + proj) + 9 n3r n3 + 25 n5r n5)``."""
     b1 = g.conv(f"{name}.1x1", src, n1, 1, relu=True)
@@ -185,7 +185,7 @@ def googlenet_v1(batch: int = 1, precision: str = "int8") -> LayerNetwork:
         image (the fc layer holds 1,025,000 of them; QuTiBench's 6 M weights match the other 5,973,552).
     """
     _check_batch(batch)
-    g = _Graph(batch, fold_bn=True)
+    g = LayerGraph(batch, fold_bn=True)
     g.shapes["input"] = (batch, 3, 224, 224)
     x = g.conv("conv1", "input", 64, 7, 2, relu=True)
     x = _pool(g, "pool1", x, "max_pool", 3, 2, ceil_mode=True)
@@ -260,7 +260,7 @@ def mobilenet_v1(batch: int = 1, precision: str = "int8", width: float = 1.0, re
         raise SpecError(f"width must be a number with int(32 * width) >= 1 (the paper uses 1.0, 0.75, 0.5, 0.25), "
                         f"got {width!r}")
     width = float(width)
-    g = _Graph(batch, fold_bn)
+    g = LayerGraph(batch, fold_bn)
     g.shapes["input"] = (batch, 3, resolution, resolution)
     x = g.conv("conv1", "input", int(32 * width), 3, 2, relu=True)
     for index, (channels, stride) in enumerate(MOBILENET_V1_BLOCKS, start=1):
@@ -303,7 +303,7 @@ def _round_filters(filters: int, width: float) -> int:
     return int(rounded + DEPTH_DIVISOR if rounded < 0.9 * scaled else rounded)
 
 
-def _edgetpu_block(g: _Graph, name: str, src: str, kernel: int, stride: int, expand: int, in_filters: int,
+def _edgetpu_block(g: LayerGraph, name: str, src: str, kernel: int, stride: int, expand: int, in_filters: int,
                    out_filters: int, fused: bool, skip: bool) -> str:
     """One block of tensorflow/tpu's ``efficientnet_model.py``, each conv followed by batch norm, relu except after
     the projection.
@@ -374,7 +374,7 @@ def efficientnet_edgetpu(size: str = "S", batch: int = 1, precision: str = "int8
         raise SpecError(f"EfficientNet-EdgeTPU size must be one of {', '.join(EDGETPU_SIZES)}, got {size!r}")
     _check_batch(batch)
     width, depth, resolution = EDGETPU_SIZES[key]
-    g = _Graph(batch, fold_bn)
+    g = LayerGraph(batch, fold_bn)
     g.shapes["input"] = (batch, 3, resolution, resolution)
     x = g.conv("stem", "input", _round_filters(EDGETPU_STEM, width), 3, 2, relu=True)
     index = 0

@@ -89,8 +89,9 @@ RESNET_STAGES = ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))
 """(planes, blocks, stride) of the four bottleneck stages of ResNet-50 / ResNeXt-50; output channels 4 x planes."""
 
 
-class _Graph:
-    """Layers under construction at batch ``batch`` (channels-first), with the shapes of named tensors."""
+class LayerGraph:
+    """Layers under construction at batch ``batch`` (channels-first), with the shapes of named tensors: the
+    builder the MLPerf and ImageNet network modules share."""
 
     def __init__(self, batch: int, fold_bn: bool) -> None:
         self.batch = batch
@@ -144,7 +145,7 @@ class _Graph:
                         bias=True)
 
 
-def _bottleneck(g: _Graph, name: str, src: str, planes: int, stride: int, groups: int, width_per_group: int,
+def _bottleneck(g: LayerGraph, name: str, src: str, planes: int, stride: int, groups: int, width_per_group: int,
                 downsample: bool) -> str:
     """A torchvision bottleneck (v1.5: the stride on the 3x3 conv): 1x1 -> 3x3 (groups) -> 1x1, plus the
     shortcut (a strided 1x1 conv in the first block of a stage), add, relu. Width ``planes * width_per_group / 64 *
@@ -158,7 +159,7 @@ def _bottleneck(g: _Graph, name: str, src: str, planes: int, stride: int, groups
     return g.add(f"{name}.relu", "relu", (y,), g.shapes[y])
 
 
-def _backbone(g: _Graph, groups: int, width_per_group: int) -> list[str]:
+def _backbone(g: LayerGraph, groups: int, width_per_group: int) -> list[str]:
     """Stem and the four stages; returns the outputs of stages 2, 3 and 4 (C3, C4, C5)."""
     x = g.conv("backbone.conv1", "input", 64, 7, 2, relu=True)
     b, c, h, w = g.shapes[x]
@@ -173,7 +174,7 @@ def _backbone(g: _Graph, groups: int, width_per_group: int) -> list[str]:
     return outputs[1:]
 
 
-def _fpn(g: _Graph, features: list[str]) -> list[str]:
+def _fpn(g: LayerGraph, features: list[str]) -> list[str]:
     """torchvision's FPN on C3-C5 (1x1 lateral convs, nearest 2x top-down upsampling and adds, 3x3 output convs)
     and ``LastLevelP6P7(256, 256)``: P6 = conv 3x3/2 of P5, P7 = conv 3x3/2 of relu(P6). Returns P3-P7."""
     laterals = [g.fpn_conv(f"fpn.inner{level}", c, 1) for level, c in zip((3, 4, 5), features)]
@@ -189,7 +190,7 @@ def _fpn(g: _Graph, features: list[str]) -> list[str]:
     return levels + [p6, p7]
 
 
-def _heads(g: _Graph, levels: list[str], classes: int) -> None:
+def _heads(g: LayerGraph, levels: list[str], classes: int) -> None:
     """Classification and box-regression heads (4 x conv 3x3 256 + relu, then conv 3x3 to A*K or A*4) on every
     level, weights held by the P3 layers and shared by the others; each output permuted to (B, H*W*A, K) and
     concatenated over levels (as the reference model's forward)."""
@@ -255,7 +256,7 @@ def retinanet(batch: int = 1, precision: str = "int8", image_size: int = 800, cl
     if image_size < 128 or image_size % 32:
         raise SpecError(f"image_size must be a multiple of 32 of at least 128 pixels (the backbone strides 32x), "
                         f"got {image_size!r}")
-    g = _Graph(batch, fold_bn)
+    g = LayerGraph(batch, fold_bn)
     g.shapes["input"] = (batch, 3, image_size, image_size)
     _heads(g, _fpn(g, _backbone(g, groups, width_per_group)), classes)
     backbone = "ResNeXt50" if (groups, width_per_group) == (32, 4) else f"ResNet50-g{groups}x{width_per_group}" \
@@ -281,7 +282,7 @@ UNET_PATCH = 128
 """Side of the cubic sub-volume the KiTS19 sliding-window inference feeds the network (128^3 voxels)."""
 
 
-def _unet_conv(g: _Graph, name: str, src: str, channels: int, stride: int = 1) -> str:
+def _unet_conv(g: LayerGraph, name: str, src: str, channels: int, stride: int = 1) -> str:
     """Conv 3x3x3 (pad 1, no bias) -> instance norm (affine: scale and shift per channel) -> relu."""
     b, c, *spatial = g.shapes[src]
     out = (b, channels, *[(s + 2 - 3) // stride + 1 for s in spatial])
@@ -328,7 +329,7 @@ def unet3d(batch: int = 1, precision: str = "int8", patch: int = UNET_PATCH, cla
         raise SpecError(f"batch must be a positive integer, got {batch!r}")
     if patch < 32 or patch % 32:
         raise SpecError(f"patch must be a multiple of 32 voxels (five stride-2 levels), got {patch!r}")
-    g = _Graph(batch, fold_bn=False)
+    g = LayerGraph(batch, fold_bn=False)
     g.shapes["input"] = (batch, 1, patch, patch, patch)
     x = _unet_conv(g, "input_block.conv1", "input", UNET_FILTERS[0])
     x = _unet_conv(g, "input_block.conv2", x, UNET_FILTERS[0])
