@@ -41,13 +41,12 @@ sys.path.insert(0, str(REPO / "benchmarks" / "fidelity"))
 import mlperf_singlestream as singlestream  # noqa: E402
 
 from rooflinekit.compare.calibrate import CalibratedPredictor, CalibrationWarning  # noqa: E402
+from rooflinekit.compare.calibrate.defaults import SINGLESTREAM_NAME as NAME  # noqa: E402
 from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX  # noqa: E402
 from rooflinekit.compare.calibrate.regime import CalibrationRegime, calibration_json, with_regime  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "mlperf_inference"
 OUT = REPO / "rooflinekit" / "calibrations"
-NAME = "mlperf_singlestream"
-"""The file stem of the two files written."""
 KEEP = ("hardware", "network", "precision", "batch", "framework", "framework_version", "latency_s", "round",
         "submitter", "system", "benchmark", "scenario", "n_accelerators", "engines_used", "source",
         "catalog_hardware", "hardware_class", "core_family", "spec_clock_hz", "macs", "roofline_latency_s",
