@@ -177,6 +177,16 @@ def test_from_typed_reports_invalid_attrs_as_validation_does():
     assert str(built.value) == str(validated.value) and built.value.field == validated.value.field == "attrs"
 
 
+def test_layers_built_from_typed_fields_share_their_fields_set_and_copies_do_not():
+    first, second = Layer.from_typed(_typed_fields()), Layer.from_typed(_typed_fields(name="d"))
+    assert first.model_fields_set is second.model_fields_set  # one set for many layers: memory
+    copied = first.model_copy(update={"state": ()})  # pydantic adds "state" to the copy's set only
+    assert "state" in copied.model_fields_set and "state" not in second.model_fields_set
+    with pytest.raises(ValidationError):
+        first.state = ()  # frozen: nothing adds to the shared set
+    assert "state" not in first.model_fields_set
+
+
 def test_normalized_attrs_are_returned_at_once_for_their_kind():
     normalized = frozen_attrs("conv", {"kernel_shape": [3, 3], "groups": 2, "bias": False})
     assert frozen_attrs("conv", normalized) is normalized

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from typing import Annotated, Any, Callable, Literal, Union, cast
+from typing import Annotated, Any, Callable, Iterable, Literal, Union, cast
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic import ValidationInfo
@@ -23,6 +23,25 @@ from rooflinekit.descriptors.dtypes import DType
 from rooflinekit.errors import PrecisionError, SpecError
 
 Shape = tuple[int, ...]
+
+
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+"""One ``__pydantic_fields_set__`` per distinct set of field names, shared by the descriptors built from trusted
+fields (:meth:`TensorSpec.from_typed`, :meth:`Layer.from_typed`)."""
+
+
+def _shared_fields_set(names: Iterable[str]) -> set[str]:
+    """The shared set of ``names``, the value pydantic keeps as a model's explicitly set fields.
+
+    A set costs about 200-400 bytes, as much as a layer's field dict; an imported graph holds a few distinct ones
+    for its thousands of layers and tensor specs. Sharing is safe for these frozen models: pydantic adds to the
+    set only in ``__setattr__`` (refused, the models are frozen) and in ``model_copy(update=...)``, after copying it.
+    """
+    key = frozenset(names)
+    shared = _FIELDS_SETS.get(key)
+    if shared is None:
+        shared = _FIELDS_SETS[key] = set(key)
+    return shared
 
 
 def _check_shape(shape: Shape) -> Shape:
@@ -78,7 +97,7 @@ class TensorSpec(Frozen):
             return cls.model_validate(fields)
         spec = cls.__new__(cls)
         object.__setattr__(spec, "__dict__", {"shape": shape, "dtype": dtype, "nbytes": nbytes})  # field order
-        object.__setattr__(spec, "__pydantic_fields_set__", set(fields))
+        object.__setattr__(spec, "__pydantic_fields_set__", _shared_fields_set(fields))
         object.__setattr__(spec, "__pydantic_extra__", None)
         object.__setattr__(spec, "__pydantic_private__", None)
         return spec
@@ -245,7 +264,7 @@ class Layer(Frozen):
         layer = cls.__new__(cls)
         values = {**_DEFAULTS, **fields, "attrs": stored}  # in field order: the defaults' keys come first
         object.__setattr__(layer, "__dict__", values)
-        object.__setattr__(layer, "__pydantic_fields_set__", set(fields))
+        object.__setattr__(layer, "__pydantic_fields_set__", _shared_fields_set(fields))
         object.__setattr__(layer, "__pydantic_extra__", None)
         object.__setattr__(layer, "__pydantic_private__", None)
         return layer
