@@ -328,3 +328,22 @@ def test_cli_sweep_calibrated_prints_the_calibrated_columns(capsys, tmp_path):
     first = text.splitlines()[0].split()  # which estimate, then the latency with its interval, after the keys
     assert first[:8] == ["network", "hardware", "precision", "batch", "estimate", "latency_s", "latency_interval_low_s",
                          "latency_interval_high_s"]
+
+
+def test_batches_above_the_singlestream_regime_are_predicts_costed_as_asked_with_one_warning():
+    """A sweep given the batch-1 calibration by name: batch 1 is in its regime; batches 2 and 8 lie above it (its
+    records held one sample per query), costed as asked (not scaled), with predict's notes and one warning."""
+    singlestream = default_calibration("GPU", batch=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = rk.sweep(["ResNet-50"], ["NVIDIA L4"], [None], [1, 2, 8], calibration=singlestream,
+                         framework="TensorRT")
+    for _, row in table.iterrows():
+        _assert_row_is_prediction(row, _predicted(row, calibration=singlestream, framework="TensorRT"))
+        assert row.notes == _predicted(row, calibration=singlestream, framework="TensorRT").notes
+        above = f"outside the calibration regime (batch {row.batch} > 1)"
+        assert any(note.startswith(above) for note in row.notes) == (row.batch > 1)
+    assert sum("above the calibration regime's largest" in str(w.message) and str(w.message).startswith("2 ")
+               for w in caught) == 1
+    one, eight = (table[table.batch == b].iloc[0] for b in (1, 8))
+    assert one.latency_s < eight.latency_s < 8 * one.latency_s  # one call of 8: per-call costs paid once

@@ -196,6 +196,16 @@ def test_json_round_trip_keeps_factors_and_regime():
         CalibrationRegime.from_dict({**data["regime"], "conventions": "elsewhere"})
 
 
+def test_a_regime_ends_above_only_when_its_file_says_so():
+    offline, single = regime_of(default_calibration("GPU")), regime_of(default_calibration("GPU", batch=1))
+    assert "batch_max" not in offline.to_dict() and offline.batch_max is None  # Offline: any batch >= 64
+    assert [offline.contains(b) for b in (1, 63, 64, 4096)] == [False, False, True, True]
+    assert single.to_dict()["batch_max"] == 1 and [single.contains(b) for b in (1, 2)] == [True, False]
+    assert CalibrationRegime.from_dict(single.to_dict()) == single
+    with pytest.raises(CalibrationError, match=r"batch_max \(1\) is below its batch \(64\)"):
+        CalibrationRegime.from_dict({**offline.to_dict(), "batch_max": 1})
+
+
 def test_refitting_the_shipped_records_reproduces_the_shipped_factors():
     shipped = default_calibration("NPU")
     with warnings.catch_warnings():

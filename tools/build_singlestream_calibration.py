@@ -61,7 +61,8 @@ def regime(features: pd.DataFrame, traffic: str) -> CalibrationRegime:
     return CalibrationRegime(
         name="MLPerf Inference SingleStream",
         description="90th-percentile latency of one sample, queries issued one at a time",
-        batch=singlestream.BATCH, traffic=traffic, conventions="mlperf_inference_offline",
+        batch=singlestream.BATCH, batch_max=singlestream.BATCH, traffic=traffic,
+        conventions="mlperf_inference_offline",
         records=(f"{len(features)} closed-division SingleStream results ({classes}) of ResNet-50, RetinaNet and "
                  f"BERT-Large, rounds {', '.join(rounds)}"))
 

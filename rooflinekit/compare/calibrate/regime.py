@@ -27,6 +27,13 @@ note says so). Refusing would hide the one number the calibration does know (the
 an error on every default call (``batch`` defaults to 1); the warning names the regime instead, once per
 prediction, as a :class:`~.model.CalibrationWarning`.
 
+A regime can also end above: the MLPerf Inference SingleStream calibration's records each held one sample per
+query (``batch`` = ``batch_max`` = 1), so a request of B > ``batch_max`` samples is outside it too. Nothing scales
+there: the batch is costed as one call of B samples with the factors of those records (per-call and per-kernel
+overheads paid once per call), an extrapolation that a warning and the prediction's notes name, its interval
+measured on lone samples only. ``calibrated=True`` without a ``calibration`` never asks it that (a batch of
+several samples gets the Offline calibration); naming the file does.
+
 A calibration carries its regime as the ``regime`` member of its JSON (:meth:`CalibrationRegime.to_dict`; the
 predictor's own fields are unchanged, so :func:`~.model.load_calibration` reads the file as before) and, once read
 (:func:`read_calibration`, :func:`load_regime_calibration`), as the predictor's ``regime_`` attribute.
@@ -92,6 +99,10 @@ class CalibrationRegime:
         Key of :data:`CONVENTIONS`: how a query is keyed (core family, stack) and which networks it is costed on.
     records : str
         The records the calibration was fitted on (benchmark, rounds, divisions, rows).
+    batch_max : int or None
+        The most samples per accelerator a record held (SingleStream: 1, one sample per query); a request with
+        more lies outside the regime. None (the default): no upper limit (Offline: every batch >= ``batch`` is a
+        sustained stream).
     """
 
     name: str
@@ -100,23 +111,36 @@ class CalibrationRegime:
     traffic: str
     conventions: str
     records: str
+    batch_max: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The regime as JSON-ready values."""
-        return dataclasses.asdict(self)
+        """The regime as JSON-ready values (``batch_max`` only when there is one)."""
+        values = dataclasses.asdict(self)
+        if self.batch_max is None:
+            del values["batch_max"]
+        return values
+
+    def contains(self, batch: int) -> bool:
+        """Whether a request of ``batch`` samples per accelerator lies in the regime: ``batch`` <= it <=
+        ``batch_max``."""
+        return self.batch <= batch and (self.batch_max is None or batch <= self.batch_max)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CalibrationRegime":
         """A regime from :meth:`to_dict` output; :class:`CalibrationError` naming what is missing or unknown."""
         try:
             regime = cls(str(data["name"]), str(data["description"]), int(data["batch"]), str(data["traffic"]),
-                         str(data["conventions"]), str(data["records"]))
+                         str(data["conventions"]), str(data["records"]),
+                         None if data.get("batch_max") is None else int(data["batch_max"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise CalibrationError(f"calibration regime incomplete or malformed ({type(exc).__name__}: {exc}); "
                                    "rebuild the calibration with its tools/ script") from None
         conventions_module(regime.conventions)
         if regime.batch < 1:
             raise CalibrationError(f"calibration regime batch must be >= 1 sample, got {regime.batch}")
+        if regime.batch_max is not None and regime.batch_max < regime.batch:
+            raise CalibrationError(f"calibration regime batch_max ({regime.batch_max}) is below its batch "
+                                   f"({regime.batch}); rebuild the calibration with its tools/ script")
         return regime
 
     def summary(self) -> str:
@@ -227,6 +251,15 @@ def outside_message(regime: CalibrationRegime, network: str, hardware: str, batc
             "--framework PyTorch (API: framework=\"PyTorch\") selects the eager-latency calibration")
 
 
+def above_message(regime: CalibrationRegime, network: str, hardware: str, batch: int) -> str:
+    """The warning of a request of ``batch`` samples above the regime's ``batch_max`` (module docstring)."""
+    return (f"{network} on {hardware} at batch {batch}: outside the calibration's regime, {regime.summary()}, whose "
+            f"records held at most {regime.batch_max} sample(s) per query; the estimate costs the batch as one call "
+            "with those records' factors, an extrapolation its interval (measured on such queries) does not cover; "
+            "without a calibration named, calibrated=True (--calibrated) gives a batch of several samples the "
+            "class's Offline throughput calibration")
+
+
 def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration: CalibratedPredictor,
                       framework: str | None = None, framework_version: str | None = None,
                       precision: str | None = None, batch: int = 1) -> tuple[CalibratedPrediction, tuple[str, ...]]:
@@ -267,7 +300,8 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     Warns
     -----
     CalibrationWarning
-        Once when B is below the regime's batch (:func:`outside_message`), once when the device extrapolates
+        Once when B is below the regime's batch (:func:`outside_message`) or above its ``batch_max``
+        (:func:`above_message`), once when the device extrapolates
         (:func:`~.extrapolation.extrapolation_message`), once when the network does
         (:func:`~.extrapolation.network_extrapolation_message`), and for every calibration level that was not
         calibrated or fell back.
@@ -291,6 +325,9 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     costed = max(batch, regime.batch)
     if batch < regime.batch:
         warnings.warn(outside_message(regime, network.name, hardware.name, batch), CalibrationWarning,
+                      stacklevel=caller_stacklevel())
+    elif not regime.contains(batch):
+        warnings.warn(above_message(regime, network.name, hardware.name, batch), CalibrationWarning,
                       stacklevel=caller_stacklevel())
     notes.append(batch_note(regime, batch))
     estimate = predict_with_calibration(network, hardware, calibration, framework, framework_version, precision,
@@ -326,11 +363,16 @@ def stack_note(calibration: CalibratedPredictor, stack: str, core_family: str, k
 
 def batch_note(regime: CalibrationRegime, batch: int) -> str:
     """The note placing a batch of ``batch`` samples in the ``regime`` (its batch and traffic; not the device): within
-    it, or below its batch, where ``latency_s`` is the samples' share of the sustained throughput."""
+    it, below its batch, where ``latency_s`` is the samples' share of the sustained throughput, or above its
+    ``batch_max``, where ``latency_s`` is one call of the batch with the factors of smaller queries."""
     if batch < regime.batch:
         return (f"outside the calibration regime (batch {batch} < {regime.batch}): latency_s is {batch} sample(s) at "
                 f"the calibrated sustained throughput of batch {regime.batch}, an optimistic figure for a lone "
                 "batch's latency")
+    if not regime.contains(batch):
+        return (f"outside the calibration regime (batch {batch} > {regime.batch_max}): latency_s is one call of "
+                f"{batch} samples with the factors of records of at most {regime.batch_max} sample(s) per query "
+                f"({regime.name}), an extrapolation its interval does not cover")
     return f"within the calibration regime: {regime.summary()}"
 
 

@@ -385,7 +385,8 @@ def _estimate_rows(out: _Estimates, model: CalibratedPredictor, features: pd.Dat
 
 def _scale(out: _Estimates, done: pd.DataFrame, regime: Any) -> None:
     """Per batch of B samples: ``fps = costed / L(costed)`` (samples/s), and below a regime's batch the latency
-    and interval (s) x B / costed, as :func:`~.regime.predict_in_regime` scales them; one warning for such rows."""
+    and interval (s) x B / costed, as :func:`~.regime.predict_in_regime` scales them; one warning for such rows,
+    and one for the rows above a regime's ``batch_max`` (costed as asked, not scaled)."""
     rows = done["row"].to_numpy()
     costed, asked = done["costed"].to_numpy(), done["asked"].to_numpy()
     out.fps[rows] = costed / out.latency[rows]
@@ -393,6 +394,14 @@ def _scale(out: _Estimates, done: pd.DataFrame, regime: Any) -> None:
     below = asked < costed
     for values in (out.latency, out.low, out.high):
         values[rows] = np.where(below, values[rows] * scale, values[rows])
+    above = asked > (np.inf if regime is None or regime.batch_max is None else regime.batch_max)
+    if above.any():
+        warnings.warn(f"{counted(int(above.sum()), 'calibrated row')} at a batch above the calibration regime's "
+                      f"largest, {regime.summary()}, whose records held at most {regime.batch_max} sample(s) per "
+                      "query: each batch is costed as one call with those records' factors, an extrapolation its "
+                      "interval does not cover; without a calibration named, calibrated=True gives a batch of several "
+                      "samples the class's Offline throughput calibration", CalibrationWarning,
+                      stacklevel=caller_stacklevel())
     if regime is not None and below.any():
         count = int(below.sum())
         warnings.warn(f"{counted(count, 'calibrated row')} at a batch below the calibration regime's, "
@@ -454,7 +463,7 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
             if key not in built:
                 built[key] = tuple(_multi_device_notes(spec))
         else:
-            key = ("regime", network, config, precision, stack, core, asked if asked < costed else None)
+            key = ("regime", network, config, precision, stack, core, None if regime.contains(asked) else asked)
             if key not in built:
                 built[key] = tuple(_regime_notes(model, given, spec, network, precision, record, stack, core,
                                                  given.devices.get(row), asked, costed))
@@ -503,8 +512,8 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
 def _regime_notes(model: CalibratedPredictor, given: _NoteInputs, spec: HardwareSpec, network: int, precision: str,
                   record: Any, stack: Any, core: Any, device: str | None, asked: int, costed: int) -> list[str]:
     """The notes :func:`~.regime.predict_in_regime` gives every batch of one (network, hardware, precision) on
-    one side of the regime's batch (below it: ``asked < costed``), in its order: the stack keyed when no
-    ``framework`` was given (``stack``, ``core``: the query's keys), the regime or the batch below it, the
+    one side of the regime (within it, or outside it at the batch ``asked``), in its order: the stack keyed when no
+    ``framework`` was given (``stack``, ``core``: the query's keys), the regime or the batch outside it, the
     conventions' workload note and the interval notes (``record``: the records' name of the network; ``device``:
     the catalog device a system is keyed as), built by the functions predict_in_regime uses."""
     regime, conventions = given.regime, given.conventions
