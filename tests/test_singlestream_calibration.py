@@ -158,3 +158,49 @@ def test_one_sample_on_a_gpu_is_the_singlestream_estimate_slower_than_the_scaled
                for note in latency.notes)
     assert any(note.startswith("outside the calibration regime (batch 1 < 64)") for note in scaled.notes)
     assert latency.latency_s > bound.latency_s and latency.latency_s > scaled.latency_s
+
+
+def test_the_offline_scaled_baseline_is_the_offline_calibrations_64_sample_figure_over_64(singlestream):
+    """The benchmark's ``offline_scaled`` baseline is what batch 1 got before the SingleStream calibration: the
+    Offline calibration's in-regime estimate of 64 samples divided by 64, never the batch-1 calibration (which is
+    fitted on the rows it is compared with)."""
+    network = mlperf_network("resnet50", precision="int8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sixty_four = rk.predict(network, "NVIDIA A30", "int8", batch=64, calibrated=True)
+        one = rk.predict(network, "NVIDIA A30", "int8", batch=1, calibrated=True)
+    baseline = singlestream.offline_scaled(pd.DataFrame(
+        {"network": ["resnet50"], "precision": ["int8"], "catalog_hardware": ["NVIDIA A30"]}))
+    assert baseline[0] == pytest.approx(sixty_four.latency_s / 64, rel=1e-9)
+    assert baseline[0] < one.latency_s / 2  # the batch-1 calibration: 2-5x slower
+
+
+def test_a_batch_of_8_given_the_batch_1_calibration_by_name_warns_that_it_is_outside_its_regime():
+    """Named explicitly, the SingleStream calibration still answers a batch of 8, costed as one call of 8 samples,
+    but warns once and says in the notes that its records held one sample per query."""
+    network = mlperf_network("resnet50", precision="int8")
+    path = REPO / "rooflinekit" / "calibrations" / f"{NAME}.json"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        eight = rk.predict(network, "NVIDIA A30", "int8", batch=8, calibration=path, framework="TensorRT")
+    outside = [str(w.message) for w in caught if "outside the calibration's regime" in str(w.message)]
+    assert len(outside) == 1 and "at most 1 sample(s) per query" in outside[0]
+    assert eight.estimate == "calibrated"
+    assert any(note.startswith("outside the calibration regime (batch 8 > 1)") for note in eight.notes)
+    assert not any(note.startswith("within the calibration regime") for note in eight.notes)
+
+
+def test_the_one_fit_scheme_holds_both_classes_and_predicts_each_round_from_earlier_ones(loaded, singlestream):
+    """``forward one fit`` (the shipped calibration's form): each fold trains on every earlier round of both
+    classes and tests on one later round of both; per class, ``forward`` trains on that class alone."""
+    features, _ = loaded
+    base = features[singlestream.BASELINE_TRAFFIC]
+    order = {"v2.1": 0, "v3.0": 1, "v4.1": 2}
+    for name, train, test in singlestream.splits(base, singlestream.JOINT):
+        later = name.split()[-1]
+        assert set(base.loc[test, "round"]) == {later}
+        assert set(base.loc[train, "round"].map(order)) == set(range(order[later]))
+        assert set(base.loc[train, "hardware_class"]) == {"GPU", "NPU"}
+        assert (test == (base["round"] == later).to_numpy()).all()  # every row of the round, of either class
+    for name, train, test in singlestream.splits(base, "forward"):
+        assert set(base.loc[train | test, "hardware_class"]) == {name.split()[0]}

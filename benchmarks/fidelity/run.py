@@ -181,8 +181,9 @@ def mlperf_singlestream_section(progress: Progress) -> str:
     reasons = "; ".join(f"{n} x {reason}" for reason, n in left_out["reason"].value_counts().items())
     return ("\n## MLPerf Inference SingleStream (batch-1 latency on GPUs and the Cloud AI 100; forward in time, "
             "leave one accelerator out)\n\nErrors on the 90th-percentile latency of one sample; `offline_scaled` "
-            "is what `rk.predict(..., batch=1, calibrated=True)` gives today (the Offline calibration scaled to one "
-            "sample). The row selection, the costing at batch 1, the BERT convention and the traffic chosen by "
+            "is what `rk.predict(..., batch=1, calibrated=True)` gave before the batch-1 calibration shipped (the "
+            "Offline calibration scaled to one sample; still what batches 2 to 63 get); `forward one fit` holds the "
+            "GPU and NPU rows of each round in one predictor, as the shipped calibration is fitted. The row selection, the costing at batch 1, the BERT convention and the traffic chosen by "
             "inner cross-validation are in the docstring of `benchmarks/fidelity/mlperf_singlestream.py`.\n\n"
             + markdown(table) + "\nPer accelerator (`known`: it had training rows):\n\n"
             + markdown(accelerators, columns) + "\nTraffic the inner cross-validation chose per fold:\n\n"
