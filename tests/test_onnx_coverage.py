@@ -174,6 +174,9 @@ def test_name_from_file_stem_when_graph_name_is_generic(tmp_path: Path) -> None:
     inputs = [helper.make_tensor_value_info("x", F32, [1, 4])]
     assert load_onnx(save(tmp_path, nodes, inputs, name="torch_jit", filename="yolo_tiny.onnx")).name == "yolo_tiny"
     assert load_onnx(save(tmp_path, nodes, inputs, name="resnet-50", filename="a.onnx")).name == "resnet-50"
+    # the names Paddle2ONNX and spox give every graph (RapidOCR's and silero-vad's published files)
+    for generic in ("Model from PaddlePaddle.", "PaddlePaddle Graph in PIR mode", "spox_graph"):
+        assert load_onnx(save(tmp_path, nodes, inputs, name=generic, filename="ocr_det.onnx")).name == "ocr_det"
 
 
 # -------------------------------------------------------------------------------------------- control flow
@@ -205,6 +208,88 @@ def test_if_counts_the_selected_branch(tmp_path: Path) -> None:
 def test_if_branch_name_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ShapeError, match=r"branches\['gate'\] = 'both'; choose 'then' or 'else'"):
         load_onnx(_if_model(tmp_path), branches={"gate": "both"})
+
+
+def _rank_check(prefix: str, tensor: str, rank: int) -> tuple[list[onnx.NodeProto], str]:
+    """Nodes computing ``rank(tensor) == rank`` as a scripted PyTorch module exports ``if x.dim() == rank``
+    (Shape -> Size -> Equal), and the name of the boolean."""
+    return [helper.make_node("Shape", [tensor], [f"{prefix}shape"]),
+            helper.make_node("Size", [f"{prefix}shape"], [f"{prefix}rank"]),
+            helper.make_node("Constant", [], [f"{prefix}want"], value=ints(f"{prefix}want_t", [rank])),
+            helper.make_node("Squeeze", [f"{prefix}want"], [f"{prefix}want0"]),
+            helper.make_node("Equal", [f"{prefix}rank", f"{prefix}want0"], [f"{prefix}cond"])], f"{prefix}cond"
+
+
+def test_a_nested_if_reads_what_its_enclosing_branch_computed(tmp_path: Path) -> None:
+    """If(c) then: h = x @ w1, and a nested If(c2) whose branches read h (a value of the enclosing branch, not of
+    the graph): then h @ w2, else Concat(h, h). c and c2 are run-time inputs: the more expensive branches count."""
+    inner_then = helper.make_graph([helper.make_node("MatMul", ["h", "w2"], ["t2"])], "inner_then", [],
+                                   [helper.make_tensor_value_info("t2", F32, [1, 16])])
+    inner_else = helper.make_graph([helper.make_node("Concat", ["h", "h"], ["e2"], axis=1)], "inner_else", [],
+                                   [helper.make_tensor_value_info("e2", F32, [1, 16])])
+    outer_then = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w1"], ["h"]),
+         helper.make_node("If", ["c2"], ["t"], name="inner", then_branch=inner_then, else_branch=inner_else)],
+        "outer_then", [], [helper.make_tensor_value_info("t", F32, [1, 16])])
+    outer_else = helper.make_graph([helper.make_node("Concat", ["x", "x", "x", "x"], ["e"], axis=1)], "outer_else",
+                                   [], [helper.make_tensor_value_info("e", F32, [1, 16])])
+    nodes = [helper.make_node("If", ["c"], ["y"], name="outer", then_branch=outer_then, else_branch=outer_else)]
+    path = save(tmp_path, nodes, [helper.make_tensor_value_info("x", F32, [1, 4]),
+                                  helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+                                  helper.make_tensor_value_info("c2", TensorProto.BOOL, [])],
+                [weight("w1", [4, 8]), weight("w2", [8, 16])])
+    with pytest.warns(ControlFlowWarning):
+        # x [1, 4] @ w1 [4, 8]: 32 MACs; h [1, 8] @ w2 [8, 16]: 128 MACs
+        assert macs(path) == 32 + 128
+    # the nested If is named by its enclosing branch's prefix; its else branch reads h too
+    assert macs(path, branches={"outer": "then", "outer/then/inner": "else"}) == 32
+
+
+def test_an_if_on_the_rank_of_an_intermediate_tensor_takes_the_branch_its_shape_decides(
+        tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
+    """PyTorch's scripted LSTM wrapper: ``if h.dim() != 3: h = h.unsqueeze(0)`` on h = x @ w, rank 3 here. The
+    then branch (Unsqueeze, then a MatMul that would cost more) does not apply; the condition is decided from h's
+    inferred rank, without a warning, and the else branch (h as it is) counts."""
+    check, cond = _rank_check("r/", "h", 3)
+    then_graph = helper.make_graph([helper.make_node("Unsqueeze", ["h", "axis0"], ["u"]),
+                                    helper.make_node("MatMul", ["u", "w3"], ["t"])], "then", [],
+                                   [helper.make_tensor_value_info("t", F32, None)])
+    else_graph = helper.make_graph([helper.make_node("Identity", ["h"], ["e"])], "else", [],
+                                   [helper.make_tensor_value_info("e", F32, None)])
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), *check, helper.make_node("Not", [cond], ["c"]),
+             helper.make_node("If", ["c"], ["g"], name="batched", then_branch=then_graph, else_branch=else_graph),
+             helper.make_node("Relu", ["g"], ["y"])]
+    path = save(tmp_path, nodes, [helper.make_tensor_value_info("x", F32, [2, 5, 4])],
+                [weight("w", [4, 8]), weight("w3", [8, 8]), ints("axis0", [0])])
+    # h = x [2, 5, 4] @ w [4, 8]: 2 * 5 * 8 * 4 = 320 MACs; rank 3, so not unsqueezed
+    assert macs(path) == 320
+    assert not [w for w in recwarn if issubclass(w.category, ControlFlowWarning)]
+
+
+def test_an_if_whose_condition_another_if_computes_waits_for_it(tmp_path: Path,
+                                                                recwarn: pytest.WarningsRecorder) -> None:
+    """If "first" (run-time condition, both branches give a rank-2 [1, 8]) feeds If "second", which branches on the
+    rank of first's output: first is inlined (more expensive branch, warned), then second's condition is known
+    (rank 2 == 2: its then branch, a MatMul) and it is not warned about."""
+    first_then = helper.make_graph([helper.make_node("MatMul", ["x", "w1"], ["a"])], "first_then", [],
+                                   [helper.make_tensor_value_info("a", F32, None)])
+    first_else = helper.make_graph([helper.make_node("Concat", ["x", "x"], ["b"], axis=1)], "first_else", [],
+                                   [helper.make_tensor_value_info("b", F32, None)])
+    check, cond = _rank_check("r/", "f", 2)
+    second_then = helper.make_graph([helper.make_node("MatMul", ["f", "w2"], ["s"])], "second_then", [],
+                                    [helper.make_tensor_value_info("s", F32, None)])
+    second_else = helper.make_graph([helper.make_node("Identity", ["f"], ["s2"])], "second_else", [],
+                                    [helper.make_tensor_value_info("s2", F32, None)])
+    nodes = [helper.make_node("If", ["c"], ["f"], name="first", then_branch=first_then, else_branch=first_else),
+             *check,
+             helper.make_node("If", [cond], ["y"], name="second", then_branch=second_then, else_branch=second_else)]
+    path = save(tmp_path, nodes, [helper.make_tensor_value_info("x", F32, [1, 4]),
+                                  helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+                [weight("w1", [4, 8]), weight("w2", [8, 3])])
+    # first: x [1, 4] @ w1 [4, 8] = 32 MACs; second: f [1, 8] @ w2 [8, 3] = 24 MACs
+    assert macs(path) == 32 + 24
+    warned = [str(w.message) for w in recwarn if issubclass(w.category, ControlFlowWarning)]
+    assert len(warned) == 1 and warned[0].startswith("If node 'first'")
 
 
 def _loop_model(tmp_path: Path, trip: onnx.TensorProto | None) -> Path:
@@ -324,13 +409,32 @@ def test_reverse_scan_reads_its_slices_from_the_end(tmp_path: Path) -> None:
     assert int(count_network(network).totals["macs"] or 0) == 32
 
 
-def test_scan_length_bound_by_the_user(tmp_path: Path) -> None:
+def test_scan_length_bound_by_the_user(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
     path = _scan_model(tmp_path, "seq")
+    # inputs are bound before control flow is inlined: x [5, 1, 4] makes 5 steps: macs = 5 * 16 = 80
+    assert macs(path, input_shapes={"x": [5, 1, 4]}) == 80
+    # a symbolic leading dim is the batch (1 unless given), as for every input: 1 step, 16 MACs
+    assert macs(path) == 16
+    assert not [w for w in recwarn if issubclass(w.category, ControlFlowWarning)]
+    # a length computed at run time (a Scan over a tensor whose leading dim is data-dependent) is warned about
     with pytest.warns(ControlFlowWarning, match=r"Scan node 'rnn': its sequence length is known only at run time"):
-        network = load_onnx(path)
-    assert [layer.op for layer in network.layers if layer.source_op == "Scan"] == ["Scan"]  # one uncounted node
-    # 5 steps bound by the user (x is then bound to [5, 1, 4]): macs = 5 * 16 = 80
-    assert macs(path, loop_counts={"rnn": 5}, input_shapes={"x": [5, 1, 4]}) == 80
+        with pytest.raises(ShapeError, match="data-dependent"):
+            load_onnx(_scan_of_run_time_length(tmp_path))
+
+
+def _scan_of_run_time_length(tmp_path: Path) -> Path:
+    """The Scan of :func:`_scan_model` over x = Tile(x0, repeats), repeats a graph input: its length is data."""
+    body = helper.make_graph(
+        [helper.make_node("MatMul", ["h_in", "w"], ["m"]), helper.make_node("Add", ["m", "x_t"], ["h_out"]),
+         helper.make_node("Identity", ["h_out"], ["y_t"])], "body",
+        [helper.make_tensor_value_info("h_in", F32, [1, 4]), helper.make_tensor_value_info("x_t", F32, [1, 4])],
+        [helper.make_tensor_value_info("h_out", F32, [1, 4]), helper.make_tensor_value_info("y_t", F32, [1, 4])])
+    nodes = [helper.make_node("Tile", ["x0", "repeats"], ["x"]),
+             helper.make_node("Scan", ["h0", "x"], ["h", "ys"], name="rnn", body=body, num_scan_inputs=1),
+             helper.make_node("Relu", ["h"], ["y"])]
+    inputs = [helper.make_tensor_value_info("h0", F32, [1, 4]), helper.make_tensor_value_info("x0", F32, [1, 1, 4]),
+              helper.make_tensor_value_info("repeats", I64, [3])]
+    return save(tmp_path, nodes, inputs, [weight("w", [4, 4])], filename="tiled.onnx")
 
 
 def _scan8_model(tmp_path: Path, batch: int | str, steps: int | str, sequence_lens: bool = False) -> Path:
@@ -364,21 +468,19 @@ def test_opset8_scan_runs_its_body_per_batch_element_and_step(tmp_path: Path, re
     assert slices == [((1, 4),)] * 6  # each of the 2 x 3 body runs reads its [1, 4] slice of x
 
 
-def test_opset8_scan_length_bound_by_the_user(tmp_path: Path) -> None:
+def test_opset8_scan_length_bound_by_the_user(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
     path, shapes = _scan8_model(tmp_path, 2, "seq"), {"x": [2, 5, 1, 4]}
-    with pytest.warns(ControlFlowWarning, match=r"Scan node 'rnn': its sequence length is known only at run time"):
-        network = load_onnx(path, input_shapes=shapes)  # bound after control flow is inlined: the Scan stays
-    assert [layer.op for layer in network.layers if layer.source_op == "Scan"] == ["Scan"]  # one uncounted node
-    # 5 steps bound by the user: macs = batch 2 * 5 steps * 16 = 160
-    assert macs(path, loop_counts={"rnn": 5}, input_shapes=shapes) == 160
+    # bound before control flow is inlined, x's 5 steps unroll: macs = batch 2 * 5 steps * 16 = 160
+    assert macs(path, input_shapes=shapes) == 160
+    assert macs(path, loop_counts={"rnn": 5}, input_shapes=shapes) == 160  # the same length named twice
+    assert not [w for w in recwarn if issubclass(w.category, ControlFlowWarning)]
 
 
-def test_opset8_scan_of_run_time_batch_is_one_uncounted_node(tmp_path: Path) -> None:
+def test_opset8_scan_of_symbolic_batch_unrolls_at_the_bound_batch(tmp_path: Path) -> None:
     path = _scan8_model(tmp_path, "n", 3)
-    with pytest.warns(ControlFlowWarning, match=r"Scan node 'rnn': its batch \(axis 0 of its scan inputs\) is known "
-                                                r"only at run time"):
-        network = load_onnx(path)
-    assert [layer.op for layer in network.layers if layer.source_op == "Scan"] == ["Scan"]
+    # the symbolic batch n is bound (1 by default, 2 given) before the Scan unrolls: macs = n * 3 steps * 16
+    assert macs(path) == 48
+    assert macs(path, batch=2) == 96
 
 
 def test_opset8_scan_with_sequence_lens_counts_the_maximum_length(tmp_path: Path) -> None:
@@ -413,6 +515,6 @@ def test_if_condition_computed_from_a_static_shape_picks_its_branch(tmp_path: Pa
     # then: MatMul [1, 4] x [4, 8]: macs = 8 * 4 = 32
     assert macs(path) == 32
     assert not [w for w in recwarn if issubclass(w.category, ControlFlowWarning)]
-    # s rebound by the user: its declared length no longer decides, so the choice by cost is warned about
-    with pytest.warns(ControlFlowWarning, match="known only at run time"):
-        load_onnx(path, input_shapes={"s": [4]})
+    # s given by the user: its given length decides (Size = 3 != 4: the else branch, a Concat, no MACs)
+    assert macs(path, input_shapes={"s": [3]}) == 0
+    assert not [w for w in recwarn if issubclass(w.category, ControlFlowWarning)]

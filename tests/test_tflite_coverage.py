@@ -3,6 +3,7 @@ expected costs are derived by hand (unary convention: one op per output element)
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ pytest.importorskip("tflite", reason="the TFLite importer needs the optional tfl
 from rooflinekit.counters import count_network  # noqa: E402
 from rooflinekit.errors import ShapeError  # noqa: E402
 from rooflinekit.importers import load_model  # noqa: E402
-from rooflinekit.importers.tflite import load_tflite  # noqa: E402
+from rooflinekit.importers.tflite import TFLiteImportWarning, load_tflite, subgraph_summary  # noqa: E402
 from tflite_builder import Graph, Op, T, build_tflite  # noqa: E402
 
 
@@ -103,6 +104,27 @@ def test_resource_variables_are_state(tmp_path: Path) -> None:
     assert not cost.unsupported_ops
     # FC (1, 8) x (8 -> 4): macs = 4 * 8 = 32
     assert int(cost.totals["macs"] or 0) == 32
+
+
+def test_a_call_once_init_subgraph_is_listed_as_the_initializer_and_not_warned_about(tmp_path: Path) -> None:
+    """A streaming step as microWakeWord exports it: CALL_ONCE runs subgraph 1 (it assigns the variable its zeros)
+    once before the first inference, so it is no per-inference work; only subgraph 0's FC is counted."""
+    tensors = [T((1, 4), name="x"), T((), RESOURCE, name="handle"), T((1, 4), name="h_prev"),
+               T((1, 8), name="xh"), const((4, 8)), T((1, 4), name="h")]
+    ops = [Op("CALL_ONCE", [], [], ("CallOnceOptions", {"InitSubgraphIndex": 1})), Op("VAR_HANDLE", [], [1]),
+           Op("READ_VARIABLE", [1], [2]), Op("CONCATENATION", [0, 2], [3], ("ConcatenationOptions", {"Axis": 1})),
+           Op("FULLY_CONNECTED", [3, 4], [5]), Op("ASSIGN_VARIABLE", [1, 5], [])]
+    init = Graph([T((), RESOURCE, name="handle"), const((1, 4))],
+                 [Op("VAR_HANDLE", [], [0]), Op("ASSIGN_VARIABLE", [0, 1], [])], [], [], name="NoOp")
+    path = tmp_path / "stream.tflite"
+    path.write_bytes(build_tflite(Graph(tensors, ops, [0], [5]), init))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TFLiteImportWarning)  # nothing to warn about
+        network = load_tflite(path)
+    assert [(s.name, s.counted, s.initializer) for s in subgraph_summary(path)] == [
+        ("main", True, False), ("NoOp", False, True)]
+    # FC (1, 8) x (8 -> 4): macs = 4 * 8 = 32
+    assert int(count_network(network).totals["macs"] or 0) == 32
 
 
 def test_custom_transposed_conv_with_bias(tmp_path: Path) -> None:

@@ -124,19 +124,20 @@ def _resolve(path: Path, batch: int | None, input_shapes: Mapping[str, Sequence[
     model, nodes = read_model(path)
     validate_model(model, nodes, path)
     resolve_external_data(model, nodes, path)
-    if any(node.op_type in CONTROL_OPS for node in nodes):
-        rebound = {i.name for i in model.graph.input} if batch is not None else set(input_shapes)
-        if inline_control_flow(model, branches, loop_counts, rebound):
-            nodes = node_records(model.graph)
     # the names of the graph inputs and initializers, read once (each protobuf read builds an object)
     declared_inputs = model.graph.input[:]
     input_names = [value.name for value in declared_inputs]
     declared = dict(zip(input_names, declared_inputs))
     initializers = {tensor.name: tensor for tensor in model.graph.initializer}
-    nodes = topological_nodes(model.graph, nodes, path, declared.keys() | initializers.keys())
     inputs = real_inputs(input_names, initializers)
     main = main_input(declared, inputs)
+    # bound before control flow is inlined: a condition computed from an input's shape sees the bound shape, and an
+    # unbound dim is reported before any branch is chosen
     batch = bind_inputs(declared, inputs, main, batch, input_shapes, path)
+    if any(node.op_type in CONTROL_OPS for node in nodes) and inline_control_flow(model, branches, loop_counts):
+        nodes = node_records(model.graph)
+        initializers = {tensor.name: tensor for tensor in model.graph.initializer}  # the bodies' ones added
+    nodes = topological_nodes(model.graph, nodes, path, declared.keys() | initializers.keys())
     infos, values = infer(model, nodes, path)
     graph = Graph(path, opset(model), nodes, model.graph, initializers, inputs, infos, values)
     # step 4: a node that computes only from constants becomes no layer, and no data flows into it
@@ -170,8 +171,10 @@ def _live(nodes: list[OnnxNode], constant: Mapping[str, int]) -> list[OnnxNode]:
 
 _GENERIC_NAMES = frozenset({"", "torch_jit", "torch-jit-export", "tf2onnx", "main_graph", "main", "graph", "model",
                             "onnx_graph", "test_graph", "g", "paddle-onnx", "mxnet_converted_model", "sclbl-onnx-node1",
-                            "tf2onnx_graph", "keras2onnx", "onnxruntime", "default", "network"})
-"""Graph names exporters write whatever the model (``torch_jit`` from PyTorch, ``tf2onnx`` from TensorFlow)."""
+                            "tf2onnx_graph", "keras2onnx", "onnxruntime", "default", "network", "spox_graph",
+                            "model from paddlepaddle.", "paddlepaddle graph in pir mode"})
+"""Graph names exporters write whatever the model (``torch_jit`` from PyTorch, ``tf2onnx`` from TensorFlow,
+``Model from PaddlePaddle.`` and ``PaddlePaddle Graph in PIR mode`` from Paddle2ONNX, ``spox_graph`` from spox)."""
 
 
 def network_name(graph_name: str, path: Path) -> str:

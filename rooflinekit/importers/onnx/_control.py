@@ -4,7 +4,13 @@ A network inside an ``If`` branch or a ``Loop`` body is counted, never a silent 
 
 - ``If``: the branch the user selects (``branches={"node name": "then" | "else"}``), else the branch a constant
   condition takes, else the more expensive branch (more MAC-carrying nodes, then more nodes) with a
-  :class:`ControlFlowWarning` naming the alternative. The branch's nodes are inlined with their tensors renamed
+  :class:`ControlFlowWarning` naming the alternative. A condition is constant when it is computed from scalar
+  constants and from static shapes: of the graph inputs (bound before inlining: declared, given by the user with
+  ``input_shapes`` or a ``batch``) and initializers, or, when that is not enough, inferred on a weight-stripped
+  copy of the graph (ONNX shape inference and the importer's fallbacks, :func:`~._shapes.infer`, whose evaluated
+  small values count too). PyTorch's
+  scripted modules branch on the rank and sizes of intermediate tensors this way (``if input.dim() == 3``); the
+  more expensive branch there can be the one that does not apply (an unsqueeze that makes an LSTM input rank 4). The branch's nodes are inlined with their tensors renamed
   ``{node}/{then|else}/{tensor}``; Identity nodes write the If's outputs.
 - ``Loop``: with a static trip count (a constant ``M``, or ``loop_counts={"node name": n}``) the body is inlined
   once per iteration (``{node}/{i}/{tensor}``): loop-carried values flow from one copy to the next, scan outputs
@@ -22,19 +28,24 @@ A network inside an ``If`` branch or a ``Loop`` body is counted, never a silent 
   element is counted at the maximum sequence length (a given ``sequence_lens`` input makes that an upper bound, and
   is warned about). A batch or sequence length known only at run time leaves it one node, as above.
 
-Nodes inside nested sub-graphs keep their names.
+Nodes inside nested sub-graphs keep their names; the values of the body they read from its scope (a nested
+``If`` branch reading a tensor its enclosing branch computed, as exported voice-activity and decoder models do)
+are renamed with the body's tensors, so they still resolve when the nested body is inlined in the next round.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Mapping, Sequence, cast
 
 import numpy as np
 import onnx
 from onnx import AttributeProto, GraphProto, NodeProto, helper, numpy_helper, shape_inference
 
-from rooflinekit.errors import ControlFlowWarning, ShapeError
+from rooflinekit.errors import ControlFlowWarning, ModelFileError, ShapeError
+from rooflinekit.importers.onnx._reading import node_records
+from rooflinekit.importers.onnx._shapes import infer, stripped_copy
 
 _MAC_OPS = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MatMul", "MatMulInteger",
                       "QLinearMatMul", "Gemm", "QGemm", "Einsum", "LSTM", "GRU", "RNN", "Attention", "If", "Loop",
@@ -47,22 +58,19 @@ CONTROL_OPS = ("If", "Loop", "Scan")
 
 
 def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | None = None,
-                        loop_counts: Mapping[str, int] | None = None, rebound: Collection[str] = ()) -> bool:
+                        loop_counts: Mapping[str, int] | None = None) -> bool:
     """Inline the top-level ``If`` and static ``Loop`` and ``Scan`` nodes of ``model`` in place (repeatedly, so
     nested ones too); True when something was inlined.
 
     Parameters
     ----------
     model : onnx.ModelProto
-        Rewritten in place.
+        Rewritten in place; its graph inputs bound (every dim a size) where conditions may follow from them.
     branches : Mapping of str to str, optional
         ``"then"`` or ``"else"`` by If node name.
     loop_counts : Mapping of str to int, optional
         Trip count by Loop node name, for loops whose ``M`` is computed at run time; sequence length by Scan node
         name, for scans whose length is not static.
-    rebound : Collection of str, optional
-        Graph inputs whose declared shape the user overrides (``input_shapes``, a ``batch``): their Size and Shape
-        are not taken from the declaration to decide a condition.
 
     Raises
     ------
@@ -78,26 +86,13 @@ def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | No
         graph = model.graph
         if not any(node.op_type in CONTROL_OPS and node.domain in ("", "ai.onnx") for node in graph.node):
             break
-        constants = _small_constants(graph, rebound)
+        constants = _small_constants(graph, _static_shapes(graph))
+        if _undecided(graph, constants, branches):
+            constants = _small_constants(graph, *_inferred(model))
         dims = _ScanLengths(model)
-        new_nodes: list[NodeProto] = []
-        round_changed = False
-        for index, node in enumerate(graph.node):
-            label = node.name or f"{node.op_type}_{index}"
-            inlined = None
-            if node.op_type == "If" and node.domain in ("", "ai.onnx"):
-                inlined = _inline_if(graph, node, label, branches.get(node.name), constants)
-            elif node.op_type == "Loop" and node.domain in ("", "ai.onnx"):
-                inlined = _inline_loop(graph, node, label, loop_counts.get(node.name), constants, _opset(model))
-            elif node.op_type == "Scan" and node.domain in ("", "ai.onnx") and _opset(model) >= 9:
-                inlined = _inline_scan(graph, node, label, loop_counts.get(node.name), dims, _opset(model))
-            elif node.op_type == "Scan" and node.domain in ("", "ai.onnx"):
-                inlined = _inline_scan8(graph, node, label, loop_counts.get(node.name), dims)
-            if inlined is None:
-                new_nodes.append(node)
-            else:
-                new_nodes.extend(inlined)
-                round_changed = True
+        new_nodes, round_changed = _inline_round(model, constants, dims, branches, loop_counts, guess=False)
+        if not round_changed:  # only undecided Ifs are left: the more expensive branch of each
+            new_nodes, round_changed = _inline_round(model, constants, dims, branches, loop_counts, guess=True)
         if not round_changed:
             break
         changed = True
@@ -106,23 +101,54 @@ def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | No
     return changed
 
 
+def _inline_round(model: onnx.ModelProto, constants: Mapping[str, np.ndarray], dims: "_ScanLengths",
+                  branches: Mapping[str, str], loop_counts: Mapping[str, int], guess: bool
+                  ) -> tuple[list[NodeProto], bool]:
+    """One round of :func:`inline_control_flow`: the main graph's nodes with the control-flow nodes that can be
+    inlined replaced by their bodies, and whether any was. An ``If`` whose condition is not known yet is inlined
+    only when ``guess`` (its more expensive branch, warned about): the others are inlined first, since what they
+    inline can make its condition known in the next round."""
+    graph, opset = model.graph, _opset(model)
+    new_nodes: list[NodeProto] = []
+    changed = False
+    for index, node in enumerate(graph.node):
+        label = node.name or f"{node.op_type}_{index}"
+        inlined = None
+        if node.op_type == "If" and node.domain in ("", "ai.onnx"):
+            inlined = _inline_if(graph, node, label, branches.get(node.name), constants, guess)
+        elif node.op_type == "Loop" and node.domain in ("", "ai.onnx"):
+            inlined = _inline_loop(graph, node, label, loop_counts.get(node.name), constants, opset)
+        elif node.op_type == "Scan" and node.domain in ("", "ai.onnx") and opset >= 9:
+            inlined = _inline_scan(graph, node, label, loop_counts.get(node.name), dims, opset)
+        elif node.op_type == "Scan" and node.domain in ("", "ai.onnx"):
+            inlined = _inline_scan8(graph, node, label, loop_counts.get(node.name), dims)
+        if inlined is None:
+            new_nodes.append(node)
+        else:
+            new_nodes.extend(inlined)
+            changed = True
+    return new_nodes, changed
+
+
 def _opset(model: onnx.ModelProto) -> int:
     versions = [entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")]
     return int(versions[0]) if versions else onnx.defs.onnx_opset_version()
 
 
-def _small_constants(graph: GraphProto, rebound: Collection[str] = ()) -> dict[str, np.ndarray]:
-    """Values an ``If`` condition or a ``Loop`` count may be computed from before shapes are inferred: scalar
-    initializers and Constants, the Size or Shape of a tensor of static declared shape, and comparisons and logic
-    (:data:`_CONDITION_OPS`) over such values (an expanded AffineGrid branches on ``Size(size) == 4``)."""
+def _small_constants(graph: GraphProto, static: Mapping[str, tuple[int, ...]],
+                     known: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Values an ``If`` condition or a ``Loop`` count may be computed from: scalar initializers and Constants, the
+    Size or Shape of a tensor whose shape ``static`` holds, the index, squeeze and cast ops that pick a dim out of
+    such a shape (:func:`_picked`), and comparisons and logic (:data:`_CONDITION_OPS`) over such values (an expanded
+    AffineGrid branches on ``Size(size) == 4``; a scripted PyTorch LSTM on ``Size(Shape(x)) == 3``), besides the
+    values ``known`` already."""
     values = {t.name: t for t in graph.initializer if len(t.dims) <= 1 and sum(t.dims) <= 1}
-    result: dict[str, np.ndarray] = {}
+    result: dict[str, np.ndarray] = dict(known or {})
     for name, tensor in values.items():
         try:
             result[name] = numpy_helper.to_array(tensor)
         except (ValueError, TypeError):
             continue
-    static = _static_shapes(graph, rebound)
     for node in graph.node:
         if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].type == AttributeProto.TENSOR:
             try:
@@ -134,11 +160,15 @@ def _small_constants(graph: GraphProto, rebound: Collection[str] = ()) -> dict[s
             attribute = node.attribute[0]
             result[node.output[0]] = np.asarray(attribute.i if attribute.name == "value_int" else list(attribute.ints),
                                                 dtype=np.int64)
-        elif (node.op_type == "Size" or node.op_type == "Shape" and not node.attribute) and node.input and \
-                node.input[0] in static and node.output:
+        elif node.op_type in ("Size", "Shape") and node.input and node.input[0] in static and node.output:
             dims = static[node.input[0]]
+            start, end = _ints_attr_or(node, "start", 0), _ints_attr_or(node, "end", len(dims))
             result[node.output[0]] = (np.asarray(int(np.prod(dims)), dtype=np.int64) if node.op_type == "Size" else
-                                      np.asarray(dims, dtype=np.int64))
+                                      np.asarray(dims[start:end], dtype=np.int64))
+        elif node.op_type in _PICK_OPS and node.output and node.input and node.input[0] in result:
+            picked = _picked(node, result)
+            if picked is not None:
+                result[node.output[0]] = picked
         elif node.op_type in _CONDITION_OPS and node.output and node.input and all(
                 name in result and result[name].size <= 1 for name in node.input):
             try:
@@ -154,16 +184,70 @@ _CONDITION_OPS = {"Equal": np.equal, "Greater": np.greater, "Less": np.less, "Gr
 """Ops over scalars evaluated for an ``If`` condition (Shape with start/end attributes is not evaluated)."""
 
 
-def _static_shapes(graph: GraphProto, rebound: Collection[str]) -> dict[str, tuple[int, ...]]:
-    """Declared shapes of initializers, and of graph inputs whose every dim is a size and that the user does not
-    rebind (``rebound``)."""
+_PICK_OPS = frozenset({"Gather", "Squeeze", "Unsqueeze", "Cast"})
+"""Ops that pick a dim out of a shape on its way to a condition (``Gather(Shape(x), 2)``), evaluated on small values
+(:func:`_picked`)."""
+
+
+def _ints_attr_or(node: NodeProto, name: str, default: int) -> int:
+    """The int attribute ``name`` of ``node``, ``default`` without one."""
+    return next((int(a.i) for a in node.attribute if a.name == name), default)
+
+
+def _picked(node: NodeProto, values: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """The value of a :data:`_PICK_OPS` node over the small ``values`` (at most 64 elements), None when an operand
+    is unknown or the op does not apply to it."""
+    data = values[node.input[0]]
+    if data.size > 64:
+        return None
+    operands = [values.get(name) for name in node.input[1:] if name]
+    if any(operand is None for operand in operands):
+        return None
+    try:
+        if node.op_type == "Gather":
+            return np.take(data, operands[0].astype(np.int64), axis=_ints_attr_or(node, "axis", 0))
+        if node.op_type == "Cast":
+            to = _ints_attr_or(node, "to", 0)
+            return data.astype(helper.tensor_dtype_to_np_dtype(to)) if to else None
+        axes = (tuple(int(a) for a in operands[0].reshape(-1)) if operands else
+                tuple(next((list(a.ints) for a in node.attribute if a.name == "axes"), [])))
+        if node.op_type == "Squeeze":
+            return np.squeeze(data, axis=axes or None)
+        return np.expand_dims(data, axis=axes)
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None
+
+
+def _static_shapes(graph: GraphProto) -> dict[str, tuple[int, ...]]:
+    """Shapes of initializers, and of graph inputs whose every dim is a size."""
     shapes = {t.name: tuple(int(d) for d in t.dims) for t in graph.initializer}
     for value in graph.input:
         tensor = value.type.tensor_type
-        if value.name not in rebound and tensor.HasField("shape") and all(
-                d.HasField("dim_value") for d in tensor.shape.dim):
+        if tensor.HasField("shape") and all(d.HasField("dim_value") for d in tensor.shape.dim):
             shapes.setdefault(value.name, tuple(int(d.dim_value) for d in tensor.shape.dim))
     return shapes
+
+
+def _undecided(graph: GraphProto, constants: Mapping[str, np.ndarray], branches: Mapping[str, str]) -> bool:
+    """Whether an ``If`` of ``graph`` has neither a branch chosen by the user nor a constant condition."""
+    return any(node.op_type == "If" and node.input and node.name not in branches and node.input[0] not in constants
+               for node in graph.node)
+
+
+def _inferred(model: onnx.ModelProto) -> tuple[dict[str, tuple[int, ...]], dict[str, np.ndarray]]:
+    """``(shapes, values)``: :func:`_static_shapes` and every static shape :func:`~._shapes.infer` finds in the
+    main graph of a weight-stripped copy of ``model``, and the small values its fallbacks evaluated. Nothing more
+    when inference fails (the conditions then stay undecided)."""
+    copy = stripped_copy(model)
+    shapes = _static_shapes(model.graph)
+    try:
+        infos, values = infer(copy, node_records(copy.graph), Path(model.graph.name or "model"))
+    except (ModelFileError, ShapeError):  # decided as before
+        return shapes, {}
+    for name, info in infos.items():
+        if info.known and name not in shapes:
+            shapes[name] = tuple(int(d) for d in cast(tuple[int, ...], info.dims))
+    return shapes, values
 
 
 def _body(node: NodeProto, name: str) -> GraphProto | None:
@@ -204,18 +288,41 @@ def _copy_body(outer: GraphProto, body: GraphProto, prefix: str, bound: Mapping[
         copy.name = prefix + node.name if node.name else ""
         copy.input[:] = [rename.get(name, name) if name else "" for name in node.input]
         copy.output[:] = [rename.get(name, name) if name else "" for name in node.output]
+        for attribute in copy.attribute:
+            for graph in (attribute.g,) if attribute.type == AttributeProto.GRAPH else attribute.graphs:
+                _rename_captured(graph, rename)
         nodes.append(copy)
     return nodes
 
 
+def _rename_captured(graph: GraphProto, rename: Mapping[str, str]) -> None:
+    """Rename, in place, the values ``graph`` (a nested body) and the bodies nested in it read from enclosing
+    scopes by ``rename``; a name the body defines itself (input, initializer, node output) shadows an enclosing one
+    and is kept."""
+    local = ({value.name for value in graph.input} | {tensor.name for tensor in graph.initializer}
+             | {name for node in graph.node for name in node.output})
+    captured = {name: new for name, new in rename.items() if name not in local}
+    if not captured:
+        return
+    for node in graph.node:
+        node.input[:] = [captured.get(name, name) if name else "" for name in node.input]
+        for attribute in node.attribute:
+            for nested in (attribute.g,) if attribute.type == AttributeProto.GRAPH else attribute.graphs:
+                _rename_captured(nested, captured)
+    for value in graph.output:  # a body may return an enclosing value as it is
+        value.name = captured.get(value.name, value.name)
+
+
 def _inline_if(outer: GraphProto, node: NodeProto, label: str, selected: str | None,
-               constants: Mapping[str, np.ndarray]) -> list[NodeProto] | None:
+               constants: Mapping[str, np.ndarray], guess: bool = True) -> list[NodeProto] | None:
     then_branch, else_branch = _body(node, "then_branch"), _body(node, "else_branch")
     if then_branch is None or else_branch is None or not node.input:
         return None
     condition = constants.get(node.input[0])
     if selected is None and condition is not None and condition.size == 1:
         selected = "then" if bool(condition.reshape(-1)[0]) else "else"
+    if selected is None and not guess:
+        return None
     if selected is None:
         then_cost, else_cost = _cost(then_branch), _cost(else_branch)
         selected = "then" if then_cost >= else_cost else "else"

@@ -5,8 +5,10 @@ The file is validated defensively while it is read (:mod:`._reading`): any malfo
 :mod:`rooflinekit.counters`):
 
 - Graph (:mod:`._scope`): only subgraph 0 (the entry point, usually ``main``) is imported. Further subgraphs are
-  bodies of control flow (WHILE, IF, CALL_ONCE) whose cost depends on run-time decisions: loading warns with
-  :class:`TFLiteImportWarning` naming them and :func:`subgraph_summary` lists all subgraphs. The control-flow op
+  bodies of control flow (WHILE, IF) whose cost depends on run-time decisions: loading warns with
+  :class:`TFLiteImportWarning` naming them and :func:`subgraph_summary` lists all subgraphs. The init subgraph of
+  a ``CALL_ONCE`` (a streaming model's resource-variable setup, run once before the first inference) is no
+  per-inference work: it is listed (``initializer``) and not warned about. The control-flow op
   keeps its TFLite name as kind, so the counters report it in ``unsupported_ops``, as they do custom ops (kind =
   the custom code, ``source_op`` = ``CUSTOM``) and builtins missing from :data:`KINDS`.
 - Layout (:mod:`._layout`): TFLite feature maps are NHWC. Every rank-4 activation shape is given channels-first

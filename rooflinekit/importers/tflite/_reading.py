@@ -127,10 +127,11 @@ def _read_model(model: Table, data: bytes, path: Path) -> Model:
     subgraphs = model.tables(_MODEL_SUBGRAPHS)
     main = _read_subgraph(subgraphs[0], codes, buffers, data, path)
     summaries = [SubgraphSummary(0, main.name, len(main.operators), len(main.tensors), True)]
+    initializers = {op.options.get("InitSubgraphIndex") for op in main.operators if op.name == "CALL_ONCE"}
     for index in range(1, n_subgraphs):
         sub = subgraphs[index]
         summaries.append(SubgraphSummary(index, _text(sub.string(_SUB_NAME)), sub.length(_SUB_OPERATORS),
-                                         sub.length(_SUB_TENSORS), False))
+                                         sub.length(_SUB_TENSORS), False, index in initializers))
     return Model(main=main, subgraphs=tuple(summaries))
 
 

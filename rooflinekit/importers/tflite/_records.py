@@ -15,13 +15,16 @@ Shape = tuple[int, ...]
 
 @dataclass(frozen=True)
 class SubgraphSummary:
-    """One subgraph of a TFLite model; only index 0 is ``counted`` by :func:`load_tflite`."""
+    """One subgraph of a TFLite model; only index 0 is ``counted`` by :func:`load_tflite`. ``initializer``: a
+    ``CALL_ONCE`` of subgraph 0 names it as its init subgraph (it runs once, before the first inference, to set the
+    resource variables: no per-inference work)."""
 
     index: int
     name: str
     operators: int
     tensors: int
     counted: bool
+    initializer: bool = False
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,9 @@ def bind_batch(graph: Subgraph, batch: int | None, path: Path) -> tuple[Subgraph
 
 
 def warn_other_subgraphs(subgraphs: tuple[SubgraphSummary, ...], path: Path) -> None:
-    """Warn, naming them, about the subgraphs besides 0 (control-flow bodies), which are not costed."""
-    others = [s for s in subgraphs if not s.counted]
+    """Warn, naming them, about the subgraphs besides 0 (control-flow bodies), which are not costed; a
+    ``CALL_ONCE`` initializer is no per-inference work and is not warned about."""
+    others = [s for s in subgraphs if not s.counted and not s.initializer]
     if others:
         listed = ", ".join(f"{s.index} '{s.name}' ({s.operators} ops)" for s in others)
         warnings.warn(f"{path}: only subgraph 0 is counted; subgraphs {listed} are control-flow bodies whose cost "
