@@ -174,9 +174,28 @@ def test_name_from_file_stem_when_graph_name_is_generic(tmp_path: Path) -> None:
     inputs = [helper.make_tensor_value_info("x", F32, [1, 4])]
     assert load_onnx(save(tmp_path, nodes, inputs, name="torch_jit", filename="yolo_tiny.onnx")).name == "yolo_tiny"
     assert load_onnx(save(tmp_path, nodes, inputs, name="resnet-50", filename="a.onnx")).name == "resnet-50"
-    # the names Paddle2ONNX and spox give every graph (RapidOCR's and silero-vad's published files)
-    for generic in ("Model from PaddlePaddle.", "PaddlePaddle Graph in PIR mode", "spox_graph"):
+    # the names Paddle2ONNX and spox give every graph (RapidOCR's and silero-vad's published files), Keras's
+    # numbered model names (MTCNN's onet.onnx: "model_2") and skl2onnx's uuid hex
+    for generic in ("Model from PaddlePaddle.", "PaddlePaddle Graph in PIR mode", "spox_graph", "model_2",
+                    "sequential_1", "3c59201b940f410fa29dc71ea9d5767d"):
         assert load_onnx(save(tmp_path, nodes, inputs, name=generic, filename="ocr_det.onnx")).name == "ocr_det"
+    assert load_onnx(save(tmp_path, nodes, inputs, name="model_zoo_resnet", filename="a.onnx")).name == \
+        "model_zoo_resnet"
+
+
+def test_a_negative_declared_size_is_a_dynamic_dim(tmp_path: Path) -> None:
+    """Older Paddle2ONNX exports declare dynamic dims as size -1 (RapidOCR's PP-OCRv3 files: x [-1, 3, -1, -1]):
+    the leading one is the batch, the others are bound by input_shapes like any anonymous dim."""
+    x = helper.make_tensor_value_info("x", F32, [1, 3, 1, 1])
+    for dim in x.type.tensor_type.shape.dim:
+        dim.dim_value = -1 if dim.dim_value == 1 else dim.dim_value
+    path = save(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"])], [x], [weight("w", [8, 3, 1, 1])])
+    with pytest.raises(ShapeError, match=r"input 'x' dim 2 \(no name, size missing\) is symbolic and unbound"):
+        load_onnx(path)
+    # 1x1 conv 3 -> 8 on 4 x 6, batch 2: macs = 2 * 8 * 4 * 6 * 3 = 1152
+    network = load_onnx(path, batch=2, input_shapes={"x": [2, 3, 4, 6]})
+    assert network.batch == 2 and int(count_network(network).totals["macs"] or 0) == 1152
+    assert load_onnx(path, input_shapes={"x": [3, 3, 4, 6]}).batch == 3  # the batch is the given leading dim
 
 
 # -------------------------------------------------------------------------------------------- control flow

@@ -35,6 +35,7 @@ rank) is reported as :class:`ModelFileError` where it happens; any other excepti
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -177,12 +178,17 @@ _GENERIC_NAMES = frozenset({"", "torch_jit", "torch-jit-export", "tf2onnx", "mai
 ``Model from PaddlePaddle.`` and ``PaddlePaddle Graph in PIR mode`` from Paddle2ONNX, ``spox_graph`` from spox)."""
 
 
+_GENERIC_PATTERN = re.compile(r"(model|sequential|functional)(_\d+)?|[0-9a-f]{32}")
+"""Generic names by pattern: Keras's numbered model names (``model_2``), skl2onnx's uuid hex."""
+
+
 def network_name(graph_name: str, path: Path) -> str:
     """The network's name: the graph's when it is meaningful, else the file's stem (``resnet50.onnx`` ->
-    ``resnet50``); a graph name is generic when exporters write it for every model (:data:`_GENERIC_NAMES`, any
-    case)."""
+    ``resnet50``); a graph name is generic when exporters write it for every model (:data:`_GENERIC_NAMES`,
+    :data:`_GENERIC_PATTERN`, any case)."""
     name = graph_name.strip()
-    if name.lower() in _GENERIC_NAMES or name.lower().startswith(("torch_jit", "tf2onnx")):
+    lowered = name.lower()
+    if lowered in _GENERIC_NAMES or lowered.startswith(("torch_jit", "tf2onnx")) or _GENERIC_PATTERN.fullmatch(lowered):
         return path.stem
     return name
 

@@ -175,9 +175,6 @@ def _learn_symbols(name: str, declared: tuple[Dim, ...] | None, dims: list[Dim],
 def _resolve_dim(name: str, index: int, dim: Dim, symbols: dict[str, int], path: Path) -> int:
     """A size (0 is an empty tensor, which ONNX allows), or the size bound to a dim name."""
     if isinstance(dim, int):
-        if dim < 0:
-            raise ShapeError(f"{path}: input {shown(name)} dim {index} is {dim}; sizes cannot be negative, "
-                             f"pass input_shapes={{{shown(name)}: [...]}}")
         return dim
     if dim in symbols:
         return symbols[dim]

@@ -31,11 +31,13 @@ def declared_dims(value_info: onnx.ValueInfoProto) -> tuple[Dim, ...] | None:
 
 
 def _tensor_dims(tensor: onnx.TypeProto.Tensor) -> tuple[Dim, ...] | None:
-    """:func:`declared_dims` of a tensor type (each protobuf field read once: every read builds an object)."""
+    """:func:`declared_dims` of a tensor type (each protobuf field read once: every read builds an object). A
+    negative size is an anonymous dim: older Paddle2ONNX exports write -1 as the size of a dynamic dim."""
     dims = tensor.shape.dim[:]
     if not dims and not tensor.HasField("shape"):
         return None
-    return tuple([d.dim_value or (0 if d.HasField("dim_value") else _named(d.dim_param)) for d in dims])
+    return tuple([size if (size := d.dim_value) > 0 else None if size < 0 else
+                  0 if d.HasField("dim_value") else _named(d.dim_param) for d in dims])
 
 
 def _named(dim_param: str) -> str | None:
