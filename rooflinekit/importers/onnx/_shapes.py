@@ -26,18 +26,20 @@ Shape = tuple[int, ...]
 
 
 def declared_dims(value_info: onnx.ValueInfoProto) -> tuple[Dim, ...] | None:
-    """Dims of a tensor value: sizes, dim names, None for a dim with neither; None when the rank is unknown."""
-    return _tensor_dims(value_info.type.tensor_type)
+    """Dims of a graph input as declared: sizes, dim names, None for a dim with neither; None when the rank is
+    unknown. A negative size is such an anonymous dim: older Paddle2ONNX exports write -1 as the size of a dynamic
+    dim."""
+    dims = _tensor_dims(value_info.type.tensor_type)
+    return None if dims is None else tuple([None if isinstance(d, int) and d < 0 else d for d in dims])
 
 
 def _tensor_dims(tensor: onnx.TypeProto.Tensor) -> tuple[Dim, ...] | None:
-    """:func:`declared_dims` of a tensor type (each protobuf field read once: every read builds an object). A
-    negative size is an anonymous dim: older Paddle2ONNX exports write -1 as the size of a dynamic dim."""
+    """:func:`declared_dims` of a tensor type (each protobuf field read once: every read builds an object), negative
+    sizes as they are (an inferred one is an error the layer builder names)."""
     dims = tensor.shape.dim[:]
     if not dims and not tensor.HasField("shape"):
         return None
-    return tuple([size if (size := d.dim_value) > 0 else None if size < 0 else
-                  0 if d.HasField("dim_value") else _named(d.dim_param) for d in dims])
+    return tuple([d.dim_value or (0 if d.HasField("dim_value") else _named(d.dim_param)) for d in dims])
 
 
 def _named(dim_param: str) -> str | None:
