@@ -124,7 +124,8 @@ def _count_payload(cost: NetworkCost) -> dict:
 def cmd_count(args: argparse.Namespace) -> None:
     from rooflinekit.counters import count_network
 
-    network = resolve_model(args.model, args.batch, args.input_shape)
+    network = resolve_model(args.model, args.batch, args.input_shape, branches=args.branch,
+                            loop_counts=args.loop_count)
     # a model file is imported at its batch and counted as imported; a catalog network is counted at --batch
     batch = None if is_model_file(args.model) else args.batch
     cost = count_network(network, args.precision, batch=batch, strict=args.strict)
@@ -162,7 +163,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from rooflinekit.api import predict
 
     network = resolve_model(args.model, args.batch, args.input_shape,  # None: the model's own batch
-                            args.framework if args.calibration or args.calibrated else None)
+                            args.framework if args.calibration or args.calibrated else None,
+                            branches=args.branch, loop_counts=args.loop_count)
     hardware = resolve_hardware(args.hardware)
     if args.calibration and args.calibrated:
         raise SpecError("--calibration FILE and --calibrated both given; pick one: --calibrated for the "
@@ -1077,6 +1079,8 @@ _CLI_HINTS = [
     (re.compile(r"input_shapes=\{'([^']+)': \[?([^\]}]*)\]?\}"),
      lambda match: f"--input-shape {match[1]}={match[2].replace(' ', '')}"),  # one shell word: no spaces
     (re.compile(r" ?\(--input-shape ([^)]*)\)"), ""),
+    (re.compile(r"\bbranches=\{'([^']+)': '(then|else)'\}"), r"--branch \1=\2"),
+    (re.compile(r"\bloop_counts=\{'([^']+)': n\}"), r"--loop-count \1=N"),
     (re.compile(r"\bbatch=(\d+) in Python, "), ""),
     # not in a quoted option value (--set 'batch=1') nor in a list of a record's fields (..., batch=1, ...)
     (re.compile(r"(?<!['\",])(?<!, )\bbatch=(\d+)\b"), r"--batch \1"),

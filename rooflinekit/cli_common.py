@@ -79,6 +79,12 @@ def model_options() -> Parser:
     parent.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
                         help="bind a model input's shape, e.g. input=8,3,224,224: its leading dim is the batch "
                              "(repeatable)")
+    parent.add_argument("--branch", action="append", default=[], metavar="NODE=then|else",
+                        help="ONNX: the If branch to count, by node name (default: the branch a constant condition "
+                             "takes, else the more expensive one, warned about; repeatable)")
+    parent.add_argument("--loop-count", action="append", default=[], metavar="NODE=N",
+                        help="ONNX: the trip count of a Loop, or the length of a Scan, whose count is known only at "
+                             "run time, by node name (repeatable)")
     return parent
 
 
@@ -163,6 +169,44 @@ def parse_input_shapes(values: Sequence[str]) -> dict[str, list[int | str]]:
                             "once")
         shapes[name] = [_dim(d, value) for d in dims.replace("x", ",").split(",")]
     return shapes
+
+
+def parse_node_options(values: Sequence[str], option: str) -> dict[str, str]:
+    """``["If_0=else"]`` -> ``{"If_0": "else"}``: ``NODE=VALUE`` entries of ``option`` by node name (the value is
+    checked where it is used).
+
+    Raises
+    ------
+    SpecError
+        A value without ``NODE=`` or a value, or a node named twice.
+    """
+    entries: dict[str, str] = {}
+    for value in values:
+        name, sep, given = value.rpartition("=")
+        if not sep or not name or not given:
+            raise SpecError(f"{option} {shown(value)}: write NODE=VALUE with the node's name in the model, e.g. "
+                            f"{option} If_0=else")
+        if name in entries:
+            raise SpecError(f"{option} {shown(value)}: node {shown(name)} is given twice; give each node once")
+        entries[name] = given
+    return entries
+
+
+def parse_loop_counts(values: Sequence[str]) -> dict[str, int]:
+    """``["steps=5"]`` -> ``{"steps": 5}`` (:func:`parse_node_options`; a count is a whole number, 0 .. MAX_DIM).
+
+    Raises
+    ------
+    SpecError
+        What :func:`parse_node_options` raises, or a count that is not a whole number in range.
+    """
+    counts: dict[str, int] = {}
+    for name, count in parse_node_options(values, "--loop-count").items():
+        if not (count.isascii() and count.isdigit() and int(count) <= MAX_DIM):
+            raise SpecError(f"--loop-count {shown(name)}={shown(count, 24)}: a count is a whole number from 0 to "
+                            f"{MAX_DIM}")
+        counts[name] = int(count)
+    return counts
 
 
 def bounded_int(option: str, low: int, high: int) -> Callable[[str], int]:
@@ -301,7 +345,8 @@ def is_model_file(model: str) -> bool:
 
 
 def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[str] = (),
-                  framework: str | None = None) -> NetworkSpec:
+                  framework: str | None = None, branches: Sequence[str] = (),
+                  loop_counts: Sequence[str] = ()) -> NetworkSpec:
     """A model file imported at ``batch`` and ``input_shapes`` (see :func:`~rooflinekit.importers.load_model`), or
     a NAS-Bench-201 architecture string or a catalog network (:func:`~rooflinekit.api.named_network`; the batch is
     applied when counting or predicting).
@@ -317,6 +362,8 @@ def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[s
         ``NAME=D1,D2,...`` entries for a model file.
     framework : str, optional
         The software stack a NAS-Bench-201 architecture is built for (:func:`~rooflinekit.api.named_network`).
+    branches, loop_counts : sequence of str, optional
+        ``NODE=then|else`` and ``NODE=N`` entries for an ONNX model file (``--branch``, ``--loop-count``).
 
     Returns
     -------
@@ -326,8 +373,8 @@ def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[s
     Raises
     ------
     SpecError
-        A malformed ``--input-shape``, input shapes for a catalog network, or an architecture string that does not
-        parse (an unknown op: named with the allowed ones).
+        A malformed ``--input-shape``, ``--branch`` or ``--loop-count``, any of them for a catalog network, or an
+        architecture string that does not parse (an unknown op: named with the allowed ones).
     UnknownNameError
         A name the catalog lacks, with the close names.
     """
@@ -335,8 +382,12 @@ def resolve_model(model: str, batch: int | None = None, input_shapes: Sequence[s
     from rooflinekit.importers import load_model
 
     shapes = parse_input_shapes(input_shapes)
+    chosen, counts = parse_node_options(branches, "--branch"), parse_loop_counts(loop_counts)
     if is_model_file(model):
-        return load_model(Path(model), batch=batch, input_shapes=shapes or None)
+        return load_model(Path(model), batch=batch, input_shapes=shapes or None, branches=chosen or None,
+                          loop_counts=counts or None)
     if shapes:
         raise SpecError(f"--input-shape applies to model files; {model!r} is a catalog network with fixed shapes")
+    if chosen or counts:
+        raise SpecError(f"--branch and --loop-count apply to ONNX model files; {model!r} is a catalog network")
     return named_network(model, framework)  # through the catalog index: one entry validated, not the catalog

@@ -109,7 +109,8 @@ def cmd_heatmap(args: argparse.Namespace) -> None:
 
 
 def cmd_layers(args: argparse.Namespace) -> None:
-    network = resolve_model(args.model, args.batch, args.input_shape)  # None: the model's own batch
+    network = resolve_model(args.model, args.batch, args.input_shape,  # None: the model's own batch
+                            branches=args.branch, loop_counts=args.loop_count)
     prediction = predict(network, resolve_hardware(args.hardware), args.precision, args.batch, "layer",
                          args.traffic)
     measured = _read_records(args.measured, "--measured") if args.measured else None

@@ -340,3 +340,55 @@ def test_a_write_error_on_stdout_is_one_line(capsys, monkeypatch):
     assert code == 2
     assert err == ["rooflinekit: error: writing the output: No space left on device; check the path, its permissions "
                    "and the free space"]
+
+
+def _if_model(path: Path) -> Path:
+    """If(c): then x [1, 4] @ w [4, 8] (32 MACs), else Concat(x, x) (none); c a run-time input."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    import numpy as np
+
+    then_graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["t"])], "then", [],
+                                   [helper.make_tensor_value_info("t", TensorProto.FLOAT, [1, 8])])
+    else_graph = helper.make_graph([helper.make_node("Concat", ["x", "x"], ["e"], axis=1)], "else", [],
+                                   [helper.make_tensor_value_info("e", TensorProto.FLOAT, [1, 8])])
+    graph = helper.make_graph(
+        [helper.make_node("If", ["c"], ["y"], name="gate", then_branch=then_graph, else_branch=else_graph)], "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4]),
+         helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.zeros((4, 8), dtype=np.float32), "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_an_if_warning_says_the_cli_option_and_the_option_chooses_the_branch(capsys, tmp_path):
+    # the warning named the API argument branches={...}, which a command line cannot pass
+    path = _if_model(tmp_path / "gate.onnx")
+    code, out, err = run(capsys, "count", path, "--format", "json")
+    assert code == 0 and len(err) == 1 and err[0].endswith("choose with --branch gate=else")
+    assert json.loads(out)["totals"]["macs"] == 32  # then: MatMul [1, 4] x [4, 8] = 32 MACs
+    code, out, err = run(capsys, "count", path, "--branch", "gate=else", "--format", "json")
+    assert code == 0 and not err and json.loads(out)["totals"]["macs"] == 0  # else: a Concat
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--branch", "gate"], "--branch 'gate': write NODE=VALUE with the node's name in the model, e.g. --branch "
+                           "If_0=else"),
+    (["--branch", "gate=both"], "branches['gate'] = 'both'; choose 'then' or 'else'"),
+    (["--branch", "gate=then", "--branch", "gate=else"], "--branch 'gate=else': node 'gate' is given twice; give "
+                                                         "each node once"),
+    (["--loop-count", "steps=-1"], "--loop-count 'steps'='-1': a count is a whole number from 0 to 2147483647"),
+])
+def test_a_malformed_branch_or_loop_count_is_one_line(capsys, tmp_path, argv, message):
+    code, _, err = run(capsys, "count", _if_model(tmp_path / "gate.onnx"), *argv)
+    assert code == 2 and one_error(err) == f"rooflinekit: error: {message}"
+
+
+def test_branch_on_a_catalog_network_is_refused(capsys):
+    code, _, err = run(capsys, "count", "LeNet-MNIST", "--branch", "gate=then")
+    assert code == 2 and one_error(err) == ("rooflinekit: error: --branch and --loop-count apply to ONNX model files; "
+                                            "'LeNet-MNIST' is a catalog network")
