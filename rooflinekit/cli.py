@@ -272,7 +272,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
                         f"the settings its records were fitted with; drop {'it' if len(given) == 1 else 'them'}, or "
                         "drop --extend-shipped to fit your records alone with them")
     predictor = calibrate_from_paths(args.records, models=args.models, extend_shipped=args.extend_shipped,
-                                     **params, **mapping)
+                                     repeats=args.repeats, **params, **mapping)
     Path(args.out).write_text(calibration_json(predictor), encoding="utf-8")
     # every record left out, one row each: where it was read, what it names, why (the warning has the top reasons)
     left_out = predictor.left_out_[[c for c in ("source", "hardware", "network", "precision", "batch", "framework",
@@ -637,11 +637,14 @@ def _align(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     )
     from rooflinekit.compare.loaders import load_table
     from rooflinekit.compare.loaders.generic import check_targets
+    from rooflinekit.compare.records import combine_repeats
 
     mapping = _table_mapping(args)
     check_targets(mapping["columns"], mapping["constants"])
     _check_columns(args.records, mapping, ["hardware", "network"], ["latency_s", "throughput_fps"])
     loaded = load_table(args.records, **mapping)
+    if args.repeats == "median":
+        loaded = combine_repeats(loaded)
     records = loaded.records.reset_index(drop=True)
     for row in loaded.files.to_dict("records"):
         if "columns not read" in str(row.get("reason", "")):
@@ -814,6 +817,10 @@ def _records_mapping() -> Parser:
                         help="units of numeric record columns, e.g. latency_s=ms,energy_j=uJ (default: SI)")
     parent.add_argument("--set", metavar="COLUMN=VALUE,...",
                         help="fill record columns the table lacks, e.g. precision=int8,batch=1")
+    parent.add_argument("--repeats", choices=("reject", "median"), default="reject",
+                        help="rows of one configuration (hardware, network, precision, pruning, batch, stack) with "
+                             "different measurements: reject them all (default) or read them as repeated runs and "
+                             "use their median")
     return parent
 
 
@@ -1081,6 +1088,7 @@ _CLI_HINTS = [
     (re.compile(r" ?\(--input-shape ([^)]*)\)"), ""),
     (re.compile(r"\bbranches=\{'([^']+)': '(then|else)'\}"), r"--branch \1=\2"),
     (re.compile(r"\bloop_counts=\{'([^']+)': n\}"), r"--loop-count \1=N"),
+    (re.compile(r"\brepeats='(reject|median)'"), r"--repeats \1"),
     (re.compile(r"\bbatch=(\d+) in Python, "), ""),
     # not in a quoted option value (--set 'batch=1') nor in a list of a record's fields (..., batch=1, ...)
     (re.compile(r"(?<!['\",])(?<!, )\bbatch=(\d+)\b"), r"--batch \1"),

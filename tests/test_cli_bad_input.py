@@ -392,3 +392,22 @@ def test_branch_on_a_catalog_network_is_refused(capsys):
     code, _, err = run(capsys, "count", "LeNet-MNIST", "--branch", "gate=then")
     assert code == 2 and one_error(err) == ("rooflinekit: error: --branch and --loop-count apply to ONNX model files; "
                                             "'LeNet-MNIST' is a catalog network")
+
+
+def test_repeated_runs_are_refused_with_the_option_and_fitted_with_it(capsys, tmp_path):
+    # two runs of one configuration (0.45 and 0.46 s) were both left out, and the error said only "fix those rows"
+    table = write(tmp_path / "runs.csv", """\
+        hardware,network,precision,batch,latency_s,framework
+        NUCLEO-F767ZI,LeNet-MNIST,int8,1,0.45,X-CUBE-AI 8.0
+        NUCLEO-F767ZI,LeNet-MNIST,int8,1,0.46,X-CUBE-AI 8.0
+        """)
+    code, _, err = run(capsys, "calibrate", table, "--out", tmp_path / "c.json")
+    assert code == 2 and one_error(err).endswith("fix those rows, or, where rows of one configuration are repeated "
+                                                 "runs, fit their median with --repeats median")
+    code, _, err = run(capsys, "calibrate", table, "--out", tmp_path / "c.json", "--repeats", "median",
+                       "--extend-shipped", "--format", "json")
+    assert code == 0
+    assert "1 x repeated run: combined into the median of 2 runs of runs.csv:2" in " ".join(err)
+    shipped = json.loads((tmp_path / "c.json").read_text())
+    assert shipped["n_records"] == json.loads(
+        (Path(__file__).parents[1] / "rooflinekit/calibrations/mlperf_tiny_cortex_m.json").read_text())["n_records"] + 1

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rooflinekit.compare.records import (
-    RECORD_COLUMNS, LoadResult, Record, files_frame, normalize_framework, records_frame,
+    RECORD_COLUMNS, LoadResult, Record, combine_repeats, files_frame, normalize_framework, records_frame,
 )
 from rooflinekit.errors import RecordError
 
@@ -127,6 +127,25 @@ def test_conflicting_duplicates_are_all_rejected():
     assert set(result.rejected.reason) == {
         "conflicting duplicates of key (hardware='TX2-maxn', network='ResNet-50', precision='fp16', pruning_pct=100.0,"
         " batch=2): throughput_fps 166.0 vs 170.0 (sources t.csv:2, t.csv:3)"}
+
+
+def test_repeated_runs_combine_into_their_median_and_every_row_is_accounted_for():
+    runs = [{**GOOD, "latency_s": latency, "throughput_fps": None, "source": f"t.csv:{line}"}
+            for line, latency in ((2, 0.012), (3, 0.016), (4, 0.013))]
+    other = {**GOOD, "batch": 4, "source": "t.csv:5"}
+    loaded = records_frame([*runs, other, {**other, "source": "t.csv:6"}, {**GOOD, "batch": 0, "source": "t.csv:7"}])
+    assert len(loaded.records) == 1 and len(loaded.rejected) == 5  # the runs conflict; t.csv:6 repeats 5 exactly
+    combined = combine_repeats(loaded)
+    assert len(combined.records) + len(combined.rejected) == 6  # every input row, once
+    run = combined.records[combined.records.batch == 2].iloc[0]
+    # median of 0.012, 0.016, 0.013 = 0.013; the group's first row carries it
+    assert run.latency_s == pytest.approx(0.013) and run.source == "t.csv:2"
+    assert run.notes == "median of 3 repeated runs"
+    reasons = dict(zip(combined.rejected.source, combined.rejected.reason))
+    assert reasons["t.csv:3"] == reasons["t.csv:4"] == "repeated run: combined into the median of 3 runs of t.csv:2"
+    assert reasons["t.csv:6"].startswith("exact duplicate of t.csv:5")  # untouched, as the invalid row
+    assert reasons["t.csv:7"].startswith("batch:")
+    assert combine_repeats(records_frame([GOOD])).records.equals(records_frame([GOOD]).records)  # nothing to combine
 
 
 def test_different_frameworks_are_different_keys():

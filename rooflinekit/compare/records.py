@@ -39,9 +39,9 @@ A record that fails validation is not dropped: :func:`records_frame` returns it 
 object dtype) with a ``reason``. Two records with the same key (:attr:`Record.KEY_FIELDS`, ``framework_version``
 compared as a release: ``8.1``, ``8.1.0`` and ``v8.1`` are one, see :func:`release_keys`) are duplicates: identical
 measured values keep the first and reject the rest as exact duplicates; different values reject all of them as
-conflicting (repeated runs of one configuration: give one row per configuration, e.g. their median), the reason
-listing the first :data:`LISTED_DUPLICATES` values and sources and the group's size; a reason names the versions
-as the rows wrote them where they differ.
+conflicting (repeated runs of one configuration: give one row per configuration, e.g. their median, or pass the
+result through :func:`combine_repeats`), the reason listing the first :data:`LISTED_DUPLICATES` values and sources
+and the group's size; a reason names the versions as the rows wrote them where they differ.
 """
 
 from __future__ import annotations
@@ -471,7 +471,7 @@ def split_duplicates(rows: list[dict[str, Any]], model: type[Record]) -> tuple[l
         spellings = list(dict.fromkeys(rows[i]["framework_version"] for i in members))
         written = _listed([shown(v) for v in spellings[:LISTED_DUPLICATES]], len(spellings), ", ")
         versions = f"; framework_version {written} are one release" if len(spellings) > 1 else ""
-        reason = f"conflicting duplicates of key ({key}): {detail} (sources {sources}){versions}"  # one per group
+        reason = f"{CONFLICTING} of key ({key}): {detail} (sources {sources}){versions}"  # one per group
         rejected += [{**rows[i], "reason": reason} for i in members]
     return sorted(kept), rejected
 
@@ -481,6 +481,67 @@ def _spelled(version: Any, first: Any) -> str:
     row it duplicates otherwise, else ``''``."""
     return "" if version == first else \
         f"; framework_version {shown(version)} is the release written {shown(first)} there"
+
+
+CONFLICTING = "conflicting duplicates"
+"""How the reason of every member of a conflicting duplicate group begins (:func:`split_duplicates`)."""
+
+
+def combine_repeats(loaded: LoadResult, model: type[Record] = Record) -> LoadResult:
+    """``loaded`` with each group of conflicting duplicates read as repeated runs of one configuration: the group's
+    first row (in ``loaded.rejected``'s order) becomes a record whose differing measured values are the medians of
+    the group's, and the other rows stay rejected, each with the reason ``repeated run: combined into the median
+    of N runs of <first source>``. Every row is still a record or a rejected row with its reason.
+
+    Parameters
+    ----------
+    loaded : LoadResult
+        What a loader returned.
+    model : type of Record
+        The record model its rows were validated against.
+
+    Returns
+    -------
+    LoadResult
+        The records of ``loaded`` followed by one per group, its rejected rows less those records, its files.
+
+    Notes
+    -----
+    For each value field (:attr:`Record.VALUE_FIELDS`) that differs within a group, the median of the members'
+    values that are given (missing ones are left out; none given stays missing). Why the median: a run disturbed by
+    something else (a cold cache, a background job) moves it less than a mean.
+    """
+    rejected = loaded.rejected
+    conflicting = rejected["reason"].astype(str).str.startswith(CONFLICTING) if len(rejected) else \
+        pd.Series([], dtype=bool)
+    if not conflicting.any():
+        return loaded
+    rows = rejected[conflicting].drop(columns="reason").to_dict("records")
+    rows = [{name: None if isinstance(value, float) and math.isnan(value) else value for name, value in row.items()}
+            for row in rows]
+    releases = release_keys(row.get("framework_version") for row in rows)
+    version_at = model.KEY_FIELDS.index("framework_version")
+    groups: dict[tuple, list[int]] = {}
+    for index, row in enumerate(rows):
+        key = [row.get(name) for name in model.KEY_FIELDS]
+        key[version_at] = releases[index]
+        groups.setdefault(tuple(None if is_missing(k) else k for k in key), []).append(index)
+    combined, repeats = [], []
+    for members in groups.values():
+        first = dict(rows[members[0]])
+        for name in model.VALUE_FIELDS:
+            given = [rows[i][name] for i in members if not is_missing(rows[i].get(name))]
+            first[name] = float(pd.Series(given, dtype=float).median()) if given else None
+        note = f"median of {len(members)} repeated runs"
+        first["notes"] = f"{first['notes']}; {note}" if not is_missing(first.get("notes")) else note
+        combined.append(first)
+        reason = f"repeated run: combined into the median of {len(members)} runs of {first['source']}"
+        repeats += [{**rows[i], "reason": reason} for i in members[1:]]
+    records = pd.concat([loaded.records, typed_frame(combined, model)], ignore_index=True)
+    others = rejected[~conflicting.to_numpy()]
+    kept_rejected = pd.concat([others, rejected_frame(repeats, model)], ignore_index=True) if len(others) else \
+        rejected_frame(repeats, model)
+    return LoadResult(records, kept_rejected, loaded.files)
 
 
 LISTED_DUPLICATES = 5

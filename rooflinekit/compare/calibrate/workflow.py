@@ -27,7 +27,7 @@ from rooflinekit.compare.calibrate.model import (
 )
 from rooflinekit.compare.calibrate.releases import normalize_version, release_key
 from rooflinekit.compare.loaders import load_mlperf_tiny, load_table
-from rooflinekit.compare.records import LoadResult, is_missing, normalize_framework
+from rooflinekit.compare.records import CONFLICTING, LoadResult, combine_repeats, is_missing, normalize_framework
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
 from rooflinekit.display import counted
 from rooflinekit.errors import CalibrationError, RooflineError
@@ -75,9 +75,12 @@ def _nothing_to_fit(paths: Sequence[Path], loaded: Sequence[LoadResult], left_ou
     names = ", ".join(path.name for path in paths)
     if len(left_out):
         models = any(_about_a_network(str(reason)) for reason in left_out["reason"])
+        repeats = any(str(reason).startswith(CONFLICTING) for reason in left_out["reason"])
         return (f"{names}: no record to fit, all {len(left_out)} were left out (reasons in the warning); fix those "
                 "rows" + (", or give the networks' model files (--models PATH on the command line, models= in "
-                          "Python)" if models else ""))
+                          "Python)" if models else "")
+                + (", or, where rows of one configuration are repeated runs, fit their median with repeats='median'"
+                   if repeats else ""))
     return f"{names}: no record to fit, the tables have no rows; give one measured record (hardware, network, " \
            "latency_s) per row"
 
@@ -92,7 +95,7 @@ def _default_models(paths: Sequence[Path]) -> list[Path]:
 def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Path] = (),
                          columns: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
                          constants: Mapping[str, Any] | None = None, extend_shipped: bool = False,
-                         **params: Any) -> CalibratedPredictor:
+                         repeats: str = "reject", **params: Any) -> CalibratedPredictor:
     """Fit a :class:`CalibratedPredictor` (``params``: its constructor's) on records read from ``paths``.
 
     A folder is read as an MLPerf Tiny results tree, a ``.csv``/``.parquet`` file as a records table with record
@@ -103,6 +106,9 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     that file (:func:`~.features.record_model_files`), each file once. Hardware is a catalog name or alias, or a
     hardware YAML file (one spec, read relative to the working folder). ``columns``, ``units`` and ``constants``
     map a table's own column names, units and missing columns (see :func:`~rooflinekit.compare.loaders.load_table`).
+    ``repeats``: ``"reject"`` (default) leaves every row of a group of conflicting duplicates out (the records
+    schema's rule); ``"median"`` reads such a group as repeated runs of one configuration and fits the median of
+    its values (:func:`~rooflinekit.compare.records.combine_repeats`; the other runs are left out, each saying so).
     The records the predictor was fitted on are kept as ``features_`` (to score the fit in sample). Records left
     out (:func:`select_calibration_records`, unresolvable names, unreadable hardware files) and rows the loaders
     rejected are counted, with their reasons, in a :class:`CalibrationWarning`, and kept as ``left_out_``: every
@@ -132,10 +138,14 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
         if isinstance(given, (str, PathLike)):  # not its characters: '/' first would read the whole disk
             raise CalibrationError(f"{what} must be a list of paths, got the single path {shown(given)}; wrap it "
                                    f"in a list: [{shown(given)}]")
+    if repeats not in ("reject", "median"):
+        raise CalibrationError(f"repeats must be 'reject' or 'median', got {shown(repeats)}")
     paths = [Path(p) for p in paths]
     if not paths:
         raise CalibrationError("no record paths given; pass MLPerf Tiny results folders or record tables")
     loaded = [_load_records(path, columns, units, constants) for path in paths]
+    if repeats == "median":
+        loaded = [combine_repeats(result) for result in loaded]
     records = pd.concat([result.records for result in loaded], ignore_index=True)
     kept, skipped = select_calibration_records(records)
     files: dict[str, HardwareSpec] = {}  # hardware YAML files named by the records, read once each
