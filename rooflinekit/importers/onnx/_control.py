@@ -6,11 +6,11 @@ A network inside an ``If`` branch or a ``Loop`` body is counted, never a silent 
   condition takes, else the more expensive branch (more MAC-carrying nodes, then more nodes) with a
   :class:`ControlFlowWarning` naming the alternative. A condition is constant when it is computed from scalar
   constants and from static shapes: of the graph inputs (bound before inlining: declared, given by the user with
-  ``input_shapes`` or a ``batch``) and initializers, or, when that is not enough, inferred on a weight-stripped
-  copy of the graph (ONNX shape inference and the importer's fallbacks, :func:`~._shapes.infer`, whose evaluated
-  small values count too). PyTorch's
-  scripted modules branch on the rank and sizes of intermediate tensors this way (``if input.dim() == 3``); the
-  more expensive branch there can be the one that does not apply (an unsqueeze that makes an LSTM input rank 4). The branch's nodes are inlined with their tensors renamed
+  ``input_shapes`` or a ``batch``) and initializers, or, when that is not enough, inferred on a weight-stripped copy
+  of the graph (ONNX shape inference and the importer's fallbacks, :func:`~._shapes.infer`, whose evaluated small
+  values count too). PyTorch's scripted modules branch on the rank and sizes of intermediate tensors this way
+  (``if input.dim() == 3``); the more expensive branch there can be the one that does not apply (an unsqueeze that
+  makes an LSTM input rank 4). The branch's nodes are inlined with their tensors renamed
   ``{node}/{then|else}/{tensor}``; Identity nodes write the If's outputs.
 - ``Loop``: with a static trip count (a constant ``M``, or ``loop_counts={"node name": n}``) the body is inlined
   once per iteration (``{node}/{i}/{tensor}``): loop-carried values flow from one copy to the next, scan outputs
@@ -181,7 +181,7 @@ def _small_constants(graph: GraphProto, static: Mapping[str, tuple[int, ...]],
 _CONDITION_OPS = {"Equal": np.equal, "Greater": np.greater, "Less": np.less, "GreaterOrEqual": np.greater_equal,
                   "LessOrEqual": np.less_equal, "Not": np.logical_not, "And": np.logical_and, "Or": np.logical_or,
                   "Xor": np.logical_xor, "Identity": np.asarray}
-"""Ops over scalars evaluated for an ``If`` condition (Shape with start/end attributes is not evaluated)."""
+"""Ops over scalars evaluated for an ``If`` condition."""
 
 
 _PICK_OPS = frozenset({"Gather", "Squeeze", "Unsqueeze", "Cast"})
