@@ -15,7 +15,7 @@ onnx = pytest.importorskip("onnx", reason="the ONNX importer needs the optional 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from rooflinekit.counters import count_network  # noqa: E402
-from rooflinekit.errors import ShapeError  # noqa: E402
+from rooflinekit.errors import ModelFileError, ShapeError  # noqa: E402
 from rooflinekit.importers.onnx import load_onnx  # noqa: E402
 from rooflinekit.importers.onnx._control import ControlFlowWarning  # noqa: E402
 from rooflinekit.importers.onnx._coverage import run_corpus  # noqa: E402
@@ -309,6 +309,32 @@ def test_an_if_whose_condition_another_if_computes_waits_for_it(tmp_path: Path,
     assert macs(path) == 32 + 24
     warned = [str(w.message) for w in recwarn if issubclass(w.category, ControlFlowWarning)]
     assert len(warned) == 1 and warned[0].startswith("If node 'first'")
+
+
+def test_an_error_after_a_branch_chosen_by_cost_says_how_to_choose_the_other(tmp_path: Path) -> None:
+    """A run-time If whose more expensive branch unsqueezes x [1, 1, 4] to rank 4 before an LSTM (rank 3 only):
+    the malformed LSTM's error adds that the branch was chosen by cost and how to choose the other; the else branch
+    (x as it is) counts as the LSTM alone does."""
+    then_graph = helper.make_graph([helper.make_node("Unsqueeze", ["x", "axis0"], ["u"]),
+                                    helper.make_node("MatMul", ["u", "m"], ["t"])], "then", [],
+                                   [helper.make_tensor_value_info("t", F32, None)])
+    else_graph = helper.make_graph([helper.make_node("Identity", ["x"], ["e"])], "else", [],
+                                   [helper.make_tensor_value_info("e", F32, None)])
+    lstm = helper.make_node("LSTM", ["g", "W", "R"], ["y"], hidden_size=3)
+    weights = [weight("W", [1, 12, 4]), weight("R", [1, 12, 3])]
+    inputs = [helper.make_tensor_value_info("x", F32, [1, 1, 4]),
+              helper.make_tensor_value_info("c", TensorProto.BOOL, [])]
+    path = save(tmp_path, [helper.make_node("If", ["c"], ["g"], name="gate", then_branch=then_graph,
+                                            else_branch=else_graph), lstm],
+                inputs, [*weights, weight("m", [4, 4]), ints("axis0", [0])])
+    with pytest.warns(ControlFlowWarning):
+        with pytest.raises((ModelFileError, ShapeError), match=r"LSTM.*expected rank 3.*; the graph was costed with the more expensive "
+                                              r"branch of If 'gate', whose condition is known only at run time "
+                                              r"\(warned\): .*choose the other, e\.g\. branches=\{'gate': 'else'\}$"):
+            load_onnx(path)
+    alone = save(tmp_path, [helper.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=3)], inputs[:1], weights,
+                 filename="lstm.onnx")
+    assert macs(path, branches={"gate": "else"}) == macs(alone) > 0
 
 
 def _loop_model(tmp_path: Path, trip: onnx.TensorProto | None) -> Path:

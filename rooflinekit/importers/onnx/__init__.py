@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 try:
-    import onnx  # noqa: F401 - the optional dependency, checked before the modules that use it
+    import onnx  # the optional dependency, checked before the modules that use it
 except ImportError as missing:  # an optional dependency: say how to get it
     raise ImportError("the ONNX importer needs the onnx package: pip install 'rooflinekit[onnx]'") from missing
 
@@ -135,9 +135,29 @@ def _resolve(path: Path, batch: int | None, input_shapes: Mapping[str, Sequence[
     # bound before control flow is inlined: a condition computed from an input's shape sees the bound shape, and an
     # unbound dim is reported before any branch is chosen
     batch = bind_inputs(declared, inputs, main, batch, input_shapes, path)
-    if any(node.op_type in CONTROL_OPS for node in nodes) and inline_control_flow(model, branches, loop_counts):
-        nodes = node_records(model.graph)
-        initializers = {tensor.name: tensor for tensor in model.graph.initializer}  # the bodies' ones added
+    guessed: list[tuple[str, str]] = []
+    if any(node.op_type in CONTROL_OPS for node in nodes):
+        inlined = inline_control_flow(model, branches, loop_counts)
+        guessed = inlined.guessed
+        if inlined.changed:
+            nodes = node_records(model.graph)
+            initializers = {tensor.name: tensor for tensor in model.graph.initializer}  # the bodies' ones added
+    try:
+        return _resolve_inlined(path, model, nodes, declared, initializers, inputs, main, batch)
+    except (ShapeError, ModelFileError) as exc:
+        if guessed and exc.args:  # a branch chosen by cost may not apply to these inputs: say how to choose
+            node, other = guessed[0]
+            named = ", ".join(repr(label) for label, _ in guessed)
+            exc.args = (f"{exc.args[0]}; the graph was costed with the more expensive branch of If {named}, whose "
+                        "condition is known only at run time (warned): if a counted branch does not apply to these "
+                        f"inputs, choose the other, e.g. branches={{{node!r}: {other!r}}}", *exc.args[1:])
+        raise
+
+
+def _resolve_inlined(path: Path, model: onnx.ModelProto, nodes: list[OnnxNode],
+                     declared: Mapping[str, onnx.ValueInfoProto], initializers: Mapping[str, onnx.TensorProto],
+                     inputs: list[str], main: str | None, batch: int) -> tuple[str, int, Precision, list[Resolved]]:
+    """Steps 3 to 5 of the pipeline on the bound, inlined ``model``: shapes inferred, every live node resolved."""
     nodes = topological_nodes(model.graph, nodes, path, declared.keys() | initializers.keys())
     infos, values = infer(model, nodes, path)
     graph = Graph(path, opset(model), nodes, model.graph, initializers, inputs, infos, values)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Mapping, Sequence, cast
+from typing import Mapping, NamedTuple, Sequence, cast
 
 import numpy as np
 import onnx
@@ -57,10 +57,18 @@ CONTROL_OPS = ("If", "Loop", "Scan")
 """The control-flow op types (default domain) whose bodies are inlined."""
 
 
+class Inlined(NamedTuple):
+    """What :func:`inline_control_flow` did: whether it inlined anything, and the ``(node, other branch)`` of each
+    ``If`` whose branch it chose by cost (its condition known only at run time)."""
+
+    changed: bool
+    guessed: list[tuple[str, str]]
+
+
 def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | None = None,
-                        loop_counts: Mapping[str, int] | None = None) -> bool:
+                        loop_counts: Mapping[str, int] | None = None) -> Inlined:
     """Inline the top-level ``If`` and static ``Loop`` and ``Scan`` nodes of ``model`` in place (repeatedly, so
-    nested ones too); True when something was inlined.
+    nested ones too).
 
     Parameters
     ----------
@@ -72,12 +80,18 @@ def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | No
         Trip count by Loop node name, for loops whose ``M`` is computed at run time; sequence length by Scan node
         name, for scans whose length is not static.
 
+    Returns
+    -------
+    Inlined
+        Whether something was inlined, and the If nodes decided by cost.
+
     Raises
     ------
     ShapeError
         A branch that is neither ``then`` nor ``else``, a negative trip count or (opset-8 Scan) batch.
     """
     branches, loop_counts = dict(branches or {}), dict(loop_counts or {})
+    guessed: list[tuple[str, str]] = []
     for name, branch in branches.items():
         if branch not in ("then", "else"):
             raise ShapeError(f"branches[{name!r}] = {branch!r}; choose 'then' or 'else'")
@@ -90,24 +104,24 @@ def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | No
         if _undecided(graph, constants, branches):
             constants = _small_constants(graph, *_inferred(model))
         dims = _ScanLengths(model)
-        new_nodes, round_changed = _inline_round(model, constants, dims, branches, loop_counts, guess=False)
+        new_nodes, round_changed = _inline_round(model, constants, dims, branches, loop_counts, None)
         if not round_changed:  # only undecided Ifs are left: the more expensive branch of each
-            new_nodes, round_changed = _inline_round(model, constants, dims, branches, loop_counts, guess=True)
+            new_nodes, round_changed = _inline_round(model, constants, dims, branches, loop_counts, guessed)
         if not round_changed:
             break
         changed = True
         del graph.node[:]
         graph.node.extend(new_nodes)
-    return changed
+    return Inlined(changed, guessed)
 
 
 def _inline_round(model: onnx.ModelProto, constants: Mapping[str, np.ndarray], dims: "_ScanLengths",
-                  branches: Mapping[str, str], loop_counts: Mapping[str, int], guess: bool
+                  branches: Mapping[str, str], loop_counts: Mapping[str, int], guesses: list[tuple[str, str]] | None
                   ) -> tuple[list[NodeProto], bool]:
     """One round of :func:`inline_control_flow`: the main graph's nodes with the control-flow nodes that can be
     inlined replaced by their bodies, and whether any was. An ``If`` whose condition is not known yet is inlined
-    only when ``guess`` (its more expensive branch, warned about): the others are inlined first, since what they
-    inline can make its condition known in the next round."""
+    only when ``guesses`` is given (its more expensive branch, warned about and added to ``guesses``): the others
+    are inlined first, since what they inline can make its condition known in the next round."""
     graph, opset = model.graph, _opset(model)
     new_nodes: list[NodeProto] = []
     changed = False
@@ -115,7 +129,7 @@ def _inline_round(model: onnx.ModelProto, constants: Mapping[str, np.ndarray], d
         label = node.name or f"{node.op_type}_{index}"
         inlined = None
         if node.op_type == "If" and node.domain in ("", "ai.onnx"):
-            inlined = _inline_if(graph, node, label, branches.get(node.name), constants, guess)
+            inlined = _inline_if(graph, node, label, branches.get(node.name), constants, guesses)
         elif node.op_type == "Loop" and node.domain in ("", "ai.onnx"):
             inlined = _inline_loop(graph, node, label, loop_counts.get(node.name), constants, opset)
         elif node.op_type == "Scan" and node.domain in ("", "ai.onnx") and opset >= 9:
@@ -314,14 +328,14 @@ def _rename_captured(graph: GraphProto, rename: Mapping[str, str]) -> None:
 
 
 def _inline_if(outer: GraphProto, node: NodeProto, label: str, selected: str | None,
-               constants: Mapping[str, np.ndarray], guess: bool = True) -> list[NodeProto] | None:
+               constants: Mapping[str, np.ndarray], guesses: list[tuple[str, str]] | None) -> list[NodeProto] | None:
     then_branch, else_branch = _body(node, "then_branch"), _body(node, "else_branch")
     if then_branch is None or else_branch is None or not node.input:
         return None
     condition = constants.get(node.input[0])
     if selected is None and condition is not None and condition.size == 1:
         selected = "then" if bool(condition.reshape(-1)[0]) else "else"
-    if selected is None and not guess:
+    if selected is None and guesses is None:
         return None
     if selected is None:
         then_cost, else_cost = _cost(then_branch), _cost(else_branch)
@@ -331,6 +345,7 @@ def _inline_if(outer: GraphProto, node: NodeProto, label: str, selected: str | N
                       f"{selected!r} branch ({max(then_cost, else_cost)[1]} nodes), not the {other!r} branch "
                       f"({min(then_cost, else_cost)[1]} nodes); choose with branches={{{label!r}: {other!r}}}",
                       ControlFlowWarning, stacklevel=4)
+        guesses.append((label, other))
     body = then_branch if selected == "then" else else_branch
     nodes = _copy_body(outer, body, f"{label}/{selected}/", {})
     renamed = {n for copy in nodes for n in copy.output}
