@@ -77,9 +77,12 @@ class Baseline(Protocol):
 
 
 def fold_predictions(train: pd.DataFrame, held: pd.DataFrame, calibrated: CalibratedPredictor,
-                     naive: Baseline, own_class: np.ndarray | None = None) -> pd.DataFrame:
+                     naive: Baseline, own_class: np.ndarray | None = None,
+                     baseline: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
     """One fold: ``calibrated`` fitted on ``train`` and ``naive`` on the rows of ``train`` marked ``own_class``
-    (the held-out rows' hardware class; default all), every predictor's latency (s) for ``held``.
+    (the held-out rows' hardware class; default all), every predictor's latency (s) for ``held``. ``baseline``:
+    the ``(train, held)`` rows the roofline and ``naive`` read instead, when the calibrated features are costed
+    otherwise (another traffic, chosen per fold); the same rows, index included.
 
     Returns
     -------
@@ -88,13 +91,14 @@ def fold_predictions(train: pd.DataFrame, held: pd.DataFrame, calibrated: Calibr
         ``depth`` (calibration levels that fell back). Calibration warnings of the fold are silenced: the schemes
         report fallbacks through ``depth``.
     """
+    plain_train, plain_held = baseline if baseline is not None else (train, held)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CalibrationWarning)
         calibrated.fit(train)
         low, high = calibrated.predict_interval(held)
         return pd.DataFrame({
-            "roofline": held["roofline_latency_s"],
-            "naive": naive.fit(train if own_class is None else train[own_class]).predict(held),
+            "roofline": plain_held["roofline_latency_s"],
+            "naive": naive.fit(plain_train if own_class is None else plain_train[own_class]).predict(plain_held),
             "calibrated": calibrated.predict(held), "low": low, "high": high,
             "depth": calibrated.explain(held)["depth"]}, index=held.index)
 

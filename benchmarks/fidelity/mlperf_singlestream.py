@@ -262,9 +262,7 @@ def run_scheme(features: dict[str, pd.DataFrame], scheme: str, progress: Callabl
         fold = lodo.fold_predictions(chosen[train], chosen[test],
                                      calibrated_predictor(traffic, device_offset_prior=prior,
                                                           network_offset_prior=network_prior),
-                                     lodo.MedianEfficiency())
-        fold["roofline"] = base.loc[test, "roofline_latency_s"]
-        fold["naive"] = lodo.MedianEfficiency().fit(base[train]).predict(base[test])
+                                     lodo.MedianEfficiency(), baseline=(base[train], base[test]))
         fold["offline_scaled"] = offline_scaled(base[test])
         fold["seen"] = base.loc[test, "device"].isin(base.loc[train, "device"])
         parts.append(fold.assign(fold=held, traffic=traffic))

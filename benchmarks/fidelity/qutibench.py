@@ -251,9 +251,7 @@ def run_scheme(features: dict[str, pd.DataFrame], scheme: str, progress: Callabl
         fold = lodo.fold_predictions(chosen[train], chosen[test],
                                      calibrated_predictor(candidate, device_offset_prior=prior,
                                                           network_offset_prior=network_prior),
-                                     lodo.MedianEfficiency())
-        fold["roofline"] = base.loc[test, "roofline_latency_s"]
-        fold["naive"] = lodo.MedianEfficiency().fit(base[train]).predict(base[test])
+                                     lodo.MedianEfficiency(), baseline=(base[train], base[test]))
         parts.append(fold.assign(held_out=held, candidate=candidate))
     if not parts:
         progress(f"{scheme}: no fold (no family holds two devices with costed rows)")
