@@ -41,6 +41,17 @@ def shared_data(name: str) -> Path:
     return folder
 
 
+def assert_build_gives_shipped_files(tool: str, name: str, out: Path, *arguments: object) -> Path:
+    """Run ``tools/<tool>`` with ``arguments`` and ``--out out``; assert that ``<name>.json`` and
+    ``<name>_features.csv`` it writes equal the committed ones byte for byte. Returns the shipped folder."""
+    subprocess.run([sys.executable, str(REPO / "tools" / tool), *map(str, arguments), "--out", str(out)], check=True,
+                   capture_output=True)
+    shipped = REPO / "rooflinekit" / "calibrations"
+    for file in (f"{name}.json", f"{name}_features.csv"):
+        assert (out / file).read_bytes() == (shipped / file).read_bytes(), file
+    return shipped
+
+
 @pytest.fixture
 def qutibench_dir() -> Path:
     return shared_data("qutibench")

@@ -10,8 +10,6 @@ counts by hand.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -21,7 +19,7 @@ import pandas as pd
 import pytest
 
 import rooflinekit as rk
-from conftest import REPO, run, shared_data
+from conftest import assert_build_gives_shipped_files, run, shared_data
 from rooflinekit.compare.calibrate import (
     CalibrationWarning, calibration_features, default_calibration, default_features, extend_default_calibration,
 )
@@ -207,10 +205,6 @@ def test_gpu_records_under_pytorch_extend_the_eager_calibration_without_naming_i
 def test_the_build_gives_the_shipped_files_byte_for_byte(tmp_path: Path):
     """One build from ../shared/data equals the committed files: the build is deterministic and the shipped files
     are what it makes."""
-    nb201, neusight = shared_data("nb201"), shared_data("neusight")
-    subprocess.run([sys.executable, str(REPO / "tools" / "build_latency_calibration.py"), "--nb201", str(nb201),
-                    "--neusight", str(neusight), "--out", str(tmp_path)], check=True, capture_output=True)
-    shipped = REPO / "rooflinekit" / "calibrations"
-    for name in (f"{LATENCY_NAME}.json", f"{LATENCY_NAME}_features.csv"):
-        assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes(), name
+    shipped = assert_build_gives_shipped_files("build_latency_calibration.py", LATENCY_NAME, tmp_path,
+                                               "--nb201", shared_data("nb201"), "--neusight", shared_data("neusight"))
     assert (shipped / f"{LATENCY_NAME}_features.csv").stat().st_size < 500_000

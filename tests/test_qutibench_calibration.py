@@ -9,8 +9,6 @@ from the classes the calibration's records are of, the layer networks from what 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import pandas as pd
 import pytest
 
 import rooflinekit as rk
-from conftest import REPO, benchmark_module, shared_data
+from conftest import assert_build_gives_shipped_files, benchmark_module, shared_data
 from rooflinekit.compare.calibrate import (
     CalibrationWarning, calibration_features, default_calibration, default_features, extend_default_calibration,
 )
@@ -185,12 +183,8 @@ def test_fpga_records_extend_the_shipped_calibration():
 def test_the_build_gives_the_shipped_files_byte_for_byte(tmp_path: Path):
     """One build from ../shared/data equals the committed files: the build is deterministic and the shipped files
     are what it makes."""
-    data = shared_data("qutibench")
-    subprocess.run([sys.executable, str(REPO / "tools" / "build_qutibench_calibration.py"), "--data", str(data),
-                    "--out", str(tmp_path)], check=True, capture_output=True)
-    shipped = REPO / "rooflinekit" / "calibrations"
-    for name in (f"{QUTIBENCH_NAME}.json", f"{QUTIBENCH_NAME}_features.csv"):
-        assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes(), name
+    assert_build_gives_shipped_files("build_qutibench_calibration.py", QUTIBENCH_NAME, tmp_path,
+                                     "--data", shared_data("qutibench"))
 
 
 def test_the_transfer_benchmark_predicts_or_accounts_for_every_record():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +16,7 @@ from rooflinekit.compare.calibrate.defaults import shipped_name
 from rooflinekit.compare.loaders import load_mlperf_inference
 from rooflinekit.networks.mlperf import mlperf_network
 
-from conftest import REPO, benchmark_module, shared_data
+from conftest import REPO, assert_build_gives_shipped_files, benchmark_module, shared_data
 
 NAME = "mlperf_singlestream"
 
@@ -117,12 +115,8 @@ def test_a_jetson_singlestream_row_runs_on_its_gpu_alone(loaded):
 def test_the_build_gives_the_shipped_files_byte_for_byte(tmp_path: Path):
     """One build from ../shared/data equals the committed files: the build is deterministic and the shipped files
     are what it makes."""
-    data = shared_data("mlperf_inference")
-    subprocess.run([sys.executable, str(REPO / "tools" / "build_singlestream_calibration.py"), "--data", str(data),
-                    "--out", str(tmp_path)], check=True, capture_output=True)
-    shipped = REPO / "rooflinekit" / "calibrations"
-    for name in (f"{NAME}.json", f"{NAME}_features.csv"):
-        assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes(), name
+    assert_build_gives_shipped_files("build_singlestream_calibration.py", NAME, tmp_path,
+                                     "--data", shared_data("mlperf_inference"))
 
 
 # ------------------------------------------------------------------------------------------- selection

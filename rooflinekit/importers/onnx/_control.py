@@ -100,9 +100,10 @@ def inline_control_flow(model: onnx.ModelProto, branches: Mapping[str, str] | No
         graph = model.graph
         if not any(node.op_type in CONTROL_OPS and node.domain in ("", "ai.onnx") for node in graph.node):
             break
-        constants = _small_constants(graph, _static_shapes(graph))
+        static = _static_shapes(graph)
+        constants = _small_constants(graph, static)
         if _undecided(graph, constants, branches):
-            constants = _small_constants(graph, *_inferred(model))
+            constants = _small_constants(graph, *_inferred(model, static))
         dims = _ScanLengths(model)
         new_nodes, round_changed = _inline_round(model, constants, dims, branches, loop_counts, None)
         if not round_changed:  # only undecided Ifs are left: the more expensive branch of each
@@ -248,12 +249,13 @@ def _undecided(graph: GraphProto, constants: Mapping[str, np.ndarray], branches:
                for node in graph.node)
 
 
-def _inferred(model: onnx.ModelProto) -> tuple[dict[str, tuple[int, ...]], dict[str, np.ndarray]]:
-    """``(shapes, values)``: :func:`_static_shapes` and every static shape :func:`~._shapes.infer` finds in the
-    main graph of a weight-stripped copy of ``model``, and the small values its fallbacks evaluated. Nothing more
-    when inference fails (the conditions then stay undecided)."""
+def _inferred(model: onnx.ModelProto, static: Mapping[str, tuple[int, ...]]
+              ) -> tuple[dict[str, tuple[int, ...]], dict[str, np.ndarray]]:
+    """``(shapes, values)``: the ``static`` shapes (:func:`_static_shapes` of its graph) and every other static
+    shape :func:`~._shapes.infer` finds in the main graph of a weight-stripped copy of ``model``, and the small
+    values its fallbacks evaluated. Nothing more when inference fails (the conditions then stay undecided)."""
     copy = stripped_copy(model)
-    shapes = _static_shapes(model.graph)
+    shapes = dict(static)
     try:
         infos, values = infer(copy, node_records(copy.graph), Path(model.graph.name or "model"))
     except (ModelFileError, ShapeError):  # decided as before
