@@ -260,7 +260,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     for path in args.records:
         _check_columns(Path(path), mapping, ["hardware", "network", "latency_s"])
         if not args.models:
-            _refuse_aggregates(Path(path), mapping)
+            _refuse_aggregates(Path(path), mapping, args.extend_shipped)
     options = {"--shrinkage": ("shrinkage", args.shrinkage), "--system-shrinkage": ("system_shrinkage",
                args.system_shrinkage), "--op-classes": ("op_classes", args.op_classes),
                "--kernel-overhead": ("kernel_overhead_ref_s", args.kernel_overhead),
@@ -325,19 +325,23 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
                   f"{row['within_25_pct']:.0f} % of {counted(row['n'], 'held-out prediction')}")
 
 
-def _refuse_aggregates(path: Path, mapping: dict[str, Any]) -> None:
+def _refuse_aggregates(path: Path, mapping: dict[str, Any], extend_shipped: bool) -> None:
     """Say before fitting that records of an aggregate (totals-only) catalog network cannot be calibrated: the
-    factors are per op class, which needs the network's layers."""
+    factors are per op class, which needs the network's layers. With ``extend_shipped``, the networks of the MLPerf
+    Inference calibrations' records (``resnet50``, ...) are not said: the records of a calibration with a regime
+    resolve them as its own records do (:func:`~rooflinekit.compare.calibrate.inference_offline.featurize_records`)."""
     if path.is_dir() or path.suffix.lower() not in (".csv", ".parquet", ".pq") or not path.is_file():
         return
     import pandas as pd
 
     from rooflinekit.catalog import network_catalog
+    from rooflinekit.compare.calibrate.inference_offline import RECORD_NETWORKS
     from rooflinekit.compare.loaders import load_table
 
     records = load_table(path, **mapping).records
     aggregates = []
-    for name in sorted({str(n) for n in records.get("network", pd.Series(dtype=object)).dropna()}):
+    regime_networks = set(RECORD_NETWORKS.values()) if extend_shipped else set()
+    for name in sorted({str(n) for n in records.get("network", pd.Series(dtype=object)).dropna()} - regime_networks):
         try:
             spec = network_catalog().get(name)
         except RooflineError:
@@ -922,8 +926,10 @@ def _add_calibrate(commands: Any, common: Parser, name: str, text: str) -> None:
                      help="refit the calibration shipped for the records' hardware class and stack (the one "
                           "'predict --calibrated' uses) on its records plus yours, with its settings (so without "
                           "the five options below), instead of fitting yours alone; pass the file written to "
-                          "'predict --calibration'. Not for a GPU / NPU stack whose shipped calibration is MLPerf "
-                          "Inference Offline (Python: inference_offline.featurize + extend_default_calibration)")
+                          "'predict --calibration'. On a GPU / NPU under its vendor stack, records of one sample "
+                          "each extend MLPerf Inference SingleStream and records of 64 samples or more Offline "
+                          "(each record's latency is that of its batch on one accelerator); other batches are "
+                          "left out, saying why")
     # the five options below default to None (not given): the CalibratedPredictor defaults they name then apply
     cal.add_argument("--shrinkage", type=positive_float("--shrinkage"),
                      help="pseudo-records pulling each factor towards its coarser level (default 0.1)")

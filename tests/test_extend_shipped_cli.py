@@ -14,7 +14,7 @@ import pytest
 from conftest import one_error, run
 from rooflinekit.compare.calibrate import calibrate_from_paths
 from rooflinekit.compare.calibrate.regime import calibration_json
-from rooflinekit.errors import CalibrationError
+from rooflinekit.errors import CalibrationError, CalibrationWarning
 
 PI = "Raspberry Pi 4 Model B"
 MAPPING = ["--columns", "board=hardware,model=network,fw=framework,ms=latency_s", "--units", "latency_s=ms"]
@@ -82,18 +82,18 @@ def test_gpu_records_under_pytorch_extend_the_eager_latency_calibration(capsys, 
     assert result["n_records"] == shipped_rows("eager_latency") + 1
 
 
-@pytest.mark.parametrize("rows, expected", [
-    # TensorRT on a GPU: the MLPerf Inference Offline calibration, fitted at 64 samples per accelerator
-    ([("A100-PCIe-40GB", "ResNet-20-CIFAR-10", "TensorRT", 1.0)],
-     r"mlperf_inference_gpu\).*regime MLPerf Inference Offline.*inference_offline\.featurize.*"
-     r"--set framework=PyTorch"),
-    # no stack named: a GPU gets MLPerf Inference Offline, a CPU eager latency (under PyTorch both would get it)
-    ([("A100-PCIe-40GB", "ResNet-20-CIFAR-10", "", 3.0), (PI, "LeNet-MNIST", "", 1.0)],
+@pytest.mark.parametrize("rows, options, expected", [
+    # TensorRT on a GPU at 8 samples: neither SingleStream (1) nor Offline (64 or more per accelerator) holds it
+    ([("A100-PCIe-40GB", "resnet50", "TensorRT", 1.0)], ["--set", "precision=int8,batch=8"],
+     r"no record lies in the regime of the calibration shipped for GPU records under TensorRT, mlperf_inference_gpu: "
+     r"MLPerf Inference Offline .* records of batch 64 or more per accelerator \(given: 8\)"),
+    # no stack named: a GPU at batch 1 gets SingleStream, a CPU eager latency (under PyTorch both would get it)
+    ([("A100-PCIe-40GB", "ResNet-20-CIFAR-10", "", 3.0), (PI, "LeNet-MNIST", "", 1.0)], [],
      r"hardware classes \['CPU', 'GPU'\], whose shipped calibrations differ"),
 ])
-def test_records_without_a_shipped_calibration_to_extend_are_one_line(capsys, tmp_path, rows, expected):
+def test_records_without_a_shipped_calibration_to_extend_are_one_line(capsys, tmp_path, rows, options, expected):
     out_file = tmp_path / "c.json"
-    code, _, err = run(capsys, "calibrate", table(tmp_path / "r.csv", rows), *MAPPING, "--extend-shipped",
+    code, _, err = run(capsys, "calibrate", table(tmp_path / "r.csv", rows), *MAPPING, *options, "--extend-shipped",
                        "--out", out_file)
     assert code == 2
     assert re.search(expected, one_error(err))
@@ -112,3 +112,53 @@ def test_settings_of_the_shipped_calibration_are_refused(capsys, tmp_path, optio
     assert not out_file.exists()
     with pytest.raises(CalibrationError, match=r"^shrinkage given with extend_shipped"):
         calibrate_from_paths([records], extend_shipped=True, shrinkage=1.0)
+
+
+L4 = "NVIDIA L4"
+
+
+def test_gpu_latencies_of_one_sample_extend_the_singlestream_calibration(capsys, tmp_path):
+    # a user's own batch-1 TensorRT latency of ResNet-50 on an L4, 3x the shipped estimate: records of one sample
+    # join the SingleStream records, keyed as they are, and the refit predicts that GPU slower than before
+    predict = ["predict", "ResNet-50", "--hardware", L4, "--precision", "int8", "--framework", "TensorRT",
+               "--format", "json"]
+    code, out, err = run(capsys, *predict, "--calibrated")
+    assert code == 0, err
+    shipped_ms = 1e3 * json.loads(out)["latency_s"]
+    records = table(tmp_path / "l4.csv", [(L4, "resnet50", "TensorRT", 3 * shipped_ms)])
+    out_file = tmp_path / "l4.json"
+    code, out, err = run(capsys, "calibrate", records, *MAPPING, "--set", "precision=int8", "--extend-shipped",
+                         "--out", out_file)
+    assert code == 0, err
+    n_shipped = shipped_rows("mlperf_singlestream")
+    assert out.splitlines()[0] == (f"extended the shipped calibration mlperf_singlestream with 1 of your records "
+                                   f"({n_shipped} shipped)")
+    written = json.loads(out_file.read_text(encoding="utf-8"))
+    shipped = json.loads((resources.files("rooflinekit") / "calibrations" / "mlperf_singlestream.json")
+                         .read_text(encoding="utf-8"))
+    assert written["regime"] == shipped["regime"] and written["n_records"] == n_shipped + 1
+    code, out, err = run(capsys, *predict, "--calibration", out_file)
+    assert code == 0, err
+    assert 1e3 * json.loads(out)["latency_s"] > shipped_ms
+
+
+def test_records_are_costed_at_the_regimes_batch_and_the_others_left_out_with_why(tmp_path):
+    # one record per batch: 128 samples in 90 ms lie in the Offline regime and are costed as its records, 64 samples
+    # in 45 ms (90 x 64 / 128); batch 1 belongs to SingleStream and batch 8 to neither: left out, saying so
+    records = tmp_path / "gpu.csv"
+    records.write_text("hardware,network,precision,batch,framework,latency_s\n"
+                       f"{L4},bert-large,int8,128,TensorRT,0.09\n"
+                       f"{L4},resnet50,int8,1,TensorRT,0.0012\n"
+                       f"{L4},resnet50,int8,8,TensorRT,0.005\n", encoding="utf-8")
+    with pytest.warns(CalibrationWarning, match="2 records left out of the calibration"):
+        fitted = calibrate_from_paths([records], extend_shipped=True)
+    assert fitted.shipped_name_ == "mlperf_inference_gpu"
+    mine = fitted.features_.iloc[fitted.n_shipped_:]
+    assert len(mine) + len(fitted.left_out_) == 3  # every row read: fitted or left out
+    assert (mine.batch.tolist(), mine.latency_s.tolist()) == ([64], [pytest.approx(0.045)])
+    assert mine.core_family.tolist() == ["Ada Lovelace"] and mine.device.tolist() == [L4]
+    reasons = dict(zip(fitted.left_out_.batch, fitted.left_out_.reason))
+    assert reasons[1] == ("batch 1 lies outside the regime of the shipped calibration mlperf_inference_gpu (MLPerf "
+                          "Inference Offline: batch 64 or more per accelerator); records of one sample extend "
+                          "mlperf_singlestream: calibrate them apart")
+    assert reasons[8].startswith("batch 8 lies outside the regime of the shipped calibration mlperf_inference_gpu")

@@ -112,7 +112,7 @@ import lodo  # noqa: E402
 
 import rooflinekit as rk  # noqa: E402
 from rooflinekit.catalog import get_hardware  # noqa: E402
-from rooflinekit.compare.calibrate import CalibratedPredictor, CalibrationWarning, calibration_features  # noqa: E402
+from rooflinekit.compare.calibrate import CalibratedPredictor, CalibrationWarning  # noqa: E402
 from rooflinekit.compare.calibrate import inference_offline as offline  # noqa: E402
 from rooflinekit.compare.calibrate.defaults import default_calibration  # noqa: E402
 from rooflinekit.compare.calibrate.intervals import NETWORK_OFFSETS, offset_prior  # noqa: E402
@@ -143,21 +143,8 @@ JOINT = "forward one fit"
 def featurize(records: pd.DataFrame, traffic: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(features, skipped)``: SingleStream rows costed at batch 1 with ``traffic`` and keyed as the module
     docstring says (``latency_s``: the p90 latency of one sample, s)."""
-    rows = records.copy()
-    rows["precision"] = rows["precision"].fillna("int8")
-    rows["framework"] = [offline.stack_key(f, h) for f, h in zip(rows["framework"], rows["hardware"])]
-    rows["batch"] = BATCH
-    only = rows["engines_used"].eq("GPU") & rows["hardware"].str.startswith("Jetson")
-    specs = {name + offline.GPU_ONLY: offline.gpu_only(get_hardware(name))
-             for name in rows.loc[only, "hardware"].unique()}
-    rows.loc[only, "hardware"] = rows.loc[only, "hardware"] + offline.GPU_ONLY
-    features, skipped = calibration_features(rows, offline.networks(), specs, traffic=traffic, op_classes=OP_CLASSES)
-    features["device"] = features["catalog_hardware"].str.removesuffix(offline.GPU_ONLY)
-    features["core_family"] = [offline.architecture(specs.get(name) or get_hardware(name))
-                               for name in features["catalog_hardware"]]
-    features["stack_release"] = features["framework_version"]
-    features["framework_version"] = None  # releases keyed by round, as the Offline conventions
-    return features, skipped
+    return offline.key_records(records.assign(precision=records["precision"].fillna("int8")), BATCH, traffic,
+                               OP_CLASSES)
 
 
 def load_features(data: Path = DATA) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:

@@ -132,22 +132,25 @@ def default_calibration(hardware: HardwareSpec | HardwareKind | str | None = Non
 
 
 def default_features(hardware: HardwareSpec | HardwareKind | str | None = None,
-                     framework: str | None = None) -> pd.DataFrame:
-    """The featurized records the calibration shipped for ``hardware``'s class and the stack ``framework``
-    (:func:`shipped_name`) was fitted on (one row per record)."""
-    return pd.read_csv(StringIO(_packaged(shipped_name(hardware, framework), "_features.csv")))
+                     framework: str | None = None, batch: int | None = None) -> pd.DataFrame:
+    """The featurized records the calibration shipped for ``hardware``'s class, the stack ``framework`` and
+    ``batch`` samples (:func:`shipped_name`) was fitted on (one row per record)."""
+    return pd.read_csv(StringIO(_packaged(shipped_name(hardware, framework, batch), "_features.csv")))
 
 
 def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | HardwareKind | str | None = None,
-                               framework: str | None = None, **params: Any) -> CalibratedPredictor:
+                               framework: str | None = None, batch: int | None = None,
+                               **params: Any) -> CalibratedPredictor:
     """The shipped calibration refitted with ``features`` added to its own records.
 
     ``features``: :func:`~.features.calibration_features` of your records (for a GPU / NPU built as the shipped
-    MLPerf Inference ones were: :func:`~.inference_offline.featurize`; for the eager-latency one with
-    ``op_classes="fine"``). ``hardware`` and ``framework``: the class and stack whose shipped calibration to
-    extend (:func:`shipped_name`; default: the hardware classes of ``features``, all of which must share one
-    shipped calibration, else MCU, and the stack family of ``features`` when all its records name the same one,
-    so that PyTorch records on a GPU extend the eager-latency calibration). ``params`` go to
+    MLPerf Inference ones were: :func:`~.inference_offline.featurize` of Offline throughputs,
+    :func:`~.inference_offline.featurize_records` of latencies inside the regime; for the eager-latency one with
+    ``op_classes="fine"``). ``hardware``, ``framework`` and ``batch``: the class, stack and samples per request
+    whose shipped calibration to extend (:func:`shipped_name`; default: the hardware classes of ``features``, all
+    of which must share one shipped calibration, else MCU, the stack family of ``features`` when all its records
+    name the same one, so that PyTorch records on a GPU extend the eager-latency calibration, and no batch: a
+    GPU's or NPU's Offline one; ``batch=1`` extends the SingleStream one). ``params`` go to
     :class:`~.model.CalibratedPredictor` (default: the shipped calibration's). The result carries the shipped
     regime, and the records it was fitted on (the shipped ones, then ``features``) as ``features_``. Records
     measured faster than their roofline bound warn a :class:`~.model.CalibrationWarning`
@@ -160,11 +163,11 @@ def extend_default_calibration(features: pd.DataFrame, hardware: HardwareSpec | 
         framework = common_stack(features)
     if hardware is None and "hardware_class" in features.columns:
         hardware = shipped_class(features["hardware_class"].dropna().astype(str), framework)
-    shipped = default_calibration(hardware, framework)
+    shipped = default_calibration(hardware, framework, batch)
     impossible = None if features.attrs.get(BOUND_CHECKED) else faster_than_bound(features)
     if impossible:
         warnings.warn(impossible, CalibrationWarning, stacklevel=2)
-    combined = pd.concat([default_features(hardware, framework), features], ignore_index=True)
+    combined = pd.concat([default_features(hardware, framework, batch), features], ignore_index=True)
     times = [c for c in combined.columns if c.startswith("roofline_s:")]
     combined[times] = combined[times].fillna(0.0)  # a class time one side lacks: 0 s
     fitted = CalibratedPredictor(**{**shipped.get_params(), **params}).fit(combined)

@@ -146,31 +146,58 @@ def featurize(records: pd.DataFrame, hardware: Mapping[str, HardwareSpec] | None
     ``records``: one row per (system, benchmark) with ``hardware`` (a catalog name, or a key of ``hardware``),
     ``network`` (``resnet50``, ``retinanet``, ``bert-large``, or a key of ``index``), ``throughput_fps`` (samples/s
     **per accelerator**), optional ``precision`` (default int8), ``framework``, ``round`` (the release key) and
-    ``engines_used`` (``GPU``: a Jetson costed on its GPU alone). Adds ``batch`` = :data:`OFFLINE_BATCH`,
-    ``latency_s`` = batch / throughput_fps (s), the class times, ``device``, ``core_family`` (:func:`architecture`)
-    and ``stack_release`` (the stated version; ``framework_version`` is cleared so releases are keyed by round).
-    Rows that cannot be costed are in ``skipped`` with a ``reason``.
+    ``engines_used`` (``GPU``: a Jetson costed on its GPU alone). Adds ``latency_s`` = batch / throughput_fps (s)
+    and what :func:`key_records` adds. Rows that cannot be costed are in ``skipped`` with a ``reason``.
     """
     rows = records.copy()
     rows["precision"] = rows["precision"].fillna("int8") if "precision" in rows.columns else "int8"
+    rows["latency_s"] = OFFLINE_BATCH / rows["throughput_fps"]
+    return key_records(rows, OFFLINE_BATCH, TRAFFIC, OP_CLASSES, hardware, index)
+
+
+def key_records(records: pd.DataFrame, batch: int, traffic: str, op_classes: str,
+                hardware: Mapping[str, HardwareSpec] | None = None,
+                index: Mapping[tuple[str, str], NetworkSpec] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(features, skipped)``: records whose ``latency_s`` is the time of ``batch`` samples on one accelerator,
+    costed at ``batch`` with ``traffic`` and ``op_classes`` (:func:`~.features.calibration_features`, networks
+    from :func:`networks` and ``index``, hardware from ``hardware`` or the catalog) and keyed by these conventions:
+    ``framework`` the stack key (:func:`stack_key`), ``batch`` set, a Jetson whose ``engines_used`` is ``GPU``
+    costed on its GPU alone (:func:`gpu_only`), ``device`` (the accelerator), ``core_family``
+    (:func:`architecture`) and ``stack_release`` (the stated version; ``framework_version`` is cleared, so a
+    release is keyed by its round)."""
+    rows = records.copy()
     frameworks = rows["framework"] if "framework" in rows.columns else pd.Series(None, index=rows.index)
     rows["framework"] = [stack_key(f, h) for f, h in zip(frameworks, rows["hardware"])]
-    rows["batch"] = OFFLINE_BATCH
-    rows["latency_s"] = OFFLINE_BATCH / rows["throughput_fps"]
+    rows["batch"] = batch
     specs = dict(hardware or {})
     if "engines_used" in rows.columns:
         only = rows["engines_used"].eq("GPU") & rows["hardware"].str.startswith("Jetson")
         for name in rows.loc[only, "hardware"].unique():
             specs[name + GPU_ONLY] = gpu_only(specs.get(name) or get_hardware(name))
         rows.loc[only, "hardware"] = rows.loc[only, "hardware"] + GPU_ONLY
-    features, skipped = calibration_features(rows, {**networks(), **(index or {})}, specs, traffic=TRAFFIC,
-                                             op_classes=OP_CLASSES)
-    features["device"] = features["catalog_hardware"].str.removesuffix(GPU_ONLY)
-    features["core_family"] = [architecture(specs.get(name) or get_hardware(name))
+    features, skipped = calibration_features(rows, {**networks(), **(index or {})}, specs, traffic=traffic,
+                                             op_classes=op_classes)
+    named = {spec.name: spec for spec in specs.values()}  # a hardware file's spec, by the name costed under
+    features["device"] = [str(name).removesuffix(GPU_ONLY) for name in features["catalog_hardware"]]
+    features["core_family"] = [architecture(named.get(name) or get_hardware(name))
                                for name in features["catalog_hardware"]]
     features["stack_release"] = features["framework_version"] if "framework_version" in features.columns else None
     features["framework_version"] = None  # releases keyed by round (module docstring)
     return features, skipped
+
+
+def featurize_records(records: pd.DataFrame, batch: int, traffic: str, op_classes: str,
+                      hardware: Mapping[str, HardwareSpec] | None = None,
+                      index: Mapping[tuple[str, str], NetworkSpec] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(features, skipped)``: a user's latency records (the records schema: ``latency_s`` of a batch of
+    ``batch_r`` samples on one accelerator, ``batch_r`` from the ``batch`` column, 1 where missing) joined to a
+    calibration of these conventions whose regime costs ``batch`` samples per accelerator: each record's time
+    scaled to ``batch`` samples, ``latency_s x batch / batch_r`` (the time per sample of a sustained stream; 1 / 1 for
+    SingleStream), then :func:`key_records`. The caller keeps to records inside the regime
+    (:meth:`~.regime.CalibrationRegime.contains`). Precision as the record states it, else the network's own."""
+    own = records["batch"] if "batch" in records.columns else pd.Series(1, index=records.index)
+    rows = records.assign(latency_s=records["latency_s"] * batch / own.fillna(1).astype(float))
+    return key_records(rows, batch, traffic, op_classes, hardware, index)
 
 
 def load_features(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

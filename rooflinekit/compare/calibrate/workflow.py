@@ -16,7 +16,7 @@ from rooflinekit._limits import shown
 from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.defaults import (
-    LATENCY_FRAMEWORKS, common_stack, default_calibration, extend_default_calibration, shipped_class, shipped_name,
+    SINGLE_SAMPLE, common_stack, default_calibration, extend_default_calibration, shipped_class, shipped_name,
 )
 from rooflinekit.compare.calibrate.features import (
     calibration_features, class_layers, network_index, networks_from_files, record_hardware, record_model_files,
@@ -121,15 +121,19 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     record is left out, the error suggests model files (``--models``, ``models=``) only if a reason is about a
     network.
 
-    ``extend_shipped``: refit the calibration shipped for the records' hardware class and stack on its own records
-    plus these (:func:`~.defaults.extend_default_calibration`) instead of fitting these alone; the records are
-    featurized with its settings (traffic, op classes), so ``params`` are refused (call
+    ``extend_shipped``: refit the calibration shipped for the records' hardware class, stack and batch on its own
+    records plus these (:func:`~.defaults.extend_default_calibration`) instead of fitting these alone; the records
+    are featurized with its settings (traffic, op classes), so ``params`` are refused (call
     ``extend_default_calibration(features, **params)`` to change them). The calibration is chosen before
-    featurizing, from the hardware the kept records name (:func:`_shipped_to_extend`); ``features_`` then holds
-    the shipped records followed by these, and ``shipped_name_`` / ``n_shipped_`` name the calibration extended and
-    count its records. A shipped calibration with a regime (MLPerf Inference Offline, GPU / NPU) is refused: its
-    records are throughputs costed at its regime's batch, which plain latency records cannot join.
+    featurizing, from the hardware the kept records name and their batches (:func:`_shipped_to_extend`: GPU or NPU
+    records of one sample each extend the MLPerf Inference SingleStream calibration, of 64 samples or more the
+    Offline one); ``features_`` then holds the shipped records followed by these, and ``shipped_name_`` /
+    ``n_shipped_`` name the calibration extended and count its records. A calibration with a regime takes the
+    records inside it, keyed and costed by its conventions (:func:`~.inference_offline.featurize_records`: the
+    latency of a batch scaled to the regime's); the others are left out, each saying why.
     """
+    from rooflinekit.compare.calibrate.regime import conventions_module, regime_of
+
     if extend_shipped and params:
         raise CalibrationError(f"{', '.join(sorted(params))} given with extend_shipped: the shipped calibration is "
                                "refitted with the settings its records were fitted with; drop them, or call "
@@ -149,13 +153,21 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     records = pd.concat([result.records for result in loaded], ignore_index=True)
     kept, skipped = select_calibration_records(records)
     files: dict[str, HardwareSpec] = {}  # hardware YAML files named by the records, read once each
-    target = _shipped_to_extend(kept, files) if extend_shipped else None
+    target, outside = None, skipped.iloc[:0]
+    if extend_shipped:
+        target, kept, outside = _shipped_to_extend(kept, files)
     predictor = CalibratedPredictor(**params) if target is None else default_calibration(*target)
     # the records' model files named by path, with the ones given (each file read once)
     networks = networks_from_files([*(models or _default_models(paths)), *record_model_files(kept["network"])])
-    features, unresolved = calibration_features(kept, networks, files, traffic=predictor.traffic,
-                                                op_classes=predictor.op_classes)
-    left_out = pd.concat([*(result.rejected for result in loaded), skipped, unresolved], ignore_index=True)
+    regime = regime_of(predictor)
+    if regime is None:
+        features, unresolved = calibration_features(kept, networks, files, traffic=predictor.traffic,
+                                                    op_classes=predictor.op_classes)
+    else:  # keyed and costed as the regime's records
+        features, unresolved = conventions_module(regime.conventions).featurize_records(
+            kept, regime.batch, predictor.traffic, predictor.op_classes, files, networks)
+    left_out = pd.concat([*(result.rejected for result in loaded), skipped, outside, unresolved],
+                         ignore_index=True)
     if len(left_out):
         counts = left_out["reason"].value_counts()
         warnings.warn(f"{counted(len(left_out), 'record')} left out of the calibration ({len(features)} used): "
@@ -179,14 +191,22 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     return fitted
 
 
-def _shipped_to_extend(records: pd.DataFrame, files: dict[str, HardwareSpec]) -> tuple[str | None, str | None]:
-    """``(hardware class, stack)`` of the shipped calibration that ``records`` extend, as
+Target = tuple[str | None, str | None, int | None]
+"""``(hardware class, stack, batch)`` of a shipped calibration (:func:`~.defaults.shipped_name`'s arguments)."""
+
+
+def _shipped_to_extend(records: pd.DataFrame, files: dict[str, HardwareSpec]
+                       ) -> tuple[Target, pd.DataFrame, pd.DataFrame]:
+    """``(target, inside, outside)``: the shipped calibration that ``records`` extend, as
     :func:`~.defaults.extend_default_calibration` chooses it from their features (:func:`~.defaults.shipped_class`
-    of their classes, :func:`~.defaults.common_stack`), learnt before featurizing by resolving the hardware each
-    names (:func:`~.features.record_hardware`, hardware files cached in ``files``; a name that does not resolve is
-    left out later with its reason): the records are featurized with the settings of the calibration chosen, so
-    it must be known first, and resolving a few names is cheaper than costing every record twice. A calibration
-    with a regime raises :class:`CalibrationError` naming why and what to do."""
+    of their classes, :func:`~.defaults.common_stack`, and batch 1 when every record holds one sample, which on a
+    GPU or NPU is the SingleStream calibration's), learnt before featurizing by resolving the hardware each names
+    (:func:`~.features.record_hardware`, hardware files cached in ``files``; a name that does not resolve is left
+    out later with its reason): the records are featurized with the settings of the calibration chosen, so it
+    must be known first, and resolving a few names is cheaper than costing every record twice. For a calibration
+    with a regime, ``outside`` holds the records whose batch lies outside it (:meth:`~.regime.CalibrationRegime.
+    contains`), each with a ``reason``; when that is every record, :class:`CalibrationError` names the regime and
+    what to do."""
     from rooflinekit.compare.calibrate.regime import regime_of
 
     classes = []
@@ -197,19 +217,28 @@ def _shipped_to_extend(records: pd.DataFrame, files: dict[str, HardwareSpec]) ->
             continue
     framework = common_stack(records)
     kind = shipped_class(classes, framework)
-    regime = regime_of(default_calibration(kind, framework))
-    if regime is not None:
-        eager = LATENCY_FRAMEWORKS.get(str(kind), ())
-        alternative = (f"; latencies measured under {' or '.join(eager)} extend the eager-latency calibration: give "
-                       f"their framework ({eager[0]}: --set framework={eager[0]} on the command line, constants= in "
-                       "Python)" if eager else "")
+    batches = (records["batch"] if "batch" in records.columns else pd.Series(1, index=records.index)).fillna(1)
+    target = (kind, framework, 1 if len(batches) and (batches == 1).all() else None)
+    name = shipped_name(*target)
+    regime = regime_of(default_calibration(*target))
+    if regime is None:
+        return target, records, records.iloc[:0].assign(reason=pd.Series(dtype=object))
+    inside = batches.map(lambda batch: regime.contains(int(batch)))
+    held = (f"{regime.batch}" if regime.batch_max == regime.batch else f"{regime.batch} to {regime.batch_max}"
+            if regime.batch_max is not None else f"{regime.batch} or more")
+    single = SINGLE_SAMPLE.get(str(kind))
+    apart = (f"; records of one sample extend {single}: calibrate them apart"
+             if single is not None and single != name and (batches == 1).any() else "")
+    outside = records[~inside].assign(reason=[
+        f"batch {int(batch)} lies outside the regime of the shipped calibration {name} ({regime.name}: batch {held} "
+        f"per accelerator){apart}" for batch in batches[~inside]])
+    if not inside.any():
         raise CalibrationError(
-            f"the calibration shipped for {kind} records{'' if framework is None else f' under {framework}'} "
-            f"({shipped_name(kind, framework)}) is fitted in the regime {regime.summary()}, which plain latency "
-            "records cannot join; for MLPerf Inference Offline results featurize them in Python with "
-            "rooflinekit.compare.calibrate.inference_offline.featurize and pass them to extend_default_calibration"
-            + alternative)
-    return kind, framework
+            f"no record lies in the regime of the calibration shipped for {kind} records"
+            f"{'' if framework is None else f' under {framework}'}, {name}: {regime.summary()}, records of batch "
+            f"{held} per accelerator (given: {', '.join(str(int(b)) for b in sorted(batches.unique()))}); give "
+            "records of those batches, or fit yours alone (without --extend-shipped / extend_shipped)")
+    return target, records[inside], outside
 
 
 @dataclass(frozen=True)
