@@ -86,7 +86,9 @@ def test_gpu_records_under_pytorch_extend_the_eager_latency_calibration(capsys, 
     # TensorRT on a GPU at 8 samples: neither SingleStream (1) nor Offline (64 or more per accelerator) holds it
     ([("A100-PCIe-40GB", "resnet50", "TensorRT", 1.0)], ["--set", "precision=int8,batch=8"],
      r"no record lies in the regime of the calibration shipped for GPU records under TensorRT, mlperf_inference_gpu: "
-     r"MLPerf Inference Offline .* records of batch 64 or more per accelerator \(given: 8\)"),
+     r"MLPerf Inference Offline .* records of batch 64 or more per accelerator \(given: 8\); .*latencies measured "
+     r"under PyTorch extend the eager-latency calibration at any batch: give their framework \(PyTorch: --set "
+     r"framework=PyTorch"),
     # no stack named: a GPU at batch 1 gets SingleStream, a CPU eager latency (under PyTorch both would get it)
     ([("A100-PCIe-40GB", "ResNet-20-CIFAR-10", "", 3.0), (PI, "LeNet-MNIST", "", 1.0)], [],
      r"hardware classes \['CPU', 'GPU'\], whose shipped calibrations differ"),

@@ -16,7 +16,7 @@ from rooflinekit._limits import shown
 from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.defaults import (
-    SINGLE_SAMPLE, common_stack, default_calibration, extend_default_calibration, shipped_class, shipped_name,
+    LATENCY_FRAMEWORKS, SINGLE_SAMPLE, common_stack, default_calibration, extend_default_calibration, shipped_class, shipped_name,
 )
 from rooflinekit.compare.calibrate.features import (
     calibration_features, class_layers, network_index, networks_from_files, record_hardware, record_model_files,
@@ -233,11 +233,16 @@ def _shipped_to_extend(records: pd.DataFrame, files: dict[str, HardwareSpec]
         f"batch {int(batch)} lies outside the regime of the shipped calibration {name} ({regime.name}: batch {held} "
         f"per accelerator){apart}" for batch in batches[~inside]])
     if not inside.any():
+        eager = LATENCY_FRAMEWORKS.get(str(kind), ())
+        alternative = (f"; latencies measured under {' or '.join(eager)} extend the eager-latency calibration at any "
+                       f"batch: give their framework ({eager[0]}: --set framework={eager[0]} on the command line, "
+                       "constants= in Python)" if eager else "")
         raise CalibrationError(
             f"no record lies in the regime of the calibration shipped for {kind} records"
             f"{'' if framework is None else f' under {framework}'}, {name}: {regime.summary()}, records of batch "
             f"{held} per accelerator (given: {', '.join(str(int(b)) for b in sorted(batches.unique()))}); give "
-            "records of those batches, or fit yours alone (without --extend-shipped / extend_shipped)")
+            "records of those batches, or fit yours alone (without --extend-shipped / extend_shipped)"
+            + alternative)
     return target, records[inside], outside
 
 
