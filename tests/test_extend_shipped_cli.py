@@ -164,3 +164,28 @@ def test_records_are_costed_at_the_regimes_batch_and_the_others_left_out_with_wh
                           "Inference Offline: batch 64 or more per accelerator); records of one sample extend "
                           "mlperf_singlestream: calibrate them apart")
     assert reasons[8].startswith("batch 8 lies outside the regime of the shipped calibration mlperf_inference_gpu")
+
+
+def test_a_qutibench_catalog_network_held_as_totals_joins_its_layer_networks_records(capsys, tmp_path):
+    # MobileNetv1 is totals only in the catalog; the QuTiBench calibration's Edge TPU records ran its layer network,
+    # MobileNet-v1-1.0-224, and its predictions cost the catalog name as that: a record naming it (in any case) is
+    # that network too, not a record left out for want of layers, and a record 2x the estimate moves it up
+    predict = ["predict", "MobileNetv1", "--hardware", "EdgeTPU-fast", "--format", "json"]
+    code, out, err = run(capsys, *predict, "--calibrated")
+    assert code == 0, err
+    shipped_ms = 1e3 * json.loads(out)["latency_s"]
+    records = table(tmp_path / "tpu.csv", [("EdgeTPU-fast", "MobileNetV1", "TFLite", 2 * shipped_ms)])
+    out_file = tmp_path / "tpu.json"
+    code, out, err = run(capsys, "calibrate", records, *MAPPING, "--set", "precision=int8", "--extend-shipped",
+                         "--out", out_file)
+    assert code == 0, err
+    assert not [line for line in err if "known only by totals" in line]
+    assert out.splitlines()[0] == (f"extended the shipped calibration qutibench_accelerators with 1 of your records "
+                                   f"({shipped_rows('qutibench_accelerators')} shipped)")
+    fitted = calibrate_from_paths([records], columns={"board": "hardware", "model": "network", "fw": "framework",
+                                                      "ms": "latency_s"}, units={"latency_s": "ms"},
+                                  constants={"precision": "int8"}, extend_shipped=True)
+    assert fitted.features_.network.iloc[-1] == "MobileNet-v1-1.0-224"
+    code, out, err = run(capsys, *predict, "--calibration", out_file)
+    assert code == 0, err
+    assert 1e3 * json.loads(out)["latency_s"] > shipped_ms

@@ -161,6 +161,8 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
     networks = networks_from_files([*(models or _default_models(paths)), *record_model_files(kept["network"])])
     regime = regime_of(predictor)
     if regime is None:
+        if target is not None:  # a catalog network the shipped records ran per layer, as its predictions cost it
+            networks = {**_records_layer_networks(kept["network"], predictor, networks), **networks}
         features, unresolved = calibration_features(kept, networks, files, traffic=predictor.traffic,
                                                     op_classes=predictor.op_classes)
     else:  # keyed and costed as the regime's records
@@ -189,6 +191,32 @@ def calibrate_from_paths(paths: Sequence[str | Path], models: Sequence[str | Pat
                       "predict it from), so predictions with this calibration carry none; add records of other "
                       "networks or boards", CalibrationWarning, stacklevel=2)
     return fitted
+
+
+def _records_layer_networks(names: pd.Series, calibration: CalibratedPredictor,
+                            networks: Mapping[tuple[str, str], NetworkSpec]) -> dict[tuple[str, str], NetworkSpec]:
+    """Index entries (:func:`~.features.network_index` keys) for the catalog networks among ``names`` that are held
+    as totals only and whose layer network ``calibration``'s records ran (:func:`~.regime.records_layer_network`:
+    QuTiBench's ``MobileNetv1`` is ``MobileNet-v1-1.0-224``): each under the layer network's name, then the name
+    the records give, so that records of either name join the shipped records of that network and a prediction of
+    the catalog name is the known network it costs. Names ``networks`` already holds (a model file given) are
+    left to it."""
+    from rooflinekit.catalog import get_network
+    from rooflinekit.compare.calibrate.regime import records_layer_network
+
+    given = {name for name, _ in networks}
+    index: dict[tuple[str, str], NetworkSpec] = {}
+    for name in names.dropna().astype(str).unique():
+        if name in given:
+            continue
+        try:
+            layered, note = records_layer_network(get_network(name), calibration)
+        except RooflineError:
+            continue
+        if note is not None:
+            for alias in (layered.name, name):
+                index.setdefault((alias, layered.precision.label), layered)
+    return index
 
 
 Target = tuple[str | None, str | None, int | None]
