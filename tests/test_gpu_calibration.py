@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import rooflinekit as rk
-from conftest import shared_data
+from conftest import assert_build_gives_shipped_files, shared_data
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate import (
     CalibrationWarning, default_calibration, default_features, extend_default_calibration, op_class,
@@ -67,6 +67,15 @@ def test_shipped_records_are_the_offline_rows_of_the_shared_table():
     # each record's measured time is 64 samples over its throughput per accelerator (s)
     assert (shipped.latency_s * shipped.throughput_fps).to_numpy() == pytest.approx(64.0, rel=1e-12)
     assert set(shipped["round"]) == {"v2.1", "v3.0", "v4.1"}
+
+
+def test_the_build_gives_the_shipped_files_byte_for_byte(tmp_path):
+    """One build from ../shared/data equals the committed files of both classes: the build is deterministic and
+    the shipped files are what it makes (and what the featurizing shared with user records, key_records, keys)."""
+    shipped = assert_build_gives_shipped_files("build_gpu_calibration.py", "mlperf_inference_gpu", tmp_path,
+                                               "--data", shared_data("mlperf_inference"))
+    for file in ("mlperf_inference_npu.json", "mlperf_inference_npu_features.csv"):
+        assert (tmp_path / file).read_bytes() == (shipped / file).read_bytes(), file
 
 
 def test_refusal_names_the_classes_that_have_a_calibration():

@@ -1,6 +1,6 @@
 """Rebuild the GPU and NPU calibrations shipped in ``rooflinekit/calibrations/`` from ``../shared/data``.
 
-    python tools/build_gpu_calibration.py [--data ../shared/data/mlperf_inference]
+    python tools/build_gpu_calibration.py [--data ../shared/data/mlperf_inference] [--out rooflinekit/calibrations]
 
 Records: the MLPerf Inference Offline rows of ``benchmarks/fidelity/mlperf_inference.py`` (ResNet-50, RetinaNet,
 BERT-Large; rounds v2.1, v3.0 and v4.1, all of them), featurized by
@@ -60,10 +60,11 @@ def regime(n_records: int, hardware_class: str, rounds: list[str]) -> Calibratio
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help=f"MLPerf Inference data folder (default {DATA})")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"folder to write the four files to (default {OUT})")
     args = parser.parse_args(argv)
     features, left_out = load_features(args.data)
     print(f"{len(features)} Offline rows featurized; {len(left_out)} table rows left out", file=sys.stderr)
-    OUT.mkdir(exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     for hardware_class in CLASSES:
         rows = features[features["hardware_class"] == hardware_class]
         if rows.empty:
@@ -76,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         rounds = sorted(rows["round"].unique(), key=lambda r: tuple(int(p) for p in r.lstrip("v").split(".")))
         with_regime(predictor, regime(len(rows), hardware_class, rounds))
         name = SHIPPED[hardware_class]
-        (OUT / f"{name}.json").write_text(calibration_json(predictor) + "\n", encoding="utf-8")
+        (args.out / f"{name}.json").write_text(calibration_json(predictor) + "\n", encoding="utf-8")
         columns = [c for c in rows.columns if c in KEEP or c.startswith("roofline_s:") and (rows[c] != 0).any()]
-        rows[columns].to_csv(OUT / f"{name}_features.csv", index=False)
+        rows[columns].to_csv(args.out / f"{name}_features.csv", index=False)
         print(f"{hardware_class}: fitted on {predictor.n_records_} records, classes {', '.join(predictor.classes_)}; "
               f"wrote {name}.json and {name}_features.csv", file=sys.stderr)
     return 0
