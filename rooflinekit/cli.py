@@ -337,14 +337,15 @@ def _refuse_aggregates(path: Path, mapping: dict[str, Any], extend_shipped: bool
     import pandas as pd
 
     from rooflinekit.catalog import network_catalog
-    from rooflinekit.compare.calibrate.inference_offline import RECORD_NETWORKS
+    from rooflinekit.compare.calibrate.inference_offline import LAYER_NETWORKS, RECORD_NETWORKS
     from rooflinekit.compare.calibrate.regime import QUTIBENCH_LAYER_NETWORKS
     from rooflinekit.networks.imagenet import QUTIBENCH_NETWORKS
     from rooflinekit.compare.loaders import load_table
 
     records = load_table(path, **mapping).records
     aggregates = []
-    ran = {*RECORD_NETWORKS.values(), *QUTIBENCH_LAYER_NETWORKS, *QUTIBENCH_NETWORKS} if extend_shipped else set()
+    ran = ({*RECORD_NETWORKS.values(), *LAYER_NETWORKS, *QUTIBENCH_LAYER_NETWORKS, *QUTIBENCH_NETWORKS}
+           if extend_shipped else set())
     for name in sorted({str(n) for n in records.get("network", pd.Series(dtype=object)).dropna()} - ran):
         try:
             spec = network_catalog().get(name)

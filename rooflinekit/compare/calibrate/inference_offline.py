@@ -194,9 +194,13 @@ def featurize_records(records: pd.DataFrame, batch: int, traffic: str, op_classe
     calibration of these conventions whose regime costs ``batch`` samples per accelerator: each record's time
     scaled to ``batch`` samples, ``latency_s x batch / batch_r`` (the time per sample of a sustained stream; 1 / 1 for
     SingleStream), then :func:`key_records`. The caller keeps to records inside the regime
-    (:meth:`~.regime.CalibrationRegime.contains`). Precision as the record states it, else the network's own."""
+    (:meth:`~.regime.CalibrationRegime.contains`). Precision as the record states it, else the network's own. A
+    catalog network held as totals only whose layer network the records ran (:data:`LAYER_NETWORKS`, any case:
+    ``ResNet-50``) is that network (``resnet50``), as :func:`regime_network` costs it in a prediction."""
     own = records["batch"] if "batch" in records.columns else pd.Series(1, index=records.index)
-    rows = records.assign(latency_s=records["latency_s"] * batch / own.fillna(1).astype(float))
+    layered = {name.casefold(): benchmark for name, (benchmark, _) in LAYER_NETWORKS.items()}
+    rows = records.assign(latency_s=records["latency_s"] * batch / own.fillna(1).astype(float),
+                          network=[layered.get(str(name).casefold(), name) for name in records["network"]])
     return key_records(rows, batch, traffic, op_classes, hardware, index)
 
 
