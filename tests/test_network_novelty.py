@@ -173,3 +173,26 @@ def test_a_shipped_calibration_knows_its_networks_by_the_name_they_were_costed_u
     assert new.latency_interval_s[1] / new.latency_s == pytest.approx(math.exp(shipped.novel_network_["high"]))
     depth_highs = [math.exp(high) for _, high in shipped.residual_quantiles_.values()]
     assert any(known.latency_interval_s[1] / known.latency_s == pytest.approx(h) for h in depth_highs)
+
+
+def test_a_calibration_without_a_regime_says_when_a_new_networks_interval_is_widened():
+    # the eager-latency calibration's CPU records ran NAS-Bench-201 cells only (hundreds of them); LeNet-MNIST is
+    # none of them, so its interval is the new-network one, and the note says so, naming five of the networks the
+    # records ran and counting the rest; a cell the records ran gets no such note
+    import rooflinekit as rk
+    from rooflinekit.compare.calibrate import default_calibration
+    from rooflinekit.networks import nb201_network
+
+    shipped = default_calibration("CPU")
+    cells = sorted(key for key in shipped.networks_ if key.startswith("CPU | "))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        new = rk.predict("LeNet-MNIST", "Raspberry Pi 4 Model B", calibrated=True, framework="TFLite")
+        known = rk.predict(nb201_network(cells[0].removeprefix("CPU | ")), "Raspberry Pi 4 Model B",
+                           calibrated=True, framework="TFLite")
+    [note] = [n for n in new.notes if n.startswith("interval: ")]
+    assert note.startswith("interval: no CPU record of the calibration ran LeNet-MNIST (they ran ")
+    assert f" and {len(cells) - 5} more): its interval adds the spread between networks (x" in note
+    low = math.exp(min(shipped.novel_network_["low"], shipped.residual_quantiles_[0][0]))
+    assert new.latency_interval_s[0] / new.latency_s == pytest.approx(low)
+    assert not [n for n in known.notes if n.startswith("interval: ")]

@@ -61,7 +61,7 @@ from rooflinekit.compare.calibrate.extrapolation import (
     extrapolation_message, extrapolation_notes, network_extrapolation_message, network_out_of_range,
     network_range_notes, out_of_range,
 )
-from rooflinekit.compare.calibrate.features import class_layers
+from rooflinekit.compare.calibrate.features import class_layers, network_index
 from rooflinekit.compare.calibrate.workflow import CalibratedPrediction, predict_with_calibration
 from rooflinekit.compare.records import normalize_framework
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
@@ -275,7 +275,8 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
     calibration : CalibratedPredictor
         A calibration carrying a :class:`CalibrationRegime` (``regime_``); without one this is
         :func:`~.workflow.predict_with_calibration` of :func:`records_layer_network`'s network, its only notes
-        that function's note and the extrapolation notes below.
+        that function's note, the interval notes (:func:`interval_notes`, the network keyed by the name its records
+        would give it: :func:`~.features.network_index`) and the extrapolation notes below.
     framework, framework_version : str, optional
         The software stack; None: the stack most of the class's records ran (said in a note).
     precision : str, optional
@@ -311,7 +312,8 @@ def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration:
         network, note = records_layer_network(network, calibration)
         estimate = predict_with_calibration(network, hardware, calibration, framework, framework_version, precision,
                                             batch)
-        return estimate, (*([note] if note else []),
+        record = next(iter(network_index([network])))[0]  # the name its records would give it (vww_96_int8: vww_96)
+        return estimate, (*([note] if note else []), *interval_notes(calibration, hardware, record),
                           *_extrapolation_notes(calibration, network.name, hardware, estimate))
     conventions = conventions_module(regime.conventions)
     notes: list[str] = []
@@ -441,8 +443,8 @@ def interval_notes(calibration: CalibratedPredictor, hardware: HardwareSpec, net
         notes.append(f"interval: {device} is a device no calibration record had, known by its spec alone: "
                      f"its interval adds the spread between devices{width}")
     if new_network:
-        ran = ", ".join(sorted((names or {}).get(record, record)
-                               for record in (key.removeprefix(prefix) for key in known if key.startswith(prefix))))
+        ran = _listed(sorted((names or {}).get(record, record)
+                             for record in (key.removeprefix(prefix) for key in known if key.startswith(prefix))))
         low, high = ("low_unseen_device", "high_unseen_device") if new_device else ("low", "high")
         notes.append(f"interval: no {hardware.kind.value} record of the calibration ran {network} (they ran {ran}): "
                      f"its interval adds the spread between networks{' and devices' if new_device else ''} "
@@ -450,6 +452,18 @@ def interval_notes(calibration: CalibratedPredictor, hardware: HardwareSpec, net
                      "estimate" + ("" if new_device else ", or the interval a known network gets at the same "
                                    "calibration levels where that is wider") + ")")
     return notes
+
+
+LISTED_NETWORKS = 5
+"""Networks a note names before it counts the rest (:func:`_listed`)."""
+
+
+def _listed(names: list[str]) -> str:
+    """``names`` joined by commas, the first :data:`LISTED_NETWORKS` of them and the count of the rest (``a, b, c,
+    d, e and 245 more``) when there are more."""
+    if len(names) <= LISTED_NETWORKS:
+        return ", ".join(names)
+    return f"{', '.join(names[:LISTED_NETWORKS])} and {len(names) - LISTED_NETWORKS} more"
 
 
 def system_notes(hardware: HardwareSpec, device: str | None, estimate: CalibratedPrediction) -> list[str]:

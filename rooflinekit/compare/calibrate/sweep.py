@@ -459,9 +459,10 @@ def _add_notes(out: _Estimates, done: pd.DataFrame, model: CalibratedPredictor, 
         spec = given.specs[config]
         notes = [*given.network_notes[network], *(n for n in given.bound_notes[row] if n not in overhead)]
         if regime is None:
-            key: tuple[Any, ...] = ("system", config)
+            key: tuple[Any, ...] = ("system", config, record)
             if key not in built:
-                built[key] = tuple(_multi_device_notes(spec))
+                built[key] = (*_multi_device_notes(spec),
+                              *interval_notes(model, spec, None if is_missing(record) else record))
         else:
             key = ("regime", network, config, precision, stack, core, None if regime.contains(asked) else asked)
             if key not in built:
