@@ -339,8 +339,8 @@ def _refuse_aggregates(path: Path, mapping: dict[str, Any], extend_shipped: bool
     from rooflinekit.catalog import network_catalog
     from rooflinekit.compare.calibrate.inference_offline import LAYER_NETWORKS, RECORD_NETWORKS
     from rooflinekit.compare.calibrate.regime import QUTIBENCH_LAYER_NETWORKS
-    from rooflinekit.networks.imagenet import QUTIBENCH_NETWORKS
     from rooflinekit.compare.loaders import load_table
+    from rooflinekit.networks.imagenet import QUTIBENCH_NETWORKS
 
     records = load_table(path, **mapping).records
     aggregates = []
