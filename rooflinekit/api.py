@@ -27,7 +27,7 @@ from rooflinekit.roofline.grid import HardwareGrid
 from rooflinekit.roofline.predictor import Mode, Prediction
 from rooflinekit.roofline.reductions import Reduction
 from rooflinekit.roofline.traffic import TrafficModel
-from rooflinekit.roofline.workload import CountedNetwork
+from rooflinekit.roofline.workload import CountedNetwork, count_once
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -257,7 +257,8 @@ def _roofline(network: NetworkSpec | CountedNetwork, hardware: HardwareSpec, pre
             pick = _precision_pick(hardware)
             raise predictor.counted_precision_error(network, exc, pick and pick.value) from exc
         if precision is not None or hardware.default_precision is None:
-            raise _extended(exc, _precision_hint(hardware)) from exc
+            raise _extended(exc, _own_type_hint(network, precision, exc, hardware) or _precision_hint(hardware)
+                            ) from exc
         default = hardware.default_precision.value
         result = predictor.predict(network, hardware, default, batch, mode, traffic, conventions, counters, fuse)
         return result, default, predictor.default_precision_note(hardware.name, default, exc)
@@ -275,6 +276,37 @@ def _precision_hint(hardware: HardwareSpec) -> str:
     peaks."""
     pick = _precision_pick(hardware)
     return "" if pick is None else f"; choose one: pass precision='{pick.value}' (--precision {pick.value})"
+
+
+SHOWN_LAYERS = 3
+"""Layers a hint names before it counts the rest (:func:`_own_type_hint`)."""
+
+
+def _own_type_hint(network: NetworkSpec | CountedNetwork, precision: Precision | None, error: PrecisionError,
+                   hardware: HardwareSpec) -> str:
+    """The hint of a type without a peak that is not the precision's but some layers' own (an ONNX graph's live
+    int64 index arithmetic in an fp32 network): naming them, and that only a precision other than the network's
+    own re-types them (one equal to it keeps every layer's type, :func:`~rooflinekit.counters.count_network`), with
+    such a type the device has; empty when the type is the precision's (:func:`_precision_hint` applies)."""
+    spec = network.spec if isinstance(network, CountedNetwork) else network
+    own = spec.precision
+    if error.precision is None or error.precision == (precision or own).compute.value:
+        return ""
+    counted = network if isinstance(network, CountedNetwork) else count_once(network, precision)
+    names = [str(name) for name, dtype in zip(counted.cost.layers["name"], counted.compute_dtype)
+             if dtype == error.precision] if len(counted.cost.layers) == len(counted.compute_dtype) else []
+    if not names:
+        return ""
+    shown_names = ", ".join(names[:SHOWN_LAYERS]) + (f" and {len(names) - SHOWN_LAYERS} more"
+                                                     if len(names) > SHOWN_LAYERS else "")
+    others = [dtype for dtype in hardware.peak_ops_per_s if dtype != own.compute]
+    alternative = max(others, key=lambda dtype: (dtype.bits <= 32, dtype.bits)) if others else None
+    how = (f"; a precision other than {own.label} re-types every layer, {'this one' if len(names) == 1 else 'these'} "
+           f"too (--precision {alternative.value})" if alternative is not None else
+           f"; {hardware.name} has no other type to re-type them to")
+    return (f"; {'layer' if len(names) == 1 else 'layers'} {shown_names} compute{'s' if len(names) == 1 else ''} "
+            f"in {error.precision}, {'its' if len(names) == 1 else 'their'} own type, which the network's own "
+            f"precision ({own.label}) keeps{how}")
 
 
 def _precision_pick(hardware: HardwareSpec) -> DType | None:

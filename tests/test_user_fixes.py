@@ -145,6 +145,33 @@ def test_precision_error_names_a_precision_to_pass():
         rk.predict("CNV", "ZCU104-FINN")
 
 
+def test_a_layers_own_integer_type_names_the_layer_and_the_precision_that_retypes_it(tmp_path):
+    # an fp32 network whose Equal compares a live int64 input (silero-vad's sample-rate check): no spec has an
+    # int64 peak, and the hint used to say --precision fp32, which keeps every layer's type on an fp32 network
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"]), helper.make_node("Equal", ["sr", "rate"], ["is_16k"])],
+        "vad", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8]),
+                helper.make_tensor_value_info("sr", TensorProto.INT64, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8]),
+         helper.make_tensor_value_info("is_16k", TensorProto.BOOL, [1])],
+        [numpy_helper.from_array(np.ones((8, 8), np.float32), "w"),
+         numpy_helper.from_array(np.array([16000], np.int64), "rate")])
+    path = tmp_path / "vad.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    # the Raspberry Pi 4 has fp64, fp32 and int8 peaks: other than fp32, the widest of at most 32 bits is int8
+    expected = (r"Raspberry Pi 4 Model B has no native int64 peak; it supports fp64, fp32, int8; layer Equal_1 "
+                r"computes in int64, its own type, which the network's own precision \(fp32\) keeps; a precision "
+                r"other than fp32 re-types every layer, this one too \(--precision int8\)$")
+    for precision in (None, "fp32"):
+        with pytest.raises(PrecisionError, match=expected):
+            rk.predict(path, "Raspberry Pi 4 Model B", precision=precision)
+    assert rk.predict(path, "Raspberry Pi 4 Model B", precision="int8").precision == "int8"
+
+
 def test_precision_error_on_the_command_line(capsys):
     code, _, err = run(capsys, "predict", "CNV", "--hardware", "ZCU104-FINN")
     assert code == 2 and err.rstrip().endswith("choose one: pass precision='int4' (--precision int4)")
