@@ -20,6 +20,7 @@ from rooflinekit._limits import shown
 from rooflinekit.catalog import get_hardware, get_network, load_hardware_file
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
 from rooflinekit.descriptors import AggregateNetwork, DType, HardwareSpec, NetworkSpec, Precision
+from rooflinekit.display import listed
 from rooflinekit.errors import CalibrationError, PrecisionError, RooflineWarning, SpecError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
 from rooflinekit.roofline import predictor
@@ -293,30 +294,30 @@ def _own_type_hint(network: NetworkSpec | CountedNetwork, precision: Precision |
     if error.precision is None or error.precision == (precision or own).compute.value:
         return ""
     counted = network if isinstance(network, CountedNetwork) else count_once(network, precision)
-    names = [str(name) for name, dtype in zip(counted.cost.layers["name"], counted.compute_dtype)
-             if dtype == error.precision] if len(counted.cost.layers) == len(counted.compute_dtype) else []
+    names = [str(name) for name, dtype in zip(counted.cost.layers["name"], counted.compute_dtype)  # none: totals only
+             if dtype == error.precision]
     if not names:
         return ""
-    shown_names = ", ".join(names[:SHOWN_LAYERS]) + (f" and {len(names) - SHOWN_LAYERS} more"
-                                                     if len(names) > SHOWN_LAYERS else "")
-    others = [dtype for dtype in hardware.peak_ops_per_s if dtype != own.compute]
-    alternative = max(others, key=lambda dtype: (dtype.bits <= 32, dtype.bits)) if others else None
-    how = (f"; a precision other than {own.label} re-types every layer, {'this one' if len(names) == 1 else 'these'} "
-           f"too (--precision {alternative.value})" if alternative is not None else
+    alternative = _widest([dtype for dtype in hardware.peak_ops_per_s if dtype != own.compute])
+    one = len(names) == 1
+    how = (f"; a precision other than {own.label} re-types every layer, {'this one' if one else 'these'} too "
+           f"(--precision {alternative.value})" if alternative is not None else
            f"; {hardware.name} has no other type to re-type them to")
-    return (f"; {'layer' if len(names) == 1 else 'layers'} {shown_names} compute{'s' if len(names) == 1 else ''} "
-            f"in {error.precision}, {'its' if len(names) == 1 else 'their'} own type, which the network's own "
+    return (f"; {'layer' if one else 'layers'} {listed(names, SHOWN_LAYERS)} compute{'s' if one else ''} "
+            f"in {error.precision}, {'its' if one else 'their'} own type, which the network's own "
             f"precision ({own.label}) keeps{how}")
 
 
 def _precision_pick(hardware: HardwareSpec) -> DType | None:
     """The data type to suggest on ``hardware``: its default, else its widest native one of at most 32 bits (fp64
     only when nothing narrower is native); None without peaks."""
-    native = list(hardware.peak_ops_per_s)
-    if not native:
-        return None
     default = hardware.default_precision
-    return default if default in native else max(native, key=lambda dtype: (dtype.bits <= 32, dtype.bits))
+    return default if default in hardware.peak_ops_per_s else _widest(list(hardware.peak_ops_per_s))
+
+
+def _widest(dtypes: list[DType]) -> DType | None:
+    """The widest of ``dtypes`` of at most 32 bits (a wider one only when none is that narrow); None for none."""
+    return max(dtypes, key=lambda dtype: (dtype.bits <= 32, dtype.bits)) if dtypes else None
 
 
 def _multi_device_notes(hardware: HardwareSpec) -> list[str]:

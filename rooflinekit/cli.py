@@ -327,26 +327,25 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
 
 def _refuse_aggregates(path: Path, mapping: dict[str, Any], extend_shipped: bool) -> None:
     """Say before fitting that records of an aggregate (totals-only) catalog network cannot be calibrated: the
-    factors are per op class, which needs the network's layers. With ``extend_shipped``, the networks the shipped
-    calibrations' records ran per layer are not said: the MLPerf Inference ones (``resnet50``, ...: a calibration
-    with a regime resolves them as its records,
-    :func:`~rooflinekit.compare.calibrate.inference_offline.featurize_records`) and QuTiBench's catalog networks held
-    as totals (``MobileNetv1``: its layer network, :func:`~rooflinekit.compare.calibrate.regime.records_layer_network`)."""
+    factors are per op class, which needs the network's layers. With ``extend_shipped``, the catalog networks the
+    shipped calibrations' records ran per layer are not said: MLPerf Inference's ``ResNet-50`` (a calibration with
+    a regime resolves it as its records, :func:`~rooflinekit.compare.calibrate.inference_offline.featurize_records`)
+    and QuTiBench's networks held as totals (``MobileNetv1``: its layer network,
+    :func:`~rooflinekit.compare.calibrate.regime.records_layer_network`)."""
     if path.is_dir() or path.suffix.lower() not in (".csv", ".parquet", ".pq") or not path.is_file():
         return
     import pandas as pd
 
     from rooflinekit.catalog import network_catalog
-    from rooflinekit.compare.calibrate.inference_offline import LAYER_NETWORKS, RECORD_NETWORKS
+    from rooflinekit.compare.calibrate.inference_offline import LAYER_NETWORKS
     from rooflinekit.compare.calibrate.regime import QUTIBENCH_LAYER_NETWORKS
     from rooflinekit.compare.loaders import load_table
     from rooflinekit.networks.imagenet import QUTIBENCH_NETWORKS
 
     records = load_table(path, **mapping).records
     aggregates = []
-    ran = ({*RECORD_NETWORKS.values(), *LAYER_NETWORKS, *QUTIBENCH_LAYER_NETWORKS, *QUTIBENCH_NETWORKS}
-           if extend_shipped else set())
-    for name in sorted({str(n) for n in records.get("network", pd.Series(dtype=object)).dropna()} - ran):
+    ran = {*LAYER_NETWORKS, *QUTIBENCH_LAYER_NETWORKS, *QUTIBENCH_NETWORKS} if extend_shipped else set()
+    for name in sorted({str(n) for n in records.get("network", pd.Series(dtype=object)).dropna()}):
         try:
             spec = network_catalog().get(name)
         except RooflineError:

@@ -326,6 +326,16 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
     return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
+def listed(names: Sequence[str], limit: int) -> str:
+    """The first ``limit`` of ``names`` joined by commas, and how many more there are, for messages.
+
+    >>> listed(["a", "b"], 3), listed(["a", "b", "c", "d", "e"], 3)
+    ('a, b', 'a, b, c and 2 more')
+    """
+    shown_names = ", ".join(names[:limit])
+    return shown_names if len(names) <= limit else f"{shown_names} and {len(names) - limit} more"
+
+
 def absent(path: Path, kind: str = "file") -> str:
     """Why ``path`` cannot be read as a ``kind``: ``'a folder, not a model file'`` or ``'no such model file'``."""
     return f"a folder, not a {kind}" if path.is_dir() else f"no such {kind}"

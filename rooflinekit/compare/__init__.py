@@ -16,6 +16,7 @@ from rooflinekit.compare.records import (
 __all__ = [
     "RECORD_COLUMNS", "AlignResult", "CalibratedPredictor", "LoadResult", "MLPerfRecord", "Record", "align",
     "calibrate_from_paths", "calibration_features", "combine_repeats", "cross_val_predict", "energy_from_power",
-    "error_metrics", "load_calibration", "predict_with_calibration", "energy_latency_fit", "load_mlperf_tiny", "load_qutibench", "load_table", "measured_fps", "normalize_framework",
-    "pareto_front", "records_frame", "summarize_efficiency",
+    "error_metrics", "load_calibration", "predict_with_calibration", "energy_latency_fit", "load_mlperf_tiny",
+    "load_qutibench", "load_table", "measured_fps", "normalize_framework", "pareto_front", "records_frame",
+    "summarize_efficiency",
 ]

@@ -65,7 +65,7 @@ from rooflinekit.compare.calibrate.features import class_layers, network_index
 from rooflinekit.compare.calibrate.workflow import CalibratedPrediction, predict_with_calibration
 from rooflinekit.compare.records import normalize_framework
 from rooflinekit.descriptors import HardwareSpec, NetworkSpec
-from rooflinekit.display import si
+from rooflinekit.display import listed, si
 from rooflinekit.errors import CalibrationError, RooflineError
 
 CONVENTIONS = {"mlperf_inference_offline": "rooflinekit.compare.calibrate.inference_offline"}
@@ -251,13 +251,18 @@ def outside_message(regime: CalibrationRegime, network: str, hardware: str, batc
             "--framework PyTorch (API: framework=\"PyTorch\") selects the eager-latency calibration")
 
 
+ABOVE_ADVICE = ("without a calibration named, calibrated=True (--calibrated) gives a batch of several samples the "
+                "class's Offline throughput calibration")
+"""What to do about a request above a regime's ``batch_max`` (:func:`above_message`, and the calibrated sweep's
+warning for such rows)."""
+
+
 def above_message(regime: CalibrationRegime, network: str, hardware: str, batch: int) -> str:
     """The warning of a request of ``batch`` samples above the regime's ``batch_max`` (module docstring)."""
     return (f"{network} on {hardware} at batch {batch}: outside the calibration's regime, {regime.summary()}, whose "
             f"records held at most {regime.batch_max} sample(s) per query; the estimate costs the batch as one call "
             "with those records' factors, an extrapolation its interval (measured on such queries) does not cover; "
-            "without a calibration named, calibrated=True (--calibrated) gives a batch of several samples the "
-            "class's Offline throughput calibration")
+            + ABOVE_ADVICE)
 
 
 def predict_in_regime(network: NetworkSpec, hardware: HardwareSpec, calibration: CalibratedPredictor,
@@ -443,8 +448,9 @@ def interval_notes(calibration: CalibratedPredictor, hardware: HardwareSpec, net
         notes.append(f"interval: {device} is a device no calibration record had, known by its spec alone: "
                      f"its interval adds the spread between devices{width}")
     if new_network:
-        ran = _listed(sorted((names or {}).get(record, record)
-                             for record in (key.removeprefix(prefix) for key in known if key.startswith(prefix))))
+        ran = listed(sorted((names or {}).get(record, record)
+                            for record in (key.removeprefix(prefix) for key in known if key.startswith(prefix))),
+                     LISTED_NETWORKS)
         low, high = ("low_unseen_device", "high_unseen_device") if new_device else ("low", "high")
         notes.append(f"interval: no {hardware.kind.value} record of the calibration ran {network} (they ran {ran}): "
                      f"its interval adds the spread between networks{' and devices' if new_device else ''} "
@@ -455,15 +461,7 @@ def interval_notes(calibration: CalibratedPredictor, hardware: HardwareSpec, net
 
 
 LISTED_NETWORKS = 5
-"""Networks a note names before it counts the rest (:func:`_listed`)."""
-
-
-def _listed(names: list[str]) -> str:
-    """``names`` joined by commas, the first :data:`LISTED_NETWORKS` of them and the count of the rest (``a, b, c,
-    d, e and 245 more``) when there are more."""
-    if len(names) <= LISTED_NETWORKS:
-        return ", ".join(names)
-    return f"{', '.join(names[:LISTED_NETWORKS])} and {len(names) - LISTED_NETWORKS} more"
+"""Networks a note names before it counts the rest (:func:`~rooflinekit.display.listed`)."""
 
 
 def system_notes(hardware: HardwareSpec, device: str | None, estimate: CalibratedPrediction) -> list[str]:

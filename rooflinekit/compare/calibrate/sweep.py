@@ -48,8 +48,8 @@ from rooflinekit.compare.calibrate.features import ROOFLINE_PREFIX, class_times_
 from rooflinekit.compare.calibrate.model import NO_RECORD_WARNING, CalibratedPredictor
 from rooflinekit.compare.calibrate.extrapolation import device_range_notes, network_out_of_range, network_range_notes
 from rooflinekit.compare.calibrate.regime import (
-    batch_note, below_bound_note, conventions_module, interval_notes, no_bound_note, regime_of, stack_note,
-    system_notes,
+    ABOVE_ADVICE, batch_note, below_bound_note, conventions_module, interval_notes, no_bound_note, regime_of,
+    stack_note, system_notes,
 )
 from rooflinekit.compare.calibrate.releases import normalize_version
 from rooflinekit.compare.calibrate.workflow import CalibratedPrediction
@@ -399,8 +399,7 @@ def _scale(out: _Estimates, done: pd.DataFrame, regime: Any) -> None:
         warnings.warn(f"{counted(int(above.sum()), 'calibrated row')} at a batch above the calibration regime's "
                       f"largest, {regime.summary()}, whose records held at most {regime.batch_max} sample(s) per "
                       "query: each batch is costed as one call with those records' factors, an extrapolation its "
-                      "interval does not cover; without a calibration named, calibrated=True gives a batch of several "
-                      "samples the class's Offline throughput calibration", CalibrationWarning,
+                      f"interval does not cover; {ABOVE_ADVICE}", CalibrationWarning,
                       stacklevel=caller_stacklevel())
     if regime is not None and below.any():
         count = int(below.sum())

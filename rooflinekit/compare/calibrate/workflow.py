@@ -16,7 +16,8 @@ from rooflinekit._limits import shown
 from rooflinekit._warnings import caller_stacklevel
 from rooflinekit.catalog import get_hardware
 from rooflinekit.compare.calibrate.defaults import (
-    LATENCY_FRAMEWORKS, SINGLE_SAMPLE, common_stack, default_calibration, extend_default_calibration, shipped_class, shipped_name,
+    LATENCY_FRAMEWORKS, SINGLE_SAMPLE, common_stack, default_calibration, extend_default_calibration, shipped_class,
+    shipped_name,
 )
 from rooflinekit.compare.calibrate.features import (
     calibration_features, class_layers, network_index, networks_from_files, record_hardware, record_model_files,
