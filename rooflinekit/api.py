@@ -162,8 +162,9 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     hardware, the hardware's ``default_precision`` is used (when it has one) and ``notes`` says so; a precision
     without a peak raises :class:`~rooflinekit.errors.PrecisionError` naming one to pass (a
     :class:`~rooflinekit.roofline.CountedNetwork` is not counted again: its error says to count it at a precision
-    the hardware supports). ``notes`` also says when
-    layer mode meets a network without layers (it is then network mode) and when ``hardware`` is a system of
+    the hardware supports). A layer computing in int32 or int64 where the hardware has no peak for that type is
+    costed at its fp32 peak (:func:`~rooflinekit.descriptors.hardware.bounding_dtype`) and ``notes`` names it.
+    ``notes`` also says when layer mode meets a network without layers (it is then network mode) and when ``hardware`` is a system of
     several devices (costed as one of them; calibrated in a regime, keyed as the catalog device it is made of, with
     the system's data-parallel throughput, :func:`~rooflinekit.compare.calibrate.regime.system_notes`). Warns
     :class:`CapacityWarning` when a memory level cannot hold the weights, activations or state placed in it (an
@@ -261,7 +262,11 @@ def _roofline(network: NetworkSpec | CountedNetwork, hardware: HardwareSpec, pre
             raise _extended(exc, _own_type_hint(network, precision, exc, hardware) or _precision_hint(hardware)
                             ) from exc
         default = hardware.default_precision.value
-        result = predictor.predict(network, hardware, default, batch, mode, traffic, conventions, counters, fuse)
+        try:
+            result = predictor.predict(network, hardware, default, batch, mode, traffic, conventions, counters, fuse)
+        except PrecisionError as again:  # a default equal to the network's own keeps every layer's type
+            raise _extended(again, _own_type_hint(network, Precision.parse(default), again, hardware)
+                            or _precision_hint(hardware)) from again
         return result, default, predictor.default_precision_note(hardware.name, default, exc)
 
 

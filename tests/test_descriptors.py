@@ -195,3 +195,16 @@ def test_normalized_attrs_are_returned_at_once_for_their_kind():
         frozen_attrs("max_pool", normalized)
     layer = Layer.from_typed(_typed_fields(attrs=normalized, weights=()))
     assert layer.attrs is normalized and layer == Layer.model_validate(_typed_fields(attrs=normalized, weights=()))
+
+
+def test_bounding_dtype_takes_the_fp32_peak_for_wide_integers_only():
+    from rooflinekit.descriptors.hardware import bounding_dtype
+
+    cpu = {DType.FP64, DType.FP32, DType.INT8}  # the Raspberry Pi 4's peaks
+    assert bounding_dtype(DType.INT8, cpu) is DType.INT8  # native: itself
+    assert bounding_dtype(DType.INT32, cpu) is DType.FP32
+    assert bounding_dtype(DType.INT64, cpu) is DType.FP32  # fp32, not fp64: it bounds int64 as well
+    assert bounding_dtype(DType.INT32, {DType.INT32, DType.FP32}) is DType.INT32
+    assert bounding_dtype(DType.INT16, cpu) is None  # narrow integers run on other units (SIMD MACs)
+    assert bounding_dtype(DType.FP16, cpu) is None
+    assert bounding_dtype(DType.INT64, {DType.INT8, DType.FP16}) is None  # no fp32 lanes: no bound

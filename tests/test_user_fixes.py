@@ -145,31 +145,94 @@ def test_precision_error_names_a_precision_to_pass():
         rk.predict("CNV", "ZCU104-FINN")
 
 
-def test_a_layers_own_integer_type_names_the_layer_and_the_precision_that_retypes_it(tmp_path):
-    # an fp32 network whose Equal compares a live int64 input (silero-vad's sample-rate check): no spec has an
-    # int64 peak, and the hint used to say --precision fp32, which keeps every layer's type on an fp32 network
+def _vad_graph(path, float_type: str = "fp32"):
+    """An ONNX graph in ``float_type`` whose Equal compares a live int64 input (silero-vad's sample-rate check):
+    MatMul_0 (1x8 @ 8x8) and Equal_1 (one int64 element)."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    elem, numpy_type = {"fp32": (TensorProto.FLOAT, np.float32), "fp16": (TensorProto.FLOAT16, np.float16)}[float_type]
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "w"], ["y"]), helper.make_node("Equal", ["sr", "rate"], ["is_16k"])],
-        "vad", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8]),
+        "vad", [helper.make_tensor_value_info("x", elem, [1, 8]),
                 helper.make_tensor_value_info("sr", TensorProto.INT64, [1])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8]),
+        [helper.make_tensor_value_info("y", elem, [1, 8]),
          helper.make_tensor_value_info("is_16k", TensorProto.BOOL, [1])],
-        [numpy_helper.from_array(np.ones((8, 8), np.float32), "w"),
+        [numpy_helper.from_array(np.ones((8, 8), numpy_type), "w"),
          numpy_helper.from_array(np.array([16000], np.int64), "rate")])
-    path = tmp_path / "vad.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    # the Raspberry Pi 4 has fp64, fp32 and int8 peaks: other than fp32, the widest of at most 32 bits is int8
-    expected = (r"Raspberry Pi 4 Model B has no native int64 peak; it supports fp64, fp32, int8; layer Equal_1 "
-                r"computes in int64, its own type, which the network's own precision \(fp32\) keeps; a precision "
-                r"other than fp32 re-types every layer, this one too \(--precision int8\)$")
-    for precision in (None, "fp32"):
+    return path
+
+
+def test_a_layers_own_integer_type_names_the_layer_and_the_precision_that_retypes_it(tmp_path):
+    # an fp16 graph with a live int64 Equal on a device with int8 and fp16 peaks only: no fp32 peak bounds the
+    # int64 layer, and the hint used to say --precision fp16 (the default), which keeps every layer's type
+    path = _vad_graph(tmp_path / "vad.onnx", "fp16")
+    expected = (r"Cloud AI 100 Pro has no native int64 peak; it supports int8, fp16; layer Equal_1 computes in int64, "
+                r"its own type, which the network's own precision \(fp16\) keeps; a precision other than fp16 "
+                r"re-types every layer, this one too \(--precision int8\)$")
+    for precision in (None, "fp16"):  # None: the default, fp16, is the network's own
         with pytest.raises(PrecisionError, match=expected):
-            rk.predict(path, "Raspberry Pi 4 Model B", precision=precision)
-    assert rk.predict(path, "Raspberry Pi 4 Model B", precision="int8").precision == "int8"
+            rk.predict(path, "Cloud AI 100 Pro", precision=precision)
+    assert rk.predict(path, "Cloud AI 100 Pro", precision="int8").precision == "int8"
+
+
+INTEGER_NOTE = ("layer Equal_1 computes in int64, which the device has no peak for: costed at its fp32 peak, which "
+                "bounds 32- and 64-bit integer arithmetic (the same lanes, no faster)")
+
+
+def test_a_live_int64_layer_of_an_fp32_graph_is_bounded_by_the_fp32_peak(tmp_path):
+    # the Raspberry Pi 4 has no int64 peak; its fp32 peak is 48 GOPS (hardware/*.yaml): the Equal's one op takes
+    # 1 / 48e9 s of compute, and the network stays at fp32 (it used to be refused, and a GPU re-typed it to fp16)
+    path = _vad_graph(tmp_path / "vad.onnx")
+    prediction = rk.predict(path, "Raspberry Pi 4 Model B", mode="layer")
+    assert prediction.precision == "fp32"
+    assert INTEGER_NOTE in prediction.notes
+    equal = prediction.layers.set_index("name").loc["Equal_1"]
+    assert equal["compute_dtype"] == "int64" and equal["ops"] == 1
+    assert equal["compute_s"] == pytest.approx(1 / 48e9, rel=1e-12)
+    on_gpu = rk.predict(path, "A100-SXM4-80GB")
+    assert on_gpu.precision == "fp32" and INTEGER_NOTE in on_gpu.notes
+    plain = rk.predict(_vad_graph(tmp_path / "plain.onnx"), "A100-SXM4-80GB", precision="int8")  # all re-typed
+    assert not any("no peak for" in note for note in plain.notes)
+
+
+def test_an_fp32_peak_axis_is_not_idle_for_layers_it_bounds(tmp_path):
+    from rooflinekit.roofline import HardwareGrid
+
+    int_only = tmp_path / "index.onnx"  # one int64 Add: its only layer, bounded by the fp32 peak
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph([helper.make_node("Add", ["i", "one"], ["j"])], "index",
+                              [helper.make_tensor_value_info("i", TensorProto.INT64, [1, 1024])],
+                              [helper.make_tensor_value_info("j", TensorProto.INT64, [1, 1024])],
+                              [numpy_helper.from_array(np.ones((1, 1024), np.int64), "one")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(int_only))
+    grid = HardwareGrid.of(rk.get_hardware("Raspberry Pi 4 Model B"), peak_ops_per_s={"fp32": [1e6, 48e9]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rk.errors.RooflineWarning)
+        table = rk.sweep([rk.importers.load_model(int_only)], [grid])
+    assert table["bound"].tolist() == ["compute", "memory:LPDDR4"]  # 1,024 ops at 1 MOPS: 1 ms, compute-bound
+
+
+def test_a_sweeps_rows_carry_the_integer_bound_note_as_predict_does(tmp_path):
+    from rooflinekit.roofline import HardwareGrid
+
+    path = _vad_graph(tmp_path / "vad.onnx")
+    network = rk.importers.load_model(path)
+    grid = HardwareGrid.of(rk.get_hardware("Raspberry Pi 4 Model B"), bandwidth_bytes_per_s={"LPDDR4": [6.4e9, 12.8e9]})
+    table = rk.sweep([network, "ResNet-50"], ["A100-SXM4-80GB", "Raspberry Pi 4 Model B", grid], batches=[1, 4])
+    for row in table.itertuples():
+        if row.network == "ResNet-50":
+            assert not any("no peak for" in note for note in row.notes)
+            continue
+        assert row.precision == "fp32" and INTEGER_NOTE in row.notes
+        spec = rk.get_hardware(row.hardware) if row.grid_point < 0 else grid.spec(int(row.grid_point))
+        assert row.notes == rk.predict(network, spec, batch=row.batch).notes
+        assert row.latency_s == pytest.approx(rk.predict(network, spec, batch=row.batch).latency_s, rel=1e-12)
 
 
 def test_precision_error_on_the_command_line(capsys):

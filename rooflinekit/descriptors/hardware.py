@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from typing import Annotated, Any, Literal, Mapping, Self
+from typing import Annotated, Any, Collection, Literal, Mapping, Self
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
@@ -170,10 +170,44 @@ class ComputeEngine(_HardwareDescriptor):
                                                   "measurement)")
 
     def runs(self, op_class: str | None, dtype: DType) -> bool:
-        """Whether this engine runs a layer of ``op_class`` (None: unknown class) computing in ``dtype``."""
-        if dtype not in self.peak_ops_per_s:
+        """Whether this engine runs a layer of ``op_class`` (None: unknown class) computing in ``dtype`` (natively,
+        or bounded by another type's peak, :func:`bounding_dtype`)."""
+        if bounding_dtype(dtype, self.peak_ops_per_s) is None:
             return False
         return not self.op_classes or op_class is None or op_class in self.op_classes
+
+    def peak_for(self, dtype: DType) -> float:
+        """Peak ops/s of layers computing in ``dtype``: that of :func:`bounding_dtype` (``KeyError`` where the
+        engine has none; :meth:`runs` says whether it has)."""
+        bound = bounding_dtype(dtype, self.peak_ops_per_s)
+        if bound is None:
+            raise KeyError(dtype)
+        return self.peak_ops_per_s[bound]
+
+
+WIDE_INTEGERS = frozenset({DType.INT32, DType.INT64})
+"""Integer types whose layers a device without a native peak for them runs at most at its fp32 rate
+(:func:`bounding_dtype`)."""
+
+
+def bounding_dtype(dtype: DType, native: Collection[DType]) -> DType | None:
+    """The data type whose peak bounds layers computing in ``dtype`` on an engine with peaks for ``native``.
+
+    ``dtype`` itself where it is native. A 32- or 64-bit integer (:data:`WIDE_INTEGERS`) without a peak of its own
+    is bounded by the fp32 peak where that is native: the live index and shape arithmetic of a float graph (an
+    int64 ``Equal``, ``Add`` or ``Range``) runs on the lanes that run fp32, and no faster. On NVIDIA GPUs the 32-bit
+    integer add, compare and multiply-add rates per SM are at most the fp32 FMA rate (CUDA C++ Programming Guide,
+    arithmetic instruction throughput), and 64-bit integer arithmetic is made of several 32-bit instructions; on
+    CPUs a SIMD register holds as many 32-bit integers as fp32 values and half as many 64-bit ones, and the fp32
+    peak counts an FMA as two ops. Costed at the fp32 peak, such layers keep the roofline a bound (the prediction
+    says so, :func:`rooflinekit.api.predict`), where refusing them re-typed the whole network. None otherwise
+    (the type has no peak there).
+    """
+    if dtype in native:
+        return dtype
+    if dtype in WIDE_INTEGERS and DType.FP32 in native:
+        return DType.FP32
+    return None
 
 
 class Interconnect(_HardwareDescriptor):

@@ -19,7 +19,9 @@ from typing import Sequence
 
 import numpy as np
 
-from rooflinekit.descriptors import ComputeEngine, DType, HardwareSpec
+from rooflinekit.descriptors import AggregateNetwork, ComputeEngine, DType, HardwareSpec
+from rooflinekit.descriptors.hardware import bounding_dtype
+from rooflinekit.display import listed
 from rooflinekit.errors import SpecError
 from rooflinekit.roofline.workload import CountedNetwork
 
@@ -82,7 +84,7 @@ def place(counted: CountedNetwork, hardware: HardwareSpec, allowed: Sequence[int
     candidates = list(range(len(engines))) if allowed is None else list(allowed)
     pairs = counted.class_dtype_pairs  # few; rows take theirs by index
     choice = np.array([choose_engine(hardware, engines, candidates, *key) for key in pairs], dtype=np.int64)
-    pair_peak = np.array([engines[e].peak_ops_per_s[DType(d)] for e, (_, d) in zip(choice, pairs)],
+    pair_peak = np.array([engines[e].peak_for(DType(d)) for e, (_, d) in zip(choice, pairs)],
                          dtype=np.float64)
     row_pair = counted.row_pair
     engine = choice[row_pair]
@@ -100,6 +102,36 @@ def place(counted: CountedNetwork, hardware: HardwareSpec, allowed: Sequence[int
     )
 
 
+SHOWN_LAYERS = 3
+"""Layers :func:`integer_bound_note` names before it counts the rest."""
+
+
+def integer_bound_note(counted: CountedNetwork, hardware: HardwareSpec) -> str | None:
+    """The note of a prediction whose layers compute in an integer type ``hardware`` has no peak for, costed at
+    its fp32 peak (:func:`~rooflinekit.descriptors.hardware.bounding_dtype`), naming the layers; None when there
+    are none.
+
+    ``layer Equal_0 computes in int64, which the device has no peak for: costed at its fp32 peak, which bounds
+    32- and 64-bit integer arithmetic (the same lanes, no faster)`` (the device unnamed: a grid point's note
+    is its template's).
+    """
+    native = hardware.peak_ops_per_s
+    bounded = {dtype for _, dtype in counted.class_dtype_pairs
+               if DType(dtype) not in native and bounding_dtype(DType(dtype), native) is not None}
+    if not bounded:
+        return None
+    types = " and ".join(sorted(bounded))
+    if isinstance(counted.spec, AggregateNetwork):  # totals only: the network's own type
+        who = f"{counted.label} computes"
+    else:
+        layers = [str(name) for name, dtype in zip(counted.cost.layer_columns["name"].tolist(),
+                                                   counted.compute_dtype.tolist()) if dtype in bounded]
+        one = len(layers) == 1
+        who = f"{'layer' if one else 'layers'} {listed(layers, SHOWN_LAYERS)} compute{'s' if one else ''}"
+    return (f"{who} in {types}, which the device has no peak for: costed at its fp32 peak, which bounds 32- and "
+            "64-bit integer arithmetic (the same lanes, no faster)")
+
+
 def choose_engine(hardware: HardwareSpec, engines: tuple[ComputeEngine, ...], candidates: list[int], op_class: str,
                   dtype_name: str) -> int:
     """The first of ``candidates`` (indices into ``engines``) that runs ``op_class`` layers in ``dtype_name``.
@@ -111,7 +143,7 @@ def choose_engine(hardware: HardwareSpec, engines: tuple[ComputeEngine, ...], ca
     for index in candidates:
         if engines[index].runs(op_class or None, dtype):
             return index
-    if not any(dtype in engines[i].peak_ops_per_s for i in candidates):
+    if not any(bounding_dtype(dtype, engines[i].peak_ops_per_s) is not None for i in candidates):
         hardware.peak(dtype)  # raises PrecisionError naming the types the device supports
         names = ", ".join(engines[i].name for i in candidates)
         raise SpecError(f"{hardware.name}: engines {names} have no native {dtype.value} peak")

@@ -49,12 +49,15 @@ from pydantic import BaseModel
 
 from rooflinekit._limits import MAX_BATCH, shown
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
-from rooflinekit.descriptors import AggregateNetwork, HardwareSpec, NetworkSpec, Precision
+from rooflinekit.descriptors import AggregateNetwork, DType, HardwareSpec, NetworkSpec, Precision
+from rooflinekit.descriptors.hardware import bounding_dtype
 from rooflinekit.errors import PrecisionError, RooflineWarning, SpecError
 from rooflinekit.roofline import _compiled
 from rooflinekit.roofline.capacity import activation_peaks, residency
 from rooflinekit.roofline.core import COMPUTE_BOUND, dominant_bounds, roofline_times
-from rooflinekit.roofline.engines import NO_LEVEL, MemoryLayout, Placement, engines_running_all, place
+from rooflinekit.roofline.engines import (
+    NO_LEVEL, MemoryLayout, Placement, engines_running_all, integer_bound_note, place,
+)
 from rooflinekit.roofline.grid import GridColumns, HardwareGrid
 from rooflinekit.roofline.notes import EMPTY, FixedNotes, NoteRows, NoteSource
 from rooflinekit.roofline.stacked import (
@@ -557,11 +560,38 @@ def _engines_in_order(placement: Placement) -> tuple[str, ...]:
 
 
 def _dtype_index(counted: CountedNetwork, dtypes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(R,) int: the index in ``dtypes`` of each row's compute data type (looked up once per pair of rows), and
-    the distinct indices, sorted."""
-    per_pair = [dtypes.index(d) for _, d in counted.class_dtype_pairs]
+    """(R,) int: the index in ``dtypes`` of the data type whose peak bounds each row's compute data type
+    (:func:`~rooflinekit.descriptors.hardware.bounding_dtype`; looked up once per pair of rows), and the distinct
+    indices, sorted."""
+    native = [DType(d) for d in dtypes]
+    per_pair = [dtypes.index(bound.value) if (bound := bounding_dtype(DType(d), native)) is not None else
+                dtypes.index(d) for _, d in counted.class_dtype_pairs]
     index: np.ndarray = np.array(per_pair, dtype=np.int64)[counted.row_pair]
     return index, np.array(sorted(set(per_pair)), dtype=np.int64)
+
+
+def _integer_noted(notes: NoteRows, counted: Sequence[CountedNetwork], hardware: Sequence[HardwareSpec],
+                   n_b: int) -> NoteRows:
+    """``notes`` of the rows of ``counted`` (S) on ``hardware`` (H) at ``n_b`` batch sizes, in (S, H, B) order,
+    with :func:`~.engines.integer_bound_note` appended to the rows of each pair that has one (as
+    :func:`predict` gives it)."""
+    texts: list[str] = []
+    rows, which = [], []
+    for i, network in enumerate(counted):
+        for j, spec in enumerate(hardware):
+            text = integer_bound_note(network, spec)
+            if text is not None:
+                start = (i * len(hardware) + j) * n_b
+                rows.append(np.arange(start, start + n_b))
+                which.append(np.full(n_b, len(texts)))
+                texts.append(text)
+    if not texts:
+        return notes
+    picked = np.concatenate(rows)
+    noted = SweepPlan._noted(notes.take(picked), texts, np.concatenate(which))
+    order = np.arange(len(notes))
+    order[picked] = len(notes) + np.arange(len(picked))
+    return NoteRows.concat([notes, noted]).take(order)
 
 
 def _unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -800,6 +830,9 @@ def predict(network: NetworkSpec | CountedNetwork, hardware: HardwareSpec, preci
     model = traffic_model(traffic)
     result = evaluate(counted, hardware, [int(batch)], mode, model, fuse, with_layers=True)
     values = {key: column[0] for key, column in result.columns.items()}
+    integer = integer_bound_note(counted, hardware)
+    if integer is not None:
+        values["notes"] = (*cast(tuple[str, ...], values["notes"]), integer)
     return Prediction(network=counted.label, hardware=hardware.name, precision=counted.precision.label,
                       pruning_pct=counted.spec.pruning_pct, batch=int(batch), mode=mode, traffic=model.name,
                       layers=result.layers, **values)  # type: ignore[arg-type]
@@ -1046,9 +1079,13 @@ def _joined(n_networks: int, parts: list[tuple[np.ndarray, StackedEvaluation]]) 
 
 def _warn_idle_peak_axes(grid: HardwareGrid, counted: CountedNetwork) -> None:
     """Warn when no peak axis of ``grid`` is of a data type ``counted`` computes in: its rows then all run at the
-    template's peak, the same on every point of those axes (an int8 axis with an fp32 network)."""
+    template's peak, the same on every point of those axes (an int8 axis with an fp32 network). A type without a
+    peak of its own uses that of its :func:`~rooflinekit.descriptors.hardware.bounding_dtype` (an fp32 axis moves
+    int64 layers)."""
     axes = [name.split(".", 1)[1] for name in grid.axes if name.startswith("peak_ops_per_s.")]
+    native = grid.template.peak_ops_per_s
     used = {dtype for _, dtype in counted.class_dtype_pairs}
+    used |= {bound.value for dtype in used if (bound := bounding_dtype(DType(dtype), native)) is not None}
     if axes and not used & set(axes):
         warnings.warn(f"grid on {grid.template.name}: its peak axis for {', '.join(axes)} changes nothing for "
                       f"networks computing in {', '.join(sorted(used))}; sweep them at "
@@ -1432,7 +1469,7 @@ class SweepPlan:
             for axis in grid_columns[1:]:
                 extra[axis] = np.repeat(values[axis], len(sizes)) if axis in values else np.full(n, np.nan)
             yield self._block(n, keys, {"batch": np.tile(sizes, stop - start), **extra},
-                              lambda: run(start, stop), grid.template.kind.value)
+                              lambda: run(start, stop), grid.template)
 
     def _plain_block(self, counted: list[CountedNetwork], sizes: np.ndarray, results: dict[int, StackedEvaluation],
                      segments: np.ndarray, hardware: list[int], grid_columns: list[str],
@@ -1490,7 +1527,8 @@ class SweepPlan:
             "kernels": cube(lambda r: r.kernels), "fits": cube(lambda r: r.fits), "fits/missing": failed,
             "engines": cube(lambda r: r.engines), "engine_batches": cube(lambda r: r.engine_batches)}
         arrays["notes"] = overhead_noted(
-            notes.take(order), [cast(HardwareSpec, self.hardware[h]).kind.value for h in hardware],
+            _integer_noted(notes.take(order), chosen, [cast(HardwareSpec, self.hardware[h]) for h in hardware], n_b),
+            [cast(HardwareSpec, self.hardware[h]).kind.value for h in hardware],
             coded["hardware"][0], np.repeat([isinstance(c.spec, AggregateNetwork) for c in chosen], n_h * n_b),
             cast(np.ndarray, arrays["latency_s"]), cast(np.ndarray, arrays["kernels"]), fresh=True)
         constants: dict[str, Hashable] = {"mode": self.mode, "traffic": self.traffic.name,
@@ -1499,10 +1537,11 @@ class SweepPlan:
 
     @staticmethod
     def _block(n: int, constants: dict[str, Hashable], arrays: dict[str, np.ndarray | NoteRows],
-               run: Callable[[], tuple[Evaluation, CountedNetwork, str | None]], kind: str) -> Block:
+               run: Callable[[], tuple[Evaluation, CountedNetwork, str | None]], template: HardwareSpec) -> Block:
         """The block of ``n`` grid rows ``run`` evaluates (with the network it evaluated and the note of a fallback
-        to a default precision, which then sets the rows' ``precision`` and ends their notes) on hardware of
-        ``kind`` (the overhead note, :func:`overhead_noted`); a failure's reason in ``status``."""
+        to a default precision, which then sets the rows' ``precision`` and ends their notes) on points of
+        ``template`` (its kind: the overhead note, :func:`overhead_noted`; its peaks: the note of integer layers
+        costed at the fp32 peak, :func:`~.engines.integer_bound_note`); a failure's reason in ``status``."""
         try:
             evaluation, counted, note = run()
         except (PrecisionError, SpecError) as exc:
@@ -1513,8 +1552,12 @@ class SweepPlan:
             constants = {**constants, "precision": counted.precision.label}
             notes = cast(NoteRows, result["notes"])  # an evaluation's notes are rows of notes
             numbers["notes"] = SweepPlan._noted(notes, (note,), np.zeros(n, dtype=np.int64))
+        integer = integer_bound_note(counted, template)
+        if integer is not None:
+            numbers["notes"] = SweepPlan._noted(cast(NoteRows, numbers["notes"]), (integer,),
+                                                np.zeros(n, dtype=np.int64))
         numbers["kernels"] = np.asarray(result["kernels"], dtype=np.float64)
-        numbers["notes"] = overhead_noted(cast(NoteRows, numbers["notes"]), (kind,),  # broadcast: no memory
+        numbers["notes"] = overhead_noted(cast(NoteRows, numbers["notes"]), (template.kind.value,),  # broadcast
                                           np.broadcast_to(np.int64(0), (n,)),
                                           np.broadcast_to(isinstance(counted.spec, AggregateNetwork), (n,)),
                                           cast(np.ndarray, numbers["latency_s"]), cast(np.ndarray, numbers["kernels"]))

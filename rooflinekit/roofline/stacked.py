@@ -188,7 +188,7 @@ class Device:
             engines = self.engines
             try:
                 engine = choose_engine(self.spec, engines, list(range(len(engines))), *pair)
-                made = (engine, float(engines[engine].peak_ops_per_s[DType(pair[1])]))
+                made = (engine, engines[engine].peak_for(DType(pair[1])))
             except (PrecisionError, SpecError) as exc:
                 made = exc
             self._choices[pair] = made
