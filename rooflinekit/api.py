@@ -164,15 +164,15 @@ def predict(network: NetworkSpec | CountedNetwork | str | Path, hardware: Hardwa
     :class:`~rooflinekit.roofline.CountedNetwork` is not counted again: its error says to count it at a precision
     the hardware supports). A layer computing in int32 or int64 where the hardware has no peak for that type is
     costed at its fp32 peak (:func:`~rooflinekit.descriptors.hardware.bounding_dtype`) and ``notes`` names it.
-    ``notes`` also says when layer mode meets a network without layers (it is then network mode) and when ``hardware`` is a system of
-    several devices (costed as one of them; calibrated in a regime, keyed as the catalog device it is made of, with
-    the system's data-parallel throughput, :func:`~rooflinekit.compare.calibrate.regime.system_notes`). Warns
-    :class:`CapacityWarning` when a memory level cannot hold the weights, activations or state placed in it (an
-    aggregate network without an activation count: the weights and state, see
-    :class:`~rooflinekit.roofline.Prediction`), and :class:`~rooflinekit.errors.RooflineWarning` when ``framework``
-    is given without a calibration (it is ignored). A bound (no calibration) on a GPU or CPU too small to set the
-    latency, its bound per kernel below the cost of launching one, says so in ``notes`` (the rule:
-    :func:`rooflinekit.quick.overhead_note`).
+    ``notes`` also says when layer mode meets a network without layers (it is then network mode) and when
+    ``hardware`` is a system of several devices (costed as one of them; calibrated in a regime, keyed as the catalog
+    device it is made of, with the system's data-parallel throughput,
+    :func:`~rooflinekit.compare.calibrate.regime.system_notes`). Warns :class:`CapacityWarning` when a memory level
+    cannot hold the weights, activations or state placed in it (an aggregate network without an activation count:
+    the weights and state, see :class:`~rooflinekit.roofline.Prediction`), and
+    :class:`~rooflinekit.errors.RooflineWarning` when ``framework`` is given without a calibration (it is ignored).
+    A bound (no calibration) on a GPU or CPU too small to set the latency, its bound per kernel below the cost of
+    launching one, says so in ``notes`` (the rule: :func:`rooflinekit.quick.overhead_note`).
     """
     calibrating = calibrated or calibration is not None
     network = resolve_network(network, batch, framework if calibrating else None)
