@@ -20,10 +20,10 @@ from rooflinekit._limits import shown
 from rooflinekit.catalog import get_hardware, get_network, load_hardware_file
 from rooflinekit.counters import DEFAULT_COUNTERS, CounterRegistry, CountingConventions
 from rooflinekit.descriptors import AggregateNetwork, DType, HardwareSpec, NetworkSpec, Precision
-from rooflinekit.display import listed
 from rooflinekit.errors import CalibrationError, PrecisionError, RooflineWarning, SpecError
 from rooflinekit.importers import MODEL_SUFFIXES, load_model
 from rooflinekit.roofline import predictor
+from rooflinekit.roofline.engines import computing
 from rooflinekit.roofline.grid import HardwareGrid
 from rooflinekit.roofline.predictor import Mode, Prediction
 from rooflinekit.roofline.reductions import Reduction
@@ -284,10 +284,6 @@ def _precision_hint(hardware: HardwareSpec) -> str:
     return "" if pick is None else f"; choose one: pass precision='{pick.value}' (--precision {pick.value})"
 
 
-SHOWN_LAYERS = 3
-"""Layers a hint names before it counts the rest (:func:`_own_type_hint`)."""
-
-
 def _own_type_hint(network: NetworkSpec | CountedNetwork, precision: Precision | None, error: PrecisionError,
                    hardware: HardwareSpec) -> str:
     """The hint of a type without a peak that is not the precision's but some layers' own (an ONNX graph's live
@@ -299,8 +295,7 @@ def _own_type_hint(network: NetworkSpec | CountedNetwork, precision: Precision |
     if error.precision is None or error.precision == (precision or own).compute.value:
         return ""
     counted = network if isinstance(network, CountedNetwork) else count_once(network, precision)
-    names = [str(name) for name, dtype in zip(counted.cost.layers["name"], counted.compute_dtype)  # none: totals only
-             if dtype == error.precision]
+    names = counted.layers_computing_in({error.precision})
     if not names:
         return ""
     alternative = _widest([dtype for dtype in hardware.peak_ops_per_s if dtype != own.compute])
@@ -308,9 +303,8 @@ def _own_type_hint(network: NetworkSpec | CountedNetwork, precision: Precision |
     how = (f"; a precision other than {own.label} re-types every layer, {'this one' if one else 'these'} too "
            f"(--precision {alternative.value})" if alternative is not None else
            f"; {hardware.name} has no other type to re-type them to")
-    return (f"; {'layer' if one else 'layers'} {listed(names, SHOWN_LAYERS)} compute{'s' if one else ''} "
-            f"in {error.precision}, {'its' if one else 'their'} own type, which the network's own "
-            f"precision ({own.label}) keeps{how}")
+    return (f"; {computing(names)} in {error.precision}, {'its' if one else 'their'} own type, which the "
+            f"network's own precision ({own.label}) keeps{how}")
 
 
 def _precision_pick(hardware: HardwareSpec) -> DType | None:

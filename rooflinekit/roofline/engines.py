@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rooflinekit.descriptors import AggregateNetwork, ComputeEngine, DType, HardwareSpec
+from rooflinekit.descriptors import ComputeEngine, DType, HardwareSpec
 from rooflinekit.descriptors.hardware import bounding_dtype
 from rooflinekit.display import listed
 from rooflinekit.errors import SpecError
@@ -103,7 +103,14 @@ def place(counted: CountedNetwork, hardware: HardwareSpec, allowed: Sequence[int
 
 
 SHOWN_LAYERS = 3
-"""Layers :func:`integer_bound_note` names before it counts the rest."""
+"""Layers a note or hint names before it counts the rest (:func:`computing`)."""
+
+
+def computing(names: Sequence[str]) -> str:
+    """``layer Equal_0 computes`` or ``layers a, b, c and 2 more compute``: the subject of a note or hint about the
+    layers ``names`` (at least one)."""
+    one = len(names) == 1
+    return f"{'layer' if one else 'layers'} {listed(names, SHOWN_LAYERS)} compute{'s' if one else ''}"
 
 
 def integer_bound_note(counted: CountedNetwork, hardware: HardwareSpec) -> str | None:
@@ -121,13 +128,8 @@ def integer_bound_note(counted: CountedNetwork, hardware: HardwareSpec) -> str |
     if not bounded:
         return None
     types = " and ".join(sorted(bounded))
-    if isinstance(counted.spec, AggregateNetwork):  # totals only: the network's own type
-        who = f"{counted.label} computes"
-    else:
-        layers = [str(name) for name, dtype in zip(counted.cost.layer_columns["name"].tolist(),
-                                                   counted.compute_dtype.tolist()) if dtype in bounded]
-        one = len(layers) == 1
-        who = f"{'layer' if one else 'layers'} {listed(layers, SHOWN_LAYERS)} compute{'s' if one else ''}"
+    layers = counted.layers_computing_in(bounded)
+    who = computing(layers) if layers else f"{counted.label} computes"  # none: totals only, the network's own type
     return (f"{who} in {types}, which the device has no peak for: costed at its fp32 peak, which bounds 32- and "
             "64-bit integer arithmetic (the same lanes, no faster)")
 

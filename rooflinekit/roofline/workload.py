@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import Counter as Tally
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Collection
 
 import numpy as np
 
@@ -113,6 +113,14 @@ class CountedNetwork:
     def class_dtype_pairs(self) -> tuple[tuple[str, str], ...]:
         """The distinct (op class, compute data type) pairs of the rows, in order of first appearance."""
         return tuple(dict.fromkeys(zip(self.op_class.tolist(), self.compute_dtype.tolist())))
+
+    def layers_computing_in(self, dtypes: Collection[str]) -> list[str]:
+        """The names of the layers whose compute data type is one of ``dtypes``, in order (none for an aggregate
+        network: it has no layers)."""
+        if isinstance(self.spec, AggregateNetwork):
+            return []
+        return [str(name) for name, dtype in zip(self.cost.layer_columns["name"].tolist(), self.compute_dtype.tolist())
+                if dtype in dtypes]
 
     @cached_property
     def row_pair(self) -> np.ndarray:
